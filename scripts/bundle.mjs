@@ -1,0 +1,41 @@
+// `npm run build`: bundles the action's entries and the CLI into single ESM files in dist/ with ncc.
+// CI rebuilds and fails when dist/ differs from what is committed.
+import { createRequire } from "node:module";
+import { mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const require = createRequire(import.meta.url);
+const ncc = require("@vercel/ncc");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const ENTRIES = [
+  { source: "src/github/main.ts", output: "dist/main.mjs" },
+  { source: "src/github/post.ts", output: "dist/post.mjs" },
+  { source: "src/cli/main.ts", output: "dist/cli.mjs", executable: true },
+];
+
+rmSync(join(root, "dist"), { recursive: true, force: true });
+mkdirSync(join(root, "dist"));
+for (const entry of ENTRIES) {
+  // Assets (grpc-js's channelz and xds protos) are only loaded by features we never use, so
+  // each entry stays one file that runs on its own.
+  let code;
+  try {
+    ({ code } = await ncc(join(root, entry.source), {
+      target: "es2022",
+      minify: false,
+      sourceMap: false,
+      quiet: true,
+      cache: false,
+    }));
+  } catch (error) {
+    // ncc's errors carry its own minified source in the stack; the message is what matters.
+    console.error(`Bundling ${entry.source} failed:\n${String(error.message ?? error).slice(0, 4000)}`);
+    process.exit(1);
+  }
+  const shebang = "#!/usr/bin/env node\n";
+  const body = entry.executable && !code.startsWith("#!") ? shebang + code : code;
+  writeFileSync(join(root, entry.output), body, { mode: entry.executable ? 0o755 : 0o644 });
+  console.log(`${entry.output}: ${(body.length / 1024).toFixed(0)} KiB`);
+}

@@ -1,0 +1,180 @@
+// The BuildKit client: one gRPC channel to one runner, and the Control calls we make on it.
+import * as grpc from "@grpc/grpc-js";
+import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { Status } from "@grpc/grpc-js/build/src/constants.js";
+import { grpcTarget, type Endpoint } from "./endpoint.js";
+import { CancelledError, ConnectionError, RpcError } from "./errors.js";
+import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
+import type { WorkerRecord } from "./proto/moby/buildkit/v1/types/worker_pb.js";
+import { CHANNEL_OPTIONS, callUnary, isServiceError } from "./rpc.js";
+import { hasTls, type TlsMaterial } from "./tls.js";
+import { formatPlatform } from "./platform.js";
+import { describeConnectFailure, describeRpcFailure, type FailureContext } from "./rpc-errors.js";
+import { checkTlsHandshake } from "./handshake.js";
+
+export interface ClientOptions {
+  endpoint: Endpoint;
+  tls: TlsMaterial;
+  /** Bound on reaching the runner and on each health-check call. */
+  connectTimeoutMs: number;
+}
+
+export interface RunnerVersion {
+  package: string;
+  version: string;
+  revision: string;
+  dockerfileVersion: string;
+}
+
+export interface WorkerInfo {
+  id: string;
+  platforms: string[];
+  labels: Record<string, string>;
+}
+
+export interface RunnerInfo {
+  endpoint: string;
+  /** Undefined when the daemon predates the Info call (BuildKit older than v0.11). */
+  version: RunnerVersion | undefined;
+  workers: WorkerInfo[];
+  /** Every platform some worker supports, in the daemon's order, without repeats. */
+  platforms: string[];
+}
+
+export class BuildkitClient {
+  readonly endpoint: Endpoint;
+  readonly channel: grpc.Client;
+  readonly usingTls: boolean;
+  private readonly tls: TlsMaterial;
+  private readonly connectTimeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.endpoint = options.endpoint;
+    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.usingTls = usesTls(options);
+    this.tls = options.tls;
+    this.channel = new grpc.Client(
+      grpcTarget(options.endpoint),
+      channelCredentials(options),
+      channelOptions(options),
+    );
+  }
+
+  /** The runner's version, or undefined when it is older than v0.11 and has no Info call. */
+  async version(signal?: AbortSignal): Promise<RunnerVersion | undefined> {
+    try {
+      const response = await this.unary(Control.method.info, {}, signal);
+      const v = response.buildkitVersion;
+      return {
+        package: v?.package ?? "",
+        version: v?.version ?? "",
+        revision: v?.revision ?? "",
+        dockerfileVersion: v?.dockerfileVersion ?? "",
+      };
+    } catch (error) {
+      if (error instanceof RpcError && error.code === Status.UNIMPLEMENTED) return undefined;
+      throw error;
+    }
+  }
+
+  async workers(signal?: AbortSignal): Promise<WorkerInfo[]> {
+    const response = await this.unary(Control.method.listWorkers, {}, signal);
+    return response.record.map(toWorkerInfo);
+  }
+
+  /** Health check: Info (falling back to ListWorkers on daemons older than v0.11) and workers. */
+  async probe(signal?: AbortSignal): Promise<RunnerInfo> {
+    await this.checkHandshake(signal);
+    const version = await this.version(signal);
+    const workers = await this.workers(signal);
+    const platforms = [...new Set(workers.flatMap((worker) => worker.platforms))];
+    return { endpoint: this.endpoint.address, version, workers, platforms };
+  }
+
+  /** Bounds the TLS handshake, which grpc-js does not (see handshake.ts). */
+  private async checkHandshake(signal: AbortSignal | undefined): Promise<void> {
+    if (this.endpoint.kind !== "tcp" || !this.usingTls) return;
+    const result = await checkTlsHandshake(this.endpoint, this.tls, this.connectTimeoutMs, signal);
+    if (result.ok) return;
+    if (signal?.aborted) throw new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
+    const failure = describeConnectFailure(result, this.failureContext());
+    throw new ConnectionError(failure, this.endpoint.address);
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+
+  private async unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    request: MessageInitShape<I>,
+    signal: AbortSignal | undefined,
+  ): Promise<MessageShape<O>> {
+    try {
+      return await callUnary(this.channel, method, request, {
+        timeoutMs: this.connectTimeoutMs,
+        signal,
+      });
+    } catch (error) {
+      throw this.translate(error, signal);
+    }
+  }
+
+  private failureContext(): FailureContext {
+    return { endpoint: this.endpoint.address, timeoutMs: this.connectTimeoutMs, usingTls: this.usingTls };
+  }
+
+  /** Turns a gRPC failure into a typed error with a sentence that names the runner. */
+  translate(error: unknown, signal?: AbortSignal): Error {
+    if (signal?.aborted) return new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
+    if (!isServiceError(error)) return error as Error;
+    const failure = describeRpcFailure(error, this.failureContext());
+    return failure.connection
+      ? new ConnectionError(failure.message, this.endpoint.address)
+      : new RpcError(failure.message, error.code, error.details);
+  }
+}
+
+function toWorkerInfo(record: WorkerRecord): WorkerInfo {
+  return {
+    id: record.id,
+    platforms: record.platforms.map(formatPlatform),
+    labels: { ...record.labels },
+  };
+}
+
+/** buildkitd serves unix sockets without TLS, whatever it was given. */
+function usesTls(options: ClientOptions): boolean {
+  return options.endpoint.kind === "tcp" && hasTls(options.tls);
+}
+
+function channelCredentials(options: ClientOptions): grpc.ChannelCredentials {
+  if (!usesTls(options)) return grpc.credentials.createInsecure();
+  const { ca, key, cert } = options.tls;
+  return grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
+}
+
+function channelOptions(options: ClientOptions): grpc.ChannelOptions {
+  const serverName = options.tls.serverName;
+  const extra: grpc.ChannelOptions = {
+    "grpc.initial_reconnect_backoff_ms": 200,
+  };
+  if (serverName && options.endpoint.kind === "tcp") {
+    extra["grpc.ssl_target_name_override"] = serverName;
+    extra["grpc.default_authority"] = serverName;
+  }
+  return { ...CHANNEL_OPTIONS, ...extra };
+}
+
+/**
+ * grpc-js sets the TLS server name to the host it dials, so dialling tcp://127.0.0.1 makes Node
+ * print a DEP0123 deprecation warning into the user's log. The adapters call this once at start.
+ */
+export function silenceIpServerNameWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const code = typeof rest[0] === "object" ? (rest[0] as { code?: string })?.code : rest[1];
+    if (code === "DEP0123") return;
+    emitWarning(warning, ...rest);
+  }) as typeof process.emitWarning;
+}

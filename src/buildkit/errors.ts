@@ -1,0 +1,45 @@
+// Typed errors of the BuildKit client. Each carries a complete sentence for a person: the
+// adapters print `message` as it is and never a stack trace for these.
+
+/** The base of every error that the client library raises on purpose. */
+export class BuildkitError extends Error {
+  override name = "BuildkitError";
+}
+
+/** An endpoint that cannot be parsed or uses a scheme we do not speak. */
+export class EndpointError extends BuildkitError {
+  override name = "EndpointError";
+}
+
+/** TLS material that is missing, unreadable, malformed or inconsistent. */
+export class TlsConfigError extends BuildkitError {
+  override name = "TlsConfigError";
+}
+
+/** The runner could not be reached, did not answer in time, or refused the connection. */
+export class ConnectionError extends BuildkitError {
+  override name = "ConnectionError";
+  constructor(
+    message: string,
+    readonly endpoint: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The runner answered a call with an error status. */
+export class RpcError extends BuildkitError {
+  override name = "RpcError";
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly details: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class CancelledError extends BuildkitError {
+  override name = "CancelledError";
+}

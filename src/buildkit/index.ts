@@ -1,0 +1,6 @@
+// The public surface of the BuildKit client library. Nothing here imports @actions/*.
+export * from "./client.js";
+export * from "./endpoint.js";
+export * from "./errors.js";
+export * from "./platform.js";
+export * from "./tls.js";

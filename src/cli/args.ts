@@ -1,0 +1,99 @@
+// Flag parsing for the CLI on node:util's parseArgs, with the sentences and exit code 2 that a
+// usage error deserves. Connection flags are buildctl's names; they are shared by every command.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { BUILDCTL_TLS_FLAGS, tlsInputsFromDir, type TlsInputs } from "../buildkit/tls.js";
+import { InputError } from "../errors.js";
+import { parseBoolean, type RunnerInputNames, type RunnerInputs } from "../runner/options.js";
+
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export const CONNECTION_OPTIONS = {
+  addr: { type: "string" },
+  tlscacert: { type: "string" },
+  tlscert: { type: "string" },
+  tlskey: { type: "string" },
+  tlsservername: { type: "string" },
+  tlsdir: { type: "string" },
+  timeout: { type: "string" },
+  "allow-plaintext": { type: "boolean" },
+  "buildkit-version": { type: "string" },
+  "version-mismatch": { type: "string" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpec;
+
+export const CONNECTION_HELP = `Runner connection:
+      --addr ADDRESS            tcp://HOST:PORT or unix:///PATH (default: $BUILDKIT_HOST, else
+                                unix:///run/buildkit/buildkitd.sock)
+      --tlscacert PEM|FILE      CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)
+      --tlscert PEM|FILE        client certificate ($BUILDKIT_TLS_CERT)
+      --tlskey PEM|FILE         client key ($BUILDKIT_TLS_KEY)
+      --tlsservername NAME      name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)
+      --tlsdir DIR              directory with ca.pem, cert.pem and key.pem
+      --timeout DURATION        bound on reaching the runner (default 10s)
+      --allow-plaintext         allow TCP without TLS to a host that is not loopback
+      --buildkit-version PIN    required runner version: v0.32.2 or a range such as >=0.30 <0.33
+      --version-mismatch error|warning  what a missed pin does (default error)
+      --debug                   print debug lines
+  -h, --help                    show this help`;
+
+export const CLI_RUNNER_NAMES: RunnerInputNames = {
+  endpoint: "--addr",
+  tls: BUILDCTL_TLS_FLAGS,
+  connectTimeout: "--timeout",
+  allowPlaintext: "--allow-plaintext",
+  buildkitVersion: "--buildkit-version",
+  versionMismatch: "--version-mismatch",
+};
+
+export interface Parsed<V> {
+  values: V;
+  positionals: string[];
+}
+
+export function parseFlags<const O extends OptionSpec>(
+  command: string,
+  args: string[],
+  options: O,
+): Parsed<ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>["values"]> {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values, positionals };
+  } catch (error) {
+    throw new InputError(`${rephrase((error as Error).message)} (see "remote-buildkit ${command} --help").`);
+  }
+}
+
+/** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
+function rephrase(message: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) return `Unknown flag ${unknown[1]}`;
+  const missing = /Option '([^']+)' argument missing/.exec(message);
+  if (missing) return `Flag ${missing[1]!.replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
+  return message.split(". ")[0]!.replace(/\.$/, "");
+}
+
+type ConnectionValues = {
+  [K in keyof typeof CONNECTION_OPTIONS]?: (typeof CONNECTION_OPTIONS)[K]["type"] extends "boolean"
+    ? boolean
+    : string;
+};
+
+export function runnerInputsFromFlags(values: ConnectionValues, env: NodeJS.ProcessEnv): RunnerInputs {
+  const fromDir: TlsInputs = values.tlsdir ? tlsInputsFromDir(values.tlsdir) : {};
+  return {
+    endpoint: values.addr,
+    tls: {
+      caCert: values.tlscacert ?? fromDir.caCert ?? env.BUILDKIT_TLS_CACERT,
+      cert: values.tlscert ?? fromDir.cert ?? env.BUILDKIT_TLS_CERT,
+      key: values.tlskey ?? fromDir.key ?? env.BUILDKIT_TLS_KEY,
+      serverName: values.tlsservername ?? env.BUILDKIT_TLS_SERVERNAME,
+    },
+    connectTimeout: values.timeout,
+    allowPlaintext:
+      values["allow-plaintext"] ??
+      parseBoolean(env.BUILDKIT_ALLOW_PLAINTEXT, "BUILDKIT_ALLOW_PLAINTEXT", false),
+    buildkitVersion: values["buildkit-version"],
+    versionMismatch: values["version-mismatch"],
+  };
+}

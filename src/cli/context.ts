@@ -1,0 +1,9 @@
+// What a CLI command gets from the process: streams, environment, a reporter and a cancel signal.
+import type { Reporter } from "../report/reporter.js";
+
+export interface CommandContext {
+  stdout: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  reporter: (debug: boolean) => Reporter;
+  signal: AbortSignal;
+}

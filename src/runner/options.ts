@@ -1,0 +1,89 @@
+// The runner part of the inputs: raw strings from the action or the CLI, validated once into
+// RunnerOptions. Error sentences use the names the user knows (`endpoint` or `--addr`).
+import { DEFAULT_ENDPOINT, parseEndpoint, type Endpoint } from "../buildkit/endpoint.js";
+import { loadTlsMaterial, type TlsInputNames, type TlsInputs, type TlsMaterial } from "../buildkit/tls.js";
+import { InputError } from "../errors.js";
+import { parseVersionPin, type VersionPin } from "./version-pin.js";
+
+export type MismatchPolicy = "error" | "warning";
+
+export interface RunnerOptions {
+  endpoint: Endpoint;
+  tls: TlsMaterial;
+  connectTimeoutMs: number;
+  /** Plaintext TCP to a host that is not loopback is refused unless this is set. */
+  allowPlaintext: boolean;
+  versionPin: VersionPin | undefined;
+  onVersionMismatch: MismatchPolicy;
+}
+
+export interface RunnerInputs {
+  endpoint?: string;
+  tls: TlsInputs;
+  connectTimeout?: string;
+  allowPlaintext: boolean;
+  buildkitVersion?: string;
+  versionMismatch?: string;
+}
+
+export interface RunnerInputNames {
+  endpoint: string;
+  tls: TlsInputNames;
+  connectTimeout: string;
+  allowPlaintext: string;
+  buildkitVersion: string;
+  versionMismatch: string;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export function parseRunnerOptions(
+  inputs: RunnerInputs,
+  names: RunnerInputNames,
+  env: NodeJS.ProcessEnv = process.env,
+): RunnerOptions {
+  const endpointText = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST) ?? DEFAULT_ENDPOINT;
+  return {
+    endpoint: parseEndpoint(endpointText),
+    tls: loadTlsMaterial(inputs.tls, names.tls),
+    connectTimeoutMs: inputs.connectTimeout
+      ? parseDuration(inputs.connectTimeout, names.connectTimeout)
+      : DEFAULT_CONNECT_TIMEOUT_MS,
+    allowPlaintext: inputs.allowPlaintext,
+    versionPin: nonEmpty(inputs.buildkitVersion)
+      ? parseVersionPin(inputs.buildkitVersion!, names.buildkitVersion)
+      : undefined,
+    onVersionMismatch: parseMismatchPolicy(inputs.versionMismatch, names.versionMismatch),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
+}
+
+function parseMismatchPolicy(value: string | undefined, name: string): MismatchPolicy {
+  const text = nonEmpty(value)?.toLowerCase() ?? "error";
+  if (text === "error" || text === "fail") return "error";
+  if (text === "warning" || text === "warn") return "warning";
+  throw new InputError(`${name} is "${value}"; use error or warning.`);
+}
+
+/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
+export function parseDuration(value: string, name: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+  const amount = match ? Number(match[1]) : NaN;
+  if (!match || !(amount > 0)) {
+    throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
+  }
+  const unit = match[2] ?? "s";
+  return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
+}
+
+/** The strict boolean parsing of actions/toolkit's getBooleanInput, for the CLI's env vars too. */
+export function parseBoolean(value: string | undefined, name: string, fallback: boolean): boolean {
+  const text = nonEmpty(value);
+  if (text === undefined) return fallback;
+  if (["true", "True", "TRUE", "1"].includes(text)) return true;
+  if (["false", "False", "FALSE", "0"].includes(text)) return false;
+  throw new InputError(`${name} is "${value}"; use true or false.`);
+}

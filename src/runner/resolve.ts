@@ -1,0 +1,58 @@
+// Resolving a runner: refuse unsafe plaintext, connect, health-check, enforce the version pin.
+import { BuildkitClient, type RunnerInfo } from "../buildkit/client.js";
+import { isLoopbackHost } from "../buildkit/endpoint.js";
+import { hasTls } from "../buildkit/tls.js";
+import { InputError, PolicyError } from "../errors.js";
+import type { Reporter } from "../report/reporter.js";
+import type { RunnerInputNames, RunnerOptions } from "./options.js";
+import { versionPinMismatch } from "./version-pin.js";
+
+export interface ResolvedRunner {
+  client: BuildkitClient;
+  info: RunnerInfo;
+}
+
+export async function resolveRunner(
+  options: RunnerOptions,
+  names: RunnerInputNames,
+  reporter: Reporter,
+  signal?: AbortSignal,
+): Promise<ResolvedRunner> {
+  refuseUnsafePlaintext(options, names);
+  if (options.endpoint.kind === "unix" && hasTls(options.tls)) {
+    reporter.warning(
+      `TLS material is ignored for ${options.endpoint.address}: buildkitd serves unix sockets without TLS.`,
+    );
+  }
+  const client = new BuildkitClient(options);
+  try {
+    const info = await client.probe(signal);
+    checkVersionPin(options, info, reporter);
+    return { client, info };
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+}
+
+/** A BuildKit runner gives root on its machine to whoever reaches it: never in the clear by accident. */
+function refuseUnsafePlaintext(options: RunnerOptions, names: RunnerInputNames): void {
+  const { endpoint } = options;
+  if (endpoint.kind !== "tcp" || hasTls(options.tls) || isLoopbackHost(endpoint.host)) return;
+  if (options.allowPlaintext) return;
+  throw new InputError(
+    `Refusing plaintext TCP to ${endpoint.address}: whoever reaches a BuildKit runner gets root on its machine. ` +
+      `Give ${names.tls.caCert}, ${names.tls.cert} and ${names.tls.key}, or set ${names.allowPlaintext} to accept the risk.`,
+  );
+}
+
+function checkVersionPin(options: RunnerOptions, info: RunnerInfo, reporter: Reporter): void {
+  if (!options.versionPin) return;
+  const mismatch = versionPinMismatch(options.versionPin, info.version?.version, info.endpoint);
+  if (mismatch === undefined) {
+    reporter.info(`BuildKit version pin ${options.versionPin.text} is met.`);
+    return;
+  }
+  if (options.onVersionMismatch === "warning") reporter.warning(mismatch);
+  else throw new PolicyError(mismatch);
+}

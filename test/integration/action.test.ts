@@ -1,0 +1,115 @@
+// The action as GitHub's runner runs it: dist/main.mjs on node with INPUT_* variables, outputs
+// through the GITHUB_OUTPUT file command and workflow commands on stdout.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { cleanEnv, REPO_ROOT, runProcess } from "../helpers/cli.js";
+
+let runner: RunnerUnderTest;
+before(() => {
+  runner = runnerUnderTest();
+});
+
+/** Runs one entry of action.yml with the given inputs, as the runner would. */
+async function runStep(entry: "main" | "post", inputs: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), "rb-action-"));
+  const outputFile = join(dir, "output");
+  const stateFile = join(dir, "state");
+  writeFileSync(outputFile, "");
+  writeFileSync(stateFile, "");
+  const env = cleanEnv({ GITHUB_OUTPUT: outputFile, GITHUB_STATE: stateFile, GITHUB_ACTIONS: "true" });
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  const result = await runProcess(process.execPath, [join(REPO_ROOT, "dist", `${entry}.mjs`)], { env });
+  return { ...result, outputs: parseFileCommand(readFileSync(outputFile, "utf8")) };
+}
+
+/** GitHub's file command format: name<<DELIMITER, value lines, DELIMITER. */
+function parseFileCommand(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const heredoc = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (!heredoc) continue;
+    const value: string[] = [];
+    for (i++; lines[i] !== heredoc[2]; i++) value.push(lines[i]!);
+    outputs[heredoc[1]!] = value.join("\n");
+  }
+  return outputs;
+}
+
+describe("the action", () => {
+  it("connects with inputs, reports the runner and sets the outputs", async () => {
+    const key = readFileSync(runner.certs.clientKey, "utf8");
+    const result = await runStep("main", {
+      endpoint: runner.tcpAddress,
+      "tls-cacert": runner.certs.caCert,
+      "tls-cert": readFileSync(runner.certs.clientCert, "utf8"),
+      "tls-key": key,
+      "buildkit-version": "v0.32.2",
+    });
+    assert.equal(result.code, 0, result.stdout);
+    assert.equal(result.outputs.endpoint, runner.tcpAddress);
+    assert.equal(result.outputs["buildkit-version"], "v0.32.2");
+    assert.match(result.outputs.platforms!, /^linux\/amd64,/);
+    assert.equal(JSON.parse(result.outputs.workers!).length, 1);
+    assert.match(result.stdout, /^::group::Connecting to the BuildKit runner$/m);
+    assert.match(result.stdout, /^BuildKit: {3}github.com\/moby\/buildkit v0.32.2 v0.32.2$/m);
+    // The inline key is masked line by line before anything else happens.
+    const keyLines = key.split("\n").filter((line) => line.length >= 8 && !line.startsWith("-----"));
+    for (const line of keyLines) assert.ok(result.stdout.includes(`::add-mask::${line}`));
+    assert.ok(result.stdout.indexOf("::add-mask::") < result.stdout.indexOf("::group::"));
+  });
+
+  it("fails the step with one sentence when the pin is not met", async () => {
+    const result = await runStep("main", {
+      endpoint: runner.tcpAddress,
+      "tls-cacert": runner.certs.caCert,
+      "tls-cert": runner.certs.clientCert,
+      "tls-key": runner.certs.clientKey,
+      "buildkit-version": "<0.30",
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `^::error::The runner at ${runner.tcpAddress} runs BuildKit v0.32.2, but the pin requires <0.30.$`,
+        "m",
+      ),
+    );
+    assert.deepEqual(result.outputs, {});
+  });
+
+  it("only warns on a missed pin when buildkit-version-mismatch is warning", async () => {
+    const result = await runStep("main", {
+      endpoint: runner.unixAddress,
+      "buildkit-version": "<0.30",
+      "buildkit-version-mismatch": "warning",
+    });
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(
+      result.stdout,
+      /^::warning::The runner at unix:\/\/.* runs BuildKit v0.32.2, but the pin requires <0.30.$/m,
+    );
+    assert.equal(result.outputs["buildkit-version"], "v0.32.2");
+  });
+
+  it("names the input in a failure about it", async () => {
+    const result = await runStep("main", {
+      endpoint: runner.tcpAddress,
+      "tls-cert": runner.certs.clientCert,
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      /^::error::input tls-cert is given without input tls-key: give both or neither.$/m,
+    );
+  });
+
+  it("runs the post step cleanly", async () => {
+    const result = await runStep("post", {});
+    assert.equal(result.code, 0, result.stdout);
+  });
+});

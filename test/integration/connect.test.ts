@@ -1,0 +1,135 @@
+// Connecting to the real runner: our client and CLI against buildctl's view of the same daemon.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, copyFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { before, describe, it } from "node:test";
+import {
+  BuildkitClient,
+  BUILDCTL_TLS_FLAGS,
+  loadTlsMaterial,
+  parseEndpoint,
+  silenceIpServerNameWarning,
+} from "../../src/buildkit/index.js";
+import { cleanEnv, runCli } from "../helpers/cli.js";
+import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+
+const execFileAsync = promisify(execFile);
+let runner: RunnerUnderTest;
+let tlsFlags: string[];
+
+/** What buildctl, the reference client, says about the runner. */
+async function buildctl(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(join(runner.binDir, "buildctl"), [...tlsFlags, ...args]);
+  return stdout;
+}
+
+before(() => {
+  // The library is used directly here, so silence Node's warning as the CLI and action do.
+  silenceIpServerNameWarning();
+  runner = runnerUnderTest();
+  tlsFlags = [
+    "--addr",
+    runner.tcpAddress,
+    "--tlscacert",
+    runner.certs.caCert,
+    "--tlscert",
+    runner.certs.clientCert,
+    "--tlskey",
+    runner.certs.clientKey,
+  ];
+});
+
+describe("connecting to a runner", () => {
+  it("health-checks over mTLS TCP and reports what buildctl reports", async () => {
+    const client = new BuildkitClient({
+      endpoint: parseEndpoint(runner.tcpAddress),
+      tls: loadTlsMaterial(
+        { caCert: runner.certs.caCert, cert: runner.certs.clientCert, key: runner.certs.clientKey },
+        BUILDCTL_TLS_FLAGS,
+      ),
+      connectTimeoutMs: 10_000,
+    });
+    try {
+      const info = await client.probe();
+      assert.equal(info.version?.version, "v0.32.2");
+      assert.equal(info.version?.package, "github.com/moby/buildkit");
+      const reference = await buildctl("debug", "workers", "--verbose");
+      const platforms = /^Platforms:\s+(.*)$/m.exec(reference)![1]!.split(",");
+      assert.deepEqual(info.platforms, platforms);
+      const workerId = /^ID:\s+(\S+)$/m.exec(reference)![1];
+      assert.deepEqual(
+        info.workers.map((worker) => worker.id),
+        [workerId],
+      );
+      assert.ok(info.platforms.includes("linux/amd64"));
+    } finally {
+      client.close();
+    }
+  });
+
+  it("connects over the unix socket without TLS", async () => {
+    const client = new BuildkitClient({
+      endpoint: parseEndpoint(runner.unixAddress),
+      tls: {},
+      connectTimeoutMs: 10_000,
+    });
+    try {
+      assert.equal((await client.probe()).version?.version, "v0.32.2");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("prints the version line exactly as buildctl debug info does", async () => {
+    const result = await runCli(["info", ...tlsFlags]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    const ours = /^BuildKit:.*$/m.exec(result.stdout)![0];
+    const theirs = /^BuildKit:.*$/m.exec(await buildctl("debug", "info"))![0];
+    assert.equal(ours, theirs);
+    assert.match(result.stdout, new RegExp(`^Runner:     ${runner.tcpAddress}$`, "m"));
+    assert.match(result.stdout, /^Platforms: {2}linux\/amd64, /m);
+  });
+
+  it("takes the runner and TLS material from the environment, PEM text included", async () => {
+    const result = await runCli(
+      ["info", "--format", "json"],
+      cleanEnv({
+        BUILDKIT_HOST: runner.tcpAddress,
+        BUILDKIT_TLS_CACERT: readFileSync(runner.certs.caCert, "utf8"),
+        BUILDKIT_TLS_CERT: runner.certs.clientCert,
+        BUILDKIT_TLS_KEY: readFileSync(runner.certs.clientKey, "utf8"),
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const info = JSON.parse(result.stdout);
+    assert.equal(info.endpoint, runner.tcpAddress);
+    assert.equal(info.version.version, "v0.32.2");
+    assert.ok(info.platforms.includes("linux/amd64"));
+  });
+
+  it("reads buildctl's --tlsdir layout and honours --tlsservername", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rb-tlsdir-"));
+    copyFileSync(runner.certs.caCert, join(dir, "ca.pem"));
+    copyFileSync(runner.certs.clientCert, join(dir, "cert.pem"));
+    copyFileSync(runner.certs.clientKey, join(dir, "key.pem"));
+    const result = await runCli([
+      "info",
+      "--addr",
+      runner.tcpAddress,
+      "--tlsdir",
+      dir,
+      "--tlsservername",
+      "localhost",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  it("meets a version pin given as a range", async () => {
+    const result = await runCli(["info", ...tlsFlags, "--buildkit-version", ">=0.30 <0.33"]);
+    assert.equal(result.code, 0, result.stderr);
+  });
+});

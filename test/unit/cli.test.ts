@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { runCli, MAIN_HELP } from "../../src/cli/run.js";
+import { PROGRAM_VERSION } from "../../src/version.js";
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env,
+    signal: new AbortController().signal,
+  });
+  return { code, stdout, stderr };
+}
+
+describe("the CLI's usage", () => {
+  it("prints the help and exits 0 with --help, 2 with no command", async () => {
+    assert.deepEqual(await cli(["--help"]), { code: 0, stdout: `${MAIN_HELP}\n`, stderr: "" });
+    assert.equal((await cli([])).code, 2);
+  });
+
+  it("prints each command's help", async () => {
+    const { code, stdout } = await cli(["info", "--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /^Usage: remote-buildkit info \[flags\]/);
+    assert.match(stdout, /--tlscacert PEM\|FILE/);
+    assert.equal((await cli(["help", "info"])).stdout, stdout);
+  });
+
+  it("prints the version of package.json", async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8"));
+    assert.equal(PROGRAM_VERSION, pkg.version);
+    assert.equal((await cli(["--version"])).stdout, `remote-buildkit ${pkg.version}\n`);
+  });
+
+  const usage: Array<[string[], string]> = [
+    [["frob"], 'error: Unknown command "frob": commands are info (see "remote-buildkit --help").\n'],
+    [
+      ["--addr", "tcp://x:1"],
+      'error: Unknown command "--addr": put the command first (see "remote-buildkit --help").\n',
+    ],
+    [["info", "--bogus"], 'error: Unknown flag --bogus (see "remote-buildkit info --help").\n'],
+    [["info", "--addr"], 'error: Flag --addr needs a value (see "remote-buildkit info --help").\n'],
+    [["info", "extra"], 'error: info takes no arguments, but got "extra".\n'],
+    [["info", "--format", "yaml"], 'error: --format is "yaml"; use text or json.\n'],
+    [
+      ["info", "--timeout", "soon"],
+      'error: --timeout is "soon"; give a positive duration such as 30s, 1500ms or 2m.\n',
+    ],
+    [
+      ["info", "--addr", "tcp://runner.invalid:1234"],
+      "error: Refusing plaintext TCP to tcp://runner.invalid:1234: whoever reaches a BuildKit runner gets root on its machine. Give --tlscacert, --tlscert and --tlskey, or set --allow-plaintext to accept the risk.\n",
+    ],
+  ];
+  for (const [argv, stderr] of usage) {
+    it(`exits 2 with one sentence for ${argv.join(" ")}`, async () => {
+      assert.deepEqual(await cli(argv), { code: 2, stdout: "", stderr });
+    });
+  }
+
+  it("reads BUILDKIT_HOST when --addr is not given", async () => {
+    const { code, stderr } = await cli(["info"], { BUILDKIT_HOST: "ftp://nowhere" });
+    assert.equal(code, 2);
+    assert.match(stderr, /Endpoint "ftp:\/\/nowhere" uses the scheme ftp:\/\//);
+  });
+});

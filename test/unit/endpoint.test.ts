@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { grpcTarget, isLoopbackHost, parseEndpoint } from "../../src/buildkit/endpoint.js";
+import { EndpointError } from "../../src/buildkit/errors.js";
+
+describe("parseEndpoint", () => {
+  it("reads tcp://HOST:PORT", () => {
+    assert.deepEqual(parseEndpoint("tcp://runner.example:1234"), {
+      kind: "tcp",
+      address: "tcp://runner.example:1234",
+      host: "runner.example",
+      port: 1234,
+    });
+  });
+
+  it("reads an IPv6 host in brackets and dials it in brackets", () => {
+    const endpoint = parseEndpoint("tcp://[::1]:8372");
+    assert.equal(endpoint.kind === "tcp" && endpoint.host, "::1");
+    assert.equal(grpcTarget(endpoint), "[::1]:8372");
+  });
+
+  it("reads unix:///PATH and dials it as a unix target", () => {
+    const endpoint = parseEndpoint(" unix:///run/buildkit/buildkitd.sock ");
+    assert.deepEqual(endpoint, {
+      kind: "unix",
+      address: "unix:///run/buildkit/buildkitd.sock",
+      path: "/run/buildkit/buildkitd.sock",
+    });
+    assert.equal(grpcTarget(endpoint), "unix:///run/buildkit/buildkitd.sock");
+  });
+
+  const bad: Array<[string, RegExp]> = [
+    ["", /empty/],
+    ["127.0.0.1:1234", /"127\.0\.0\.1:1234" has no scheme/],
+    ["ssh://user@host", /scheme ssh:\/\/, which remote-buildkit does not speak/],
+    ["docker-container://buildkitd", /scheme docker-container:\/\//],
+    ["tcp://host", /"tcp:\/\/host" is not of the form tcp:\/\/HOST:PORT/],
+    ["tcp://host:99999", /port 99999, outside 1 to 65535/],
+    ["tcp://host:0", /port 0/],
+    ["unix://relative.sock", /absolute socket path/],
+  ];
+  for (const [text, message] of bad) {
+    it(`refuses ${JSON.stringify(text)} with a sentence`, () => {
+      assert.throws(
+        () => parseEndpoint(text),
+        (error: unknown) => {
+          assert.ok(error instanceof EndpointError);
+          assert.match(error.message, message);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe("isLoopbackHost", () => {
+  for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "api.localhost"]) {
+    it(`counts ${host} as loopback`, () => assert.equal(isLoopbackHost(host), true));
+  }
+  for (const host of ["10.0.0.1", "192.168.1.1", "runner.example", "::2", "128.0.0.1"]) {
+    it(`does not count ${host} as loopback`, () => assert.equal(isLoopbackHost(host), false));
+  }
+});

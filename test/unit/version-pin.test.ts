@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InputError } from "../../src/errors.js";
+import { comparableVersion, parseVersionPin, versionPinMismatch } from "../../src/runner/version-pin.js";
+
+const ENDPOINT = "tcp://runner:1234";
+
+describe("version pin", () => {
+  it("meets an exact pin with or without the v", () => {
+    assert.equal(versionPinMismatch(parseVersionPin("v0.32.2", "pin"), "v0.32.2", ENDPOINT), undefined);
+    assert.equal(versionPinMismatch(parseVersionPin("0.32.2", "pin"), "v0.32.2", ENDPOINT), undefined);
+  });
+
+  it("meets ranges", () => {
+    assert.equal(versionPinMismatch(parseVersionPin(">=0.30 <0.33", "pin"), "v0.32.2", ENDPOINT), undefined);
+    assert.equal(versionPinMismatch(parseVersionPin("^0.32", "pin"), "v0.32.9", ENDPOINT), undefined);
+    assert.equal(versionPinMismatch(parseVersionPin("0.32", "pin"), "v0.32.0", ENDPOINT), undefined);
+  });
+
+  it("counts a release candidate inside a range", () => {
+    assert.equal(versionPinMismatch(parseVersionPin(">=0.32", "pin"), "v0.33.0-rc1", ENDPOINT), undefined);
+  });
+
+  it("names both versions when the pin is missed", () => {
+    assert.equal(
+      versionPinMismatch(parseVersionPin("v0.31.0", "pin"), "v0.32.2", ENDPOINT),
+      "The runner at tcp://runner:1234 runs BuildKit v0.32.2, but the pin requires v0.31.0.",
+    );
+  });
+
+  it("cannot meet a pin when the runner reports no release version", () => {
+    assert.match(
+      versionPinMismatch(parseVersionPin(">=0.1", "pin"), "v0.0.0+unknown", ENDPOINT)!,
+      /reports BuildKit version "v0\.0\.0\+unknown", which is not a release version/,
+    );
+    assert.match(
+      versionPinMismatch(parseVersionPin(">=0.1", "pin"), undefined, ENDPOINT)!,
+      /older than BuildKit v0\.11 and reports no version/,
+    );
+  });
+
+  it("refuses a pin that is neither a version nor a range", () => {
+    assert.throws(
+      () => parseVersionPin("latest-ish", "--buildkit-version"),
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.message ===
+          '--buildkit-version is "latest-ish", which is neither a version (v0.32.2) nor a semver range (>=0.30 <0.33).',
+    );
+  });
+
+  it("reads the versions runners report", () => {
+    assert.equal(comparableVersion("v0.32.2"), "0.32.2");
+    assert.equal(comparableVersion("v0.13.0-beta.1"), "0.13.0-beta.1");
+    assert.equal(comparableVersion("v0.0.0+unknown"), undefined);
+  });
+});
