@@ -4202,7 +4202,7 @@ var __webpack_unused_export__;
  *
  */
 __webpack_unused_export__ = ({ value: true });
-__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Kj = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.OS = exports.z3 = void 0;
+__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.O2 = exports.gq = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Kj = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.h5 = __webpack_unused_export__ = exports.OS = exports.z3 = void 0;
 const call_credentials_1 = __nccwpck_require__(9190);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return call_credentials_1.CallCredentials; } });
 const channel_1 = __nccwpck_require__(6918);
@@ -4217,7 +4217,7 @@ const client_1 = __nccwpck_require__(4210);
 Object.defineProperty(exports, "Kj", ({ enumerable: true, get: function () { return client_1.Client; } }));
 const constants_1 = __nccwpck_require__(8288);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return constants_1.LogVerbosity; } });
-__webpack_unused_export__ = ({ enumerable: true, get: function () { return constants_1.Status; } });
+Object.defineProperty(exports, "h5", ({ enumerable: true, get: function () { return constants_1.Status; } }));
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return constants_1.Propagate; } });
 const logging = __nccwpck_require__(8536);
 const make_client_1 = __nccwpck_require__(6983);
@@ -4227,9 +4227,9 @@ __webpack_unused_export__ = ({ enumerable: true, get: function () { return make_
 const metadata_1 = __nccwpck_require__(6100);
 Object.defineProperty(exports, "OS", ({ enumerable: true, get: function () { return metadata_1.Metadata; } }));
 const server_1 = __nccwpck_require__(2390);
-__webpack_unused_export__ = ({ enumerable: true, get: function () { return server_1.Server; } });
+Object.defineProperty(exports, "gq", ({ enumerable: true, get: function () { return server_1.Server; } }));
 const server_credentials_1 = __nccwpck_require__(6545);
-__webpack_unused_export__ = ({ enumerable: true, get: function () { return server_credentials_1.ServerCredentials; } });
+Object.defineProperty(exports, "O2", ({ enumerable: true, get: function () { return server_credentials_1.ServerCredentials; } }));
 const status_builder_1 = __nccwpck_require__(7901);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return status_builder_1.StatusBuilder; } });
 /**** Client Credentials ****/
@@ -33142,7 +33142,7 @@ module.exports = validRange
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1316);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8628);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
@@ -33163,7 +33163,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1316:
+/***/ 8628:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37870,7 +37870,7 @@ const create_IMPLICIT = 2;
  * The second argument is an optional initializer object, where all fields are
  * optional.
  */
-function create_create(schema, init) {
+function create(schema, init) {
     if (isMessage(init, schema)) {
         return init;
     }
@@ -38176,7 +38176,7 @@ function localMessageMapper(field) {
         const valueLocalName = wrapperDesc.fields[0].localName;
         return {
             toMessage: (local) => {
-                const message = create_create(wrapperDesc);
+                const message = create(wrapperDesc);
                 if (local !== undefined) {
                     message[valueLocalName] = local;
                 }
@@ -38188,7 +38188,7 @@ function localMessageMapper(field) {
     // For all other fields, the local value is the message itself.
     const childDesc = field.message;
     return {
-        toMessage: (local) => (local === undefined ? create_create(childDesc) : local),
+        toMessage: (local) => (local === undefined ? create(childDesc) : local),
         toLocal: (message) => message,
     };
 }
@@ -38321,7 +38321,7 @@ function makeReadContext(options) {
  * Parse serialized binary data.
  */
 function fromBinary(schema, bytes, options) {
-    const message = create_create(schema);
+    const message = create(schema);
     compiledReader(schema).read(message, new binary_encoding_BinaryReader(bytes), makeReadContext(options), bytes.byteLength);
     return message;
 }
@@ -38758,7 +38758,7 @@ function fileDesc(b64, imports) {
  *
  * @private
  */
-function serviceDesc(file, path, ...paths) {
+function service_serviceDesc(file, path, ...paths) {
     if (paths.length > 0) {
         throw new Error();
     }
@@ -38944,7 +38944,7 @@ const VertexWarningSchema = /*@__PURE__*/ (/* unused pure expression or super */
  * Describes the message moby.buildkit.v1.BytesMessage.
  * Use `create(BytesMessageSchema)` to create a new message.
  */
-const BytesMessageSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 15)));
+const BytesMessageSchema = /*@__PURE__*/ message_messageDesc(file_moby_buildkit_v1_control, 15);
 /**
  * Describes the message moby.buildkit.v1.ListWorkersRequest.
  * Use `create(ListWorkersRequestSchema)` to create a new message.
@@ -38968,7 +38968,7 @@ const InfoResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ 
 /**
  * @generated from service moby.buildkit.v1.Control
  */
-const Control = /*@__PURE__*/ serviceDesc(file_moby_buildkit_v1_control, 0);
+const Control = /*@__PURE__*/ service_serviceDesc(file_moby_buildkit_v1_control, 0);
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js
 // Copyright 2021-2026 Buf Technologies, Inc.
@@ -39479,7 +39479,7 @@ function cancelOnAbort(call, signal) {
 function callUnary(client, method, request, options) {
     return new Promise((resolve, reject) => {
         let stopListening = () => { };
-        const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create_create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), { deadline: Date.now() + options.timeoutMs }, (error, response) => {
+        const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs }, (error, response) => {
             stopListening();
             if (error)
                 reject(error);
@@ -39490,13 +39490,13 @@ function callUnary(client, method, request, options) {
     });
 }
 function callServerStream(client, method, request, options) {
-    const call = client.makeServerStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new grpc.Metadata());
+    const call = client.makeServerStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new src/* Metadata */.OS());
     const stopListening = cancelOnAbort(call, options.signal);
     call.once("close", stopListening);
     return call;
 }
 function callBidiStream(client, method, options) {
-    const call = client.makeBidiStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), options.metadata ?? new grpc.Metadata());
+    const call = client.makeBidiStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), options.metadata ?? new src/* Metadata */.OS());
     const stopListening = cancelOnAbort(call, options.signal);
     call.once("close", stopListening);
     return call;
@@ -39860,6 +39860,10 @@ class InputError extends Error {
 class PolicyError extends Error {
     name = "PolicyError";
 }
+/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
+class BuildFailedError extends Error {
+    name = "BuildFailedError";
+}
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -39867,7 +39871,7 @@ function describeError(error) {
     if (error instanceof InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
         return { message: error.message, exitCode: EXIT_USAGE };
     }
-    if (error instanceof BuildkitError || error instanceof PolicyError) {
+    if (error instanceof BuildkitError || error instanceof PolicyError || error instanceof BuildFailedError) {
         return { message: error.message, exitCode: EXIT_FAILED };
     }
     const asError = error instanceof Error ? error : new Error(String(error));
@@ -39926,6 +39930,32 @@ class PlainReporter {
 // This program's own version; a unit test keeps it equal to package.json's.
 const PROGRAM_VERSION = "0.1.0";
 
+;// CONCATENATED MODULE: ./src/report/runner-summary.ts
+function describeRunner(info) {
+    const lines = [`Runner:     ${info.endpoint}`];
+    if (info.version) {
+        const v = info.version;
+        lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
+        if (v.dockerfileVersion)
+            lines.push(`Dockerfile: ${v.dockerfileVersion}`);
+    }
+    else {
+        lines.push("BuildKit:   older than v0.11 (the runner has no Info call)");
+    }
+    lines.push(`Platforms:  ${info.platforms.join(", ") || "none"}`);
+    for (const worker of info.workers) {
+        const executor = worker.labels["org.mobyproject.buildkit.worker.executor"];
+        const snapshotter = worker.labels["org.mobyproject.buildkit.worker.snapshotter"];
+        const traits = [executor && `executor ${executor}`, snapshotter && `snapshotter ${snapshotter}`]
+            .filter(Boolean)
+            .join(", ");
+        lines.push(`Worker:     ${worker.id}${traits ? ` (${traits})` : ""}`);
+    }
+    return lines;
+}
+
+;// CONCATENATED MODULE: external "node:util"
+const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var semver = __nccwpck_require__(2088);
 var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
@@ -40066,35 +40096,10 @@ function checkVersionPin(options, info, reporter) {
         throw new PolicyError(mismatch);
 }
 
-;// CONCATENATED MODULE: ./src/report/runner-summary.ts
-function describeRunner(info) {
-    const lines = [`Runner:     ${info.endpoint}`];
-    if (info.version) {
-        const v = info.version;
-        lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
-        if (v.dockerfileVersion)
-            lines.push(`Dockerfile: ${v.dockerfileVersion}`);
-    }
-    else {
-        lines.push("BuildKit:   older than v0.11 (the runner has no Info call)");
-    }
-    lines.push(`Platforms:  ${info.platforms.join(", ") || "none"}`);
-    for (const worker of info.workers) {
-        const executor = worker.labels["org.mobyproject.buildkit.worker.executor"];
-        const snapshotter = worker.labels["org.mobyproject.buildkit.worker.snapshotter"];
-        const traits = [executor && `executor ${executor}`, snapshotter && `snapshotter ${snapshotter}`]
-            .filter(Boolean)
-            .join(", ");
-        lines.push(`Worker:     ${worker.id}${traits ? ` (${traits})` : ""}`);
-    }
-    return lines;
-}
-
-;// CONCATENATED MODULE: external "node:util"
-const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 ;// CONCATENATED MODULE: ./src/cli/args.ts
 // Flag parsing for the CLI on node:util's parseArgs, with the sentences and exit code 2 that a
 // usage error deserves. Connection flags are buildctl's names; they are shared by every command.
+
 
 
 
@@ -40171,11 +40176,16 @@ function runnerInputsFromFlags(values, env) {
         versionMismatch: values["version-mismatch"],
     };
 }
+/** Parses the connection flags and resolves the runner they name: what every command does first. */
+async function connectFromFlags(values, context) {
+    const reporter = context.reporter(values.debug ?? false);
+    const options = parseRunnerOptions(runnerInputsFromFlags(values, context.env), CLI_RUNNER_NAMES, context.env);
+    const resolved = await resolveRunner(options, CLI_RUNNER_NAMES, reporter, context.signal);
+    return { reporter, ...resolved };
+}
 
 ;// CONCATENATED MODULE: ./src/cli/commands/info.ts
 // `remote-buildkit info`: connect to a runner and print its version, workers and platforms.
-
-
 
 
 
@@ -40200,12 +40210,1177 @@ async function infoCommand(args, context) {
     if (format !== "text" && format !== "json") {
         throw new InputError(`--format is "${format}"; use text or json.`);
     }
-    const reporter = context.reporter(values.debug ?? false);
-    const options = parseRunnerOptions(runnerInputsFromFlags(values, context.env), CLI_RUNNER_NAMES, context.env);
-    const { client, info } = await resolveRunner(options, CLI_RUNNER_NAMES, reporter, context.signal);
+    const { reporter, client, info } = await connectFromFlags(values, context);
     client.close();
     const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
     context.stdout(`${text}\n`);
+    return 0;
+}
+
+;// CONCATENATED MODULE: ./src/build/plan.ts
+// The build part of the inputs, validated once into a BuildPlan, and mapped to the dockerfile.v0
+// frontend's attributes. Both adapters use this; error sentences use the names the user knows.
+
+
+
+const PLATFORM = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i;
+function parseBuildPlan(inputs, names, cwd = process.cwd(), env = process.env) {
+    const contextDir = (0,external_node_path_namespaceObject.resolve)(cwd, inputs.context);
+    requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
+    const file = inputs.file ? (0,external_node_path_namespaceObject.resolve)(cwd, inputs.file) : defaultDockerfile(contextDir);
+    requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
+    const platforms = inputs.platforms
+        .flatMap((value) => value.split(","))
+        .map((value) => value.trim())
+        .filter(Boolean);
+    for (const platform of platforms) {
+        if (!PLATFORM.test(platform)) {
+            throw new InputError(`${names.platforms} "${platform}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`);
+        }
+    }
+    return {
+        contextDir,
+        dockerfileDir: (0,external_node_path_namespaceObject.dirname)(file),
+        dockerfileName: (0,external_node_path_namespaceObject.basename)(file),
+        target: inputs.target?.trim() || undefined,
+        buildArgs: keyValues(inputs.buildArgs, names.buildArgs, env),
+        labels: keyValues(inputs.labels, names.labels, undefined),
+        platforms,
+        noCache: inputs.noCache,
+        noCacheFilters: inputs.noCacheFilters
+            .flatMap((value) => value.split(","))
+            .map((v) => v.trim())
+            .filter(Boolean),
+    };
+}
+/**
+ * CONTEXT/Dockerfile. Written without path.resolve on purpose: ncc's asset relocator rewrites
+ * `resolve(dir, "Dockerfile")` into a path inside dist/.
+ */
+function defaultDockerfile(contextDir) {
+    return [contextDir, "Dockerfile"].join("/");
+}
+function requireKind(path, kind, what) {
+    let stats;
+    try {
+        stats = (0,external_node_fs_namespaceObject.statSync)(path);
+    }
+    catch {
+        throw new InputError(`${what} does not exist.`);
+    }
+    if (kind === "directory" && !stats.isDirectory())
+        throw new InputError(`${what} is not a directory.`);
+    if (kind === "file" && !stats.isFile())
+        throw new InputError(`${what} is not a file.`);
+}
+/**
+ * NAME=value pairs. A bare NAME takes its value from the environment, as docker buildx does
+ * for build args; where that is not possible the sentence says why.
+ */
+function keyValues(items, name, env) {
+    const result = {};
+    for (const item of items) {
+        const equals = item.indexOf("=");
+        const key = (equals < 0 ? item : item.slice(0, equals)).trim();
+        if (key === "")
+            throw new InputError(`${name} "${item}" has no name; write it as NAME=value.`);
+        if (equals >= 0) {
+            result[key] = item.slice(equals + 1);
+        }
+        else if (env && env[key] !== undefined) {
+            result[key] = env[key];
+        }
+        else {
+            throw new InputError(env
+                ? `${name} "${item}" has no "=" and no environment variable ${key} is set; write it as ${key}=value.`
+                : `${name} "${item}" has no "="; write it as ${key}=value.`);
+        }
+    }
+    return result;
+}
+/** The dockerfile.v0 frontend's attributes for a plan. */
+function frontendAttrs(plan) {
+    const attrs = { filename: plan.dockerfileName };
+    if (plan.target)
+        attrs.target = plan.target;
+    for (const [key, value] of Object.entries(plan.buildArgs))
+        attrs[`build-arg:${key}`] = value;
+    for (const [key, value] of Object.entries(plan.labels))
+        attrs[`label:${key}`] = value;
+    if (plan.platforms.length > 0)
+        attrs.platform = plan.platforms.join(",");
+    if (plan.noCache)
+        attrs["no-cache"] = "";
+    else if (plan.noCacheFilters.length > 0)
+        attrs["no-cache"] = plan.noCacheFilters.join(",");
+    return attrs;
+}
+
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+;// CONCATENATED MODULE: ./src/buildkit/session/services.ts
+
+function serviceDefinition(service) {
+    const definition = {};
+    for (const method of service.methods) {
+        definition[method.localName] = {
+            path: methodPath(method),
+            requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+            responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+            requestSerialize: serializer(method.input),
+            requestDeserialize: deserializer(method.input),
+            responseSerialize: serializer(method.output),
+            responseDeserialize: deserializer(method.output),
+            originalName: method.name,
+        };
+    }
+    return definition;
+}
+/** The full method paths a service contributes to the session's advertised method list. */
+function methodPaths(service) {
+    return service.methods.map(methodPath);
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/tunnel.ts
+// The session: an HTTP/2 gRPC server of ours, carried inside the Control.Session stream. The
+// daemon is the HTTP/2 client on that byte tunnel and calls the services we register (health,
+// file sync, and later auth, secrets, ssh and file send).
+
+
+
+
+
+
+
+/** A random 25-character base36 id, like buildctl's; never contains ':'. */
+function newIdentifier() {
+    const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+    return Array.from((0,external_node_crypto_namespaceObject.randomBytes)(25), (byte) => alphabet[byte % 36]).join("");
+}
+class Session {
+    id = newIdentifier();
+    server;
+    call;
+    closed = false;
+    constructor(client, options) {
+        this.server = new src/* Server */.gq({
+            "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+            "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+        });
+        const metadata = new src/* Metadata */.OS();
+        metadata.set("x-docker-expose-session-uuid", this.id);
+        metadata.set("x-docker-expose-session-name", options.name ?? "remote-buildkit");
+        metadata.set("x-docker-expose-session-sharedkey", options.sharedKey);
+        for (const { service, implementation, advertise } of options.services) {
+            this.server.addService(serviceDefinition(service), implementation);
+            if (advertise) {
+                for (const path of methodPaths(service))
+                    metadata.add("x-docker-expose-session-grpc-method", path);
+            }
+        }
+        this.call = callBidiStream(client.channel, Control.method.session, { metadata, signal: options.signal });
+        const injector = this.server.createConnectionInjector(src/* ServerCredentials */.O2.createInsecure());
+        injector.injectConnection(tunnelDuplex(this.call));
+    }
+    /** Ends the session: half-closes the tunnel, which the daemon takes as the end. */
+    close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        this.call.end();
+        this.server.forceShutdown();
+        // The daemon answers the half-close by ending the stream; cancel if it does not.
+        setTimeout(() => this.call.cancel(), 2000).unref();
+    }
+}
+/** Bytes written to the duplex go out as BytesMessages; incoming messages' bytes are read. */
+function tunnelDuplex(call) {
+    const duplex = new external_node_stream_namespaceObject.Duplex({
+        write(chunk, _encoding, callback) {
+            call.write(create(BytesMessageSchema, { data: chunk }), callback);
+        },
+        final(callback) {
+            call.end();
+            callback();
+        },
+        read() {
+            call.resume();
+        },
+        destroy(error, callback) {
+            call.cancel();
+            callback(error);
+        },
+    });
+    call.on("data", (message) => {
+        if (!duplex.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength))) {
+            call.pause();
+        }
+    });
+    call.on("end", () => duplex.push(null));
+    // Cancellation at close is expected; the HTTP/2 session on top ends with the tunnel either way.
+    call.on("error", () => duplex.destroy());
+    return duplex;
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/grpc/health/v1/health_pb.ts
+// The standard gRPC health service; the daemon checks the session with it every few seconds.
+
+/**
+ * Describes the file grpc/health/v1/health.proto.
+ */
+const file_grpc_health_v1_health = /*@__PURE__*/ fileDesc("ChtncnBjL2hlYWx0aC92MS9oZWFsdGgucHJvdG8SDmdycGMuaGVhbHRoLnYxIiUKEkhlYWx0aENoZWNrUmVxdWVzdBIPCgdzZXJ2aWNlGAEgASgJIqkBChNIZWFsdGhDaGVja1Jlc3BvbnNlEkEKBnN0YXR1cxgBIAEoDjIxLmdycGMuaGVhbHRoLnYxLkhlYWx0aENoZWNrUmVzcG9uc2UuU2VydmluZ1N0YXR1cyJPCg1TZXJ2aW5nU3RhdHVzEgsKB1VOS05PV04QABILCgdTRVJWSU5HEAESDwoLTk9UX1NFUlZJTkcQAhITCg9TRVJWSUNFX1VOS05PV04QAzJaCgZIZWFsdGgSUAoFQ2hlY2sSIi5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1JlcXVlc3QaIy5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1Jlc3BvbnNlYgZwcm90bzM");
+/**
+ * Describes the message grpc.health.v1.HealthCheckRequest.
+ * Use `create(HealthCheckRequestSchema)` to create a new message.
+ */
+const HealthCheckRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_grpc_health_v1_health, 0)));
+/**
+ * Describes the message grpc.health.v1.HealthCheckResponse.
+ * Use `create(HealthCheckResponseSchema)` to create a new message.
+ */
+const HealthCheckResponseSchema = /*@__PURE__*/ message_messageDesc(file_grpc_health_v1_health, 1);
+/**
+ * @generated from enum grpc.health.v1.HealthCheckResponse.ServingStatus
+ */
+var HealthCheckResponse_ServingStatus;
+(function (HealthCheckResponse_ServingStatus) {
+    /**
+     * @generated from enum value: UNKNOWN = 0;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["UNKNOWN"] = 0] = "UNKNOWN";
+    /**
+     * @generated from enum value: SERVING = 1;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["SERVING"] = 1] = "SERVING";
+    /**
+     * @generated from enum value: NOT_SERVING = 2;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["NOT_SERVING"] = 2] = "NOT_SERVING";
+    /**
+     * @generated from enum value: SERVICE_UNKNOWN = 3;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["SERVICE_UNKNOWN"] = 3] = "SERVICE_UNKNOWN";
+})(HealthCheckResponse_ServingStatus || (HealthCheckResponse_ServingStatus = {}));
+/**
+ * Describes the enum grpc.health.v1.HealthCheckResponse.ServingStatus.
+ */
+const HealthCheckResponse_ServingStatusSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_grpc_health_v1_health, 1, 0)));
+/**
+ * @generated from service grpc.health.v1.Health
+ */
+const Health = /*@__PURE__*/ service_serviceDesc(file_grpc_health_v1_health, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/health.ts
+
+
+function healthService() {
+    return {
+        service: Health,
+        advertise: true,
+        implementation: {
+            check: (_call, callback) => callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })),
+        },
+    };
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/buildkit/context/stat.ts
+// Go's os.FileMode type bits.
+const MODE_DIR = 2 ** 31;
+const MODE_SYMLINK = 2 ** 27;
+const MODE_DEVICE = 2 ** 26;
+const MODE_NAMED_PIPE = 2 ** 25;
+const MODE_SOCKET = 2 ** 24;
+const MODE_SETUID = 2 ** 23;
+const MODE_SETGID = 2 ** 22;
+const MODE_CHAR_DEVICE = 2 ** 21;
+const MODE_STICKY = 2 ** 20;
+// `>>> 0` keeps bit 31 as an unsigned value: JS bitwise operators work on signed 32-bit ints.
+const MODE_TYPE = (MODE_DIR | MODE_SYMLINK | MODE_DEVICE | MODE_NAMED_PIPE | MODE_SOCKET | MODE_CHAR_DEVICE) >>> 0;
+/** Whether `mode` has any of `bits`; safe for bit 31, where `mode & bits` is negative. */
+function hasMode(mode, bits) {
+    return (mode & bits) !== 0;
+}
+const S_IFMT = 0o170000;
+/** Unix st_mode to Go os.FileMode, as fsutil sends it. */
+function goFileMode(unixMode) {
+    let mode = unixMode & 0o777;
+    switch (unixMode & S_IFMT) {
+        case 0o040000:
+            mode += MODE_DIR;
+            break;
+        case 0o120000:
+            mode += MODE_SYMLINK;
+            break;
+        case 0o060000:
+            mode += MODE_DEVICE;
+            break;
+        case 0o020000:
+            mode += MODE_DEVICE + MODE_CHAR_DEVICE;
+            break;
+        case 0o010000:
+            mode += MODE_NAMED_PIPE;
+            break;
+        case 0o140000:
+            mode += MODE_SOCKET;
+            break;
+    }
+    if (unixMode & 0o4000)
+        mode += MODE_SETUID;
+    if (unixMode & 0o2000)
+        mode += MODE_SETGID;
+    if (unixMode & 0o1000)
+        mode += MODE_STICKY;
+    return mode;
+}
+function isRegular(goMode) {
+    return !hasMode(goMode, MODE_TYPE);
+}
+function majorMinor(stats) {
+    const rdev = stats.rdev;
+    // Linux's dev_t encoding (glibc gnu_dev_major / gnu_dev_minor).
+    const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+    const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+    return { major, minor };
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/context/patterns.ts
+// .dockerignore patterns with the semantics of moby/patternmatcher, which BuildKit's fsutil uses
+// for the include and exclude patterns the daemon sends: `*`, `?`, `[...]`, `**` across
+// directories, `\` escapes, and `!` exceptions where the last matching pattern wins.
+
+const REGEX_SPECIALS = new Set([".", "+", "(", ")", "|", "{", "}", "$", "^"]);
+function compile(text) {
+    let source = "^";
+    const chars = [...text];
+    for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i];
+        if (ch === "*") {
+            if (chars[i + 1] === "*") {
+                i++;
+                if (chars[i + 1] === "/")
+                    i++;
+                // `**` at the end takes everything; elsewhere any number of whole directories.
+                source += i + 1 >= chars.length ? ".*" : "(.*/)?";
+            }
+            else {
+                source += "[^/]*";
+            }
+        }
+        else if (ch === "?") {
+            source += "[^/]";
+        }
+        else if (ch === "\\") {
+            const next = chars[i + 1];
+            if (next === undefined)
+                source += "\\\\";
+            else {
+                source += escapeRegex(next);
+                i++;
+            }
+        }
+        else if (ch === "[" || ch === "]") {
+            source += ch;
+        }
+        else if (REGEX_SPECIALS.has(ch)) {
+            source += `\\${ch}`;
+        }
+        else {
+            source += ch;
+        }
+    }
+    return new RegExp(`${source}$`, "u");
+}
+function escapeRegex(ch) {
+    return /[\\^$.*+?()[\]{}|/-]/.test(ch) ? `\\${ch}` : ch;
+}
+/** Cleans one pattern as moby does: trims, drops a leading slash, resolves `.` and `..`. */
+function clean(text) {
+    let cleaned = external_node_path_namespaceObject.posix.normalize(text.trim());
+    if (cleaned.length > 1 && cleaned.startsWith("/"))
+        cleaned = cleaned.slice(1);
+    if (cleaned.length > 1 && cleaned.endsWith("/"))
+        cleaned = cleaned.slice(0, -1);
+    return cleaned;
+}
+class PatternError extends Error {
+    name = "PatternError";
+}
+class PatternMatcher {
+    patterns;
+    constructor(patterns) {
+        this.patterns = [];
+        for (const raw of patterns) {
+            let text = raw.trim();
+            if (text === "")
+                continue;
+            const exclusion = text.startsWith("!");
+            if (exclusion)
+                text = text.slice(1).trim();
+            if (text === "")
+                throw new PatternError(`Illegal exclusion pattern "${raw}".`);
+            text = clean(text);
+            let regex;
+            try {
+                regex = compile(text);
+            }
+            catch {
+                throw new PatternError(`Pattern "${raw}" is not a valid pattern.`);
+            }
+            this.patterns.push({ text, exclusion, regex, segments: text.split("/") });
+        }
+    }
+    get empty() {
+        return this.patterns.length === 0;
+    }
+    /** Whether any pattern is an `!` exception, which can re-include paths inside a match. */
+    get hasExclusions() {
+        return this.patterns.some((pattern) => pattern.exclusion);
+    }
+    /** moby's MatchesOrParentMatches: the path or one of its parents matches; the last pattern wins. */
+    matches(path) {
+        const parents = path.split("/").slice(0, -1);
+        let matched = false;
+        for (const pattern of this.patterns) {
+            if (pattern.exclusion !== matched)
+                continue;
+            let match = pattern.regex.test(path);
+            for (let i = 1; !match && i <= parents.length; i++) {
+                match = pattern.regex.test(parents.slice(0, i).join("/"));
+            }
+            if (match)
+                matched = !pattern.exclusion;
+        }
+        return matched;
+    }
+    /**
+     * Whether some non-exception pattern could match a path strictly inside `dir`: used to decide
+     * whether a directory that is not included itself must still be walked.
+     */
+    couldMatchInside(dir) {
+        const dirSegments = dir.split("/");
+        return this.patterns.some((pattern) => !pattern.exclusion && prefixCompatible(pattern.segments, dirSegments));
+    }
+}
+function prefixCompatible(patternSegments, dirSegments) {
+    for (let i = 0; i < dirSegments.length; i++) {
+        const segment = patternSegments[i];
+        if (segment === undefined)
+            return false;
+        if (segment.includes("**"))
+            return true;
+        if (!compile(segment).test(dirSegments[i]))
+            return false;
+    }
+    return patternSegments.length > dirSegments.length;
+}
+/** Reads a .dockerignore file: one pattern a line, `#` comments, blank lines ignored. */
+function parseDockerignore(text) {
+    return text
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/context/walk.ts
+// Walks a local directory the way fsutil's sender does: depth-first, names sorted bytewise in
+// each directory, a directory before its contents, filtered by include and exclude patterns,
+// with parents of kept entries sent before them. Symlinks are sent as links, never followed.
+
+
+
+
+function byteOrder(a, b) {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+async function* walkContext(root, filter) {
+    const include = new PatternMatcher([
+        ...filter.includePatterns,
+        ...(await followTargets(root, filter.followPaths)),
+    ]);
+    const exclude = new PatternMatcher(filter.excludePatterns);
+    const hardlinks = new Map();
+    // Directories entered but not sent yet: sent just before their first kept descendant.
+    const pending = [];
+    async function* visit(dir, relativeDir) {
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort(byteOrder);
+        for (const name of names) {
+            const path = relativeDir ? `${relativeDir}/${name}` : name;
+            const absolutePath = (0,external_node_path_namespaceObject.join)(dir, name);
+            const stats = await (0,promises_namespaceObject.lstat)(absolutePath, { bigint: true });
+            const mode = goFileMode(Number(stats.mode));
+            if (hasMode(mode, MODE_SOCKET))
+                continue;
+            const included = include.empty || include.matches(path);
+            const excluded = exclude.matches(path);
+            const entry = await toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
+            if (stats.isDirectory()) {
+                const mayHoldKept = (included || include.couldMatchInside(path)) && (!excluded || exclude.hasExclusions);
+                if (!mayHoldKept)
+                    continue;
+                if (included && !excluded) {
+                    yield* flushPending();
+                    yield entry;
+                    yield* visit(absolutePath, path);
+                }
+                else {
+                    pending.push(entry);
+                    yield* visit(absolutePath, path);
+                    if (pending.at(-1) === entry)
+                        pending.pop();
+                }
+            }
+            else if (included && !excluded) {
+                yield* flushPending();
+                yield entry;
+            }
+        }
+    }
+    function* flushPending() {
+        while (pending.length > 0)
+            yield pending.shift();
+    }
+    yield* visit(root, "");
+}
+async function toEntry(path, absolutePath, stats, mode, hardlinks, kept) {
+    let linkname = "";
+    let hasContent = false;
+    if (stats.isSymbolicLink()) {
+        linkname = await (0,promises_namespaceObject.readlink)(absolutePath);
+    }
+    else if (stats.isFile()) {
+        hasContent = true;
+        if (stats.nlink > 1n && kept) {
+            const key = `${stats.dev}:${stats.ino}`;
+            const first = hardlinks.get(key);
+            if (first !== undefined) {
+                linkname = first;
+                hasContent = false;
+            }
+            else
+                hardlinks.set(key, path);
+        }
+    }
+    const device = stats.isBlockDevice() || stats.isCharacterDevice() ? majorMinor(stats) : { major: 0n, minor: 0n };
+    return {
+        path,
+        absolutePath,
+        mode,
+        size: stats.isDirectory() ? 0n : stats.size,
+        modTimeNs: stats.mtimeNs,
+        linkname,
+        devmajor: device.major,
+        devminor: device.minor,
+        hasContent,
+    };
+}
+/** followpaths are included along with the targets of those that are symlinks inside the root. */
+async function followTargets(root, followPaths) {
+    const targets = [...followPaths];
+    for (const path of followPaths) {
+        try {
+            const target = await (0,promises_namespaceObject.readlink)((0,external_node_path_namespaceObject.join)(root, path));
+            const resolved = target.startsWith("/") ? target.slice(1) : (0,external_node_path_namespaceObject.join)(path, "..", target);
+            if (!resolved.startsWith(".."))
+                targets.push(resolved);
+        }
+        catch {
+            // not a symlink, or missing: nothing more to follow
+        }
+    }
+    return targets;
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/stat_pb.ts
+// One file's metadata in the fsutil transfer protocol (tonistiigi/fsutil types/stat.proto).
+
+/**
+ * Describes the file fsutil/types/stat.proto.
+ */
+const file_fsutil_types_stat = /*@__PURE__*/ fileDesc("Chdmc3V0aWwvdHlwZXMvc3RhdC5wcm90bxIMZnN1dGlsLnR5cGVzIvEBCgRTdGF0EgwKBHBhdGgYASABKAkSDAoEbW9kZRgCIAEoDRILCgN1aWQYAyABKA0SCwoDZ2lkGAQgASgNEgwKBHNpemUYBSABKAMSEAoIbW9kX3RpbWUYBiABKAMSEAoIbGlua25hbWUYByABKAkSEAoIZGV2bWFqb3IYCCABKAMSEAoIZGV2bWlub3IYCSABKAMSLgoGeGF0dHJzGAogAygLMh4uZnN1dGlsLnR5cGVzLlN0YXQuWGF0dHJzRW50cnkaLQoLWGF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMOgI4AWIGcHJvdG8z");
+/**
+ * Describes the message fsutil.types.Stat.
+ * Use `create(StatSchema)` to create a new message.
+ */
+const StatSchema = /*@__PURE__*/ message_messageDesc(file_fsutil_types_stat, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/wire_pb.ts
+// The fsutil transfer packet (tonistiigi/fsutil types/wire.proto).
+
+
+/**
+ * Describes the file fsutil/types/wire.proto.
+ */
+const file_fsutil_types_wire = /*@__PURE__*/ fileDesc("Chdmc3V0aWwvdHlwZXMvd2lyZS5wcm90bxIMZnN1dGlsLnR5cGVzItMBCgZQYWNrZXQSLQoEdHlwZRgBIAEoDjIfLmZzdXRpbC50eXBlcy5QYWNrZXQuUGFja2V0VHlwZRIgCgRzdGF0GAIgASgLMhIuZnN1dGlsLnR5cGVzLlN0YXQSCgoCaWQYAyABKA0SDAoEZGF0YRgEIAEoDCJeCgpQYWNrZXRUeXBlEg8KC1BBQ0tFVF9TVEFUEAASDgoKUEFDS0VUX1JFURABEg8KC1BBQ0tFVF9EQVRBEAISDgoKUEFDS0VUX0ZJThADEg4KClBBQ0tFVF9FUlIQBGIGcHJvdG8z", [file_fsutil_types_stat]);
+/**
+ * Describes the message fsutil.types.Packet.
+ * Use `create(PacketSchema)` to create a new message.
+ */
+const PacketSchema = /*@__PURE__*/ message_messageDesc(file_fsutil_types_wire, 0);
+/**
+ * @generated from enum fsutil.types.Packet.PacketType
+ */
+var Packet_PacketType;
+(function (Packet_PacketType) {
+    /**
+     * @generated from enum value: PACKET_STAT = 0;
+     */
+    Packet_PacketType[Packet_PacketType["PACKET_STAT"] = 0] = "PACKET_STAT";
+    /**
+     * @generated from enum value: PACKET_REQ = 1;
+     */
+    Packet_PacketType[Packet_PacketType["PACKET_REQ"] = 1] = "PACKET_REQ";
+    /**
+     * @generated from enum value: PACKET_DATA = 2;
+     */
+    Packet_PacketType[Packet_PacketType["PACKET_DATA"] = 2] = "PACKET_DATA";
+    /**
+     * @generated from enum value: PACKET_FIN = 3;
+     */
+    Packet_PacketType[Packet_PacketType["PACKET_FIN"] = 3] = "PACKET_FIN";
+    /**
+     * @generated from enum value: PACKET_ERR = 4;
+     */
+    Packet_PacketType[Packet_PacketType["PACKET_ERR"] = 4] = "PACKET_ERR";
+})(Packet_PacketType || (Packet_PacketType = {}));
+/**
+ * Describes the enum fsutil.types.Packet.PacketType.
+ */
+const Packet_PacketTypeSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_fsutil_types_wire, 0, 0)));
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/moby/filesync/v1/filesync_pb.ts
+// Session services that move files (session/filesync at BuildKit v0.32.2).
+// FileSync: the daemon pulls local sources from the client. FileSend: the daemon pushes outputs.
+
+
+/**
+ * Describes the file moby/filesync/v1/filesync.proto.
+ */
+const file_moby_filesync_v1_filesync = /*@__PURE__*/ fileDesc("Ch9tb2J5L2ZpbGVzeW5jL3YxL2ZpbGVzeW5jLnByb3RvEhBtb2J5LmZpbGVzeW5jLnYxIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMMoMBCghGaWxlU3luYxI6CghEaWZmQ29weRIULmZzdXRpbC50eXBlcy5QYWNrZXQaFC5mc3V0aWwudHlwZXMuUGFja2V0KAEwARI7CglUYXJTdHJlYW0SFC5mc3V0aWwudHlwZXMuUGFja2V0GhQuZnN1dGlsLnR5cGVzLlBhY2tldCgBMAEyWgoIRmlsZVNlbmQSTgoIRGlmZkNvcHkSHi5tb2J5LmZpbGVzeW5jLnYxLkJ5dGVzTWVzc2FnZRoeLm1vYnkuZmlsZXN5bmMudjEuQnl0ZXNNZXNzYWdlKAEwAWIGcHJvdG8z", [file_fsutil_types_wire]);
+/**
+ * Describes the message moby.filesync.v1.BytesMessage.
+ * Use `create(BytesMessageSchema)` to create a new message.
+ */
+const filesync_pb_BytesMessageSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_filesync, 0)));
+/**
+ * @generated from service moby.filesync.v1.FileSync
+ */
+const FileSync = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_filesync, 0);
+/**
+ * @generated from service moby.filesync.v1.FileSend
+ */
+const FileSend = /*@__PURE__*/ (/* unused pure expression or super */ null && (serviceDesc(file_moby_filesync_v1_filesync, 1)));
+
+;// CONCATENATED MODULE: ./src/buildkit/session/filesync.ts
+// FileSync: the daemon pulls local directories (the build context, the Dockerfile's directory)
+// from us. The daemon is the receiver; we run fsutil's sender over DiffCopy: every STAT in walk
+// order, an empty STAT, then file contents as the daemon requests them, then FIN.
+
+
+
+
+
+
+
+/** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
+const CHUNK_BYTES = 1024 * 1024;
+function fileSyncService(dirs) {
+    return {
+        service: FileSync,
+        advertise: true,
+        implementation: {
+            diffCopy: (call) => {
+                sendDir(call, dirs).catch((error) => {
+                    call.write(create(PacketSchema, { type: Packet_PacketType.PACKET_ERR, data: Buffer.from(error.message) }));
+                    call.destroy(error);
+                });
+            },
+            tarStream: (call) => call.destroy(Object.assign(new Error("tar stream is not supported"), { code: src/* status */.h5.UNIMPLEMENTED })),
+        },
+    };
+}
+/** Values of a request header; repeated headers arrive joined by ", " through Node's HTTP/2. */
+function headerValues(metadata, key) {
+    const encoded = metadata.get(`${key}-encoded`).map(String).includes("1");
+    const values = metadata.get(key).map(String);
+    if (encoded) {
+        return values
+            .flatMap((value) => value.split(","))
+            .map((value) => decodeURIComponent(value.trim().replace(/\+/g, " ")));
+    }
+    return values.flatMap((value) => value.split(", ")).filter((value) => value !== "");
+}
+async function sendDir(call, dirs) {
+    const name = headerValues(call.metadata, "dir-name")[0] ?? "";
+    const root = dirs[name];
+    if (root === undefined) {
+        call.destroy(Object.assign(new Error(`no local directory named "${name}"`), { code: src/* status */.h5.NOT_FOUND }));
+        return;
+    }
+    const filter = {
+        includePatterns: headerValues(call.metadata, "include-patterns"),
+        excludePatterns: headerValues(call.metadata, "exclude-patterns"),
+        followPaths: headerValues(call.metadata, "followpaths"),
+    };
+    const files = new Map();
+    const requests = serveRequests(call, files);
+    let id = 0;
+    for await (const entry of walkContext(root, filter)) {
+        if (entry.hasContent)
+            files.set(id, entry.absolutePath);
+        id++;
+        const stat = create(StatSchema, {
+            path: entry.path,
+            mode: entry.mode,
+            size: entry.size,
+            modTime: entry.modTimeNs,
+            linkname: entry.linkname,
+            devmajor: entry.devmajor,
+            devminor: entry.devminor,
+        });
+        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT, stat }));
+    }
+    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT }));
+    await requests;
+}
+/** Answers REQ packets with file data, until the receiver's FIN. */
+function serveRequests(call, files) {
+    return new Promise((resolve, reject) => {
+        let queue = Promise.resolve();
+        call.on("data", (packet) => {
+            switch (packet.type) {
+                case Packet_PacketType.PACKET_REQ:
+                    queue = queue
+                        .then(() => sendFile(call, packet.id, files))
+                        .catch((error) => {
+                        reject(error);
+                        return undefined;
+                    });
+                    break;
+                case Packet_PacketType.PACKET_FIN:
+                    queue.then(() => {
+                        call.write(create(PacketSchema, { type: Packet_PacketType.PACKET_FIN }));
+                        call.end();
+                        resolve();
+                    }, reject);
+                    break;
+                case Packet_PacketType.PACKET_ERR:
+                    reject(new Error(`the runner failed to receive files: ${Buffer.from(packet.data).toString()}`));
+                    break;
+            }
+        });
+        call.on("error", reject);
+        call.on("end", () => resolve());
+    });
+}
+async function sendFile(call, id, files) {
+    const path = files.get(id);
+    if (path === undefined)
+        throw new Error(`the runner requested unknown file id ${id}`);
+    files.delete(id);
+    const stream = (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: CHUNK_BYTES });
+    for await (const chunk of stream) {
+        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data: chunk }));
+    }
+    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+}
+/** Writes with backpressure: waits for 'drain' when the HTTP/2 stream's buffer is full. */
+function write(call, packet) {
+    if (call.write(packet))
+        return Promise.resolve();
+    return new Promise((resolve) => call.once("drain", resolve));
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/solve.ts
+
+
+
+
+/** How long Status may stay quiet after Solve returns before we stop waiting for its end. */
+const STATUS_DRAIN_MS = 5_000;
+async function solve(client, options) {
+    const ref = newIdentifier();
+    const status = followStatus(client, ref, options);
+    const [first] = options.exporters;
+    const request = {
+        ref,
+        session: options.sessionId,
+        frontend: options.frontend,
+        frontendAttrs: options.frontendAttrs,
+        exporters: options.exporters,
+        // Daemons before v0.13 read only the first exporter, from the older fields.
+        exporterDeprecated: first?.type ?? "",
+        exporterAttrsDeprecated: first?.attrs ?? {},
+        entitlements: options.entitlements ?? [],
+    };
+    try {
+        const response = await callUnary(client.channel, Control.method.solve, request, {
+            timeoutMs: "none",
+            signal: options.signal,
+        });
+        await status.drained();
+        return { ...response.exporterResponse };
+    }
+    catch (error) {
+        await status.drained();
+        if (options.signal?.aborted)
+            throw new CancelledError("The build was cancelled.");
+        throw client.translate(error, options.signal);
+    }
+}
+function followStatus(client, ref, options) {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    options.signal?.addEventListener("abort", abort, { once: true });
+    const stream = callServerStream(client.channel, Control.method.status, { ref }, { signal: controller.signal });
+    let idleTimer;
+    let draining = false;
+    const resetIdle = () => {
+        if (!draining)
+            return;
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(abort, STATUS_DRAIN_MS);
+    };
+    stream.on("data", (update) => {
+        resetIdle();
+        options.onStatus(update);
+    });
+    const ended = new Promise((resolve) => {
+        // Status ends with the job; an error here (cancel, unknown job) says nothing Solve does not.
+        stream.on("error", () => resolve());
+        stream.on("end", () => resolve());
+    }).finally(() => {
+        clearTimeout(idleTimer);
+        options.signal?.removeEventListener("abort", abort);
+    });
+    return {
+        drained: () => {
+            draining = true;
+            resetIdle();
+            return ended;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/report/progress.ts
+const LAST_LINES = 10;
+function toMs(timestamp) {
+    if (!timestamp)
+        return undefined;
+    return Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
+}
+function seconds(ms) {
+    // Clock readings of start and end can be a hair apart the wrong way; never print -0.0s.
+    return (Math.max(0, ms) / 1000).toFixed(1);
+}
+/** Log offsets: 3 decimals under 10 s, 2 under 100 s, 1 above, as buildctl prints them. */
+function logOffset(ms) {
+    const s = Math.max(0, ms / 1000);
+    return s.toFixed(s < 10 ? 3 : s < 100 ? 2 : 1);
+}
+function humanBytes(bytes) {
+    const units = ["B", "kB", "MB", "GB", "TB"];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1000 && unit < units.length - 1) {
+        value /= 1000;
+        unit++;
+    }
+    return unit === 0 ? `${value}B` : `${value.toFixed(2).replace(/\.?0+$/, "")}${units[unit]}`;
+}
+class PlainProgress {
+    write;
+    vertices = new Map();
+    nextIndex = 1;
+    current;
+    constructor(write) {
+        this.write = write;
+    }
+    update(status) {
+        // Headers first, then progress and logs, then completions: the order buildctl prints them.
+        for (const vertex of status.vertexes)
+            this.onVertex(vertex);
+        for (const progress of status.statuses)
+            this.onStatus(progress);
+        for (const log of status.logs) {
+            const state = this.vertices.get(log.vertex);
+            if (state)
+                this.onLog(state, Buffer.from(log.msg).toString("utf8"), toMs(log.timestamp));
+        }
+        for (const warning of status.warnings) {
+            const state = this.vertices.get(warning.vertex);
+            if (state)
+                this.line(state, `WARN: ${Buffer.from(warning.short).toString("utf8")}`);
+        }
+        for (const vertex of status.vertexes)
+            this.onCompletion(this.state(vertex.digest));
+    }
+    /** Steps in order, for the job summary. */
+    steps() {
+        return [...this.vertices.values()]
+            .filter((state) => state.index !== undefined)
+            .sort((a, b) => a.index - b.index)
+            .map((state) => ({
+            index: state.index,
+            name: state.name,
+            cached: state.cached,
+            error: state.error,
+            durationMs: state.startedMs !== undefined && state.completedMs !== undefined
+                ? state.completedMs - state.startedMs
+                : 0,
+        }));
+    }
+    /** buildctl's closing block for failed steps: their name and last log lines. */
+    failureReport() {
+        let text = "";
+        for (const state of this.vertices.values()) {
+            if (!state.error || state.index === undefined)
+                continue;
+            if (state.error.endsWith("context canceled"))
+                continue;
+            text += `------\n > ${state.name}:\n`;
+            for (const line of state.lastLines)
+                text += `${line}\n`;
+            text += "------\n";
+        }
+        return text;
+    }
+    state(digest) {
+        let state = this.vertices.get(digest);
+        if (!state) {
+            state = {
+                digest,
+                name: "",
+                cached: false,
+                error: "",
+                partialLine: "",
+                lastLines: [],
+                printedDone: false,
+                statusesDone: new Set(),
+            };
+            this.vertices.set(digest, state);
+        }
+        return state;
+    }
+    onVertex(vertex) {
+        const state = this.state(vertex.digest);
+        state.name = vertex.name || state.name;
+        state.cached ||= vertex.cached;
+        state.error = vertex.error || state.error;
+        state.startedMs = toMs(vertex.started) ?? state.startedMs;
+        state.completedMs = toMs(vertex.completed) ?? state.completedMs;
+        if (state.startedMs === undefined && !state.cached && state.completedMs === undefined)
+            return;
+        this.focus(state);
+    }
+    onCompletion(state) {
+        if (state.index === undefined)
+            return;
+        if (state.completedMs !== undefined && !state.printedDone) {
+            this.focus(state);
+            state.printedDone = true;
+            if (state.partialLine)
+                this.flushPartial(state);
+            if (state.error) {
+                this.raw(state.error.endsWith("context canceled")
+                    ? `#${state.index} CANCELED\n`
+                    : `#${state.index} ERROR: ${state.error}\n`);
+            }
+            else if (state.cached) {
+                this.raw(`#${state.index} CACHED\n`);
+            }
+            else {
+                this.raw(`#${state.index} DONE ${seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`);
+            }
+        }
+        else if (state.cached && state.completedMs === undefined && !state.printedDone) {
+            state.printedDone = true;
+            this.focus(state);
+            this.raw(`#${state.index} CACHED\n`);
+        }
+    }
+    onStatus(progress) {
+        const state = this.vertices.get(progress.vertex);
+        if (!state || progress.completed === undefined || state.statusesDone.has(progress.id))
+            return;
+        state.statusesDone.add(progress.id);
+        const current = Number(progress.current);
+        const total = Number(progress.total);
+        const amount = total > 0 ? `${humanBytes(current)} / ${humanBytes(total)}` : current > 0 ? humanBytes(current) : "";
+        const started = toMs(progress.started);
+        const completed = toMs(progress.completed);
+        const elapsed = started !== undefined && completed !== undefined ? (completed - started) / 1000 : 0;
+        const parts = [progress.id, amount, elapsed > 0.01 ? `${elapsed.toFixed(1)}s` : "", "done"].filter(Boolean);
+        this.line(state, parts.join(" "));
+    }
+    onLog(state, text, atMs) {
+        const offset = logOffset((atMs ?? Date.now()) - (state.startedMs ?? atMs ?? Date.now()));
+        const lines = (state.partialLine + text).split("\n");
+        state.partialLine = lines.pop() ?? "";
+        for (const line of lines) {
+            const printed = `#${this.indexOf(state)} ${offset} ${line.replace(/\r$/, "")}`;
+            this.line(state, printed.slice(`#${state.index} `.length));
+            state.lastLines.push(printed);
+            if (state.lastLines.length > LAST_LINES)
+                state.lastLines.shift();
+        }
+    }
+    flushPartial(state) {
+        const line = state.partialLine;
+        state.partialLine = "";
+        const printed = `#${state.index} ${line}`;
+        this.raw(`${printed}\n`);
+        state.lastLines.push(printed);
+    }
+    indexOf(state) {
+        state.index ??= this.nextIndex++;
+        return state.index;
+    }
+    /** Switching to another vertex prints a blank line and its header, as buildctl does. */
+    focus(state) {
+        if (this.current === state)
+            return;
+        this.indexOf(state);
+        if (this.current !== undefined)
+            this.raw("\n");
+        this.current = state;
+        this.raw(`#${state.index} ${state.name}\n`);
+    }
+    line(state, text) {
+        this.focus(state);
+        this.raw(`#${state.index} ${text}\n`);
+    }
+    raw(text) {
+        this.write(text);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/build/run.ts
+// Runs one build on a resolved runner: the session (health and the local dirs), then Solve and
+// Status together, with the log printed live. Closes the session whatever happens.
+
+
+
+
+
+
+
+
+
+
+/** Stable for the same context on the same machine, so the runner sends only what changed. */
+function sharedKey(plan) {
+    return (0,external_node_crypto_namespaceObject.createHash)("sha256").update(`${(0,external_node_os_namespaceObject.hostname)()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
+}
+async function runBuild(client, plan, writeLog, signal) {
+    const progress = new PlainProgress(writeLog);
+    const session = new Session(client, {
+        sharedKey: sharedKey(plan),
+        services: [
+            healthService(),
+            fileSyncService({ context: plan.contextDir, dockerfile: plan.dockerfileDir }),
+        ],
+        signal,
+    });
+    try {
+        const exporterResponse = await solve(client, {
+            sessionId: session.id,
+            frontend: "dockerfile.v0",
+            frontendAttrs: frontendAttrs(plan),
+            exporters: [],
+            onStatus: (status) => progress.update(status),
+            signal,
+        });
+        return { exporterResponse, steps: progress.steps() };
+    }
+    catch (error) {
+        const report = progress.failureReport();
+        if (report)
+            writeLog(report);
+        throw error instanceof RpcError ? new BuildFailedError(`The build failed: ${error.details}`) : error;
+    }
+    finally {
+        session.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli/commands/build.ts
+// `remote-buildkit build [flags] CONTEXT`: the flags of `docker buildx build` where the meaning
+// is the same, and the connection flags of `info`.
+
+
+
+
+
+const BUILD_HELP = `Usage: remote-buildkit build [flags] CONTEXT
+
+Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's log as it comes.
+
+Build:
+  -f, --file PATH               the Dockerfile (default CONTEXT/Dockerfile)
+      --target STAGE            the stage to build
+      --build-arg NAME=VALUE    a build argument; a bare NAME takes its value from the environment
+      --label NAME=VALUE        a label for the image
+      --platform OS/ARCH        target platforms, comma-separated or repeated
+      --no-cache                build without the runner's cache
+      --no-cache-filter STAGE   build these stages without cache
+      --progress plain          the log format (plain is the only one)
+${CONNECTION_HELP}`;
+const build_OPTIONS = {
+    ...CONNECTION_OPTIONS,
+    file: { type: "string", short: "f" },
+    target: { type: "string" },
+    "build-arg": { type: "string", multiple: true },
+    label: { type: "string", multiple: true },
+    platform: { type: "string", multiple: true },
+    "no-cache": { type: "boolean" },
+    "no-cache-filter": { type: "string", multiple: true },
+    progress: { type: "string" },
+};
+const NAMES = {
+    context: "The context",
+    file: "--file",
+    buildArgs: "--build-arg",
+    labels: "--label",
+    platforms: "--platform",
+};
+async function buildCommand(args, context) {
+    const { values, positionals } = parseFlags("build", args, build_OPTIONS);
+    if (values.help) {
+        context.stdout(`${BUILD_HELP}\n`);
+        return 0;
+    }
+    if (positionals.length !== 1) {
+        throw new InputError(positionals.length === 0
+            ? 'build needs a CONTEXT directory, as in "remote-buildkit build ."'
+            : `build takes one CONTEXT, but got ${positionals.length}: ${positionals.join(" ")}.`);
+    }
+    const progress = values.progress ?? "plain";
+    if (!["plain", "auto", "tty", "rawjson"].includes(progress) || progress === "rawjson") {
+        throw new InputError(`--progress is "${progress}"; use plain.`);
+    }
+    const plan = parseBuildPlan({
+        context: positionals[0],
+        file: values.file,
+        target: values.target,
+        buildArgs: values["build-arg"] ?? [],
+        labels: values.label ?? [],
+        platforms: values.platform ?? [],
+        noCache: values["no-cache"] ?? false,
+        noCacheFilters: values["no-cache-filter"] ?? [],
+    }, NAMES, process.cwd(), context.env);
+    const { reporter, client, info } = await connectFromFlags(values, context);
+    try {
+        for (const line of describeRunner(info))
+            reporter.info(line);
+        await reporter.group("Build", () => runBuild(client, plan, (text) => context.stderr(text), context.signal));
+    }
+    finally {
+        client.close();
+    }
     return 0;
 }
 
@@ -40217,7 +41392,9 @@ async function infoCommand(args, context) {
 
 
 
+
 const COMMANDS = {
+    build: { run: buildCommand, help: BUILD_HELP, summary: "build a Dockerfile on a runner" },
     info: {
         run: infoCommand,
         help: INFO_HELP,
@@ -40240,6 +41417,7 @@ async function runCli(argv, io) {
     const [name, ...args] = argv;
     const context = {
         stdout: io.stdout,
+        stderr: io.stderr,
         env: io.env,
         signal: io.signal,
         reporter: (debug) => new PlainReporter({ write: io.stderr, debug: debug || io.env.RUNNER_DEBUG === "1" }),

@@ -70765,7 +70765,7 @@ function cancelOnAbort(call, signal) {
 function callUnary(client, method, request, options) {
     return new Promise((resolve, reject) => {
         let stopListening = () => { };
-        const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create_create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), { deadline: Date.now() + options.timeoutMs }, (error, response) => {
+        const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create_create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs }, (error, response) => {
             stopListening();
             if (error)
                 reject(error);
@@ -71146,6 +71146,10 @@ class InputError extends Error {
 class PolicyError extends Error {
     name = "PolicyError";
 }
+/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
+class BuildFailedError extends Error {
+    name = "BuildFailedError";
+}
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -71153,7 +71157,7 @@ function describeError(error) {
     if (error instanceof InputError || error instanceof EndpointError || error instanceof errors_TlsConfigError) {
         return { message: error.message, exitCode: EXIT_USAGE };
     }
-    if (error instanceof BuildkitError || error instanceof PolicyError) {
+    if (error instanceof BuildkitError || error instanceof PolicyError || error instanceof BuildFailedError) {
         return { message: error.message, exitCode: EXIT_FAILED };
     }
     const asError = error instanceof Error ? error : new Error(String(error));

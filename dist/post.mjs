@@ -31376,6 +31376,10 @@ class InputError extends Error {
 class PolicyError extends Error {
     name = "PolicyError";
 }
+/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
+class BuildFailedError extends Error {
+    name = "BuildFailedError";
+}
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -31383,7 +31387,7 @@ function describeError(error) {
     if (error instanceof InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
         return { message: error.message, exitCode: EXIT_USAGE };
     }
-    if (error instanceof BuildkitError || error instanceof PolicyError) {
+    if (error instanceof BuildkitError || error instanceof PolicyError || error instanceof BuildFailedError) {
         return { message: error.message, exitCode: EXIT_FAILED };
     }
     const asError = error instanceof Error ? error : new Error(String(error));

@@ -12,6 +12,11 @@ export class PolicyError extends Error {
   override name = "PolicyError";
 }
 
+/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
+export class BuildFailedError extends Error {
+  override name = "BuildFailedError";
+}
+
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -27,7 +32,7 @@ export function describeError(error: unknown): DescribedError {
   if (error instanceof InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
     return { message: error.message, exitCode: EXIT_USAGE };
   }
-  if (error instanceof BuildkitError || error instanceof PolicyError) {
+  if (error instanceof BuildkitError || error instanceof PolicyError || error instanceof BuildFailedError) {
     return { message: error.message, exitCode: EXIT_FAILED };
   }
   const asError = error instanceof Error ? error : new Error(String(error));

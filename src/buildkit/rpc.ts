@@ -42,8 +42,11 @@ export function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) 
 }
 
 export interface UnaryCallOptions {
-  /** Milliseconds until the call is abandoned with DEADLINE_EXCEEDED. */
-  timeoutMs: number;
+  /**
+   * Milliseconds until the call is abandoned with DEADLINE_EXCEEDED. Only Solve goes without
+   * one: a build takes as long as it takes, and its AbortSignal bounds it instead.
+   */
+  timeoutMs: number | "none";
   signal?: AbortSignal;
   metadata?: grpc.Metadata;
 }
@@ -79,7 +82,7 @@ export function callUnary<I extends DescMessage, O extends DescMessage>(
       deserializer(method.output),
       create(method.input, request),
       options.metadata ?? new grpc.Metadata(),
-      { deadline: Date.now() + options.timeoutMs },
+      options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs },
       (error, response) => {
         stopListening();
         if (error) reject(error);

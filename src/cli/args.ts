@@ -3,7 +3,15 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { BUILDCTL_TLS_FLAGS, tlsInputsFromDir, type TlsInputs } from "../buildkit/tls.js";
 import { InputError } from "../errors.js";
-import { parseBoolean, type RunnerInputNames, type RunnerInputs } from "../runner/options.js";
+import {
+  parseBoolean,
+  parseRunnerOptions,
+  type RunnerInputNames,
+  type RunnerInputs,
+} from "../runner/options.js";
+import { resolveRunner, type ResolvedRunner } from "../runner/resolve.js";
+import type { Reporter } from "../report/reporter.js";
+import type { CommandContext } from "./context.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -96,4 +104,19 @@ export function runnerInputsFromFlags(values: ConnectionValues, env: NodeJS.Proc
     buildkitVersion: values["buildkit-version"],
     versionMismatch: values["version-mismatch"],
   };
+}
+
+/** Parses the connection flags and resolves the runner they name: what every command does first. */
+export async function connectFromFlags(
+  values: ConnectionValues,
+  context: CommandContext,
+): Promise<{ reporter: Reporter } & ResolvedRunner> {
+  const reporter = context.reporter(values.debug ?? false);
+  const options = parseRunnerOptions(
+    runnerInputsFromFlags(values, context.env),
+    CLI_RUNNER_NAMES,
+    context.env,
+  );
+  const resolved = await resolveRunner(options, CLI_RUNNER_NAMES, reporter, context.signal);
+  return { reporter, ...resolved };
 }

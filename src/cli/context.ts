@@ -3,6 +3,8 @@ import type { Reporter } from "../report/reporter.js";
 
 export interface CommandContext {
   stdout: (text: string) => void;
+  /** The build log goes here, as buildctl prints its progress to stderr. */
+  stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
   reporter: (debug: boolean) => Reporter;
   signal: AbortSignal;

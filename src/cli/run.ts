@@ -5,11 +5,13 @@ import { describeError, EXIT_USAGE, InputError } from "../errors.js";
 import { PlainReporter } from "../report/plain.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { infoCommand, INFO_HELP } from "./commands/info.js";
+import { buildCommand, BUILD_HELP } from "./commands/build.js";
 import type { CommandContext } from "./context.js";
 
 type Command = (args: string[], context: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string; summary: string }> = {
+  build: { run: buildCommand, help: BUILD_HELP, summary: "build a Dockerfile on a runner" },
   info: {
     run: infoCommand,
     help: INFO_HELP,
@@ -41,6 +43,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
   const context: CommandContext = {
     stdout: io.stdout,
+    stderr: io.stderr,
     env: io.env,
     signal: io.signal,
     reporter: (debug) => new PlainReporter({ write: io.stderr, debug: debug || io.env.RUNNER_DEBUG === "1" }),

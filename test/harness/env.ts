@@ -17,6 +17,20 @@ export interface RunnerUnderTest {
   };
 }
 
+/** The CLI flags (buildctl's names) that reach the test runner over mTLS TCP. */
+export function connectionFlags(runner: RunnerUnderTest): string[] {
+  return [
+    "--addr",
+    runner.tcpAddress,
+    "--tlscacert",
+    runner.certs.caCert,
+    "--tlscert",
+    runner.certs.clientCert,
+    "--tlskey",
+    runner.certs.clientKey,
+  ];
+}
+
 export function runnerUnderTest(): RunnerUnderTest {
   const tcpAddress = process.env.RB_TEST_TCP_ADDR;
   const certsDir = process.env.RB_TEST_CERTS_DIR;

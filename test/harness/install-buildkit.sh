@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
-# Also installs runc (Debian) when it is missing. Prints the directory holding the binaries.
+# Also installs runc and busybox-static (Debian) when they are missing. Prints the directory holding the binaries.
 set -euo pipefail
 
 BUILDKIT_VERSION="${BUILDKIT_VERSION:-v0.32.2}"
@@ -24,6 +24,11 @@ apt_install() {
 if ! command -v runc >/dev/null 2>&1; then
   log "runc missing: installing it from Debian"
   apt_install runc
+fi
+# Test images are FROM scratch with a static busybox in them: there is no registry to pull from.
+if ! dpkg -s busybox-static >/dev/null 2>&1; then
+  log "busybox-static missing: installing it from Debian"
+  apt_install busybox-static
 fi
 
 if [ -x "$BIN_DIR/buildkitd" ] && [ -x "$BIN_DIR/buildctl" ]; then

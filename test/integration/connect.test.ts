@@ -14,7 +14,7 @@ import {
   silenceIpServerNameWarning,
 } from "../../src/buildkit/index.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
-import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 
 const execFileAsync = promisify(execFile);
 let runner: RunnerUnderTest;
@@ -30,16 +30,7 @@ before(() => {
   // The library is used directly here, so silence Node's warning as the CLI and action do.
   silenceIpServerNameWarning();
   runner = runnerUnderTest();
-  tlsFlags = [
-    "--addr",
-    runner.tcpAddress,
-    "--tlscacert",
-    runner.certs.caCert,
-    "--tlscert",
-    runner.certs.clientCert,
-    "--tlskey",
-    runner.certs.clientKey,
-  ];
+  tlsFlags = connectionFlags(runner);
 });
 
 describe("connecting to a runner", () => {

@@ -38,7 +38,7 @@ describe("the CLI's usage", () => {
   });
 
   const usage: Array<[string[], string]> = [
-    [["frob"], 'error: Unknown command "frob": commands are info (see "remote-buildkit --help").\n'],
+    [["frob"], 'error: Unknown command "frob": commands are build, info (see "remote-buildkit --help").\n'],
     [
       ["--addr", "tcp://x:1"],
       'error: Unknown command "--addr": put the command first (see "remote-buildkit --help").\n',

@@ -1,15 +1,7 @@
 // `remote-buildkit info`: connect to a runner and print its version, workers and platforms.
-import { parseRunnerOptions } from "../../runner/options.js";
-import { resolveRunner } from "../../runner/resolve.js";
 import { describeRunner } from "../../report/runner-summary.js";
 import { InputError } from "../../errors.js";
-import {
-  CLI_RUNNER_NAMES,
-  CONNECTION_HELP,
-  CONNECTION_OPTIONS,
-  parseFlags,
-  runnerInputsFromFlags,
-} from "../args.js";
+import { connectFromFlags, CONNECTION_HELP, CONNECTION_OPTIONS, parseFlags } from "../args.js";
 import type { CommandContext } from "../context.js";
 
 export const INFO_HELP = `Usage: remote-buildkit info [flags]
@@ -35,13 +27,7 @@ export async function infoCommand(args: string[], context: CommandContext): Prom
   if (format !== "text" && format !== "json") {
     throw new InputError(`--format is "${format}"; use text or json.`);
   }
-  const reporter = context.reporter(values.debug ?? false);
-  const options = parseRunnerOptions(
-    runnerInputsFromFlags(values, context.env),
-    CLI_RUNNER_NAMES,
-    context.env,
-  );
-  const { client, info } = await resolveRunner(options, CLI_RUNNER_NAMES, reporter, context.signal);
+  const { reporter, client, info } = await connectFromFlags(values, context);
   client.close();
   const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
   context.stdout(`${text}\n`);

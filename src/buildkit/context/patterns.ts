@@ -1,0 +1,139 @@
+// .dockerignore patterns with the semantics of moby/patternmatcher, which BuildKit's fsutil uses
+// for the include and exclude patterns the daemon sends: `*`, `?`, `[...]`, `**` across
+// directories, `\` escapes, and `!` exceptions where the last matching pattern wins.
+import { posix } from "node:path";
+
+interface Pattern {
+  text: string;
+  exclusion: boolean;
+  regex: RegExp;
+  segments: string[];
+}
+
+const REGEX_SPECIALS = new Set([".", "+", "(", ")", "|", "{", "}", "$", "^"]);
+
+function compile(text: string): RegExp {
+  let source = "^";
+  const chars = [...text];
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i]!;
+    if (ch === "*") {
+      if (chars[i + 1] === "*") {
+        i++;
+        if (chars[i + 1] === "/") i++;
+        // `**` at the end takes everything; elsewhere any number of whole directories.
+        source += i + 1 >= chars.length ? ".*" : "(.*/)?";
+      } else {
+        source += "[^/]*";
+      }
+    } else if (ch === "?") {
+      source += "[^/]";
+    } else if (ch === "\\") {
+      const next = chars[i + 1];
+      if (next === undefined) source += "\\\\";
+      else {
+        source += escapeRegex(next);
+        i++;
+      }
+    } else if (ch === "[" || ch === "]") {
+      source += ch;
+    } else if (REGEX_SPECIALS.has(ch)) {
+      source += `\\${ch}`;
+    } else {
+      source += ch;
+    }
+  }
+  return new RegExp(`${source}$`, "u");
+}
+
+function escapeRegex(ch: string): string {
+  return /[\\^$.*+?()[\]{}|/-]/.test(ch) ? `\\${ch}` : ch;
+}
+
+/** Cleans one pattern as moby does: trims, drops a leading slash, resolves `.` and `..`. */
+function clean(text: string): string {
+  let cleaned = posix.normalize(text.trim());
+  if (cleaned.length > 1 && cleaned.startsWith("/")) cleaned = cleaned.slice(1);
+  if (cleaned.length > 1 && cleaned.endsWith("/")) cleaned = cleaned.slice(0, -1);
+  return cleaned;
+}
+
+export class PatternError extends Error {
+  override name = "PatternError";
+}
+
+export class PatternMatcher {
+  private readonly patterns: Pattern[];
+
+  constructor(patterns: readonly string[]) {
+    this.patterns = [];
+    for (const raw of patterns) {
+      let text = raw.trim();
+      if (text === "") continue;
+      const exclusion = text.startsWith("!");
+      if (exclusion) text = text.slice(1).trim();
+      if (text === "") throw new PatternError(`Illegal exclusion pattern "${raw}".`);
+      text = clean(text);
+      let regex: RegExp;
+      try {
+        regex = compile(text);
+      } catch {
+        throw new PatternError(`Pattern "${raw}" is not a valid pattern.`);
+      }
+      this.patterns.push({ text, exclusion, regex, segments: text.split("/") });
+    }
+  }
+
+  get empty(): boolean {
+    return this.patterns.length === 0;
+  }
+
+  /** Whether any pattern is an `!` exception, which can re-include paths inside a match. */
+  get hasExclusions(): boolean {
+    return this.patterns.some((pattern) => pattern.exclusion);
+  }
+
+  /** moby's MatchesOrParentMatches: the path or one of its parents matches; the last pattern wins. */
+  matches(path: string): boolean {
+    const parents = path.split("/").slice(0, -1);
+    let matched = false;
+    for (const pattern of this.patterns) {
+      if (pattern.exclusion !== matched) continue;
+      let match = pattern.regex.test(path);
+      for (let i = 1; !match && i <= parents.length; i++) {
+        match = pattern.regex.test(parents.slice(0, i).join("/"));
+      }
+      if (match) matched = !pattern.exclusion;
+    }
+    return matched;
+  }
+
+  /**
+   * Whether some non-exception pattern could match a path strictly inside `dir`: used to decide
+   * whether a directory that is not included itself must still be walked.
+   */
+  couldMatchInside(dir: string): boolean {
+    const dirSegments = dir.split("/");
+    return this.patterns.some(
+      (pattern) => !pattern.exclusion && prefixCompatible(pattern.segments, dirSegments),
+    );
+  }
+}
+
+function prefixCompatible(patternSegments: string[], dirSegments: string[]): boolean {
+  for (let i = 0; i < dirSegments.length; i++) {
+    const segment = patternSegments[i];
+    if (segment === undefined) return false;
+    if (segment.includes("**")) return true;
+    if (!compile(segment).test(dirSegments[i]!)) return false;
+  }
+  return patternSegments.length > dirSegments.length;
+}
+
+/** Reads a .dockerignore file: one pattern a line, `#` comments, blank lines ignored. */
+export function parseDockerignore(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}

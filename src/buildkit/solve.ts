@@ -1,0 +1,97 @@
+// One build: Status and Solve together on the same ref (Status waits only about 6 s for the
+// job to exist), with the session opened before. The signal cancels both.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { BuildkitClient } from "./client.js";
+import {
+  Control,
+  type SolveRequestSchema,
+  type StatusResponse,
+} from "./proto/moby/buildkit/v1/control_pb.js";
+import { callServerStream, callUnary } from "./rpc.js";
+import { newIdentifier } from "./session/tunnel.js";
+import { CancelledError } from "./errors.js";
+
+export interface ExporterRequest {
+  type: string;
+  attrs: Record<string, string>;
+}
+
+export interface SolveOptions {
+  sessionId: string;
+  frontend: string;
+  frontendAttrs: Record<string, string>;
+  exporters: ExporterRequest[];
+  entitlements?: string[];
+  onStatus: (status: StatusResponse) => void;
+  signal?: AbortSignal;
+}
+
+/** How long Status may stay quiet after Solve returns before we stop waiting for its end. */
+const STATUS_DRAIN_MS = 5_000;
+
+export async function solve(client: BuildkitClient, options: SolveOptions): Promise<Record<string, string>> {
+  const ref = newIdentifier();
+  const status = followStatus(client, ref, options);
+  const [first] = options.exporters;
+  const request: MessageInitShape<typeof SolveRequestSchema> = {
+    ref,
+    session: options.sessionId,
+    frontend: options.frontend,
+    frontendAttrs: options.frontendAttrs,
+    exporters: options.exporters,
+    // Daemons before v0.13 read only the first exporter, from the older fields.
+    exporterDeprecated: first?.type ?? "",
+    exporterAttrsDeprecated: first?.attrs ?? {},
+    entitlements: options.entitlements ?? [],
+  };
+  try {
+    const response = await callUnary(client.channel, Control.method.solve, request, {
+      timeoutMs: "none",
+      signal: options.signal,
+    });
+    await status.drained();
+    return { ...response.exporterResponse };
+  } catch (error) {
+    await status.drained();
+    if (options.signal?.aborted) throw new CancelledError("The build was cancelled.");
+    throw client.translate(error, options.signal);
+  }
+}
+
+function followStatus(client: BuildkitClient, ref: string, options: SolveOptions) {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  const stream = callServerStream(
+    client.channel,
+    Control.method.status,
+    { ref },
+    { signal: controller.signal },
+  );
+  let idleTimer: NodeJS.Timeout | undefined;
+  let draining = false;
+  const resetIdle = () => {
+    if (!draining) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(abort, STATUS_DRAIN_MS);
+  };
+  stream.on("data", (update: StatusResponse) => {
+    resetIdle();
+    options.onStatus(update);
+  });
+  const ended = new Promise<void>((resolve) => {
+    // Status ends with the job; an error here (cancel, unknown job) says nothing Solve does not.
+    stream.on("error", () => resolve());
+    stream.on("end", () => resolve());
+  }).finally(() => {
+    clearTimeout(idleTimer);
+    options.signal?.removeEventListener("abort", abort);
+  });
+  return {
+    drained: () => {
+      draining = true;
+      resetIdle();
+      return ended;
+    },
+  };
+}

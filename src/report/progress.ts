@@ -1,0 +1,223 @@
+// BuildKit's Status stream, merged per vertex and printed as buildctl's --progress=plain prints
+// it: `#N name`, `#N 0.123 output`, `#N DONE 0.4s`, `#N CACHED`, `#N ERROR: …`.
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { StatusResponse, Vertex, VertexStatus } from "../buildkit/proto/moby/buildkit/v1/control_pb.js";
+
+interface VertexState {
+  digest: string;
+  name: string;
+  index?: number;
+  startedMs?: number;
+  completedMs?: number;
+  cached: boolean;
+  error: string;
+  partialLine: string;
+  lastLines: string[];
+  printedDone: boolean;
+  statusesDone: Set<string>;
+}
+
+export interface StepSummary {
+  index: number;
+  name: string;
+  cached: boolean;
+  error: string;
+  durationMs: number;
+}
+
+const LAST_LINES = 10;
+
+function toMs(timestamp: Timestamp | undefined): number | undefined {
+  if (!timestamp) return undefined;
+  return Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
+}
+
+function seconds(ms: number): string {
+  // Clock readings of start and end can be a hair apart the wrong way; never print -0.0s.
+  return (Math.max(0, ms) / 1000).toFixed(1);
+}
+
+/** Log offsets: 3 decimals under 10 s, 2 under 100 s, 1 above, as buildctl prints them. */
+function logOffset(ms: number): string {
+  const s = Math.max(0, ms / 1000);
+  return s.toFixed(s < 10 ? 3 : s < 100 ? 2 : 1);
+}
+
+export function humanBytes(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${value}B` : `${value.toFixed(2).replace(/\.?0+$/, "")}${units[unit]}`;
+}
+
+export class PlainProgress {
+  private readonly vertices = new Map<string, VertexState>();
+  private nextIndex = 1;
+  private current: VertexState | undefined;
+
+  constructor(private readonly write: (text: string) => void) {}
+
+  update(status: StatusResponse): void {
+    // Headers first, then progress and logs, then completions: the order buildctl prints them.
+    for (const vertex of status.vertexes) this.onVertex(vertex);
+    for (const progress of status.statuses) this.onStatus(progress);
+    for (const log of status.logs) {
+      const state = this.vertices.get(log.vertex);
+      if (state) this.onLog(state, Buffer.from(log.msg).toString("utf8"), toMs(log.timestamp));
+    }
+    for (const warning of status.warnings) {
+      const state = this.vertices.get(warning.vertex);
+      if (state) this.line(state, `WARN: ${Buffer.from(warning.short).toString("utf8")}`);
+    }
+    for (const vertex of status.vertexes) this.onCompletion(this.state(vertex.digest));
+  }
+
+  /** Steps in order, for the job summary. */
+  steps(): StepSummary[] {
+    return [...this.vertices.values()]
+      .filter((state) => state.index !== undefined)
+      .sort((a, b) => a.index! - b.index!)
+      .map((state) => ({
+        index: state.index!,
+        name: state.name,
+        cached: state.cached,
+        error: state.error,
+        durationMs:
+          state.startedMs !== undefined && state.completedMs !== undefined
+            ? state.completedMs - state.startedMs
+            : 0,
+      }));
+  }
+
+  /** buildctl's closing block for failed steps: their name and last log lines. */
+  failureReport(): string {
+    let text = "";
+    for (const state of this.vertices.values()) {
+      if (!state.error || state.index === undefined) continue;
+      if (state.error.endsWith("context canceled")) continue;
+      text += `------\n > ${state.name}:\n`;
+      for (const line of state.lastLines) text += `${line}\n`;
+      text += "------\n";
+    }
+    return text;
+  }
+
+  private state(digest: string): VertexState {
+    let state = this.vertices.get(digest);
+    if (!state) {
+      state = {
+        digest,
+        name: "",
+        cached: false,
+        error: "",
+        partialLine: "",
+        lastLines: [],
+        printedDone: false,
+        statusesDone: new Set(),
+      };
+      this.vertices.set(digest, state);
+    }
+    return state;
+  }
+
+  private onVertex(vertex: Vertex): void {
+    const state = this.state(vertex.digest);
+    state.name = vertex.name || state.name;
+    state.cached ||= vertex.cached;
+    state.error = vertex.error || state.error;
+    state.startedMs = toMs(vertex.started) ?? state.startedMs;
+    state.completedMs = toMs(vertex.completed) ?? state.completedMs;
+    if (state.startedMs === undefined && !state.cached && state.completedMs === undefined) return;
+    this.focus(state);
+  }
+
+  private onCompletion(state: VertexState): void {
+    if (state.index === undefined) return;
+    if (state.completedMs !== undefined && !state.printedDone) {
+      this.focus(state);
+      state.printedDone = true;
+      if (state.partialLine) this.flushPartial(state);
+      if (state.error) {
+        this.raw(
+          state.error.endsWith("context canceled")
+            ? `#${state.index} CANCELED\n`
+            : `#${state.index} ERROR: ${state.error}\n`,
+        );
+      } else if (state.cached) {
+        this.raw(`#${state.index} CACHED\n`);
+      } else {
+        this.raw(
+          `#${state.index} DONE ${seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`,
+        );
+      }
+    } else if (state.cached && state.completedMs === undefined && !state.printedDone) {
+      state.printedDone = true;
+      this.focus(state);
+      this.raw(`#${state.index} CACHED\n`);
+    }
+  }
+
+  private onStatus(progress: VertexStatus): void {
+    const state = this.vertices.get(progress.vertex);
+    if (!state || progress.completed === undefined || state.statusesDone.has(progress.id)) return;
+    state.statusesDone.add(progress.id);
+    const current = Number(progress.current);
+    const total = Number(progress.total);
+    const amount =
+      total > 0 ? `${humanBytes(current)} / ${humanBytes(total)}` : current > 0 ? humanBytes(current) : "";
+    const started = toMs(progress.started);
+    const completed = toMs(progress.completed);
+    const elapsed = started !== undefined && completed !== undefined ? (completed - started) / 1000 : 0;
+    const parts = [progress.id, amount, elapsed > 0.01 ? `${elapsed.toFixed(1)}s` : "", "done"].filter(
+      Boolean,
+    );
+    this.line(state, parts.join(" "));
+  }
+
+  private onLog(state: VertexState, text: string, atMs: number | undefined): void {
+    const offset = logOffset((atMs ?? Date.now()) - (state.startedMs ?? atMs ?? Date.now()));
+    const lines = (state.partialLine + text).split("\n");
+    state.partialLine = lines.pop() ?? "";
+    for (const line of lines) {
+      const printed = `#${this.indexOf(state)} ${offset} ${line.replace(/\r$/, "")}`;
+      this.line(state, printed.slice(`#${state.index} `.length));
+      state.lastLines.push(printed);
+      if (state.lastLines.length > LAST_LINES) state.lastLines.shift();
+    }
+  }
+
+  private flushPartial(state: VertexState): void {
+    const line = state.partialLine;
+    state.partialLine = "";
+    const printed = `#${state.index} ${line}`;
+    this.raw(`${printed}\n`);
+    state.lastLines.push(printed);
+  }
+
+  private indexOf(state: VertexState): number {
+    state.index ??= this.nextIndex++;
+    return state.index;
+  }
+
+  /** Switching to another vertex prints a blank line and its header, as buildctl does. */
+  private focus(state: VertexState): void {
+    if (this.current === state) return;
+    this.indexOf(state);
+    if (this.current !== undefined) this.raw("\n");
+    this.current = state;
+    this.raw(`#${state.index} ${state.name}\n`);
+  }
+
+  private line(state: VertexState, text: string): void {
+    this.focus(state);
+    this.raw(`#${state.index} ${text}\n`);
+  }
+
+  private raw(text: string): void {
+    this.write(text);
+  }
+}

@@ -1,0 +1,182 @@
+// Builds through our session, context upload and Solve against the real runner.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { isOneSentence, REPO_ROOT, runCli } from "../helpers/cli.js";
+import { join } from "node:path";
+import { makeContext, run } from "../helpers/contexts.js";
+
+let runner: RunnerUnderTest;
+let connection: string[];
+before(() => {
+  runner = runnerUnderTest();
+  connection = connectionFlags(runner);
+});
+
+function build(context: string, ...flags: string[]) {
+  return runCli(["build", ...connection, ...flags, context]);
+}
+
+describe("build", () => {
+  it("builds the README's example from the repository (a COPY-only image)", async () => {
+    const result = await build(join(REPO_ROOT, "examples", "hello"));
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
+  });
+
+  it("runs a multi-stage Dockerfile and prints the log as buildctl's plain progress", async () => {
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch AS base",
+        "COPY busybox /bin/busybox",
+        "FROM base AS final",
+        "ARG GREETING",
+        run('echo "greeting: $GREETING"'),
+      ].join("\n"),
+    });
+    const result = await build(context, "--build-arg", "GREETING=hello there", "--no-cache");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^#\d+ \[internal\] load build definition from Dockerfile$/m);
+    assert.match(result.stderr, /^#\d+ \[base 1\/1\] COPY busybox \/bin\/busybox$/m);
+    assert.match(result.stderr, /^#(\d+) \d+\.\d{3} greeting: hello there$/m);
+    assert.match(result.stderr, /^#\d+ DONE \d+\.\d+s$/m);
+  });
+
+  it("builds only up to --target", async () => {
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch AS first",
+        "COPY busybox /bin/busybox",
+        run("echo in-first"),
+        "FROM first AS second",
+        run("echo in-second"),
+      ].join("\n"),
+    });
+    const result = await build(context, "--target", "first", "--no-cache");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, / in-first$/m);
+    assert.doesNotMatch(result.stderr, /in-second$/m);
+  });
+
+  it("fails with the failing step's message, its last lines again, and exit code 1", async () => {
+    const context = makeContext({
+      Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("echo before the failure; exit 3")].join(
+        "\n",
+      ),
+    });
+    const result = await build(context, "--no-cache");
+    assert.equal(result.code, 1);
+    const lines = result.stderr.trim().split("\n");
+    assert.match(
+      lines.at(-1)!,
+      /^error: The build failed: process ".*exit 3" did not complete successfully: exit code: 3$/,
+    );
+    assert.match(result.stderr, /^------\n > \[2\/2\] RUN .*:\n#\d+ \d+\.\d+ before the failure\n------$/m);
+  });
+
+  it("honours .dockerignore with exceptions when uploading the context", async () => {
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        "COPY . /ctx",
+        run("cd /ctx && /bin/busybox find . -type f | /bin/busybox sort"),
+      ].join("\n"),
+      ".dockerignore": "# generated files\n*.log\n!keep.log\nsecret/\n",
+      "app.txt": "app",
+      "debug.log": "noise",
+      "keep.log": "kept",
+      "secret/key": "hidden",
+      "sub dir/naïve file.txt": "spaces and non-ASCII",
+    });
+    const result = await build(context, "--no-cache");
+    assert.equal(result.code, 0, result.stderr);
+    const listed = [...result.stderr.matchAll(/^#\d+ \d+\.\d+ (\.\/.*)$/gm)].map((match) => match[1]);
+    assert.deepEqual(listed, [
+      "./.dockerignore",
+      "./Dockerfile",
+      "./app.txt",
+      "./busybox",
+      "./keep.log",
+      "./sub dir/naïve file.txt",
+    ]);
+  });
+
+  const badInput: Array<[string, string[], (context: string) => string, RegExp]> = [
+    [
+      "a missing context",
+      [],
+      () => "/nonexistent/context",
+      /^The context "\/nonexistent\/context" does not exist\.$/,
+    ],
+    [
+      "a missing Dockerfile",
+      ["-f", "/nonexistent/Dockerfile"],
+      (c) => c,
+      /^--file "\/nonexistent\/Dockerfile" does not exist\.$/,
+    ],
+    [
+      "a build arg without = and no such variable",
+      ["--build-arg", "RB_SURELY_UNSET"],
+      (c) => c,
+      /^--build-arg "RB_SURELY_UNSET" has no "=" and no environment variable RB_SURELY_UNSET is set/,
+    ],
+    ["an unknown platform form", ["--platform", "amd64"], (c) => c, /^--platform "amd64" is not a platform/],
+  ];
+  for (const [name, flags, contextFor, message] of badInput) {
+    it(`refuses ${name} with exit code 2`, async () => {
+      const context = makeContext({ Dockerfile: "FROM scratch\n" });
+      const result = await runCli(["build", ...connection, ...flags, contextFor(context)]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.ok(isOneSentence(result.stderr), result.stderr);
+      assert.match(result.stderr.replace(/^error: /, "").trim(), message);
+    });
+  }
+
+  it("refuses a target that is not in the Dockerfile with exit code 1", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch AS only\nCOPY busybox /bin/busybox\n" });
+    const result = await build(context, "--target", "missing");
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr.trim().split("\n").at(-1)!,
+      /^error: The build failed: .*target stage "missing" could not be found/,
+    );
+  });
+});
+
+describe("cancellation", () => {
+  it("SIGINT cancels the build on the runner and the process exits", { timeout: 60_000 }, async () => {
+    const { spawn, execFileSync } = await import("node:child_process");
+    const { CLI_BUNDLE, cleanEnv } = await import("../helpers/cli.js");
+    const marker = `sleep 3${Math.floor(Math.random() * 900 + 100)}`;
+    const context = makeContext({
+      Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run(`echo started; ${marker}`)].join("\n"),
+    });
+    const child = spawn(process.execPath, [CLI_BUNDLE, "build", ...connection, "--no-cache", context], {
+      env: cleanEnv(),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await new Promise<void>((resolve) =>
+      child.stderr.on("data", (chunk) => {
+        stderr += chunk;
+        if (/ started$/m.test(stderr)) resolve();
+      }),
+    );
+    const runningOnRunner = () => {
+      try {
+        return execFileSync("pgrep", ["-f", marker]).toString().trim() !== "";
+      } catch {
+        return false;
+      }
+    };
+    assert.equal(runningOnRunner(), true, "the RUN step runs on the runner");
+    child.kill("SIGINT");
+    assert.equal(await exited, 1);
+    assert.match(stderr, /^error: The build was cancelled\.$/m);
+    for (let i = 0; i < 50 && runningOnRunner(); i++)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(runningOnRunner(), false, "the runner stopped the step");
+  });
+});
