@@ -40210,7 +40210,7 @@ async function infoCommand(args, context) {
     if (format !== "text" && format !== "json") {
         throw new InputError(`--format is "${format}"; use text or json.`);
     }
-    const { reporter, client, info } = await connectFromFlags(values, context);
+    const { client, info } = await connectFromFlags(values, context);
     client.close();
     const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
     context.stdout(`${text}\n`);

@@ -27,7 +27,7 @@ export async function infoCommand(args: string[], context: CommandContext): Prom
   if (format !== "text" && format !== "json") {
     throw new InputError(`--format is "${format}"; use text or json.`);
   }
-  const { reporter, client, info } = await connectFromFlags(values, context);
+  const { client, info } = await connectFromFlags(values, context);
   client.close();
   const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
   context.stdout(`${text}\n`);
