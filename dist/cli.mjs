@@ -40229,10 +40229,7 @@ function parseBuildPlan(inputs, names, cwd = process.cwd(), env = process.env) {
     requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
     const file = inputs.file ? (0,external_node_path_namespaceObject.resolve)(cwd, inputs.file) : defaultDockerfile(contextDir);
     requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
-    const platforms = inputs.platforms
-        .flatMap((value) => value.split(","))
-        .map((value) => value.trim())
-        .filter(Boolean);
+    const platforms = commaList(inputs.platforms);
     for (const platform of platforms) {
         if (!PLATFORM.test(platform)) {
             throw new InputError(`${names.platforms} "${platform}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`);
@@ -40247,11 +40244,15 @@ function parseBuildPlan(inputs, names, cwd = process.cwd(), env = process.env) {
         labels: keyValues(inputs.labels, names.labels, undefined),
         platforms,
         noCache: inputs.noCache,
-        noCacheFilters: inputs.noCacheFilters
-            .flatMap((value) => value.split(","))
-            .map((v) => v.trim())
-            .filter(Boolean),
+        noCacheFilters: commaList(inputs.noCacheFilters),
     };
+}
+/** Values given repeatedly, comma-separated, or both, as buildx takes --platform. */
+function commaList(values) {
+    return values
+        .flatMap((value) => value.split(","))
+        .map((value) => value.trim())
+        .filter(Boolean);
 }
 /**
  * CONTEXT/Dockerfile. Written without path.resolve on purpose: ncc's asset relocator rewrites
@@ -40623,14 +40624,17 @@ class PatternMatcher {
             if (text === "")
                 throw new PatternError(`Illegal exclusion pattern "${raw}".`);
             text = clean(text);
-            let regex;
             try {
-                regex = compile(text);
+                this.patterns.push({
+                    text,
+                    exclusion,
+                    regex: compile(text),
+                    segments: text.split("/").map((segment) => (segment.includes("**") ? undefined : compile(segment))),
+                });
             }
             catch {
                 throw new PatternError(`Pattern "${raw}" is not a valid pattern.`);
             }
-            this.patterns.push({ text, exclusion, regex, segments: text.split("/") });
         }
     }
     get empty() {
@@ -40665,14 +40669,15 @@ class PatternMatcher {
         return this.patterns.some((pattern) => !pattern.exclusion && prefixCompatible(pattern.segments, dirSegments));
     }
 }
+/** Compiled once per pattern: this runs for every directory the walk meets. */
 function prefixCompatible(patternSegments, dirSegments) {
     for (let i = 0; i < dirSegments.length; i++) {
+        if (i >= patternSegments.length)
+            return false;
         const segment = patternSegments[i];
         if (segment === undefined)
-            return false;
-        if (segment.includes("**"))
             return true;
-        if (!compile(segment).test(dirSegments[i]))
+        if (!segment.test(dirSegments[i]))
             return false;
     }
     return patternSegments.length > dirSegments.length;

@@ -47,10 +47,7 @@ export function parseBuildPlan(
   requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
   const file = inputs.file ? resolve(cwd, inputs.file) : defaultDockerfile(contextDir);
   requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
-  const platforms = inputs.platforms
-    .flatMap((value) => value.split(","))
-    .map((value) => value.trim())
-    .filter(Boolean);
+  const platforms = commaList(inputs.platforms);
   for (const platform of platforms) {
     if (!PLATFORM.test(platform)) {
       throw new InputError(
@@ -67,11 +64,16 @@ export function parseBuildPlan(
     labels: keyValues(inputs.labels, names.labels, undefined),
     platforms,
     noCache: inputs.noCache,
-    noCacheFilters: inputs.noCacheFilters
-      .flatMap((value) => value.split(","))
-      .map((v) => v.trim())
-      .filter(Boolean),
+    noCacheFilters: commaList(inputs.noCacheFilters),
   };
+}
+
+/** Values given repeatedly, comma-separated, or both, as buildx takes --platform. */
+function commaList(values: string[]): string[] {
+  return values
+    .flatMap((value) => value.split(","))
+    .map((value) => value.trim())
+    .filter(Boolean);
 }
 
 /**

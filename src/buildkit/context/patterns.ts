@@ -7,7 +7,8 @@ interface Pattern {
   text: string;
   exclusion: boolean;
   regex: RegExp;
-  segments: string[];
+  /** One regex per path segment, for couldMatchInside; undefined for a segment with `**`. */
+  segments: Array<RegExp | undefined>;
 }
 
 const REGEX_SPECIALS = new Set([".", "+", "(", ")", "|", "{", "}", "$", "^"]);
@@ -74,13 +75,16 @@ export class PatternMatcher {
       if (exclusion) text = text.slice(1).trim();
       if (text === "") throw new PatternError(`Illegal exclusion pattern "${raw}".`);
       text = clean(text);
-      let regex: RegExp;
       try {
-        regex = compile(text);
+        this.patterns.push({
+          text,
+          exclusion,
+          regex: compile(text),
+          segments: text.split("/").map((segment) => (segment.includes("**") ? undefined : compile(segment))),
+        });
       } catch {
         throw new PatternError(`Pattern "${raw}" is not a valid pattern.`);
       }
-      this.patterns.push({ text, exclusion, regex, segments: text.split("/") });
     }
   }
 
@@ -120,12 +124,13 @@ export class PatternMatcher {
   }
 }
 
-function prefixCompatible(patternSegments: string[], dirSegments: string[]): boolean {
+/** Compiled once per pattern: this runs for every directory the walk meets. */
+function prefixCompatible(patternSegments: Array<RegExp | undefined>, dirSegments: string[]): boolean {
   for (let i = 0; i < dirSegments.length; i++) {
+    if (i >= patternSegments.length) return false;
     const segment = patternSegments[i];
-    if (segment === undefined) return false;
-    if (segment.includes("**")) return true;
-    if (!compile(segment).test(dirSegments[i]!)) return false;
+    if (segment === undefined) return true;
+    if (!segment.test(dirSegments[i]!)) return false;
   }
   return patternSegments.length > dirSegments.length;
 }
