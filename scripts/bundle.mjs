@@ -1,7 +1,7 @@
 // `npm run build`: bundles the action's entries and the CLI into single ESM files in dist/ with ncc.
 // CI rebuilds and fails when dist/ differs from what is committed.
 import { createRequire } from "node:module";
-import { mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, writeFileSync, renameSync, readdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
@@ -15,8 +15,13 @@ const ENTRIES = [
   { source: "src/cli/main.ts", output: "dist/cli.mjs", executable: true },
 ];
 
-rmSync(join(root, "dist"), { recursive: true, force: true });
-mkdirSync(join(root, "dist"));
+// Files are replaced by rename, never removed first, so that a test running the bundles while
+// another build runs never finds one missing; files no entry writes any more are removed.
+mkdirSync(join(root, "dist"), { recursive: true });
+const outputs = new Set(ENTRIES.map((entry) => entry.output.slice("dist/".length)));
+for (const name of readdirSync(join(root, "dist"))) {
+  if (!outputs.has(name) && !name.endsWith(".tmp")) rmSync(join(root, "dist", name), { recursive: true, force: true });
+}
 for (const entry of ENTRIES) {
   // Assets (grpc-js's channelz and xds protos) are only loaded by features we never use, so
   // each entry stays one file that runs on its own.
@@ -36,6 +41,8 @@ for (const entry of ENTRIES) {
   }
   const shebang = "#!/usr/bin/env node\n";
   const body = entry.executable && !code.startsWith("#!") ? shebang + code : code;
-  writeFileSync(join(root, entry.output), body, { mode: entry.executable ? 0o755 : 0o644 });
+  const temporary = join(root, `${entry.output}.${process.pid}.tmp`);
+  writeFileSync(temporary, body, { mode: entry.executable ? 0o755 : 0o644 });
+  renameSync(temporary, join(root, entry.output));
   console.log(`${entry.output}: ${(body.length / 1024).toFixed(0)} KiB`);
 }

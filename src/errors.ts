@@ -1,6 +1,13 @@
 // The boundary between errors and what a person sees: user errors become one sentence and an
 // exit code; anything else is a bug and keeps its stack for the debug log.
 import { BuildkitError, EndpointError, TlsConfigError } from "./buildkit/errors.js";
+import type { SourceLocation } from "./buildkit/error-details.js";
+import type { StepSummary } from "./report/progress.js";
+
+/** A source location and, when it is a file on this machine, its path. */
+export interface LocalSourceLocation extends SourceLocation {
+  path?: string;
+}
 
 /** A value the user gave is malformed or inconsistent. The message names the input. */
 export class InputError extends Error {
@@ -15,6 +22,15 @@ export class PolicyError extends Error {
 /** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
 export class BuildFailedError extends Error {
   override name = "BuildFailedError";
+  constructor(
+    message: string,
+    /** Where in the Dockerfile BuildKit says the failure is, with the local file when known. */
+    readonly locations: LocalSourceLocation[] = [],
+    /** The steps as far as they went, for the job summary. */
+    readonly steps: StepSummary[] = [],
+  ) {
+    super(message);
+  }
 }
 
 export const EXIT_OK = 0;

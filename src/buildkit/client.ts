@@ -7,6 +7,7 @@ import { CancelledError, ConnectionError, RpcError } from "./errors.js";
 import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
 import type { WorkerRecord } from "./proto/moby/buildkit/v1/types/worker_pb.js";
 import { CHANNEL_OPTIONS, callUnary, isServiceError } from "./rpc.js";
+import { sourceLocations } from "./error-details.js";
 import { hasTls, type TlsMaterial } from "./tls.js";
 import { formatPlatform } from "./platform.js";
 import { describeConnectFailure, describeRpcFailure, type FailureContext } from "./rpc-errors.js";
@@ -131,7 +132,7 @@ export class BuildkitClient {
     const failure = describeRpcFailure(error, this.failureContext());
     return failure.connection
       ? new ConnectionError(failure.message, this.endpoint.address)
-      : new RpcError(failure.message, error.code, error.details);
+      : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
   }
 }
 

@@ -1,3 +1,5 @@
+import type { SourceLocation } from "./error-details.js";
+
 // Typed errors of the BuildKit client. Each carries a complete sentence for a person: the
 // adapters print `message` as it is and never a stack trace for these.
 
@@ -34,6 +36,8 @@ export class RpcError extends BuildkitError {
     message: string,
     readonly code: number,
     readonly details: string,
+    /** Where in the Dockerfile BuildKit says the failure is, when it says. */
+    readonly sources: SourceLocation[] = [],
   ) {
     super(message);
   }

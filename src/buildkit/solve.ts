@@ -70,8 +70,11 @@ function followStatus(client: BuildkitClient, ref: string, options: SolveOptions
   );
   let idleTimer: NodeJS.Timeout | undefined;
   let draining = false;
+  let finished = false;
   const resetIdle = () => {
-    if (!draining) return;
+    // Once the stream has ended there is nothing to wait for: a timer now would only hold the
+    // process open for STATUS_DRAIN_MS.
+    if (!draining || finished) return;
     clearTimeout(idleTimer);
     idleTimer = setTimeout(abort, STATUS_DRAIN_MS);
   };
@@ -84,6 +87,7 @@ function followStatus(client: BuildkitClient, ref: string, options: SolveOptions
     stream.on("error", () => resolve());
     stream.on("end", () => resolve());
   }).finally(() => {
+    finished = true;
     clearTimeout(idleTimer);
     options.signal?.removeEventListener("abort", abort);
   });

@@ -3,6 +3,7 @@ import * as core from "@actions/core";
 import type { RunnerInputNames, RunnerInputs } from "../runner/options.js";
 import { parseBoolean } from "../runner/options.js";
 import { isPemText } from "../buildkit/tls.js";
+import type { BuildInputNames, BuildInputs } from "../build/plan.js";
 
 export const INPUT = {
   endpoint: "endpoint",
@@ -14,6 +15,20 @@ export const INPUT = {
   allowPlaintext: "allow-plaintext",
   buildkitVersion: "buildkit-version",
   versionMismatch: "buildkit-version-mismatch",
+  context: "context",
+  file: "file",
+  target: "target",
+  buildArgs: "build-args",
+  labels: "labels",
+  platforms: "platforms",
+  noCache: "no-cache",
+  noCacheFilters: "no-cache-filters",
+  buildContexts: "build-contexts",
+  addHosts: "add-hosts",
+  network: "network",
+  shmSize: "shm-size",
+  ulimit: "ulimit",
+  pull: "pull",
 } as const;
 
 export const ACTION_RUNNER_NAMES: RunnerInputNames = {
@@ -28,6 +43,41 @@ export const ACTION_RUNNER_NAMES: RunnerInputNames = {
   buildkitVersion: `input ${INPUT.buildkitVersion}`,
   versionMismatch: `input ${INPUT.versionMismatch}`,
 };
+
+export const ACTION_BUILD_NAMES: BuildInputNames = {
+  context: `input ${INPUT.context}`,
+  file: `input ${INPUT.file}`,
+  buildArgs: `input ${INPUT.buildArgs}`,
+  labels: `input ${INPUT.labels}`,
+  platforms: `input ${INPUT.platforms}`,
+  buildContexts: `input ${INPUT.buildContexts}`,
+  addHosts: `input ${INPUT.addHosts}`,
+  network: `input ${INPUT.network}`,
+  shmSize: `input ${INPUT.shmSize}`,
+  ulimits: `input ${INPUT.ulimit}`,
+};
+
+/** The build inputs, one item per line as docker/build-push-action reads them. */
+export function readBuildInputs(): BuildInputs {
+  const lines = (name: string) => core.getMultilineInput(name);
+  const flag = (name: string) => parseBoolean(input(name), `input ${name}`, false);
+  return {
+    context: input(INPUT.context) ?? ".",
+    file: input(INPUT.file),
+    target: input(INPUT.target),
+    buildArgs: lines(INPUT.buildArgs),
+    labels: lines(INPUT.labels),
+    platforms: lines(INPUT.platforms),
+    noCache: flag(INPUT.noCache),
+    noCacheFilters: lines(INPUT.noCacheFilters),
+    buildContexts: lines(INPUT.buildContexts),
+    addHosts: lines(INPUT.addHosts),
+    network: input(INPUT.network),
+    shmSize: input(INPUT.shmSize),
+    ulimits: lines(INPUT.ulimit),
+    pull: flag(INPUT.pull),
+  };
+}
 
 function input(name: string): string | undefined {
   return core.getInput(name) || undefined;

@@ -1,12 +1,16 @@
-// The action's main step: resolve the runner, report it, set the outputs.
+// The action's main step: validate every input, resolve the runner, run the build with its log
+// in the job, then annotations, the job summary and the outputs.
 import * as core from "@actions/core";
-import { silenceIpServerNameWarning } from "../buildkit/client.js";
-import { describeError } from "../errors.js";
+import { silenceIpServerNameWarning, type RunnerInfo } from "../buildkit/client.js";
+import { parseBuildPlan } from "../build/plan.js";
+import { runBuild, type BuildResult } from "../build/run.js";
+import { BuildFailedError, describeError, type LocalSourceLocation } from "../errors.js";
 import { runnerOutputs } from "../outputs/runner.js";
+import { annotationFile, buildSummaryMarkdown, describeWarning } from "../report/build-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { parseRunnerOptions } from "../runner/options.js";
 import { resolveRunner } from "../runner/resolve.js";
-import { ACTION_RUNNER_NAMES, readRunnerInputs } from "./inputs.js";
+import { ACTION_BUILD_NAMES, ACTION_RUNNER_NAMES, readBuildInputs, readRunnerInputs } from "./inputs.js";
 import { GithubReporter } from "./reporter.js";
 
 export async function runMainStep(): Promise<void> {
@@ -16,21 +20,72 @@ export async function runMainStep(): Promise<void> {
   const abort = () => controller.abort();
   process.once("SIGINT", abort);
   process.once("SIGTERM", abort);
+  let runner: RunnerInfo | undefined;
+  const started = Date.now();
   try {
+    // Every input is checked before anything starts on the runner.
     const options = parseRunnerOptions(readRunnerInputs(), ACTION_RUNNER_NAMES);
+    const plan = parseBuildPlan(readBuildInputs(), ACTION_BUILD_NAMES);
     const { client, info } = await reporter.group("Connecting to the BuildKit runner", async () => {
       const resolved = await resolveRunner(options, ACTION_RUNNER_NAMES, reporter, controller.signal);
       for (const line of describeRunner(resolved.info)) reporter.info(line);
       return resolved;
     });
-    client.close();
+    runner = info;
     for (const [name, value] of Object.entries(runnerOutputs(info))) core.setOutput(name, value);
+    let result: BuildResult;
+    try {
+      result = await reporter.group("Build", () =>
+        runBuild(client, plan, (text) => process.stdout.write(text), controller.signal),
+      );
+    } finally {
+      client.close();
+    }
+    for (const warning of result.warnings) {
+      core.warning(describeWarning(warning), annotationAt(warning.locations[0], "Build warning"));
+    }
+    await writeJobSummary({ runner: info, ...result, durationMs: Date.now() - started });
   } catch (error) {
     const described = describeError(error);
     if (described.stack) core.debug(described.stack);
-    core.setFailed(described.message);
+    if (error instanceof BuildFailedError) {
+      // One annotation on the Dockerfile line BuildKit names, instead of setFailed's bare one.
+      core.error(described.message, annotationAt(error.locations[0], "Build failed"));
+      process.exitCode = described.exitCode;
+      if (runner) {
+        await writeJobSummary({
+          runner,
+          steps: error.steps,
+          warnings: [],
+          failure: error.message,
+          durationMs: Date.now() - started,
+        });
+      }
+    } else {
+      core.setFailed(described.message);
+    }
   } finally {
     process.off("SIGINT", abort);
     process.off("SIGTERM", abort);
+  }
+}
+
+function annotationAt(location: LocalSourceLocation | undefined, title: string): core.AnnotationProperties {
+  if (!location) return { title };
+  return {
+    title,
+    file: annotationFile(location, process.env.GITHUB_WORKSPACE ?? process.cwd()),
+    startLine: location.startLine,
+    endLine: location.endLine,
+  };
+}
+
+/** Only where the runner gives a summary file; a failure to write it must not fail the build. */
+async function writeJobSummary(input: Parameters<typeof buildSummaryMarkdown>[0]): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  try {
+    await core.summary.addRaw(buildSummaryMarkdown(input)).write();
+  } catch (error) {
+    core.warning(`The job summary could not be written: ${(error as Error).message}`);
   }
 }

@@ -2,6 +2,7 @@
 // it: `#N name`, `#N 0.123 output`, `#N DONE 0.4s`, `#N CACHED`, `#N ERROR: …`.
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { StatusResponse, Vertex, VertexStatus } from "../buildkit/proto/moby/buildkit/v1/control_pb.js";
+import { locationsIn, type SourceLocation } from "../buildkit/error-details.js";
 
 interface VertexState {
   digest: string;
@@ -23,6 +24,13 @@ export interface StepSummary {
   cached: boolean;
   error: string;
   durationMs: number;
+}
+
+/** A warning BuildKit raised (a Dockerfile check, a deprecated form), with where it points. */
+export interface BuildWarning {
+  message: string;
+  locations: SourceLocation[];
+  url: string;
 }
 
 const LAST_LINES = 10;
@@ -58,10 +66,23 @@ export class PlainProgress {
   private readonly vertices = new Map<string, VertexState>();
   private nextIndex = 1;
   private current: VertexState | undefined;
+  /** Text printed while handling one status message, written at its end. */
+  private pending = "";
+  private readonly raisedWarnings: BuildWarning[] = [];
 
   constructor(private readonly write: (text: string) => void) {}
 
   update(status: StatusResponse): void {
+    // One write per status message: a message can carry thousands of log lines, and a write per
+    // line (a system call each on stderr) costs more than the rest of the printing together.
+    try {
+      this.printStatus(status);
+    } finally {
+      this.flush();
+    }
+  }
+
+  private printStatus(status: StatusResponse): void {
     // Headers first, then progress and logs, then completions: the order buildctl prints them.
     for (const vertex of status.vertexes) this.onVertex(vertex);
     for (const progress of status.statuses) this.onStatus(progress);
@@ -70,10 +91,21 @@ export class PlainProgress {
       if (state) this.onLog(state, Buffer.from(log.msg).toString("utf8"), toMs(log.timestamp));
     }
     for (const warning of status.warnings) {
+      const message = Buffer.from(warning.short).toString("utf8");
+      this.raisedWarnings.push({
+        message,
+        locations: locationsIn(warning.info, warning.ranges),
+        url: warning.url,
+      });
       const state = this.vertices.get(warning.vertex);
-      if (state) this.line(state, `WARN: ${Buffer.from(warning.short).toString("utf8")}`);
+      if (state) this.line(state, `WARN: ${message}`);
     }
     for (const vertex of status.vertexes) this.onCompletion(this.state(vertex.digest));
+  }
+
+  /** Warnings in the order they came, for annotations. */
+  warnings(): BuildWarning[] {
+    return [...this.raisedWarnings];
   }
 
   /** Steps in order, for the job summary. */
@@ -183,8 +215,9 @@ export class PlainProgress {
     const lines = (state.partialLine + text).split("\n");
     state.partialLine = lines.pop() ?? "";
     for (const line of lines) {
-      const printed = `#${this.indexOf(state)} ${offset} ${line.replace(/\r$/, "")}`;
-      this.line(state, printed.slice(`#${state.index} `.length));
+      const printed = `#${this.indexOf(state)} ${offset} ${line.endsWith("\r") ? line.slice(0, -1) : line}`;
+      this.focus(state);
+      this.raw(`${printed}\n`);
       state.lastLines.push(printed);
       if (state.lastLines.length > LAST_LINES) state.lastLines.shift();
     }
@@ -218,6 +251,13 @@ export class PlainProgress {
   }
 
   private raw(text: string): void {
+    this.pending += text;
+  }
+
+  private flush(): void {
+    if (this.pending === "") return;
+    const text = this.pending;
+    this.pending = "";
     this.write(text);
   }
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { cleanEnv, REPO_ROOT, runProcess } from "../helpers/cli.js";
+import { makeContext, run } from "../helpers/contexts.js";
 
 let runner: RunnerUnderTest;
 before(() => {
@@ -14,16 +15,31 @@ before(() => {
 });
 
 /** Runs one entry of action.yml with the given inputs, as the runner would. */
-async function runStep(entry: "main" | "post", inputs: Record<string, string>) {
+async function runStep(entry: "main" | "post", inputs: Record<string, string>, workspace = REPO_ROOT) {
   const dir = mkdtempSync(join(tmpdir(), "rb-action-"));
   const outputFile = join(dir, "output");
   const stateFile = join(dir, "state");
+  const summaryFile = join(dir, "summary");
   writeFileSync(outputFile, "");
   writeFileSync(stateFile, "");
-  const env = cleanEnv({ GITHUB_OUTPUT: outputFile, GITHUB_STATE: stateFile, GITHUB_ACTIONS: "true" });
+  writeFileSync(summaryFile, "");
+  const env = cleanEnv({
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STATE: stateFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_ACTIONS: "true",
+  });
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await runProcess(process.execPath, [join(REPO_ROOT, "dist", `${entry}.mjs`)], { env });
-  return { ...result, outputs: parseFileCommand(readFileSync(outputFile, "utf8")) };
+  const result = await runProcess(process.execPath, [join(REPO_ROOT, "dist", `${entry}.mjs`)], {
+    env,
+    cwd: workspace,
+  });
+  return {
+    ...result,
+    outputs: parseFileCommand(readFileSync(outputFile, "utf8")),
+    summary: readFileSync(summaryFile, "utf8"),
+  };
 }
 
 /** GitHub's file command format: name<<DELIMITER, value lines, DELIMITER. */
@@ -41,9 +57,10 @@ function parseFileCommand(text: string): Record<string, string> {
 }
 
 describe("the action", () => {
-  it("connects with inputs, reports the runner and sets the outputs", async () => {
+  it("connects with inputs, builds, reports the runner and sets the outputs", async () => {
     const key = readFileSync(runner.certs.clientKey, "utf8");
     const result = await runStep("main", {
+      context: "examples/hello",
       endpoint: runner.tcpAddress,
       "tls-cacert": runner.certs.caCert,
       "tls-cert": readFileSync(runner.certs.clientCert, "utf8"),
@@ -61,6 +78,50 @@ describe("the action", () => {
     const keyLines = key.split("\n").filter((line) => line.length >= 8 && !line.startsWith("-----"));
     for (const line of keyLines) assert.ok(result.stdout.includes(`::add-mask::${line}`));
     assert.ok(result.stdout.indexOf("::add-mask::") < result.stdout.indexOf("::group::"));
+    // The build's log in its own group, and the job summary with the steps.
+    assert.match(result.stdout, /^::group::Build\n#1 \[internal\] load build definition from Dockerfile$/m);
+    assert.match(result.stdout, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
+    assert.match(result.summary, /^### ✅ Build succeeded in \d+\.\ds$/m);
+    assert.match(
+      result.summary,
+      /^\| \d+ \| \[1\/1\] COPY hello.txt \/hello.txt \| (done|cached) \| (\d+\.\ds)? \|$/m,
+    );
+  });
+
+  it("fails the step with an annotation on the Dockerfile line and a summary of the steps", async () => {
+    const workspace = makeContext({
+      "docker/Dockerfile": ["FROM scratch", "COPY busybox /bin/busybox", run("echo failing; exit 7")].join(
+        "\n",
+      ),
+    });
+    const result = await runStep(
+      "main",
+      { endpoint: runner.unixAddress, context: ".", file: "docker/Dockerfile", "no-cache": "true" },
+      workspace,
+    );
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(
+      result.stdout,
+      /^::error title=Build failed,file=docker\/Dockerfile,line=3,endLine=3::The build failed: process ".*exit 7" did not complete successfully: exit code: 7$/m,
+    );
+    assert.equal(result.stdout.match(/^::error/gm)?.length, 1, "one annotation, not two");
+    assert.match(result.stdout, /^#\d+ \d+\.\d+ failing$/m);
+    assert.match(result.summary, /^### ❌ Build failed in \d+\.\ds$/m);
+    assert.match(result.summary, /^\| \d+ \| \[2\/2\] RUN .* \| \*\*error\*\* \| \d+\.\ds \|$/m);
+  });
+
+  it("refuses a bad build input before reaching the runner", async () => {
+    const result = await runStep("main", {
+      endpoint: "tcp://192.0.2.1:1234",
+      context: "examples/hello",
+      "build-args": "GOOD=1\nRB_SURELY_UNSET",
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      /^::error::input build-args "RB_SURELY_UNSET" has no "=" and no environment variable RB_SURELY_UNSET is set; write it as RB_SURELY_UNSET=value\.$/m,
+    );
+    assert.doesNotMatch(result.stdout, /::group::Connecting/);
   });
 
   it("fails the step with one sentence when the pin is not met", async () => {
@@ -69,6 +130,7 @@ describe("the action", () => {
       "tls-cacert": runner.certs.caCert,
       "tls-cert": runner.certs.clientCert,
       "tls-key": runner.certs.clientKey,
+      context: "examples/hello",
       "buildkit-version": "<0.30",
     });
     assert.equal(result.code, 1);
@@ -85,6 +147,7 @@ describe("the action", () => {
   it("only warns on a missed pin when buildkit-version-mismatch is warning", async () => {
     const result = await runStep("main", {
       endpoint: runner.unixAddress,
+      context: "examples/hello",
       "buildkit-version": "<0.30",
       "buildkit-version-mismatch": "warning",
     });

@@ -72,6 +72,82 @@ describe("build", () => {
       /^error: The build failed: process ".*exit 3" did not complete successfully: exit code: 3$/,
     );
     assert.match(result.stderr, /^------\n > \[2\/2\] RUN .*:\n#\d+ \d+\.\d+ before the failure\n------$/m);
+    // The Dockerfile line BuildKit points at, as buildx shows it.
+    assert.match(
+      result.stderr,
+      /^Dockerfile:3\n-{20}\n {3}1 \| {5}FROM scratch\n {3}2 \| {5}COPY .*\n {3}3 \| >>> RUN .*\n-{20}$/m,
+    );
+  });
+
+  it("points a Dockerfile syntax error at its line", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\nFROBNICATE now\n" });
+    const result = await build(context);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^Dockerfile:3\n-{20}\n(.*\n)* {3}3 \| >>> FROBNICATE now\n/m);
+    assert.match(
+      result.stderr.trim().split("\n").at(-1)!,
+      /^error: The build failed: .*unknown instruction: FROBNICATE/i,
+    );
+  });
+
+  it("gives RUN steps the hosts, network, /dev/shm size and ulimits asked for", async () => {
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        run(
+          "echo hosts: $(/bin/busybox grep example.test /etc/hosts); " +
+            "echo nets: $(/bin/busybox ls /sys/class/net); " +
+            "echo shm: $(/bin/busybox df -k /dev/shm | /bin/busybox tail -1 | /bin/busybox awk '{print $2}'); " +
+            "echo nofile: $(ulimit -n)",
+        ),
+      ].join("\n"),
+    });
+    const result = await build(
+      context,
+      "--no-cache",
+      "--add-host",
+      "example.test:10.1.2.3",
+      "--network",
+      "none",
+      "--shm-size",
+      "32m",
+      "--ulimit",
+      "nofile=1234:2048",
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^#\d+ \d+\.\d+ hosts: 10\.1\.2\.3\s+example\.test$/m);
+    assert.match(result.stderr, /^#\d+ \d+\.\d+ nets: lo$/m);
+    assert.match(result.stderr, /^#\d+ \d+\.\d+ shm: 32768$/m);
+    assert.match(result.stderr, /^#\d+ \d+\.\d+ nofile: 1234$/m);
+  });
+
+  it("sends a named local context through the session, beside the main one", async () => {
+    const extra = makeContext({ "greeting.txt": "from the named context" });
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        "COPY --from=extra greeting.txt /greeting.txt",
+        run("/bin/busybox cat /greeting.txt; echo"),
+      ].join("\n"),
+    });
+    const result = await build(context, "--no-cache", "--build-context", `extra=${extra}`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^#\d+ \d+\.\d+ from the named context$/m);
+    assert.match(result.stderr, /^#\d+ \[extra\] load build context|^#\d+ \[context extra\] load .*$/m);
+  });
+
+  it("asks for host networking as an entitlement, which a runner that does not allow it refuses", async () => {
+    const context = makeContext({
+      Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("true")].join("\n"),
+    });
+    const result = await build(context, "--no-cache", "--network", "host");
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr.trim().split("\n").at(-1)!,
+      /^error: The build failed: .*network\.host is not allowed/,
+    );
   });
 
   it("honours .dockerignore with exceptions when uploading the context", async () => {
@@ -122,6 +198,19 @@ describe("build", () => {
       /^--build-arg "RB_SURELY_UNSET" has no "=" and no environment variable RB_SURELY_UNSET is set/,
     ],
     ["an unknown platform form", ["--platform", "amd64"], (c) => c, /^--platform "amd64" is not a platform/],
+    [
+      "an unknown architecture",
+      ["--platform", "linux/amd65"],
+      (c) => c,
+      /^--platform "linux\/amd65" names an unknown architecture "amd65"\.$/,
+    ],
+    [
+      "a named context that does not exist",
+      ["--build-context", "extra=/nonexistent/dir"],
+      (c) => c,
+      /^--build-context "extra=\/nonexistent\/dir": the directory "\/nonexistent\/dir" does not exist\.$/,
+    ],
+    ["a bad ulimit", ["--ulimit", "nofile"], (c) => c, /^--ulimit "nofile" is not a ulimit/],
   ];
   for (const [name, flags, contextFor, message] of badInput) {
     it(`refuses ${name} with exit code 2`, async () => {

@@ -2,6 +2,7 @@
 // is the same, and the connection flags of `info`.
 import { parseBuildPlan, type BuildInputNames } from "../../build/plan.js";
 import { runBuild } from "../../build/run.js";
+import { describeWarning } from "../../report/build-summary.js";
 import { InputError } from "../../errors.js";
 import { describeRunner } from "../../report/runner-summary.js";
 import { connectFromFlags, CONNECTION_HELP, CONNECTION_OPTIONS, parseFlags } from "../args.js";
@@ -19,6 +20,13 @@ Build:
       --platform OS/ARCH        target platforms, comma-separated or repeated
       --no-cache                build without the runner's cache
       --no-cache-filter STAGE   build these stages without cache
+      --build-context NAME=VALUE
+                                a named context: a directory, docker-image://REF, a Git or HTTPS URL
+      --add-host HOST:IP        an entry for /etc/hosts in RUN steps
+      --network MODE            the network of RUN steps: default, none or host
+      --shm-size SIZE           the size of /dev/shm in RUN steps, such as 64m
+      --ulimit NAME=SOFT[:HARD] a ulimit for RUN steps, such as nofile=1024:2048
+      --pull                    look up base images in their registry again
       --progress plain          the log format (plain is the only one)
 ${CONNECTION_HELP}`;
 
@@ -31,6 +39,12 @@ const OPTIONS = {
   platform: { type: "string", multiple: true },
   "no-cache": { type: "boolean" },
   "no-cache-filter": { type: "string", multiple: true },
+  "build-context": { type: "string", multiple: true },
+  "add-host": { type: "string", multiple: true },
+  network: { type: "string" },
+  "shm-size": { type: "string" },
+  ulimit: { type: "string", multiple: true },
+  pull: { type: "boolean" },
   progress: { type: "string" },
 } as const;
 
@@ -40,6 +54,11 @@ const NAMES: BuildInputNames = {
   buildArgs: "--build-arg",
   labels: "--label",
   platforms: "--platform",
+  buildContexts: "--build-context",
+  addHosts: "--add-host",
+  network: "--network",
+  shmSize: "--shm-size",
+  ulimits: "--ulimit",
 };
 
 export async function buildCommand(args: string[], context: CommandContext): Promise<number> {
@@ -69,6 +88,12 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
       platforms: values.platform ?? [],
       noCache: values["no-cache"] ?? false,
       noCacheFilters: values["no-cache-filter"] ?? [],
+      buildContexts: values["build-context"] ?? [],
+      addHosts: values["add-host"] ?? [],
+      network: values.network,
+      shmSize: values["shm-size"],
+      ulimits: values.ulimit ?? [],
+      pull: values.pull ?? false,
     },
     NAMES,
     process.cwd(),
@@ -77,9 +102,10 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
   const { reporter, client, info } = await connectFromFlags(values, context);
   try {
     for (const line of describeRunner(info)) reporter.info(line);
-    await reporter.group("Build", () =>
+    const result = await reporter.group("Build", () =>
       runBuild(client, plan, (text) => context.stderr(text), context.signal),
     );
+    for (const warning of result.warnings) reporter.warning(describeWarning(warning));
   } finally {
     client.close();
   }

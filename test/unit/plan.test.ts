@@ -1,0 +1,148 @@
+// The build plan: inputs validated into one sentence each, and mapped to the frontend's attrs.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  entitlements,
+  frontendAttrs,
+  localDirs,
+  parseBuildPlan,
+  type BuildInputNames,
+  type BuildInputs,
+} from "../../src/build/plan.js";
+import { InputError } from "../../src/errors.js";
+
+const NAMES: BuildInputNames = {
+  context: "input context",
+  file: "input file",
+  buildArgs: "input build-args",
+  labels: "input labels",
+  platforms: "input platforms",
+  buildContexts: "input build-contexts",
+  addHosts: "input add-hosts",
+  network: "input network",
+  shmSize: "input shm-size",
+  ulimits: "input ulimit",
+};
+
+function contextDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "rb-plan-"));
+  writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
+  mkdirSync(join(dir, "extra"));
+  return dir;
+}
+
+function plan(overrides: Partial<BuildInputs>, cwd = contextDir()) {
+  return parseBuildPlan(
+    {
+      context: ".",
+      buildArgs: [],
+      labels: [],
+      platforms: [],
+      noCache: false,
+      noCacheFilters: [],
+      ...overrides,
+    },
+    NAMES,
+    cwd,
+    { FROM_ENV: "env value" },
+  );
+}
+
+function rejects(overrides: Partial<BuildInputs>, message: RegExp): void {
+  assert.throws(
+    () => plan(overrides),
+    (error: unknown) => {
+      assert.ok(error instanceof InputError);
+      assert.match(error.message, message);
+      return true;
+    },
+  );
+}
+
+describe("build plan", () => {
+  it("maps every input to the dockerfile frontend's attribute", () => {
+    const dir = contextDir();
+    const built = plan(
+      {
+        target: "final",
+        buildArgs: ["A=1", "B=x=y", "FROM_ENV"],
+        labels: ["org.example=yes"],
+        platforms: ["linux/amd64,linux/arm64", "linux/arm/v7"],
+        noCacheFilters: ["base,test"],
+        buildContexts: [
+          "extra=./extra",
+          "alpine=docker-image://alpine:3.20",
+          "src=https://example.test/x.git",
+        ],
+        addHosts: ["example.test:10.0.0.1,other.test=10.0.0.2", "v6.test:[::1]"],
+        network: "none",
+        shmSize: "64m",
+        ulimits: ["nofile=1024:2048", "nproc=512"],
+        pull: true,
+      },
+      dir,
+    );
+    assert.deepEqual(frontendAttrs(built), {
+      filename: "Dockerfile",
+      target: "final",
+      "build-arg:A": "1",
+      "build-arg:B": "x=y",
+      "build-arg:FROM_ENV": "env value",
+      "label:org.example": "yes",
+      platform: "linux/amd64,linux/arm64,linux/arm/v7",
+      "no-cache": "base,test",
+      "context:extra": "local:extra",
+      "context:alpine": "docker-image://alpine:3.20",
+      "context:src": "https://example.test/x.git",
+      "add-hosts": "example.test=10.0.0.1,other.test=10.0.0.2,v6.test=::1",
+      "force-network-mode": "none",
+      "shm-size": String(64 * 1024 * 1024),
+      ulimit: "nofile=1024:2048,nproc=512",
+      "image-resolve-mode": "pull",
+    });
+    assert.deepEqual(localDirs(built), { context: dir, dockerfile: dir, extra: join(dir, "extra") });
+    assert.deepEqual(entitlements(built), []);
+  });
+
+  it("keeps a named context called context apart from the main one", () => {
+    const dir = contextDir();
+    const built = plan({ buildContexts: ["context=./extra"] }, dir);
+    assert.equal(frontendAttrs(built)["context:context"], "local:_context");
+    assert.equal(localDirs(built)._context, join(dir, "extra"));
+    assert.equal(localDirs(built).context, dir);
+  });
+
+  it("asks for the network.host entitlement only for host networking", () => {
+    assert.deepEqual(entitlements(plan({ network: "host" })), ["network.host"]);
+    assert.equal(frontendAttrs(plan({ network: "default" }))["force-network-mode"], undefined);
+  });
+
+  it("reads sizes as docker does", () => {
+    assert.equal(plan({ shmSize: "1g" }).shmSizeBytes, 1024 ** 3);
+    assert.equal(plan({ shmSize: "512MiB" }).shmSizeBytes, 512 * 1024 ** 2);
+    assert.equal(plan({ shmSize: "4096" }).shmSizeBytes, 4096);
+  });
+
+  it("rejects each bad input with a sentence that names it", () => {
+    rejects({ context: "missing" }, /^input context "missing" does not exist\.$/);
+    rejects({ file: "nope/Dockerfile" }, /^input file "nope\/Dockerfile" does not exist\.$/);
+    rejects({ buildArgs: ["=x"] }, /^input build-args "=x" has no name/);
+    rejects({ buildArgs: ["UNSET_ARG"] }, /no environment variable UNSET_ARG is set/);
+    rejects({ labels: ["bare"] }, /^input labels "bare" has no "="/);
+    rejects({ platforms: ["linux"] }, /^input platforms "linux" is not a platform/);
+    rejects({ platforms: ["linux/foo"] }, /unknown architecture "foo"/);
+    rejects({ platforms: ["beos/amd64"] }, /unknown operating system "beos"/);
+    rejects({ buildContexts: ["noequals"] }, /^input build-contexts "noequals" is not NAME=VALUE/);
+    rejects({ buildContexts: ["x=./missing"] }, /the directory "\.\/missing" does not exist/);
+    rejects({ buildContexts: ["x=oci-layout:///tmp/layout"] }, /form we do not support yet/);
+    rejects({ addHosts: ["example.test"] }, /^input add-hosts "example.test" is not HOST:IP/);
+    rejects({ addHosts: ["example.test:not-an-ip"] }, /is not HOST:IP/);
+    rejects({ network: "bridge" }, /^input network "bridge" is not a network mode/);
+    rejects({ shmSize: "lots" }, /^input shm-size "lots" is not a size/);
+    rejects({ ulimits: ["nofile"] }, /^input ulimit "nofile" is not a ulimit/);
+    rejects({ ulimits: ["nofile=10:5"] }, /soft limit above its hard limit/);
+  });
+});
