@@ -20,7 +20,8 @@ const ENTRIES = [
 mkdirSync(join(root, "dist"), { recursive: true });
 const outputs = new Set(ENTRIES.map((entry) => entry.output.slice("dist/".length)));
 for (const name of readdirSync(join(root, "dist"))) {
-  if (!outputs.has(name) && !name.endsWith(".tmp")) rmSync(join(root, "dist", name), { recursive: true, force: true });
+  if (!outputs.has(name) && !name.endsWith(".tmp"))
+    rmSync(join(root, "dist", name), { recursive: true, force: true });
 }
 for (const entry of ENTRIES) {
   // Assets (grpc-js's channelz and xds protos) are only loaded by features we never use, so

@@ -1,18 +1,23 @@
-// Runs one build on a resolved runner: the session (health and the local dirs), then Solve and
-// Status together, with the log printed live. Closes the session whatever happens.
+// Runs one build on a resolved runner: the session (health, the local dirs, and the job's
+// credentials, secrets and SSH agents), then Solve and Status together, with the log printed
+// live and redacted. Closes the session whatever happens.
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { BuildkitClient } from "../buildkit/client.js";
-import { Session } from "../buildkit/session/tunnel.js";
+import { Session, type SessionService } from "../buildkit/session/tunnel.js";
 import { healthService } from "../buildkit/session/health.js";
 import { fileSyncService } from "../buildkit/session/filesync.js";
-import { solve } from "../buildkit/solve.js";
+import { authService, type CredentialLookup } from "../buildkit/session/auth.js";
+import { secretsService } from "../buildkit/session/secrets.js";
+import { sshService } from "../buildkit/session/ssh.js";
+import { solve, type ExporterRequest } from "../buildkit/solve.js";
 import type { SourceLocation } from "../buildkit/error-details.js";
 import { PlainProgress, type BuildWarning, type StepSummary } from "../report/progress.js";
 import { formatSourceExcerpt } from "../report/source-excerpt.js";
+import { Redactor } from "../report/redact.js";
 import { entitlements, frontendAttrs, localDirs, type BuildPlan } from "./plan.js";
-import { BuildFailedError, type LocalSourceLocation } from "../errors.js";
+import { BuildFailedError, InputError, type LocalSourceLocation } from "../errors.js";
 import { RpcError } from "../buildkit/errors.js";
 
 export interface BuildResult {
@@ -25,6 +30,22 @@ export interface LocalBuildWarning extends BuildWarning {
   locations: LocalSourceLocation[];
 }
 
+export interface BuildOptions {
+  /** Where the runner's log goes, already redacted. */
+  writeLog: (text: string) => void;
+  signal?: AbortSignal;
+  exporters?: ExporterRequest[];
+  /** Extra frontend attributes (attestations). */
+  frontendAttrs?: Record<string, string>;
+  /** Registry credentials for the host the runner asks about; anonymous when absent. */
+  credentials?: CredentialLookup;
+  secrets?: ReadonlyMap<string, Uint8Array>;
+  /** SSH agent sockets by id. */
+  sshAgents?: ReadonlyMap<string, string>;
+  /** Every value to keep out of the log; values learnt during the build are added to it. */
+  redactor?: Redactor;
+}
+
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan: BuildPlan): string {
   return createHash("sha256").update(`${hostname()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
@@ -33,26 +54,34 @@ function sharedKey(plan: BuildPlan): string {
 export async function runBuild(
   client: BuildkitClient,
   plan: BuildPlan,
-  writeLog: (text: string) => void,
-  signal?: AbortSignal,
+  options: BuildOptions,
 ): Promise<BuildResult> {
+  const redactor = options.redactor ?? new Redactor();
+  const writeLog = (text: string) => {
+    const visible = redactor.push(text);
+    if (visible) options.writeLog(visible);
+  };
   const progress = new PlainProgress(writeLog);
-  const session = new Session(client, {
-    sharedKey: sharedKey(plan),
-    services: [healthService(), fileSyncService(localDirs(plan))],
-    signal,
-  });
+  // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
+  let credentialError: unknown;
+  const services: SessionService[] = [healthService(), fileSyncService(localDirs(plan))];
+  if (options.credentials) {
+    services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
+  }
+  services.push(secretsService(options.secrets ?? new Map()));
+  services.push(sshService(options.sshAgents ?? new Map()));
+  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
   const warnings = () =>
     progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
   try {
     const exporterResponse = await solve(client, {
       sessionId: session.id,
       frontend: "dockerfile.v0",
-      frontendAttrs: frontendAttrs(plan),
-      exporters: [],
+      frontendAttrs: { ...frontendAttrs(plan), ...options.frontendAttrs },
+      exporters: options.exporters ?? [],
       entitlements: entitlements(plan),
       onStatus: (status) => progress.update(status),
-      signal,
+      signal: options.signal,
     });
     return { exporterResponse, steps: progress.steps(), warnings: warnings() };
   } catch (error) {
@@ -61,8 +90,15 @@ export async function runBuild(
     if (!(error instanceof RpcError)) throw error;
     const locations = error.sources.map(withPath(plan));
     for (const location of locations) writeLog(formatSourceExcerpt(location));
-    throw new BuildFailedError(`The build failed: ${error.details}`, locations, progress.steps());
+    if (credentialError instanceof InputError) throw credentialError;
+    throw new BuildFailedError(
+      redactor.redact(`The build failed: ${error.details}`),
+      locations,
+      progress.steps(),
+    );
   } finally {
+    const rest = redactor.flush();
+    if (rest) options.writeLog(rest);
     session.close();
   }
 }

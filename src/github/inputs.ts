@@ -4,6 +4,9 @@ import type { RunnerInputNames, RunnerInputs } from "../runner/options.js";
 import { parseBoolean } from "../runner/options.js";
 import { isPemText } from "../buildkit/tls.js";
 import type { BuildInputNames, BuildInputs } from "../build/plan.js";
+import type { JobInputNames, JobInputs } from "../build/prepare.js";
+import { secretFromEnvLine, secretFromFileLine, secretFromValueLine } from "../build/secrets.js";
+import { parseRegistryAuth } from "../credentials/registry-auth.js";
 
 export const INPUT = {
   endpoint: "endpoint",
@@ -29,6 +32,20 @@ export const INPUT = {
   shmSize: "shm-size",
   ulimit: "ulimit",
   pull: "pull",
+  tags: "tags",
+  push: "push",
+  pushByDigest: "push-by-digest",
+  ociMediatypes: "oci-mediatypes",
+  compression: "compression",
+  annotations: "annotations",
+  provenance: "provenance",
+  sbom: "sbom",
+  secrets: "secrets",
+  secretFiles: "secret-files",
+  secretEnvs: "secret-envs",
+  ssh: "ssh",
+  registryAuth: "registry-auth",
+  dockerConfig: "docker-config",
 } as const;
 
 export const ACTION_RUNNER_NAMES: RunnerInputNames = {
@@ -76,6 +93,51 @@ export function readBuildInputs(): BuildInputs {
     shmSize: input(INPUT.shmSize),
     ulimits: lines(INPUT.ulimit),
     pull: flag(INPUT.pull),
+  };
+}
+
+export const ACTION_JOB_NAMES: JobInputNames = {
+  tags: `input ${INPUT.tags}`,
+  pushByDigest: `input ${INPUT.pushByDigest}`,
+  ociMediatypes: `input ${INPUT.ociMediatypes}`,
+  compression: `input ${INPUT.compression}`,
+  annotations: `input ${INPUT.annotations}`,
+  provenance: `input ${INPUT.provenance}`,
+  sbom: `input ${INPUT.sbom}`,
+  secretFiles: `input ${INPUT.secretFiles}`,
+  secretEnvs: `input ${INPUT.secretEnvs}`,
+  ssh: `input ${INPUT.ssh}`,
+};
+
+/**
+ * Secrets, credentials and the image. Secret values are masked before they are parsed further,
+ * so that no error or log line can show them.
+ */
+export function readJobInputs(): JobInputs {
+  const lines = (name: string) => core.getMultilineInput(name);
+  const flag = (name: string) => parseBoolean(input(name), `input ${name}`, false);
+  const secretLines = lines(INPUT.secrets);
+  for (const line of secretLines) maskMultiline(line.slice(line.indexOf("=") + 1));
+  const registryAuth = input(INPUT.registryAuth) ?? "";
+  return {
+    secrets: [
+      ...secretLines.map((line) => secretFromValueLine(line, `input ${INPUT.secrets}`)),
+      ...lines(INPUT.secretFiles).map((line) => secretFromFileLine(line, `input ${INPUT.secretFiles}`)),
+      ...lines(INPUT.secretEnvs).map((line) => secretFromEnvLine(line, `input ${INPUT.secretEnvs}`)),
+    ],
+    ssh: lines(INPUT.ssh),
+    registryAuth: parseRegistryAuth(registryAuth, `input ${INPUT.registryAuth}`, maskMultiline),
+    useDockerConfig: parseBoolean(input(INPUT.dockerConfig), `input ${INPUT.dockerConfig}`, true),
+    image: {
+      tags: lines(INPUT.tags),
+      push: flag(INPUT.push),
+      pushByDigest: flag(INPUT.pushByDigest),
+      ociMediatypes: input(INPUT.ociMediatypes),
+      compression: input(INPUT.compression),
+      annotations: lines(INPUT.annotations),
+      provenance: input(INPUT.provenance),
+      sbom: input(INPUT.sbom),
+    },
   };
 }
 

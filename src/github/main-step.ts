@@ -10,7 +10,17 @@ import { annotationFile, buildSummaryMarkdown, describeWarning } from "../report
 import { describeRunner } from "../report/runner-summary.js";
 import { parseRunnerOptions } from "../runner/options.js";
 import { resolveRunner } from "../runner/resolve.js";
-import { ACTION_BUILD_NAMES, ACTION_RUNNER_NAMES, readBuildInputs, readRunnerInputs } from "./inputs.js";
+import {
+  ACTION_BUILD_NAMES,
+  ACTION_JOB_NAMES,
+  ACTION_RUNNER_NAMES,
+  maskMultiline,
+  readBuildInputs,
+  readJobInputs,
+  readRunnerInputs,
+} from "./inputs.js";
+import { prepareJob } from "../build/prepare.js";
+import { imageOutputs } from "../build/image.js";
 import { GithubReporter } from "./reporter.js";
 
 export async function runMainStep(): Promise<void> {
@@ -26,6 +36,11 @@ export async function runMainStep(): Promise<void> {
     // Every input is checked before anything starts on the runner.
     const options = parseRunnerOptions(readRunnerInputs(), ACTION_RUNNER_NAMES);
     const plan = parseBuildPlan(readBuildInputs(), ACTION_BUILD_NAMES);
+    const job = prepareJob(readJobInputs(), ACTION_JOB_NAMES, {
+      cwd: process.cwd(),
+      env: process.env,
+      onSecret: maskMultiline,
+    });
     const { client, info } = await reporter.group("Connecting to the BuildKit runner", async () => {
       const resolved = await resolveRunner(options, ACTION_RUNNER_NAMES, reporter, controller.signal);
       for (const line of describeRunner(resolved.info)) reporter.info(line);
@@ -36,7 +51,11 @@ export async function runMainStep(): Promise<void> {
     let result: BuildResult;
     try {
       result = await reporter.group("Build", () =>
-        runBuild(client, plan, (text) => process.stdout.write(text), controller.signal),
+        runBuild(client, plan, {
+          ...job.buildOptions,
+          writeLog: (text) => process.stdout.write(text),
+          signal: controller.signal,
+        }),
       );
     } finally {
       client.close();
@@ -44,6 +63,8 @@ export async function runMainStep(): Promise<void> {
     for (const warning of result.warnings) {
       core.warning(describeWarning(warning), annotationAt(warning.locations[0], "Build warning"));
     }
+    for (const [name, value] of Object.entries(imageOutputs(result.exporterResponse)))
+      core.setOutput(name, value);
     await writeJobSummary({ runner: info, ...result, durationMs: Date.now() - started });
   } catch (error) {
     const described = describeError(error);

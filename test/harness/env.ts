@@ -54,3 +54,26 @@ export function runnerUnderTest(): RunnerUnderTest {
     },
   };
 }
+
+/** The test registry that scripts/test.ts started (test/harness/registry.ts): TLS and htpasswd. */
+export interface RegistryUnderTest {
+  /** host:port, as in image names. */
+  address: string;
+  username: string;
+  password: string;
+  /** The PEM file of the CA that signed the registry's certificate; the runner trusts it. */
+  caCert: string;
+}
+
+export function registryUnderTest(): RegistryUnderTest {
+  const address = process.env.RB_TEST_REGISTRY;
+  if (!address) {
+    throw new Error("No test registry: run integration tests through `npm test`, which starts one.");
+  }
+  return {
+    address,
+    username: process.env.RB_TEST_REGISTRY_USER!,
+    password: process.env.RB_TEST_REGISTRY_PASSWORD!,
+    caCert: process.env.RB_TEST_REGISTRY_CA!,
+  };
+}

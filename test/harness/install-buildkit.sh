@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
-# Also installs runc and busybox-static (Debian) when they are missing. Prints the directory holding the binaries.
+# Also installs runc, busybox-static, docker-registry, apache2-utils and openssh-client (Debian)
+# when they are missing. Prints the directory holding the binaries.
 set -euo pipefail
 
 BUILDKIT_VERSION="${BUILDKIT_VERSION:-v0.32.2}"
@@ -29,6 +30,21 @@ fi
 if ! dpkg -s busybox-static >/dev/null 2>&1; then
   log "busybox-static missing: installing it from Debian"
   apt_install busybox-static
+fi
+# The test registry (test/harness/registry.ts): Debian's distribution registry, and htpasswd for
+# its bcrypt password file.
+if ! command -v docker-registry >/dev/null 2>&1; then
+  log "docker-registry missing: installing it from Debian"
+  apt_install docker-registry
+fi
+if ! command -v htpasswd >/dev/null 2>&1; then
+  log "htpasswd missing: installing apache2-utils from Debian"
+  apt_install apache2-utils
+fi
+# ssh-agent and ssh-add, for the SSH forwarding tests.
+if ! command -v ssh-agent >/dev/null 2>&1; then
+  log "ssh-agent missing: installing openssh-client from Debian"
+  apt_install openssh-client
 fi
 
 if [ -x "$BIN_DIR/buildkitd" ] && [ -x "$BIN_DIR/buildctl" ]; then

@@ -1,7 +1,7 @@
 // A real BuildKit runner for the tests: buildkitd built from the Go module (install-buildkit.sh),
 // serving mTLS on a free loopback TCP port and plain gRPC on a unix socket, stopped afterwards.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, rmSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -52,6 +52,10 @@ export async function freePort(): Promise<number> {
 export interface StartOptions {
   /** Extra buildkitd flags. */
   args?: string[];
+  /** Extra environment variables for buildkitd (e.g. BUILDKIT_STEP_LOG_MAX_SIZE). */
+  env?: Record<string, string>;
+  /** buildkitd.toml content (registry CAs, say), passed with --config. */
+  config?: string;
 }
 
 export async function startTestRunner(options: StartOptions = {}): Promise<TestRunner> {
@@ -62,6 +66,11 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
   const socket = join(dir, "buildkitd.sock");
   const logFile = join(dir, "buildkitd.log");
   mkdirSync(join(dir, "root"));
+  const configArgs: string[] = [];
+  if (options.config !== undefined) {
+    writeFileSync(join(dir, "buildkitd.toml"), options.config);
+    configArgs.push("--config", join(dir, "buildkitd.toml"));
+  }
   const log = openSync(logFile, "a");
   const child = spawn(
     join(binDir, "buildkitd"),
@@ -80,9 +89,13 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
       certs.caCert,
       "--oci-worker=true",
       "--containerd-worker=false",
+      ...configArgs,
       ...(options.args ?? []),
     ],
-    { stdio: ["ignore", log, log], env: { ...process.env, PATH: `${binDir}:${process.env.PATH}` } },
+    {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, ...options.env, PATH: `${binDir}:${process.env.PATH}` },
+    },
   );
   closeSync(log);
   const tcpAddress = `tcp://127.0.0.1:${port}`;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { isOneSentence, REPO_ROOT, runCli } from "../helpers/cli.js";
+import { isOneSentence, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
 import { join } from "node:path";
 import { makeContext, run } from "../helpers/contexts.js";
 
@@ -12,6 +12,22 @@ before(() => {
   runner = runnerUnderTest();
   connection = connectionFlags(runner);
 });
+
+/** The runner's build records that have not completed, as buildctl (the reference client) lists them. */
+async function unfinishedBuilds(testRunner: RunnerUnderTest): Promise<string[]> {
+  const result = await runProcess(join(testRunner.binDir, "buildctl"), [
+    ...connectionFlags(testRunner),
+    "debug",
+    "histories",
+    "--format",
+    "{{.Record.Ref}} {{if .Record.CompletedAt}}completed{{else}}unfinished{{end}}",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout
+    .split("\n")
+    .filter((line) => line.endsWith(" unfinished"))
+    .map((line) => line.split(" ")[0]!);
+}
 
 function build(context: string, ...flags: string[]) {
   return runCli(["build", ...connection, ...flags, context]);
@@ -230,6 +246,7 @@ describe("build", () => {
       result.stderr.trim().split("\n").at(-1)!,
       /^error: The build failed: .*target stage "missing" could not be found/,
     );
+    assert.deepEqual(await unfinishedBuilds(runner), [], "nothing half-done left on the runner");
   });
 });
 
@@ -267,5 +284,12 @@ describe("cancellation", () => {
     for (let i = 0; i < 50 && runningOnRunner(); i++)
       await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(runningOnRunner(), false, "the runner stopped the step");
+    // The record completes once the runner has finished cancelling; give it the same few seconds.
+    let unfinished = await unfinishedBuilds(runner);
+    for (let i = 0; i < 50 && unfinished.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      unfinished = await unfinishedBuilds(runner);
+    }
+    assert.deepEqual(unfinished, [], "the build is over on the runner too");
   });
 });

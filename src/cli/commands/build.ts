@@ -1,7 +1,13 @@
 // `remote-buildkit build [flags] CONTEXT`: the flags of `docker buildx build` where the meaning
 // is the same, and the connection flags of `info`.
 import { parseBuildPlan, type BuildInputNames } from "../../build/plan.js";
+import { readFileSync, writeFileSync } from "node:fs";
 import { runBuild } from "../../build/run.js";
+import { prepareJob, type JobInputNames } from "../../build/prepare.js";
+import { secretFromBuildxSpec } from "../../build/secrets.js";
+import { buildMetadata, imageOutputs } from "../../build/image.js";
+import { parseRegistryAuth } from "../../credentials/registry-auth.js";
+import type { ExplicitCredential } from "../../credentials/docker-config.js";
 import { describeWarning } from "../../report/build-summary.js";
 import { InputError } from "../../errors.js";
 import { describeRunner } from "../../report/runner-summary.js";
@@ -28,6 +34,22 @@ Build:
       --ulimit NAME=SOFT[:HARD] a ulimit for RUN steps, such as nofile=1024:2048
       --pull                    look up base images in their registry again
       --progress plain          the log format (plain is the only one)
+
+Image:
+  -t, --tag NAME                a name for the image, repeated for more
+      --push                    push the image to its registry (credentials: see below)
+      --annotation KEY=VALUE    an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)
+      --provenance VALUE        a provenance attestation: true, false or mode=max
+      --sbom VALUE              an SBOM attestation: true, false or generator=IMAGE
+      --metadata-file PATH      write the exporter's response (digest, descriptor) as JSON
+
+Secrets and credentials (values are never printed; the log shows *** instead):
+      --secret id=ID,src=PATH   a build secret from a file, or id=ID,env=NAME from a variable
+      --ssh default|ID=SOCKET   forward an SSH agent (default: the one at SSH_AUTH_SOCK)
+      --registry-auth-file PATH REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes
+                                the same text. The docker config (DOCKER_CONFIG or ~/.docker)
+                                and its credential helpers are read too, unless
+      --no-docker-config        is given
 ${CONNECTION_HELP}`;
 
 const OPTIONS = {
@@ -46,7 +68,30 @@ const OPTIONS = {
   ulimit: { type: "string", multiple: true },
   pull: { type: "boolean" },
   progress: { type: "string" },
+  tag: { type: "string", short: "t", multiple: true },
+  push: { type: "boolean" },
+  annotation: { type: "string", multiple: true },
+  provenance: { type: "string" },
+  sbom: { type: "string" },
+  "metadata-file": { type: "string" },
+  secret: { type: "string", multiple: true },
+  ssh: { type: "string", multiple: true },
+  "registry-auth-file": { type: "string" },
+  "no-docker-config": { type: "boolean" },
 } as const;
+
+const JOB_NAMES: JobInputNames = {
+  tags: "--tag",
+  pushByDigest: "--push-by-digest",
+  ociMediatypes: "--oci-mediatypes",
+  compression: "--compression",
+  annotations: "--annotation",
+  provenance: "--provenance",
+  sbom: "--sbom",
+  secretFiles: "--secret",
+  secretEnvs: "--secret",
+  ssh: "--ssh",
+};
 
 const NAMES: BuildInputNames = {
   context: "The context",
@@ -99,15 +144,68 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
     process.cwd(),
     context.env,
   );
+  const job = prepareJob(
+    {
+      secrets: (values.secret ?? []).map((spec) => secretFromBuildxSpec(spec, "--secret")),
+      ssh: values.ssh ?? [],
+      registryAuth: registryAuth(values["registry-auth-file"], context.env),
+      useDockerConfig: !values["no-docker-config"],
+      image: {
+        tags: values.tag ?? [],
+        push: values.push ?? false,
+        pushByDigest: false,
+        annotations: values.annotation ?? [],
+        provenance: values.provenance,
+        sbom: values.sbom,
+      },
+    },
+    JOB_NAMES,
+    { cwd: process.cwd(), env: context.env, onSecret: () => {} },
+  );
+  const metadataFile = values["metadata-file"];
   const { reporter, client, info } = await connectFromFlags(values, context);
   try {
     for (const line of describeRunner(info)) reporter.info(line);
     const result = await reporter.group("Build", () =>
-      runBuild(client, plan, (text) => context.stderr(text), context.signal),
+      runBuild(client, plan, {
+        ...job.buildOptions,
+        writeLog: (text) => context.stderr(text),
+        signal: context.signal,
+      }),
     );
     for (const warning of result.warnings) reporter.warning(describeWarning(warning));
+    const outputs = imageOutputs(result.exporterResponse);
+    if (outputs.digest) reporter.info(`Image digest: ${outputs.digest}`);
+    if (metadataFile) writeMetadataFile(metadataFile, result.exporterResponse);
   } finally {
     client.close();
   }
   return 0;
+}
+
+/** --registry-auth-file, else BUILDKIT_REGISTRY_AUTH: never a password in argv. */
+function registryAuth(file: string | undefined, env: NodeJS.ProcessEnv): ExplicitCredential[] {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      throw new InputError(
+        `--registry-auth-file "${file}" cannot be read (${(error as NodeJS.ErrnoException).code}).`,
+      );
+    }
+    return parseRegistryAuth(text, `--registry-auth-file "${file}"`, () => {});
+  }
+  const fromEnv = env.BUILDKIT_REGISTRY_AUTH;
+  return fromEnv ? parseRegistryAuth(fromEnv, "BUILDKIT_REGISTRY_AUTH", () => {}) : [];
+}
+
+function writeMetadataFile(path: string, exporterResponse: Record<string, string>): void {
+  try {
+    writeFileSync(path, `${JSON.stringify(buildMetadata(exporterResponse), null, 2)}\n`);
+  } catch (error) {
+    throw new InputError(
+      `--metadata-file "${path}" cannot be written (${(error as NodeJS.ErrnoException).code}).`,
+    );
+  }
 }

@@ -1,0 +1,30 @@
+// Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
+// `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
+// so that a password never has to be on a command line.
+import { InputError } from "../errors.js";
+import type { ExplicitCredential } from "./docker-config.js";
+
+export function parseRegistryAuth(
+  text: string,
+  name: string,
+  onSecret: (value: string) => void,
+): ExplicitCredential[] {
+  const credentials: ExplicitCredential[] = [];
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const equals = line.indexOf("=");
+    const colon = line.indexOf(":", equals + 1);
+    // The password is masked first, before anything about the line is said.
+    if (colon > equals) onSecret(line.slice(colon + 1));
+    if (equals <= 0 || colon < 0 || colon === line.length - 1) {
+      throw new InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
+    }
+    credentials.push({
+      registry: line.slice(0, equals).trim(),
+      username: line.slice(equals + 1, colon),
+      password: line.slice(colon + 1),
+    });
+  }
+  return credentials;
+}
