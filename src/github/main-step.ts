@@ -63,9 +63,15 @@ export async function runMainStep(): Promise<void> {
     for (const warning of result.warnings) {
       core.warning(describeWarning(warning), annotationAt(warning.locations[0], "Build warning"));
     }
-    for (const [name, value] of Object.entries(imageOutputs(result.exporterResponse)))
-      core.setOutput(name, value);
-    await writeJobSummary({ runner: info, ...result, durationMs: Date.now() - started });
+    const image = imageOutputs(result.exporterResponse);
+    for (const [name, value] of Object.entries(image)) core.setOutput(name, value);
+    const names = job.image.exporterAttrs?.name?.split(",") ?? [];
+    await writeJobSummary({
+      runner: info,
+      ...result,
+      image: { names, digest: image.digest, pushed: job.image.exporterAttrs?.push === "true" },
+      durationMs: Date.now() - started,
+    });
   } catch (error) {
     const described = describeError(error);
     if (described.stack) core.debug(described.stack);

@@ -23,6 +23,8 @@ export interface BuildSummaryInput {
   warnings: BuildWarning[];
   /** BuildKit's message when the build failed. */
   failure?: string;
+  /** The image exported, when there is one. */
+  image?: { names: string[]; digest: string; pushed: boolean };
   durationMs: number;
 }
 
@@ -38,6 +40,12 @@ export function buildSummaryMarkdown(input: BuildSummaryInput): string {
     "",
   ];
   if (input.failure) lines.push("```text", input.failure, "```", "");
+  if (input.image && input.image.digest) {
+    lines.push(
+      `${input.image.pushed ? "Pushed" : "Built"} \`${input.image.names.join("`, `")}\` with digest \`${input.image.digest}\`.`,
+      "",
+    );
+  }
   if (input.steps.length > 0) {
     lines.push("| # | Step | Result | Time |", "|---:|---|---|---:|");
     for (const step of input.steps) {

@@ -1,0 +1,89 @@
+// The image exporter's attributes, attestations, and the outputs read from the exporter response.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { buildMetadata, imageOutputs, parseImagePlan, type ImageInputs } from "../../src/build/image.js";
+import { InputError } from "../../src/errors.js";
+
+const NAMES = {
+  tags: "input tags",
+  pushByDigest: "input push-by-digest",
+  ociMediatypes: "input oci-mediatypes",
+  compression: "input compression",
+  annotations: "input annotations",
+  provenance: "input provenance",
+  sbom: "input sbom",
+};
+
+function plan(overrides: Partial<ImageInputs>) {
+  return parseImagePlan({ tags: [], push: false, pushByDigest: false, annotations: [], ...overrides }, NAMES);
+}
+
+function rejects(overrides: Partial<ImageInputs>, message: RegExp): void {
+  assert.throws(
+    () => plan(overrides),
+    (error: unknown) => error instanceof InputError && message.test(error.message),
+  );
+}
+
+describe("image plan", () => {
+  it("exports no image without a name", () => {
+    assert.deepEqual(plan({}), { attestationAttrs: {} });
+  });
+
+  it("maps names, push and the image options to the image exporter's attributes", () => {
+    const built = plan({
+      tags: ["127.0.0.1:5000/team/app:1.2,127.0.0.1:5000/team/app:latest", "ghcr.io/org/app"],
+      push: true,
+      pushByDigest: true,
+      ociMediatypes: "true",
+      compression: "zstd",
+      annotations: ["org.opencontainers.image.title=app", "index:org.example.note=x=y"],
+      provenance: "mode=max",
+      sbom: "true",
+    });
+    assert.deepEqual(built.exporterAttrs, {
+      name: "127.0.0.1:5000/team/app:1.2,127.0.0.1:5000/team/app:latest,ghcr.io/org/app",
+      push: "true",
+      "push-by-digest": "true",
+      "oci-mediatypes": "true",
+      compression: "zstd",
+      "force-compression": "true",
+      "annotation.org.opencontainers.image.title": "app",
+      "annotation-index.org.example.note": "x=y",
+    });
+    assert.deepEqual(built.attestationAttrs, { "attest:provenance": "mode=max", "attest:sbom": "" });
+    assert.deepEqual(plan({ provenance: "true" }).attestationAttrs, { "attest:provenance": "mode=min" });
+    assert.deepEqual(plan({ provenance: "false", sbom: "false" }).attestationAttrs, {});
+  });
+
+  it("rejects each bad input with a sentence that names it", () => {
+    rejects({ tags: ["Not A Name"] }, /^input tags "Not A Name" is not an image name/);
+    rejects({ push: true }, /^Pushing needs at least one name in input tags\.$/);
+    rejects({ tags: ["app"], pushByDigest: true }, /^input push-by-digest needs push\.$/);
+    rejects({ tags: ["app"], compression: "lz4" }, /^input compression "lz4" is not one of gzip, zstd/);
+    rejects({ tags: ["app"], ociMediatypes: "yes" }, /^input oci-mediatypes is "yes"; use true or false\.$/);
+    rejects({ tags: ["app"], annotations: ["novalue"] }, /^input annotations "novalue" is not KEY=VALUE\.$/);
+    rejects({ tags: ["app"], annotations: ["layer:k=v"] }, /has the type "layer"/);
+    rejects({ provenance: "maximum" }, /^input provenance "maximum" is not true, false or KEY=VALUE/);
+  });
+
+  it("decodes the exporter response as buildx's metadata file does", () => {
+    const descriptor = {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: "sha256:ab",
+      size: 1,
+    };
+    const response = {
+      "containerimage.digest": "sha256:ab",
+      "containerimage.config.digest": "sha256:cd",
+      "containerimage.descriptor": Buffer.from(JSON.stringify(descriptor)).toString("base64"),
+      "image.name": "app:1",
+    };
+    assert.deepEqual(buildMetadata(response), { ...response, "containerimage.descriptor": descriptor });
+    const outputs = imageOutputs(response);
+    assert.equal(outputs.digest, "sha256:ab");
+    assert.equal(outputs.imageid, "sha256:cd");
+    assert.deepEqual(JSON.parse(outputs.metadata), buildMetadata(response));
+    assert.deepEqual(imageOutputs({}), { digest: "", imageid: "", metadata: "{}" });
+  });
+});
