@@ -33142,7 +33142,7 @@ module.exports = validRange
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8628);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7748);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
@@ -33163,7 +33163,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8628:
+/***/ 7748:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33184,19 +33184,19 @@ const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impor
 // Typed errors of the BuildKit client. Each carries a complete sentence for a person: the
 // adapters print `message` as it is and never a stack trace for these.
 /** The base of every error that the client library raises on purpose. */
-class BuildkitError extends Error {
+class errors_BuildkitError extends Error {
     name = "BuildkitError";
 }
 /** An endpoint that cannot be parsed or uses a scheme we do not speak. */
-class EndpointError extends BuildkitError {
+class EndpointError extends errors_BuildkitError {
     name = "EndpointError";
 }
 /** TLS material that is missing, unreadable, malformed or inconsistent. */
-class TlsConfigError extends BuildkitError {
+class TlsConfigError extends errors_BuildkitError {
     name = "TlsConfigError";
 }
 /** The runner could not be reached, did not answer in time, or refused the connection. */
-class ConnectionError extends BuildkitError {
+class ConnectionError extends errors_BuildkitError {
     endpoint;
     name = "ConnectionError";
     constructor(message, endpoint) {
@@ -33205,18 +33205,22 @@ class ConnectionError extends BuildkitError {
     }
 }
 /** The runner answered a call with an error status. */
-class RpcError extends BuildkitError {
+class RpcError extends errors_BuildkitError {
     code;
     details;
+    sources;
     name = "RpcError";
-    constructor(message, code, details) {
+    constructor(message, code, details, 
+    /** Where in the Dockerfile BuildKit says the failure is, when it says. */
+    sources = []) {
         super(message);
         this.code = code;
         this.details = details;
+        this.sources = sources;
     }
 }
 /** The operation was cancelled through its AbortSignal. */
-class CancelledError extends BuildkitError {
+class CancelledError extends errors_BuildkitError {
     name = "CancelledError";
 }
 
@@ -33227,7 +33231,7 @@ class CancelledError extends BuildkitError {
 /** buildctl's default address on Linux. */
 const DEFAULT_ENDPOINT = "unix:///run/buildkit/buildkitd.sock";
 const SUPPORTED = "use tcp://HOST:PORT or unix:///PATH";
-function parseEndpoint(text) {
+function endpoint_parseEndpoint(text) {
     const address = text.trim();
     if (address === "")
         throw new EndpointError(`The runner endpoint is empty; ${SUPPORTED}.`);
@@ -38758,7 +38762,7 @@ function fileDesc(b64, imports) {
  *
  * @private
  */
-function service_serviceDesc(file, path, ...paths) {
+function serviceDesc(file, path, ...paths) {
     if (paths.length > 0) {
         throw new Error();
     }
@@ -38968,7 +38972,7 @@ const InfoResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ 
 /**
  * @generated from service moby.buildkit.v1.Control
  */
-const Control = /*@__PURE__*/ service_serviceDesc(file_moby_buildkit_v1_control, 0);
+const Control = /*@__PURE__*/ serviceDesc(file_moby_buildkit_v1_control, 0);
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js
 // Copyright 2021-2026 Buf Technologies, Inc.
@@ -39443,12 +39447,20 @@ function writeTypeOfScalar(type) {
 // Every unary call takes a deadline and every stream an AbortSignal, so nothing can hang forever.
 
 
+
 /** BuildKit's client and server both allow 16 MiB messages; grpc-js defaults to 4 MiB. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** grpc-go closes connections that ping more often than every 5 minutes without streams. */
 const MIN_KEEPALIVE_MS = 5 * 60 * 1000;
+/**
+ * HTTP/2 receive window per stream and for the connection. Node's default of 64 KiB makes the
+ * runner wait for a WINDOW_UPDATE after every 64 KiB of Status (build log) or session-tunnel
+ * data; grpc-go grows its windows by bandwidth estimation instead, up to 16 MiB.
+ */
+const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
 const CHANNEL_OPTIONS = {
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_time_ms": MIN_KEEPALIVE_MS,
     "grpc.keepalive_permit_without_calls": 0,
@@ -39459,7 +39471,195 @@ function methodPath(method) {
     return `/${method.parent.typeName}/${method.name}`;
 }
 function serializer(schema) {
-    return (message) => Buffer.from(toBinary(schema, message));
+    const flat = flatBytesEncoder(schema);
+    return (message) => {
+        const encoded = message[ENCODED];
+        if (encoded !== undefined)
+            return encoded;
+        const fast = flat?.(message);
+        if (fast)
+            return fast;
+        const bytes = toBinary(schema, message);
+        // A view, not a copy: the bytes are ours alone.
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    };
+}
+/**
+ * An encoder for messages that carry bulk bytes (the session tunnel's BytesMessage, FileSync's
+ * DATA packets): their fields are bytes, uint32 and enums with proto3 implicit presence, and
+ * message fields that are left unset. It writes exactly what toBinary writes (fields by number,
+ * zero values left out) but copies the payload once into a buffer of the right size, where
+ * toBinary grows its buffer by doubling and copies again at the end. Returns undefined, for
+ * toBinary to handle, on any message outside that shape (a set message field, unknown fields).
+ */
+function flatBytesEncoder(schema) {
+    const fields = flatFields(schema);
+    if (fields === undefined)
+        return undefined;
+    const typeName = schema.typeName;
+    return (message) => {
+        const values = message;
+        if (values.$typeName !== typeName)
+            return undefined;
+        const unknown = values.$unknown;
+        if (unknown !== undefined && unknown.length > 0)
+            return undefined;
+        let size = 0;
+        for (const field of fields) {
+            const value = values[field.localName];
+            if (field.kind === "unset") {
+                if (value !== undefined)
+                    return undefined;
+            }
+            else if (field.kind === "varint") {
+                if (!isUint32(value))
+                    return undefined;
+                if (value !== 0)
+                    size += 1 + varintLength(value);
+            }
+            else {
+                if (!(value instanceof Uint8Array))
+                    return undefined;
+                if (value.byteLength > 0)
+                    size += 1 + varintLength(value.byteLength) + value.byteLength;
+            }
+        }
+        const out = Buffer.allocUnsafe(size);
+        let pos = 0;
+        for (const field of fields) {
+            if (field.kind === "unset")
+                continue;
+            const value = values[field.localName];
+            if (field.kind === "varint") {
+                if (value === 0)
+                    continue;
+                out[pos++] = field.tag;
+                pos = writeVarint(out, pos, value);
+            }
+            else {
+                const bytes = value;
+                if (bytes.byteLength === 0)
+                    continue;
+                out[pos++] = field.tag;
+                pos = writeVarint(out, pos, bytes.byteLength);
+                out.set(bytes, pos);
+                pos += bytes.byteLength;
+            }
+        }
+        return out;
+    };
+}
+const ENCODED = Symbol("encoded");
+/** Bytes to leave free before a payload given to createInPlace, for the fields in front of it. */
+const HEADER_ROOM = 64;
+/**
+ * Creates a flat bytes message (see flatBytesEncoder) whose bytes field, its last, is the
+ * payload at target[payloadStart, payloadStart + payloadLength), and writes the fields before it
+ * into the HEADER_ROOM bytes in front, so that the serializer sends target's bytes as they are
+ * instead of copying the payload. The message and target must not change afterwards. Any other
+ * message shape is created plainly, for the serializer to encode as usual.
+ */
+function createInPlace(schema, init, target, payloadStart, payloadLength) {
+    const fields = flatFields(schema);
+    const last = fields?.at(-1);
+    const payload = target.subarray(payloadStart, payloadStart + payloadLength);
+    if (fields === undefined || last?.kind !== "bytes" || payloadStart < HEADER_ROOM) {
+        return create(schema, { ...init, [last?.localName ?? "data"]: payload });
+    }
+    const message = create(schema, { ...init, [last.localName]: payload });
+    const values = message;
+    const header = [];
+    for (const field of fields) {
+        if (field === last)
+            break;
+        const value = values[field.localName];
+        if (field.kind === "unset" && value === undefined)
+            continue;
+        if (field.kind !== "varint" || !isUint32(value))
+            return message;
+        if (value === 0)
+            continue;
+        header.push(field.tag);
+        pushVarint(header, value);
+    }
+    if (payloadLength > 0) {
+        header.push(last.tag);
+        pushVarint(header, payloadLength);
+    }
+    if (header.length > HEADER_ROOM)
+        return message;
+    const start = payloadStart - header.length;
+    for (let i = 0; i < header.length; i++)
+        target[start + i] = header[i];
+    Object.defineProperty(message, ENCODED, { value: target.subarray(start, payloadStart + payloadLength) });
+    return message;
+}
+function isUint32(value) {
+    return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+function pushVarint(out, value) {
+    let rest = value >>> 0;
+    while (rest >= 0x80) {
+        out.push((rest & 0x7f) | 0x80);
+        rest >>>= 7;
+    }
+    out.push(rest);
+}
+const flatPlans = new WeakMap();
+/** The fields of a flat bytes message in field-number order, or undefined for other shapes. */
+function flatFields(schema) {
+    let plan = flatPlans.get(schema);
+    if (plan === undefined) {
+        plan = planFlatFields(schema) ?? null;
+        flatPlans.set(schema, plan);
+    }
+    return plan ?? undefined;
+}
+function planFlatFields(schema) {
+    const fields = [];
+    for (const field of [...schema.fields].sort((a, b) => a.number - b.number)) {
+        if (field.oneof)
+            return undefined;
+        if (field.fieldKind === "message") {
+            fields.push({ kind: "unset", localName: field.localName });
+            continue;
+        }
+        if (field.presence !== FeatureSet_FieldPresence.IMPLICIT)
+            return undefined;
+        if (field.fieldKind === "enum") {
+            if (field.enum.values[0]?.number !== 0)
+                return undefined;
+            fields.push({ kind: "varint", localName: field.localName, tag: field.number << 3 });
+        }
+        else if (field.fieldKind === "scalar" && field.scalar === descriptors_ScalarType.UINT32) {
+            fields.push({ kind: "varint", localName: field.localName, tag: field.number << 3 });
+        }
+        else if (field.fieldKind === "scalar" && field.scalar === descriptors_ScalarType.BYTES) {
+            fields.push({ kind: "bytes", localName: field.localName, tag: (field.number << 3) | 2 });
+        }
+        else
+            return undefined;
+    }
+    if (!fields.some((field) => field.kind === "bytes") ||
+        fields.some((field) => field.kind !== "unset" && field.tag >= 0x80)) {
+        return undefined;
+    }
+    return fields;
+}
+function varintLength(value) {
+    let length = 1;
+    for (let rest = value >>> 7; rest !== 0; rest >>>= 7)
+        length++;
+    return length;
+}
+function writeVarint(out, pos, value) {
+    let rest = value >>> 0;
+    while (rest >= 0x80) {
+        out[pos++] = (rest & 0x7f) | 0x80;
+        rest >>>= 7;
+    }
+    out[pos++] = rest;
+    return pos;
 }
 function deserializer(schema) {
     return (bytes) => fromBinary(schema, bytes);
@@ -39503,6 +39703,105 @@ function callBidiStream(client, method, options) {
 }
 function isServiceError(error) {
     return error instanceof Error && typeof error.code === "number";
+}
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/any_pb.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+/**
+ * Describes the file google/protobuf/any.proto.
+ */
+const file_google_protobuf_any = /*@__PURE__*/ fileDesc("Chlnb29nbGUvcHJvdG9idWYvYW55LnByb3RvEg9nb29nbGUucHJvdG9idWYiJgoDQW55EhAKCHR5cGVfdXJsGAEgASgJEg0KBXZhbHVlGAIgASgMQnYKE2NvbS5nb29nbGUucHJvdG9idWZCCEFueVByb3RvUAFaLGdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2FueXBiogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM");
+/**
+ * Describes the message google.protobuf.Any.
+ * Use `create(AnySchema)` to create a new message.
+ */
+const AnySchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_any, 0)));
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/google/rpc/status_pb.ts
+// The error model that gRPC servers put, marshalled, in the grpc-status-details-bin trailer.
+
+
+/**
+ * Describes the file google/rpc/status.proto.
+ */
+const file_google_rpc_status = /*@__PURE__*/ fileDesc("Chdnb29nbGUvcnBjL3N0YXR1cy5wcm90bxIKZ29vZ2xlLnJwYyJOCgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55YgZwcm90bzM", [file_google_protobuf_any]);
+/**
+ * Describes the message google.rpc.Status.
+ * Use `create(StatusSchema)` to create a new message.
+ */
+const StatusSchema = /*@__PURE__*/ message_messageDesc(file_google_rpc_status, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/error-details.ts
+// What BuildKit says about a failure beyond its message: the typed details it marshals into the
+// grpc-status-details-bin trailer. We read the Dockerfile locations (errdefs.Source), so that a
+// failure can be pointed at its file and line.
+
+
+const DETAILS_KEY = "grpc-status-details-bin";
+// BuildKit registers its error details with typeurl as JSON: v0.32.2 sends
+// "github.com/moby/buildkit/errdefs.Source+json", the value being Go's encoding/json of it.
+const SOURCE_TYPE = /(^|\/)errdefs\.Source\+json$/;
+/** The source locations in a gRPC error's trailer; empty when there are none or they do not parse. */
+function sourceLocations(metadata) {
+    const locations = [];
+    for (const value of metadata?.get(DETAILS_KEY) ?? []) {
+        if (!Buffer.isBuffer(value))
+            continue;
+        try {
+            for (const detail of fromBinary(StatusSchema, value).details) {
+                if (!SOURCE_TYPE.test(detail.typeUrl))
+                    continue;
+                const source = sourceFromJson(detail.value);
+                locations.push(...locationsIn(source.info, source.ranges ?? []));
+            }
+        }
+        catch {
+            // A trailer we cannot read only costs the annotation; the message still says what failed.
+        }
+    }
+    return locations;
+}
+/** Go's encoding/json of errdefs.Source: bytes as base64, the rest as the proto field names. */
+function sourceFromJson(value) {
+    const parsed = JSON.parse(Buffer.from(value).toString("utf8"));
+    return {
+        info: parsed.info && {
+            filename: parsed.info.filename,
+            data: Buffer.from(parsed.info.data ?? "", "base64"),
+        },
+        ranges: parsed.ranges,
+    };
+}
+/** The ranges of one source file (an error's, or a warning's from the Status stream). */
+function locationsIn(info, ranges) {
+    if (!info)
+        return [];
+    const lines = new TextDecoder().decode(info.data ?? new Uint8Array()).split("\n");
+    if (lines.at(-1) === "")
+        lines.pop();
+    const locations = [];
+    for (const range of ranges) {
+        const startLine = range.start?.line ?? 0;
+        const endLine = Math.max(range.end?.line ?? startLine, startLine);
+        if (startLine < 1)
+            continue;
+        locations.push({ filename: info.filename ?? "", startLine, endLine, sourceLines: lines });
+    }
+    return locations;
 }
 
 ;// CONCATENATED MODULE: external "node:crypto"
@@ -39722,6 +40021,7 @@ function checkTlsHandshake(endpoint, material, timeoutMs, signal) {
 
 
 
+
 class BuildkitClient {
     endpoint;
     channel;
@@ -39803,7 +40103,7 @@ class BuildkitClient {
         const failure = describeRpcFailure(error, this.failureContext());
         return failure.connection
             ? new ConnectionError(failure.message, this.endpoint.address)
-            : new RpcError(failure.message, error.code, error.details);
+            : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
     }
 }
 function toWorkerInfo(record) {
@@ -39853,25 +40153,43 @@ function silenceIpServerNameWarning() {
 // exit code; anything else is a bug and keeps its stack for the debug log.
 
 /** A value the user gave is malformed or inconsistent. The message names the input. */
-class InputError extends Error {
+class errors_InputError extends Error {
     name = "InputError";
 }
 /** A check the user asked for did not pass (a version pin, say). */
 class PolicyError extends Error {
     name = "PolicyError";
 }
+/** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
+class ArtifactError extends Error {
+    name = "ArtifactError";
+}
 /** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
 class BuildFailedError extends Error {
+    locations;
+    steps;
     name = "BuildFailedError";
+    constructor(message, 
+    /** Where in the Dockerfile BuildKit says the failure is, with the local file when known. */
+    locations = [], 
+    /** The steps as far as they went, for the job summary. */
+    steps = []) {
+        super(message);
+        this.locations = locations;
+        this.steps = steps;
+    }
 }
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 function describeError(error) {
-    if (error instanceof InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
+    if (error instanceof errors_InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
         return { message: error.message, exitCode: EXIT_USAGE };
     }
-    if (error instanceof BuildkitError || error instanceof PolicyError || error instanceof BuildFailedError) {
+    if (error instanceof errors_BuildkitError ||
+        error instanceof PolicyError ||
+        error instanceof BuildFailedError ||
+        error instanceof ArtifactError) {
         return { message: error.message, exitCode: EXIT_FAILED };
     }
     const asError = error instanceof Error ? error : new Error(String(error));
@@ -39966,7 +40284,7 @@ var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
 function parseVersionPin(text, name) {
     const range = semver_default().validRange(text.trim(), { loose: true });
     if (range === null) {
-        throw new InputError(`${name} is "${text}", which is neither a version (v0.32.2) nor a semver range (>=0.30 <0.33).`);
+        throw new errors_InputError(`${name} is "${text}", which is neither a version (v0.32.2) nor a semver range (>=0.30 <0.33).`);
     }
     return { text: text.trim(), range };
 }
@@ -40002,9 +40320,16 @@ function versionPinMismatch(pin, reported, endpoint) {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 function parseRunnerOptions(inputs, names, env = process.env) {
-    const endpointText = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST) ?? DEFAULT_ENDPOINT;
+    const given = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST);
+    const endpoints = (given ?? DEFAULT_ENDPOINT)
+        .split(/[,\n]/)
+        .map((part) => part.trim())
+        .filter(Boolean)
+        .map(endpoint_parseEndpoint);
     return {
-        endpoint: parseEndpoint(endpointText),
+        endpoint: endpoints[0],
+        endpoints,
+        endpointGiven: given !== undefined,
         tls: loadTlsMaterial(inputs.tls, names.tls),
         connectTimeoutMs: inputs.connectTimeout
             ? parseDuration(inputs.connectTimeout, names.connectTimeout)
@@ -40025,14 +40350,14 @@ function parseMismatchPolicy(value, name) {
         return "error";
     if (text === "warning" || text === "warn")
         return "warning";
-    throw new InputError(`${name} is "${value}"; use error or warning.`);
+    throw new errors_InputError(`${name} is "${value}"; use error or warning.`);
 }
 /** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
 function parseDuration(value, name) {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
     const amount = match ? Number(match[1]) : NaN;
     if (!match || !(amount > 0)) {
-        throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
+        throw new errors_InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
     }
     const unit = match[2] ?? "s";
     return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
@@ -40046,11 +40371,13 @@ function parseBoolean(value, name, fallback) {
         return true;
     if (["false", "False", "FALSE", "0"].includes(text))
         return false;
-    throw new InputError(`${name} is "${value}"; use true or false.`);
+    throw new errors_InputError(`${name} is "${value}"; use true or false.`);
 }
 
 ;// CONCATENATED MODULE: ./src/runner/resolve.ts
 // Resolving a runner: refuse unsafe plaintext, connect, health-check, enforce the version pin.
+// connectRunner is the one place that does connect + probe + pin; resolveRunner (one endpoint)
+// and resolvePool (several, pool.ts) both go through it.
 
 
 
@@ -40058,6 +40385,13 @@ function parseBoolean(value, name, fallback) {
 
 async function resolveRunner(options, names, reporter, signal) {
     refuseUnsafePlaintext(options, names);
+    return connectRunner(options, reporter, signal);
+}
+/**
+ * Connects to one runner, probes it (Info, ListWorkers) and checks the version pin. The client is
+ * closed when anything fails. Call refuseUnsafePlaintext first: it is a usage error, not a probe.
+ */
+async function connectRunner(options, reporter, signal) {
     if (options.endpoint.kind === "unix" && hasTls(options.tls)) {
         reporter.warning(`TLS material is ignored for ${options.endpoint.address}: buildkitd serves unix sockets without TLS.`);
     }
@@ -40079,7 +40413,7 @@ function refuseUnsafePlaintext(options, names) {
         return;
     if (options.allowPlaintext)
         return;
-    throw new InputError(`Refusing plaintext TCP to ${endpoint.address}: whoever reaches a BuildKit runner gets root on its machine. ` +
+    throw new errors_InputError(`Refusing plaintext TCP to ${endpoint.address}: whoever reaches a BuildKit runner gets root on its machine. ` +
         `Give ${names.tls.caCert}, ${names.tls.cert} and ${names.tls.key}, or set ${names.allowPlaintext} to accept the risk.`);
 }
 function checkVersionPin(options, info, reporter) {
@@ -40096,6 +40430,974 @@ function checkVersionPin(options, info, reporter) {
         throw new PolicyError(mismatch);
 }
 
+;// CONCATENATED MODULE: ./src/runner/pool.ts
+// A pool of runners in order of preference: all health-checked in parallel within one bound, then
+// each requested platform routed to the first healthy runner that builds it natively. A runner
+// that is down, refuses us or misses the version pin is skipped, and the log says why.
+
+
+
+
+/** BUILDKIT_HOST or an input holding several endpoints: comma- or newline-separated, in order. */
+function parseEndpointList(text) {
+    return text
+        .split(/[,\n]/)
+        .map((part) => part.trim())
+        .filter((part) => part !== "")
+        .map(parseEndpoint);
+}
+/** "linux/amd64,linux/arm64" or a list: validated and normalized, without repeats. */
+function parsePlatformList(value, name) {
+    const parts = (Array.isArray(value) ? value : [value])
+        .flatMap((item) => item.split(/[,\n]/))
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
+    const platforms = [];
+    for (const part of parts) {
+        if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i.test(part)) {
+            throw new errors_InputError(`${name} has "${part}", which is not a platform of the form os/arch[/variant].`);
+        }
+        const platform = normalizePlatform(part);
+        if (!platforms.includes(platform))
+            platforms.push(platform);
+    }
+    return platforms;
+}
+const ARCH_ALIASES = { x86_64: "amd64", x86: "386", i386: "386", aarch64: "arm64" };
+/** The spelling BuildKit compares: linux/arm64/v8 is linux/arm64, linux/arm is linux/arm/v7. */
+function normalizePlatform(text) {
+    const [os = "", rawArch = "", variant] = text.trim().toLowerCase().split("/");
+    const arch = ARCH_ALIASES[rawArch] ?? rawArch;
+    if (arch === "arm64" && (variant === undefined || variant === "v8"))
+        return `${os}/arm64`;
+    if (arch === "amd64" && (variant === undefined || variant === "v1"))
+        return `${os}/amd64`;
+    if (arch === "arm" && variant === undefined)
+        return `${os}/arm/v7`;
+    return variant ? `${os}/${arch}/${variant}` : `${os}/${arch}`;
+}
+/**
+ * Architectures a CPU runs without emulation. ListWorkers also lists platforms served through
+ * QEMU (binfmt), with nothing to tell them apart; a worker's first platform is its own, so we
+ * count that one and what its CPU family runs natively.
+ */
+const NATIVE_FAMILY = {
+    amd64: ["amd64", "386"],
+    arm64: ["arm64", "arm"],
+    arm: ["arm"],
+};
+function nativePlatformsOf(runner, declared) {
+    if (declared && declared.length > 0)
+        return declared.map(normalizePlatform);
+    const native = [];
+    for (const worker of runner.info.workers) {
+        const own = worker.platforms[0];
+        if (own === undefined)
+            continue;
+        const [os, arch = ""] = normalizePlatform(own).split("/");
+        const family = NATIVE_FAMILY[arch] ?? [arch];
+        for (const platform of worker.platforms.map(normalizePlatform)) {
+            const [pOs, pArch = ""] = platform.split("/");
+            if (pOs === os && family.includes(pArch) && !native.includes(platform))
+                native.push(platform);
+        }
+    }
+    return native;
+}
+async function resolvePool(candidates, options) {
+    const { reporter, names } = options;
+    if (candidates.length === 0)
+        throw new errors_InputError(`No runner is given; set ${names.endpoint}.`);
+    // Usage errors first, before any connection: they would not get better with another runner.
+    for (const { endpoint, tls } of candidates) {
+        refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, names);
+    }
+    const requested = parsePlatformList(options.platforms ?? [], "platforms");
+    const probes = await healthCheck(candidates, options);
+    const healthy = [];
+    const reasons = [];
+    const failures = [];
+    probes.forEach((probe, index) => {
+        const candidate = candidates[index];
+        if ("error" in probe) {
+            failures.push(probe.error);
+            const line = `${candidate.endpoint.address}: ${skipReason(probe.error)}`;
+            reasons.push(line);
+            reporter.warning(`Skipping runner ${line}`);
+            return;
+        }
+        healthy.push({ ...probe, candidate, nativePlatforms: nativePlatformsOf(probe, candidate.platforms) });
+    });
+    const closeAll = () => healthy.forEach((runner) => runner.client.close());
+    try {
+        if (healthy.length === 0)
+            throw noHealthyRunner(candidates, failures);
+        const assignments = pool_assign(requested, healthy, options.strict ?? false, reasons);
+        const chosen = healthy.filter((runner) => assignments.some((a) => a.runner === runner));
+        // Only the chosen runners keep a channel open.
+        for (const runner of healthy)
+            if (!chosen.includes(runner))
+                runner.client.close();
+        for (const assignment of assignments)
+            reporter.info(assignment.reason[0].toUpperCase() + assignment.reason.slice(1) + ".");
+        return {
+            assignments,
+            runners: chosen,
+            reasons,
+            summary: reasons.join("; "),
+            close: () => chosen.forEach((runner) => runner.client.close()),
+        };
+    }
+    catch (error) {
+        closeAll();
+        throw error;
+    }
+}
+/** Every candidate at once, under one deadline; a failure is a result, not a throw. */
+async function healthCheck(candidates, options) {
+    const boundMs = options.healthTimeoutMs ?? 2 * options.connectTimeoutMs;
+    const timeout = AbortSignal.timeout(boundMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const probes = await Promise.all(candidates.map(async (candidate) => {
+        const runnerOptions = {
+            endpoint: candidate.endpoint,
+            tls: candidate.tls,
+            connectTimeoutMs: options.connectTimeoutMs,
+            allowPlaintext: options.allowPlaintext,
+            versionPin: options.versionPin,
+            onVersionMismatch: options.onVersionMismatch,
+        };
+        try {
+            return await connectRunner(runnerOptions, options.reporter, signal);
+        }
+        catch (error) {
+            if (error instanceof CancelledError && !options.signal?.aborted) {
+                const seconds = Math.round(boundMs / 100) / 10;
+                return {
+                    error: new ConnectionError(`The runner at ${candidate.endpoint.address} did not pass the health check within ${seconds} s.`, candidate.endpoint.address),
+                };
+            }
+            return { error: error instanceof Error ? error : new Error(String(error)) };
+        }
+    }));
+    if (options.signal?.aborted) {
+        for (const probe of probes)
+            if (!("error" in probe))
+                probe.client.close();
+        throw new CancelledError("Choosing a runner was cancelled.");
+    }
+    return probes;
+}
+function skipReason(error) {
+    const sentence = error.message.replace(/\.$/, "");
+    const lowered = sentence[0].toLowerCase() + sentence.slice(1);
+    if (error instanceof PolicyError)
+        return `refused (${lowered})`;
+    if (error instanceof ConnectionError)
+        return `down (${lowered})`;
+    return `unhealthy (${lowered})`;
+}
+/** Everyone failed: a PolicyError when all were reached but missed the pin, else a ConnectionError. */
+function noHealthyRunner(candidates, failures) {
+    if (candidates.length === 1)
+        return failures[0];
+    const addresses = candidates.map((c) => c.endpoint.address).join(", ");
+    const why = failures.map((error) => error.message.replace(/\.$/, "")).join("; ");
+    const message = `No runner of ${addresses} is usable: ${why}.`;
+    if (failures.every((error) => error instanceof PolicyError))
+        return new PolicyError(message);
+    return new ConnectionError(message, addresses);
+}
+function pool_assign(requested, healthy, strict, reasons) {
+    const first = healthy[0];
+    if (requested.length === 0) {
+        const own = first.nativePlatforms[0] ?? first.info.platforms[0];
+        const reason = `chose ${first.info.endpoint} for its default platform${own ? ` (${own})` : ""}: first healthy runner`;
+        reasons.push(reason);
+        return [{ platform: undefined, runner: first, native: true, reason }];
+    }
+    const assignments = [];
+    const unserved = [];
+    for (const platform of requested) {
+        const native = healthy.find((runner) => runner.nativePlatforms.includes(platform));
+        if (native) {
+            const reason = `chose ${native.info.endpoint} for ${platform}: native`;
+            reasons.push(reason);
+            assignments.push({ platform, runner: native, native: true, reason });
+            continue;
+        }
+        unserved.push(platform);
+        const reason = `chose ${first.info.endpoint} for ${platform}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
+        reasons.push(reason);
+        assignments.push({ platform, runner: first, native: false, reason });
+    }
+    if (strict && unserved.length > 0) {
+        const list = unserved.join(", ");
+        const runners = healthy
+            .map((r) => `${r.info.endpoint} (${r.nativePlatforms.join(", ") || "none"})`)
+            .join(", ");
+        throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
+    }
+    return assignments;
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/runner/start.ts
+// A pinned runner started on this machine when none is given: buildkitd of the pinned version
+// from PATH, the cache dir, or a verified download of BuildKit's release tarball; run as root on
+// a unix socket with its state (the build cache) in a directory we can save and restore.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+/** The version started when the pin allows it (the one the tests run against). */
+const DEFAULT_BUILDKIT_VERSION = "0.32.2";
+/** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
+const DEFAULT_RELEASE_URL = "https://github.com/moby/buildkit/releases/download/v{version}/buildkit-v{version}.linux-{arch}.tar.gz";
+/** Where the expected sha256 is read when none is given: a sha256sum-style file next to the tarball. */
+const DEFAULT_CHECKSUM_URL = "{url}.sha256";
+const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+/** buildkitd unmounts its snapshots on SIGTERM; give it that long before SIGKILL. */
+const DEFAULT_STOP_GRACE_MS = 15_000;
+/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
+class RunnerStartError extends errors_BuildkitError {
+    name = "RunnerStartError";
+}
+/** The architecture as BuildKit's release file names spell it. */
+function start_releaseArch(nodeArch = process.arch) {
+    const names = {
+        x64: "amd64",
+        arm64: "arm64",
+        arm: "arm-v7",
+        s390x: "s390x",
+        ppc64: "ppc64le",
+        riscv64: "riscv64",
+    };
+    const arch = names[nodeArch];
+    if (!arch)
+        throw new RunnerStartError(`BuildKit publishes no release for the ${nodeArch} architecture.`);
+    return arch;
+}
+/**
+ * The exact version to start for a pin: the pin itself when it is one version, else our default
+ * when the range allows it. A range that excludes the default cannot be started.
+ */
+function versionToStart(pin, name) {
+    if (!pin)
+        return DEFAULT_BUILDKIT_VERSION;
+    const exact = semver_default().valid(semver_default().clean(pin.text, { loose: true }) ?? "", { loose: true });
+    if (exact)
+        return exact;
+    if (semver_default().satisfies(DEFAULT_BUILDKIT_VERSION, pin.range, { includePrerelease: true })) {
+        return DEFAULT_BUILDKIT_VERSION;
+    }
+    throw new errors_InputError(`${name} is the range "${pin.text}", which excludes v${DEFAULT_BUILDKIT_VERSION}; give one exact version to start a runner.`);
+}
+function releaseUrl(pattern, version, arch) {
+    return pattern.replaceAll("{version}", version.replace(/^v/, "")).replaceAll("{arch}", arch);
+}
+/** $REMOTE_BUILDKIT_CACHE, else $XDG_CACHE_HOME/remote-buildkit, else ~/.cache/remote-buildkit. */
+function defaultCacheRoot(env = process.env) {
+    if (env.REMOTE_BUILDKIT_CACHE)
+        return env.REMOTE_BUILDKIT_CACHE;
+    return (0,external_node_path_namespaceObject.join)(env.XDG_CACHE_HOME || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), ".cache"), "remote-buildkit");
+}
+/** An HTTP download failed: status is set for an answer that was not 200. */
+class DownloadError extends RunnerStartError {
+    status;
+    name = "DownloadError";
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+/**
+ * The cache dir layout of the test harness: ROOT/buildkit-vVERSION/bin/buildkitd. The cache is
+ * per machine, so the architecture is not part of the path.
+ */
+class DirToolStore {
+    root;
+    constructor(root = defaultCacheRoot()) {
+        this.root = root;
+    }
+    async find(version) {
+        const dir = this.versionDir(version);
+        return (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd")) ? dir : undefined;
+    }
+    async download(url, signal) {
+        await (0,promises_namespaceObject.mkdir)(this.root, { recursive: true });
+        const file = (0,external_node_path_namespaceObject.join)(this.root, `.download-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString("hex")}`);
+        try {
+            await fetchToFile(url, file, signal);
+        }
+        catch (error) {
+            await (0,promises_namespaceObject.rm)(file, { force: true });
+            throw error;
+        }
+        return file;
+    }
+    async scratchDir() {
+        await (0,promises_namespaceObject.mkdir)(this.root, { recursive: true });
+        return (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(this.root, ".extract-"));
+    }
+    async keep(extracted, version) {
+        const dir = this.versionDir(version);
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        await (0,promises_namespaceObject.rename)(extracted, dir);
+        return dir;
+    }
+    versionDir(version) {
+        return (0,external_node_path_namespaceObject.join)(this.root, `buildkit-v${version.replace(/^v/, "")}`);
+    }
+}
+/** GET url into file with node's fetch, within the signal. */
+async function fetchToFile(url, file, signal) {
+    let response;
+    try {
+        response = await fetch(url, { signal, redirect: "follow" });
+    }
+    catch (error) {
+        throw downloadFailure(url, error, signal);
+    }
+    if (response.status !== 200 || !response.body) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new DownloadError(`Downloading ${url} failed: HTTP ${response.status}.`, response.status);
+    }
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_namespaceObject.Readable.fromWeb(response.body), (0,external_node_fs_namespaceObject.createWriteStream)(file), { signal });
+    }
+    catch (error) {
+        throw downloadFailure(url, error, signal);
+    }
+}
+function downloadFailure(url, error, signal) {
+    if (signal.aborted) {
+        const reason = signal.reason;
+        if (reason?.name === "TimeoutError")
+            return new DownloadError(`Downloading ${url} timed out.`);
+        return new DownloadError(`Downloading ${url} was cancelled.`);
+    }
+    const cause = error.cause;
+    const detail = cause?.code ?? cause?.message ?? error.message;
+    return new DownloadError(`Downloading ${url} failed: ${detail}.`);
+}
+/** Finds buildkitd of `version` on PATH or in the store, else downloads, verifies and keeps it. */
+async function ensureBuildkitd(options) {
+    const version = options.version.replace(/^v/, "");
+    const arch = options.arch ?? start_releaseArch();
+    const { reporter } = options;
+    if (options.searchPath ?? true) {
+        for (const dir of (options.env?.PATH ?? process.env.PATH ?? "").split(external_node_path_namespaceObject.delimiter)) {
+            const path = (0,external_node_path_namespaceObject.join)(dir, "buildkitd");
+            if (dir !== "" && (await reportsVersion(path, version, options.signal))) {
+                reporter.info(`Using buildkitd v${version} from PATH: ${path}.`);
+                return { path, binDir: dir, source: "path" };
+            }
+        }
+    }
+    const cached = await options.store.find(version, arch);
+    if (cached !== undefined) {
+        const path = (0,external_node_path_namespaceObject.join)(cached, "bin", "buildkitd");
+        if (await reportsVersion(path, version, options.signal)) {
+            reporter.info(`Using buildkitd v${version} from the cache: ${path}.`);
+            return { path, binDir: (0,external_node_path_namespaceObject.join)(cached, "bin"), source: "cache" };
+        }
+        reporter.warning(`The cached ${path} is not buildkitd v${version}; downloading it again.`);
+    }
+    const dir = await downloadRelease(options, version, arch);
+    return { path: (0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd"), binDir: (0,external_node_path_namespaceObject.join)(dir, "bin"), source: "download" };
+}
+/** True when `path` is an executable buildkitd that says it is `version`. */
+async function reportsVersion(path, version, signal) {
+    if (!(0,external_node_fs_namespaceObject.existsSync)(path))
+        return false;
+    try {
+        const { stdout } = await execFileAsync(path, ["--version"], { timeout: 10_000, signal });
+        // "buildkitd github.com/moby/buildkit v0.32.2 <revision>"
+        return stdout.split(/\s+/).includes(`v${version}`);
+    }
+    catch {
+        return false;
+    }
+}
+async function downloadRelease(options, version, arch) {
+    const url = releaseUrl(options.urlPattern ?? DEFAULT_RELEASE_URL, version, arch);
+    const timeoutMs = options.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+    // Each bounded step gets its own deadline; every timer is cleared when the download ends.
+    const deadlines = [];
+    const bounded = () => {
+        const deadline = boundedSignal(timeoutMs, options.signal);
+        deadlines.push(deadline.clear);
+        return deadline.signal;
+    };
+    try {
+        return await downloadWithin(options, url, version, arch, timeoutMs, bounded);
+    }
+    finally {
+        for (const clear of deadlines)
+            clear();
+    }
+}
+async function downloadWithin(options, url, version, arch, timeoutMs, bounded) {
+    const { store, reporter } = options;
+    reporter.info(`Downloading BuildKit v${version} from ${url}.`);
+    let tarball;
+    try {
+        tarball = await store.download(url, bounded());
+    }
+    catch (error) {
+        throw explainDownload(error, version, url, timeoutMs);
+    }
+    let scratch;
+    try {
+        const expected = options.sha256
+            ? parseSha256(options.sha256, "the given sha256")
+            : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
+        const actual = await sha256File(tarball);
+        if (actual !== expected) {
+            throw new RunnerStartError(`The download of ${url} has sha256 ${actual}, but ${expected} was expected; it was not used.`);
+        }
+        scratch = await store.scratchDir();
+        await extractRelease(tarball, scratch, url, bounded());
+        const kept = await store.keep(scratch, version, arch);
+        scratch = undefined;
+        reporter.info(`BuildKit v${version} verified (sha256 ${actual}) and kept in ${kept}.`);
+        return kept;
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(tarball, { force: true });
+        if (scratch !== undefined)
+            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+    }
+}
+/**
+ * A signal that aborts after timeoutMs or with `signal`. A plain timer rather than
+ * AbortSignal.timeout: that one was seen not to fire for 120 s under load here (a download test
+ * that should have stopped after 1 s), and a timer we hold and clear is predictable.
+ */
+function boundedSignal(timeoutMs, signal) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`No answer within ${timeoutMs} ms.`, "TimeoutError")), timeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    return {
+        signal: controller.signal,
+        clear: () => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", onAbort);
+        },
+    };
+}
+function explainDownload(error, version, url, timeoutMs) {
+    if (!(error instanceof DownloadError))
+        return error;
+    if (error.status === 404) {
+        return new DownloadError(`BuildKit v${version} is not at ${url} (HTTP 404): no such release, or the mirror does not have it.`, 404);
+    }
+    if (/timed out\.$/.test(error.message)) {
+        return new DownloadError(`Downloading BuildKit v${version} from ${url} did not finish within ${timeoutMs / 1000} s.`);
+    }
+    return error;
+}
+/** Reads a sha256sum-style file ("HEX  NAME" lines, or one bare HEX) and picks the tarball's line. */
+async function readPublishedChecksum(options, url, version, arch, signal, timeoutMs) {
+    const checksumUrl = releaseUrl((options.checksumUrlPattern ?? DEFAULT_CHECKSUM_URL).replaceAll("{url}", url), version, arch);
+    let text;
+    try {
+        const response = await fetch(checksumUrl, { signal, redirect: "follow" });
+        if (response.status !== 200) {
+            await response.body?.cancel().catch(() => undefined);
+            throw new RunnerStartError(`There is no checksum for ${url} at ${checksumUrl} (HTTP ${response.status}); give the expected sha256 instead.`);
+        }
+        text = await response.text();
+    }
+    catch (error) {
+        if (error instanceof RunnerStartError)
+            throw error;
+        throw explainDownload(downloadFailure(checksumUrl, error, signal), version, checksumUrl, timeoutMs);
+    }
+    const name = (0,external_node_path_namespaceObject.basename)(new URL(url).pathname);
+    for (const line of text.split("\n")) {
+        const [hash, file] = line.trim().split(/\s+\*?/);
+        if (hash && (file === undefined || file.replace(/^\*/, "") === name)) {
+            return parseSha256(hash, checksumUrl);
+        }
+    }
+    throw new RunnerStartError(`The checksum file ${checksumUrl} has no sha256 for ${name}.`);
+}
+function parseSha256(value, source) {
+    const hex = value
+        .trim()
+        .toLowerCase()
+        .replace(/^sha256:/, "");
+    if (!/^[0-9a-f]{64}$/.test(hex))
+        throw new errors_InputError(`${source} is "${value}", which is not a sha256 in hex.`);
+    return hex;
+}
+async function sha256File(path) {
+    const hash = (0,external_node_crypto_namespaceObject.createHash)("sha256");
+    await (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_namespaceObject.createReadStream)(path), hash);
+    return hash.digest("hex");
+}
+/** Unpacks the release (bin/buildkitd, bin/buildctl, helpers) with the system tar. */
+async function extractRelease(tarball, dir, url, signal) {
+    try {
+        await execFileAsync("tar", ["-xzf", tarball, "-C", dir, "--no-same-owner"], { signal });
+    }
+    catch (error) {
+        const detail = String(error.stderr ?? error.message).trim();
+        throw new RunnerStartError(`The download of ${url} is not a gzipped tarball: ${lastLine(detail)}.`);
+    }
+    if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd"))) {
+        throw new RunnerStartError(`The download of ${url} has no bin/buildkitd in it.`);
+    }
+}
+/** Starts buildkitd as root on a unix socket and waits until our client gets an answer from it. */
+async function startBuildkitd(options) {
+    if (process.getuid?.() !== 0) {
+        throw new RunnerStartError("Starting a BuildKit runner needs root, and rootless buildkitd (rootlesskit) is not supported yet; run as root or give a runner endpoint.");
+    }
+    const found = typeof options.buildkitd === "string"
+        ? { path: options.buildkitd, binDir: (0,external_node_path_namespaceObject.join)(options.buildkitd, ".."), source: "path" }
+        : options.buildkitd;
+    await (0,promises_namespaceObject.mkdir)(options.stateDir, { recursive: true });
+    // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
+    const runtimeDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), "rb-buildkitd-"));
+    const socket = (0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.sock");
+    const logFile = (0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.log");
+    const log = await (0,promises_namespaceObject.open)(logFile, "a");
+    let child;
+    let spawned;
+    try {
+        child = (0,external_node_child_process_namespaceObject.spawn)(found.path, [
+            "--root",
+            options.stateDir,
+            "--addr",
+            `unix://${socket}`,
+            "--oci-worker=true",
+            "--containerd-worker=false",
+            ...(options.args ?? []),
+        ], {
+            // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
+            detached: true,
+            stdio: ["ignore", log.fd, log.fd],
+            env: { ...process.env, PATH: `${found.binDir}${external_node_path_namespaceObject.delimiter}${process.env.PATH ?? ""}` },
+        });
+        // Listen before any await: "spawn" fires on a later tick and would be missed.
+        spawned = new Promise((resolve, reject) => {
+            child.once("spawn", resolve);
+            child.once("error", reject);
+        });
+    }
+    finally {
+        await log.close();
+    }
+    try {
+        await spawned;
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(runtimeDir, { recursive: true, force: true });
+        throw new RunnerStartError(`buildkitd at ${found.path} cannot be started: ${error.message}.`);
+    }
+    if (options.detached)
+        child.unref();
+    const endpoint = endpoint_parseEndpoint(`unix://${socket}`);
+    let stopped;
+    const runner = {
+        endpoint,
+        pid: child.pid,
+        stateDir: options.stateDir,
+        runtimeDir,
+        logFile,
+        stop: (graceMs = DEFAULT_STOP_GRACE_MS) => {
+            stopped ??= stopChild(child, graceMs).finally(() => (0,promises_namespaceObject.rm)(runtimeDir, { recursive: true, force: true }));
+            return stopped;
+        },
+    };
+    try {
+        await waitUntilAnswering(runner, child, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, options.signal);
+    }
+    catch (error) {
+        const tail = logTail(logFile);
+        await runner.stop(5_000);
+        if (error instanceof RunnerStartError && tail) {
+            throw new RunnerStartError(`${error.message.replace(/\.$/, "")}: ${tail}.`);
+        }
+        throw error;
+    }
+    options.reporter.info(`Started buildkitd (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
+    return runner;
+}
+async function waitUntilAnswering(runner, child, timeoutMs, signal) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+            throw new RunnerStartError(`buildkitd exited during start (${child.exitCode ?? child.signalCode})`);
+        }
+        if (signal?.aborted)
+            throw new RunnerStartError("Starting buildkitd was cancelled.");
+        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(runner.runtimeDir, "buildkitd.sock"))) {
+            const client = new BuildkitClient({ endpoint: runner.endpoint, tls: {}, connectTimeoutMs: 2_000 });
+            try {
+                const info = await client.probe(signal);
+                if (info.workers.length > 0)
+                    return;
+            }
+            catch {
+                // Not answering yet.
+            }
+            finally {
+                client.close();
+            }
+        }
+        if (Date.now() > deadline) {
+            throw new RunnerStartError(`buildkitd did not answer on ${runner.endpoint.address} within ${timeoutMs / 1000} s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+}
+/** The last meaningful line of buildkitd's log, for the error sentence. */
+function logTail(logFile) {
+    try {
+        const lines = (0,external_node_fs_namespaceObject.readFileSync)(logFile, "utf8").trim().split("\n");
+        const fatal = lines.reverse().find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
+        return (fatal ?? lines[0] ?? "").trim().slice(0, 500);
+    }
+    catch {
+        return "";
+    }
+}
+function lastLine(text) {
+    return text.split("\n").pop().replace(/\.$/, "");
+}
+function stopChild(child, graceMs) {
+    if (child.exitCode !== null || child.signalCode !== null)
+        return Promise.resolve();
+    return new Promise((resolve) => {
+        const exited = () => {
+            clearTimeout(term);
+            clearTimeout(kill);
+            resolve();
+        };
+        child.once("exit", exited);
+        const term = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        // After SIGKILL the exit is immediate; this only guards against an unkillable process.
+        const kill = setTimeout(() => {
+            child.off("exit", exited);
+            resolve();
+        }, graceMs + 10_000);
+        child.kill("SIGTERM");
+    });
+}
+/**
+ * Stops a buildkitd this program started in an earlier process (the action's post step): SIGTERM,
+ * then SIGKILL after the grace period. Resolves once the pid is gone.
+ */
+async function stopProcessById(pid, graceMs = DEFAULT_STOP_GRACE_MS) {
+    if (!isAlive(pid))
+        return;
+    process.kill(pid, "SIGTERM");
+    if (await waitForExit(pid, graceMs))
+        return;
+    if (isAlive(pid))
+        process.kill(pid, "SIGKILL");
+    if (!(await waitForExit(pid, 10_000))) {
+        throw new RunnerStartError(`buildkitd (pid ${pid}) did not exit after SIGKILL.`);
+    }
+}
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === "EPERM";
+    }
+}
+async function waitForExit(pid, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (!isAlive(pid))
+            return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return !isAlive(pid);
+}
+
+;// CONCATENATED MODULE: ./src/runner/state.ts
+// The started runner's state dir (its build cache) kept between runs: restored before buildkitd
+// starts, saved after it stops. FileStateStore keeps tarballs in a directory (the CLI); the
+// GitHub adapter implements StateStore with @actions/cache.
+
+
+
+
+
+
+
+const state_execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+/** A saved state that cannot be restored or saved; the message is one sentence. */
+class StateError extends (/* unused pure expression or super */ null && (BuildkitError)) {
+    name = "StateError";
+}
+/** The key a state is saved under: the cache only suits the same version, OS and architecture. */
+function stateKey(version, os = process.platform, arch = releaseArch()) {
+    return `buildkit-state-v${version.replace(/^v/, "")}-${os}-${arch}`;
+}
+const DEFAULT_STATE_TIMEOUT_MS = (/* unused pure expression or super */ null && (10 * 60_000));
+/**
+ * Tarballs in a directory, ROOT/KEY.tar, uncompressed (the layers in the cache are compressed
+ * already). Owners, modes, devices and xattrs are kept: overlayfs snapshots use whiteout devices
+ * and trusted.* xattrs, which is also why saving and restoring needs root.
+ */
+class FileStateStore {
+    root;
+    timeoutMs;
+    constructor(root, timeoutMs = DEFAULT_STATE_TIMEOUT_MS) {
+        this.root = root;
+        this.timeoutMs = timeoutMs;
+    }
+    async restore(key, dir) {
+        const file = this.file(key);
+        if (!existsSync(file))
+            return false;
+        await mkdir(dir, { recursive: true });
+        try {
+            await state_execFileAsync("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeout: this.timeoutMs });
+        }
+        catch (error) {
+            await clearDir(dir);
+            throw new StateError(`The saved runner state ${file} cannot be extracted: ${tarFailure(error)}.`);
+        }
+        return true;
+    }
+    async save(key, dir) {
+        await mkdir(this.root, { recursive: true });
+        const file = this.file(key);
+        // Written beside and renamed: a save that fails half-way never replaces a good state.
+        const partial = `${file}.partial-${process.pid}`;
+        try {
+            await state_execFileAsync("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeout: this.timeoutMs });
+            await rename(partial, file);
+        }
+        catch (error) {
+            await rm(partial, { force: true });
+            throw new StateError(`The runner state in ${dir} cannot be saved to ${file}: ${tarFailure(error)}.`);
+        }
+    }
+    file(key) {
+        if (!/^[A-Za-z0-9._-]+$/.test(key))
+            throw new StateError(`The state key "${key}" has characters a file name cannot.`);
+        return join(this.root, `${key}.tar`);
+    }
+}
+const TAR_KEEP = (/* unused pure expression or super */ null && (["--numeric-owner", "--xattrs", "--xattrs-include=*"]));
+function tarFailure(error) {
+    const failure = error;
+    if (failure.killed)
+        return "tar did not finish in time";
+    const lines = String(failure.stderr ?? failure.message)
+        .trim()
+        .split("\n")
+        .filter((line) => !/Exiting with failure status/.test(line));
+    return (lines[0] ?? "tar failed").replace(/^tar: /, "").replace(/\.$/, "");
+}
+/** Empties dir, keeping the directory itself. */
+async function clearDir(dir) {
+    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    for (const entry of await (0,promises_namespaceObject.readdir)(dir))
+        await (0,promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(dir, entry), { recursive: true, force: true });
+}
+/**
+ * Restores the saved state and starts buildkitd on it. A state that cannot be extracted, or that
+ * buildkitd cannot start on, is discarded with a warning and the runner starts with an empty cache.
+ */
+async function startWithState(options) {
+    const { store, key, stateDir, reporter } = options;
+    await clearDir(stateDir);
+    let restored = false;
+    try {
+        restored = await store.restore(key, stateDir);
+        reporter.info(restored
+            ? `Restored the runner state ${key}.`
+            : `No saved runner state ${key}; starting with an empty cache.`);
+    }
+    catch (error) {
+        reporter.warning(`${sentence(error)} Starting with an empty cache.`);
+        await clearDir(stateDir);
+    }
+    try {
+        return { runner: await options.start(stateDir), restored };
+    }
+    catch (error) {
+        if (!restored)
+            throw error;
+        reporter.warning(`buildkitd did not start on the restored state ${key} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`);
+        await clearDir(stateDir);
+        return { runner: await options.start(stateDir), restored: false };
+    }
+}
+/** Stops the runner, then saves its state: buildkitd must not write while the tarball is made. */
+async function stopAndSave(runner, store, key, reporter) {
+    await runner.stop();
+    await store.save(key, runner.stateDir);
+    reporter.info(`Saved the runner state as ${key}.`);
+}
+function sentence(error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+;// CONCATENATED MODULE: ./src/runner/acquire.ts
+// Getting a runner for one command, whatever was given: one endpoint (connect, check, pin), several
+// (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
+// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started for the
+// command and stopped after it, its cache kept in a state dir between runs).
+
+
+
+
+
+
+
+
+async function acquireRunner(options) {
+    const { runner, names, reporter, signal } = options;
+    if (runner.endpoints.length > 1)
+        return fromPool(options);
+    if (runner.endpointGiven || !options.start) {
+        const resolved = await resolveRunner(runner, names, reporter, signal);
+        return {
+            ...resolved,
+            reason: `given: ${resolved.info.endpoint}`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    // Nothing given: a buildkitd on the default socket, if one answers quickly.
+    try {
+        const resolved = await connectRunner({ ...runner, connectTimeoutMs: Math.min(runner.connectTimeoutMs, 3_000) }, reporter, signal);
+        return {
+            ...resolved,
+            reason: `the buildkitd on the default socket ${DEFAULT_ENDPOINT}`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionError))
+            throw error;
+        reporter.info(`No runner is given and none answers at ${DEFAULT_ENDPOINT}; starting one for this command.`);
+    }
+    return options.start(options);
+}
+async function fromPool(options) {
+    const { runner } = options;
+    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })), {
+        platforms: options.platforms,
+        strict: options.strictPlatforms,
+        connectTimeoutMs: runner.connectTimeoutMs,
+        allowPlaintext: runner.allowPlaintext,
+        versionPin: runner.versionPin,
+        onVersionMismatch: runner.onVersionMismatch,
+        names: options.names,
+        reporter: options.reporter,
+        signal: options.signal,
+    });
+    const [first] = pool.assignments;
+    const chosen = first.runner;
+    // One build runs on one runner: splitting platforms across runners and merging their images
+    // into one index is not done yet, so say so rather than emulate silently.
+    const elsewhere = pool.assignments.filter((assignment) => assignment.runner !== chosen);
+    if (elsewhere.length > 0) {
+        const platforms = elsewhere.map((assignment) => assignment.platform).join(", ");
+        if (options.strictPlatforms) {
+            pool.close();
+            throw new PolicyError(`The platforms ${platforms} are native to other runners than ${chosen.info.endpoint}, and one build cannot span runners yet.`);
+        }
+        options.reporter.warning(`Building ${platforms} on ${chosen.info.endpoint} too (one build cannot span runners yet), under emulation if the runner has it.`);
+    }
+    return {
+        client: chosen.client,
+        info: chosen.info,
+        reason: pool.summary,
+        release: async () => pool.close(),
+    };
+}
+/** A pinned buildkitd for the duration of the command: from PATH, the cache dir, or a download. */
+async function startForCommand(options) {
+    const { runner, names, reporter, signal } = options;
+    const version = versionToStart(runner.versionPin, names.buildkitVersion);
+    const cacheRoot = defaultCacheRoot(options.env);
+    const buildkitd = await ensureBuildkitd({
+        version,
+        store: new DirToolStore(cacheRoot),
+        reporter,
+        env: options.env,
+        signal,
+    });
+    // The state dir is the build cache: kept between commands, so the next build starts warm.
+    const stateDir = (0,external_node_path_namespaceObject.join)(cacheRoot, "state", `buildkit-v${version.replace(/^v/, "")}`);
+    let started;
+    try {
+        started = await startBuildkitd({ buildkitd, stateDir, reporter, signal });
+    }
+    catch (error) {
+        reporter.warning(`buildkitd did not start on its state in ${stateDir} (${error.message.replace(/\.$/, "")}); starting with an empty cache.`);
+        await clearDir(stateDir);
+        started = await startBuildkitd({ buildkitd, stateDir, reporter, signal });
+    }
+    return connectToStarted(options, started, {
+        reason: `started buildkitd v${version.replace(/^v/, "")} (${buildkitd.source}) with its cache in ${stateDir}`,
+        stopOnRelease: true,
+    });
+}
+/**
+ * Connects to a buildkitd we started (unix socket, no TLS), and stops it if that fails. With
+ * stopOnRelease, release() stops it too (the CLI); else something later does (the post step).
+ */
+async function connectToStarted(options, started, how) {
+    const { runner, reporter, signal } = options;
+    const stop = () => started
+        .stop()
+        .catch((error) => reporter.warning(`Stopping the runner we started failed: ${error.message}`));
+    try {
+        const resolved = await connectRunner({ ...runner, endpoint: started.endpoint, tls: {} }, reporter, signal);
+        return {
+            ...resolved,
+            reason: how.reason,
+            release: async () => {
+                resolved.client.close();
+                if (how.stopOnRelease)
+                    await stop();
+            },
+        };
+    }
+    catch (error) {
+        await stop();
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cli/args.ts
 // Flag parsing for the CLI on node:util's parseArgs, with the sentences and exit code 2 that a
 // usage error deserves. Connection flags are buildctl's names; they are shared by every command.
@@ -40105,7 +41407,7 @@ function checkVersionPin(options, info, reporter) {
 
 
 const CONNECTION_OPTIONS = {
-    addr: { type: "string" },
+    addr: { type: "string", multiple: true },
     tlscacert: { type: "string" },
     tlscert: { type: "string" },
     tlskey: { type: "string" },
@@ -40119,8 +41421,9 @@ const CONNECTION_OPTIONS = {
     help: { type: "boolean", short: "h" },
 };
 const CONNECTION_HELP = `Runner connection:
-      --addr ADDRESS            tcp://HOST:PORT or unix:///PATH (default: $BUILDKIT_HOST, else
-                                unix:///run/buildkit/buildkitd.sock)
+      --addr ADDRESS            tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,
+                                in order of preference (default: $BUILDKIT_HOST, which may be a
+                                comma-separated list, else unix:///run/buildkit/buildkitd.sock)
       --tlscacert PEM|FILE      CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)
       --tlscert PEM|FILE        client certificate ($BUILDKIT_TLS_CERT)
       --tlskey PEM|FILE         client key ($BUILDKIT_TLS_KEY)
@@ -40146,7 +41449,7 @@ function parseFlags(command, args, options) {
         return { values, positionals };
     }
     catch (error) {
-        throw new InputError(`${rephrase(error.message)} (see "remote-buildkit ${command} --help").`);
+        throw new errors_InputError(`${rephrase(error.message)} (see "remote-buildkit ${command} --help").`);
     }
 }
 /** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
@@ -40162,7 +41465,7 @@ function rephrase(message) {
 function runnerInputsFromFlags(values, env) {
     const fromDir = values.tlsdir ? tlsInputsFromDir(values.tlsdir) : {};
     return {
-        endpoint: values.addr,
+        endpoint: values.addr?.join(","),
         tls: {
             caCert: values.tlscacert ?? fromDir.caCert ?? env.BUILDKIT_TLS_CACERT,
             cert: values.tlscert ?? fromDir.cert ?? env.BUILDKIT_TLS_CERT,
@@ -40176,12 +41479,21 @@ function runnerInputsFromFlags(values, env) {
         versionMismatch: values["version-mismatch"],
     };
 }
-/** Parses the connection flags and resolves the runner they name: what every command does first. */
-async function connectFromFlags(values, context) {
+/** Parses the connection flags and acquires the runner they name: what every command does first. */
+async function connectFromFlags(values, context, connect = {}) {
     const reporter = context.reporter(values.debug ?? false);
     const options = parseRunnerOptions(runnerInputsFromFlags(values, context.env), CLI_RUNNER_NAMES, context.env);
-    const resolved = await resolveRunner(options, CLI_RUNNER_NAMES, reporter, context.signal);
-    return { reporter, ...resolved };
+    const acquired = await acquireRunner({
+        runner: options,
+        names: CLI_RUNNER_NAMES,
+        platforms: connect.platforms ?? [],
+        strictPlatforms: connect.strictPlatforms ?? false,
+        start: connect.startWhenNone ? startForCommand : undefined,
+        reporter,
+        env: context.env,
+        signal: context.signal,
+    });
+    return { reporter, ...acquired };
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/info.ts
@@ -40204,14 +41516,14 @@ async function infoCommand(args, context) {
         return 0;
     }
     if (positionals.length > 0) {
-        throw new InputError(`info takes no arguments, but got "${positionals.join(" ")}".`);
+        throw new errors_InputError(`info takes no arguments, but got "${positionals.join(" ")}".`);
     }
     const format = values.format ?? "text";
     if (format !== "text" && format !== "json") {
-        throw new InputError(`--format is "${format}"; use text or json.`);
+        throw new errors_InputError(`--format is "${format}"; use text or json.`);
     }
-    const { client, info } = await connectFromFlags(values, context);
-    client.close();
+    const { info, release } = await connectFromFlags(values, context);
+    await release();
     const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
     context.stdout(`${text}\n`);
     return 0;
@@ -40223,18 +41535,32 @@ async function infoCommand(args, context) {
 
 
 
-const PLATFORM = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i;
+
+const PLATFORM = /^([a-z0-9_-]+)\/([a-z0-9_-]+)(\/[a-z0-9_.-]+)?$/i;
+// Go's operating systems and architectures, and the aliases containerd normalizes: a platform
+// outside these would reach the runner only to fail there, or worse, build for nothing.
+const KNOWN_OS = new Set("aix android darwin dragonfly freebsd illumos ios js linux netbsd openbsd plan9 solaris wasip1 windows".split(" "));
+const KNOWN_ARCH = new Set("386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x wasm x86_64 x86-64 aarch64 armhf armel i386".split(" "));
+function checkPlatform(platform, name) {
+    const match = PLATFORM.exec(platform);
+    if (!match) {
+        throw new errors_InputError(`${name} "${platform}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`);
+    }
+    const os = match[1].toLowerCase();
+    const arch = match[2].toLowerCase();
+    if (!KNOWN_OS.has(os))
+        throw new errors_InputError(`${name} "${platform}" names an unknown operating system "${os}".`);
+    if (!KNOWN_ARCH.has(arch))
+        throw new errors_InputError(`${name} "${platform}" names an unknown architecture "${arch}".`);
+}
 function parseBuildPlan(inputs, names, cwd = process.cwd(), env = process.env) {
     const contextDir = (0,external_node_path_namespaceObject.resolve)(cwd, inputs.context);
     requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
     const file = inputs.file ? (0,external_node_path_namespaceObject.resolve)(cwd, inputs.file) : defaultDockerfile(contextDir);
     requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
     const platforms = commaList(inputs.platforms);
-    for (const platform of platforms) {
-        if (!PLATFORM.test(platform)) {
-            throw new InputError(`${names.platforms} "${platform}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`);
-        }
-    }
+    for (const platform of platforms)
+        checkPlatform(platform, names.platforms);
     return {
         contextDir,
         dockerfileDir: (0,external_node_path_namespaceObject.dirname)(file),
@@ -40245,7 +41571,89 @@ function parseBuildPlan(inputs, names, cwd = process.cwd(), env = process.env) {
         platforms,
         noCache: inputs.noCache,
         noCacheFilters: commaList(inputs.noCacheFilters),
+        namedContexts: (inputs.buildContexts ?? []).map((item) => namedContext(item, names.buildContexts, cwd)),
+        addHosts: commaList(inputs.addHosts ?? []).map((item) => hostEntry(item, names.addHosts)),
+        network: networkMode(inputs.network, names.network),
+        shmSizeBytes: inputs.shmSize?.trim() ? byteSize(inputs.shmSize.trim(), names.shmSize) : undefined,
+        ulimits: (inputs.ulimits ?? [])
+            .flatMap((item) => item.split(/[\s,]+/))
+            .filter(Boolean)
+            .map((item) => ulimit(item, names.ulimits)),
+        pull: inputs.pull ?? false,
     };
+}
+/** Sources the dockerfile frontend resolves itself (`context:NAME=…`), by prefix. */
+const REMOTE_CONTEXT = /^(docker-image:\/\/|https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
+/** NAME=VALUE: a local directory, or an image, URL or Git repository, as buildx takes them. */
+function namedContext(item, name, cwd) {
+    const equals = item.indexOf("=");
+    const contextName = item.slice(0, Math.max(equals, 0)).trim();
+    const value = item.slice(equals + 1).trim();
+    if (equals < 0 || contextName === "" || value === "") {
+        throw new errors_InputError(`${name} "${item}" is not NAME=VALUE; write it as name=./dir or name=docker-image://image.`);
+    }
+    if (REMOTE_CONTEXT.test(value))
+        return { name: contextName, kind: "source", source: value };
+    if (value.startsWith("oci-layout://") || value.startsWith("target:")) {
+        throw new errors_InputError(`${name} "${item}" uses a form we do not support yet; use a directory, docker-image://, a Git or an HTTPS URL.`);
+    }
+    const dir = (0,external_node_path_namespaceObject.resolve)(cwd, value);
+    requireKind(dir, "directory", `${name} "${item}": the directory "${value}"`);
+    return { name: contextName, kind: "local", dir };
+}
+/** host:ip or host=ip (docker's two spellings) into the frontend's host=ip. */
+function hostEntry(item, name) {
+    const separator = item.includes("=") ? "=" : ":";
+    const at = item.indexOf(separator);
+    const host = item.slice(0, Math.max(at, 0));
+    const ip = item.slice(at + 1).replace(/^\[(.*)\]$/, "$1");
+    if (at <= 0 || !(0,external_node_net_namespaceObject.isIP)(ip)) {
+        throw new errors_InputError(`${name} "${item}" is not HOST:IP; write it as example.test:10.0.0.1.`);
+    }
+    return `${host}=${ip}`;
+}
+function networkMode(value, name) {
+    const mode = value?.trim() || "default";
+    if (mode === "default" || mode === "none" || mode === "host")
+        return mode;
+    throw new errors_InputError(`${name} "${mode}" is not a network mode BuildKit has; use default, none or host.`);
+}
+const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
+/** Sizes as docker reads them (64m, 1g, 512MiB): binary multiples, a bare number is bytes. */
+function byteSize(value, name) {
+    const match = SIZE.exec(value);
+    if (!match)
+        throw new errors_InputError(`${name} "${value}" is not a size; write it as 64m or 1g.`);
+    const power = " kmgtp".indexOf((match[2] ?? " ").toLowerCase());
+    return Math.floor(Number(match[1]) * 1024 ** power);
+}
+const ULIMIT = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/;
+const ULIMIT_NAMES = new Set([
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+]);
+function ulimit(item, name) {
+    const match = ULIMIT.exec(item);
+    if (!match || !ULIMIT_NAMES.has(match[1])) {
+        throw new errors_InputError(`${name} "${item}" is not a ulimit; write it as nofile=1024:2048 with a name such as nofile or nproc.`);
+    }
+    if (match[3] !== undefined && Number(match[3]) !== -1 && Number(match[2]) > Number(match[3])) {
+        throw new errors_InputError(`${name} "${item}" has a soft limit above its hard limit.`);
+    }
+    return item;
 }
 /** Values given repeatedly, comma-separated, or both, as buildx takes --platform. */
 function commaList(values) {
@@ -40267,12 +41675,12 @@ function requireKind(path, kind, what) {
         stats = (0,external_node_fs_namespaceObject.statSync)(path);
     }
     catch {
-        throw new InputError(`${what} does not exist.`);
+        throw new errors_InputError(`${what} does not exist.`);
     }
     if (kind === "directory" && !stats.isDirectory())
-        throw new InputError(`${what} is not a directory.`);
+        throw new errors_InputError(`${what} is not a directory.`);
     if (kind === "file" && !stats.isFile())
-        throw new InputError(`${what} is not a file.`);
+        throw new errors_InputError(`${what} is not a file.`);
 }
 /**
  * NAME=value pairs. A bare NAME takes its value from the environment, as docker buildx does
@@ -40284,7 +41692,7 @@ function keyValues(items, name, env) {
         const equals = item.indexOf("=");
         const key = (equals < 0 ? item : item.slice(0, equals)).trim();
         if (key === "")
-            throw new InputError(`${name} "${item}" has no name; write it as NAME=value.`);
+            throw new errors_InputError(`${name} "${item}" has no name; write it as NAME=value.`);
         if (equals >= 0) {
             result[key] = item.slice(equals + 1);
         }
@@ -40292,7 +41700,7 @@ function keyValues(items, name, env) {
             result[key] = env[key];
         }
         else {
-            throw new InputError(env
+            throw new errors_InputError(env
                 ? `${name} "${item}" has no "=" and no environment variable ${key} is set; write it as ${key}=value.`
                 : `${name} "${item}" has no "="; write it as ${key}=value.`);
         }
@@ -40314,13 +41722,40 @@ function frontendAttrs(plan) {
         attrs["no-cache"] = "";
     else if (plan.noCacheFilters.length > 0)
         attrs["no-cache"] = plan.noCacheFilters.join(",");
+    for (const context of plan.namedContexts) {
+        attrs[`context:${context.name}`] =
+            context.kind === "local" ? `local:${localDirName(context.name)}` : context.source;
+    }
+    if (plan.addHosts.length > 0)
+        attrs["add-hosts"] = plan.addHosts.join(",");
+    if (plan.network === "none" || plan.network === "host")
+        attrs["force-network-mode"] = plan.network;
+    if (plan.shmSizeBytes !== undefined)
+        attrs["shm-size"] = String(plan.shmSizeBytes);
+    if (plan.ulimits.length > 0)
+        attrs.ulimit = plan.ulimits.join(",");
+    if (plan.pull)
+        attrs["image-resolve-mode"] = "pull";
     return attrs;
 }
+/** The session's directory names for a plan: the context, the Dockerfile's dir, named contexts. */
+function localDirs(plan) {
+    const dirs = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
+    for (const context of plan.namedContexts) {
+        if (context.kind === "local")
+            dirs[localDirName(context.name)] = context.dir;
+    }
+    return dirs;
+}
+/** A named context called "context" or "dockerfile" must not shadow the main two (buildx does the same). */
+function localDirName(name) {
+    return name === "context" || name === "dockerfile" ? `_${name}` : name;
+}
+/** Entitlements the plan needs from the runner: host networking is one. */
+function entitlements(plan) {
+    return plan.network === "host" ? ["network.host"] : [];
+}
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 ;// CONCATENATED MODULE: ./src/buildkit/session/services.ts
 
 function serviceDefinition(service) {
@@ -40354,7 +41789,6 @@ function methodPaths(service) {
 
 
 
-
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
 function newIdentifier() {
     const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -40374,8 +41808,8 @@ class Session {
         metadata.set("x-docker-expose-session-uuid", this.id);
         metadata.set("x-docker-expose-session-name", options.name ?? "remote-buildkit");
         metadata.set("x-docker-expose-session-sharedkey", options.sharedKey);
-        for (const { service, implementation, advertise } of options.services) {
-            this.server.addService(serviceDefinition(service), implementation);
+        for (const { service, implementation, advertise, definition } of options.services) {
+            this.server.addService(definition ?? serviceDefinition(service), implementation);
             if (advertise) {
                 for (const path of methodPaths(service))
                     metadata.add("x-docker-expose-session-grpc-method", path);
@@ -40396,15 +41830,88 @@ class Session {
         setTimeout(() => this.call.cancel(), 2000).unref();
     }
 }
+/** Tunnel messages carry at most this much; HTTP/2 frames written together are joined up to it. */
+const TUNNEL_MESSAGE_BYTES = 1024 * 1024;
 /** Bytes written to the duplex go out as BytesMessages; incoming messages' bytes are read. */
 function tunnelDuplex(call) {
+    // The HTTP/2 session on top writes a few frames at a time (often one small FileSync packet).
+    // One tunnel message per write would cost the runner and us a gRPC message each, so writes are
+    // collected and sent together once the current round of I/O is handled (or at
+    // TUNNEL_MESSAGE_BYTES), as grpc-go's buffered writer does. A write completes as soon as it is
+    // collected; only when the call's buffer is full does the next one wait for 'drain'.
+    let pending = [];
+    let pendingBytes = 0;
+    let scheduled = false;
+    let blocked = false;
+    let waiting = [];
+    const flush = () => {
+        scheduled = false;
+        while (pending.length > 0 && !blocked) {
+            let count = 0;
+            let bytes = 0;
+            while (count < pending.length &&
+                (count === 0 || bytes + pending[count].length <= TUNNEL_MESSAGE_BYTES)) {
+                bytes += pending[count].length;
+                count++;
+            }
+            // The message's encoding is built in one buffer: one copy of the payload, not three. (Not a
+            // reused one: grpc-js may report a write done while it still holds the message.)
+            const encoding = Buffer.allocUnsafe(HEADER_ROOM + bytes);
+            let offset = HEADER_ROOM;
+            for (let i = 0; i < count; i++) {
+                offset += pending[i].copy(encoding, offset);
+            }
+            pending = pending.slice(count);
+            pendingBytes -= bytes;
+            const message = createInPlace(BytesMessageSchema, {}, encoding, HEADER_ROOM, bytes);
+            if (!call.write(message)) {
+                blocked = true;
+                call.once("drain", () => {
+                    blocked = false;
+                    flush();
+                    if (blocked)
+                        return;
+                    const callbacks = waiting;
+                    waiting = [];
+                    for (const callback of callbacks)
+                        callback();
+                });
+            }
+        }
+    };
+    const collect = (chunks, callback) => {
+        for (const chunk of chunks) {
+            pending.push(chunk);
+            pendingBytes += chunk.length;
+        }
+        if (pendingBytes >= TUNNEL_MESSAGE_BYTES)
+            flush();
+        else if (!scheduled) {
+            scheduled = true;
+            setImmediate(flush);
+        }
+        if (blocked)
+            waiting.push(callback);
+        else
+            callback();
+    };
     const duplex = new external_node_stream_namespaceObject.Duplex({
         write(chunk, _encoding, callback) {
-            call.write(create(BytesMessageSchema, { data: chunk }), callback);
+            collect([chunk], callback);
+        },
+        writev(chunks, callback) {
+            collect(chunks.map(({ chunk }) => chunk), callback);
         },
         final(callback) {
-            call.end();
-            callback();
+            const end = () => {
+                call.end();
+                callback();
+            };
+            flush();
+            if (blocked)
+                waiting.push(end);
+            else
+                end();
         },
         read() {
             call.resume();
@@ -40471,7 +41978,7 @@ const HealthCheckResponse_ServingStatusSchema = /*@__PURE__*/ (/* unused pure ex
 /**
  * @generated from service grpc.health.v1.Health
  */
-const Health = /*@__PURE__*/ service_serviceDesc(file_grpc_health_v1_health, 0);
+const Health = /*@__PURE__*/ serviceDesc(file_grpc_health_v1_health, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/health.ts
 
@@ -40486,8 +41993,6 @@ function healthService() {
     };
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/buildkit/context/stat.ts
 // Go's os.FileMode type bits.
 const MODE_DIR = 2 ** 31;
@@ -40698,8 +42203,17 @@ function parseDockerignore(text) {
 
 
 
+
+
 function byteOrder(a, b) {
     return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+/**
+ * Names in UTF-8 byte order. Without UTF-16 surrogates or code units above them, JavaScript's own
+ * order (by UTF-16 code unit) is the same and needs no buffer per comparison.
+ */
+function sortNames(names) {
+    return names.some((name) => /[\ud800-\uffff]/.test(name)) ? names.sort(byteOrder) : names.sort();
 }
 async function* walkContext(root, filter) {
     const include = new PatternMatcher([
@@ -40710,18 +42224,26 @@ async function* walkContext(root, filter) {
     const hardlinks = new Map();
     // Directories entered but not sent yet: sent just before their first kept descendant.
     const pending = [];
-    async function* visit(dir, relativeDir) {
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort(byteOrder);
+    // A synchronous generator under one asynchronous one: every level of nested async generators
+    // costs promise turns per entry, more than the lstat itself.
+    function* visit(dir, relativeDir) {
+        // Synchronous calls: one lstat costs microseconds, a trip through the thread pool and back
+        // costs more than that per entry, and entries are sent one after the other anyway.
+        const names = sortNames((0,external_node_fs_namespaceObject.readdirSync)(dir));
         for (const name of names) {
             const path = relativeDir ? `${relativeDir}/${name}` : name;
             const absolutePath = (0,external_node_path_namespaceObject.join)(dir, name);
-            const stats = await (0,promises_namespaceObject.lstat)(absolutePath, { bigint: true });
+            // Neither sent nor entered whatever it is (the Dockerfile's dir is walked for one name):
+            // no lstat, so an entry we could not read does not matter here.
+            if (!include.empty && !include.matches(path) && !include.couldMatchInside(path))
+                continue;
+            const stats = statEntry(absolutePath, path, dir);
             const mode = goFileMode(Number(stats.mode));
             if (hasMode(mode, MODE_SOCKET))
                 continue;
             const included = include.empty || include.matches(path);
             const excluded = exclude.matches(path);
-            const entry = await toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
+            const entry = toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
             if (stats.isDirectory()) {
                 const mayHoldKept = (included || include.couldMatchInside(path)) && (!excluded || exclude.hasExclusions);
                 if (!mayHoldKept)
@@ -40750,11 +42272,11 @@ async function* walkContext(root, filter) {
     }
     yield* visit(root, "");
 }
-async function toEntry(path, absolutePath, stats, mode, hardlinks, kept) {
+function toEntry(path, absolutePath, stats, mode, hardlinks, kept) {
     let linkname = "";
     let hasContent = false;
     if (stats.isSymbolicLink()) {
-        linkname = await (0,promises_namespaceObject.readlink)(absolutePath);
+        linkname = (0,external_node_fs_namespaceObject.readlinkSync)(absolutePath);
     }
     else if (stats.isFile()) {
         hasContent = true;
@@ -40797,6 +42319,24 @@ async function followTargets(root, followPaths) {
         }
     }
     return targets;
+}
+/** A file or directory of the context that cannot be read; the message names it. */
+class ContextReadError extends errors_BuildkitError {
+    name = "ContextReadError";
+}
+function statEntry(absolutePath, path, dir) {
+    try {
+        return (0,external_node_fs_namespaceObject.lstatSync)(absolutePath, { bigint: true });
+    }
+    catch (error) {
+        const code = error.code ?? "error";
+        // Node reads directory entries as UTF-8: a name that is not valid UTF-8 comes back with U+FFFD
+        // in it, and no such file exists. buildctl would send it; we cannot name it, so we say so.
+        if (path.includes("\uFFFD")) {
+            throw new ContextReadError(`A file in ${dir} has a name that is not valid UTF-8 ("${path}"), which this client cannot send; rename it.`);
+        }
+        throw new ContextReadError(`The context file "${path}" cannot be read (${code}).`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/stat_pb.ts
@@ -40869,15 +42409,15 @@ const file_moby_filesync_v1_filesync = /*@__PURE__*/ fileDesc("Ch9tb2J5L2ZpbGVze
  * Describes the message moby.filesync.v1.BytesMessage.
  * Use `create(BytesMessageSchema)` to create a new message.
  */
-const filesync_pb_BytesMessageSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_filesync, 0)));
+const filesync_pb_BytesMessageSchema = /*@__PURE__*/ message_messageDesc(file_moby_filesync_v1_filesync, 0);
 /**
  * @generated from service moby.filesync.v1.FileSync
  */
-const FileSync = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_filesync, 0);
+const FileSync = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 0);
 /**
  * @generated from service moby.filesync.v1.FileSend
  */
-const FileSend = /*@__PURE__*/ (/* unused pure expression or super */ null && (serviceDesc(file_moby_filesync_v1_filesync, 1)));
+const FileSend = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 1);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/filesync.ts
 // FileSync: the daemon pulls local directories (the build context, the Dockerfile's directory)
@@ -40890,17 +42430,28 @@ const FileSend = /*@__PURE__*/ (/* unused pure expression or super */ null && (s
 
 
 
+
+
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
 const CHUNK_BYTES = 1024 * 1024;
 function fileSyncService(dirs) {
+    let firstFailure;
     return {
         service: FileSync,
         advertise: true,
+        failure: () => firstFailure,
         implementation: {
             diffCopy: (call) => {
+                sendQueuedTogether(call);
                 sendDir(call, dirs).catch((error) => {
+                    firstFailure ??= error;
+                    // ERR tells fsutil's receiver why; the error status ends the call (a destroy does not
+                    // always send one, and the runner would wait).
                     call.write(create(PacketSchema, { type: Packet_PacketType.PACKET_ERR, data: Buffer.from(error.message) }));
-                    call.destroy(error);
+                    call.emit("error", Object.assign(new Error(error.message), {
+                        code: src/* status */.h5.FAILED_PRECONDITION,
+                        details: error.message,
+                    }));
                 });
             },
             tarStream: (call) => call.destroy(Object.assign(new Error("tar stream is not supported"), { code: src/* status */.h5.UNIMPLEMENTED })),
@@ -40932,10 +42483,12 @@ async function sendDir(call, dirs) {
     };
     const files = new Map();
     const requests = serveRequests(call, files);
+    // If the walk fails first, the call errors and `requests` rejects with nobody awaiting it yet.
+    requests.catch(() => undefined);
     let id = 0;
     for await (const entry of walkContext(root, filter)) {
         if (entry.hasContent)
-            files.set(id, entry.absolutePath);
+            files.set(id, { path: entry.absolutePath, size: entry.size });
         id++;
         const stat = create(StatSchema, {
             path: entry.path,
@@ -40982,21 +42535,961 @@ function serveRequests(call, files) {
     });
 }
 async function sendFile(call, id, files) {
-    const path = files.get(id);
-    if (path === undefined)
+    const file = files.get(id);
+    if (file === undefined)
         throw new Error(`the runner requested unknown file id ${id}`);
     files.delete(id);
-    const stream = (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: CHUNK_BYTES });
-    for await (const chunk of stream) {
-        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data: chunk }));
+    if (file.size <= BigInt(CHUNK_BYTES)) {
+        // Small files (most of a context) in one synchronous read: a stream costs several trips
+        // through the thread pool per file, which dominates uploads of many small files.
+        const data = readSmallFile(file.path, Number(file.size));
+        if (data !== undefined) {
+            if (data.length > 0) {
+                await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+            }
+            await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+            return;
+        }
+    }
+    await sendLargeFile(call, id, file.path);
+}
+/** Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent. */
+const freeBuffers = [];
+const KEPT_BUFFERS = 20;
+/**
+ * Large files in CHUNK_BYTES packets, reading the next chunk while one is sent. Each chunk is read
+ * into a reused buffer behind room for the packet's header, so the packet goes out without a copy
+ * and without a new buffer: allocating two fresh buffers per MiB kept the garbage collector busy
+ * for a third of the upload's time.
+ */
+async function sendLargeFile(call, id, path) {
+    const handle = await (0,promises_namespaceObject.open)(path, "r");
+    try {
+        const readChunk = async () => {
+            const buffer = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(HEADER_ROOM + CHUNK_BYTES);
+            try {
+                const { bytesRead } = await handle.read(buffer, HEADER_ROOM, CHUNK_BYTES, null);
+                return { buffer, bytesRead };
+            }
+            catch (error) {
+                release(buffer);
+                throw error;
+            }
+        };
+        let next = readChunk();
+        for (;;) {
+            const { buffer, bytesRead } = await next;
+            if (bytesRead === 0) {
+                release(buffer);
+                break;
+            }
+            next = readChunk();
+            // Keep the read ahead from failing unobserved if the write below is abandoned.
+            next.catch(() => undefined);
+            const packet = createInPlace(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }, buffer, HEADER_ROOM, bytesRead);
+            await write(call, packet, () => release(buffer));
+        }
+    }
+    finally {
+        await handle.close();
     }
     await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
 }
-/** Writes with backpressure: waits for 'drain' when the HTTP/2 stream's buffer is full. */
-function write(call, packet) {
-    if (call.write(packet))
+function release(buffer) {
+    if (freeBuffers.length < KEPT_BUFFERS)
+        freeBuffers.push(buffer);
+}
+/** The whole file if it is still no bigger than the walk saw, else undefined (it grew since). */
+function readSmallFile(path, size) {
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, "r");
+    try {
+        const buffer = Buffer.allocUnsafe(size + 1);
+        let length = 0;
+        for (;;) {
+            const read = (0,external_node_fs_namespaceObject.readSync)(fd, buffer, length, buffer.length - length, null);
+            if (read === 0)
+                break;
+            length += read;
+            if (length > size)
+                return undefined;
+        }
+        return buffer.subarray(0, length);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/**
+ * Packets queued beyond which a writer waits for 'drain'. grpc-js's stream says "full" at 16, but
+ * a context is mostly small packets (a STAT per entry, a DATA or two per small file), and each
+ * round of writes costs a turn of the event loop on both ends of the tunnel.
+ */
+const QUEUED_PACKETS = 256;
+/** Data packets up to this size may queue up to QUEUED_PACKETS; bigger ones wait at "full". */
+const SMALL_PACKET_BYTES = 64 * 1024;
+/** Writes with backpressure: waits for 'drain' when the stream's queue is full. */
+function write(call, packet, sent) {
+    if (call.write(packet, sent))
+        return Promise.resolve();
+    if (packet.data.length <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
         return Promise.resolve();
     return new Promise((resolve) => call.once("drain", resolve));
+}
+/**
+ * grpc-js's server stream hands its HTTP/2 stream one message at a time and takes the next only
+ * when that write has reached the connection: a full turn of the event loop (two through the
+ * tunnel) per packet, which made uploads of many small files take several times longer than
+ * buildctl's. Given a `_writev`, the stream passes every queued packet at once: they are sent
+ * one after the other without waiting, in order, and the batch completes when all have.
+ */
+function sendQueuedTogether(call) {
+    const writable = call;
+    const writeOne = writable._write;
+    if (typeof writeOne !== "function" || writable._writev != null)
+        return;
+    writable._writev = function (chunks, callback) {
+        let remaining = chunks.length;
+        let failed = false;
+        for (const { chunk, encoding } of chunks) {
+            writeOne.call(this, chunk, encoding, (error) => {
+                if (failed)
+                    return;
+                if (error) {
+                    failed = true;
+                    callback(error);
+                }
+                else if (--remaining === 0)
+                    callback();
+            });
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/moby/filesync/v1/auth_pb.ts
+// Registry credentials served by the client's session (session/auth at BuildKit v0.32.2).
+// The package name is filesync's, as in BuildKit.
+
+/**
+ * Describes the file moby/filesync/v1/auth.proto.
+ */
+const file_moby_filesync_v1_auth = /*@__PURE__*/ fileDesc("Chttb2J5L2ZpbGVzeW5jL3YxL2F1dGgucHJvdG8SEG1vYnkuZmlsZXN5bmMudjEiIgoSQ3JlZGVudGlhbHNSZXF1ZXN0EgwKBGhvc3QYASABKAkiNwoTQ3JlZGVudGlhbHNSZXNwb25zZRIQCgh1c2VybmFtZRgBIAEoCRIOCgZzZWNyZXQYAiABKAkiZAoRRmV0Y2hUb2tlblJlcXVlc3QSEQoJY2xpZW50X2lkGAEgASgJEgwKBGhvc3QYAiABKAkSDQoFcmVhbG0YAyABKAkSDwoHc2VydmljZRgEIAEoCRIOCgZzY29wZXMYBSADKAkiSgoSRmV0Y2hUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAMSEQoJaXNzdWVkX2F0GAMgASgDIjYKGEdldFRva2VuQXV0aG9yaXR5UmVxdWVzdBIMCgRob3N0GAEgASgJEgwKBHNhbHQYAiABKAwiLwoZR2V0VG9rZW5BdXRob3JpdHlSZXNwb25zZRISCgpwdWJsaWNfa2V5GAEgASgMIkoKG1ZlcmlmeVRva2VuQXV0aG9yaXR5UmVxdWVzdBIMCgRob3N0GAEgASgJEg8KB3BheWxvYWQYAiABKAwSDAoEc2FsdBgDIAEoDCIuChxWZXJpZnlUb2tlbkF1dGhvcml0eVJlc3BvbnNlEg4KBnNpZ25lZBgBIAEoDDKgAwoEQXV0aBJaCgtDcmVkZW50aWFscxIkLm1vYnkuZmlsZXN5bmMudjEuQ3JlZGVudGlhbHNSZXF1ZXN0GiUubW9ieS5maWxlc3luYy52MS5DcmVkZW50aWFsc1Jlc3BvbnNlElcKCkZldGNoVG9rZW4SIy5tb2J5LmZpbGVzeW5jLnYxLkZldGNoVG9rZW5SZXF1ZXN0GiQubW9ieS5maWxlc3luYy52MS5GZXRjaFRva2VuUmVzcG9uc2USbAoRR2V0VG9rZW5BdXRob3JpdHkSKi5tb2J5LmZpbGVzeW5jLnYxLkdldFRva2VuQXV0aG9yaXR5UmVxdWVzdBorLm1vYnkuZmlsZXN5bmMudjEuR2V0VG9rZW5BdXRob3JpdHlSZXNwb25zZRJ1ChRWZXJpZnlUb2tlbkF1dGhvcml0eRItLm1vYnkuZmlsZXN5bmMudjEuVmVyaWZ5VG9rZW5BdXRob3JpdHlSZXF1ZXN0Gi4ubW9ieS5maWxlc3luYy52MS5WZXJpZnlUb2tlbkF1dGhvcml0eVJlc3BvbnNlYgZwcm90bzM");
+/**
+ * Describes the message moby.filesync.v1.CredentialsRequest.
+ * Use `create(CredentialsRequestSchema)` to create a new message.
+ */
+const CredentialsRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 0)));
+/**
+ * Describes the message moby.filesync.v1.CredentialsResponse.
+ * Use `create(CredentialsResponseSchema)` to create a new message.
+ */
+const CredentialsResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_filesync_v1_auth, 1);
+/**
+ * Describes the message moby.filesync.v1.FetchTokenRequest.
+ * Use `create(FetchTokenRequestSchema)` to create a new message.
+ */
+const FetchTokenRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 2)));
+/**
+ * Describes the message moby.filesync.v1.FetchTokenResponse.
+ * Use `create(FetchTokenResponseSchema)` to create a new message.
+ */
+const FetchTokenResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 3)));
+/**
+ * Describes the message moby.filesync.v1.GetTokenAuthorityRequest.
+ * Use `create(GetTokenAuthorityRequestSchema)` to create a new message.
+ */
+const GetTokenAuthorityRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 4)));
+/**
+ * Describes the message moby.filesync.v1.GetTokenAuthorityResponse.
+ * Use `create(GetTokenAuthorityResponseSchema)` to create a new message.
+ */
+const GetTokenAuthorityResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 5)));
+/**
+ * Describes the message moby.filesync.v1.VerifyTokenAuthorityRequest.
+ * Use `create(VerifyTokenAuthorityRequestSchema)` to create a new message.
+ */
+const VerifyTokenAuthorityRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 6)));
+/**
+ * Describes the message moby.filesync.v1.VerifyTokenAuthorityResponse.
+ * Use `create(VerifyTokenAuthorityResponseSchema)` to create a new message.
+ */
+const VerifyTokenAuthorityResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_filesync_v1_auth, 7)));
+/**
+ * @generated from service moby.filesync.v1.Auth
+ */
+const Auth = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_auth, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/auth.ts
+// moby.filesync.v1.Auth for the session: the daemon asks us for registry credentials, one host
+// at a time, when a registry challenges it. We answer Credentials only, and refuse the token
+// authority methods with UNIMPLEMENTED: that is what makes the daemon (v0.32.2,
+// util/resolver/authorizer.go) fall back to Credentials and fetch tokens from the registry itself.
+// Any other error code on GetTokenAuthority would fail the pull or push.
+
+
+
+/** The daemon waits 60 s for a session's credentials; give up a little earlier, with our reason. */
+const LOOKUP_TIMEOUT_MS = 55_000;
+function authService(lookup, options = {}) {
+    const unimplemented = (name) => (_call, callback) => callback({
+        code: src/* status */.h5.UNIMPLEMENTED,
+        details: `${name} is not offered by this client; the runner fetches registry tokens itself`,
+    });
+    return {
+        service: Auth,
+        // The daemon calls Auth without looking at the advertised method list.
+        advertise: false,
+        implementation: {
+            credentials: (call, callback) => {
+                answerCredentials(call, lookup, options).then((credential) => callback(null, create(CredentialsResponseSchema, credential ?? {})), (error) => {
+                    options.onError?.(error);
+                    callback({ code: src/* status */.h5.FAILED_PRECONDITION, details: messageOf(error) });
+                });
+            },
+            fetchToken: unimplemented("FetchToken"),
+            getTokenAuthority: unimplemented("GetTokenAuthority"),
+            verifyTokenAuthority: unimplemented("VerifyTokenAuthority"),
+        },
+    };
+}
+async function answerCredentials(call, lookup, options) {
+    const host = call.request.host;
+    const controller = new AbortController();
+    const onCancel = () => controller.abort(new Error(`the runner stopped waiting for credentials for ${host}`));
+    call.once("cancelled", onCancel);
+    const timer = setTimeout(() => controller.abort(new Error(`looking up credentials for ${host} took too long`)), LOOKUP_TIMEOUT_MS);
+    try {
+        const credential = await untilAborted(Promise.resolve(lookup(host, controller.signal)), controller.signal);
+        options.onCredentials?.(host, credential !== undefined);
+        return credential;
+    }
+    finally {
+        clearTimeout(timer);
+        call.off("cancelled", onCancel);
+    }
+}
+/** The lookup's result, or the abort reason if the signal fires first (a lookup may ignore it). */
+function untilAborted(promise, signal) {
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+}
+function messageOf(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/moby/buildkit/secrets/v1/secrets_pb.ts
+// Build secrets served by the client's session (session/secrets at BuildKit v0.32.2).
+
+/**
+ * Describes the file moby/buildkit/secrets/v1/secrets.proto.
+ */
+const file_moby_buildkit_secrets_v1_secrets = /*@__PURE__*/ fileDesc("CiZtb2J5L2J1aWxka2l0L3NlY3JldHMvdjEvc2VjcmV0cy5wcm90bxIYbW9ieS5idWlsZGtpdC5zZWNyZXRzLnYxIqQBChBHZXRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJElAKC2Fubm90YXRpb25zGAIgAygLMjsubW9ieS5idWlsZGtpdC5zZWNyZXRzLnYxLkdldFNlY3JldFJlcXVlc3QuQW5ub3RhdGlvbnNFbnRyeRoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiIQoRR2V0U2VjcmV0UmVzcG9uc2USDAoEZGF0YRgBIAEoDDJvCgdTZWNyZXRzEmQKCUdldFNlY3JldBIqLm1vYnkuYnVpbGRraXQuc2VjcmV0cy52MS5HZXRTZWNyZXRSZXF1ZXN0GisubW9ieS5idWlsZGtpdC5zZWNyZXRzLnYxLkdldFNlY3JldFJlc3BvbnNlYgZwcm90bzM");
+/**
+ * Describes the message moby.buildkit.secrets.v1.GetSecretRequest.
+ * Use `create(GetSecretRequestSchema)` to create a new message.
+ */
+const GetSecretRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_secrets_v1_secrets, 0)));
+/**
+ * Describes the message moby.buildkit.secrets.v1.GetSecretResponse.
+ * Use `create(GetSecretResponseSchema)` to create a new message.
+ */
+const GetSecretResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_buildkit_secrets_v1_secrets, 1);
+/**
+ * @generated from service moby.buildkit.secrets.v1.Secrets
+ */
+const Secrets = /*@__PURE__*/ serviceDesc(file_moby_buildkit_secrets_v1_secrets, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/secrets.ts
+// moby.buildkit.secrets.v1.Secrets for the session: the daemon asks for a secret by id when a
+// RUN --mount=type=secret (or a git source's auth secret) needs it. An id we do not have is
+// answered NOT_FOUND: the daemon (v0.32.2, session/secrets/secrets.go) turns NOT_FOUND and
+// UNIMPLEMENTED into its ErrNotFound, which an optional mount skips and a required one reports
+// as "secret <id>: not found". Any other code fails even an optional mount.
+
+
+
+/** buildx refuses secrets larger than this (secretsprovider.MaxSecretSize); check at input time. */
+const MAX_SECRET_BYTES = 500 * 1024;
+function secretsService(secrets, options = {}) {
+    return {
+        service: Secrets,
+        // The daemon calls Secrets without looking at the advertised method list.
+        advertise: false,
+        implementation: {
+            getSecret: (call, callback) => {
+                const id = call.request.id;
+                const data = secrets.get(id);
+                options.onRequest?.(id, data !== undefined);
+                if (data === undefined) {
+                    callback({ code: src/* status */.h5.NOT_FOUND, details: `secret ${id} was not given to the build` });
+                    return;
+                }
+                callback(null, create(GetSecretResponseSchema, { data }));
+            },
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/moby/sshforward/v1/ssh_pb.ts
+// SSH agent forwarding through the client's session (session/sshforward at BuildKit v0.32.2).
+
+/**
+ * Describes the file moby/sshforward/v1/ssh.proto.
+ */
+const file_moby_sshforward_v1_ssh = /*@__PURE__*/ fileDesc("Chxtb2J5L3NzaGZvcndhcmQvdjEvc3NoLnByb3RvEhJtb2J5LnNzaGZvcndhcmQudjEiHAoMQnl0ZXNNZXNzYWdlEgwKBGRhdGEYASABKAwiHwoRQ2hlY2tBZ2VudFJlcXVlc3QSCgoCaWQYASABKAkiFAoSQ2hlY2tBZ2VudFJlc3BvbnNlMroBCgNTU0gSWwoKQ2hlY2tBZ2VudBIlLm1vYnkuc3NoZm9yd2FyZC52MS5DaGVja0FnZW50UmVxdWVzdBomLm1vYnkuc3NoZm9yd2FyZC52MS5DaGVja0FnZW50UmVzcG9uc2USVgoMRm9yd2FyZEFnZW50EiAubW9ieS5zc2hmb3J3YXJkLnYxLkJ5dGVzTWVzc2FnZRogLm1vYnkuc3NoZm9yd2FyZC52MS5CeXRlc01lc3NhZ2UoATABYgZwcm90bzM");
+/**
+ * Describes the message moby.sshforward.v1.BytesMessage.
+ * Use `create(BytesMessageSchema)` to create a new message.
+ */
+const ssh_pb_BytesMessageSchema = /*@__PURE__*/ message_messageDesc(file_moby_sshforward_v1_ssh, 0);
+/**
+ * Describes the message moby.sshforward.v1.CheckAgentRequest.
+ * Use `create(CheckAgentRequestSchema)` to create a new message.
+ */
+const CheckAgentRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_sshforward_v1_ssh, 1)));
+/**
+ * Describes the message moby.sshforward.v1.CheckAgentResponse.
+ * Use `create(CheckAgentResponseSchema)` to create a new message.
+ */
+const CheckAgentResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_sshforward_v1_ssh, 2);
+/**
+ * @generated from service moby.sshforward.v1.SSH
+ */
+const SSH = /*@__PURE__*/ serviceDesc(file_moby_sshforward_v1_ssh, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/ssh.ts
+// moby.sshforward.v1.SSH for the session: SSH agent forwarding. For a RUN --mount=type=ssh the
+// daemon first calls CheckAgent with the mount's id, then opens one ForwardAgent stream per
+// connection that a process in the build makes to the mounted socket, naming the agent in the
+// request header buildkit.ssh.id (absent or empty means "default"). We pipe each stream's bytes
+// to a new connection to the local agent's unix socket, raw: the agent protocol is not parsed.
+
+
+
+
+const DEFAULT_SSH_ID = "default";
+/** The request header that names the agent of a ForwardAgent stream (sshforward.KeySSHID). */
+const SSH_ID_HEADER = "buildkit.ssh.id";
+/** A local agent socket that does not accept within this long is treated as unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** `agents` maps an ssh id (`default`, or the id of `--ssh id=path`) to a unix socket path. */
+function sshService(agents, options = {}) {
+    return {
+        service: SSH,
+        // The daemon calls SSH without looking at the advertised method list.
+        advertise: false,
+        implementation: {
+            checkAgent: (call, callback) => {
+                const id = call.request.id || DEFAULT_SSH_ID;
+                if (!agents.has(id)) {
+                    // The daemon shows this message as the build error of a required ssh mount.
+                    callback({
+                        code: src/* status */.h5.NOT_FOUND,
+                        details: `no SSH agent "${id}" was forwarded by the client`,
+                    });
+                    return;
+                }
+                callback(null, create(CheckAgentResponseSchema, {}));
+            },
+            forwardAgent: (call) => {
+                const id = String(call.metadata.get(SSH_ID_HEADER)[0] ?? "") || DEFAULT_SSH_ID;
+                const path = agents.get(id);
+                if (path === undefined) {
+                    failCall(call, src/* status */.h5.NOT_FOUND, `no SSH agent "${id}" was forwarded by the client`);
+                    return;
+                }
+                forward(call, id, path, options);
+            },
+        },
+    };
+}
+function forward(call, id, path, options) {
+    const socket = (0,external_node_net_namespaceObject.createConnection)({ path });
+    let finished = false;
+    const fail = (error) => {
+        if (finished)
+            return;
+        finished = true;
+        options.onError?.(id, error);
+        socket.destroy();
+        failCall(call, src/* status */.h5.UNAVAILABLE, `the SSH agent "${id}" at ${path} failed: ${error.message}`);
+    };
+    const connectTimer = setTimeout(() => fail(new Error(`it did not accept a connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+    socket.once("connect", () => clearTimeout(connectTimer));
+    socket.on("error", (error) => {
+        clearTimeout(connectTimer);
+        fail(error);
+    });
+    // Daemon to agent, with backpressure: stop reading the stream while the socket is full.
+    call.on("data", (message) => {
+        if (!socket.write(message.data)) {
+            call.pause();
+            socket.once("drain", () => call.resume());
+        }
+    });
+    // The daemon half-closed: the build's process closed its side. Shut down our write side only;
+    // the agent may still be answering.
+    call.on("end", () => socket.end());
+    call.on("cancelled", () => {
+        finished = true;
+        clearTimeout(connectTimer);
+        socket.destroy();
+    });
+    call.on("error", () => {
+        finished = true;
+        socket.destroy();
+    });
+    // Agent to daemon, with backpressure on the HTTP/2 stream.
+    socket.on("data", (chunk) => {
+        if (!call.write(create(ssh_pb_BytesMessageSchema, { data: chunk }))) {
+            socket.pause();
+            call.once("drain", () => socket.resume());
+        }
+    });
+    // The agent closed the connection: end the stream with OK.
+    socket.on("end", () => {
+        if (finished)
+            return;
+        finished = true;
+        call.end();
+    });
+    socket.on("close", () => clearTimeout(connectTimer));
+}
+/** Ends the stream with an error status: grpc-js sends the status of an emitted 'error'. */
+function failCall(call, code, details) {
+    call.emit("error", Object.assign(new Error(details), { code, details }));
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/filesend.ts
+// FileSend: the daemon pushes build outputs to us. One method carries two formats. For the
+// `local` exporter the daemon runs fsutil's sender, so the messages are fsutil Packets and we are
+// the receiver: STATs in walk order, an empty STAT, our REQs by file id, its DATA, our FIN, its
+// FIN. For `tar`, `oci` and `docker` the messages are BytesMessages holding the file's bytes,
+// ended by the daemon's half-close. The request header buildkit-attachable-exporter-id names the
+// exporter's index in the Solve request; daemons before v0.13 send no header and only one
+// exporter, index 0. Multi-platform local outputs arrive as one concurrent call per platform.
+//
+// Safety: every received path is checked before anything is created. Paths must be clean and
+// relative, every parent must be a real directory (checked with lstat, never through a symlink),
+// hardlinks may only point at files received earlier in the same transfer, and files are
+// created with O_EXCL | O_NOFOLLOW, so nothing outside the destination is ever written.
+
+
+
+
+
+
+
+
+
+
+/** A build output could not be received. */
+class FileSendError extends errors_BuildkitError {
+    name = "FileSendError";
+}
+/** The runner sent a path that would land outside the destination; nothing was written there. */
+class UnsafeOutputPathError extends FileSendError {
+    path;
+    destination;
+    name = "UnsafeOutputPathError";
+    constructor(path, destination, reason) {
+        super(`Refused the output path ${JSON.stringify(path)} from the runner: ${reason} ${destination}.`);
+        this.path = path;
+        this.destination = destination;
+    }
+}
+const EXPORTER_ID_HEADER = "buildkit-attachable-exporter-id";
+const EXPORTER_METADATA_PREFIX = "exporter-md-";
+const DEFAULT_CONCURRENCY = 16;
+/** Received bytes are collected up to this much per file before one write. */
+const WRITE_BYTES = 1024 * 1024;
+/** Packets waiting to be handled before the call is paused (backpressure to the daemon). */
+const HIGH_WATER_PACKETS = 64;
+const identity = (bytes) => bytes;
+/** The FileSend service for a session; `targets[i]` receives the output of Solve exporter i. */
+function fileSendService(targets, options = {}) {
+    let firstFailure;
+    const running = new Set();
+    // Directories created or checked by any transfer of this service: concurrent transfers into
+    // one destination (platform-split=false) must never replace one of them with a symlink.
+    const knownDirs = new Set();
+    const diffCopy = (call) => {
+        const index = exporterIndex(call.metadata);
+        const target = targets[index];
+        const controller = new AbortController();
+        const abort = () => controller.abort();
+        options.signal?.addEventListener("abort", abort, { once: true });
+        call.on("cancelled", abort);
+        const work = (async () => {
+            if (target === undefined)
+                throw new FileSendError(`The runner sent output ${index}, which this build did not ask for.`);
+            if (target.kind === "dir") {
+                await receiveDir(call, target.dir, { knownDirs, options, signal: controller.signal });
+            }
+            else {
+                await receiveFile(call, target.path, index, options, controller.signal);
+            }
+        })().then(() => {
+            call.end();
+        }, (error) => {
+            const failure = asFileSendError(error, target);
+            firstFailure ??= failure;
+            if (target?.kind === "dir" && !call.cancelled) {
+                // fsutil's sender reads an ERR packet as the receiver's error, as fsutil's receiver sends.
+                call.write(encodePacket({ type: Packet_PacketType.PACKET_ERR, data: Buffer.from(failure.message) }));
+            }
+            const code = failure instanceof UnsafeOutputPathError ? src/* status */.h5.PERMISSION_DENIED : src/* status */.h5.UNKNOWN;
+            // grpc-js sends an 'error' emitted on a server stream as the call's status.
+            call.emit("error", Object.assign(new Error(failure.message), { code, details: failure.message }));
+        });
+        const tracked = work.finally(() => {
+            options.signal?.removeEventListener("abort", abort);
+            running.delete(tracked);
+        });
+        running.add(tracked);
+    };
+    return {
+        service: FileSend,
+        advertise: true,
+        definition: {
+            diffCopy: {
+                path: `/${FileSend.typeName}/${FileSend.method.diffCopy.name}`,
+                requestStream: true,
+                responseStream: true,
+                requestSerialize: identity,
+                requestDeserialize: identity,
+                responseSerialize: identity,
+                responseDeserialize: identity,
+                originalName: FileSend.method.diffCopy.name,
+            },
+        },
+        implementation: { diffCopy },
+        failure: () => firstFailure,
+        idle: async () => {
+            while (running.size > 0)
+                await Promise.allSettled([...running]);
+        },
+    };
+}
+/** The Solve exporter index the call is for; 0 when absent, as daemons before v0.13 send it. */
+function exporterIndex(metadata) {
+    const value = headerValues(metadata, EXPORTER_ID_HEADER)[0];
+    if (value === undefined || !/^\d+$/.test(value.trim()))
+        return 0;
+    return Number(value.trim());
+}
+function asFileSendError(error, target) {
+    if (error instanceof FileSendError)
+        return error;
+    const where = target === undefined ? "" : ` into ${target.kind === "dir" ? target.dir : target.path}`;
+    const message = error instanceof Error ? error.message : String(error);
+    return new FileSendError(`Receiving a build output${where} failed: ${message}`);
+}
+function encodePacket(init) {
+    const bytes = toBinary(PacketSchema, create(PacketSchema, init));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+/**
+ * Hands the call's messages to `handle` one at a time, in order, pausing the call while too
+ * many wait. Resolves when `handle` returns true, or at the end of the stream if `endIsDone`.
+ */
+function consume(call, handle, endIsDone, signal) {
+    return new Promise((resolve, reject) => {
+        let chain = Promise.resolve();
+        let waiting = 0;
+        let settled = false;
+        const cleanup = () => {
+            settled = true;
+            call.off("data", onData);
+            call.off("end", onEnd);
+            call.off("error", onError);
+            signal.removeEventListener("abort", onAbort);
+        };
+        const fail = (error) => {
+            if (settled)
+                return;
+            cleanup();
+            reject(error instanceof Error ? error : new Error(String(error)));
+        };
+        const succeed = () => {
+            if (settled)
+                return;
+            cleanup();
+            resolve();
+        };
+        const onData = (message) => {
+            waiting++;
+            if (waiting >= HIGH_WATER_PACKETS)
+                call.pause();
+            chain = chain
+                .then(async () => {
+                if (settled)
+                    return;
+                const done = await handle(message);
+                waiting--;
+                if (waiting < HIGH_WATER_PACKETS / 4)
+                    call.resume();
+                if (done)
+                    succeed();
+            })
+                .catch(fail);
+        };
+        const onEnd = () => {
+            chain = chain.then(() => {
+                if (endIsDone)
+                    succeed();
+                else
+                    fail(new FileSendError("The runner ended the output transfer before it was complete."));
+            }, fail);
+        };
+        const onError = (error) => fail(new FileSendError(`The output transfer failed: ${error.message}`));
+        const onAbort = () => fail(new FileSendError("The output transfer was cancelled."));
+        if (signal.aborted)
+            return onAbort();
+        call.on("data", onData);
+        call.on("end", onEnd);
+        call.on("error", onError);
+        signal.addEventListener("abort", onAbort, { once: true });
+    });
+}
+// ---- tar, oci and docker: one file -----------------------------------------------------------
+async function receiveFile(call, path, index, options, signal) {
+    const metadata = {};
+    for (const key of Object.keys(call.metadata.getMap())) {
+        if (key.startsWith(EXPORTER_METADATA_PREFIX)) {
+            metadata[key.slice(EXPORTER_METADATA_PREFIX.length)] = headerValues(call.metadata, key).join(",");
+        }
+    }
+    options.onMetadata?.(index, metadata);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
+    const file = await (0,promises_namespaceObject.open)(path, "w");
+    try {
+        const writer = new BufferedWriter(file);
+        await consume(call, async (message) => {
+            await writer.write(fromBinary(filesync_pb_BytesMessageSchema, message).data);
+            return false;
+        }, true, signal);
+        await writer.flush();
+    }
+    finally {
+        await file.close();
+    }
+}
+/** Collects chunks up to WRITE_BYTES and writes them with one call. */
+class BufferedWriter {
+    file;
+    chunks = [];
+    bytes = 0;
+    written = 0;
+    constructor(file) {
+        this.file = file;
+    }
+    async write(data) {
+        if (data.byteLength === 0)
+            return;
+        this.chunks.push(data);
+        this.bytes += data.byteLength;
+        if (this.bytes >= WRITE_BYTES)
+            await this.flush();
+    }
+    async flush() {
+        let chunks = this.chunks;
+        this.chunks = [];
+        this.bytes = 0;
+        while (chunks.length > 0) {
+            const { bytesWritten } = await this.file.writev(chunks);
+            this.written += bytesWritten;
+            chunks = dropBytes(chunks, bytesWritten);
+        }
+    }
+}
+/** What is left of `chunks` after the first `count` bytes (a short write). */
+function dropBytes(chunks, count) {
+    let rest = count;
+    let index = 0;
+    while (index < chunks.length && rest >= chunks[index].byteLength) {
+        rest -= chunks[index].byteLength;
+        index++;
+    }
+    const left = chunks.slice(index);
+    if (rest > 0 && left.length > 0)
+        left[0] = left[0].subarray(rest);
+    return left;
+}
+async function receiveDir(call, destination, context) {
+    await (0,promises_namespaceObject.mkdir)(destination, { recursive: true });
+    const receiver = new DirReceiver(call, await (0,promises_namespaceObject.realpath)(destination), destination, context);
+    try {
+        await consume(call, (message) => receiver.handle(fromBinary(PacketSchema, message)), false, context.signal);
+    }
+    finally {
+        await receiver.closeAll();
+    }
+}
+class DirReceiver {
+    call;
+    root;
+    display;
+    context;
+    nextId = 0;
+    statsDone = false;
+    finSent = false;
+    seen = new Set();
+    /** Regular files received in this transfer: the only valid hardlink targets. */
+    regularFiles = new Set();
+    wanted = [];
+    wantedNext = 0;
+    open = new Map();
+    hardlinks = [];
+    dirs = [];
+    concurrency;
+    constructor(call, root, display, context) {
+        this.call = call;
+        this.root = root;
+        this.display = display;
+        this.context = context;
+        this.concurrency = Math.max(1, context.options.concurrency ?? DEFAULT_CONCURRENCY);
+    }
+    /** Handles one packet; true once the transfer is complete (the daemon's FIN after ours). */
+    async handle(packet) {
+        switch (packet.type) {
+            case Packet_PacketType.PACKET_STAT:
+                if (this.statsDone)
+                    throw new FileSendError("The runner sent a file after the end of the output.");
+                if (packet.stat === undefined) {
+                    this.statsDone = true;
+                }
+                else {
+                    await this.onStat(packet.stat, this.nextId);
+                    this.nextId++;
+                }
+                await this.requestMore();
+                await this.finishIfDone();
+                return false;
+            case Packet_PacketType.PACKET_DATA: {
+                const file = this.open.get(packet.id);
+                if (file === undefined) {
+                    throw new FileSendError(`The runner sent data for file id ${packet.id}, which was not requested.`);
+                }
+                if (packet.data.byteLength > 0) {
+                    await file.writer.write(packet.data);
+                    return false;
+                }
+                this.open.delete(packet.id);
+                await this.completeFile(file);
+                await this.requestMore();
+                await this.finishIfDone();
+                return false;
+            }
+            case Packet_PacketType.PACKET_FIN:
+                if (!this.finSent)
+                    throw new FileSendError("The runner ended the output before sending all of it.");
+                return true;
+            case Packet_PacketType.PACKET_ERR:
+                throw new FileSendError(`The runner failed to send the output: ${Buffer.from(packet.data).toString()}`);
+            default:
+                throw new FileSendError(`The runner sent an unexpected packet of type ${packet.type}.`);
+        }
+    }
+    /** Closes the files still open after a failure. */
+    async closeAll() {
+        const files = [...this.open.values()];
+        this.open.clear();
+        await Promise.allSettled(files.map((file) => file.handle.close()));
+    }
+    async onStat(stat, id) {
+        const relative = this.checkPath(stat.path, stat.path);
+        if (this.seen.has(relative))
+            throw new FileSendError(`The runner sent the output path "${relative}" twice.`);
+        this.seen.add(relative);
+        const absolute = `${this.root}/${relative}`;
+        await this.checkParents(relative);
+        const existing = await lstatOrUndefined(absolute);
+        const mode = stat.mode;
+        if (hasMode(mode, MODE_DIR)) {
+            if (existing === undefined || !existing.isDirectory()) {
+                if (existing !== undefined)
+                    await this.removeExisting(absolute, existing);
+                await makeDir(absolute);
+            }
+            this.context.knownDirs.add(absolute);
+            this.dirs.push({ absolute, stat });
+            return;
+        }
+        if (existing !== undefined)
+            await this.removeExisting(absolute, existing);
+        if (hasMode(mode, MODE_SYMLINK)) {
+            // Symlink targets may point anywhere: they are data. Only paths *through* them are refused.
+            await (0,promises_namespaceObject.symlink)(stat.linkname, absolute);
+            const time = seconds(stat.modTime);
+            await (0,promises_namespaceObject.lutimes)(absolute, time, time);
+        }
+        else if (hasMode(mode, MODE_TYPE)) {
+            this.context.options.onWarning?.(`Skipped "${relative}" of the output: devices, fifos and sockets cannot be created here.`);
+        }
+        else if (stat.linkname !== "") {
+            const target = this.checkPath(stat.linkname, relative, `a hardlink to ${JSON.stringify(stat.linkname)}`);
+            if (!this.regularFiles.has(target)) {
+                throw new UnsafeOutputPathError(relative, this.display, `it is a hardlink to ${JSON.stringify(stat.linkname)}, which is not a file received earlier in`);
+            }
+            // Made at the end, once every file exists: the target may still be waiting for its data.
+            this.hardlinks.push({ absolute, target: `${this.root}/${target}` });
+        }
+        else {
+            this.regularFiles.add(relative);
+            if (stat.size === 0n) {
+                const handle = await createFile(absolute);
+                await finishFileMetadata(handle, stat);
+            }
+            else {
+                this.wanted.push({ id, absolute, stat });
+            }
+        }
+    }
+    /** A clean relative path, or UnsafeOutputPathError naming `shown`. */
+    checkPath(path, shown, what = "it") {
+        const outside = `${what} would land outside`;
+        if (path === "" || path.includes("\0")) {
+            throw new UnsafeOutputPathError(shown, this.display, `${what} is not a valid path in`);
+        }
+        if (path.startsWith("/"))
+            throw new UnsafeOutputPathError(shown, this.display, `${outside}`);
+        const parts = path.split("/");
+        if (parts.includes(".."))
+            throw new UnsafeOutputPathError(shown, this.display, outside);
+        if (parts.some((part) => part === "" || part === ".")) {
+            throw new UnsafeOutputPathError(shown, this.display, `${what} is not a clean relative path in`);
+        }
+        return path;
+    }
+    /** Every parent of `relative` must be a real directory inside the root, never a symlink. */
+    async checkParents(relative) {
+        const parts = relative.split("/");
+        let current = this.root;
+        for (let index = 0; index < parts.length - 1; index++) {
+            current = `${current}/${parts[index]}`;
+            if (this.context.knownDirs.has(current))
+                continue;
+            const stats = await lstatOrUndefined(current);
+            const parent = parts.slice(0, index + 1).join("/");
+            if (stats?.isSymbolicLink()) {
+                throw new UnsafeOutputPathError(relative, this.display, `it goes through the symlink "${parent}" in`);
+            }
+            if (stats === undefined || !stats.isDirectory()) {
+                throw new FileSendError(`The runner sent the output path "${relative}" without its directory "${parent}".`);
+            }
+            this.context.knownDirs.add(current);
+        }
+    }
+    /** Replaces what a previous export left at a path (buildctl merges into the destination too). */
+    async removeExisting(absolute, existing) {
+        if (!existing.isDirectory()) {
+            await (0,promises_namespaceObject.unlink)(absolute);
+            return;
+        }
+        if (this.context.knownDirs.has(absolute)) {
+            throw new FileSendError(`The runner sent "${absolute.slice(this.root.length + 1)}" both as a directory and as a file.`);
+        }
+        // rm does not follow symlinks inside the tree it removes.
+        await (0,promises_namespaceObject.rm)(absolute, { recursive: true, force: true });
+    }
+    /** Sends REQs until `concurrency` files are open; each file is created as it is requested. */
+    async requestMore() {
+        while (this.open.size < this.concurrency && this.wantedNext < this.wanted.length) {
+            const wanted = this.wanted[this.wantedNext];
+            // Drop the entry so a large output does not keep every Stat until the end.
+            this.wanted[this.wantedNext] = undefined;
+            this.wantedNext++;
+            const handle = await createFile(wanted.absolute);
+            this.open.set(wanted.id, { ...wanted, handle, writer: new BufferedWriter(handle) });
+            this.call.write(encodePacket({ type: Packet_PacketType.PACKET_REQ, id: wanted.id }));
+        }
+    }
+    async completeFile(file) {
+        try {
+            await file.writer.flush();
+            await finishFileMetadata(file.handle, file.stat, false);
+        }
+        finally {
+            await file.handle.close();
+        }
+    }
+    /** After the last STAT and the last file: hardlinks, directory metadata, then our FIN. */
+    async finishIfDone() {
+        if (this.finSent || !this.statsDone || this.open.size > 0 || this.wantedNext < this.wanted.length)
+            return;
+        for (const { absolute, target } of this.hardlinks)
+            await (0,promises_namespaceObject.link)(target, absolute);
+        // Directories last, since creating their entries changed their mtimes; a directory's
+        // permissions may also forbid creating entries in it.
+        for (const { absolute, stat } of this.dirs) {
+            const handle = await (0,promises_namespaceObject.open)(absolute, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_DIRECTORY | external_node_fs_namespaceObject.constants.O_NOFOLLOW);
+            await finishFileMetadata(handle, stat);
+        }
+        this.finSent = true;
+        this.call.write(encodePacket({ type: Packet_PacketType.PACKET_FIN }));
+    }
+}
+async function lstatOrUndefined(path) {
+    try {
+        return await (0,promises_namespaceObject.lstat)(path);
+    }
+    catch (error) {
+        if (error.code === "ENOENT")
+            return undefined;
+        throw error;
+    }
+}
+/** A directory we can fill whatever its final mode; another transfer may have just made it. */
+async function makeDir(absolute) {
+    try {
+        await (0,promises_namespaceObject.mkdir)(absolute, { mode: 0o700 });
+    }
+    catch (error) {
+        if (error.code !== "EEXIST")
+            throw error;
+        const stats = await (0,promises_namespaceObject.lstat)(absolute);
+        if (!stats.isDirectory())
+            throw error;
+    }
+}
+/** A new file, never an existing one nor through a symlink; writable by us until it is done. */
+function createFile(absolute) {
+    return (0,promises_namespaceObject.open)(absolute, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_EXCL | external_node_fs_namespaceObject.constants.O_NOFOLLOW, 0o600);
+}
+/** Sets the final mode (with setuid, setgid, sticky) and mtime through the handle; closes it. */
+async function finishFileMetadata(handle, stat, close = true) {
+    try {
+        // After the data: a write by an unprivileged process clears setuid and setgid.
+        await handle.chmod(unixPermissions(stat.mode));
+        const time = seconds(stat.modTime);
+        await handle.utimes(time, time);
+    }
+    finally {
+        if (close)
+            await handle.close();
+    }
+}
+/** Go FileMode permission and special bits as unix st_mode bits. */
+function unixPermissions(goMode) {
+    let mode = goMode & 0o777;
+    if (hasMode(goMode, MODE_SETUID))
+        mode |= 0o4000;
+    if (hasMode(goMode, MODE_SETGID))
+        mode |= 0o2000;
+    if (hasMode(goMode, MODE_STICKY))
+        mode |= 0o1000;
+    return mode;
+}
+/**
+ * Unix nanoseconds as the fractional seconds Node's utimes takes. A double near today's time
+ * resolves about 240 ns and libuv truncates it to nanoseconds, so half a microsecond is added:
+ * the microseconds come out exact, the nanoseconds below them do not.
+ */
+function seconds(nanoseconds) {
+    return (Number(nanoseconds / 1000n) + 0.5) / 1e6;
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/solve.ts
@@ -41043,8 +43536,11 @@ function followStatus(client, ref, options) {
     const stream = callServerStream(client.channel, Control.method.status, { ref }, { signal: controller.signal });
     let idleTimer;
     let draining = false;
+    let finished = false;
     const resetIdle = () => {
-        if (!draining)
+        // Once the stream has ended there is nothing to wait for: a timer now would only hold the
+        // process open for STATUS_DRAIN_MS.
+        if (!draining || finished)
             return;
         clearTimeout(idleTimer);
         idleTimer = setTimeout(abort, STATUS_DRAIN_MS);
@@ -41058,6 +43554,7 @@ function followStatus(client, ref, options) {
         stream.on("error", () => resolve());
         stream.on("end", () => resolve());
     }).finally(() => {
+        finished = true;
         clearTimeout(idleTimer);
         options.signal?.removeEventListener("abort", abort);
     });
@@ -41071,13 +43568,14 @@ function followStatus(client, ref, options) {
 }
 
 ;// CONCATENATED MODULE: ./src/report/progress.ts
+
 const LAST_LINES = 10;
 function toMs(timestamp) {
     if (!timestamp)
         return undefined;
     return Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
 }
-function seconds(ms) {
+function progress_seconds(ms) {
     // Clock readings of start and end can be a hair apart the wrong way; never print -0.0s.
     return (Math.max(0, ms) / 1000).toFixed(1);
 }
@@ -41101,10 +43599,23 @@ class PlainProgress {
     vertices = new Map();
     nextIndex = 1;
     current;
+    /** Text printed while handling one status message, written at its end. */
+    pending = "";
+    raisedWarnings = [];
     constructor(write) {
         this.write = write;
     }
     update(status) {
+        // One write per status message: a message can carry thousands of log lines, and a write per
+        // line (a system call each on stderr) costs more than the rest of the printing together.
+        try {
+            this.printStatus(status);
+        }
+        finally {
+            this.flush();
+        }
+    }
+    printStatus(status) {
         // Headers first, then progress and logs, then completions: the order buildctl prints them.
         for (const vertex of status.vertexes)
             this.onVertex(vertex);
@@ -41116,12 +43627,38 @@ class PlainProgress {
                 this.onLog(state, Buffer.from(log.msg).toString("utf8"), toMs(log.timestamp));
         }
         for (const warning of status.warnings) {
+            const message = Buffer.from(warning.short).toString("utf8");
+            this.raisedWarnings.push({
+                message,
+                locations: locationsIn(warning.info, warning.ranges),
+                url: warning.url,
+            });
             const state = this.vertices.get(warning.vertex);
             if (state)
-                this.line(state, `WARN: ${Buffer.from(warning.short).toString("utf8")}`);
+                this.line(state, `WARN: ${message}`);
         }
         for (const vertex of status.vertexes)
             this.onCompletion(this.state(vertex.digest));
+        // Completions held back for a transfer that has now completed.
+        for (const progress of status.statuses) {
+            const state = this.vertices.get(progress.vertex);
+            if (state && !state.printedDone)
+                this.onCompletion(state);
+        }
+    }
+    /** Prints the completions still held back for transfers that never reported their end. */
+    finish() {
+        for (const state of this.vertices.values()) {
+            if (state.printedDone || state.statusesOpen.size === 0)
+                continue;
+            state.statusesOpen.clear();
+            this.onCompletion(state);
+        }
+        this.flush();
+    }
+    /** Warnings in the order they came, for annotations. */
+    warnings() {
+        return [...this.raisedWarnings];
     }
     /** Steps in order, for the job summary. */
     steps() {
@@ -41165,6 +43702,7 @@ class PlainProgress {
                 lastLines: [],
                 printedDone: false,
                 statusesDone: new Set(),
+                statusesOpen: new Set(),
             };
             this.vertices.set(digest, state);
         }
@@ -41184,6 +43722,10 @@ class PlainProgress {
     onCompletion(state) {
         if (state.index === undefined)
             return;
+        // A vertex can complete a moment before its last transfer does; buildctl, which prints in
+        // batches, shows the transfer first. Wait for it (or the end of the build) likewise.
+        if (state.statusesOpen.size > 0)
+            return;
         if (state.completedMs !== undefined && !state.printedDone) {
             this.focus(state);
             state.printedDone = true;
@@ -41198,7 +43740,7 @@ class PlainProgress {
                 this.raw(`#${state.index} CACHED\n`);
             }
             else {
-                this.raw(`#${state.index} DONE ${seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`);
+                this.raw(`#${state.index} DONE ${progress_seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`);
             }
         }
         else if (state.cached && state.completedMs === undefined && !state.printedDone) {
@@ -41209,8 +43751,13 @@ class PlainProgress {
     }
     onStatus(progress) {
         const state = this.vertices.get(progress.vertex);
-        if (!state || progress.completed === undefined || state.statusesDone.has(progress.id))
+        if (!state || state.statusesDone.has(progress.id))
             return;
+        if (progress.completed === undefined) {
+            state.statusesOpen.add(progress.id);
+            return;
+        }
+        state.statusesOpen.delete(progress.id);
         state.statusesDone.add(progress.id);
         const current = Number(progress.current);
         const total = Number(progress.total);
@@ -41226,8 +43773,9 @@ class PlainProgress {
         const lines = (state.partialLine + text).split("\n");
         state.partialLine = lines.pop() ?? "";
         for (const line of lines) {
-            const printed = `#${this.indexOf(state)} ${offset} ${line.replace(/\r$/, "")}`;
-            this.line(state, printed.slice(`#${state.index} `.length));
+            const printed = `#${this.indexOf(state)} ${offset} ${line.endsWith("\r") ? line.slice(0, -1) : line}`;
+            this.focus(state);
+            this.raw(`${printed}\n`);
             state.lastLines.push(printed);
             if (state.lastLines.length > LAST_LINES)
                 state.lastLines.shift();
@@ -41259,13 +43807,187 @@ class PlainProgress {
         this.raw(`#${state.index} ${text}\n`);
     }
     raw(text) {
+        this.pending += text;
+    }
+    flush() {
+        if (this.pending === "")
+            return;
+        const text = this.pending;
+        this.pending = "";
         this.write(text);
     }
 }
 
+;// CONCATENATED MODULE: ./src/report/source-excerpt.ts
+const CONTEXT_LINES = 2;
+function formatSourceExcerpt(location) {
+    const lines = location.sourceLines;
+    const first = Math.max(1, location.startLine - CONTEXT_LINES);
+    const last = Math.min(lines.length, location.endLine + CONTEXT_LINES);
+    const where = location.endLine > location.startLine
+        ? `${location.startLine}-${location.endLine}`
+        : `${location.startLine}`;
+    let text = `${location.filename}:${where}\n--------------------\n`;
+    for (let line = first; line <= last; line++) {
+        const marked = line >= location.startLine && line <= location.endLine;
+        text += `${String(line).padStart(4)} | ${marked ? ">>>" : "   "} ${lines[line - 1] ?? ""}\n`;
+    }
+    return `${text}--------------------\n`;
+}
+
+;// CONCATENATED MODULE: ./src/report/redact.ts
+// Replaces known secret values with *** in a stream of text. BuildKit prints whatever a RUN
+// prints, secrets included, and the log arrives in chunks that may cut a value in two, so the
+// redactor holds back a tail that could still become a secret (at most the longest secret's
+// length minus one) until the next chunk or the flush. Overlapping occurrences are hidden as
+// one: the union of every match is replaced, so no part of any value shows.
+
+const MASK = "***";
+/** Lines shorter than this of a multi-line secret are not masked alone: "{" would mask every brace. */
+const MIN_LINE_LENGTH = 4;
+class Redactor {
+    secrets = new Set();
+    /** Secrets by first character, so most positions are rejected with one map lookup. */
+    byFirst = new Map();
+    maxLength = 0;
+    /** Text received but not yet released: it may be the start of a secret. */
+    held = "";
+    /** How many leading characters of `held` are inside a *** already released. */
+    coveredPrefix = 0;
+    constructor(secrets = []) {
+        for (const secret of secrets)
+            this.add(secret);
+    }
+    /**
+     * Adds a value to hide from now on. The lines of a multi-line value are added as well, since
+     * the log prints them one by one, each behind its step's prefix.
+     */
+    add(secret) {
+        this.addOne(secret);
+        const lines = secret.split(/\r?\n/);
+        if (lines.length > 1) {
+            // Trimmed: the log may indent a line differently from the value.
+            for (const line of lines)
+                if (line.trim().length >= MIN_LINE_LENGTH)
+                    this.addOne(line.trim());
+        }
+    }
+    get size() {
+        return this.secrets.size;
+    }
+    /** Redacts one chunk; returns what can be printed now, holding back a possible partial secret. */
+    push(chunk) {
+        if (this.secrets.size === 0 && this.held === "")
+            return chunk;
+        return this.process(this.held + chunk, false);
+    }
+    /** Returns whatever is still held back (redacted); the redactor is then ready for new text. */
+    flush() {
+        if (this.held === "")
+            return "";
+        return this.process(this.held, true);
+    }
+    /** Redacts a complete text on its own, without touching the streaming state. */
+    redact(text) {
+        const saved = { held: this.held, coveredPrefix: this.coveredPrefix };
+        this.held = "";
+        this.coveredPrefix = 0;
+        const result = this.process(text, true);
+        this.held = saved.held;
+        this.coveredPrefix = saved.coveredPrefix;
+        return result;
+    }
+    addOne(secret) {
+        if (secret === "" || this.secrets.has(secret))
+            return;
+        this.secrets.add(secret);
+        const first = secret[0];
+        const list = this.byFirst.get(first) ?? [];
+        list.push(secret);
+        this.byFirst.set(first, list);
+        this.maxLength = Math.max(this.maxLength, secret.length);
+    }
+    process(text, final) {
+        // Ranges [start, end) to hide; the already-released *** counts as one that is printed.
+        const ranges = [];
+        if (this.coveredPrefix > 0)
+            ranges.push([0, this.coveredPrefix]);
+        // Where the held-back tail begins: the first position whose rest is a proper prefix of a secret.
+        let cut = text.length;
+        const tailStart = final ? text.length : Math.max(0, text.length - (this.maxLength - 1));
+        for (let i = 0; i < text.length; i++) {
+            const candidates = this.byFirst.get(text[i]);
+            if (!candidates)
+                continue;
+            for (const secret of candidates) {
+                if (text.startsWith(secret, i)) {
+                    ranges.push([i, i + secret.length]);
+                }
+                else if (i >= tailStart && cut === text.length && secret.startsWith(text.slice(i))) {
+                    cut = i;
+                }
+            }
+        }
+        ranges.sort((a, b) => a[0] - b[0]);
+        let output = "";
+        let position = 0;
+        // Hidden text that stays held keeps counting as hidden.
+        let coveredPrefix = Math.max(0, this.coveredPrefix - cut);
+        let index = 0;
+        while (index < ranges.length && ranges[index][0] < cut) {
+            const start = ranges[index][0];
+            let end = ranges[index][1];
+            const alreadyPrinted = start === 0 && this.coveredPrefix > 0;
+            let merged = alreadyPrinted;
+            // Merge every range that overlaps this one (touching ranges stay separate).
+            for (index++; index < ranges.length && ranges[index][0] < end; index++) {
+                end = Math.max(end, ranges[index][1]);
+                merged ||= ranges[index][0] === 0 && this.coveredPrefix > 0;
+            }
+            output += text.slice(position, start);
+            if (!merged)
+                output += MASK;
+            position = end;
+            // A range that runs into the held tail has been printed as ***; remember how far it hides.
+            if (end > cut)
+                coveredPrefix = Math.max(coveredPrefix, end - cut);
+        }
+        if (position < cut)
+            output += text.slice(position, cut);
+        this.held = text.slice(cut);
+        this.coveredPrefix = coveredPrefix;
+        if (final) {
+            this.held = "";
+            this.coveredPrefix = 0;
+        }
+        return output;
+    }
+}
+/** A Transform of text chunks through a Redactor; flushes the held tail at the end. */
+function redactStream(redactor) {
+    return new Transform({
+        decodeStrings: false,
+        transform(chunk, _encoding, callback) {
+            callback(null, redactor.push(typeof chunk === "string" ? chunk : chunk.toString("utf8")));
+        },
+        flush(callback) {
+            callback(null, redactor.flush());
+        },
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/build/run.ts
-// Runs one build on a resolved runner: the session (health and the local dirs), then Solve and
-// Status together, with the log printed live. Closes the session whatever happens.
+// Runs one build on a resolved runner: the session (health, the local dirs, and the job's
+// credentials, secrets and SSH agents), then Solve and Status together, with the log printed
+// live and redacted. Closes the session whatever happens.
+
+
+
+
+
+
+
+
 
 
 
@@ -41280,41 +44002,874 @@ class PlainProgress {
 function sharedKey(plan) {
     return (0,external_node_crypto_namespaceObject.createHash)("sha256").update(`${(0,external_node_os_namespaceObject.hostname)()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
 }
-async function runBuild(client, plan, writeLog, signal) {
+async function runBuild(client, plan, options) {
+    const redactor = options.redactor ?? new Redactor();
+    const writeLog = (text) => {
+        const visible = redactor.push(text);
+        if (visible)
+            options.writeLog(visible);
+    };
     const progress = new PlainProgress(writeLog);
-    const session = new Session(client, {
-        sharedKey: sharedKey(plan),
-        services: [
-            healthService(),
-            fileSyncService({ context: plan.contextDir, dockerfile: plan.dockerfileDir }),
-        ],
-        signal,
-    });
+    // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
+    let credentialError;
+    const fileSync = fileSyncService(localDirs(plan));
+    const services = [healthService(), fileSync];
+    if (options.credentials) {
+        services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
+    }
+    services.push(secretsService(options.secrets ?? new Map()));
+    services.push(sshService(options.sshAgents ?? new Map()));
+    const outputTargets = options.outputTargets ?? [];
+    const fileSend = outputTargets.some(Boolean)
+        ? fileSendService(outputTargets, {
+            signal: options.signal,
+            onWarning: (message) => writeLog(`warning: ${message}\n`),
+        })
+        : undefined;
+    if (fileSend)
+        services.push(fileSend);
+    const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+    const warnings = () => progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
     try {
         const exporterResponse = await solve(client, {
             sessionId: session.id,
             frontend: "dockerfile.v0",
-            frontendAttrs: frontendAttrs(plan),
-            exporters: [],
+            frontendAttrs: { ...frontendAttrs(plan), ...options.frontendAttrs },
+            exporters: options.exporters ?? [],
+            entitlements: entitlements(plan),
             onStatus: (status) => progress.update(status),
-            signal,
+            signal: options.signal,
         });
-        return { exporterResponse, steps: progress.steps() };
+        progress.finish();
+        return { exporterResponse, steps: progress.steps(), warnings: warnings() };
     }
     catch (error) {
+        progress.finish();
         const report = progress.failureReport();
         if (report)
             writeLog(report);
-        throw error instanceof RpcError ? new BuildFailedError(`The build failed: ${error.details}`) : error;
+        // A refused or failed output is the reason, whatever words the runner wraps it in.
+        const outputFailure = fileSend?.failure();
+        if (outputFailure)
+            throw outputFailure;
+        // A file of the context we could not read is the user's to fix, in our words.
+        const uploadFailure = fileSync.failure();
+        if (uploadFailure instanceof ContextReadError)
+            throw new errors_InputError(uploadFailure.message);
+        if (!(error instanceof RpcError))
+            throw error;
+        const locations = error.sources.map(withPath(plan));
+        for (const location of locations)
+            writeLog(formatSourceExcerpt(location));
+        if (credentialError instanceof errors_InputError)
+            throw credentialError;
+        throw new BuildFailedError(redactor.redact(`The build failed: ${error.details}`), locations, progress.steps());
     }
     finally {
+        const rest = redactor.flush();
+        if (rest)
+            options.writeLog(rest);
         session.close();
     }
+}
+/** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
+function withPath(plan) {
+    return (location) => location.filename === plan.dockerfileName
+        ? { ...location, path: (0,external_node_path_namespaceObject.join)(plan.dockerfileDir, plan.dockerfileName) }
+        : location;
+}
+
+;// CONCATENATED MODULE: ./src/credentials/docker-config.ts
+// Registry credentials for the session's Auth service, from what the job has: credentials given
+// as inputs, then the docker config (DOCKER_CONFIG or ~/.docker/config.json) read the way the
+// docker CLI reads it (cli/config/configfile at v29): `credHelpers` for the host, else
+// `credsStore`, else `auths`. Helpers run lazily, only for a host the runner asks about.
+// Every secret is handed to `onSecret` the moment it is parsed, so it can be masked before
+// anything could print it. No error message carries a secret or the config's content.
+
+
+
+
+
+/** The docker config key of Docker Hub, which the daemon asks about as registry-1.docker.io. */
+const DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/";
+const DOCKER_HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
+/** A credential helper's answer when it has nothing for the host (docker-credential-helpers). */
+const HELPER_NOT_FOUND = "credentials not found in native keychain";
+/** A helper's username that marks the secret as an identity token (docker's tokenUsername). */
+const HELPER_TOKEN_USERNAME = "<token>";
+const DEFAULT_HELPER_TIMEOUT_MS = 30_000;
+/** Credentials from a helper are asked again after this long, as buildx does (short-lived tokens). */
+const HELPER_CACHE_MS = (4 * 60 + 50) * 1000;
+const MAX_HELPER_OUTPUT_BYTES = 1024 * 1024;
+/** The docker config key for a registry host or URL: Docker Hub's names all map to one key. */
+function configKey(registry) {
+    const host = hostOf(registry);
+    return DOCKER_HUB_HOSTS.has(host) ? DOCKER_HUB_CONFIG_KEY : host;
+}
+/** Docker's ConvertToHostname: the host[:port] of a URL, or what precedes the first "/". */
+function hostOf(registry) {
+    if (registry.includes("://")) {
+        try {
+            const url = new URL(registry);
+            if (url.hostname !== "")
+                return url.host;
+        }
+        catch {
+            // not a URL after all: fall through
+        }
+    }
+    return registry.split("/", 1)[0];
+}
+function dockerConfigFile(env = process.env) {
+    const dir = env.DOCKER_CONFIG || (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), ".docker");
+    return (0,external_node_path_namespaceObject.join)(dir, "config.json");
+}
+/**
+ * Reads the credentials now (a docker config that is not valid is an InputError here, before any
+ * work starts) and returns the lookup for the session's Auth service. The lookup throws an
+ * InputError when a credential helper is missing, fails or times out.
+ */
+function loadRegistryCredentials(options) {
+    const env = options.env ?? process.env;
+    const explicit = explicitCredentials(options.explicit ?? [], options.onSecret);
+    const config = options.useDockerConfig === false
+        ? emptyConfig("")
+        : readDockerConfig(dockerConfigFile(env), options.onSecret);
+    const helperTimeoutMs = options.helperTimeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
+    const fromHelpers = new Map();
+    return async (host, signal) => {
+        const key = configKey(host);
+        const given = explicit.get(key);
+        if (given)
+            return given;
+        const helper = config.credHelpers.get(key) ?? config.credsStore;
+        if (helper === undefined)
+            return fileCredential(config, key);
+        const cached = fromHelpers.get(key);
+        if (cached && Date.now() - cached.created < HELPER_CACHE_MS)
+            return cached.answer;
+        const answer = runHelper(helper, key, config.file, env, helperTimeoutMs, options.onSecret, signal);
+        fromHelpers.set(key, { created: Date.now(), answer });
+        // A failure is not remembered: the next request runs the helper again.
+        answer.catch(() => fromHelpers.delete(key));
+        return answer;
+    };
+}
+function explicitCredentials(list, onSecret) {
+    const byKey = new Map();
+    for (const { registry, username, password } of list) {
+        if (password !== "")
+            onSecret(password);
+        const trimmed = registry.trim();
+        if (trimmed === "" || /\s/.test(trimmed)) {
+            throw new errors_InputError(`The registry "${registry}" of a credential is not a registry host.`);
+        }
+        if (password === "")
+            throw new errors_InputError(`The password for registry ${trimmed} is empty.`);
+        const key = configKey(trimmed);
+        if (byKey.has(key))
+            throw new errors_InputError(`Registry ${trimmed} is given credentials twice.`);
+        byKey.set(key, { username, secret: password });
+    }
+    return byKey;
+}
+function emptyConfig(file) {
+    return { file, auths: new Map(), credHelpers: new Map(), credsStore: undefined };
+}
+function readDockerConfig(file, onSecret) {
+    let text;
+    try {
+        text = (0,external_node_fs_namespaceObject.readFileSync)(file, "utf8");
+    }
+    catch (error) {
+        // No config is the common case on CI machines: anonymous access.
+        if (error.code === "ENOENT")
+            return emptyConfig(file);
+        throw new errors_InputError(`The docker config ${file} cannot be read (${error.code}).`);
+    }
+    if (text.trim() === "")
+        return emptyConfig(file);
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        // JSON.parse's message quotes the text around the error, which may be a password.
+        throw new errors_InputError(`The docker config ${file} is not valid JSON.`);
+    }
+    if (!docker_config_isObject(parsed))
+        throw new errors_InputError(`The docker config ${file} is not a JSON object.`);
+    const config = emptyConfig(file);
+    const auths = parsed.auths ?? {};
+    if (!docker_config_isObject(auths))
+        throw new errors_InputError(`The "auths" of the docker config ${file} is not an object.`);
+    for (const [key, entry] of Object.entries(auths)) {
+        config.auths.set(key, authEntry(file, key, entry, onSecret));
+    }
+    const helpers = parsed.credHelpers ?? {};
+    if (!docker_config_isObject(helpers))
+        throw new errors_InputError(`The "credHelpers" of the docker config ${file} is not an object.`);
+    for (const [key, name] of Object.entries(helpers)) {
+        if (typeof name !== "string" || name === "") {
+            throw new errors_InputError(`The credential helper for ${key} in the docker config ${file} is not a name.`);
+        }
+        config.credHelpers.set(key, name);
+    }
+    const store = parsed.credsStore;
+    if (store !== undefined && typeof store !== "string") {
+        throw new errors_InputError(`The "credsStore" of the docker config ${file} is not a name.`);
+    }
+    config.credsStore = store || undefined;
+    return config;
+}
+/** One `auths` entry: `auth` (base64 user:password) wins over `username`/`password`, as in docker. */
+function authEntry(file, key, entry, onSecret) {
+    const invalid = (what) => new errors_InputError(`The ${what} for ${key} in the docker config ${file} is not valid.`);
+    if (!docker_config_isObject(entry))
+        throw invalid("auths entry");
+    const text = (field) => {
+        const value = entry[field] ?? "";
+        if (typeof value !== "string")
+            throw invalid(`"${field}"`);
+        return value;
+    };
+    const auth = text("auth");
+    const identityToken = text("identitytoken");
+    const registryToken = text("registrytoken");
+    let username = text("username");
+    let password = text("password");
+    for (const secret of [auth, identityToken, registryToken, password])
+        if (secret !== "")
+            onSecret(secret);
+    if (auth !== "") {
+        const decoded = decodeAuth(auth);
+        if (decoded === undefined)
+            throw invalid(`"auth" (base64 of user:password)`);
+        if (decoded.password !== "")
+            onSecret(decoded.password);
+        ({ username, password } = decoded);
+    }
+    // An identity token is sent alone, as docker's authprovider does (toCredentials).
+    if (identityToken !== "")
+        return { username: "", secret: identityToken };
+    if (password === "")
+        return undefined;
+    return { username, secret: password };
+}
+function decodeAuth(auth) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(auth) || auth.length % 4 !== 0)
+        return undefined;
+    const decoded = Buffer.from(auth, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon <= 0)
+        return undefined;
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1).replace(/^\0+|\0+$/g, "") };
+}
+/**
+ * The `auths` entry for a key: the exact key first, then (as docker does for old files) an entry
+ * whose key is a URL of that host. For Docker Hub any spelling of its host is accepted as well.
+ */
+function fileCredential(config, key) {
+    if (config.auths.has(key))
+        return config.auths.get(key);
+    for (const [written, credential] of config.auths) {
+        if (configKey(written) === key)
+            return credential;
+    }
+    return undefined;
+}
+/** Runs `docker-credential-<name> get` with the key on stdin; parses {Username, Secret}. */
+function runHelper(name, key, file, env, timeoutMs, onSecret, signal) {
+    const program = `docker-credential-${name}`;
+    const failed = (why) => new errors_InputError(`The credential helper ${program} (from the docker config ${file}) ${why} for ${key}.`);
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
+        const chunks = [];
+        let size = 0;
+        let settled = false;
+        const finish = (error, value) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", onAbort);
+            if (error) {
+                child.kill("SIGKILL");
+                // A process the helper started may hold the pipes open; do not wait for it.
+                child.stdin.destroy();
+                child.stdout.destroy();
+                child.stderr.destroy();
+                reject(error);
+            }
+            else {
+                resolve(value);
+            }
+        };
+        const timer = setTimeout(() => finish(failed(`did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+        const onAbort = () => finish(failed("was stopped because the runner stopped waiting"));
+        if (signal?.aborted)
+            onAbort();
+        signal?.addEventListener("abort", onAbort, { once: true });
+        child.on("error", (error) => finish(error.code === "ENOENT"
+            ? failed("is not on PATH, so it gave no credentials")
+            : failed(`could not run (${error.code})`)));
+        child.stdout.on("data", (chunk) => {
+            size += chunk.length;
+            if (size > MAX_HELPER_OUTPUT_BYTES)
+                finish(failed("printed too much"));
+            else
+                chunks.push(chunk);
+        });
+        // A helper's diagnostics are not ours to print: they might quote what it read.
+        child.stderr.resume();
+        child.stdin.on("error", () => { }); // a helper that exits without reading stdin
+        child.stdin.end(key);
+        child.on("close", (code, killedBy) => {
+            const output = Buffer.concat(chunks).toString("utf8");
+            if (code !== 0) {
+                if (output.trim() === HELPER_NOT_FOUND)
+                    finish(undefined, undefined);
+                else
+                    finish(failed(killedBy ? `was killed by ${killedBy}` : `failed with exit code ${code}`));
+                return;
+            }
+            try {
+                finish(undefined, helperCredential(output, onSecret));
+            }
+            catch {
+                finish(failed("printed something other than a JSON credential"));
+            }
+        });
+    });
+}
+function helperCredential(output, onSecret) {
+    const parsed = JSON.parse(output);
+    if (!docker_config_isObject(parsed))
+        throw new Error("not an object");
+    const { Username: username = "", Secret: secret = "" } = parsed;
+    if (typeof username !== "string" || typeof secret !== "string")
+        throw new Error("not strings");
+    if (secret === "")
+        return undefined;
+    onSecret(secret);
+    return username === HELPER_TOKEN_USERNAME ? { username: "", secret } : { username, secret };
+}
+function docker_config_isObject(value) {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+;// CONCATENATED MODULE: ./src/build/image.ts
+// The image a build produces: names, push, and how it is written (media types, compression,
+// annotations), mapped to BuildKit's image exporter; attestations as frontend attributes.
+
+const COMPRESSIONS = new Set(["gzip", "zstd", "estargz", "uncompressed"]);
+const ANNOTATION_TYPES = new Set(["manifest", "index", "manifest-descriptor", "index-descriptor"]);
+// A reference as docker parses one, loosely: lower-case repository path, optional tag or digest.
+const IMAGE_NAME = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+function parseImagePlan(inputs, names) {
+    const tags = inputs.tags
+        .flatMap((tag) => tag.split(","))
+        .map((tag) => tag.trim())
+        .filter(Boolean);
+    for (const tag of tags) {
+        if (!IMAGE_NAME.test(tag)) {
+            throw new errors_InputError(`${names.tags} "${tag}" is not an image name, such as registry.example.com/team/app:1.2.`);
+        }
+    }
+    if (inputs.push && tags.length === 0) {
+        throw new errors_InputError(`Pushing needs at least one name in ${names.tags}.`);
+    }
+    if (inputs.pushByDigest && !inputs.push)
+        throw new errors_InputError(`${names.pushByDigest} needs push.`);
+    const attestationAttrs = attestations(inputs, names);
+    if (tags.length === 0)
+        return { attestationAttrs };
+    const attrs = { name: tags.join(",") };
+    if (inputs.push)
+        attrs.push = "true";
+    if (inputs.pushByDigest)
+        attrs["push-by-digest"] = "true";
+    const oci = inputs.ociMediatypes?.trim();
+    if (oci) {
+        if (oci !== "true" && oci !== "false")
+            throw new errors_InputError(`${names.ociMediatypes} is "${oci}"; use true or false.`);
+        attrs["oci-mediatypes"] = oci;
+    }
+    const compression = inputs.compression?.trim();
+    if (compression) {
+        if (!COMPRESSIONS.has(compression)) {
+            throw new errors_InputError(`${names.compression} "${compression}" is not one of ${[...COMPRESSIONS].join(", ")}.`);
+        }
+        attrs.compression = compression;
+        attrs["force-compression"] = "true";
+    }
+    for (const annotation of inputs.annotations.filter((line) => line.trim() !== "")) {
+        const [key, value] = annotationAttr(annotation, names.annotations);
+        attrs[key] = value;
+    }
+    return { exporterAttrs: attrs, attestationAttrs };
+}
+/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` into the exporter's `annotation[-TYPE].KEY`. */
+function annotationAttr(annotation, name) {
+    const equals = annotation.indexOf("=");
+    if (equals <= 0)
+        throw new errors_InputError(`${name} "${annotation}" is not KEY=VALUE.`);
+    const left = annotation.slice(0, equals).trim();
+    const value = annotation.slice(equals + 1);
+    const colon = left.indexOf(":");
+    if (colon < 0)
+        return [`annotation.${left}`, value];
+    const type = left.slice(0, colon);
+    if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
+        throw new errors_InputError(`${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`);
+    }
+    return [`annotation-${type}.${left.slice(colon + 1)}`, value];
+}
+/** `true`, `false`, or the attestation's own options (`mode=max`, `generator=IMAGE`). */
+function attestations(inputs, names) {
+    const attrs = {};
+    const provenance = inputs.provenance?.trim();
+    if (provenance && provenance !== "false") {
+        attrs["attest:provenance"] =
+            provenance === "true" ? "mode=min" : checkOptions(provenance, names.provenance);
+    }
+    const sbom = inputs.sbom?.trim();
+    if (sbom && sbom !== "false")
+        attrs["attest:sbom"] = sbom === "true" ? "" : checkOptions(sbom, names.sbom);
+    return attrs;
+}
+function checkOptions(value, name) {
+    if (!value.split(",").every((option) => /^[a-z-]+=.+$/.test(option.trim()))) {
+        throw new errors_InputError(`${name} "${value}" is not true, false or KEY=VALUE options such as mode=max.`);
+    }
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/build/secrets.ts
+// Build secrets and SSH agents as the user gives them, read into memory once before the build:
+// the action's `secrets` (id=value), `secret-files` (id=path), `secret-envs` (id=ENV_NAME), and
+// buildx's `--secret id=…,src=…|env=…` and `--ssh default|id=path`. Values are never written
+// anywhere; each one is handed to `onSecret` (to mask it, to redact it) the moment it is read.
+
+
+
+
+
+const ID = /^[A-Za-z0-9_.-]+$/;
+/** `id=value` (the action's `secrets` input). The sentence never quotes the value. */
+function secretFromValueLine(line, name) {
+    const [id, value] = splitPair(line);
+    if (!id || value === undefined)
+        throw new InputError(`A line of ${name} is not ID=VALUE.`);
+    checkId(id, name);
+    return { id, kind: "value", value };
+}
+/** `id=path` (the action's `secret-files`). */
+function secretFromFileLine(line, name) {
+    const [id, path] = splitPair(line);
+    if (!id || !path)
+        throw new InputError(`${name} "${line}" is not ID=PATH.`);
+    checkId(id, name);
+    return { id, kind: "file", path };
+}
+/** `id=ENV_NAME` (the action's `secret-envs`). */
+function secretFromEnvLine(line, name) {
+    const [id, envName] = splitPair(line);
+    if (!id || !envName)
+        throw new InputError(`${name} "${line}" is not ID=ENV_NAME.`);
+    checkId(id, name);
+    return { id, kind: "env", name: envName };
+}
+/**
+ * buildx's `--secret`: `id=ID[,src=PATH|,env=NAME][,type=file|env]`; with neither src nor env, an
+ * environment variable named ID, as buildx does.
+ */
+function secretFromBuildxSpec(spec, name) {
+    const fields = new Map();
+    for (const field of spec.split(",")) {
+        const [key, value] = splitPair(field);
+        if (!key || value === undefined)
+            throw new errors_InputError(`${name} "${spec}" is not id=ID,src=PATH or id=ID,env=NAME.`);
+        fields.set(key.trim().toLowerCase(), value);
+    }
+    const id = fields.get("id");
+    if (!id)
+        throw new errors_InputError(`${name} "${spec}" has no id=.`);
+    checkId(id, name);
+    const src = fields.get("src") ?? fields.get("source");
+    const envName = fields.get("env");
+    const type = fields.get("type");
+    if (type !== undefined && type !== "file" && type !== "env") {
+        throw new errors_InputError(`${name} "${spec}" has type=${type}; use file or env.`);
+    }
+    if (src !== undefined && envName !== undefined)
+        throw new errors_InputError(`${name} "${spec}" gives both src and env.`);
+    if (src !== undefined)
+        return type === "env" ? { id, kind: "env", name: src } : { id, kind: "file", path: src };
+    return { id, kind: "env", name: envName ?? id };
+}
+/** Reads every secret now, so that a missing file or variable fails before the build starts. */
+function readSecrets(sources, names, context) {
+    const secrets = new Map();
+    for (const source of sources) {
+        if (secrets.has(source.id))
+            throw new errors_InputError(`Secret "${source.id}" is given twice.`);
+        let value;
+        if (source.kind === "value") {
+            value = Buffer.from(source.value, "utf8");
+        }
+        else if (source.kind === "env") {
+            const text = context.env[source.name];
+            if (text === undefined) {
+                throw new errors_InputError(`${names.env}: secret "${source.id}" reads the environment variable ${source.name}, which is not set.`);
+            }
+            value = Buffer.from(text, "utf8");
+        }
+        else {
+            const path = (0,external_node_path_namespaceObject.resolve)(context.cwd, source.path);
+            try {
+                if ((0,external_node_fs_namespaceObject.statSync)(path).size > MAX_SECRET_BYTES) {
+                    throw new errors_InputError(`${names.file}: the file "${source.path}" of secret "${source.id}" is larger than ${MAX_SECRET_BYTES / 1024} KiB.`);
+                }
+                value = (0,external_node_fs_namespaceObject.readFileSync)(path);
+            }
+            catch (error) {
+                if (error instanceof errors_InputError)
+                    throw error;
+                throw new errors_InputError(`${names.file}: the file "${source.path}" of secret "${source.id}" cannot be read (${error.code ?? "error"}).`);
+            }
+        }
+        if (value.length > MAX_SECRET_BYTES) {
+            throw new errors_InputError(`Secret "${source.id}" is larger than ${MAX_SECRET_BYTES / 1024} KiB.`);
+        }
+        const text = value.toString("utf8");
+        if (text.trim() !== "")
+            context.onSecret(text);
+        secrets.set(source.id, value);
+    }
+    return secrets;
+}
+/**
+ * `default` (the agent at SSH_AUTH_SOCK) or `id=SOCKET`, one per item, as buildx's `--ssh`. Only
+ * agent sockets are forwarded: a key file would need an agent of our own.
+ */
+function readSshAgents(items, name, context) {
+    const agents = new Map();
+    for (const item of items.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
+        const [id, pathGiven] = item.includes("=") ? splitPair(item) : [item, undefined];
+        if (!id)
+            throw new errors_InputError(`${name} "${item}" has no id; write default or ID=SOCKET.`);
+        checkId(id, name);
+        const socket = pathGiven ?? (id === DEFAULT_SSH_ID ? context.env.SSH_AUTH_SOCK : undefined);
+        if (!socket) {
+            throw new errors_InputError(id === DEFAULT_SSH_ID
+                ? `${name} "default" forwards the agent at SSH_AUTH_SOCK, which is not set.`
+                : `${name} "${item}" has no socket; write ${id}=/path/to/agent.sock.`);
+        }
+        const path = (0,external_node_path_namespaceObject.resolve)(context.cwd, socket.split(",")[0]);
+        let isSocket;
+        try {
+            isSocket = (0,external_node_fs_namespaceObject.statSync)(path).isSocket();
+        }
+        catch {
+            throw new errors_InputError(`${name} "${item}": the agent socket "${path}" does not exist.`);
+        }
+        if (!isSocket) {
+            throw new errors_InputError(`${name} "${item}": "${path}" is not an agent socket; key files are not supported, start ssh-agent and add the key.`);
+        }
+        if (agents.has(id))
+            throw new errors_InputError(`${name} gives the agent "${id}" twice.`);
+        agents.set(id, path);
+    }
+    return agents;
+}
+function splitPair(text) {
+    const equals = text.indexOf("=");
+    return equals < 0 ? [text.trim(), undefined] : [text.slice(0, equals).trim(), text.slice(equals + 1)];
+}
+function checkId(id, name) {
+    if (!ID.test(id))
+        throw new errors_InputError(`${name}: "${id}" is not a secret id; use letters, digits, ".", "_" and "-".`);
+}
+
+;// CONCATENATED MODULE: ./src/outputs/exporters.ts
+// Build outputs as buildx writes them (`type=local,dest=out`, `type=tar,dest=out.tar`, oci,
+// docker, image and registry), one per line or flag, turned into Solve exporters and the places
+// on the job's machine that receive them. `dest` stays on our side: the runner streams the
+// result back through the session.
+
+
+
+
+const FILE_TYPES = new Set(["tar", "oci", "docker"]);
+function parseOutputs(items, name, cwd) {
+    return items.filter((item) => item.trim() !== "").map((item) => parseOutput(item.trim(), name, cwd));
+}
+function parseOutput(item, name, cwd) {
+    // buildx's shorthand: a bare path is a local output.
+    const fields = item.includes("=") ? item.split(",") : [`type=local`, `dest=${item}`];
+    const attrs = {};
+    for (const field of fields) {
+        const equals = field.indexOf("=");
+        if (equals <= 0)
+            throw new errors_InputError(`${name} "${item}" is not KEY=VALUE,...; write it as type=local,dest=DIR.`);
+        attrs[field.slice(0, equals).trim()] = field.slice(equals + 1);
+    }
+    const { type, dest, ...exporterAttrs } = attrs;
+    if (type === undefined)
+        throw new errors_InputError(`${name} "${item}" has no type=; use local, tar, oci, docker, image or registry.`);
+    if (type === "image" || type === "registry") {
+        if (dest !== undefined)
+            throw new errors_InputError(`${name} "${item}": an ${type} output has no dest.`);
+        // buildx's registry output is an image output that pushes.
+        const imageAttrs = type === "registry" ? { ...exporterAttrs, push: "true" } : exporterAttrs;
+        return { exporter: { type: "image", attrs: imageAttrs } };
+    }
+    if (type !== "local" && !FILE_TYPES.has(type)) {
+        throw new errors_InputError(`${name} "${item}" has type=${type}; use local, tar, oci, docker, image or registry.`);
+    }
+    if (!dest)
+        throw new errors_InputError(`${name} "${item}" needs dest=${type === "local" ? "DIR" : "FILE"}.`);
+    if (dest === "-")
+        throw new errors_InputError(`${name} "${item}": writing an output to stdout is not supported; give a file.`);
+    const path = (0,external_node_path_namespaceObject.resolve)(cwd, dest);
+    if (type === "local") {
+        requireNot(path, "file", `${name} "${item}": "${dest}" is a file, not a directory.`);
+        return { exporter: { type, attrs: exporterAttrs }, target: { kind: "dir", dir: path } };
+    }
+    requireNot(path, "directory", `${name} "${item}": "${dest}" is a directory; give a file.`);
+    return { exporter: { type, attrs: exporterAttrs }, target: { kind: "file", path } };
+}
+function requireNot(path, kind, message) {
+    try {
+        const stats = (0,external_node_fs_namespaceObject.statSync)(path);
+        if (kind === "file" ? !stats.isDirectory() : stats.isDirectory())
+            throw new errors_InputError(message);
+    }
+    catch (error) {
+        if (error instanceof errors_InputError)
+            throw error;
+    }
+}
+/** Creates the destinations before the build, so that a path we cannot write fails early. */
+function prepareDestinations(outputs, name) {
+    for (const { target } of outputs) {
+        if (!target)
+            continue;
+        const dir = target.kind === "dir" ? target.dir : (0,external_node_path_namespaceObject.dirname)(target.path);
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+        }
+        catch (error) {
+            throw new errors_InputError(`${name}: "${dir}" cannot be created (${error.code}).`);
+        }
+    }
+}
+/**
+ * Daemons before v0.13 read one exporter per build (the older request fields) and would drop the
+ * rest without a word; refuse instead. A runner with no Info call is older than v0.11.
+ */
+function checkExporterCount(count, runner) {
+    if (count <= 1)
+        return;
+    const version = semver_default().coerce(runner.version?.version ?? "0.10.0");
+    if (version && semver_default().lt(version, "0.13.0")) {
+        throw new PolicyError(`The runner at ${runner.endpoint} runs BuildKit ${runner.version?.version || "older than v0.11"}, which takes one output per build, but ${count} were asked for.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/build/prepare.ts
+// Everything a build takes from the job besides the plan, read and checked before anything
+// starts on the runner: secrets, SSH agents, registry credentials and the image to export.
+// Every secret value goes to `onSecret` (the adapter masks it) and into the log's redactor.
+
+
+
+
+
+function prepareJob(inputs, names, context) {
+    const redactor = new Redactor();
+    const onSecret = (value) => {
+        context.onSecret(value);
+        redactor.add(value);
+    };
+    const secrets = readSecrets(inputs.secrets, { file: names.secretFiles, env: names.secretEnvs }, { ...context, onSecret });
+    const sshAgents = readSshAgents(inputs.ssh, names.ssh, context);
+    const lookup = loadRegistryCredentials({
+        explicit: inputs.registryAuth,
+        useDockerConfig: inputs.useDockerConfig,
+        env: context.env,
+        onSecret,
+    });
+    const image = parseImagePlan(inputs.image, names);
+    const outputs = parseOutputs(inputs.outputs, names.outputs, context.cwd);
+    // Tags name an image output given without a name, as buildx does; else they are one of their own.
+    const unnamedImage = outputs.find((output) => output.exporter.type === "image" && !output.exporter.attrs.name);
+    if (unnamedImage && image.exporterAttrs) {
+        unnamedImage.exporter.attrs = { ...image.exporterAttrs, ...unnamedImage.exporter.attrs };
+    }
+    else if (image.exporterAttrs) {
+        outputs.unshift({ exporter: { type: "image", attrs: image.exporterAttrs } });
+    }
+    prepareDestinations(outputs, names.outputs);
+    const outputTargets = outputs.map((output) => output.target);
+    return {
+        image,
+        outputTargets,
+        buildOptions: {
+            credentials: (host, signal) => lookup(host, signal),
+            secrets,
+            sshAgents,
+            redactor,
+            exporters: outputs.map((output) => output.exporter),
+            outputTargets,
+            frontendAttrs: image.attestationAttrs,
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/outputs/image.ts
+// The image exporter's response turned into what docker/build-push-action gives: the digest, the
+// image id, and buildx's metadata file.
+/**
+ * The exporter response as buildx writes its metadata file: values that are base64 of JSON
+ * (the image descriptor) decoded, the rest as they are.
+ */
+function buildMetadata(exporterResponse) {
+    const metadata = {};
+    for (const [key, value] of Object.entries(exporterResponse)) {
+        metadata[key] = decodedJson(value) ?? value;
+    }
+    return metadata;
+}
+function decodedJson(value) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0)
+        return undefined;
+    const text = Buffer.from(value, "base64").toString("utf8");
+    if (!text.startsWith("{") && !text.startsWith("["))
+        return undefined;
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The step outputs of an image build, empty strings when nothing was exported. */
+function imageOutputs(exporterResponse) {
+    return {
+        digest: exporterResponse["containerimage.digest"] ?? "",
+        imageid: exporterResponse["containerimage.config.digest"] ?? "",
+        metadata: JSON.stringify(buildMetadata(exporterResponse)),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
+// Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
+// `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
+// so that a password never has to be on a command line.
+
+function parseRegistryAuth(text, name, onSecret) {
+    const credentials = [];
+    for (const [index, raw] of text.split(/\r?\n/).entries()) {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#"))
+            continue;
+        const equals = line.indexOf("=");
+        const colon = line.indexOf(":", equals + 1);
+        // The password is masked first, before anything about the line is said.
+        if (colon > equals)
+            onSecret(line.slice(colon + 1));
+        if (equals <= 0 || colon < 0 || colon === line.length - 1) {
+            throw new errors_InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
+        }
+        credentials.push({
+            registry: line.slice(0, equals).trim(),
+            username: line.slice(equals + 1, colon),
+            password: line.slice(colon + 1),
+        });
+    }
+    return credentials;
+}
+
+;// CONCATENATED MODULE: ./src/report/build-summary.ts
+/** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */
+function describeWarning(warning) {
+    const [location] = warning.locations;
+    const where = location ? `${location.filename}:${location.startLine}: ` : "";
+    return `${where}${warning.message}${warning.url ? ` (${warning.url})` : ""}`;
+}
+/** The path an annotation names: relative to the workspace, where GitHub looks for it. */
+function annotationFile(location, workspace) {
+    const path = location.path ?? location.filename;
+    return workspace && path.startsWith(`${workspace}/`) ? path.slice(workspace.length + 1) : path;
+}
+/** The job summary: outcome, runner, and the steps as a table. Markdown, as GitHub renders it. */
+function buildSummaryMarkdown(input) {
+    const cached = input.steps.filter((step) => step.cached).length;
+    const outcome = input.failure ? "❌ Build failed" : "✅ Build succeeded";
+    const lines = [
+        `### ${outcome} in ${build_summary_seconds(input.durationMs)}`,
+        "",
+        `Runner \`${input.runner.endpoint}\`, BuildKit ${input.runner.version?.version ?? "(unknown version)"}; ` +
+            `${input.steps.length} steps, ${cached} cached.`,
+        "",
+    ];
+    if (input.failure)
+        lines.push("```text", input.failure, "```", "");
+    if (input.image && input.image.digest) {
+        lines.push(`${input.image.pushed ? "Pushed" : "Built"} \`${input.image.names.join("`, `")}\` with digest \`${input.image.digest}\`.`, "");
+    }
+    if (input.artifact) {
+        const link = input.artifact.url
+            ? `[${input.artifact.name}](${input.artifact.url})`
+            : `\`${input.artifact.name}\``;
+        lines.push(`Outputs uploaded as the artifact ${link} (id ${input.artifact.id}).`, "");
+    }
+    if (input.steps.length > 0) {
+        lines.push("| # | Step | Result | Time |", "|---:|---|---|---:|");
+        for (const step of input.steps) {
+            const result = step.error
+                ? step.error.endsWith("context canceled")
+                    ? "cancelled"
+                    : "**error**"
+                : step.cached
+                    ? "cached"
+                    : "done";
+            lines.push(`| ${step.index} | ${escapeCell(step.name)} | ${result} | ${step.cached ? "" : build_summary_seconds(step.durationMs)} |`);
+        }
+        lines.push("");
+    }
+    if (input.warnings.length > 0) {
+        lines.push(`**${input.warnings.length} warning${input.warnings.length === 1 ? "" : "s"}**`, "");
+        for (const warning of input.warnings)
+            lines.push(`- ${escapeCell(describeWarning(warning))}`);
+        lines.push("");
+    }
+    return lines.join("\n");
+}
+function build_summary_seconds(ms) {
+    return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+}
+/** A step name is Dockerfile text: keep it from breaking the table or rendering as markup. */
+function escapeCell(text) {
+    return text
+        .replace(/\|/g, "\\|")
+        .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
+        .replace(/\n/g, " ");
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/build.ts
 // `remote-buildkit build [flags] CONTEXT`: the flags of `docker buildx build` where the meaning
 // is the same, and the connection flags of `info`.
+
+
+
+
+
+
+
 
 
 
@@ -41332,8 +44887,41 @@ Build:
       --platform OS/ARCH        target platforms, comma-separated or repeated
       --no-cache                build without the runner's cache
       --no-cache-filter STAGE   build these stages without cache
+      --build-context NAME=VALUE
+                                a named context: a directory, docker-image://REF, a Git or HTTPS URL
+      --add-host HOST:IP        an entry for /etc/hosts in RUN steps
+      --network MODE            the network of RUN steps: default, none or host
+      --shm-size SIZE           the size of /dev/shm in RUN steps, such as 64m
+      --ulimit NAME=SOFT[:HARD] a ulimit for RUN steps, such as nofile=1024:2048
+      --pull                    look up base images in their registry again
       --progress plain          the log format (plain is the only one)
-${CONNECTION_HELP}`;
+
+Image:
+  -t, --tag NAME                a name for the image, repeated for more
+      --push                    push the image to its registry (credentials: see below)
+      --annotation KEY=VALUE    an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)
+      --provenance VALUE        a provenance attestation: true, false or mode=max
+      --sbom VALUE              an SBOM attestation: true, false or generator=IMAGE
+      --metadata-file PATH      write the exporter's response (digest, descriptor) as JSON
+
+Outputs (repeatable; the runner streams them back here):
+  -o, --output SPEC             type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |
+                                type=docker,dest=FILE | type=image,name=REF[,push=true] |
+                                type=registry,name=REF; a bare DIR is type=local,dest=DIR
+
+Secrets and credentials (values are never printed; the log shows *** instead):
+      --secret id=ID,src=PATH   a build secret from a file, or id=ID,env=NAME from a variable
+      --ssh default|ID=SOCKET   forward an SSH agent (default: the one at SSH_AUTH_SOCK)
+      --registry-auth-file PATH REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes
+                                the same text. The docker config (DOCKER_CONFIG or ~/.docker)
+                                and its credential helpers are read too, unless
+      --no-docker-config        is given
+${CONNECTION_HELP}
+      --strict-platforms        with several runners, fail when a platform has no native one
+
+With no runner given and none answering on the default socket, build starts the pinned
+buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
+after; its cache is kept in ~/.cache/remote-buildkit/state between builds.`;
 const build_OPTIONS = {
     ...CONNECTION_OPTIONS,
     file: { type: "string", short: "f" },
@@ -41343,7 +44931,38 @@ const build_OPTIONS = {
     platform: { type: "string", multiple: true },
     "no-cache": { type: "boolean" },
     "no-cache-filter": { type: "string", multiple: true },
+    "build-context": { type: "string", multiple: true },
+    "add-host": { type: "string", multiple: true },
+    network: { type: "string" },
+    "shm-size": { type: "string" },
+    ulimit: { type: "string", multiple: true },
+    pull: { type: "boolean" },
     progress: { type: "string" },
+    tag: { type: "string", short: "t", multiple: true },
+    output: { type: "string", short: "o", multiple: true },
+    push: { type: "boolean" },
+    annotation: { type: "string", multiple: true },
+    provenance: { type: "string" },
+    sbom: { type: "string" },
+    "metadata-file": { type: "string" },
+    secret: { type: "string", multiple: true },
+    ssh: { type: "string", multiple: true },
+    "registry-auth-file": { type: "string" },
+    "no-docker-config": { type: "boolean" },
+    "strict-platforms": { type: "boolean" },
+};
+const JOB_NAMES = {
+    tags: "--tag",
+    pushByDigest: "--push-by-digest",
+    ociMediatypes: "--oci-mediatypes",
+    compression: "--compression",
+    annotations: "--annotation",
+    provenance: "--provenance",
+    sbom: "--sbom",
+    secretFiles: "--secret",
+    secretEnvs: "--secret",
+    ssh: "--ssh",
+    outputs: "--output",
 };
 const NAMES = {
     context: "The context",
@@ -41351,6 +44970,11 @@ const NAMES = {
     buildArgs: "--build-arg",
     labels: "--label",
     platforms: "--platform",
+    buildContexts: "--build-context",
+    addHosts: "--add-host",
+    network: "--network",
+    shmSize: "--shm-size",
+    ulimits: "--ulimit",
 };
 async function buildCommand(args, context) {
     const { values, positionals } = parseFlags("build", args, build_OPTIONS);
@@ -41359,13 +44983,13 @@ async function buildCommand(args, context) {
         return 0;
     }
     if (positionals.length !== 1) {
-        throw new InputError(positionals.length === 0
+        throw new errors_InputError(positionals.length === 0
             ? 'build needs a CONTEXT directory, as in "remote-buildkit build ."'
             : `build takes one CONTEXT, but got ${positionals.length}: ${positionals.join(" ")}.`);
     }
     const progress = values.progress ?? "plain";
     if (!["plain", "auto", "tty", "rawjson"].includes(progress) || progress === "rawjson") {
-        throw new InputError(`--progress is "${progress}"; use plain.`);
+        throw new errors_InputError(`--progress is "${progress}"; use plain.`);
     }
     const plan = parseBuildPlan({
         context: positionals[0],
@@ -41376,17 +45000,79 @@ async function buildCommand(args, context) {
         platforms: values.platform ?? [],
         noCache: values["no-cache"] ?? false,
         noCacheFilters: values["no-cache-filter"] ?? [],
+        buildContexts: values["build-context"] ?? [],
+        addHosts: values["add-host"] ?? [],
+        network: values.network,
+        shmSize: values["shm-size"],
+        ulimits: values.ulimit ?? [],
+        pull: values.pull ?? false,
     }, NAMES, process.cwd(), context.env);
-    const { reporter, client, info } = await connectFromFlags(values, context);
+    const job = prepareJob({
+        secrets: (values.secret ?? []).map((spec) => secretFromBuildxSpec(spec, "--secret")),
+        ssh: values.ssh ?? [],
+        registryAuth: registryAuth(values["registry-auth-file"], context.env),
+        useDockerConfig: !values["no-docker-config"],
+        outputs: values.output ?? [],
+        image: {
+            tags: values.tag ?? [],
+            push: values.push ?? false,
+            pushByDigest: false,
+            annotations: values.annotation ?? [],
+            provenance: values.provenance,
+            sbom: values.sbom,
+        },
+    }, JOB_NAMES, { cwd: process.cwd(), env: context.env, onSecret: () => { } });
+    const metadataFile = values["metadata-file"];
+    const { reporter, client, info, reason, release } = await connectFromFlags(values, context, {
+        platforms: plan.platforms,
+        strictPlatforms: values["strict-platforms"] ?? false,
+        startWhenNone: true,
+    });
     try {
         for (const line of describeRunner(info))
             reporter.info(line);
-        await reporter.group("Build", () => runBuild(client, plan, (text) => context.stderr(text), context.signal));
+        reporter.debug(`Runner chosen: ${reason}`);
+        checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
+        const result = await reporter.group("Build", () => runBuild(client, plan, {
+            ...job.buildOptions,
+            writeLog: (text) => context.stderr(text),
+            signal: context.signal,
+        }));
+        for (const warning of result.warnings)
+            reporter.warning(describeWarning(warning));
+        const outputs = imageOutputs(result.exporterResponse);
+        if (outputs.digest)
+            reporter.info(`Image digest: ${outputs.digest}`);
+        if (metadataFile)
+            writeMetadataFile(metadataFile, result.exporterResponse);
     }
     finally {
-        client.close();
+        await release();
     }
     return 0;
+}
+/** --registry-auth-file, else BUILDKIT_REGISTRY_AUTH: never a password in argv. */
+function registryAuth(file, env) {
+    if (file !== undefined) {
+        let text;
+        try {
+            text = (0,external_node_fs_namespaceObject.readFileSync)(file, "utf8");
+        }
+        catch (error) {
+            throw new errors_InputError(`--registry-auth-file "${file}" cannot be read (${error.code}).`);
+        }
+        return parseRegistryAuth(text, `--registry-auth-file "${file}"`, () => { });
+    }
+    const fromEnv = env.BUILDKIT_REGISTRY_AUTH;
+    return fromEnv ? parseRegistryAuth(fromEnv, "BUILDKIT_REGISTRY_AUTH", () => { }) : [];
+}
+function writeMetadataFile(path, exporterResponse) {
+    try {
+        (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildMetadata(exporterResponse), null, 2)}\n`);
+    }
+    catch (error) {
+        throw new errors_InputError(`--metadata-file "${path}" cannot be written (${error.code}).`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/cli/run.ts
@@ -41446,7 +45132,7 @@ async function runCli(argv, io) {
             const hint = name.startsWith("-")
                 ? "put the command first"
                 : `commands are ${Object.keys(COMMANDS).join(", ")}`;
-            throw new InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
+            throw new errors_InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
         }
         return await command.run(args, context);
     }

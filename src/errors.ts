@@ -19,6 +19,11 @@ export class PolicyError extends Error {
   override name = "PolicyError";
 }
 
+/** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
+export class ArtifactError extends Error {
+  override name = "ArtifactError";
+}
+
 /** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
 export class BuildFailedError extends Error {
   override name = "BuildFailedError";
@@ -48,7 +53,12 @@ export function describeError(error: unknown): DescribedError {
   if (error instanceof InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
     return { message: error.message, exitCode: EXIT_USAGE };
   }
-  if (error instanceof BuildkitError || error instanceof PolicyError || error instanceof BuildFailedError) {
+  if (
+    error instanceof BuildkitError ||
+    error instanceof PolicyError ||
+    error instanceof BuildFailedError ||
+    error instanceof ArtifactError
+  ) {
     return { message: error.message, exitCode: EXIT_FAILED };
   }
   const asError = error instanceof Error ? error : new Error(String(error));

@@ -1,7 +1,5 @@
 // The image a build produces: names, push, and how it is written (media types, compression,
-// annotations), mapped to BuildKit's image exporter; attestations as frontend attributes; and the
-// exporter's response turned into the outputs docker/build-push-action gives (digest, imageid,
-// metadata).
+// annotations), mapped to BuildKit's image exporter; attestations as frontend attributes.
 import { InputError } from "../errors.js";
 
 export interface ImageInputs {
@@ -117,40 +115,4 @@ function checkOptions(value: string, name: string): string {
     throw new InputError(`${name} "${value}" is not true, false or KEY=VALUE options such as mode=max.`);
   }
   return value;
-}
-
-/**
- * The exporter response as buildx writes its metadata file: values that are base64 of JSON
- * (the image descriptor) decoded, the rest as they are.
- */
-export function buildMetadata(exporterResponse: Record<string, string>): Record<string, unknown> {
-  const metadata: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(exporterResponse)) {
-    metadata[key] = decodedJson(value) ?? value;
-  }
-  return metadata;
-}
-
-function decodedJson(value: string): unknown {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0) return undefined;
-  const text = Buffer.from(value, "base64").toString("utf8");
-  if (!text.startsWith("{") && !text.startsWith("[")) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The step outputs of an image build, empty strings when nothing was exported. */
-export function imageOutputs(exporterResponse: Record<string, string>): {
-  digest: string;
-  imageid: string;
-  metadata: string;
-} {
-  return {
-    digest: exporterResponse["containerimage.digest"] ?? "",
-    imageid: exporterResponse["containerimage.config.digest"] ?? "",
-    metadata: JSON.stringify(buildMetadata(exporterResponse)),
-  };
 }

@@ -6,6 +6,8 @@ import { Redactor } from "../report/redact.js";
 import { parseImagePlan, type ImageInputNames, type ImageInputs, type ImagePlan } from "./image.js";
 import type { BuildOptions } from "./run.js";
 import { readSecrets, readSshAgents, type SecretSource } from "./secrets.js";
+import { parseOutputs, prepareDestinations } from "../outputs/exporters.js";
+import type { FileSendTarget } from "../buildkit/session/filesend.js";
 
 export interface JobInputs {
   secrets: SecretSource[];
@@ -13,19 +15,24 @@ export interface JobInputs {
   registryAuth: ExplicitCredential[];
   useDockerConfig: boolean;
   image: ImageInputs;
+  /** buildx output specs: type=local,dest=DIR and the like. */
+  outputs: string[];
 }
 
 export interface JobInputNames extends ImageInputNames {
   secretFiles: string;
   secretEnvs: string;
   ssh: string;
+  outputs: string;
 }
 
 export interface PreparedJob {
   image: ImagePlan;
+  /** What the runner sends back, in exporter order; undefined for exporters that send nothing. */
+  outputTargets: Array<FileSendTarget | undefined>;
   buildOptions: Pick<
     BuildOptions,
-    "credentials" | "secrets" | "sshAgents" | "redactor" | "exporters" | "frontendAttrs"
+    "credentials" | "secrets" | "sshAgents" | "redactor" | "exporters" | "outputTargets" | "frontendAttrs"
   >;
 }
 
@@ -52,14 +59,28 @@ export function prepareJob(
     onSecret,
   });
   const image = parseImagePlan(inputs.image, names);
+  const outputs = parseOutputs(inputs.outputs, names.outputs, context.cwd);
+  // Tags name an image output given without a name, as buildx does; else they are one of their own.
+  const unnamedImage = outputs.find(
+    (output) => output.exporter.type === "image" && !output.exporter.attrs.name,
+  );
+  if (unnamedImage && image.exporterAttrs) {
+    unnamedImage.exporter.attrs = { ...image.exporterAttrs, ...unnamedImage.exporter.attrs };
+  } else if (image.exporterAttrs) {
+    outputs.unshift({ exporter: { type: "image", attrs: image.exporterAttrs } });
+  }
+  prepareDestinations(outputs, names.outputs);
+  const outputTargets = outputs.map((output) => output.target);
   return {
     image,
+    outputTargets,
     buildOptions: {
       credentials: (host, signal) => lookup(host, signal),
       secrets,
       sshAgents,
       redactor,
-      exporters: image.exporterAttrs ? [{ type: "image", attrs: image.exporterAttrs }] : [],
+      exporters: outputs.map((output) => output.exporter),
+      outputTargets,
       frontendAttrs: image.attestationAttrs,
     },
   };

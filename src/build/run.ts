@@ -8,9 +8,11 @@ import type { BuildkitClient } from "../buildkit/client.js";
 import { Session, type SessionService } from "../buildkit/session/tunnel.js";
 import { healthService } from "../buildkit/session/health.js";
 import { fileSyncService } from "../buildkit/session/filesync.js";
+import { ContextReadError } from "../buildkit/context/walk.js";
 import { authService, type CredentialLookup } from "../buildkit/session/auth.js";
 import { secretsService } from "../buildkit/session/secrets.js";
 import { sshService } from "../buildkit/session/ssh.js";
+import { fileSendService, type FileSendTarget } from "../buildkit/session/filesend.js";
 import { solve, type ExporterRequest } from "../buildkit/solve.js";
 import type { SourceLocation } from "../buildkit/error-details.js";
 import { PlainProgress, type BuildWarning, type StepSummary } from "../report/progress.js";
@@ -35,6 +37,8 @@ export interface BuildOptions {
   writeLog: (text: string) => void;
   signal?: AbortSignal;
   exporters?: ExporterRequest[];
+  /** Where each exporter's result comes back to (local dirs, tar files), by exporter index. */
+  outputTargets?: Array<FileSendTarget | undefined>;
   /** Extra frontend attributes (attestations). */
   frontendAttrs?: Record<string, string>;
   /** Registry credentials for the host the runner asks about; anonymous when absent. */
@@ -64,12 +68,21 @@ export async function runBuild(
   const progress = new PlainProgress(writeLog);
   // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
   let credentialError: unknown;
-  const services: SessionService[] = [healthService(), fileSyncService(localDirs(plan))];
+  const fileSync = fileSyncService(localDirs(plan));
+  const services: SessionService[] = [healthService(), fileSync];
   if (options.credentials) {
     services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
   }
   services.push(secretsService(options.secrets ?? new Map()));
   services.push(sshService(options.sshAgents ?? new Map()));
+  const outputTargets = options.outputTargets ?? [];
+  const fileSend = outputTargets.some(Boolean)
+    ? fileSendService(outputTargets, {
+        signal: options.signal,
+        onWarning: (message) => writeLog(`warning: ${message}\n`),
+      })
+    : undefined;
+  if (fileSend) services.push(fileSend);
   const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
   const warnings = () =>
     progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
@@ -83,10 +96,18 @@ export async function runBuild(
       onStatus: (status) => progress.update(status),
       signal: options.signal,
     });
+    progress.finish();
     return { exporterResponse, steps: progress.steps(), warnings: warnings() };
   } catch (error) {
+    progress.finish();
     const report = progress.failureReport();
     if (report) writeLog(report);
+    // A refused or failed output is the reason, whatever words the runner wraps it in.
+    const outputFailure = fileSend?.failure();
+    if (outputFailure) throw outputFailure;
+    // A file of the context we could not read is the user's to fix, in our words.
+    const uploadFailure = fileSync.failure();
+    if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);
     if (!(error instanceof RpcError)) throw error;
     const locations = error.sources.map(withPath(plan));
     for (const location of locations) writeLog(formatSourceExcerpt(location));

@@ -5,6 +5,7 @@ import {
   fromBinary,
   toBinary,
   create,
+  ScalarType,
   type DescMessage,
   type DescMethod,
   type DescMethodBiDiStreaming,
@@ -13,6 +14,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
+import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 
 /** BuildKit's client and server both allow 16 MiB messages; grpc-js defaults to 4 MiB. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -20,8 +22,16 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** grpc-go closes connections that ping more often than every 5 minutes without streams. */
 export const MIN_KEEPALIVE_MS = 5 * 60 * 1000;
 
+/**
+ * HTTP/2 receive window per stream and for the connection. Node's default of 64 KiB makes the
+ * runner wait for a WINDOW_UPDATE after every 64 KiB of Status (build log) or session-tunnel
+ * data; grpc-go grows its windows by bandwidth estimation instead, up to 16 MiB.
+ */
+export const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+  "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
   "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   "grpc.keepalive_time_ms": MIN_KEEPALIVE_MS,
   "grpc.keepalive_permit_without_calls": 0,
@@ -34,7 +44,189 @@ export function methodPath(method: DescMethod): string {
 }
 
 export function serializer<D extends DescMessage>(schema: D): (message: MessageShape<D>) => Buffer {
-  return (message) => Buffer.from(toBinary(schema, message));
+  const flat = flatBytesEncoder(schema);
+  return (message) => {
+    const encoded = (message as { [ENCODED]?: Buffer })[ENCODED];
+    if (encoded !== undefined) return encoded;
+    const fast = flat?.(message);
+    if (fast) return fast;
+    const bytes = toBinary(schema, message);
+    // A view, not a copy: the bytes are ours alone.
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+type FlatField =
+  | { kind: "varint"; localName: string; tag: number }
+  | { kind: "bytes"; localName: string; tag: number }
+  | { kind: "unset"; localName: string };
+
+/**
+ * An encoder for messages that carry bulk bytes (the session tunnel's BytesMessage, FileSync's
+ * DATA packets): their fields are bytes, uint32 and enums with proto3 implicit presence, and
+ * message fields that are left unset. It writes exactly what toBinary writes (fields by number,
+ * zero values left out) but copies the payload once into a buffer of the right size, where
+ * toBinary grows its buffer by doubling and copies again at the end. Returns undefined, for
+ * toBinary to handle, on any message outside that shape (a set message field, unknown fields).
+ */
+function flatBytesEncoder(schema: DescMessage): ((message: object) => Buffer | undefined) | undefined {
+  const fields = flatFields(schema);
+  if (fields === undefined) return undefined;
+  const typeName = schema.typeName;
+  return (message) => {
+    const values = message as Record<string, unknown>;
+    if (values.$typeName !== typeName) return undefined;
+    const unknown = values.$unknown as unknown[] | undefined;
+    if (unknown !== undefined && unknown.length > 0) return undefined;
+    let size = 0;
+    for (const field of fields) {
+      const value = values[field.localName];
+      if (field.kind === "unset") {
+        if (value !== undefined) return undefined;
+      } else if (field.kind === "varint") {
+        if (!isUint32(value)) return undefined;
+        if (value !== 0) size += 1 + varintLength(value);
+      } else {
+        if (!(value instanceof Uint8Array)) return undefined;
+        if (value.byteLength > 0) size += 1 + varintLength(value.byteLength) + value.byteLength;
+      }
+    }
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    for (const field of fields) {
+      if (field.kind === "unset") continue;
+      const value = values[field.localName] as number | Uint8Array;
+      if (field.kind === "varint") {
+        if (value === 0) continue;
+        out[pos++] = field.tag;
+        pos = writeVarint(out, pos, value as number);
+      } else {
+        const bytes = value as Uint8Array;
+        if (bytes.byteLength === 0) continue;
+        out[pos++] = field.tag;
+        pos = writeVarint(out, pos, bytes.byteLength);
+        out.set(bytes, pos);
+        pos += bytes.byteLength;
+      }
+    }
+    return out;
+  };
+}
+
+const ENCODED = Symbol("encoded");
+
+/** Bytes to leave free before a payload given to createInPlace, for the fields in front of it. */
+export const HEADER_ROOM = 64;
+
+/**
+ * Creates a flat bytes message (see flatBytesEncoder) whose bytes field, its last, is the
+ * payload at target[payloadStart, payloadStart + payloadLength), and writes the fields before it
+ * into the HEADER_ROOM bytes in front, so that the serializer sends target's bytes as they are
+ * instead of copying the payload. The message and target must not change afterwards. Any other
+ * message shape is created plainly, for the serializer to encode as usual.
+ */
+export function createInPlace<D extends DescMessage>(
+  schema: D,
+  init: Record<string, number>,
+  target: Buffer,
+  payloadStart: number,
+  payloadLength: number,
+): MessageShape<D> {
+  const fields = flatFields(schema);
+  const last = fields?.at(-1);
+  const payload = target.subarray(payloadStart, payloadStart + payloadLength);
+  if (fields === undefined || last?.kind !== "bytes" || payloadStart < HEADER_ROOM) {
+    return create(schema, { ...init, [last?.localName ?? "data"]: payload } as MessageInitShape<D>);
+  }
+  const message = create(schema, { ...init, [last.localName]: payload } as MessageInitShape<D>);
+  const values = message as Record<string, unknown>;
+  const header: number[] = [];
+  for (const field of fields) {
+    if (field === last) break;
+    const value = values[field.localName];
+    if (field.kind === "unset" && value === undefined) continue;
+    if (field.kind !== "varint" || !isUint32(value)) return message;
+    if (value === 0) continue;
+    header.push(field.tag);
+    pushVarint(header, value);
+  }
+  if (payloadLength > 0) {
+    header.push(last.tag);
+    pushVarint(header, payloadLength);
+  }
+  if (header.length > HEADER_ROOM) return message;
+  const start = payloadStart - header.length;
+  for (let i = 0; i < header.length; i++) target[start + i] = header[i]!;
+  Object.defineProperty(message, ENCODED, { value: target.subarray(start, payloadStart + payloadLength) });
+  return message;
+}
+
+function isUint32(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
+function pushVarint(out: number[], value: number): void {
+  let rest = value >>> 0;
+  while (rest >= 0x80) {
+    out.push((rest & 0x7f) | 0x80);
+    rest >>>= 7;
+  }
+  out.push(rest);
+}
+
+const flatPlans = new WeakMap<DescMessage, FlatField[] | null>();
+
+/** The fields of a flat bytes message in field-number order, or undefined for other shapes. */
+function flatFields(schema: DescMessage): FlatField[] | undefined {
+  let plan = flatPlans.get(schema);
+  if (plan === undefined) {
+    plan = planFlatFields(schema) ?? null;
+    flatPlans.set(schema, plan);
+  }
+  return plan ?? undefined;
+}
+
+function planFlatFields(schema: DescMessage): FlatField[] | undefined {
+  const fields: FlatField[] = [];
+  for (const field of [...schema.fields].sort((a, b) => a.number - b.number)) {
+    if (field.oneof) return undefined;
+    if (field.fieldKind === "message") {
+      fields.push({ kind: "unset", localName: field.localName });
+      continue;
+    }
+    if (field.presence !== FeatureSet_FieldPresence.IMPLICIT) return undefined;
+    if (field.fieldKind === "enum") {
+      if (field.enum.values[0]?.number !== 0) return undefined;
+      fields.push({ kind: "varint", localName: field.localName, tag: field.number << 3 });
+    } else if (field.fieldKind === "scalar" && field.scalar === ScalarType.UINT32) {
+      fields.push({ kind: "varint", localName: field.localName, tag: field.number << 3 });
+    } else if (field.fieldKind === "scalar" && field.scalar === ScalarType.BYTES) {
+      fields.push({ kind: "bytes", localName: field.localName, tag: (field.number << 3) | 2 });
+    } else return undefined;
+  }
+  if (
+    !fields.some((field) => field.kind === "bytes") ||
+    fields.some((field) => field.kind !== "unset" && field.tag >= 0x80)
+  ) {
+    return undefined;
+  }
+  return fields;
+}
+
+function varintLength(value: number): number {
+  let length = 1;
+  for (let rest = value >>> 7; rest !== 0; rest >>>= 7) length++;
+  return length;
+}
+
+function writeVarint(out: Buffer, pos: number, value: number): number {
+  let rest = value >>> 0;
+  while (rest >= 0x80) {
+    out[pos++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  out[pos++] = rest;
+  return pos;
 }
 
 export function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> {

@@ -9,14 +9,14 @@ import {
   type RunnerInputNames,
   type RunnerInputs,
 } from "../runner/options.js";
-import { resolveRunner, type ResolvedRunner } from "../runner/resolve.js";
+import { acquireRunner, startForCommand, type AcquiredRunner } from "../runner/acquire.js";
 import type { Reporter } from "../report/reporter.js";
 import type { CommandContext } from "./context.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
 export const CONNECTION_OPTIONS = {
-  addr: { type: "string" },
+  addr: { type: "string", multiple: true },
   tlscacert: { type: "string" },
   tlscert: { type: "string" },
   tlskey: { type: "string" },
@@ -31,8 +31,9 @@ export const CONNECTION_OPTIONS = {
 } as const satisfies OptionSpec;
 
 export const CONNECTION_HELP = `Runner connection:
-      --addr ADDRESS            tcp://HOST:PORT or unix:///PATH (default: $BUILDKIT_HOST, else
-                                unix:///run/buildkit/buildkitd.sock)
+      --addr ADDRESS            tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,
+                                in order of preference (default: $BUILDKIT_HOST, which may be a
+                                comma-separated list, else unix:///run/buildkit/buildkitd.sock)
       --tlscacert PEM|FILE      CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)
       --tlscert PEM|FILE        client certificate ($BUILDKIT_TLS_CERT)
       --tlskey PEM|FILE         client key ($BUILDKIT_TLS_KEY)
@@ -82,15 +83,17 @@ function rephrase(message: string): string {
 }
 
 type ConnectionValues = {
-  [K in keyof typeof CONNECTION_OPTIONS]?: (typeof CONNECTION_OPTIONS)[K]["type"] extends "boolean"
-    ? boolean
-    : string;
+  [K in keyof typeof CONNECTION_OPTIONS]?: (typeof CONNECTION_OPTIONS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof CONNECTION_OPTIONS)[K]["type"] extends "boolean"
+      ? boolean
+      : string;
 };
 
 export function runnerInputsFromFlags(values: ConnectionValues, env: NodeJS.ProcessEnv): RunnerInputs {
   const fromDir: TlsInputs = values.tlsdir ? tlsInputsFromDir(values.tlsdir) : {};
   return {
-    endpoint: values.addr,
+    endpoint: values.addr?.join(","),
     tls: {
       caCert: values.tlscacert ?? fromDir.caCert ?? env.BUILDKIT_TLS_CACERT,
       cert: values.tlscert ?? fromDir.cert ?? env.BUILDKIT_TLS_CERT,
@@ -106,17 +109,35 @@ export function runnerInputsFromFlags(values: ConnectionValues, env: NodeJS.Proc
   };
 }
 
-/** Parses the connection flags and resolves the runner they name: what every command does first. */
+export interface ConnectOptions {
+  /** The build's platforms, for routing in a pool of runners. */
+  platforms?: string[];
+  strictPlatforms?: boolean;
+  /** Start a pinned buildkitd when nothing is given and nothing answers (build does; info not). */
+  startWhenNone?: boolean;
+}
+
+/** Parses the connection flags and acquires the runner they name: what every command does first. */
 export async function connectFromFlags(
   values: ConnectionValues,
   context: CommandContext,
-): Promise<{ reporter: Reporter } & ResolvedRunner> {
+  connect: ConnectOptions = {},
+): Promise<{ reporter: Reporter } & AcquiredRunner> {
   const reporter = context.reporter(values.debug ?? false);
   const options = parseRunnerOptions(
     runnerInputsFromFlags(values, context.env),
     CLI_RUNNER_NAMES,
     context.env,
   );
-  const resolved = await resolveRunner(options, CLI_RUNNER_NAMES, reporter, context.signal);
-  return { reporter, ...resolved };
+  const acquired = await acquireRunner({
+    runner: options,
+    names: CLI_RUNNER_NAMES,
+    platforms: connect.platforms ?? [],
+    strictPlatforms: connect.strictPlatforms ?? false,
+    start: connect.startWhenNone ? startForCommand : undefined,
+    reporter,
+    env: context.env,
+    signal: context.signal,
+  });
+  return { reporter, ...acquired };
 }

@@ -7,6 +7,7 @@ import type { BuildInputNames, BuildInputs } from "../build/plan.js";
 import type { JobInputNames, JobInputs } from "../build/prepare.js";
 import { secretFromEnvLine, secretFromFileLine, secretFromValueLine } from "../build/secrets.js";
 import { parseRegistryAuth } from "../credentials/registry-auth.js";
+import { InputError } from "../errors.js";
 
 export const INPUT = {
   endpoint: "endpoint",
@@ -46,6 +47,13 @@ export const INPUT = {
   ssh: "ssh",
   registryAuth: "registry-auth",
   dockerConfig: "docker-config",
+  outputs: "outputs",
+  uploadArtifact: "upload-artifact",
+  artifactName: "artifact-name",
+  artifactRetentionDays: "artifact-retention-days",
+  strictPlatforms: "strict-platforms",
+  buildkitReleaseUrl: "buildkit-release-url",
+  buildkitSha256: "buildkit-sha256",
 } as const;
 
 export const ACTION_RUNNER_NAMES: RunnerInputNames = {
@@ -107,6 +115,7 @@ export const ACTION_JOB_NAMES: JobInputNames = {
   secretFiles: `input ${INPUT.secretFiles}`,
   secretEnvs: `input ${INPUT.secretEnvs}`,
   ssh: `input ${INPUT.ssh}`,
+  outputs: `input ${INPUT.outputs}`,
 };
 
 /**
@@ -128,6 +137,7 @@ export function readJobInputs(): JobInputs {
     ssh: lines(INPUT.ssh),
     registryAuth: parseRegistryAuth(registryAuth, `input ${INPUT.registryAuth}`, maskMultiline),
     useDockerConfig: parseBoolean(input(INPUT.dockerConfig), `input ${INPUT.dockerConfig}`, true),
+    outputs: lines(INPUT.outputs),
     image: {
       tags: lines(INPUT.tags),
       push: flag(INPUT.push),
@@ -138,6 +148,45 @@ export function readJobInputs(): JobInputs {
       provenance: input(INPUT.provenance),
       sbom: input(INPUT.sbom),
     },
+  };
+}
+
+/** How several runners are chosen from, and how the action's own runner is fetched. */
+export function readPoolInputs(): { strictPlatforms: boolean; releaseUrl?: string; sha256?: string } {
+  const sha256 = input(INPUT.buildkitSha256)?.toLowerCase();
+  if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
+    throw new InputError(`input ${INPUT.buildkitSha256} is not a sha256 of 64 hex digits.`);
+  }
+  return {
+    strictPlatforms: parseBoolean(input(INPUT.strictPlatforms), `input ${INPUT.strictPlatforms}`, false),
+    releaseUrl: input(INPUT.buildkitReleaseUrl),
+    sha256,
+  };
+}
+
+export interface ArtifactInputs {
+  upload: boolean;
+  name: string;
+  retentionDays?: number;
+}
+
+/**
+ * Whether and how local and tar outputs become an artifact. The default name is the job's id and
+ * run attempt; matrix legs share both, so they need artifact-name set apiece.
+ */
+export function readArtifactInputs(): ArtifactInputs {
+  const retention = input(INPUT.artifactRetentionDays);
+  if (retention !== undefined && !/^\d+$/.test(retention)) {
+    throw new InputError(
+      `input ${INPUT.artifactRetentionDays} is "${retention}"; give a number of days from 1 to 90.`,
+    );
+  }
+  return {
+    upload: parseBoolean(input(INPUT.uploadArtifact), `input ${INPUT.uploadArtifact}`, true),
+    name:
+      input(INPUT.artifactName) ??
+      `${process.env.GITHUB_JOB || "build"}-outputs-${process.env.GITHUB_RUN_ATTEMPT || "1"}`,
+    retentionDays: retention === undefined ? undefined : Number(retention),
   };
 }
 

@@ -9,7 +9,8 @@ import { runnerOutputs } from "../outputs/runner.js";
 import { annotationFile, buildSummaryMarkdown, describeWarning } from "../report/build-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { parseRunnerOptions } from "../runner/options.js";
-import { resolveRunner } from "../runner/resolve.js";
+import { acquireRunner } from "../runner/acquire.js";
+import { startForJob } from "./runner-start.js";
 import {
   ACTION_BUILD_NAMES,
   ACTION_JOB_NAMES,
@@ -17,10 +18,15 @@ import {
   maskMultiline,
   readBuildInputs,
   readJobInputs,
+  readArtifactInputs,
+  readPoolInputs,
+  INPUT,
   readRunnerInputs,
 } from "./inputs.js";
 import { prepareJob } from "../build/prepare.js";
-import { imageOutputs } from "../build/image.js";
+import { imageOutputs } from "../outputs/image.js";
+import { checkExporterCount } from "../outputs/exporters.js";
+import { uploadOutputArtifacts } from "../outputs/artifacts.js";
 import { GithubReporter } from "./reporter.js";
 
 export async function runMainStep(): Promise<void> {
@@ -36,17 +42,33 @@ export async function runMainStep(): Promise<void> {
     // Every input is checked before anything starts on the runner.
     const options = parseRunnerOptions(readRunnerInputs(), ACTION_RUNNER_NAMES);
     const plan = parseBuildPlan(readBuildInputs(), ACTION_BUILD_NAMES);
+    const artifacts = readArtifactInputs();
     const job = prepareJob(readJobInputs(), ACTION_JOB_NAMES, {
       cwd: process.cwd(),
       env: process.env,
       onSecret: maskMultiline,
     });
-    const { client, info } = await reporter.group("Connecting to the BuildKit runner", async () => {
-      const resolved = await resolveRunner(options, ACTION_RUNNER_NAMES, reporter, controller.signal);
-      for (const line of describeRunner(resolved.info)) reporter.info(line);
-      return resolved;
-    });
+    const pool = readPoolInputs();
+    const { client, info, reason, release } = await reporter.group(
+      "Connecting to the BuildKit runner",
+      async () => {
+        const acquired = await acquireRunner({
+          runner: options,
+          names: ACTION_RUNNER_NAMES,
+          platforms: plan.platforms,
+          strictPlatforms: pool.strictPlatforms,
+          start: startForJob(pool),
+          reporter,
+          env: process.env,
+          signal: controller.signal,
+        });
+        for (const line of describeRunner(acquired.info)) reporter.info(line);
+        return acquired;
+      },
+    );
     runner = info;
+    core.setOutput("runner-reason", reason);
+    checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
     for (const [name, value] of Object.entries(runnerOutputs(info))) core.setOutput(name, value);
     let result: BuildResult;
     try {
@@ -58,10 +80,33 @@ export async function runMainStep(): Promise<void> {
         }),
       );
     } finally {
-      client.close();
+      await release();
     }
     for (const warning of result.warnings) {
       core.warning(describeWarning(warning), annotationAt(warning.locations[0], "Build warning"));
+    }
+    const received = job.outputTargets.flatMap((target) =>
+      target ? [target.kind === "dir" ? { kind: "dir" as const, path: target.dir } : target] : [],
+    );
+    let artifact: { id: number; url: string } | undefined;
+    if (artifacts.upload && received.length > 0) {
+      const uploaded = await reporter.group("Uploading the outputs as an artifact", () =>
+        uploadOutputArtifacts(received, {
+          name: artifacts.name,
+          retentionDays: artifacts.retentionDays,
+          nameInput: `input ${INPUT.artifactName}`,
+          retentionInput: `input ${INPUT.artifactRetentionDays}`,
+          signal: controller.signal,
+        }),
+      );
+      for (const path of uploaded.skipped)
+        core.warning(`${path} was left out of the artifact: it is not a regular file of the output.`);
+      core.info(
+        `Uploaded artifact ${uploaded.name} (${uploaded.files} files, ${uploaded.size} bytes): ${uploaded.url}`,
+      );
+      core.setOutput("artifact-id", String(uploaded.id));
+      core.setOutput("artifact-url", uploaded.url);
+      artifact = uploaded;
     }
     const image = imageOutputs(result.exporterResponse);
     for (const [name, value] of Object.entries(image)) core.setOutput(name, value);
@@ -70,6 +115,7 @@ export async function runMainStep(): Promise<void> {
       runner: info,
       ...result,
       image: { names, digest: image.digest, pushed: job.image.exporterAttrs?.push === "true" },
+      artifact: artifact && { name: artifacts.name, ...artifact },
       durationMs: Date.now() - started,
     });
   } catch (error) {

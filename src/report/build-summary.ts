@@ -25,6 +25,8 @@ export interface BuildSummaryInput {
   failure?: string;
   /** The image exported, when there is one. */
   image?: { names: string[]; digest: string; pushed: boolean };
+  /** The artifact the outputs were uploaded as. */
+  artifact?: { name: string; id: number; url: string };
   durationMs: number;
 }
 
@@ -45,6 +47,12 @@ export function buildSummaryMarkdown(input: BuildSummaryInput): string {
       `${input.image.pushed ? "Pushed" : "Built"} \`${input.image.names.join("`, `")}\` with digest \`${input.image.digest}\`.`,
       "",
     );
+  }
+  if (input.artifact) {
+    const link = input.artifact.url
+      ? `[${input.artifact.name}](${input.artifact.url})`
+      : `\`${input.artifact.name}\``;
+    lines.push(`Outputs uploaded as the artifact ${link} (id ${input.artifact.id}).`, "");
   }
   if (input.steps.length > 0) {
     lines.push("| # | Step | Result | Time |", "|---:|---|---|---:|");

@@ -16,6 +16,8 @@ interface VertexState {
   lastLines: string[];
   printedDone: boolean;
   statusesDone: Set<string>;
+  /** Progress items (a transfer) seen started but not yet completed. */
+  statusesOpen: Set<string>;
 }
 
 export interface StepSummary {
@@ -101,6 +103,21 @@ export class PlainProgress {
       if (state) this.line(state, `WARN: ${message}`);
     }
     for (const vertex of status.vertexes) this.onCompletion(this.state(vertex.digest));
+    // Completions held back for a transfer that has now completed.
+    for (const progress of status.statuses) {
+      const state = this.vertices.get(progress.vertex);
+      if (state && !state.printedDone) this.onCompletion(state);
+    }
+  }
+
+  /** Prints the completions still held back for transfers that never reported their end. */
+  finish(): void {
+    for (const state of this.vertices.values()) {
+      if (state.printedDone || state.statusesOpen.size === 0) continue;
+      state.statusesOpen.clear();
+      this.onCompletion(state);
+    }
+    this.flush();
   }
 
   /** Warnings in the order they came, for annotations. */
@@ -150,6 +167,7 @@ export class PlainProgress {
         lastLines: [],
         printedDone: false,
         statusesDone: new Set(),
+        statusesOpen: new Set(),
       };
       this.vertices.set(digest, state);
     }
@@ -169,6 +187,9 @@ export class PlainProgress {
 
   private onCompletion(state: VertexState): void {
     if (state.index === undefined) return;
+    // A vertex can complete a moment before its last transfer does; buildctl, which prints in
+    // batches, shows the transfer first. Wait for it (or the end of the build) likewise.
+    if (state.statusesOpen.size > 0) return;
     if (state.completedMs !== undefined && !state.printedDone) {
       this.focus(state);
       state.printedDone = true;
@@ -195,7 +216,12 @@ export class PlainProgress {
 
   private onStatus(progress: VertexStatus): void {
     const state = this.vertices.get(progress.vertex);
-    if (!state || progress.completed === undefined || state.statusesDone.has(progress.id)) return;
+    if (!state || state.statusesDone.has(progress.id)) return;
+    if (progress.completed === undefined) {
+      state.statusesOpen.add(progress.id);
+      return;
+    }
+    state.statusesOpen.delete(progress.id);
     state.statusesDone.add(progress.id);
     const current = Number(progress.current);
     const total = Number(progress.total);

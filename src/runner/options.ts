@@ -8,7 +8,12 @@ import { parseVersionPin, type VersionPin } from "./version-pin.js";
 export type MismatchPolicy = "error" | "warning";
 
 export interface RunnerOptions {
+  /** The first of `endpoints`: the runner when only one is given. */
   endpoint: Endpoint;
+  /** Every runner given, in order of preference (repeated --addr, a comma list, lines). */
+  endpoints: Endpoint[];
+  /** False when no endpoint was given at all and buildctl's default socket stands in. */
+  endpointGiven: boolean;
   tls: TlsMaterial;
   connectTimeoutMs: number;
   /** Plaintext TCP to a host that is not loopback is refused unless this is set. */
@@ -16,6 +21,9 @@ export interface RunnerOptions {
   versionPin: VersionPin | undefined;
   onVersionMismatch: MismatchPolicy;
 }
+
+/** What connecting to one runner needs. */
+export type SingleRunnerOptions = Omit<RunnerOptions, "endpoints" | "endpointGiven">;
 
 export interface RunnerInputs {
   endpoint?: string;
@@ -42,9 +50,16 @@ export function parseRunnerOptions(
   names: RunnerInputNames,
   env: NodeJS.ProcessEnv = process.env,
 ): RunnerOptions {
-  const endpointText = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST) ?? DEFAULT_ENDPOINT;
+  const given = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST);
+  const endpoints = (given ?? DEFAULT_ENDPOINT)
+    .split(/[,\n]/)
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map(parseEndpoint);
   return {
-    endpoint: parseEndpoint(endpointText),
+    endpoint: endpoints[0]!,
+    endpoints,
+    endpointGiven: given !== undefined,
     tls: loadTlsMaterial(inputs.tls, names.tls),
     connectTimeoutMs: inputs.connectTimeout
       ? parseDuration(inputs.connectTimeout, names.connectTimeout)

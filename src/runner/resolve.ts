@@ -1,10 +1,12 @@
 // Resolving a runner: refuse unsafe plaintext, connect, health-check, enforce the version pin.
+// connectRunner is the one place that does connect + probe + pin; resolveRunner (one endpoint)
+// and resolvePool (several, pool.ts) both go through it.
 import { BuildkitClient, type RunnerInfo } from "../buildkit/client.js";
 import { isLoopbackHost } from "../buildkit/endpoint.js";
 import { hasTls } from "../buildkit/tls.js";
 import { InputError, PolicyError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
-import type { RunnerInputNames, RunnerOptions } from "./options.js";
+import type { RunnerInputNames, RunnerOptions, SingleRunnerOptions } from "./options.js";
 import { versionPinMismatch } from "./version-pin.js";
 
 export interface ResolvedRunner {
@@ -19,6 +21,18 @@ export async function resolveRunner(
   signal?: AbortSignal,
 ): Promise<ResolvedRunner> {
   refuseUnsafePlaintext(options, names);
+  return connectRunner(options, reporter, signal);
+}
+
+/**
+ * Connects to one runner, probes it (Info, ListWorkers) and checks the version pin. The client is
+ * closed when anything fails. Call refuseUnsafePlaintext first: it is a usage error, not a probe.
+ */
+export async function connectRunner(
+  options: SingleRunnerOptions,
+  reporter: Reporter,
+  signal?: AbortSignal,
+): Promise<ResolvedRunner> {
   if (options.endpoint.kind === "unix" && hasTls(options.tls)) {
     reporter.warning(
       `TLS material is ignored for ${options.endpoint.address}: buildkitd serves unix sockets without TLS.`,
@@ -36,7 +50,10 @@ export async function resolveRunner(
 }
 
 /** A BuildKit runner gives root on its machine to whoever reaches it: never in the clear by accident. */
-function refuseUnsafePlaintext(options: RunnerOptions, names: RunnerInputNames): void {
+export function refuseUnsafePlaintext(
+  options: Pick<RunnerOptions, "endpoint" | "tls" | "allowPlaintext">,
+  names: RunnerInputNames,
+): void {
   const { endpoint } = options;
   if (endpoint.kind !== "tcp" || hasTls(options.tls) || isLoopbackHost(endpoint.host)) return;
   if (options.allowPlaintext) return;
@@ -46,7 +63,7 @@ function refuseUnsafePlaintext(options: RunnerOptions, names: RunnerInputNames):
   );
 }
 
-function checkVersionPin(options: RunnerOptions, info: RunnerInfo, reporter: Reporter): void {
+function checkVersionPin(options: SingleRunnerOptions, info: RunnerInfo, reporter: Reporter): void {
   if (!options.versionPin) return;
   const mismatch = versionPinMismatch(options.versionPin, info.version?.version, info.endpoint);
   if (mismatch === undefined) {

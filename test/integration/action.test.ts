@@ -1,7 +1,7 @@
 // The action as GitHub's runner runs it: dist/main.mjs on node with INPUT_* variables, outputs
 // through the GITHUB_OUTPUT file command and workflow commands on stdout.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -174,5 +174,51 @@ describe("the action", () => {
   it("runs the post step cleanly", async () => {
     const result = await runStep("post", {});
     assert.equal(result.code, 0, result.stdout);
+  });
+});
+
+describe("the action with no runner given", () => {
+  it("starts the pinned buildkitd from the tool cache, builds, and the post step stops it", async () => {
+    // The tool cache's layout (@actions/tool-cache): NAME/VERSION/ARCH plus ARCH.complete.
+    const toolCache = mkdtempSync(join(tmpdir(), "rb-toolcache-"));
+    const arch = process.arch === "arm64" ? "arm64" : "amd64";
+    mkdirSync(join(toolCache, "buildkit", "0.32.2", arch), { recursive: true });
+    symlinkSync(runner.binDir, join(toolCache, "buildkit", "0.32.2", arch, "bin"));
+    writeFileSync(join(toolCache, "buildkit", "0.32.2", `${arch}.complete`), "");
+    const dir = mkdtempSync(join(tmpdir(), "rb-action-start-"));
+    const files = { output: join(dir, "output"), state: join(dir, "state"), summary: join(dir, "summary") };
+    for (const file of Object.values(files)) writeFileSync(file, "");
+    const env = cleanEnv({
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+      GITHUB_OUTPUT: files.output,
+      GITHUB_STATE: files.state,
+      GITHUB_STEP_SUMMARY: files.summary,
+      GITHUB_WORKSPACE: REPO_ROOT,
+      GITHUB_ACTIONS: "true",
+      RUNNER_TOOL_CACHE: toolCache,
+      RUNNER_TEMP: mkdtempSync(join(tmpdir(), "rb-runner-temp-")),
+      INPUT_CONTEXT: "examples/hello",
+      "INPUT_BUILDKIT-VERSION": "v0.32.2",
+    });
+    const main = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "main.mjs")], { env });
+    assert.equal(main.code, 0, main.stdout);
+    assert.match(main.stdout, /none answers at unix:\/\/\/run\/buildkit\/buildkitd\.sock; starting one/);
+    assert.match(main.stdout, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
+    const outputs = parseFileCommand(readFileSync(files.output, "utf8"));
+    assert.match(outputs["runner-reason"]!, /^started buildkitd v0\.32\.2 \(cache\)/);
+    const state = parseFileCommand(readFileSync(files.state, "utf8"));
+    const pid = Number(state["runner-pid"]);
+    assert.ok(pid > 0, JSON.stringify(state));
+    assert.doesNotThrow(() => process.kill(pid, 0), "the runner outlives the main step");
+
+    const postEnv = { ...env };
+    for (const [name, value] of Object.entries(state)) postEnv[`STATE_${name}`] = value;
+    const post = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "post.mjs")], { env: postEnv });
+    assert.equal(post.code, 0, post.stdout);
+    assert.match(
+      post.stdout,
+      new RegExp(`Stopped the BuildKit runner the main step started \\(pid ${pid}\\)`),
+    );
+    assert.throws(() => process.kill(pid, 0), "the post step stopped the runner");
   });
 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { isOneSentence, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeContext, run } from "../helpers/contexts.js";
 
@@ -237,6 +238,19 @@ describe("build", () => {
       assert.match(result.stderr.replace(/^error: /, "").trim(), message);
     });
   }
+
+  it("refuses a context file it cannot read with one sentence, leaving nothing on the runner", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY . /ctx\n" });
+    // A name that is not UTF-8: Node cannot name it, so it cannot be read (even as root).
+    writeFileSync(Buffer.from(join(context, "caf\xe9.txt"), "latin1"), "x");
+    const result = await build(context);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr.trim().split("\n").at(-1)!,
+      /^error: A file in .* has a name that is not valid UTF-8 \("caf\uFFFD\.txt"\), which this client cannot send; rename it\.$/,
+    );
+    assert.deepEqual(await unfinishedBuilds(runner), []);
+  });
 
   it("refuses a target that is not in the Dockerfile with exit code 1", async () => {
     const context = makeContext({ Dockerfile: "FROM scratch AS only\nCOPY busybox /bin/busybox\n" });

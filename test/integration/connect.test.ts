@@ -6,14 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { before, describe, it } from "node:test";
-import {
-  BuildkitClient,
-  BUILDCTL_TLS_FLAGS,
-  loadTlsMaterial,
-  parseEndpoint,
-  silenceIpServerNameWarning,
-} from "../../src/buildkit/index.js";
+import { BuildkitClient, parseEndpoint, silenceIpServerNameWarning } from "../../src/buildkit/index.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
+import { testRunnerClient } from "../helpers/client.js";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 
 const execFileAsync = promisify(execFile);
@@ -35,14 +30,7 @@ before(() => {
 
 describe("connecting to a runner", () => {
   it("health-checks over mTLS TCP and reports what buildctl reports", async () => {
-    const client = new BuildkitClient({
-      endpoint: parseEndpoint(runner.tcpAddress),
-      tls: loadTlsMaterial(
-        { caCert: runner.certs.caCert, cert: runner.certs.clientCert, key: runner.certs.clientKey },
-        BUILDCTL_TLS_FLAGS,
-      ),
-      connectTimeoutMs: 10_000,
-    });
+    const client = testRunnerClient(runner);
     try {
       const info = await client.probe();
       assert.equal(info.version?.version, "v0.32.2");

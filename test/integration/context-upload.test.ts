@@ -34,7 +34,8 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { CLI_BUNDLE, runProcess } from "../helpers/cli.js";
+import { buildctlBuild } from "../helpers/buildctl.js";
+import { CLI_BUNDLE, runProcess, type ProcessResult } from "../helpers/cli.js";
 import { BUSYBOX } from "../helpers/contexts.js";
 
 let runner: RunnerUnderTest;
@@ -277,6 +278,16 @@ interface BuildOptions {
   timeoutMs?: number;
 }
 
+/** Both clients' builds must succeed; their log (stderr) is what the tests read. */
+function logOfSuccess(result: ProcessResult, client: string): string {
+  assert.equal(
+    result.code,
+    0,
+    `${client} failed (${result.signal ?? result.code}):\n${result.stderr.slice(-4000)}`,
+  );
+  return result.stderr;
+}
+
 async function buildWithOurs(context: string, options: BuildOptions = {}): Promise<string> {
   const result = await runProcess(
     process.execPath,
@@ -290,41 +301,18 @@ async function buildWithOurs(context: string, options: BuildOptions = {}): Promi
     ],
     { timeoutMs: options.timeoutMs ?? 5 * MINUTE },
   );
-  assert.equal(
-    result.code,
-    0,
-    `our CLI failed (${result.signal ?? result.code}):\n${result.stderr.slice(-4000)}`,
-  );
-  return result.stderr;
+  return logOfSuccess(result, "our CLI");
 }
 
 /** buildctl reuses the snapshot of the last context it sent: directory mtimes are left out. */
 async function buildWithBuildctl(context: string, options: BuildOptions = {}): Promise<string> {
-  const result = await runProcess(
-    join(runner.binDir, "buildctl"),
-    [
-      ...connectionFlags(runner),
-      "build",
-      "--frontend",
-      "dockerfile.v0",
-      "--local",
-      `context=${context}`,
-      "--local",
-      `dockerfile=${context}`,
-      "--opt",
-      "build-arg:DIR_MTIMES=0",
-      "--progress",
-      "plain",
-      "--no-cache",
-    ],
+  const result = await buildctlBuild(
+    runner,
+    context,
+    ["--opt", "build-arg:DIR_MTIMES=0", "--progress", "plain", "--no-cache"],
     { timeoutMs: options.timeoutMs ?? 5 * MINUTE },
   );
-  assert.equal(
-    result.code,
-    0,
-    `buildctl failed (${result.signal ?? result.code}):\n${result.stderr.slice(-4000)}`,
-  );
-  return result.stderr;
+  return logOfSuccess(result, "buildctl");
 }
 
 /** Bytes BuildKit received for the context: the last "transferring context: 1.23kB" of its load step. */
@@ -353,6 +341,11 @@ function write(root: string, path: string, content: string | Buffer, mode?: numb
   mkdirSync(dirname(join(root, path)), { recursive: true });
   writeFileSync(join(root, path), content);
   if (mode !== undefined) chmodSync(join(root, path), mode);
+}
+
+/** Writes each of `files` (path to content) under `root`. */
+function writeFiles(root: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) write(root, path, content);
 }
 
 const DOCKERIGNORE = `# Comments and blank lines are not patterns
@@ -391,25 +384,46 @@ function makeKindsContext(): { root: string; outside: string } {
   const outside = join(parent, "outside", "secret.txt");
   write(parent, "outside/secret.txt", "outside the context: never uploaded\n");
   mkdirSync(root);
-  write(root, ".dockerignore", DOCKERIGNORE);
-  write(root, "regular.txt", "hello\n");
-  write(root, "empty.txt", "");
+  // Plain files, by what DOCKERIGNORE does with them.
+  writeFiles(root, {
+    ".dockerignore": DOCKERIGNORE,
+    "regular.txt": "hello\n",
+    "empty.txt": "",
+    "owned-by-1234.txt": "someone else's\n",
+    "with space.txt": "spaces\n",
+    "naïve – ünïcödé 日本語.txt": "non-ASCII\n",
+    "dir with spaces/file name.txt": "spaces in the directory too\n",
+    "dir/sub/deep.txt": "deep\n",
+    "dir/nested.tmp": "kept: *.tmp is for the root only\n",
+    "docs/a/b/notes.md": "kept\n",
+    "docs/final.md": "kept\n",
+    "secret10.txt": "kept\n",
+    "keep/a.log": "re-included\n",
+    "keep/deep/b.log": "re-included\n",
+    "build/dist/app.js": "re-included\n",
+  });
+  for (const path of [
+    "dir/sub/trace.log",
+    "dir/node_modules/x.js",
+    "app.log",
+    "build/cache.bin",
+    "build/dist/other.js",
+    "scratch.tmp",
+    "node_modules/pkg/index.js",
+    "docs/draft-1.md",
+    "docs/a/b/draft-2.md",
+    "secret1.txt",
+  ])
+    write(root, path, "ignored\n");
   write(root, "exec.sh", "#!/bin/sh\necho hi\n", 0o755);
   write(root, "private.key", "key\n", 0o600);
   write(root, "readonly.txt", "read only\n", 0o444);
   write(root, "setuid-bin", "setuid\n", 0o4755);
   write(root, "setgid-bin", "setgid\n", 0o2755);
-  write(root, "owned-by-1234.txt", "someone else's\n");
   chownSync(join(root, "owned-by-1234.txt"), 1234, 2345);
-  write(root, "with space.txt", "spaces\n");
-  write(root, "naïve – ünïcödé 日本語.txt", "non-ASCII\n");
-  write(root, "dir with spaces/file name.txt", "spaces in the directory too\n");
-  write(root, "dir/sub/deep.txt", "deep\n");
-  write(root, "dir/nested.tmp", "kept: *.tmp is for the root only\n");
-  write(root, "dir/sub/trace.log", "ignored\n");
-  write(root, "dir/node_modules/x.js", "ignored\n");
   mkdirSync(join(root, "empty-dir"));
   mkdirSync(join(root, "dir/empty"));
+  mkdirSync(join(root, "build/empty"));
   write(root, "private-dir/file", "in a 0700 directory\n");
   chmodSync(join(root, "private-dir"), 0o700);
   mkdirSync(join(root, "sticky-dir"));
@@ -433,21 +447,6 @@ function makeKindsContext(): { root: string; outside: string } {
   linkSync(join(root, "hard/a-ignored.log"), join(root, "hard/c-kept.txt"));
   execFileSync("mkfifo", [join(root, "fifo")]);
   execFileSync("mknod", [join(root, "null-device"), "c", "1", "3"]);
-  write(root, "app.log", "ignored\n");
-  write(root, "keep/a.log", "re-included\n");
-  write(root, "keep/deep/b.log", "re-included\n");
-  write(root, "build/cache.bin", "ignored\n");
-  write(root, "build/dist/app.js", "re-included\n");
-  write(root, "build/dist/other.js", "ignored\n");
-  mkdirSync(join(root, "build/empty"));
-  write(root, "scratch.tmp", "ignored\n");
-  write(root, "node_modules/pkg/index.js", "ignored\n");
-  write(root, "docs/draft-1.md", "ignored\n");
-  write(root, "docs/a/b/draft-2.md", "ignored\n");
-  write(root, "docs/a/b/notes.md", "kept\n");
-  write(root, "docs/final.md", "kept\n");
-  write(root, "secret1.txt", "ignored\n");
-  write(root, "secret10.txt", "kept\n");
   return { root, outside };
 }
 

@@ -5,17 +5,10 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  BuildkitClient,
-  BUILDCTL_TLS_FLAGS,
-  loadTlsMaterial,
-  parseEndpoint,
-  silenceIpServerNameWarning,
-} from "../../src/buildkit/index.js";
+import { silenceIpServerNameWarning, type BuildkitClient } from "../../src/buildkit/index.js";
 import { authService } from "../../src/buildkit/session/auth.js";
 import { fileSyncService } from "../../src/buildkit/session/filesync.js";
 import { healthService } from "../../src/buildkit/session/health.js";
@@ -31,7 +24,9 @@ import {
   type RegistryUnderTest,
   type RunnerUnderTest,
 } from "../harness/env.js";
+import { testRunnerClient } from "../helpers/client.js";
 import { makeContext, run } from "../helpers/contexts.js";
+import { manifestStatus } from "../helpers/registry.js";
 import { startTestRegistry, type TestRegistry, type TokenAuthOptions } from "../harness/registry.js";
 
 const MINUTE = 60_000;
@@ -44,14 +39,7 @@ before(() => {
   silenceIpServerNameWarning();
   runner = runnerUnderTest();
   registry = registryUnderTest();
-  client = new BuildkitClient({
-    endpoint: parseEndpoint(runner.tcpAddress),
-    tls: loadTlsMaterial(
-      { caCert: runner.certs.caCert, cert: runner.certs.clientCert, key: runner.certs.clientKey },
-      BUILDCTL_TLS_FLAGS,
-    ),
-    connectTimeoutMs: 10_000,
-  });
+  client = testRunnerClient(runner);
 });
 after(() => client.close());
 
@@ -96,31 +84,6 @@ async function build(
 
 function dockerfile(...lines: string[]): string {
   return makeContext({ Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", ...lines].join("\n") });
-}
-
-function manifestStatus(name: string, tag: string): Promise<number | undefined> {
-  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `https://${registry.address}/v2/${name}/manifests/${tag}`,
-      {
-        ca: readFileSync(registry.caCert),
-        timeout: 10_000,
-        headers: {
-          authorization: `Basic ${auth}`,
-          accept:
-            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
-        },
-      },
-      (response) => {
-        response.resume();
-        resolve(response.statusCode);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("registry request timed out")));
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 describe("session Secrets service", { timeout: 5 * MINUTE }, () => {
@@ -190,7 +153,7 @@ describe("session Auth service", { timeout: 5 * MINUTE }, () => {
     assert.ok(asked.includes(registry.address), `asked about ${asked.join(", ")}`);
     assert.deepEqual(masked, [registry.password]);
     assert.match(outcome.exporterResponse?.["containerimage.digest"] ?? "", /^sha256:/);
-    assert.equal(await manifestStatus("session/pushed", "ok"), 200);
+    assert.equal(await manifestStatus(registry, "session/pushed", "ok"), 200);
   });
 
   it("fails the push with a wrong password, and the error names the registry but not the password", async () => {
@@ -210,7 +173,7 @@ describe("session Auth service", { timeout: 5 * MINUTE }, () => {
     assert.match(outcome.error.message, /401 Unauthorized/);
     assert.ok(outcome.error.message.includes(registry.address));
     assert.ok(!outcome.error.message.includes("wrong-password-value"));
-    assert.equal(await manifestStatus("session/pushed", "wrong"), 404);
+    assert.equal(await manifestStatus(registry, "session/pushed", "wrong"), 404);
   });
 
   it("passes a lookup's error to the daemon and to onError", async () => {

@@ -1,7 +1,8 @@
 // The image exporter's attributes, attestations, and the outputs read from the exporter response.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildMetadata, imageOutputs, parseImagePlan, type ImageInputs } from "../../src/build/image.js";
+import { parseImagePlan, type ImageInputs } from "../../src/build/image.js";
+import { buildMetadata, imageOutputs } from "../../src/outputs/image.js";
 import { InputError } from "../../src/errors.js";
 
 const NAMES = {

@@ -1,23 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BUILDCTL_TLS_FLAGS } from "../../src/buildkit/tls.js";
+import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { InputError } from "../../src/errors.js";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   parseBoolean,
   parseDuration,
   parseRunnerOptions,
-  type RunnerInputNames,
 } from "../../src/runner/options.js";
-
-const NAMES: RunnerInputNames = {
-  endpoint: "--addr",
-  tls: BUILDCTL_TLS_FLAGS,
-  connectTimeout: "--timeout",
-  allowPlaintext: "--allow-plaintext",
-  buildkitVersion: "--buildkit-version",
-  versionMismatch: "--version-mismatch",
-};
 
 describe("parseRunnerOptions", () => {
   it("takes the endpoint input first, then BUILDKIT_HOST, then buildctl's default socket", () => {

@@ -1,7 +1,9 @@
 // Walks a local directory the way fsutil's sender does: depth-first, names sorted bytewise in
 // each directory, a directory before its contents, filtered by include and exclude patterns,
 // with parents of kept entries sent before them. Symlinks are sent as links, never followed.
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
+import { BuildkitError } from "../errors.js";
+import { readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { goFileMode, hasMode, majorMinor, MODE_SOCKET } from "./stat.js";
 import { PatternMatcher } from "./patterns.js";
@@ -30,6 +32,14 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/**
+ * Names in UTF-8 byte order. Without UTF-16 surrogates or code units above them, JavaScript's own
+ * order (by UTF-16 code unit) is the same and needs no buffer per comparison.
+ */
+function sortNames(names: string[]): string[] {
+  return names.some((name) => /[\ud800-\uffff]/.test(name)) ? names.sort(byteOrder) : names.sort();
+}
+
 export async function* walkContext(root: string, filter: WalkFilter): AsyncGenerator<WalkEntry> {
   const include = new PatternMatcher([
     ...filter.includePatterns,
@@ -40,17 +50,24 @@ export async function* walkContext(root: string, filter: WalkFilter): AsyncGener
   // Directories entered but not sent yet: sent just before their first kept descendant.
   const pending: WalkEntry[] = [];
 
-  async function* visit(dir: string, relativeDir: string): AsyncGenerator<WalkEntry> {
-    const names = (await readdir(dir)).sort(byteOrder);
+  // A synchronous generator under one asynchronous one: every level of nested async generators
+  // costs promise turns per entry, more than the lstat itself.
+  function* visit(dir: string, relativeDir: string): Generator<WalkEntry> {
+    // Synchronous calls: one lstat costs microseconds, a trip through the thread pool and back
+    // costs more than that per entry, and entries are sent one after the other anyway.
+    const names = sortNames(readdirSync(dir));
     for (const name of names) {
       const path = relativeDir ? `${relativeDir}/${name}` : name;
       const absolutePath = join(dir, name);
-      const stats = await lstat(absolutePath, { bigint: true });
+      // Neither sent nor entered whatever it is (the Dockerfile's dir is walked for one name):
+      // no lstat, so an entry we could not read does not matter here.
+      if (!include.empty && !include.matches(path) && !include.couldMatchInside(path)) continue;
+      const stats = statEntry(absolutePath, path, dir);
       const mode = goFileMode(Number(stats.mode));
       if (hasMode(mode, MODE_SOCKET)) continue;
       const included = include.empty || include.matches(path);
       const excluded = exclude.matches(path);
-      const entry = await toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
+      const entry = toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
       if (stats.isDirectory()) {
         const mayHoldKept =
           (included || include.couldMatchInside(path)) && (!excluded || exclude.hasExclusions);
@@ -78,18 +95,18 @@ export async function* walkContext(root: string, filter: WalkFilter): AsyncGener
   yield* visit(root, "");
 }
 
-async function toEntry(
+function toEntry(
   path: string,
   absolutePath: string,
-  stats: import("node:fs").BigIntStats,
+  stats: BigIntStats,
   mode: number,
   hardlinks: Map<string, string>,
   kept: boolean,
-): Promise<WalkEntry> {
+): WalkEntry {
   let linkname = "";
   let hasContent = false;
   if (stats.isSymbolicLink()) {
-    linkname = await readlink(absolutePath);
+    linkname = readlinkSync(absolutePath);
   } else if (stats.isFile()) {
     hasContent = true;
     if (stats.nlink > 1n && kept) {
@@ -129,4 +146,25 @@ async function followTargets(root: string, followPaths: string[]): Promise<strin
     }
   }
   return targets;
+}
+
+/** A file or directory of the context that cannot be read; the message names it. */
+export class ContextReadError extends BuildkitError {
+  override name = "ContextReadError";
+}
+
+function statEntry(absolutePath: string, path: string, dir: string): BigIntStats {
+  try {
+    return lstatSync(absolutePath, { bigint: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    // Node reads directory entries as UTF-8: a name that is not valid UTF-8 comes back with U+FFFD
+    // in it, and no such file exists. buildctl would send it; we cannot name it, so we say so.
+    if (path.includes("\uFFFD")) {
+      throw new ContextReadError(
+        `A file in ${dir} has a name that is not valid UTF-8 ("${path}"), which this client cannot send; rename it.`,
+      );
+    }
+    throw new ContextReadError(`The context file "${path}" cannot be read (${code}).`);
+  }
 }

@@ -3,11 +3,11 @@
 // file sync, and later auth, secrets, ssh and file send).
 import { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import { create, type DescService } from "@bufbuild/protobuf";
+import type { DescService } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { BuildkitClient } from "../client.js";
 import { BytesMessageSchema, Control, type BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
-import { callBidiStream, MAX_MESSAGE_BYTES } from "../rpc.js";
+import { callBidiStream, createInPlace, HEADER_ROOM, MAX_MESSAGE_BYTES } from "../rpc.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
 export interface SessionService {
@@ -18,6 +18,11 @@ export interface SessionService {
    * FileSync and FileSend when listed; it calls the others regardless.
    */
   advertise: boolean;
+  /**
+   * A grpc-js definition to register instead of the one built from `service`: FileSend carries
+   * two wire formats on one method, so it takes raw bytes and decodes them itself.
+   */
+  definition?: grpc.ServiceDefinition;
 }
 
 export interface SessionOptions {
@@ -49,8 +54,8 @@ export class Session {
     metadata.set("x-docker-expose-session-uuid", this.id);
     metadata.set("x-docker-expose-session-name", options.name ?? "remote-buildkit");
     metadata.set("x-docker-expose-session-sharedkey", options.sharedKey);
-    for (const { service, implementation, advertise } of options.services) {
-      this.server.addService(serviceDefinition(service), implementation);
+    for (const { service, implementation, advertise, definition } of options.services) {
+      this.server.addService(definition ?? serviceDefinition(service), implementation);
       if (advertise) {
         for (const path of methodPaths(service)) metadata.add("x-docker-expose-session-grpc-method", path);
       }
@@ -71,15 +76,90 @@ export class Session {
   }
 }
 
+/** Tunnel messages carry at most this much; HTTP/2 frames written together are joined up to it. */
+const TUNNEL_MESSAGE_BYTES = 1024 * 1024;
+
 /** Bytes written to the duplex go out as BytesMessages; incoming messages' bytes are read. */
 function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>): Duplex {
+  // The HTTP/2 session on top writes a few frames at a time (often one small FileSync packet).
+  // One tunnel message per write would cost the runner and us a gRPC message each, so writes are
+  // collected and sent together once the current round of I/O is handled (or at
+  // TUNNEL_MESSAGE_BYTES), as grpc-go's buffered writer does. A write completes as soon as it is
+  // collected; only when the call's buffer is full does the next one wait for 'drain'.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let scheduled = false;
+  let blocked = false;
+  let waiting: (() => void)[] = [];
+
+  const flush = () => {
+    scheduled = false;
+    while (pending.length > 0 && !blocked) {
+      let count = 0;
+      let bytes = 0;
+      while (
+        count < pending.length &&
+        (count === 0 || bytes + pending[count]!.length <= TUNNEL_MESSAGE_BYTES)
+      ) {
+        bytes += pending[count]!.length;
+        count++;
+      }
+      // The message's encoding is built in one buffer: one copy of the payload, not three. (Not a
+      // reused one: grpc-js may report a write done while it still holds the message.)
+      const encoding = Buffer.allocUnsafe(HEADER_ROOM + bytes);
+      let offset = HEADER_ROOM;
+      for (let i = 0; i < count; i++) {
+        offset += pending[i]!.copy(encoding, offset);
+      }
+      pending = pending.slice(count);
+      pendingBytes -= bytes;
+      const message = createInPlace(BytesMessageSchema, {}, encoding, HEADER_ROOM, bytes);
+      if (!call.write(message)) {
+        blocked = true;
+        call.once("drain", () => {
+          blocked = false;
+          flush();
+          if (blocked) return;
+          const callbacks = waiting;
+          waiting = [];
+          for (const callback of callbacks) callback();
+        });
+      }
+    }
+  };
+
+  const collect = (chunks: Buffer[], callback: () => void) => {
+    for (const chunk of chunks) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+    }
+    if (pendingBytes >= TUNNEL_MESSAGE_BYTES) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+    if (blocked) waiting.push(callback);
+    else callback();
+  };
+
   const duplex = new Duplex({
     write(chunk: Buffer, _encoding, callback) {
-      call.write(create(BytesMessageSchema, { data: chunk }), callback);
+      collect([chunk], callback);
+    },
+    writev(chunks, callback) {
+      collect(
+        chunks.map(({ chunk }) => chunk as Buffer),
+        callback,
+      );
     },
     final(callback) {
-      call.end();
-      callback();
+      const end = () => {
+        call.end();
+        callback();
+      };
+      flush();
+      if (blocked) waiting.push(end);
+      else end();
     },
     read() {
       call.resume();

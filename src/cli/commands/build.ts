@@ -5,7 +5,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { runBuild } from "../../build/run.js";
 import { prepareJob, type JobInputNames } from "../../build/prepare.js";
 import { secretFromBuildxSpec } from "../../build/secrets.js";
-import { buildMetadata, imageOutputs } from "../../build/image.js";
+import { buildMetadata, imageOutputs } from "../../outputs/image.js";
+import { checkExporterCount } from "../../outputs/exporters.js";
 import { parseRegistryAuth } from "../../credentials/registry-auth.js";
 import type { ExplicitCredential } from "../../credentials/docker-config.js";
 import { describeWarning } from "../../report/build-summary.js";
@@ -43,6 +44,11 @@ Image:
       --sbom VALUE              an SBOM attestation: true, false or generator=IMAGE
       --metadata-file PATH      write the exporter's response (digest, descriptor) as JSON
 
+Outputs (repeatable; the runner streams them back here):
+  -o, --output SPEC             type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |
+                                type=docker,dest=FILE | type=image,name=REF[,push=true] |
+                                type=registry,name=REF; a bare DIR is type=local,dest=DIR
+
 Secrets and credentials (values are never printed; the log shows *** instead):
       --secret id=ID,src=PATH   a build secret from a file, or id=ID,env=NAME from a variable
       --ssh default|ID=SOCKET   forward an SSH agent (default: the one at SSH_AUTH_SOCK)
@@ -50,7 +56,12 @@ Secrets and credentials (values are never printed; the log shows *** instead):
                                 the same text. The docker config (DOCKER_CONFIG or ~/.docker)
                                 and its credential helpers are read too, unless
       --no-docker-config        is given
-${CONNECTION_HELP}`;
+${CONNECTION_HELP}
+      --strict-platforms        with several runners, fail when a platform has no native one
+
+With no runner given and none answering on the default socket, build starts the pinned
+buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
+after; its cache is kept in ~/.cache/remote-buildkit/state between builds.`;
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -69,6 +80,7 @@ const OPTIONS = {
   pull: { type: "boolean" },
   progress: { type: "string" },
   tag: { type: "string", short: "t", multiple: true },
+  output: { type: "string", short: "o", multiple: true },
   push: { type: "boolean" },
   annotation: { type: "string", multiple: true },
   provenance: { type: "string" },
@@ -78,6 +90,7 @@ const OPTIONS = {
   ssh: { type: "string", multiple: true },
   "registry-auth-file": { type: "string" },
   "no-docker-config": { type: "boolean" },
+  "strict-platforms": { type: "boolean" },
 } as const;
 
 const JOB_NAMES: JobInputNames = {
@@ -91,6 +104,7 @@ const JOB_NAMES: JobInputNames = {
   secretFiles: "--secret",
   secretEnvs: "--secret",
   ssh: "--ssh",
+  outputs: "--output",
 };
 
 const NAMES: BuildInputNames = {
@@ -150,6 +164,7 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
       ssh: values.ssh ?? [],
       registryAuth: registryAuth(values["registry-auth-file"], context.env),
       useDockerConfig: !values["no-docker-config"],
+      outputs: values.output ?? [],
       image: {
         tags: values.tag ?? [],
         push: values.push ?? false,
@@ -163,9 +178,15 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
     { cwd: process.cwd(), env: context.env, onSecret: () => {} },
   );
   const metadataFile = values["metadata-file"];
-  const { reporter, client, info } = await connectFromFlags(values, context);
+  const { reporter, client, info, reason, release } = await connectFromFlags(values, context, {
+    platforms: plan.platforms,
+    strictPlatforms: values["strict-platforms"] ?? false,
+    startWhenNone: true,
+  });
   try {
     for (const line of describeRunner(info)) reporter.info(line);
+    reporter.debug(`Runner chosen: ${reason}`);
+    checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
     const result = await reporter.group("Build", () =>
       runBuild(client, plan, {
         ...job.buildOptions,
@@ -178,7 +199,7 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
     if (outputs.digest) reporter.info(`Image digest: ${outputs.digest}`);
     if (metadataFile) writeMetadataFile(metadataFile, result.exporterResponse);
   } finally {
-    client.close();
+    await release();
   }
   return 0;
 }

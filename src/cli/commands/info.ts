@@ -27,8 +27,8 @@ export async function infoCommand(args: string[], context: CommandContext): Prom
   if (format !== "text" && format !== "json") {
     throw new InputError(`--format is "${format}"; use text or json.`);
   }
-  const { client, info } = await connectFromFlags(values, context);
-  client.close();
+  const { info, release } = await connectFromFlags(values, context);
+  await release();
   const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
   context.stdout(`${text}\n`);
   return 0;

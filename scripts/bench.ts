@@ -1,0 +1,454 @@
+// `npm run bench [-- --runs N] [--only files,bigfile,touch,log] [--json FILE]`: builds dist/, starts
+// a local BuildKit runner (the test harness's, with step logs unclipped) and times our CLI against
+// buildctl on the same runner, alternating the two clients run by run, then prints a markdown
+// table (median seconds, ratio ours/buildctl, peak RSS) and optionally writes it as JSON.
+//
+// Scenarios: `files` uploads 10,000 small files cold; `bigfile` uploads one 1 GiB file cold;
+// `touch` rebuilds the 10,000 files after one file changed, with the previous upload cached;
+// `log` runs a step that prints 200,000 lines (--no-cache). "Cold" means the runner's whole
+// cache is pruned (`buildctl prune --all`, untimed) before each run of either client, so neither
+// client can reuse an earlier transfer: buildctl's session shared key is empty (the same for
+// every build), ours is derived from the context's path, so a fresh directory would be cold for
+// us but not necessarily for buildctl. The upload Dockerfiles only count the files through a
+// bind mount, so the runner's own work stays small and the same for both clients.
+import { spawn, spawnSync, execFile, type ChildProcess } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { startTestRunner, type TestRunner } from "../test/harness/runner.js";
+import { makeContext, run } from "../test/helpers/contexts.js";
+
+const execFileAsync = promisify(execFile);
+const ROOT = join(import.meta.dirname, "..");
+let CLI = join(ROOT, "dist", "cli.mjs");
+const TIME = "/usr/bin/time";
+
+type ClientName = "ours" | "buildctl";
+
+interface Scenario {
+  name: string;
+  title: string;
+  /** Creates the context directory (untimed, once). */
+  setup(dir: string): string;
+  /** Untimed work before each run of either client. */
+  beforeRun?(context: string, runner: TestRunner, run: number): Promise<void>;
+  /** Untimed work once before the first timed run (e.g. warming the cache). */
+  warmUp?(context: string, runner: TestRunner): Promise<void>;
+  noCache: boolean;
+}
+
+interface RunResult {
+  client: ClientName;
+  seconds: number;
+  /** User plus system CPU time of the client process: less sensitive to a busy machine. */
+  cpuSeconds: number;
+  maxRssMiB: number;
+  transferred: string[];
+  logLines: number;
+}
+
+interface ScenarioResult {
+  scenario: string;
+  title: string;
+  runs: { ours: RunResult[]; buildctl: RunResult[] };
+  oursMedianSeconds: number;
+  buildctlMedianSeconds: number;
+  ratio: number;
+  oursPeakRssMiB: number;
+  buildctlPeakRssMiB: number;
+  oursMedianCpuSeconds: number;
+  buildctlMedianCpuSeconds: number;
+}
+
+// ---- arguments ----
+
+interface Options {
+  runs: number;
+  only: string[] | undefined;
+  json: string | undefined;
+  /** Another build of the CLI to measure (e.g. an older one, for before/after); skips npm run build. */
+  cli: string | undefined;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { runs: 5, only: undefined, json: undefined, cli: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
+    if (flag === "--runs") {
+      options.runs = Number(value());
+      if (!Number.isInteger(options.runs) || options.runs < 1) usage("--runs must be a positive integer");
+    } else if (flag === "--only") options.only = value().split(",").filter(Boolean);
+    else if (flag === "--json") options.json = value();
+    else if (flag === "--cli") options.cli = value();
+    else usage(`unknown argument ${arg}`);
+  }
+  return options;
+}
+
+function usage(message: string): never {
+  console.error(
+    `bench: ${message}\nusage: npm run bench -- [--runs N] [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--json FILE] [--cli PATH]`,
+  );
+  process.exit(2);
+}
+
+// ---- contexts ----
+
+const COUNT_FILES_DOCKERFILE = [
+  "FROM scratch",
+  "COPY busybox /bin/busybox",
+  `RUN --mount=type=bind,target=/ctx ["/bin/busybox", "sh", "-c", "/bin/busybox find /ctx -type f | /bin/busybox wc -l"]`,
+].join("\n");
+
+const SMALL_FILES = 10_000;
+const FILES_PER_DIR = 100;
+
+function smallFilePath(i: number): string {
+  return `src/d${String(Math.floor(i / FILES_PER_DIR)).padStart(3, "0")}/f${String(i % FILES_PER_DIR).padStart(3, "0")}.txt`;
+}
+
+function smallFileContent(i: number, generation: number): string {
+  return `file ${i} generation ${generation}\n${"x".repeat(200 + (i % 300))}\n`;
+}
+
+function makeSmallFilesContext(): string {
+  const dir = makeContext({ Dockerfile: COUNT_FILES_DOCKERFILE });
+  for (let d = 0; d < SMALL_FILES / FILES_PER_DIR; d++)
+    mkdirSync(join(dir, smallFilePath(d * FILES_PER_DIR), ".."), { recursive: true });
+  for (let i = 0; i < SMALL_FILES; i++) writeFileSync(join(dir, smallFilePath(i)), smallFileContent(i, 0));
+  return dir;
+}
+
+const BIG_FILE_BYTES = 1024 * 1024 * 1024;
+const LOG_LINES = 200_000;
+
+async function prune(runner: TestRunner): Promise<void> {
+  await execFileAsync(join(runner.binDir, "buildctl"), [...runner.buildctlArgs(), "prune", "--all"], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: "files",
+    title: "cold upload, 10,000 small files",
+    setup: makeSmallFilesContext,
+    beforeRun: (_context, runner) => prune(runner),
+    noCache: false,
+  },
+  {
+    name: "bigfile",
+    title: "cold upload, one 1 GiB file",
+    setup: () => {
+      const dir = makeContext({ Dockerfile: COUNT_FILES_DOCKERFILE });
+      // Sparse: zeros that both clients read and send in full; the runner writes every byte.
+      writeFileSync(join(dir, "big.bin"), "");
+      truncateSync(join(dir, "big.bin"), BIG_FILE_BYTES);
+      return dir;
+    },
+    beforeRun: (_context, runner) => prune(runner),
+    noCache: false,
+  },
+  {
+    name: "touch",
+    title: "warm rebuild, 1 of 10,000 files changed",
+    setup: makeSmallFilesContext,
+    // Each client's previous upload of this directory is in the runner's cache; one more file
+    // changes before every run (so each client sees the same two changed files since its last run).
+    warmUp: async () => {},
+    beforeRun: async (context, _runner, run) => {
+      const i = ((run + 1) * 7919) % SMALL_FILES;
+      writeFileSync(join(context, smallFilePath(i)), smallFileContent(i, run + 2));
+    },
+    noCache: false,
+  },
+  {
+    name: "log",
+    title: `RUN printing ${LOG_LINES.toLocaleString("en")} lines (--no-cache)`,
+    setup: () =>
+      makeContext({
+        Dockerfile: [
+          "FROM scratch",
+          "COPY busybox /bin/busybox",
+          run(
+            `/bin/busybox awk 'BEGIN { for (i = 1; i <= ${LOG_LINES}; i++) print "benchmark log line " i " of ${LOG_LINES}" }'`,
+          ),
+        ].join("\n"),
+      }),
+    noCache: true,
+  },
+];
+
+// ---- clients ----
+
+let currentChild: ChildProcess | undefined;
+
+function clientCommand(client: ClientName, runner: TestRunner, context: string, noCache: boolean): string[] {
+  if (client === "ours") {
+    return [
+      process.execPath,
+      CLI,
+      "build",
+      "--addr",
+      runner.tcpAddress,
+      "--tlscacert",
+      runner.certs.caCert,
+      "--tlscert",
+      runner.certs.clientCert,
+      "--tlskey",
+      runner.certs.clientKey,
+      "--progress",
+      "plain",
+      ...(noCache ? ["--no-cache"] : []),
+      context,
+    ];
+  }
+  return [
+    join(runner.binDir, "buildctl"),
+    ...runner.buildctlArgs(),
+    "build",
+    "--frontend",
+    "dockerfile.v0",
+    "--local",
+    `context=${context}`,
+    "--local",
+    `dockerfile=${context}`,
+    "--progress",
+    "plain",
+    ...(noCache ? ["--no-cache"] : []),
+  ];
+}
+
+/** Runs one build under GNU time (for the peak RSS), its output to a file; returns the timing. */
+async function runClient(
+  client: ClientName,
+  runner: TestRunner,
+  context: string,
+  noCache: boolean,
+  workDir: string,
+  label: string,
+): Promise<RunResult> {
+  const outFile = join(workDir, `${label}.log`);
+  const timeFile = join(workDir, `${label}.time`);
+  const command = clientCommand(client, runner, context, noCache);
+  const out = openSync(outFile, "w");
+  const started = process.hrtime.bigint();
+  const child = spawn(TIME, ["-f", "%M %U %S", "-o", timeFile, ...command], { stdio: ["ignore", out, out] });
+  currentChild = child;
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  currentChild = undefined;
+  closeSync(out);
+  const output = readFileSync(outFile, "utf8");
+  if (code !== 0) {
+    throw new Error(`${client} failed with exit code ${code}:\n${output.slice(-4000)}`);
+  }
+  const [maxRssKiB, user, system] = readFileSync(timeFile, "utf8")
+    .trim()
+    .split("\n")
+    .pop()!
+    .split(" ")
+    .map(Number);
+  const transferred = [...output.matchAll(/^#\d+ transferring (?:context|dockerfile): (\S+)/gm)].map(
+    (m) => m[1]!,
+  );
+  const logLines = (output.match(/^#\d+ \d+\.\d+ benchmark log line \d+ of /gm) ?? []).length;
+  return {
+    client,
+    seconds,
+    cpuSeconds: user! + system!,
+    maxRssMiB: maxRssKiB! / 1024,
+    transferred,
+    logLines,
+  };
+}
+
+// ---- measuring ----
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function measure(
+  scenario: Scenario,
+  runner: TestRunner,
+  runs: number,
+  workDir: string,
+): Promise<ScenarioResult> {
+  console.error(`\n== ${scenario.name}: ${scenario.title}`);
+  const context = scenario.setup(workDir);
+  const results: ScenarioResult["runs"] = { ours: [], buildctl: [] };
+  try {
+    if (scenario.warmUp) {
+      // One untimed build per client, so that each has its previous upload of this context cached.
+      for (const client of ["ours", "buildctl"] as const) {
+        await scenario.beforeRun?.(context, runner, -1);
+        await runClient(
+          client,
+          runner,
+          context,
+          scenario.noCache,
+          workDir,
+          `${scenario.name}-warmup-${client}`,
+        );
+      }
+    }
+    for (let i = 0; i < runs; i++) {
+      // Alternate which client goes first, so that slow drifts of the machine hit both alike.
+      const order: ClientName[] = i % 2 === 0 ? ["ours", "buildctl"] : ["buildctl", "ours"];
+      for (const client of order) {
+        await scenario.beforeRun?.(context, runner, i * 2 + (client === "ours" ? 0 : 1));
+        const result = await runClient(
+          client,
+          runner,
+          context,
+          scenario.noCache,
+          workDir,
+          `${scenario.name}-${i}-${client}`,
+        );
+        results[client].push(result);
+        console.error(
+          `  run ${i + 1}/${runs} ${client.padEnd(8)} ${result.seconds.toFixed(2)} s  CPU ${result.cpuSeconds.toFixed(2)} s  max RSS ${result.maxRssMiB.toFixed(0)} MiB` +
+            (result.transferred.length ? `  transferred ${result.transferred.join(", ")}` : "") +
+            (result.logLines ? `  log lines ${result.logLines}` : ""),
+        );
+      }
+    }
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+  const oursMedian = median(results.ours.map((r) => r.seconds));
+  const buildctlMedian = median(results.buildctl.map((r) => r.seconds));
+  return {
+    scenario: scenario.name,
+    title: scenario.title,
+    runs: results,
+    oursMedianSeconds: oursMedian,
+    buildctlMedianSeconds: buildctlMedian,
+    ratio: oursMedian / buildctlMedian,
+    oursPeakRssMiB: Math.max(...results.ours.map((r) => r.maxRssMiB)),
+    buildctlPeakRssMiB: Math.max(...results.buildctl.map((r) => r.maxRssMiB)),
+    oursMedianCpuSeconds: median(results.ours.map((r) => r.cpuSeconds)),
+    buildctlMedianCpuSeconds: median(results.buildctl.map((r) => r.cpuSeconds)),
+  };
+}
+
+function table(results: ScenarioResult[]): string {
+  const rows = [
+    "| scenario | ours median s | buildctl median s | ratio ours/buildctl | our peak RSS MiB | buildctl peak RSS MiB | ours / buildctl median CPU s | ours runs s | buildctl runs s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+  ];
+  for (const r of results) {
+    const runs = (list: RunResult[]) => list.map((x) => x.seconds.toFixed(2)).join(", ");
+    const cells = [
+      `${r.scenario}: ${r.title}`,
+      r.oursMedianSeconds.toFixed(2),
+      r.buildctlMedianSeconds.toFixed(2),
+      r.ratio.toFixed(2),
+      r.oursPeakRssMiB.toFixed(0),
+      r.buildctlPeakRssMiB.toFixed(0),
+      `${r.oursMedianCpuSeconds.toFixed(2)} / ${r.buildctlMedianCpuSeconds.toFixed(2)}`,
+      runs(r.runs.ours),
+      runs(r.runs.buildctl),
+    ];
+    rows.push(`| ${cells.join(" | ")} |`);
+  }
+  return rows.join("\n");
+}
+
+// ---- main ----
+
+const options = parseArgs(process.argv.slice(2));
+const selected = options.only ? SCENARIOS.filter((s) => options.only!.includes(s.name)) : SCENARIOS;
+if (options.only && selected.length !== options.only.length)
+  usage(`unknown scenario in --only ${options.only.join(",")}`);
+
+if (options.cli) {
+  CLI = resolve(options.cli);
+  console.error(`Measuring ${CLI} (not building dist/)`);
+} else {
+  console.error("Building dist/ ...");
+  if (spawnSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" }).status !== 0) {
+    console.error("bench: npm run build failed");
+    process.exit(1);
+  }
+}
+
+console.error("Starting a local BuildKit runner ...");
+const runner = await startTestRunner({
+  // Unclipped step logs, so that the log scenario streams every line to the client.
+  env: { BUILDKIT_STEP_LOG_MAX_SIZE: "-1", BUILDKIT_STEP_LOG_MAX_SPEED: "-1" },
+});
+const workDir = mkdtempSync(join(tmpdir(), "rb-bench-"));
+
+let stopping: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  stopping ??= (async () => {
+    currentChild?.kill("SIGTERM");
+    await runner.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  })();
+  return stopping;
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench: ${signal}, stopping the runner`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+let exitCode = 0;
+const results: ScenarioResult[] = [];
+try {
+  const workers = await execFileAsync(join(runner.binDir, "buildctl"), [
+    ...runner.buildctlArgs(),
+    "debug",
+    "workers",
+  ]);
+  console.error(workers.stdout.trim());
+  for (const scenario of selected) results.push(await measure(scenario, runner, options.runs, workDir));
+  const markdown = table(results);
+  console.log(`\n${markdown}\n`);
+  if (options.json) {
+    writeFileSync(
+      options.json,
+      `${JSON.stringify(
+        {
+          runsPerClient: options.runs,
+          buildkit: "v0.32.2",
+          cli: CLI,
+          date: new Date().toISOString(),
+          results,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.error(`Wrote ${options.json}`);
+  }
+} catch (error) {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  exitCode = 1;
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);

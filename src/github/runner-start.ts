@@ -1,0 +1,129 @@
+// The action's own runner, for a job that gives no endpoint and has no buildkitd on the default
+// socket: the main step finds the pinned buildkitd in the tool cache (else downloads it, checks
+// its sha256 and caches it), restores its state (the build cache) with @actions/cache, and starts
+// it detached; the post step stops it and saves the state, so that the next run builds warm.
+import * as cache from "@actions/cache";
+import * as core from "@actions/core";
+import * as toolCache from "@actions/tool-cache";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectToStarted, type AcquiredRunner, type AcquireOptions } from "../runner/acquire.js";
+import {
+  DownloadError,
+  ensureBuildkitd,
+  startBuildkitd,
+  stopProcessById,
+  versionToStart,
+  type ToolStore,
+} from "../runner/start.js";
+import { startWithState, stateKey, type StateStore } from "../runner/state.js";
+
+const TOOL_NAME = "buildkit";
+const STATE = { pid: "runner-pid", stateDir: "runner-state-dir", key: "runner-state-key" } as const;
+
+/** @actions/tool-cache: RUNNER_TOOL_CACHE/buildkit/VERSION/ARCH, shared by the jobs of a runner. */
+class ToolCacheStore implements ToolStore {
+  async find(version: string, arch: string): Promise<string | undefined> {
+    return toolCache.find(TOOL_NAME, version.replace(/^v/, ""), arch) || undefined;
+  }
+  async download(url: string, signal: AbortSignal): Promise<string> {
+    // downloadTool takes no signal: stop waiting on abort, and its own retries end it.
+    const aborted = new Promise<never>((_, reject) =>
+      signal.addEventListener(
+        "abort",
+        () => reject(new DownloadError(`The download of ${url} was stopped.`)),
+        {
+          once: true,
+        },
+      ),
+    );
+    try {
+      return await Promise.race([toolCache.downloadTool(url), aborted]);
+    } catch (error) {
+      if (error instanceof DownloadError) throw error;
+      const status = (error as { httpStatusCode?: number }).httpStatusCode;
+      throw new DownloadError(
+        `The download of ${url} failed${status ? ` with HTTP ${status}` : ""}.`,
+        status,
+      );
+    }
+  }
+  async scratchDir(): Promise<string> {
+    return mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), "buildkit-extract-"));
+  }
+  async keep(extracted: string, version: string, arch: string): Promise<string> {
+    return toolCache.cacheDir(extracted, TOOL_NAME, version.replace(/^v/, ""), arch);
+  }
+}
+
+/**
+ * @actions/cache: entries cannot be overwritten, so each run saves under KEY-RUN_ID-ATTEMPT and
+ * restores the newest KEY-* (GitHub's prefix match).
+ */
+class ActionsCacheStateStore implements StateStore {
+  async restore(key: string, dir: string): Promise<boolean> {
+    return (await cache.restoreCache([dir], runKey(key), [`${key}-`])) !== undefined;
+  }
+  async save(key: string, dir: string): Promise<void> {
+    await cache.saveCache([dir], runKey(key));
+  }
+}
+
+function runKey(key: string): string {
+  return `${key}-${process.env.GITHUB_RUN_ID ?? "0"}-${process.env.GITHUB_RUN_ATTEMPT ?? "1"}`;
+}
+
+export interface JobRunnerSettings {
+  releaseUrl?: string;
+  sha256?: string;
+}
+
+/** The `start` of acquireRunner for the action: detached, stopped by the post step. */
+export function startForJob(settings: JobRunnerSettings) {
+  return async (options: AcquireOptions): Promise<AcquiredRunner> => {
+    const { runner, names, reporter, signal } = options;
+    const version = versionToStart(runner.versionPin, names.buildkitVersion);
+    const buildkitd = await ensureBuildkitd({
+      version,
+      urlPattern: settings.releaseUrl,
+      sha256: settings.sha256,
+      store: new ToolCacheStore(),
+      reporter,
+      signal,
+    });
+    const key = stateKey(version);
+    // A fixed path: @actions/cache restores to the path it saved from.
+    const stateDir = join(process.env.RUNNER_TEMP || tmpdir(), "remote-buildkit-state");
+    const { runner: started, restored } = await startWithState({
+      store: new ActionsCacheStateStore(),
+      key,
+      stateDir,
+      start: (dir) => startBuildkitd({ buildkitd, stateDir: dir, detached: true, reporter, signal }),
+      reporter,
+    });
+    core.saveState(STATE.pid, String(started.pid));
+    core.saveState(STATE.stateDir, stateDir);
+    core.saveState(STATE.key, key);
+    return connectToStarted(options, started, {
+      reason: `started buildkitd v${version} (${buildkitd.source}), ${restored ? "with the cache of an earlier run" : "with an empty cache"}`,
+      stopOnRelease: false,
+    });
+  };
+}
+
+/** The post step's half: stop the runner the main step started, then save its state. */
+export async function stopJobRunner(): Promise<void> {
+  const pid = Number(core.getState(STATE.pid));
+  if (!pid) return;
+  await stopProcessById(pid);
+  core.info(`Stopped the BuildKit runner the main step started (pid ${pid}).`);
+  const stateDir = core.getState(STATE.stateDir);
+  const key = core.getState(STATE.key);
+  try {
+    await new ActionsCacheStateStore().save(key, stateDir);
+    core.info(`Saved the runner's cache as ${runKey(key)}.`);
+  } catch (error) {
+    core.warning(`The runner's cache was not saved: ${(error as Error).message}`);
+  }
+}

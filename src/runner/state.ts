@@ -1,0 +1,162 @@
+// The started runner's state dir (its build cache) kept between runs: restored before buildkitd
+// starts, saved after it stops. FileStateStore keeps tarballs in a directory (the CLI); the
+// GitHub adapter implements StateStore with @actions/cache.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { BuildkitError } from "../buildkit/errors.js";
+import type { Reporter } from "../report/reporter.js";
+import { releaseArch, type StartedRunner } from "./start.js";
+
+const execFileAsync = promisify(execFile);
+
+export interface StateStore {
+  /** Fills the empty `dir` with the state saved under `key`; false when there is none. */
+  restore(key: string, dir: string): Promise<boolean>;
+  /** Saves `dir` (of a stopped buildkitd) under `key`. */
+  save(key: string, dir: string): Promise<void>;
+}
+
+/** A saved state that cannot be restored or saved; the message is one sentence. */
+export class StateError extends BuildkitError {
+  override name = "StateError";
+}
+
+/** The key a state is saved under: the cache only suits the same version, OS and architecture. */
+export function stateKey(
+  version: string,
+  os: string = process.platform,
+  arch: string = releaseArch(),
+): string {
+  return `buildkit-state-v${version.replace(/^v/, "")}-${os}-${arch}`;
+}
+
+export const DEFAULT_STATE_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * Tarballs in a directory, ROOT/KEY.tar, uncompressed (the layers in the cache are compressed
+ * already). Owners, modes, devices and xattrs are kept: overlayfs snapshots use whiteout devices
+ * and trusted.* xattrs, which is also why saving and restoring needs root.
+ */
+export class FileStateStore implements StateStore {
+  constructor(
+    readonly root: string,
+    private readonly timeoutMs: number = DEFAULT_STATE_TIMEOUT_MS,
+  ) {}
+
+  async restore(key: string, dir: string): Promise<boolean> {
+    const file = this.file(key);
+    if (!existsSync(file)) return false;
+    await mkdir(dir, { recursive: true });
+    try {
+      await execFileAsync("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeout: this.timeoutMs });
+    } catch (error) {
+      await clearDir(dir);
+      throw new StateError(`The saved runner state ${file} cannot be extracted: ${tarFailure(error)}.`);
+    }
+    return true;
+  }
+
+  async save(key: string, dir: string): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const file = this.file(key);
+    // Written beside and renamed: a save that fails half-way never replaces a good state.
+    const partial = `${file}.partial-${process.pid}`;
+    try {
+      await execFileAsync("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeout: this.timeoutMs });
+      await rename(partial, file);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw new StateError(`The runner state in ${dir} cannot be saved to ${file}: ${tarFailure(error)}.`);
+    }
+  }
+
+  private file(key: string): string {
+    if (!/^[A-Za-z0-9._-]+$/.test(key))
+      throw new StateError(`The state key "${key}" has characters a file name cannot.`);
+    return join(this.root, `${key}.tar`);
+  }
+}
+
+const TAR_KEEP = ["--numeric-owner", "--xattrs", "--xattrs-include=*"];
+
+function tarFailure(error: unknown): string {
+  const failure = error as { killed?: boolean; stderr?: string; message: string };
+  if (failure.killed) return "tar did not finish in time";
+  const lines = String(failure.stderr ?? failure.message)
+    .trim()
+    .split("\n")
+    .filter((line) => !/Exiting with failure status/.test(line));
+  return (lines[0] ?? "tar failed").replace(/^tar: /, "").replace(/\.$/, "");
+}
+
+/** Empties dir, keeping the directory itself. */
+export async function clearDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+}
+
+export interface StartWithStateOptions {
+  store: StateStore;
+  key: string;
+  stateDir: string;
+  /** Starts buildkitd on the state dir (startBuildkitd with the caller's options). */
+  start: (stateDir: string) => Promise<StartedRunner>;
+  reporter: Reporter;
+}
+
+export interface StartedWithState {
+  runner: StartedRunner;
+  /** True when the runner started on a saved state (a warm cache). */
+  restored: boolean;
+}
+
+/**
+ * Restores the saved state and starts buildkitd on it. A state that cannot be extracted, or that
+ * buildkitd cannot start on, is discarded with a warning and the runner starts with an empty cache.
+ */
+export async function startWithState(options: StartWithStateOptions): Promise<StartedWithState> {
+  const { store, key, stateDir, reporter } = options;
+  await clearDir(stateDir);
+  let restored = false;
+  try {
+    restored = await store.restore(key, stateDir);
+    reporter.info(
+      restored
+        ? `Restored the runner state ${key}.`
+        : `No saved runner state ${key}; starting with an empty cache.`,
+    );
+  } catch (error) {
+    reporter.warning(`${sentence(error)} Starting with an empty cache.`);
+    await clearDir(stateDir);
+  }
+  try {
+    return { runner: await options.start(stateDir), restored };
+  } catch (error) {
+    if (!restored) throw error;
+    reporter.warning(
+      `buildkitd did not start on the restored state ${key} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`,
+    );
+    await clearDir(stateDir);
+    return { runner: await options.start(stateDir), restored: false };
+  }
+}
+
+/** Stops the runner, then saves its state: buildkitd must not write while the tarball is made. */
+export async function stopAndSave(
+  runner: StartedRunner,
+  store: StateStore,
+  key: string,
+  reporter: Reporter,
+): Promise<void> {
+  await runner.stop();
+  await store.save(key, runner.stateDir);
+  reporter.info(`Saved the runner state as ${key}.`);
+}
+
+function sentence(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}

@@ -1,0 +1,314 @@
+// The FileSend service against a hostile peer: a grpc-js client on a local socket plays the
+// daemon and sends crafted fsutil packets. Each unsafe path must fail the transfer with an error
+// naming it, and nothing may be written outside the destination.
+import assert from "node:assert/strict";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { MODE_DIR, MODE_SETUID, MODE_SYMLINK } from "../../src/buildkit/context/stat.js";
+import {
+  Packet_PacketType,
+  PacketSchema,
+  type Packet,
+} from "../../src/buildkit/proto/fsutil/types/wire_pb.js";
+import { BytesMessageSchema } from "../../src/buildkit/proto/moby/filesync/v1/filesync_pb.js";
+import {
+  fileSendService,
+  FileSendError,
+  UnsafeOutputPathError,
+  type FileSendTarget,
+} from "../../src/buildkit/session/filesend.js";
+
+const identity = (bytes: Buffer) => bytes;
+const PATH = "/moby.filesync.v1.FileSend/DiffCopy";
+
+let work: string;
+before(() => {
+  work = mkdtempSync(join(tmpdir(), "rb-filesend-"));
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+interface Outcome {
+  code: grpc.status;
+  details: string;
+  service: ReturnType<typeof fileSendService>;
+}
+
+function encode(init: MessageInitShape<typeof PacketSchema>): Buffer {
+  return Buffer.from(toBinary(PacketSchema, create(PacketSchema, init)));
+}
+
+function stat(path: string, mode: number, extra: { size?: number; linkname?: string } = {}) {
+  return encode({
+    type: Packet_PacketType.PACKET_STAT,
+    stat: {
+      path,
+      mode,
+      size: BigInt(extra.size ?? 0),
+      modTime: 1_600_000_000_123_456_000n,
+      linkname: extra.linkname ?? "",
+    },
+  });
+}
+
+/** Serves `service` on a fresh unix socket and opens one DiffCopy call to it, as the daemon does. */
+async function withDiffCopyCall<T>(
+  service: ReturnType<typeof fileSendService>,
+  exporterId: string | undefined,
+  use: (call: grpc.ClientDuplexStream<Buffer, Buffer>, status: Promise<grpc.StatusObject>) => Promise<T>,
+): Promise<T> {
+  const server = new grpc.Server();
+  server.addService(service.definition!, service.implementation);
+  const socket = join(mkdtempSync(join(work, "sock-")), "s.sock");
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
+  const client = new grpc.Client(`unix:${socket}`, grpc.credentials.createInsecure());
+  try {
+    const metadata = new grpc.Metadata();
+    if (exporterId !== undefined) metadata.set("buildkit-attachable-exporter-id", exporterId);
+    const call = client.makeBidiStreamRequest(PATH, identity, identity, metadata, {
+      deadline: Date.now() + 10_000,
+    });
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+    return await use(call, status);
+  } finally {
+    client.close();
+    server.forceShutdown();
+  }
+}
+
+/**
+ * Serves `targets` on a unix socket and plays fsutil's sender: `stats` (then the empty STAT),
+ * DATA for each REQ from `contents` (by STAT index), FIN after the receiver's FIN.
+ */
+async function transfer(
+  targets: FileSendTarget[],
+  stats: Buffer[],
+  contents: Record<number, Buffer> = {},
+  exporterId?: string,
+): Promise<Outcome> {
+  const service = fileSendService(targets, { concurrency: 2 });
+  return withDiffCopyCall(service, exporterId, async (call, status) => {
+    call.on("error", () => {});
+    call.on("data", (raw: Buffer) => {
+      const packet: Packet = fromBinary(PacketSchema, raw);
+      if (packet.type === Packet_PacketType.PACKET_REQ) {
+        const data = contents[packet.id] ?? Buffer.alloc(0);
+        for (let offset = 0; offset < data.length; offset += 7) {
+          call.write(
+            encode({
+              type: Packet_PacketType.PACKET_DATA,
+              id: packet.id,
+              data: data.subarray(offset, offset + 7),
+            }),
+          );
+        }
+        call.write(encode({ type: Packet_PacketType.PACKET_DATA, id: packet.id }));
+      } else if (packet.type === Packet_PacketType.PACKET_FIN) {
+        call.write(encode({ type: Packet_PacketType.PACKET_FIN }));
+        call.end();
+      }
+    });
+    for (const packet of stats) call.write(packet);
+    call.write(encode({ type: Packet_PacketType.PACKET_STAT }));
+    const { code, details } = await status;
+    await service.idle();
+    return { code, details, service };
+  });
+}
+
+/** A fresh destination and, next to it, an outside directory that must stay untouched. */
+function places(name: string): { dest: string; outside: string } {
+  const base = mkdtempSync(join(work, `${name}-`));
+  const dest = join(base, "dest");
+  const outside = join(base, "outside");
+  mkdirSync(outside);
+  writeFileSync(join(outside, "secret"), "secret");
+  return { dest, outside };
+}
+
+function assertRefused(outcome: Outcome, path: string) {
+  assert.notEqual(outcome.code, grpc.status.OK, "the transfer should fail");
+  assert.ok(outcome.details.includes(JSON.stringify(path)), `error names ${path}: ${outcome.details}`);
+  const failure = outcome.service.failure();
+  assert.ok(failure instanceof UnsafeOutputPathError, String(failure));
+  assert.equal(failure.path, path);
+  assert.equal(outcome.code, grpc.status.PERMISSION_DENIED);
+}
+
+function assertOutsideUntouched(outside: string) {
+  assert.equal(readFileSync(join(outside, "secret"), "utf8"), "secret");
+  assert.deepEqual(
+    existsSync(join(outside, "x")) || existsSync(join(outside, "..", "x")),
+    false,
+    "nothing written outside",
+  );
+}
+
+describe("FileSend local receiver", () => {
+  it("receives dirs, files with special modes, symlinks, hardlinks and mtimes", async () => {
+    const { dest } = places("ok");
+    const big = Buffer.alloc(100_000, "z");
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [
+        stat("d", MODE_DIR + 0o755),
+        stat("d/f", MODE_SETUID + 0o755, { size: 5 }),
+        stat("d/h", 0o755, { linkname: "d/f", size: 5 }),
+        stat("d/l", MODE_SYMLINK + 0o777, { linkname: "f" }),
+        stat("e", 0o644),
+        stat("ro", MODE_DIR + 0o555),
+        stat("ro/big", 0o444, { size: big.length }),
+      ],
+      { 1: Buffer.from("hello"), 6: big },
+    );
+    assert.equal(outcome.code, grpc.status.OK, outcome.details);
+    assert.equal(readFileSync(join(dest, "d/f"), "utf8"), "hello");
+    assert.equal(lstatSync(join(dest, "d/f")).mode & 0o7777, 0o4755);
+    assert.equal(lstatSync(join(dest, "d/h")).ino, lstatSync(join(dest, "d/f")).ino);
+    assert.equal(readlinkSync(join(dest, "d/l")), "f");
+    assert.equal(lstatSync(join(dest, "e")).size, 0);
+    assert.equal(lstatSync(join(dest, "ro")).mode & 0o7777, 0o555);
+    assert.deepEqual(readFileSync(join(dest, "ro/big")), big);
+    assert.equal(lstatSync(join(dest, "ro/big")).mode & 0o7777, 0o444);
+    for (const path of ["d", "d/f", "d/l", "e", "ro", "ro/big"]) {
+      assert.equal(
+        lstatSync(join(dest, path), { bigint: true }).mtimeNs / 1000n,
+        1_600_000_000_123_456n,
+        path,
+      );
+    }
+  });
+
+  it("routes by exporter id and writes a stream target's bytes", async () => {
+    const { dest, outside } = places("stream");
+    const service = fileSendService([
+      { kind: "dir", dir: dest },
+      { kind: "file", path: join(outside, "out.tar") },
+    ]);
+    await withDiffCopyCall(service, "1", async (call, status) => {
+      call.on("data", () => {});
+      for (const part of ["abc", "", "defg"]) {
+        call.write(
+          Buffer.from(toBinary(BytesMessageSchema, create(BytesMessageSchema, { data: Buffer.from(part) }))),
+        );
+      }
+      call.end();
+      assert.equal((await status).code, grpc.status.OK);
+      await service.idle();
+      assert.equal(readFileSync(join(outside, "out.tar"), "utf8"), "abcdefg");
+    });
+  });
+
+  it("refuses ../x", async () => {
+    const { dest, outside } = places("dotdot");
+    const outcome = await transfer([{ kind: "dir", dir: dest }], [stat("../x", 0o644, { size: 3 })], {
+      0: Buffer.from("bad"),
+    });
+    assertRefused(outcome, "../x");
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses a path with .. inside it", async () => {
+    const { dest, outside } = places("inner");
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [stat("d", MODE_DIR + 0o755), stat("d/../../outside/x", 0o644, { size: 3 })],
+      { 1: Buffer.from("bad") },
+    );
+    assertRefused(outcome, "d/../../outside/x");
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses an absolute path", async () => {
+    const { dest, outside } = places("absolute");
+    const target = join(outside, "x");
+    const outcome = await transfer([{ kind: "dir", dir: dest }], [stat(target, 0o644, { size: 3 })], {
+      0: Buffer.from("bad"),
+    });
+    assertRefused(outcome, target);
+    assert.equal(existsSync(target), false);
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses a path through a symlink received earlier", async () => {
+    const { dest, outside } = places("through");
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [stat("a", MODE_SYMLINK + 0o777, { linkname: outside }), stat("a/x", 0o644, { size: 3 })],
+      { 1: Buffer.from("bad") },
+    );
+    assertRefused(outcome, "a/x");
+    assert.match(outcome.details, /symlink "a"/);
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses a path through a symlink already in the destination", async () => {
+    const { dest, outside } = places("existing");
+    mkdirSync(dest);
+    symlinkSync(outside, join(dest, "pre"));
+    const outcome = await transfer([{ kind: "dir", dir: dest }], [stat("pre/x", 0o644, { size: 3 })], {
+      0: Buffer.from("bad"),
+    });
+    assertRefused(outcome, "pre/x");
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses a symlink directory replaced under a later entry (a/x after a -> outside)", async () => {
+    const { dest, outside } = places("dirlink");
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [stat("a", MODE_SYMLINK + 0o777, { linkname: "../outside" }), stat("a/secret", 0o644, { size: 3 })],
+      { 1: Buffer.from("bad") },
+    );
+    assertRefused(outcome, "a/secret");
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses a hardlink to ../../etc/passwd", async () => {
+    const { dest, outside } = places("hardlink");
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [stat("h", 0o644, { linkname: "../../etc/passwd" })],
+    );
+    assertRefused(outcome, "h");
+    assert.match(outcome.details, /\.\.\/\.\.\/etc\/passwd/);
+    assert.equal(existsSync(join(dest, "h")), false);
+    assertOutsideUntouched(outside);
+  });
+
+  it("refuses a hardlink through a symlink to a file outside", async () => {
+    const { dest, outside } = places("hardlink-symlink");
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [stat("a", MODE_SYMLINK + 0o777, { linkname: outside }), stat("h", 0o644, { linkname: "a/secret" })],
+    );
+    assertRefused(outcome, "h");
+    assert.equal(existsSync(join(dest, "h")), false);
+    assertOutsideUntouched(outside);
+  });
+
+  it("fails a call for an exporter index that has no target", async () => {
+    const { dest } = places("protocol");
+    const unknown = await transfer([{ kind: "dir", dir: dest }], [], {}, "3");
+    assert.notEqual(unknown.code, grpc.status.OK);
+    assert.match(unknown.details, /output 3/);
+    assert.ok(unknown.service.failure() instanceof FileSendError);
+  });
+});
