@@ -43570,6 +43570,8 @@ function followStatus(client, ref, options) {
 ;// CONCATENATED MODULE: ./src/report/progress.ts
 
 const LAST_LINES = 10;
+/** How long a DONE line may wait for its vertex's last transfer line. */
+const HOLD_DONE_MS = 100;
 function toMs(timestamp) {
     if (!timestamp)
         return undefined;
@@ -43602,17 +43604,30 @@ class PlainProgress {
     /** Text printed while handling one status message, written at its end. */
     pending = "";
     raisedWarnings = [];
+    /** Completed vertices whose DONE line waits a moment (see onCompletion). */
+    heldDone = new Set();
+    heldTimer;
     constructor(write) {
         this.write = write;
     }
     update(status) {
         // One write per status message: a message can carry thousands of log lines, and a write per
         // line (a system call each on stderr) costs more than the rest of the printing together.
+        const heldBefore = [...this.heldDone];
         try {
             this.printStatus(status);
+            this.printHeld(heldBefore);
         }
         finally {
             this.flush();
+        }
+        clearTimeout(this.heldTimer);
+        if (this.heldDone.size > 0) {
+            this.heldTimer = setTimeout(() => {
+                this.printHeld(this.heldDone);
+                this.flush();
+            }, HOLD_DONE_MS);
+            this.heldTimer.unref();
         }
     }
     printStatus(status) {
@@ -43648,12 +43663,14 @@ class PlainProgress {
     }
     /** Prints the completions still held back for transfers that never reported their end. */
     finish() {
+        clearTimeout(this.heldTimer);
         for (const state of this.vertices.values()) {
             if (state.printedDone || state.statusesOpen.size === 0)
                 continue;
             state.statusesOpen.clear();
             this.onCompletion(state);
         }
+        this.printHeld(this.heldDone);
         this.flush();
     }
     /** Warnings in the order they came, for annotations. */
@@ -43714,7 +43731,15 @@ class PlainProgress {
         state.cached ||= vertex.cached;
         state.error = vertex.error || state.error;
         state.startedMs = toMs(vertex.started) ?? state.startedMs;
-        state.completedMs = toMs(vertex.completed) ?? state.completedMs;
+        if (vertex.started && !vertex.completed && !state.printedDone) {
+            // Started again after a completion (BuildKit does this for the context loads): the earlier
+            // completion was not the end, so its held DONE must not be printed.
+            state.completedMs = undefined;
+            this.heldDone.delete(state);
+        }
+        else {
+            state.completedMs = toMs(vertex.completed) ?? state.completedMs;
+        }
         if (state.startedMs === undefined && !state.cached && state.completedMs === undefined)
             return;
         this.focus(state);
@@ -43727,6 +43752,25 @@ class PlainProgress {
         if (state.statusesOpen.size > 0)
             return;
         if (state.completedMs !== undefined && !state.printedDone) {
+            // Held until the next message, another vertex's line, a short quiet spell or the end:
+            // the transfer line that completes with it often comes in the message after.
+            this.heldDone.add(state);
+        }
+        else if (state.cached && state.completedMs === undefined && !state.printedDone) {
+            state.printedDone = true;
+            this.focus(state);
+            this.raw(`#${state.index} CACHED\n`);
+        }
+    }
+    printHeld(states) {
+        for (const state of [...states]) {
+            this.heldDone.delete(state);
+            if (!state.printedDone)
+                this.printCompletion(state);
+        }
+    }
+    printCompletion(state) {
+        if (state.completedMs !== undefined) {
             this.focus(state);
             state.printedDone = true;
             if (state.partialLine)
@@ -43742,11 +43786,6 @@ class PlainProgress {
             else {
                 this.raw(`#${state.index} DONE ${progress_seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`);
             }
-        }
-        else if (state.cached && state.completedMs === undefined && !state.printedDone) {
-            state.printedDone = true;
-            this.focus(state);
-            this.raw(`#${state.index} CACHED\n`);
         }
     }
     onStatus(progress) {
@@ -43796,6 +43835,9 @@ class PlainProgress {
     focus(state) {
         if (this.current === state)
             return;
+        // The vertex we leave prints its held DONE first, as buildctl closes a block before the next.
+        if (this.current && this.heldDone.has(this.current))
+            this.printHeld([this.current]);
         this.indexOf(state);
         if (this.current !== undefined)
             this.raw("\n");

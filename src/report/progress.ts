@@ -36,6 +36,8 @@ export interface BuildWarning {
 }
 
 const LAST_LINES = 10;
+/** How long a DONE line may wait for its vertex's last transfer line. */
+const HOLD_DONE_MS = 100;
 
 function toMs(timestamp: Timestamp | undefined): number | undefined {
   if (!timestamp) return undefined;
@@ -71,16 +73,29 @@ export class PlainProgress {
   /** Text printed while handling one status message, written at its end. */
   private pending = "";
   private readonly raisedWarnings: BuildWarning[] = [];
+  /** Completed vertices whose DONE line waits a moment (see onCompletion). */
+  private readonly heldDone = new Set<VertexState>();
+  private heldTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly write: (text: string) => void) {}
 
   update(status: StatusResponse): void {
     // One write per status message: a message can carry thousands of log lines, and a write per
     // line (a system call each on stderr) costs more than the rest of the printing together.
+    const heldBefore = [...this.heldDone];
     try {
       this.printStatus(status);
+      this.printHeld(heldBefore);
     } finally {
       this.flush();
+    }
+    clearTimeout(this.heldTimer);
+    if (this.heldDone.size > 0) {
+      this.heldTimer = setTimeout(() => {
+        this.printHeld(this.heldDone);
+        this.flush();
+      }, HOLD_DONE_MS);
+      this.heldTimer.unref();
     }
   }
 
@@ -112,11 +127,13 @@ export class PlainProgress {
 
   /** Prints the completions still held back for transfers that never reported their end. */
   finish(): void {
+    clearTimeout(this.heldTimer);
     for (const state of this.vertices.values()) {
       if (state.printedDone || state.statusesOpen.size === 0) continue;
       state.statusesOpen.clear();
       this.onCompletion(state);
     }
+    this.printHeld(this.heldDone);
     this.flush();
   }
 
@@ -180,7 +197,14 @@ export class PlainProgress {
     state.cached ||= vertex.cached;
     state.error = vertex.error || state.error;
     state.startedMs = toMs(vertex.started) ?? state.startedMs;
-    state.completedMs = toMs(vertex.completed) ?? state.completedMs;
+    if (vertex.started && !vertex.completed && !state.printedDone) {
+      // Started again after a completion (BuildKit does this for the context loads): the earlier
+      // completion was not the end, so its held DONE must not be printed.
+      state.completedMs = undefined;
+      this.heldDone.delete(state);
+    } else {
+      state.completedMs = toMs(vertex.completed) ?? state.completedMs;
+    }
     if (state.startedMs === undefined && !state.cached && state.completedMs === undefined) return;
     this.focus(state);
   }
@@ -191,6 +215,25 @@ export class PlainProgress {
     // batches, shows the transfer first. Wait for it (or the end of the build) likewise.
     if (state.statusesOpen.size > 0) return;
     if (state.completedMs !== undefined && !state.printedDone) {
+      // Held until the next message, another vertex's line, a short quiet spell or the end:
+      // the transfer line that completes with it often comes in the message after.
+      this.heldDone.add(state);
+    } else if (state.cached && state.completedMs === undefined && !state.printedDone) {
+      state.printedDone = true;
+      this.focus(state);
+      this.raw(`#${state.index} CACHED\n`);
+    }
+  }
+
+  private printHeld(states: Iterable<VertexState>): void {
+    for (const state of [...states]) {
+      this.heldDone.delete(state);
+      if (!state.printedDone) this.printCompletion(state);
+    }
+  }
+
+  private printCompletion(state: VertexState): void {
+    if (state.completedMs !== undefined) {
       this.focus(state);
       state.printedDone = true;
       if (state.partialLine) this.flushPartial(state);
@@ -207,10 +250,6 @@ export class PlainProgress {
           `#${state.index} DONE ${seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`,
         );
       }
-    } else if (state.cached && state.completedMs === undefined && !state.printedDone) {
-      state.printedDone = true;
-      this.focus(state);
-      this.raw(`#${state.index} CACHED\n`);
     }
   }
 
@@ -265,6 +304,8 @@ export class PlainProgress {
   /** Switching to another vertex prints a blank line and its header, as buildctl does. */
   private focus(state: VertexState): void {
     if (this.current === state) return;
+    // The vertex we leave prints its held DONE first, as buildctl closes a block before the next.
+    if (this.current && this.heldDone.has(this.current)) this.printHeld([this.current]);
     this.indexOf(state);
     if (this.current !== undefined) this.raw("\n");
     this.current = state;

@@ -87,6 +87,38 @@ describe("plain progress", () => {
     );
   });
 
+  it("prints a transfer that completes in the message after its vertex before the DONE", () => {
+    const { progress, send, text } = printer();
+    send({
+      vertexes: [{ digest: "a", name: "[internal] load .dockerignore", started: at(1), completed: at(1) }],
+    });
+    send({
+      statuses: [{ id: "transferring context:", vertex: "a", current: 2n, started: at(1), completed: at(1) }],
+    });
+    send({ vertexes: [{ digest: "b", name: "[internal] load build context", started: at(2) }] });
+    progress.finish();
+    assert.equal(
+      text(),
+      "#1 [internal] load .dockerignore\n#1 transferring context: 2B done\n#1 DONE 0.0s\n\n#2 [internal] load build context\n",
+    );
+  });
+
+  it("prints one DONE for a vertex that completes, starts again and completes, as the context loads do", () => {
+    const { progress, send, text } = printer();
+    const name = "[internal] load build definition from Dockerfile";
+    send({ vertexes: [{ digest: "a", name, started: at(1) }] });
+    send({ vertexes: [{ digest: "a", name, started: at(1), completed: at(1, 1_000_000) }] });
+    send({ vertexes: [{ digest: "a", name, started: at(1, 2_000_000) }] });
+    send({
+      statuses: [
+        { id: "transferring dockerfile:", vertex: "a", current: 140n, started: at(1), completed: at(1) },
+      ],
+    });
+    send({ vertexes: [{ digest: "a", name, started: at(1, 2_000_000), completed: at(1, 30_000_000) }] });
+    progress.finish();
+    assert.equal(text(), `#1 ${name}\n#1 transferring dockerfile: 140B done\n#1 DONE 0.0s\n`);
+  });
+
   it("prints a held-back DONE at the end when the transfer never reports its end", () => {
     const { progress, send, text } = printer();
     send({ vertexes: [{ digest: "a", name: "load", started: at(1) }] });
