@@ -41818,6 +41818,7 @@ class Session {
         this.call = callBidiStream(client.channel, Control.method.session, { metadata, signal: options.signal });
         const injector = this.server.createConnectionInjector(src/* ServerCredentials */.O2.createInsecure());
         injector.injectConnection(tunnelDuplex(this.call));
+        widenReceiveWindows(this.server);
     }
     /** Ends the session: half-closes the tunnel, which the daemon takes as the end. */
     close() {
@@ -41828,6 +41829,20 @@ class Session {
         this.server.forceShutdown();
         // The daemon answers the half-close by ending the stream; cancel if it does not.
         setTimeout(() => this.call.cancel(), 2000).unref();
+    }
+}
+/**
+ * The runner sends outputs to our server (FileSend), and Node's HTTP/2 grants the sender 64 KiB
+ * per stream before a WINDOW_UPDATE, which here makes a round trip through the tunnel: that caps
+ * a transfer at about 70 MB/s. grpc-js offers no server option for it, so the session it made
+ * for the injected connection (a private field, present in the grpc-js version we bundle) gets
+ * the window the client side already has. Without the field, nothing changes but the speed.
+ */
+function widenReceiveWindows(server) {
+    const sessions = server.sessions;
+    for (const session of sessions?.keys() ?? []) {
+        session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
+        session.settings({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
     }
 }
 /** Tunnel messages carry at most this much; HTTP/2 frames written together are joined up to it. */

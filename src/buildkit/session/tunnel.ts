@@ -3,11 +3,18 @@
 // file sync, and later auth, secrets, ssh and file send).
 import { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
+import type * as http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { BuildkitClient } from "../client.js";
 import { BytesMessageSchema, Control, type BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
-import { callBidiStream, createInPlace, HEADER_ROOM, MAX_MESSAGE_BYTES } from "../rpc.js";
+import {
+  callBidiStream,
+  createInPlace,
+  FLOW_CONTROL_WINDOW_BYTES,
+  HEADER_ROOM,
+  MAX_MESSAGE_BYTES,
+} from "../rpc.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
 export interface SessionService {
@@ -63,6 +70,7 @@ export class Session {
     this.call = callBidiStream(client.channel, Control.method.session, { metadata, signal: options.signal });
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     injector.injectConnection(tunnelDuplex(this.call));
+    widenReceiveWindows(this.server);
   }
 
   /** Ends the session: half-closes the tunnel, which the daemon takes as the end. */
@@ -73,6 +81,21 @@ export class Session {
     this.server.forceShutdown();
     // The daemon answers the half-close by ending the stream; cancel if it does not.
     setTimeout(() => this.call.cancel(), 2000).unref();
+  }
+}
+
+/**
+ * The runner sends outputs to our server (FileSend), and Node's HTTP/2 grants the sender 64 KiB
+ * per stream before a WINDOW_UPDATE, which here makes a round trip through the tunnel: that caps
+ * a transfer at about 70 MB/s. grpc-js offers no server option for it, so the session it made
+ * for the injected connection (a private field, present in the grpc-js version we bundle) gets
+ * the window the client side already has. Without the field, nothing changes but the speed.
+ */
+function widenReceiveWindows(server: grpc.Server): void {
+  const sessions = (server as unknown as { sessions?: Map<http2.Http2Session, unknown> }).sessions;
+  for (const session of sessions?.keys() ?? []) {
+    session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
+    session.settings({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
   }
 }
 
