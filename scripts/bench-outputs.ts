@@ -4,6 +4,7 @@
 // each timed run is the export alone. Our client runs as a child process (Session + solve, no
 // CLI wiring yet) under /usr/bin/time like buildctl, for wall time and peak RSS; the child also
 // reports its own time from connecting to the end of Solve, without node's start-up.
+import { dockerfileBuildArgs } from "../test/helpers/buildctl.js";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -108,14 +109,7 @@ function buildctlArgs(runner: TestRunner, context: string, output: string[]): st
   return [
     join(runner.binDir, "buildctl"),
     ...runner.buildctlArgs(),
-    "build",
-    "--frontend",
-    "dockerfile.v0",
-    "--local",
-    `context=${context}`,
-    "--local",
-    `dockerfile=${context}`,
-    ...output,
+    ...dockerfileBuildArgs(context, ...output),
   ];
 }
 

@@ -11,6 +11,7 @@
 // every build), ours is derived from the context's path, so a fresh directory would be cold for
 // us but not necessarily for buildctl. The upload Dockerfiles only count the files through a
 // bind mount, so the runner's own work stays small and the same for both clients.
+import { dockerfileBuildArgs } from "../test/helpers/buildctl.js";
 import { spawn, spawnSync, execFile, type ChildProcess } from "node:child_process";
 import {
   mkdirSync,
@@ -203,14 +204,7 @@ function clientCommand(client: ClientName, runner: TestRunner, context: string, 
       process.execPath,
       CLI,
       "build",
-      "--addr",
-      runner.tcpAddress,
-      "--tlscacert",
-      runner.certs.caCert,
-      "--tlscert",
-      runner.certs.clientCert,
-      "--tlskey",
-      runner.certs.clientKey,
+      ...runner.buildctlArgs(),
       "--progress",
       "plain",
       ...(noCache ? ["--no-cache"] : []),
@@ -220,16 +214,7 @@ function clientCommand(client: ClientName, runner: TestRunner, context: string, 
   return [
     join(runner.binDir, "buildctl"),
     ...runner.buildctlArgs(),
-    "build",
-    "--frontend",
-    "dockerfile.v0",
-    "--local",
-    `context=${context}`,
-    "--local",
-    `dockerfile=${context}`,
-    "--progress",
-    "plain",
-    ...(noCache ? ["--no-cache"] : []),
+    ...dockerfileBuildArgs(context, "--progress", "plain", ...(noCache ? ["--no-cache"] : [])),
   ];
 }
 
