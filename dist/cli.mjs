@@ -33142,7 +33142,7 @@ module.exports = validRange
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7748);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1548);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
@@ -33163,7 +33163,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7748:
+/***/ 1548:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -41281,7 +41281,6 @@ function sentence(error) {
 
 
 
-
 async function acquireRunner(options) {
     const { runner, names, reporter, signal } = options;
     if (runner.endpoints.length > 1)
@@ -41325,21 +41324,18 @@ async function fromPool(options) {
     });
     const [first] = pool.assignments;
     const chosen = first.runner;
-    // One build runs on one runner: splitting platforms across runners and merging their images
-    // into one index is not done yet, so say so rather than emulate silently.
-    const elsewhere = pool.assignments.filter((assignment) => assignment.runner !== chosen);
-    if (elsewhere.length > 0) {
-        const platforms = elsewhere.map((assignment) => assignment.platform).join(", ");
-        if (options.strictPlatforms) {
-            pool.close();
-            throw new PolicyError(`The platforms ${platforms} are native to other runners than ${chosen.info.endpoint}, and one build cannot span runners yet.`);
-        }
-        options.reporter.warning(`Building ${platforms} on ${chosen.info.endpoint} too (one build cannot span runners yet), under emulation if the runner has it.`);
-    }
+    const spansRunners = pool.assignments.some((assignment) => assignment.runner !== chosen);
     return {
         client: chosen.client,
         info: chosen.info,
         reason: pool.summary,
+        byPlatform: spansRunners
+            ? pool.assignments.map((assignment) => ({
+                platform: assignment.platform,
+                client: assignment.runner.client,
+                info: assignment.runner.info,
+            }))
+            : undefined,
         release: async () => pool.close(),
     };
 }
@@ -41754,6 +41750,88 @@ function localDirName(name) {
 /** Entitlements the plan needs from the runner: host networking is one. */
 function entitlements(plan) {
     return plan.network === "host" ? ["network.host"] : [];
+}
+
+;// CONCATENATED MODULE: ./src/outputs/registry.ts
+
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+/** The registry would not take what we sent; the message names the registry and the status. */
+class RegistryError extends errors_BuildkitError {
+    name = "RegistryError";
+}
+/** `host[:port]/path/name[:tag]`, Docker Hub's short names included. */
+function parseReference(name) {
+    const withoutDigest = name.split("@")[0];
+    const slash = withoutDigest.indexOf("/");
+    const first = slash < 0 ? "" : withoutDigest.slice(0, slash);
+    const hasHost = first.includes(".") || first.includes(":") || first === "localhost";
+    const host = hasHost ? first : "docker.io";
+    let path = hasHost ? withoutDigest.slice(slash + 1) : withoutDigest;
+    const colon = path.lastIndexOf(":");
+    const tag = colon > path.lastIndexOf("/") ? path.slice(colon + 1) : "latest";
+    if (colon > path.lastIndexOf("/"))
+        path = path.slice(0, colon);
+    if (host === "docker.io" && !path.includes("/"))
+        path = `library/${path}`;
+    return { host, repository: path, tag };
+}
+/** Puts an image index listing `entries` (manifests already in the repository) under the tag. */
+async function putImageIndex(reference, entries, credentials, signal) {
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries });
+    const apiHost = reference.host === "docker.io" ? "registry-1.docker.io" : reference.host;
+    const url = `https://${apiHost}/v2/${reference.repository}/manifests/${reference.tag}`;
+    const put = (authorization) => fetch(url, {
+        method: "PUT",
+        body,
+        headers: { "content-type": OCI_INDEX, ...(authorization ? { authorization } : {}) },
+        signal,
+    });
+    const where = `${reference.host}/${reference.repository}:${reference.tag}`;
+    let response = await put().catch((error) => {
+        throw new RegistryError(`The registry ${reference.host} could not be reached to push ${where}: ${causeOf(error)}.`);
+    });
+    if (response.status === 401) {
+        const credential = await credentials?.(apiHost, signal);
+        const authorization = await answerChallenge(response.headers.get("www-authenticate") ?? "", credential, reference, signal);
+        await response.body?.cancel();
+        response = await put(authorization);
+    }
+    if (response.status !== 201 && response.status !== 200) {
+        const detail = (await response.text().catch(() => "")).slice(0, 200).trim();
+        throw new RegistryError(`The registry ${reference.host} refused the image index for ${where}: HTTP ${response.status}${detail ? ` ${detail}` : ""}.`);
+    }
+    await response.body?.cancel();
+    return response.headers.get("docker-content-digest") ?? "";
+}
+/** Basic: the credentials themselves; Bearer: a token from the realm, fetched with them. */
+async function answerChallenge(challenge, credential, reference, signal) {
+    const basic = credential && credential.username
+        ? `Basic ${Buffer.from(`${credential.username}:${credential.secret}`).toString("base64")}`
+        : undefined;
+    if (/^basic/i.test(challenge))
+        return basic;
+    if (!/^bearer/i.test(challenge))
+        return basic;
+    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1].toLowerCase(), match[2]]));
+    if (!params.realm)
+        return basic;
+    const tokenUrl = new URL(params.realm);
+    if (params.service)
+        tokenUrl.searchParams.set("service", params.service);
+    tokenUrl.searchParams.set("scope", `repository:${reference.repository}:pull,push`);
+    const response = await fetch(tokenUrl, { headers: basic ? { authorization: basic } : {}, signal }).catch((error) => {
+        throw new RegistryError(`The token service ${tokenUrl.host} could not be reached: ${causeOf(error)}.`);
+    });
+    if (!response.ok) {
+        await response.body?.cancel();
+        throw new RegistryError(`The token service ${tokenUrl.host} refused a token for ${reference.repository}: HTTP ${response.status}.`);
+    }
+    const { token, access_token: accessToken } = (await response.json());
+    return `Bearer ${token ?? accessToken ?? ""}`;
+}
+function causeOf(error) {
+    const cause = error.cause;
+    return cause?.code ?? cause?.message ?? error.message;
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/services.ts
@@ -44136,6 +44214,109 @@ function withPath(plan) {
         : location;
 }
 
+;// CONCATENATED MODULE: ./src/build/across-runners.ts
+
+
+
+/** Whether the job can be split: an image that is pushed, and nothing else to bring back. */
+function canBuildAcrossRunners(options) {
+    const [image, ...others] = options.exporters ?? [];
+    return image?.type === "image" && image.attrs.push === "true" && !!image.attrs.name && others.length === 0;
+}
+async function buildAcrossRunners(parts, plan, options) {
+    const image = options.exporters?.[0];
+    if (!image || !canBuildAcrossRunners(options)) {
+        throw new errors_InputError("Platforms native to different runners meet only in a registry: push the image (with a name) and ask for no other output.");
+    }
+    const names = image.attrs.name.split(",").map((name) => name.trim());
+    const untaggedNames = [...new Set(names.map(withoutTag))].join(",");
+    const results = await Promise.all(parts.map((part) => {
+        const log = prefixedLines(`[${part.platform}] `, options.writeLog);
+        return runBuild(part.client, { ...plan, platforms: [part.platform] }, {
+            ...options,
+            redactor: options.newRedactor(),
+            // By digest: the runner refuses a tagged name there, and the tags go on the index.
+            exporters: [
+                { type: "image", attrs: { ...image.attrs, name: untaggedNames, "push-by-digest": "true" } },
+            ],
+            writeLog: log.write,
+        }).finally(log.end);
+    }));
+    const entries = results.map((result, index) => ({
+        ...manifestDescriptor(result.exporterResponse, parts[index].platform),
+        platform: platformObject(parts[index].platform),
+    }));
+    let indexDigest = "";
+    for (const name of names) {
+        indexDigest = await putImageIndex(parseReference(name.trim()), entries, options.credentials, options.signal);
+    }
+    return {
+        exporterResponse: {
+            "containerimage.digest": indexDigest,
+            "image.name": names.join(","),
+            ...Object.fromEntries(parts.map((part, index) => [`containerimage.digest.${part.platform}`, entries[index].digest])),
+        },
+        steps: results.flatMap((result, index) => result.steps.map((step) => ({ ...step, name: `[${parts[index].platform}] ${step.name}` }))),
+        warnings: results.flatMap((result) => result.warnings),
+    };
+}
+/** `host:port/repo:tag` without `:tag` (a colon after the last slash). */
+function withoutTag(name) {
+    const colon = name.lastIndexOf(":");
+    return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
+}
+/** The pushed manifest, from the image exporter's response (its descriptor is base64 JSON). */
+function manifestDescriptor(response, platform) {
+    const encoded = response["containerimage.descriptor"];
+    if (!encoded)
+        throw new errors_InputError(`The build for ${platform} returned no image descriptor to put in the index.`);
+    const { mediaType, digest, size } = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
+    return { mediaType, digest, size };
+}
+function platformObject(platform) {
+    const [os, architecture, variant] = platform.split("/");
+    return { os: os, architecture: architecture, ...(variant ? { variant } : {}) };
+}
+/** Each complete line of one build's log, behind the build's prefix, so that two logs can mix. */
+function prefixedLines(prefix, write) {
+    let partial = "";
+    return {
+        write: (text) => {
+            const lines = (partial + text).split("\n");
+            partial = lines.pop() ?? "";
+            if (lines.length > 0)
+                write(lines.map((line) => `${prefix}${line}\n`).join(""));
+        },
+        end: () => {
+            if (partial)
+                write(`${prefix}${partial}\n`);
+            partial = "";
+        },
+    };
+}
+/**
+ * The build on what acquireRunner gave: one runner, or, when a pool gives the platforms to
+ * different runners, each platform on its own (pushed and joined), else all on the first runner
+ * under emulation with a warning (strict refuses instead).
+ */
+async function buildOnAcquired(acquired, plan, options, strictPlatforms, reporter) {
+    const parts = acquired.byPlatform;
+    if (!parts)
+        return runBuild(acquired.client, plan, options);
+    if (canBuildAcrossRunners(options)) {
+        reporter.info(`Building ${parts.map((part) => `${part.platform} on ${part.info.endpoint}`).join(", ")}, then one image index.`);
+        return buildAcrossRunners(parts, plan, options);
+    }
+    const elsewhere = parts
+        .filter((part) => part.info.endpoint !== acquired.info.endpoint)
+        .map((part) => part.platform);
+    if (strictPlatforms) {
+        throw new PolicyError(`The platforms ${elsewhere.join(", ")} are native to other runners than ${acquired.info.endpoint}; building them there needs a push of the image (their results meet in the registry).`);
+    }
+    reporter.warning(`Building ${elsewhere.join(", ")} on ${acquired.info.endpoint} too, under emulation if it has it: only a pushed image can be built across runners.`);
+    return runBuild(acquired.client, plan, options);
+}
+
 ;// CONCATENATED MODULE: ./src/credentials/docker-config.ts
 // Registry credentials for the session's Auth service, from what the job has: credentials given
 // as inputs, then the docker config (DOCKER_CONFIG or ~/.docker/config.json) read the way the
@@ -44746,10 +44927,19 @@ function checkExporterCount(count, runner) {
 
 
 function prepareJob(inputs, names, context) {
-    const redactor = new Redactor();
+    // Every redactor made for this job learns every secret, also those found during the build.
+    const secretValues = [];
+    const redactors = [];
+    const newRedactor = () => {
+        const redactor = new Redactor(secretValues);
+        redactors.push(redactor);
+        return redactor;
+    };
     const onSecret = (value) => {
         context.onSecret(value);
-        redactor.add(value);
+        secretValues.push(value);
+        for (const redactor of redactors)
+            redactor.add(value);
     };
     const secrets = readSecrets(inputs.secrets, { file: names.secretFiles, env: names.secretEnvs }, { ...context, onSecret });
     const sshAgents = readSshAgents(inputs.ssh, names.ssh, context);
@@ -44774,11 +44964,12 @@ function prepareJob(inputs, names, context) {
     return {
         image,
         outputTargets,
+        newRedactor,
         buildOptions: {
             credentials: (host, signal) => lookup(host, signal),
             secrets,
             sshAgents,
-            redactor,
+            redactor: newRedactor(),
             exporters: outputs.map((output) => output.exporter),
             outputTargets,
             frontendAttrs: image.attestationAttrs,
@@ -44975,6 +45166,8 @@ Secrets and credentials (values are never printed; the log shows *** instead):
       --no-docker-config        is given
 ${CONNECTION_HELP}
       --strict-platforms        with several runners, fail when a platform has no native one
+                                (a pushed image whose platforms are native to different
+                                runners builds on each and is joined into one image index)
 
 With no runner given and none answering on the default socket, build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
@@ -45080,21 +45273,23 @@ async function buildCommand(args, context) {
         },
     }, JOB_NAMES, { cwd: process.cwd(), env: context.env, onSecret: () => { } });
     const metadataFile = values["metadata-file"];
-    const { reporter, client, info, reason, release } = await connectFromFlags(values, context, {
+    const acquired = await connectFromFlags(values, context, {
         platforms: plan.platforms,
         strictPlatforms: values["strict-platforms"] ?? false,
         startWhenNone: true,
     });
+    const { reporter, info, reason, release } = acquired;
     try {
         for (const line of describeRunner(info))
             reporter.info(line);
         reporter.debug(`Runner chosen: ${reason}`);
         checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
-        const result = await reporter.group("Build", () => runBuild(client, plan, {
+        const result = await reporter.group("Build", () => buildOnAcquired(acquired, plan, {
             ...job.buildOptions,
+            newRedactor: job.newRedactor,
             writeLog: (text) => context.stderr(text),
             signal: context.signal,
-        }));
+        }, values["strict-platforms"] ?? false, reporter));
         for (const warning of result.warnings)
             reporter.warning(describeWarning(warning));
         const outputs = imageOutputs(result.exporterResponse);

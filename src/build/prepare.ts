@@ -30,6 +30,8 @@ export interface PreparedJob {
   image: ImagePlan;
   /** What the runner sends back, in exporter order; undefined for exporters that send nothing. */
   outputTargets: Array<FileSendTarget | undefined>;
+  /** A log redactor that knows every secret of the job, for each build that runs at once. */
+  newRedactor: () => Redactor;
   buildOptions: Pick<
     BuildOptions,
     "credentials" | "secrets" | "sshAgents" | "redactor" | "exporters" | "outputTargets" | "frontendAttrs"
@@ -41,10 +43,18 @@ export function prepareJob(
   names: JobInputNames,
   context: { cwd: string; env: NodeJS.ProcessEnv; onSecret: (value: string) => void },
 ): PreparedJob {
-  const redactor = new Redactor();
+  // Every redactor made for this job learns every secret, also those found during the build.
+  const secretValues: string[] = [];
+  const redactors: Redactor[] = [];
+  const newRedactor = () => {
+    const redactor = new Redactor(secretValues);
+    redactors.push(redactor);
+    return redactor;
+  };
   const onSecret = (value: string) => {
     context.onSecret(value);
-    redactor.add(value);
+    secretValues.push(value);
+    for (const redactor of redactors) redactor.add(value);
   };
   const secrets = readSecrets(
     inputs.secrets,
@@ -74,11 +84,12 @@ export function prepareJob(
   return {
     image,
     outputTargets,
+    newRedactor,
     buildOptions: {
       credentials: (host, signal) => lookup(host, signal),
       secrets,
       sshAgents,
-      redactor,
+      redactor: newRedactor(),
       exporters: outputs.map((output) => output.exporter),
       outputTargets,
       frontendAttrs: image.attestationAttrs,

@@ -3,7 +3,8 @@
 import * as core from "@actions/core";
 import { silenceIpServerNameWarning, type RunnerInfo } from "../buildkit/client.js";
 import { parseBuildPlan } from "../build/plan.js";
-import { runBuild, type BuildResult } from "../build/run.js";
+import type { BuildResult } from "../build/run.js";
+import { buildOnAcquired } from "../build/across-runners.js";
 import { BuildFailedError, describeError, type LocalSourceLocation } from "../errors.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { annotationFile, buildSummaryMarkdown, describeWarning } from "../report/build-summary.js";
@@ -49,23 +50,21 @@ export async function runMainStep(): Promise<void> {
       onSecret: maskMultiline,
     });
     const pool = readPoolInputs();
-    const { client, info, reason, release } = await reporter.group(
-      "Connecting to the BuildKit runner",
-      async () => {
-        const acquired = await acquireRunner({
-          runner: options,
-          names: ACTION_RUNNER_NAMES,
-          platforms: plan.platforms,
-          strictPlatforms: pool.strictPlatforms,
-          start: startForJob(pool),
-          reporter,
-          env: process.env,
-          signal: controller.signal,
-        });
-        for (const line of describeRunner(acquired.info)) reporter.info(line);
-        return acquired;
-      },
-    );
+    const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+      const acquired = await acquireRunner({
+        runner: options,
+        names: ACTION_RUNNER_NAMES,
+        platforms: plan.platforms,
+        strictPlatforms: pool.strictPlatforms,
+        start: startForJob(pool),
+        reporter,
+        env: process.env,
+        signal: controller.signal,
+      });
+      for (const line of describeRunner(acquired.info)) reporter.info(line);
+      return acquired;
+    });
+    const { info, reason, release } = acquired;
     runner = info;
     core.setOutput("runner-reason", reason);
     checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
@@ -73,11 +72,18 @@ export async function runMainStep(): Promise<void> {
     let result: BuildResult;
     try {
       result = await reporter.group("Build", () =>
-        runBuild(client, plan, {
-          ...job.buildOptions,
-          writeLog: (text) => process.stdout.write(text),
-          signal: controller.signal,
-        }),
+        buildOnAcquired(
+          acquired,
+          plan,
+          {
+            ...job.buildOptions,
+            newRedactor: job.newRedactor,
+            writeLog: (text) => process.stdout.write(text),
+            signal: controller.signal,
+          },
+          pool.strictPlatforms,
+          reporter,
+        ),
       );
     } finally {
       await release();

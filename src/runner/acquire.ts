@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { ConnectionError } from "../buildkit/errors.js";
 import { DEFAULT_ENDPOINT } from "../buildkit/endpoint.js";
 import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
-import { PolicyError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { resolvePool } from "./pool.js";
@@ -44,6 +43,11 @@ export interface AcquiredRunner {
   info: RunnerInfo;
   /** Why this runner: the pool's choices and skips, or how it was started. */
   reason: string;
+  /**
+   * Set when a pool gives the build's platforms to different runners: each platform with its
+   * runner. One build cannot span runners, so the caller builds each platform apart.
+   */
+  byPlatform?: Array<{ platform: string; client: BuildkitClient; info: RunnerInfo }>;
   /** Closes the connection, and stops a runner we started. Never throws. */
   release(): Promise<void>;
 }
@@ -98,25 +102,18 @@ async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   );
   const [first] = pool.assignments;
   const chosen = first!.runner;
-  // One build runs on one runner: splitting platforms across runners and merging their images
-  // into one index is not done yet, so say so rather than emulate silently.
-  const elsewhere = pool.assignments.filter((assignment) => assignment.runner !== chosen);
-  if (elsewhere.length > 0) {
-    const platforms = elsewhere.map((assignment) => assignment.platform).join(", ");
-    if (options.strictPlatforms) {
-      pool.close();
-      throw new PolicyError(
-        `The platforms ${platforms} are native to other runners than ${chosen.info.endpoint}, and one build cannot span runners yet.`,
-      );
-    }
-    options.reporter.warning(
-      `Building ${platforms} on ${chosen.info.endpoint} too (one build cannot span runners yet), under emulation if the runner has it.`,
-    );
-  }
+  const spansRunners = pool.assignments.some((assignment) => assignment.runner !== chosen);
   return {
     client: chosen.client,
     info: chosen.info,
     reason: pool.summary,
+    byPlatform: spansRunners
+      ? pool.assignments.map((assignment) => ({
+          platform: assignment.platform!,
+          client: assignment.runner.client,
+          info: assignment.runner.info,
+        }))
+      : undefined,
     release: async () => pool.close(),
   };
 }

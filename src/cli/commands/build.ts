@@ -2,7 +2,7 @@
 // is the same, and the connection flags of `info`.
 import { parseBuildPlan, type BuildInputNames } from "../../build/plan.js";
 import { readFileSync, writeFileSync } from "node:fs";
-import { runBuild } from "../../build/run.js";
+import { buildOnAcquired } from "../../build/across-runners.js";
 import { prepareJob, type JobInputNames } from "../../build/prepare.js";
 import { secretFromBuildxSpec } from "../../build/secrets.js";
 import { buildMetadata, imageOutputs } from "../../outputs/image.js";
@@ -58,6 +58,8 @@ Secrets and credentials (values are never printed; the log shows *** instead):
       --no-docker-config        is given
 ${CONNECTION_HELP}
       --strict-platforms        with several runners, fail when a platform has no native one
+                                (a pushed image whose platforms are native to different
+                                runners builds on each and is joined into one image index)
 
 With no runner given and none answering on the default socket, build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
@@ -178,21 +180,29 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
     { cwd: process.cwd(), env: context.env, onSecret: () => {} },
   );
   const metadataFile = values["metadata-file"];
-  const { reporter, client, info, reason, release } = await connectFromFlags(values, context, {
+  const acquired = await connectFromFlags(values, context, {
     platforms: plan.platforms,
     strictPlatforms: values["strict-platforms"] ?? false,
     startWhenNone: true,
   });
+  const { reporter, info, reason, release } = acquired;
   try {
     for (const line of describeRunner(info)) reporter.info(line);
     reporter.debug(`Runner chosen: ${reason}`);
     checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
     const result = await reporter.group("Build", () =>
-      runBuild(client, plan, {
-        ...job.buildOptions,
-        writeLog: (text) => context.stderr(text),
-        signal: context.signal,
-      }),
+      buildOnAcquired(
+        acquired,
+        plan,
+        {
+          ...job.buildOptions,
+          newRedactor: job.newRedactor,
+          writeLog: (text) => context.stderr(text),
+          signal: context.signal,
+        },
+        values["strict-platforms"] ?? false,
+        reporter,
+      ),
     );
     for (const warning of result.warnings) reporter.warning(describeWarning(warning));
     const outputs = imageOutputs(result.exporterResponse);

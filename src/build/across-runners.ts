@@ -1,0 +1,164 @@
+// A multi-platform image whose platforms are native to different runners, as buildx's
+// multi-node builds do it: each platform builds on its own runner at the same time and is pushed
+// by digest; then one image index listing them all is pushed under each name. The registry is
+// where the results meet, so this needs a push and no other outputs.
+import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
+import { InputError, PolicyError } from "../errors.js";
+import type { Reporter } from "../report/reporter.js";
+import { putImageIndex, parseReference, type IndexEntry } from "../outputs/registry.js";
+import type { Redactor } from "../report/redact.js";
+import type { BuildPlan } from "./plan.js";
+import { runBuild, type BuildOptions, type BuildResult } from "./run.js";
+
+export interface PlatformRunner {
+  platform: string;
+  client: BuildkitClient;
+  info: RunnerInfo;
+}
+
+export interface AcrossRunnersOptions extends BuildOptions {
+  /** A redactor per build: they print at the same time. */
+  newRedactor: () => Redactor;
+  signal: AbortSignal;
+}
+
+/** Whether the job can be split: an image that is pushed, and nothing else to bring back. */
+export function canBuildAcrossRunners(options: BuildOptions): boolean {
+  const [image, ...others] = options.exporters ?? [];
+  return image?.type === "image" && image.attrs.push === "true" && !!image.attrs.name && others.length === 0;
+}
+
+export async function buildAcrossRunners(
+  parts: PlatformRunner[],
+  plan: BuildPlan,
+  options: AcrossRunnersOptions,
+): Promise<BuildResult> {
+  const image = options.exporters?.[0];
+  if (!image || !canBuildAcrossRunners(options)) {
+    throw new InputError(
+      "Platforms native to different runners meet only in a registry: push the image (with a name) and ask for no other output.",
+    );
+  }
+  const names = image.attrs.name!.split(",").map((name) => name.trim());
+  const untaggedNames = [...new Set(names.map(withoutTag))].join(",");
+  const results = await Promise.all(
+    parts.map((part) => {
+      const log = prefixedLines(`[${part.platform}] `, options.writeLog);
+      return runBuild(
+        part.client,
+        { ...plan, platforms: [part.platform] },
+        {
+          ...options,
+          redactor: options.newRedactor(),
+          // By digest: the runner refuses a tagged name there, and the tags go on the index.
+          exporters: [
+            { type: "image", attrs: { ...image.attrs, name: untaggedNames, "push-by-digest": "true" } },
+          ],
+          writeLog: log.write,
+        },
+      ).finally(log.end);
+    }),
+  );
+  const entries: IndexEntry[] = results.map((result, index) => ({
+    ...manifestDescriptor(result.exporterResponse, parts[index]!.platform),
+    platform: platformObject(parts[index]!.platform),
+  }));
+  let indexDigest = "";
+  for (const name of names) {
+    indexDigest = await putImageIndex(
+      parseReference(name.trim()),
+      entries,
+      options.credentials,
+      options.signal,
+    );
+  }
+  return {
+    exporterResponse: {
+      "containerimage.digest": indexDigest,
+      "image.name": names.join(","),
+      ...Object.fromEntries(
+        parts.map((part, index) => [`containerimage.digest.${part.platform}`, entries[index]!.digest]),
+      ),
+    },
+    steps: results.flatMap((result, index) =>
+      result.steps.map((step) => ({ ...step, name: `[${parts[index]!.platform}] ${step.name}` })),
+    ),
+    warnings: results.flatMap((result) => result.warnings),
+  };
+}
+
+/** `host:port/repo:tag` without `:tag` (a colon after the last slash). */
+function withoutTag(name: string): string {
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
+}
+
+/** The pushed manifest, from the image exporter's response (its descriptor is base64 JSON). */
+function manifestDescriptor(
+  response: Record<string, string>,
+  platform: string,
+): Omit<IndexEntry, "platform"> {
+  const encoded = response["containerimage.descriptor"];
+  if (!encoded)
+    throw new InputError(`The build for ${platform} returned no image descriptor to put in the index.`);
+  const { mediaType, digest, size } = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as Omit<
+    IndexEntry,
+    "platform"
+  >;
+  return { mediaType, digest, size };
+}
+
+function platformObject(platform: string): IndexEntry["platform"] {
+  const [os, architecture, variant] = platform.split("/");
+  return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) };
+}
+
+/** Each complete line of one build's log, behind the build's prefix, so that two logs can mix. */
+function prefixedLines(prefix: string, write: (text: string) => void) {
+  let partial = "";
+  return {
+    write: (text: string) => {
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      if (lines.length > 0) write(lines.map((line) => `${prefix}${line}\n`).join(""));
+    },
+    end: () => {
+      if (partial) write(`${prefix}${partial}\n`);
+      partial = "";
+    },
+  };
+}
+
+/**
+ * The build on what acquireRunner gave: one runner, or, when a pool gives the platforms to
+ * different runners, each platform on its own (pushed and joined), else all on the first runner
+ * under emulation with a warning (strict refuses instead).
+ */
+export async function buildOnAcquired(
+  acquired: { client: BuildkitClient; info: RunnerInfo; byPlatform?: PlatformRunner[] },
+  plan: BuildPlan,
+  options: AcrossRunnersOptions,
+  strictPlatforms: boolean,
+  reporter: Reporter,
+): Promise<BuildResult> {
+  const parts = acquired.byPlatform;
+  if (!parts) return runBuild(acquired.client, plan, options);
+  if (canBuildAcrossRunners(options)) {
+    reporter.info(
+      `Building ${parts.map((part) => `${part.platform} on ${part.info.endpoint}`).join(", ")}, then one image index.`,
+    );
+    return buildAcrossRunners(parts, plan, options);
+  }
+  const elsewhere = parts
+    .filter((part) => part.info.endpoint !== acquired.info.endpoint)
+    .map((part) => part.platform);
+  if (strictPlatforms) {
+    throw new PolicyError(
+      `The platforms ${elsewhere.join(", ")} are native to other runners than ${acquired.info.endpoint}; building them there needs a push of the image (their results meet in the registry).`,
+    );
+  }
+  reporter.warning(
+    `Building ${elsewhere.join(", ")} on ${acquired.info.endpoint} too, under emulation if it has it: only a pushed image can be built across runners.`,
+  );
+  return runBuild(acquired.client, plan, options);
+}

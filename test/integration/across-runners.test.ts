@@ -1,0 +1,116 @@
+// One multi-platform image built across two runners, as buildx's multi-node builds do: the test
+// runner (linux/amd64) and a second buildkitd declaring linux/arm64 only, in a pool. Each platform
+// builds natively on its own runner, and the registry ends up with one image index of both.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { after, before, describe, it } from "node:test";
+import {
+  registryUnderTest,
+  runnerUnderTest,
+  type RegistryUnderTest,
+  type RunnerUnderTest,
+} from "../harness/env.js";
+import { startTestRunner, type TestRunner } from "../harness/runner.js";
+import { cleanEnv, runCli } from "../helpers/cli.js";
+import { makeContext } from "../helpers/contexts.js";
+
+let amd64: RunnerUnderTest;
+let arm64: TestRunner;
+let registry: RegistryUnderTest;
+before(async () => {
+  amd64 = runnerUnderTest();
+  registry = registryUnderTest();
+  arm64 = await startTestRunner({
+    args: ["--oci-worker-platform", "linux/arm64"],
+    config: `[registry."${registry.address}"]\n  http = false\n  ca = [${JSON.stringify(registry.caCert)}]\n`,
+  });
+});
+after(() => arm64?.stop());
+
+/** The manifest the registry serves for name:tag, as JSON. */
+function manifest(
+  name: string,
+  tag: string,
+): Promise<{ mediaType: string; manifests?: Array<{ platform: { architecture: string } }> }> {
+  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `https://${registry.address}/v2/${name}/manifests/${tag}`,
+      {
+        ca: readFileSync(registry.caCert),
+        timeout: 10_000,
+        headers: { authorization: `Basic ${auth}`, accept: "application/vnd.oci.image.index.v1+json" },
+      },
+      (response) => {
+        let body = "";
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () =>
+          response.statusCode === 200
+            ? resolve(JSON.parse(body))
+            : reject(new Error(`HTTP ${response.statusCode}: ${body}`)),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("registry request timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("a multi-platform image across two runners", { timeout: 5 * 60_000 }, () => {
+  it("builds each platform on its native runner and pushes one image index", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
+    const result = await runCli(
+      [
+        "build",
+        "--addr",
+        amd64.unixAddress,
+        "--addr",
+        arm64.unixAddress,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "-t",
+        `${registry.address}/rb/multi:1`,
+        "--no-docker-config",
+        context,
+      ],
+      cleanEnv({
+        BUILDKIT_REGISTRY_AUTH: `${registry.address}=${registry.username}:${registry.password}`,
+        // Our client puts the index from this machine, so it trusts the registry's CA too.
+        NODE_EXTRA_CA_CERTS: registry.caCert,
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /Building linux\/amd64 on unix:\/\/.*, linux\/arm64 on unix:\/\/.*, then one image index\./,
+    );
+    assert.match(result.stderr, /^\[linux\/arm64\] #\d+ \[1\/1\] COPY busybox \/bin\/busybox$/m);
+    const index = await manifest("rb/multi", "1");
+    assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
+    assert.deepEqual(index.manifests!.map((entry) => entry.platform.architecture).sort(), ["amd64", "arm64"]);
+    assert.match(result.stderr, /^Image digest: sha256:[a-f0-9]{64}$/m);
+  });
+
+  it("refuses in strict mode to build across runners without a push", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
+    const result = await runCli([
+      "build",
+      "--addr",
+      amd64.unixAddress,
+      "--addr",
+      arm64.unixAddress,
+      "--platform",
+      "linux/amd64,linux/arm64",
+      "--strict-platforms",
+      context,
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr.trim().split("\n").at(-1)!,
+      /^error: The platforms linux\/arm64 are native to other runners than unix:\/\/.*; building them there needs a push of the image/,
+    );
+  });
+});
