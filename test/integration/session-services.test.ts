@@ -192,7 +192,10 @@ describe("session Auth service", { timeout: 5 * MINUTE }, () => {
     );
     assert.ok(outcome.error, "the push should fail");
     assert.match(outcome.error.message, /docker-credential-x failed/);
-    assert.equal(errors.length, 1);
+    // The daemon may ask again for a request it retries (seen once in a cold CI run): every ask
+    // fails the same way, and each reaches onError.
+    assert.ok(errors.length >= 1);
+    for (const error of errors) assert.match((error as Error).message, /docker-credential-x failed/);
   });
 });
 
