@@ -33231,7 +33231,7 @@ class CancelledError extends errors_BuildkitError {
 /** buildctl's default address on Linux. */
 const DEFAULT_ENDPOINT = "unix:///run/buildkit/buildkitd.sock";
 const SUPPORTED = "use tcp://HOST:PORT or unix:///PATH";
-function endpoint_parseEndpoint(text) {
+function parseEndpoint(text) {
     const address = text.trim();
     if (address === "")
         throw new EndpointError(`The runner endpoint is empty; ${SUPPORTED}.`);
@@ -33277,6 +33277,14 @@ function isLoopbackHost(host) {
     if ((0,external_node_net_namespaceObject.isIP)(name) === 4)
         return name.startsWith("127.");
     return name === "::1" || name === "0:0:0:0:0:0:0:1";
+}
+/** BUILDKIT_HOST or an input holding several endpoints: comma- or newline-separated, in order. */
+function parseEndpointList(text) {
+    return text
+        .split(/[,\n]/)
+        .map((part) => part.trim())
+        .filter((part) => part !== "")
+        .map(parseEndpoint);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wire/base64-encoding.js
@@ -40321,11 +40329,7 @@ function versionPinMismatch(pin, reported, endpoint) {
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 function parseRunnerOptions(inputs, names, env = process.env) {
     const given = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST);
-    const endpoints = (given ?? DEFAULT_ENDPOINT)
-        .split(/[,\n]/)
-        .map((part) => part.trim())
-        .filter(Boolean)
-        .map(endpoint_parseEndpoint);
+    const endpoints = parseEndpointList(given ?? DEFAULT_ENDPOINT);
     return {
         endpoint: endpoints[0],
         endpoints,
@@ -40431,21 +40435,9 @@ function checkVersionPin(options, info, reporter) {
 }
 
 ;// CONCATENATED MODULE: ./src/runner/pool.ts
-// A pool of runners in order of preference: all health-checked in parallel within one bound, then
-// each requested platform routed to the first healthy runner that builds it natively. A runner
-// that is down, refuses us or misses the version pin is skipped, and the log says why.
 
 
 
-
-/** BUILDKIT_HOST or an input holding several endpoints: comma- or newline-separated, in order. */
-function parseEndpointList(text) {
-    return text
-        .split(/[,\n]/)
-        .map((part) => part.trim())
-        .filter((part) => part !== "")
-        .map(parseEndpoint);
-}
 /** "linux/amd64,linux/arm64" or a list: validated and normalized, without repeats. */
 function parsePlatformList(value, name) {
     const parts = (Array.isArray(value) ? value : [value])
@@ -41022,7 +41014,7 @@ async function startBuildkitd(options) {
     }
     if (options.detached)
         child.unref();
-    const endpoint = endpoint_parseEndpoint(`unix://${socket}`);
+    const endpoint = parseEndpoint(`unix://${socket}`);
     let stopped;
     const runner = {
         endpoint,
@@ -41761,19 +41753,22 @@ class RegistryError extends errors_BuildkitError {
 }
 /** `host[:port]/path/name[:tag]`, Docker Hub's short names included. */
 function parseReference(name) {
-    const withoutDigest = name.split("@")[0];
-    const slash = withoutDigest.indexOf("/");
-    const first = slash < 0 ? "" : withoutDigest.slice(0, slash);
+    const { untagged, tag } = splitTag(name.split("@")[0]);
+    const slash = untagged.indexOf("/");
+    const first = slash < 0 ? "" : untagged.slice(0, slash);
     const hasHost = first.includes(".") || first.includes(":") || first === "localhost";
     const host = hasHost ? first : "docker.io";
-    let path = hasHost ? withoutDigest.slice(slash + 1) : withoutDigest;
-    const colon = path.lastIndexOf(":");
-    const tag = colon > path.lastIndexOf("/") ? path.slice(colon + 1) : "latest";
-    if (colon > path.lastIndexOf("/"))
-        path = path.slice(0, colon);
+    let path = hasHost ? untagged.slice(slash + 1) : untagged;
     if (host === "docker.io" && !path.includes("/"))
         path = `library/${path}`;
-    return { host, repository: path, tag };
+    return { host, repository: path, tag: tag ?? "latest" };
+}
+/** A name's tag is what follows a colon after its last slash (a host's port comes before one). */
+function splitTag(name) {
+    const colon = name.lastIndexOf(":");
+    return colon > name.lastIndexOf("/")
+        ? { untagged: name.slice(0, colon), tag: name.slice(colon + 1) }
+        : { untagged: name };
 }
 /** Puts an image index listing `entries` (manifests already in the repository) under the tag. */
 async function putImageIndex(reference, entries, credentials, signal) {
@@ -42134,9 +42129,6 @@ function goFileMode(unixMode) {
     if (unixMode & 0o1000)
         mode += MODE_STICKY;
     return mode;
-}
-function isRegular(goMode) {
-    return !hasMode(goMode, MODE_TYPE);
 }
 function majorMinor(stats) {
     const rdev = stats.rdev;
@@ -44229,7 +44221,7 @@ async function buildAcrossRunners(parts, plan, options) {
         throw new errors_InputError("Platforms native to different runners meet only in a registry: push the image (with a name) and ask for no other output.");
     }
     const names = image.attrs.name.split(",").map((name) => name.trim());
-    const untaggedNames = [...new Set(names.map(withoutTag))].join(",");
+    const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))].join(",");
     const results = await Promise.all(parts.map((part) => {
         const log = prefixedLines(`[${part.platform}] `, options.writeLog);
         return runBuild(part.client, { ...plan, platforms: [part.platform] }, {
@@ -44259,11 +44251,6 @@ async function buildAcrossRunners(parts, plan, options) {
         steps: results.flatMap((result, index) => result.steps.map((step) => ({ ...step, name: `[${parts[index].platform}] ${step.name}` }))),
         warnings: results.flatMap((result) => result.warnings),
     };
-}
-/** `host:port/repo:tag` without `:tag` (a colon after the last slash). */
-function withoutTag(name) {
-    const colon = name.lastIndexOf(":");
-    return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
 }
 /** The pushed manifest, from the image exporter's response (its descriptor is base64 JSON). */
 function manifestDescriptor(response, platform) {

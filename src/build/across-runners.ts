@@ -5,7 +5,7 @@
 import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
 import { InputError, PolicyError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
-import { putImageIndex, parseReference, type IndexEntry } from "../outputs/registry.js";
+import { putImageIndex, parseReference, splitTag, type IndexEntry } from "../outputs/registry.js";
 import type { Redactor } from "../report/redact.js";
 import type { BuildPlan } from "./plan.js";
 import { runBuild, type BuildOptions, type BuildResult } from "./run.js";
@@ -40,7 +40,7 @@ export async function buildAcrossRunners(
     );
   }
   const names = image.attrs.name!.split(",").map((name) => name.trim());
-  const untaggedNames = [...new Set(names.map(withoutTag))].join(",");
+  const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))].join(",");
   const results = await Promise.all(
     parts.map((part) => {
       const log = prefixedLines(`[${part.platform}] `, options.writeLog);
@@ -85,12 +85,6 @@ export async function buildAcrossRunners(
     ),
     warnings: results.flatMap((result) => result.warnings),
   };
-}
-
-/** `host:port/repo:tag` without `:tag` (a colon after the last slash). */
-function withoutTag(name: string): string {
-  const colon = name.lastIndexOf(":");
-  return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
 }
 
 /** The pushed manifest, from the image exporter's response (its descriptor is base64 JSON). */

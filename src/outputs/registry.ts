@@ -20,17 +20,22 @@ export interface ImageReference {
 
 /** `host[:port]/path/name[:tag]`, Docker Hub's short names included. */
 export function parseReference(name: string): ImageReference {
-  const withoutDigest = name.split("@")[0]!;
-  const slash = withoutDigest.indexOf("/");
-  const first = slash < 0 ? "" : withoutDigest.slice(0, slash);
+  const { untagged, tag } = splitTag(name.split("@")[0]!);
+  const slash = untagged.indexOf("/");
+  const first = slash < 0 ? "" : untagged.slice(0, slash);
   const hasHost = first.includes(".") || first.includes(":") || first === "localhost";
   const host = hasHost ? first : "docker.io";
-  let path = hasHost ? withoutDigest.slice(slash + 1) : withoutDigest;
-  const colon = path.lastIndexOf(":");
-  const tag = colon > path.lastIndexOf("/") ? path.slice(colon + 1) : "latest";
-  if (colon > path.lastIndexOf("/")) path = path.slice(0, colon);
+  let path = hasHost ? untagged.slice(slash + 1) : untagged;
   if (host === "docker.io" && !path.includes("/")) path = `library/${path}`;
-  return { host, repository: path, tag };
+  return { host, repository: path, tag: tag ?? "latest" };
+}
+
+/** A name's tag is what follows a colon after its last slash (a host's port comes before one). */
+export function splitTag(name: string): { untagged: string; tag?: string } {
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/")
+    ? { untagged: name.slice(0, colon), tag: name.slice(colon + 1) }
+    : { untagged: name };
 }
 
 export interface IndexEntry {

@@ -1,6 +1,6 @@
 // The runner part of the inputs: raw strings from the action or the CLI, validated once into
 // RunnerOptions. Error sentences use the names the user knows (`endpoint` or `--addr`).
-import { DEFAULT_ENDPOINT, parseEndpoint, type Endpoint } from "../buildkit/endpoint.js";
+import { DEFAULT_ENDPOINT, parseEndpointList, type Endpoint } from "../buildkit/endpoint.js";
 import { loadTlsMaterial, type TlsInputNames, type TlsInputs, type TlsMaterial } from "../buildkit/tls.js";
 import { InputError } from "../errors.js";
 import { parseVersionPin, type VersionPin } from "./version-pin.js";
@@ -51,11 +51,7 @@ export function parseRunnerOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): RunnerOptions {
   const given = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST);
-  const endpoints = (given ?? DEFAULT_ENDPOINT)
-    .split(/[,\n]/)
-    .map((part) => part.trim())
-    .filter(Boolean)
-    .map(parseEndpoint);
+  const endpoints = parseEndpointList(given ?? DEFAULT_ENDPOINT);
   return {
     endpoint: endpoints[0]!,
     endpoints,

@@ -1,7 +1,7 @@
 // A pool of runners in order of preference: all health-checked in parallel within one bound, then
 // each requested platform routed to the first healthy runner that builds it natively. A runner
 // that is down, refuses us or misses the version pin is skipped, and the log says why.
-import { parseEndpoint, type Endpoint } from "../buildkit/endpoint.js";
+import type { Endpoint } from "../buildkit/endpoint.js";
 import { CancelledError, ConnectionError } from "../buildkit/errors.js";
 import type { TlsMaterial } from "../buildkit/tls.js";
 import { InputError, PolicyError } from "../errors.js";
@@ -57,15 +57,6 @@ export interface ResolvedPool {
   /** The reasons on one line, joined with "; ". */
   summary: string;
   close(): void;
-}
-
-/** BUILDKIT_HOST or an input holding several endpoints: comma- or newline-separated, in order. */
-export function parseEndpointList(text: string): Endpoint[] {
-  return text
-    .split(/[,\n]/)
-    .map((part) => part.trim())
-    .filter((part) => part !== "")
-    .map(parseEndpoint);
 }
 
 /** "linux/amd64,linux/arm64" or a list: validated and normalized, without repeats. */

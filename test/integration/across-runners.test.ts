@@ -2,8 +2,6 @@
 // runner (linux/amd64) and a second buildkitd declaring linux/arm64 only, in a pool. Each platform
 // builds natively on its own runner, and the registry ends up with one image index of both.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 import {
   registryUnderTest,
@@ -14,6 +12,7 @@ import {
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { makeContext } from "../helpers/contexts.js";
+import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
 
 let amd64: RunnerUnderTest;
 let arm64: TestRunner;
@@ -28,34 +27,9 @@ before(async () => {
 });
 after(() => arm64?.stop());
 
-/** The manifest the registry serves for name:tag, as JSON. */
-function manifest(
-  name: string,
-  tag: string,
-): Promise<{ mediaType: string; manifests?: Array<{ platform: { architecture: string } }> }> {
-  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `https://${registry.address}/v2/${name}/manifests/${tag}`,
-      {
-        ca: readFileSync(registry.caCert),
-        timeout: 10_000,
-        headers: { authorization: `Basic ${auth}`, accept: "application/vnd.oci.image.index.v1+json" },
-      },
-      (response) => {
-        let body = "";
-        response.on("data", (chunk) => (body += chunk));
-        response.on("end", () =>
-          response.statusCode === 200
-            ? resolve(JSON.parse(body))
-            : reject(new Error(`HTTP ${response.statusCode}: ${body}`)),
-        );
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("registry request timed out")));
-    req.on("error", reject);
-    req.end();
-  });
+/** Both runners in a pool, for a two-platform build. */
+function poolFlags(): string[] {
+  return ["--addr", amd64.unixAddress, "--addr", arm64.unixAddress, "--platform", "linux/amd64,linux/arm64"];
 }
 
 describe("a multi-platform image across two runners", { timeout: 5 * 60_000 }, () => {
@@ -64,12 +38,7 @@ describe("a multi-platform image across two runners", { timeout: 5 * 60_000 }, (
     const result = await runCli(
       [
         "build",
-        "--addr",
-        amd64.unixAddress,
-        "--addr",
-        arm64.unixAddress,
-        "--platform",
-        "linux/amd64,linux/arm64",
+        ...poolFlags(),
         "--push",
         "-t",
         `${registry.address}/rb/multi:1`,
@@ -88,7 +57,12 @@ describe("a multi-platform image across two runners", { timeout: 5 * 60_000 }, (
       /Building linux\/amd64 on unix:\/\/.*, linux\/arm64 on unix:\/\/.*, then one image index\./,
     );
     assert.match(result.stderr, /^\[linux\/arm64\] #\d+ \[1\/1\] COPY busybox \/bin\/busybox$/m);
-    const index = await manifest("rb/multi", "1");
+    const answer = await getManifest(registry, "rb/multi", "1", { accept: [OCI_INDEX_TYPE] });
+    assert.equal(answer.status, 200, answer.body);
+    const index = JSON.parse(answer.body) as {
+      mediaType: string;
+      manifests?: Array<{ platform: { architecture: string } }>;
+    };
     assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
     assert.deepEqual(index.manifests!.map((entry) => entry.platform.architecture).sort(), ["amd64", "arm64"]);
     assert.match(result.stderr, /^Image digest: sha256:[a-f0-9]{64}$/m);
@@ -96,17 +70,7 @@ describe("a multi-platform image across two runners", { timeout: 5 * 60_000 }, (
 
   it("refuses in strict mode to build across runners without a push", async () => {
     const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
-    const result = await runCli([
-      "build",
-      "--addr",
-      amd64.unixAddress,
-      "--addr",
-      arm64.unixAddress,
-      "--platform",
-      "linux/amd64,linux/arm64",
-      "--strict-platforms",
-      context,
-    ]);
+    const result = await runCli(["build", ...poolFlags(), "--strict-platforms", context]);
     assert.equal(result.code, 1);
     assert.match(
       result.stderr.trim().split("\n").at(-1)!,

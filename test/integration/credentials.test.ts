@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,6 +17,7 @@ import {
 } from "../harness/env.js";
 import { cleanEnv, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
+import { getManifest, IMAGE_MANIFEST_TYPES, OCI_INDEX_TYPE } from "../helpers/registry.js";
 
 let runner: RunnerUnderTest;
 let registry: RegistryUnderTest;
@@ -40,34 +40,12 @@ function dockerConfigDir(password: string): string {
   return dir;
 }
 
-/** The digest the registry serves for name:tag (HEAD with the test credentials). */
-function registryDigest(name: string, tag: string): Promise<string | undefined> {
-  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `https://${registry.address}/v2/${name}/manifests/${tag}`,
-      {
-        method: "HEAD",
-        ca: readFileSync(registry.caCert),
-        timeout: 10_000,
-        headers: {
-          authorization: `Basic ${auth}`,
-          accept: [
-            "application/vnd.oci.image.index.v1+json",
-            "application/vnd.oci.image.manifest.v1+json",
-            "application/vnd.docker.distribution.manifest.v2+json",
-          ].join(", "),
-        },
-      },
-      (response) => {
-        response.resume();
-        resolve(response.statusCode === 200 ? String(response.headers["docker-content-digest"]) : undefined);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("registry request timed out")));
-    req.on("error", reject);
-    req.end();
+/** The digest the registry serves for name:tag, index or image. */
+async function registryDigest(name: string, tag: string): Promise<string | undefined> {
+  const answer = await getManifest(registry, name, tag, {
+    accept: [OCI_INDEX_TYPE, ...IMAGE_MANIFEST_TYPES],
   });
+  return answer.status === 200 ? answer.digest : undefined;
 }
 
 const COPY_ONLY = ["FROM scratch", "COPY busybox /bin/busybox", "COPY hello.txt /hello.txt"].join("\n");

@@ -4,12 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ConnectionError } from "../../src/buildkit/errors.js";
-import { parseEndpoint } from "../../src/buildkit/endpoint.js";
+import { parseEndpoint, parseEndpointList } from "../../src/buildkit/endpoint.js";
 import { InputError } from "../../src/errors.js";
 import {
   nativePlatformsOf,
   normalizePlatform,
-  parseEndpointList,
   parsePlatformList,
   resolvePool,
 } from "../../src/runner/pool.js";

@@ -51,10 +51,6 @@ export function goFileMode(unixMode: number): number {
   return mode;
 }
 
-export function isRegular(goMode: number): boolean {
-  return !hasMode(goMode, MODE_TYPE);
-}
-
 export function majorMinor(stats: BigIntStats): { major: bigint; minor: bigint } {
   const rdev = stats.rdev;
   // Linux's dev_t encoding (glibc gnu_dev_major / gnu_dev_minor).
