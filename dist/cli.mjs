@@ -40987,6 +40987,10 @@ async function startBuildkitd(options) {
             options.stateDir,
             "--addr",
             `unix://${socket}`,
+            // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
+            // every buildkitd, so two on one machine (or one beside the system's) race for it.
+            "--otel-socket-path",
+            (0,external_node_path_namespaceObject.join)(runtimeDir, "otel-grpc.sock"),
             "--oci-worker=true",
             "--containerd-worker=false",
             ...(options.args ?? []),

@@ -469,6 +469,10 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
         options.stateDir,
         "--addr",
         `unix://${socket}`,
+        // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
+        // every buildkitd, so two on one machine (or one beside the system's) race for it.
+        "--otel-socket-path",
+        join(runtimeDir, "otel-grpc.sock"),
         "--oci-worker=true",
         "--containerd-worker=false",
         ...(options.args ?? []),

@@ -81,6 +81,9 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
       `tcp://127.0.0.1:${port}`,
       "--addr",
       `unix://${socket}`,
+      // Not the shared default /run/buildkit/otel-grpc.sock, which parallel runners race for.
+      "--otel-socket-path",
+      join(dir, "otel-grpc.sock"),
       "--tlscert",
       certs.serverCert,
       "--tlskey",

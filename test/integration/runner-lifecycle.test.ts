@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -312,6 +313,14 @@ describe("a pool of two runners", { timeout: 10 * MINUTE }, () => {
       start(join(scratch, "pool-amd64"), ["--oci-worker-platform", "linux/amd64"]),
       start(join(scratch, "pool-arm64"), ["--oci-worker-platform", "linux/arm64"]),
     ]);
+  });
+
+  it("gives each started runner its own trace socket, so two start side by side", () => {
+    // buildkitd's default /run/buildkit/otel-grpc.sock is removed and re-bound by each daemon:
+    // two starting at once failed with "address already in use" in CI.
+    for (const runner of [amd64, arm64]) {
+      assert.ok(existsSync(join(runner.runtimeDir, "otel-grpc.sock")), runner.runtimeDir);
+    }
   });
 
   it("routes each platform to the runner that builds it natively", async () => {
