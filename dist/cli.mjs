@@ -33142,7 +33142,7 @@ module.exports = validRange
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1548);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7485);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
@@ -33163,7 +33163,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1548:
+/***/ 7485:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39450,9 +39450,51 @@ function writeTypeOfScalar(type) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/buildkit/varint.ts
+// Protobuf varints for the hand-written encoders (rpc.ts's flat messages, fsutil's STAT packet).
+/** Writes an unsigned 32-bit value at `pos`; returns the position after it. */
+function writeVarint32(out, pos, value) {
+    let rest = value >>> 0;
+    while (rest >= 0x80) {
+        out[pos++] = (rest & 0x7f) | 0x80;
+        rest >>>= 7;
+    }
+    out[pos++] = rest;
+    return pos;
+}
+/** Writes an int64 as protobuf does: a negative value as its 64-bit two's complement (ten bytes). */
+function writeVarint64(out, pos, value) {
+    let rest = BigInt.asUintN(64, value);
+    if (rest <= 0xffffffffn)
+        return writeVarint32(out, pos, Number(rest));
+    while (rest >= 0x80n) {
+        out[pos++] = Number(rest & 0x7fn) | 0x80;
+        rest >>= 7n;
+    }
+    out[pos++] = Number(rest);
+    return pos;
+}
+/** Appends an unsigned 32-bit value to `out`. */
+function pushVarint32(out, value) {
+    let rest = value >>> 0;
+    while (rest >= 0x80) {
+        out.push((rest & 0x7f) | 0x80);
+        rest >>>= 7;
+    }
+    out.push(rest);
+}
+/** How many bytes writeVarint32 writes for `value`. */
+function varintLength32(value) {
+    let length = 1;
+    for (let rest = value >>> 7; rest !== 0; rest >>>= 7)
+        length++;
+    return length;
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/rpc.ts
 // A small typed layer over @grpc/grpc-js for the protobuf-es service descriptors in ./proto.
 // Every unary call takes a deadline and every stream an AbortSignal, so nothing can hang forever.
+
 
 
 
@@ -39523,13 +39565,13 @@ function flatBytesEncoder(schema) {
                 if (!isUint32(value))
                     return undefined;
                 if (value !== 0)
-                    size += 1 + varintLength(value);
+                    size += 1 + varintLength32(value);
             }
             else {
                 if (!(value instanceof Uint8Array))
                     return undefined;
                 if (value.byteLength > 0)
-                    size += 1 + varintLength(value.byteLength) + value.byteLength;
+                    size += 1 + varintLength32(value.byteLength) + value.byteLength;
             }
         }
         const out = Buffer.allocUnsafe(size);
@@ -39542,14 +39584,14 @@ function flatBytesEncoder(schema) {
                 if (value === 0)
                     continue;
                 out[pos++] = field.tag;
-                pos = writeVarint(out, pos, value);
+                pos = writeVarint32(out, pos, value);
             }
             else {
                 const bytes = value;
                 if (bytes.byteLength === 0)
                     continue;
                 out[pos++] = field.tag;
-                pos = writeVarint(out, pos, bytes.byteLength);
+                pos = writeVarint32(out, pos, bytes.byteLength);
                 out.set(bytes, pos);
                 pos += bytes.byteLength;
             }
@@ -39558,6 +39600,15 @@ function flatBytesEncoder(schema) {
     };
 }
 const ENCODED = Symbol("encoded");
+/**
+ * A message to send whose bytes are already encoded (by a hand-written encoder on a hot path):
+ * the serializer sends `bytes` as they are. Its fields are not set; it is for sending only.
+ */
+function preEncoded(schema, bytes) {
+    const message = { $typeName: schema.typeName };
+    Object.defineProperty(message, ENCODED, { value: bytes });
+    return message;
+}
 /** Bytes to leave free before a payload given to createInPlace, for the fields in front of it. */
 const HEADER_ROOM = 64;
 /**
@@ -39588,11 +39639,11 @@ function createInPlace(schema, init, target, payloadStart, payloadLength) {
         if (value === 0)
             continue;
         header.push(field.tag);
-        pushVarint(header, value);
+        pushVarint32(header, value);
     }
     if (payloadLength > 0) {
         header.push(last.tag);
-        pushVarint(header, payloadLength);
+        pushVarint32(header, payloadLength);
     }
     if (header.length > HEADER_ROOM)
         return message;
@@ -39604,14 +39655,6 @@ function createInPlace(schema, init, target, payloadStart, payloadLength) {
 }
 function isUint32(value) {
     return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
-}
-function pushVarint(out, value) {
-    let rest = value >>> 0;
-    while (rest >= 0x80) {
-        out.push((rest & 0x7f) | 0x80);
-        rest >>>= 7;
-    }
-    out.push(rest);
 }
 const flatPlans = new WeakMap();
 /** The fields of a flat bytes message in field-number order, or undefined for other shapes. */
@@ -39653,21 +39696,6 @@ function planFlatFields(schema) {
         return undefined;
     }
     return fields;
-}
-function varintLength(value) {
-    let length = 1;
-    for (let rest = value >>> 7; rest !== 0; rest >>>= 7)
-        length++;
-    return length;
-}
-function writeVarint(out, pos, value) {
-    let rest = value >>> 0;
-    while (rest >= 0x80) {
-        out[pos++] = (rest & 0x7f) | 0x80;
-        rest >>>= 7;
-    }
-    out[pos++] = rest;
-    return pos;
 }
 function deserializer(schema) {
     return (bytes) => fromBinary(schema, bytes);
@@ -42439,7 +42467,7 @@ const file_fsutil_types_stat = /*@__PURE__*/ fileDesc("Chdmc3V0aWwvdHlwZXMvc3Rhd
  * Describes the message fsutil.types.Stat.
  * Use `create(StatSchema)` to create a new message.
  */
-const StatSchema = /*@__PURE__*/ message_messageDesc(file_fsutil_types_stat, 0);
+const StatSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_fsutil_types_stat, 0)));
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/wire_pb.ts
 // The fsutil transfer packet (tonistiigi/fsutil types/wire.proto).
@@ -42507,6 +42535,61 @@ const FileSync = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 0);
  * @generated from service moby.filesync.v1.FileSend
  */
 const FileSend = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 1);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/stat-packet.ts
+
+// Field tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
+const PACKET_STAT_FIELD = (2 << 3) | 2;
+const STAT_PATH = (1 << 3) | 2;
+const STAT_MODE = 2 << 3;
+const STAT_SIZE = 5 << 3;
+const STAT_MOD_TIME = 6 << 3;
+const STAT_LINKNAME = (7 << 3) | 2;
+const STAT_DEVMAJOR = 8 << 3;
+const STAT_DEVMINOR = 9 << 3;
+/** Room before the Stat for the packet's tag and the Stat's length (a varint of up to 5 bytes). */
+const PACKET_HEADER_ROOM = 6;
+/** The most bytes the Stat's fixed fields take: tags, a 5-byte mode and four 10-byte int64s. */
+const FIXED_FIELDS_ROOM = 64;
+/**
+ * Packet{type: STAT, stat: Stat{...}}, with the fields proto3 writes: non-default values in field
+ * number order. uid, gid and xattrs are not sent (the walk leaves them at their defaults).
+ */
+function encodeStatPacket(stat) {
+    const pathBytes = Buffer.byteLength(stat.path);
+    const linkBytes = Buffer.byteLength(stat.linkname);
+    const out = Buffer.allocUnsafe(PACKET_HEADER_ROOM + FIXED_FIELDS_ROOM + 10 + pathBytes + linkBytes);
+    let pos = PACKET_HEADER_ROOM;
+    if (pathBytes > 0) {
+        out[pos++] = STAT_PATH;
+        pos = writeVarint32(out, pos, pathBytes);
+        pos += out.write(stat.path, pos, "utf8");
+    }
+    if (stat.mode !== 0) {
+        out[pos++] = STAT_MODE;
+        pos = writeVarint32(out, pos, stat.mode);
+    }
+    pos = writeInt64Field(out, pos, STAT_SIZE, stat.size);
+    pos = writeInt64Field(out, pos, STAT_MOD_TIME, stat.modTimeNs);
+    if (linkBytes > 0) {
+        out[pos++] = STAT_LINKNAME;
+        pos = writeVarint32(out, pos, linkBytes);
+        pos += out.write(stat.linkname, pos, "utf8");
+    }
+    pos = writeInt64Field(out, pos, STAT_DEVMAJOR, stat.devmajor);
+    pos = writeInt64Field(out, pos, STAT_DEVMINOR, stat.devminor);
+    const statLength = pos - PACKET_HEADER_ROOM;
+    const start = PACKET_HEADER_ROOM - 1 - varintLength32(statLength);
+    out[start] = PACKET_STAT_FIELD;
+    writeVarint32(out, start + 1, statLength);
+    return out.subarray(start, pos);
+}
+function writeInt64Field(out, pos, tag, value) {
+    if (value === 0n)
+        return pos;
+    out[pos++] = tag;
+    return writeVarint64(out, pos, value);
+}
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/filesync.ts
 // FileSync: the daemon pulls local directories (the build context, the Dockerfile's directory)
@@ -42579,16 +42662,8 @@ async function sendDir(call, dirs) {
         if (entry.hasContent)
             files.set(id, { path: entry.absolutePath, size: entry.size });
         id++;
-        const stat = create(StatSchema, {
-            path: entry.path,
-            mode: entry.mode,
-            size: entry.size,
-            modTime: entry.modTimeNs,
-            linkname: entry.linkname,
-            devmajor: entry.devmajor,
-            devminor: entry.devminor,
-        });
-        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT, stat }));
+        const stat = encodeStatPacket(entry);
+        await write(call, preEncoded(PacketSchema, stat), undefined, stat.length);
     }
     await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT }));
     await requests;
@@ -42716,11 +42791,14 @@ function readSmallFile(path, size) {
 const QUEUED_PACKETS = 256;
 /** Data packets up to this size may queue up to QUEUED_PACKETS; bigger ones wait at "full". */
 const SMALL_PACKET_BYTES = 64 * 1024;
-/** Writes with backpressure: waits for 'drain' when the stream's queue is full. */
-function write(call, packet, sent) {
+/**
+ * Writes with backpressure: waits for 'drain' when the stream's queue is full. `bytes` is the
+ * packet's size for that decision; a pre-encoded packet has no fields to measure.
+ */
+function write(call, packet, sent, bytes = packet.data.length) {
     if (call.write(packet, sent))
         return Promise.resolve();
-    if (packet.data.length <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
+    if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
         return Promise.resolve();
     return new Promise((resolve) => call.once("drain", resolve));
 }

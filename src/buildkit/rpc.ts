@@ -15,6 +15,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
+import { pushVarint32, varintLength32, writeVarint32 } from "./varint.js";
 
 /** BuildKit's client and server both allow 16 MiB messages; grpc-js defaults to 4 MiB. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -85,10 +86,10 @@ function flatBytesEncoder(schema: DescMessage): ((message: object) => Buffer | u
         if (value !== undefined) return undefined;
       } else if (field.kind === "varint") {
         if (!isUint32(value)) return undefined;
-        if (value !== 0) size += 1 + varintLength(value);
+        if (value !== 0) size += 1 + varintLength32(value);
       } else {
         if (!(value instanceof Uint8Array)) return undefined;
-        if (value.byteLength > 0) size += 1 + varintLength(value.byteLength) + value.byteLength;
+        if (value.byteLength > 0) size += 1 + varintLength32(value.byteLength) + value.byteLength;
       }
     }
     const out = Buffer.allocUnsafe(size);
@@ -99,12 +100,12 @@ function flatBytesEncoder(schema: DescMessage): ((message: object) => Buffer | u
       if (field.kind === "varint") {
         if (value === 0) continue;
         out[pos++] = field.tag;
-        pos = writeVarint(out, pos, value as number);
+        pos = writeVarint32(out, pos, value as number);
       } else {
         const bytes = value as Uint8Array;
         if (bytes.byteLength === 0) continue;
         out[pos++] = field.tag;
-        pos = writeVarint(out, pos, bytes.byteLength);
+        pos = writeVarint32(out, pos, bytes.byteLength);
         out.set(bytes, pos);
         pos += bytes.byteLength;
       }
@@ -114,6 +115,16 @@ function flatBytesEncoder(schema: DescMessage): ((message: object) => Buffer | u
 }
 
 const ENCODED = Symbol("encoded");
+
+/**
+ * A message to send whose bytes are already encoded (by a hand-written encoder on a hot path):
+ * the serializer sends `bytes` as they are. Its fields are not set; it is for sending only.
+ */
+export function preEncoded<D extends DescMessage>(schema: D, bytes: Buffer): MessageShape<D> {
+  const message = { $typeName: schema.typeName } as MessageShape<D>;
+  Object.defineProperty(message, ENCODED, { value: bytes });
+  return message;
+}
 
 /** Bytes to leave free before a payload given to createInPlace, for the fields in front of it. */
 export const HEADER_ROOM = 64;
@@ -148,11 +159,11 @@ export function createInPlace<D extends DescMessage>(
     if (field.kind !== "varint" || !isUint32(value)) return message;
     if (value === 0) continue;
     header.push(field.tag);
-    pushVarint(header, value);
+    pushVarint32(header, value);
   }
   if (payloadLength > 0) {
     header.push(last.tag);
-    pushVarint(header, payloadLength);
+    pushVarint32(header, payloadLength);
   }
   if (header.length > HEADER_ROOM) return message;
   const start = payloadStart - header.length;
@@ -163,15 +174,6 @@ export function createInPlace<D extends DescMessage>(
 
 function isUint32(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
-}
-
-function pushVarint(out: number[], value: number): void {
-  let rest = value >>> 0;
-  while (rest >= 0x80) {
-    out.push((rest & 0x7f) | 0x80);
-    rest >>>= 7;
-  }
-  out.push(rest);
 }
 
 const flatPlans = new WeakMap<DescMessage, FlatField[] | null>();
@@ -211,22 +213,6 @@ function planFlatFields(schema: DescMessage): FlatField[] | undefined {
     return undefined;
   }
   return fields;
-}
-
-function varintLength(value: number): number {
-  let length = 1;
-  for (let rest = value >>> 7; rest !== 0; rest >>>= 7) length++;
-  return length;
-}
-
-function writeVarint(out: Buffer, pos: number, value: number): number {
-  let rest = value >>> 0;
-  while (rest >= 0x80) {
-    out[pos++] = (rest & 0x7f) | 0x80;
-    rest >>>= 7;
-  }
-  out[pos++] = rest;
-  return pos;
 }
 
 export function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> {

@@ -8,9 +8,9 @@ import * as grpc from "@grpc/grpc-js";
 import { walkContext, type WalkFilter } from "../context/walk.js";
 import { FileSync } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
-import { StatSchema } from "../proto/fsutil/types/stat_pb.js";
 import type { SessionService } from "./tunnel.js";
-import { createInPlace, HEADER_ROOM } from "../rpc.js";
+import { createInPlace, HEADER_ROOM, preEncoded } from "../rpc.js";
+import { encodeStatPacket } from "./stat-packet.js";
 
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -100,16 +100,8 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
   for await (const entry of walkContext(root, filter)) {
     if (entry.hasContent) files.set(id, { path: entry.absolutePath, size: entry.size });
     id++;
-    const stat = create(StatSchema, {
-      path: entry.path,
-      mode: entry.mode,
-      size: entry.size,
-      modTime: entry.modTimeNs,
-      linkname: entry.linkname,
-      devmajor: entry.devmajor,
-      devminor: entry.devminor,
-    });
-    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT, stat }));
+    const stat = encodeStatPacket(entry);
+    await write(call, preEncoded(PacketSchema, stat), undefined, stat.length);
   }
   await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT }));
   await requests;
@@ -245,11 +237,18 @@ const QUEUED_PACKETS = 256;
 /** Data packets up to this size may queue up to QUEUED_PACKETS; bigger ones wait at "full". */
 const SMALL_PACKET_BYTES = 64 * 1024;
 
-/** Writes with backpressure: waits for 'drain' when the stream's queue is full. */
-function write(call: DiffCopyCall, packet: Packet, sent?: () => void): Promise<void> {
+/**
+ * Writes with backpressure: waits for 'drain' when the stream's queue is full. `bytes` is the
+ * packet's size for that decision; a pre-encoded packet has no fields to measure.
+ */
+function write(
+  call: DiffCopyCall,
+  packet: Packet,
+  sent?: () => void,
+  bytes = packet.data.length,
+): Promise<void> {
   if (call.write(packet, sent)) return Promise.resolve();
-  if (packet.data.length <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
-    return Promise.resolve();
+  if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS) return Promise.resolve();
   return new Promise((resolve) => call.once("drain", resolve));
 }
 
