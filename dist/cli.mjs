@@ -33142,7 +33142,7 @@ module.exports = validRange
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7485);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1227);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
@@ -33163,7 +33163,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7485:
+/***/ 1227:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -40671,6 +40671,95 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/runner/privilege.ts
+// buildkitd (not rootless) runs as root, and so do the commands that touch the files it owns in
+// its state dir. The CLI as root runs them directly. GitHub's hosted runners run the action as the
+// `runner` user with passwordless sudo: there they run through `sudo -n`, as a person would.
+
+
+
+const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+/** Neither root nor passwordless sudo: the message is one sentence. */
+class NoRootAccessError extends errors_BuildkitError {
+    name = "NoRootAccessError";
+    constructor() {
+        super("Starting a BuildKit runner needs root or passwordless sudo (sudo -n), and rootless buildkitd (rootlesskit) is not supported yet; run as root, allow sudo, or give a runner endpoint.");
+    }
+}
+let detected;
+/** root when this process is root, sudo when `sudo -n true` succeeds, else undefined. Asked once. */
+function rootAccess() {
+    detected ??= (async () => {
+        if (process.getuid?.() === 0)
+            return "root";
+        try {
+            await execFileAsync("sudo", ["-n", "true"], { timeout: 10_000 });
+            return "sudo";
+        }
+        catch {
+            return undefined;
+        }
+    })();
+    return detected;
+}
+async function requireRootAccess() {
+    const access = await rootAccess();
+    if (access === undefined)
+        throw new NoRootAccessError();
+    return access;
+}
+/** The command line that runs `file args` as root with `env` added to the environment. */
+function asRoot(access, file, args, env = {}) {
+    if (access === "root")
+        return { file, args, env: { ...process.env, ...env } };
+    const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    return { file: "sudo", args: ["-n", "--", "env", ...assignments, file, ...args], env: process.env };
+}
+/** Runs `file args` as root and returns its output; rejects as execFile does. */
+async function privilege_runAsRoot(file, args, options) {
+    const command = asRoot(await requireRootAccess(), file, args);
+    return execFileAsync(command.file, command.args, {
+        env: command.env,
+        timeout: options.timeoutMs,
+        signal: options.signal,
+    });
+}
+/**
+ * Sends `signal` to `pid`; through `sudo kill` when the process is root's and we are not.
+ * Returns false when the process is gone.
+ */
+async function signalProcess(pid, signal) {
+    try {
+        process.kill(pid, signal);
+        return true;
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === "ESRCH")
+            return false;
+        if (code !== "EPERM" || (await rootAccess()) !== "sudo")
+            throw error;
+    }
+    try {
+        await privilege_runAsRoot("kill", [`-${signal.replace(/^SIG/, "")}`, String(pid)], { timeoutMs: 10_000 });
+        return true;
+    }
+    catch {
+        // kill fails for a pid that exited in between.
+        return isAlive(pid);
+    }
+}
+/** Whether a process with this pid exists (a root process we may not signal counts). */
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === "EPERM";
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/runner/start.ts
 // A pinned runner started on this machine when none is given: buildkitd of the pinned version
 // from PATH, the cache dir, or a verified download of BuildKit's release tarball; run as root on
@@ -40689,7 +40778,8 @@ const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 
 
 
-const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
+
+const start_execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
 /** The version started when the pin allows it (the one the tests run against). */
 const DEFAULT_BUILDKIT_VERSION = "0.32.2";
 /** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
@@ -40853,7 +40943,7 @@ async function reportsVersion(path, version, signal) {
     if (!(0,external_node_fs_namespaceObject.existsSync)(path))
         return false;
     try {
-        const { stdout } = await execFileAsync(path, ["--version"], { timeout: 10_000, signal });
+        const { stdout } = await start_execFileAsync(path, ["--version"], { timeout: 10_000, signal });
         // "buildkitd github.com/moby/buildkit v0.32.2 <revision>"
         return stdout.split(/\s+/).includes(`v${version}`);
     }
@@ -40983,7 +41073,7 @@ async function sha256File(path) {
 /** Unpacks the release (bin/buildkitd, bin/buildctl, helpers) with the system tar. */
 async function extractRelease(tarball, dir, url, signal) {
     try {
-        await execFileAsync("tar", ["-xzf", tarball, "-C", dir, "--no-same-owner"], { signal });
+        await start_execFileAsync("tar", ["-xzf", tarball, "-C", dir, "--no-same-owner"], { signal });
     }
     catch (error) {
         const detail = String(error.stderr ?? error.message).trim();
@@ -40995,38 +41085,24 @@ async function extractRelease(tarball, dir, url, signal) {
 }
 /** Starts buildkitd as root on a unix socket and waits until our client gets an answer from it. */
 async function startBuildkitd(options) {
-    if (process.getuid?.() !== 0) {
-        throw new RunnerStartError("Starting a BuildKit runner needs root, and rootless buildkitd (rootlesskit) is not supported yet; run as root or give a runner endpoint.");
-    }
+    const access = await requireRootAccess();
     const found = typeof options.buildkitd === "string"
         ? { path: options.buildkitd, binDir: (0,external_node_path_namespaceObject.join)(options.buildkitd, ".."), source: "path" }
         : options.buildkitd;
     await (0,promises_namespaceObject.mkdir)(options.stateDir, { recursive: true });
     // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
     const runtimeDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), "rb-buildkitd-"));
-    const socket = (0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.sock");
     const logFile = (0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.log");
     const log = await (0,promises_namespaceObject.open)(logFile, "a");
     let child;
     let spawned;
     try {
-        child = (0,external_node_child_process_namespaceObject.spawn)(found.path, [
-            "--root",
-            options.stateDir,
-            "--addr",
-            `unix://${socket}`,
-            // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
-            // every buildkitd, so two on one machine (or one beside the system's) race for it.
-            "--otel-socket-path",
-            (0,external_node_path_namespaceObject.join)(runtimeDir, "otel-grpc.sock"),
-            "--oci-worker=true",
-            "--containerd-worker=false",
-            ...(options.args ?? []),
-        ], {
+        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
+        child = (0,external_node_child_process_namespaceObject.spawn)(command.file, command.args, {
             // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
             detached: true,
             stdio: ["ignore", log.fd, log.fd],
-            env: { ...process.env, PATH: `${found.binDir}${external_node_path_namespaceObject.delimiter}${process.env.PATH ?? ""}` },
+            env: command.env,
         });
         // Listen before any await: "spawn" fires on a later tick and would be missed.
         spawned = new Promise((resolve, reject) => {
@@ -41046,7 +41122,7 @@ async function startBuildkitd(options) {
     }
     if (options.detached)
         child.unref();
-    const endpoint = parseEndpoint(`unix://${socket}`);
+    const endpoint = parseEndpoint(`unix://${(0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.sock")}`);
     let stopped;
     const runner = {
         endpoint,
@@ -41055,7 +41131,13 @@ async function startBuildkitd(options) {
         runtimeDir,
         logFile,
         stop: (graceMs = DEFAULT_STOP_GRACE_MS) => {
-            stopped ??= stopChild(child, graceMs).finally(() => (0,promises_namespaceObject.rm)(runtimeDir, { recursive: true, force: true }));
+            stopped ??= (async () => {
+                // Through sudo our child is sudo, which cannot pass on a SIGKILL: stop buildkitd itself.
+                const pid = access === "sudo" ? readPid(runtimeDir) : undefined;
+                if (pid !== undefined)
+                    await stopProcessById(pid, graceMs);
+                await stopChild(child, graceMs);
+            })().finally(() => (0,promises_namespaceObject.rm)(runtimeDir, { recursive: true, force: true }));
             return stopped;
         },
     };
@@ -41070,8 +41152,56 @@ async function startBuildkitd(options) {
         }
         throw error;
     }
-    options.reporter.info(`Started buildkitd (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
+    if (access === "sudo")
+        runner.pid = readPid(runtimeDir) ?? runner.pid;
+    options.reporter.info(`Started buildkitd${access === "sudo" ? " through sudo" : ""} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
     return runner;
+}
+/** Variables buildkitd needs that sudo would drop: the proxies its pulls and pushes go through. */
+const PASSED_THROUGH_SUDO = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+function buildkitdCommand(access, found, stateDir, runtimeDir, extraArgs) {
+    const args = [
+        "--root",
+        stateDir,
+        "--addr",
+        `unix://${(0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.sock")}`,
+        // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
+        // every buildkitd, so two on one machine (or one beside the system's) race for it.
+        "--otel-socket-path",
+        (0,external_node_path_namespaceObject.join)(runtimeDir, "otel-grpc.sock"),
+        "--oci-worker=true",
+        "--containerd-worker=false",
+    ];
+    // The release's buildkit-runc is found on PATH.
+    const env = { PATH: `${found.binDir}${external_node_path_namespaceObject.delimiter}${process.env.PATH ?? ""}` };
+    if (access === "root")
+        return asRoot(access, found.path, [...args, ...extraArgs], env);
+    for (const name of PASSED_THROUGH_SUDO) {
+        const value = process.env[name];
+        if (value !== undefined)
+            env[name] = value;
+    }
+    // The socket's group is ours, so that we can connect without root. Through sudo our child is
+    // sudo: a shell notes buildkitd's own pid (it execs into buildkitd) for stopping it later.
+    args.push("--group", String(process.getgid?.() ?? 0));
+    return asRoot(access, "/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', (0,external_node_path_namespaceObject.join)(runtimeDir, PID_FILE), found.path, ...args, ...extraArgs], env);
+}
+const PID_FILE = "buildkitd.pid";
+function readPid(runtimeDir) {
+    try {
+        const pid = Number((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(runtimeDir, PID_FILE), "utf8").trim());
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
 }
 async function waitUntilAnswering(runner, child, timeoutMs, signal) {
     const deadline = Date.now() + timeoutMs;
@@ -41139,24 +41269,13 @@ function stopChild(child, graceMs) {
  * then SIGKILL after the grace period. Resolves once the pid is gone.
  */
 async function stopProcessById(pid, graceMs = DEFAULT_STOP_GRACE_MS) {
-    if (!isAlive(pid))
+    if (!(await signalProcess(pid, "SIGTERM")))
         return;
-    process.kill(pid, "SIGTERM");
     if (await waitForExit(pid, graceMs))
         return;
-    if (isAlive(pid))
-        process.kill(pid, "SIGKILL");
+    await signalProcess(pid, "SIGKILL");
     if (!(await waitForExit(pid, 10_000))) {
         throw new RunnerStartError(`buildkitd (pid ${pid}) did not exit after SIGKILL.`);
-    }
-}
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === "EPERM";
     }
 }
 async function waitForExit(pid, timeoutMs) {
@@ -41179,8 +41298,6 @@ async function waitForExit(pid, timeoutMs) {
 
 
 
-
-const state_execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
 /** A saved state that cannot be restored or saved; the message is one sentence. */
 class StateError extends (/* unused pure expression or super */ null && (BuildkitError)) {
     name = "StateError";
@@ -41189,11 +41306,11 @@ class StateError extends (/* unused pure expression or super */ null && (Buildki
 function stateKey(version, os = process.platform, arch = releaseArch()) {
     return `buildkit-state-v${version.replace(/^v/, "")}-${os}-${arch}`;
 }
-const DEFAULT_STATE_TIMEOUT_MS = (/* unused pure expression or super */ null && (10 * 60_000));
+const DEFAULT_STATE_TIMEOUT_MS = 10 * 60_000;
 /**
  * Tarballs in a directory, ROOT/KEY.tar, uncompressed (the layers in the cache are compressed
  * already). Owners, modes, devices and xattrs are kept: overlayfs snapshots use whiteout devices
- * and trusted.* xattrs, which is also why saving and restoring needs root.
+ * and trusted.* xattrs, which is also why tar runs as root (through sudo when we are not).
  */
 class FileStateStore {
     root;
@@ -41208,7 +41325,7 @@ class FileStateStore {
             return false;
         await mkdir(dir, { recursive: true });
         try {
-            await state_execFileAsync("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeout: this.timeoutMs });
+            await runAsRoot("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeoutMs: this.timeoutMs });
         }
         catch (error) {
             await clearDir(dir);
@@ -41222,7 +41339,7 @@ class FileStateStore {
         // Written beside and renamed: a save that fails half-way never replaces a good state.
         const partial = `${file}.partial-${process.pid}`;
         try {
-            await state_execFileAsync("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeout: this.timeoutMs });
+            await runAsRoot("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeoutMs: this.timeoutMs });
             await rename(partial, file);
         }
         catch (error) {
@@ -41230,6 +41347,7 @@ class FileStateStore {
             throw new StateError(`The runner state in ${dir} cannot be saved to ${file}: ${tarFailure(error)}.`);
         }
     }
+    /** Where the state saved under `key` is kept. */
     file(key) {
         if (!/^[A-Za-z0-9._-]+$/.test(key))
             throw new StateError(`The state key "${key}" has characters a file name cannot.`);
@@ -41247,11 +41365,20 @@ function tarFailure(error) {
         .filter((line) => !/Exiting with failure status/.test(line));
     return (lines[0] ?? "tar failed").replace(/^tar: /, "").replace(/\.$/, "");
 }
-/** Empties dir, keeping the directory itself. */
+/** Empties dir, keeping the directory itself; root's files in it through sudo when we are not root. */
 async function clearDir(dir) {
     await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-    for (const entry of await (0,promises_namespaceObject.readdir)(dir))
-        await (0,promises_namespaceObject.rm)((0,external_node_path_namespaceObject.join)(dir, entry), { recursive: true, force: true });
+    const entries = (await (0,promises_namespaceObject.readdir)(dir)).map((entry) => (0,external_node_path_namespaceObject.join)(dir, entry));
+    try {
+        for (const entry of entries)
+            await (0,promises_namespaceObject.rm)(entry, { recursive: true, force: true });
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== "EACCES" && code !== "EPERM")
+            throw error;
+        await privilege_runAsRoot("rm", ["-rf", "--", ...entries], { timeoutMs: DEFAULT_STATE_TIMEOUT_MS });
+    }
 }
 /**
  * Restores the saved state and starts buildkitd on it. A state that cannot be extracted, or that

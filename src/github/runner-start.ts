@@ -5,7 +5,7 @@
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import * as toolCache from "@actions/tool-cache";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectToStarted, type AcquiredRunner, type AcquireOptions } from "../runner/acquire.js";
@@ -17,10 +17,15 @@ import {
   versionToStart,
   type ToolStore,
 } from "../runner/start.js";
-import { startWithState, stateKey, type StateStore } from "../runner/state.js";
+import { FileStateStore, StateError, startWithState, stateKey, type StateStore } from "../runner/state.js";
 
 const TOOL_NAME = "buildkit";
-const STATE = { pid: "runner-pid", stateDir: "runner-state-dir", key: "runner-state-key" } as const;
+const STATE = {
+  pid: "runner-pid",
+  runtimeDir: "runner-runtime-dir",
+  stateDir: "runner-state-dir",
+  key: "runner-state-key",
+} as const;
 
 /** @actions/tool-cache: RUNNER_TOOL_CACHE/buildkit/VERSION/ARCH, shared by the jobs of a runner. */
 class ToolCacheStore implements ToolStore {
@@ -58,15 +63,37 @@ class ToolCacheStore implements ToolStore {
 }
 
 /**
- * @actions/cache: entries cannot be overwritten, so each run saves under KEY-RUN_ID-ATTEMPT and
- * restores the newest KEY-* (GitHub's prefix match).
+ * @actions/cache holding FileStateStore's tarball of the state dir. The dir is buildkitd's, owned
+ * by root, and the action runs as the job's user on GitHub's runners: @actions/cache's own tar
+ * could not read it, while FileStateStore's tar runs as root (through sudo) and keeps owners,
+ * devices and xattrs. Entries cannot be overwritten, so each run saves under KEY-RUN_ID-ATTEMPT
+ * and restores the newest KEY-* (GitHub's prefix match).
  */
 class ActionsCacheStateStore implements StateStore {
+  // A fixed path: @actions/cache restores to the path it saved from.
+  private readonly tarballs = new FileStateStore(
+    join(process.env.RUNNER_TEMP || tmpdir(), "remote-buildkit-state-tarball"),
+  );
   async restore(key: string, dir: string): Promise<boolean> {
-    return (await cache.restoreCache([dir], runKey(key), [`${key}-`])) !== undefined;
+    const tarball = this.tarballs.file(key);
+    if ((await cache.restoreCache([tarball], runKey(key), [`${key}-`])) === undefined) return false;
+    try {
+      return await this.tarballs.restore(key, dir);
+    } finally {
+      await rm(tarball, { force: true });
+    }
   }
   async save(key: string, dir: string): Promise<void> {
-    await cache.saveCache([dir], runKey(key));
+    await this.tarballs.save(key, dir);
+    const tarball = this.tarballs.file(key);
+    try {
+      // saveCache warns and answers -1 on most failures rather than throwing.
+      if ((await cache.saveCache([tarball], runKey(key))) === -1) {
+        throw new StateError("GitHub's cache service did not take it (see the warning above).");
+      }
+    } finally {
+      await rm(tarball, { force: true });
+    }
   }
 }
 
@@ -103,6 +130,7 @@ export function startForJob(settings: JobRunnerSettings) {
       reporter,
     });
     core.saveState(STATE.pid, String(started.pid));
+    core.saveState(STATE.runtimeDir, started.runtimeDir);
     core.saveState(STATE.stateDir, stateDir);
     core.saveState(STATE.key, key);
     return connectToStarted(options, started, {
@@ -117,6 +145,9 @@ export async function stopJobRunner(): Promise<void> {
   const pid = Number(core.getState(STATE.pid));
   if (!pid) return;
   await stopProcessById(pid);
+  // Its socket and log; the main step's process, which would have removed them, is gone.
+  const runtimeDir = core.getState(STATE.runtimeDir);
+  if (runtimeDir) await rm(runtimeDir, { recursive: true, force: true });
   core.info(`Stopped the BuildKit runner the main step started (pid ${pid}).`);
   const stateDir = core.getState(STATE.stateDir);
   const key = core.getState(STATE.key);

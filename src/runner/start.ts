@@ -18,6 +18,14 @@ import { InputError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
 import semver from "semver";
 import type { VersionPin } from "./version-pin.js";
+import {
+  asRoot,
+  isAlive,
+  requireRootAccess,
+  signalProcess,
+  type RootAccess,
+  type RootCommand,
+} from "./privilege.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -444,11 +452,7 @@ export interface StartedRunner {
 
 /** Starts buildkitd as root on a unix socket and waits until our client gets an answer from it. */
 export async function startBuildkitd(options: StartBuildkitdOptions): Promise<StartedRunner> {
-  if (process.getuid?.() !== 0) {
-    throw new RunnerStartError(
-      "Starting a BuildKit runner needs root, and rootless buildkitd (rootlesskit) is not supported yet; run as root or give a runner endpoint.",
-    );
-  }
+  const access = await requireRootAccess();
   const found: FoundBuildkitd =
     typeof options.buildkitd === "string"
       ? { path: options.buildkitd, binDir: join(options.buildkitd, ".."), source: "path" }
@@ -456,34 +460,18 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
   await mkdir(options.stateDir, { recursive: true });
   // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
   const runtimeDir = await mkdtemp(join(tmpdir(), "rb-buildkitd-"));
-  const socket = join(runtimeDir, "buildkitd.sock");
   const logFile = join(runtimeDir, "buildkitd.log");
   const log = await open(logFile, "a");
   let child: ChildProcess;
   let spawned: Promise<void>;
   try {
-    child = spawn(
-      found.path,
-      [
-        "--root",
-        options.stateDir,
-        "--addr",
-        `unix://${socket}`,
-        // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
-        // every buildkitd, so two on one machine (or one beside the system's) race for it.
-        "--otel-socket-path",
-        join(runtimeDir, "otel-grpc.sock"),
-        "--oci-worker=true",
-        "--containerd-worker=false",
-        ...(options.args ?? []),
-      ],
-      {
-        // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
-        detached: true,
-        stdio: ["ignore", log.fd, log.fd],
-        env: { ...process.env, PATH: `${found.binDir}${delimiter}${process.env.PATH ?? ""}` },
-      },
-    );
+    const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
+    child = spawn(command.file, command.args, {
+      // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
+      detached: true,
+      stdio: ["ignore", log.fd, log.fd],
+      env: command.env,
+    });
     // Listen before any await: "spawn" fires on a later tick and would be missed.
     spawned = new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
@@ -499,7 +487,7 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
     throw new RunnerStartError(`buildkitd at ${found.path} cannot be started: ${(error as Error).message}.`);
   }
   if (options.detached) child.unref();
-  const endpoint = parseEndpoint(`unix://${socket}`);
+  const endpoint = parseEndpoint(`unix://${join(runtimeDir, "buildkitd.sock")}`);
   let stopped: Promise<void> | undefined;
   const runner: StartedRunner = {
     endpoint,
@@ -508,7 +496,12 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
     runtimeDir,
     logFile,
     stop: (graceMs = DEFAULT_STOP_GRACE_MS) => {
-      stopped ??= stopChild(child, graceMs).finally(() => rm(runtimeDir, { recursive: true, force: true }));
+      stopped ??= (async () => {
+        // Through sudo our child is sudo, which cannot pass on a SIGKILL: stop buildkitd itself.
+        const pid = access === "sudo" ? readPid(runtimeDir) : undefined;
+        if (pid !== undefined) await stopProcessById(pid, graceMs);
+        await stopChild(child, graceMs);
+      })().finally(() => rm(runtimeDir, { recursive: true, force: true }));
       return stopped;
     },
   };
@@ -527,10 +520,69 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
     }
     throw error;
   }
+  if (access === "sudo") runner.pid = readPid(runtimeDir) ?? runner.pid;
   options.reporter.info(
-    `Started buildkitd (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`,
+    `Started buildkitd${access === "sudo" ? " through sudo" : ""} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`,
   );
   return runner;
+}
+
+/** Variables buildkitd needs that sudo would drop: the proxies its pulls and pushes go through. */
+const PASSED_THROUGH_SUDO = [
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+];
+
+function buildkitdCommand(
+  access: RootAccess,
+  found: FoundBuildkitd,
+  stateDir: string,
+  runtimeDir: string,
+  extraArgs: string[],
+): RootCommand {
+  const args = [
+    "--root",
+    stateDir,
+    "--addr",
+    `unix://${join(runtimeDir, "buildkitd.sock")}`,
+    // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
+    // every buildkitd, so two on one machine (or one beside the system's) race for it.
+    "--otel-socket-path",
+    join(runtimeDir, "otel-grpc.sock"),
+    "--oci-worker=true",
+    "--containerd-worker=false",
+  ];
+  // The release's buildkit-runc is found on PATH.
+  const env: Record<string, string> = { PATH: `${found.binDir}${delimiter}${process.env.PATH ?? ""}` };
+  if (access === "root") return asRoot(access, found.path, [...args, ...extraArgs], env);
+  for (const name of PASSED_THROUGH_SUDO) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  // The socket's group is ours, so that we can connect without root. Through sudo our child is
+  // sudo: a shell notes buildkitd's own pid (it execs into buildkitd) for stopping it later.
+  args.push("--group", String(process.getgid?.() ?? 0));
+  return asRoot(
+    access,
+    "/bin/sh",
+    ["-c", 'echo $$ > "$0" && exec "$@"', join(runtimeDir, PID_FILE), found.path, ...args, ...extraArgs],
+    env,
+  );
+}
+
+const PID_FILE = "buildkitd.pid";
+
+function readPid(runtimeDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(runtimeDir, PID_FILE), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function waitUntilAnswering(
@@ -604,21 +656,11 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
  * then SIGKILL after the grace period. Resolves once the pid is gone.
  */
 export async function stopProcessById(pid: number, graceMs: number = DEFAULT_STOP_GRACE_MS): Promise<void> {
-  if (!isAlive(pid)) return;
-  process.kill(pid, "SIGTERM");
+  if (!(await signalProcess(pid, "SIGTERM"))) return;
   if (await waitForExit(pid, graceMs)) return;
-  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  await signalProcess(pid, "SIGKILL");
   if (!(await waitForExit(pid, 10_000))) {
     throw new RunnerStartError(`buildkitd (pid ${pid}) did not exit after SIGKILL.`);
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

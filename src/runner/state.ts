@@ -1,16 +1,13 @@
 // The started runner's state dir (its build cache) kept between runs: restored before buildkitd
 // starts, saved after it stops. FileStateStore keeps tarballs in a directory (the CLI); the
 // GitHub adapter implements StateStore with @actions/cache.
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { BuildkitError } from "../buildkit/errors.js";
 import type { Reporter } from "../report/reporter.js";
+import { runAsRoot } from "./privilege.js";
 import { releaseArch, type StartedRunner } from "./start.js";
-
-const execFileAsync = promisify(execFile);
 
 export interface StateStore {
   /** Fills the empty `dir` with the state saved under `key`; false when there is none. */
@@ -38,7 +35,7 @@ export const DEFAULT_STATE_TIMEOUT_MS = 10 * 60_000;
 /**
  * Tarballs in a directory, ROOT/KEY.tar, uncompressed (the layers in the cache are compressed
  * already). Owners, modes, devices and xattrs are kept: overlayfs snapshots use whiteout devices
- * and trusted.* xattrs, which is also why saving and restoring needs root.
+ * and trusted.* xattrs, which is also why tar runs as root (through sudo when we are not).
  */
 export class FileStateStore implements StateStore {
   constructor(
@@ -51,7 +48,7 @@ export class FileStateStore implements StateStore {
     if (!existsSync(file)) return false;
     await mkdir(dir, { recursive: true });
     try {
-      await execFileAsync("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeout: this.timeoutMs });
+      await runAsRoot("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeoutMs: this.timeoutMs });
     } catch (error) {
       await clearDir(dir);
       throw new StateError(`The saved runner state ${file} cannot be extracted: ${tarFailure(error)}.`);
@@ -65,7 +62,7 @@ export class FileStateStore implements StateStore {
     // Written beside and renamed: a save that fails half-way never replaces a good state.
     const partial = `${file}.partial-${process.pid}`;
     try {
-      await execFileAsync("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeout: this.timeoutMs });
+      await runAsRoot("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeoutMs: this.timeoutMs });
       await rename(partial, file);
     } catch (error) {
       await rm(partial, { force: true });
@@ -73,7 +70,8 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  private file(key: string): string {
+  /** Where the state saved under `key` is kept. */
+  file(key: string): string {
     if (!/^[A-Za-z0-9._-]+$/.test(key))
       throw new StateError(`The state key "${key}" has characters a file name cannot.`);
     return join(this.root, `${key}.tar`);
@@ -92,10 +90,17 @@ function tarFailure(error: unknown): string {
   return (lines[0] ?? "tar failed").replace(/^tar: /, "").replace(/\.$/, "");
 }
 
-/** Empties dir, keeping the directory itself. */
+/** Empties dir, keeping the directory itself; root's files in it through sudo when we are not root. */
 export async function clearDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+  const entries = (await readdir(dir)).map((entry) => join(dir, entry));
+  try {
+    for (const entry of entries) await rm(entry, { recursive: true, force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EPERM") throw error;
+    await runAsRoot("rm", ["-rf", "--", ...entries], { timeoutMs: DEFAULT_STATE_TIMEOUT_MS });
+  }
 }
 
 export interface StartWithStateOptions {

@@ -48,3 +48,17 @@ export function isOneSentence(stderr: string): boolean {
   const lines = stderr.trim().split("\n");
   return lines.length === 1 && lines[0]!.startsWith("error: ") && !/\n\s+at /.test(stderr);
 }
+
+/** The NAME<<DELIMITER heredocs of a GitHub file command (GITHUB_OUTPUT, GITHUB_STATE). */
+export function parseFileCommand(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const heredoc = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (!heredoc) continue;
+    const value: string[] = [];
+    for (i++; lines[i] !== heredoc[2]; i++) value.push(lines[i]!);
+    outputs[heredoc[1]!] = value.join("\n");
+  }
+  return outputs;
+}

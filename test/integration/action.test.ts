@@ -1,12 +1,12 @@
 // The action as GitHub's runner runs it: dist/main.mjs on node with INPUT_* variables, outputs
 // through the GITHUB_OUTPUT file command and workflow commands on stdout.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { cleanEnv, REPO_ROOT, runProcess } from "../helpers/cli.js";
+import { cleanEnv, parseFileCommand, REPO_ROOT, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 
 let runner: RunnerUnderTest;
@@ -40,20 +40,6 @@ async function runStep(entry: "main" | "post", inputs: Record<string, string>, w
     outputs: parseFileCommand(readFileSync(outputFile, "utf8")),
     summary: readFileSync(summaryFile, "utf8"),
   };
-}
-
-/** GitHub's file command format: name<<DELIMITER, value lines, DELIMITER. */
-function parseFileCommand(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const heredoc = /^([^<]+)<<(.+)$/.exec(lines[i]!);
-    if (!heredoc) continue;
-    const value: string[] = [];
-    for (i++; lines[i] !== heredoc[2]; i++) value.push(lines[i]!);
-    outputs[heredoc[1]!] = value.join("\n");
-  }
-  return outputs;
 }
 
 describe("the action", () => {
@@ -220,5 +206,6 @@ describe("the action with no runner given", () => {
       new RegExp(`Stopped the BuildKit runner the main step started \\(pid ${pid}\\)`),
     );
     assert.throws(() => process.kill(pid, 0), "the post step stopped the runner");
+    assert.equal(existsSync(state["runner-runtime-dir"]!), false, "the post step removes its socket dir");
   });
 });

@@ -6,6 +6,7 @@ import { isOneSentence, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js"
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeContext, run } from "../helpers/contexts.js";
+import { processRunsWith } from "../helpers/processes.js";
 
 let runner: RunnerUnderTest;
 let connection: string[];
@@ -266,7 +267,7 @@ describe("build", () => {
 
 describe("cancellation", () => {
   it("SIGINT cancels the build on the runner and the process exits", { timeout: 60_000 }, async () => {
-    const { spawn, execFileSync } = await import("node:child_process");
+    const { spawn } = await import("node:child_process");
     const { CLI_BUNDLE, cleanEnv } = await import("../helpers/cli.js");
     const marker = `sleep 3${Math.floor(Math.random() * 900 + 100)}`;
     const context = makeContext({
@@ -284,13 +285,7 @@ describe("cancellation", () => {
         if (/ started$/m.test(stderr)) resolve();
       }),
     );
-    const runningOnRunner = () => {
-      try {
-        return execFileSync("pgrep", ["-f", marker]).toString().trim() !== "";
-      } catch {
-        return false;
-      }
-    };
+    const runningOnRunner = () => processRunsWith(marker);
     assert.equal(runningOnRunner(), true, "the RUN step runs on the runner");
     child.kill("SIGINT");
     assert.equal(await exited, 1);

@@ -2,7 +2,6 @@
 // default socket. The CLI starts the pinned buildkitd from its cache dir for the command, builds,
 // stops it, and keeps its state so that the next build is cached.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,23 +9,12 @@ import { before, describe, it } from "node:test";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
+import { buildkitdRunsOn } from "../helpers/processes.js";
 
 let runner: RunnerUnderTest;
 before(() => {
   runner = runnerUnderTest();
 });
-
-function buildkitdRunningOn(stateDir: string): boolean {
-  try {
-    return (
-      execFileSync("pgrep", ["-f", `--root ${stateDir}`])
-        .toString()
-        .trim() !== ""
-    );
-  } catch {
-    return false;
-  }
-}
 
 describe("build with nothing configured", { timeout: 5 * 60_000 }, () => {
   it("starts the pinned buildkitd from the cache dir, stops it after, and builds from cache the next time", async (t) => {
@@ -48,11 +36,11 @@ describe("build with nothing configured", { timeout: 5 * 60_000 }, () => {
     assert.match(first.stderr, /none answers at unix:\/\/\/run\/buildkit\/buildkitd\.sock; starting one/);
     assert.match(first.stderr, /^#\d+ \d+\.\d+ built once$/m);
     const stateDir = join(cacheRoot, "state", "buildkit-v0.32.2");
-    assert.equal(buildkitdRunningOn(stateDir), false, "the started buildkitd is stopped after the command");
+    assert.equal(buildkitdRunsOn(stateDir), false, "the started buildkitd is stopped after the command");
 
     const second = await runCli(["build", context], env);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /^#\d+ \[2\/2\] RUN .*\n#\d+ CACHED$/m);
-    assert.equal(buildkitdRunningOn(stateDir), false);
+    assert.equal(buildkitdRunsOn(stateDir), false);
   });
 });

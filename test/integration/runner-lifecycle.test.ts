@@ -27,12 +27,12 @@ import {
   DirToolStore,
   DownloadError,
   ensureBuildkitd,
-  isAlive,
   RunnerStartError,
   startBuildkitd,
   stopProcessById,
   type StartedRunner,
 } from "../../src/runner/start.js";
+import { isAlive } from "../../src/runner/privilege.js";
 import { FileStateStore, startWithState, stateKey, stopAndSave } from "../../src/runner/state.js";
 import { parseVersionPin } from "../../src/runner/version-pin.js";
 import { ensureBuildkitBinaries, PINNED_BUILDKIT_VERSION } from "../harness/runner.js";

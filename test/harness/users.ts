@@ -1,0 +1,41 @@
+// Users for the tests of a runner started by someone who is not root, as on GitHub's hosted
+// runners (the `runner` user with passwordless sudo). Created once on this machine, as the
+// harness installs packages: one with passwordless sudo, one without.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+
+export const SUDO_USER = "rb-test-sudo";
+export const PLAIN_USER = "rb-test-plain";
+const SUDOERS_FILE = "/etc/sudoers.d/remote-buildkit-tests";
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** Creates the two users (and the sudoers rule of the first) when missing; needs root. */
+export function ensureTestUsers(): { sudo: TestUser; plain: TestUser } {
+  for (const name of [SUDO_USER, PLAIN_USER]) {
+    if (!userExists(name)) execFileSync("useradd", ["--create-home", "--shell", "/bin/sh", name]);
+  }
+  const rule = `${SUDO_USER} ALL=(root) NOPASSWD: ALL\n`;
+  writeFileSync(`${SUDOERS_FILE}.new`, rule, { mode: 0o440 });
+  execFileSync("visudo", ["-c", "-q", "-f", `${SUDOERS_FILE}.new`]);
+  execFileSync("mv", [`${SUDOERS_FILE}.new`, SUDOERS_FILE]);
+  return { sudo: user(SUDO_USER), plain: user(PLAIN_USER) };
+}
+
+function userExists(name: string): boolean {
+  try {
+    execFileSync("id", ["-u", name], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function user(name: string): TestUser {
+  const id = (flag: string) => Number(execFileSync("id", [flag, name]).toString().trim());
+  return { name, uid: id("-u"), gid: id("-g") };
+}
