@@ -40672,46 +40672,78 @@ const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(im
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/runner/privilege.ts
-// buildkitd (not rootless) runs as root, and so do the commands that touch the files it owns in
-// its state dir. The CLI as root runs them directly. GitHub's hosted runners run the action as the
-// `runner` user with passwordless sudo: there they run through `sudo -n`, as a person would.
+// buildkitd runs as root, and so do the commands that touch the files it owns in its state dir.
+// As root we run them directly. GitHub's hosted runners run the action as the `runner` user with
+// passwordless sudo: there they run through `sudo -n`, as a person would. Without either, they
+// run as root of a user namespace through rootlesskit (rootless buildkitd), where it can.
 
 
 
 const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
-/** Neither root nor passwordless sudo: the message is one sentence. */
+/** No way to run as root: the message is one sentence, with why rootlesskit did not work. */
 class NoRootAccessError extends errors_BuildkitError {
     name = "NoRootAccessError";
-    constructor() {
-        super("Starting a BuildKit runner needs root or passwordless sudo (sudo -n), and rootless buildkitd (rootlesskit) is not supported yet; run as root, allow sudo, or give a runner endpoint.");
+    constructor(rootlessProblem) {
+        super(`Starting a BuildKit runner needs root, passwordless sudo (sudo -n) or rootlesskit with user namespaces, and ${rootlessProblem}; run as root, allow sudo, install rootlesskit and uidmap, or give a runner endpoint.`);
     }
 }
+/**
+ * rootlesskit's flags, as BuildKit's rootless guide gives them, but with the host's network:
+ * slirp4netns is one more program to install, and the build's network is the host's anyway.
+ */
+const ROOTLESSKIT_FLAGS = ["--net=host", "--copy-up=/etc", "--disable-host-loopback"];
 let detected;
-/** root when this process is root, sudo when `sudo -n true` succeeds, else undefined. Asked once. */
-function rootAccess() {
+/** Root, else passwordless sudo, else a working rootlesskit. Asked once per process. */
+function detect() {
     detected ??= (async () => {
         if (process.getuid?.() === 0)
-            return "root";
+            return { access: "root" };
         try {
             await execFileAsync("sudo", ["-n", "true"], { timeout: 10_000 });
-            return "sudo";
+            return { access: "sudo" };
         }
         catch {
-            return undefined;
+            // No sudo, or it wants a password.
+        }
+        try {
+            await execFileAsync("rootlesskit", [...ROOTLESSKIT_FLAGS, "true"], { timeout: 10_000 });
+            return { access: "rootless" };
+        }
+        catch (error) {
+            const failure = error;
+            const rootlessProblem = failure.code === "ENOENT"
+                ? "rootlesskit is not on PATH"
+                : `rootlesskit cannot run here (${lastLine(String(failure.stderr ?? failure.message))})`;
+            return { access: undefined, rootlessProblem };
         }
     })();
     return detected;
 }
+function lastLine(text) {
+    const lines = text.trim().split("\n");
+    return (lines.at(-1) ?? "").replace(/^\[rootlesskit:\w+\] /, "").replace(/\.$/, "");
+}
+/** How we run as root, or undefined when we cannot. */
+async function rootAccess() {
+    return (await detect()).access;
+}
 async function requireRootAccess() {
-    const access = await rootAccess();
-    if (access === undefined)
-        throw new NoRootAccessError();
-    return access;
+    const found = await detect();
+    if (found.access === undefined)
+        throw new NoRootAccessError(found.rootlessProblem);
+    return found.access;
 }
 /** The command line that runs `file args` as root with `env` added to the environment. */
 function asRoot(access, file, args, env = {}) {
     if (access === "root")
         return { file, args, env: { ...process.env, ...env } };
+    if (access === "rootless") {
+        return {
+            file: "rootlesskit",
+            args: [...ROOTLESSKIT_FLAGS, file, ...args],
+            env: { ...process.env, ...env },
+        };
+    }
     const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
     return { file: "sudo", args: ["-n", "--", "env", ...assignments, file, ...args], env: process.env };
 }
@@ -41077,13 +41109,16 @@ async function extractRelease(tarball, dir, url, signal) {
     }
     catch (error) {
         const detail = String(error.stderr ?? error.message).trim();
-        throw new RunnerStartError(`The download of ${url} is not a gzipped tarball: ${lastLine(detail)}.`);
+        throw new RunnerStartError(`The download of ${url} is not a gzipped tarball: ${start_lastLine(detail)}.`);
     }
     if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd"))) {
         throw new RunnerStartError(`The download of ${url} has no bin/buildkitd in it.`);
     }
 }
-/** Starts buildkitd as root on a unix socket and waits until our client gets an answer from it. */
+/**
+ * Starts buildkitd as root (directly, through sudo, or rootless in rootlesskit's user namespace)
+ * on a unix socket and waits until our client gets an answer from it.
+ */
 async function startBuildkitd(options) {
     const access = await requireRootAccess();
     const found = typeof options.buildkitd === "string"
@@ -41154,9 +41189,14 @@ async function startBuildkitd(options) {
     }
     if (access === "sudo")
         runner.pid = readPid(runtimeDir) ?? runner.pid;
-    options.reporter.info(`Started buildkitd${access === "sudo" ? " through sudo" : ""} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
+    options.reporter.info(`Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
     return runner;
 }
+const HOW_STARTED = {
+    root: "",
+    sudo: " through sudo",
+    rootless: " rootless (rootlesskit)",
+};
 /** Variables buildkitd needs that sudo would drop: the proxies its pulls and pushes go through. */
 const PASSED_THROUGH_SUDO = [
     "HTTP_PROXY",
@@ -41181,8 +41221,14 @@ function buildkitdCommand(access, found, stateDir, runtimeDir, extraArgs) {
     ];
     // The release's buildkit-runc is found on PATH.
     const env = { PATH: `${found.binDir}${external_node_path_namespaceObject.delimiter}${process.env.PATH ?? ""}` };
+    // As root, or as root of rootlesskit's user namespace (our own uid outside it), our child's pid
+    // stops it and the socket is ours.
     if (access === "root")
         return asRoot(access, found.path, [...args, ...extraArgs], env);
+    if (access === "rootless") {
+        // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
+        return asRoot(access, found.path, [...args, ...extraArgs], { ...env, XDG_RUNTIME_DIR: runtimeDir });
+    }
     for (const name of PASSED_THROUGH_SUDO) {
         const value = process.env[name];
         if (value !== undefined)
@@ -41242,7 +41288,7 @@ function logTail(logFile) {
         return "";
     }
 }
-function lastLine(text) {
+function start_lastLine(text) {
     return text.split("\n").pop().replace(/\.$/, "");
 }
 function stopChild(child, graceMs) {
@@ -45367,7 +45413,8 @@ ${CONNECTION_HELP}
 
 With no runner given and none answering on the default socket, build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
-after; its cache is kept in ~/.cache/remote-buildkit/state between builds.`;
+after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
+directly, through passwordless sudo, or rootless through rootlesskit.`;
 const build_OPTIONS = {
     ...CONNECTION_OPTIONS,
     file: { type: "string", short: "f" },

@@ -1,45 +1,74 @@
-// buildkitd (not rootless) runs as root, and so do the commands that touch the files it owns in
-// its state dir. The CLI as root runs them directly. GitHub's hosted runners run the action as the
-// `runner` user with passwordless sudo: there they run through `sudo -n`, as a person would.
+// buildkitd runs as root, and so do the commands that touch the files it owns in its state dir.
+// As root we run them directly. GitHub's hosted runners run the action as the `runner` user with
+// passwordless sudo: there they run through `sudo -n`, as a person would. Without either, they
+// run as root of a user namespace through rootlesskit (rootless buildkitd), where it can.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { BuildkitError } from "../buildkit/errors.js";
 
 const execFileAsync = promisify(execFile);
 
-/** How this process runs a command as root. */
-export type RootAccess = "root" | "sudo";
+/** How this process runs a command as root: being root, through sudo, or in a user namespace. */
+export type RootAccess = "root" | "sudo" | "rootless";
 
-/** Neither root nor passwordless sudo: the message is one sentence. */
+/** No way to run as root: the message is one sentence, with why rootlesskit did not work. */
 export class NoRootAccessError extends BuildkitError {
   override name = "NoRootAccessError";
-  constructor() {
+  constructor(rootlessProblem: string) {
     super(
-      "Starting a BuildKit runner needs root or passwordless sudo (sudo -n), and rootless buildkitd (rootlesskit) is not supported yet; run as root, allow sudo, or give a runner endpoint.",
+      `Starting a BuildKit runner needs root, passwordless sudo (sudo -n) or rootlesskit with user namespaces, and ${rootlessProblem}; run as root, allow sudo, install rootlesskit and uidmap, or give a runner endpoint.`,
     );
   }
 }
 
-let detected: Promise<RootAccess | undefined> | undefined;
+/**
+ * rootlesskit's flags, as BuildKit's rootless guide gives them, but with the host's network:
+ * slirp4netns is one more program to install, and the build's network is the host's anyway.
+ */
+const ROOTLESSKIT_FLAGS = ["--net=host", "--copy-up=/etc", "--disable-host-loopback"];
 
-/** root when this process is root, sudo when `sudo -n true` succeeds, else undefined. Asked once. */
-export function rootAccess(): Promise<RootAccess | undefined> {
-  detected ??= (async () => {
-    if (process.getuid?.() === 0) return "root";
+type Detected = { access: RootAccess } | { access: undefined; rootlessProblem: string };
+let detected: Promise<Detected> | undefined;
+
+/** Root, else passwordless sudo, else a working rootlesskit. Asked once per process. */
+function detect(): Promise<Detected> {
+  detected ??= (async (): Promise<Detected> => {
+    if (process.getuid?.() === 0) return { access: "root" };
     try {
       await execFileAsync("sudo", ["-n", "true"], { timeout: 10_000 });
-      return "sudo";
+      return { access: "sudo" };
     } catch {
-      return undefined;
+      // No sudo, or it wants a password.
+    }
+    try {
+      await execFileAsync("rootlesskit", [...ROOTLESSKIT_FLAGS, "true"], { timeout: 10_000 });
+      return { access: "rootless" };
+    } catch (error) {
+      const failure = error as NodeJS.ErrnoException & { stderr?: string };
+      const rootlessProblem =
+        failure.code === "ENOENT"
+          ? "rootlesskit is not on PATH"
+          : `rootlesskit cannot run here (${lastLine(String(failure.stderr ?? failure.message))})`;
+      return { access: undefined, rootlessProblem };
     }
   })();
   return detected;
 }
 
+function lastLine(text: string): string {
+  const lines = text.trim().split("\n");
+  return (lines.at(-1) ?? "").replace(/^\[rootlesskit:\w+\] /, "").replace(/\.$/, "");
+}
+
+/** How we run as root, or undefined when we cannot. */
+export async function rootAccess(): Promise<RootAccess | undefined> {
+  return (await detect()).access;
+}
+
 export async function requireRootAccess(): Promise<RootAccess> {
-  const access = await rootAccess();
-  if (access === undefined) throw new NoRootAccessError();
-  return access;
+  const found = await detect();
+  if (found.access === undefined) throw new NoRootAccessError(found.rootlessProblem);
+  return found.access;
 }
 
 export interface RootCommand {
@@ -57,6 +86,13 @@ export function asRoot(
   env: Record<string, string> = {},
 ): RootCommand {
   if (access === "root") return { file, args, env: { ...process.env, ...env } };
+  if (access === "rootless") {
+    return {
+      file: "rootlesskit",
+      args: [...ROOTLESSKIT_FLAGS, file, ...args],
+      env: { ...process.env, ...env },
+    };
+  }
   const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
   return { file: "sudo", args: ["-n", "--", "env", ...assignments, file, ...args], env: process.env };
 }

@@ -450,7 +450,10 @@ export interface StartedRunner {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts buildkitd as root on a unix socket and waits until our client gets an answer from it. */
+/**
+ * Starts buildkitd as root (directly, through sudo, or rootless in rootlesskit's user namespace)
+ * on a unix socket and waits until our client gets an answer from it.
+ */
 export async function startBuildkitd(options: StartBuildkitdOptions): Promise<StartedRunner> {
   const access = await requireRootAccess();
   const found: FoundBuildkitd =
@@ -522,10 +525,16 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
   }
   if (access === "sudo") runner.pid = readPid(runtimeDir) ?? runner.pid;
   options.reporter.info(
-    `Started buildkitd${access === "sudo" ? " through sudo" : ""} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`,
+    `Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`,
   );
   return runner;
 }
+
+const HOW_STARTED: Record<RootAccess, string> = {
+  root: "",
+  sudo: " through sudo",
+  rootless: " rootless (rootlesskit)",
+};
 
 /** Variables buildkitd needs that sudo would drop: the proxies its pulls and pushes go through. */
 const PASSED_THROUGH_SUDO = [
@@ -558,7 +567,13 @@ function buildkitdCommand(
   ];
   // The release's buildkit-runc is found on PATH.
   const env: Record<string, string> = { PATH: `${found.binDir}${delimiter}${process.env.PATH ?? ""}` };
+  // As root, or as root of rootlesskit's user namespace (our own uid outside it), our child's pid
+  // stops it and the socket is ours.
   if (access === "root") return asRoot(access, found.path, [...args, ...extraArgs], env);
+  if (access === "rootless") {
+    // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
+    return asRoot(access, found.path, [...args, ...extraArgs], { ...env, XDG_RUNTIME_DIR: runtimeDir });
+  }
   for (const name of PASSED_THROUGH_SUDO) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
-# Also installs runc, busybox-static, docker-registry, apache2-utils, openssh-client and sudo
-# (Debian) when they are missing. Prints the directory holding the binaries.
+# Also installs runc, busybox-static, docker-registry, apache2-utils, openssh-client, sudo,
+# rootlesskit and uidmap (Debian) when they are missing. Prints the directory holding the binaries.
 set -euo pipefail
 
 BUILDKIT_VERSION="${BUILDKIT_VERSION:-v0.32.2}"
@@ -47,10 +47,15 @@ if ! command -v ssh-agent >/dev/null 2>&1; then
   apt_install openssh-client
 fi
 
-# sudo, for the tests of a runner started by a user who is not root (as on GitHub's runners).
+# sudo, rootlesskit and newuidmap, for the tests of a runner started by a user who is not root:
+# through sudo (as on GitHub's runners), or rootless.
 if ! command -v sudo >/dev/null 2>&1; then
   log "sudo missing: installing it from Debian"
   apt_install sudo
+fi
+if ! command -v rootlesskit >/dev/null 2>&1 || ! command -v newuidmap >/dev/null 2>&1; then
+  log "rootlesskit or newuidmap missing: installing rootlesskit and uidmap from Debian"
+  apt_install rootlesskit uidmap
 fi
 
 if [ -x "$BIN_DIR/buildkitd" ] && [ -x "$BIN_DIR/buildctl" ]; then

@@ -1,8 +1,8 @@
-// Users for the tests of a runner started by someone who is not root, as on GitHub's hosted
-// runners (the `runner` user with passwordless sudo). Created once on this machine, as the
-// harness installs packages: one with passwordless sudo, one without.
+// Users for the tests of a runner started by someone who is not root: one with passwordless sudo
+// (as GitHub's hosted runners have), one without, who runs buildkitd rootless (subordinate ids
+// for its user namespace). Created once on this machine, as the harness installs packages.
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 export const SUDO_USER = "rb-test-sudo";
 export const PLAIN_USER = "rb-test-plain";
@@ -18,6 +18,17 @@ export interface TestUser {
 export function ensureTestUsers(): { sudo: TestUser; plain: TestUser } {
   for (const name of [SUDO_USER, PLAIN_USER]) {
     if (!userExists(name)) execFileSync("useradd", ["--create-home", "--shell", "/bin/sh", name]);
+  }
+  // useradd gives new users subordinate ids where login.defs says so; make sure of it.
+  const SUBORDINATE_IDS = "1000000-1065535";
+  for (const [file, flag] of [
+    ["/etc/subuid", "--add-subuids"],
+    ["/etc/subgid", "--add-subgids"],
+  ] as const) {
+    const lines = readFileSync(file, "utf8").split("\n");
+    if (!lines.some((line) => line.startsWith(`${PLAIN_USER}:`))) {
+      execFileSync("usermod", [flag, SUBORDINATE_IDS, PLAIN_USER]);
+    }
   }
   const rule = `${SUDO_USER} ALL=(root) NOPASSWD: ALL\n`;
   writeFileSync(`${SUDOERS_FILE}.new`, rule, { mode: 0o440 });

@@ -63,7 +63,8 @@ ${CONNECTION_HELP}
 
 With no runner given and none answering on the default socket, build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
-after; its cache is kept in ~/.cache/remote-buildkit/state between builds.`;
+after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
+directly, through passwordless sudo, or rootless through rootlesskit.`;
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
