@@ -4,31 +4,21 @@
 // arrive in the server's directory with the right files. act is built by test/harness/install-act.sh,
 // with two lenient decodes patched in: see that script for why.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { promisify } from "node:util";
-import { freePort } from "../harness/runner.js";
-import { cleanEnv, REPO_ROOT, runProcess } from "../helpers/cli.js";
+import { installAct, RUN_ID, runWorkflow } from "../helpers/act.js";
+import { REPO_ROOT } from "../helpers/cli.js";
 import { readZip } from "../helpers/zip.js";
 
-const execFileAsync = promisify(execFile);
 const FIXTURES = join(REPO_ROOT, "test", "fixtures", "artifacts");
-// act's token and artifact paths take the run id from GITHUB_RUN_ID; GitHub's URL needs the repository.
-const RUN_ID = "4242";
-const REPOSITORY = "remote-buildkit/remote-buildkit";
 
 let act: string;
 before(
   async () => {
-    const { stdout } = await execFileAsync("bash", [join(REPO_ROOT, "test", "harness", "install-act.sh")], {
-      timeout: 20 * 60 * 1000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    act = stdout.trim().split("\n").pop()!;
+    act = await installAct();
   },
   { timeout: 20 * 60 * 1000 },
 );
@@ -49,48 +39,6 @@ async function bundle(entry: string, output: string): Promise<void> {
   writeFileSync(output, code);
 }
 
-/** Runs one workflow file through act in host mode with its artifact server; returns the log. */
-async function runWorkflow(workflow: string, workspace: string, env: NodeJS.ProcessEnv = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "rb-act-"));
-  const store = join(dir, "artifacts");
-  mkdirSync(store);
-  const port = await freePort();
-  const result = await runProcess(
-    act,
-    [
-      "push",
-      "--workflows",
-      workflow,
-      "--directory",
-      workspace,
-      // No docker engine here: the job runs on this machine, as on a self-hosted runner.
-      "--platform",
-      "ubuntu-latest=-self-hosted",
-      "--container-daemon-socket",
-      "-",
-      "--artifact-server-path",
-      store,
-      "--artifact-server-addr",
-      "127.0.0.1",
-      "--artifact-server-port",
-      String(port),
-      "--no-cache-server",
-      "--action-cache-path",
-      join(dir, "act-cache"),
-      "--env",
-      `GITHUB_RUN_ID=${RUN_ID}`,
-      "--env",
-      `GITHUB_REPOSITORY=${REPOSITORY}`,
-    ],
-    // act passes its own environment on to host-mode steps: keep it to what the job needs.
-    { env: cleanEnv(env), cwd: workspace, timeoutMs: 5 * 60 * 1000 },
-  );
-  const log = result.stdout + result.stderr;
-  assert.equal(result.code, 0, log);
-  assert.match(log, /Job succeeded/);
-  return { log, store };
-}
-
 /** The artifact as act's server stored it: RUN_ID/NAME/NAME.zip. */
 function storedArtifact(store: string, name: string): Map<string, Buffer> {
   const zip = join(store, RUN_ID, name, `${name}.zip`);
@@ -106,7 +54,7 @@ describe("artifacts through act's artifact server", () => {
     cpSync(join(FIXTURES, "upload-outputs", "action.yml"), join(action, "action.yml"));
     await bundle(join(FIXTURES, "upload-outputs", "main.ts"), join(action, "main.mjs"));
 
-    const { log, store } = await runWorkflow(join(FIXTURES, "upload-workflow.yml"), workspace);
+    const { log, store } = await runWorkflow(act, join(FIXTURES, "upload-workflow.yml"), workspace);
 
     const entries = storedArtifact(store, "build-outputs");
     // The empty dir is left out (@actions/artifact would zip it as an empty file).
@@ -136,8 +84,8 @@ describe("artifacts through act's artifact server", () => {
     cpSync(join(REPO_ROOT, "dist"), join(workspace, "dist"), { recursive: true });
     cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "examples", "hello"), { recursive: true });
 
-    const { store } = await runWorkflow(join(FIXTURES, "action-workflow.yml"), workspace, {
-      RB_TEST_UNIX_ADDR: process.env.RB_TEST_UNIX_ADDR,
+    const { store } = await runWorkflow(act, join(FIXTURES, "action-workflow.yml"), workspace, {
+      env: { RB_TEST_UNIX_ADDR: process.env.RB_TEST_UNIX_ADDR },
     });
 
     const entries = storedArtifact(store, "hello-outputs");

@@ -1,0 +1,65 @@
+// The started runner's cache kept between CI runs, end to end: a real workflow file run twice by
+// act (host mode) with act's cache server, which implements GitHub's cache service as
+// @actions/cache speaks it (ACTIONS_CACHE_URL: reserve, upload, commit, look up, download). The
+// action starts the pinned buildkitd, its post step saves the runner's state; the second run
+// restores it and the build is cached.
+import assert from "node:assert/strict";
+import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { runnerUnderTest } from "../harness/env.js";
+import { installAct, runWorkflow } from "../helpers/act.js";
+import { REPO_ROOT } from "../helpers/cli.js";
+
+const WORKFLOW = join(REPO_ROOT, "test", "fixtures", "runner-cache", "workflow.yml");
+
+let act: string;
+before(
+  async () => {
+    act = await installAct();
+  },
+  { timeout: 20 * 60 * 1000 },
+);
+
+describe("the runner's cache through act's cache server", { timeout: 10 * 60 * 1000 }, () => {
+  it("saves the started runner's state in the post step; the next run restores it and builds from cache", async () => {
+    // The tool cache's layout (@actions/tool-cache), holding the harness's binaries.
+    const toolCache = mkdtempSync(join(tmpdir(), "rb-toolcache-"));
+    const arch = process.arch === "arm64" ? "arm64" : "amd64";
+    mkdirSync(join(toolCache, "buildkit", "0.32.2", arch), { recursive: true });
+    symlinkSync(runnerUnderTest().binDir, join(toolCache, "buildkit", "0.32.2", arch, "bin"));
+    writeFileSync(join(toolCache, "buildkit", "0.32.2", `${arch}.complete`), "");
+    const cacheServerPath = mkdtempSync(join(tmpdir(), "rb-act-cache-server-"));
+    const env = {
+      RB_TEST_RUNNER_TEMP: mkdtempSync(join(tmpdir(), "rb-runner-temp-")),
+      RB_TEST_TOOL_CACHE: toolCache,
+    };
+    const run = async (runId: string) => {
+      // A fresh checkout each time, as on a new CI run.
+      const workspace = mkdtempSync(join(tmpdir(), "rb-act-workspace-"));
+      cpSync(join(REPO_ROOT, "action.yml"), join(workspace, "action.yml"));
+      cpSync(join(REPO_ROOT, "dist"), join(workspace, "dist"), { recursive: true });
+      cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "examples", "hello"), { recursive: true });
+      return (await runWorkflow(act, WORKFLOW, workspace, { env, runId, cacheServerPath })).log;
+    };
+
+    const first = await run("5001");
+    assert.match(
+      first,
+      /No saved runner state buildkit-state-v0\.32\.2-linux-\w+; starting with an empty cache\./,
+    );
+    assert.match(first, /#\d+ \[1\/1\] COPY hello.txt \/hello.txt\n.*#\d+ DONE/);
+    assert.match(first, /Saved the runner's cache as buildkit-state-v0\.32\.2-linux-\w+-5001-1\./);
+    assert.doesNotMatch(first, /::warning::|was not saved/);
+
+    const second = await run("5002");
+    assert.match(second, /Restored the runner state buildkit-state-v0\.32\.2-linux-\w+\./);
+    assert.match(
+      second,
+      /runner-reason=started buildkitd v0\.32\.2 \(cache\), with the cache of an earlier run/,
+    );
+    assert.match(second, /#\d+ \[1\/1\] COPY hello.txt \/hello.txt\n.*#\d+ CACHED/);
+    assert.match(second, /Saved the runner's cache as buildkit-state-v0\.32\.2-linux-\w+-5002-1\./);
+  });
+});
