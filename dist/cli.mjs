@@ -40663,14 +40663,6 @@ function pool_assign(requested, healthy, strict, reasons) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/runner/privilege.ts
 // buildkitd runs as root, and so do the commands that touch the files it owns in its state dir.
 // As root we run them directly. GitHub's hosted runners run the action as the `runner` user with
@@ -40792,6 +40784,14 @@ function isAlive(pid) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/runner/start.ts
 // A pinned runner started on this machine when none is given: buildkitd of the pinned version
 // from PATH, the cache dir, or a verified download of BuildKit's release tarball; run as root on
@@ -41478,6 +41478,7 @@ function sentence(error) {
 
 
 
+
 async function acquireRunner(options) {
     const { runner, names, reporter, signal } = options;
     if (runner.endpoints.length > 1)
@@ -41540,6 +41541,8 @@ async function fromPool(options) {
 async function startForCommand(options) {
     const { runner, names, reporter, signal } = options;
     const version = versionToStart(runner.versionPin, names.buildkitVersion);
+    // Before any download: without a way to run it as root, there is nothing to start.
+    await requireRootAccess();
     const cacheRoot = defaultCacheRoot(options.env);
     const buildkitd = await ensureBuildkitd({
         version,

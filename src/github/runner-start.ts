@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectToStarted, type AcquiredRunner, type AcquireOptions } from "../runner/acquire.js";
+import { requireRootAccess } from "../runner/privilege.js";
 import {
   DownloadError,
   ensureBuildkitd,
@@ -111,6 +112,8 @@ export function startForJob(settings: JobRunnerSettings) {
   return async (options: AcquireOptions): Promise<AcquiredRunner> => {
     const { runner, names, reporter, signal } = options;
     const version = versionToStart(runner.versionPin, names.buildkitVersion);
+    // Before any download: without a way to run it as root, there is nothing to start.
+    await requireRootAccess();
     const buildkitd = await ensureBuildkitd({
       version,
       urlPattern: settings.releaseUrl,

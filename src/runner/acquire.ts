@@ -9,6 +9,7 @@ import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { resolvePool } from "./pool.js";
+import { requireRootAccess } from "./privilege.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
 import {
   defaultCacheRoot,
@@ -122,6 +123,8 @@ async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
 export async function startForCommand(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner, names, reporter, signal } = options;
   const version = versionToStart(runner.versionPin, names.buildkitVersion);
+  // Before any download: without a way to run it as root, there is nothing to start.
+  await requireRootAccess();
   const cacheRoot = defaultCacheRoot(options.env);
   const buildkitd = await ensureBuildkitd({
     version,

@@ -16,6 +16,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -237,20 +238,39 @@ describe(
       });
     }
 
-    it("a user without root, sudo or rootlesskit gets one sentence saying what is needed", async () => {
+    /** The CLI's build as the plain user with only `dirs` on PATH; asserts a refusal before any start. */
+    async function refusedBuild(dirs: string[]): Promise<string> {
       const user = users.plain;
-      const home = freshHome(user);
       const context = sharedContext({ Dockerfile: "FROM scratch\n" });
-      // Only the release's binaries on PATH: no sudo, no rootlesskit.
       const result = await runAs(user, [join(shared, "cli.mjs"), "build", context], {
-        HOME: home,
-        PATH: binDir,
+        HOME: freshHome(user),
+        PATH: dirs.join(":"),
       });
-      assert.notEqual(result.code, 0);
+      assert.equal(result.code, 1, result.stderr);
       assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+      // Refused before looking for buildkitd or touching a state dir.
+      assert.doesNotMatch(result.stderr, /^warning:|Using buildkitd/m);
+      return result.stderr;
+    }
+
+    it("a user without root, sudo or rootlesskit gets one sentence saying what is needed", async () => {
+      // Only the release's binaries on PATH: no sudo, no rootlesskit.
       assert.match(
-        result.stderr,
+        await refusedBuild([binDir]),
         /^error: Starting a BuildKit runner needs root, passwordless sudo \(sudo -n\) or rootlesskit with user namespaces, and rootlesskit is not on PATH; run as root, allow sudo, install rootlesskit and uidmap, or give a runner endpoint\.$/m,
+      );
+    });
+
+    it("a rootlesskit that cannot run (no newuidmap) is named with its reason", async () => {
+      const onlyRootlesskit = mkdtempSync(join(shared, "only-rootlesskit-"));
+      symlinkSync(
+        execFileSync("sh", ["-c", "command -v rootlesskit"]).toString().trim(),
+        join(onlyRootlesskit, "rootlesskit"),
+      );
+      chmodSync(onlyRootlesskit, 0o755);
+      assert.match(
+        await refusedBuild([onlyRootlesskit, binDir]),
+        /^error: Starting a BuildKit runner needs root, passwordless sudo \(sudo -n\) or rootlesskit with user namespaces, and rootlesskit cannot run here \(.*newuidmap.*\); run as root, allow sudo, install rootlesskit and uidmap, or give a runner endpoint\.$/m,
       );
     });
   },
