@@ -40816,8 +40816,13 @@ const start_execFileAsync = (0,external_node_util_namespaceObject.promisify)(ext
 const DEFAULT_BUILDKIT_VERSION = "0.32.2";
 /** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
 const DEFAULT_RELEASE_URL = "https://github.com/moby/buildkit/releases/download/v{version}/buildkit-v{version}.linux-{arch}.tar.gz";
-/** Where the expected sha256 is read when none is given: a sha256sum-style file next to the tarball. */
+/**
+ * Where a mirror's expected sha256 is read when none is given: a sha256sum-style file next to the
+ * tarball. BuildKit's own releases publish none; their sha256 comes from GitHub's API instead.
+ */
 const DEFAULT_CHECKSUM_URL = "{url}.sha256";
+/** GitHub's REST API, which lists each release asset's sha256 (its `digest`). */
+const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 /** buildkitd unmounts its snapshots on SIGTERM; give it that long before SIGKILL. */
@@ -41015,7 +41020,9 @@ async function downloadWithin(options, url, version, arch, timeoutMs, bounded) {
     try {
         const expected = options.sha256
             ? parseSha256(options.sha256, "the given sha256")
-            : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
+            : fromGitHubRelease(options)
+                ? await readGitHubDigest(options, url, version, bounded(), timeoutMs)
+                : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
         const actual = await sha256File(tarball);
         if (actual !== expected) {
             throw new RunnerStartError(`The download of ${url} has sha256 ${actual}, but ${expected} was expected; it was not used.`);
@@ -41061,6 +41068,50 @@ function explainDownload(error, version, url, timeoutMs) {
         return new DownloadError(`Downloading BuildKit v${version} from ${url} did not finish within ${timeoutMs / 1000} s.`);
     }
     return error;
+}
+/** The download is BuildKit's GitHub release (or the caller names the API to ask), and no mirror checksum is set. */
+function fromGitHubRelease(options) {
+    if (options.checksumUrlPattern !== undefined)
+        return false;
+    const pattern = options.urlPattern ?? DEFAULT_RELEASE_URL;
+    return pattern === DEFAULT_RELEASE_URL || options.githubApi?.url !== undefined;
+}
+/** The asset's sha256 as GitHub lists it: GET /repos/moby/buildkit/releases/tags/vVERSION, assets[].digest. */
+async function readGitHubDigest(options, url, version, signal, timeoutMs) {
+    const apiUrl = `${(options.githubApi?.url ?? DEFAULT_GITHUB_API_URL).replace(/\/$/, "")}/repos/moby/buildkit/releases/tags/v${version}`;
+    const name = (0,external_node_path_namespaceObject.basename)(new URL(url).pathname);
+    const headers = {
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+        "user-agent": "remote-buildkit",
+    };
+    if (options.githubApi?.token)
+        headers.authorization = `Bearer ${options.githubApi.token}`;
+    let release;
+    try {
+        const response = await fetch(apiUrl, { signal, headers });
+        if (response.status !== 200) {
+            await response.body?.cancel().catch(() => undefined);
+            const why = response.status === 403 || response.status === 429
+                ? "; it limits callers without a token: give a token, or the expected sha256"
+                : "; give the expected sha256 instead";
+            throw new RunnerStartError(`GitHub's API did not list the sha256 of ${name} (${apiUrl}: HTTP ${response.status})${why}.`);
+        }
+        release = (await response.json());
+    }
+    catch (error) {
+        if (error instanceof RunnerStartError)
+            throw error;
+        if (error instanceof SyntaxError) {
+            throw new RunnerStartError(`GitHub's API answered ${apiUrl} with something that is not JSON.`);
+        }
+        throw explainDownload(downloadFailure(apiUrl, error, signal), version, apiUrl, timeoutMs);
+    }
+    const digest = release.assets?.find((asset) => asset.name === name)?.digest;
+    if (typeof digest !== "string" || !digest.startsWith("sha256:")) {
+        throw new RunnerStartError(`GitHub lists no sha256 for ${name} in BuildKit's v${version} release; give the expected sha256 instead.`);
+    }
+    return parseSha256(digest, `GitHub's digest of ${name}`);
 }
 /** Reads a sha256sum-style file ("HEX  NAME" lines, or one bare HEX) and picks the tarball's line. */
 async function readPublishedChecksum(options, url, version, arch, signal, timeoutMs) {
@@ -41547,6 +41598,8 @@ async function startForCommand(options) {
     const buildkitd = await ensureBuildkitd({
         version,
         store: new DirToolStore(cacheRoot),
+        // GitHub's API gives the release tarball's sha256; a token lifts its limit for anonymous callers.
+        githubApi: { token: options.env?.GITHUB_TOKEN || undefined },
         reporter,
         env: options.env,
         signal,
@@ -45415,7 +45468,8 @@ ${CONNECTION_HELP}
                                 runners builds on each and is joined into one image index)
 
 With no runner given and none answering on the default socket, build starts the pinned
-buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
+buildkitd (from PATH, ~/.cache/remote-buildkit, or a download whose sha256 GitHub's API gives;
+GITHUB_TOKEN, when set, lifts that API's limit for anonymous callers) for the command and stops it
 after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
 directly, through passwordless sudo, or rootless through rootlesskit.`;
 const build_OPTIONS = {

@@ -54,6 +54,7 @@ export const INPUT = {
   strictPlatforms: "strict-platforms",
   buildkitReleaseUrl: "buildkit-release-url",
   buildkitSha256: "buildkit-sha256",
+  githubToken: "github-token",
 } as const;
 
 export const ACTION_RUNNER_NAMES: RunnerInputNames = {
@@ -152,7 +153,12 @@ export function readJobInputs(): JobInputs {
 }
 
 /** How several runners are chosen from, and how the action's own runner is fetched. */
-export function readPoolInputs(): { strictPlatforms: boolean; releaseUrl?: string; sha256?: string } {
+export function readPoolInputs(): {
+  strictPlatforms: boolean;
+  releaseUrl?: string;
+  sha256?: string;
+  githubToken?: string;
+} {
   const sha256 = input(INPUT.buildkitSha256)?.toLowerCase();
   if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
     throw new InputError(`input ${INPUT.buildkitSha256} is not a sha256 of 64 hex digits.`);
@@ -161,6 +167,7 @@ export function readPoolInputs(): { strictPlatforms: boolean; releaseUrl?: strin
     strictPlatforms: parseBoolean(input(INPUT.strictPlatforms), `input ${INPUT.strictPlatforms}`, false),
     releaseUrl: input(INPUT.buildkitReleaseUrl),
     sha256,
+    githubToken: input(INPUT.githubToken),
   };
 }
 

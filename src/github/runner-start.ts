@@ -105,6 +105,8 @@ function runKey(key: string): string {
 export interface JobRunnerSettings {
   releaseUrl?: string;
   sha256?: string;
+  /** For GitHub's API, which gives the sha256 of BuildKit's release tarball. */
+  githubToken?: string;
 }
 
 /** The `start` of acquireRunner for the action: detached, stopped by the post step. */
@@ -117,6 +119,7 @@ export function startForJob(settings: JobRunnerSettings) {
     const buildkitd = await ensureBuildkitd({
       version,
       urlPattern: settings.releaseUrl,
+      githubApi: { token: settings.githubToken },
       sha256: settings.sha256,
       store: new ToolCacheStore(),
       reporter,

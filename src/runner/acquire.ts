@@ -129,6 +129,8 @@ export async function startForCommand(options: AcquireOptions): Promise<Acquired
   const buildkitd = await ensureBuildkitd({
     version,
     store: new DirToolStore(cacheRoot),
+    // GitHub's API gives the release tarball's sha256; a token lifts its limit for anonymous callers.
+    githubApi: { token: options.env?.GITHUB_TOKEN || undefined },
     reporter,
     env: options.env,
     signal,

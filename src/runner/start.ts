@@ -36,8 +36,14 @@ export const DEFAULT_BUILDKIT_VERSION = "0.32.2";
 export const DEFAULT_RELEASE_URL =
   "https://github.com/moby/buildkit/releases/download/v{version}/buildkit-v{version}.linux-{arch}.tar.gz";
 
-/** Where the expected sha256 is read when none is given: a sha256sum-style file next to the tarball. */
+/**
+ * Where a mirror's expected sha256 is read when none is given: a sha256sum-style file next to the
+ * tarball. BuildKit's own releases publish none; their sha256 comes from GitHub's API instead.
+ */
 export const DEFAULT_CHECKSUM_URL = "{url}.sha256";
+
+/** GitHub's REST API, which lists each release asset's sha256 (its `digest`). */
+export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 
 export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
@@ -197,6 +203,12 @@ export interface EnsureBuildkitdOptions {
   sha256?: string;
   /** Pattern with {url} (the tarball's URL), {version} and {arch}; default "{url}.sha256". */
   checksumUrlPattern?: string;
+  /**
+   * Where the sha256 of a download from BuildKit's GitHub releases (the default URL) is read when
+   * none is given: GitHub's API lists each release asset's digest. The token, when given, lifts
+   * the API's rate limit for anonymous callers (runners share addresses).
+   */
+  githubApi?: { url?: string; token?: string };
   /** Bound on each download; default 5 minutes. */
   downloadTimeoutMs?: number;
   /** Look on PATH first; default true. */
@@ -295,7 +307,9 @@ async function downloadWithin(
   try {
     const expected = options.sha256
       ? parseSha256(options.sha256, "the given sha256")
-      : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
+      : fromGitHubRelease(options)
+        ? await readGitHubDigest(options, url, version, bounded(), timeoutMs)
+        : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
     const actual = await sha256File(tarball);
     if (actual !== expected) {
       throw new RunnerStartError(
@@ -353,6 +367,59 @@ function explainDownload(error: unknown, version: string, url: string, timeoutMs
     );
   }
   return error;
+}
+
+/** The download is BuildKit's GitHub release (or the caller names the API to ask), and no mirror checksum is set. */
+function fromGitHubRelease(options: EnsureBuildkitdOptions): boolean {
+  if (options.checksumUrlPattern !== undefined) return false;
+  const pattern = options.urlPattern ?? DEFAULT_RELEASE_URL;
+  return pattern === DEFAULT_RELEASE_URL || options.githubApi?.url !== undefined;
+}
+
+/** The asset's sha256 as GitHub lists it: GET /repos/moby/buildkit/releases/tags/vVERSION, assets[].digest. */
+async function readGitHubDigest(
+  options: EnsureBuildkitdOptions,
+  url: string,
+  version: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<string> {
+  const apiUrl = `${(options.githubApi?.url ?? DEFAULT_GITHUB_API_URL).replace(/\/$/, "")}/repos/moby/buildkit/releases/tags/v${version}`;
+  const name = basename(new URL(url).pathname);
+  const headers: Record<string, string> = {
+    accept: "application/vnd.github+json",
+    "x-github-api-version": "2022-11-28",
+    "user-agent": "remote-buildkit",
+  };
+  if (options.githubApi?.token) headers.authorization = `Bearer ${options.githubApi.token}`;
+  let release: { assets?: { name?: string; digest?: string | null }[] };
+  try {
+    const response = await fetch(apiUrl, { signal, headers });
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => undefined);
+      const why =
+        response.status === 403 || response.status === 429
+          ? "; it limits callers without a token: give a token, or the expected sha256"
+          : "; give the expected sha256 instead";
+      throw new RunnerStartError(
+        `GitHub's API did not list the sha256 of ${name} (${apiUrl}: HTTP ${response.status})${why}.`,
+      );
+    }
+    release = (await response.json()) as typeof release;
+  } catch (error) {
+    if (error instanceof RunnerStartError) throw error;
+    if (error instanceof SyntaxError) {
+      throw new RunnerStartError(`GitHub's API answered ${apiUrl} with something that is not JSON.`);
+    }
+    throw explainDownload(downloadFailure(apiUrl, error, signal), version, apiUrl, timeoutMs);
+  }
+  const digest = release.assets?.find((asset) => asset.name === name)?.digest;
+  if (typeof digest !== "string" || !digest.startsWith("sha256:")) {
+    throw new RunnerStartError(
+      `GitHub lists no sha256 for ${name} in BuildKit's v${version} release; give the expected sha256 instead.`,
+    );
+  }
+  return parseSha256(digest, `GitHub's digest of ${name}`);
 }
 
 /** Reads a sha256sum-style file ("HEX  NAME" lines, or one bare HEX) and picks the tarball's line. */

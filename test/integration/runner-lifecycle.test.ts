@@ -91,6 +91,7 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
   let base: string;
   let tarball: Buffer;
   let sha256: string;
+  const apiRequests: { mode: string; authorization?: string }[] = [];
   const file = `buildkit-v${VERSION}.linux-${ARCH}.tar.gz`;
 
   before(async () => {
@@ -104,10 +105,37 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
     tarball = readFileSync(tarPath);
     sha256 = createHash("sha256").update(tarball).digest("hex");
 
-    // /good: tarball and its .sha256; /bad: a wrong .sha256; /hang: never answers; else 404.
+    // /good: tarball and its .sha256; /bad: a wrong .sha256; /hang: never answers; /api/MODE:
+    // GitHub's REST answer for the release (assets with their digests, as api.github.com lists
+    // them), with the right digest (good), a wrong one (bad), none (nodigest), or a rate limit
+    // unless the token is sent (limited); else 404.
     server = createServer((request, response) => {
       const url = request.url ?? "";
       if (url.startsWith("/hang/")) return; // never answers
+      const api = /^\/api\/(\w+)\/repos\/moby\/buildkit\/releases\/tags\/v([\d.]+)$/.exec(url);
+      if (api) {
+        const [, apiMode, version] = api;
+        apiRequests.push({ mode: apiMode!, authorization: request.headers.authorization });
+        if (apiMode === "limited" && request.headers.authorization !== "Bearer test-token") {
+          response.writeHead(403).end(JSON.stringify({ message: "API rate limit exceeded" }));
+          return;
+        }
+        const digest =
+          apiMode === "nodigest" ? null : `sha256:${apiMode === "bad" ? "0".repeat(64) : sha256}`;
+        response.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            tag_name: `v${version}`,
+            assets: [
+              {
+                name: `buildkit-v${version}.linux-${ARCH}.provenance.json`,
+                digest: `sha256:${"1".repeat(64)}`,
+              },
+              { name: `buildkit-v${version}.linux-${ARCH}.tar.gz`, digest },
+            ],
+          }),
+        );
+        return;
+      }
       const [, mode] = url.split("/");
       if ((mode === "good" || mode === "bad") && url.endsWith(`/v${VERSION}/${file}`)) {
         response.writeHead(200, { "content-length": tarball.length }).end(tarball);
@@ -132,12 +160,17 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
   const ensure = (
     mode: string,
     store: DirToolStore,
-    extra: { downloadTimeoutMs?: number; version?: string } = {},
+    extra: {
+      downloadTimeoutMs?: number;
+      version?: string;
+      githubApi?: { url?: string; token?: string };
+    } = {},
   ) =>
     ensureBuildkitd({
       version: extra.version ?? VERSION,
       arch: ARCH,
       urlPattern: pattern(mode),
+      githubApi: extra.githubApi,
       downloadTimeoutMs: extra.downloadTimeoutMs,
       searchPath: false,
       store,
@@ -167,6 +200,46 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
     assert.match(runner.endpoint.address, /^unix:\/\/.*buildkitd\.sock$/);
     await runner.stop();
     assert.equal(isAlive(runner.pid), false);
+  });
+
+  it("takes the sha256 from GitHub's release listing (the asset's digest) when asked there", async () => {
+    const store = new DirToolStore(join(scratch, "cache-api-good"));
+    // The tarball's mirror has no .sha256 (as BuildKit's releases have none): only the API knows it.
+    const found = await ensure("bad", store, { githubApi: { url: `${base}/api/good`, token: "test-token" } });
+    assert.equal(found.source, "download");
+    assert.deepEqual(apiRequests.at(-1), { mode: "good", authorization: "Bearer test-token" });
+  });
+
+  it("refuses a download whose sha256 is not the one GitHub lists", async () => {
+    const store = new DirToolStore(join(scratch, "cache-api-bad"));
+    await assert.rejects(ensure("good", store, { githubApi: { url: `${base}/api/bad` } }), (error: Error) => {
+      assert.ok(error instanceof RunnerStartError);
+      assert.match(
+        error.message,
+        new RegExp(`has sha256 ${sha256}, but 0{64} was expected; it was not used\\.$`),
+      );
+      return true;
+    });
+    assert.deepEqual(readdirSync(store.root), []);
+    assert.equal(apiRequests.at(-1)?.authorization, undefined, "no token, no authorization header");
+  });
+
+  it("says so when GitHub lists no digest, or limits a caller without a token", async () => {
+    const store = new DirToolStore(join(scratch, "cache-api-none"));
+    await assert.rejects(ensure("good", store, { githubApi: { url: `${base}/api/nodigest` } }), {
+      message: `GitHub lists no sha256 for ${file} in BuildKit's v${VERSION} release; give the expected sha256 instead.`,
+    });
+    await assert.rejects(
+      ensure("good", store, { githubApi: { url: `${base}/api/limited` } }),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /^GitHub's API did not list the sha256 of buildkit-v0\.32\.2\.linux-amd64\.tar\.gz \(http:.*\/api\/limited\/repos\/moby\/buildkit\/releases\/tags\/v0\.32\.2: HTTP 403\); it limits callers without a token: give a token, or the expected sha256\.$/,
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(leftovers(store), []);
   });
 
   it("refuses a tarball whose sha256 does not match, and keeps nothing", async () => {

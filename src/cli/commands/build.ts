@@ -62,7 +62,8 @@ ${CONNECTION_HELP}
                                 runners builds on each and is joined into one image index)
 
 With no runner given and none answering on the default socket, build starts the pinned
-buildkitd (from PATH, ~/.cache/remote-buildkit, or a download) for the command and stops it
+buildkitd (from PATH, ~/.cache/remote-buildkit, or a download whose sha256 GitHub's API gives;
+GITHUB_TOKEN, when set, lifts that API's limit for anonymous callers) for the command and stops it
 after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
 directly, through passwordless sudo, or rootless through rootlesskit.`;
 
