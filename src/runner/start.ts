@@ -392,26 +392,18 @@ async function readGitHubDigest(
     "user-agent": "remote-buildkit",
   };
   if (options.githubApi?.token) headers.authorization = `Bearer ${options.githubApi.token}`;
+  const text = await fetchText(apiUrl, { signal, headers }, version, timeoutMs, (status) => {
+    const why =
+      status === 403 || status === 429
+        ? "it limits callers without a token: give a token, or the expected sha256"
+        : "give the expected sha256 instead";
+    return `GitHub's API did not list the sha256 of ${name} (${apiUrl}: HTTP ${status}); ${why}.`;
+  });
   let release: { assets?: { name?: string; digest?: string | null }[] };
   try {
-    const response = await fetch(apiUrl, { signal, headers });
-    if (response.status !== 200) {
-      await response.body?.cancel().catch(() => undefined);
-      const why =
-        response.status === 403 || response.status === 429
-          ? "; it limits callers without a token: give a token, or the expected sha256"
-          : "; give the expected sha256 instead";
-      throw new RunnerStartError(
-        `GitHub's API did not list the sha256 of ${name} (${apiUrl}: HTTP ${response.status})${why}.`,
-      );
-    }
-    release = (await response.json()) as typeof release;
-  } catch (error) {
-    if (error instanceof RunnerStartError) throw error;
-    if (error instanceof SyntaxError) {
-      throw new RunnerStartError(`GitHub's API answered ${apiUrl} with something that is not JSON.`);
-    }
-    throw explainDownload(downloadFailure(apiUrl, error, signal), version, apiUrl, timeoutMs);
+    release = JSON.parse(text) as typeof release;
+  } catch {
+    throw new RunnerStartError(`GitHub's API answered ${apiUrl} with something that is not JSON.`);
   }
   const digest = release.assets?.find((asset) => asset.name === name)?.digest;
   if (typeof digest !== "string" || !digest.startsWith("sha256:")) {
@@ -420,6 +412,28 @@ async function readGitHubDigest(
     );
   }
   return parseSha256(digest, `GitHub's digest of ${name}`);
+}
+
+/**
+ * GETs `url` (following redirects) and returns its body. Another status than 200 is a
+ * RunnerStartError saying `refusal(status)`; a fetch that fails or times out is a DownloadError.
+ */
+async function fetchText(
+  url: string,
+  init: { signal: AbortSignal; headers?: Record<string, string> },
+  version: string,
+  timeoutMs: number,
+  refusal: (status: number) => string,
+): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, redirect: "follow" });
+    if (response.status === 200) return await response.text();
+  } catch (error) {
+    throw explainDownload(downloadFailure(url, error, init.signal), version, url, timeoutMs);
+  }
+  await response.body?.cancel().catch(() => undefined);
+  throw new RunnerStartError(refusal(response.status));
 }
 
 /** Reads a sha256sum-style file ("HEX  NAME" lines, or one bare HEX) and picks the tarball's line. */
@@ -436,20 +450,14 @@ async function readPublishedChecksum(
     version,
     arch,
   );
-  let text: string;
-  try {
-    const response = await fetch(checksumUrl, { signal, redirect: "follow" });
-    if (response.status !== 200) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new RunnerStartError(
-        `There is no checksum for ${url} at ${checksumUrl} (HTTP ${response.status}); give the expected sha256 instead.`,
-      );
-    }
-    text = await response.text();
-  } catch (error) {
-    if (error instanceof RunnerStartError) throw error;
-    throw explainDownload(downloadFailure(checksumUrl, error, signal), version, checksumUrl, timeoutMs);
-  }
+  const text = await fetchText(
+    checksumUrl,
+    { signal },
+    version,
+    timeoutMs,
+    (status) =>
+      `There is no checksum for ${url} at ${checksumUrl} (HTTP ${status}); give the expected sha256 instead.`,
+  );
   const name = basename(new URL(url).pathname);
   for (const line of text.split("\n")) {
     const [hash, file] = line.trim().split(/\s+\*?/);
@@ -634,13 +642,11 @@ function buildkitdCommand(
   ];
   // The release's buildkit-runc is found on PATH.
   const env: Record<string, string> = { PATH: `${found.binDir}${delimiter}${process.env.PATH ?? ""}` };
+  // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
+  if (access === "rootless") env.XDG_RUNTIME_DIR = runtimeDir;
   // As root, or as root of rootlesskit's user namespace (our own uid outside it), our child's pid
   // stops it and the socket is ours.
-  if (access === "root") return asRoot(access, found.path, [...args, ...extraArgs], env);
-  if (access === "rootless") {
-    // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
-    return asRoot(access, found.path, [...args, ...extraArgs], { ...env, XDG_RUNTIME_DIR: runtimeDir });
-  }
+  if (access !== "sudo") return asRoot(access, found.path, [...args, ...extraArgs], env);
   for (const name of PASSED_THROUGH_SUDO) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
