@@ -22,41 +22,31 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-if ! command -v runc >/dev/null 2>&1; then
-  log "runc missing: installing it from Debian"
-  apt_install runc
-fi
+# Installs PACKAGE from Debian when COMMAND is not on PATH.
+install_for() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "$1 missing: installing $2 from Debian"
+  apt_install "$2"
+}
+
+install_for runc runc
 # Test images are FROM scratch with a static busybox in them: there is no registry to pull from.
+# (A dynamic busybox may be on PATH already, so the package itself is checked.)
 if ! dpkg -s busybox-static >/dev/null 2>&1; then
   log "busybox-static missing: installing it from Debian"
   apt_install busybox-static
 fi
 # The test registry (test/harness/registry.ts): Debian's distribution registry, and htpasswd for
 # its bcrypt password file.
-if ! command -v docker-registry >/dev/null 2>&1; then
-  log "docker-registry missing: installing it from Debian"
-  apt_install docker-registry
-fi
-if ! command -v htpasswd >/dev/null 2>&1; then
-  log "htpasswd missing: installing apache2-utils from Debian"
-  apt_install apache2-utils
-fi
+install_for docker-registry docker-registry
+install_for htpasswd apache2-utils
 # ssh-agent and ssh-add, for the SSH forwarding tests.
-if ! command -v ssh-agent >/dev/null 2>&1; then
-  log "ssh-agent missing: installing openssh-client from Debian"
-  apt_install openssh-client
-fi
-
+install_for ssh-agent openssh-client
 # sudo, rootlesskit and newuidmap, for the tests of a runner started by a user who is not root:
 # through sudo (as on GitHub's runners), or rootless.
-if ! command -v sudo >/dev/null 2>&1; then
-  log "sudo missing: installing it from Debian"
-  apt_install sudo
-fi
-if ! command -v rootlesskit >/dev/null 2>&1 || ! command -v newuidmap >/dev/null 2>&1; then
-  log "rootlesskit or newuidmap missing: installing rootlesskit and uidmap from Debian"
-  apt_install rootlesskit uidmap
-fi
+install_for sudo sudo
+install_for rootlesskit rootlesskit
+install_for newuidmap uidmap
 
 if [ -x "$BIN_DIR/buildkitd" ] && [ -x "$BIN_DIR/buildctl" ]; then
   echo "$BIN_DIR"

@@ -3,7 +3,7 @@
 // cache service, the protocol @actions/cache speaks with ACTIONS_CACHE_URL).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +15,15 @@ const execFileAsync = promisify(execFile);
 // act's token and artifact paths take the run id from GITHUB_RUN_ID; GitHub's URL needs the repository.
 export const RUN_ID = "4242";
 export const REPOSITORY = "remote-buildkit/remote-buildkit";
+
+/** A workspace that is a checkout of this repository as far as a workflow using `uses: ./` reads it. */
+export function actionCheckout(): string {
+  const workspace = mkdtempSync(join(tmpdir(), "rb-act-workspace-"));
+  cpSync(join(REPO_ROOT, "action.yml"), join(workspace, "action.yml"));
+  cpSync(join(REPO_ROOT, "dist"), join(workspace, "dist"), { recursive: true });
+  cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "examples", "hello"), { recursive: true });
+  return workspace;
+}
 
 /** Builds act on the first call (a few minutes); returns the binary's path. */
 export async function installAct(): Promise<string> {

@@ -1,11 +1,12 @@
 // The action as GitHub's runner runs it: dist/main.mjs on node with INPUT_* variables, outputs
 // through the GITHUB_OUTPUT file command and workflow commands on stdout.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
 import { cleanEnv, parseFileCommand, REPO_ROOT, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 
@@ -16,17 +17,9 @@ before(() => {
 
 /** Runs one entry of action.yml with the given inputs, as the runner would. */
 async function runStep(entry: "main" | "post", inputs: Record<string, string>, workspace = REPO_ROOT) {
-  const dir = mkdtempSync(join(tmpdir(), "rb-action-"));
-  const outputFile = join(dir, "output");
-  const stateFile = join(dir, "state");
-  const summaryFile = join(dir, "summary");
-  writeFileSync(outputFile, "");
-  writeFileSync(stateFile, "");
-  writeFileSync(summaryFile, "");
+  const files = stepFiles(mkdtempSync(join(tmpdir(), "rb-action-")));
   const env = cleanEnv({
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STATE: stateFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
+    ...files.env,
     GITHUB_WORKSPACE: workspace,
     GITHUB_ACTIONS: "true",
   });
@@ -37,8 +30,8 @@ async function runStep(entry: "main" | "post", inputs: Record<string, string>, w
   });
   return {
     ...result,
-    outputs: parseFileCommand(readFileSync(outputFile, "utf8")),
-    summary: readFileSync(summaryFile, "utf8"),
+    outputs: parseFileCommand(readFileSync(files.output, "utf8")),
+    summary: readFileSync(files.summary, "utf8"),
   };
 }
 
@@ -165,23 +158,13 @@ describe("the action", () => {
 
 describe("the action with no runner given", () => {
   it("starts the pinned buildkitd from the tool cache, builds, and the post step stops it", async () => {
-    // The tool cache's layout (@actions/tool-cache): NAME/VERSION/ARCH plus ARCH.complete.
-    const toolCache = mkdtempSync(join(tmpdir(), "rb-toolcache-"));
-    const arch = process.arch === "arm64" ? "arm64" : "amd64";
-    mkdirSync(join(toolCache, "buildkit", "0.32.2", arch), { recursive: true });
-    symlinkSync(runner.binDir, join(toolCache, "buildkit", "0.32.2", arch, "bin"));
-    writeFileSync(join(toolCache, "buildkit", "0.32.2", `${arch}.complete`), "");
-    const dir = mkdtempSync(join(tmpdir(), "rb-action-start-"));
-    const files = { output: join(dir, "output"), state: join(dir, "state"), summary: join(dir, "summary") };
-    for (const file of Object.values(files)) writeFileSync(file, "");
+    const files = stepFiles(mkdtempSync(join(tmpdir(), "rb-action-start-")));
     const env = cleanEnv({
       PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-      GITHUB_OUTPUT: files.output,
-      GITHUB_STATE: files.state,
-      GITHUB_STEP_SUMMARY: files.summary,
+      ...files.env,
       GITHUB_WORKSPACE: REPO_ROOT,
       GITHUB_ACTIONS: "true",
-      RUNNER_TOOL_CACHE: toolCache,
+      RUNNER_TOOL_CACHE: toolCacheWith(runner.binDir, "0.32.2"),
       RUNNER_TEMP: mkdtempSync(join(tmpdir(), "rb-runner-temp-")),
       INPUT_CONTEXT: "examples/hello",
       "INPUT_BUILDKIT-VERSION": "v0.32.2",
@@ -197,9 +180,9 @@ describe("the action with no runner given", () => {
     assert.ok(pid > 0, JSON.stringify(state));
     assert.doesNotThrow(() => process.kill(pid, 0), "the runner outlives the main step");
 
-    const postEnv = { ...env };
-    for (const [name, value] of Object.entries(state)) postEnv[`STATE_${name}`] = value;
-    const post = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "post.mjs")], { env: postEnv });
+    const post = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "post.mjs")], {
+      env: postStepEnv(env, files.state),
+    });
     assert.equal(post.code, 0, post.stdout);
     assert.match(
       post.stdout,

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { installAct, RUN_ID, runWorkflow } from "../helpers/act.js";
+import { actionCheckout, installAct, RUN_ID, runWorkflow } from "../helpers/act.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { readZip } from "../helpers/zip.js";
 
@@ -78,11 +78,7 @@ describe("artifacts through act's artifact server", () => {
   });
 
   it("uploads the outputs of a build by the action itself (uses: ./)", async () => {
-    // The workspace is a checkout of this repository as far as the workflow reads it.
-    const workspace = mkdtempSync(join(tmpdir(), "rb-act-workspace-"));
-    cpSync(join(REPO_ROOT, "action.yml"), join(workspace, "action.yml"));
-    cpSync(join(REPO_ROOT, "dist"), join(workspace, "dist"), { recursive: true });
-    cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "examples", "hello"), { recursive: true });
+    const workspace = actionCheckout();
 
     const { store } = await runWorkflow(act, join(FIXTURES, "action-workflow.yml"), workspace, {
       env: { RB_TEST_UNIX_ADDR: process.env.RB_TEST_UNIX_ADDR },

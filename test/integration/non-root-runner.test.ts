@@ -27,6 +27,8 @@ import { ensureTestUsers, type TestUser } from "../harness/users.js";
 import { parseFileCommand, REPO_ROOT, runProcess, type ProcessResult } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
+import { escapeRegExp } from "../helpers/regex.js";
+import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
 
 const MINUTE = 60_000;
 const isRoot = process.getuid?.() === 0;
@@ -128,10 +130,6 @@ const WAYS: Record<string, Way> = {
   },
 };
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 describe(
   "a runner started by a user who is not root",
   { timeout: 8 * MINUTE, skip: !isRoot && "creating test users needs root" },
@@ -148,7 +146,10 @@ describe(
 
         const first = await build();
         assert.equal(first.code, 0, first.stderr);
-        assert.match(first.stderr, new RegExp(`Started buildkitd ${escape(way.started)} \\(pid \\d+\\)`));
+        assert.match(
+          first.stderr,
+          new RegExp(`Started buildkitd ${escapeRegExp(way.started)} \\(pid \\d+\\)`),
+        );
         assert.match(first.stderr, /^#\d+ \d+\.\d+ built$/m);
         const stateDir = join(home, ".cache", "remote-buildkit", "state", "buildkit-v0.32.2");
         assert.equal(statSync(join(stateDir, "cache.db")).uid, way.stateOwner());
@@ -178,31 +179,17 @@ describe(
       it(`${name}: the action's main step starts buildkitd; the post step stops it and tars its state`, async () => {
         const user = way.user();
         const home = freshHome(user);
-        // The tool cache's layout (@actions/tool-cache), holding the harness's binaries.
-        const toolCache = join(home, "toolcache");
-        const arch = process.arch === "arm64" ? "arm64" : "amd64";
-        const versionDir = join(toolCache, "buildkit", "0.32.2", arch, "bin");
-        mkdirSync(versionDir, { recursive: true });
-        for (const binary of ["buildkitd", "buildctl"])
-          copyFileSync(join(binDir, binary), join(versionDir, binary));
-        writeFileSync(join(toolCache, "buildkit", "0.32.2", `${arch}.complete`), "");
+        const toolCache = toolCacheWith(binDir, "0.32.2", join(home, "toolcache"));
         const workspace = join(home, "workspace");
         cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "hello"), { recursive: true });
         const runnerTemp = join(home, "temp");
         mkdirSync(runnerTemp);
-        const files = {
-          output: join(home, "output"),
-          state: join(home, "state"),
-          summary: join(home, "summary"),
-        };
-        for (const file of Object.values(files)) writeFileSync(file, "");
+        const files = stepFiles(home);
         execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, home]);
         const env: Record<string, string> = {
           HOME: home,
           PATH: PATH("/nonexistent"),
-          GITHUB_OUTPUT: files.output,
-          GITHUB_STATE: files.state,
-          GITHUB_STEP_SUMMARY: files.summary,
+          ...files.env,
           GITHUB_WORKSPACE: workspace,
           GITHUB_ACTIONS: "true",
           RUNNER_TOOL_CACHE: toolCache,
@@ -213,16 +200,14 @@ describe(
 
         const main = await runAs(user, [join(shared, "main.mjs")], env, workspace);
         assert.equal(main.code, 0, main.stdout);
-        assert.match(main.stdout, new RegExp(`Started buildkitd ${escape(way.started)}`));
+        assert.match(main.stdout, new RegExp(`Started buildkitd ${escapeRegExp(way.started)}`));
         assert.match(main.stdout, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
         const state = parseFileCommand(readFileSync(files.state, "utf8"));
         const pid = Number(state["runner-pid"]);
         assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8").trim(), way.process.command);
         assert.equal(uidOf(pid), way.process.uid());
 
-        const postEnv = { ...env };
-        for (const [key, value] of Object.entries(state)) postEnv[`STATE_${key}`] = value;
-        const post = await runAs(user, [join(shared, "post.mjs")], postEnv, workspace);
+        const post = await runAs(user, [join(shared, "post.mjs")], postStepEnv(env, files.state), workspace);
         assert.equal(post.code, 0, post.stdout);
         assert.match(
           post.stdout,

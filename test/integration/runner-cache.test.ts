@@ -4,12 +4,13 @@
 // action starts the pinned buildkitd, its post step saves the runner's state; the second run
 // restores it and the build is cached.
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { runnerUnderTest } from "../harness/env.js";
-import { installAct, runWorkflow } from "../helpers/act.js";
+import { actionCheckout, installAct, runWorkflow } from "../helpers/act.js";
+import { toolCacheWith } from "../helpers/actions-runner.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 
 const WORKFLOW = join(REPO_ROOT, "test", "fixtures", "runner-cache", "workflow.yml");
@@ -24,24 +25,14 @@ before(
 
 describe("the runner's cache through act's cache server", { timeout: 10 * 60 * 1000 }, () => {
   it("saves the started runner's state in the post step; the next run restores it and builds from cache", async () => {
-    // The tool cache's layout (@actions/tool-cache), holding the harness's binaries.
-    const toolCache = mkdtempSync(join(tmpdir(), "rb-toolcache-"));
-    const arch = process.arch === "arm64" ? "arm64" : "amd64";
-    mkdirSync(join(toolCache, "buildkit", "0.32.2", arch), { recursive: true });
-    symlinkSync(runnerUnderTest().binDir, join(toolCache, "buildkit", "0.32.2", arch, "bin"));
-    writeFileSync(join(toolCache, "buildkit", "0.32.2", `${arch}.complete`), "");
     const cacheServerPath = mkdtempSync(join(tmpdir(), "rb-act-cache-server-"));
     const env = {
       RB_TEST_RUNNER_TEMP: mkdtempSync(join(tmpdir(), "rb-runner-temp-")),
-      RB_TEST_TOOL_CACHE: toolCache,
+      RB_TEST_TOOL_CACHE: toolCacheWith(runnerUnderTest().binDir, "0.32.2"),
     };
     const run = async (runId: string) => {
       // A fresh checkout each time, as on a new CI run.
-      const workspace = mkdtempSync(join(tmpdir(), "rb-act-workspace-"));
-      cpSync(join(REPO_ROOT, "action.yml"), join(workspace, "action.yml"));
-      cpSync(join(REPO_ROOT, "dist"), join(workspace, "dist"), { recursive: true });
-      cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "examples", "hello"), { recursive: true });
-      return (await runWorkflow(act, WORKFLOW, workspace, { env, runId, cacheServerPath })).log;
+      return (await runWorkflow(act, WORKFLOW, actionCheckout(), { env, runId, cacheServerPath })).log;
     };
 
     const first = await run("5001");

@@ -38,6 +38,7 @@ import { parseVersionPin } from "../../src/runner/version-pin.js";
 import { ensureBuildkitBinaries, PINNED_BUILDKIT_VERSION } from "../harness/runner.js";
 import { dockerfileBuildArgs } from "../helpers/buildctl.js";
 import { makeContext, run } from "../helpers/contexts.js";
+import { escapeRegExp } from "../helpers/regex.js";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { recorder } from "../helpers/reporter.js";
 
@@ -443,8 +444,8 @@ describe("a pool of two runners", { timeout: 10 * MINUTE }, () => {
       assert.match(
         resolved.summary,
         new RegExp(
-          `^${escape(amd64.endpoint.address)}: down \\(there is no runner socket at ${escape(amd64.endpoint.address)} \\(no such file\\)\\); ` +
-            `chose ${escape(arm64.endpoint.address)} for linux/amd64: no healthy runner builds it natively, so it is emulated on the first healthy runner$`,
+          `^${escapeRegExp(amd64.endpoint.address)}: down \\(there is no runner socket at ${escapeRegExp(amd64.endpoint.address)} \\(no such file\\)\\); ` +
+            `chose ${escapeRegExp(arm64.endpoint.address)} for linux/amd64: no healthy runner builds it natively, so it is emulated on the first healthy runner$`,
         ),
       );
       assert.ok(
@@ -492,7 +493,3 @@ describe("a pool of two runners", { timeout: 10 * MINUTE }, () => {
     );
   });
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
