@@ -21,7 +21,11 @@ function openssl(args: string[], cwd: string): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function makeCa(dir: string, name: string, subject: string): void {
+/**
+ * A self-signed P-256 certificate and its key, DIR/NAME.pem and DIR/NAME-key.pem, with the given
+ * `-addext` extensions (none for a plain signing certificate).
+ */
+export function makeSelfSigned(dir: string, name: string, subject: string, extensions: string[] = []): void {
   openssl(
     [
       "req",
@@ -39,13 +43,17 @@ function makeCa(dir: string, name: string, subject: string): void {
       "7",
       "-subj",
       subject,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
+      ...extensions.flatMap((extension) => ["-addext", extension]),
     ],
     dir,
   );
+}
+
+function makeCa(dir: string, name: string, subject: string): void {
+  makeSelfSigned(dir, name, subject, [
+    "basicConstraints=critical,CA:TRUE",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
 }
 
 function makeLeaf(dir: string, ca: string, name: string, subject: string, extensions: string): void {

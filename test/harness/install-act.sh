@@ -20,21 +20,19 @@ CACHE_ROOT="${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buil
 BIN="$CACHE_ROOT/act-$ACT_VERSION-artifacts-v4-lenient/act"
 
 log() { echo "install-act: $*" >&2; }
+# shellcheck source=test/harness/go-module.sh
+. "$(dirname "$0")/go-module.sh"
 
 if [ -x "$BIN" ]; then
   echo "$BIN"
   exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { log "go is required to build act"; exit 1; }
 log "building act $ACT_VERSION from the Go module (first run only)"
 tmp="$CACHE_ROOT/.act-build-$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-src_dir=$(GOFLAGS= go mod download -json "github.com/nektos/act@$ACT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -d "$src_dir" ] || { log "could not download github.com/nektos/act@$ACT_VERSION"; exit 1; }
-cp -r "$src_dir" "$tmp/src"
-chmod -R u+w "$tmp/src"
+copy_module_source "github.com/nektos/act@$ACT_VERSION" "$tmp/src"
 
 file="$tmp/src/pkg/artifacts/artifacts_v4.go"
 patch_line() {

@@ -10,6 +10,8 @@ CACHE_ROOT="${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buil
 BIN_DIR="$CACHE_ROOT/buildkit-$BUILDKIT_VERSION/bin"
 
 log() { echo "install-buildkit: $*" >&2; }
+# shellcheck source=test/harness/go-module.sh
+. "$(dirname "$0")/go-module.sh"
 
 apt_install() {
   if [ "$(id -u)" != 0 ]; then
@@ -53,17 +55,12 @@ if [ -x "$BIN_DIR/buildkitd" ] && [ -x "$BIN_DIR/buildctl" ]; then
   exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { log "go is required to build buildkit"; exit 1; }
 log "building buildkitd and buildctl $BUILDKIT_VERSION from the Go module (first run only)"
 tmp="$CACHE_ROOT/.build-$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-# `go install module@version` refuses buildkit because its go.mod has exclude directives, so build
-# inside a writable copy of the module source, where its own go.mod and go.sum are in force.
-src_dir=$(GOFLAGS= go mod download -json "github.com/moby/buildkit@$BUILDKIT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -d "$src_dir" ] || { log "could not download github.com/moby/buildkit@$BUILDKIT_VERSION"; exit 1; }
-cp -r "$src_dir" "$tmp/src"
-chmod -R u+w "$tmp/src"
+# buildkit's go.mod has exclude directives, so it is built inside a copy of its source.
+copy_module_source "github.com/moby/buildkit@$BUILDKIT_VERSION" "$tmp/src"
 ldflags="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Revision=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
 for cmd in buildkitd buildctl; do
   (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" \

@@ -292,26 +292,16 @@ describe("a started runner's state kept between runs", { timeout: 10 * MINUTE },
     });
 
     const reporter = recorder();
-    const first = await startWithState({
-      store,
-      key,
-      stateDir: join(scratch, "state-1"),
-      reporter,
-      start: (dir) => start(dir),
-    });
+    const startOn = (stateDir: string) =>
+      startWithState({ store, key, stateDir, reporter, start: (dir) => start(dir) });
+    const first = await startOn(join(scratch, "state-1"));
     assert.equal(first.restored, false);
     const cold = await buildctl(first.runner, context);
     assert.doesNotMatch(cold, /CACHED/);
     await stopAndSave(first.runner, store, key, reporter);
     assert.equal(isAlive(first.runner.pid), false);
 
-    const second = await startWithState({
-      store,
-      key,
-      stateDir: join(scratch, "state-2"),
-      reporter,
-      start: (dir) => start(dir),
-    });
+    const second = await startOn(join(scratch, "state-2"));
     assert.equal(second.restored, true);
     const warm = await buildctl(second.runner, context);
     assert.match(warm, /RUN \["\/bin\/busybox", "sh", "-c", "echo warm > \/warm"\]\n#\d+ CACHED/);

@@ -28,6 +28,7 @@ import { testRunnerClient } from "../helpers/client.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { manifestStatus } from "../helpers/registry.js";
 import { startTestRegistry, type TestRegistry, type TokenAuthOptions } from "../harness/registry.js";
+import { makeSelfSigned } from "../harness/certs.js";
 
 const MINUTE = 60_000;
 
@@ -370,29 +371,9 @@ interface TokenServer {
  */
 async function startTokenServer(user: string, password: string): Promise<TokenServer> {
   const dir = mkdtempSync(join(tmpdir(), "rb-token-server-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "key.pem",
-      "-out",
-      "cert.pem",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=rb token issuer",
-    ],
-    { cwd: dir, stdio: "pipe" },
-  );
-  const key = createPrivateKey(readFileSync(join(dir, "key.pem")));
-  const der = new X509Certificate(readFileSync(join(dir, "cert.pem"))).raw.toString("base64");
+  makeSelfSigned(dir, "issuer", "/CN=rb token issuer");
+  const key = createPrivateKey(readFileSync(join(dir, "issuer-key.pem")));
+  const der = new X509Certificate(readFileSync(join(dir, "issuer.pem"))).raw.toString("base64");
   const service = "rb-test-registry";
   const issuer = "rb-test-issuer";
   const issued: TokenServer["issued"] = [];
@@ -456,7 +437,7 @@ async function startTokenServer(user: string, password: string): Promise<TokenSe
       realm: `http://127.0.0.1:${port}/token`,
       service,
       issuer,
-      rootCertBundle: join(dir, "cert.pem"),
+      rootCertBundle: join(dir, "issuer.pem"),
     },
     issued,
     close: () => new Promise((resolve) => server.close(() => resolve())),
