@@ -1,16 +1,20 @@
-// `npm test`: unit tests, then integration tests against a real buildkitd started for the run.
-// `npm test -- unit` or `npm test -- integration` runs one part; file names after the part
-// (`npm test -- integration test/integration/build.test.ts`) run only those files.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// `npm test`: unit tests, then a build of dist/, then integration tests against a registry and a
+// BuildKit runner started once for the whole run; jest runs the tests (jest.config.js). `npm test
+// -- unit` or `npm test -- integration` runs one part; file names after the part (`npm test --
+// integration test/integration/build.test.ts`) run only those files.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { runnerEnv, startTestRunner } from "../test/harness/runner.js";
 import { registryEnv, startTestRegistry } from "../test/harness/registry.js";
 
 const root = join(import.meta.dirname, "..");
 const part = process.argv[2] ?? "all";
 const only = process.argv.slice(3);
+if (!["all", "unit", "integration"].includes(part)) {
+  console.error(`usage: npm test -- [unit|integration [FILE...]] (not ${part})`);
+  process.exit(2);
+}
 
 function testFiles(dir: string): string[] {
   return readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })
@@ -20,40 +24,83 @@ function testFiles(dir: string): string[] {
     .filter((file) => only.length === 0 || only.some((wanted) => file.endsWith(wanted)));
 }
 
-const totals = { pass: 0, fail: 0, skipped: 0 };
-const tapDir = mkdtempSync(join(tmpdir(), "remote-buildkit-tap-"));
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let running: ChildProcess | undefined;
+let interrupted = false;
+// Ctrl-C (or SIGTERM, passed on to jest) ends the jest that runs and skips what follows; the runner
+// and the registry are still stopped.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    interrupted = true;
+    running?.kill(signal);
+  });
+}
 
-/** Runs node's test runner: spec output for people, TAP to a file for the closing count. */
-function runNodeTests(name: string, files: string[], env: Record<string, string> = {}): number {
-  const tapFile = join(tapDir, `${name}.tap`);
-  const result = spawnSync(
+/** The counts of jest's --json results that the closing line adds up. */
+interface JestResults {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  /** Files that failed before or outside their tests (an import error, a throwing hook). */
+  numRuntimeErrorTestSuites: number;
+}
+
+/**
+ * Runs one jest project over `files`, one file after another: spec output for people, the counts
+ * in a results file (next to jest's cache) for the closing line. Resolves to whether all passed.
+ */
+async function runJest(project: string, files: string[], env: Record<string, string> = {}): Promise<boolean> {
+  if (files.length === 0 || interrupted) return !interrupted;
+  const resultsFile = join(root, "node_modules", ".cache", "jest", `results-${project}.json`);
+  mkdirSync(dirname(resultsFile), { recursive: true });
+  rmSync(resultsFile, { force: true });
+  running = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      "--test",
-      "--test-concurrency=1",
-      "--test-reporter=spec",
-      "--test-reporter-destination=stdout",
-      "--test-reporter=tap",
-      `--test-reporter-destination=${tapFile}`,
-      ...files,
+      // Jest's ESM support runs on node's vm modules, still experimental in Node 24.
+      "--experimental-vm-modules",
+      "--disable-warning=ExperimentalWarning",
+      // Tests connect to 127.0.0.1 as the certificate's server name. silenceIpServerNameWarning()
+      // silences node's warning about it in our programs, but under jest it patches only the test
+      // file's own copy of `process`.
+      "--disable-warning=DEP0123",
+      join(root, "node_modules", "jest", "bin", "jest.js"),
+      "--selectProjects",
+      project,
+      "--runInBand",
+      "--json",
+      `--outputFile=${resultsFile}`,
+      // Without names, the project's own files (its testMatch): the same ones, and a shorter report.
+      ...(only.length > 0 ? ["--runTestsByPath", ...files] : []),
     ],
     { cwd: root, stdio: "inherit", env: { ...process.env, ...env } },
   );
-  const tap = readFileSync(tapFile, "utf8");
-  const count = (key: string) => Number(new RegExp(`^# ${key} (\\d+)$`, "m").exec(tap)?.[1] ?? 0);
-  totals.pass += count("pass");
-  totals.fail += count("fail") + count("cancelled");
-  totals.skipped += count("skipped") + count("todo");
-  return result.status ?? 1;
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    running!.once("close", (...ended) => resolve(ended)),
+  );
+  running = undefined;
+  let results: JestResults;
+  try {
+    results = JSON.parse(readFileSync(resultsFile, "utf8")) as JestResults;
+  } catch {
+    console.error(`jest (${project}) ended (${signal ?? `exit code ${code}`}) before writing its results.`);
+    totals.failed += 1;
+    return false;
+  }
+  totals.passed += results.numPassedTests;
+  // A file that failed to run counts once, as node's test runner counted it.
+  totals.failed += results.numFailedTests + results.numRuntimeErrorTestSuites;
+  totals.skipped += results.numPendingTests + results.numTodoTests;
+  return code === 0;
 }
 
-let failed = false;
+let passed = true;
 if (part === "all" || part === "unit") {
-  failed = runNodeTests("unit", testFiles("test/unit")) !== 0 || failed;
+  passed = (await runJest("unit", testFiles("test/unit"))) && passed;
 }
-if (part === "all" || part === "integration") {
+const integrationFiles = part === "all" || part === "integration" ? testFiles("test/integration") : [];
+if (integrationFiles.length > 0 && !interrupted) {
   // The integration tests run the bundles that users run, so build them from the sources first.
   if (spawnSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" }).status !== 0) {
     throw new Error("npm run build failed");
@@ -67,7 +114,7 @@ if (part === "all" || part === "integration") {
     console.log(`Runner at ${runner.tcpAddress} (mTLS) and ${runner.unixAddress}; log ${runner.logFile}`);
     try {
       const env = { ...runnerEnv(runner), ...registryEnv(registry) };
-      failed = runNodeTests("integration", testFiles("test/integration"), env) !== 0 || failed;
+      passed = (await runJest("integration", integrationFiles, env)) && passed;
     } finally {
       await runner.stop();
     }
@@ -75,5 +122,5 @@ if (part === "all" || part === "integration") {
     await registry.stop();
   }
 }
-console.log(`\ntests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
-process.exit(failed ? 1 : 0);
+console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(passed && !interrupted ? 0 : 1);

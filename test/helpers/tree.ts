@@ -5,6 +5,15 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { makeContext, run } from "./contexts.js";
 
+/**
+ * The names in `dir`, in an array of the calling test's own realm: jest runs each test file in a vm
+ * context, and node:assert's strict deepEqual tells an array made by node's fs (outside it) from
+ * the file's `[]` by its prototype.
+ */
+export function listDir(dir: string): string[] {
+  return [...readdirSync(dir)];
+}
+
 export interface Entry {
   type: string;
   mode: string;

@@ -1,8 +1,8 @@
 // One multi-platform image built across two runners, as buildx's multi-node builds do: the test
 // runner (linux/amd64) and a second buildkitd declaring linux/arm64 only, in a pool. Each platform
 // builds natively on its own runner, and the registry ends up with one image index of both.
+import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import {
   registryUnderTest,
   runnerUnderTest,
@@ -14,10 +14,13 @@ import { cleanEnv, runCli } from "../helpers/cli.js";
 import { makeContext } from "../helpers/contexts.js";
 import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
 
+// Each test and hook here has 5 minutes.
+jest.setTimeout(5 * 60_000);
+
 let amd64: RunnerUnderTest;
 let arm64: TestRunner;
 let registry: RegistryUnderTest;
-before(async () => {
+beforeAll(async () => {
   amd64 = runnerUnderTest();
   registry = registryUnderTest();
   arm64 = await startTestRunner({
@@ -25,14 +28,14 @@ before(async () => {
     config: `[registry."${registry.address}"]\n  http = false\n  ca = [${JSON.stringify(registry.caCert)}]\n`,
   });
 });
-after(() => arm64?.stop());
+afterAll(() => arm64?.stop());
 
 /** Both runners in a pool, for a two-platform build. */
 function poolFlags(): string[] {
   return ["--addr", amd64.unixAddress, "--addr", arm64.unixAddress, "--platform", "linux/amd64,linux/arm64"];
 }
 
-describe("a multi-platform image across two runners", { timeout: 5 * 60_000 }, () => {
+describe("a multi-platform image across two runners", () => {
   it("builds each platform on its native runner and pushes one image index", async () => {
     const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
     const result = await runCli(

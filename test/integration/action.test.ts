@@ -1,17 +1,17 @@
 // The action as GitHub's runner runs it: dist/main.mjs on node with INPUT_* variables, outputs
 // through the GITHUB_OUTPUT file command and workflow commands on stdout.
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
 import { cleanEnv, parseFileCommand, REPO_ROOT, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 
 let runner: RunnerUnderTest;
-before(() => {
+beforeAll(() => {
   runner = runnerUnderTest();
 });
 

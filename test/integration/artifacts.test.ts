@@ -3,12 +3,12 @@
 // artifact service (twirp CreateArtifact, a signed blob upload, FinalizeArtifact). The artifact must
 // arrive in the server's directory with the right files. act is built by test/harness/install-act.sh,
 // with two lenient decodes patched in: see that script for why.
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
 import { actionCheckout, installAct, RUN_ID, runWorkflow } from "../helpers/act.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { readZip } from "../helpers/zip.js";
@@ -16,11 +16,11 @@ import { readZip } from "../helpers/zip.js";
 const FIXTURES = join(REPO_ROOT, "test", "fixtures", "artifacts");
 
 let act: string;
-before(
+beforeAll(
   async () => {
     act = await installAct();
   },
-  { timeout: 20 * 60 * 1000 },
+  20 * 60 * 1000,
 );
 
 /** Bundles a TypeScript entry as the action build does (ncc, ESM), so the test runs what ships. */

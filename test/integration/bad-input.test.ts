@@ -1,14 +1,14 @@
 // Every bad connection input against the real runner: one sentence that names the input and the
 // problem, exit code 1 or 2, no stack trace, and a bounded wait.
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { after, before, describe, it } from "node:test";
 import { freePort } from "../harness/runner.js";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { isOneSentence, runCli } from "../helpers/cli.js";
 
 let runner: RunnerUnderTest;
-before(() => {
+beforeAll(() => {
   runner = runnerUnderTest();
 });
 
@@ -70,23 +70,23 @@ describe("bad connection input", () => {
   describe("a runner that does not answer", () => {
     let silent: Server;
     const sockets = new Set<Socket>();
-    before(async () => {
+    beforeAll(async () => {
       silent = createServer((socket) => sockets.add(socket));
       await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     });
-    after(() => {
+    afterAll(() => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     });
 
-    it("fails after the timeout instead of hanging", { timeout: 30_000 }, async () => {
+    it("fails after the timeout instead of hanging", async () => {
       const { port } = silent.address() as { port: number };
       await expectFailure(
         ["--addr", `tcp://127.0.0.1:${port}`, "--timeout", "1s", ...tls()],
         1,
         `The runner at tcp://127.0.0.1:${port} did not answer within 1 s.`,
       );
-    });
+    }, 30_000);
   });
 
   it("a CA that did not sign the runner's certificate", () =>

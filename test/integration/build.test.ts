@@ -1,6 +1,6 @@
 // Builds through our session, context upload and Solve against the real runner.
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { isOneSentence, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
 import { writeFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import { processRunsWith } from "../helpers/processes.js";
 
 let runner: RunnerUnderTest;
 let connection: string[];
-before(() => {
+beforeAll(() => {
   runner = runnerUnderTest();
   connection = connectionFlags(runner);
 });
@@ -266,7 +266,7 @@ describe("build", () => {
 });
 
 describe("cancellation", () => {
-  it("SIGINT cancels the build on the runner and the process exits", { timeout: 60_000 }, async () => {
+  it("SIGINT cancels the build on the runner and the process exits", async () => {
     const { spawn } = await import("node:child_process");
     const { CLI_BUNDLE, cleanEnv } = await import("../helpers/cli.js");
     const marker = `sleep 3${Math.floor(Math.random() * 900 + 100)}`;
@@ -300,5 +300,5 @@ describe("cancellation", () => {
       unfinished = await unfinishedBuilds(runner);
     }
     assert.deepEqual(unfinished, [], "the build is over on the runner too");
-  });
+  }, 60_000);
 });

@@ -1,11 +1,11 @@
 // Connecting to the real runner: our client and CLI against buildctl's view of the same daemon.
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, copyFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { before, describe, it } from "node:test";
 import { BuildkitClient, parseEndpoint, silenceIpServerNameWarning } from "../../src/buildkit/index.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { testRunnerClient } from "../helpers/client.js";
@@ -21,7 +21,7 @@ async function buildctl(...args: string[]): Promise<string> {
   return stdout;
 }
 
-before(() => {
+beforeAll(() => {
   // The library is used directly here, so silence Node's warning as the CLI and action do.
   silenceIpServerNameWarning();
   runner = runnerUnderTest();

@@ -1,13 +1,13 @@
 // Issue 4 through the CLI and the action, against the real runner and the test registry (TLS,
 // htpasswd): pushing with the job's credentials, pulling a private base image, build secrets of
 // every kind, SSH agent forwarding, and redaction of every secret value in the log.
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
 import {
   connectionFlags,
   registryUnderTest,
@@ -22,7 +22,7 @@ import { getManifest, IMAGE_MANIFEST_TYPES, OCI_INDEX_TYPE } from "../helpers/re
 let runner: RunnerUnderTest;
 let registry: RegistryUnderTest;
 let connection: string[];
-before(() => {
+beforeAll(() => {
   runner = runnerUnderTest();
   registry = registryUnderTest();
   connection = connectionFlags(runner);
@@ -159,7 +159,9 @@ describe("pushing and pulling with the job's credentials", () => {
 
 describe("build secrets and SSH agents", () => {
   let agent: ChildProcess | undefined;
-  after(() => agent?.kill());
+  afterAll(() => {
+    agent?.kill();
+  });
 
   it("reads a secret from a file and from a variable, and shows *** where a RUN prints one", async () => {
     const dir = tempDir();

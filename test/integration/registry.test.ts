@@ -2,11 +2,11 @@
 // to it and pulls from it through the runner, with the credentials of a docker config. This
 // checks the harness itself (TLS trusted by the runner, htpasswd auth), before our own client
 // is compared against it.
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
 import {
   registryUnderTest,
   runnerUnderTest,
@@ -17,11 +17,9 @@ import { buildctlBuild } from "../helpers/buildctl.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { manifestStatus } from "../helpers/registry.js";
 
-const MINUTE = 60_000;
-
 let runner: RunnerUnderTest;
 let registry: RegistryUnderTest;
-before(() => {
+beforeAll(() => {
   runner = runnerUnderTest();
   registry = registryUnderTest();
 });
@@ -49,7 +47,7 @@ function dockerConfig(username: string, password: string): string {
   return dir;
 }
 
-describe("test registry, through buildctl", { timeout: 10 * MINUTE }, () => {
+describe("test registry, through buildctl", () => {
   const image = () => `${registry.address}/test/pushed`;
 
   it("accepts a push with the test user's password", async () => {

@@ -3,11 +3,11 @@
 // @actions/cache speaks it (ACTIONS_CACHE_URL: reserve, upload, commit, look up, download). The
 // action starts the pinned buildkitd, its post step saves the runner's state; the second run
 // restores it and the build is cached.
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
 import { runnerUnderTest } from "../harness/env.js";
 import { actionCheckout, installAct, runWorkflow } from "../helpers/act.js";
 import { toolCacheWith } from "../helpers/actions-runner.js";
@@ -16,14 +16,14 @@ import { REPO_ROOT } from "../helpers/cli.js";
 const WORKFLOW = join(REPO_ROOT, "test", "fixtures", "runner-cache", "workflow.yml");
 
 let act: string;
-before(
+beforeAll(
   async () => {
     act = await installAct();
   },
-  { timeout: 20 * 60 * 1000 },
+  20 * 60 * 1000,
 );
 
-describe("the runner's cache through act's cache server", { timeout: 10 * 60 * 1000 }, () => {
+describe("the runner's cache through act's cache server", () => {
   it("saves the started runner's state in the post step; the next run restores it and builds from cache", async () => {
     const cacheServerPath = mkdtempSync(join(tmpdir(), "rb-act-cache-server-"));
     const env = {

@@ -2,6 +2,7 @@
 // harness's Go-built binaries): a verified download from a loopback HTTP server, start, build,
 // stop, state saved and restored (through our FileStateStore: GitHub's cache service cannot run
 // here), and a pool of two runners with platform routing and failover.
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,7 +11,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -18,7 +18,6 @@ import {
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { silenceIpServerNameWarning } from "../../src/buildkit/client.js";
 import { PolicyError } from "../../src/errors.js";
@@ -41,6 +40,7 @@ import { makeContext, run } from "../helpers/contexts.js";
 import { escapeRegExp } from "../helpers/regex.js";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { recorder } from "../helpers/reporter.js";
+import { listDir } from "../helpers/tree.js";
 
 const execFileAsync = promisify(execFile);
 const MINUTE = 60_000;
@@ -49,16 +49,16 @@ const ARCH = "amd64";
 
 let binDir: string;
 let scratch: string;
-/** Every runner this file starts, stopped in after() whatever happened. */
+/** Every runner this file starts, stopped in afterAll() whatever happened. */
 const started: StartedRunner[] = [];
 
-before(async () => {
+beforeAll(async () => {
   silenceIpServerNameWarning();
   binDir = await ensureBuildkitBinaries();
   scratch = mkdtempSync(join(tmpdir(), "rb-lifecycle-"));
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(started.map((runner) => runner.stop()));
   for (const runner of started)
     assert.equal(isAlive(runner.pid), false, `buildkitd ${runner.pid} still runs`);
@@ -87,7 +87,7 @@ async function buildctl(runner: StartedRunner, context: string): Promise<string>
   return stderr;
 }
 
-describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
+describe("downloading a pinned buildkitd", () => {
   let server: Server;
   let base: string;
   let tarball: Buffer;
@@ -95,7 +95,7 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
   const apiRequests: { mode: string; authorization?: string }[] = [];
   const file = `buildkit-v${VERSION}.linux-${ARCH}.tar.gz`;
 
-  before(async () => {
+  beforeAll(async () => {
     // A release-shaped tarball: bin/buildkitd and bin/buildctl, as BuildKit publishes them.
     const release = join(scratch, "release");
     mkdirSync(join(release, "bin"), { recursive: true });
@@ -152,7 +152,7 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
 
-  after(async () => {
+  afterAll(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -180,110 +180,143 @@ describe("downloading a pinned buildkitd", { timeout: 5 * MINUTE }, () => {
     });
 
   /** What the cache dir holds besides finished versions: nothing, after a failure. */
-  const leftovers = (store: DirToolStore) => readdirSync(store.root).filter((name) => name.startsWith("."));
+  const leftovers = (store: DirToolStore) => listDir(store.root).filter((name) => name.startsWith("."));
 
-  it("verifies the sha256 from the .sha256 file, keeps it, finds it in the cache next time, and starts it", async () => {
-    const store = new DirToolStore(join(scratch, "cache-good"));
-    const first = await ensure("good", store);
-    assert.equal(first.source, "download");
-    assert.equal(first.path, join(store.root, `buildkit-v${VERSION}`, "bin", "buildkitd"));
-    assert.deepEqual(leftovers(store), []);
-    const second = await ensure("good", store);
-    assert.equal(second.source, "cache");
+  it(
+    "verifies the sha256 from the .sha256 file, keeps it, finds it in the cache next time, and starts it",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-good"));
+      const first = await ensure("good", store);
+      assert.equal(first.source, "download");
+      assert.equal(first.path, join(store.root, `buildkit-v${VERSION}`, "bin", "buildkitd"));
+      assert.deepEqual(leftovers(store), []);
+      const second = await ensure("good", store);
+      assert.equal(second.source, "cache");
 
-    const runner = await startBuildkitd({
-      buildkitd: second,
-      stateDir: join(scratch, "state-downloaded"),
-      reporter: recorder(),
-      signal: AbortSignal.timeout(2 * MINUTE),
-    });
-    started.push(runner);
-    assert.match(runner.endpoint.address, /^unix:\/\/.*buildkitd\.sock$/);
-    await runner.stop();
-    assert.equal(isAlive(runner.pid), false);
-  });
+      const runner = await startBuildkitd({
+        buildkitd: second,
+        stateDir: join(scratch, "state-downloaded"),
+        reporter: recorder(),
+        signal: AbortSignal.timeout(2 * MINUTE),
+      });
+      started.push(runner);
+      assert.match(runner.endpoint.address, /^unix:\/\/.*buildkitd\.sock$/);
+      await runner.stop();
+      assert.equal(isAlive(runner.pid), false);
+    },
+    5 * MINUTE,
+  );
 
-  it("takes the sha256 from GitHub's release listing (the asset's digest) when asked there", async () => {
-    const store = new DirToolStore(join(scratch, "cache-api-good"));
-    // The tarball's mirror has no .sha256 (as BuildKit's releases have none): only the API knows it.
-    const found = await ensure("bad", store, { githubApi: { url: `${base}/api/good`, token: "test-token" } });
-    assert.equal(found.source, "download");
-    assert.deepEqual(apiRequests.at(-1), { mode: "good", authorization: "Bearer test-token" });
-  });
+  it(
+    "takes the sha256 from GitHub's release listing (the asset's digest) when asked there",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-api-good"));
+      // The tarball's mirror has no .sha256 (as BuildKit's releases have none): only the API knows it.
+      const found = await ensure("bad", store, {
+        githubApi: { url: `${base}/api/good`, token: "test-token" },
+      });
+      assert.equal(found.source, "download");
+      assert.deepEqual(apiRequests.at(-1), { mode: "good", authorization: "Bearer test-token" });
+    },
+    5 * MINUTE,
+  );
 
-  it("refuses a download whose sha256 is not the one GitHub lists", async () => {
-    const store = new DirToolStore(join(scratch, "cache-api-bad"));
-    await assert.rejects(ensure("good", store, { githubApi: { url: `${base}/api/bad` } }), (error: Error) => {
-      assert.ok(error instanceof RunnerStartError);
-      assert.match(
-        error.message,
-        new RegExp(`has sha256 ${sha256}, but 0{64} was expected; it was not used\\.$`),
+  it(
+    "refuses a download whose sha256 is not the one GitHub lists",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-api-bad"));
+      await assert.rejects(
+        ensure("good", store, { githubApi: { url: `${base}/api/bad` } }),
+        (error: Error) => {
+          assert.ok(error instanceof RunnerStartError);
+          assert.match(
+            error.message,
+            new RegExp(`has sha256 ${sha256}, but 0{64} was expected; it was not used\\.$`),
+          );
+          return true;
+        },
       );
-      return true;
-    });
-    assert.deepEqual(readdirSync(store.root), []);
-    assert.equal(apiRequests.at(-1)?.authorization, undefined, "no token, no authorization header");
-  });
+      assert.deepEqual(listDir(store.root), []);
+      assert.equal(apiRequests.at(-1)?.authorization, undefined, "no token, no authorization header");
+    },
+    5 * MINUTE,
+  );
 
-  it("says so when GitHub lists no digest, or limits a caller without a token", async () => {
-    const store = new DirToolStore(join(scratch, "cache-api-none"));
-    await assert.rejects(ensure("good", store, { githubApi: { url: `${base}/api/nodigest` } }), {
-      message: `GitHub lists no sha256 for ${file} in BuildKit's v${VERSION} release; give the expected sha256 instead.`,
-    });
-    await assert.rejects(
-      ensure("good", store, { githubApi: { url: `${base}/api/limited` } }),
-      (error: Error) => {
+  it(
+    "says so when GitHub lists no digest, or limits a caller without a token",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-api-none"));
+      await assert.rejects(ensure("good", store, { githubApi: { url: `${base}/api/nodigest` } }), {
+        message: `GitHub lists no sha256 for ${file} in BuildKit's v${VERSION} release; give the expected sha256 instead.`,
+      });
+      await assert.rejects(
+        ensure("good", store, { githubApi: { url: `${base}/api/limited` } }),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            /^GitHub's API did not list the sha256 of buildkit-v0\.32\.2\.linux-amd64\.tar\.gz \(http:.*\/api\/limited\/repos\/moby\/buildkit\/releases\/tags\/v0\.32\.2: HTTP 403\); it limits callers without a token: give a token, or the expected sha256\.$/,
+          );
+          return true;
+        },
+      );
+      assert.deepEqual(leftovers(store), []);
+    },
+    5 * MINUTE,
+  );
+
+  it(
+    "refuses a tarball whose sha256 does not match, and keeps nothing",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-bad"));
+      await assert.rejects(ensure("bad", store), (error: Error) => {
+        assert.ok(error instanceof RunnerStartError);
         assert.match(
           error.message,
-          /^GitHub's API did not list the sha256 of buildkit-v0\.32\.2\.linux-amd64\.tar\.gz \(http:.*\/api\/limited\/repos\/moby\/buildkit\/releases\/tags\/v0\.32\.2: HTTP 403\); it limits callers without a token: give a token, or the expected sha256\.$/,
+          new RegExp(`has sha256 ${sha256}, but 0{64} was expected; it was not used\\.$`),
         );
         return true;
-      },
-    );
-    assert.deepEqual(leftovers(store), []);
-  });
+      });
+      assert.deepEqual(listDir(store.root), []);
+    },
+    5 * MINUTE,
+  );
 
-  it("refuses a tarball whose sha256 does not match, and keeps nothing", async () => {
-    const store = new DirToolStore(join(scratch, "cache-bad"));
-    await assert.rejects(ensure("bad", store), (error: Error) => {
-      assert.ok(error instanceof RunnerStartError);
-      assert.match(
-        error.message,
-        new RegExp(`has sha256 ${sha256}, but 0{64} was expected; it was not used\\.$`),
-      );
-      return true;
-    });
-    assert.deepEqual(readdirSync(store.root), []);
-  });
+  it(
+    "gives up on a download that does not answer within the timeout",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-hang"));
+      await assert.rejects(ensure("hang", store, { downloadTimeoutMs: 1_000 }), (error: Error) => {
+        assert.ok(error instanceof DownloadError);
+        assert.match(
+          error.message,
+          /^Downloading BuildKit v0\.32\.2 from http:.* did not finish within 1 s\.$/,
+        );
+        return true;
+      });
+      assert.deepEqual(leftovers(store), []);
+    },
+    5 * MINUTE,
+  );
 
-  it("gives up on a download that does not answer within the timeout", async () => {
-    const store = new DirToolStore(join(scratch, "cache-hang"));
-    await assert.rejects(ensure("hang", store, { downloadTimeoutMs: 1_000 }), (error: Error) => {
-      assert.ok(error instanceof DownloadError);
-      assert.match(
-        error.message,
-        /^Downloading BuildKit v0\.32\.2 from http:.* did not finish within 1 s\.$/,
-      );
-      return true;
-    });
-    assert.deepEqual(leftovers(store), []);
-  });
-
-  it("says that a version does not exist (404)", async () => {
-    const store = new DirToolStore(join(scratch, "cache-missing"));
-    await assert.rejects(ensure("good", store, { version: "9.9.9" }), (error: Error) => {
-      assert.ok(error instanceof DownloadError);
-      assert.match(
-        error.message,
-        /^BuildKit v9\.9\.9 is not at http:.*buildkit-v9\.9\.9\.linux-amd64\.tar\.gz \(HTTP 404\): no such release, or the mirror does not have it\.$/,
-      );
-      return true;
-    });
-    assert.deepEqual(leftovers(store), []);
-  });
+  it(
+    "says that a version does not exist (404)",
+    async () => {
+      const store = new DirToolStore(join(scratch, "cache-missing"));
+      await assert.rejects(ensure("good", store, { version: "9.9.9" }), (error: Error) => {
+        assert.ok(error instanceof DownloadError);
+        assert.match(
+          error.message,
+          /^BuildKit v9\.9\.9 is not at http:.*buildkit-v9\.9\.9\.linux-amd64\.tar\.gz \(HTTP 404\): no such release, or the mirror does not have it\.$/,
+        );
+        return true;
+      });
+      assert.deepEqual(leftovers(store), []);
+    },
+    5 * MINUTE,
+  );
 });
 
-describe("a started runner's state kept between runs", { timeout: 10 * MINUTE }, () => {
+describe("a started runner's state kept between runs", () => {
   it("builds, stops, saves; restored into a fresh dir, the same build is CACHED", async () => {
     const store = new FileStateStore(join(scratch, "states"));
     const key = stateKey(VERSION);
@@ -351,7 +384,7 @@ describe("a started runner's state kept between runs", { timeout: 10 * MINUTE },
   });
 });
 
-describe("a pool of two runners", { timeout: 10 * MINUTE }, () => {
+describe("a pool of two runners", () => {
   let amd64: StartedRunner;
   let arm64: StartedRunner;
   const candidate = (runner: StartedRunner, platforms?: string[]): RunnerCandidate => ({
@@ -372,7 +405,7 @@ describe("a pool of two runners", { timeout: 10 * MINUTE }, () => {
       signal: AbortSignal.timeout(MINUTE),
     });
 
-  before(async () => {
+  beforeAll(async () => {
     [amd64, arm64] = await Promise.all([
       start(join(scratch, "pool-amd64"), ["--oci-worker-platform", "linux/amd64"]),
       start(join(scratch, "pool-arm64"), ["--oci-worker-platform", "linux/arm64"]),

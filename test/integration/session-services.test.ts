@@ -1,5 +1,6 @@
 // The session's Auth, Secrets and SSH services against the real runner and the test registry:
 // builds driven through our Session and Solve directly (the CLI and action wire them later).
+import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto";
@@ -7,7 +8,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
 import { silenceIpServerNameWarning, type BuildkitClient } from "../../src/buildkit/index.js";
 import { authService } from "../../src/buildkit/session/auth.js";
 import { fileSyncService } from "../../src/buildkit/session/filesync.js";
@@ -31,18 +31,20 @@ import { startTestRegistry, type TestRegistry, type TokenAuthOptions } from "../
 import { makeSelfSigned } from "../harness/certs.js";
 
 const MINUTE = 60_000;
+// Each test and hook here has 5 minutes.
+jest.setTimeout(5 * MINUTE);
 
 let runner: RunnerUnderTest;
 let registry: RegistryUnderTest;
 let client: BuildkitClient;
 
-before(() => {
+beforeAll(() => {
   silenceIpServerNameWarning();
   runner = runnerUnderTest();
   registry = registryUnderTest();
   client = testRunnerClient(runner);
 });
-after(() => client.close());
+afterAll(() => client.close());
 
 interface BuildOutcome {
   /** Every log line the build's steps printed. */
@@ -87,7 +89,7 @@ function dockerfile(...lines: string[]): string {
   return makeContext({ Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", ...lines].join("\n") });
 }
 
-describe("session Secrets service", { timeout: 5 * MINUTE }, () => {
+describe("session Secrets service", () => {
   const secrets = new Map([
     ["token", new TextEncoder().encode("s3cr3t-token-value")],
     ["file", new TextEncoder().encode("line one\nline two\n")],
@@ -136,7 +138,7 @@ describe("session Secrets service", { timeout: 5 * MINUTE }, () => {
   });
 });
 
-describe("session Auth service", { timeout: 5 * MINUTE }, () => {
+describe("session Auth service", () => {
   it("answers Credentials for the registry host the daemon asks about, and the push succeeds", async () => {
     const asked: string[] = [];
     const masked: string[] = [];
@@ -200,17 +202,17 @@ describe("session Auth service", { timeout: 5 * MINUTE }, () => {
   });
 });
 
-describe("session Auth service with a Bearer-token registry", { timeout: 5 * MINUTE }, () => {
+describe("session Auth service with a Bearer-token registry", () => {
   const user = "token-user";
   const password = "token-password-value";
   let tokens: TokenServer;
   let tokenRegistry: TestRegistry;
 
-  before(async () => {
+  beforeAll(async () => {
     tokens = await startTokenServer(user, password);
     tokenRegistry = await startTestRegistry({ tokenAuth: tokens.options });
   });
-  after(async () => {
+  afterAll(async () => {
     await tokenRegistry?.stop();
     await tokens?.close();
   });
@@ -246,12 +248,12 @@ describe("session Auth service with a Bearer-token registry", { timeout: 5 * MIN
   });
 });
 
-describe("session SSH service", { timeout: 5 * MINUTE }, () => {
+describe("session SSH service", () => {
   let agent: ChildProcess | undefined;
   let agentSocket: string;
   let probeDir: string;
 
-  before(async () => {
+  beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "rb-ssh-agent-"));
     agentSocket = join(dir, "agent.sock");
     agent = spawn("ssh-agent", ["-D", "-a", agentSocket], { stdio: "ignore" });
@@ -280,7 +282,7 @@ describe("session SSH service", { timeout: 5 * MINUTE }, () => {
     }
     probeDir = buildAgentProbe();
   });
-  after(() => {
+  afterAll(() => {
     agent?.kill();
   });
 

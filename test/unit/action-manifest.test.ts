@@ -1,8 +1,8 @@
 // action.yml and the code agree: every input the code reads is declared, and nothing else is.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import { INPUT } from "../../src/github/inputs.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");

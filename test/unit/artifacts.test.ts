@@ -1,10 +1,10 @@
 // What uploadOutputArtifacts refuses before it reaches the artifact service, and the artifact URL.
 // The upload itself is tested against act's artifact server in test/integration/artifacts.test.ts.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import { ArtifactError, InputError } from "../../src/errors.js";
 import { artifactUrl, uploadOutputArtifacts } from "../../src/outputs/artifacts.js";
 

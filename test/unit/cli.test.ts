@@ -1,7 +1,7 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import { runCli, MAIN_HELP } from "../../src/cli/run.js";
 import { PROGRAM_VERSION } from "../../src/version.js";
 

@@ -1,8 +1,8 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import {
   configKey,
   DOCKER_HUB_CONFIG_KEY,

@@ -1,5 +1,5 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { grpcTarget, isLoopbackHost, parseEndpoint } from "../../src/buildkit/endpoint.js";
 import { EndpointError } from "../../src/buildkit/errors.js";
 

@@ -1,6 +1,7 @@
 // The FileSend service against a hostile peer: a grpc-js client on a local socket plays the
 // daemon and sends crafted fsutil packets. Each unsafe path must fail the transfer with an error
 // naming it, and nothing may be written outside the destination.
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import {
   existsSync,
@@ -15,7 +16,6 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { MODE_DIR, MODE_SETUID, MODE_SYMLINK } from "../../src/buildkit/context/stat.js";
@@ -36,10 +36,10 @@ const identity = (bytes: Buffer) => bytes;
 const PATH = "/moby.filesync.v1.FileSend/DiffCopy";
 
 let work: string;
-before(() => {
+beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "rb-filesend-"));
 });
-after(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Outcome {
   code: grpc.status;

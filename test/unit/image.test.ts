@@ -1,6 +1,6 @@
 // The image exporter's attributes, attestations, and the outputs read from the exporter response.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { parseImagePlan, type ImageInputs } from "../../src/build/image.js";
 import { buildMetadata, imageOutputs } from "../../src/outputs/image.js";
 import { InputError } from "../../src/errors.js";

@@ -1,5 +1,5 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { InputError } from "../../src/errors.js";
 import {

@@ -1,5 +1,5 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { PlainReporter } from "../../src/report/plain.js";
 
 describe("PlainReporter", () => {

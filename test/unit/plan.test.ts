@@ -1,9 +1,9 @@
 // The build plan: inputs validated into one sentence each, and mapped to the frontend's attrs.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import {
   entitlements,
   frontendAttrs,

@@ -1,7 +1,7 @@
 // The command lines that run a command as root: directly, through sudo (which resets the
 // environment, so the variables go through env), or in rootlesskit's user namespace.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { asRoot } from "../../src/runner/privilege.js";
 
 describe("asRoot", () => {

@@ -1,6 +1,6 @@
 // The plain log: BuildKit's Status messages printed as buildctl --progress=plain prints them.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { StatusResponseSchema } from "../../src/buildkit/proto/moby/buildkit/v1/control_pb.js";
 import { PlainProgress } from "../../src/report/progress.js";

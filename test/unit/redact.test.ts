@@ -1,7 +1,7 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
-import { describe, it } from "node:test";
 import { Redactor, redactStream } from "../../src/report/redact.js";
 
 /** Feeds `chunks` through a fresh redactor and returns everything it printed. */

@@ -1,6 +1,6 @@
 // Image names as docker reads them, for the image index we put in the registry.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { parseReference } from "../../src/outputs/registry.js";
 
 describe("image references", () => {

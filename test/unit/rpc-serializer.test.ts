@@ -1,7 +1,7 @@
 // The serializer's fast paths for bulk bytes (flat messages, encodings built in place) must write
 // exactly what protobuf-es's toBinary writes.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createInPlace, HEADER_ROOM, serializer } from "../../src/buildkit/rpc.js";
 import { Packet_PacketType, PacketSchema } from "../../src/buildkit/proto/fsutil/types/wire_pb.js";

@@ -1,8 +1,8 @@
+import { afterAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
 import { ConnectionError } from "../../src/buildkit/errors.js";
 import { parseEndpoint, parseEndpointList } from "../../src/buildkit/endpoint.js";
 import { InputError } from "../../src/errors.js";
@@ -17,9 +17,10 @@ import { FileStateStore, StateError, stateKey, startWithState } from "../../src/
 import { parseVersionPin } from "../../src/runner/version-pin.js";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { recorder } from "../helpers/reporter.js";
+import { listDir } from "../helpers/tree.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rb-pool-unit-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("pool inputs", () => {
   it("splits BUILDKIT_HOST on commas, in order", () => {
@@ -160,7 +161,7 @@ describe("FileStateStore", () => {
       stateDir: target,
       reporter,
       start: async (dir) => {
-        startedOn = (await import("node:fs")).readdirSync(dir);
+        startedOn = listDir(dir);
         return { stateDir: dir } as never;
       },
     });

@@ -1,10 +1,10 @@
 // Secrets, SSH agents and registry credentials as the user writes them, read before the build.
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import {
   readSecrets,
   readSshAgents,

@@ -1,7 +1,7 @@
 // The hand-written STAT packet encoder must write exactly what protobuf-es writes for the same
 // packet, for every shape of entry a walk produces (and the odd values it could).
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeStatPacket, type StatFields } from "../../src/buildkit/session/stat-packet.js";
 import { preEncoded, serializer } from "../../src/buildkit/rpc.js";

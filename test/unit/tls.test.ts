@@ -1,14 +1,14 @@
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
 import { TlsConfigError } from "../../src/buildkit/errors.js";
 import { BUILDCTL_TLS_FLAGS, hasTls, loadTlsMaterial, tlsInputsFromDir } from "../../src/buildkit/tls.js";
 import { makeCertificates, type CertificateSet } from "../harness/certs.js";
 
 let certs: CertificateSet;
-before(() => {
+beforeAll(() => {
   certs = makeCertificates(mkdtempSync(join(tmpdir(), "rb-tls-test-")));
 });
 

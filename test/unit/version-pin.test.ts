@@ -1,5 +1,5 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import { InputError } from "../../src/errors.js";
 import { comparableVersion, parseVersionPin, versionPinMismatch } from "../../src/runner/version-pin.js";
 

@@ -1,8 +1,8 @@
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
 import { MODE_DIR, MODE_SYMLINK } from "../../src/buildkit/context/stat.js";
 import { walkContext, type WalkEntry, type WalkFilter } from "../../src/buildkit/context/walk.js";
 
