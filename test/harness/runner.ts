@@ -66,6 +66,9 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
   const socket = join(dir, "buildkitd.sock");
   const logFile = join(dir, "buildkitd.log");
   mkdirSync(join(dir, "root"));
+  // buildkitd's own temporary files go to a dir removed with the rest: BuildKit (v0.32.2) leaves
+  // the directory of every SSH agent socket it mounts (.buildkit-ssh-sock*) in its TMPDIR.
+  mkdirSync(join(dir, "tmp"));
   const configArgs: string[] = [];
   if (options.config !== undefined) {
     writeFileSync(join(dir, "buildkitd.toml"), options.config);
@@ -97,7 +100,12 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
     ],
     {
       stdio: ["ignore", log, log],
-      env: { ...process.env, ...options.env, PATH: `${binDir}:${process.env.PATH}` },
+      env: {
+        ...process.env,
+        ...options.env,
+        PATH: `${binDir}:${process.env.PATH}`,
+        TMPDIR: join(dir, "tmp"),
+      },
     },
   );
   closeSync(log);

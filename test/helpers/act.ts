@@ -3,12 +3,12 @@
 // cache service, the protocol @actions/cache speaks with ACTIONS_CACHE_URL).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../harness/runner.js";
 import { cleanEnv, REPO_ROOT, runProcess } from "./cli.js";
+import { tempDir } from "./temp.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -18,7 +18,7 @@ export const REPOSITORY = "remote-buildkit/remote-buildkit";
 
 /** A workspace that is a checkout of this repository as far as a workflow using `uses: ./` reads it. */
 export function actionCheckout(): string {
-  const workspace = mkdtempSync(join(tmpdir(), "rb-act-workspace-"));
+  const workspace = tempDir("rb-act-workspace-");
   cpSync(join(REPO_ROOT, "action.yml"), join(workspace, "action.yml"));
   cpSync(join(REPO_ROOT, "dist"), join(workspace, "dist"), { recursive: true });
   cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "examples", "hello"), { recursive: true });
@@ -49,7 +49,7 @@ export async function runWorkflow(
   workspace: string,
   options: WorkflowOptions = {},
 ) {
-  const dir = mkdtempSync(join(tmpdir(), "rb-act-"));
+  const dir = tempDir("rb-act-");
   const store = join(dir, "artifacts");
   mkdirSync(store);
   const cacheServer = options.cacheServerPath

@@ -1,9 +1,9 @@
 // What GitHub's runner gives a step, set up on this machine: the file commands' files, the tool
 // cache holding a buildkitd, and the STATE_ variables a post step gets from its main step.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseFileCommand } from "./cli.js";
+import { tempDir } from "./temp.js";
 
 export interface StepFiles {
   output: string;
@@ -27,11 +27,7 @@ export function stepFiles(dir: string): StepFiles {
  * @actions/tool-cache's layout, NAME/VERSION/ARCH plus ARCH.complete, with buildkitd VERSION's
  * bin/ a link to `binDir` (the harness's binaries, as a download would leave them).
  */
-export function toolCacheWith(
-  binDir: string,
-  version: string,
-  root = mkdtempSync(join(tmpdir(), "rb-toolcache-")),
-): string {
+export function toolCacheWith(binDir: string, version: string, root = tempDir("rb-toolcache-")): string {
   const arch = process.arch === "arm64" ? "arm64" : "amd64";
   mkdirSync(join(root, "buildkit", version, arch), { recursive: true });
   symlinkSync(binDir, join(root, "buildkit", version, arch, "bin"));

@@ -2,13 +2,13 @@
 // through the GITHUB_OUTPUT file command and workflow commands on stdout.
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
 import { cleanEnv, parseFileCommand, REPO_ROOT, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
+import { tempDir } from "../helpers/temp.js";
 
 let runner: RunnerUnderTest;
 beforeAll(() => {
@@ -17,7 +17,7 @@ beforeAll(() => {
 
 /** Runs one entry of action.yml with the given inputs, as the runner would. */
 async function runStep(entry: "main" | "post", inputs: Record<string, string>, workspace = REPO_ROOT) {
-  const files = stepFiles(mkdtempSync(join(tmpdir(), "rb-action-")));
+  const files = stepFiles(tempDir("rb-action-"));
   const env = cleanEnv({
     ...files.env,
     GITHUB_WORKSPACE: workspace,
@@ -158,14 +158,14 @@ describe("the action", () => {
 
 describe("the action with no runner given", () => {
   it("starts the pinned buildkitd from the tool cache, builds, and the post step stops it", async () => {
-    const files = stepFiles(mkdtempSync(join(tmpdir(), "rb-action-start-")));
+    const files = stepFiles(tempDir("rb-action-start-"));
     const env = cleanEnv({
       PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
       ...files.env,
       GITHUB_WORKSPACE: REPO_ROOT,
       GITHUB_ACTIONS: "true",
       RUNNER_TOOL_CACHE: toolCacheWith(runner.binDir, "0.32.2"),
-      RUNNER_TEMP: mkdtempSync(join(tmpdir(), "rb-runner-temp-")),
+      RUNNER_TEMP: tempDir("rb-runner-temp-"),
       INPUT_CONTEXT: "examples/hello",
       "INPUT_BUILDKIT-VERSION": "v0.32.2",
     });

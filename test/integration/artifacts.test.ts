@@ -5,13 +5,13 @@
 // with two lenient decodes patched in: see that script for why.
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actionCheckout, installAct, RUN_ID, runWorkflow } from "../helpers/act.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { readZip } from "../helpers/zip.js";
+import { tempDir } from "../helpers/temp.js";
 
 const FIXTURES = join(REPO_ROOT, "test", "fixtures", "artifacts");
 
@@ -48,7 +48,7 @@ function storedArtifact(store: string, name: string): Map<string, Buffer> {
 
 describe("artifacts through act's artifact server", () => {
   it("uploads a local output and a tar output as one artifact with their files", async () => {
-    const workspace = mkdtempSync(join(tmpdir(), "rb-act-workspace-"));
+    const workspace = tempDir("rb-act-workspace-");
     const action = join(workspace, "upload-outputs");
     mkdirSync(action);
     cpSync(join(FIXTURES, "upload-outputs", "action.yml"), join(action, "action.yml"));

@@ -3,13 +3,13 @@
 // stops it, and keeps its state so that the next build is cached.
 import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
+import { tempDir } from "../helpers/temp.js";
 
 // Each test and hook here has 5 minutes.
 jest.setTimeout(5 * 60_000);
@@ -28,7 +28,7 @@ describe("build with nothing configured", () => {
     "starts the pinned buildkitd from the cache dir, stops it after, and builds from cache the next time",
     async () => {
       // The cache dir layout of the CLI, holding the harness's binaries as a download would.
-      const cacheRoot = mkdtempSync(join(tmpdir(), "rb-cli-cache-"));
+      const cacheRoot = tempDir("rb-cli-cache-");
       mkdirSync(join(cacheRoot, "buildkit-v0.32.2"));
       symlinkSync(runner.binDir, join(cacheRoot, "buildkit-v0.32.2", "bin"));
       const env = cleanEnv({ REMOTE_BUILDKIT_CACHE: cacheRoot, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" });

@@ -2,14 +2,14 @@
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, copyFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BuildkitClient, parseEndpoint, silenceIpServerNameWarning } from "../../src/buildkit/index.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { testRunnerClient } from "../helpers/client.js";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { tempDir } from "../helpers/temp.js";
 
 const execFileAsync = promisify(execFile);
 let runner: RunnerUnderTest;
@@ -91,7 +91,7 @@ describe("connecting to a runner", () => {
   });
 
   it("reads buildctl's --tlsdir layout and honours --tlsservername", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rb-tlsdir-"));
+    const dir = tempDir("rb-tlsdir-");
     copyFileSync(runner.certs.caCert, join(dir, "ca.pem"));
     copyFileSync(runner.certs.clientCert, join(dir, "cert.pem"));
     copyFileSync(runner.certs.clientKey, join(dir, "key.pem"));

@@ -3,7 +3,7 @@
 // and sha256 of regular files, symlink targets, device numbers, hard link groups). It must equal
 // the same manifest computed here from the directory on disk, with the .dockerignore applied by
 // hand, and the manifest of the same context uploaded by buildctl, the reference client.
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -22,7 +22,6 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -30,22 +29,19 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { buildctlBuild } from "../helpers/buildctl.js";
 import { CLI_BUNDLE, runProcess, type ProcessResult } from "../helpers/cli.js";
 import { BUSYBOX } from "../helpers/contexts.js";
+import { tempDir } from "../helpers/temp.js";
 
 let runner: RunnerUnderTest;
 let base: string;
 beforeAll(() => {
   runner = runnerUnderTest();
-  base = mkdtempSync(join(tmpdir(), "rb-upload-"));
-});
-afterAll(() => {
-  if (base) rmSync(base, { recursive: true, force: true });
+  base = tempDir("rb-upload-");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -521,16 +517,10 @@ describe("context upload", () => {
   );
 
   describe("a sparse file over 1 GiB", () => {
-    let root: string | undefined;
-    afterAll(() => {
-      if (root) rmSync(root, { recursive: true, force: true });
-    });
-
     it(
       "arrives with its size and content",
       async () => {
-        const dir = mkdtempSync(join(tmpdir(), "rb-upload-sparse-"));
-        root = dir;
+        const dir = tempDir("rb-upload-sparse-");
         const size = 2 ** 30 + 4099;
         const fd = openSync(join(dir, "sparse.bin"), "w");
         try {

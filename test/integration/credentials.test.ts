@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   connectionFlags,
@@ -18,6 +17,7 @@ import {
 import { cleanEnv, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { getManifest, IMAGE_MANIFEST_TYPES, OCI_INDEX_TYPE } from "../helpers/registry.js";
+import { tempDir } from "../helpers/temp.js";
 
 let runner: RunnerUnderTest;
 let registry: RegistryUnderTest;
@@ -28,13 +28,9 @@ beforeAll(() => {
   connection = connectionFlags(runner);
 });
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "rb-credentials-"));
-}
-
 /** A docker config with `auths` for the test registry, as `docker login` writes it. */
 function dockerConfigDir(password: string): string {
-  const dir = tempDir();
+  const dir = tempDir("rb-credentials-");
   const auth = Buffer.from(`${registry.username}:${password}`).toString("base64");
   writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { [registry.address]: { auth } } }));
   return dir;
@@ -53,7 +49,7 @@ const COPY_ONLY = ["FROM scratch", "COPY busybox /bin/busybox", "COPY hello.txt 
 describe("pushing and pulling with the job's credentials", () => {
   it("pushes with the docker config's credentials and reports the digest the registry serves", async () => {
     const context = makeContext({ Dockerfile: COPY_ONLY, "hello.txt": "pushed by remote-buildkit\n" });
-    const metadataFile = join(tempDir(), "metadata.json");
+    const metadataFile = join(tempDir("rb-credentials-"), "metadata.json");
     const image = `${registry.address}/rb/base`;
     const result = await runCli(
       ["build", ...connection, "--push", "-t", `${image}:1`, "--metadata-file", metadataFile, context],
@@ -121,7 +117,7 @@ describe("pushing and pulling with the job's credentials", () => {
   });
 
   it("refuses a docker config that is not JSON, naming the file", async () => {
-    const dir = tempDir();
+    const dir = tempDir("rb-credentials-");
     writeFileSync(join(dir, "config.json"), "{ not json");
     const result = await runCli(
       ["build", ...connection, makeContext({ Dockerfile: COPY_ONLY })],
@@ -135,8 +131,8 @@ describe("pushing and pulling with the job's credentials", () => {
   });
 
   it("fails in one sentence when the credential helper fails, with nothing of its output", async () => {
-    const dir = tempDir();
-    const bin = tempDir();
+    const dir = tempDir("rb-credentials-");
+    const bin = tempDir("rb-credentials-");
     writeFileSync(join(dir, "config.json"), JSON.stringify({ credsStore: "rbfail" }));
     writeFileSync(
       join(bin, "docker-credential-rbfail"),
@@ -164,7 +160,7 @@ describe("build secrets and SSH agents", () => {
   });
 
   it("reads a secret from a file and from a variable, and shows *** where a RUN prints one", async () => {
-    const dir = tempDir();
+    const dir = tempDir("rb-credentials-");
     const fileSecret = "file-secret-5d1e2c";
     const envSecret = "env-secret-9a8b7c";
     writeFileSync(join(dir, "token"), fileSecret);
@@ -238,7 +234,7 @@ describe("build secrets and SSH agents", () => {
   }
 
   it("forwards the SSH agent at SSH_AUTH_SOCK into RUN --mount=type=ssh", async () => {
-    const socket = join(tempDir(), "agent.sock");
+    const socket = join(tempDir("rb-credentials-"), "agent.sock");
     agent = spawn("ssh-agent", ["-D", "-a", socket], { stdio: "ignore" });
     for (let i = 0; i < 50; i++) {
       const probe = await runProcess("ssh-add", ["-l"], { env: { ...cleanEnv(), SSH_AUTH_SOCK: socket } });
@@ -263,7 +259,7 @@ describe("build secrets and SSH agents", () => {
 
 describe("the action with secrets, credentials and a push", () => {
   it("pushes with registry-auth, masks every value, redacts the log and sets digest and metadata", async () => {
-    const dir = tempDir();
+    const dir = tempDir("rb-credentials-");
     const outputFile = join(dir, "output");
     writeFileSync(outputFile, "");
     const inline = "inline-secret-0f0e0d";
@@ -280,7 +276,7 @@ describe("the action with secrets, credentials and a push", () => {
       GITHUB_OUTPUT: outputFile,
       GITHUB_WORKSPACE: workspace,
       GITHUB_ACTIONS: "true",
-      DOCKER_CONFIG: tempDir(),
+      DOCKER_CONFIG: tempDir("rb-credentials-"),
       RB_FROM_ENV: fromEnv,
       INPUT_ENDPOINT: runner.unixAddress,
       INPUT_CONTEXT: ".",

@@ -4,8 +4,7 @@
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { silenceIpServerNameWarning, type BuildkitClient } from "../../src/buildkit/index.js";
@@ -19,6 +18,7 @@ import { buildctlBuild } from "../helpers/buildctl.js";
 import { testRunnerClient } from "../helpers/client.js";
 import { describeTree, listDir, richOutputContext as richContext } from "../helpers/tree.js";
 import { makeContext } from "../helpers/contexts.js";
+import { tempDir } from "../helpers/temp.js";
 
 const execFileAsync = promisify(execFile);
 const MINUTE = 60_000;
@@ -34,7 +34,7 @@ beforeAll(() => {
 afterAll(() => client.close());
 
 function scratchDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `rb-${name}-`));
+  return tempDir(`rb-${name}-`);
 }
 
 /** Builds `context` with our Session and Solve, each exporter's output going to its target. */

@@ -3,7 +3,7 @@
 // rootlesskit's user namespace. The bundles run as real second users of this machine, and the
 // runner's state (files of root, or of the user's subordinate ids) is kept, cleared and tarred
 // the same way. Without either, one sentence. Creating the users needs root (CI is root).
-import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
+import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
@@ -20,7 +20,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runnerUnderTest } from "../harness/env.js";
 import { ensureTestUsers, type TestUser } from "../harness/users.js";
@@ -29,6 +28,7 @@ import { makeContext, run } from "../helpers/contexts.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
 import { escapeRegExp } from "../helpers/regex.js";
 import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
+import { tempDir } from "../helpers/temp.js";
 
 const MINUTE = 60_000;
 const isRoot = process.getuid?.() === 0;
@@ -46,7 +46,7 @@ let binDir: string;
 beforeAll(() => {
   if (!isRoot) return;
   users = ensureTestUsers();
-  shared = mkdtempSync(join(tmpdir(), "rb-sudo-"));
+  shared = tempDir("rb-sudo-");
   chmodSync(shared, 0o755);
   // The user cannot read the repo or root's cache dir (mode 0700): copies of what it runs.
   for (const bundle of ["cli.mjs", "main.mjs", "post.mjs"]) {
@@ -58,11 +58,6 @@ beforeAll(() => {
     copyFileSync(join(runnerUnderTest().binDir, binary), join(binDir, binary));
   }
   execFileSync("chmod", ["-R", "a+rX", shared]);
-});
-
-afterAll(() => {
-  // The users' buildkitd state is root's: removed as root here.
-  if (isRoot) rmSync(shared, { recursive: true, force: true });
 });
 
 /** A fresh home (with its cache dir) for one test, owned by the user. */

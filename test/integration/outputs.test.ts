@@ -3,14 +3,14 @@
 // and bad output specs refused before anything reaches the runner.
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { buildctlBuild } from "../helpers/buildctl.js";
 import { isOneSentence, runCli } from "../helpers/cli.js";
 import { makeContext } from "../helpers/contexts.js";
 import { describeTree, listDir, richOutputContext } from "../helpers/tree.js";
+import { tempDir } from "../helpers/temp.js";
 
 let runner: RunnerUnderTest;
 let connection: string[];
@@ -20,7 +20,7 @@ beforeAll(() => {
 });
 
 function scratch(): string {
-  return mkdtempSync(join(tmpdir(), "rb-outputs-"));
+  return tempDir("rb-outputs-");
 }
 
 async function buildctl(context: string, ...args: string[]): Promise<void> {

@@ -4,8 +4,7 @@
 // is compared against it.
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   registryUnderTest,
@@ -16,6 +15,7 @@ import {
 import { buildctlBuild } from "../helpers/buildctl.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { manifestStatus } from "../helpers/registry.js";
+import { tempDir } from "../helpers/temp.js";
 
 let runner: RunnerUnderTest;
 let registry: RegistryUnderTest;
@@ -41,7 +41,7 @@ async function buildctl(context: string, args: string[], dockerConfig: string): 
 }
 
 function dockerConfig(username: string, password: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "rb-docker-config-"));
+  const dir = tempDir("rb-docker-config-");
   const auth = Buffer.from(`${username}:${password}`).toString("base64");
   writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { [registry.address]: { auth } } }));
   return dir;
@@ -74,7 +74,7 @@ describe("test registry, through buildctl", () => {
     const anonymous = await buildctl(
       context,
       ["--output", `type=image,name=${image()}:anonymous,push=true`],
-      mkdtempSync(join(tmpdir(), "rb-docker-config-")),
+      tempDir("rb-docker-config-"),
     );
     assert.notEqual(anonymous.code, 0, anonymous.output);
     assert.equal(await manifestStatus(registry, "test/pushed", "wrong"), 404);
@@ -100,11 +100,7 @@ describe("test registry, through buildctl", () => {
     assert.equal(pulled.code, 0, pulled.output);
     assert.match(pulled.output, /from the private base/);
 
-    const denied = await buildctl(
-      child,
-      ["--no-cache", "--progress=plain"],
-      mkdtempSync(join(tmpdir(), "rb-docker-config-")),
-    );
+    const denied = await buildctl(child, ["--no-cache", "--progress=plain"], tempDir("rb-docker-config-"));
     assert.notEqual(denied.code, 0, denied.output);
     assert.match(denied.output, /401 Unauthorized|authorization failed|failed to authorize/i);
   });

@@ -5,13 +5,12 @@
 // restores it and the build is cached.
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runnerUnderTest } from "../harness/env.js";
 import { actionCheckout, installAct, runWorkflow } from "../helpers/act.js";
 import { toolCacheWith } from "../helpers/actions-runner.js";
 import { REPO_ROOT } from "../helpers/cli.js";
+import { tempDir } from "../helpers/temp.js";
 
 const WORKFLOW = join(REPO_ROOT, "test", "fixtures", "runner-cache", "workflow.yml");
 
@@ -25,9 +24,9 @@ beforeAll(
 
 describe("the runner's cache through act's cache server", () => {
   it("saves the started runner's state in the post step; the next run restores it and builds from cache", async () => {
-    const cacheServerPath = mkdtempSync(join(tmpdir(), "rb-act-cache-server-"));
+    const cacheServerPath = tempDir("rb-act-cache-server-");
     const env = {
-      RB_TEST_RUNNER_TEMP: mkdtempSync(join(tmpdir(), "rb-runner-temp-")),
+      RB_TEST_RUNNER_TEMP: tempDir("rb-runner-temp-"),
       RB_TEST_TOOL_CACHE: toolCacheWith(runnerUnderTest().binDir, "0.32.2"),
     };
     const run = async (runId: string) => {

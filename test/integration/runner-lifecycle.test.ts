@@ -6,17 +6,8 @@ import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { silenceIpServerNameWarning } from "../../src/buildkit/client.js";
@@ -41,6 +32,7 @@ import { escapeRegExp } from "../helpers/regex.js";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { recorder } from "../helpers/reporter.js";
 import { listDir } from "../helpers/tree.js";
+import { tempDir } from "../helpers/temp.js";
 
 const execFileAsync = promisify(execFile);
 const MINUTE = 60_000;
@@ -55,14 +47,13 @@ const started: StartedRunner[] = [];
 beforeAll(async () => {
   silenceIpServerNameWarning();
   binDir = await ensureBuildkitBinaries();
-  scratch = mkdtempSync(join(tmpdir(), "rb-lifecycle-"));
+  scratch = tempDir("rb-lifecycle-");
 });
 
 afterAll(async () => {
   await Promise.all(started.map((runner) => runner.stop()));
   for (const runner of started)
     assert.equal(isAlive(runner.pid), false, `buildkitd ${runner.pid} still runs`);
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 async function start(stateDir: string, args: string[] = []): Promise<StartedRunner> {

@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silenceIpServerNameWarning, type BuildkitClient } from "../../src/buildkit/index.js";
 import { authService } from "../../src/buildkit/session/auth.js";
@@ -29,6 +28,7 @@ import { makeContext, run } from "../helpers/contexts.js";
 import { manifestStatus } from "../helpers/registry.js";
 import { startTestRegistry, type TestRegistry, type TokenAuthOptions } from "../harness/registry.js";
 import { makeSelfSigned } from "../harness/certs.js";
+import { tempDir } from "../helpers/temp.js";
 
 const MINUTE = 60_000;
 // Each test and hook here has 5 minutes.
@@ -254,7 +254,7 @@ describe("session SSH service", () => {
   let probeDir: string;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rb-ssh-agent-"));
+    const dir = tempDir("rb-ssh-agent-");
     agentSocket = join(dir, "agent.sock");
     agent = spawn("ssh-agent", ["-D", "-a", agentSocket], { stdio: "ignore" });
     execFileSync("ssh-keygen", [
@@ -310,7 +310,7 @@ describe("session SSH service", () => {
  * prints the answer (busybox has no unix-socket client). Built with the Go that builds buildkitd.
  */
 function buildAgentProbe(): string {
-  const dir = mkdtempSync(join(tmpdir(), "rb-agent-probe-"));
+  const dir = tempDir("rb-agent-probe-");
   writeFileSync(join(dir, "go.mod"), "module agentprobe\n\ngo 1.21\n");
   writeFileSync(
     join(dir, "main.go"),
@@ -372,7 +372,7 @@ interface TokenServer {
  * signing certificate in x5c, which the registry verifies against its root bundle.
  */
 async function startTokenServer(user: string, password: string): Promise<TokenServer> {
-  const dir = mkdtempSync(join(tmpdir(), "rb-token-server-"));
+  const dir = tempDir("rb-token-server-");
   makeSelfSigned(dir, "issuer", "/CN=rb token issuer");
   const key = createPrivateKey(readFileSync(join(dir, "issuer-key.pem")));
   const der = new X509Certificate(readFileSync(join(dir, "issuer.pem"))).raw.toString("base64");

@@ -2,17 +2,17 @@
 // The upload itself is tested against act's artifact server in test/integration/artifacts.test.ts.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ArtifactError, InputError } from "../../src/errors.js";
 import { artifactUrl, uploadOutputArtifacts } from "../../src/outputs/artifacts.js";
+import { tempDir } from "../helpers/temp.js";
 
 // A job's variables, enough to pass the service check; nothing listens at this URL.
 const JOB_ENV = { ACTIONS_RUNTIME_TOKEN: "token", ACTIONS_RESULTS_URL: "http://127.0.0.1:9/" };
 
 function outputDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "rb-artifact-unit-"));
+  const dir = tempDir("rb-artifact-unit-");
   mkdirSync(join(dir, "out"));
   writeFileSync(join(dir, "out", "a.txt"), "a");
   return dir;

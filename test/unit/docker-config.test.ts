@@ -1,7 +1,6 @@
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   configKey,
@@ -11,12 +10,13 @@ import {
   type RegistryCredentialOptions,
 } from "../../src/credentials/docker-config.js";
 import { InputError } from "../../src/errors.js";
+import { tempDir } from "../helpers/temp.js";
 
 const base64 = (text: string) => Buffer.from(text).toString("base64");
 
 /** A DOCKER_CONFIG directory holding `config` (an object, or raw text). */
 function configDir(config: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), "rb-docker-config-"));
+  const dir = tempDir("rb-docker-config-");
   writeFileSync(join(dir, "config.json"), typeof config === "string" ? config : JSON.stringify(config));
   return dir;
 }
@@ -26,7 +26,7 @@ function configDir(config: unknown): string {
  * requests.log and answers from a table, the way docker-credential-helpers' programs do.
  */
 function helperBin(script: string): string {
-  const bin = mkdtempSync(join(tmpdir(), "rb-helper-bin-"));
+  const bin = tempDir("rb-helper-bin-");
   const path = join(bin, "docker-credential-test");
   writeFileSync(path, `#!/bin/sh\nread -r host\necho "$1 $host" >> "${bin}/requests.log"\n${script}\n`);
   chmodSync(path, 0o755);
@@ -108,7 +108,7 @@ describe("registry credentials", () => {
   });
 
   it("treats a missing or empty config as no credentials", async () => {
-    const empty = mkdtempSync(join(tmpdir(), "rb-docker-config-"));
+    const empty = tempDir("rb-docker-config-");
     assert.equal(await load({ env: { DOCKER_CONFIG: empty } }).lookup("ghcr.io"), undefined);
     assert.equal(await load({ env: { DOCKER_CONFIG: configDir("") } }).lookup("ghcr.io"), undefined);
   });
@@ -129,7 +129,7 @@ describe("registry credentials", () => {
   });
 
   it("rejects explicit credentials with an empty password or a duplicate registry", () => {
-    const env = { DOCKER_CONFIG: mkdtempSync(join(tmpdir(), "rb-docker-config-")) };
+    const env = { DOCKER_CONFIG: tempDir("rb-docker-config-") };
     assert.throws(
       () => load({ env, explicit: [{ registry: "ghcr.io", username: "u", password: "" }] }),
       (error: Error) => error instanceof InputError && /ghcr\.io/.test(error.message),
@@ -258,7 +258,7 @@ describe("registry credentials", () => {
 
   it("reports a config it cannot read", () => {
     // A directory where the file should be: unreadable even for root, unlike a chmod 000 file.
-    const dir = mkdtempSync(join(tmpdir(), "rb-docker-config-"));
+    const dir = tempDir("rb-docker-config-");
     mkdirSync(join(dir, "config.json"));
     assert.throws(
       () => load({ env: { DOCKER_CONFIG: dir } }),

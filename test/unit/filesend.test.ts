@@ -1,7 +1,7 @@
 // The FileSend service against a hostile peer: a grpc-js client on a local socket plays the
 // daemon and sends crafted fsutil packets. Each unsafe path must fail the transfer with an error
 // naming it, and nothing may be written outside the destination.
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import {
   existsSync,
@@ -10,11 +10,9 @@ import {
   mkdtempSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -31,15 +29,15 @@ import {
   UnsafeOutputPathError,
   type FileSendTarget,
 } from "../../src/buildkit/session/filesend.js";
+import { tempDir } from "../helpers/temp.js";
 
 const identity = (bytes: Buffer) => bytes;
 const PATH = "/moby.filesync.v1.FileSend/DiffCopy";
 
 let work: string;
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "rb-filesend-"));
+  work = tempDir("rb-filesend-");
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Outcome {
   code: grpc.status;

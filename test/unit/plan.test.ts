@@ -1,8 +1,7 @@
 // The build plan: inputs validated into one sentence each, and mapped to the frontend's attrs.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   entitlements,
@@ -13,6 +12,7 @@ import {
   type BuildInputs,
 } from "../../src/build/plan.js";
 import { InputError } from "../../src/errors.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAMES: BuildInputNames = {
   context: "input context",
@@ -28,7 +28,7 @@ const NAMES: BuildInputNames = {
 };
 
 function contextDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "rb-plan-"));
+  const dir = tempDir("rb-plan-");
   writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
   mkdirSync(join(dir, "extra"));
   return dir;

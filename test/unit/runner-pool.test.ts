@@ -1,7 +1,6 @@
-import { afterAll, describe, it } from "@jest/globals";
+import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/buildkit/errors.js";
 import { parseEndpoint, parseEndpointList } from "../../src/buildkit/endpoint.js";
@@ -18,9 +17,9 @@ import { parseVersionPin } from "../../src/runner/version-pin.js";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { recorder } from "../helpers/reporter.js";
 import { listDir } from "../helpers/tree.js";
+import { tempDir } from "../helpers/temp.js";
 
-const scratch = mkdtempSync(join(tmpdir(), "rb-pool-unit-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = tempDir("rb-pool-unit-");
 
 describe("pool inputs", () => {
   it("splits BUILDKIT_HOST on commas, in order", () => {

@@ -1,9 +1,8 @@
 // Secrets, SSH agents and registry credentials as the user writes them, read before the build.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   readSecrets,
@@ -15,6 +14,7 @@ import {
 } from "../../src/build/secrets.js";
 import { parseRegistryAuth } from "../../src/credentials/registry-auth.js";
 import { InputError } from "../../src/errors.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAMES = { file: "input secret-files", env: "input secret-envs" };
 
@@ -46,7 +46,7 @@ describe("secrets", () => {
   });
 
   it("reads every value now and hands each to onSecret", () => {
-    const dir = mkdtempSync(join(tmpdir(), "rb-secrets-"));
+    const dir = tempDir("rb-secrets-");
     writeFileSync(join(dir, "token"), "from-file");
     const seen: string[] = [];
     const secrets = readSecrets(
@@ -102,7 +102,7 @@ describe("secrets", () => {
 
 describe("ssh agents", () => {
   it("forwards default from SSH_AUTH_SOCK and ID=SOCKET, and refuses what is not a socket", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rb-ssh-"));
+    const dir = tempDir("rb-ssh-");
     const socket = join(dir, "agent.sock");
     const server = createServer().listen(socket);
     await new Promise((resolve) => server.once("listening", resolve));

@@ -1,15 +1,15 @@
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { TlsConfigError } from "../../src/buildkit/errors.js";
 import { BUILDCTL_TLS_FLAGS, hasTls, loadTlsMaterial, tlsInputsFromDir } from "../../src/buildkit/tls.js";
 import { makeCertificates, type CertificateSet } from "../harness/certs.js";
+import { tempDir } from "../helpers/temp.js";
 
 let certs: CertificateSet;
 beforeAll(() => {
-  certs = makeCertificates(mkdtempSync(join(tmpdir(), "rb-tls-test-")));
+  certs = makeCertificates(tempDir("rb-tls-test-"));
 });
 
 function rejects(inputs: Parameters<typeof loadTlsMaterial>[0], message: RegExp): void {
@@ -98,7 +98,7 @@ describe("loadTlsMaterial", () => {
 
 describe("tlsInputsFromDir", () => {
   it("finds buildctl's file names", () => {
-    const dir = mkdtempSync(join(tmpdir(), "rb-tlsdir-"));
+    const dir = tempDir("rb-tlsdir-");
     copyFileSync(certs.caCert, join(dir, "ca.pem"));
     copyFileSync(certs.clientCert, join(dir, "tls.crt"));
     copyFileSync(certs.clientKey, join(dir, "key.pem"));

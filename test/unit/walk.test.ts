@@ -1,10 +1,10 @@
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MODE_DIR, MODE_SYMLINK } from "../../src/buildkit/context/stat.js";
 import { walkContext, type WalkEntry, type WalkFilter } from "../../src/buildkit/context/walk.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NO_FILTER: WalkFilter = { includePatterns: [], excludePatterns: [], followPaths: [] };
 
@@ -15,7 +15,7 @@ async function walk(root: string, filter: WalkFilter = NO_FILTER): Promise<WalkE
 }
 
 function tree(): string {
-  const root = mkdtempSync(join(tmpdir(), "rb-walk-"));
+  const root = tempDir("rb-walk-");
   mkdirSync(join(root, "a"));
   writeFileSync(join(root, "a", "x"), "x");
   writeFileSync(join(root, "a.txt"), "hello");
