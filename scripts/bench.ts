@@ -28,6 +28,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { startTestRunner, type TestRunner } from "../test/harness/runner.js";
 import { makeContext, run } from "../test/helpers/contexts.js";
+import { BUILDKIT_VERSION } from "../src/version.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..");
@@ -419,7 +420,7 @@ try {
       `${JSON.stringify(
         {
           runsPerClient: options.runs,
-          buildkit: "v0.32.2",
+          buildkit: `v${BUILDKIT_VERSION}`,
           cli: CLI,
           date: new Date().toISOString(),
           results,

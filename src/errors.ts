@@ -38,7 +38,6 @@ export class BuildFailedError extends Error {
   }
 }
 
-export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 

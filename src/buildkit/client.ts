@@ -1,7 +1,6 @@
 // The BuildKit client: one gRPC channel to one runner, and the Control calls we make on it.
 import * as grpc from "@grpc/grpc-js";
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import { Status } from "@grpc/grpc-js/build/src/constants.js";
 import { grpcTarget, type Endpoint } from "./endpoint.js";
 import { CancelledError, ConnectionError, RpcError } from "./errors.js";
 import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
@@ -73,7 +72,7 @@ export class BuildkitClient {
         dockerfileVersion: v?.dockerfileVersion ?? "",
       };
     } catch (error) {
-      if (error instanceof RpcError && error.code === Status.UNIMPLEMENTED) return undefined;
+      if (error instanceof RpcError && error.code === grpc.status.UNIMPLEMENTED) return undefined;
       throw error;
     }
   }

@@ -1,7 +1,6 @@
 // Sentences for gRPC failures, so a person reads "nothing is listening at tcp://…" rather than
 // "14 UNAVAILABLE: No connection established".
-import type { ServiceError } from "@grpc/grpc-js";
-import { Status } from "@grpc/grpc-js/build/src/constants.js";
+import { status as Status, type ServiceError } from "@grpc/grpc-js";
 
 export interface RpcFailure {
   message: string;

@@ -12,6 +12,7 @@ import {
 import { acquireRunner, startForCommand, type AcquiredRunner } from "../runner/acquire.js";
 import type { Reporter } from "../report/reporter.js";
 import type { CommandContext } from "./context.js";
+import { BUILDKIT_VERSION } from "../version.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -41,7 +42,7 @@ export const CONNECTION_HELP = `Runner connection:
       --tlsdir DIR              directory with ca.pem, cert.pem and key.pem
       --timeout DURATION        bound on reaching the runner (default 10s)
       --allow-plaintext         allow TCP without TLS to a host that is not loopback
-      --buildkit-version PIN    required runner version: v0.32.2 or a range such as >=0.30 <0.33
+      --buildkit-version PIN    required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33
       --version-mismatch error|warning  what a missed pin does (default error)
       --debug                   print debug lines
   -h, --help                    show this help`;

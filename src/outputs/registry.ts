@@ -3,8 +3,12 @@
 // answering the registry's Basic or Bearer challenge with the job's credentials.
 import type { CredentialLookup, RegistryCredential } from "../buildkit/session/auth.js";
 import { BuildkitError } from "../buildkit/errors.js";
+import { boundedSignal, timedOut } from "../deadline.js";
 
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+
+/** Bound on one push of an index, its token request included: a registry that stalls must not hang the job. */
+export const REGISTRY_TIMEOUT_MS = 60_000;
 
 /** The registry would not take what we sent; the message names the registry and the status. */
 export class RegistryError extends BuildkitError {
@@ -47,6 +51,26 @@ export interface IndexEntry {
 
 /** Puts an image index listing `entries` (manifests already in the repository) under the tag. */
 export async function putImageIndex(
+  reference: ImageReference,
+  entries: IndexEntry[],
+  credentials: CredentialLookup | undefined,
+  signal: AbortSignal,
+  timeoutMs: number = REGISTRY_TIMEOUT_MS,
+): Promise<string> {
+  const deadline = boundedSignal(timeoutMs, signal);
+  try {
+    return await putWithin(reference, entries, credentials, deadline.signal);
+  } catch (error) {
+    if (!timedOut(deadline.signal)) throw error;
+    throw new RegistryError(
+      `The registry ${reference.host} did not take the image index for ${reference.host}/${reference.repository}:${reference.tag} within ${timeoutMs / 1000} s.`,
+    );
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function putWithin(
   reference: ImageReference,
   entries: IndexEntry[],
   credentials: CredentialLookup | undefined,

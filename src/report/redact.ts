@@ -3,8 +3,6 @@
 // redactor holds back a tail that could still become a secret (at most the longest secret's
 // length minus one) until the next chunk or the flush. Overlapping occurrences are hidden as
 // one: the union of every match is replaced, so no part of any value shows.
-import { Transform } from "node:stream";
-
 export const MASK = "***";
 
 /** Lines shorter than this of a multi-line secret are not masked alone: "{" would mask every brace. */
@@ -124,17 +122,4 @@ export class Redactor {
     }
     return output;
   }
-}
-
-/** A Transform of text chunks through a Redactor; flushes the held tail at the end. */
-export function redactStream(redactor: Redactor): Transform {
-  return new Transform({
-    decodeStrings: false,
-    transform(chunk: string | Buffer, _encoding, callback) {
-      callback(null, redactor.push(typeof chunk === "string" ? chunk : chunk.toString("utf8")));
-    },
-    flush(callback) {
-      callback(null, redactor.flush());
-    },
-  });
 }

@@ -49,12 +49,9 @@ export interface PlatformAssignment {
 }
 
 export interface ResolvedPool {
+  /** Each platform with its runner; the chosen runners' clients stay open until close(). */
   assignments: PlatformAssignment[];
-  /** The chosen runners, each once, in preference order. Their clients stay open until close(). */
-  runners: PoolRunner[];
-  /** One line per skipped runner, then one per choice. */
-  reasons: string[];
-  /** The reasons on one line, joined with "; ". */
+  /** Why: one reason per skipped runner, then one per choice, joined with "; ". */
   summary: string;
   close(): void;
 }
@@ -154,8 +151,6 @@ export async function resolvePool(
       reporter.info(assignment.reason[0]!.toUpperCase() + assignment.reason.slice(1) + ".");
     return {
       assignments,
-      runners: chosen,
-      reasons,
       summary: reasons.join("; "),
       close: () => chosen.forEach((runner) => runner.client.close()),
     };

@@ -15,6 +15,7 @@ import { BuildkitClient } from "../buildkit/client.js";
 import { parseEndpoint, type Endpoint } from "../buildkit/endpoint.js";
 import { BuildkitError } from "../buildkit/errors.js";
 import { InputError } from "../errors.js";
+import { boundedSignal } from "../deadline.js";
 import type { Reporter } from "../report/reporter.js";
 import semver from "semver";
 import type { VersionPin } from "./version-pin.js";
@@ -26,11 +27,12 @@ import {
   type RootAccess,
   type RootCommand,
 } from "./privilege.js";
+import { BUILDKIT_VERSION } from "../version.js";
 
 const execFileAsync = promisify(execFile);
 
 /** The version started when the pin allows it (the one the tests run against). */
-export const DEFAULT_BUILDKIT_VERSION = "0.32.2";
+export const DEFAULT_BUILDKIT_VERSION = BUILDKIT_VERSION;
 
 /** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
 export const DEFAULT_RELEASE_URL =
@@ -259,7 +261,7 @@ async function reportsVersion(path: string, version: string, signal?: AbortSigna
   if (!existsSync(path)) return false;
   try {
     const { stdout } = await execFileAsync(path, ["--version"], { timeout: 10_000, signal });
-    // "buildkitd github.com/moby/buildkit v0.32.2 <revision>"
+    // "buildkitd github.com/moby/buildkit vVERSION <revision>"
     return stdout.split(/\s+/).includes(`v${version}`);
   } catch {
     return false;
@@ -326,31 +328,6 @@ async function downloadWithin(
     await rm(tarball, { force: true });
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   }
-}
-
-/**
- * A signal that aborts after timeoutMs or with `signal`. A plain timer rather than
- * AbortSignal.timeout: that one was seen not to fire for 120 s under load here (a download test
- * that should have stopped after 1 s), and a timer we hold and clear is predictable.
- */
-function boundedSignal(
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): { signal: AbortSignal; clear: () => void } {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException(`No answer within ${timeoutMs} ms.`, "TimeoutError")),
-    timeoutMs,
-  );
-  const onAbort = () => controller.abort(signal?.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    },
-  };
 }
 
 function explainDownload(error: unknown, version: string, url: string, timeoutMs: number): Error {

@@ -1,6 +1,7 @@
 // The maintainers' pin on the runner's BuildKit version: an exact version or a semver range.
 import semver from "semver";
 import { InputError } from "../errors.js";
+import { BUILDKIT_VERSION } from "../version.js";
 
 export interface VersionPin {
   /** As the user wrote it, for messages. */
@@ -12,7 +13,7 @@ export function parseVersionPin(text: string, name: string): VersionPin {
   const range = semver.validRange(text.trim(), { loose: true });
   if (range === null) {
     throw new InputError(
-      `${name} is "${text}", which is neither a version (v0.32.2) nor a semver range (>=0.30 <0.33).`,
+      `${name} is "${text}", which is neither a version (v${BUILDKIT_VERSION}) nor a semver range (>=0.30 <0.33).`,
     );
   }
   return { text: text.trim(), range };

@@ -8,11 +8,12 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { makeCertificates, type CertificateSet } from "./certs.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
 
 const execFileAsync = promisify(execFile);
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-export const PINNED_BUILDKIT_VERSION = "v0.32.2";
+export const PINNED_BUILDKIT_VERSION = `v${BUILDKIT_VERSION}`;
 
 export interface TestRunner {
   tcpAddress: string;

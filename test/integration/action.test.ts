@@ -9,6 +9,8 @@ import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner
 import { cleanEnv, parseFileCommand, REPO_ROOT, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { tempDir } from "../helpers/temp.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
+import { escapeRegExp } from "../helpers/regex.js";
 
 let runner: RunnerUnderTest;
 beforeAll(() => {
@@ -35,6 +37,8 @@ async function runStep(entry: "main" | "post", inputs: Record<string, string>, w
   };
 }
 
+const V = escapeRegExp(BUILDKIT_VERSION);
+
 describe("the action", () => {
   it("connects with inputs, builds, reports the runner and sets the outputs", async () => {
     const key = readFileSync(runner.certs.clientKey, "utf8");
@@ -44,15 +48,15 @@ describe("the action", () => {
       "tls-cacert": runner.certs.caCert,
       "tls-cert": readFileSync(runner.certs.clientCert, "utf8"),
       "tls-key": key,
-      "buildkit-version": "v0.32.2",
+      "buildkit-version": `v${BUILDKIT_VERSION}`,
     });
     assert.equal(result.code, 0, result.stdout);
     assert.equal(result.outputs.endpoint, runner.tcpAddress);
-    assert.equal(result.outputs["buildkit-version"], "v0.32.2");
+    assert.equal(result.outputs["buildkit-version"], `v${BUILDKIT_VERSION}`);
     assert.match(result.outputs.platforms!, /^linux\/amd64,/);
     assert.equal(JSON.parse(result.outputs.workers!).length, 1);
     assert.match(result.stdout, /^::group::Connecting to the BuildKit runner$/m);
-    assert.match(result.stdout, /^BuildKit: {3}github.com\/moby\/buildkit v0.32.2 v0.32.2$/m);
+    assert.match(result.stdout, new RegExp(`^BuildKit: {3}github\\.com/moby/buildkit v${V} v${V}$`, "m"));
     // The inline key is masked line by line before anything else happens.
     const keyLines = key.split("\n").filter((line) => line.length >= 8 && !line.startsWith("-----"));
     for (const line of keyLines) assert.ok(result.stdout.includes(`::add-mask::${line}`));
@@ -116,7 +120,7 @@ describe("the action", () => {
     assert.match(
       result.stdout,
       new RegExp(
-        `^::error::The runner at ${runner.tcpAddress} runs BuildKit v0.32.2, but the pin requires <0.30.$`,
+        `^::error::The runner at ${runner.tcpAddress} runs BuildKit v${V}, but the pin requires <0.30.$`,
         "m",
       ),
     );
@@ -133,9 +137,12 @@ describe("the action", () => {
     assert.equal(result.code, 0, result.stdout);
     assert.match(
       result.stdout,
-      /^::warning::The runner at unix:\/\/.* runs BuildKit v0.32.2, but the pin requires <0.30.$/m,
+      new RegExp(
+        `^::warning::The runner at unix://.* runs BuildKit v${V}, but the pin requires <0.30.$`,
+        "m",
+      ),
     );
-    assert.equal(result.outputs["buildkit-version"], "v0.32.2");
+    assert.equal(result.outputs["buildkit-version"], `v${BUILDKIT_VERSION}`);
   });
 
   it("names the input in a failure about it", async () => {
@@ -164,17 +171,17 @@ describe("the action with no runner given", () => {
       ...files.env,
       GITHUB_WORKSPACE: REPO_ROOT,
       GITHUB_ACTIONS: "true",
-      RUNNER_TOOL_CACHE: toolCacheWith(runner.binDir, "0.32.2"),
+      RUNNER_TOOL_CACHE: toolCacheWith(runner.binDir, BUILDKIT_VERSION),
       RUNNER_TEMP: tempDir("rb-runner-temp-"),
       INPUT_CONTEXT: "examples/hello",
-      "INPUT_BUILDKIT-VERSION": "v0.32.2",
+      "INPUT_BUILDKIT-VERSION": `v${BUILDKIT_VERSION}`,
     });
     const main = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "main.mjs")], { env });
     assert.equal(main.code, 0, main.stdout);
     assert.match(main.stdout, /none answers at unix:\/\/\/run\/buildkit\/buildkitd\.sock; starting one/);
     assert.match(main.stdout, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
     const outputs = parseFileCommand(readFileSync(files.output, "utf8"));
-    assert.match(outputs["runner-reason"]!, /^started buildkitd v0\.32\.2 \(cache\)/);
+    assert.match(outputs["runner-reason"]!, new RegExp(`^started buildkitd v${V} \\(cache\\)`));
     const state = parseFileCommand(readFileSync(files.state, "utf8"));
     const pid = Number(state["runner-pid"]);
     assert.ok(pid > 0, JSON.stringify(state));

@@ -6,6 +6,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { freePort } from "../harness/runner.js";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { isOneSentence, runCli } from "../helpers/cli.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
+import { escapeRegExp } from "../helpers/regex.js";
 
 let runner: RunnerUnderTest;
 beforeAll(() => {
@@ -153,7 +155,7 @@ describe("bad connection input", () => {
     expectFailure(
       ["--addr", runner.tcpAddress, ...tls(), "--buildkit-version", "v0.31.0"],
       1,
-      `The runner at ${runner.tcpAddress} runs BuildKit v0.32.2, but the pin requires v0.31.0.`,
+      `The runner at ${runner.tcpAddress} runs BuildKit v${BUILDKIT_VERSION}, but the pin requires v0.31.0.`,
     ));
 
   it("a version pin that is not a version", () =>
@@ -177,8 +179,11 @@ describe("bad connection input", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(
       result.stderr,
-      `warning: The runner at ${runner.tcpAddress} runs BuildKit v0.32.2, but the pin requires ~0.31.\n`,
+      `warning: The runner at ${runner.tcpAddress} runs BuildKit v${BUILDKIT_VERSION}, but the pin requires ~0.31.\n`,
     );
-    assert.match(result.stdout, /^BuildKit: {3}github.com\/moby\/buildkit v0.32.2/m);
+    assert.match(
+      result.stdout,
+      new RegExp(`^BuildKit: {3}github\\.com/moby/buildkit v${escapeRegExp(BUILDKIT_VERSION)}`, "m"),
+    );
   });
 });

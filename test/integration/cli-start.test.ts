@@ -10,6 +10,7 @@ import { cleanEnv, runCli } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
 import { tempDir } from "../helpers/temp.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
 
 // Each test and hook here has 5 minutes.
 jest.setTimeout(5 * 60_000);
@@ -29,8 +30,8 @@ describe("build with nothing configured", () => {
     async () => {
       // The cache dir layout of the CLI, holding the harness's binaries as a download would.
       const cacheRoot = tempDir("rb-cli-cache-");
-      mkdirSync(join(cacheRoot, "buildkit-v0.32.2"));
-      symlinkSync(runner.binDir, join(cacheRoot, "buildkit-v0.32.2", "bin"));
+      mkdirSync(join(cacheRoot, `buildkit-v${BUILDKIT_VERSION}`));
+      symlinkSync(runner.binDir, join(cacheRoot, `buildkit-v${BUILDKIT_VERSION}`, "bin"));
       const env = cleanEnv({ REMOTE_BUILDKIT_CACHE: cacheRoot, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" });
       const context = makeContext({
         Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("echo built once")].join("\n"),
@@ -39,7 +40,7 @@ describe("build with nothing configured", () => {
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, /none answers at unix:\/\/\/run\/buildkit\/buildkitd\.sock; starting one/);
       assert.match(first.stderr, /^#\d+ \d+\.\d+ built once$/m);
-      const stateDir = join(cacheRoot, "state", "buildkit-v0.32.2");
+      const stateDir = join(cacheRoot, "state", `buildkit-v${BUILDKIT_VERSION}`);
       assert.equal(buildkitdRunsOn(stateDir), false, "the started buildkitd is stopped after the command");
 
       const second = await runCli(["build", context], env);

@@ -10,6 +10,7 @@ import { cleanEnv, runCli } from "../helpers/cli.js";
 import { testRunnerClient } from "../helpers/client.js";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { tempDir } from "../helpers/temp.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
 
 const execFileAsync = promisify(execFile);
 let runner: RunnerUnderTest;
@@ -33,7 +34,7 @@ describe("connecting to a runner", () => {
     const client = testRunnerClient(runner);
     try {
       const info = await client.probe();
-      assert.equal(info.version?.version, "v0.32.2");
+      assert.equal(info.version?.version, `v${BUILDKIT_VERSION}`);
       assert.equal(info.version?.package, "github.com/moby/buildkit");
       const reference = await buildctl("debug", "workers", "--verbose");
       const platforms = /^Platforms:\s+(.*)$/m.exec(reference)![1]!.split(",");
@@ -56,7 +57,7 @@ describe("connecting to a runner", () => {
       connectTimeoutMs: 10_000,
     });
     try {
-      assert.equal((await client.probe()).version?.version, "v0.32.2");
+      assert.equal((await client.probe()).version?.version, `v${BUILDKIT_VERSION}`);
     } finally {
       client.close();
     }
@@ -86,7 +87,7 @@ describe("connecting to a runner", () => {
     assert.equal(result.code, 0, result.stderr);
     const info = JSON.parse(result.stdout);
     assert.equal(info.endpoint, runner.tcpAddress);
-    assert.equal(info.version.version, "v0.32.2");
+    assert.equal(info.version.version, `v${BUILDKIT_VERSION}`);
     assert.ok(info.platforms.includes("linux/amd64"));
   });
 

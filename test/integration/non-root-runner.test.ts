@@ -29,6 +29,7 @@ import { buildkitdRunsOn } from "../helpers/processes.js";
 import { escapeRegExp } from "../helpers/regex.js";
 import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
 import { tempDir } from "../helpers/temp.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
 
 const MINUTE = 60_000;
 const isRoot = process.getuid?.() === 0;
@@ -145,7 +146,7 @@ describeAsRoot("a runner started by a user who is not root", () => {
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, new RegExp(`Started buildkitd ${escapeRegExp(way.started)} \\(pid \\d+\\)`));
       assert.match(first.stderr, /^#\d+ \d+\.\d+ built$/m);
-      const stateDir = join(home, ".cache", "remote-buildkit", "state", "buildkit-v0.32.2");
+      const stateDir = join(home, ".cache", "remote-buildkit", "state", `buildkit-v${BUILDKIT_VERSION}`);
       assert.equal(statSync(join(stateDir, "cache.db")).uid, way.stateOwner());
       assert.equal(buildkitdRunsOn(stateDir), false, "the started buildkitd is stopped after the command");
 
@@ -173,7 +174,7 @@ describeAsRoot("a runner started by a user who is not root", () => {
     it(`${name}: the action's main step starts buildkitd; the post step stops it and tars its state`, async () => {
       const user = way.user();
       const home = freshHome(user);
-      const toolCache = toolCacheWith(binDir, "0.32.2", join(home, "toolcache"));
+      const toolCache = toolCacheWith(binDir, BUILDKIT_VERSION, join(home, "toolcache"));
       const workspace = join(home, "workspace");
       cpSync(join(REPO_ROOT, "examples", "hello"), join(workspace, "hello"), { recursive: true });
       const runnerTemp = join(home, "temp");
@@ -189,7 +190,7 @@ describeAsRoot("a runner started by a user who is not root", () => {
         RUNNER_TOOL_CACHE: toolCache,
         RUNNER_TEMP: runnerTemp,
         INPUT_CONTEXT: "hello",
-        "INPUT_BUILDKIT-VERSION": "v0.32.2",
+        "INPUT_BUILDKIT-VERSION": `v${BUILDKIT_VERSION}`,
       };
 
       const main = await runAs(user, [join(shared, "main.mjs")], env, workspace);

@@ -11,6 +11,8 @@ import { actionCheckout, installAct, runWorkflow } from "../helpers/act.js";
 import { toolCacheWith } from "../helpers/actions-runner.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
+import { escapeRegExp } from "../helpers/regex.js";
 
 const WORKFLOW = join(REPO_ROOT, "test", "fixtures", "runner-cache", "workflow.yml");
 
@@ -22,12 +24,14 @@ beforeAll(
   20 * 60 * 1000,
 );
 
+const V = escapeRegExp(BUILDKIT_VERSION);
+
 describe("the runner's cache through act's cache server", () => {
   it("saves the started runner's state in the post step; the next run restores it and builds from cache", async () => {
     const cacheServerPath = tempDir("rb-act-cache-server-");
     const env = {
       RB_TEST_RUNNER_TEMP: tempDir("rb-runner-temp-"),
-      RB_TEST_TOOL_CACHE: toolCacheWith(runnerUnderTest().binDir, "0.32.2"),
+      RB_TEST_TOOL_CACHE: toolCacheWith(runnerUnderTest().binDir, BUILDKIT_VERSION),
     };
     const run = async (runId: string) => {
       // A fresh checkout each time, as on a new CI run.
@@ -37,19 +41,19 @@ describe("the runner's cache through act's cache server", () => {
     const first = await run("5001");
     assert.match(
       first,
-      /No saved runner state buildkit-state-v0\.32\.2-linux-\w+; starting with an empty cache\./,
+      new RegExp(`No saved runner state buildkit-state-v${V}-linux-\\w+; starting with an empty cache\\.`),
     );
     assert.match(first, /#\d+ \[1\/1\] COPY hello.txt \/hello.txt\n.*#\d+ DONE/);
-    assert.match(first, /Saved the runner's cache as buildkit-state-v0\.32\.2-linux-\w+-5001-1\./);
+    assert.match(first, new RegExp(`Saved the runner's cache as buildkit-state-v${V}-linux-\\w+-5001-1\\.`));
     assert.doesNotMatch(first, /::warning::|was not saved/);
 
     const second = await run("5002");
-    assert.match(second, /Restored the runner state buildkit-state-v0\.32\.2-linux-\w+\./);
+    assert.match(second, new RegExp(`Restored the runner state buildkit-state-v${V}-linux-\\w+\\.`));
     assert.match(
       second,
-      /runner-reason=started buildkitd v0\.32\.2 \(cache\), with the cache of an earlier run/,
+      new RegExp(`runner-reason=started buildkitd v${V} \\(cache\\), with the cache of an earlier run`),
     );
     assert.match(second, /#\d+ \[1\/1\] COPY hello.txt \/hello.txt\n.*#\d+ CACHED/);
-    assert.match(second, /Saved the runner's cache as buildkit-state-v0\.32\.2-linux-\w+-5002-1\./);
+    assert.match(second, new RegExp(`Saved the runner's cache as buildkit-state-v${V}-linux-\\w+-5002-1\\.`));
   });
 });

@@ -245,7 +245,9 @@ describe("downloading a pinned buildkitd", () => {
         (error: Error) => {
           assert.match(
             error.message,
-            /^GitHub's API did not list the sha256 of buildkit-v0\.32\.2\.linux-amd64\.tar\.gz \(http:.*\/api\/limited\/repos\/moby\/buildkit\/releases\/tags\/v0\.32\.2: HTTP 403\); it limits callers without a token: give a token, or the expected sha256\.$/,
+            new RegExp(
+              `^GitHub's API did not list the sha256 of buildkit-v${escapeRegExp(VERSION)}\\.linux-amd64\\.tar\\.gz \\(http:.*/api/limited/repos/moby/buildkit/releases/tags/v${escapeRegExp(VERSION)}: HTTP 403\\); it limits callers without a token: give a token, or the expected sha256\\.$`,
+            ),
           );
           return true;
         },
@@ -280,7 +282,9 @@ describe("downloading a pinned buildkitd", () => {
         assert.ok(error instanceof DownloadError);
         assert.match(
           error.message,
-          /^Downloading BuildKit v0\.32\.2 from http:.* did not finish within 1 s\.$/,
+          new RegExp(
+            `^Downloading BuildKit v${escapeRegExp(VERSION)} from http:.* did not finish within 1 s\\.$`,
+          ),
         );
         return true;
       });
@@ -435,7 +439,7 @@ describe("a pool of two runners", () => {
     const resolved = await pool([candidate(arm64), candidate(amd64, ["linux/arm64"])], ["linux/arm64"]);
     resolved.close();
     assert.equal(resolved.assignments[0]!.runner.info.endpoint, arm64.endpoint.address);
-    assert.equal(resolved.runners.length, 1);
+    assert.equal(new Set(resolved.assignments.map((assignment) => assignment.runner)).size, 1);
   });
 
   it("with no platform, takes the first healthy runner's default", async () => {

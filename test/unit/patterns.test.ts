@@ -1,6 +1,6 @@
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { parseDockerignore, PatternMatcher } from "../../src/buildkit/context/patterns.js";
+import { PatternMatcher } from "../../src/buildkit/context/patterns.js";
 
 function matcher(...patterns: string[]): PatternMatcher {
   return new PatternMatcher(patterns);
@@ -75,11 +75,5 @@ describe("PatternMatcher (.dockerignore semantics)", () => {
     assert.equal(m.couldMatchInside("docs"), true); // through **
     assert.equal(matcher("src/app/Dockerfile").couldMatchInside("docs"), false);
     assert.equal(matcher("src/app/Dockerfile").couldMatchInside("src/app/Dockerfile"), false);
-  });
-});
-
-describe("parseDockerignore", () => {
-  it("drops comments and blank lines and trims", () => {
-    assert.deepEqual(parseDockerignore("# comment\n\n  *.log  \r\n!keep.log\n"), ["*.log", "!keep.log"]);
   });
 });

@@ -18,6 +18,7 @@ import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { recorder } from "../helpers/reporter.js";
 import { listDir } from "../helpers/tree.js";
 import { tempDir } from "../helpers/temp.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
 
 const scratch = tempDir("rb-pool-unit-");
 
@@ -114,9 +115,9 @@ describe("start inputs", () => {
   });
 
   it("starts the exact pin, or the default version when a range allows it", () => {
-    assert.equal(versionToStart(undefined, "pin"), "0.32.2");
+    assert.equal(versionToStart(undefined, "pin"), BUILDKIT_VERSION);
     assert.equal(versionToStart(parseVersionPin("v0.31.1", "pin"), "pin"), "0.31.1");
-    assert.equal(versionToStart(parseVersionPin(">=0.30 <0.33", "pin"), "pin"), "0.32.2");
+    assert.equal(versionToStart(parseVersionPin(">=0.30 <0.33", "pin"), "pin"), BUILDKIT_VERSION);
     assert.throws(() => versionToStart(parseVersionPin("<0.30", "pin"), "pin"), InputError);
   });
 

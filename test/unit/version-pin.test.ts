@@ -2,6 +2,7 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { InputError } from "../../src/errors.js";
 import { comparableVersion, parseVersionPin, versionPinMismatch } from "../../src/runner/version-pin.js";
+import { BUILDKIT_VERSION } from "../../src/version.js";
 
 const ENDPOINT = "tcp://runner:1234";
 
@@ -45,7 +46,7 @@ describe("version pin", () => {
       (error: unknown) =>
         error instanceof InputError &&
         error.message ===
-          '--buildkit-version is "latest-ish", which is neither a version (v0.32.2) nor a semver range (>=0.30 <0.33).',
+          `--buildkit-version is "latest-ish", which is neither a version (v${BUILDKIT_VERSION}) nor a semver range (>=0.30 <0.33).`,
     );
   });
 

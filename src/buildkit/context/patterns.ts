@@ -134,11 +134,3 @@ function prefixCompatible(patternSegments: Array<RegExp | undefined>, dirSegment
   }
   return patternSegments.length > dirSegments.length;
 }
-
-/** Reads a .dockerignore file: one pattern a line, `#` comments, blank lines ignored. */
-export function parseDockerignore(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
-}

@@ -50,8 +50,6 @@ export interface FileSendOptions {
   signal?: AbortSignal;
   /** File contents requested at once per transfer; the daemon sends 4 files at a time. */
   concurrency?: number;
-  /** The exporter's response the daemon passes with oci/docker streams (exporter-md-* headers). */
-  onMetadata?: (index: number, metadata: Record<string, string>) => void;
   /** Entries we cannot create (devices, fifos, sockets) are skipped and reported here. */
   onWarning?: (message: string) => void;
 }
@@ -81,7 +79,6 @@ export class UnsafeOutputPathError extends FileSendError {
 }
 
 const EXPORTER_ID_HEADER = "buildkit-attachable-exporter-id";
-const EXPORTER_METADATA_PREFIX = "exporter-md-";
 const DEFAULT_CONCURRENCY = 16;
 /** Received bytes are collected up to this much per file before one write. */
 const WRITE_BYTES = 1024 * 1024;
@@ -114,7 +111,7 @@ export function fileSendService(
       if (target.kind === "dir") {
         await receiveDir(call, target.dir, { knownDirs, options, signal: controller.signal });
       } else {
-        await receiveFile(call, target.path, index, options, controller.signal);
+        await receiveFile(call, target.path, controller.signal);
       }
     })().then(
       () => {
@@ -249,17 +246,8 @@ function consume(
 async function receiveFile(
   call: grpc.ServerDuplexStream<Buffer, Buffer>,
   path: string,
-  index: number,
-  options: FileSendOptions,
   signal: AbortSignal,
 ): Promise<void> {
-  const metadata: Record<string, string> = {};
-  for (const key of Object.keys(call.metadata.getMap())) {
-    if (key.startsWith(EXPORTER_METADATA_PREFIX)) {
-      metadata[key.slice(EXPORTER_METADATA_PREFIX.length)] = headerValues(call.metadata, key).join(",");
-    }
-  }
-  options.onMetadata?.(index, metadata);
   await mkdir(dirname(path), { recursive: true });
   const file = await open(path, "w");
   try {

@@ -1,6 +1,6 @@
 // The session: an HTTP/2 gRPC server of ours, carried inside the Control.Session stream. The
 // daemon is the HTTP/2 client on that byte tunnel and calls the services we register (health,
-// file sync, and later auth, secrets, ssh and file send).
+// file sync, auth, secrets, ssh and file send).
 import { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type * as http2 from "node:http2";
