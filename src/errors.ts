@@ -1,13 +1,7 @@
 // The boundary between errors and what a person sees: user errors become one sentence and an
 // exit code; anything else is a bug and keeps its stack for the debug log.
 import { BuildkitError, EndpointError, TlsConfigError } from "./buildkit/errors.js";
-import type { SourceLocation } from "./buildkit/error-details.js";
-import type { StepSummary } from "./report/progress.js";
-
-/** A source location and, when it is a file on this machine, its path. */
-export interface LocalSourceLocation extends SourceLocation {
-  path?: string;
-}
+import type { LocalSourceLocation, StepSummary } from "./report/build-model.js";
 
 /** A value the user gave is malformed or inconsistent. The message names the input. */
 export class InputError extends Error {

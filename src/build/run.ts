@@ -15,11 +15,12 @@ import { sshService } from "../buildkit/session/ssh.js";
 import { fileSendService, type FileSendTarget } from "../buildkit/session/filesend.js";
 import { solve, type ExporterRequest } from "../buildkit/solve.js";
 import type { SourceLocation } from "../buildkit/error-details.js";
-import { PlainProgress, type BuildWarning, type StepSummary } from "../report/progress.js";
+import { PlainProgress } from "../report/plain-progress.js";
+import type { BuildWarning, LocalSourceLocation, StepSummary } from "../report/build-model.js";
 import { formatSourceExcerpt } from "../report/source-excerpt.js";
 import { Redactor } from "../report/redact.js";
 import { entitlements, frontendAttrs, localDirs, type BuildPlan } from "./plan.js";
-import { BuildFailedError, InputError, type LocalSourceLocation } from "../errors.js";
+import { BuildFailedError, InputError } from "../errors.js";
 import { RpcError } from "../buildkit/errors.js";
 
 export interface BuildResult {

@@ -47,3 +47,20 @@ export class RpcError extends BuildkitError {
 export class CancelledError extends BuildkitError {
   override name = "CancelledError";
 }
+
+/** A build output could not be received. */
+export class FileSendError extends BuildkitError {
+  override name = "FileSendError";
+}
+
+/** The runner sent a path that would land outside the destination; nothing was written there. */
+export class UnsafeOutputPathError extends FileSendError {
+  override name = "UnsafeOutputPathError";
+  constructor(
+    readonly path: string,
+    readonly destination: string,
+    reason: string,
+  ) {
+    super(`Refused the output path ${JSON.stringify(path)} from the runner: ${reason} ${destination}.`);
+  }
+}

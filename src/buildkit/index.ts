@@ -4,3 +4,10 @@ export * from "./endpoint.js";
 export * from "./errors.js";
 export * from "./platform.js";
 export * from "./tls.js";
+export { locationsIn, type SourceLocation } from "./error-details.js";
+export type {
+  StatusResponse,
+  Vertex,
+  VertexStatus,
+  VertexWarning,
+} from "./proto/moby/buildkit/v1/control_pb.js";

@@ -1,4 +1,4 @@
-// Protobuf varints for the hand-written encoders (rpc.ts's flat messages, fsutil's STAT packet).
+// Protobuf varints for the hand-written encoders (encoder.ts's flat messages, fsutil's STAT packet).
 
 /** Writes an unsigned 32-bit value at `pos`; returns the position after it. */
 export function writeVarint32(out: Buffer, pos: number, value: number): number {

@@ -5,7 +5,8 @@ import { silenceIpServerNameWarning, type RunnerInfo } from "../buildkit/client.
 import { parseBuildPlan } from "../build/plan.js";
 import type { BuildResult } from "../build/run.js";
 import { buildOnAcquired } from "../build/across-runners.js";
-import { BuildFailedError, describeError, type LocalSourceLocation } from "../errors.js";
+import { BuildFailedError, describeError } from "../errors.js";
+import type { LocalSourceLocation } from "../report/build-model.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { annotationFile, buildSummaryMarkdown, describeWarning } from "../report/build-summary.js";
 import { describeRunner } from "../report/runner-summary.js";

@@ -10,14 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectToStarted, type AcquiredRunner, type AcquireOptions } from "../runner/acquire.js";
 import { requireRootAccess } from "../runner/privilege.js";
-import {
-  DownloadError,
-  ensureBuildkitd,
-  startBuildkitd,
-  stopProcessById,
-  versionToStart,
-  type ToolStore,
-} from "../runner/start.js";
+import { startBuildkitd } from "../runner/daemon/start.js";
+import { stopProcessById } from "../runner/daemon/stop.js";
+import { DownloadError } from "../runner/release/download.js";
+import { ensureBuildkitd } from "../runner/release/ensure.js";
+import type { ToolStore } from "../runner/release/tool-store.js";
+import { versionToStart } from "../runner/release/versions.js";
 import { FileStateStore, StateError, startWithState, stateKey, type StateStore } from "../runner/state.js";
 
 const TOOL_NAME = "buildkit";

@@ -11,14 +11,10 @@ import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { resolvePool } from "./pool.js";
 import { requireRootAccess } from "./privilege.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
-import {
-  defaultCacheRoot,
-  DirToolStore,
-  ensureBuildkitd,
-  startBuildkitd,
-  versionToStart,
-  type StartedRunner,
-} from "./start.js";
+import { startBuildkitd, type StartedRunner } from "./daemon/start.js";
+import { ensureBuildkitd } from "./release/ensure.js";
+import { defaultCacheRoot, DirToolStore } from "./release/tool-store.js";
+import { versionToStart } from "./release/versions.js";
 import { clearDir } from "./state.js";
 
 export interface AcquireOptions {

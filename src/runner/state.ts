@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { BuildkitError } from "../buildkit/errors.js";
 import type { Reporter } from "../report/reporter.js";
 import { runAsRoot } from "./privilege.js";
-import { releaseArch, type StartedRunner } from "./start.js";
+import type { StartedRunner } from "./daemon/start.js";
+import { releaseArch } from "./release/versions.js";
 
 export interface StateStore {
   /** Fills the empty `dir` with the state saved under `key`; false when there is none. */

@@ -13,15 +13,12 @@ import { promisify } from "node:util";
 import { silenceIpServerNameWarning } from "../../src/buildkit/client.js";
 import { PolicyError } from "../../src/errors.js";
 import { resolvePool, type RunnerCandidate } from "../../src/runner/pool.js";
-import {
-  DirToolStore,
-  DownloadError,
-  ensureBuildkitd,
-  RunnerStartError,
-  startBuildkitd,
-  stopProcessById,
-  type StartedRunner,
-} from "../../src/runner/start.js";
+import { startBuildkitd, type StartedRunner } from "../../src/runner/daemon/start.js";
+import { stopProcessById } from "../../src/runner/daemon/stop.js";
+import { RunnerStartError } from "../../src/runner/errors.js";
+import { DownloadError } from "../../src/runner/release/download.js";
+import { ensureBuildkitd } from "../../src/runner/release/ensure.js";
+import { DirToolStore } from "../../src/runner/release/tool-store.js";
 import { isAlive } from "../../src/runner/privilege.js";
 import { FileStateStore, startWithState, stateKey, stopAndSave } from "../../src/runner/state.js";
 import { parseVersionPin } from "../../src/runner/version-pin.js";

@@ -23,12 +23,8 @@ import {
   type Packet,
 } from "../../src/buildkit/proto/fsutil/types/wire_pb.js";
 import { BytesMessageSchema } from "../../src/buildkit/proto/moby/filesync/v1/filesync_pb.js";
-import {
-  fileSendService,
-  FileSendError,
-  UnsafeOutputPathError,
-  type FileSendTarget,
-} from "../../src/buildkit/session/filesend.js";
+import { FileSendError, UnsafeOutputPathError } from "../../src/buildkit/errors.js";
+import { fileSendService, type FileSendTarget } from "../../src/buildkit/session/filesend.js";
 import { tempDir } from "../helpers/temp.js";
 
 const identity = (bytes: Buffer) => bytes;

@@ -3,7 +3,7 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { StatusResponseSchema } from "../../src/buildkit/proto/moby/buildkit/v1/control_pb.js";
-import { PlainProgress } from "../../src/report/progress.js";
+import { PlainProgress } from "../../src/report/plain-progress.js";
 
 const at = (seconds: number, nanos = 0) => ({ seconds: BigInt(seconds), nanos });
 

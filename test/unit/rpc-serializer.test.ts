@@ -3,7 +3,7 @@
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createInPlace, HEADER_ROOM, serializer } from "../../src/buildkit/rpc.js";
+import { createInPlace, HEADER_ROOM, serializer } from "../../src/buildkit/encoder.js";
 import { Packet_PacketType, PacketSchema } from "../../src/buildkit/proto/fsutil/types/wire_pb.js";
 import { StatSchema } from "../../src/buildkit/proto/fsutil/types/stat_pb.js";
 import { BytesMessageSchema } from "../../src/buildkit/proto/moby/buildkit/v1/control_pb.js";

@@ -11,7 +11,12 @@ import {
   parsePlatformList,
   resolvePool,
 } from "../../src/runner/pool.js";
-import { releaseArch, releaseUrl, versionToStart, DEFAULT_RELEASE_URL } from "../../src/runner/start.js";
+import {
+  releaseArch,
+  releaseUrl,
+  versionToStart,
+  DEFAULT_RELEASE_URL,
+} from "../../src/runner/release/versions.js";
 import { FileStateStore, StateError, stateKey, startWithState } from "../../src/runner/state.js";
 import { parseVersionPin } from "../../src/runner/version-pin.js";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";

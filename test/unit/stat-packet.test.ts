@@ -4,7 +4,7 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeStatPacket, type StatFields } from "../../src/buildkit/session/stat-packet.js";
-import { preEncoded, serializer } from "../../src/buildkit/rpc.js";
+import { preEncoded, serializer } from "../../src/buildkit/encoder.js";
 import { Packet_PacketType, PacketSchema } from "../../src/buildkit/proto/fsutil/types/wire_pb.js";
 import { StatSchema } from "../../src/buildkit/proto/fsutil/types/stat_pb.js";
 

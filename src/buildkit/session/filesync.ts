@@ -9,7 +9,7 @@ import { walkContext, type WalkFilter } from "../context/walk.js";
 import { FileSync } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
 import type { SessionService } from "./tunnel.js";
-import { createInPlace, HEADER_ROOM, preEncoded } from "../rpc.js";
+import { createInPlace, HEADER_ROOM, preEncoded } from "../encoder.js";
 import { encodeStatPacket } from "./stat-packet.js";
 
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */

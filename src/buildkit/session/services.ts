@@ -2,7 +2,8 @@
 // server can serve our generated services without a second code generator.
 import type * as grpc from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
-import { deserializer, methodPath, serializer } from "../rpc.js";
+import { deserializer, methodPath } from "../rpc.js";
+import { serializer } from "../encoder.js";
 
 export function serviceDefinition(service: DescService): grpc.ServiceDefinition {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};

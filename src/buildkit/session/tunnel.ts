@@ -8,13 +8,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { BuildkitClient } from "../client.js";
 import { BytesMessageSchema, Control, type BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
-import {
-  callBidiStream,
-  createInPlace,
-  FLOW_CONTROL_WINDOW_BYTES,
-  HEADER_ROOM,
-  MAX_MESSAGE_BYTES,
-} from "../rpc.js";
+import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from "../rpc.js";
+import { createInPlace, HEADER_ROOM } from "../encoder.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
 export interface SessionService {

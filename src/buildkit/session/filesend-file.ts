@@ -1,0 +1,75 @@
+// FileSend for the tar, oci and docker exporters: BytesMessages holding one file's bytes, ended by
+// the daemon's half-close.
+import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import type * as grpc from "@grpc/grpc-js";
+import { BytesMessageSchema } from "../proto/moby/filesync/v1/filesync_pb.js";
+import { consume } from "./filesend-stream.js";
+
+/** Received bytes are collected up to this much per file before one write. */
+const WRITE_BYTES = 1024 * 1024;
+
+export async function receiveFile(
+  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  path: string,
+  signal: AbortSignal,
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const file = await open(path, "w");
+  try {
+    const writer = new BufferedWriter(file);
+    await consume(
+      call,
+      async (message) => {
+        await writer.write(fromBinary(BytesMessageSchema, message).data);
+        return false;
+      },
+      true,
+      signal,
+    );
+    await writer.flush();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Collects chunks up to WRITE_BYTES and writes them with one call. */
+export class BufferedWriter {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+  written = 0;
+
+  constructor(private readonly file: FileHandle) {}
+
+  async write(data: Uint8Array): Promise<void> {
+    if (data.byteLength === 0) return;
+    this.chunks.push(data);
+    this.bytes += data.byteLength;
+    if (this.bytes >= WRITE_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    let chunks = this.chunks;
+    this.chunks = [];
+    this.bytes = 0;
+    while (chunks.length > 0) {
+      const { bytesWritten } = await this.file.writev(chunks);
+      this.written += bytesWritten;
+      chunks = dropBytes(chunks, bytesWritten);
+    }
+  }
+}
+
+/** What is left of `chunks` after the first `count` bytes (a short write). */
+function dropBytes(chunks: Uint8Array[], count: number): Uint8Array[] {
+  let rest = count;
+  let index = 0;
+  while (index < chunks.length && rest >= chunks[index]!.byteLength) {
+    rest -= chunks[index]!.byteLength;
+    index++;
+  }
+  const left = chunks.slice(index);
+  if (rest > 0 && left.length > 0) left[0] = left[0]!.subarray(rest);
+  return left;
+}
