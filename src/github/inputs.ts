@@ -3,9 +3,9 @@ import * as core from "@actions/core";
 import type { RunnerInputNames, RunnerInputs } from "../runner/options.js";
 import { parseBoolean } from "../runner/options.js";
 import { isPemText } from "../buildkit/tls.js";
-import type { BuildInputNames, BuildInputs } from "../build/plan.js";
-import type { JobInputNames, JobInputs } from "../build/prepare.js";
-import { secretFromEnvLine, secretFromFileLine, secretFromValueLine } from "../build/secrets.js";
+import type { BuildInputNames, BuildInputs } from "../job/plan.js";
+import type { JobInputNames, JobInputs } from "../job/prepare.js";
+import { secretFromEnvLine, secretFromFileLine, secretFromValueLine } from "../job/secrets.js";
 import { parseRegistryAuth } from "../credentials/registry-auth.js";
 import { InputError } from "../errors.js";
 

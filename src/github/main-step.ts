@@ -2,9 +2,9 @@
 // in the job, then annotations, the job summary and the outputs.
 import * as core from "@actions/core";
 import { silenceIpServerNameWarning, type RunnerInfo } from "../buildkit/client.js";
-import { parseBuildPlan } from "../build/plan.js";
-import type { BuildResult } from "../build/run.js";
-import { buildOnAcquired } from "../build/across-runners.js";
+import { parseBuildPlan } from "../job/plan.js";
+import type { BuildResult } from "../job/run.js";
+import { buildOnAcquired } from "../job/across-runners.js";
 import { BuildFailedError, describeError } from "../errors.js";
 import type { LocalSourceLocation } from "../report/build-model.js";
 import { runnerOutputs } from "../outputs/runner.js";
@@ -25,7 +25,7 @@ import {
   INPUT,
   readRunnerInputs,
 } from "./inputs.js";
-import { prepareJob } from "../build/prepare.js";
+import { prepareJob } from "../job/prepare.js";
 import { imageOutputs } from "../outputs/image.js";
 import { checkExporterCount } from "../outputs/exporters.js";
 import { uploadOutputArtifacts } from "../outputs/artifacts.js";

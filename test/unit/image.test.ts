@@ -1,7 +1,7 @@
 // The image exporter's attributes, attestations, and the outputs read from the exporter response.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { parseImagePlan, type ImageInputs } from "../../src/build/image.js";
+import { parseImagePlan, type ImageInputs } from "../../src/job/image.js";
 import { buildMetadata, imageOutputs } from "../../src/outputs/image.js";
 import { InputError } from "../../src/errors.js";
 

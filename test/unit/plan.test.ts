@@ -10,7 +10,7 @@ import {
   parseBuildPlan,
   type BuildInputNames,
   type BuildInputs,
-} from "../../src/build/plan.js";
+} from "../../src/job/plan.js";
 import { InputError } from "../../src/errors.js";
 import { tempDir } from "../helpers/temp.js";
 

@@ -11,7 +11,7 @@ import {
   secretFromEnvLine,
   secretFromFileLine,
   secretFromValueLine,
-} from "../../src/build/secrets.js";
+} from "../../src/job/secrets.js";
 import { parseRegistryAuth } from "../../src/credentials/registry-auth.js";
 import { InputError } from "../../src/errors.js";
 import { tempDir } from "../helpers/temp.js";

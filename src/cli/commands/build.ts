@@ -1,10 +1,10 @@
 // `remote-buildkit build [flags] CONTEXT`: the flags of `docker buildx build` where the meaning
 // is the same, and the connection flags of `info`.
-import { parseBuildPlan, type BuildInputNames } from "../../build/plan.js";
+import { parseBuildPlan, type BuildInputNames } from "../../job/plan.js";
 import { readFileSync, writeFileSync } from "node:fs";
-import { buildOnAcquired } from "../../build/across-runners.js";
-import { prepareJob, type JobInputNames } from "../../build/prepare.js";
-import { secretFromBuildxSpec } from "../../build/secrets.js";
+import { buildOnAcquired } from "../../job/across-runners.js";
+import { prepareJob, type JobInputNames } from "../../job/prepare.js";
+import { secretFromBuildxSpec } from "../../job/secrets.js";
 import { buildMetadata, imageOutputs } from "../../outputs/image.js";
 import { checkExporterCount } from "../../outputs/exporters.js";
 import { parseRegistryAuth } from "../../credentials/registry-auth.js";
