@@ -1,39 +1,33 @@
-// The boundary between errors and what a person sees: user errors become one sentence and an
-// exit code; anything else is a bug and keeps its stack for the debug log.
-import { BuildkitError, EndpointError, TlsConfigError } from "./buildkit/errors.js";
-import type { LocalSourceLocation, StepSummary } from "./report/build-model.js";
+// The errors a person reads, and the one place where any error becomes what the adapters show:
+// a user error is one sentence and an exit code; the client library's errors (BuildkitError) are
+// translated here; anything else is a bug and keeps its stack for the debug log.
+import { BuildkitError, EndpointError, TlsConfigError } from "./buildkit/index.js";
+
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** The root of the errors whose message is a sentence for the user; the exit code says which kind. */
+export class UserError extends Error {
+  override name = "UserError";
+  /** 1: the job failed; 2: the command line or an input is wrong. */
+  readonly exitCode: number = EXIT_FAILED;
+}
 
 /** A value the user gave is malformed or inconsistent. The message names the input. */
-export class InputError extends Error {
+export class InputError extends UserError {
   override name = "InputError";
+  override readonly exitCode: number = EXIT_USAGE;
 }
 
 /** A check the user asked for did not pass (a version pin, say). */
-export class PolicyError extends Error {
+export class PolicyError extends UserError {
   override name = "PolicyError";
 }
 
 /** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
-export class ArtifactError extends Error {
+export class ArtifactError extends UserError {
   override name = "ArtifactError";
 }
-
-/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
-export class BuildFailedError extends Error {
-  override name = "BuildFailedError";
-  constructor(
-    message: string,
-    /** Where in the Dockerfile BuildKit says the failure is, with the local file when known. */
-    readonly locations: LocalSourceLocation[] = [],
-    /** The steps as far as they went, for the job summary. */
-    readonly steps: StepSummary[] = [],
-  ) {
-    super(message);
-  }
-}
-
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 
 export interface DescribedError {
   message: string;
@@ -43,17 +37,12 @@ export interface DescribedError {
 }
 
 export function describeError(error: unknown): DescribedError {
-  if (error instanceof InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
+  if (error instanceof UserError) return { message: error.message, exitCode: error.exitCode };
+  // An endpoint or TLS material the library cannot use came from the user's input.
+  if (error instanceof EndpointError || error instanceof TlsConfigError) {
     return { message: error.message, exitCode: EXIT_USAGE };
   }
-  if (
-    error instanceof BuildkitError ||
-    error instanceof PolicyError ||
-    error instanceof BuildFailedError ||
-    error instanceof ArtifactError
-  ) {
-    return { message: error.message, exitCode: EXIT_FAILED };
-  }
+  if (error instanceof BuildkitError) return { message: error.message, exitCode: EXIT_FAILED };
   const asError = error instanceof Error ? error : new Error(String(error));
   return {
     message: `Unexpected error: ${asError.message}`,

@@ -5,7 +5,8 @@ import { silenceIpServerNameWarning, type RunnerInfo } from "../buildkit/client.
 import { parseBuildPlan } from "../job/plan.js";
 import type { BuildResult } from "../job/run.js";
 import { buildOnAcquired } from "../job/across-runners.js";
-import { BuildFailedError, describeError } from "../errors.js";
+import { describeError } from "../errors.js";
+import { BuildFailedError } from "../job/errors.js";
 import type { LocalSourceLocation } from "../report/build-model.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { annotationFile, buildSummaryMarkdown, describeWarning } from "../report/build-summary.js";

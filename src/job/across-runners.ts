@@ -4,6 +4,7 @@
 // where the results meet, so this needs a push and no other outputs.
 import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
 import { InputError, PolicyError } from "../errors.js";
+import { BuildFailedError } from "./errors.js";
 import type { Reporter } from "../report/reporter.js";
 import { putImageIndex, parseReference, splitTag, type IndexEntry } from "../outputs/registry.js";
 import type { Redactor } from "../report/redact.js";
@@ -94,7 +95,7 @@ function manifestDescriptor(
 ): Omit<IndexEntry, "platform"> {
   const encoded = response["containerimage.descriptor"];
   if (!encoded)
-    throw new InputError(`The build for ${platform} returned no image descriptor to put in the index.`);
+    throw new BuildFailedError(`The build for ${platform} returned no image descriptor to put in the index.`);
   const { mediaType, digest, size } = JSON.parse(Buffer.from(encoded, "base64").toString("utf8")) as Omit<
     IndexEntry,
     "platform"

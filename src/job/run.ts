@@ -20,7 +20,8 @@ import type { BuildWarning, LocalSourceLocation, StepSummary } from "../report/b
 import { formatSourceExcerpt } from "../report/source-excerpt.js";
 import { Redactor } from "../report/redact.js";
 import { entitlements, frontendAttrs, localDirs, type BuildPlan } from "./plan.js";
-import { BuildFailedError, InputError } from "../errors.js";
+import { InputError } from "../errors.js";
+import { BuildFailedError } from "./errors.js";
 import { RpcError } from "../buildkit/errors.js";
 
 export interface BuildResult {

@@ -2,7 +2,7 @@
 // different runners into one image index, as buildx's multi-node builds do: PUT one manifest,
 // answering the registry's Basic or Bearer challenge with the job's credentials.
 import type { CredentialLookup, RegistryCredential } from "../buildkit/session/auth.js";
-import { BuildkitError } from "../buildkit/errors.js";
+import { UserError } from "../errors.js";
 import { boundedSignal, timedOut } from "../deadline.js";
 
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -11,7 +11,7 @@ export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 export const REGISTRY_TIMEOUT_MS = 60_000;
 
 /** The registry would not take what we sent; the message names the registry and the status. */
-export class RegistryError extends BuildkitError {
+export class RegistryError extends UserError {
   override name = "RegistryError";
 }
 

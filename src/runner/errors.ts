@@ -1,7 +1,7 @@
 // The runner layer's failures that are not the user's input.
-import { BuildkitError } from "../buildkit/errors.js";
+import { UserError } from "../errors.js";
 
 /** Starting, downloading or stopping a local runner failed; the message is one sentence. */
-export class RunnerStartError extends BuildkitError {
+export class RunnerStartError extends UserError {
   override name = "RunnerStartError";
 }

@@ -4,7 +4,7 @@
 // run as root of a user namespace through rootlesskit (rootless buildkitd), where it can.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { BuildkitError } from "../buildkit/errors.js";
+import { UserError } from "../errors.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -12,7 +12,7 @@ const execFileAsync = promisify(execFile);
 export type RootAccess = "root" | "sudo" | "rootless";
 
 /** No way to run as root: the message is one sentence, with why rootlesskit did not work. */
-export class NoRootAccessError extends BuildkitError {
+export class NoRootAccessError extends UserError {
   override name = "NoRootAccessError";
   constructor(rootlessProblem: string) {
     super(

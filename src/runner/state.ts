@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { BuildkitError } from "../buildkit/errors.js";
+import { UserError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
 import { runAsRoot } from "./privilege.js";
 import type { StartedRunner } from "./daemon/start.js";
@@ -18,7 +18,7 @@ export interface StateStore {
 }
 
 /** A saved state that cannot be restored or saved; the message is one sentence. */
-export class StateError extends BuildkitError {
+export class StateError extends UserError {
   override name = "StateError";
 }
 

@@ -2,6 +2,7 @@
 // for the include and exclude patterns the daemon sends: `*`, `?`, `[...]`, `**` across
 // directories, `\` escapes, and `!` exceptions where the last matching pattern wins.
 import { posix } from "node:path";
+import { BuildkitError } from "../errors.js";
 
 interface Pattern {
   text: string;
@@ -59,7 +60,7 @@ function clean(text: string): string {
   return cleaned;
 }
 
-export class PatternError extends Error {
+export class PatternError extends BuildkitError {
   override name = "PatternError";
 }
 

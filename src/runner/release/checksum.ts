@@ -133,13 +133,19 @@ export async function readPublishedChecksum(
   throw new RunnerStartError(`The checksum file ${checksumUrl} has no sha256 for ${name}.`);
 }
 
-export function parseSha256(value: string, source: string): string {
+/**
+ * A sha256 in hex (with or without "sha256:"). One the user gave that is not is an InputError;
+ * one read from GitHub or a mirror fails the start instead.
+ */
+export function parseSha256(value: string, source: string, fromUser = false): string {
   const hex = value
     .trim()
     .toLowerCase()
     .replace(/^sha256:/, "");
   if (!/^[0-9a-f]{64}$/.test(hex))
-    throw new InputError(`${source} is "${value}", which is not a sha256 in hex.`);
+    throw new (fromUser ? InputError : RunnerStartError)(
+      `${source} is "${value}", which is not a sha256 in hex.`,
+    );
   return hex;
 }
 

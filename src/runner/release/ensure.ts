@@ -123,7 +123,7 @@ async function downloadWithin(
   let scratch: string | undefined;
   try {
     const expected = options.sha256
-      ? parseSha256(options.sha256, "the given sha256")
+      ? parseSha256(options.sha256, "the given sha256", true)
       : fromGitHubRelease(options)
         ? await readGitHubDigest(options, url, version, bounded(), timeoutMs)
         : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
