@@ -3,14 +3,11 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { BUILDCTL_TLS_FLAGS, tlsInputsFromDir, type TlsInputs } from "../buildkit/tls.js";
 import { InputError } from "../errors.js";
-import {
-  parseBoolean,
-  parseRunnerOptions,
-  type RunnerInputNames,
-  type RunnerInputs,
-} from "../runner/options.js";
+import { parseBoolean } from "../values.js";
+import { parseRunnerOptions, type RunnerInputNames, type RunnerInputs } from "../runner/options.js";
 import { acquireRunner, startForCommand, type AcquiredRunner } from "../runner/acquire.js";
 import type { Reporter } from "../report/reporter.js";
+import type { Platform } from "../buildkit/platform.js";
 import type { CommandContext } from "./context.js";
 import { BUILDKIT_VERSION } from "../version.js";
 
@@ -112,7 +109,7 @@ export function runnerInputsFromFlags(values: ConnectionValues, env: NodeJS.Proc
 
 export interface ConnectOptions {
   /** The build's platforms, for routing in a pool of runners. */
-  platforms?: string[];
+  platforms?: Platform[];
   strictPlatforms?: boolean;
   /** Start a pinned buildkitd when nothing is given and nothing answers (build does; info not). */
   startWhenNone?: boolean;

@@ -1,7 +1,7 @@
 // The action's inputs: every name in one place, read once, turned into validated options.
 import * as core from "@actions/core";
 import type { RunnerInputNames, RunnerInputs } from "../runner/options.js";
-import { parseBoolean } from "../runner/options.js";
+import { parseBoolean } from "../values.js";
 import { isPemText } from "../buildkit/tls.js";
 import type { BuildInputNames, BuildInputs } from "../job/plan.js";
 import type { JobInputNames, JobInputs } from "../job/prepare.js";

@@ -2,7 +2,7 @@
 // multi-node builds do it: each platform builds on its own runner at the same time and is pushed
 // by digest; then one image index listing them all is pushed under each name. The registry is
 // where the results meet, so this needs a push and no other outputs.
-import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
+import { formatPlatform, type BuildkitClient, type Platform, type RunnerInfo } from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
 import { BuildFailedError } from "./errors.js";
 import type { Reporter } from "../report/reporter.js";
@@ -12,7 +12,7 @@ import type { BuildPlan } from "./plan.js";
 import { runBuild, type BuildOptions, type BuildResult } from "./run.js";
 
 export interface PlatformRunner {
-  platform: string;
+  platform: Platform;
   client: BuildkitClient;
   info: RunnerInfo;
 }
@@ -44,7 +44,7 @@ export async function buildAcrossRunners(
   const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))].join(",");
   const results = await Promise.all(
     parts.map((part) => {
-      const log = prefixedLines(`[${part.platform}] `, options.writeLog);
+      const log = prefixedLines(`[${formatPlatform(part.platform)}] `, options.writeLog);
       return runBuild(
         part.client,
         { ...plan, platforms: [part.platform] },
@@ -61,8 +61,8 @@ export async function buildAcrossRunners(
     }),
   );
   const entries: IndexEntry[] = results.map((result, index) => ({
-    ...manifestDescriptor(result.exporterResponse, parts[index]!.platform),
-    platform: platformObject(parts[index]!.platform),
+    ...manifestDescriptor(result.exporterResponse, formatPlatform(parts[index]!.platform)),
+    platform: { ...parts[index]!.platform },
   }));
   let indexDigest = "";
   for (const name of names) {
@@ -78,11 +78,17 @@ export async function buildAcrossRunners(
       "containerimage.digest": indexDigest,
       "image.name": names.join(","),
       ...Object.fromEntries(
-        parts.map((part, index) => [`containerimage.digest.${part.platform}`, entries[index]!.digest]),
+        parts.map((part, index) => [
+          `containerimage.digest.${formatPlatform(part.platform)}`,
+          entries[index]!.digest,
+        ]),
       ),
     },
     steps: results.flatMap((result, index) =>
-      result.steps.map((step) => ({ ...step, name: `[${parts[index]!.platform}] ${step.name}` })),
+      result.steps.map((step) => ({
+        ...step,
+        name: `[${formatPlatform(parts[index]!.platform)}] ${step.name}`,
+      })),
     ),
     warnings: results.flatMap((result) => result.warnings),
   };
@@ -101,11 +107,6 @@ function manifestDescriptor(
     "platform"
   >;
   return { mediaType, digest, size };
-}
-
-function platformObject(platform: string): IndexEntry["platform"] {
-  const [os, architecture, variant] = platform.split("/");
-  return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) };
 }
 
 /** Each complete line of one build's log, behind the build's prefix, so that two logs can mix. */
@@ -140,13 +141,13 @@ export async function buildOnAcquired(
   if (!parts) return runBuild(acquired.client, plan, options);
   if (canBuildAcrossRunners(options)) {
     reporter.info(
-      `Building ${parts.map((part) => `${part.platform} on ${part.info.endpoint}`).join(", ")}, then one image index.`,
+      `Building ${parts.map((part) => `${formatPlatform(part.platform)} on ${part.info.endpoint}`).join(", ")}, then one image index.`,
     );
     return buildAcrossRunners(parts, plan, options);
   }
   const elsewhere = parts
     .filter((part) => part.info.endpoint !== acquired.info.endpoint)
-    .map((part) => part.platform);
+    .map((part) => formatPlatform(part.platform));
   if (strictPlatforms) {
     throw new PolicyError(
       `The platforms ${elsewhere.join(", ")} are native to other runners than ${acquired.info.endpoint}; building them there needs a push of the image (their results meet in the registry).`,

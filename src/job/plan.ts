@@ -3,7 +3,9 @@
 import { statSync } from "node:fs";
 import { isIP } from "node:net";
 import { basename, dirname, resolve } from "node:path";
+import { formatPlatform, type Platform } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
+import { listItems, parseByteSize, parseKeyValues, parsePlatforms } from "../values.js";
 
 export interface BuildPlan {
   contextDir: string;
@@ -12,7 +14,7 @@ export interface BuildPlan {
   target?: string;
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
-  platforms: string[];
+  platforms: Platform[];
   noCache: boolean;
   noCacheFilters: string[];
   /** Named contexts: local directories go through the session, the rest to the frontend as is. */
@@ -59,35 +61,6 @@ export interface BuildInputNames {
   ulimits: string;
 }
 
-const PLATFORM = /^([a-z0-9_-]+)\/([a-z0-9_-]+)(\/[a-z0-9_.-]+)?$/i;
-// Go's operating systems and architectures, and the aliases containerd normalizes: a platform
-// outside these would reach the runner only to fail there, or worse, build for nothing.
-const KNOWN_OS = new Set(
-  "aix android darwin dragonfly freebsd illumos ios js linux netbsd openbsd plan9 solaris wasip1 windows".split(
-    " ",
-  ),
-);
-const KNOWN_ARCH = new Set(
-  "386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x wasm x86_64 x86-64 aarch64 armhf armel i386".split(
-    " ",
-  ),
-);
-
-function checkPlatform(platform: string, name: string): void {
-  const match = PLATFORM.exec(platform);
-  if (!match) {
-    throw new InputError(
-      `${name} "${platform}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`,
-    );
-  }
-  const os = match[1]!.toLowerCase();
-  const arch = match[2]!.toLowerCase();
-  if (!KNOWN_OS.has(os))
-    throw new InputError(`${name} "${platform}" names an unknown operating system "${os}".`);
-  if (!KNOWN_ARCH.has(arch))
-    throw new InputError(`${name} "${platform}" names an unknown architecture "${arch}".`);
-}
-
 export function parseBuildPlan(
   inputs: BuildInputs,
   names: BuildInputNames,
@@ -98,26 +71,22 @@ export function parseBuildPlan(
   requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
   const file = inputs.file ? resolve(cwd, inputs.file) : defaultDockerfile(contextDir);
   requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
-  const platforms = commaList(inputs.platforms);
-  for (const platform of platforms) checkPlatform(platform, names.platforms);
+  const platforms = parsePlatforms(listItems(inputs.platforms, ","), names.platforms);
   return {
     contextDir,
     dockerfileDir: dirname(file),
     dockerfileName: basename(file),
     target: inputs.target?.trim() || undefined,
-    buildArgs: keyValues(inputs.buildArgs, names.buildArgs, env),
-    labels: keyValues(inputs.labels, names.labels, undefined),
+    buildArgs: parseKeyValues(inputs.buildArgs, names.buildArgs, env),
+    labels: parseKeyValues(inputs.labels, names.labels),
     platforms,
     noCache: inputs.noCache,
-    noCacheFilters: commaList(inputs.noCacheFilters),
+    noCacheFilters: listItems(inputs.noCacheFilters, ","),
     namedContexts: (inputs.buildContexts ?? []).map((item) => namedContext(item, names.buildContexts, cwd)),
-    addHosts: commaList(inputs.addHosts ?? []).map((item) => hostEntry(item, names.addHosts)),
+    addHosts: listItems(inputs.addHosts ?? [], ",").map((item) => hostEntry(item, names.addHosts)),
     network: networkMode(inputs.network, names.network),
-    shmSizeBytes: inputs.shmSize?.trim() ? byteSize(inputs.shmSize.trim(), names.shmSize) : undefined,
-    ulimits: (inputs.ulimits ?? [])
-      .flatMap((item) => item.split(/[\s,]+/))
-      .filter(Boolean)
-      .map((item) => ulimit(item, names.ulimits)),
+    shmSizeBytes: inputs.shmSize?.trim() ? parseByteSize(inputs.shmSize.trim(), names.shmSize) : undefined,
+    ulimits: listItems(inputs.ulimits ?? [], /[\s,]+/).map((item) => ulimit(item, names.ulimits)),
     pull: inputs.pull ?? false,
   };
 }
@@ -164,16 +133,6 @@ function networkMode(value: string | undefined, name: string): BuildPlan["networ
   throw new InputError(`${name} "${mode}" is not a network mode BuildKit has; use default, none or host.`);
 }
 
-const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
-
-/** Sizes as docker reads them (64m, 1g, 512MiB): binary multiples, a bare number is bytes. */
-function byteSize(value: string, name: string): number {
-  const match = SIZE.exec(value);
-  if (!match) throw new InputError(`${name} "${value}" is not a size; write it as 64m or 1g.`);
-  const power = " kmgtp".indexOf((match[2] ?? " ").toLowerCase());
-  return Math.floor(Number(match[1]) * 1024 ** power);
-}
-
 const ULIMIT = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/;
 const ULIMIT_NAMES = new Set([
   "core",
@@ -206,14 +165,6 @@ function ulimit(item: string, name: string): string {
   return item;
 }
 
-/** Values given repeatedly, comma-separated, or both, as buildx takes --platform. */
-function commaList(values: string[]): string[] {
-  return values
-    .flatMap((value) => value.split(","))
-    .map((value) => value.trim())
-    .filter(Boolean);
-}
-
 /**
  * CONTEXT/Dockerfile. Written without path.resolve on purpose: ncc's asset relocator rewrites
  * `resolve(dir, "Dockerfile")` into a path inside dist/.
@@ -233,42 +184,13 @@ function requireKind(path: string, kind: "file" | "directory", what: string): vo
   if (kind === "file" && !stats.isFile()) throw new InputError(`${what} is not a file.`);
 }
 
-/**
- * NAME=value pairs. A bare NAME takes its value from the environment, as docker buildx does
- * for build args; where that is not possible the sentence says why.
- */
-function keyValues(
-  items: string[],
-  name: string,
-  env: NodeJS.ProcessEnv | undefined,
-): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const item of items) {
-    const equals = item.indexOf("=");
-    const key = (equals < 0 ? item : item.slice(0, equals)).trim();
-    if (key === "") throw new InputError(`${name} "${item}" has no name; write it as NAME=value.`);
-    if (equals >= 0) {
-      result[key] = item.slice(equals + 1);
-    } else if (env && env[key] !== undefined) {
-      result[key] = env[key]!;
-    } else {
-      throw new InputError(
-        env
-          ? `${name} "${item}" has no "=" and no environment variable ${key} is set; write it as ${key}=value.`
-          : `${name} "${item}" has no "="; write it as ${key}=value.`,
-      );
-    }
-  }
-  return result;
-}
-
 /** The dockerfile.v0 frontend's attributes for a plan. */
 export function frontendAttrs(plan: BuildPlan): Record<string, string> {
   const attrs: Record<string, string> = { filename: plan.dockerfileName };
   if (plan.target) attrs.target = plan.target;
   for (const [key, value] of Object.entries(plan.buildArgs)) attrs[`build-arg:${key}`] = value;
   for (const [key, value] of Object.entries(plan.labels)) attrs[`label:${key}`] = value;
-  if (plan.platforms.length > 0) attrs.platform = plan.platforms.join(",");
+  if (plan.platforms.length > 0) attrs.platform = plan.platforms.map(formatPlatform).join(",");
   if (plan.noCache) attrs["no-cache"] = "";
   else if (plan.noCacheFilters.length > 0) attrs["no-cache"] = plan.noCacheFilters.join(",");
   for (const context of plan.namedContexts) {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ConnectionError } from "../buildkit/errors.js";
 import { DEFAULT_ENDPOINT } from "../buildkit/endpoint.js";
 import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
+import type { Platform } from "../buildkit/platform.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { resolvePool } from "./pool.js";
@@ -21,7 +22,7 @@ export interface AcquireOptions {
   runner: RunnerOptions;
   names: RunnerInputNames;
   /** The platforms the build targets, for routing in a pool. */
-  platforms: string[];
+  platforms: Platform[];
   /** Fail when a platform has no native runner, instead of building it under emulation. */
   strictPlatforms: boolean;
   /**
@@ -44,7 +45,7 @@ export interface AcquiredRunner {
    * Set when a pool gives the build's platforms to different runners: each platform with its
    * runner. One build cannot span runners, so the caller builds each platform apart.
    */
-  byPlatform?: Array<{ platform: string; client: BuildkitClient; info: RunnerInfo }>;
+  byPlatform?: Array<{ platform: Platform; client: BuildkitClient; info: RunnerInfo }>;
   /** Closes the connection, and stops a runner we started. Never throws. */
   release(): Promise<void>;
 }

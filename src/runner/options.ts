@@ -4,6 +4,7 @@ import { DEFAULT_ENDPOINT, parseEndpointList, type Endpoint } from "../buildkit/
 import { loadTlsMaterial, type TlsInputNames, type TlsInputs, type TlsMaterial } from "../buildkit/tls.js";
 import { InputError } from "../errors.js";
 import { parseVersionPin, type VersionPin } from "./version-pin.js";
+import { parseDuration } from "../values.js";
 
 export type MismatchPolicy = "error" | "warning";
 
@@ -77,24 +78,4 @@ function parseMismatchPolicy(value: string | undefined, name: string): MismatchP
   if (text === "error" || text === "fail") return "error";
   if (text === "warning" || text === "warn") return "warning";
   throw new InputError(`${name} is "${value}"; use error or warning.`);
-}
-
-/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
-export function parseDuration(value: string, name: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
-  const amount = match ? Number(match[1]) : NaN;
-  if (!match || !(amount > 0)) {
-    throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
-  }
-  const unit = match[2] ?? "s";
-  return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
-}
-
-/** The strict boolean parsing of actions/toolkit's getBooleanInput, for the CLI's env vars too. */
-export function parseBoolean(value: string | undefined, name: string, fallback: boolean): boolean {
-  const text = nonEmpty(value);
-  if (text === undefined) return fallback;
-  if (["true", "True", "TRUE", "1"].includes(text)) return true;
-  if (["false", "False", "FALSE", "0"].includes(text)) return false;
-  throw new InputError(`${name} is "${value}"; use true or false.`);
 }

@@ -2,6 +2,7 @@
 // each requested platform routed to the first healthy runner that builds it natively. A runner
 // that is down, refuses us or misses the version pin is skipped, and the log says why.
 import type { Endpoint } from "../buildkit/endpoint.js";
+import { formatPlatform, normalizePlatform, parsePlatform, type Platform } from "../buildkit/platform.js";
 import { CancelledError, ConnectionError } from "../buildkit/errors.js";
 import type { TlsMaterial } from "../buildkit/tls.js";
 import { InputError, PolicyError } from "../errors.js";
@@ -14,12 +15,12 @@ export interface RunnerCandidate {
   endpoint: Endpoint;
   tls: TlsMaterial;
   /** Platforms this runner builds natively, as its owner declares; overrides what its workers report. */
-  platforms?: string[];
+  platforms?: Platform[];
 }
 
 export interface PoolOptions {
-  /** Requested platforms (os/arch[/variant]); empty or absent: the first healthy runner's default. */
-  platforms?: string[];
+  /** Requested platforms, normalized and without repeats; empty or absent: the first healthy runner's default. */
+  platforms?: Platform[];
   /** Fail when a platform has no native runner, instead of letting the first healthy runner emulate it. */
   strict?: boolean;
   connectTimeoutMs: number;
@@ -36,12 +37,12 @@ export interface PoolOptions {
 export interface PoolRunner extends ResolvedRunner {
   candidate: RunnerCandidate;
   /** What we treat as native: the declared platforms, else those of the workers' own architecture. */
-  nativePlatforms: string[];
+  nativePlatforms: Platform[];
 }
 
 export interface PlatformAssignment {
   /** The requested platform, or undefined for "the runner's default platform". */
-  platform: string | undefined;
+  platform: Platform | undefined;
   runner: PoolRunner;
   native: boolean;
   /** Why this runner, for the log and the step outputs: "chose tcp://b for linux/amd64: native". */
@@ -56,35 +57,6 @@ export interface ResolvedPool {
   close(): void;
 }
 
-/** "linux/amd64,linux/arm64" or a list: validated and normalized, without repeats. */
-export function parsePlatformList(value: string | string[], name: string): string[] {
-  const parts = (Array.isArray(value) ? value : [value])
-    .flatMap((item) => item.split(/[,\n]/))
-    .map((item) => item.trim())
-    .filter((item) => item !== "");
-  const platforms: string[] = [];
-  for (const part of parts) {
-    if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i.test(part)) {
-      throw new InputError(`${name} has "${part}", which is not a platform of the form os/arch[/variant].`);
-    }
-    const platform = normalizePlatform(part);
-    if (!platforms.includes(platform)) platforms.push(platform);
-  }
-  return platforms;
-}
-
-const ARCH_ALIASES: Record<string, string> = { x86_64: "amd64", x86: "386", i386: "386", aarch64: "arm64" };
-
-/** The spelling BuildKit compares: linux/arm64/v8 is linux/arm64, linux/arm is linux/arm/v7. */
-export function normalizePlatform(text: string): string {
-  const [os = "", rawArch = "", variant] = text.trim().toLowerCase().split("/");
-  const arch = ARCH_ALIASES[rawArch] ?? rawArch;
-  if (arch === "arm64" && (variant === undefined || variant === "v8")) return `${os}/arm64`;
-  if (arch === "amd64" && (variant === undefined || variant === "v1")) return `${os}/amd64`;
-  if (arch === "arm" && variant === undefined) return `${os}/arm/v7`;
-  return variant ? `${os}/${arch}/${variant}` : `${os}/${arch}`;
-}
-
 /**
  * Architectures a CPU runs without emulation. ListWorkers also lists platforms served through
  * QEMU (binfmt), with nothing to tell them apart; a worker's first platform is its own, so we
@@ -96,20 +68,24 @@ const NATIVE_FAMILY: Record<string, string[]> = {
   arm: ["arm"],
 };
 
-export function nativePlatformsOf(runner: ResolvedRunner, declared: string[] | undefined): string[] {
+export function nativePlatformsOf(runner: ResolvedRunner, declared: Platform[] | undefined): Platform[] {
   if (declared && declared.length > 0) return declared.map(normalizePlatform);
-  const native: string[] = [];
+  const native: Platform[] = [];
   for (const worker of runner.info.workers) {
-    const own = worker.platforms[0];
+    const own = worker.platforms[0] === undefined ? undefined : parsePlatform(worker.platforms[0]);
     if (own === undefined) continue;
-    const [os, arch = ""] = normalizePlatform(own).split("/");
-    const family = NATIVE_FAMILY[arch] ?? [arch];
-    for (const platform of worker.platforms.map(normalizePlatform)) {
-      const [pOs, pArch = ""] = platform.split("/");
-      if (pOs === os && family.includes(pArch) && !native.includes(platform)) native.push(platform);
+    const family = NATIVE_FAMILY[own.architecture] ?? [own.architecture];
+    for (const text of worker.platforms) {
+      const platform = parsePlatform(text);
+      if (!platform || platform.os !== own.os || !family.includes(platform.architecture)) continue;
+      if (!native.some((known) => samePlatform(known, platform))) native.push(platform);
     }
   }
   return native;
+}
+
+function samePlatform(a: Platform, b: Platform): boolean {
+  return formatPlatform(a) === formatPlatform(b);
 }
 
 export async function resolvePool(
@@ -122,7 +98,7 @@ export async function resolvePool(
   for (const { endpoint, tls } of candidates) {
     refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, names);
   }
-  const requested = parsePlatformList(options.platforms ?? [], "platforms");
+  const requested = options.platforms ?? [];
 
   const probes = await healthCheck(candidates, options);
   const healthy: PoolRunner[] = [];
@@ -219,14 +195,14 @@ function noHealthyRunner(candidates: RunnerCandidate[], failures: Error[]): Erro
 }
 
 function assign(
-  requested: string[],
+  requested: Platform[],
   healthy: PoolRunner[],
   strict: boolean,
   reasons: string[],
 ): PlatformAssignment[] {
   const first = healthy[0]!;
   if (requested.length === 0) {
-    const own = first.nativePlatforms[0] ?? first.info.platforms[0];
+    const own = first.nativePlatforms[0] ? formatPlatform(first.nativePlatforms[0]) : first.info.platforms[0];
     const reason = `chose ${first.info.endpoint} for its default platform${own ? ` (${own})` : ""}: first healthy runner`;
     reasons.push(reason);
     return [{ platform: undefined, runner: first, native: true, reason }];
@@ -234,22 +210,24 @@ function assign(
   const assignments: PlatformAssignment[] = [];
   const unserved: string[] = [];
   for (const platform of requested) {
-    const native = healthy.find((runner) => runner.nativePlatforms.includes(platform));
+    const native = healthy.find((runner) =>
+      runner.nativePlatforms.some((own) => samePlatform(own, platform)),
+    );
     if (native) {
-      const reason = `chose ${native.info.endpoint} for ${platform}: native`;
+      const reason = `chose ${native.info.endpoint} for ${formatPlatform(platform)}: native`;
       reasons.push(reason);
       assignments.push({ platform, runner: native, native: true, reason });
       continue;
     }
-    unserved.push(platform);
-    const reason = `chose ${first.info.endpoint} for ${platform}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
+    unserved.push(formatPlatform(platform));
+    const reason = `chose ${first.info.endpoint} for ${formatPlatform(platform)}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
     reasons.push(reason);
     assignments.push({ platform, runner: first, native: false, reason });
   }
   if (strict && unserved.length > 0) {
     const list = unserved.join(", ");
     const runners = healthy
-      .map((r) => `${r.info.endpoint} (${r.nativePlatforms.join(", ") || "none"})`)
+      .map((r) => `${r.info.endpoint} (${r.nativePlatforms.map(formatPlatform).join(", ") || "none"})`)
       .join(", ");
     throw new PolicyError(
       `No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`,

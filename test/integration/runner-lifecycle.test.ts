@@ -22,6 +22,7 @@ import { DirToolStore } from "../../src/runner/release/tool-store.js";
 import { isAlive } from "../../src/runner/privilege.js";
 import { FileStateStore, startWithState, stateKey, stopAndSave } from "../../src/runner/state.js";
 import { parseVersionPin } from "../../src/runner/version-pin.js";
+import { parsePlatforms } from "../../src/values.js";
 import { ensureBuildkitBinaries, PINNED_BUILDKIT_VERSION } from "../harness/runner.js";
 import { dockerfileBuildArgs } from "../helpers/buildctl.js";
 import { makeContext, run } from "../helpers/contexts.js";
@@ -382,11 +383,11 @@ describe("a pool of two runners", () => {
   const candidate = (runner: StartedRunner, platforms?: string[]): RunnerCandidate => ({
     endpoint: runner.endpoint,
     tls: {},
-    platforms,
+    platforms: platforms && parsePlatforms(platforms, "platforms"),
   });
   const pool = (candidates: RunnerCandidate[], platforms: string[], strict = false, reporter = recorder()) =>
     resolvePool(candidates, {
-      platforms,
+      platforms: parsePlatforms(platforms, "platforms"),
       strict,
       connectTimeoutMs: 3_000,
       allowPlaintext: false,

@@ -2,12 +2,8 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { InputError } from "../../src/errors.js";
-import {
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  parseBoolean,
-  parseDuration,
-  parseRunnerOptions,
-} from "../../src/runner/options.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, parseRunnerOptions } from "../../src/runner/options.js";
+import { parseBoolean, parseDuration } from "../../src/values.js";
 
 describe("parseRunnerOptions", () => {
   it("takes the endpoint input first, then BUILDKIT_HOST, then buildctl's default socket", () => {

@@ -5,12 +5,15 @@ import { join } from "node:path";
 import { ConnectionError } from "../../src/buildkit/errors.js";
 import { parseEndpoint, parseEndpointList } from "../../src/buildkit/endpoint.js";
 import { InputError } from "../../src/errors.js";
-import {
-  nativePlatformsOf,
-  normalizePlatform,
-  parsePlatformList,
-  resolvePool,
-} from "../../src/runner/pool.js";
+import { formatPlatform, parsePlatform } from "../../src/buildkit/platform.js";
+import { nativePlatformsOf, resolvePool } from "../../src/runner/pool.js";
+import { listItems, parsePlatforms } from "../../src/values.js";
+
+/** A platform's text as BuildKit compares it. */
+const normalizePlatform = (text: string) => formatPlatform(parsePlatform(text)!);
+/** A platforms input's text, checked and normalized without repeats. */
+const parsePlatformList = (text: string, name: string) =>
+  parsePlatforms(listItems([text], ","), name).map(formatPlatform);
 import {
   releaseArch,
   releaseUrl,
@@ -63,8 +66,13 @@ describe("pool inputs", () => {
         ],
       },
     };
-    assert.deepEqual(nativePlatformsOf(runner, undefined), ["linux/amd64", "linux/amd64/v2", "linux/386"]);
-    assert.deepEqual(nativePlatformsOf(runner, ["linux/arm64/v8"]), ["linux/arm64"]);
+    const native = (declared?: string[]) =>
+      nativePlatformsOf(
+        runner,
+        declared?.map((text) => parsePlatform(text)!),
+      ).map(formatPlatform);
+    assert.deepEqual(native(undefined), ["linux/amd64", "linux/amd64/v2", "linux/386"]);
+    assert.deepEqual(native(["linux/arm64/v8"]), ["linux/arm64"]);
   });
 });
 
