@@ -24,11 +24,6 @@ export class PolicyError extends UserError {
   override name = "PolicyError";
 }
 
-/** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
-export class ArtifactError extends UserError {
-  override name = "ArtifactError";
-}
-
 export interface DescribedError {
   message: string;
   exitCode: number;

@@ -168,9 +168,13 @@ function channelOptions(options: ClientOptions): grpc.ChannelOptions {
 
 /**
  * grpc-js sets the TLS server name to the host it dials, so dialling tcp://127.0.0.1 makes Node
- * print a DEP0123 deprecation warning into the user's log. The adapters call this once at start.
+ * print a DEP0123 deprecation warning into the user's log. Called at start; once is enough.
  */
+let silenced = false;
+
 export function silenceIpServerNameWarning(): void {
+  if (silenced) return;
+  silenced = true;
   const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
     const code = typeof rest[0] === "object" ? (rest[0] as { code?: string })?.code : rest[1];

@@ -60,12 +60,3 @@ export function isLoopbackHost(host: string): boolean {
   if (isIP(name) === 4) return name.startsWith("127.");
   return name === "::1" || name === "0:0:0:0:0:0:0:1";
 }
-
-/** BUILDKIT_HOST or an input holding several endpoints: comma- or newline-separated, in order. */
-export function parseEndpointList(text: string): Endpoint[] {
-  return text
-    .split(/[,\n]/)
-    .map((part) => part.trim())
-    .filter((part) => part !== "")
-    .map(parseEndpoint);
-}

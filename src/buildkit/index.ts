@@ -1,10 +1,25 @@
-// The public surface of the BuildKit client library. Nothing here imports @actions/*.
+// The public surface of the BuildKit client library: everything outside src/buildkit/ imports
+// from here (an ESLint rule keeps it so). Nothing in the library imports @actions/*.
 export * from "./client.js";
 export * from "./endpoint.js";
 export * from "./errors.js";
 export * from "./platform.js";
 export * from "./tls.js";
+export { solve, type ExporterRequest, type SolveOptions } from "./solve.js";
 export { locationsIn, type SourceLocation } from "./error-details.js";
+export { ContextReadError } from "./context/walk.js";
+export { Session, type SessionOptions, type SessionService } from "./session/tunnel.js";
+export { healthService } from "./session/health.js";
+export { fileSyncService, type FileSyncService, type SyncedDirs } from "./session/filesync.js";
+export {
+  fileSendService,
+  type FileSendOptions,
+  type FileSendService,
+  type FileSendTarget,
+} from "./session/filesend.js";
+export { authService, type CredentialLookup, type RegistryCredential } from "./session/auth.js";
+export { MAX_SECRET_BYTES, secretsService } from "./session/secrets.js";
+export { DEFAULT_SSH_ID, sshService } from "./session/ssh.js";
 export type {
   StatusResponse,
   Vertex,

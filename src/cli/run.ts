@@ -1,6 +1,5 @@
 // The CLI: one command per word, exit codes 0 (ok), 1 (failed), 2 (usage), never a stack trace
 // for a user error.
-import { silenceIpServerNameWarning } from "../buildkit/client.js";
 import { describeError, EXIT_USAGE, InputError } from "../errors.js";
 import { PlainReporter } from "../report/plain.js";
 import { PROGRAM_VERSION } from "../version.js";
@@ -39,7 +38,6 @@ export interface CliIo {
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  silenceIpServerNameWarning();
   const [name, ...args] = argv;
   const context: CommandContext = {
     stdout: io.stdout,

@@ -1,6 +1,7 @@
 // Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
 // `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
 // so that a password never has to be on a command line.
+import { readFileSync } from "node:fs";
 import { InputError } from "../errors.js";
 import type { ExplicitCredential } from "./docker-config.js";
 
@@ -27,4 +28,19 @@ export function parseRegistryAuth(
     });
   }
   return credentials;
+}
+
+/** A file of such lines (the CLI's --registry-auth-file); `name` is the flag. */
+export function readRegistryAuthFile(
+  file: string,
+  name: string,
+  onSecret: (value: string) => void,
+): ExplicitCredential[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new InputError(`${name} "${file}" cannot be read (${(error as NodeJS.ErrnoException).code}).`);
+  }
+  return parseRegistryAuth(text, `${name} "${file}"`, onSecret);
 }

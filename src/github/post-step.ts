@@ -1,13 +1,14 @@
 // The action's post step: stop the runner the main step started, if it started one, and save its
 // cache. A failure here only warns, never fails the job.
-import * as core from "@actions/core";
 import { describeError } from "../errors.js";
-import { stopJobRunner } from "./runner-start.js";
+import { stopActionRunner } from "./local-runner.js";
+import { GithubReporter } from "./reporter.js";
 
 export async function runPostStep(): Promise<void> {
+  const reporter = new GithubReporter();
   try {
-    await stopJobRunner();
+    await stopActionRunner(reporter);
   } catch (error) {
-    core.warning(`Cleanup failed: ${describeError(error).message}`);
+    reporter.warning(`Cleanup failed: ${describeError(error).message}`);
   }
 }

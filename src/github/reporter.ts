@@ -1,16 +1,17 @@
 // The Reporter on @actions/core: log groups, warnings and errors as annotations, debug lines.
 import * as core from "@actions/core";
-import type { Reporter } from "../report/reporter.js";
+import { annotationFile } from "../report/build-summary.js";
+import type { Annotation, Reporter } from "../report/reporter.js";
 
 export class GithubReporter implements Reporter {
   info(message: string): void {
     core.info(message);
   }
-  warning(message: string): void {
-    core.warning(message);
+  warning(message: string, annotation?: Annotation): void {
+    core.warning(message, annotationProperties(annotation));
   }
-  error(message: string): void {
-    core.error(message);
+  error(message: string, annotation?: Annotation): void {
+    core.error(message, annotationProperties(annotation));
   }
   debug(message: string): void {
     core.debug(message);
@@ -18,4 +19,17 @@ export class GithubReporter implements Reporter {
   group<T>(title: string, body: () => Promise<T>): Promise<T> {
     return core.group(title, body);
   }
+}
+
+/** The annotation on the file and lines, relative to the workspace, where GitHub looks for them. */
+function annotationProperties(annotation: Annotation | undefined): core.AnnotationProperties {
+  if (!annotation) return {};
+  const { title, location } = annotation;
+  if (!location) return { title };
+  return {
+    title,
+    file: annotationFile(location, process.env.GITHUB_WORKSPACE ?? process.cwd()),
+    startLine: location.startLine,
+    endLine: location.endLine,
+  };
 }

@@ -8,8 +8,9 @@ import { BuildFailedError } from "./errors.js";
 import type { Reporter } from "../report/reporter.js";
 import { putImageIndex, parseReference, splitTag, type IndexEntry } from "../outputs/registry.js";
 import type { Redactor } from "../report/redact.js";
-import type { BuildPlan } from "./plan.js";
+import type { Exporter } from "../outputs/exporters.js";
 import { runBuild, type BuildOptions, type BuildResult } from "./run.js";
+import { solveRequest, type TypedBuild } from "./solve-request.js";
 
 export interface PlatformRunner {
   platform: Platform;
@@ -23,41 +24,38 @@ export interface AcrossRunnersOptions extends BuildOptions {
   signal: AbortSignal;
 }
 
-/** Whether the job can be split: an image that is pushed, and nothing else to bring back. */
-export function canBuildAcrossRunners(options: BuildOptions): boolean {
-  const [image, ...others] = options.exporters ?? [];
-  return image?.type === "image" && image.attrs.push === "true" && !!image.attrs.name && others.length === 0;
+/** The pushed image with a name, when it is all the build exports: then the build can be split. */
+function splitImage(exporters: Exporter[]): Extract<Exporter, { type: "image" }> | undefined {
+  const [image, ...others] = exporters;
+  return image?.type === "image" && image.push && image.names.length > 0 && others.length === 0
+    ? image
+    : undefined;
 }
 
 export async function buildAcrossRunners(
   parts: PlatformRunner[],
-  plan: BuildPlan,
+  build: TypedBuild,
   options: AcrossRunnersOptions,
 ): Promise<BuildResult> {
-  const image = options.exporters?.[0];
-  if (!image || !canBuildAcrossRunners(options)) {
+  const image = splitImage(build.exporters);
+  if (!image) {
     throw new InputError(
       "Platforms native to different runners meet only in a registry: push the image (with a name) and ask for no other output.",
     );
   }
-  const names = image.attrs.name!.split(",").map((name) => name.trim());
-  const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))].join(",");
+  const names = image.names.map((name) => name.trim());
+  const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))];
   const results = await Promise.all(
     parts.map((part) => {
       const log = prefixedLines(`[${formatPlatform(part.platform)}] `, options.writeLog);
-      return runBuild(
-        part.client,
-        { ...plan, platforms: [part.platform] },
-        {
-          ...options,
-          redactor: options.newRedactor(),
-          // By digest: the runner refuses a tagged name there, and the tags go on the index.
-          exporters: [
-            { type: "image", attrs: { ...image.attrs, name: untaggedNames, "push-by-digest": "true" } },
-          ],
-          writeLog: log.write,
-        },
-      ).finally(log.end);
+      const plan = { ...build.plan, platforms: [part.platform] };
+      // By digest: the runner refuses a tagged name there, and the tags go on the index.
+      const exporters: Exporter[] = [{ ...image, names: untaggedNames, pushByDigest: true }];
+      return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters }), {
+        ...options,
+        redactor: options.newRedactor(),
+        writeLog: log.write,
+      }).finally(log.end);
     }),
   );
   const entries: IndexEntry[] = results.map((result, index) => ({
@@ -132,18 +130,18 @@ function prefixedLines(prefix: string, write: (text: string) => void) {
  */
 export async function buildOnAcquired(
   acquired: { client: BuildkitClient; info: RunnerInfo; byPlatform?: PlatformRunner[] },
-  plan: BuildPlan,
+  build: TypedBuild,
   options: AcrossRunnersOptions,
   strictPlatforms: boolean,
   reporter: Reporter,
 ): Promise<BuildResult> {
   const parts = acquired.byPlatform;
-  if (!parts) return runBuild(acquired.client, plan, options);
-  if (canBuildAcrossRunners(options)) {
+  if (!parts) return runBuild(acquired.client, build.plan, solveRequest(build), options);
+  if (splitImage(build.exporters)) {
     reporter.info(
       `Building ${parts.map((part) => `${formatPlatform(part.platform)} on ${part.info.endpoint}`).join(", ")}, then one image index.`,
     );
-    return buildAcrossRunners(parts, plan, options);
+    return buildAcrossRunners(parts, build, options);
   }
   const elsewhere = parts
     .filter((part) => part.info.endpoint !== acquired.info.endpoint)
@@ -156,5 +154,5 @@ export async function buildOnAcquired(
   reporter.warning(
     `Building ${elsewhere.join(", ")} on ${acquired.info.endpoint} too, under emulation if it has it: only a pushed image can be built across runners.`,
   );
-  return runBuild(acquired.client, plan, options);
+  return runBuild(acquired.client, build.plan, solveRequest(build), options);
 }

@@ -1,118 +1,106 @@
-// The image a build produces: names, push, and how it is written (media types, compression,
-// annotations), mapped to BuildKit's image exporter; attestations as frontend attributes.
+// The image a build produces: its names, whether it is pushed, and how it is written (media
+// types, compression, annotations); and the attestations asked of the frontend. The parsers are
+// the input table's; planImage checks what the inputs say together.
 import { InputError } from "../errors.js";
-
-export interface ImageInputs {
-  tags: string[];
-  push: boolean;
-  pushByDigest: boolean;
-  ociMediatypes?: string;
-  compression?: string;
-  annotations: string[];
-  provenance?: string;
-  sbom?: string;
-}
-
-export interface ImageInputNames {
-  tags: string;
-  pushByDigest: string;
-  ociMediatypes: string;
-  compression: string;
-  annotations: string;
-  provenance: string;
-  sbom: string;
-}
+import { splitKeyValue } from "../values.js";
 
 export interface ImagePlan {
-  /** The image exporter's attributes, or undefined when the build exports no image. */
-  exporterAttrs?: Record<string, string>;
-  /** attest:provenance and attest:sbom for the frontend. */
-  attestationAttrs: Record<string, string>;
+  /** The image's names (tags); none when the build exports no image of its own. */
+  names: string[];
+  push: boolean;
+  pushByDigest: boolean;
+  /** OCI media types (true) or Docker's (false); BuildKit's default when undefined. */
+  ociMediatypes?: boolean;
+  compression?: Compression;
+  /** Annotations as the image exporter's attributes: annotation[-TYPE].KEY. */
+  annotations: Record<string, string>;
 }
 
-const COMPRESSIONS = new Set(["gzip", "zstd", "estargz", "uncompressed"]);
+export const COMPRESSIONS = ["gzip", "zstd", "estargz", "uncompressed"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
 const ANNOTATION_TYPES = new Set(["manifest", "index", "manifest-descriptor", "index-descriptor"]);
 // A reference as docker parses one, loosely: lower-case repository path, optional tag or digest.
 const IMAGE_NAME =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
-export function parseImagePlan(inputs: ImageInputs, names: ImageInputNames): ImagePlan {
-  const tags = inputs.tags
-    .flatMap((tag) => tag.split(","))
-    .map((tag) => tag.trim())
-    .filter(Boolean);
-  for (const tag of tags) {
+/** Image names, such as registry.example.com/team/app:1.2. */
+export function parseImageNames(items: string[], name: string): string[] {
+  for (const tag of items) {
     if (!IMAGE_NAME.test(tag)) {
       throw new InputError(
-        `${names.tags} "${tag}" is not an image name, such as registry.example.com/team/app:1.2.`,
+        `${name} "${tag}" is not an image name, such as registry.example.com/team/app:1.2.`,
       );
     }
   }
-  if (inputs.push && tags.length === 0) {
-    throw new InputError(`Pushing needs at least one name in ${names.tags}.`);
-  }
-  if (inputs.pushByDigest && !inputs.push) throw new InputError(`${names.pushByDigest} needs push.`);
-  const attestationAttrs = attestations(inputs, names);
-  if (tags.length === 0) return { attestationAttrs };
-  const attrs: Record<string, string> = { name: tags.join(",") };
-  if (inputs.push) attrs.push = "true";
-  if (inputs.pushByDigest) attrs["push-by-digest"] = "true";
-  const oci = inputs.ociMediatypes?.trim();
-  if (oci) {
-    if (oci !== "true" && oci !== "false")
-      throw new InputError(`${names.ociMediatypes} is "${oci}"; use true or false.`);
-    attrs["oci-mediatypes"] = oci;
-  }
-  const compression = inputs.compression?.trim();
-  if (compression) {
-    if (!COMPRESSIONS.has(compression)) {
-      throw new InputError(
-        `${names.compression} "${compression}" is not one of ${[...COMPRESSIONS].join(", ")}.`,
-      );
-    }
-    attrs.compression = compression;
-    attrs["force-compression"] = "true";
-  }
-  for (const annotation of inputs.annotations.filter((line) => line.trim() !== "")) {
-    const [key, value] = annotationAttr(annotation, names.annotations);
-    attrs[key] = value;
-  }
-  return { exporterAttrs: attrs, attestationAttrs };
+  return items;
 }
 
-/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` into the exporter's `annotation[-TYPE].KEY`. */
-function annotationAttr(annotation: string, name: string): [string, string] {
-  const equals = annotation.indexOf("=");
-  if (equals <= 0) throw new InputError(`${name} "${annotation}" is not KEY=VALUE.`);
-  const left = annotation.slice(0, equals).trim();
-  const value = annotation.slice(equals + 1);
-  const colon = left.indexOf(":");
-  if (colon < 0) return [`annotation.${left}`, value];
-  const type = left.slice(0, colon);
-  if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
-    throw new InputError(
-      `${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`,
-    );
+export function parseCompression(value: string | undefined, name: string): Compression | undefined {
+  const compression = value?.trim();
+  if (!compression) return undefined;
+  if (!(COMPRESSIONS as readonly string[]).includes(compression)) {
+    throw new InputError(`${name} "${compression}" is not one of ${COMPRESSIONS.join(", ")}.`);
   }
-  return [`annotation-${type}.${left.slice(colon + 1)}`, value];
+  return compression as Compression;
 }
 
-/** `true`, `false`, or the attestation's own options (`mode=max`, `generator=IMAGE`). */
-function attestations(inputs: ImageInputs, names: ImageInputNames): Record<string, string> {
+/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` lines into the exporter's `annotation[-TYPE].KEY`. */
+export function parseAnnotations(items: string[], name: string): Record<string, string> {
   const attrs: Record<string, string> = {};
-  const provenance = inputs.provenance?.trim();
-  if (provenance && provenance !== "false") {
-    attrs["attest:provenance"] =
-      provenance === "true" ? "mode=min" : checkOptions(provenance, names.provenance);
+  for (const annotation of items) {
+    const [left, value] = splitKeyValue(annotation);
+    if (left === "" || value === undefined) throw new InputError(`${name} "${annotation}" is not KEY=VALUE.`);
+    const colon = left.indexOf(":");
+    if (colon < 0) {
+      attrs[`annotation.${left}`] = value;
+      continue;
+    }
+    const type = left.slice(0, colon);
+    if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
+      throw new InputError(
+        `${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`,
+      );
+    }
+    attrs[`annotation-${type}.${left.slice(colon + 1)}`] = value;
   }
-  const sbom = inputs.sbom?.trim();
-  if (sbom && sbom !== "false") attrs["attest:sbom"] = sbom === "true" ? "" : checkOptions(sbom, names.sbom);
   return attrs;
 }
 
-function checkOptions(value: string, name: string): string {
-  if (!value.split(",").every((option) => /^[a-z-]+=.+$/.test(option.trim()))) {
-    throw new InputError(`${name} "${value}" is not true, false or KEY=VALUE options such as mode=max.`);
+/**
+ * An attestation: `true`, `false`, or its own options (`mode=max`, `generator=IMAGE`), as the
+ * frontend's attest:* attribute; undefined when off. `whenTrue` is what `true` asks for.
+ */
+export function parseAttestation(
+  value: string | undefined,
+  name: string,
+  whenTrue: string,
+): string | undefined {
+  const text = value?.trim();
+  if (!text || text === "false") return undefined;
+  if (text === "true") return whenTrue;
+  if (!text.split(",").every((option) => /^[a-z-]+=.+$/.test(option.trim()))) {
+    throw new InputError(`${name} "${text}" is not true, false or KEY=VALUE options such as mode=max.`);
   }
-  return value;
+  return text;
+}
+
+/** The image inputs together: a push needs a name, and pushing by digest needs a push. */
+export function planImage(image: ImagePlan, names: { tags: string; pushByDigest: string }): ImagePlan {
+  if (image.push && image.names.length === 0) {
+    throw new InputError(`Pushing needs at least one name in ${names.tags}.`);
+  }
+  if (image.pushByDigest && !image.push) throw new InputError(`${names.pushByDigest} needs push.`);
+  return image;
+}
+
+/** The image exporter's own attributes besides names and push: media types, compression, annotations. */
+export function imageAttrs(image: ImagePlan): Record<string, string> {
+  const attrs: Record<string, string> = {};
+  if (image.ociMediatypes !== undefined) attrs["oci-mediatypes"] = String(image.ociMediatypes);
+  if (image.compression) {
+    attrs.compression = image.compression;
+    attrs["force-compression"] = "true";
+  }
+  return { ...attrs, ...image.annotations };
 }

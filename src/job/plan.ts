@@ -1,11 +1,13 @@
-// The build part of the inputs, validated once into a BuildPlan, and mapped to the dockerfile.v0
-// frontend's attributes. Both adapters use this; error sentences use the names the user knows.
+// The build part of a job: the context and the Dockerfile, found on this machine, with the rest of
+// the build's inputs as the input table typed them. solve-request.ts maps it to the dockerfile.v0
+// frontend's attributes; the parsers here are the table's, for the values only a build takes.
 import { statSync } from "node:fs";
 import { isIP } from "node:net";
 import { basename, dirname, resolve } from "node:path";
-import { formatPlatform, type Platform } from "../buildkit/index.js";
+import type { Platform } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
-import { listItems, parseByteSize, parseKeyValues, parsePlatforms } from "../values.js";
+
+export type NetworkMode = "default" | "none" | "host";
 
 export interface BuildPlan {
   contextDir: string;
@@ -21,7 +23,7 @@ export interface BuildPlan {
   namedContexts: NamedContext[];
   /** host=ip pairs, the frontend's syntax. */
   addHosts: string[];
-  network?: "default" | "none" | "host";
+  network: NetworkMode;
   shmSizeBytes?: number;
   /** name=soft[:hard], the frontend's syntax. */
   ulimits: string[];
@@ -31,63 +33,42 @@ export interface BuildPlan {
 export type NamedContext =
   { name: string; kind: "local"; dir: string } | { name: string; kind: "source"; source: string };
 
-export interface BuildInputs {
+/** The build's inputs as the input table types them; the context and the Dockerfile are paths. */
+export type BuildInputs = Omit<
+  BuildPlan,
+  "contextDir" | "dockerfileDir" | "dockerfileName" | "namedContexts"
+> & {
   context: string;
   file?: string;
-  target?: string;
-  buildArgs: string[];
-  labels: string[];
-  platforms: string[];
-  noCache: boolean;
-  noCacheFilters: string[];
-  buildContexts?: string[];
-  addHosts?: string[];
-  network?: string;
-  shmSize?: string;
-  ulimits?: string[];
-  pull?: boolean;
-}
+  buildContexts: NamedContext[];
+};
 
-export interface BuildInputNames {
-  context: string;
-  file: string;
-  buildArgs: string;
-  labels: string;
-  platforms: string;
-  buildContexts: string;
-  addHosts: string;
-  network: string;
-  shmSize: string;
-  ulimits: string;
-}
-
-export function parseBuildPlan(
+/** Finds the context and the Dockerfile; `names` are the inputs as the user knows them. */
+export function planBuild(
   inputs: BuildInputs,
-  names: BuildInputNames,
-  cwd = process.cwd(),
-  env: NodeJS.ProcessEnv = process.env,
+  names: { context: string; file: string },
+  cwd: string,
 ): BuildPlan {
   const contextDir = resolve(cwd, inputs.context);
   requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
   const file = inputs.file ? resolve(cwd, inputs.file) : defaultDockerfile(contextDir);
   requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
-  const platforms = parsePlatforms(listItems(inputs.platforms, ","), names.platforms);
   return {
     contextDir,
     dockerfileDir: dirname(file),
     dockerfileName: basename(file),
-    target: inputs.target?.trim() || undefined,
-    buildArgs: parseKeyValues(inputs.buildArgs, names.buildArgs, env),
-    labels: parseKeyValues(inputs.labels, names.labels),
-    platforms,
+    target: inputs.target,
+    buildArgs: inputs.buildArgs,
+    labels: inputs.labels,
+    platforms: inputs.platforms,
     noCache: inputs.noCache,
-    noCacheFilters: listItems(inputs.noCacheFilters, ","),
-    namedContexts: (inputs.buildContexts ?? []).map((item) => namedContext(item, names.buildContexts, cwd)),
-    addHosts: listItems(inputs.addHosts ?? [], ",").map((item) => hostEntry(item, names.addHosts)),
-    network: networkMode(inputs.network, names.network),
-    shmSizeBytes: inputs.shmSize?.trim() ? parseByteSize(inputs.shmSize.trim(), names.shmSize) : undefined,
-    ulimits: listItems(inputs.ulimits ?? [], /[\s,]+/).map((item) => ulimit(item, names.ulimits)),
-    pull: inputs.pull ?? false,
+    noCacheFilters: inputs.noCacheFilters,
+    namedContexts: inputs.buildContexts,
+    addHosts: inputs.addHosts,
+    network: inputs.network,
+    shmSizeBytes: inputs.shmSizeBytes,
+    ulimits: inputs.ulimits,
+    pull: inputs.pull,
   };
 }
 
@@ -95,7 +76,7 @@ export function parseBuildPlan(
 const REMOTE_CONTEXT = /^(docker-image:\/\/|https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
 
 /** NAME=VALUE: a local directory, or an image, URL or Git repository, as buildx takes them. */
-function namedContext(item: string, name: string, cwd: string): NamedContext {
+export function namedContext(item: string, name: string, cwd: string): NamedContext {
   const equals = item.indexOf("=");
   const contextName = item.slice(0, Math.max(equals, 0)).trim();
   const value = item.slice(equals + 1).trim();
@@ -116,7 +97,7 @@ function namedContext(item: string, name: string, cwd: string): NamedContext {
 }
 
 /** host:ip or host=ip (docker's two spellings) into the frontend's host=ip. */
-function hostEntry(item: string, name: string): string {
+export function hostEntry(item: string, name: string): string {
   const separator = item.includes("=") ? "=" : ":";
   const at = item.indexOf(separator);
   const host = item.slice(0, Math.max(at, 0));
@@ -127,7 +108,7 @@ function hostEntry(item: string, name: string): string {
   return `${host}=${ip}`;
 }
 
-function networkMode(value: string | undefined, name: string): BuildPlan["network"] {
+export function networkMode(value: string | undefined, name: string): NetworkMode {
   const mode = value?.trim() || "default";
   if (mode === "default" || mode === "none" || mode === "host") return mode;
   throw new InputError(`${name} "${mode}" is not a network mode BuildKit has; use default, none or host.`);
@@ -152,7 +133,7 @@ const ULIMIT_NAMES = new Set([
   "stack",
 ]);
 
-function ulimit(item: string, name: string): string {
+export function ulimit(item: string, name: string): string {
   const match = ULIMIT.exec(item);
   if (!match || !ULIMIT_NAMES.has(match[1]!)) {
     throw new InputError(
@@ -184,42 +165,7 @@ function requireKind(path: string, kind: "file" | "directory", what: string): vo
   if (kind === "file" && !stats.isFile()) throw new InputError(`${what} is not a file.`);
 }
 
-/** The dockerfile.v0 frontend's attributes for a plan. */
-export function frontendAttrs(plan: BuildPlan): Record<string, string> {
-  const attrs: Record<string, string> = { filename: plan.dockerfileName };
-  if (plan.target) attrs.target = plan.target;
-  for (const [key, value] of Object.entries(plan.buildArgs)) attrs[`build-arg:${key}`] = value;
-  for (const [key, value] of Object.entries(plan.labels)) attrs[`label:${key}`] = value;
-  if (plan.platforms.length > 0) attrs.platform = plan.platforms.map(formatPlatform).join(",");
-  if (plan.noCache) attrs["no-cache"] = "";
-  else if (plan.noCacheFilters.length > 0) attrs["no-cache"] = plan.noCacheFilters.join(",");
-  for (const context of plan.namedContexts) {
-    attrs[`context:${context.name}`] =
-      context.kind === "local" ? `local:${localDirName(context.name)}` : context.source;
-  }
-  if (plan.addHosts.length > 0) attrs["add-hosts"] = plan.addHosts.join(",");
-  if (plan.network === "none" || plan.network === "host") attrs["force-network-mode"] = plan.network;
-  if (plan.shmSizeBytes !== undefined) attrs["shm-size"] = String(plan.shmSizeBytes);
-  if (plan.ulimits.length > 0) attrs.ulimit = plan.ulimits.join(",");
-  if (plan.pull) attrs["image-resolve-mode"] = "pull";
-  return attrs;
-}
-
-/** The session's directory names for a plan: the context, the Dockerfile's dir, named contexts. */
-export function localDirs(plan: BuildPlan): Record<string, string> {
-  const dirs: Record<string, string> = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
-  for (const context of plan.namedContexts) {
-    if (context.kind === "local") dirs[localDirName(context.name)] = context.dir;
-  }
-  return dirs;
-}
-
 /** A named context called "context" or "dockerfile" must not shadow the main two (buildx does the same). */
-function localDirName(name: string): string {
+export function localDirName(name: string): string {
   return name === "context" || name === "dockerfile" ? `_${name}` : name;
-}
-
-/** Entitlements the plan needs from the runner: host networking is one. */
-export function entitlements(plan: BuildPlan): string[] {
-  return plan.network === "host" ? ["network.host"] : [];
 }

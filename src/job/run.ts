@@ -4,25 +4,30 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { BuildkitClient } from "../buildkit/client.js";
-import { Session, type SessionService } from "../buildkit/session/tunnel.js";
-import { healthService } from "../buildkit/session/health.js";
-import { fileSyncService } from "../buildkit/session/filesync.js";
-import { ContextReadError } from "../buildkit/context/walk.js";
-import { authService, type CredentialLookup } from "../buildkit/session/auth.js";
-import { secretsService } from "../buildkit/session/secrets.js";
-import { sshService } from "../buildkit/session/ssh.js";
-import { fileSendService, type FileSendTarget } from "../buildkit/session/filesend.js";
-import { solve, type ExporterRequest } from "../buildkit/solve.js";
-import type { SourceLocation } from "../buildkit/error-details.js";
+import {
+  authService,
+  ContextReadError,
+  fileSendService,
+  fileSyncService,
+  healthService,
+  RpcError,
+  secretsService,
+  Session,
+  solve,
+  sshService,
+  type BuildkitClient,
+  type CredentialLookup,
+  type SessionService,
+  type SourceLocation,
+} from "../buildkit/index.js";
 import { PlainProgress } from "../report/plain-progress.js";
 import type { BuildWarning, LocalSourceLocation, StepSummary } from "../report/build-model.js";
 import { formatSourceExcerpt } from "../report/source-excerpt.js";
 import { Redactor } from "../report/redact.js";
-import { entitlements, frontendAttrs, localDirs, type BuildPlan } from "./plan.js";
+import type { BuildPlan } from "./plan.js";
+import type { SolveRequest } from "./solve-request.js";
 import { InputError } from "../errors.js";
 import { BuildFailedError } from "./errors.js";
-import { RpcError } from "../buildkit/errors.js";
 
 export interface BuildResult {
   exporterResponse: Record<string, string>;
@@ -38,11 +43,6 @@ export interface BuildOptions {
   /** Where the runner's log goes, already redacted. */
   writeLog: (text: string) => void;
   signal?: AbortSignal;
-  exporters?: ExporterRequest[];
-  /** Where each exporter's result comes back to (local dirs, tar files), by exporter index. */
-  outputTargets?: Array<FileSendTarget | undefined>;
-  /** Extra frontend attributes (attestations). */
-  frontendAttrs?: Record<string, string>;
   /** Registry credentials for the host the runner asks about; anonymous when absent. */
   credentials?: CredentialLookup;
   secrets?: ReadonlyMap<string, Uint8Array>;
@@ -60,6 +60,7 @@ function sharedKey(plan: BuildPlan): string {
 export async function runBuild(
   client: BuildkitClient,
   plan: BuildPlan,
+  request: SolveRequest,
   options: BuildOptions,
 ): Promise<BuildResult> {
   const redactor = options.redactor ?? new Redactor();
@@ -70,14 +71,14 @@ export async function runBuild(
   const progress = new PlainProgress(writeLog);
   // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
   let credentialError: unknown;
-  const fileSync = fileSyncService(localDirs(plan));
+  const fileSync = fileSyncService(request.localDirs);
   const services: SessionService[] = [healthService(), fileSync];
   if (options.credentials) {
     services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
   }
   services.push(secretsService(options.secrets ?? new Map()));
   services.push(sshService(options.sshAgents ?? new Map()));
-  const outputTargets = options.outputTargets ?? [];
+  const outputTargets = request.outputTargets;
   const fileSend = outputTargets.some(Boolean)
     ? fileSendService(outputTargets, {
         signal: options.signal,
@@ -91,10 +92,10 @@ export async function runBuild(
   try {
     const exporterResponse = await solve(client, {
       sessionId: session.id,
-      frontend: "dockerfile.v0",
-      frontendAttrs: { ...frontendAttrs(plan), ...options.frontendAttrs },
-      exporters: options.exporters ?? [],
-      entitlements: entitlements(plan),
+      frontend: request.frontend,
+      frontendAttrs: request.frontendAttrs,
+      exporters: request.exporters,
+      entitlements: request.entitlements,
       onStatus: (status) => progress.update(status),
       signal: options.signal,
     });

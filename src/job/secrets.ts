@@ -5,8 +5,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { InputError } from "../errors.js";
-import { MAX_SECRET_BYTES } from "../buildkit/session/secrets.js";
-import { DEFAULT_SSH_ID } from "../buildkit/session/ssh.js";
+import { listItems, splitKeyValue } from "../values.js";
+import { DEFAULT_SSH_ID, MAX_SECRET_BYTES } from "../buildkit/index.js";
 
 export type SecretSource =
   | { id: string; kind: "value"; value: string }
@@ -23,7 +23,7 @@ const ID = /^[A-Za-z0-9_.-]+$/;
 
 /** `id=value` (the action's `secrets` input). The sentence never quotes the value. */
 export function secretFromValueLine(line: string, name: string): SecretSource {
-  const [id, value] = splitPair(line);
+  const [id, value] = splitKeyValue(line);
   if (!id || value === undefined) throw new InputError(`A line of ${name} is not ID=VALUE.`);
   checkId(id, name);
   return { id, kind: "value", value };
@@ -31,7 +31,7 @@ export function secretFromValueLine(line: string, name: string): SecretSource {
 
 /** `id=path` (the action's `secret-files`). */
 export function secretFromFileLine(line: string, name: string): SecretSource {
-  const [id, path] = splitPair(line);
+  const [id, path] = splitKeyValue(line);
   if (!id || !path) throw new InputError(`${name} "${line}" is not ID=PATH.`);
   checkId(id, name);
   return { id, kind: "file", path };
@@ -39,7 +39,7 @@ export function secretFromFileLine(line: string, name: string): SecretSource {
 
 /** `id=ENV_NAME` (the action's `secret-envs`). */
 export function secretFromEnvLine(line: string, name: string): SecretSource {
-  const [id, envName] = splitPair(line);
+  const [id, envName] = splitKeyValue(line);
   if (!id || !envName) throw new InputError(`${name} "${line}" is not ID=ENV_NAME.`);
   checkId(id, name);
   return { id, kind: "env", name: envName };
@@ -52,7 +52,7 @@ export function secretFromEnvLine(line: string, name: string): SecretSource {
 export function secretFromBuildxSpec(spec: string, name: string): SecretSource {
   const fields = new Map<string, string>();
   for (const field of spec.split(",")) {
-    const [key, value] = splitPair(field);
+    const [key, value] = splitKeyValue(field);
     if (!key || value === undefined)
       throw new InputError(`${name} "${spec}" is not id=ID,src=PATH or id=ID,env=NAME.`);
     fields.set(key.trim().toLowerCase(), value);
@@ -129,8 +129,8 @@ export function readSshAgents(
   context: Omit<SecretReadContext, "onSecret">,
 ): Map<string, string> {
   const agents = new Map<string, string>();
-  for (const item of items.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
-    const [id, pathGiven] = item.includes("=") ? splitPair(item) : [item, undefined];
+  for (const item of listItems(items, /\s+/)) {
+    const [id, pathGiven] = item.includes("=") ? splitKeyValue(item) : [item, undefined];
     if (!id) throw new InputError(`${name} "${item}" has no id; write default or ID=SOCKET.`);
     checkId(id, name);
     const socket = pathGiven ?? (id === DEFAULT_SSH_ID ? context.env.SSH_AUTH_SOCK : undefined);
@@ -157,11 +157,6 @@ export function readSshAgents(
     agents.set(id, path);
   }
   return agents;
-}
-
-function splitPair(text: string): [string, string | undefined] {
-  const equals = text.indexOf("=");
-  return equals < 0 ? [text.trim(), undefined] : [text.slice(0, equals).trim(), text.slice(equals + 1)];
 }
 
 function checkId(id: string, name: string): void {

@@ -1,5 +1,8 @@
 // The image exporter's response turned into what docker/build-push-action gives: the digest, the
 // image id, and buildx's metadata file.
+import { writeFileSync } from "node:fs";
+import { InputError } from "../errors.js";
+
 /**
  * The exporter response as buildx writes its metadata file: values that are base64 of JSON
  * (the image descriptor) decoded, the rest as they are.
@@ -34,4 +37,17 @@ export function imageOutputs(exporterResponse: Record<string, string>): {
     imageid: exporterResponse["containerimage.config.digest"] ?? "",
     metadata: JSON.stringify(buildMetadata(exporterResponse)),
   };
+}
+
+/** Writes buildx's metadata file; `name` is the input that asked for it, for the sentence. */
+export function writeMetadataFile(
+  path: string,
+  name: string,
+  exporterResponse: Record<string, string>,
+): void {
+  try {
+    writeFileSync(path, `${JSON.stringify(buildMetadata(exporterResponse), null, 2)}\n`);
+  } catch (error) {
+    throw new InputError(`${name} "${path}" cannot be written (${(error as NodeJS.ErrnoException).code}).`);
+  }
 }

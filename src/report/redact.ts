@@ -8,6 +8,22 @@ export const MASK = "***";
 /** Lines shorter than this of a multi-line secret are not masked alone: "{" would mask every brace. */
 const MIN_LINE_LENGTH = 4;
 
+/**
+ * What to hide of a secret value: the value, and each line of a multi-line value on its own (the
+ * log prints them one by one, each behind its step's prefix), trimmed, as the log may indent a
+ * line differently. Short lines and PEM armour (-----BEGIN ...-----) are not secrets alone. The
+ * redactor and the action's masking (GitHub's add-mask) hide the same pieces.
+ */
+export function secretPieces(secret: string): string[] {
+  if (secret === "") return [];
+  const lines = secret.split(/\r?\n/);
+  if (lines.length === 1) return [secret];
+  const pieces = lines
+    .map((line) => line.trim())
+    .filter((line) => line.length >= MIN_LINE_LENGTH && !line.startsWith("-----"));
+  return [...new Set([secret, ...pieces])];
+}
+
 export class Redactor {
   private readonly secrets = new Set<string>();
   /** Secrets by first character, so most positions are rejected with one map lookup. */
@@ -22,17 +38,9 @@ export class Redactor {
     for (const secret of secrets) this.add(secret);
   }
 
-  /**
-   * Adds a value to hide from now on. The lines of a multi-line value are added as well, since
-   * the log prints them one by one, each behind its step's prefix.
-   */
+  /** Adds a value to hide from now on, with its lines (see secretPieces). */
   add(secret: string): void {
-    this.addOne(secret);
-    const lines = secret.split(/\r?\n/);
-    if (lines.length > 1) {
-      // Trimmed: the log may indent a line differently from the value.
-      for (const line of lines) if (line.trim().length >= MIN_LINE_LENGTH) this.addOne(line.trim());
-    }
+    for (const piece of secretPieces(secret)) this.addOne(piece);
   }
 
   get size(): number {

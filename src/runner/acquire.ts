@@ -2,7 +2,6 @@
 // (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
 // (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started for the
 // command and stopped after it, its cache kept in a state dir between runs).
-import { join } from "node:path";
 import { ConnectionError } from "../buildkit/errors.js";
 import { DEFAULT_ENDPOINT } from "../buildkit/endpoint.js";
 import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
@@ -10,13 +9,9 @@ import type { Platform } from "../buildkit/platform.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { resolvePool } from "./pool.js";
-import { requireRootAccess } from "./privilege.js";
+import { startLocalRunner, type LocalRunnerStart } from "./local.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
-import { startBuildkitd, type StartedRunner } from "./daemon/start.js";
-import { ensureBuildkitd } from "./release/ensure.js";
-import { defaultCacheRoot, DirToolStore } from "./release/tool-store.js";
 import { versionToStart } from "./release/versions.js";
-import { clearDir } from "./state.js";
 
 export interface AcquireOptions {
   runner: RunnerOptions;
@@ -26,11 +21,10 @@ export interface AcquireOptions {
   /** Fail when a platform has no native runner, instead of building it under emulation. */
   strictPlatforms: boolean;
   /**
-   * Starts a pinned buildkitd when no endpoint is given and none answers on the default socket:
-   * startForCommand for the CLI, the action's own (detached, stopped by its post step). None
-   * means the default socket or nothing.
+   * Where to start a pinned buildkitd when no endpoint is given and none answers on the default
+   * socket. None means the default socket or nothing (the CLI's info).
    */
-  start?: (options: AcquireOptions) => Promise<AcquiredRunner>;
+  start?: LocalRunnerStart;
   reporter: Reporter;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
@@ -79,7 +73,7 @@ export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRu
       `No runner is given and none answers at ${DEFAULT_ENDPOINT}; starting one for this command.`,
     );
   }
-  return options.start(options);
+  return startLocal(options, options.start);
 }
 
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
@@ -116,72 +110,28 @@ async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   };
 }
 
-/** A pinned buildkitd for the duration of the command: from PATH, the cache dir, or a download. */
-export async function startForCommand(options: AcquireOptions): Promise<AcquiredRunner> {
+/** A pinned buildkitd started here, for the command or for the job. */
+async function startLocal(options: AcquireOptions, start: LocalRunnerStart): Promise<AcquiredRunner> {
   const { runner, names, reporter, signal } = options;
   const version = versionToStart(runner.versionPin, names.buildkitVersion);
-  // Before any download: without a way to run it as root, there is nothing to start.
-  await requireRootAccess();
-  const cacheRoot = defaultCacheRoot(options.env);
-  const buildkitd = await ensureBuildkitd({
-    version,
-    store: new DirToolStore(cacheRoot),
-    // GitHub's API gives the release tarball's sha256; a token lifts its limit for anonymous callers.
-    githubApi: { token: options.env?.GITHUB_TOKEN || undefined },
-    reporter,
-    env: options.env,
-    signal,
-  });
-  // The state dir is the build cache: kept between commands, so the next build starts warm.
-  const stateDir = join(cacheRoot, "state", `buildkit-v${version.replace(/^v/, "")}`);
-  let started: StartedRunner;
-  try {
-    started = await startBuildkitd({ buildkitd, stateDir, reporter, signal });
-  } catch (error) {
-    reporter.warning(
-      `buildkitd did not start on its state in ${stateDir} (${(error as Error).message.replace(/\.$/, "")}); starting with an empty cache.`,
-    );
-    await clearDir(stateDir);
-    started = await startBuildkitd({ buildkitd, stateDir, reporter, signal });
-  }
-  return connectToStarted(options, started, {
-    reason: `started buildkitd v${version.replace(/^v/, "")} (${buildkitd.source}) with its cache in ${stateDir}`,
-    stopOnRelease: true,
-  });
-}
-
-/**
- * Connects to a buildkitd we started (unix socket, no TLS), and stops it if that fails. With
- * stopOnRelease, release() stops it too (the CLI); else something later does (the post step).
- */
-export async function connectToStarted(
-  options: AcquireOptions,
-  started: StartedRunner,
-  how: { reason: string; stopOnRelease: boolean },
-): Promise<AcquiredRunner> {
-  const { runner, reporter, signal } = options;
-  const stop = () =>
-    started
-      .stop()
-      .catch((error: unknown) =>
-        reporter.warning(`Stopping the runner we started failed: ${(error as Error).message}`),
-      );
+  const local = await startLocalRunner({ version, start, reporter, env: options.env, signal });
   try {
     const resolved = await connectRunner(
-      { ...runner, endpoint: started.endpoint, tls: {} },
+      { ...runner, endpoint: local.runner.endpoint, tls: {} },
       reporter,
       signal,
     );
     return {
       ...resolved,
-      reason: how.reason,
+      reason: local.reason,
       release: async () => {
         resolved.client.close();
-        if (how.stopOnRelease) await stop();
+        await local.release();
       },
     };
   } catch (error) {
-    await stop();
+    // Not answering us after it answered the readiness check: stop it, even a detached one.
+    await local.runner.stop().catch(() => undefined);
     throw error;
   }
 }

@@ -1,10 +1,9 @@
-// The runner part of the inputs: raw strings from the action or the CLI, validated once into
-// RunnerOptions. Error sentences use the names the user knows (`endpoint` or `--addr`).
-import { DEFAULT_ENDPOINT, parseEndpointList, type Endpoint } from "../buildkit/endpoint.js";
-import { loadTlsMaterial, type TlsInputNames, type TlsInputs, type TlsMaterial } from "../buildkit/tls.js";
+// How to reach the runner, as the job layer builds it from the inputs: endpoints, TLS material,
+// deadlines and the version pin. Error sentences use the names the user knows (`endpoint` or
+// `--addr`), which RunnerInputNames carries.
+import type { Endpoint, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
-import { parseVersionPin, type VersionPin } from "./version-pin.js";
-import { parseDuration } from "../values.js";
+import type { VersionPin } from "./version-pin.js";
 
 export type MismatchPolicy = "error" | "warning";
 
@@ -26,15 +25,6 @@ export interface RunnerOptions {
 /** What connecting to one runner needs. */
 export type SingleRunnerOptions = Omit<RunnerOptions, "endpoints" | "endpointGiven">;
 
-export interface RunnerInputs {
-  endpoint?: string;
-  tls: TlsInputs;
-  connectTimeout?: string;
-  allowPlaintext: boolean;
-  buildkitVersion?: string;
-  versionMismatch?: string;
-}
-
 export interface RunnerInputNames {
   endpoint: string;
   tls: TlsInputNames;
@@ -46,34 +36,12 @@ export interface RunnerInputNames {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-export function parseRunnerOptions(
-  inputs: RunnerInputs,
-  names: RunnerInputNames,
-  env: NodeJS.ProcessEnv = process.env,
-): RunnerOptions {
-  const given = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST);
-  const endpoints = parseEndpointList(given ?? DEFAULT_ENDPOINT);
-  return {
-    endpoint: endpoints[0]!,
-    endpoints,
-    endpointGiven: given !== undefined,
-    tls: loadTlsMaterial(inputs.tls, names.tls),
-    connectTimeoutMs: inputs.connectTimeout
-      ? parseDuration(inputs.connectTimeout, names.connectTimeout)
-      : DEFAULT_CONNECT_TIMEOUT_MS,
-    allowPlaintext: inputs.allowPlaintext,
-    versionPin: nonEmpty(inputs.buildkitVersion)
-      ? parseVersionPin(inputs.buildkitVersion!, names.buildkitVersion)
-      : undefined,
-    onVersionMismatch: parseMismatchPolicy(inputs.versionMismatch, names.versionMismatch),
-  };
-}
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
 }
 
-function parseMismatchPolicy(value: string | undefined, name: string): MismatchPolicy {
+/** error (or fail) and warning (or warn): what a runner that misses the version pin does. */
+export function parseMismatchPolicy(value: string | undefined, name: string): MismatchPolicy {
   const text = nonEmpty(value)?.toLowerCase() ?? "error";
   if (text === "error" || text === "fail") return "error";
   if (text === "warning" || text === "warn") return "warning";

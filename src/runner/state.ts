@@ -1,6 +1,6 @@
 // The started runner's state dir (its build cache) kept between runs: restored before buildkitd
-// starts, saved after it stops. FileStateStore keeps tarballs in a directory (the CLI); the
-// GitHub adapter implements StateStore with @actions/cache.
+// starts, saved after it stops. The CLI keeps it in place (InPlaceStateStore); the action keeps a
+// tarball of it (FileStateStore) in GitHub's cache (src/github/).
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,10 +11,15 @@ import type { StartedRunner } from "./daemon/start.js";
 import { releaseArch } from "./release/versions.js";
 
 export interface StateStore {
-  /** Fills the empty `dir` with the state saved under `key`; false when there is none. */
+  /**
+   * True when the state stays where buildkitd uses it between runs: nothing is copied in or
+   * out, and an empty dir is simply a cold cache.
+   */
+  readonly inPlace: boolean;
+  /** Fills `dir` with the state saved under `key`; false when there is none. */
   restore(key: string, dir: string): Promise<boolean>;
-  /** Saves `dir` (of a stopped buildkitd) under `key`. */
-  save(key: string, dir: string): Promise<void>;
+  /** Saves `dir` (of a stopped buildkitd) under `key`; returns the name it is kept as, if copied. */
+  save(key: string, dir: string): Promise<string | undefined>;
 }
 
 /** A saved state that cannot be restored or saved; the message is one sentence. */
@@ -39,6 +44,8 @@ export const DEFAULT_STATE_TIMEOUT_MS = 10 * 60_000;
  * and trusted.* xattrs, which is also why tar runs as root (through sudo when we are not).
  */
 export class FileStateStore implements StateStore {
+  readonly inPlace = false;
+
   constructor(
     readonly root: string,
     private readonly timeoutMs: number = DEFAULT_STATE_TIMEOUT_MS,
@@ -57,7 +64,7 @@ export class FileStateStore implements StateStore {
     return true;
   }
 
-  async save(key: string, dir: string): Promise<void> {
+  async save(key: string, dir: string): Promise<string> {
     await mkdir(this.root, { recursive: true });
     const file = this.file(key);
     // Written beside and renamed: a save that fails half-way never replaces a good state.
@@ -69,6 +76,7 @@ export class FileStateStore implements StateStore {
       await rm(partial, { force: true });
       throw new StateError(`The runner state in ${dir} cannot be saved to ${file}: ${tarFailure(error)}.`);
     }
+    return key;
   }
 
   /** Where the state saved under `key` is kept. */
@@ -76,6 +84,20 @@ export class FileStateStore implements StateStore {
     if (!/^[A-Za-z0-9._-]+$/.test(key))
       throw new StateError(`The state key "${key}" has characters a file name cannot.`);
     return join(this.root, `${key}.tar`);
+  }
+}
+
+/** The CLI's: the state dir stays where it is between commands (~/.cache/remote-buildkit/state). */
+export class InPlaceStateStore implements StateStore {
+  readonly inPlace = true;
+
+  async restore(_key: string, dir: string): Promise<boolean> {
+    await mkdir(dir, { recursive: true });
+    return (await readdir(dir)).length > 0;
+  }
+
+  async save(): Promise<undefined> {
+    return undefined;
   }
 }
 
@@ -125,41 +147,53 @@ export interface StartedWithState {
  */
 export async function startWithState(options: StartWithStateOptions): Promise<StartedWithState> {
   const { store, key, stateDir, reporter } = options;
-  await clearDir(stateDir);
   let restored = false;
-  try {
+  if (store.inPlace) {
     restored = await store.restore(key, stateDir);
-    reporter.info(
-      restored
-        ? `Restored the runner state ${key}.`
-        : `No saved runner state ${key}; starting with an empty cache.`,
-    );
-  } catch (error) {
-    reporter.warning(`${sentence(error)} Starting with an empty cache.`);
+  } else {
     await clearDir(stateDir);
+    try {
+      restored = await store.restore(key, stateDir);
+      reporter.info(
+        restored
+          ? `Restored the runner state ${key}.`
+          : `No saved runner state ${key}; starting with an empty cache.`,
+      );
+    } catch (error) {
+      reporter.warning(`${sentence(error)} Starting with an empty cache.`);
+      await clearDir(stateDir);
+    }
   }
   try {
     return { runner: await options.start(stateDir), restored };
   } catch (error) {
     if (!restored) throw error;
+    const state = store.inPlace ? `its state in ${stateDir}` : `the restored state ${key}`;
     reporter.warning(
-      `buildkitd did not start on the restored state ${key} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`,
+      `buildkitd did not start on ${state} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`,
     );
     await clearDir(stateDir);
     return { runner: await options.start(stateDir), restored: false };
   }
 }
 
-/** Stops the runner, then saves its state: buildkitd must not write while the tarball is made. */
+/**
+ * Stops the runner, then saves its state (buildkitd must not write while the tarball is made). A
+ * state that cannot be saved only warns: the build it served is done.
+ */
 export async function stopAndSave(
-  runner: StartedRunner,
+  runner: Pick<StartedRunner, "stop" | "stateDir">,
   store: StateStore,
   key: string,
   reporter: Reporter,
 ): Promise<void> {
   await runner.stop();
-  await store.save(key, runner.stateDir);
-  reporter.info(`Saved the runner state as ${key}.`);
+  try {
+    const savedAs = await store.save(key, runner.stateDir);
+    if (savedAs !== undefined) reporter.info(`Saved the runner's cache as ${savedAs}.`);
+  } catch (error) {
+    reporter.warning(`The runner's cache was not saved: ${(error as Error).message}`);
+  }
 }
 
 function sentence(error: unknown): string {

@@ -1,5 +1,5 @@
 // Artifacts end to end: a real workflow file, run by act (github.com/nektos/act) in host mode, uploads
-// outputs with src/outputs/artifacts.ts to act's own artifact server, which implements GitHub's v4
+// outputs with src/github/artifacts.ts to act's own artifact server, which implements GitHub's v4
 // artifact service (twirp CreateArtifact, a signed blob upload, FinalizeArtifact). The artifact must
 // arrive in the server's directory with the right files. act is built by test/harness/install-act.sh,
 // with two lenient decodes patched in: see that script for why.

@@ -23,16 +23,20 @@ import { isAlive } from "../../src/runner/privilege.js";
 import { FileStateStore, startWithState, stateKey, stopAndSave } from "../../src/runner/state.js";
 import { parseVersionPin } from "../../src/runner/version-pin.js";
 import { parsePlatforms } from "../../src/values.js";
+import { formatPlatform } from "../../src/buildkit/index.js";
 import { ensureBuildkitBinaries, PINNED_BUILDKIT_VERSION } from "../harness/runner.js";
 import { dockerfileBuildArgs } from "../helpers/buildctl.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { escapeRegExp } from "../helpers/regex.js";
-import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
+import { runnerInputNames } from "../../src/job/request.js";
+import { inputsOf } from "../helpers/inputs.js";
 import { recorder } from "../helpers/reporter.js";
 import { listDir } from "../helpers/tree.js";
 import { tempDir } from "../helpers/temp.js";
 
 const execFileAsync = promisify(execFile);
+/** The runner inputs' names as the CLI's sentences say them. */
+const NAMES = runnerInputNames(inputsOf({}, { adapter: "cli", command: "info" }));
 const MINUTE = 60_000;
 const VERSION = PINNED_BUILDKIT_VERSION.replace(/^v/, "");
 const ARCH = "amd64";
@@ -418,7 +422,11 @@ describe("a pool of two runners", () => {
     const resolved = await pool([candidate(arm64), candidate(amd64)], ["linux/amd64", "linux/arm64"]);
     try {
       assert.deepEqual(
-        resolved.assignments.map((a) => [a.platform, a.runner.info.endpoint, a.native]),
+        resolved.assignments.map((a) => [
+          a.platform && formatPlatform(a.platform),
+          a.runner.info.endpoint,
+          a.native,
+        ]),
         [
           ["linux/amd64", amd64.endpoint.address, true],
           ["linux/arm64", arm64.endpoint.address, true],

@@ -4,8 +4,8 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ArtifactError, InputError } from "../../src/errors.js";
-import { artifactUrl, uploadOutputArtifacts } from "../../src/outputs/artifacts.js";
+import { InputError } from "../../src/errors.js";
+import { ArtifactError, artifactUrl, uploadOutputArtifacts } from "../../src/github/artifacts.js";
 import { tempDir } from "../helpers/temp.js";
 
 // A job's variables, enough to pass the service check; nothing listens at this URL.

@@ -1,25 +1,32 @@
 // The image exporter's attributes, attestations, and the outputs read from the exporter response.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { parseImagePlan, type ImageInputs } from "../../src/job/image.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { prepareBuild } from "../../src/job/request.js";
+import { solveRequest } from "../../src/job/solve-request.js";
 import { buildMetadata, imageOutputs } from "../../src/outputs/image.js";
 import { InputError } from "../../src/errors.js";
+import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
+import { tempDir } from "../helpers/temp.js";
 
-const NAMES = {
-  tags: "input tags",
-  pushByDigest: "input push-by-digest",
-  ociMediatypes: "input oci-mediatypes",
-  compression: "input compression",
-  annotations: "input annotations",
-  provenance: "input provenance",
-  sbom: "input sbom",
-};
-
-function plan(overrides: Partial<ImageInputs>) {
-  return parseImagePlan({ tags: [], push: false, pushByDigest: false, annotations: [], ...overrides }, NAMES);
+/**
+ * The action's image inputs, as given, through the request to the Solve request: the image
+ * exporter's attributes (when there is an image) and the frontend's attest:* attributes.
+ */
+function plan(overrides: GivenInputs) {
+  const dir = tempDir("rb-image-");
+  writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
+  const read = inputsOf({ context: dir, dockerConfig: false, ...overrides }, { cwd: dir });
+  const request = solveRequest(prepareBuild(read, { cwd: dir, env: {}, mask: () => {} }));
+  const image = request.exporters.find((exporter) => exporter.type === "image");
+  const attestationAttrs = Object.fromEntries(
+    Object.entries(request.frontendAttrs).filter(([key]) => key.startsWith("attest:")),
+  );
+  return image ? { exporterAttrs: image.attrs, attestationAttrs } : { attestationAttrs };
 }
 
-function rejects(overrides: Partial<ImageInputs>, message: RegExp): void {
+function rejects(overrides: GivenInputs, message: RegExp): void {
   assert.throws(
     () => plan(overrides),
     (error: unknown) => error instanceof InputError && message.test(error.message),

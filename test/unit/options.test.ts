@@ -1,41 +1,39 @@
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
 import { InputError } from "../../src/errors.js";
-import { DEFAULT_CONNECT_TIMEOUT_MS, parseRunnerOptions } from "../../src/runner/options.js";
+import { runnerOptions } from "../../src/job/request.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS } from "../../src/runner/options.js";
 import { parseBoolean, parseDuration } from "../../src/values.js";
+import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
 
-describe("parseRunnerOptions", () => {
+/** The CLI's connection flags, as given, with the environment: how to reach the runner. */
+function options(given: GivenInputs, env: NodeJS.ProcessEnv) {
+  return runnerOptions(inputsOf(given, { adapter: "cli", command: "info", env }));
+}
+
+describe("runnerOptions", () => {
   it("takes the endpoint input first, then BUILDKIT_HOST, then buildctl's default socket", () => {
-    const base = { tls: {}, allowPlaintext: false };
+    const base = {};
     assert.equal(
-      parseRunnerOptions({ ...base, endpoint: "tcp://a:1" }, NAMES, { BUILDKIT_HOST: "tcp://b:2" }).endpoint
-        .address,
+      options({ ...base, endpoint: "tcp://a:1" }, { BUILDKIT_HOST: "tcp://b:2" }).endpoint.address,
       "tcp://a:1",
     );
-    assert.equal(
-      parseRunnerOptions(base, NAMES, { BUILDKIT_HOST: "tcp://b:2" }).endpoint.address,
-      "tcp://b:2",
-    );
-    assert.equal(parseRunnerOptions(base, NAMES, {}).endpoint.address, "unix:///run/buildkit/buildkitd.sock");
+    assert.equal(options(base, { BUILDKIT_HOST: "tcp://b:2" }).endpoint.address, "tcp://b:2");
+    assert.equal(options(base, {}).endpoint.address, "unix:///run/buildkit/buildkitd.sock");
   });
 
   it("has defaults for the timeout and the mismatch policy", () => {
-    const options = parseRunnerOptions({ tls: {}, allowPlaintext: false }, NAMES, {});
-    assert.equal(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
-    assert.equal(options.onVersionMismatch, "error");
-    assert.equal(options.versionPin, undefined);
+    const defaults = options({}, {});
+    assert.equal(defaults.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+    assert.equal(defaults.onVersionMismatch, "error");
+    assert.equal(defaults.versionPin, undefined);
   });
 
   it("reads warning as the mismatch policy and refuses other words", () => {
-    const options = parseRunnerOptions(
-      { tls: {}, allowPlaintext: false, versionMismatch: "warning" },
-      NAMES,
-      {},
-    );
-    assert.equal(options.onVersionMismatch, "warning");
+    const warning = options({ versionMismatch: "warning" }, {});
+    assert.equal(warning.onVersionMismatch, "warning");
     assert.throws(
-      () => parseRunnerOptions({ tls: {}, allowPlaintext: false, versionMismatch: "maybe" }, NAMES, {}),
+      () => options({ versionMismatch: "maybe" }, {}),
       /--version-mismatch is "maybe"; use error or warning\./,
     );
   });

@@ -3,29 +3,17 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  entitlements,
-  frontendAttrs,
-  localDirs,
-  parseBuildPlan,
-  type BuildInputNames,
-  type BuildInputs,
-} from "../../src/job/plan.js";
+import { planBuild, type BuildPlan } from "../../src/job/plan.js";
+import { solveRequest } from "../../src/job/solve-request.js";
 import { InputError } from "../../src/errors.js";
+import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
 import { tempDir } from "../helpers/temp.js";
 
-const NAMES: BuildInputNames = {
-  context: "input context",
-  file: "input file",
-  buildArgs: "input build-args",
-  labels: "input labels",
-  platforms: "input platforms",
-  buildContexts: "input build-contexts",
-  addHosts: "input add-hosts",
-  network: "input network",
-  shmSize: "input shm-size",
-  ulimits: "input ulimit",
-};
+/** The Solve request's parts that come from the plan alone. */
+const request = (plan: BuildPlan) => solveRequest({ plan, exporters: [], attestations: {} });
+const frontendAttrs = (plan: BuildPlan) => request(plan).frontendAttrs;
+const localDirs = (plan: BuildPlan) => request(plan).localDirs;
+const entitlements = (plan: BuildPlan) => request(plan).entitlements;
 
 function contextDir(): string {
   const dir = tempDir("rb-plan-");
@@ -34,24 +22,13 @@ function contextDir(): string {
   return dir;
 }
 
-function plan(overrides: Partial<BuildInputs>, cwd = contextDir()) {
-  return parseBuildPlan(
-    {
-      context: ".",
-      buildArgs: [],
-      labels: [],
-      platforms: [],
-      noCache: false,
-      noCacheFilters: [],
-      ...overrides,
-    },
-    NAMES,
-    cwd,
-    { FROM_ENV: "env value" },
-  );
+/** The action's build inputs, as given, planned in `cwd`. */
+function plan(overrides: GivenInputs, cwd = contextDir()) {
+  const read = inputsOf({ context: ".", ...overrides }, { cwd, env: { FROM_ENV: "env value" } });
+  return planBuild(read.values, read.names, cwd);
 }
 
-function rejects(overrides: Partial<BuildInputs>, message: RegExp): void {
+function rejects(overrides: GivenInputs, message: RegExp): void {
   assert.throws(
     () => plan(overrides),
     (error: unknown) => {
@@ -79,7 +56,7 @@ describe("build plan", () => {
         ],
         addHosts: ["example.test:10.0.0.1,other.test=10.0.0.2", "v6.test:[::1]"],
         network: "none",
-        shmSize: "64m",
+        shmSizeBytes: "64m",
         ulimits: ["nofile=1024:2048", "nproc=512"],
         pull: true,
       },
@@ -121,9 +98,9 @@ describe("build plan", () => {
   });
 
   it("reads sizes as docker does", () => {
-    assert.equal(plan({ shmSize: "1g" }).shmSizeBytes, 1024 ** 3);
-    assert.equal(plan({ shmSize: "512MiB" }).shmSizeBytes, 512 * 1024 ** 2);
-    assert.equal(plan({ shmSize: "4096" }).shmSizeBytes, 4096);
+    assert.equal(plan({ shmSizeBytes: "1g" }).shmSizeBytes, 1024 ** 3);
+    assert.equal(plan({ shmSizeBytes: "512MiB" }).shmSizeBytes, 512 * 1024 ** 2);
+    assert.equal(plan({ shmSizeBytes: "4096" }).shmSizeBytes, 4096);
   });
 
   it("rejects each bad input with a sentence that names it", () => {
@@ -141,7 +118,7 @@ describe("build plan", () => {
     rejects({ addHosts: ["example.test"] }, /^input add-hosts "example.test" is not HOST:IP/);
     rejects({ addHosts: ["example.test:not-an-ip"] }, /is not HOST:IP/);
     rejects({ network: "bridge" }, /^input network "bridge" is not a network mode/);
-    rejects({ shmSize: "lots" }, /^input shm-size "lots" is not a size/);
+    rejects({ shmSizeBytes: "lots" }, /^input shm-size "lots" is not a size/);
     rejects({ ulimits: ["nofile"] }, /^input ulimit "nofile" is not a ulimit/);
     rejects({ ulimits: ["nofile=10:5"] }, /soft limit above its hard limit/);
   });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/buildkit/errors.js";
-import { parseEndpoint, parseEndpointList } from "../../src/buildkit/endpoint.js";
+import { parseEndpoint } from "../../src/buildkit/endpoint.js";
 import { InputError } from "../../src/errors.js";
 import { formatPlatform, parsePlatform } from "../../src/buildkit/platform.js";
 import { nativePlatformsOf, resolvePool } from "../../src/runner/pool.js";
@@ -22,7 +22,14 @@ import {
 } from "../../src/runner/release/versions.js";
 import { FileStateStore, StateError, stateKey, startWithState } from "../../src/runner/state.js";
 import { parseVersionPin } from "../../src/runner/version-pin.js";
-import { CLI_RUNNER_NAMES as NAMES } from "../../src/cli/args.js";
+import { runnerInputNames } from "../../src/job/request.js";
+import { inputsOf } from "../helpers/inputs.js";
+
+/** The runner inputs' names as the CLI's sentences say them. */
+const NAMES = runnerInputNames(inputsOf({}, { adapter: "cli", command: "info" }));
+/** BUILDKIT_HOST as the CLI reads it. */
+const parseEndpointList = (text: string) =>
+  inputsOf({}, { adapter: "cli", command: "info", env: { BUILDKIT_HOST: text } }).values.endpoint;
 import { recorder } from "../helpers/reporter.js";
 import { listDir } from "../helpers/tree.js";
 import { tempDir } from "../helpers/temp.js";

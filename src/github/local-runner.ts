@@ -1,22 +1,18 @@
-// The action's own runner, for a job that gives no endpoint and has no buildkitd on the default
-// socket: the main step finds the pinned buildkitd in the tool cache (else downloads it, checks
-// its sha256 and caches it), restores its state (the build cache) with @actions/cache, and starts
-// it detached; the post step stops it and saves the state, so that the next run builds warm.
+// Where the action's own runner keeps its tools and cache, for a job that gives no endpoint and
+// has no buildkitd on the default socket: the pinned buildkitd in the tool cache (else downloaded,
+// its sha256 checked, and cached), its state (the build cache) in GitHub's cache. The main step
+// starts it detached; the post step stops it and saves the state, so that the next run builds warm.
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import * as toolCache from "@actions/tool-cache";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectToStarted, type AcquiredRunner, type AcquireOptions } from "../runner/acquire.js";
-import { requireRootAccess } from "../runner/privilege.js";
-import { startBuildkitd } from "../runner/daemon/start.js";
-import { stopProcessById } from "../runner/daemon/stop.js";
+import type { Reporter } from "../report/reporter.js";
+import { stopDetachedRunner, type DetachedRunner, type LocalRunnerPlace } from "../runner/local.js";
 import { DownloadError } from "../runner/release/download.js";
-import { ensureBuildkitd } from "../runner/release/ensure.js";
 import type { ToolStore } from "../runner/release/tool-store.js";
-import { versionToStart } from "../runner/release/versions.js";
-import { FileStateStore, StateError, startWithState, stateKey, type StateStore } from "../runner/state.js";
+import { FileStateStore, StateError, type StateStore } from "../runner/state.js";
 
 const TOOL_NAME = "buildkit";
 const STATE = {
@@ -26,7 +22,7 @@ const STATE = {
   key: "runner-state-key",
 } as const;
 
-/** @actions/tool-cache: RUNNER_TOOL_CACHE/buildkit/VERSION/ARCH, shared by the jobs of a runner. */
+/** @actions/tool-cache: RUNNER_TOOL_CACHE/buildkit/VERSION/ARCH, shared by the jobs of a machine. */
 class ToolCacheStore implements ToolStore {
   async find(version: string, arch: string): Promise<string | undefined> {
     return toolCache.find(TOOL_NAME, version.replace(/^v/, ""), arch) || undefined;
@@ -69,6 +65,7 @@ class ToolCacheStore implements ToolStore {
  * and restores the newest KEY-* (GitHub's prefix match).
  */
 class ActionsCacheStateStore implements StateStore {
+  readonly inPlace = false;
   // A fixed path: @actions/cache restores to the path it saved from.
   private readonly tarballs = new FileStateStore(
     join(process.env.RUNNER_TEMP || tmpdir(), "remote-buildkit-state-tarball"),
@@ -82,7 +79,7 @@ class ActionsCacheStateStore implements StateStore {
       await rm(tarball, { force: true });
     }
   }
-  async save(key: string, dir: string): Promise<void> {
+  async save(key: string, dir: string): Promise<string> {
     await this.tarballs.save(key, dir);
     const tarball = this.tarballs.file(key);
     try {
@@ -93,6 +90,7 @@ class ActionsCacheStateStore implements StateStore {
     } finally {
       await rm(tarball, { force: true });
     }
+    return runKey(key);
   }
 }
 
@@ -100,65 +98,32 @@ function runKey(key: string): string {
   return `${key}-${process.env.GITHUB_RUN_ID ?? "0"}-${process.env.GITHUB_RUN_ATTEMPT ?? "1"}`;
 }
 
-export interface JobRunnerSettings {
-  releaseUrl?: string;
-  sha256?: string;
-  /** For GitHub's API, which gives the sha256 of BuildKit's release tarball. */
-  githubToken?: string;
-}
-
-/** The `start` of acquireRunner for the action: detached, stopped by the post step. */
-export function startForJob(settings: JobRunnerSettings) {
-  return async (options: AcquireOptions): Promise<AcquiredRunner> => {
-    const { runner, names, reporter, signal } = options;
-    const version = versionToStart(runner.versionPin, names.buildkitVersion);
-    // Before any download: without a way to run it as root, there is nothing to start.
-    await requireRootAccess();
-    const buildkitd = await ensureBuildkitd({
-      version,
-      urlPattern: settings.releaseUrl,
-      githubApi: { token: settings.githubToken },
-      sha256: settings.sha256,
-      store: new ToolCacheStore(),
-      reporter,
-      signal,
-    });
-    const key = stateKey(version);
+/** The action's runner: detached (the post step stops it), its cache in GitHub's cache. */
+export function actionLocalRunner(): LocalRunnerPlace {
+  return {
+    tools: new ToolCacheStore(),
+    state: new ActionsCacheStateStore(),
     // A fixed path: @actions/cache restores to the path it saved from.
-    const stateDir = join(process.env.RUNNER_TEMP || tmpdir(), "remote-buildkit-state");
-    const { runner: started, restored } = await startWithState({
-      store: new ActionsCacheStateStore(),
-      key,
-      stateDir,
-      start: (dir) => startBuildkitd({ buildkitd, stateDir: dir, detached: true, reporter, signal }),
-      reporter,
-    });
-    core.saveState(STATE.pid, String(started.pid));
-    core.saveState(STATE.runtimeDir, started.runtimeDir);
-    core.saveState(STATE.stateDir, stateDir);
-    core.saveState(STATE.key, key);
-    return connectToStarted(options, started, {
-      reason: `started buildkitd v${version} (${buildkitd.source}), ${restored ? "with the cache of an earlier run" : "with an empty cache"}`,
-      stopOnRelease: false,
-    });
+    stateDir: () => join(process.env.RUNNER_TEMP || tmpdir(), "remote-buildkit-state"),
+    detached: true,
+    keep: (runner) => {
+      core.saveState(STATE.pid, String(runner.pid));
+      core.saveState(STATE.runtimeDir, runner.runtimeDir);
+      core.saveState(STATE.stateDir, runner.stateDir);
+      core.saveState(STATE.key, runner.key);
+    },
   };
 }
 
-/** The post step's half: stop the runner the main step started, then save its state. */
-export async function stopJobRunner(): Promise<void> {
+/** The post step's half: stop the runner the main step started, if it started one, and save its state. */
+export async function stopActionRunner(reporter: Reporter): Promise<void> {
   const pid = Number(core.getState(STATE.pid));
   if (!pid) return;
-  await stopProcessById(pid);
-  // Its socket and log; the main step's process, which would have removed them, is gone.
-  const runtimeDir = core.getState(STATE.runtimeDir);
-  if (runtimeDir) await rm(runtimeDir, { recursive: true, force: true });
-  core.info(`Stopped the BuildKit runner the main step started (pid ${pid}).`);
-  const stateDir = core.getState(STATE.stateDir);
-  const key = core.getState(STATE.key);
-  try {
-    await new ActionsCacheStateStore().save(key, stateDir);
-    core.info(`Saved the runner's cache as ${runKey(key)}.`);
-  } catch (error) {
-    core.warning(`The runner's cache was not saved: ${(error as Error).message}`);
-  }
+  const detached: DetachedRunner = {
+    pid,
+    runtimeDir: core.getState(STATE.runtimeDir),
+    stateDir: core.getState(STATE.stateDir),
+    key: core.getState(STATE.key),
+  };
+  await stopDetachedRunner(detached, new ActionsCacheStateStore(), reporter);
 }

@@ -3,12 +3,12 @@
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { DefaultArtifactClient } from "@actions/artifact";
-import { ArtifactError, InputError } from "../errors.js";
+import { InputError, UserError } from "../errors.js";
+import type { OutputToUpload, UploadedArtifact } from "../job/platform.js";
 
-/** One output of the build on the job's machine: a `local` output's dir or a `tar` output's file. */
-export interface OutputToUpload {
-  kind: "dir" | "file";
-  path: string;
+/** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
+export class ArtifactError extends UserError {
+  override name = "ArtifactError";
 }
 
 export interface UploadArtifactsOptions {
@@ -27,19 +27,6 @@ export interface UploadArtifactsOptions {
   signal?: AbortSignal;
   /** The job's variables for the checks and the URL (process.env by default; @actions/artifact reads process.env). */
   env?: NodeJS.ProcessEnv;
-}
-
-export interface UploadedArtifact {
-  id: number;
-  /** The artifact's page, as GitHub links it; empty when the job's variables do not say where. */
-  url: string;
-  /** Bytes uploaded (the zip). */
-  size: number;
-  name: string;
-  /** Files in the artifact. */
-  files: number;
-  /** Paths left out, relative to the artifact's root: symlinks that leave their output, sockets. */
-  skipped: string[];
 }
 
 // The characters the artifact service refuses (NTFS's), as @actions/artifact checks them.
@@ -142,7 +129,7 @@ function checkRetention(days: number, retentionInput = "the artifact retention")
   }
 }
 
-/** The runner gives these to every job; elsewhere there is no artifact service to talk to. */
+/** GitHub gives these to every job; elsewhere there is no artifact service to talk to. */
 function checkService(env: NodeJS.ProcessEnv): void {
   const missing = ["ACTIONS_RUNTIME_TOKEN", "ACTIONS_RESULTS_URL"].filter((name) => !env[name]);
   if (missing.length > 0) {

@@ -1,0 +1,66 @@
+// The CLI's flags, built from the input table on node:util's parseArgs, with the sentences and
+// exit code 2 that a usage error deserves; and the table's reading of what they gave.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { InputError } from "../errors.js";
+import { readInputs, type InputSource, type ReadInputs } from "../job/inputs/read.js";
+import { isFlag, takes, type Command, type Row } from "../job/inputs/row.js";
+import { INPUTS } from "../job/inputs/table.js";
+
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export interface ParsedFlags {
+  command: Command;
+  values: Record<string, string | string[] | boolean | undefined>;
+  positionals: string[];
+}
+
+/** The command's flags, as parseArgs takes them: every table row with a flag for the command. */
+export function flagOptions(command: Command): OptionSpec {
+  const options: OptionSpec = {};
+  for (const row of Object.values(INPUTS) as Row[]) {
+    if (!takes(row, "cli", command) || !isFlag(row.cli)) continue;
+    const short = row.cli.short === undefined ? {} : { short: row.cli.short };
+    options[row.cli.flag] =
+      row.kind === "switch"
+        ? { type: "boolean", ...short }
+        : { type: "string", multiple: row.kind === "list", ...short };
+  }
+  return options;
+}
+
+/** Reads the command line's shape only (flags and arguments); the values are checked by readFlags. */
+export function parseFlags(command: Command, args: string[]): ParsedFlags {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: flagOptions(command),
+      allowPositionals: true,
+      strict: true,
+    });
+    return { command, values: values as ParsedFlags["values"], positionals };
+  } catch (error) {
+    throw new InputError(`${rephrase((error as Error).message)} (see "remote-buildkit ${command} --help").`);
+  }
+}
+
+/** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
+function rephrase(message: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) return `Unknown flag ${unknown[1]}`;
+  const missing = /Option '([^']+)' argument missing/.exec(message);
+  if (missing) return `Flag ${missing[1]!.replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
+  return message.split(". ")[0]!.replace(/\.$/, "");
+}
+
+/** Every input of the command, checked through the table; the CLI masks nothing (no job log). */
+export function readFlags(flags: ParsedFlags, env: NodeJS.ProcessEnv): ReadInputs {
+  const value = (row: Row) => (isFlag(row.cli) ? flags.values[row.cli.flag] : flags.positionals[0]);
+  const source: InputSource = {
+    adapter: "cli",
+    command: flags.command,
+    text: (row) => value(row) as string | undefined,
+    list: (row) => (value(row) as string[] | undefined) ?? [],
+    switch: (row) => value(row) as boolean | undefined,
+  };
+  return readInputs(source, { env, cwd: process.cwd(), mask: () => {} });
+}

@@ -1,0 +1,94 @@
+// The one place a typed build becomes BuildKit's Solve request: the dockerfile.v0 frontend's
+// attributes (the plan's, then the attestations), the exporters, the entitlements, the local
+// directories the session serves, and where each exporter's result comes back to.
+import { formatPlatform, type ExporterRequest, type FileSendTarget } from "../buildkit/index.js";
+import { exporterRequest, outputTarget, type Exporter } from "../outputs/exporters.js";
+import { localDirName, type BuildPlan } from "./plan.js";
+
+/** The attestations asked of the frontend; undefined is off. */
+export interface Attestations {
+  /** attest:provenance's value: mode=min for true, or the options given. */
+  provenance?: string;
+  /** attest:sbom's value: empty for true, or the options given. */
+  sbom?: string;
+}
+
+/** A cache import or export (cache-from, cache-to): a type and its attributes. */
+export interface CacheOptions {
+  type: string;
+  attrs: Record<string, string>;
+}
+
+export interface SolveRequest {
+  frontend: "dockerfile.v0";
+  frontendAttrs: Record<string, string>;
+  exporters: ExporterRequest[];
+  /** Where each exporter's result comes back to on this machine, by exporter index. */
+  outputTargets: Array<FileSendTarget | undefined>;
+  entitlements: string[];
+  /** The session's directories by the names the frontend asks for. */
+  localDirs: Record<string, string>;
+  /** None yet. */
+  cacheImports: CacheOptions[];
+  cacheExports: CacheOptions[];
+}
+
+export interface TypedBuild {
+  plan: BuildPlan;
+  exporters: Exporter[];
+  attestations: Attestations;
+}
+
+export function solveRequest(build: TypedBuild): SolveRequest {
+  return {
+    frontend: "dockerfile.v0",
+    frontendAttrs: { ...frontendAttrs(build.plan), ...attestationAttrs(build.attestations) },
+    exporters: build.exporters.map(exporterRequest),
+    outputTargets: build.exporters.map(outputTarget),
+    entitlements: entitlements(build.plan),
+    localDirs: localDirs(build.plan),
+    cacheImports: [],
+    cacheExports: [],
+  };
+}
+
+function frontendAttrs(plan: BuildPlan): Record<string, string> {
+  const attrs: Record<string, string> = { filename: plan.dockerfileName };
+  if (plan.target) attrs.target = plan.target;
+  for (const [key, value] of Object.entries(plan.buildArgs)) attrs[`build-arg:${key}`] = value;
+  for (const [key, value] of Object.entries(plan.labels)) attrs[`label:${key}`] = value;
+  if (plan.platforms.length > 0) attrs.platform = plan.platforms.map(formatPlatform).join(",");
+  if (plan.noCache) attrs["no-cache"] = "";
+  else if (plan.noCacheFilters.length > 0) attrs["no-cache"] = plan.noCacheFilters.join(",");
+  for (const context of plan.namedContexts) {
+    attrs[`context:${context.name}`] =
+      context.kind === "local" ? `local:${localDirName(context.name)}` : context.source;
+  }
+  if (plan.addHosts.length > 0) attrs["add-hosts"] = plan.addHosts.join(",");
+  if (plan.network === "none" || plan.network === "host") attrs["force-network-mode"] = plan.network;
+  if (plan.shmSizeBytes !== undefined) attrs["shm-size"] = String(plan.shmSizeBytes);
+  if (plan.ulimits.length > 0) attrs.ulimit = plan.ulimits.join(",");
+  if (plan.pull) attrs["image-resolve-mode"] = "pull";
+  return attrs;
+}
+
+function attestationAttrs(attestations: Attestations): Record<string, string> {
+  const attrs: Record<string, string> = {};
+  if (attestations.provenance !== undefined) attrs["attest:provenance"] = attestations.provenance;
+  if (attestations.sbom !== undefined) attrs["attest:sbom"] = attestations.sbom;
+  return attrs;
+}
+
+/** The context, the Dockerfile's dir and the local named contexts. */
+function localDirs(plan: BuildPlan): Record<string, string> {
+  const dirs: Record<string, string> = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
+  for (const context of plan.namedContexts) {
+    if (context.kind === "local") dirs[localDirName(context.name)] = context.dir;
+  }
+  return dirs;
+}
+
+/** Entitlements the plan needs from the runner: host networking is one. */
+function entitlements(plan: BuildPlan): string[] {
+  return plan.network === "host" ? ["network.host"] : [];
+}
