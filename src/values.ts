@@ -4,6 +4,11 @@
 import { formatPlatform, normalizePlatform, type Platform } from "./buildkit/index.js";
 import { InputError } from "./errors.js";
 
+/** Text with something in it, trimmed; empty text is no value. */
+export function nonEmpty(value: string | undefined): string | undefined {
+  return value?.trim() || undefined;
+}
+
 /**
  * The items of a list given one per line (the action), repeated (the CLI), or both, each split
  * further on `separator` where the input takes that (commas, say); trimmed, empty ones dropped.

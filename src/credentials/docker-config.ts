@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
-import type { RegistryCredential } from "../buildkit/session/auth.js";
+import type { RegistryCredential } from "../buildkit/index.js";
 
 /** The docker config key of Docker Hub, which the daemon asks about as registry-1.docker.io. */
 export const DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/";

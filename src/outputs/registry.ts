@@ -1,7 +1,7 @@
 // Just enough of the registry API (distribution v2) to join per-platform images built on
 // different runners into one image index, as buildx's multi-node builds do: PUT one manifest,
 // answering the registry's Basic or Bearer challenge with the job's credentials.
-import type { CredentialLookup, RegistryCredential } from "../buildkit/session/auth.js";
+import type { CredentialLookup, RegistryCredential } from "../buildkit/index.js";
 import { UserError } from "../errors.js";
 import { boundedSignal, timedOut } from "../deadline.js";
 

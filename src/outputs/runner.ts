@@ -1,5 +1,5 @@
 // The runner's facts as step outputs (the action) or JSON (the CLI's --format json).
-import type { RunnerInfo } from "../buildkit/client.js";
+import type { RunnerInfo } from "../buildkit/index.js";
 
 export interface RunnerOutputs {
   endpoint: string;

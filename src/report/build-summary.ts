@@ -1,6 +1,6 @@
 // What a build did, for a person: one line per warning, and the job summary's table of steps
 // with their durations and cache hits.
-import type { RunnerInfo } from "../buildkit/client.js";
+import type { RunnerInfo } from "../buildkit/index.js";
 import type { BuildWarning, LocalSourceLocation, StepSummary } from "./build-model.js";
 
 /** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */

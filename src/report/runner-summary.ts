@@ -1,5 +1,5 @@
 // The runner as a person reads it: endpoint, BuildKit version, workers and platforms.
-import type { RunnerInfo } from "../buildkit/client.js";
+import type { RunnerInfo } from "../buildkit/index.js";
 
 export function describeRunner(info: RunnerInfo): string[] {
   const lines = [`Runner:     ${info.endpoint}`];

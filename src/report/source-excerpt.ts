@@ -1,6 +1,6 @@
 // A Dockerfile location as docker buildx prints it under a failure: the file and line, then
 // the lines around it with the failing ones marked.
-import type { SourceLocation } from "../buildkit/error-details.js";
+import type { SourceLocation } from "../buildkit/index.js";
 
 const CONTEXT_LINES = 2;
 

@@ -2,10 +2,13 @@
 // (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
 // (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started for the
 // command and stopped after it, its cache kept in a state dir between runs).
-import { ConnectionError } from "../buildkit/errors.js";
-import { DEFAULT_ENDPOINT } from "../buildkit/endpoint.js";
-import type { BuildkitClient, RunnerInfo } from "../buildkit/client.js";
-import type { Platform } from "../buildkit/platform.js";
+import {
+  type BuildkitClient,
+  ConnectionError,
+  DEFAULT_ENDPOINT,
+  type Platform,
+  type RunnerInfo,
+} from "../buildkit/index.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { resolvePool } from "./pool.js";

@@ -1,10 +1,16 @@
 // A pool of runners in order of preference: all health-checked in parallel within one bound, then
 // each requested platform routed to the first healthy runner that builds it natively. A runner
 // that is down, refuses us or misses the version pin is skipped, and the log says why.
-import type { Endpoint } from "../buildkit/endpoint.js";
-import { formatPlatform, normalizePlatform, parsePlatform, type Platform } from "../buildkit/platform.js";
-import { CancelledError, ConnectionError } from "../buildkit/errors.js";
-import type { TlsMaterial } from "../buildkit/tls.js";
+import {
+  CancelledError,
+  ConnectionError,
+  type Endpoint,
+  formatPlatform,
+  normalizePlatform,
+  parsePlatform,
+  type Platform,
+  type TlsMaterial,
+} from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
 import type { MismatchPolicy, RunnerInputNames, SingleRunnerOptions } from "./options.js";

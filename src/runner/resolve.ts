@@ -1,9 +1,7 @@
 // Resolving a runner: refuse unsafe plaintext, connect, health-check, enforce the version pin.
 // connectRunner is the one place that does connect + probe + pin; resolveRunner (one endpoint)
 // and resolvePool (several, pool.ts) both go through it.
-import { BuildkitClient, type RunnerInfo } from "../buildkit/client.js";
-import { isLoopbackHost } from "../buildkit/endpoint.js";
-import { hasTls } from "../buildkit/tls.js";
+import { BuildkitClient, hasTls, isLoopbackHost, type RunnerInfo } from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions, SingleRunnerOptions } from "./options.js";

@@ -7,6 +7,10 @@ export type Adapter = "action" | "cli";
 /** The CLI's commands that take flags. */
 export type Command = "build" | "info";
 
+/** The commands of a flag that both take, and of one only build takes. */
+export const BOTH: readonly Command[] = ["build", "info"];
+export const BUILD: readonly Command[] = ["build"];
+
 /** The blocks of the CLI's --help, in the order they are printed. */
 export const HELP_SECTIONS = ["command", "build", "image", "outputs", "secrets", "connection"] as const;
 export type HelpSection = (typeof HELP_SECTIONS)[number];

@@ -2,9 +2,8 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BuildkitClient } from "../../buildkit/client.js";
+import { BuildkitClient, type Endpoint } from "../../buildkit/index.js";
 import { RunnerStartError } from "../errors.js";
-import type { Endpoint } from "../../buildkit/endpoint.js";
 
 export async function waitUntilAnswering(
   runner: { endpoint: Endpoint; runtimeDir: string },

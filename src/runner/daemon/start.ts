@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseEndpoint, type Endpoint } from "../../buildkit/endpoint.js";
+import { type Endpoint, parseEndpoint } from "../../buildkit/index.js";
 import type { Reporter } from "../../report/reporter.js";
 import { RunnerStartError } from "../errors.js";
 import { requireRootAccess, type RootAccess } from "../privilege.js";

@@ -1,0 +1,175 @@
+// The input table's rows for the runner: how it is reached (the connection, the version pin) or
+// started.
+import { isPemText, parseEndpoint, tlsInputsFromDir } from "../../../buildkit/index.js";
+import { InputError } from "../../../errors.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
+import { parseVersionPin } from "../../../runner/version-pin.js";
+import { BUILDKIT_VERSION } from "../../../version.js";
+import { nonEmpty, parseDuration } from "../../../values.js";
+import { BOTH, BUILD, list, text, toggle } from "../row.js";
+
+export const RUNNER_INPUTS = {
+  endpoint: list({
+    action: "endpoint",
+    cli: {
+      flag: "addr",
+      value: "ADDRESS",
+      commands: BOTH,
+      section: "connection",
+      help: [
+        "tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,",
+        "in order of preference (default: $BUILDKIT_HOST, which may be a",
+        "comma-separated list, else unix:///run/buildkit/buildkitd.sock)",
+      ],
+    },
+    env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
+    separator: /[,\n]/,
+    parse: (items) => items.map(parseEndpoint),
+  }),
+  tlsCaCert: text({
+    action: "tls-cacert",
+    cli: {
+      flag: "tlscacert",
+      value: "PEM|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: ["CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)"],
+    },
+    env: { name: "BUILDKIT_TLS_CACERT", adapters: ["cli"] },
+    parse: nonEmpty,
+  }),
+  tlsCert: text({
+    action: "tls-cert",
+    cli: {
+      flag: "tlscert",
+      value: "PEM|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: ["client certificate ($BUILDKIT_TLS_CERT)"],
+    },
+    env: { name: "BUILDKIT_TLS_CERT", adapters: ["cli"] },
+    parse: nonEmpty,
+  }),
+  tlsKey: text({
+    action: "tls-key",
+    cli: {
+      flag: "tlskey",
+      value: "PEM|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: ["client key ($BUILDKIT_TLS_KEY)"],
+    },
+    env: { name: "BUILDKIT_TLS_KEY", adapters: ["cli"] },
+    // A key given inline is a secret: masked before anything can print it.
+    parse: (value, { mask }) => {
+      if (value && isPemText(value)) mask(value);
+      return nonEmpty(value);
+    },
+  }),
+  tlsServerName: text({
+    action: "tls-servername",
+    cli: {
+      flag: "tlsservername",
+      value: "NAME",
+      commands: BOTH,
+      section: "connection",
+      help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+    },
+    env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
+    parse: nonEmpty,
+  }),
+  tlsDir: text({
+    cli: {
+      flag: "tlsdir",
+      value: "DIR",
+      commands: BOTH,
+      section: "connection",
+      help: ["directory with ca.pem, cert.pem and key.pem"],
+    },
+    parse: (value) => (value ? tlsInputsFromDir(value) : undefined),
+  }),
+  connectTimeoutMs: text({
+    action: "connect-timeout",
+    cli: {
+      flag: "timeout",
+      value: "DURATION",
+      commands: BOTH,
+      section: "connection",
+      help: ["bound on reaching the runner (default 10s)"],
+    },
+    default: `${DEFAULT_CONNECT_TIMEOUT_MS / 1000}s`,
+    parse: (value, { name }) => parseDuration(value!, name),
+  }),
+  allowPlaintext: toggle({
+    action: "allow-plaintext",
+    cli: {
+      flag: "allow-plaintext",
+      commands: BOTH,
+      section: "connection",
+      help: ["allow TCP without TLS to a host that is not loopback"],
+    },
+    env: { name: "BUILDKIT_ALLOW_PLAINTEXT", adapters: ["cli"] },
+    default: "false",
+  }),
+  buildkitVersion: text({
+    action: "buildkit-version",
+    cli: {
+      flag: "buildkit-version",
+      value: "PIN",
+      commands: BOTH,
+      section: "connection",
+      help: [`required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33`],
+    },
+    parse: (value, { name }) => (nonEmpty(value) ? parseVersionPin(value!, name) : undefined),
+  }),
+  versionMismatch: text({
+    action: "buildkit-version-mismatch",
+    cli: {
+      flag: "version-mismatch",
+      value: "error|warning",
+      commands: BOTH,
+      section: "connection",
+      help: ["what a missed pin does (default error)"],
+    },
+    default: "error",
+    parse: (value, { name }) => parseMismatchPolicy(value, name),
+  }),
+  debug: toggle({
+    cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
+  }),
+  help: toggle({
+    cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
+  }),
+  strictPlatforms: toggle({
+    action: "strict-platforms",
+    cli: {
+      flag: "strict-platforms",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "with several runners, fail when a platform has no native one",
+        "(a pushed image whose platforms are native to different",
+        "runners builds on each and is joined into one image index)",
+      ],
+    },
+    default: "false",
+  }),
+  releaseUrl: text({ action: "buildkit-release-url", parse: nonEmpty }),
+  sha256: text({
+    action: "buildkit-sha256",
+    parse: (value, { name }) => {
+      const sha256 = nonEmpty(value)?.toLowerCase();
+      if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
+        throw new InputError(`${name} is not a sha256 of 64 hex digits.`);
+      }
+      return sha256;
+    },
+  }),
+  // For GitHub's API, which gives the sha256 of BuildKit's release tarball; the action's default
+  // is the job's token (action.yml), the CLI's GITHUB_TOKEN when set.
+  githubToken: text({
+    action: "github-token",
+    env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
+    parse: nonEmpty,
+  }),
+};
