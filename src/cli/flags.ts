@@ -52,7 +52,7 @@ function rephrase(message: string): string {
   return message.split(". ")[0]!.replace(/\.$/, "");
 }
 
-/** Every input of the command, checked through the table; the CLI masks nothing (no job log). */
+/** Every input of the command, checked through the table; the CLI has no masking service. */
 export function readFlags(flags: ParsedFlags, env: NodeJS.ProcessEnv): ReadInputs {
   const value = (row: Row) => (isFlag(row.cli) ? flags.values[row.cli.flag] : flags.positionals[0]);
   const source: InputSource = {

@@ -59,7 +59,7 @@ class ToolCacheStore implements ToolStore {
 
 /**
  * @actions/cache holding FileStateStore's tarball of the state dir. The dir is buildkitd's, owned
- * by root, and the action runs as the job's user on GitHub's runners: @actions/cache's own tar
+ * by root, and the action runs as the job's user on GitHub's hosted machines: @actions/cache's own tar
  * could not read it, while FileStateStore's tar runs as root (through sudo) and keeps owners,
  * devices and xattrs. Entries cannot be overwritten, so each run saves under KEY-RUN_ID-ATTEMPT
  * and restores the newest KEY-* (GitHub's prefix match).

@@ -1,5 +1,5 @@
 // buildkitd runs as root, and so do the commands that touch the files it owns in its state dir.
-// As root we run them directly. GitHub's hosted runners run the action as the `runner` user with
+// As root we run them directly. GitHub's hosted machines run the action as the user `runner`, with
 // passwordless sudo: there they run through `sudo -n`, as a person would. Without either, they
 // run as root of a user namespace through rootlesskit (rootless buildkitd), where it can.
 import { execFile } from "node:child_process";

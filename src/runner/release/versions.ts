@@ -5,9 +5,6 @@ import { BUILDKIT_VERSION } from "../../version.js";
 import { RunnerStartError } from "../errors.js";
 import type { VersionPin } from "../version-pin.js";
 
-/** The version started when the pin allows it (the one the tests run against). */
-export const DEFAULT_BUILDKIT_VERSION = BUILDKIT_VERSION;
-
 /** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
 export const DEFAULT_RELEASE_URL =
   "https://github.com/moby/buildkit/releases/download/v{version}/buildkit-v{version}.linux-{arch}.tar.gz";
@@ -28,18 +25,19 @@ export function releaseArch(nodeArch: string = process.arch): string {
 }
 
 /**
- * The exact version to start for a pin: the pin itself when it is one version, else our default
- * when the range allows it. A range that excludes the default cannot be started.
+ * The exact version to start for a pin: the pin itself when it is one version, else the pinned
+ * BuildKit version (src/version.ts) when the range allows it. A range that excludes it cannot be
+ * started.
  */
 export function versionToStart(pin: VersionPin | undefined, name: string): string {
-  if (!pin) return DEFAULT_BUILDKIT_VERSION;
+  if (!pin) return BUILDKIT_VERSION;
   const exact = semver.valid(semver.clean(pin.text, { loose: true }) ?? "", { loose: true });
   if (exact) return exact;
-  if (semver.satisfies(DEFAULT_BUILDKIT_VERSION, pin.range, { includePrerelease: true })) {
-    return DEFAULT_BUILDKIT_VERSION;
+  if (semver.satisfies(BUILDKIT_VERSION, pin.range, { includePrerelease: true })) {
+    return BUILDKIT_VERSION;
   }
   throw new InputError(
-    `${name} is the range "${pin.text}", which excludes v${DEFAULT_BUILDKIT_VERSION}; give one exact version to start a runner.`,
+    `${name} is the range "${pin.text}", which excludes v${BUILDKIT_VERSION}; give one exact version to start a runner.`,
   );
 }
 
