@@ -1,7 +1,7 @@
-// Getting a runner for one command, whatever was given: one endpoint (connect, check, pin), several
+// Getting a runner for one job, whatever was given: one endpoint (connect, check, pin), several
 // (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
-// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started for the
-// command and stopped after it, its cache kept in a state dir between runs).
+// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started where
+// the adapter keeps one, its cache kept between runs: see local.ts).
 import {
   type BuildkitClient,
   ConnectionError,
