@@ -4,3 +4,4 @@ export * from "./endpoint.js";
 export * from "./errors.js";
 export * from "./platform.js";
 export * from "./tls.js";
+export * from "./frontend-call.js";
