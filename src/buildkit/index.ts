@@ -5,3 +5,4 @@ export * from "./errors.js";
 export * from "./platform.js";
 export * from "./tls.js";
 export * from "./frontend-call.js";
+export * from "./ssh-dialer.js";
