@@ -6,6 +6,10 @@ import { silenceIpServerNameWarning } from "../../src/buildkit/index.js";
 import { CLI_RUNNER_NAMES } from "../../src/cli/args.js";
 import { resolvePool } from "../../src/runner/pool.js";
 import { parseRunnerList } from "../../src/runner/pool-config.js";
+import { readBuildxBuilder } from "../../src/runner/buildx-store.js";
+import { readFileSync } from "node:fs";
+import { writeBuildxBuilder } from "../helpers/buildx-store.js";
+import { tempDir } from "../helpers/temp.js";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { recorder } from "../helpers/reporter.js";
@@ -97,6 +101,39 @@ describe("a pool of runners with different CAs", () => {
           `warning: Skipping runner ${second.tcpAddress}: down (the runner's certificate at ${second.tcpAddress} is not signed by the given CA)`,
         ),
         reporter.lines.join("\n"),
+      );
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("reaches both through the builder setup-buildx left in the buildx store", async () => {
+    const dir = tempDir("rb-buildx-store-");
+    const tls = (certs: RunnerUnderTest["certs"]) => ({
+      ca: readFileSync(certs.caCert, "utf8"),
+      cert: readFileSync(certs.clientCert, "utf8"),
+      key: readFileSync(certs.clientKey, "utf8"),
+    });
+    writeBuildxBuilder(dir, {
+      name: "builder-test",
+      driver: "remote",
+      current: true,
+      nodes: [
+        {
+          name: "builder-test0",
+          endpoint: first.tcpAddress,
+          platforms: ["linux/amd64"],
+          tls: tls(first.certs),
+        },
+        { name: "arm64", endpoint: second.tcpAddress, platforms: ["linux/arm64"], tls: tls(second.certs) },
+      ],
+    });
+    const builder = readBuildxBuilder({ env: { BUILDX_CONFIG: dir } });
+    const pool = await resolvePool(builder!.runners, poolOptions());
+    try {
+      assert.deepEqual(
+        pool.assignments.map((assignment) => assignment.runner.info.endpoint),
+        [first.tcpAddress, second.tcpAddress],
       );
     } finally {
       pool.close();
