@@ -6,3 +6,4 @@ export * from "./platform.js";
 export * from "./tls.js";
 export * from "./frontend-call.js";
 export * from "./ssh-dialer.js";
+export * from "./git-context.js";
