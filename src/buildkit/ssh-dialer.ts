@@ -190,6 +190,9 @@ function sshFailureReason(endpoint: SshEndpoint, stderr: string, connectTimeoutM
   if (has(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i)) {
     return `ssh refused the host key of ${where}: add the host to a known_hosts file (ssh-keyscan) and give it, or allow new host keys`;
   }
+  if (has(/Timeout, server .* not responding/i)) {
+    return `The ssh connection to ${where} was lost: the server stopped answering for ${ALIVE_INTERVAL_S * ALIVE_COUNT} s`;
+  }
   if (has(/Connection refused/i)) return `Nothing is listening for ssh at ${where} (connection refused)`;
   if (has(/timed out/i)) return `ssh could not reach ${where} within ${formatSeconds(connectTimeoutMs)}`;
   if (has(/Could not resolve hostname/i)) return `The host of ${where} cannot be resolved`;

@@ -18,6 +18,11 @@ export interface TestSshd {
   /** A known_hosts file with the server's host key for [127.0.0.1]:port. */
   knownHosts: string;
   logFile: string;
+  /**
+   * Freezes (SIGSTOP) every connection's processes, sessions and commands included, as a peer
+   * that stops answering; the listener keeps running. Returns the function that thaws them.
+   */
+  freezeConnections(): () => void;
   /** ssh://USER@127.0.0.1:PORT/SOCKET for a runner socket on this machine. */
   endpointFor(socketPath: string): string;
   stop(): Promise<void>;
@@ -36,7 +41,7 @@ export async function startTestSshd(binDir: string): Promise<TestSshd> {
   const stop = async () => {
     if (child) {
       // Each connection has its own sshd process, a child of the listener that survives it.
-      for (const pid of childPids(child.pid!)) killQuietly(pid);
+      for (const pid of childPids(child.pid!)) signalQuietly(pid, "SIGTERM");
       await stopProcess(child);
     }
     rmSync(dir, { recursive: true, force: true });
@@ -86,6 +91,11 @@ export async function startTestSshd(binDir: string): Promise<TestSshd> {
       otherKey,
       knownHosts,
       logFile,
+      freezeConnections: () => {
+        const frozen = descendantPids(child!.pid!);
+        for (const pid of frozen) signalQuietly(pid, "SIGSTOP");
+        return () => frozen.forEach((pid) => signalQuietly(pid, "SIGCONT"));
+      },
       endpointFor: (socketPath) => `ssh://${user}@127.0.0.1:${port}${socketPath}`,
       stop,
     };
@@ -132,9 +142,14 @@ function childPids(pid: number): number[] {
   }
 }
 
-function killQuietly(pid: number): void {
+/** Children, grandchildren and so on, parents first. */
+function descendantPids(pid: number): number[] {
+  return childPids(pid).flatMap((child) => [child, ...descendantPids(child)]);
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(pid, "SIGTERM");
+    process.kill(pid, signal);
   } catch {
     // gone already
   }

@@ -155,6 +155,66 @@ describe("ssh:// endpoint", () => {
   });
 });
 
+describe("ssh:// faults", () => {
+  it(
+    "a peer that freezes mid-build is noticed within 60 s, in one sentence, and nothing is left",
+    async () => {
+      const client = sshClient();
+      const marker = `sleep 4${Math.floor(Math.random() * 900 + 100)}`;
+      const context = makeContext({
+        Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run(`echo started; ${marker}`)].join("\n"),
+      });
+      const signal = AbortSignal.timeout(3 * 60_000);
+      const session = new Session(client, {
+        sharedKey: "ssh-endpoint-test",
+        services: [healthService(), fileSyncService({ context, dockerfile: context })],
+        signal,
+      });
+      let thaw = () => {};
+      let frozenAt = 0;
+      try {
+        const build = solve(client, {
+          sessionId: session.id,
+          frontend: "dockerfile.v0",
+          frontendAttrs: { filename: "Dockerfile", "no-cache": "" },
+          exporters: [],
+          onStatus: (status) => {
+            const text = status.logs.map((entry) => Buffer.from(entry.msg).toString("utf8")).join("");
+            if (frozenAt === 0 && /started/.test(text)) {
+              frozenAt = Date.now();
+              thaw = sshd.freezeConnections();
+            }
+          },
+          signal,
+        });
+        await assert.rejects(build, (error: Error) => {
+          assert.ok(error instanceof ConnectionError, `${error.name}: ${error.message}`);
+          assert.match(
+            error.message,
+            /^The ssh connection to ssh:\/\/.* was lost: the server stopped answering for 30 s\.$/,
+          );
+          return true;
+        });
+        const noticedMs = Date.now() - frozenAt;
+        assert.ok(noticedMs < 60_000, `noticed after ${noticedMs} ms`);
+      } finally {
+        thaw();
+        session.close();
+        client.close();
+      }
+      assert.equal(await waitUntil(() => !sshLeft(sshd.clientKey)), true, "no ssh left");
+      // Thawed, the far side finds its connection gone, and the runner cancels the build.
+      assert.equal(
+        await waitUntil(() => !processRunsWith(marker), 30_000),
+        true,
+        "the runner stopped the step",
+      );
+      assert.deepEqual(await unfinishedBuildsAfterCancel(runner), []);
+    },
+    3 * 60_000,
+  );
+});
+
 describe("ssh:// failures, each one sentence within the connect timeout", () => {
   async function probeFailure(client: BuildkitClient): Promise<{ error: Error; ms: number }> {
     const started = Date.now();

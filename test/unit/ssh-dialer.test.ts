@@ -65,6 +65,10 @@ describe("describeSshFailure", () => {
       /^Nothing is listening for ssh at .* \(connection refused\)\.$/,
     ],
     ["ssh: connect to host h port 22: Connection timed out\n", /^ssh could not reach .* within 10 s\.$/],
+    [
+      "Timeout, server h not responding.\n",
+      /^The ssh connection to .* was lost: the server stopped answering for 30 s\.$/,
+    ],
     ["Host key verification failed.\n", /^ssh refused the host key of/],
     [
       "ssh: Could not resolve hostname h: Name or service not known\n",
