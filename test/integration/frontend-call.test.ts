@@ -3,12 +3,16 @@
 // cancelled call that leaves no build behind on the runner.
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { createServer, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import {
+  BUILDCTL_TLS_FLAGS,
+  BuildkitClient,
   CancelledError,
+  ConnectionError,
+  loadTlsMaterial,
+  parseEndpoint,
   RpcError,
   silenceIpServerNameWarning,
-  type BuildkitClient,
 } from "../../src/buildkit/index.js";
 import {
   callFrontend,
@@ -25,14 +29,28 @@ import { testRunnerClient } from "../helpers/client.js";
 import { makeContext } from "../helpers/contexts.js";
 
 let runner: RunnerUnderTest;
-let client: BuildkitClient;
+let defaultClient: BuildkitClient;
 
 beforeAll(() => {
   silenceIpServerNameWarning();
   runner = runnerUnderTest();
-  client = testRunnerClient(runner);
+  defaultClient = testRunnerClient(runner);
 });
-afterAll(() => client.close());
+afterAll(() => defaultClient.close());
+
+/** A "registry" that accepts connections and never answers: resolving a base image from it hangs. */
+async function silentRegistry(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 /** Runs `call` on `dockerfile` through a session that serves its directory; the log's vertex names. */
 async function callOn(
@@ -42,8 +60,11 @@ async function callOn(
     signal?: AbortSignal;
     onVertex?: (name: string) => void;
     attrs?: Record<string, string>;
+    /** Another runner's client; the test runner's by default. */
+    client?: BuildkitClient;
   } = {},
 ) {
+  const client = options.client ?? defaultClient;
   const context = makeContext({ Dockerfile: dockerfile });
   const signal = options.signal ?? AbortSignal.timeout(2 * 60_000);
   const session = new Session(client, {
@@ -184,14 +205,10 @@ describe("cancellation", () => {
   it(
     "a call cancelled while the frontend waits leaves no build running on the runner",
     async () => {
-      // A "registry" that accepts connections and never answers: resolving the base image hangs.
-      const sockets: Socket[] = [];
-      const silent = createServer((socket) => sockets.push(socket));
-      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-      const { port } = silent.address() as { port: number };
+      const silent = await silentRegistry();
       const controller = new AbortController();
       try {
-        const call = callOn("lint", `FROM 127.0.0.1:${port}/silent/image:1\n`, {
+        const call = callOn("lint", `FROM 127.0.0.1:${silent.port}/silent/image:1\n`, {
           signal: controller.signal,
           onVertex: (name) => {
             if (name.includes("load metadata")) controller.abort();
@@ -204,10 +221,62 @@ describe("cancellation", () => {
         });
         assert.deepEqual(await unfinishedBuildsAfterCancel(runner), []);
       } finally {
-        for (const socket of sockets) socket.destroy();
-        await new Promise((resolve) => silent.close(resolve));
+        await silent.close();
       }
     },
     2 * 60_000,
   );
+
+  it("a connection reset mid-call fails the call with one sentence, and the build ends on the runner", async () => {
+    // A loopback proxy to the runner whose connections the test resets.
+    const target = new URL(runner.tcpAddress.replace(/^tcp:/, "http:"));
+    const proxied: Socket[] = [];
+    const proxy = createServer((inbound) => {
+      const outbound = connect(Number(target.port), target.hostname);
+      proxied.push(inbound, outbound);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on("error", () => outbound.destroy());
+      outbound.on("error", () => inbound.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const proxyAddress = `tcp://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const proxiedClient = new BuildkitClient({
+      endpoint: parseEndpoint(proxyAddress),
+      tls: loadTlsMaterial(
+        { caCert: runner.certs.caCert, cert: runner.certs.clientCert, key: runner.certs.clientKey },
+        BUILDCTL_TLS_FLAGS,
+      ),
+      connectTimeoutMs: 10_000,
+    });
+    const silent = await silentRegistry();
+    let resetAt = 0;
+    try {
+      const call = callOn("lint", `FROM 127.0.0.1:${silent.port}/silent/image:1\n`, {
+        client: proxiedClient,
+        onVertex: (name) => {
+          if (resetAt === 0 && name.includes("load metadata")) {
+            resetAt = Date.now();
+            for (const socket of proxied) socket.resetAndDestroy();
+          }
+        },
+      });
+      await assert.rejects(call, (error: Error) => {
+        assert.ok(
+          error instanceof ConnectionError || error instanceof RpcError,
+          `${error.name}: ${error.message}`,
+        );
+        assert.ok(error.message.startsWith(`The runner at ${proxyAddress} `), error.message);
+        assert.doesNotMatch(error.message, /\n/);
+        return true;
+      });
+      assert.ok(resetAt > 0);
+      assert.ok(Date.now() - resetAt < 30_000, `noticed after ${Date.now() - resetAt} ms`);
+      assert.deepEqual(await unfinishedBuildsAfterCancel(runner), []);
+    } finally {
+      proxiedClient.close();
+      for (const socket of proxied) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+      await silent.close();
+    }
+  });
 });
