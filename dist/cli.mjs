@@ -33138,48 +33138,50 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 2957:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1227);
-// Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
-// it opened and the process exits with its code.
-
-const controller = new AbortController();
-for (const signal of ["SIGINT", "SIGTERM"]) {
-    process.once(signal, () => controller.abort(new Error(`received ${signal}`)));
-}
-const exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .a)(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-    env: process.env,
-    signal: controller.signal,
-});
-process.exitCode = exitCode;
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 1227:
+/***/ 7600:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  a: () => (/* binding */ runCli)
+  Us: () => (/* reexport */ BuildkitClient),
+  Ru: () => (/* reexport */ errors_BuildkitError),
+  cc: () => (/* reexport */ errors_CancelledError),
+  Rc: () => (/* reexport */ ConnectionError),
+  Y: () => (/* reexport */ ContextReadError),
+  mP: () => (/* reexport */ DEFAULT_ENDPOINT),
+  HN: () => (/* reexport */ DEFAULT_SSH_ID),
+  cY: () => (/* reexport */ EndpointError),
+  sU: () => (/* reexport */ MAX_SECRET_BYTES),
+  Qc: () => (/* reexport */ RpcError),
+  Nn: () => (/* reexport */ Session),
+  AI: () => (/* reexport */ TlsConfigError),
+  y1: () => (/* reexport */ authService),
+  CO: () => (/* reexport */ fileSendService),
+  lp: () => (/* reexport */ fileSyncService),
+  Bq: () => (/* reexport */ formatPlatform),
+  u2: () => (/* reexport */ hasTls),
+  WX: () => (/* reexport */ healthService),
+  cW: () => (/* reexport */ isLoopbackHost),
+  SR: () => (/* reexport */ isPemText),
+  DU: () => (/* reexport */ loadTlsMaterial),
+  Yh: () => (/* reexport */ locationsIn),
+  FL: () => (/* reexport */ normalizePlatform),
+  Bk: () => (/* reexport */ parseEndpoint),
+  Y8: () => (/* reexport */ parsePlatform),
+  Z2: () => (/* reexport */ secretsService),
+  dj: () => (/* reexport */ silenceIpServerNameWarning),
+  kH: () => (/* reexport */ solve_solve),
+  ai: () => (/* reexport */ sshService),
+  St: () => (/* reexport */ tlsInputsFromDir)
 });
 
-// UNUSED EXPORTS: MAIN_HELP
+// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, FileSendError, GitContextError, SshDialer, UnsafeOutputPathError, callFrontend, describeGitFetchFailure, describeSshFailure, gitAuthSecretIds, gitContextAttrs, gitHost, grpcTarget, isGitUrl, sshArguments
 
 // EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/index.js
 var src = __nccwpck_require__(3033);
-// EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/constants.js
-var constants = __nccwpck_require__(8288);
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/buildkit/errors.ts
 // Typed errors of the BuildKit client. Each carries a complete sentence for a person: the
 // adapters print `message` as it is and never a stack trace for these.
@@ -33220,17 +33222,33 @@ class RpcError extends errors_BuildkitError {
     }
 }
 /** The operation was cancelled through its AbortSignal. */
-class CancelledError extends errors_BuildkitError {
+class errors_CancelledError extends errors_BuildkitError {
     name = "CancelledError";
+}
+/** A build output could not be received. */
+class FileSendError extends errors_BuildkitError {
+    name = "FileSendError";
+}
+/** The runner sent a path that would land outside the destination; nothing was written there. */
+class UnsafeOutputPathError extends FileSendError {
+    path;
+    destination;
+    name = "UnsafeOutputPathError";
+    constructor(path, destination, reason) {
+        super(`Refused the output path ${JSON.stringify(path)} from the runner: ${reason} ${destination}.`);
+        this.path = path;
+        this.destination = destination;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/endpoint.ts
-// Runner endpoints: tcp://HOST:PORT and unix:///PATH, as buildctl's --addr takes them.
+// Runner endpoints: tcp://HOST:PORT, unix:///PATH and ssh://[USER@]HOST[:PORT][/SOCKET], as
+// buildctl's --addr takes them.
 
 
 /** buildctl's default address on Linux. */
 const DEFAULT_ENDPOINT = "unix:///run/buildkit/buildkitd.sock";
-const SUPPORTED = "use tcp://HOST:PORT or unix:///PATH";
+const SUPPORTED = "use tcp://HOST:PORT, unix:///PATH or ssh://[USER@]HOST[:PORT][/SOCKET]";
 function parseEndpoint(text) {
     const address = text.trim();
     if (address === "")
@@ -33248,6 +33266,8 @@ function parseEndpoint(text) {
     }
     if (scheme === "tcp")
         return parseTcp(address, rest);
+    if (scheme === "ssh")
+        return parseSsh(address, rest);
     throw new EndpointError(`Endpoint "${address}" uses the scheme ${scheme}://, which remote-buildkit does not speak; ${SUPPORTED}.`);
 }
 function parseTcp(address, rest) {
@@ -33262,11 +33282,47 @@ function parseTcp(address, rest) {
     }
     return { kind: "tcp", address, host, port };
 }
-/** The target string that grpc-js dials. */
+/** As BuildKit's ssh connection helper reads it: no password, query or fragment. */
+function parseSsh(address, rest) {
+    const form = "ssh://[USER@]HOST[:PORT][/SOCKET]";
+    if (/[?#]/.test(rest)) {
+        throw new EndpointError(`Endpoint "${redactUserinfo(address)}" has a query or fragment; use ${form}.`);
+    }
+    const slash = rest.indexOf("/");
+    const authority = slash === -1 ? rest : rest.slice(0, slash);
+    const socketPath = slash === -1 || slash === rest.length - 1 ? undefined : rest.slice(slash);
+    const at = authority.lastIndexOf("@");
+    const userinfo = at === -1 ? undefined : authority.slice(0, at);
+    if (userinfo?.includes(":")) {
+        throw new EndpointError(`Endpoint "${redactUserinfo(address)}" has a password; ssh endpoints take a key (or the agent), never a password in the URL.`);
+    }
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^:/[\]@]+)(?::(\d+))?$/.exec(authority.slice(at + 1));
+    if (!match || userinfo === "")
+        throw new EndpointError(`Endpoint "${address}" is not of the form ${form}.`);
+    const port = match[2] === undefined ? undefined : Number(match[2]);
+    if (port !== undefined && (port < 1 || port > 65535)) {
+        throw new EndpointError(`Endpoint "${address}" has port ${match[2]}, outside 1 to 65535.`);
+    }
+    return {
+        kind: "ssh",
+        address,
+        host: match[1].replace(/^\[|\]$/g, ""),
+        ...(userinfo !== undefined ? { user: decodeURIComponent(userinfo) } : {}),
+        ...(port !== undefined ? { port } : {}),
+        ...(socketPath !== undefined ? { socketPath } : {}),
+    };
+}
+/** An address for a message, with anything between :// and @ replaced: it may be a password. */
+function redactUserinfo(address) {
+    return address.replace(/^(ssh:\/\/)[^@/]*@/i, "$1***@");
+}
+/** The target string that grpc-js dials; an ssh endpoint is dialled through its SshDialer's socket. */
 function grpcTarget(endpoint) {
     if (endpoint.kind === "unix")
         return `unix://${endpoint.path}`;
-    const host = (0,external_node_net_namespaceObject.isIP)(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host;
+    if (endpoint.kind === "ssh")
+        throw new Error(`${endpoint.address} is dialled through an SshDialer.`);
+    const host = (0,external_node_net_.isIP)(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host;
     return `${host}:${endpoint.port}`;
 }
 /** True for 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
@@ -33274,17 +33330,9 @@ function isLoopbackHost(host) {
     const name = host.toLowerCase();
     if (name === "localhost" || name.endsWith(".localhost"))
         return true;
-    if ((0,external_node_net_namespaceObject.isIP)(name) === 4)
+    if ((0,external_node_net_.isIP)(name) === 4)
         return name.startsWith("127.");
     return name === "::1" || name === "0:0:0:0:0:0:0:1";
-}
-/** BUILDKIT_HOST or an input holding several endpoints: comma- or newline-separated, in order. */
-function parseEndpointList(text) {
-    return text
-        .split(/[,\n]/)
-        .map((part) => part.trim())
-        .filter((part) => part !== "")
-        .map(parseEndpoint);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wire/base64-encoding.js
@@ -38770,7 +38818,7 @@ function fileDesc(b64, imports) {
  *
  * @private
  */
-function serviceDesc(file, path, ...paths) {
+function service_serviceDesc(file, path, ...paths) {
     if (paths.length > 0) {
         throw new Error();
     }
@@ -38980,7 +39028,7 @@ const InfoResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ 
 /**
  * @generated from service moby.buildkit.v1.Control
  */
-const Control = /*@__PURE__*/ serviceDesc(file_moby_buildkit_v1_control, 0);
+const Control = /*@__PURE__*/ service_serviceDesc(file_moby_buildkit_v1_control, 0);
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js
 // Copyright 2021-2026 Buf Technologies, Inc.
@@ -39451,7 +39499,7 @@ function writeTypeOfScalar(type) {
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/varint.ts
-// Protobuf varints for the hand-written encoders (rpc.ts's flat messages, fsutil's STAT packet).
+// Protobuf varints for the hand-written encoders (encoder.ts's flat messages, fsutil's STAT packet).
 /** Writes an unsigned 32-bit value at `pos`; returns the position after it. */
 function writeVarint32(out, pos, value) {
     let rest = value >>> 0;
@@ -39491,35 +39539,13 @@ function varintLength32(value) {
     return length;
 }
 
-;// CONCATENATED MODULE: ./src/buildkit/rpc.ts
-// A small typed layer over @grpc/grpc-js for the protobuf-es service descriptors in ./proto.
-// Every unary call takes a deadline and every stream an AbortSignal, so nothing can hang forever.
+;// CONCATENATED MODULE: ./src/buildkit/encoder.ts
+// Encoding messages for the wire: protobuf-es's toBinary, except for the flat bytes messages of
+// the hot paths (the session tunnel's BytesMessage, FileSync's DATA packets), which are written by
+// hand with one copy of their payload, or sent already encoded.
 
 
 
-
-/** BuildKit's client and server both allow 16 MiB messages; grpc-js defaults to 4 MiB. */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** grpc-go closes connections that ping more often than every 5 minutes without streams. */
-const MIN_KEEPALIVE_MS = 5 * 60 * 1000;
-/**
- * HTTP/2 receive window per stream and for the connection. Node's default of 64 KiB makes the
- * runner wait for a WINDOW_UPDATE after every 64 KiB of Status (build log) or session-tunnel
- * data; grpc-go grows its windows by bandwidth estimation instead, up to 16 MiB.
- */
-const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
-const CHANNEL_OPTIONS = {
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
-    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-    "grpc.keepalive_time_ms": MIN_KEEPALIVE_MS,
-    "grpc.keepalive_permit_without_calls": 0,
-    // One attempt per call: the runner resolver decides about retries and failover.
-    "grpc.enable_retries": 0,
-};
-function methodPath(method) {
-    return `/${method.parent.typeName}/${method.name}`;
-}
 function serializer(schema) {
     const flat = flatBytesEncoder(schema);
     return (message) => {
@@ -39697,6 +39723,36 @@ function planFlatFields(schema) {
     }
     return fields;
 }
+
+;// CONCATENATED MODULE: ./src/buildkit/rpc.ts
+// A small typed layer over @grpc/grpc-js for the protobuf-es service descriptors in ./proto.
+// Every unary call takes a deadline and every stream an AbortSignal, so nothing can hang forever.
+// Messages are encoded by encoder.ts.
+
+
+
+/** BuildKit's client and server both allow 16 MiB messages; grpc-js defaults to 4 MiB. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** grpc-go closes connections that ping more often than every 5 minutes without streams. */
+const MIN_KEEPALIVE_MS = 5 * 60 * 1000;
+/**
+ * HTTP/2 receive window per stream and for the connection. Node's default of 64 KiB makes the
+ * runner wait for a WINDOW_UPDATE after every 64 KiB of Status (build log) or session-tunnel
+ * data; grpc-go grows its windows by bandwidth estimation instead, up to 16 MiB.
+ */
+const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+const CHANNEL_OPTIONS = {
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc.keepalive_time_ms": MIN_KEEPALIVE_MS,
+    "grpc.keepalive_permit_without_calls": 0,
+    // One attempt per call: the runner resolver decides about retries and failover.
+    "grpc.enable_retries": 0,
+};
+function methodPath(method) {
+    return `/${method.parent.typeName}/${method.name}`;
+}
 function deserializer(schema) {
     return (bytes) => fromBinary(schema, bytes);
 }
@@ -39712,7 +39768,7 @@ function cancelOnAbort(call, signal) {
     signal.addEventListener("abort", onAbort, { once: true });
     return () => signal.removeEventListener("abort", onAbort);
 }
-function callUnary(client, method, request, options) {
+function rpc_callUnary(client, method, request, options) {
     return new Promise((resolve, reject) => {
         let stopListening = () => { };
         const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs }, (error, response) => {
@@ -39737,7 +39793,7 @@ function callBidiStream(client, method, options) {
     call.once("close", stopListening);
     return call;
 }
-function isServiceError(error) {
+function rpc_isServiceError(error) {
     return error instanceof Error && typeof error.code === "number";
 }
 
@@ -39840,12 +39896,12 @@ function locationsIn(info, ranges) {
     return locations;
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/buildkit/tls.ts
 // TLS material for a runner connection, each piece given as PEM text or as a file path.
 
@@ -39873,7 +39929,7 @@ function readPiece(value, name) {
     const path = value.trim();
     let content;
     try {
-        content = (0,external_node_fs_namespaceObject.readFileSync)(path);
+        content = (0,external_node_fs_.readFileSync)(path);
     }
     catch (error) {
         const reason = error.code ?? String(error);
@@ -39908,7 +39964,7 @@ function loadTlsMaterial(inputs, names) {
         const certificate = parseCertificate(cert, names.cert + describe(inputs.cert));
         let privateKey;
         try {
-            privateKey = (0,external_node_crypto_namespaceObject.createPrivateKey)(key);
+            privateKey = (0,external_node_crypto_.createPrivateKey)(key);
         }
         catch {
             throw new TlsConfigError(`${names.key}${describe(inputs.key)} is not a valid private key.`);
@@ -39922,7 +39978,7 @@ function loadTlsMaterial(inputs, names) {
 }
 function parseCertificate(pem, name) {
     try {
-        return new external_node_crypto_namespaceObject.X509Certificate(pem);
+        return new external_node_crypto_.X509Certificate(pem);
     }
     catch {
         throw new TlsConfigError(`${name} is not a valid PEM certificate.`);
@@ -39933,8 +39989,8 @@ function hasTls(material) {
 }
 /** buildctl's --tlsdir: ca.pem|ca.crt, cert.pem|tls.crt, key.pem|tls.key inside one directory. */
 function tlsInputsFromDir(dir) {
-    const pick = (...names) => names.map((name) => (0,external_node_path_namespaceObject.join)(dir, name)).find((path) => (0,external_node_fs_namespaceObject.existsSync)(path));
-    if (!(0,external_node_fs_namespaceObject.existsSync)(dir))
+    const pick = (...names) => names.map((name) => (0,external_node_path_.join)(dir, name)).find((path) => (0,external_node_fs_.existsSync)(path));
+    if (!(0,external_node_fs_.existsSync)(dir))
         throw new TlsConfigError(`TLS directory "${dir}" does not exist.`);
     return {
         caCert: pick("ca.pem", "ca.crt"),
@@ -39944,23 +40000,64 @@ function tlsInputsFromDir(dir) {
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/platform.ts
+// Platforms as BuildKit writes and compares them: os/arch[/variant], normalized as containerd's
+// platforms package does (linux/arm64/v8 is linux/arm64, linux/arm is linux/arm/v7).
 function formatPlatform(platform) {
     const parts = [platform.os, platform.architecture];
     if (platform.variant)
         parts.push(platform.variant);
     return parts.join("/");
 }
+const ARCH_ALIASES = {
+    x86_64: "amd64",
+    "x86-64": "amd64",
+    x86: "386",
+    i386: "386",
+    aarch64: "arm64",
+};
+/** The spelling BuildKit compares. */
+function normalizePlatform(platform) {
+    const os = platform.os.toLowerCase();
+    const raw = platform.architecture.toLowerCase();
+    let variant = platform.variant?.toLowerCase() || undefined;
+    if (raw === "armhf")
+        return { os, architecture: "arm", variant: "v7" };
+    if (raw === "armel")
+        return { os, architecture: "arm", variant: "v6" };
+    const architecture = ARCH_ALIASES[raw] ?? raw;
+    if (variant !== undefined &&
+        /^\d+$/.test(variant) &&
+        (architecture === "arm" || architecture === "arm64")) {
+        variant = `v${variant}`;
+    }
+    if (architecture === "arm64" && variant === "v8")
+        variant = undefined;
+    if (architecture === "amd64" && variant === "v1")
+        variant = undefined;
+    if (architecture === "arm" && variant === undefined)
+        variant = "v7";
+    return variant ? { os, architecture, variant } : { os, architecture };
+}
+/** `os/arch[/variant]`, normalized; undefined for text of another shape. */
+function parsePlatform(text) {
+    const match = /^([a-z0-9_.-]+)\/([a-z0-9_.-]+)(?:\/([a-z0-9_.-]+))?$/i.exec(text.trim());
+    if (!match)
+        return undefined;
+    return normalizePlatform({ os: match[1], architecture: match[2], variant: match[3] });
+}
 
 ;// CONCATENATED MODULE: ./src/buildkit/rpc-errors.ts
+// Sentences for gRPC failures, so a person reads "nothing is listening at tcp://…" rather than
+// "14 UNAVAILABLE: No connection established".
 
 function describeRpcFailure(error, context) {
     const { endpoint, timeoutMs } = context;
     const details = error.details ?? error.message;
     const connection = (message) => ({ message, connection: true });
-    if (error.code === constants.Status.DEADLINE_EXCEEDED) {
+    if (error.code === src/* status */.h5.DEADLINE_EXCEEDED) {
         return connection(`The runner at ${endpoint} did not answer within ${formatSeconds(timeoutMs)}.`);
     }
-    if (error.code === constants.Status.UNAVAILABLE) {
+    if (error.code === src/* status */.h5.UNAVAILABLE) {
         return connection(describeUnavailable(details, context));
     }
     return { message: `The runner at ${endpoint} answered: ${details}`, connection: false };
@@ -40028,7 +40125,7 @@ function checkTlsHandshake(endpoint, material, timeoutMs, signal) {
             key: material.key,
             ALPNProtocols: ["h2"],
             // SNI carries names only; an IP is checked against the certificate's IP SANs below.
-            servername: (0,external_node_net_namespaceObject.isIP)(expectedName) ? undefined : expectedName,
+            servername: (0,external_node_net_.isIP)(expectedName) ? undefined : expectedName,
             checkServerIdentity: (_host, certificate) => (0,external_node_tls_namespaceObject.checkServerIdentity)(expectedName, certificate),
         });
         const finish = (result) => {
@@ -40043,6 +40140,194 @@ function checkTlsHandshake(endpoint, material, timeoutMs, signal) {
         socket.once("secureConnect", () => finish({ ok: true }));
         socket.once("error", (error) => finish({ ok: false, timedOut: false, detail: error.message }));
     });
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/buildkit/ssh-dialer.ts
+// ssh:// endpoints, reached as BuildKit's ssh connection helper (buildctl, buildx's remote driver)
+// reaches them: the system's ssh runs `buildctl [--addr unix://SOCKET] dial-stdio` on the far side,
+// and gRPC goes over its stdin and stdout. grpc-js has no custom transport, so it dials a unix
+// socket in a private directory of ours; each connection to it gets its own ssh.
+
+
+
+
+
+
+/** A peer that stops answering is dropped after this many seconds of silence (interval × count). */
+const ALIVE_INTERVAL_S = 10;
+const ALIVE_COUNT = 3;
+/** ssh's last stderr lines kept for the error sentence. */
+const STDERR_KEEP_BYTES = 4096;
+/** ssh's arguments, as BuildKit's helper builds them, after our options that keep it from prompting or hanging. */
+function sshArguments(endpoint, options, connectTimeoutMs) {
+    const args = [
+        ...(options.configFile !== undefined ? ["-F", options.configFile] : []),
+        // Never a prompt (password, passphrase, host key): a CI job has no one to answer it.
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        `ConnectTimeout=${Math.max(1, Math.ceil(connectTimeoutMs / 1000))}`,
+        "-o",
+        `ServerAliveInterval=${ALIVE_INTERVAL_S}`,
+        "-o",
+        `ServerAliveCountMax=${ALIVE_COUNT}`,
+        "-o",
+        `StrictHostKeyChecking=${options.acceptNewHostKeys ? "accept-new" : "yes"}`,
+        // A multiplexing master from the user's config would outlive us.
+        "-o",
+        "ControlPath=none",
+    ];
+    if (options.knownHostsFile !== undefined)
+        args.push("-o", `UserKnownHostsFile=${options.knownHostsFile}`);
+    if (options.identityPath !== undefined) {
+        args.push("-i", options.identityPath, "-o", "IdentitiesOnly=yes");
+    }
+    if (endpoint.user !== undefined)
+        args.push("-l", endpoint.user);
+    if (endpoint.port !== undefined)
+        args.push("-p", String(endpoint.port));
+    args.push("--", endpoint.host, "buildctl");
+    if (endpoint.socketPath !== undefined)
+        args.push("--addr", `unix://${endpoint.socketPath}`);
+    args.push("dial-stdio");
+    return args;
+}
+class SshDialer {
+    endpoint;
+    connectTimeoutMs;
+    /** The unix socket grpc-js dials: unix://<socketPath>. */
+    socketPath;
+    dir;
+    server;
+    args;
+    command;
+    children = new Set();
+    sockets = new Set();
+    lastFailure;
+    closed = false;
+    constructor(endpoint, options, connectTimeoutMs) {
+        this.endpoint = endpoint;
+        this.connectTimeoutMs = connectTimeoutMs;
+        this.dir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-ssh-dial-"));
+        this.socketPath = (0,external_node_path_.join)(this.dir, "dial.sock");
+        let identityPath = options.identityFile;
+        try {
+            if (options.identityKey !== undefined) {
+                identityPath = (0,external_node_path_.join)(this.dir, "identity");
+                const key = options.identityKey.trim() + "\n";
+                (0,external_node_fs_.writeFileSync)(identityPath, key, { mode: 0o600 });
+            }
+            this.args = sshArguments(endpoint, { ...options, identityPath }, connectTimeoutMs);
+            this.command = options.command ?? "ssh";
+            this.server = (0,external_node_net_.createServer)((socket) => this.relay(socket));
+            // Binding a path happens at once; grpc-js dials only at the first call.
+            this.server.listen(this.socketPath);
+            this.server.on("error", (error) => (this.lastFailure = `The local socket for ${endpoint.address} failed: ${error.message}.`));
+        }
+        catch (error) {
+            (0,external_node_fs_.rmSync)(this.dir, { recursive: true, force: true });
+            throw error;
+        }
+    }
+    /** Why the last ssh failed, as a sentence about the runner; undefined when none has failed. */
+    failure() {
+        return this.lastFailure;
+    }
+    /** Stops listening, ends every ssh (SIGTERM, then SIGKILL after 2 s) and removes the directory. */
+    close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        this.server.close();
+        for (const socket of this.sockets)
+            socket.destroy();
+        for (const child of this.children)
+            stopChild(child);
+        (0,external_node_fs_.rmSync)(this.dir, { recursive: true, force: true });
+    }
+    relay(socket) {
+        if (this.closed) {
+            socket.destroy();
+            return;
+        }
+        const child = (0,external_node_child_process_.spawn)(this.command, this.args, { stdio: ["pipe", "pipe", "pipe"] });
+        this.children.add(child);
+        this.sockets.add(socket);
+        let stderr = "";
+        child.stderr.on("data", (chunk) => {
+            stderr = (stderr + chunk.toString("utf8")).slice(-STDERR_KEEP_BYTES);
+        });
+        socket.pipe(child.stdin);
+        // Not ended with ssh's stdout: the socket closes on the child's exit, once its stderr is read
+        // and the reason noted, so that the failed call finds the reason.
+        child.stdout.pipe(socket, { end: false });
+        child.stdout.once("data", () => (this.lastFailure = undefined));
+        // A write after the other side went away is expected at teardown.
+        child.stdin.on("error", () => socket.destroy());
+        socket.on("error", () => stopChild(child));
+        socket.on("close", () => {
+            this.sockets.delete(socket);
+            stopChild(child);
+        });
+        child.on("error", (error) => {
+            this.lastFailure = `ssh could not be started for ${this.endpoint.address} (${error.message}).`;
+            socket.destroy();
+        });
+        child.on("close", (code, signal) => {
+            this.children.delete(child);
+            if (signal === null && code !== 0) {
+                this.lastFailure = describeSshFailure(this.endpoint, stderr, this.connectTimeoutMs);
+            }
+            socket.destroy();
+        });
+    }
+}
+function stopChild(child) {
+    if (child.exitCode !== null || child.signalCode !== null)
+        return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
+    timer.unref();
+    child.once("exit", () => clearTimeout(timer));
+}
+/** One sentence from what ssh (or buildctl on the far side) wrote to stderr. */
+function describeSshFailure(endpoint, stderr, connectTimeoutMs) {
+    return sshFailureReason(endpoint, stderr, connectTimeoutMs) + ".";
+}
+function sshFailureReason(endpoint, stderr, connectTimeoutMs) {
+    const where = endpoint.address;
+    const lines = stderr
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line !== "");
+    const has = (pattern) => lines.some((line) => pattern.test(line));
+    const last = lines.at(-1)?.replace(/\.$/, "");
+    if (has(/Permission denied/i)) {
+        return `ssh could not log in to ${where}: the server refused the key (${lines.find((line) => /Permission denied/i.test(line)).replace(/\.$/, "")})`;
+    }
+    if (has(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i)) {
+        return `ssh refused the host key of ${where}: add the host to a known_hosts file (ssh-keyscan) and give it, or allow new host keys`;
+    }
+    if (has(/Timeout, server .* not responding/i)) {
+        return `The ssh connection to ${where} was lost: the server stopped answering for ${ALIVE_INTERVAL_S * ALIVE_COUNT} s`;
+    }
+    if (has(/Connection refused/i))
+        return `Nothing is listening for ssh at ${where} (connection refused)`;
+    if (has(/timed out/i))
+        return `ssh could not reach ${where} within ${formatSeconds(connectTimeoutMs)}`;
+    if (has(/Could not resolve hostname/i))
+        return `The host of ${where} cannot be resolved`;
+    if (has(/buildctl: (command )?not found|buildctl: No such file/i)) {
+        return `buildctl is not on the PATH of the ssh login at ${where}: the far side needs buildctl, as with buildx's remote driver`;
+    }
+    if (has(/no such file or directory/i) && has(/dial|connect/i)) {
+        return `There is no runner socket on the far side of ${where} (${last})`;
+    }
+    return `ssh to ${where} failed${last ? `: ${last}` : ""}`;
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/client.ts
@@ -40064,12 +40349,19 @@ class BuildkitClient {
     usingTls;
     tls;
     connectTimeoutMs;
+    /** For an ssh:// endpoint: the local socket that grpc-js dials, each connection an ssh. */
+    dialer;
     constructor(options) {
         this.endpoint = options.endpoint;
         this.connectTimeoutMs = options.connectTimeoutMs;
         this.usingTls = usesTls(options);
         this.tls = options.tls;
-        this.channel = new src/* Client */.Kj(grpcTarget(options.endpoint), channelCredentials(options), channelOptions(options));
+        this.dialer =
+            options.endpoint.kind === "ssh"
+                ? new SshDialer(options.endpoint, options.ssh ?? {}, options.connectTimeoutMs)
+                : undefined;
+        const target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
+        this.channel = new src/* Client */.Kj(target, channelCredentials(options), channelOptions(options));
     }
     /** The runner's version, or undefined when it is older than v0.11 and has no Info call. */
     async version(signal) {
@@ -40084,7 +40376,7 @@ class BuildkitClient {
             };
         }
         catch (error) {
-            if (error instanceof RpcError && error.code === constants.Status.UNIMPLEMENTED)
+            if (error instanceof RpcError && error.code === src/* status */.h5.UNIMPLEMENTED)
                 return undefined;
             throw error;
         }
@@ -40109,16 +40401,18 @@ class BuildkitClient {
         if (result.ok)
             return;
         if (signal?.aborted)
-            throw new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
+            throw new errors_CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
         const failure = describeConnectFailure(result, this.failureContext());
         throw new ConnectionError(failure, this.endpoint.address);
     }
+    /** Closes the channel; for an ssh:// endpoint also ends every ssh and removes its socket. */
     close() {
         this.channel.close();
+        this.dialer?.close();
     }
     async unary(method, request, signal) {
         try {
-            return await callUnary(this.channel, method, request, {
+            return await rpc_callUnary(this.channel, method, request, {
                 timeoutMs: this.connectTimeoutMs,
                 signal,
             });
@@ -40133,10 +40427,14 @@ class BuildkitClient {
     /** Turns a gRPC failure into a typed error with a sentence that names the runner. */
     translate(error, signal) {
         if (signal?.aborted)
-            return new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
-        if (!isServiceError(error))
+            return new errors_CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
+        if (!rpc_isServiceError(error))
             return error;
         const failure = describeRpcFailure(error, this.failureContext());
+        // Over ssh, what went wrong is in ssh's stderr; gRPC only saw the socket close.
+        const sshFailure = failure.connection ? this.dialer?.failure() : undefined;
+        if (sshFailure !== undefined)
+            return new ConnectionError(sshFailure, this.endpoint.address);
         return failure.connection
             ? new ConnectionError(failure.message, this.endpoint.address)
             : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
@@ -40172,9 +40470,13 @@ function channelOptions(options) {
 }
 /**
  * grpc-js sets the TLS server name to the host it dials, so dialling tcp://127.0.0.1 makes Node
- * print a DEP0123 deprecation warning into the user's log. The adapters call this once at start.
+ * print a DEP0123 deprecation warning into the user's log. Called at start; once is enough.
  */
+let silenced = false;
 function silenceIpServerNameWarning() {
+    if (silenced)
+        return;
+    silenced = true;
     const emitWarning = process.emitWarning.bind(process);
     process.emitWarning = ((warning, ...rest) => {
         const code = typeof rest[0] === "object" ? rest[0]?.code : rest[1];
@@ -40184,1909 +40486,10 @@ function silenceIpServerNameWarning() {
     });
 }
 
-;// CONCATENATED MODULE: ./src/errors.ts
-// The boundary between errors and what a person sees: user errors become one sentence and an
-// exit code; anything else is a bug and keeps its stack for the debug log.
-
-/** A value the user gave is malformed or inconsistent. The message names the input. */
-class errors_InputError extends Error {
-    name = "InputError";
-}
-/** A check the user asked for did not pass (a version pin, say). */
-class PolicyError extends Error {
-    name = "PolicyError";
-}
-/** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
-class ArtifactError extends Error {
-    name = "ArtifactError";
-}
-/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
-class BuildFailedError extends Error {
-    locations;
-    steps;
-    name = "BuildFailedError";
-    constructor(message, 
-    /** Where in the Dockerfile BuildKit says the failure is, with the local file when known. */
-    locations = [], 
-    /** The steps as far as they went, for the job summary. */
-    steps = []) {
-        super(message);
-        this.locations = locations;
-        this.steps = steps;
-    }
-}
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
-function describeError(error) {
-    if (error instanceof errors_InputError || error instanceof EndpointError || error instanceof TlsConfigError) {
-        return { message: error.message, exitCode: EXIT_USAGE };
-    }
-    if (error instanceof errors_BuildkitError ||
-        error instanceof PolicyError ||
-        error instanceof BuildFailedError ||
-        error instanceof ArtifactError) {
-        return { message: error.message, exitCode: EXIT_FAILED };
-    }
-    const asError = error instanceof Error ? error : new Error(String(error));
-    return {
-        message: `Unexpected error: ${asError.message}`,
-        exitCode: EXIT_FAILED,
-        stack: asError.stack,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/report/plain.ts
-class PlainReporter {
-    write;
-    showDebug;
-    gitlab;
-    now;
-    sections = 0;
-    constructor(options = {}) {
-        this.write = options.write ?? ((text) => process.stderr.write(text));
-        this.showDebug = options.debug ?? false;
-        this.gitlab = options.gitlab ?? process.env.GITLAB_CI === "true";
-        this.now = options.now ?? Date.now;
-    }
-    info(message) {
-        this.write(`${message}\n`);
-    }
-    warning(message) {
-        this.write(`warning: ${message}\n`);
-    }
-    error(message) {
-        this.write(`error: ${message}\n`);
-    }
-    debug(message) {
-        if (this.showDebug)
-            this.write(`debug: ${message}\n`);
-    }
-    async group(title, body) {
-        if (!this.gitlab) {
-            this.write(`${title}\n`);
-            return body();
-        }
-        // GitLab's section markers: https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
-        const name = `remote_buildkit_${++this.sections}`;
-        const seconds = () => Math.floor(this.now() / 1000);
-        this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${title}\n`);
-        try {
-            return await body();
-        }
-        finally {
-            this.write(`\x1b[0Ksection_end:${seconds()}:${name}\r\x1b[0K\n`);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/version.ts
-// This program's own version; a unit test keeps it equal to package.json's.
-const PROGRAM_VERSION = "0.1.0";
-
-;// CONCATENATED MODULE: ./src/report/runner-summary.ts
-function describeRunner(info) {
-    const lines = [`Runner:     ${info.endpoint}`];
-    if (info.version) {
-        const v = info.version;
-        lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
-        if (v.dockerfileVersion)
-            lines.push(`Dockerfile: ${v.dockerfileVersion}`);
-    }
-    else {
-        lines.push("BuildKit:   older than v0.11 (the runner has no Info call)");
-    }
-    lines.push(`Platforms:  ${info.platforms.join(", ") || "none"}`);
-    for (const worker of info.workers) {
-        const executor = worker.labels["org.mobyproject.buildkit.worker.executor"];
-        const snapshotter = worker.labels["org.mobyproject.buildkit.worker.snapshotter"];
-        const traits = [executor && `executor ${executor}`, snapshotter && `snapshotter ${snapshotter}`]
-            .filter(Boolean)
-            .join(", ");
-        lines.push(`Worker:     ${worker.id}${traits ? ` (${traits})` : ""}`);
-    }
-    return lines;
-}
-
-;// CONCATENATED MODULE: external "node:util"
-const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-// EXTERNAL MODULE: ./node_modules/semver/index.js
-var semver = __nccwpck_require__(2088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
-;// CONCATENATED MODULE: ./src/runner/version-pin.ts
-// The maintainers' pin on the runner's BuildKit version: an exact version or a semver range.
-
-
-function parseVersionPin(text, name) {
-    const range = semver_default().validRange(text.trim(), { loose: true });
-    if (range === null) {
-        throw new errors_InputError(`${name} is "${text}", which is neither a version (v0.32.2) nor a semver range (>=0.30 <0.33).`);
-    }
-    return { text: text.trim(), range };
-}
-/** A version the runner reports, or undefined when it reports none we can compare. */
-function comparableVersion(reported) {
-    if (!reported || reported.startsWith("v0.0.0+unknown"))
-        return undefined;
-    return semver_default().parse(reported, { loose: true })?.version ?? semver_default().coerce(reported)?.version;
-}
-/**
- * The sentence that says why the pin is not met, or undefined when it is.
- * `reported` is undefined for daemons too old to report a version (before v0.11).
- */
-function versionPinMismatch(pin, reported, endpoint) {
-    if (reported === undefined) {
-        return `The runner at ${endpoint} is older than BuildKit v0.11 and reports no version, so the pin "${pin.text}" cannot be met.`;
-    }
-    const version = comparableVersion(reported);
-    if (version === undefined) {
-        return `The runner at ${endpoint} reports BuildKit version "${reported}", which is not a release version, so the pin "${pin.text}" cannot be checked.`;
-    }
-    if (semver_default().satisfies(version, pin.range, { includePrerelease: true, loose: true }))
-        return undefined;
-    return `The runner at ${endpoint} runs BuildKit ${reported}, but the pin requires ${pin.text}.`;
-}
-
-;// CONCATENATED MODULE: ./src/runner/options.ts
-// The runner part of the inputs: raw strings from the action or the CLI, validated once into
-// RunnerOptions. Error sentences use the names the user knows (`endpoint` or `--addr`).
-
-
-
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-function parseRunnerOptions(inputs, names, env = process.env) {
-    const given = nonEmpty(inputs.endpoint) ?? nonEmpty(env.BUILDKIT_HOST);
-    const endpoints = parseEndpointList(given ?? DEFAULT_ENDPOINT);
-    return {
-        endpoint: endpoints[0],
-        endpoints,
-        endpointGiven: given !== undefined,
-        tls: loadTlsMaterial(inputs.tls, names.tls),
-        connectTimeoutMs: inputs.connectTimeout
-            ? parseDuration(inputs.connectTimeout, names.connectTimeout)
-            : DEFAULT_CONNECT_TIMEOUT_MS,
-        allowPlaintext: inputs.allowPlaintext,
-        versionPin: nonEmpty(inputs.buildkitVersion)
-            ? parseVersionPin(inputs.buildkitVersion, names.buildkitVersion)
-            : undefined,
-        onVersionMismatch: parseMismatchPolicy(inputs.versionMismatch, names.versionMismatch),
-    };
-}
-function nonEmpty(value) {
-    return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
-}
-function parseMismatchPolicy(value, name) {
-    const text = nonEmpty(value)?.toLowerCase() ?? "error";
-    if (text === "error" || text === "fail")
-        return "error";
-    if (text === "warning" || text === "warn")
-        return "warning";
-    throw new errors_InputError(`${name} is "${value}"; use error or warning.`);
-}
-/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
-function parseDuration(value, name) {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
-    const amount = match ? Number(match[1]) : NaN;
-    if (!match || !(amount > 0)) {
-        throw new errors_InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
-    }
-    const unit = match[2] ?? "s";
-    return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
-}
-/** The strict boolean parsing of actions/toolkit's getBooleanInput, for the CLI's env vars too. */
-function parseBoolean(value, name, fallback) {
-    const text = nonEmpty(value);
-    if (text === undefined)
-        return fallback;
-    if (["true", "True", "TRUE", "1"].includes(text))
-        return true;
-    if (["false", "False", "FALSE", "0"].includes(text))
-        return false;
-    throw new errors_InputError(`${name} is "${value}"; use true or false.`);
-}
-
-;// CONCATENATED MODULE: ./src/runner/resolve.ts
-// Resolving a runner: refuse unsafe plaintext, connect, health-check, enforce the version pin.
-// connectRunner is the one place that does connect + probe + pin; resolveRunner (one endpoint)
-// and resolvePool (several, pool.ts) both go through it.
-
-
-
-
-
-async function resolveRunner(options, names, reporter, signal) {
-    refuseUnsafePlaintext(options, names);
-    return connectRunner(options, reporter, signal);
-}
-/**
- * Connects to one runner, probes it (Info, ListWorkers) and checks the version pin. The client is
- * closed when anything fails. Call refuseUnsafePlaintext first: it is a usage error, not a probe.
- */
-async function connectRunner(options, reporter, signal) {
-    if (options.endpoint.kind === "unix" && hasTls(options.tls)) {
-        reporter.warning(`TLS material is ignored for ${options.endpoint.address}: buildkitd serves unix sockets without TLS.`);
-    }
-    const client = new BuildkitClient(options);
-    try {
-        const info = await client.probe(signal);
-        checkVersionPin(options, info, reporter);
-        return { client, info };
-    }
-    catch (error) {
-        client.close();
-        throw error;
-    }
-}
-/** A BuildKit runner gives root on its machine to whoever reaches it: never in the clear by accident. */
-function refuseUnsafePlaintext(options, names) {
-    const { endpoint } = options;
-    if (endpoint.kind !== "tcp" || hasTls(options.tls) || isLoopbackHost(endpoint.host))
-        return;
-    if (options.allowPlaintext)
-        return;
-    throw new errors_InputError(`Refusing plaintext TCP to ${endpoint.address}: whoever reaches a BuildKit runner gets root on its machine. ` +
-        `Give ${names.tls.caCert}, ${names.tls.cert} and ${names.tls.key}, or set ${names.allowPlaintext} to accept the risk.`);
-}
-function checkVersionPin(options, info, reporter) {
-    if (!options.versionPin)
-        return;
-    const mismatch = versionPinMismatch(options.versionPin, info.version?.version, info.endpoint);
-    if (mismatch === undefined) {
-        reporter.info(`BuildKit version pin ${options.versionPin.text} is met.`);
-        return;
-    }
-    if (options.onVersionMismatch === "warning")
-        reporter.warning(mismatch);
-    else
-        throw new PolicyError(mismatch);
-}
-
-;// CONCATENATED MODULE: ./src/runner/pool.ts
-
-
-
-/** "linux/amd64,linux/arm64" or a list: validated and normalized, without repeats. */
-function parsePlatformList(value, name) {
-    const parts = (Array.isArray(value) ? value : [value])
-        .flatMap((item) => item.split(/[,\n]/))
-        .map((item) => item.trim())
-        .filter((item) => item !== "");
-    const platforms = [];
-    for (const part of parts) {
-        if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i.test(part)) {
-            throw new errors_InputError(`${name} has "${part}", which is not a platform of the form os/arch[/variant].`);
-        }
-        const platform = normalizePlatform(part);
-        if (!platforms.includes(platform))
-            platforms.push(platform);
-    }
-    return platforms;
-}
-const ARCH_ALIASES = { x86_64: "amd64", x86: "386", i386: "386", aarch64: "arm64" };
-/** The spelling BuildKit compares: linux/arm64/v8 is linux/arm64, linux/arm is linux/arm/v7. */
-function normalizePlatform(text) {
-    const [os = "", rawArch = "", variant] = text.trim().toLowerCase().split("/");
-    const arch = ARCH_ALIASES[rawArch] ?? rawArch;
-    if (arch === "arm64" && (variant === undefined || variant === "v8"))
-        return `${os}/arm64`;
-    if (arch === "amd64" && (variant === undefined || variant === "v1"))
-        return `${os}/amd64`;
-    if (arch === "arm" && variant === undefined)
-        return `${os}/arm/v7`;
-    return variant ? `${os}/${arch}/${variant}` : `${os}/${arch}`;
-}
-/**
- * Architectures a CPU runs without emulation. ListWorkers also lists platforms served through
- * QEMU (binfmt), with nothing to tell them apart; a worker's first platform is its own, so we
- * count that one and what its CPU family runs natively.
- */
-const NATIVE_FAMILY = {
-    amd64: ["amd64", "386"],
-    arm64: ["arm64", "arm"],
-    arm: ["arm"],
-};
-function nativePlatformsOf(runner, declared) {
-    if (declared && declared.length > 0)
-        return declared.map(normalizePlatform);
-    const native = [];
-    for (const worker of runner.info.workers) {
-        const own = worker.platforms[0];
-        if (own === undefined)
-            continue;
-        const [os, arch = ""] = normalizePlatform(own).split("/");
-        const family = NATIVE_FAMILY[arch] ?? [arch];
-        for (const platform of worker.platforms.map(normalizePlatform)) {
-            const [pOs, pArch = ""] = platform.split("/");
-            if (pOs === os && family.includes(pArch) && !native.includes(platform))
-                native.push(platform);
-        }
-    }
-    return native;
-}
-async function resolvePool(candidates, options) {
-    const { reporter, names } = options;
-    if (candidates.length === 0)
-        throw new errors_InputError(`No runner is given; set ${names.endpoint}.`);
-    // Usage errors first, before any connection: they would not get better with another runner.
-    for (const { endpoint, tls } of candidates) {
-        refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, names);
-    }
-    const requested = parsePlatformList(options.platforms ?? [], "platforms");
-    const probes = await healthCheck(candidates, options);
-    const healthy = [];
-    const reasons = [];
-    const failures = [];
-    probes.forEach((probe, index) => {
-        const candidate = candidates[index];
-        if ("error" in probe) {
-            failures.push(probe.error);
-            const line = `${candidate.endpoint.address}: ${skipReason(probe.error)}`;
-            reasons.push(line);
-            reporter.warning(`Skipping runner ${line}`);
-            return;
-        }
-        healthy.push({ ...probe, candidate, nativePlatforms: nativePlatformsOf(probe, candidate.platforms) });
-    });
-    const closeAll = () => healthy.forEach((runner) => runner.client.close());
-    try {
-        if (healthy.length === 0)
-            throw noHealthyRunner(candidates, failures);
-        const assignments = pool_assign(requested, healthy, options.strict ?? false, reasons);
-        const chosen = healthy.filter((runner) => assignments.some((a) => a.runner === runner));
-        // Only the chosen runners keep a channel open.
-        for (const runner of healthy)
-            if (!chosen.includes(runner))
-                runner.client.close();
-        for (const assignment of assignments)
-            reporter.info(assignment.reason[0].toUpperCase() + assignment.reason.slice(1) + ".");
-        return {
-            assignments,
-            runners: chosen,
-            reasons,
-            summary: reasons.join("; "),
-            close: () => chosen.forEach((runner) => runner.client.close()),
-        };
-    }
-    catch (error) {
-        closeAll();
-        throw error;
-    }
-}
-/** Every candidate at once, under one deadline; a failure is a result, not a throw. */
-async function healthCheck(candidates, options) {
-    const boundMs = options.healthTimeoutMs ?? 2 * options.connectTimeoutMs;
-    const timeout = AbortSignal.timeout(boundMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    const probes = await Promise.all(candidates.map(async (candidate) => {
-        const runnerOptions = {
-            endpoint: candidate.endpoint,
-            tls: candidate.tls,
-            connectTimeoutMs: options.connectTimeoutMs,
-            allowPlaintext: options.allowPlaintext,
-            versionPin: options.versionPin,
-            onVersionMismatch: options.onVersionMismatch,
-        };
-        try {
-            return await connectRunner(runnerOptions, options.reporter, signal);
-        }
-        catch (error) {
-            if (error instanceof CancelledError && !options.signal?.aborted) {
-                const seconds = Math.round(boundMs / 100) / 10;
-                return {
-                    error: new ConnectionError(`The runner at ${candidate.endpoint.address} did not pass the health check within ${seconds} s.`, candidate.endpoint.address),
-                };
-            }
-            return { error: error instanceof Error ? error : new Error(String(error)) };
-        }
-    }));
-    if (options.signal?.aborted) {
-        for (const probe of probes)
-            if (!("error" in probe))
-                probe.client.close();
-        throw new CancelledError("Choosing a runner was cancelled.");
-    }
-    return probes;
-}
-function skipReason(error) {
-    const sentence = error.message.replace(/\.$/, "");
-    const lowered = sentence[0].toLowerCase() + sentence.slice(1);
-    if (error instanceof PolicyError)
-        return `refused (${lowered})`;
-    if (error instanceof ConnectionError)
-        return `down (${lowered})`;
-    return `unhealthy (${lowered})`;
-}
-/** Everyone failed: a PolicyError when all were reached but missed the pin, else a ConnectionError. */
-function noHealthyRunner(candidates, failures) {
-    if (candidates.length === 1)
-        return failures[0];
-    const addresses = candidates.map((c) => c.endpoint.address).join(", ");
-    const why = failures.map((error) => error.message.replace(/\.$/, "")).join("; ");
-    const message = `No runner of ${addresses} is usable: ${why}.`;
-    if (failures.every((error) => error instanceof PolicyError))
-        return new PolicyError(message);
-    return new ConnectionError(message, addresses);
-}
-function pool_assign(requested, healthy, strict, reasons) {
-    const first = healthy[0];
-    if (requested.length === 0) {
-        const own = first.nativePlatforms[0] ?? first.info.platforms[0];
-        const reason = `chose ${first.info.endpoint} for its default platform${own ? ` (${own})` : ""}: first healthy runner`;
-        reasons.push(reason);
-        return [{ platform: undefined, runner: first, native: true, reason }];
-    }
-    const assignments = [];
-    const unserved = [];
-    for (const platform of requested) {
-        const native = healthy.find((runner) => runner.nativePlatforms.includes(platform));
-        if (native) {
-            const reason = `chose ${native.info.endpoint} for ${platform}: native`;
-            reasons.push(reason);
-            assignments.push({ platform, runner: native, native: true, reason });
-            continue;
-        }
-        unserved.push(platform);
-        const reason = `chose ${first.info.endpoint} for ${platform}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
-        reasons.push(reason);
-        assignments.push({ platform, runner: first, native: false, reason });
-    }
-    if (strict && unserved.length > 0) {
-        const list = unserved.join(", ");
-        const runners = healthy
-            .map((r) => `${r.info.endpoint} (${r.nativePlatforms.join(", ") || "none"})`)
-            .join(", ");
-        throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
-    }
-    return assignments;
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/runner/privilege.ts
-// buildkitd runs as root, and so do the commands that touch the files it owns in its state dir.
-// As root we run them directly. GitHub's hosted runners run the action as the `runner` user with
-// passwordless sudo: there they run through `sudo -n`, as a person would. Without either, they
-// run as root of a user namespace through rootlesskit (rootless buildkitd), where it can.
-
-
-
-const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
-/** No way to run as root: the message is one sentence, with why rootlesskit did not work. */
-class NoRootAccessError extends errors_BuildkitError {
-    name = "NoRootAccessError";
-    constructor(rootlessProblem) {
-        super(`Starting a BuildKit runner needs root, passwordless sudo (sudo -n) or rootlesskit with user namespaces, and ${rootlessProblem}; run as root, allow sudo, install rootlesskit and uidmap, or give a runner endpoint.`);
-    }
-}
-/**
- * rootlesskit's flags, as BuildKit's rootless guide gives them, but with the host's network:
- * slirp4netns is one more program to install, and the build's network is the host's anyway.
- */
-const ROOTLESSKIT_FLAGS = ["--net=host", "--copy-up=/etc", "--disable-host-loopback"];
-let detected;
-/** Root, else passwordless sudo, else a working rootlesskit. Asked once per process. */
-function detect() {
-    detected ??= (async () => {
-        if (process.getuid?.() === 0)
-            return { access: "root" };
-        try {
-            await execFileAsync("sudo", ["-n", "true"], { timeout: 10_000 });
-            return { access: "sudo" };
-        }
-        catch {
-            // No sudo, or it wants a password.
-        }
-        try {
-            await execFileAsync("rootlesskit", [...ROOTLESSKIT_FLAGS, "true"], { timeout: 10_000 });
-            return { access: "rootless" };
-        }
-        catch (error) {
-            const failure = error;
-            const rootlessProblem = failure.code === "ENOENT"
-                ? "rootlesskit is not on PATH"
-                : `rootlesskit cannot run here (${lastLine(String(failure.stderr ?? failure.message))})`;
-            return { access: undefined, rootlessProblem };
-        }
-    })();
-    return detected;
-}
-function lastLine(text) {
-    const lines = text.trim().split("\n");
-    return (lines.at(-1) ?? "").replace(/^\[rootlesskit:\w+\] /, "").replace(/\.$/, "");
-}
-/** How we run as root, or undefined when we cannot. */
-async function rootAccess() {
-    return (await detect()).access;
-}
-async function requireRootAccess() {
-    const found = await detect();
-    if (found.access === undefined)
-        throw new NoRootAccessError(found.rootlessProblem);
-    return found.access;
-}
-/** The command line that runs `file args` as root with `env` added to the environment. */
-function asRoot(access, file, args, env = {}) {
-    if (access === "root")
-        return { file, args, env: { ...process.env, ...env } };
-    if (access === "rootless") {
-        return {
-            file: "rootlesskit",
-            args: [...ROOTLESSKIT_FLAGS, file, ...args],
-            env: { ...process.env, ...env },
-        };
-    }
-    const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
-    return { file: "sudo", args: ["-n", "--", "env", ...assignments, file, ...args], env: process.env };
-}
-/** Runs `file args` as root and returns its output; rejects as execFile does. */
-async function privilege_runAsRoot(file, args, options) {
-    const command = asRoot(await requireRootAccess(), file, args);
-    return execFileAsync(command.file, command.args, {
-        env: command.env,
-        timeout: options.timeoutMs,
-        signal: options.signal,
-    });
-}
-/**
- * Sends `signal` to `pid`; through `sudo kill` when the process is root's and we are not.
- * Returns false when the process is gone.
- */
-async function signalProcess(pid, signal) {
-    try {
-        process.kill(pid, signal);
-        return true;
-    }
-    catch (error) {
-        const code = error.code;
-        if (code === "ESRCH")
-            return false;
-        if (code !== "EPERM" || (await rootAccess()) !== "sudo")
-            throw error;
-    }
-    try {
-        await privilege_runAsRoot("kill", [`-${signal.replace(/^SIG/, "")}`, String(pid)], { timeoutMs: 10_000 });
-        return true;
-    }
-    catch {
-        // kill fails for a pid that exited in between.
-        return isAlive(pid);
-    }
-}
-/** Whether a process with this pid exists (a root process we may not signal counts). */
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === "EPERM";
-    }
-}
-
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-;// CONCATENATED MODULE: ./src/runner/start.ts
-// A pinned runner started on this machine when none is given: buildkitd of the pinned version
-// from PATH, the cache dir, or a verified download of BuildKit's release tarball; run as root on
-// a unix socket with its state (the build cache) in a directory we can save and restore.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const start_execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_namespaceObject.execFile);
-/** The version started when the pin allows it (the one the tests run against). */
-const DEFAULT_BUILDKIT_VERSION = "0.32.2";
-/** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
-const DEFAULT_RELEASE_URL = "https://github.com/moby/buildkit/releases/download/v{version}/buildkit-v{version}.linux-{arch}.tar.gz";
-/**
- * Where a mirror's expected sha256 is read when none is given: a sha256sum-style file next to the
- * tarball. BuildKit's own releases publish none; their sha256 comes from GitHub's API instead.
- */
-const DEFAULT_CHECKSUM_URL = "{url}.sha256";
-/** GitHub's REST API, which lists each release asset's sha256 (its `digest`). */
-const DEFAULT_GITHUB_API_URL = "https://api.github.com";
-const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
-const DEFAULT_START_TIMEOUT_MS = 60_000;
-/** buildkitd unmounts its snapshots on SIGTERM; give it that long before SIGKILL. */
-const DEFAULT_STOP_GRACE_MS = 15_000;
-/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
-class RunnerStartError extends errors_BuildkitError {
-    name = "RunnerStartError";
-}
-/** The architecture as BuildKit's release file names spell it. */
-function start_releaseArch(nodeArch = process.arch) {
-    const names = {
-        x64: "amd64",
-        arm64: "arm64",
-        arm: "arm-v7",
-        s390x: "s390x",
-        ppc64: "ppc64le",
-        riscv64: "riscv64",
-    };
-    const arch = names[nodeArch];
-    if (!arch)
-        throw new RunnerStartError(`BuildKit publishes no release for the ${nodeArch} architecture.`);
-    return arch;
-}
-/**
- * The exact version to start for a pin: the pin itself when it is one version, else our default
- * when the range allows it. A range that excludes the default cannot be started.
- */
-function versionToStart(pin, name) {
-    if (!pin)
-        return DEFAULT_BUILDKIT_VERSION;
-    const exact = semver_default().valid(semver_default().clean(pin.text, { loose: true }) ?? "", { loose: true });
-    if (exact)
-        return exact;
-    if (semver_default().satisfies(DEFAULT_BUILDKIT_VERSION, pin.range, { includePrerelease: true })) {
-        return DEFAULT_BUILDKIT_VERSION;
-    }
-    throw new errors_InputError(`${name} is the range "${pin.text}", which excludes v${DEFAULT_BUILDKIT_VERSION}; give one exact version to start a runner.`);
-}
-function releaseUrl(pattern, version, arch) {
-    return pattern.replaceAll("{version}", version.replace(/^v/, "")).replaceAll("{arch}", arch);
-}
-/** $REMOTE_BUILDKIT_CACHE, else $XDG_CACHE_HOME/remote-buildkit, else ~/.cache/remote-buildkit. */
-function defaultCacheRoot(env = process.env) {
-    if (env.REMOTE_BUILDKIT_CACHE)
-        return env.REMOTE_BUILDKIT_CACHE;
-    return (0,external_node_path_namespaceObject.join)(env.XDG_CACHE_HOME || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), ".cache"), "remote-buildkit");
-}
-/** An HTTP download failed: status is set for an answer that was not 200. */
-class DownloadError extends RunnerStartError {
-    status;
-    name = "DownloadError";
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-    }
-}
-/**
- * The cache dir layout of the test harness: ROOT/buildkit-vVERSION/bin/buildkitd. The cache is
- * per machine, so the architecture is not part of the path.
- */
-class DirToolStore {
-    root;
-    constructor(root = defaultCacheRoot()) {
-        this.root = root;
-    }
-    async find(version) {
-        const dir = this.versionDir(version);
-        return (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd")) ? dir : undefined;
-    }
-    async download(url, signal) {
-        await (0,promises_namespaceObject.mkdir)(this.root, { recursive: true });
-        const file = (0,external_node_path_namespaceObject.join)(this.root, `.download-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString("hex")}`);
-        try {
-            await fetchToFile(url, file, signal);
-        }
-        catch (error) {
-            await (0,promises_namespaceObject.rm)(file, { force: true });
-            throw error;
-        }
-        return file;
-    }
-    async scratchDir() {
-        await (0,promises_namespaceObject.mkdir)(this.root, { recursive: true });
-        return (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(this.root, ".extract-"));
-    }
-    async keep(extracted, version) {
-        const dir = this.versionDir(version);
-        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-        await (0,promises_namespaceObject.rename)(extracted, dir);
-        return dir;
-    }
-    versionDir(version) {
-        return (0,external_node_path_namespaceObject.join)(this.root, `buildkit-v${version.replace(/^v/, "")}`);
-    }
-}
-/** GET url into file with node's fetch, within the signal. */
-async function fetchToFile(url, file, signal) {
-    let response;
-    try {
-        response = await fetch(url, { signal, redirect: "follow" });
-    }
-    catch (error) {
-        throw downloadFailure(url, error, signal);
-    }
-    if (response.status !== 200 || !response.body) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new DownloadError(`Downloading ${url} failed: HTTP ${response.status}.`, response.status);
-    }
-    try {
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_namespaceObject.Readable.fromWeb(response.body), (0,external_node_fs_namespaceObject.createWriteStream)(file), { signal });
-    }
-    catch (error) {
-        throw downloadFailure(url, error, signal);
-    }
-}
-function downloadFailure(url, error, signal) {
-    if (signal.aborted) {
-        const reason = signal.reason;
-        if (reason?.name === "TimeoutError")
-            return new DownloadError(`Downloading ${url} timed out.`);
-        return new DownloadError(`Downloading ${url} was cancelled.`);
-    }
-    const cause = error.cause;
-    const detail = cause?.code ?? cause?.message ?? error.message;
-    return new DownloadError(`Downloading ${url} failed: ${detail}.`);
-}
-/** Finds buildkitd of `version` on PATH or in the store, else downloads, verifies and keeps it. */
-async function ensureBuildkitd(options) {
-    const version = options.version.replace(/^v/, "");
-    const arch = options.arch ?? start_releaseArch();
-    const { reporter } = options;
-    if (options.searchPath ?? true) {
-        for (const dir of (options.env?.PATH ?? process.env.PATH ?? "").split(external_node_path_namespaceObject.delimiter)) {
-            const path = (0,external_node_path_namespaceObject.join)(dir, "buildkitd");
-            if (dir !== "" && (await reportsVersion(path, version, options.signal))) {
-                reporter.info(`Using buildkitd v${version} from PATH: ${path}.`);
-                return { path, binDir: dir, source: "path" };
-            }
-        }
-    }
-    const cached = await options.store.find(version, arch);
-    if (cached !== undefined) {
-        const path = (0,external_node_path_namespaceObject.join)(cached, "bin", "buildkitd");
-        if (await reportsVersion(path, version, options.signal)) {
-            reporter.info(`Using buildkitd v${version} from the cache: ${path}.`);
-            return { path, binDir: (0,external_node_path_namespaceObject.join)(cached, "bin"), source: "cache" };
-        }
-        reporter.warning(`The cached ${path} is not buildkitd v${version}; downloading it again.`);
-    }
-    const dir = await downloadRelease(options, version, arch);
-    return { path: (0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd"), binDir: (0,external_node_path_namespaceObject.join)(dir, "bin"), source: "download" };
-}
-/** True when `path` is an executable buildkitd that says it is `version`. */
-async function reportsVersion(path, version, signal) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(path))
-        return false;
-    try {
-        const { stdout } = await start_execFileAsync(path, ["--version"], { timeout: 10_000, signal });
-        // "buildkitd github.com/moby/buildkit v0.32.2 <revision>"
-        return stdout.split(/\s+/).includes(`v${version}`);
-    }
-    catch {
-        return false;
-    }
-}
-async function downloadRelease(options, version, arch) {
-    const url = releaseUrl(options.urlPattern ?? DEFAULT_RELEASE_URL, version, arch);
-    const timeoutMs = options.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
-    // Each bounded step gets its own deadline; every timer is cleared when the download ends.
-    const deadlines = [];
-    const bounded = () => {
-        const deadline = boundedSignal(timeoutMs, options.signal);
-        deadlines.push(deadline.clear);
-        return deadline.signal;
-    };
-    try {
-        return await downloadWithin(options, url, version, arch, timeoutMs, bounded);
-    }
-    finally {
-        for (const clear of deadlines)
-            clear();
-    }
-}
-async function downloadWithin(options, url, version, arch, timeoutMs, bounded) {
-    const { store, reporter } = options;
-    reporter.info(`Downloading BuildKit v${version} from ${url}.`);
-    let tarball;
-    try {
-        tarball = await store.download(url, bounded());
-    }
-    catch (error) {
-        throw explainDownload(error, version, url, timeoutMs);
-    }
-    let scratch;
-    try {
-        const expected = options.sha256
-            ? parseSha256(options.sha256, "the given sha256")
-            : fromGitHubRelease(options)
-                ? await readGitHubDigest(options, url, version, bounded(), timeoutMs)
-                : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
-        const actual = await sha256File(tarball);
-        if (actual !== expected) {
-            throw new RunnerStartError(`The download of ${url} has sha256 ${actual}, but ${expected} was expected; it was not used.`);
-        }
-        scratch = await store.scratchDir();
-        await extractRelease(tarball, scratch, url, bounded());
-        const kept = await store.keep(scratch, version, arch);
-        scratch = undefined;
-        reporter.info(`BuildKit v${version} verified (sha256 ${actual}) and kept in ${kept}.`);
-        return kept;
-    }
-    finally {
-        await (0,promises_namespaceObject.rm)(tarball, { force: true });
-        if (scratch !== undefined)
-            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
-    }
-}
-/**
- * A signal that aborts after timeoutMs or with `signal`. A plain timer rather than
- * AbortSignal.timeout: that one was seen not to fire for 120 s under load here (a download test
- * that should have stopped after 1 s), and a timer we hold and clear is predictable.
- */
-function boundedSignal(timeoutMs, signal) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException(`No answer within ${timeoutMs} ms.`, "TimeoutError")), timeoutMs);
-    const onAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    return {
-        signal: controller.signal,
-        clear: () => {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", onAbort);
-        },
-    };
-}
-function explainDownload(error, version, url, timeoutMs) {
-    if (!(error instanceof DownloadError))
-        return error;
-    if (error.status === 404) {
-        return new DownloadError(`BuildKit v${version} is not at ${url} (HTTP 404): no such release, or the mirror does not have it.`, 404);
-    }
-    if (/timed out\.$/.test(error.message)) {
-        return new DownloadError(`Downloading BuildKit v${version} from ${url} did not finish within ${timeoutMs / 1000} s.`);
-    }
-    return error;
-}
-/** The download is BuildKit's GitHub release (or the caller names the API to ask), and no mirror checksum is set. */
-function fromGitHubRelease(options) {
-    if (options.checksumUrlPattern !== undefined)
-        return false;
-    const pattern = options.urlPattern ?? DEFAULT_RELEASE_URL;
-    return pattern === DEFAULT_RELEASE_URL || options.githubApi?.url !== undefined;
-}
-/** The asset's sha256 as GitHub lists it: GET /repos/moby/buildkit/releases/tags/vVERSION, assets[].digest. */
-async function readGitHubDigest(options, url, version, signal, timeoutMs) {
-    const apiUrl = `${(options.githubApi?.url ?? DEFAULT_GITHUB_API_URL).replace(/\/$/, "")}/repos/moby/buildkit/releases/tags/v${version}`;
-    const name = (0,external_node_path_namespaceObject.basename)(new URL(url).pathname);
-    const headers = {
-        accept: "application/vnd.github+json",
-        "x-github-api-version": "2022-11-28",
-        "user-agent": "remote-buildkit",
-    };
-    if (options.githubApi?.token)
-        headers.authorization = `Bearer ${options.githubApi.token}`;
-    const text = await fetchText(apiUrl, { signal, headers }, version, timeoutMs, (status) => {
-        const why = status === 403 || status === 429
-            ? "it limits callers without a token: give a token, or the expected sha256"
-            : "give the expected sha256 instead";
-        return `GitHub's API did not list the sha256 of ${name} (${apiUrl}: HTTP ${status}); ${why}.`;
-    });
-    let release;
-    try {
-        release = JSON.parse(text);
-    }
-    catch {
-        throw new RunnerStartError(`GitHub's API answered ${apiUrl} with something that is not JSON.`);
-    }
-    const digest = release.assets?.find((asset) => asset.name === name)?.digest;
-    if (typeof digest !== "string" || !digest.startsWith("sha256:")) {
-        throw new RunnerStartError(`GitHub lists no sha256 for ${name} in BuildKit's v${version} release; give the expected sha256 instead.`);
-    }
-    return parseSha256(digest, `GitHub's digest of ${name}`);
-}
-/**
- * GETs `url` (following redirects) and returns its body. Another status than 200 is a
- * RunnerStartError saying `refusal(status)`; a fetch that fails or times out is a DownloadError.
- */
-async function fetchText(url, init, version, timeoutMs, refusal) {
-    let response;
-    try {
-        response = await fetch(url, { ...init, redirect: "follow" });
-        if (response.status === 200)
-            return await response.text();
-    }
-    catch (error) {
-        throw explainDownload(downloadFailure(url, error, init.signal), version, url, timeoutMs);
-    }
-    await response.body?.cancel().catch(() => undefined);
-    throw new RunnerStartError(refusal(response.status));
-}
-/** Reads a sha256sum-style file ("HEX  NAME" lines, or one bare HEX) and picks the tarball's line. */
-async function readPublishedChecksum(options, url, version, arch, signal, timeoutMs) {
-    const checksumUrl = releaseUrl((options.checksumUrlPattern ?? DEFAULT_CHECKSUM_URL).replaceAll("{url}", url), version, arch);
-    const text = await fetchText(checksumUrl, { signal }, version, timeoutMs, (status) => `There is no checksum for ${url} at ${checksumUrl} (HTTP ${status}); give the expected sha256 instead.`);
-    const name = (0,external_node_path_namespaceObject.basename)(new URL(url).pathname);
-    for (const line of text.split("\n")) {
-        const [hash, file] = line.trim().split(/\s+\*?/);
-        if (hash && (file === undefined || file.replace(/^\*/, "") === name)) {
-            return parseSha256(hash, checksumUrl);
-        }
-    }
-    throw new RunnerStartError(`The checksum file ${checksumUrl} has no sha256 for ${name}.`);
-}
-function parseSha256(value, source) {
-    const hex = value
-        .trim()
-        .toLowerCase()
-        .replace(/^sha256:/, "");
-    if (!/^[0-9a-f]{64}$/.test(hex))
-        throw new errors_InputError(`${source} is "${value}", which is not a sha256 in hex.`);
-    return hex;
-}
-async function sha256File(path) {
-    const hash = (0,external_node_crypto_namespaceObject.createHash)("sha256");
-    await (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_namespaceObject.createReadStream)(path), hash);
-    return hash.digest("hex");
-}
-/** Unpacks the release (bin/buildkitd, bin/buildctl, helpers) with the system tar. */
-async function extractRelease(tarball, dir, url, signal) {
-    try {
-        await start_execFileAsync("tar", ["-xzf", tarball, "-C", dir, "--no-same-owner"], { signal });
-    }
-    catch (error) {
-        const detail = String(error.stderr ?? error.message).trim();
-        throw new RunnerStartError(`The download of ${url} is not a gzipped tarball: ${start_lastLine(detail)}.`);
-    }
-    if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, "bin", "buildkitd"))) {
-        throw new RunnerStartError(`The download of ${url} has no bin/buildkitd in it.`);
-    }
-}
-/**
- * Starts buildkitd as root (directly, through sudo, or rootless in rootlesskit's user namespace)
- * on a unix socket and waits until our client gets an answer from it.
- */
-async function startBuildkitd(options) {
-    const access = await requireRootAccess();
-    const found = typeof options.buildkitd === "string"
-        ? { path: options.buildkitd, binDir: (0,external_node_path_namespaceObject.join)(options.buildkitd, ".."), source: "path" }
-        : options.buildkitd;
-    await (0,promises_namespaceObject.mkdir)(options.stateDir, { recursive: true });
-    // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
-    const runtimeDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), "rb-buildkitd-"));
-    const logFile = (0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.log");
-    const log = await (0,promises_namespaceObject.open)(logFile, "a");
-    let child;
-    let spawned;
-    try {
-        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
-        child = (0,external_node_child_process_namespaceObject.spawn)(command.file, command.args, {
-            // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
-            detached: true,
-            stdio: ["ignore", log.fd, log.fd],
-            env: command.env,
-        });
-        // Listen before any await: "spawn" fires on a later tick and would be missed.
-        spawned = new Promise((resolve, reject) => {
-            child.once("spawn", resolve);
-            child.once("error", reject);
-        });
-    }
-    finally {
-        await log.close();
-    }
-    try {
-        await spawned;
-    }
-    catch (error) {
-        await (0,promises_namespaceObject.rm)(runtimeDir, { recursive: true, force: true });
-        throw new RunnerStartError(`buildkitd at ${found.path} cannot be started: ${error.message}.`);
-    }
-    if (options.detached)
-        child.unref();
-    const endpoint = parseEndpoint(`unix://${(0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.sock")}`);
-    let stopped;
-    const runner = {
-        endpoint,
-        pid: child.pid,
-        stateDir: options.stateDir,
-        runtimeDir,
-        logFile,
-        stop: (graceMs = DEFAULT_STOP_GRACE_MS) => {
-            stopped ??= (async () => {
-                // Through sudo our child is sudo, which cannot pass on a SIGKILL: stop buildkitd itself.
-                const pid = access === "sudo" ? readPid(runtimeDir) : undefined;
-                if (pid !== undefined)
-                    await stopProcessById(pid, graceMs);
-                await stopChild(child, graceMs);
-            })().finally(() => (0,promises_namespaceObject.rm)(runtimeDir, { recursive: true, force: true }));
-            return stopped;
-        },
-    };
-    try {
-        await waitUntilAnswering(runner, child, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, options.signal);
-    }
-    catch (error) {
-        const tail = logTail(logFile);
-        await runner.stop(5_000);
-        if (error instanceof RunnerStartError && tail) {
-            throw new RunnerStartError(`${error.message.replace(/\.$/, "")}: ${tail}.`);
-        }
-        throw error;
-    }
-    if (access === "sudo")
-        runner.pid = readPid(runtimeDir) ?? runner.pid;
-    options.reporter.info(`Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
-    return runner;
-}
-const HOW_STARTED = {
-    root: "",
-    sudo: " through sudo",
-    rootless: " rootless (rootlesskit)",
-};
-/** Variables buildkitd needs that sudo would drop: the proxies its pulls and pushes go through. */
-const PASSED_THROUGH_SUDO = [
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-];
-function buildkitdCommand(access, found, stateDir, runtimeDir, extraArgs) {
-    const args = [
-        "--root",
-        stateDir,
-        "--addr",
-        `unix://${(0,external_node_path_namespaceObject.join)(runtimeDir, "buildkitd.sock")}`,
-        // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
-        // every buildkitd, so two on one machine (or one beside the system's) race for it.
-        "--otel-socket-path",
-        (0,external_node_path_namespaceObject.join)(runtimeDir, "otel-grpc.sock"),
-        "--oci-worker=true",
-        "--containerd-worker=false",
-    ];
-    // The release's buildkit-runc is found on PATH.
-    const env = { PATH: `${found.binDir}${external_node_path_namespaceObject.delimiter}${process.env.PATH ?? ""}` };
-    // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
-    if (access === "rootless")
-        env.XDG_RUNTIME_DIR = runtimeDir;
-    // As root, or as root of rootlesskit's user namespace (our own uid outside it), our child's pid
-    // stops it and the socket is ours.
-    if (access !== "sudo")
-        return asRoot(access, found.path, [...args, ...extraArgs], env);
-    for (const name of PASSED_THROUGH_SUDO) {
-        const value = process.env[name];
-        if (value !== undefined)
-            env[name] = value;
-    }
-    // The socket's group is ours, so that we can connect without root. Through sudo our child is
-    // sudo: a shell notes buildkitd's own pid (it execs into buildkitd) for stopping it later.
-    args.push("--group", String(process.getgid?.() ?? 0));
-    return asRoot(access, "/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', (0,external_node_path_namespaceObject.join)(runtimeDir, PID_FILE), found.path, ...args, ...extraArgs], env);
-}
-const PID_FILE = "buildkitd.pid";
-function readPid(runtimeDir) {
-    try {
-        const pid = Number((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(runtimeDir, PID_FILE), "utf8").trim());
-        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function waitUntilAnswering(runner, child, timeoutMs, signal) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        if (child.exitCode !== null || child.signalCode !== null) {
-            throw new RunnerStartError(`buildkitd exited during start (${child.exitCode ?? child.signalCode})`);
-        }
-        if (signal?.aborted)
-            throw new RunnerStartError("Starting buildkitd was cancelled.");
-        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(runner.runtimeDir, "buildkitd.sock"))) {
-            const client = new BuildkitClient({ endpoint: runner.endpoint, tls: {}, connectTimeoutMs: 2_000 });
-            try {
-                const info = await client.probe(signal);
-                if (info.workers.length > 0)
-                    return;
-            }
-            catch {
-                // Not answering yet.
-            }
-            finally {
-                client.close();
-            }
-        }
-        if (Date.now() > deadline) {
-            throw new RunnerStartError(`buildkitd did not answer on ${runner.endpoint.address} within ${timeoutMs / 1000} s`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-}
-/** The last meaningful line of buildkitd's log, for the error sentence. */
-function logTail(logFile) {
-    try {
-        const lines = (0,external_node_fs_namespaceObject.readFileSync)(logFile, "utf8").trim().split("\n");
-        const fatal = lines.reverse().find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
-        return (fatal ?? lines[0] ?? "").trim().slice(0, 500);
-    }
-    catch {
-        return "";
-    }
-}
-function start_lastLine(text) {
-    return text.split("\n").pop().replace(/\.$/, "");
-}
-function stopChild(child, graceMs) {
-    if (child.exitCode !== null || child.signalCode !== null)
-        return Promise.resolve();
-    return new Promise((resolve) => {
-        const exited = () => {
-            clearTimeout(term);
-            clearTimeout(kill);
-            resolve();
-        };
-        child.once("exit", exited);
-        const term = setTimeout(() => child.kill("SIGKILL"), graceMs);
-        // After SIGKILL the exit is immediate; this only guards against an unkillable process.
-        const kill = setTimeout(() => {
-            child.off("exit", exited);
-            resolve();
-        }, graceMs + 10_000);
-        child.kill("SIGTERM");
-    });
-}
-/**
- * Stops a buildkitd this program started in an earlier process (the action's post step): SIGTERM,
- * then SIGKILL after the grace period. Resolves once the pid is gone.
- */
-async function stopProcessById(pid, graceMs = DEFAULT_STOP_GRACE_MS) {
-    if (!(await signalProcess(pid, "SIGTERM")))
-        return;
-    if (await waitForExit(pid, graceMs))
-        return;
-    await signalProcess(pid, "SIGKILL");
-    if (!(await waitForExit(pid, 10_000))) {
-        throw new RunnerStartError(`buildkitd (pid ${pid}) did not exit after SIGKILL.`);
-    }
-}
-async function waitForExit(pid, timeoutMs) {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        if (!isAlive(pid))
-            return true;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return !isAlive(pid);
-}
-
-;// CONCATENATED MODULE: ./src/runner/state.ts
-// The started runner's state dir (its build cache) kept between runs: restored before buildkitd
-// starts, saved after it stops. FileStateStore keeps tarballs in a directory (the CLI); the
-// GitHub adapter implements StateStore with @actions/cache.
-
-
-
-
-
-
-/** A saved state that cannot be restored or saved; the message is one sentence. */
-class StateError extends (/* unused pure expression or super */ null && (BuildkitError)) {
-    name = "StateError";
-}
-/** The key a state is saved under: the cache only suits the same version, OS and architecture. */
-function stateKey(version, os = process.platform, arch = releaseArch()) {
-    return `buildkit-state-v${version.replace(/^v/, "")}-${os}-${arch}`;
-}
-const DEFAULT_STATE_TIMEOUT_MS = 10 * 60_000;
-/**
- * Tarballs in a directory, ROOT/KEY.tar, uncompressed (the layers in the cache are compressed
- * already). Owners, modes, devices and xattrs are kept: overlayfs snapshots use whiteout devices
- * and trusted.* xattrs, which is also why tar runs as root (through sudo when we are not).
- */
-class FileStateStore {
-    root;
-    timeoutMs;
-    constructor(root, timeoutMs = DEFAULT_STATE_TIMEOUT_MS) {
-        this.root = root;
-        this.timeoutMs = timeoutMs;
-    }
-    async restore(key, dir) {
-        const file = this.file(key);
-        if (!existsSync(file))
-            return false;
-        await mkdir(dir, { recursive: true });
-        try {
-            await runAsRoot("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeoutMs: this.timeoutMs });
-        }
-        catch (error) {
-            await clearDir(dir);
-            throw new StateError(`The saved runner state ${file} cannot be extracted: ${tarFailure(error)}.`);
-        }
-        return true;
-    }
-    async save(key, dir) {
-        await mkdir(this.root, { recursive: true });
-        const file = this.file(key);
-        // Written beside and renamed: a save that fails half-way never replaces a good state.
-        const partial = `${file}.partial-${process.pid}`;
-        try {
-            await runAsRoot("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeoutMs: this.timeoutMs });
-            await rename(partial, file);
-        }
-        catch (error) {
-            await rm(partial, { force: true });
-            throw new StateError(`The runner state in ${dir} cannot be saved to ${file}: ${tarFailure(error)}.`);
-        }
-    }
-    /** Where the state saved under `key` is kept. */
-    file(key) {
-        if (!/^[A-Za-z0-9._-]+$/.test(key))
-            throw new StateError(`The state key "${key}" has characters a file name cannot.`);
-        return join(this.root, `${key}.tar`);
-    }
-}
-const TAR_KEEP = (/* unused pure expression or super */ null && (["--numeric-owner", "--xattrs", "--xattrs-include=*"]));
-function tarFailure(error) {
-    const failure = error;
-    if (failure.killed)
-        return "tar did not finish in time";
-    const lines = String(failure.stderr ?? failure.message)
-        .trim()
-        .split("\n")
-        .filter((line) => !/Exiting with failure status/.test(line));
-    return (lines[0] ?? "tar failed").replace(/^tar: /, "").replace(/\.$/, "");
-}
-/** Empties dir, keeping the directory itself; root's files in it through sudo when we are not root. */
-async function clearDir(dir) {
-    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-    const entries = (await (0,promises_namespaceObject.readdir)(dir)).map((entry) => (0,external_node_path_namespaceObject.join)(dir, entry));
-    try {
-        for (const entry of entries)
-            await (0,promises_namespaceObject.rm)(entry, { recursive: true, force: true });
-    }
-    catch (error) {
-        const code = error.code;
-        if (code !== "EACCES" && code !== "EPERM")
-            throw error;
-        await privilege_runAsRoot("rm", ["-rf", "--", ...entries], { timeoutMs: DEFAULT_STATE_TIMEOUT_MS });
-    }
-}
-/**
- * Restores the saved state and starts buildkitd on it. A state that cannot be extracted, or that
- * buildkitd cannot start on, is discarded with a warning and the runner starts with an empty cache.
- */
-async function startWithState(options) {
-    const { store, key, stateDir, reporter } = options;
-    await clearDir(stateDir);
-    let restored = false;
-    try {
-        restored = await store.restore(key, stateDir);
-        reporter.info(restored
-            ? `Restored the runner state ${key}.`
-            : `No saved runner state ${key}; starting with an empty cache.`);
-    }
-    catch (error) {
-        reporter.warning(`${sentence(error)} Starting with an empty cache.`);
-        await clearDir(stateDir);
-    }
-    try {
-        return { runner: await options.start(stateDir), restored };
-    }
-    catch (error) {
-        if (!restored)
-            throw error;
-        reporter.warning(`buildkitd did not start on the restored state ${key} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`);
-        await clearDir(stateDir);
-        return { runner: await options.start(stateDir), restored: false };
-    }
-}
-/** Stops the runner, then saves its state: buildkitd must not write while the tarball is made. */
-async function stopAndSave(runner, store, key, reporter) {
-    await runner.stop();
-    await store.save(key, runner.stateDir);
-    reporter.info(`Saved the runner state as ${key}.`);
-}
-function sentence(error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return /[.!?]$/.test(message) ? message : `${message}.`;
-}
-
-;// CONCATENATED MODULE: ./src/runner/acquire.ts
-// Getting a runner for one command, whatever was given: one endpoint (connect, check, pin), several
-// (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
-// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started for the
-// command and stopped after it, its cache kept in a state dir between runs).
-
-
-
-
-
-
-
-
-async function acquireRunner(options) {
-    const { runner, names, reporter, signal } = options;
-    if (runner.endpoints.length > 1)
-        return fromPool(options);
-    if (runner.endpointGiven || !options.start) {
-        const resolved = await resolveRunner(runner, names, reporter, signal);
-        return {
-            ...resolved,
-            reason: `given: ${resolved.info.endpoint}`,
-            release: async () => resolved.client.close(),
-        };
-    }
-    // Nothing given: a buildkitd on the default socket, if one answers quickly.
-    try {
-        const resolved = await connectRunner({ ...runner, connectTimeoutMs: Math.min(runner.connectTimeoutMs, 3_000) }, reporter, signal);
-        return {
-            ...resolved,
-            reason: `the buildkitd on the default socket ${DEFAULT_ENDPOINT}`,
-            release: async () => resolved.client.close(),
-        };
-    }
-    catch (error) {
-        if (!(error instanceof ConnectionError))
-            throw error;
-        reporter.info(`No runner is given and none answers at ${DEFAULT_ENDPOINT}; starting one for this command.`);
-    }
-    return options.start(options);
-}
-async function fromPool(options) {
-    const { runner } = options;
-    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })), {
-        platforms: options.platforms,
-        strict: options.strictPlatforms,
-        connectTimeoutMs: runner.connectTimeoutMs,
-        allowPlaintext: runner.allowPlaintext,
-        versionPin: runner.versionPin,
-        onVersionMismatch: runner.onVersionMismatch,
-        names: options.names,
-        reporter: options.reporter,
-        signal: options.signal,
-    });
-    const [first] = pool.assignments;
-    const chosen = first.runner;
-    const spansRunners = pool.assignments.some((assignment) => assignment.runner !== chosen);
-    return {
-        client: chosen.client,
-        info: chosen.info,
-        reason: pool.summary,
-        byPlatform: spansRunners
-            ? pool.assignments.map((assignment) => ({
-                platform: assignment.platform,
-                client: assignment.runner.client,
-                info: assignment.runner.info,
-            }))
-            : undefined,
-        release: async () => pool.close(),
-    };
-}
-/** A pinned buildkitd for the duration of the command: from PATH, the cache dir, or a download. */
-async function startForCommand(options) {
-    const { runner, names, reporter, signal } = options;
-    const version = versionToStart(runner.versionPin, names.buildkitVersion);
-    // Before any download: without a way to run it as root, there is nothing to start.
-    await requireRootAccess();
-    const cacheRoot = defaultCacheRoot(options.env);
-    const buildkitd = await ensureBuildkitd({
-        version,
-        store: new DirToolStore(cacheRoot),
-        // GitHub's API gives the release tarball's sha256; a token lifts its limit for anonymous callers.
-        githubApi: { token: options.env?.GITHUB_TOKEN || undefined },
-        reporter,
-        env: options.env,
-        signal,
-    });
-    // The state dir is the build cache: kept between commands, so the next build starts warm.
-    const stateDir = (0,external_node_path_namespaceObject.join)(cacheRoot, "state", `buildkit-v${version.replace(/^v/, "")}`);
-    let started;
-    try {
-        started = await startBuildkitd({ buildkitd, stateDir, reporter, signal });
-    }
-    catch (error) {
-        reporter.warning(`buildkitd did not start on its state in ${stateDir} (${error.message.replace(/\.$/, "")}); starting with an empty cache.`);
-        await clearDir(stateDir);
-        started = await startBuildkitd({ buildkitd, stateDir, reporter, signal });
-    }
-    return connectToStarted(options, started, {
-        reason: `started buildkitd v${version.replace(/^v/, "")} (${buildkitd.source}) with its cache in ${stateDir}`,
-        stopOnRelease: true,
-    });
-}
-/**
- * Connects to a buildkitd we started (unix socket, no TLS), and stops it if that fails. With
- * stopOnRelease, release() stops it too (the CLI); else something later does (the post step).
- */
-async function connectToStarted(options, started, how) {
-    const { runner, reporter, signal } = options;
-    const stop = () => started
-        .stop()
-        .catch((error) => reporter.warning(`Stopping the runner we started failed: ${error.message}`));
-    try {
-        const resolved = await connectRunner({ ...runner, endpoint: started.endpoint, tls: {} }, reporter, signal);
-        return {
-            ...resolved,
-            reason: how.reason,
-            release: async () => {
-                resolved.client.close();
-                if (how.stopOnRelease)
-                    await stop();
-            },
-        };
-    }
-    catch (error) {
-        await stop();
-        throw error;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cli/args.ts
-// Flag parsing for the CLI on node:util's parseArgs, with the sentences and exit code 2 that a
-// usage error deserves. Connection flags are buildctl's names; they are shared by every command.
-
-
-
-
-
-const CONNECTION_OPTIONS = {
-    addr: { type: "string", multiple: true },
-    tlscacert: { type: "string" },
-    tlscert: { type: "string" },
-    tlskey: { type: "string" },
-    tlsservername: { type: "string" },
-    tlsdir: { type: "string" },
-    timeout: { type: "string" },
-    "allow-plaintext": { type: "boolean" },
-    "buildkit-version": { type: "string" },
-    "version-mismatch": { type: "string" },
-    debug: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-};
-const CONNECTION_HELP = `Runner connection:
-      --addr ADDRESS            tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,
-                                in order of preference (default: $BUILDKIT_HOST, which may be a
-                                comma-separated list, else unix:///run/buildkit/buildkitd.sock)
-      --tlscacert PEM|FILE      CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)
-      --tlscert PEM|FILE        client certificate ($BUILDKIT_TLS_CERT)
-      --tlskey PEM|FILE         client key ($BUILDKIT_TLS_KEY)
-      --tlsservername NAME      name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)
-      --tlsdir DIR              directory with ca.pem, cert.pem and key.pem
-      --timeout DURATION        bound on reaching the runner (default 10s)
-      --allow-plaintext         allow TCP without TLS to a host that is not loopback
-      --buildkit-version PIN    required runner version: v0.32.2 or a range such as >=0.30 <0.33
-      --version-mismatch error|warning  what a missed pin does (default error)
-      --debug                   print debug lines
-  -h, --help                    show this help`;
-const CLI_RUNNER_NAMES = {
-    endpoint: "--addr",
-    tls: BUILDCTL_TLS_FLAGS,
-    connectTimeout: "--timeout",
-    allowPlaintext: "--allow-plaintext",
-    buildkitVersion: "--buildkit-version",
-    versionMismatch: "--version-mismatch",
-};
-function parseFlags(command, args, options) {
-    try {
-        const { values, positionals } = (0,external_node_util_namespaceObject.parseArgs)({ args, options, allowPositionals: true, strict: true });
-        return { values, positionals };
-    }
-    catch (error) {
-        throw new errors_InputError(`${rephrase(error.message)} (see "remote-buildkit ${command} --help").`);
-    }
-}
-/** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
-function rephrase(message) {
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown)
-        return `Unknown flag ${unknown[1]}`;
-    const missing = /Option '([^']+)' argument missing/.exec(message);
-    if (missing)
-        return `Flag ${missing[1].replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
-    return message.split(". ")[0].replace(/\.$/, "");
-}
-function runnerInputsFromFlags(values, env) {
-    const fromDir = values.tlsdir ? tlsInputsFromDir(values.tlsdir) : {};
-    return {
-        endpoint: values.addr?.join(","),
-        tls: {
-            caCert: values.tlscacert ?? fromDir.caCert ?? env.BUILDKIT_TLS_CACERT,
-            cert: values.tlscert ?? fromDir.cert ?? env.BUILDKIT_TLS_CERT,
-            key: values.tlskey ?? fromDir.key ?? env.BUILDKIT_TLS_KEY,
-            serverName: values.tlsservername ?? env.BUILDKIT_TLS_SERVERNAME,
-        },
-        connectTimeout: values.timeout,
-        allowPlaintext: values["allow-plaintext"] ??
-            parseBoolean(env.BUILDKIT_ALLOW_PLAINTEXT, "BUILDKIT_ALLOW_PLAINTEXT", false),
-        buildkitVersion: values["buildkit-version"],
-        versionMismatch: values["version-mismatch"],
-    };
-}
-/** Parses the connection flags and acquires the runner they name: what every command does first. */
-async function connectFromFlags(values, context, connect = {}) {
-    const reporter = context.reporter(values.debug ?? false);
-    const options = parseRunnerOptions(runnerInputsFromFlags(values, context.env), CLI_RUNNER_NAMES, context.env);
-    const acquired = await acquireRunner({
-        runner: options,
-        names: CLI_RUNNER_NAMES,
-        platforms: connect.platforms ?? [],
-        strictPlatforms: connect.strictPlatforms ?? false,
-        start: connect.startWhenNone ? startForCommand : undefined,
-        reporter,
-        env: context.env,
-        signal: context.signal,
-    });
-    return { reporter, ...acquired };
-}
-
-;// CONCATENATED MODULE: ./src/cli/commands/info.ts
-// `remote-buildkit info`: connect to a runner and print its version, workers and platforms.
-
-
-
-const INFO_HELP = `Usage: remote-buildkit info [flags]
-
-Connects to a BuildKit runner, checks its health and version pin, and prints its BuildKit
-version, workers and platforms.
-
-      --format text|json        output format (default text)
-${CONNECTION_HELP}`;
-const OPTIONS = { ...CONNECTION_OPTIONS, format: { type: "string" } };
-async function infoCommand(args, context) {
-    const { values, positionals } = parseFlags("info", args, OPTIONS);
-    if (values.help) {
-        context.stdout(`${INFO_HELP}\n`);
-        return 0;
-    }
-    if (positionals.length > 0) {
-        throw new errors_InputError(`info takes no arguments, but got "${positionals.join(" ")}".`);
-    }
-    const format = values.format ?? "text";
-    if (format !== "text" && format !== "json") {
-        throw new errors_InputError(`--format is "${format}"; use text or json.`);
-    }
-    const { info, release } = await connectFromFlags(values, context);
-    await release();
-    const text = format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
-    context.stdout(`${text}\n`);
-    return 0;
-}
-
-;// CONCATENATED MODULE: ./src/build/plan.ts
-// The build part of the inputs, validated once into a BuildPlan, and mapped to the dockerfile.v0
-// frontend's attributes. Both adapters use this; error sentences use the names the user knows.
-
-
-
-
-const PLATFORM = /^([a-z0-9_-]+)\/([a-z0-9_-]+)(\/[a-z0-9_.-]+)?$/i;
-// Go's operating systems and architectures, and the aliases containerd normalizes: a platform
-// outside these would reach the runner only to fail there, or worse, build for nothing.
-const KNOWN_OS = new Set("aix android darwin dragonfly freebsd illumos ios js linux netbsd openbsd plan9 solaris wasip1 windows".split(" "));
-const KNOWN_ARCH = new Set("386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x wasm x86_64 x86-64 aarch64 armhf armel i386".split(" "));
-function checkPlatform(platform, name) {
-    const match = PLATFORM.exec(platform);
-    if (!match) {
-        throw new errors_InputError(`${name} "${platform}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`);
-    }
-    const os = match[1].toLowerCase();
-    const arch = match[2].toLowerCase();
-    if (!KNOWN_OS.has(os))
-        throw new errors_InputError(`${name} "${platform}" names an unknown operating system "${os}".`);
-    if (!KNOWN_ARCH.has(arch))
-        throw new errors_InputError(`${name} "${platform}" names an unknown architecture "${arch}".`);
-}
-function parseBuildPlan(inputs, names, cwd = process.cwd(), env = process.env) {
-    const contextDir = (0,external_node_path_namespaceObject.resolve)(cwd, inputs.context);
-    requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
-    const file = inputs.file ? (0,external_node_path_namespaceObject.resolve)(cwd, inputs.file) : defaultDockerfile(contextDir);
-    requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
-    const platforms = commaList(inputs.platforms);
-    for (const platform of platforms)
-        checkPlatform(platform, names.platforms);
-    return {
-        contextDir,
-        dockerfileDir: (0,external_node_path_namespaceObject.dirname)(file),
-        dockerfileName: (0,external_node_path_namespaceObject.basename)(file),
-        target: inputs.target?.trim() || undefined,
-        buildArgs: keyValues(inputs.buildArgs, names.buildArgs, env),
-        labels: keyValues(inputs.labels, names.labels, undefined),
-        platforms,
-        noCache: inputs.noCache,
-        noCacheFilters: commaList(inputs.noCacheFilters),
-        namedContexts: (inputs.buildContexts ?? []).map((item) => namedContext(item, names.buildContexts, cwd)),
-        addHosts: commaList(inputs.addHosts ?? []).map((item) => hostEntry(item, names.addHosts)),
-        network: networkMode(inputs.network, names.network),
-        shmSizeBytes: inputs.shmSize?.trim() ? byteSize(inputs.shmSize.trim(), names.shmSize) : undefined,
-        ulimits: (inputs.ulimits ?? [])
-            .flatMap((item) => item.split(/[\s,]+/))
-            .filter(Boolean)
-            .map((item) => ulimit(item, names.ulimits)),
-        pull: inputs.pull ?? false,
-    };
-}
-/** Sources the dockerfile frontend resolves itself (`context:NAME=…`), by prefix. */
-const REMOTE_CONTEXT = /^(docker-image:\/\/|https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
-/** NAME=VALUE: a local directory, or an image, URL or Git repository, as buildx takes them. */
-function namedContext(item, name, cwd) {
-    const equals = item.indexOf("=");
-    const contextName = item.slice(0, Math.max(equals, 0)).trim();
-    const value = item.slice(equals + 1).trim();
-    if (equals < 0 || contextName === "" || value === "") {
-        throw new errors_InputError(`${name} "${item}" is not NAME=VALUE; write it as name=./dir or name=docker-image://image.`);
-    }
-    if (REMOTE_CONTEXT.test(value))
-        return { name: contextName, kind: "source", source: value };
-    if (value.startsWith("oci-layout://") || value.startsWith("target:")) {
-        throw new errors_InputError(`${name} "${item}" uses a form we do not support yet; use a directory, docker-image://, a Git or an HTTPS URL.`);
-    }
-    const dir = (0,external_node_path_namespaceObject.resolve)(cwd, value);
-    requireKind(dir, "directory", `${name} "${item}": the directory "${value}"`);
-    return { name: contextName, kind: "local", dir };
-}
-/** host:ip or host=ip (docker's two spellings) into the frontend's host=ip. */
-function hostEntry(item, name) {
-    const separator = item.includes("=") ? "=" : ":";
-    const at = item.indexOf(separator);
-    const host = item.slice(0, Math.max(at, 0));
-    const ip = item.slice(at + 1).replace(/^\[(.*)\]$/, "$1");
-    if (at <= 0 || !(0,external_node_net_namespaceObject.isIP)(ip)) {
-        throw new errors_InputError(`${name} "${item}" is not HOST:IP; write it as example.test:10.0.0.1.`);
-    }
-    return `${host}=${ip}`;
-}
-function networkMode(value, name) {
-    const mode = value?.trim() || "default";
-    if (mode === "default" || mode === "none" || mode === "host")
-        return mode;
-    throw new errors_InputError(`${name} "${mode}" is not a network mode BuildKit has; use default, none or host.`);
-}
-const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
-/** Sizes as docker reads them (64m, 1g, 512MiB): binary multiples, a bare number is bytes. */
-function byteSize(value, name) {
-    const match = SIZE.exec(value);
-    if (!match)
-        throw new errors_InputError(`${name} "${value}" is not a size; write it as 64m or 1g.`);
-    const power = " kmgtp".indexOf((match[2] ?? " ").toLowerCase());
-    return Math.floor(Number(match[1]) * 1024 ** power);
-}
-const ULIMIT = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/;
-const ULIMIT_NAMES = new Set([
-    "core",
-    "cpu",
-    "data",
-    "fsize",
-    "locks",
-    "memlock",
-    "msgqueue",
-    "nice",
-    "nofile",
-    "nproc",
-    "rss",
-    "rtprio",
-    "rttime",
-    "sigpending",
-    "stack",
-]);
-function ulimit(item, name) {
-    const match = ULIMIT.exec(item);
-    if (!match || !ULIMIT_NAMES.has(match[1])) {
-        throw new errors_InputError(`${name} "${item}" is not a ulimit; write it as nofile=1024:2048 with a name such as nofile or nproc.`);
-    }
-    if (match[3] !== undefined && Number(match[3]) !== -1 && Number(match[2]) > Number(match[3])) {
-        throw new errors_InputError(`${name} "${item}" has a soft limit above its hard limit.`);
-    }
-    return item;
-}
-/** Values given repeatedly, comma-separated, or both, as buildx takes --platform. */
-function commaList(values) {
-    return values
-        .flatMap((value) => value.split(","))
-        .map((value) => value.trim())
-        .filter(Boolean);
-}
-/**
- * CONTEXT/Dockerfile. Written without path.resolve on purpose: ncc's asset relocator rewrites
- * `resolve(dir, "Dockerfile")` into a path inside dist/.
- */
-function defaultDockerfile(contextDir) {
-    return [contextDir, "Dockerfile"].join("/");
-}
-function requireKind(path, kind, what) {
-    let stats;
-    try {
-        stats = (0,external_node_fs_namespaceObject.statSync)(path);
-    }
-    catch {
-        throw new errors_InputError(`${what} does not exist.`);
-    }
-    if (kind === "directory" && !stats.isDirectory())
-        throw new errors_InputError(`${what} is not a directory.`);
-    if (kind === "file" && !stats.isFile())
-        throw new errors_InputError(`${what} is not a file.`);
-}
-/**
- * NAME=value pairs. A bare NAME takes its value from the environment, as docker buildx does
- * for build args; where that is not possible the sentence says why.
- */
-function keyValues(items, name, env) {
-    const result = {};
-    for (const item of items) {
-        const equals = item.indexOf("=");
-        const key = (equals < 0 ? item : item.slice(0, equals)).trim();
-        if (key === "")
-            throw new errors_InputError(`${name} "${item}" has no name; write it as NAME=value.`);
-        if (equals >= 0) {
-            result[key] = item.slice(equals + 1);
-        }
-        else if (env && env[key] !== undefined) {
-            result[key] = env[key];
-        }
-        else {
-            throw new errors_InputError(env
-                ? `${name} "${item}" has no "=" and no environment variable ${key} is set; write it as ${key}=value.`
-                : `${name} "${item}" has no "="; write it as ${key}=value.`);
-        }
-    }
-    return result;
-}
-/** The dockerfile.v0 frontend's attributes for a plan. */
-function frontendAttrs(plan) {
-    const attrs = { filename: plan.dockerfileName };
-    if (plan.target)
-        attrs.target = plan.target;
-    for (const [key, value] of Object.entries(plan.buildArgs))
-        attrs[`build-arg:${key}`] = value;
-    for (const [key, value] of Object.entries(plan.labels))
-        attrs[`label:${key}`] = value;
-    if (plan.platforms.length > 0)
-        attrs.platform = plan.platforms.join(",");
-    if (plan.noCache)
-        attrs["no-cache"] = "";
-    else if (plan.noCacheFilters.length > 0)
-        attrs["no-cache"] = plan.noCacheFilters.join(",");
-    for (const context of plan.namedContexts) {
-        attrs[`context:${context.name}`] =
-            context.kind === "local" ? `local:${localDirName(context.name)}` : context.source;
-    }
-    if (plan.addHosts.length > 0)
-        attrs["add-hosts"] = plan.addHosts.join(",");
-    if (plan.network === "none" || plan.network === "host")
-        attrs["force-network-mode"] = plan.network;
-    if (plan.shmSizeBytes !== undefined)
-        attrs["shm-size"] = String(plan.shmSizeBytes);
-    if (plan.ulimits.length > 0)
-        attrs.ulimit = plan.ulimits.join(",");
-    if (plan.pull)
-        attrs["image-resolve-mode"] = "pull";
-    return attrs;
-}
-/** The session's directory names for a plan: the context, the Dockerfile's dir, named contexts. */
-function localDirs(plan) {
-    const dirs = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
-    for (const context of plan.namedContexts) {
-        if (context.kind === "local")
-            dirs[localDirName(context.name)] = context.dir;
-    }
-    return dirs;
-}
-/** A named context called "context" or "dockerfile" must not shadow the main two (buildx does the same). */
-function localDirName(name) {
-    return name === "context" || name === "dockerfile" ? `_${name}` : name;
-}
-/** Entitlements the plan needs from the runner: host networking is one. */
-function entitlements(plan) {
-    return plan.network === "host" ? ["network.host"] : [];
-}
-
-;// CONCATENATED MODULE: ./src/outputs/registry.ts
-
-const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-/** The registry would not take what we sent; the message names the registry and the status. */
-class RegistryError extends errors_BuildkitError {
-    name = "RegistryError";
-}
-/** `host[:port]/path/name[:tag]`, Docker Hub's short names included. */
-function parseReference(name) {
-    const { untagged, tag } = splitTag(name.split("@")[0]);
-    const slash = untagged.indexOf("/");
-    const first = slash < 0 ? "" : untagged.slice(0, slash);
-    const hasHost = first.includes(".") || first.includes(":") || first === "localhost";
-    const host = hasHost ? first : "docker.io";
-    let path = hasHost ? untagged.slice(slash + 1) : untagged;
-    if (host === "docker.io" && !path.includes("/"))
-        path = `library/${path}`;
-    return { host, repository: path, tag: tag ?? "latest" };
-}
-/** A name's tag is what follows a colon after its last slash (a host's port comes before one). */
-function splitTag(name) {
-    const colon = name.lastIndexOf(":");
-    return colon > name.lastIndexOf("/")
-        ? { untagged: name.slice(0, colon), tag: name.slice(colon + 1) }
-        : { untagged: name };
-}
-/** Puts an image index listing `entries` (manifests already in the repository) under the tag. */
-async function putImageIndex(reference, entries, credentials, signal) {
-    const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries });
-    const apiHost = reference.host === "docker.io" ? "registry-1.docker.io" : reference.host;
-    const url = `https://${apiHost}/v2/${reference.repository}/manifests/${reference.tag}`;
-    const put = (authorization) => fetch(url, {
-        method: "PUT",
-        body,
-        headers: { "content-type": OCI_INDEX, ...(authorization ? { authorization } : {}) },
-        signal,
-    });
-    const where = `${reference.host}/${reference.repository}:${reference.tag}`;
-    let response = await put().catch((error) => {
-        throw new RegistryError(`The registry ${reference.host} could not be reached to push ${where}: ${causeOf(error)}.`);
-    });
-    if (response.status === 401) {
-        const credential = await credentials?.(apiHost, signal);
-        const authorization = await answerChallenge(response.headers.get("www-authenticate") ?? "", credential, reference, signal);
-        await response.body?.cancel();
-        response = await put(authorization);
-    }
-    if (response.status !== 201 && response.status !== 200) {
-        const detail = (await response.text().catch(() => "")).slice(0, 200).trim();
-        throw new RegistryError(`The registry ${reference.host} refused the image index for ${where}: HTTP ${response.status}${detail ? ` ${detail}` : ""}.`);
-    }
-    await response.body?.cancel();
-    return response.headers.get("docker-content-digest") ?? "";
-}
-/** Basic: the credentials themselves; Bearer: a token from the realm, fetched with them. */
-async function answerChallenge(challenge, credential, reference, signal) {
-    const basic = credential && credential.username
-        ? `Basic ${Buffer.from(`${credential.username}:${credential.secret}`).toString("base64")}`
-        : undefined;
-    if (/^basic/i.test(challenge))
-        return basic;
-    if (!/^bearer/i.test(challenge))
-        return basic;
-    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1].toLowerCase(), match[2]]));
-    if (!params.realm)
-        return basic;
-    const tokenUrl = new URL(params.realm);
-    if (params.service)
-        tokenUrl.searchParams.set("service", params.service);
-    tokenUrl.searchParams.set("scope", `repository:${reference.repository}:pull,push`);
-    const response = await fetch(tokenUrl, { headers: basic ? { authorization: basic } : {}, signal }).catch((error) => {
-        throw new RegistryError(`The token service ${tokenUrl.host} could not be reached: ${causeOf(error)}.`);
-    });
-    if (!response.ok) {
-        await response.body?.cancel();
-        throw new RegistryError(`The token service ${tokenUrl.host} refused a token for ${reference.repository}: HTTP ${response.status}.`);
-    }
-    const { token, access_token: accessToken } = (await response.json());
-    return `Bearer ${token ?? accessToken ?? ""}`;
-}
-function causeOf(error) {
-    const cause = error.cause;
-    return cause?.code ?? cause?.message ?? error.message;
-}
-
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/buildkit/session/services.ts
+
 
 function serviceDefinition(service) {
     const definition = {};
@@ -42112,7 +40515,8 @@ function methodPaths(service) {
 ;// CONCATENATED MODULE: ./src/buildkit/session/tunnel.ts
 // The session: an HTTP/2 gRPC server of ours, carried inside the Control.Session stream. The
 // daemon is the HTTP/2 client on that byte tunnel and calls the services we register (health,
-// file sync, and later auth, secrets, ssh and file send).
+// file sync, auth, secrets, ssh and file send).
+
 
 
 
@@ -42120,12 +40524,12 @@ function methodPaths(service) {
 
 
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
-function newIdentifier() {
+function tunnel_newIdentifier() {
     const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
-    return Array.from((0,external_node_crypto_namespaceObject.randomBytes)(25), (byte) => alphabet[byte % 36]).join("");
+    return Array.from((0,external_node_crypto_.randomBytes)(25), (byte) => alphabet[byte % 36]).join("");
 }
 class Session {
-    id = newIdentifier();
+    id = tunnel_newIdentifier();
     server;
     call;
     closed = false;
@@ -42240,7 +40644,7 @@ function tunnelDuplex(call) {
         else
             callback();
     };
-    const duplex = new external_node_stream_namespaceObject.Duplex({
+    const duplex = new external_node_stream_.Duplex({
         write(chunk, _encoding, callback) {
             collect([chunk], callback);
         },
@@ -42277,67 +40681,83 @@ function tunnelDuplex(call) {
     return duplex;
 }
 
-;// CONCATENATED MODULE: ./src/buildkit/proto/grpc/health/v1/health_pb.ts
-// The standard gRPC health service; the daemon checks the session with it every few seconds.
-
-/**
- * Describes the file grpc/health/v1/health.proto.
- */
-const file_grpc_health_v1_health = /*@__PURE__*/ fileDesc("ChtncnBjL2hlYWx0aC92MS9oZWFsdGgucHJvdG8SDmdycGMuaGVhbHRoLnYxIiUKEkhlYWx0aENoZWNrUmVxdWVzdBIPCgdzZXJ2aWNlGAEgASgJIqkBChNIZWFsdGhDaGVja1Jlc3BvbnNlEkEKBnN0YXR1cxgBIAEoDjIxLmdycGMuaGVhbHRoLnYxLkhlYWx0aENoZWNrUmVzcG9uc2UuU2VydmluZ1N0YXR1cyJPCg1TZXJ2aW5nU3RhdHVzEgsKB1VOS05PV04QABILCgdTRVJWSU5HEAESDwoLTk9UX1NFUlZJTkcQAhITCg9TRVJWSUNFX1VOS05PV04QAzJaCgZIZWFsdGgSUAoFQ2hlY2sSIi5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1JlcXVlc3QaIy5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1Jlc3BvbnNlYgZwcm90bzM");
-/**
- * Describes the message grpc.health.v1.HealthCheckRequest.
- * Use `create(HealthCheckRequestSchema)` to create a new message.
- */
-const HealthCheckRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_grpc_health_v1_health, 0)));
-/**
- * Describes the message grpc.health.v1.HealthCheckResponse.
- * Use `create(HealthCheckResponseSchema)` to create a new message.
- */
-const HealthCheckResponseSchema = /*@__PURE__*/ message_messageDesc(file_grpc_health_v1_health, 1);
-/**
- * @generated from enum grpc.health.v1.HealthCheckResponse.ServingStatus
- */
-var HealthCheckResponse_ServingStatus;
-(function (HealthCheckResponse_ServingStatus) {
-    /**
-     * @generated from enum value: UNKNOWN = 0;
-     */
-    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["UNKNOWN"] = 0] = "UNKNOWN";
-    /**
-     * @generated from enum value: SERVING = 1;
-     */
-    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["SERVING"] = 1] = "SERVING";
-    /**
-     * @generated from enum value: NOT_SERVING = 2;
-     */
-    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["NOT_SERVING"] = 2] = "NOT_SERVING";
-    /**
-     * @generated from enum value: SERVICE_UNKNOWN = 3;
-     */
-    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["SERVICE_UNKNOWN"] = 3] = "SERVICE_UNKNOWN";
-})(HealthCheckResponse_ServingStatus || (HealthCheckResponse_ServingStatus = {}));
-/**
- * Describes the enum grpc.health.v1.HealthCheckResponse.ServingStatus.
- */
-const HealthCheckResponse_ServingStatusSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_grpc_health_v1_health, 1, 0)));
-/**
- * @generated from service grpc.health.v1.Health
- */
-const Health = /*@__PURE__*/ serviceDesc(file_grpc_health_v1_health, 0);
-
-;// CONCATENATED MODULE: ./src/buildkit/session/health.ts
+;// CONCATENATED MODULE: ./src/buildkit/solve.ts
 
 
-function healthService() {
+
+
+/** How long Status may stay quiet after Solve returns before we stop waiting for its end. */
+const STATUS_DRAIN_MS = 5_000;
+async function solve_solve(client, options) {
+    const ref = options.ref ?? tunnel_newIdentifier();
+    const status = followStatus(client, ref, options);
+    const [first] = options.exporters;
+    const request = {
+        ref,
+        session: options.sessionId,
+        frontend: options.frontend,
+        frontendAttrs: options.frontendAttrs,
+        exporters: options.exporters,
+        // Daemons before v0.13 read only the first exporter, from the older fields.
+        exporterDeprecated: first?.type ?? "",
+        exporterAttrsDeprecated: first?.attrs ?? {},
+        entitlements: options.entitlements ?? [],
+    };
+    try {
+        const response = await rpc_callUnary(client.channel, Control.method.solve, request, {
+            timeoutMs: "none",
+            signal: options.signal,
+        });
+        await status.drained();
+        return { ...response.exporterResponse };
+    }
+    catch (error) {
+        await status.drained();
+        if (options.signal?.aborted)
+            throw new errors_CancelledError("The build was cancelled.");
+        throw client.translate(error, options.signal);
+    }
+}
+function followStatus(client, ref, options) {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    options.signal?.addEventListener("abort", abort, { once: true });
+    const stream = callServerStream(client.channel, Control.method.status, { ref }, { signal: controller.signal });
+    let idleTimer;
+    let draining = false;
+    let finished = false;
+    const resetIdle = () => {
+        // Once the stream has ended there is nothing to wait for: a timer now would only hold the
+        // process open for STATUS_DRAIN_MS.
+        if (!draining || finished)
+            return;
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(abort, STATUS_DRAIN_MS);
+    };
+    stream.on("data", (update) => {
+        resetIdle();
+        options.onStatus(update);
+    });
+    const ended = new Promise((resolve) => {
+        // Status ends with the job; an error here (cancel, unknown job) says nothing Solve does not.
+        stream.on("error", () => resolve());
+        stream.on("end", () => resolve());
+    }).finally(() => {
+        finished = true;
+        clearTimeout(idleTimer);
+        options.signal?.removeEventListener("abort", abort);
+    });
     return {
-        service: Health,
-        advertise: true,
-        implementation: {
-            check: (_call, callback) => callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })),
+        drained: () => {
+            draining = true;
+            resetIdle();
+            return ended;
         },
     };
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./src/buildkit/context/stat.ts
 // Go's os.FileMode type bits.
 const MODE_DIR = 2 ** 31;
@@ -42400,6 +40820,7 @@ function majorMinor(stats) {
 // for the include and exclude patterns the daemon sends: `*`, `?`, `[...]`, `**` across
 // directories, `\` escapes, and `!` exceptions where the last matching pattern wins.
 
+
 const REGEX_SPECIALS = new Set([".", "+", "(", ")", "|", "{", "}", "$", "^"]);
 function compile(text) {
     let source = "^";
@@ -42447,14 +40868,14 @@ function escapeRegex(ch) {
 }
 /** Cleans one pattern as moby does: trims, drops a leading slash, resolves `.` and `..`. */
 function clean(text) {
-    let cleaned = external_node_path_namespaceObject.posix.normalize(text.trim());
+    let cleaned = external_node_path_.posix.normalize(text.trim());
     if (cleaned.length > 1 && cleaned.startsWith("/"))
         cleaned = cleaned.slice(1);
     if (cleaned.length > 1 && cleaned.endsWith("/"))
         cleaned = cleaned.slice(0, -1);
     return cleaned;
 }
-class PatternError extends Error {
+class PatternError extends errors_BuildkitError {
     name = "PatternError";
 }
 class PatternMatcher {
@@ -42529,13 +40950,6 @@ function prefixCompatible(patternSegments, dirSegments) {
     }
     return patternSegments.length > dirSegments.length;
 }
-/** Reads a .dockerignore file: one pattern a line, `#` comments, blank lines ignored. */
-function parseDockerignore(text) {
-    return text
-        .split(/\r?\n/)
-        .map((line) => line.trim())
-        .filter((line) => line !== "" && !line.startsWith("#"));
-}
 
 ;// CONCATENATED MODULE: ./src/buildkit/context/walk.ts
 // Walks a local directory the way fsutil's sender does: depth-first, names sorted bytewise in
@@ -42571,10 +40985,10 @@ async function* walkContext(root, filter) {
     function* visit(dir, relativeDir) {
         // Synchronous calls: one lstat costs microseconds, a trip through the thread pool and back
         // costs more than that per entry, and entries are sent one after the other anyway.
-        const names = sortNames((0,external_node_fs_namespaceObject.readdirSync)(dir));
+        const names = sortNames((0,external_node_fs_.readdirSync)(dir));
         for (const name of names) {
             const path = relativeDir ? `${relativeDir}/${name}` : name;
-            const absolutePath = (0,external_node_path_namespaceObject.join)(dir, name);
+            const absolutePath = (0,external_node_path_.join)(dir, name);
             // Neither sent nor entered whatever it is (the Dockerfile's dir is walked for one name):
             // no lstat, so an entry we could not read does not matter here.
             if (!include.empty && !include.matches(path) && !include.couldMatchInside(path))
@@ -42618,7 +41032,7 @@ function toEntry(path, absolutePath, stats, mode, hardlinks, kept) {
     let linkname = "";
     let hasContent = false;
     if (stats.isSymbolicLink()) {
-        linkname = (0,external_node_fs_namespaceObject.readlinkSync)(absolutePath);
+        linkname = (0,external_node_fs_.readlinkSync)(absolutePath);
     }
     else if (stats.isFile()) {
         hasContent = true;
@@ -42651,8 +41065,8 @@ async function followTargets(root, followPaths) {
     const targets = [...followPaths];
     for (const path of followPaths) {
         try {
-            const target = await (0,promises_namespaceObject.readlink)((0,external_node_path_namespaceObject.join)(root, path));
-            const resolved = target.startsWith("/") ? target.slice(1) : (0,external_node_path_namespaceObject.join)(path, "..", target);
+            const target = await (0,promises_.readlink)((0,external_node_path_.join)(root, path));
+            const resolved = target.startsWith("/") ? target.slice(1) : (0,external_node_path_.join)(path, "..", target);
             if (!resolved.startsWith(".."))
                 targets.push(resolved);
         }
@@ -42668,7 +41082,7 @@ class ContextReadError extends errors_BuildkitError {
 }
 function statEntry(absolutePath, path, dir) {
     try {
-        return (0,external_node_fs_namespaceObject.lstatSync)(absolutePath, { bigint: true });
+        return (0,external_node_fs_.lstatSync)(absolutePath, { bigint: true });
     }
     catch (error) {
         const code = error.code ?? "error";
@@ -42679,6 +41093,67 @@ function statEntry(absolutePath, path, dir) {
         }
         throw new ContextReadError(`The context file "${path}" cannot be read (${code}).`);
     }
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/grpc/health/v1/health_pb.ts
+// The standard gRPC health service; the daemon checks the session with it every few seconds.
+
+/**
+ * Describes the file grpc/health/v1/health.proto.
+ */
+const file_grpc_health_v1_health = /*@__PURE__*/ fileDesc("ChtncnBjL2hlYWx0aC92MS9oZWFsdGgucHJvdG8SDmdycGMuaGVhbHRoLnYxIiUKEkhlYWx0aENoZWNrUmVxdWVzdBIPCgdzZXJ2aWNlGAEgASgJIqkBChNIZWFsdGhDaGVja1Jlc3BvbnNlEkEKBnN0YXR1cxgBIAEoDjIxLmdycGMuaGVhbHRoLnYxLkhlYWx0aENoZWNrUmVzcG9uc2UuU2VydmluZ1N0YXR1cyJPCg1TZXJ2aW5nU3RhdHVzEgsKB1VOS05PV04QABILCgdTRVJWSU5HEAESDwoLTk9UX1NFUlZJTkcQAhITCg9TRVJWSUNFX1VOS05PV04QAzJaCgZIZWFsdGgSUAoFQ2hlY2sSIi5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1JlcXVlc3QaIy5ncnBjLmhlYWx0aC52MS5IZWFsdGhDaGVja1Jlc3BvbnNlYgZwcm90bzM");
+/**
+ * Describes the message grpc.health.v1.HealthCheckRequest.
+ * Use `create(HealthCheckRequestSchema)` to create a new message.
+ */
+const HealthCheckRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_grpc_health_v1_health, 0)));
+/**
+ * Describes the message grpc.health.v1.HealthCheckResponse.
+ * Use `create(HealthCheckResponseSchema)` to create a new message.
+ */
+const HealthCheckResponseSchema = /*@__PURE__*/ message_messageDesc(file_grpc_health_v1_health, 1);
+/**
+ * @generated from enum grpc.health.v1.HealthCheckResponse.ServingStatus
+ */
+var HealthCheckResponse_ServingStatus;
+(function (HealthCheckResponse_ServingStatus) {
+    /**
+     * @generated from enum value: UNKNOWN = 0;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["UNKNOWN"] = 0] = "UNKNOWN";
+    /**
+     * @generated from enum value: SERVING = 1;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["SERVING"] = 1] = "SERVING";
+    /**
+     * @generated from enum value: NOT_SERVING = 2;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["NOT_SERVING"] = 2] = "NOT_SERVING";
+    /**
+     * @generated from enum value: SERVICE_UNKNOWN = 3;
+     */
+    HealthCheckResponse_ServingStatus[HealthCheckResponse_ServingStatus["SERVICE_UNKNOWN"] = 3] = "SERVICE_UNKNOWN";
+})(HealthCheckResponse_ServingStatus || (HealthCheckResponse_ServingStatus = {}));
+/**
+ * Describes the enum grpc.health.v1.HealthCheckResponse.ServingStatus.
+ */
+const HealthCheckResponse_ServingStatusSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_grpc_health_v1_health, 1, 0)));
+/**
+ * @generated from service grpc.health.v1.Health
+ */
+const Health = /*@__PURE__*/ service_serviceDesc(file_grpc_health_v1_health, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/health.ts
+
+
+function healthService() {
+    return {
+        service: Health,
+        advertise: true,
+        implementation: {
+            check: (_call, callback) => callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })),
+        },
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/stat_pb.ts
@@ -42755,11 +41230,11 @@ const filesync_pb_BytesMessageSchema = /*@__PURE__*/ message_messageDesc(file_mo
 /**
  * @generated from service moby.filesync.v1.FileSync
  */
-const FileSync = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 0);
+const FileSync = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_filesync, 0);
 /**
  * @generated from service moby.filesync.v1.FileSend
  */
-const FileSend = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 1);
+const FileSend = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_filesync, 1);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/stat-packet.ts
 
@@ -42952,7 +41427,7 @@ const KEPT_BUFFERS = 20;
  * for a third of the upload's time.
  */
 async function sendLargeFile(call, id, path) {
-    const handle = await (0,promises_namespaceObject.open)(path, "r");
+    const handle = await (0,promises_.open)(path, "r");
     try {
         const readChunk = async () => {
             const buffer = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(HEADER_ROOM + CHUNK_BYTES);
@@ -42990,12 +41465,12 @@ function release(buffer) {
 }
 /** The whole file if it is still no bigger than the walk saw, else undefined (it grew since). */
 function readSmallFile(path, size) {
-    const fd = (0,external_node_fs_namespaceObject.openSync)(path, "r");
+    const fd = (0,external_node_fs_.openSync)(path, "r");
     try {
         const buffer = Buffer.allocUnsafe(size + 1);
         let length = 0;
         for (;;) {
-            const read = (0,external_node_fs_namespaceObject.readSync)(fd, buffer, length, buffer.length - length, null);
+            const read = (0,external_node_fs_.readSync)(fd, buffer, length, buffer.length - length, null);
             if (read === 0)
                 break;
             length += read;
@@ -43005,7 +41480,7 @@ function readSmallFile(path, size) {
         return buffer.subarray(0, length);
     }
     finally {
-        (0,external_node_fs_namespaceObject.closeSync)(fd);
+        (0,external_node_fs_.closeSync)(fd);
     }
 }
 /**
@@ -43055,6 +41530,552 @@ function sendQueuedTogether(call) {
             });
         }
     };
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/filesend-stream.ts
+// The FileSend call's packets in and out: fsutil packets encoded for the daemon, and the call's
+// messages handed to a receiver one at a time, with backpressure.
+
+
+
+/** Packets waiting to be handled before the call is paused (backpressure to the daemon). */
+const HIGH_WATER_PACKETS = 64;
+function encodePacket(init) {
+    const bytes = toBinary(PacketSchema, create(PacketSchema, init));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+/**
+ * Hands the call's messages to `handle` one at a time, in order, pausing the call while too
+ * many wait. Resolves when `handle` returns true, or at the end of the stream if `endIsDone`.
+ */
+function consume(call, handle, endIsDone, signal) {
+    return new Promise((resolve, reject) => {
+        let chain = Promise.resolve();
+        let waiting = 0;
+        let settled = false;
+        const cleanup = () => {
+            settled = true;
+            call.off("data", onData);
+            call.off("end", onEnd);
+            call.off("error", onError);
+            signal.removeEventListener("abort", onAbort);
+        };
+        const fail = (error) => {
+            if (settled)
+                return;
+            cleanup();
+            reject(error instanceof Error ? error : new Error(String(error)));
+        };
+        const succeed = () => {
+            if (settled)
+                return;
+            cleanup();
+            resolve();
+        };
+        const onData = (message) => {
+            waiting++;
+            if (waiting >= HIGH_WATER_PACKETS)
+                call.pause();
+            chain = chain
+                .then(async () => {
+                if (settled)
+                    return;
+                const done = await handle(message);
+                waiting--;
+                if (waiting < HIGH_WATER_PACKETS / 4)
+                    call.resume();
+                if (done)
+                    succeed();
+            })
+                .catch(fail);
+        };
+        const onEnd = () => {
+            chain = chain.then(() => {
+                if (endIsDone)
+                    succeed();
+                else
+                    fail(new FileSendError("The runner ended the output transfer before it was complete."));
+            }, fail);
+        };
+        const onError = (error) => fail(new FileSendError(`The output transfer failed: ${error.message}`));
+        const onAbort = () => fail(new FileSendError("The output transfer was cancelled."));
+        if (signal.aborted)
+            return onAbort();
+        call.on("data", onData);
+        call.on("end", onEnd);
+        call.on("error", onError);
+        signal.addEventListener("abort", onAbort, { once: true });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/filesend-file.ts
+// FileSend for the tar, oci and docker exporters: BytesMessages holding one file's bytes, ended by
+// the daemon's half-close.
+
+
+
+
+
+/** Received bytes are collected up to this much per file before one write. */
+const WRITE_BYTES = 1024 * 1024;
+async function receiveFile(call, path, signal) {
+    await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+    const file = await (0,promises_.open)(path, "w");
+    try {
+        const writer = new BufferedWriter(file);
+        await consume(call, async (message) => {
+            await writer.write(fromBinary(filesync_pb_BytesMessageSchema, message).data);
+            return false;
+        }, true, signal);
+        await writer.flush();
+    }
+    finally {
+        await file.close();
+    }
+}
+/** Collects chunks up to WRITE_BYTES and writes them with one call. */
+class BufferedWriter {
+    file;
+    chunks = [];
+    bytes = 0;
+    written = 0;
+    constructor(file) {
+        this.file = file;
+    }
+    async write(data) {
+        if (data.byteLength === 0)
+            return;
+        this.chunks.push(data);
+        this.bytes += data.byteLength;
+        if (this.bytes >= WRITE_BYTES)
+            await this.flush();
+    }
+    async flush() {
+        let chunks = this.chunks;
+        this.chunks = [];
+        this.bytes = 0;
+        while (chunks.length > 0) {
+            const { bytesWritten } = await this.file.writev(chunks);
+            this.written += bytesWritten;
+            chunks = dropBytes(chunks, bytesWritten);
+        }
+    }
+}
+/** What is left of `chunks` after the first `count` bytes (a short write). */
+function dropBytes(chunks, count) {
+    let rest = count;
+    let index = 0;
+    while (index < chunks.length && rest >= chunks[index].byteLength) {
+        rest -= chunks[index].byteLength;
+        index++;
+    }
+    const left = chunks.slice(index);
+    if (rest > 0 && left.length > 0)
+        left[0] = left[0].subarray(rest);
+    return left;
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/safe-fs.ts
+// File system calls for received outputs that never follow a symlink nor replace an existing file,
+// and Go's file modes and times as the unix ones.
+
+
+
+async function lstatOrUndefined(path) {
+    try {
+        return await (0,promises_.lstat)(path);
+    }
+    catch (error) {
+        if (error.code === "ENOENT")
+            return undefined;
+        throw error;
+    }
+}
+/** A directory we can fill whatever its final mode; another transfer may have just made it. */
+async function makeDir(absolute) {
+    try {
+        await (0,promises_.mkdir)(absolute, { mode: 0o700 });
+    }
+    catch (error) {
+        if (error.code !== "EEXIST")
+            throw error;
+        const stats = await (0,promises_.lstat)(absolute);
+        if (!stats.isDirectory())
+            throw error;
+    }
+}
+/** A new file, never an existing one nor through a symlink; writable by us until it is done. */
+function createFile(absolute) {
+    return (0,promises_.open)(absolute, external_node_fs_.constants.O_WRONLY | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_EXCL | external_node_fs_.constants.O_NOFOLLOW, 0o600);
+}
+/** Sets the final mode (with setuid, setgid, sticky) and mtime through the handle; closes it. */
+async function finishFileMetadata(handle, stat, close = true) {
+    try {
+        // After the data: a write by an unprivileged process clears setuid and setgid.
+        await handle.chmod(unixPermissions(stat.mode));
+        const time = seconds(stat.modTime);
+        await handle.utimes(time, time);
+    }
+    finally {
+        if (close)
+            await handle.close();
+    }
+}
+/** Go FileMode permission and special bits as unix st_mode bits. */
+function unixPermissions(goMode) {
+    let mode = goMode & 0o777;
+    if (hasMode(goMode, MODE_SETUID))
+        mode |= 0o4000;
+    if (hasMode(goMode, MODE_SETGID))
+        mode |= 0o2000;
+    if (hasMode(goMode, MODE_STICKY))
+        mode |= 0o1000;
+    return mode;
+}
+/**
+ * Unix nanoseconds as the fractional seconds Node's utimes takes. A double near today's time
+ * resolves about 240 ns and libuv truncates it to nanoseconds, so half a microsecond is added:
+ * the microseconds come out exact, the nanoseconds below them do not.
+ */
+function seconds(nanoseconds) {
+    return (Number(nanoseconds / 1000n) + 0.5) / 1e6;
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/filesend-dir.ts
+// FileSend for the local exporter: the daemon runs fsutil's sender and we are the receiver. STATs
+// come in walk order, then an empty STAT; we REQ files by id, the daemon sends their DATA; then
+// our FIN and its FIN. Every path is checked before anything is created (see filesend.ts).
+
+
+
+
+
+
+
+
+
+async function receiveDir(call, destination, context) {
+    await (0,promises_.mkdir)(destination, { recursive: true });
+    const receiver = new DirReceiver(call, await (0,promises_.realpath)(destination), destination, context);
+    try {
+        await consume(call, (message) => receiver.handle(fromBinary(PacketSchema, message)), false, context.signal);
+    }
+    finally {
+        await receiver.closeAll();
+    }
+}
+class DirReceiver {
+    call;
+    root;
+    display;
+    context;
+    nextId = 0;
+    statsDone = false;
+    finSent = false;
+    seen = new Set();
+    /** Regular files received in this transfer: the only valid hardlink targets. */
+    regularFiles = new Set();
+    wanted = [];
+    wantedNext = 0;
+    open = new Map();
+    hardlinks = [];
+    dirs = [];
+    concurrency;
+    constructor(call, root, display, context) {
+        this.call = call;
+        this.root = root;
+        this.display = display;
+        this.context = context;
+        this.concurrency = context.concurrency;
+    }
+    /** Handles one packet; true once the transfer is complete (the daemon's FIN after ours). */
+    async handle(packet) {
+        switch (packet.type) {
+            case Packet_PacketType.PACKET_STAT:
+                if (this.statsDone)
+                    throw new FileSendError("The runner sent a file after the end of the output.");
+                if (packet.stat === undefined) {
+                    this.statsDone = true;
+                }
+                else {
+                    await this.onStat(packet.stat, this.nextId);
+                    this.nextId++;
+                }
+                await this.requestMore();
+                await this.finishIfDone();
+                return false;
+            case Packet_PacketType.PACKET_DATA: {
+                const file = this.open.get(packet.id);
+                if (file === undefined) {
+                    throw new FileSendError(`The runner sent data for file id ${packet.id}, which was not requested.`);
+                }
+                if (packet.data.byteLength > 0) {
+                    await file.writer.write(packet.data);
+                    return false;
+                }
+                this.open.delete(packet.id);
+                await this.completeFile(file);
+                await this.requestMore();
+                await this.finishIfDone();
+                return false;
+            }
+            case Packet_PacketType.PACKET_FIN:
+                if (!this.finSent)
+                    throw new FileSendError("The runner ended the output before sending all of it.");
+                return true;
+            case Packet_PacketType.PACKET_ERR:
+                throw new FileSendError(`The runner failed to send the output: ${Buffer.from(packet.data).toString()}`);
+            default:
+                throw new FileSendError(`The runner sent an unexpected packet of type ${packet.type}.`);
+        }
+    }
+    /** Closes the files still open after a failure. */
+    async closeAll() {
+        const files = [...this.open.values()];
+        this.open.clear();
+        await Promise.allSettled(files.map((file) => file.handle.close()));
+    }
+    async onStat(stat, id) {
+        const relative = this.checkPath(stat.path, stat.path);
+        if (this.seen.has(relative))
+            throw new FileSendError(`The runner sent the output path "${relative}" twice.`);
+        this.seen.add(relative);
+        const absolute = `${this.root}/${relative}`;
+        await this.checkParents(relative);
+        const existing = await lstatOrUndefined(absolute);
+        const mode = stat.mode;
+        if (hasMode(mode, MODE_DIR)) {
+            if (existing === undefined || !existing.isDirectory()) {
+                if (existing !== undefined)
+                    await this.removeExisting(absolute, existing);
+                await makeDir(absolute);
+            }
+            this.context.knownDirs.add(absolute);
+            this.dirs.push({ absolute, stat });
+            return;
+        }
+        if (existing !== undefined)
+            await this.removeExisting(absolute, existing);
+        if (hasMode(mode, MODE_SYMLINK)) {
+            // Symlink targets may point anywhere: they are data. Only paths *through* them are refused.
+            await (0,promises_.symlink)(stat.linkname, absolute);
+            const time = seconds(stat.modTime);
+            await (0,promises_.lutimes)(absolute, time, time);
+        }
+        else if (hasMode(mode, MODE_TYPE)) {
+            this.context.onWarning?.(`Skipped "${relative}" of the output: devices, fifos and sockets cannot be created here.`);
+        }
+        else if (stat.linkname !== "") {
+            const target = this.checkPath(stat.linkname, relative, `a hardlink to ${JSON.stringify(stat.linkname)}`);
+            if (!this.regularFiles.has(target)) {
+                throw new UnsafeOutputPathError(relative, this.display, `it is a hardlink to ${JSON.stringify(stat.linkname)}, which is not a file received earlier in`);
+            }
+            // Made at the end, once every file exists: the target may still be waiting for its data.
+            this.hardlinks.push({ absolute, target: `${this.root}/${target}` });
+        }
+        else {
+            this.regularFiles.add(relative);
+            if (stat.size === 0n) {
+                const handle = await createFile(absolute);
+                await finishFileMetadata(handle, stat);
+            }
+            else {
+                this.wanted.push({ id, absolute, stat });
+            }
+        }
+    }
+    /** A clean relative path, or UnsafeOutputPathError naming `shown`. */
+    checkPath(path, shown, what = "it") {
+        const outside = `${what} would land outside`;
+        if (path === "" || path.includes("\0")) {
+            throw new UnsafeOutputPathError(shown, this.display, `${what} is not a valid path in`);
+        }
+        if (path.startsWith("/"))
+            throw new UnsafeOutputPathError(shown, this.display, `${outside}`);
+        const parts = path.split("/");
+        if (parts.includes(".."))
+            throw new UnsafeOutputPathError(shown, this.display, outside);
+        if (parts.some((part) => part === "" || part === ".")) {
+            throw new UnsafeOutputPathError(shown, this.display, `${what} is not a clean relative path in`);
+        }
+        return path;
+    }
+    /** Every parent of `relative` must be a real directory inside the root, never a symlink. */
+    async checkParents(relative) {
+        const parts = relative.split("/");
+        let current = this.root;
+        for (let index = 0; index < parts.length - 1; index++) {
+            current = `${current}/${parts[index]}`;
+            if (this.context.knownDirs.has(current))
+                continue;
+            const stats = await lstatOrUndefined(current);
+            const parent = parts.slice(0, index + 1).join("/");
+            if (stats?.isSymbolicLink()) {
+                throw new UnsafeOutputPathError(relative, this.display, `it goes through the symlink "${parent}" in`);
+            }
+            if (stats === undefined || !stats.isDirectory()) {
+                throw new FileSendError(`The runner sent the output path "${relative}" without its directory "${parent}".`);
+            }
+            this.context.knownDirs.add(current);
+        }
+    }
+    /** Replaces what a previous export left at a path (buildctl merges into the destination too). */
+    async removeExisting(absolute, existing) {
+        if (!existing.isDirectory()) {
+            await (0,promises_.unlink)(absolute);
+            return;
+        }
+        if (this.context.knownDirs.has(absolute)) {
+            throw new FileSendError(`The runner sent "${absolute.slice(this.root.length + 1)}" both as a directory and as a file.`);
+        }
+        // rm does not follow symlinks inside the tree it removes.
+        await (0,promises_.rm)(absolute, { recursive: true, force: true });
+    }
+    /** Sends REQs until `concurrency` files are open; each file is created as it is requested. */
+    async requestMore() {
+        while (this.open.size < this.concurrency && this.wantedNext < this.wanted.length) {
+            const wanted = this.wanted[this.wantedNext];
+            // Drop the entry so a large output does not keep every Stat until the end.
+            this.wanted[this.wantedNext] = undefined;
+            this.wantedNext++;
+            const handle = await createFile(wanted.absolute);
+            this.open.set(wanted.id, { ...wanted, handle, writer: new BufferedWriter(handle) });
+            this.call.write(encodePacket({ type: Packet_PacketType.PACKET_REQ, id: wanted.id }));
+        }
+    }
+    async completeFile(file) {
+        try {
+            await file.writer.flush();
+            await finishFileMetadata(file.handle, file.stat, false);
+        }
+        finally {
+            await file.handle.close();
+        }
+    }
+    /** After the last STAT and the last file: hardlinks, directory metadata, then our FIN. */
+    async finishIfDone() {
+        if (this.finSent || !this.statsDone || this.open.size > 0 || this.wantedNext < this.wanted.length)
+            return;
+        for (const { absolute, target } of this.hardlinks)
+            await (0,promises_.link)(target, absolute);
+        // Directories last, since creating their entries changed their mtimes; a directory's
+        // permissions may also forbid creating entries in it.
+        for (const { absolute, stat } of this.dirs) {
+            const handle = await (0,promises_.open)(absolute, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_DIRECTORY | external_node_fs_.constants.O_NOFOLLOW);
+            await finishFileMetadata(handle, stat);
+        }
+        this.finSent = true;
+        this.call.write(encodePacket({ type: Packet_PacketType.PACKET_FIN }));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/session/filesend.ts
+// FileSend: the daemon pushes build outputs to us. One method carries two formats. For the
+// `local` exporter the daemon runs fsutil's sender, so the messages are fsutil Packets and we are
+// the receiver: STATs in walk order, an empty STAT, our REQs by file id, its DATA, our FIN, its
+// FIN. For `tar`, `oci` and `docker` the messages are BytesMessages holding the file's bytes,
+// ended by the daemon's half-close. The request header buildkit-attachable-exporter-id names the
+// exporter's index in the Solve request; daemons before v0.13 send no header and only one
+// exporter, index 0. Multi-platform local outputs arrive as one concurrent call per platform.
+//
+// Safety: every received path is checked before anything is created. Paths must be clean and
+// relative, every parent must be a real directory (checked with lstat, never through a symlink),
+// hardlinks may only point at files received earlier in the same transfer, and files are
+// created with O_EXCL | O_NOFOLLOW, so nothing outside the destination is ever written.
+
+
+
+
+
+
+
+
+const EXPORTER_ID_HEADER = "buildkit-attachable-exporter-id";
+const DEFAULT_CONCURRENCY = 16;
+const identity = (bytes) => bytes;
+/** The FileSend service for a session; `targets[i]` receives the output of Solve exporter i. */
+function fileSendService(targets, options = {}) {
+    let firstFailure;
+    const running = new Set();
+    // Directories created or checked by any transfer of this service: concurrent transfers into
+    // one destination (platform-split=false) must never replace one of them with a symlink.
+    const knownDirs = new Set();
+    const diffCopy = (call) => {
+        const index = exporterIndex(call.metadata);
+        const target = targets[index];
+        const controller = new AbortController();
+        const abort = () => controller.abort();
+        options.signal?.addEventListener("abort", abort, { once: true });
+        call.on("cancelled", abort);
+        const work = (async () => {
+            if (target === undefined)
+                throw new FileSendError(`The runner sent output ${index}, which this build did not ask for.`);
+            if (target.kind === "dir") {
+                await receiveDir(call, target.dir, {
+                    knownDirs,
+                    concurrency: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY),
+                    onWarning: options.onWarning,
+                    signal: controller.signal,
+                });
+            }
+            else {
+                await receiveFile(call, target.path, controller.signal);
+            }
+        })().then(() => {
+            call.end();
+        }, (error) => {
+            const failure = asFileSendError(error, target);
+            firstFailure ??= failure;
+            if (target?.kind === "dir" && !call.cancelled) {
+                // fsutil's sender reads an ERR packet as the receiver's error, as fsutil's receiver sends.
+                call.write(encodePacket({ type: Packet_PacketType.PACKET_ERR, data: Buffer.from(failure.message) }));
+            }
+            const code = failure instanceof UnsafeOutputPathError ? src/* status */.h5.PERMISSION_DENIED : src/* status */.h5.UNKNOWN;
+            // grpc-js sends an 'error' emitted on a server stream as the call's status.
+            call.emit("error", Object.assign(new Error(failure.message), { code, details: failure.message }));
+        });
+        const tracked = work.finally(() => {
+            options.signal?.removeEventListener("abort", abort);
+            running.delete(tracked);
+        });
+        running.add(tracked);
+    };
+    return {
+        service: FileSend,
+        advertise: true,
+        definition: {
+            diffCopy: {
+                path: `/${FileSend.typeName}/${FileSend.method.diffCopy.name}`,
+                requestStream: true,
+                responseStream: true,
+                requestSerialize: identity,
+                requestDeserialize: identity,
+                responseSerialize: identity,
+                responseDeserialize: identity,
+                originalName: FileSend.method.diffCopy.name,
+            },
+        },
+        implementation: { diffCopy },
+        failure: () => firstFailure,
+        idle: async () => {
+            while (running.size > 0)
+                await Promise.allSettled([...running]);
+        },
+    };
+}
+/** The Solve exporter index the call is for; 0 when absent, as daemons before v0.13 send it. */
+function exporterIndex(metadata) {
+    const value = headerValues(metadata, EXPORTER_ID_HEADER)[0];
+    if (value === undefined || !/^\d+$/.test(value.trim()))
+        return 0;
+    return Number(value.trim());
+}
+function asFileSendError(error, target) {
+    if (error instanceof FileSendError)
+        return error;
+    const where = target === undefined ? "" : ` into ${target.kind === "dir" ? target.dir : target.path}`;
+    const message = error instanceof Error ? error.message : String(error);
+    return new FileSendError(`Receiving a build output${where} failed: ${message}`);
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/moby/filesync/v1/auth_pb.ts
@@ -43108,7 +42129,7 @@ const VerifyTokenAuthorityResponseSchema = /*@__PURE__*/ (/* unused pure express
 /**
  * @generated from service moby.filesync.v1.Auth
  */
-const Auth = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_auth, 0);
+const Auth = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_auth, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/auth.ts
 // moby.filesync.v1.Auth for the session: the daemon asks us for registry credentials, one host
@@ -43191,7 +42212,7 @@ const GetSecretResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_buil
 /**
  * @generated from service moby.buildkit.secrets.v1.Secrets
  */
-const Secrets = /*@__PURE__*/ serviceDesc(file_moby_buildkit_secrets_v1_secrets, 0);
+const Secrets = /*@__PURE__*/ service_serviceDesc(file_moby_buildkit_secrets_v1_secrets, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/secrets.ts
 // moby.buildkit.secrets.v1.Secrets for the session: the daemon asks for a secret by id when a
@@ -43249,7 +42270,7 @@ const CheckAgentResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_ssh
 /**
  * @generated from service moby.sshforward.v1.SSH
  */
-const SSH = /*@__PURE__*/ serviceDesc(file_moby_sshforward_v1_ssh, 0);
+const SSH = /*@__PURE__*/ service_serviceDesc(file_moby_sshforward_v1_ssh, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/ssh.ts
 // moby.sshforward.v1.SSH for the session: SSH agent forwarding. For a RUN --mount=type=ssh the
@@ -43298,7 +42319,7 @@ function sshService(agents, options = {}) {
     };
 }
 function forward(call, id, path, options) {
-    const socket = (0,external_node_net_namespaceObject.createConnection)({ path });
+    const socket = (0,external_node_net_.createConnection)({ path });
     let finished = false;
     const fail = (error) => {
         if (finished)
@@ -43354,622 +42375,2398 @@ function failCall(call, code, details) {
     call.emit("error", Object.assign(new Error(details), { code, details }));
 }
 
-;// CONCATENATED MODULE: ./src/buildkit/session/filesend.ts
-// FileSend: the daemon pushes build outputs to us. One method carries two formats. For the
-// `local` exporter the daemon runs fsutil's sender, so the messages are fsutil Packets and we are
-// the receiver: STATs in walk order, an empty STAT, our REQs by file id, its DATA, our FIN, its
-// FIN. For `tar`, `oci` and `docker` the messages are BytesMessages holding the file's bytes,
-// ended by the daemon's half-close. The request header buildkit-attachable-exporter-id names the
-// exporter's index in the Solve request; daemons before v0.13 send no header and only one
-// exporter, index 0. Multi-platform local outputs arrive as one concurrent call per platform.
-//
-// Safety: every received path is checked before anything is created. Paths must be clean and
-// relative, every parent must be a real directory (checked with lstat, never through a symlink),
-// hardlinks may only point at files received earlier in the same transfer, and files are
-// created with O_EXCL | O_NOFOLLOW, so nothing outside the destination is ever written.
+;// CONCATENATED MODULE: ./src/buildkit/proto/moby/buildkit/v1/frontend/gateway_pb.ts
+// The subset of BuildKit's gateway API (frontend/gateway/pb/gateway.proto at v0.32.2) that a
+// client needs to run a frontend subrequest (lint, outline, targets): LLBBridge's Solve and
+// Return. Field numbers and types follow v0.32.2; names are ours where that keeps the generated
+// TypeScript readable. Fields we never set or read are left out (kept as unknown fields).
+
+
+
+/**
+ * Describes the file moby/buildkit/v1/frontend/gateway.proto.
+ */
+const file_moby_buildkit_v1_frontend_gateway = /*@__PURE__*/ fileDesc("Cidtb2J5L2J1aWxka2l0L3YxL2Zyb250ZW5kL2dhdGV3YXkucHJvdG8SGW1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQi6AEKBlJlc3VsdBItCgNyZWYYAyABKAsyHi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZkgAEjEKBHJlZnMYBCABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZk1hcEgAEkEKCG1ldGFkYXRhGAogAygLMi8ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAFCCAoGcmVzdWx0Ii4KA1JlZhIKCgJpZBgBIAEoCRIbCgNkZWYYAiABKAsyDi5wYi5EZWZpbml0aW9uIpABCgZSZWZNYXASOQoEcmVmcxgBIAMoCzIrLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVmTWFwLlJlZnNFbnRyeRpLCglSZWZzRW50cnkSCwoDa2V5GAEgASgJEi0KBXZhbHVlGAIgASgLMh4ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWY6AjgBImUKDVJldHVyblJlcXVlc3QSMQoGcmVzdWx0GAEgASgLMiEubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyIQCg5SZXR1cm5SZXNwb25zZSKiAwoMU29sdmVSZXF1ZXN0EiIKCmRlZmluaXRpb24YASABKAsyDi5wYi5EZWZpbml0aW9uEhAKCGZyb250ZW5kGAIgASgJEk4KDGZyb250ZW5kX29wdBgDIAMoCzI4Lm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXF1ZXN0LkZyb250ZW5kT3B0RW50cnkSGwoTYWxsb3dfcmVzdWx0X3JldHVybhgFIAEoCBIeChZhbGxvd19yZXN1bHRfYXJyYXlfcmVmGAYgASgIElQKD2Zyb250ZW5kX2lucHV0cxgNIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXF1ZXN0LkZyb250ZW5kSW5wdXRzRW50cnkaMgoQRnJvbnRlbmRPcHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGkUKE0Zyb250ZW5kSW5wdXRzRW50cnkSCwoDa2V5GAEgASgJEh0KBXZhbHVlGAIgASgLMg4ucGIuRGVmaW5pdGlvbjoCOAEiTwoNU29sdmVSZXNwb25zZRILCgNyZWYYASABKAkSMQoGcmVzdWx0GAMgASgLMiEubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQyxgEKCUxMQkJyaWRnZRJaCgVTb2x2ZRInLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXF1ZXN0GigubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlc3BvbnNlEl0KBlJldHVybhIoLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmV0dXJuUmVxdWVzdBopLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmV0dXJuUmVzcG9uc2ViBnByb3RvMw", [file_google_rpc_status, file_pb_ops]);
+/**
+ * Describes the message moby.buildkit.v1.frontend.Result.
+ * Use `create(ResultSchema)` to create a new message.
+ */
+const ResultSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 0)));
+/**
+ * Describes the message moby.buildkit.v1.frontend.Ref.
+ * Use `create(RefSchema)` to create a new message.
+ */
+const RefSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 1)));
+/**
+ * Describes the message moby.buildkit.v1.frontend.RefMap.
+ * Use `create(RefMapSchema)` to create a new message.
+ */
+const RefMapSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 2)));
+/**
+ * Describes the message moby.buildkit.v1.frontend.ReturnRequest.
+ * Use `create(ReturnRequestSchema)` to create a new message.
+ */
+const ReturnRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 3)));
+/**
+ * Describes the message moby.buildkit.v1.frontend.ReturnResponse.
+ * Use `create(ReturnResponseSchema)` to create a new message.
+ */
+const ReturnResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 4)));
+/**
+ * Describes the message moby.buildkit.v1.frontend.SolveRequest.
+ * Use `create(SolveRequestSchema)` to create a new message.
+ */
+const gateway_pb_SolveRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 5)));
+/**
+ * Describes the message moby.buildkit.v1.frontend.SolveResponse.
+ * Use `create(SolveResponseSchema)` to create a new message.
+ */
+const gateway_pb_SolveResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_frontend_gateway, 6)));
+/**
+ * @generated from service moby.buildkit.v1.frontend.LLBBridge
+ */
+const gateway_pb_LLBBridge = /*@__PURE__*/ (/* unused pure expression or super */ null && (serviceDesc(file_moby_buildkit_v1_frontend_gateway, 0)));
+
+;// CONCATENATED MODULE: ./src/buildkit/frontend-call.ts
+// A frontend subrequest (buildx's --call: check, outline, targets) through the gateway API. A plain
+// Control.Solve drops the frontend's answer (the daemon keeps only `frontend.*` metadata keys), so
+// we act as the gateway client buildctl is: Control.Solve with no frontend and no definition on ref
+// R, then LLBBridge.Solve with requestid=frontend.<name> and LLBBridge.Return, each carrying
+// R in the buildkit-controlapi-buildid header. Control.Solve waits for Return, so every path
+// ends in a Return (a result or an error) or in cancelling the whole call.
 
 
 
 
 
 
-
-
-
-
-/** A build output could not be received. */
-class FileSendError extends errors_BuildkitError {
-    name = "FileSendError";
-}
-/** The runner sent a path that would land outside the destination; nothing was written there. */
-class UnsafeOutputPathError extends FileSendError {
-    path;
-    destination;
-    name = "UnsafeOutputPathError";
-    constructor(path, destination, reason) {
-        super(`Refused the output path ${JSON.stringify(path)} from the runner: ${reason} ${destination}.`);
-        this.path = path;
-        this.destination = destination;
+/** How long Return may take: the daemon answers it at once. */
+const RETURN_TIMEOUT_MS = 30_000;
+async function callFrontend(client, options) {
+    const ref = newIdentifier();
+    // One controller for the two halves: when either fails for good, the other is cancelled.
+    const controller = new AbortController();
+    const cancel = () => controller.abort();
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    if (options.signal?.aborted)
+        cancel();
+    const metadata = new grpc.Metadata();
+    metadata.set("buildkit-controlapi-buildid", ref);
+    const build = solve(client, {
+        ref,
+        sessionId: options.sessionId,
+        frontend: "",
+        frontendAttrs: options.frontendAttrs,
+        exporters: [],
+        onStatus: options.onStatus,
+        signal: controller.signal,
+    });
+    // Control.Solve ending before the bridge call means the build failed or was cancelled: stop
+    // asking, and report the build's own error rather than our cancellation of the bridge call.
+    let bridgeDone = false;
+    let buildEndedFirst = false;
+    const buildOutcome = build.then(() => ({ error: undefined }), (error) => ({ error: error }));
+    void buildOutcome.then(() => {
+        if (!bridgeDone)
+            buildEndedFirst = true;
+        cancel();
+    });
+    try {
+        let response;
+        let bridgeError;
+        try {
+            response = await callUnary(client.channel, LLBBridge.method.solve, {
+                frontend: options.frontend,
+                frontendOpt: { ...options.frontendAttrs, requestid: `frontend.${options.call}` },
+                allowResultReturn: true,
+                allowResultArrayRef: true,
+            }, { timeoutMs: "none", signal: controller.signal, metadata });
+        }
+        catch (error) {
+            bridgeError = error;
+        }
+        bridgeDone = true;
+        if (!buildEndedFirst && !controller.signal.aborted) {
+            const returned = await sendReturn(client, bridgeError, metadata, controller.signal);
+            if (!returned)
+                cancel();
+        }
+        const { error: buildError } = await buildOutcome;
+        if (options.signal?.aborted)
+            throw new CancelledError(`The ${options.call} call was cancelled.`);
+        if (buildEndedFirst && buildError !== undefined)
+            throw buildError;
+        if (bridgeError !== undefined)
+            throw client.translate(bridgeError, options.signal);
+        if (buildError !== undefined)
+            throw buildError;
+        const filename = options.frontendAttrs.filename ?? "Dockerfile";
+        return parseAnswer(options.call, response?.result?.metadata ?? {}, filename);
+    }
+    finally {
+        cancel();
+        options.signal?.removeEventListener("abort", cancel);
+        await buildOutcome;
     }
 }
-const EXPORTER_ID_HEADER = "buildkit-attachable-exporter-id";
-const EXPORTER_METADATA_PREFIX = "exporter-md-";
-const DEFAULT_CONCURRENCY = 16;
-/** Received bytes are collected up to this much per file before one write. */
-const WRITE_BYTES = 1024 * 1024;
-/** Packets waiting to be handled before the call is paused (backpressure to the daemon). */
-const HIGH_WATER_PACKETS = 64;
-const identity = (bytes) => bytes;
-/** The FileSend service for a session; `targets[i]` receives the output of Solve exporter i. */
-function fileSendService(targets, options = {}) {
-    let firstFailure;
-    const running = new Set();
-    // Directories created or checked by any transfer of this service: concurrent transfers into
-    // one destination (platform-split=false) must never replace one of them with a symlink.
-    const knownDirs = new Set();
-    const diffCopy = (call) => {
-        const index = exporterIndex(call.metadata);
-        const target = targets[index];
-        const controller = new AbortController();
-        const abort = () => controller.abort();
-        options.signal?.addEventListener("abort", abort, { once: true });
-        call.on("cancelled", abort);
-        const work = (async () => {
-            if (target === undefined)
-                throw new FileSendError(`The runner sent output ${index}, which this build did not ask for.`);
-            if (target.kind === "dir") {
-                await receiveDir(call, target.dir, { knownDirs, options, signal: controller.signal });
-            }
-            else {
-                await receiveFile(call, target.path, index, options, controller.signal);
-            }
-        })().then(() => {
-            call.end();
-        }, (error) => {
-            const failure = asFileSendError(error, target);
-            firstFailure ??= failure;
-            if (target?.kind === "dir" && !call.cancelled) {
-                // fsutil's sender reads an ERR packet as the receiver's error, as fsutil's receiver sends.
-                call.write(encodePacket({ type: Packet_PacketType.PACKET_ERR, data: Buffer.from(failure.message) }));
-            }
-            const code = failure instanceof UnsafeOutputPathError ? src/* status */.h5.PERMISSION_DENIED : src/* status */.h5.UNKNOWN;
-            // grpc-js sends an 'error' emitted on a server stream as the call's status.
-            call.emit("error", Object.assign(new Error(failure.message), { code, details: failure.message }));
-        });
-        const tracked = work.finally(() => {
-            options.signal?.removeEventListener("abort", abort);
-            running.delete(tracked);
-        });
-        running.add(tracked);
-    };
-    return {
-        service: FileSend,
-        advertise: true,
-        definition: {
-            diffCopy: {
-                path: `/${FileSend.typeName}/${FileSend.method.diffCopy.name}`,
-                requestStream: true,
-                responseStream: true,
-                requestSerialize: identity,
-                requestDeserialize: identity,
-                responseSerialize: identity,
-                responseDeserialize: identity,
-                originalName: FileSend.method.diffCopy.name,
+/** Ends the daemon's wait: the (empty) result, or the error the bridge call had. False if it failed. */
+async function sendReturn(client, bridgeError, metadata, signal) {
+    const request = bridgeError === undefined
+        ? { result: {} }
+        : {
+            error: {
+                code: isServiceError(bridgeError) ? bridgeError.code : grpc.status.UNKNOWN,
+                message: isServiceError(bridgeError)
+                    ? bridgeError.details
+                    : String(bridgeError?.message),
             },
-        },
-        implementation: { diffCopy },
-        failure: () => firstFailure,
-        idle: async () => {
-            while (running.size > 0)
-                await Promise.allSettled([...running]);
-        },
+        };
+    try {
+        await callUnary(client.channel, LLBBridge.method.return, request, {
+            timeoutMs: RETURN_TIMEOUT_MS,
+            signal,
+            metadata,
+        });
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+function metaText(metadata, key) {
+    const value = metadata[key];
+    return value === undefined ? "" : Buffer.from(value).toString("utf8");
+}
+function parseAnswer(call, metadata, filename) {
+    const text = metaText(metadata, "result.txt");
+    const jsonText = metaText(metadata, "result.json");
+    let json = undefined;
+    if (jsonText !== "") {
+        try {
+            json = JSON.parse(jsonText);
+        }
+        catch {
+            throw new BuildkitError(`The frontend's ${call} answer is not valid JSON.`);
+        }
+    }
+    if (call !== "lint")
+        return { call, json, text };
+    const statusText = metaText(metadata, "result.statuscode").trim();
+    return { ...parseLint(json, filename), statusCode: statusText === "" ? 0 : Number(statusText), text };
+}
+/** `filename` names the file when the answer lists no sources (a Dockerfile that does not parse). */
+function parseLint(json, filename) {
+    const lint = (json ?? {});
+    const files = (lint.sources ?? []).map((source) => source.filename ?? filename);
+    if (files.length === 0)
+        files.push(filename);
+    const locate = (location) => {
+        const index = location?.sourceIndex ?? 0;
+        const range = location?.ranges?.[0];
+        const file = files[index];
+        if (index < 0 || file === undefined || range === undefined)
+            return undefined;
+        const startLine = range.start?.line ?? 0;
+        return { file, startLine, endLine: range.end?.line ?? startLine };
     };
+    const findings = (lint.warnings ?? []).map((warning) => ({
+        rule: warning.ruleName ?? "",
+        description: warning.description ?? "",
+        detail: warning.detail ?? "",
+        url: warning.url ?? "",
+        location: locate(warning.location),
+    }));
+    const buildError = lint.buildError && {
+        message: lint.buildError.message ?? "",
+        location: locate(lint.buildError.location),
+    };
+    return { call: "lint", findings, ...(buildError ? { buildError } : {}) };
 }
-/** The Solve exporter index the call is for; 0 when absent, as daemons before v0.13 send it. */
-function exporterIndex(metadata) {
-    const value = headerValues(metadata, EXPORTER_ID_HEADER)[0];
-    if (value === undefined || !/^\d+$/.test(value.trim()))
-        return 0;
-    return Number(value.trim());
+
+;// CONCATENATED MODULE: ./src/buildkit/git-context.ts
+// A Git context: the runner fetches the repository itself, so nothing is uploaded. The Dockerfile
+// frontend (v0.32.2, dockerui/context.go) reads the attr `context` as a Git URL first
+// (`URL#ref:subdir`), and `filename` relative to that subdir. Credentials never go in the URL or
+// an attr (the runner stores frontend attrs verbatim in its build history): the runner asks the
+// session's Secrets service for GIT_AUTH_HEADER.<host[:port]>, GIT_AUTH_TOKEN.<host[:port]>,
+// GIT_AUTH_HEADER and GIT_AUTH_TOKEN, in that order (source/git/source.go), so a token is given as
+// the secret gitAuthSecretIds(url).token.
+
+/** A Git URL we will not send: it carries credentials, or it is not one the frontend takes as Git. */
+class GitContextError extends (/* unused pure expression or super */ null && (BuildkitError)) {
+    name = "GitContextError";
 }
-function asFileSendError(error, target) {
-    if (error instanceof FileSendError)
-        return error;
-    const where = target === undefined ? "" : ` into ${target.kind === "dir" ? target.dir : target.path}`;
-    const message = error instanceof Error ? error.message : String(error);
-    return new FileSendError(`Receiving a build output${where} failed: ${message}`);
+/** Whether the frontend takes `text` as a Git URL (dfgitutil.ParseGitRef at v0.32.2). */
+function isGitUrl(text) {
+    const value = text.trim();
+    if (/^git@[^:/]+:/.test(value))
+        return true;
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+    if (scheme === "git" || scheme === "ssh")
+        return true;
+    if (scheme === "http" || scheme === "https") {
+        // An HTTP URL is Git only when its path ends in .git; otherwise it is a tarball or a Dockerfile.
+        const path = value.replace(/[#?].*$/, "").replace(/^[a-z]+:\/\/[^/]*/i, "");
+        return path.endsWith(".git");
+    }
+    return value.startsWith("github.com/");
 }
-function encodePacket(init) {
-    const bytes = toBinary(PacketSchema, create(PacketSchema, init));
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** host[:port] as the runner names the auth secrets (Go's url.Host: the port only when given). */
+function gitHost(url) {
+    const value = url.trim();
+    const scp = /^[^@/]+@([^:/]+):/.exec(value);
+    if (scp && !value.includes("://"))
+        return scp[1];
+    if (value.startsWith("github.com/"))
+        return "github.com";
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(value)?.[1] ?? "";
+    return authority.slice(authority.lastIndexOf("@") + 1);
+}
+/** The secret ids the runner asks for this URL's host: a token (x-access-token) or a whole header. */
+function gitAuthSecretIds(url) {
+    const host = gitHost(url);
+    return { token: `GIT_AUTH_TOKEN.${host}`, header: `GIT_AUTH_HEADER.${host}` };
 }
 /**
- * Hands the call's messages to `handle` one at a time, in order, pausing the call while too
- * many wait. Resolves when `handle` returns true, or at the end of the stream if `endIsDone`.
+ * The frontend attrs for a Git context: `context` = the URL as given (with #ref:subdir), and
+ * `filename` relative to the subdir. Refuses a URL with credentials in it: they would be stored
+ * in the runner's build history for anyone with access to it to read.
  */
-function consume(call, handle, endIsDone, signal) {
-    return new Promise((resolve, reject) => {
-        let chain = Promise.resolve();
-        let waiting = 0;
-        let settled = false;
-        const cleanup = () => {
-            settled = true;
-            call.off("data", onData);
-            call.off("end", onEnd);
-            call.off("error", onError);
-            signal.removeEventListener("abort", onAbort);
-        };
-        const fail = (error) => {
-            if (settled)
-                return;
-            cleanup();
-            reject(error instanceof Error ? error : new Error(String(error)));
-        };
-        const succeed = () => {
-            if (settled)
-                return;
-            cleanup();
-            resolve();
-        };
-        const onData = (message) => {
-            waiting++;
-            if (waiting >= HIGH_WATER_PACKETS)
-                call.pause();
-            chain = chain
-                .then(async () => {
-                if (settled)
-                    return;
-                const done = await handle(message);
-                waiting--;
-                if (waiting < HIGH_WATER_PACKETS / 4)
-                    call.resume();
-                if (done)
-                    succeed();
-            })
-                .catch(fail);
-        };
-        const onEnd = () => {
-            chain = chain.then(() => {
-                if (endIsDone)
-                    succeed();
-                else
-                    fail(new FileSendError("The runner ended the output transfer before it was complete."));
-            }, fail);
-        };
-        const onError = (error) => fail(new FileSendError(`The output transfer failed: ${error.message}`));
-        const onAbort = () => fail(new FileSendError("The output transfer was cancelled."));
-        if (signal.aborted)
-            return onAbort();
-        call.on("data", onData);
-        call.on("end", onEnd);
-        call.on("error", onError);
-        signal.addEventListener("abort", onAbort, { once: true });
-    });
+function gitContextAttrs(url, options = {}) {
+    const value = url.trim();
+    if (!isGitUrl(value)) {
+        throw new GitContextError(`"${value}" is not a Git URL the Dockerfile frontend takes (git://…, ssh://…, git@host:path, or http(s)://….git).`);
+    }
+    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(value)?.[1];
+    if (userinfo !== undefined && (userinfo.includes(":") || /^(http|https):/i.test(value))) {
+        throw new GitContextError(`The Git URL for ${gitHost(value)} carries credentials; give the token as a secret (GIT_AUTH_TOKEN.${gitHost(value)}) instead, since the runner keeps the URL in its build history.`);
+    }
+    return { context: value, filename: options.filename ?? "Dockerfile" };
 }
-// ---- tar, oci and docker: one file -----------------------------------------------------------
-async function receiveFile(call, path, index, options, signal) {
-    const metadata = {};
-    for (const key of Object.keys(call.metadata.getMap())) {
-        if (key.startsWith(EXPORTER_METADATA_PREFIX)) {
-            metadata[key.slice(EXPORTER_METADATA_PREFIX.length)] = headerValues(call.metadata, key).join(",");
-        }
+/**
+ * One sentence for the runner's failure to fetch a Git context, or undefined for other failures.
+ * The runner's message holds git's stderr (several lines); it never holds the token.
+ */
+function describeGitFetchFailure(message) {
+    const remote = /failed to fetch remote (\S+?):? git stderr/.exec(message)?.[1] ??
+        /fetch remote (\S+?):/.exec(message)?.[1];
+    if (remote === undefined)
+        return undefined;
+    const host = gitHost(remote);
+    if (/could not read Username|Authentication failed|terminal prompts disabled|403|401/.test(message)) {
+        return `The runner could not fetch the Git context from ${remote}: the server refused it without valid credentials; give a token for ${host} (the secret GIT_AUTH_TOKEN.${host}) that can read the repository.`;
     }
-    options.onMetadata?.(index, metadata);
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
-    const file = await (0,promises_namespaceObject.open)(path, "w");
-    try {
-        const writer = new BufferedWriter(file);
-        await consume(call, async (message) => {
-            await writer.write(fromBinary(filesync_pb_BytesMessageSchema, message).data);
-            return false;
-        }, true, signal);
-        await writer.flush();
-    }
-    finally {
-        await file.close();
-    }
+    const gitLine = message
+        .split("\n")
+        .map((line) => line.trim())
+        .find((line) => line.startsWith("fatal:"));
+    return `The runner could not fetch the Git context from ${remote}${gitLine ? ` (${gitLine.replace(/\.$/, "")})` : ""}.`;
 }
-/** Collects chunks up to WRITE_BYTES and writes them with one call. */
-class BufferedWriter {
-    file;
-    chunks = [];
-    bytes = 0;
-    written = 0;
-    constructor(file) {
-        this.file = file;
-    }
-    async write(data) {
-        if (data.byteLength === 0)
-            return;
-        this.chunks.push(data);
-        this.bytes += data.byteLength;
-        if (this.bytes >= WRITE_BYTES)
-            await this.flush();
-    }
-    async flush() {
-        let chunks = this.chunks;
-        this.chunks = [];
-        this.bytes = 0;
-        while (chunks.length > 0) {
-            const { bytesWritten } = await this.file.writev(chunks);
-            this.written += bytesWritten;
-            chunks = dropBytes(chunks, bytesWritten);
-        }
-    }
+
+;// CONCATENATED MODULE: ./src/buildkit/index.ts
+// The public surface of the BuildKit client library: everything outside src/buildkit/ imports
+// from here (an ESLint rule keeps it so). Nothing in the library imports @actions/*.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/***/ }),
+
+/***/ 2957:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _job_process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(794);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3223);
+// Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
+// it opened and the process exits with its code.
+
+
+const { signal } = (0,_job_process_js__WEBPACK_IMPORTED_MODULE_0__/* .startProcess */ .k)();
+const exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_1__/* .runCli */ .a)(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    signal,
+});
+process.exitCode = exitCode;
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 3223:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  a: () => (/* binding */ runCli)
+});
+
+// UNUSED EXPORTS: MAIN_HELP
+
+// EXTERNAL MODULE: ./src/buildkit/index.ts + 72 modules
+var buildkit = __nccwpck_require__(7600);
+;// CONCATENATED MODULE: ./src/errors.ts
+// The errors a person reads, and the one place where any error becomes what the adapters show:
+// a user error is one sentence and an exit code; the client library's errors (BuildkitError) are
+// translated here; anything else is a bug and keeps its stack for the debug log.
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+/** The root of the errors whose message is a sentence for the user; the exit code says which kind. */
+class errors_UserError extends Error {
+    name = "UserError";
+    /** 1: the job failed; 2: the command line or an input is wrong. */
+    exitCode = EXIT_FAILED;
 }
-/** What is left of `chunks` after the first `count` bytes (a short write). */
-function dropBytes(chunks, count) {
-    let rest = count;
-    let index = 0;
-    while (index < chunks.length && rest >= chunks[index].byteLength) {
-        rest -= chunks[index].byteLength;
-        index++;
-    }
-    const left = chunks.slice(index);
-    if (rest > 0 && left.length > 0)
-        left[0] = left[0].subarray(rest);
-    return left;
+/** A value the user gave is malformed or inconsistent. The message names the input. */
+class InputError extends errors_UserError {
+    name = "InputError";
+    exitCode = EXIT_USAGE;
 }
-async function receiveDir(call, destination, context) {
-    await (0,promises_namespaceObject.mkdir)(destination, { recursive: true });
-    const receiver = new DirReceiver(call, await (0,promises_namespaceObject.realpath)(destination), destination, context);
-    try {
-        await consume(call, (message) => receiver.handle(fromBinary(PacketSchema, message)), false, context.signal);
-    }
-    finally {
-        await receiver.closeAll();
-    }
+/** A check the user asked for did not pass (a version pin, say). */
+class PolicyError extends errors_UserError {
+    name = "PolicyError";
 }
-class DirReceiver {
-    call;
-    root;
-    display;
-    context;
-    nextId = 0;
-    statsDone = false;
-    finSent = false;
-    seen = new Set();
-    /** Regular files received in this transfer: the only valid hardlink targets. */
-    regularFiles = new Set();
-    wanted = [];
-    wantedNext = 0;
-    open = new Map();
-    hardlinks = [];
-    dirs = [];
-    concurrency;
-    constructor(call, root, display, context) {
-        this.call = call;
-        this.root = root;
-        this.display = display;
-        this.context = context;
-        this.concurrency = Math.max(1, context.options.concurrency ?? DEFAULT_CONCURRENCY);
+function describeError(error) {
+    if (error instanceof errors_UserError)
+        return { message: error.message, exitCode: error.exitCode };
+    // An endpoint or TLS material the library cannot use came from the user's input.
+    if (error instanceof buildkit/* EndpointError */.cY || error instanceof buildkit/* TlsConfigError */.AI) {
+        return { message: error.message, exitCode: EXIT_USAGE };
     }
-    /** Handles one packet; true once the transfer is complete (the daemon's FIN after ours). */
-    async handle(packet) {
-        switch (packet.type) {
-            case Packet_PacketType.PACKET_STAT:
-                if (this.statsDone)
-                    throw new FileSendError("The runner sent a file after the end of the output.");
-                if (packet.stat === undefined) {
-                    this.statsDone = true;
-                }
-                else {
-                    await this.onStat(packet.stat, this.nextId);
-                    this.nextId++;
-                }
-                await this.requestMore();
-                await this.finishIfDone();
-                return false;
-            case Packet_PacketType.PACKET_DATA: {
-                const file = this.open.get(packet.id);
-                if (file === undefined) {
-                    throw new FileSendError(`The runner sent data for file id ${packet.id}, which was not requested.`);
-                }
-                if (packet.data.byteLength > 0) {
-                    await file.writer.write(packet.data);
-                    return false;
-                }
-                this.open.delete(packet.id);
-                await this.completeFile(file);
-                await this.requestMore();
-                await this.finishIfDone();
-                return false;
-            }
-            case Packet_PacketType.PACKET_FIN:
-                if (!this.finSent)
-                    throw new FileSendError("The runner ended the output before sending all of it.");
-                return true;
-            case Packet_PacketType.PACKET_ERR:
-                throw new FileSendError(`The runner failed to send the output: ${Buffer.from(packet.data).toString()}`);
-            default:
-                throw new FileSendError(`The runner sent an unexpected packet of type ${packet.type}.`);
-        }
+    if (error instanceof buildkit/* BuildkitError */.Ru)
+        return { message: error.message, exitCode: EXIT_FAILED };
+    const asError = error instanceof Error ? error : new Error(String(error));
+    return {
+        message: `Unexpected error: ${asError.message}`,
+        exitCode: EXIT_FAILED,
+        stack: asError.stack,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/report/plain.ts
+class PlainReporter {
+    write;
+    showDebug;
+    gitlab;
+    now;
+    sections = 0;
+    constructor(options = {}) {
+        this.write = options.write ?? ((text) => process.stderr.write(text));
+        this.showDebug = options.debug ?? false;
+        this.gitlab = options.gitlab ?? process.env.GITLAB_CI === "true";
+        this.now = options.now ?? Date.now;
     }
-    /** Closes the files still open after a failure. */
-    async closeAll() {
-        const files = [...this.open.values()];
-        this.open.clear();
-        await Promise.allSettled(files.map((file) => file.handle.close()));
+    info(message) {
+        this.write(`${message}\n`);
     }
-    async onStat(stat, id) {
-        const relative = this.checkPath(stat.path, stat.path);
-        if (this.seen.has(relative))
-            throw new FileSendError(`The runner sent the output path "${relative}" twice.`);
-        this.seen.add(relative);
-        const absolute = `${this.root}/${relative}`;
-        await this.checkParents(relative);
-        const existing = await lstatOrUndefined(absolute);
-        const mode = stat.mode;
-        if (hasMode(mode, MODE_DIR)) {
-            if (existing === undefined || !existing.isDirectory()) {
-                if (existing !== undefined)
-                    await this.removeExisting(absolute, existing);
-                await makeDir(absolute);
-            }
-            this.context.knownDirs.add(absolute);
-            this.dirs.push({ absolute, stat });
-            return;
-        }
-        if (existing !== undefined)
-            await this.removeExisting(absolute, existing);
-        if (hasMode(mode, MODE_SYMLINK)) {
-            // Symlink targets may point anywhere: they are data. Only paths *through* them are refused.
-            await (0,promises_namespaceObject.symlink)(stat.linkname, absolute);
-            const time = seconds(stat.modTime);
-            await (0,promises_namespaceObject.lutimes)(absolute, time, time);
-        }
-        else if (hasMode(mode, MODE_TYPE)) {
-            this.context.options.onWarning?.(`Skipped "${relative}" of the output: devices, fifos and sockets cannot be created here.`);
-        }
-        else if (stat.linkname !== "") {
-            const target = this.checkPath(stat.linkname, relative, `a hardlink to ${JSON.stringify(stat.linkname)}`);
-            if (!this.regularFiles.has(target)) {
-                throw new UnsafeOutputPathError(relative, this.display, `it is a hardlink to ${JSON.stringify(stat.linkname)}, which is not a file received earlier in`);
-            }
-            // Made at the end, once every file exists: the target may still be waiting for its data.
-            this.hardlinks.push({ absolute, target: `${this.root}/${target}` });
-        }
-        else {
-            this.regularFiles.add(relative);
-            if (stat.size === 0n) {
-                const handle = await createFile(absolute);
-                await finishFileMetadata(handle, stat);
-            }
-            else {
-                this.wanted.push({ id, absolute, stat });
-            }
-        }
+    warning(message) {
+        this.write(`warning: ${message}\n`);
     }
-    /** A clean relative path, or UnsafeOutputPathError naming `shown`. */
-    checkPath(path, shown, what = "it") {
-        const outside = `${what} would land outside`;
-        if (path === "" || path.includes("\0")) {
-            throw new UnsafeOutputPathError(shown, this.display, `${what} is not a valid path in`);
-        }
-        if (path.startsWith("/"))
-            throw new UnsafeOutputPathError(shown, this.display, `${outside}`);
-        const parts = path.split("/");
-        if (parts.includes(".."))
-            throw new UnsafeOutputPathError(shown, this.display, outside);
-        if (parts.some((part) => part === "" || part === ".")) {
-            throw new UnsafeOutputPathError(shown, this.display, `${what} is not a clean relative path in`);
-        }
-        return path;
+    error(message) {
+        this.write(`error: ${message}\n`);
     }
-    /** Every parent of `relative` must be a real directory inside the root, never a symlink. */
-    async checkParents(relative) {
-        const parts = relative.split("/");
-        let current = this.root;
-        for (let index = 0; index < parts.length - 1; index++) {
-            current = `${current}/${parts[index]}`;
-            if (this.context.knownDirs.has(current))
-                continue;
-            const stats = await lstatOrUndefined(current);
-            const parent = parts.slice(0, index + 1).join("/");
-            if (stats?.isSymbolicLink()) {
-                throw new UnsafeOutputPathError(relative, this.display, `it goes through the symlink "${parent}" in`);
-            }
-            if (stats === undefined || !stats.isDirectory()) {
-                throw new FileSendError(`The runner sent the output path "${relative}" without its directory "${parent}".`);
-            }
-            this.context.knownDirs.add(current);
-        }
+    debug(message) {
+        if (this.showDebug)
+            this.write(`debug: ${message}\n`);
     }
-    /** Replaces what a previous export left at a path (buildctl merges into the destination too). */
-    async removeExisting(absolute, existing) {
-        if (!existing.isDirectory()) {
-            await (0,promises_namespaceObject.unlink)(absolute);
-            return;
+    async group(title, body) {
+        if (!this.gitlab) {
+            this.write(`${title}\n`);
+            return body();
         }
-        if (this.context.knownDirs.has(absolute)) {
-            throw new FileSendError(`The runner sent "${absolute.slice(this.root.length + 1)}" both as a directory and as a file.`);
-        }
-        // rm does not follow symlinks inside the tree it removes.
-        await (0,promises_namespaceObject.rm)(absolute, { recursive: true, force: true });
-    }
-    /** Sends REQs until `concurrency` files are open; each file is created as it is requested. */
-    async requestMore() {
-        while (this.open.size < this.concurrency && this.wantedNext < this.wanted.length) {
-            const wanted = this.wanted[this.wantedNext];
-            // Drop the entry so a large output does not keep every Stat until the end.
-            this.wanted[this.wantedNext] = undefined;
-            this.wantedNext++;
-            const handle = await createFile(wanted.absolute);
-            this.open.set(wanted.id, { ...wanted, handle, writer: new BufferedWriter(handle) });
-            this.call.write(encodePacket({ type: Packet_PacketType.PACKET_REQ, id: wanted.id }));
-        }
-    }
-    async completeFile(file) {
+        // GitLab's section markers: https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
+        const name = `remote_buildkit_${++this.sections}`;
+        const seconds = () => Math.floor(this.now() / 1000);
+        this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${title}\n`);
         try {
-            await file.writer.flush();
-            await finishFileMetadata(file.handle, file.stat, false);
+            return await body();
         }
         finally {
-            await file.handle.close();
+            this.write(`\x1b[0Ksection_end:${seconds()}:${name}\r\x1b[0K\n`);
         }
-    }
-    /** After the last STAT and the last file: hardlinks, directory metadata, then our FIN. */
-    async finishIfDone() {
-        if (this.finSent || !this.statsDone || this.open.size > 0 || this.wantedNext < this.wanted.length)
-            return;
-        for (const { absolute, target } of this.hardlinks)
-            await (0,promises_namespaceObject.link)(target, absolute);
-        // Directories last, since creating their entries changed their mtimes; a directory's
-        // permissions may also forbid creating entries in it.
-        for (const { absolute, stat } of this.dirs) {
-            const handle = await (0,promises_namespaceObject.open)(absolute, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_DIRECTORY | external_node_fs_namespaceObject.constants.O_NOFOLLOW);
-            await finishFileMetadata(handle, stat);
-        }
-        this.finSent = true;
-        this.call.write(encodePacket({ type: Packet_PacketType.PACKET_FIN }));
     }
 }
-async function lstatOrUndefined(path) {
+
+;// CONCATENATED MODULE: ./src/version.ts
+// This program's own version (a unit test keeps it equal to package.json's), and the BuildKit
+// release it is pinned to: the version a started runner runs and the tests run against. The
+// shell scripts and workflow files that cannot import it are kept equal by a unit test.
+const PROGRAM_VERSION = "0.1.0";
+/** The pinned BuildKit release, without the leading v. */
+const BUILDKIT_VERSION = "0.32.2";
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
+;// CONCATENATED MODULE: ./src/values.ts
+// The value parsers every input goes through: lists (one per line or flag, comma-separated where
+// an input takes that), KEY=VALUE, durations, sizes, booleans and platforms. Each error is one
+// sentence that names the input as the user knows it (`input platforms`, `--platform`).
+
+
+/** Text with something in it, trimmed; empty text is no value. */
+function nonEmpty(value) {
+    return value?.trim() || undefined;
+}
+/**
+ * The items of a list given one per line (the action), repeated (the CLI), or both, each split
+ * further on `separator` where the input takes that (commas, say); trimmed, empty ones dropped.
+ */
+function listItems(values, separator) {
+    return values
+        .flatMap((value) => (separator === undefined ? [value] : value.split(separator)))
+        .map((value) => value.trim())
+        .filter(Boolean);
+}
+/** KEY=VALUE: the key trimmed and the value as written (it may hold "="); no value without "=". */
+function splitKeyValue(text) {
+    const equals = text.indexOf("=");
+    return equals < 0 ? [text.trim(), undefined] : [text.slice(0, equals).trim(), text.slice(equals + 1)];
+}
+/**
+ * NAME=value pairs. A bare NAME takes its value from `env`, as docker buildx does for build args;
+ * without `env`, or where that is not possible, the sentence says why.
+ */
+function parseKeyValues(items, name, env) {
+    const result = {};
+    for (const item of items) {
+        const [key, value] = splitKeyValue(item);
+        if (key === "")
+            throw new InputError(`${name} "${item}" has no name; write it as NAME=value.`);
+        if (value !== undefined) {
+            result[key] = value;
+        }
+        else if (env && env[key] !== undefined) {
+            result[key] = env[key];
+        }
+        else {
+            throw new InputError(env
+                ? `${name} "${item}" has no "=" and no environment variable ${key} is set; write it as ${key}=value.`
+                : `${name} "${item}" has no "="; write it as ${key}=value.`);
+        }
+    }
+    return result;
+}
+/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
+function parseDuration(value, name) {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+    const amount = match ? Number(match[1]) : NaN;
+    if (!match || !(amount > 0)) {
+        throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
+    }
+    const unit = match[2] ?? "s";
+    return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
+}
+const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
+/** Sizes as docker reads them (64m, 1g, 512MiB): binary multiples, a bare number is bytes. */
+function parseByteSize(value, name) {
+    const match = SIZE.exec(value);
+    if (!match)
+        throw new InputError(`${name} "${value}" is not a size; write it as 64m or 1g.`);
+    const power = " kmgtp".indexOf((match[2] ?? " ").toLowerCase());
+    return Math.floor(Number(match[1]) * 1024 ** power);
+}
+/**
+ * true/True/TRUE and false/False/FALSE, as actions/toolkit's getBooleanInput reads them (YAML
+ * 1.2's core schema), and 1/0 as environment variables often say it. Empty is the fallback.
+ */
+function parseBoolean(value, name, fallback) {
+    const text = value?.trim();
+    if (text === undefined || text === "")
+        return fallback;
+    if (["true", "True", "TRUE", "1"].includes(text))
+        return true;
+    if (["false", "False", "FALSE", "0"].includes(text))
+        return false;
+    throw new InputError(`${name} is "${value}"; use true or false.`);
+}
+const PLATFORM = /^([a-z0-9_-]+)\/([a-z0-9_-]+)(\/[a-z0-9_.-]+)?$/i;
+// Go's operating systems and architectures, and the aliases containerd normalizes: a platform
+// outside these would reach the runner only to fail there, or worse, build for nothing.
+const KNOWN_OS = new Set("aix android darwin dragonfly freebsd illumos ios js linux netbsd openbsd plan9 solaris wasip1 windows".split(" "));
+const KNOWN_ARCH = new Set("386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x wasm x86_64 x86-64 aarch64 armhf armel i386".split(" "));
+/** Platforms (os/arch[/variant]), checked and normalized as BuildKit compares them, without repeats. */
+function parsePlatforms(items, name) {
+    const platforms = [];
+    for (const item of items) {
+        const match = PLATFORM.exec(item);
+        if (!match) {
+            throw new InputError(`${name} "${item}" is not a platform; write it as os/arch[/variant], such as linux/arm64.`);
+        }
+        const os = match[1].toLowerCase();
+        const architecture = match[2].toLowerCase();
+        if (!KNOWN_OS.has(os))
+            throw new InputError(`${name} "${item}" names an unknown operating system "${os}".`);
+        if (!KNOWN_ARCH.has(architecture)) {
+            throw new InputError(`${name} "${item}" names an unknown architecture "${architecture}".`);
+        }
+        const platform = (0,buildkit/* normalizePlatform */.FL)({ os, architecture, variant: match[3]?.slice(1) });
+        if (!platforms.some((known) => (0,buildkit/* formatPlatform */.Bq)(known) === (0,buildkit/* formatPlatform */.Bq)(platform)))
+            platforms.push(platform);
+    }
+    return platforms;
+}
+
+;// CONCATENATED MODULE: ./src/outputs/exporters.ts
+// Build outputs as buildx writes them (`type=local,dest=out`, `type=tar,dest=out.tar`, oci,
+// docker, image and registry), one per line or flag, typed as exporters; and each exporter as
+// BuildKit's Solve request takes it, with the place on the job's machine that receives it. `dest`
+// stays on our side: the runner streams the result back through the session.
+
+
+
+
+
+const FILE_TYPES = new Set(["tar", "oci", "docker"]);
+function parseOutputs(items, name, cwd) {
+    return items.map((item) => parseOutput(item, name, cwd));
+}
+function parseOutput(item, name, cwd) {
+    // buildx's shorthand: a bare path is a local output.
+    const fields = item.includes("=") ? item.split(",") : [`type=local`, `dest=${item}`];
+    const attrs = {};
+    for (const field of fields) {
+        const [key, value] = splitKeyValue(field);
+        if (key === "" || value === undefined)
+            throw new InputError(`${name} "${item}" is not KEY=VALUE,...; write it as type=local,dest=DIR.`);
+        attrs[key] = value;
+    }
+    const { type, dest, ...exporterAttrs } = attrs;
+    if (type === undefined)
+        throw new InputError(`${name} "${item}" has no type=; use local, tar, oci, docker, image or registry.`);
+    if (type === "image" || type === "registry") {
+        if (dest !== undefined)
+            throw new InputError(`${name} "${item}": an ${type} output has no dest.`);
+        const { name: names, push, "push-by-digest": pushByDigest, ...rest } = exporterAttrs;
+        return {
+            type: "image",
+            names: (names ?? "").split(",").filter((each) => each.trim() !== ""),
+            // buildx's registry output is an image output that pushes.
+            push: type === "registry" ? true : exporterBoolean(push, "push", item, name),
+            pushByDigest: exporterBoolean(pushByDigest, "push-by-digest", item, name),
+            attrs: rest,
+        };
+    }
+    if (type !== "local" && !FILE_TYPES.has(type)) {
+        throw new InputError(`${name} "${item}" has type=${type}; use local, tar, oci, docker, image or registry.`);
+    }
+    if (!dest)
+        throw new InputError(`${name} "${item}" needs dest=${type === "local" ? "DIR" : "FILE"}.`);
+    if (dest === "-")
+        throw new InputError(`${name} "${item}": writing an output to stdout is not supported; give a file.`);
+    const path = (0,external_node_path_.resolve)(cwd, dest);
+    if (type === "local") {
+        requireNot(path, "file", `${name} "${item}": "${dest}" is a file, not a directory.`);
+        return { type, dir: path, attrs: exporterAttrs };
+    }
+    requireNot(path, "directory", `${name} "${item}": "${dest}" is a directory; give a file.`);
+    return { type: type, file: path, attrs: exporterAttrs };
+}
+/** A boolean attribute as BuildKit's exporters read it (Go's strconv.ParseBool). */
+function exporterBoolean(value, key, item, name) {
+    if (value === undefined)
+        return undefined;
+    if (["1", "t", "T", "true", "TRUE", "True"].includes(value))
+        return true;
+    if (["0", "f", "F", "false", "FALSE", "False"].includes(value))
+        return false;
+    throw new InputError(`${name} "${item}" has ${key}=${value}; use true or false.`);
+}
+function requireNot(path, kind, message) {
     try {
-        return await (0,promises_namespaceObject.lstat)(path);
+        const stats = (0,external_node_fs_.statSync)(path);
+        if (kind === "file" ? !stats.isDirectory() : stats.isDirectory())
+            throw new InputError(message);
     }
     catch (error) {
-        if (error.code === "ENOENT")
-            return undefined;
+        if (error instanceof InputError)
+            throw error;
+    }
+}
+/** The exporter as the Solve request takes it. */
+function exporterRequest(exporter) {
+    if (exporter.type !== "image")
+        return { type: exporter.type, attrs: exporter.attrs };
+    const attrs = {};
+    if (exporter.names.length > 0)
+        attrs.name = exporter.names.join(",");
+    if (exporter.push)
+        attrs.push = "true";
+    if (exporter.pushByDigest)
+        attrs["push-by-digest"] = "true";
+    return { type: "image", attrs: { ...attrs, ...exporter.attrs } };
+}
+/** Where the runner sends the exporter's result on this machine; undefined for images. */
+function outputTarget(exporter) {
+    if (exporter.type === "local")
+        return { kind: "dir", dir: exporter.dir };
+    if (exporter.type === "image")
+        return undefined;
+    return { kind: "file", path: exporter.file };
+}
+/** Creates the destinations before the build, so that a path we cannot write fails early. */
+function prepareDestinations(exporters, name) {
+    for (const exporter of exporters) {
+        const target = outputTarget(exporter);
+        if (!target)
+            continue;
+        const dir = target.kind === "dir" ? target.dir : (0,external_node_path_.dirname)(target.path);
+        try {
+            (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
+        }
+        catch (error) {
+            throw new InputError(`${name}: "${dir}" cannot be created (${error.code}).`);
+        }
+    }
+}
+/**
+ * Daemons before v0.13 read one exporter per build (the older request fields) and would drop the
+ * rest without a word; refuse instead. A runner with no Info call is older than v0.11.
+ */
+function checkExporterCount(count, runner) {
+    if (count <= 1)
+        return;
+    const version = semver_default().coerce(runner.version?.version ?? "0.10.0");
+    if (version && semver_default().lt(version, "0.13.0")) {
+        throw new PolicyError(`The runner at ${runner.endpoint} runs BuildKit ${runner.version?.version || "older than v0.11"}, which takes one output per build, but ${count} were asked for.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/outputs/image.ts
+// The image exporter's response turned into what docker/build-push-action gives: the digest, the
+// image id, and buildx's metadata file.
+
+
+/**
+ * The exporter response as buildx writes its metadata file: values that are base64 of JSON
+ * (the image descriptor) decoded, the rest as they are.
+ */
+function buildMetadata(exporterResponse) {
+    const metadata = {};
+    for (const [key, value] of Object.entries(exporterResponse)) {
+        metadata[key] = decodedJson(value) ?? value;
+    }
+    return metadata;
+}
+function decodedJson(value) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0)
+        return undefined;
+    const text = Buffer.from(value, "base64").toString("utf8");
+    if (!text.startsWith("{") && !text.startsWith("["))
+        return undefined;
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The step outputs of an image build, empty strings when nothing was exported. */
+function imageOutputs(exporterResponse) {
+    return {
+        digest: exporterResponse["containerimage.digest"] ?? "",
+        imageid: exporterResponse["containerimage.config.digest"] ?? "",
+        metadata: JSON.stringify(buildMetadata(exporterResponse)),
+    };
+}
+/** Writes buildx's metadata file; `name` is the input that asked for it, for the sentence. */
+function writeMetadataFile(path, name, exporterResponse) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, `${JSON.stringify(buildMetadata(exporterResponse), null, 2)}\n`);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/outputs/runner.ts
+function runnerOutputs(info) {
+    return {
+        endpoint: info.endpoint,
+        "buildkit-version": info.version?.version ?? "",
+        platforms: info.platforms.join(","),
+        workers: JSON.stringify(info.workers.map((worker) => ({ id: worker.id, platforms: worker.platforms, labels: worker.labels }))),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/report/build-summary.ts
+/** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */
+function describeWarning(warning) {
+    const [location] = warning.locations;
+    const where = location ? `${location.filename}:${location.startLine}: ` : "";
+    return `${where}${warning.message}${warning.url ? ` (${warning.url})` : ""}`;
+}
+/** The path an annotation names: relative to the workspace, where GitHub looks for it. */
+function annotationFile(location, workspace) {
+    const path = location.path ?? location.filename;
+    return workspace && path.startsWith(`${workspace}/`) ? path.slice(workspace.length + 1) : path;
+}
+/** The job summary: outcome, runner, and the steps as a table. Markdown, as GitHub renders it. */
+function buildSummaryMarkdown(input) {
+    const cached = input.steps.filter((step) => step.cached).length;
+    const outcome = input.failure ? "❌ Build failed" : "✅ Build succeeded";
+    const lines = [
+        `### ${outcome} in ${seconds(input.durationMs)}`,
+        "",
+        `Runner \`${input.runner.endpoint}\`, BuildKit ${input.runner.version?.version ?? "(unknown version)"}; ` +
+            `${input.steps.length} steps, ${cached} cached.`,
+        "",
+    ];
+    if (input.failure)
+        lines.push("```text", input.failure, "```", "");
+    if (input.image && input.image.digest) {
+        lines.push(`${input.image.pushed ? "Pushed" : "Built"} \`${input.image.names.join("`, `")}\` with digest \`${input.image.digest}\`.`, "");
+    }
+    if (input.artifact) {
+        const link = input.artifact.url
+            ? `[${input.artifact.name}](${input.artifact.url})`
+            : `\`${input.artifact.name}\``;
+        lines.push(`Outputs uploaded as the artifact ${link} (id ${input.artifact.id}).`, "");
+    }
+    if (input.steps.length > 0) {
+        lines.push("| # | Step | Result | Time |", "|---:|---|---|---:|");
+        for (const step of input.steps) {
+            const result = step.error
+                ? step.error.endsWith("context canceled")
+                    ? "cancelled"
+                    : "**error**"
+                : step.cached
+                    ? "cached"
+                    : "done";
+            lines.push(`| ${step.index} | ${escapeCell(step.name)} | ${result} | ${step.cached ? "" : seconds(step.durationMs)} |`);
+        }
+        lines.push("");
+    }
+    if (input.warnings.length > 0) {
+        lines.push(`**${input.warnings.length} warning${input.warnings.length === 1 ? "" : "s"}**`, "");
+        for (const warning of input.warnings)
+            lines.push(`- ${escapeCell(describeWarning(warning))}`);
+        lines.push("");
+    }
+    return lines.join("\n");
+}
+function seconds(ms) {
+    return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+}
+/** A step name is Dockerfile text: keep it from breaking the table or rendering as markup. */
+function escapeCell(text) {
+    return text
+        .replace(/\|/g, "\\|")
+        .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
+        .replace(/\n/g, " ");
+}
+
+;// CONCATENATED MODULE: ./src/report/runner-summary.ts
+function describeRunner(info) {
+    const lines = [`Runner:     ${info.endpoint}`];
+    if (info.version) {
+        const v = info.version;
+        lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
+        if (v.dockerfileVersion)
+            lines.push(`Dockerfile: ${v.dockerfileVersion}`);
+    }
+    else {
+        lines.push("BuildKit:   older than v0.11 (the runner has no Info call)");
+    }
+    lines.push(`Platforms:  ${info.platforms.join(", ") || "none"}`);
+    for (const worker of info.workers) {
+        const executor = worker.labels["org.mobyproject.buildkit.worker.executor"];
+        const snapshotter = worker.labels["org.mobyproject.buildkit.worker.snapshotter"];
+        const traits = [executor && `executor ${executor}`, snapshotter && `snapshotter ${snapshotter}`]
+            .filter(Boolean)
+            .join(", ");
+        lines.push(`Worker:     ${worker.id}${traits ? ` (${traits})` : ""}`);
+    }
+    return lines;
+}
+
+;// CONCATENATED MODULE: ./src/runner/version-pin.ts
+// The maintainers' pin on the runner's BuildKit version: an exact version or a semver range.
+
+
+
+function parseVersionPin(text, name) {
+    const range = semver_default().validRange(text.trim(), { loose: true });
+    if (range === null) {
+        throw new InputError(`${name} is "${text}", which is neither a version (v${BUILDKIT_VERSION}) nor a semver range (>=0.30 <0.33).`);
+    }
+    return { text: text.trim(), range };
+}
+/** A version the runner reports, or undefined when it reports none we can compare. */
+function comparableVersion(reported) {
+    if (!reported || reported.startsWith("v0.0.0+unknown"))
+        return undefined;
+    return semver_default().parse(reported, { loose: true })?.version ?? semver_default().coerce(reported)?.version;
+}
+/**
+ * The sentence that says why the pin is not met, or undefined when it is.
+ * `reported` is undefined for daemons too old to report a version (before v0.11).
+ */
+function versionPinMismatch(pin, reported, endpoint) {
+    if (reported === undefined) {
+        return `The runner at ${endpoint} is older than BuildKit v0.11 and reports no version, so the pin "${pin.text}" cannot be met.`;
+    }
+    const version = comparableVersion(reported);
+    if (version === undefined) {
+        return `The runner at ${endpoint} reports BuildKit version "${reported}", which is not a release version, so the pin "${pin.text}" cannot be checked.`;
+    }
+    if (semver_default().satisfies(version, pin.range, { includePrerelease: true, loose: true }))
+        return undefined;
+    return `The runner at ${endpoint} runs BuildKit ${reported}, but the pin requires ${pin.text}.`;
+}
+
+;// CONCATENATED MODULE: ./src/runner/resolve.ts
+// Resolving a runner: refuse unsafe plaintext, connect, health-check, enforce the version pin.
+// connectRunner is the one place that does connect + probe + pin; resolveRunner (one endpoint)
+// and resolvePool (several, pool.ts) both go through it.
+
+
+
+async function resolveRunner(options, names, reporter, signal) {
+    refuseUnsafePlaintext(options, names);
+    return connectRunner(options, reporter, signal);
+}
+/**
+ * Connects to one runner, probes it (Info, ListWorkers) and checks the version pin. The client is
+ * closed when anything fails. Call refuseUnsafePlaintext first: it is a usage error, not a probe.
+ */
+async function connectRunner(options, reporter, signal) {
+    if (options.endpoint.kind !== "tcp" && (0,buildkit/* hasTls */.u2)(options.tls)) {
+        const why = options.endpoint.kind === "ssh"
+            ? "ssh endpoints are secured by ssh, not TLS"
+            : "buildkitd serves unix sockets without TLS";
+        reporter.warning(`TLS material is ignored for ${options.endpoint.address}: ${why}.`);
+    }
+    const client = new buildkit/* BuildkitClient */.Us(options);
+    try {
+        const info = await client.probe(signal);
+        checkVersionPin(options, info, reporter);
+        return { client, info };
+    }
+    catch (error) {
+        client.close();
         throw error;
     }
 }
-/** A directory we can fill whatever its final mode; another transfer may have just made it. */
-async function makeDir(absolute) {
+/** A BuildKit runner gives root on its machine to whoever reaches it: never in the clear by accident. */
+function refuseUnsafePlaintext(options, names) {
+    const { endpoint } = options;
+    if (endpoint.kind !== "tcp" || (0,buildkit/* hasTls */.u2)(options.tls) || (0,buildkit/* isLoopbackHost */.cW)(endpoint.host))
+        return;
+    if (options.allowPlaintext)
+        return;
+    throw new InputError(`Refusing plaintext TCP to ${endpoint.address}: whoever reaches a BuildKit runner gets root on its machine. ` +
+        `Give ${names.tls.caCert}, ${names.tls.cert} and ${names.tls.key}, or set ${names.allowPlaintext} to accept the risk.`);
+}
+function checkVersionPin(options, info, reporter) {
+    if (!options.versionPin)
+        return;
+    const mismatch = versionPinMismatch(options.versionPin, info.version?.version, info.endpoint);
+    if (mismatch === undefined) {
+        reporter.info(`BuildKit version pin ${options.versionPin.text} is met.`);
+        return;
+    }
+    if (options.onVersionMismatch === "warning")
+        reporter.warning(mismatch);
+    else
+        throw new PolicyError(mismatch);
+}
+
+;// CONCATENATED MODULE: ./src/runner/pool.ts
+// A pool of runners in order of preference: all health-checked in parallel within one bound, then
+// each requested platform routed to the first healthy runner that builds it natively. A runner
+// that is down, refuses us or misses the version pin is skipped, and the log says why.
+
+
+
+/**
+ * Architectures a CPU runs without emulation. ListWorkers also lists platforms served through
+ * QEMU (binfmt), with nothing to tell them apart; a worker's first platform is its own, so we
+ * count that one and what its CPU family runs natively.
+ */
+const NATIVE_FAMILY = {
+    amd64: ["amd64", "386"],
+    arm64: ["arm64", "arm"],
+    arm: ["arm"],
+};
+function nativePlatformsOf(runner, declared) {
+    if (declared && declared.length > 0)
+        return declared.map(buildkit/* normalizePlatform */.FL);
+    const native = [];
+    for (const worker of runner.info.workers) {
+        const own = worker.platforms[0] === undefined ? undefined : (0,buildkit/* parsePlatform */.Y8)(worker.platforms[0]);
+        if (own === undefined)
+            continue;
+        const family = NATIVE_FAMILY[own.architecture] ?? [own.architecture];
+        for (const text of worker.platforms) {
+            const platform = (0,buildkit/* parsePlatform */.Y8)(text);
+            if (!platform || platform.os !== own.os || !family.includes(platform.architecture))
+                continue;
+            if (!native.some((known) => samePlatform(known, platform)))
+                native.push(platform);
+        }
+    }
+    return native;
+}
+function samePlatform(a, b) {
+    return (0,buildkit/* formatPlatform */.Bq)(a) === (0,buildkit/* formatPlatform */.Bq)(b);
+}
+async function resolvePool(candidates, options) {
+    const { reporter, names } = options;
+    if (candidates.length === 0)
+        throw new InputError(`No runner is given; set ${names.endpoint}.`);
+    // Usage errors first, before any connection: they would not get better with another runner.
+    for (const { endpoint, tls } of candidates) {
+        refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, names);
+    }
+    const requested = options.platforms ?? [];
+    const probes = await healthCheck(candidates, options);
+    const healthy = [];
+    const reasons = [];
+    const failures = [];
+    probes.forEach((probe, index) => {
+        const candidate = candidates[index];
+        if ("error" in probe) {
+            failures.push(probe.error);
+            const line = `${candidate.endpoint.address}: ${skipReason(probe.error)}`;
+            reasons.push(line);
+            reporter.warning(`Skipping runner ${line}`);
+            return;
+        }
+        healthy.push({ ...probe, candidate, nativePlatforms: nativePlatformsOf(probe, candidate.platforms) });
+    });
+    const closeAll = () => healthy.forEach((runner) => runner.client.close());
     try {
-        await (0,promises_namespaceObject.mkdir)(absolute, { mode: 0o700 });
+        if (healthy.length === 0)
+            throw noHealthyRunner(candidates, failures);
+        const assignments = pool_assign(requested, healthy, options.strict ?? false, reasons);
+        const chosen = healthy.filter((runner) => assignments.some((a) => a.runner === runner));
+        // Only the chosen runners keep a channel open.
+        for (const runner of healthy)
+            if (!chosen.includes(runner))
+                runner.client.close();
+        for (const assignment of assignments)
+            reporter.info(assignment.reason[0].toUpperCase() + assignment.reason.slice(1) + ".");
+        return {
+            assignments,
+            summary: reasons.join("; "),
+            close: () => chosen.forEach((runner) => runner.client.close()),
+        };
     }
     catch (error) {
-        if (error.code !== "EEXIST")
-            throw error;
-        const stats = await (0,promises_namespaceObject.lstat)(absolute);
-        if (!stats.isDirectory())
-            throw error;
+        closeAll();
+        throw error;
     }
 }
-/** A new file, never an existing one nor through a symlink; writable by us until it is done. */
-function createFile(absolute) {
-    return (0,promises_namespaceObject.open)(absolute, external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_CREAT | external_node_fs_namespaceObject.constants.O_EXCL | external_node_fs_namespaceObject.constants.O_NOFOLLOW, 0o600);
-}
-/** Sets the final mode (with setuid, setgid, sticky) and mtime through the handle; closes it. */
-async function finishFileMetadata(handle, stat, close = true) {
-    try {
-        // After the data: a write by an unprivileged process clears setuid and setgid.
-        await handle.chmod(unixPermissions(stat.mode));
-        const time = seconds(stat.modTime);
-        await handle.utimes(time, time);
+/** Every candidate at once, under one deadline; a failure is a result, not a throw. */
+async function healthCheck(candidates, options) {
+    const boundMs = options.healthTimeoutMs ?? 2 * options.connectTimeoutMs;
+    const timeout = AbortSignal.timeout(boundMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const probes = await Promise.all(candidates.map(async (candidate) => {
+        const runnerOptions = {
+            endpoint: candidate.endpoint,
+            tls: candidate.tls,
+            connectTimeoutMs: options.connectTimeoutMs,
+            allowPlaintext: options.allowPlaintext,
+            versionPin: options.versionPin,
+            onVersionMismatch: options.onVersionMismatch,
+        };
+        try {
+            return await connectRunner(runnerOptions, options.reporter, signal);
+        }
+        catch (error) {
+            if (error instanceof buildkit/* CancelledError */.cc && !options.signal?.aborted) {
+                const seconds = Math.round(boundMs / 100) / 10;
+                return {
+                    error: new buildkit/* ConnectionError */.Rc(`The runner at ${candidate.endpoint.address} did not pass the health check within ${seconds} s.`, candidate.endpoint.address),
+                };
+            }
+            return { error: error instanceof Error ? error : new Error(String(error)) };
+        }
+    }));
+    if (options.signal?.aborted) {
+        for (const probe of probes)
+            if (!("error" in probe))
+                probe.client.close();
+        throw new buildkit/* CancelledError */.cc("Choosing a runner was cancelled.");
     }
-    finally {
-        if (close)
-            await handle.close();
-    }
+    return probes;
 }
-/** Go FileMode permission and special bits as unix st_mode bits. */
-function unixPermissions(goMode) {
-    let mode = goMode & 0o777;
-    if (hasMode(goMode, MODE_SETUID))
-        mode |= 0o4000;
-    if (hasMode(goMode, MODE_SETGID))
-        mode |= 0o2000;
-    if (hasMode(goMode, MODE_STICKY))
-        mode |= 0o1000;
-    return mode;
+function skipReason(error) {
+    const sentence = error.message.replace(/\.$/, "");
+    const lowered = sentence[0].toLowerCase() + sentence.slice(1);
+    if (error instanceof PolicyError)
+        return `refused (${lowered})`;
+    if (error instanceof buildkit/* ConnectionError */.Rc)
+        return `down (${lowered})`;
+    return `unhealthy (${lowered})`;
+}
+/** Everyone failed: a PolicyError when all were reached but missed the pin, else a ConnectionError. */
+function noHealthyRunner(candidates, failures) {
+    if (candidates.length === 1)
+        return failures[0];
+    const addresses = candidates.map((c) => c.endpoint.address).join(", ");
+    const why = failures.map((error) => error.message.replace(/\.$/, "")).join("; ");
+    const message = `No runner of ${addresses} is usable: ${why}.`;
+    if (failures.every((error) => error instanceof PolicyError))
+        return new PolicyError(message);
+    return new buildkit/* ConnectionError */.Rc(message, addresses);
+}
+function pool_assign(requested, healthy, strict, reasons) {
+    const first = healthy[0];
+    if (requested.length === 0) {
+        const own = first.nativePlatforms[0] ? (0,buildkit/* formatPlatform */.Bq)(first.nativePlatforms[0]) : first.info.platforms[0];
+        const reason = `chose ${first.info.endpoint} for its default platform${own ? ` (${own})` : ""}: first healthy runner`;
+        reasons.push(reason);
+        return [{ platform: undefined, runner: first, native: true, reason }];
+    }
+    const assignments = [];
+    const unserved = [];
+    for (const platform of requested) {
+        const native = healthy.find((runner) => runner.nativePlatforms.some((own) => samePlatform(own, platform)));
+        if (native) {
+            const reason = `chose ${native.info.endpoint} for ${(0,buildkit/* formatPlatform */.Bq)(platform)}: native`;
+            reasons.push(reason);
+            assignments.push({ platform, runner: native, native: true, reason });
+            continue;
+        }
+        unserved.push((0,buildkit/* formatPlatform */.Bq)(platform));
+        const reason = `chose ${first.info.endpoint} for ${(0,buildkit/* formatPlatform */.Bq)(platform)}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
+        reasons.push(reason);
+        assignments.push({ platform, runner: first, native: false, reason });
+    }
+    if (strict && unserved.length > 0) {
+        const list = unserved.join(", ");
+        const runners = healthy
+            .map((r) => `${r.info.endpoint} (${r.nativePlatforms.map(buildkit/* formatPlatform */.Bq).join(", ") || "none"})`)
+            .join(", ");
+        throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
+    }
+    return assignments;
+}
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/runner/errors.ts
+// The runner layer's failures that are not the user's input.
+
+/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
+class RunnerStartError extends errors_UserError {
+    name = "RunnerStartError";
+}
+
+;// CONCATENATED MODULE: external "node:util"
+const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+;// CONCATENATED MODULE: ./src/runner/privilege.ts
+// buildkitd runs as root, and so do the commands that touch the files it owns in its state dir.
+// As root we run them directly. GitHub's hosted machines run the action as the user `runner`, with
+// passwordless sudo: there they run through `sudo -n`, as a person would. Without either, they
+// run as root of a user namespace through rootlesskit (rootless buildkitd), where it can.
+
+
+
+const execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
+/** No way to run as root: the message is one sentence, with why rootlesskit did not work. */
+class NoRootAccessError extends errors_UserError {
+    name = "NoRootAccessError";
+    constructor(rootlessProblem) {
+        super(`Starting a BuildKit runner needs root, passwordless sudo (sudo -n) or rootlesskit with user namespaces, and ${rootlessProblem}; run as root, allow sudo, install rootlesskit and uidmap, or give a runner endpoint.`);
+    }
 }
 /**
- * Unix nanoseconds as the fractional seconds Node's utimes takes. A double near today's time
- * resolves about 240 ns and libuv truncates it to nanoseconds, so half a microsecond is added:
- * the microseconds come out exact, the nanoseconds below them do not.
+ * rootlesskit's flags, as BuildKit's rootless guide gives them, but with the host's network:
+ * slirp4netns is one more program to install, and the build's network is the host's anyway.
  */
-function seconds(nanoseconds) {
-    return (Number(nanoseconds / 1000n) + 0.5) / 1e6;
+const ROOTLESSKIT_FLAGS = ["--net=host", "--copy-up=/etc", "--disable-host-loopback"];
+let detected;
+/** Root, else passwordless sudo, else a working rootlesskit. Asked once per process. */
+function detect() {
+    detected ??= (async () => {
+        if (process.getuid?.() === 0)
+            return { access: "root" };
+        try {
+            await execFileAsync("sudo", ["-n", "true"], { timeout: 10_000 });
+            return { access: "sudo" };
+        }
+        catch {
+            // No sudo, or it wants a password.
+        }
+        try {
+            await execFileAsync("rootlesskit", [...ROOTLESSKIT_FLAGS, "true"], { timeout: 10_000 });
+            return { access: "rootless" };
+        }
+        catch (error) {
+            const failure = error;
+            const rootlessProblem = failure.code === "ENOENT"
+                ? "rootlesskit is not on PATH"
+                : `rootlesskit cannot run here (${lastLine(String(failure.stderr ?? failure.message))})`;
+            return { access: undefined, rootlessProblem };
+        }
+    })();
+    return detected;
 }
-
-;// CONCATENATED MODULE: ./src/buildkit/solve.ts
-
-
-
-
-/** How long Status may stay quiet after Solve returns before we stop waiting for its end. */
-const STATUS_DRAIN_MS = 5_000;
-async function solve(client, options) {
-    const ref = newIdentifier();
-    const status = followStatus(client, ref, options);
-    const [first] = options.exporters;
-    const request = {
-        ref,
-        session: options.sessionId,
-        frontend: options.frontend,
-        frontendAttrs: options.frontendAttrs,
-        exporters: options.exporters,
-        // Daemons before v0.13 read only the first exporter, from the older fields.
-        exporterDeprecated: first?.type ?? "",
-        exporterAttrsDeprecated: first?.attrs ?? {},
-        entitlements: options.entitlements ?? [],
-    };
+function lastLine(text) {
+    const lines = text.trim().split("\n");
+    return (lines.at(-1) ?? "").replace(/^\[rootlesskit:\w+\] /, "").replace(/\.$/, "");
+}
+/** How we run as root, or undefined when we cannot. */
+async function rootAccess() {
+    return (await detect()).access;
+}
+async function requireRootAccess() {
+    const found = await detect();
+    if (found.access === undefined)
+        throw new NoRootAccessError(found.rootlessProblem);
+    return found.access;
+}
+/** The command line that runs `file args` as root with `env` added to the environment. */
+function asRoot(access, file, args, env = {}) {
+    if (access === "root")
+        return { file, args, env: { ...process.env, ...env } };
+    if (access === "rootless") {
+        return {
+            file: "rootlesskit",
+            args: [...ROOTLESSKIT_FLAGS, file, ...args],
+            env: { ...process.env, ...env },
+        };
+    }
+    const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    return { file: "sudo", args: ["-n", "--", "env", ...assignments, file, ...args], env: process.env };
+}
+/** Runs `file args` as root and returns its output; rejects as execFile does. */
+async function privilege_runAsRoot(file, args, options) {
+    const command = asRoot(await requireRootAccess(), file, args);
+    return execFileAsync(command.file, command.args, {
+        env: command.env,
+        timeout: options.timeoutMs,
+        signal: options.signal,
+    });
+}
+/**
+ * Sends `signal` to `pid`; through `sudo kill` when the process is root's and we are not.
+ * Returns false when the process is gone.
+ */
+async function signalProcess(pid, signal) {
     try {
-        const response = await callUnary(client.channel, Control.method.solve, request, {
-            timeoutMs: "none",
-            signal: options.signal,
-        });
-        await status.drained();
-        return { ...response.exporterResponse };
+        process.kill(pid, signal);
+        return true;
     }
     catch (error) {
-        await status.drained();
-        if (options.signal?.aborted)
-            throw new CancelledError("The build was cancelled.");
-        throw client.translate(error, options.signal);
+        const code = error.code;
+        if (code === "ESRCH")
+            return false;
+        if (code !== "EPERM" || (await rootAccess()) !== "sudo")
+            throw error;
+    }
+    try {
+        await privilege_runAsRoot("kill", [`-${signal.replace(/^SIG/, "")}`, String(pid)], { timeoutMs: 10_000 });
+        return true;
+    }
+    catch {
+        // kill fails for a pid that exited in between.
+        return isAlive(pid);
     }
 }
-function followStatus(client, ref, options) {
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    options.signal?.addEventListener("abort", abort, { once: true });
-    const stream = callServerStream(client.channel, Control.method.status, { ref }, { signal: controller.signal });
-    let idleTimer;
-    let draining = false;
-    let finished = false;
-    const resetIdle = () => {
-        // Once the stream has ended there is nothing to wait for: a timer now would only hold the
-        // process open for STATUS_DRAIN_MS.
-        if (!draining || finished)
-            return;
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(abort, STATUS_DRAIN_MS);
+/** Whether a process with this pid exists (a root process we may not signal counts). */
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === "EPERM";
+    }
+}
+
+;// CONCATENATED MODULE: ./src/runner/daemon/command.ts
+// buildkitd's command line: its flags, and how it runs as root (a shell notes its pid through sudo).
+
+
+
+/** Variables buildkitd needs that sudo would drop: the proxies its pulls and pushes go through. */
+const PASSED_THROUGH_SUDO = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+function buildkitdCommand(access, found, stateDir, runtimeDir, extraArgs) {
+    const args = [
+        "--root",
+        stateDir,
+        "--addr",
+        `unix://${(0,external_node_path_.join)(runtimeDir, "buildkitd.sock")}`,
+        // Its own trace socket: the default /run/buildkit/otel-grpc.sock is removed and re-bound by
+        // every buildkitd, so two on one machine (or one beside the system's) race for it.
+        "--otel-socket-path",
+        (0,external_node_path_.join)(runtimeDir, "otel-grpc.sock"),
+        "--oci-worker=true",
+        "--containerd-worker=false",
+    ];
+    // The release's buildkit-runc is found on PATH.
+    const env = { PATH: `${found.binDir}${external_node_path_.delimiter}${process.env.PATH ?? ""}` };
+    // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
+    if (access === "rootless")
+        env.XDG_RUNTIME_DIR = runtimeDir;
+    // As root, or as root of rootlesskit's user namespace (our own uid outside it), our child's pid
+    // stops it and the socket is ours.
+    if (access !== "sudo")
+        return asRoot(access, found.path, [...args, ...extraArgs], env);
+    for (const name of PASSED_THROUGH_SUDO) {
+        const value = process.env[name];
+        if (value !== undefined)
+            env[name] = value;
+    }
+    // The socket's group is ours, so that we can connect without root. Through sudo our child is
+    // sudo: a shell notes buildkitd's own pid (it execs into buildkitd) for stopping it later.
+    args.push("--group", String(process.getgid?.() ?? 0));
+    return asRoot(access, "/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', (0,external_node_path_.join)(runtimeDir, PID_FILE), found.path, ...args, ...extraArgs], env);
+}
+const PID_FILE = "buildkitd.pid";
+function readPid(runtimeDir) {
+    try {
+        const pid = Number((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(runtimeDir, PID_FILE), "utf8").trim());
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/runner/daemon/ready.ts
+
+
+
+
+async function waitUntilAnswering(runner, child, timeoutMs, signal) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+            throw new RunnerStartError(`buildkitd exited during start (${child.exitCode ?? child.signalCode})`);
+        }
+        if (signal?.aborted)
+            throw new RunnerStartError("Starting buildkitd was cancelled.");
+        if ((0,external_node_fs_.existsSync)((0,external_node_path_.join)(runner.runtimeDir, "buildkitd.sock"))) {
+            const client = new buildkit/* BuildkitClient */.Us({ endpoint: runner.endpoint, tls: {}, connectTimeoutMs: 2_000 });
+            try {
+                const info = await client.probe(signal);
+                if (info.workers.length > 0)
+                    return;
+            }
+            catch {
+                // Not answering yet.
+            }
+            finally {
+                client.close();
+            }
+        }
+        if (Date.now() > deadline) {
+            throw new RunnerStartError(`buildkitd did not answer on ${runner.endpoint.address} within ${timeoutMs / 1000} s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+}
+/** The last meaningful line of buildkitd's log, for the error sentence. */
+function logTail(logFile) {
+    try {
+        const lines = (0,external_node_fs_.readFileSync)(logFile, "utf8").trim().split("\n");
+        const fatal = lines.reverse().find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
+        return (fatal ?? lines[0] ?? "").trim().slice(0, 500);
+    }
+    catch {
+        return "";
+    }
+}
+
+;// CONCATENATED MODULE: ./src/runner/daemon/stop.ts
+
+
+/** buildkitd unmounts its snapshots on SIGTERM; give it that long before SIGKILL. */
+const DEFAULT_STOP_GRACE_MS = 15_000;
+function stopChild(child, graceMs) {
+    if (child.exitCode !== null || child.signalCode !== null)
+        return Promise.resolve();
+    return new Promise((resolve) => {
+        const exited = () => {
+            clearTimeout(term);
+            clearTimeout(kill);
+            resolve();
+        };
+        child.once("exit", exited);
+        const term = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        // After SIGKILL the exit is immediate; this only guards against an unkillable process.
+        const kill = setTimeout(() => {
+            child.off("exit", exited);
+            resolve();
+        }, graceMs + 10_000);
+        child.kill("SIGTERM");
+    });
+}
+/**
+ * Stops a buildkitd this program started in an earlier process (the action's post step): SIGTERM,
+ * then SIGKILL after the grace period. Resolves once the pid is gone.
+ */
+async function stop_stopProcessById(pid, graceMs = DEFAULT_STOP_GRACE_MS) {
+    if (!(await signalProcess(pid, "SIGTERM")))
+        return;
+    if (await waitForExit(pid, graceMs))
+        return;
+    await signalProcess(pid, "SIGKILL");
+    if (!(await waitForExit(pid, 10_000))) {
+        throw new RunnerStartError(`buildkitd (pid ${pid}) did not exit after SIGKILL.`);
+    }
+}
+async function waitForExit(pid, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (!isAlive(pid))
+            return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return !isAlive(pid);
+}
+
+;// CONCATENATED MODULE: ./src/runner/daemon/start.ts
+// buildkitd started as root (directly, through sudo, or rootless through rootlesskit) on a unix
+// socket of its own, with its state (the build cache) in a directory we can save and restore.
+
+
+
+
+
+
+
+
+
+
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+/**
+ * Starts buildkitd as root (directly, through sudo, or rootless in rootlesskit's user namespace)
+ * on a unix socket and waits until our client gets an answer from it.
+ */
+async function startBuildkitd(options) {
+    const access = await requireRootAccess();
+    const found = typeof options.buildkitd === "string"
+        ? { path: options.buildkitd, binDir: (0,external_node_path_.join)(options.buildkitd, ".."), source: "path" }
+        : options.buildkitd;
+    await (0,promises_.mkdir)(options.stateDir, { recursive: true });
+    // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
+    const runtimeDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-buildkitd-"));
+    const logFile = (0,external_node_path_.join)(runtimeDir, "buildkitd.log");
+    const log = await (0,promises_.open)(logFile, "a");
+    let child;
+    let spawned;
+    try {
+        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
+        child = (0,external_node_child_process_.spawn)(command.file, command.args, {
+            // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
+            detached: true,
+            stdio: ["ignore", log.fd, log.fd],
+            env: command.env,
+        });
+        // Listen before any await: "spawn" fires on a later tick and would be missed.
+        spawned = new Promise((resolve, reject) => {
+            child.once("spawn", resolve);
+            child.once("error", reject);
+        });
+    }
+    finally {
+        await log.close();
+    }
+    try {
+        await spawned;
+    }
+    catch (error) {
+        await (0,promises_.rm)(runtimeDir, { recursive: true, force: true });
+        throw new RunnerStartError(`buildkitd at ${found.path} cannot be started: ${error.message}.`);
+    }
+    if (options.detached)
+        child.unref();
+    const endpoint = (0,buildkit/* parseEndpoint */.Bk)(`unix://${(0,external_node_path_.join)(runtimeDir, "buildkitd.sock")}`);
+    let stopped;
+    const runner = {
+        endpoint,
+        pid: child.pid,
+        stateDir: options.stateDir,
+        runtimeDir,
+        logFile,
+        stop: (graceMs = DEFAULT_STOP_GRACE_MS) => {
+            stopped ??= (async () => {
+                // Through sudo our child is sudo, which cannot pass on a SIGKILL: stop buildkitd itself.
+                const pid = access === "sudo" ? readPid(runtimeDir) : undefined;
+                if (pid !== undefined)
+                    await stop_stopProcessById(pid, graceMs);
+                await stopChild(child, graceMs);
+            })().finally(() => (0,promises_.rm)(runtimeDir, { recursive: true, force: true }));
+            return stopped;
+        },
     };
-    stream.on("data", (update) => {
-        resetIdle();
-        options.onStatus(update);
-    });
-    const ended = new Promise((resolve) => {
-        // Status ends with the job; an error here (cancel, unknown job) says nothing Solve does not.
-        stream.on("error", () => resolve());
-        stream.on("end", () => resolve());
-    }).finally(() => {
-        finished = true;
-        clearTimeout(idleTimer);
-        options.signal?.removeEventListener("abort", abort);
-    });
+    try {
+        await waitUntilAnswering(runner, child, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, options.signal);
+    }
+    catch (error) {
+        const tail = logTail(logFile);
+        await runner.stop(5_000);
+        if (error instanceof RunnerStartError && tail) {
+            throw new RunnerStartError(`${error.message.replace(/\.$/, "")}: ${tail}.`);
+        }
+        throw error;
+    }
+    if (access === "sudo")
+        runner.pid = readPid(runtimeDir) ?? runner.pid;
+    options.reporter.info(`Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
+    return runner;
+}
+const HOW_STARTED = {
+    root: "",
+    sudo: " through sudo",
+    rootless: " rootless (rootlesskit)",
+};
+
+;// CONCATENATED MODULE: ./src/deadline.ts
+// Deadlines for calls that take an AbortSignal (downloads, the registry's API).
+/**
+ * A signal that aborts after timeoutMs or with `signal`. A plain timer rather than
+ * AbortSignal.timeout: that one was seen not to fire for 120 s under load here (a download test
+ * that should have stopped after 1 s), and a timer we hold and clear is predictable.
+ */
+function boundedSignal(timeoutMs, signal) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`No answer within ${timeoutMs} ms.`, "TimeoutError")), timeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
     return {
-        drained: () => {
-            draining = true;
-            resetIdle();
-            return ended;
+        signal: controller.signal,
+        clear: () => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", onAbort);
         },
     };
 }
+/** Whether `bounded` (from boundedSignal) ran out of time, rather than being cancelled. */
+function timedOut(bounded) {
+    return bounded.aborted && bounded.reason?.name === "TimeoutError";
+}
 
-;// CONCATENATED MODULE: ./src/report/progress.ts
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/runner/release/download.ts
+// HTTP downloads of a release and of its checksum, with a sentence for each way they fail.
 
-const LAST_LINES = 10;
-/** How long a DONE line may wait for its vertex's last transfer line. */
-const HOLD_DONE_MS = 100;
+
+
+
+const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
+/** An HTTP download failed: status is set for an answer that was not 200. */
+class DownloadError extends RunnerStartError {
+    status;
+    name = "DownloadError";
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+/** GET url into file with node's fetch, within the signal. */
+async function fetchToFile(url, file, signal) {
+    let response;
+    try {
+        response = await fetch(url, { signal, redirect: "follow" });
+    }
+    catch (error) {
+        throw downloadFailure(url, error, signal);
+    }
+    if (response.status !== 200 || !response.body) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new DownloadError(`Downloading ${url} failed: HTTP ${response.status}.`, response.status);
+    }
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.fromWeb(response.body), (0,external_node_fs_.createWriteStream)(file), { signal });
+    }
+    catch (error) {
+        throw downloadFailure(url, error, signal);
+    }
+}
+function downloadFailure(url, error, signal) {
+    if (signal.aborted) {
+        const reason = signal.reason;
+        if (reason?.name === "TimeoutError")
+            return new DownloadError(`Downloading ${url} timed out.`);
+        return new DownloadError(`Downloading ${url} was cancelled.`);
+    }
+    const cause = error.cause;
+    const detail = cause?.code ?? cause?.message ?? error.message;
+    return new DownloadError(`Downloading ${url} failed: ${detail}.`);
+}
+function explainDownload(error, version, url, timeoutMs) {
+    if (!(error instanceof DownloadError))
+        return error;
+    if (error.status === 404) {
+        return new DownloadError(`BuildKit v${version} is not at ${url} (HTTP 404): no such release, or the mirror does not have it.`, 404);
+    }
+    if (/timed out\.$/.test(error.message)) {
+        return new DownloadError(`Downloading BuildKit v${version} from ${url} did not finish within ${timeoutMs / 1000} s.`);
+    }
+    return error;
+}
+
+;// CONCATENATED MODULE: ./src/runner/release/versions.ts
+// Which BuildKit release a started runner runs, and where BuildKit publishes it.
+
+
+
+
+/** BuildKit's GitHub release assets; {version} has no leading v, {arch} is amd64, arm64, arm-v7... */
+const DEFAULT_RELEASE_URL = "https://github.com/moby/buildkit/releases/download/v{version}/buildkit-v{version}.linux-{arch}.tar.gz";
+/** The architecture as BuildKit's release file names spell it. */
+function releaseArch(nodeArch = process.arch) {
+    const names = {
+        x64: "amd64",
+        arm64: "arm64",
+        arm: "arm-v7",
+        s390x: "s390x",
+        ppc64: "ppc64le",
+        riscv64: "riscv64",
+    };
+    const arch = names[nodeArch];
+    if (!arch)
+        throw new RunnerStartError(`BuildKit publishes no release for the ${nodeArch} architecture.`);
+    return arch;
+}
+/**
+ * The exact version to start for a pin: the pin itself when it is one version, else the pinned
+ * BuildKit version (src/version.ts) when the range allows it. A range that excludes it cannot be
+ * started.
+ */
+function versionToStart(pin, name) {
+    if (!pin)
+        return BUILDKIT_VERSION;
+    const exact = semver_default().valid(semver_default().clean(pin.text, { loose: true }) ?? "", { loose: true });
+    if (exact)
+        return exact;
+    if (semver_default().satisfies(BUILDKIT_VERSION, pin.range, { includePrerelease: true })) {
+        return BUILDKIT_VERSION;
+    }
+    throw new InputError(`${name} is the range "${pin.text}", which excludes v${BUILDKIT_VERSION}; give one exact version to start a runner.`);
+}
+function releaseUrl(pattern, version, arch) {
+    return pattern.replaceAll("{version}", version.replace(/^v/, "")).replaceAll("{arch}", arch);
+}
+
+;// CONCATENATED MODULE: ./src/runner/release/checksum.ts
+// The sha256 a downloaded release must have: given, listed by GitHub's API for BuildKit's own
+// releases, or read from a mirror's sha256sum-style file.
+
+
+
+
+
+
+
+
+/**
+ * Where a mirror's expected sha256 is read when none is given: a sha256sum-style file next to the
+ * tarball. BuildKit's own releases publish none; their sha256 comes from GitHub's API instead.
+ */
+const DEFAULT_CHECKSUM_URL = "{url}.sha256";
+/** GitHub's REST API, which lists each release asset's sha256 (its `digest`). */
+const DEFAULT_GITHUB_API_URL = "https://api.github.com";
+/** The download is BuildKit's GitHub release (or the caller names the API to ask), and no mirror checksum is set. */
+function fromGitHubRelease(options) {
+    if (options.checksumUrlPattern !== undefined)
+        return false;
+    const pattern = options.urlPattern ?? DEFAULT_RELEASE_URL;
+    return pattern === DEFAULT_RELEASE_URL || options.githubApi?.url !== undefined;
+}
+/** The asset's sha256 as GitHub lists it: GET /repos/moby/buildkit/releases/tags/vVERSION, assets[].digest. */
+async function readGitHubDigest(options, url, version, signal, timeoutMs) {
+    const apiUrl = `${(options.githubApi?.url ?? DEFAULT_GITHUB_API_URL).replace(/\/$/, "")}/repos/moby/buildkit/releases/tags/v${version}`;
+    const name = (0,external_node_path_.basename)(new URL(url).pathname);
+    const headers = {
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+        "user-agent": "remote-buildkit",
+    };
+    if (options.githubApi?.token)
+        headers.authorization = `Bearer ${options.githubApi.token}`;
+    const text = await fetchText(apiUrl, { signal, headers }, version, timeoutMs, (status) => {
+        const why = status === 403 || status === 429
+            ? "it limits callers without a token: give a token, or the expected sha256"
+            : "give the expected sha256 instead";
+        return `GitHub's API did not list the sha256 of ${name} (${apiUrl}: HTTP ${status}); ${why}.`;
+    });
+    let release;
+    try {
+        release = JSON.parse(text);
+    }
+    catch {
+        throw new RunnerStartError(`GitHub's API answered ${apiUrl} with something that is not JSON.`);
+    }
+    const digest = release.assets?.find((asset) => asset.name === name)?.digest;
+    if (typeof digest !== "string" || !digest.startsWith("sha256:")) {
+        throw new RunnerStartError(`GitHub lists no sha256 for ${name} in BuildKit's v${version} release; give the expected sha256 instead.`);
+    }
+    return parseSha256(digest, `GitHub's digest of ${name}`);
+}
+/**
+ * GETs `url` (following redirects) and returns its body. Another status than 200 is a
+ * RunnerStartError saying `refusal(status)`; a fetch that fails or times out is a DownloadError.
+ */
+async function fetchText(url, init, version, timeoutMs, refusal) {
+    let response;
+    try {
+        response = await fetch(url, { ...init, redirect: "follow" });
+        if (response.status === 200)
+            return await response.text();
+    }
+    catch (error) {
+        throw explainDownload(downloadFailure(url, error, init.signal), version, url, timeoutMs);
+    }
+    await response.body?.cancel().catch(() => undefined);
+    throw new RunnerStartError(refusal(response.status));
+}
+/** Reads a sha256sum-style file ("HEX  NAME" lines, or one bare HEX) and picks the tarball's line. */
+async function readPublishedChecksum(options, url, version, arch, signal, timeoutMs) {
+    const checksumUrl = releaseUrl((options.checksumUrlPattern ?? DEFAULT_CHECKSUM_URL).replaceAll("{url}", url), version, arch);
+    const text = await fetchText(checksumUrl, { signal }, version, timeoutMs, (status) => `There is no checksum for ${url} at ${checksumUrl} (HTTP ${status}); give the expected sha256 instead.`);
+    const name = (0,external_node_path_.basename)(new URL(url).pathname);
+    for (const line of text.split("\n")) {
+        const [hash, file] = line.trim().split(/\s+\*?/);
+        if (hash && (file === undefined || file.replace(/^\*/, "") === name)) {
+            return parseSha256(hash, checksumUrl);
+        }
+    }
+    throw new RunnerStartError(`The checksum file ${checksumUrl} has no sha256 for ${name}.`);
+}
+/**
+ * A sha256 in hex (with or without "sha256:"). One the user gave that is not is an InputError;
+ * one read from GitHub or a mirror fails the start instead.
+ */
+function parseSha256(value, source, fromUser = false) {
+    const hex = value
+        .trim()
+        .toLowerCase()
+        .replace(/^sha256:/, "");
+    if (!/^[0-9a-f]{64}$/.test(hex))
+        throw new (fromUser ? InputError : RunnerStartError)(`${source} is "${value}", which is not a sha256 in hex.`);
+    return hex;
+}
+async function sha256File(path) {
+    const hash = (0,external_node_crypto_.createHash)("sha256");
+    await (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_.createReadStream)(path), hash);
+    return hash.digest("hex");
+}
+
+;// CONCATENATED MODULE: ./src/runner/release/ensure.ts
+// buildkitd of an exact version: from PATH, from the tool store, or downloaded, verified,
+// extracted and kept there.
+
+
+
+
+
+
+
+
+
+
+const ensure_execFileAsync = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
+/** Finds buildkitd of `version` on PATH or in the store, else downloads, verifies and keeps it. */
+async function ensureBuildkitd(options) {
+    const version = options.version.replace(/^v/, "");
+    const arch = options.arch ?? releaseArch();
+    const { reporter } = options;
+    if (options.searchPath ?? true) {
+        for (const dir of (options.env?.PATH ?? process.env.PATH ?? "").split(external_node_path_.delimiter)) {
+            const path = (0,external_node_path_.join)(dir, "buildkitd");
+            if (dir !== "" && (await reportsVersion(path, version, options.signal))) {
+                reporter.info(`Using buildkitd v${version} from PATH: ${path}.`);
+                return { path, binDir: dir, source: "path" };
+            }
+        }
+    }
+    const cached = await options.store.find(version, arch);
+    if (cached !== undefined) {
+        const path = (0,external_node_path_.join)(cached, "bin", "buildkitd");
+        if (await reportsVersion(path, version, options.signal)) {
+            reporter.info(`Using buildkitd v${version} from the cache: ${path}.`);
+            return { path, binDir: (0,external_node_path_.join)(cached, "bin"), source: "cache" };
+        }
+        reporter.warning(`The cached ${path} is not buildkitd v${version}; downloading it again.`);
+    }
+    const dir = await downloadRelease(options, version, arch);
+    return { path: (0,external_node_path_.join)(dir, "bin", "buildkitd"), binDir: (0,external_node_path_.join)(dir, "bin"), source: "download" };
+}
+/** True when `path` is an executable buildkitd that says it is `version`. */
+async function reportsVersion(path, version, signal) {
+    if (!(0,external_node_fs_.existsSync)(path))
+        return false;
+    try {
+        const { stdout } = await ensure_execFileAsync(path, ["--version"], { timeout: 10_000, signal });
+        // "buildkitd github.com/moby/buildkit vVERSION <revision>"
+        return stdout.split(/\s+/).includes(`v${version}`);
+    }
+    catch {
+        return false;
+    }
+}
+async function downloadRelease(options, version, arch) {
+    const url = releaseUrl(options.urlPattern ?? DEFAULT_RELEASE_URL, version, arch);
+    const timeoutMs = options.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+    // Each bounded step gets its own deadline; every timer is cleared when the download ends.
+    const deadlines = [];
+    const bounded = () => {
+        const deadline = boundedSignal(timeoutMs, options.signal);
+        deadlines.push(deadline.clear);
+        return deadline.signal;
+    };
+    try {
+        return await downloadWithin(options, url, version, arch, timeoutMs, bounded);
+    }
+    finally {
+        for (const clear of deadlines)
+            clear();
+    }
+}
+async function downloadWithin(options, url, version, arch, timeoutMs, bounded) {
+    const { store, reporter } = options;
+    reporter.info(`Downloading BuildKit v${version} from ${url}.`);
+    let tarball;
+    try {
+        tarball = await store.download(url, bounded());
+    }
+    catch (error) {
+        throw explainDownload(error, version, url, timeoutMs);
+    }
+    let scratch;
+    try {
+        const expected = options.sha256
+            ? parseSha256(options.sha256, "the given sha256", true)
+            : fromGitHubRelease(options)
+                ? await readGitHubDigest(options, url, version, bounded(), timeoutMs)
+                : await readPublishedChecksum(options, url, version, arch, bounded(), timeoutMs);
+        const actual = await sha256File(tarball);
+        if (actual !== expected) {
+            throw new RunnerStartError(`The download of ${url} has sha256 ${actual}, but ${expected} was expected; it was not used.`);
+        }
+        scratch = await store.scratchDir();
+        await extractRelease(tarball, scratch, url, bounded());
+        const kept = await store.keep(scratch, version, arch);
+        scratch = undefined;
+        reporter.info(`BuildKit v${version} verified (sha256 ${actual}) and kept in ${kept}.`);
+        return kept;
+    }
+    finally {
+        await (0,promises_.rm)(tarball, { force: true });
+        if (scratch !== undefined)
+            await (0,promises_.rm)(scratch, { recursive: true, force: true });
+    }
+}
+/** Unpacks the release (bin/buildkitd, bin/buildctl, helpers) with the system tar. */
+async function extractRelease(tarball, dir, url, signal) {
+    try {
+        await ensure_execFileAsync("tar", ["-xzf", tarball, "-C", dir, "--no-same-owner"], { signal });
+    }
+    catch (error) {
+        const detail = String(error.stderr ?? error.message).trim();
+        throw new RunnerStartError(`The download of ${url} is not a gzipped tarball: ${ensure_lastLine(detail)}.`);
+    }
+    if (!(0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, "bin", "buildkitd"))) {
+        throw new RunnerStartError(`The download of ${url} has no bin/buildkitd in it.`);
+    }
+}
+function ensure_lastLine(text) {
+    return text.split("\n").pop().replace(/\.$/, "");
+}
+
+;// CONCATENATED MODULE: ./src/runner/state.ts
+// The started runner's state dir (its build cache) kept between runs: restored before buildkitd
+// starts, saved after it stops. The CLI keeps it in place (InPlaceStateStore); the action keeps a
+// tarball of it (FileStateStore) in GitHub's cache (src/github/).
+
+
+
+
+
+
+/** A saved state that cannot be restored or saved; the message is one sentence. */
+class StateError extends (/* unused pure expression or super */ null && (UserError)) {
+    name = "StateError";
+}
+/** The key a state is saved under: the cache only suits the same version, OS and architecture. */
+function stateKey(version, os = process.platform, arch = releaseArch()) {
+    return `buildkit-state-v${version.replace(/^v/, "")}-${os}-${arch}`;
+}
+const DEFAULT_STATE_TIMEOUT_MS = 10 * 60_000;
+/**
+ * Tarballs in a directory, ROOT/KEY.tar, uncompressed (the layers in the cache are compressed
+ * already). Owners, modes, devices and xattrs are kept: overlayfs snapshots use whiteout devices
+ * and trusted.* xattrs, which is also why tar runs as root (through sudo when we are not).
+ */
+class FileStateStore {
+    root;
+    timeoutMs;
+    inPlace = false;
+    constructor(root, timeoutMs = DEFAULT_STATE_TIMEOUT_MS) {
+        this.root = root;
+        this.timeoutMs = timeoutMs;
+    }
+    async restore(key, dir) {
+        const file = this.file(key);
+        if (!existsSync(file))
+            return false;
+        await mkdir(dir, { recursive: true });
+        try {
+            await runAsRoot("tar", ["-xf", file, "-C", dir, ...TAR_KEEP], { timeoutMs: this.timeoutMs });
+        }
+        catch (error) {
+            await clearDir(dir);
+            throw new StateError(`The saved runner state ${file} cannot be extracted: ${tarFailure(error)}.`);
+        }
+        return true;
+    }
+    async save(key, dir) {
+        await mkdir(this.root, { recursive: true });
+        const file = this.file(key);
+        // Written beside and renamed: a save that fails half-way never replaces a good state.
+        const partial = `${file}.partial-${process.pid}`;
+        try {
+            await runAsRoot("tar", ["-cf", partial, "-C", dir, ...TAR_KEEP, "."], { timeoutMs: this.timeoutMs });
+            await rename(partial, file);
+        }
+        catch (error) {
+            await rm(partial, { force: true });
+            throw new StateError(`The runner state in ${dir} cannot be saved to ${file}: ${tarFailure(error)}.`);
+        }
+        return key;
+    }
+    /** Where the state saved under `key` is kept. */
+    file(key) {
+        if (!/^[A-Za-z0-9._-]+$/.test(key))
+            throw new StateError(`The state key "${key}" has characters a file name cannot.`);
+        return join(this.root, `${key}.tar`);
+    }
+}
+/** The CLI's: the state dir stays where it is between commands (~/.cache/remote-buildkit/state). */
+class InPlaceStateStore {
+    inPlace = true;
+    async restore(_key, dir) {
+        await (0,promises_.mkdir)(dir, { recursive: true });
+        return (await (0,promises_.readdir)(dir)).length > 0;
+    }
+    async save() {
+        return undefined;
+    }
+}
+const TAR_KEEP = (/* unused pure expression or super */ null && (["--numeric-owner", "--xattrs", "--xattrs-include=*"]));
+function tarFailure(error) {
+    const failure = error;
+    if (failure.killed)
+        return "tar did not finish in time";
+    const lines = String(failure.stderr ?? failure.message)
+        .trim()
+        .split("\n")
+        .filter((line) => !/Exiting with failure status/.test(line));
+    return (lines[0] ?? "tar failed").replace(/^tar: /, "").replace(/\.$/, "");
+}
+/** Empties dir, keeping the directory itself; root's files in it through sudo when we are not root. */
+async function clearDir(dir) {
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    const entries = (await (0,promises_.readdir)(dir)).map((entry) => (0,external_node_path_.join)(dir, entry));
+    try {
+        for (const entry of entries)
+            await (0,promises_.rm)(entry, { recursive: true, force: true });
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== "EACCES" && code !== "EPERM")
+            throw error;
+        await privilege_runAsRoot("rm", ["-rf", "--", ...entries], { timeoutMs: DEFAULT_STATE_TIMEOUT_MS });
+    }
+}
+/**
+ * Restores the saved state and starts buildkitd on it. A state that cannot be extracted, or that
+ * buildkitd cannot start on, is discarded with a warning and the runner starts with an empty cache.
+ */
+async function startWithState(options) {
+    const { store, key, stateDir, reporter } = options;
+    let restored = false;
+    if (store.inPlace) {
+        restored = await store.restore(key, stateDir);
+    }
+    else {
+        await clearDir(stateDir);
+        try {
+            restored = await store.restore(key, stateDir);
+            reporter.info(restored
+                ? `Restored the runner state ${key}.`
+                : `No saved runner state ${key}; starting with an empty cache.`);
+        }
+        catch (error) {
+            reporter.warning(`${sentence(error)} Starting with an empty cache.`);
+            await clearDir(stateDir);
+        }
+    }
+    try {
+        return { runner: await options.start(stateDir), restored };
+    }
+    catch (error) {
+        if (!restored)
+            throw error;
+        const state = store.inPlace ? `its state in ${stateDir}` : `the restored state ${key}`;
+        reporter.warning(`buildkitd did not start on ${state} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`);
+        await clearDir(stateDir);
+        return { runner: await options.start(stateDir), restored: false };
+    }
+}
+/**
+ * Stops the runner, then saves its state (buildkitd must not write while the tarball is made). A
+ * state that cannot be saved only warns: the build it served is done.
+ */
+async function state_stopAndSave(runner, store, key, reporter) {
+    await runner.stop();
+    try {
+        const savedAs = await store.save(key, runner.stateDir);
+        if (savedAs !== undefined)
+            reporter.info(`Saved the runner's cache as ${savedAs}.`);
+    }
+    catch (error) {
+        reporter.warning(`The runner's cache was not saved: ${error.message}`);
+    }
+}
+function sentence(error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+;// CONCATENATED MODULE: ./src/runner/local.ts
+// A runner started on this machine when none is given: the pinned buildkitd from PATH, a tool
+// store or a verified download, started on its saved state (the build cache). Where the tools
+// and the state are kept is the adapter's: the CLI's directories, the action's tool cache and
+// GitHub's cache. Started for one command, it stops when released; started for the action's job,
+// it outlives the main step, and the post step stops it and saves its state.
+
+
+
+
+
+
+async function startLocalRunner(options) {
+    const { version, start, reporter, signal } = options;
+    // Before any download: without a way to run it as root, there is nothing to start.
+    await requireRootAccess();
+    const buildkitd = await ensureBuildkitd({
+        version,
+        urlPattern: start.release.urlPattern,
+        sha256: start.release.sha256,
+        githubApi: { token: start.release.githubToken },
+        store: start.tools,
+        reporter,
+        env: options.env,
+        signal,
+    });
+    const key = stateKey(version);
+    const stateDir = start.stateDir(version);
+    const { runner, restored } = await startWithState({
+        store: start.state,
+        key,
+        stateDir,
+        start: (dir) => startBuildkitd({ buildkitd, stateDir: dir, detached: start.detached, reporter, signal }),
+        reporter,
+    });
+    if (start.detached)
+        start.keep?.({ pid: runner.pid, runtimeDir: runner.runtimeDir, stateDir, key });
+    // Stopping fails only with a sentence worth a warning: the build it served is done.
+    const stop = () => runner
+        .stop()
+        .catch((error) => reporter.warning(`Stopping the runner we started failed: ${error.message}`));
+    const cache = start.state.inPlace
+        ? `with its cache in ${stateDir}`
+        : restored
+            ? "with the cache of an earlier run"
+            : "with an empty cache";
+    return {
+        runner,
+        buildkitd,
+        key,
+        restored,
+        reason: `started buildkitd v${version.replace(/^v/, "")} (${buildkitd.source}), ${cache}`,
+        release: async () => {
+            if (!start.detached)
+                await state_stopAndSave({ stop, stateDir }, start.state, key, reporter);
+        },
+    };
+}
+/** The post step's half: stops the runner the main step started, then saves its state. */
+async function stopDetachedRunner(detached, state, reporter) {
+    const stop = async () => {
+        await stopProcessById(detached.pid);
+        // Its socket and log; the main step's process, which would have removed them, is gone.
+        await rm(detached.runtimeDir, { recursive: true, force: true });
+        reporter.info(`Stopped the BuildKit runner the main step started (pid ${detached.pid}).`);
+    };
+    await stopAndSave({ stop, stateDir: detached.stateDir }, state, detached.key, reporter);
+}
+
+;// CONCATENATED MODULE: ./src/runner/acquire.ts
+// Getting a runner for one job, whatever was given: one endpoint (connect, check, pin), several
+// (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
+// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started where
+// the adapter keeps one, its cache kept between runs: see local.ts).
+
+
+
+
+
+async function acquireRunner(options) {
+    const { runner, names, reporter, signal } = options;
+    if (runner.endpoints.length > 1)
+        return fromPool(options);
+    if (runner.endpointGiven || !options.start) {
+        const resolved = await resolveRunner(runner, names, reporter, signal);
+        return {
+            ...resolved,
+            reason: `given: ${resolved.info.endpoint}`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    // Nothing given: a buildkitd on the default socket, if one answers quickly.
+    try {
+        const resolved = await connectRunner({ ...runner, connectTimeoutMs: Math.min(runner.connectTimeoutMs, 3_000) }, reporter, signal);
+        return {
+            ...resolved,
+            reason: `the buildkitd on the default socket ${buildkit/* DEFAULT_ENDPOINT */.mP}`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    catch (error) {
+        if (!(error instanceof buildkit/* ConnectionError */.Rc))
+            throw error;
+        reporter.info(`No runner is given and none answers at ${buildkit/* DEFAULT_ENDPOINT */.mP}; starting one for this command.`);
+    }
+    return startLocal(options, options.start);
+}
+async function fromPool(options) {
+    const { runner } = options;
+    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })), {
+        platforms: options.platforms,
+        strict: options.strictPlatforms,
+        connectTimeoutMs: runner.connectTimeoutMs,
+        allowPlaintext: runner.allowPlaintext,
+        versionPin: runner.versionPin,
+        onVersionMismatch: runner.onVersionMismatch,
+        names: options.names,
+        reporter: options.reporter,
+        signal: options.signal,
+    });
+    const [first] = pool.assignments;
+    const chosen = first.runner;
+    const spansRunners = pool.assignments.some((assignment) => assignment.runner !== chosen);
+    return {
+        client: chosen.client,
+        info: chosen.info,
+        reason: pool.summary,
+        byPlatform: spansRunners
+            ? pool.assignments.map((assignment) => ({
+                platform: assignment.platform,
+                client: assignment.runner.client,
+                info: assignment.runner.info,
+            }))
+            : undefined,
+        release: async () => pool.close(),
+    };
+}
+/** A pinned buildkitd started here, for the command or for the job. */
+async function startLocal(options, start) {
+    const { runner, names, reporter, signal } = options;
+    const version = versionToStart(runner.versionPin, names.buildkitVersion);
+    const local = await startLocalRunner({ version, start, reporter, env: options.env, signal });
+    try {
+        const resolved = await connectRunner({ ...runner, endpoint: local.runner.endpoint, tls: {} }, reporter, signal);
+        return {
+            ...resolved,
+            reason: local.reason,
+            release: async () => {
+                resolved.client.close();
+                await local.release();
+            },
+        };
+    }
+    catch (error) {
+        // Not answering us after it answered the readiness check: stop it, even a detached one.
+        await local.runner.stop().catch(() => undefined);
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/job/errors.ts
+
+/** The runner ran the build and it failed (a RUN step, a Dockerfile error): BuildKit's message. */
+class BuildFailedError extends errors_UserError {
+    locations;
+    steps;
+    name = "BuildFailedError";
+    constructor(message, 
+    /** Where in the Dockerfile BuildKit says the failure is, with the local file when known. */
+    locations = [], 
+    /** The steps as far as they went, for the job summary. */
+    steps = []) {
+        super(message);
+        this.locations = locations;
+        this.steps = steps;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/outputs/registry.ts
+
+
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+/** Bound on one push of an index, its token request included: a registry that stalls must not hang the job. */
+const REGISTRY_TIMEOUT_MS = 60_000;
+/** The registry would not take what we sent; the message names the registry and the status. */
+class RegistryError extends errors_UserError {
+    name = "RegistryError";
+}
+/** `host[:port]/path/name[:tag]`, Docker Hub's short names included. */
+function parseReference(name) {
+    const { untagged, tag } = splitTag(name.split("@")[0]);
+    const slash = untagged.indexOf("/");
+    const first = slash < 0 ? "" : untagged.slice(0, slash);
+    const hasHost = first.includes(".") || first.includes(":") || first === "localhost";
+    const host = hasHost ? first : "docker.io";
+    let path = hasHost ? untagged.slice(slash + 1) : untagged;
+    if (host === "docker.io" && !path.includes("/"))
+        path = `library/${path}`;
+    return { host, repository: path, tag: tag ?? "latest" };
+}
+/** A name's tag is what follows a colon after its last slash (a host's port comes before one). */
+function splitTag(name) {
+    const colon = name.lastIndexOf(":");
+    return colon > name.lastIndexOf("/")
+        ? { untagged: name.slice(0, colon), tag: name.slice(colon + 1) }
+        : { untagged: name };
+}
+/** Puts an image index listing `entries` (manifests already in the repository) under the tag. */
+async function putImageIndex(reference, entries, credentials, signal, timeoutMs = REGISTRY_TIMEOUT_MS) {
+    const deadline = boundedSignal(timeoutMs, signal);
+    try {
+        return await putWithin(reference, entries, credentials, deadline.signal);
+    }
+    catch (error) {
+        if (!timedOut(deadline.signal))
+            throw error;
+        throw new RegistryError(`The registry ${reference.host} did not take the image index for ${reference.host}/${reference.repository}:${reference.tag} within ${timeoutMs / 1000} s.`);
+    }
+    finally {
+        deadline.clear();
+    }
+}
+async function putWithin(reference, entries, credentials, signal) {
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries });
+    const apiHost = reference.host === "docker.io" ? "registry-1.docker.io" : reference.host;
+    const url = `https://${apiHost}/v2/${reference.repository}/manifests/${reference.tag}`;
+    const put = (authorization) => fetch(url, {
+        method: "PUT",
+        body,
+        headers: { "content-type": OCI_INDEX, ...(authorization ? { authorization } : {}) },
+        signal,
+    });
+    const where = `${reference.host}/${reference.repository}:${reference.tag}`;
+    let response = await put().catch((error) => {
+        throw new RegistryError(`The registry ${reference.host} could not be reached to push ${where}: ${causeOf(error)}.`);
+    });
+    if (response.status === 401) {
+        const credential = await credentials?.(apiHost, signal);
+        const authorization = await answerChallenge(response.headers.get("www-authenticate") ?? "", credential, reference, signal);
+        await response.body?.cancel();
+        response = await put(authorization);
+    }
+    if (response.status !== 201 && response.status !== 200) {
+        const detail = (await response.text().catch(() => "")).slice(0, 200).trim();
+        throw new RegistryError(`The registry ${reference.host} refused the image index for ${where}: HTTP ${response.status}${detail ? ` ${detail}` : ""}.`);
+    }
+    await response.body?.cancel();
+    return response.headers.get("docker-content-digest") ?? "";
+}
+/** Basic: the credentials themselves; Bearer: a token from the realm, fetched with them. */
+async function answerChallenge(challenge, credential, reference, signal) {
+    const basic = credential && credential.username
+        ? `Basic ${Buffer.from(`${credential.username}:${credential.secret}`).toString("base64")}`
+        : undefined;
+    if (/^basic/i.test(challenge))
+        return basic;
+    if (!/^bearer/i.test(challenge))
+        return basic;
+    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1].toLowerCase(), match[2]]));
+    if (!params.realm)
+        return basic;
+    const tokenUrl = new URL(params.realm);
+    if (params.service)
+        tokenUrl.searchParams.set("service", params.service);
+    tokenUrl.searchParams.set("scope", `repository:${reference.repository}:pull,push`);
+    const response = await fetch(tokenUrl, { headers: basic ? { authorization: basic } : {}, signal }).catch((error) => {
+        throw new RegistryError(`The token service ${tokenUrl.host} could not be reached: ${causeOf(error)}.`);
+    });
+    if (!response.ok) {
+        await response.body?.cancel();
+        throw new RegistryError(`The token service ${tokenUrl.host} refused a token for ${reference.repository}: HTTP ${response.status}.`);
+    }
+    const { token, access_token: accessToken } = (await response.json());
+    return `Bearer ${token ?? accessToken ?? ""}`;
+}
+function causeOf(error) {
+    const cause = error.cause;
+    return cause?.code ?? cause?.message ?? error.message;
+}
+
+;// CONCATENATED MODULE: ./src/report/build-model.ts
+
 function toMs(timestamp) {
     if (!timestamp)
         return undefined;
     return Number(timestamp.seconds) * 1000 + timestamp.nanos / 1e6;
 }
-function progress_seconds(ms) {
+class BuildModel {
+    byDigest = new Map();
+    nextIndex = 1;
+    raised = [];
+    /** The step of a vertex, made the first time it is named. */
+    step(digest) {
+        let step = this.byDigest.get(digest);
+        if (!step) {
+            step = {
+                digest,
+                name: "",
+                cached: false,
+                error: "",
+                transfersDone: new Set(),
+                transfersOpen: new Set(),
+            };
+            this.byDigest.set(digest, step);
+        }
+        return step;
+    }
+    find(digest) {
+        return this.byDigest.get(digest);
+    }
+    all() {
+        return this.byDigest.values();
+    }
+    /**
+     * Merges a vertex update. A start after a completion (BuildKit does this for the context loads)
+     * reopens the step unless `mayReopen` says its completion is final; the result says whether it did.
+     */
+    mergeVertex(vertex, mayReopen) {
+        const step = this.step(vertex.digest);
+        step.name = vertex.name || step.name;
+        step.cached ||= vertex.cached;
+        step.error = vertex.error || step.error;
+        step.startedMs = toMs(vertex.started) ?? step.startedMs;
+        if (vertex.started && !vertex.completed && mayReopen(step)) {
+            step.completedMs = undefined;
+            return { step, reopened: true };
+        }
+        step.completedMs = toMs(vertex.completed) ?? step.completedMs;
+        return { step, reopened: false };
+    }
+    /** Merges a transfer's progress; returns it once, when it completes. */
+    mergeTransfer(progress) {
+        const step = this.byDigest.get(progress.vertex);
+        if (!step || step.transfersDone.has(progress.id))
+            return undefined;
+        if (progress.completed === undefined) {
+            step.transfersOpen.add(progress.id);
+            return undefined;
+        }
+        step.transfersOpen.delete(progress.id);
+        step.transfersDone.add(progress.id);
+        const started = toMs(progress.started);
+        const completed = toMs(progress.completed);
+        return {
+            step,
+            id: progress.id,
+            current: Number(progress.current),
+            total: Number(progress.total),
+            elapsedSeconds: started !== undefined && completed !== undefined ? (completed - started) / 1000 : 0,
+        };
+    }
+    /** Records a warning; returns it with the step it belongs to, when known. */
+    raise(warning) {
+        const raised = {
+            message: Buffer.from(warning.short).toString("utf8"),
+            locations: (0,buildkit/* locationsIn */.Yh)(warning.info, warning.ranges),
+            url: warning.url,
+        };
+        this.raised.push(raised);
+        return { warning: raised, step: this.byDigest.get(warning.vertex) };
+    }
+    /** The step's number, given now if the log has not shown it yet. */
+    number(step) {
+        step.index ??= this.nextIndex++;
+        return step.index;
+    }
+    /** Warnings in the order they came, for annotations. */
+    warnings() {
+        return [...this.raised];
+    }
+    /** Numbered steps in order, for the job summary. */
+    summaries() {
+        return [...this.byDigest.values()]
+            .filter((step) => step.index !== undefined)
+            .sort((a, b) => a.index - b.index)
+            .map((step) => ({
+            index: step.index,
+            name: step.name,
+            cached: step.cached,
+            error: step.error,
+            durationMs: step.startedMs !== undefined && step.completedMs !== undefined
+                ? step.completedMs - step.startedMs
+                : 0,
+        }));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/plain-progress.ts
+
+const LAST_LINES = 10;
+/** How long a DONE line may wait for its vertex's last transfer line. */
+const HOLD_DONE_MS = 100;
+function plain_progress_seconds(ms) {
     // Clock readings of start and end can be a hair apart the wrong way; never print -0.0s.
     return (Math.max(0, ms) / 1000).toFixed(1);
 }
@@ -43990,13 +44787,12 @@ function humanBytes(bytes) {
 }
 class PlainProgress {
     write;
-    vertices = new Map();
-    nextIndex = 1;
+    model = new BuildModel();
+    printed = new Map();
     current;
     /** Text printed while handling one status message, written at its end. */
     pending = "";
-    raisedWarnings = [];
-    /** Completed vertices whose DONE line waits a moment (see onCompletion). */
+    /** Completed steps whose DONE line waits a moment (see onCompletion). */
     heldDone = new Set();
     heldTimer;
     constructor(write) {
@@ -44024,221 +44820,165 @@ class PlainProgress {
     }
     printStatus(status) {
         // Headers first, then progress and logs, then completions: the order buildctl prints them.
-        for (const vertex of status.vertexes)
-            this.onVertex(vertex);
-        for (const progress of status.statuses)
-            this.onStatus(progress);
+        for (const vertex of status.vertexes) {
+            const { step, reopened } = this.model.mergeVertex(vertex, (step) => !this.shown(step).done);
+            // A completion that was not the end: its held DONE must not be printed.
+            if (reopened)
+                this.heldDone.delete(step);
+            if (step.startedMs === undefined && !step.cached && step.completedMs === undefined)
+                continue;
+            this.focus(step);
+        }
+        for (const progress of status.statuses) {
+            const transfer = this.model.mergeTransfer(progress);
+            if (transfer)
+                this.line(transfer.step, transferLine(transfer));
+        }
         for (const log of status.logs) {
-            const state = this.vertices.get(log.vertex);
-            if (state)
-                this.onLog(state, Buffer.from(log.msg).toString("utf8"), toMs(log.timestamp));
+            const step = this.model.find(log.vertex);
+            if (step)
+                this.onLog(step, Buffer.from(log.msg).toString("utf8"), toMs(log.timestamp));
         }
         for (const warning of status.warnings) {
-            const message = Buffer.from(warning.short).toString("utf8");
-            this.raisedWarnings.push({
-                message,
-                locations: locationsIn(warning.info, warning.ranges),
-                url: warning.url,
-            });
-            const state = this.vertices.get(warning.vertex);
-            if (state)
-                this.line(state, `WARN: ${message}`);
+            const { warning: raised, step } = this.model.raise(warning);
+            if (step)
+                this.line(step, `WARN: ${raised.message}`);
         }
         for (const vertex of status.vertexes)
-            this.onCompletion(this.state(vertex.digest));
+            this.onCompletion(this.model.step(vertex.digest));
         // Completions held back for a transfer that has now completed.
         for (const progress of status.statuses) {
-            const state = this.vertices.get(progress.vertex);
-            if (state && !state.printedDone)
-                this.onCompletion(state);
+            const step = this.model.find(progress.vertex);
+            if (step && !this.shown(step).done)
+                this.onCompletion(step);
         }
     }
     /** Prints the completions still held back for transfers that never reported their end. */
     finish() {
         clearTimeout(this.heldTimer);
-        for (const state of this.vertices.values()) {
-            if (state.printedDone || state.statusesOpen.size === 0)
+        for (const step of this.model.all()) {
+            if (this.shown(step).done || step.transfersOpen.size === 0)
                 continue;
-            state.statusesOpen.clear();
-            this.onCompletion(state);
+            step.transfersOpen.clear();
+            this.onCompletion(step);
         }
         this.printHeld(this.heldDone);
         this.flush();
     }
     /** Warnings in the order they came, for annotations. */
     warnings() {
-        return [...this.raisedWarnings];
+        return this.model.warnings();
     }
     /** Steps in order, for the job summary. */
     steps() {
-        return [...this.vertices.values()]
-            .filter((state) => state.index !== undefined)
-            .sort((a, b) => a.index - b.index)
-            .map((state) => ({
-            index: state.index,
-            name: state.name,
-            cached: state.cached,
-            error: state.error,
-            durationMs: state.startedMs !== undefined && state.completedMs !== undefined
-                ? state.completedMs - state.startedMs
-                : 0,
-        }));
+        return this.model.summaries();
     }
     /** buildctl's closing block for failed steps: their name and last log lines. */
     failureReport() {
         let text = "";
-        for (const state of this.vertices.values()) {
-            if (!state.error || state.index === undefined)
+        for (const step of this.model.all()) {
+            if (!step.error || step.index === undefined)
                 continue;
-            if (state.error.endsWith("context canceled"))
+            if (step.error.endsWith("context canceled"))
                 continue;
-            text += `------\n > ${state.name}:\n`;
-            for (const line of state.lastLines)
+            text += `------\n > ${step.name}:\n`;
+            for (const line of this.shown(step).lastLines)
                 text += `${line}\n`;
             text += "------\n";
         }
         return text;
     }
-    state(digest) {
-        let state = this.vertices.get(digest);
-        if (!state) {
-            state = {
-                digest,
-                name: "",
-                cached: false,
-                error: "",
-                partialLine: "",
-                lastLines: [],
-                printedDone: false,
-                statusesDone: new Set(),
-                statusesOpen: new Set(),
-            };
-            this.vertices.set(digest, state);
+    shown(step) {
+        let printed = this.printed.get(step);
+        if (!printed) {
+            printed = { partialLine: "", lastLines: [], done: false };
+            this.printed.set(step, printed);
         }
-        return state;
+        return printed;
     }
-    onVertex(vertex) {
-        const state = this.state(vertex.digest);
-        state.name = vertex.name || state.name;
-        state.cached ||= vertex.cached;
-        state.error = vertex.error || state.error;
-        state.startedMs = toMs(vertex.started) ?? state.startedMs;
-        if (vertex.started && !vertex.completed && !state.printedDone) {
-            // Started again after a completion (BuildKit does this for the context loads): the earlier
-            // completion was not the end, so its held DONE must not be printed.
-            state.completedMs = undefined;
-            this.heldDone.delete(state);
-        }
-        else {
-            state.completedMs = toMs(vertex.completed) ?? state.completedMs;
-        }
-        if (state.startedMs === undefined && !state.cached && state.completedMs === undefined)
-            return;
-        this.focus(state);
-    }
-    onCompletion(state) {
-        if (state.index === undefined)
+    onCompletion(step) {
+        if (step.index === undefined)
             return;
         // A vertex can complete a moment before its last transfer does; buildctl, which prints in
         // batches, shows the transfer first. Wait for it (or the end of the build) likewise.
-        if (state.statusesOpen.size > 0)
+        if (step.transfersOpen.size > 0)
             return;
-        if (state.completedMs !== undefined && !state.printedDone) {
+        const printed = this.shown(step);
+        if (step.completedMs !== undefined && !printed.done) {
             // Held until the next message, another vertex's line, a short quiet spell or the end:
             // the transfer line that completes with it often comes in the message after.
-            this.heldDone.add(state);
+            this.heldDone.add(step);
         }
-        else if (state.cached && state.completedMs === undefined && !state.printedDone) {
-            state.printedDone = true;
-            this.focus(state);
-            this.raw(`#${state.index} CACHED\n`);
-        }
-    }
-    printHeld(states) {
-        for (const state of [...states]) {
-            this.heldDone.delete(state);
-            if (!state.printedDone)
-                this.printCompletion(state);
+        else if (step.cached && step.completedMs === undefined && !printed.done) {
+            printed.done = true;
+            this.focus(step);
+            this.raw(`#${step.index} CACHED\n`);
         }
     }
-    printCompletion(state) {
-        if (state.completedMs !== undefined) {
-            this.focus(state);
-            state.printedDone = true;
-            if (state.partialLine)
-                this.flushPartial(state);
-            if (state.error) {
-                this.raw(state.error.endsWith("context canceled")
-                    ? `#${state.index} CANCELED\n`
-                    : `#${state.index} ERROR: ${state.error}\n`);
-            }
-            else if (state.cached) {
-                this.raw(`#${state.index} CACHED\n`);
-            }
-            else {
-                this.raw(`#${state.index} DONE ${progress_seconds(state.completedMs - (state.startedMs ?? state.completedMs))}s\n`);
-            }
+    printHeld(steps) {
+        for (const step of [...steps]) {
+            this.heldDone.delete(step);
+            if (!this.shown(step).done)
+                this.printCompletion(step);
         }
     }
-    onStatus(progress) {
-        const state = this.vertices.get(progress.vertex);
-        if (!state || state.statusesDone.has(progress.id))
+    printCompletion(step) {
+        if (step.completedMs === undefined)
             return;
-        if (progress.completed === undefined) {
-            state.statusesOpen.add(progress.id);
-            return;
+        this.focus(step);
+        const printed = this.shown(step);
+        printed.done = true;
+        if (printed.partialLine)
+            this.flushPartial(step);
+        if (step.error) {
+            this.raw(step.error.endsWith("context canceled")
+                ? `#${step.index} CANCELED\n`
+                : `#${step.index} ERROR: ${step.error}\n`);
         }
-        state.statusesOpen.delete(progress.id);
-        state.statusesDone.add(progress.id);
-        const current = Number(progress.current);
-        const total = Number(progress.total);
-        const amount = total > 0 ? `${humanBytes(current)} / ${humanBytes(total)}` : current > 0 ? humanBytes(current) : "";
-        const started = toMs(progress.started);
-        const completed = toMs(progress.completed);
-        const elapsed = started !== undefined && completed !== undefined ? (completed - started) / 1000 : 0;
-        const parts = [progress.id, amount, elapsed > 0.01 ? `${elapsed.toFixed(1)}s` : "", "done"].filter(Boolean);
-        this.line(state, parts.join(" "));
+        else if (step.cached) {
+            this.raw(`#${step.index} CACHED\n`);
+        }
+        else {
+            this.raw(`#${step.index} DONE ${plain_progress_seconds(step.completedMs - (step.startedMs ?? step.completedMs))}s\n`);
+        }
     }
-    onLog(state, text, atMs) {
-        const offset = logOffset((atMs ?? Date.now()) - (state.startedMs ?? atMs ?? Date.now()));
-        const lines = (state.partialLine + text).split("\n");
-        state.partialLine = lines.pop() ?? "";
+    onLog(step, text, atMs) {
+        const printed = this.shown(step);
+        const offset = logOffset((atMs ?? Date.now()) - (step.startedMs ?? atMs ?? Date.now()));
+        const lines = (printed.partialLine + text).split("\n");
+        printed.partialLine = lines.pop() ?? "";
         for (const line of lines) {
-            const printed = `#${this.indexOf(state)} ${offset} ${line.endsWith("\r") ? line.slice(0, -1) : line}`;
-            this.focus(state);
-            this.raw(`${printed}\n`);
-            state.lastLines.push(printed);
-            if (state.lastLines.length > LAST_LINES)
-                state.lastLines.shift();
+            const shown = `#${this.model.number(step)} ${offset} ${line.endsWith("\r") ? line.slice(0, -1) : line}`;
+            this.focus(step);
+            this.raw(`${shown}\n`);
+            printed.lastLines.push(shown);
+            if (printed.lastLines.length > LAST_LINES)
+                printed.lastLines.shift();
         }
     }
-    flushPartial(state) {
-        const line = state.partialLine;
-        state.partialLine = "";
-        const printed = `#${state.index} ${line}`;
-        this.raw(`${printed}\n`);
-        state.lastLines.push(printed);
-    }
-    indexOf(state) {
-        state.index ??= this.nextIndex++;
-        return state.index;
+    flushPartial(step) {
+        const printed = this.shown(step);
+        const shown = `#${step.index} ${printed.partialLine}`;
+        printed.partialLine = "";
+        this.raw(`${shown}\n`);
+        printed.lastLines.push(shown);
     }
     /** Switching to another vertex prints a blank line and its header, as buildctl does. */
-    focus(state) {
-        if (this.current === state)
+    focus(step) {
+        if (this.current === step)
             return;
         // The vertex we leave prints its held DONE first, as buildctl closes a block before the next.
         if (this.current && this.heldDone.has(this.current))
             this.printHeld([this.current]);
-        this.indexOf(state);
+        this.model.number(step);
         if (this.current !== undefined)
             this.raw("\n");
-        this.current = state;
-        this.raw(`#${state.index} ${state.name}\n`);
+        this.current = step;
+        this.raw(`#${step.index} ${step.name}\n`);
     }
-    line(state, text) {
-        this.focus(state);
-        this.raw(`#${state.index} ${text}\n`);
+    line(step, text) {
+        this.focus(step);
+        this.raw(`#${step.index} ${text}\n`);
     }
     raw(text) {
         this.pending += text;
@@ -44250,6 +44990,14 @@ class PlainProgress {
         this.pending = "";
         this.write(text);
     }
+}
+/** `ID 1.2kB / 3.4kB 0.5s done`, as buildctl prints a finished transfer. */
+function transferLine(transfer) {
+    const { current, total, elapsedSeconds } = transfer;
+    const amount = total > 0 ? `${humanBytes(current)} / ${humanBytes(total)}` : current > 0 ? humanBytes(current) : "";
+    return [transfer.id, amount, elapsedSeconds > 0.01 ? `${elapsedSeconds.toFixed(1)}s` : "", "done"]
+        .filter(Boolean)
+        .join(" ");
 }
 
 ;// CONCATENATED MODULE: ./src/report/source-excerpt.ts
@@ -44275,10 +45023,26 @@ function formatSourceExcerpt(location) {
 // redactor holds back a tail that could still become a secret (at most the longest secret's
 // length minus one) until the next chunk or the flush. Overlapping occurrences are hidden as
 // one: the union of every match is replaced, so no part of any value shows.
-
 const MASK = "***";
 /** Lines shorter than this of a multi-line secret are not masked alone: "{" would mask every brace. */
 const MIN_LINE_LENGTH = 4;
+/**
+ * What to hide of a secret value: the value, and each line of a multi-line value on its own (the
+ * log prints them one by one, each behind its step's prefix), trimmed, as the log may indent a
+ * line differently. Short lines and PEM armour (-----BEGIN ...-----) are not secrets alone. The
+ * redactor and the action's masking (GitHub's add-mask) hide the same pieces.
+ */
+function secretPieces(secret) {
+    if (secret === "")
+        return [];
+    const lines = secret.split(/\r?\n/);
+    if (lines.length === 1)
+        return [secret];
+    const pieces = lines
+        .map((line) => line.trim())
+        .filter((line) => line.length >= MIN_LINE_LENGTH && !line.startsWith("-----"));
+    return [...new Set([secret, ...pieces])];
+}
 class Redactor {
     secrets = new Set();
     /** Secrets by first character, so most positions are rejected with one map lookup. */
@@ -44292,19 +45056,10 @@ class Redactor {
         for (const secret of secrets)
             this.add(secret);
     }
-    /**
-     * Adds a value to hide from now on. The lines of a multi-line value are added as well, since
-     * the log prints them one by one, each behind its step's prefix.
-     */
+    /** Adds a value to hide from now on, with its lines (see secretPieces). */
     add(secret) {
-        this.addOne(secret);
-        const lines = secret.split(/\r?\n/);
-        if (lines.length > 1) {
-            // Trimmed: the log may indent a line differently from the value.
-            for (const line of lines)
-                if (line.trim().length >= MIN_LINE_LENGTH)
-                    this.addOne(line.trim());
-        }
+        for (const piece of secretPieces(secret))
+            this.addOne(piece);
     }
     get size() {
         return this.secrets.size;
@@ -44397,20 +45152,8 @@ class Redactor {
         return output;
     }
 }
-/** A Transform of text chunks through a Redactor; flushes the held tail at the end. */
-function redactStream(redactor) {
-    return new Transform({
-        decodeStrings: false,
-        transform(chunk, _encoding, callback) {
-            callback(null, redactor.push(typeof chunk === "string" ? chunk : chunk.toString("utf8")));
-        },
-        flush(callback) {
-            callback(null, redactor.flush());
-        },
-    });
-}
 
-;// CONCATENATED MODULE: ./src/build/run.ts
+;// CONCATENATED MODULE: ./src/job/run.ts
 // Runs one build on a resolved runner: the session (health, the local dirs, and the job's
 // credentials, secrets and SSH agents), then Solve and Status together, with the log printed
 // live and redacted. Closes the session whatever happens.
@@ -44423,20 +45166,11 @@ function redactStream(redactor) {
 
 
 
-
-
-
-
-
-
-
-
-
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan) {
-    return (0,external_node_crypto_namespaceObject.createHash)("sha256").update(`${(0,external_node_os_namespaceObject.hostname)()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
+    return (0,external_node_crypto_.createHash)("sha256").update(`${(0,external_node_os_.hostname)()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
 }
-async function runBuild(client, plan, options) {
+async function runBuild(client, plan, request, options) {
     const redactor = options.redactor ?? new Redactor();
     const writeLog = (text) => {
         const visible = redactor.push(text);
@@ -44446,31 +45180,31 @@ async function runBuild(client, plan, options) {
     const progress = new PlainProgress(writeLog);
     // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
     let credentialError;
-    const fileSync = fileSyncService(localDirs(plan));
-    const services = [healthService(), fileSync];
+    const fileSync = (0,buildkit/* fileSyncService */.lp)(request.localDirs);
+    const services = [(0,buildkit/* healthService */.WX)(), fileSync];
     if (options.credentials) {
-        services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
+        services.push((0,buildkit/* authService */.y1)(options.credentials, { onError: (error) => (credentialError ??= error) }));
     }
-    services.push(secretsService(options.secrets ?? new Map()));
-    services.push(sshService(options.sshAgents ?? new Map()));
-    const outputTargets = options.outputTargets ?? [];
+    services.push((0,buildkit/* secretsService */.Z2)(options.secrets ?? new Map()));
+    services.push((0,buildkit/* sshService */.ai)(options.sshAgents ?? new Map()));
+    const outputTargets = request.outputTargets;
     const fileSend = outputTargets.some(Boolean)
-        ? fileSendService(outputTargets, {
+        ? (0,buildkit/* fileSendService */.CO)(outputTargets, {
             signal: options.signal,
             onWarning: (message) => writeLog(`warning: ${message}\n`),
         })
         : undefined;
     if (fileSend)
         services.push(fileSend);
-    const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+    const session = new buildkit/* Session */.Nn(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
     const warnings = () => progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
     try {
-        const exporterResponse = await solve(client, {
+        const exporterResponse = await (0,buildkit/* solve */.kH)(client, {
             sessionId: session.id,
-            frontend: "dockerfile.v0",
-            frontendAttrs: { ...frontendAttrs(plan), ...options.frontendAttrs },
-            exporters: options.exporters ?? [],
-            entitlements: entitlements(plan),
+            frontend: request.frontend,
+            frontendAttrs: request.frontendAttrs,
+            exporters: request.exporters,
+            entitlements: request.entitlements,
             onStatus: (status) => progress.update(status),
             signal: options.signal,
         });
@@ -44488,14 +45222,14 @@ async function runBuild(client, plan, options) {
             throw outputFailure;
         // A file of the context we could not read is the user's to fix, in our words.
         const uploadFailure = fileSync.failure();
-        if (uploadFailure instanceof ContextReadError)
-            throw new errors_InputError(uploadFailure.message);
-        if (!(error instanceof RpcError))
+        if (uploadFailure instanceof buildkit/* ContextReadError */.Y)
+            throw new InputError(uploadFailure.message);
+        if (!(error instanceof buildkit/* RpcError */.Qc))
             throw error;
         const locations = error.sources.map(withPath(plan));
         for (const location of locations)
             writeLog(formatSourceExcerpt(location));
-        if (credentialError instanceof errors_InputError)
+        if (credentialError instanceof InputError)
             throw credentialError;
         throw new BuildFailedError(redactor.redact(`The build failed: ${error.details}`), locations, progress.steps());
     }
@@ -44509,41 +45243,243 @@ async function runBuild(client, plan, options) {
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
 function withPath(plan) {
     return (location) => location.filename === plan.dockerfileName
-        ? { ...location, path: (0,external_node_path_namespaceObject.join)(plan.dockerfileDir, plan.dockerfileName) }
+        ? { ...location, path: (0,external_node_path_.join)(plan.dockerfileDir, plan.dockerfileName) }
         : location;
 }
 
-;// CONCATENATED MODULE: ./src/build/across-runners.ts
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/job/plan.ts
+// The build part of a job: the context and the Dockerfile, found on this machine, with the rest of
+// the build's inputs as the input table typed them. solve-request.ts maps it to the dockerfile.v0
+// frontend's attributes; the parsers here are the table's, for the values only a build takes.
 
 
 
-/** Whether the job can be split: an image that is pushed, and nothing else to bring back. */
-function canBuildAcrossRunners(options) {
-    const [image, ...others] = options.exporters ?? [];
-    return image?.type === "image" && image.attrs.push === "true" && !!image.attrs.name && others.length === 0;
+
+/** Finds the context and the Dockerfile; `names` are the inputs as the user knows them. */
+function planBuild(inputs, names, cwd) {
+    const contextDir = (0,external_node_path_.resolve)(cwd, inputs.context);
+    requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
+    const file = inputs.file ? (0,external_node_path_.resolve)(cwd, inputs.file) : defaultDockerfile(contextDir);
+    requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
+    return {
+        contextDir,
+        dockerfileDir: (0,external_node_path_.dirname)(file),
+        dockerfileName: (0,external_node_path_.basename)(file),
+        target: inputs.target,
+        buildArgs: inputs.buildArgs,
+        labels: inputs.labels,
+        platforms: inputs.platforms,
+        noCache: inputs.noCache,
+        noCacheFilters: inputs.noCacheFilters,
+        namedContexts: inputs.buildContexts,
+        addHosts: inputs.addHosts,
+        network: inputs.network,
+        shmSizeBytes: inputs.shmSizeBytes,
+        ulimits: inputs.ulimits,
+        pull: inputs.pull,
+    };
 }
-async function buildAcrossRunners(parts, plan, options) {
-    const image = options.exporters?.[0];
-    if (!image || !canBuildAcrossRunners(options)) {
-        throw new errors_InputError("Platforms native to different runners meet only in a registry: push the image (with a name) and ask for no other output.");
+/** Sources the dockerfile frontend resolves itself (`context:NAME=…`), by prefix. */
+const REMOTE_CONTEXT = /^(docker-image:\/\/|https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
+/** NAME=VALUE: a local directory, or an image, URL or Git repository, as buildx takes them. */
+function namedContext(item, name, cwd) {
+    const equals = item.indexOf("=");
+    const contextName = item.slice(0, Math.max(equals, 0)).trim();
+    const value = item.slice(equals + 1).trim();
+    if (equals < 0 || contextName === "" || value === "") {
+        throw new InputError(`${name} "${item}" is not NAME=VALUE; write it as name=./dir or name=docker-image://image.`);
     }
-    const names = image.attrs.name.split(",").map((name) => name.trim());
-    const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))].join(",");
+    if (REMOTE_CONTEXT.test(value))
+        return { name: contextName, kind: "source", source: value };
+    if (value.startsWith("oci-layout://") || value.startsWith("target:")) {
+        throw new InputError(`${name} "${item}" uses a form we do not support yet; use a directory, docker-image://, a Git or an HTTPS URL.`);
+    }
+    const dir = (0,external_node_path_.resolve)(cwd, value);
+    requireKind(dir, "directory", `${name} "${item}": the directory "${value}"`);
+    return { name: contextName, kind: "local", dir };
+}
+/** host:ip or host=ip (docker's two spellings) into the frontend's host=ip. */
+function hostEntry(item, name) {
+    const separator = item.includes("=") ? "=" : ":";
+    const at = item.indexOf(separator);
+    const host = item.slice(0, Math.max(at, 0));
+    const ip = item.slice(at + 1).replace(/^\[(.*)\]$/, "$1");
+    if (at <= 0 || !(0,external_node_net_.isIP)(ip)) {
+        throw new InputError(`${name} "${item}" is not HOST:IP; write it as example.test:10.0.0.1.`);
+    }
+    return `${host}=${ip}`;
+}
+function networkMode(value, name) {
+    const mode = value?.trim() || "default";
+    if (mode === "default" || mode === "none" || mode === "host")
+        return mode;
+    throw new InputError(`${name} "${mode}" is not a network mode BuildKit has; use default, none or host.`);
+}
+const ULIMIT = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/;
+const ULIMIT_NAMES = new Set([
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+]);
+function ulimit(item, name) {
+    const match = ULIMIT.exec(item);
+    if (!match || !ULIMIT_NAMES.has(match[1])) {
+        throw new InputError(`${name} "${item}" is not a ulimit; write it as nofile=1024:2048 with a name such as nofile or nproc.`);
+    }
+    if (match[3] !== undefined && Number(match[3]) !== -1 && Number(match[2]) > Number(match[3])) {
+        throw new InputError(`${name} "${item}" has a soft limit above its hard limit.`);
+    }
+    return item;
+}
+/**
+ * CONTEXT/Dockerfile. Written without path.resolve on purpose: ncc's asset relocator rewrites
+ * `resolve(dir, "Dockerfile")` into a path inside dist/.
+ */
+function defaultDockerfile(contextDir) {
+    return [contextDir, "Dockerfile"].join("/");
+}
+function requireKind(path, kind, what) {
+    let stats;
+    try {
+        stats = (0,external_node_fs_.statSync)(path);
+    }
+    catch {
+        throw new InputError(`${what} does not exist.`);
+    }
+    if (kind === "directory" && !stats.isDirectory())
+        throw new InputError(`${what} is not a directory.`);
+    if (kind === "file" && !stats.isFile())
+        throw new InputError(`${what} is not a file.`);
+}
+/** A named context called "context" or "dockerfile" must not shadow the main two (buildx does the same). */
+function localDirName(name) {
+    return name === "context" || name === "dockerfile" ? `_${name}` : name;
+}
+
+;// CONCATENATED MODULE: ./src/job/solve-request.ts
+// The one place a typed build becomes BuildKit's Solve request: the dockerfile.v0 frontend's
+// attributes (the plan's, then the attestations), the exporters, the entitlements, the local
+// directories the session serves, and where each exporter's result comes back to.
+
+
+
+function solveRequest(build) {
+    return {
+        frontend: "dockerfile.v0",
+        frontendAttrs: { ...frontendAttrs(build.plan), ...attestationAttrs(build.attestations) },
+        exporters: build.exporters.map(exporterRequest),
+        outputTargets: build.exporters.map(outputTarget),
+        entitlements: entitlements(build.plan),
+        localDirs: localDirs(build.plan),
+        cacheImports: [],
+        cacheExports: [],
+    };
+}
+function frontendAttrs(plan) {
+    const attrs = { filename: plan.dockerfileName };
+    if (plan.target)
+        attrs.target = plan.target;
+    for (const [key, value] of Object.entries(plan.buildArgs))
+        attrs[`build-arg:${key}`] = value;
+    for (const [key, value] of Object.entries(plan.labels))
+        attrs[`label:${key}`] = value;
+    if (plan.platforms.length > 0)
+        attrs.platform = plan.platforms.map(buildkit/* formatPlatform */.Bq).join(",");
+    if (plan.noCache)
+        attrs["no-cache"] = "";
+    else if (plan.noCacheFilters.length > 0)
+        attrs["no-cache"] = plan.noCacheFilters.join(",");
+    for (const context of plan.namedContexts) {
+        attrs[`context:${context.name}`] =
+            context.kind === "local" ? `local:${localDirName(context.name)}` : context.source;
+    }
+    if (plan.addHosts.length > 0)
+        attrs["add-hosts"] = plan.addHosts.join(",");
+    if (plan.network === "none" || plan.network === "host")
+        attrs["force-network-mode"] = plan.network;
+    if (plan.shmSizeBytes !== undefined)
+        attrs["shm-size"] = String(plan.shmSizeBytes);
+    if (plan.ulimits.length > 0)
+        attrs.ulimit = plan.ulimits.join(",");
+    if (plan.pull)
+        attrs["image-resolve-mode"] = "pull";
+    return attrs;
+}
+function attestationAttrs(attestations) {
+    const attrs = {};
+    if (attestations.provenance !== undefined)
+        attrs["attest:provenance"] = attestations.provenance;
+    if (attestations.sbom !== undefined)
+        attrs["attest:sbom"] = attestations.sbom;
+    return attrs;
+}
+/** The context, the Dockerfile's dir and the local named contexts. */
+function localDirs(plan) {
+    const dirs = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
+    for (const context of plan.namedContexts) {
+        if (context.kind === "local")
+            dirs[localDirName(context.name)] = context.dir;
+    }
+    return dirs;
+}
+/** Entitlements the plan needs from the runner: host networking is one. */
+function entitlements(plan) {
+    return plan.network === "host" ? ["network.host"] : [];
+}
+
+;// CONCATENATED MODULE: ./src/job/across-runners.ts
+// A multi-platform image whose platforms are native to different runners, as buildx's
+// multi-node builds do it: each platform builds on its own runner at the same time and is pushed
+// by digest; then one image index listing them all is pushed under each name. The registry is
+// where the results meet, so this needs a push and no other outputs.
+
+
+
+
+
+
+/** The pushed image with a name, when it is all the build exports: then the build can be split. */
+function splitImage(exporters) {
+    const [image, ...others] = exporters;
+    return image?.type === "image" && image.push && image.names.length > 0 && others.length === 0
+        ? image
+        : undefined;
+}
+async function buildAcrossRunners(parts, build, options) {
+    const image = splitImage(build.exporters);
+    if (!image) {
+        throw new InputError("Platforms native to different runners meet only in a registry: push the image (with a name) and ask for no other output.");
+    }
+    const names = image.names.map((name) => name.trim());
+    const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))];
     const results = await Promise.all(parts.map((part) => {
-        const log = prefixedLines(`[${part.platform}] `, options.writeLog);
-        return runBuild(part.client, { ...plan, platforms: [part.platform] }, {
+        const log = prefixedLines(`[${(0,buildkit/* formatPlatform */.Bq)(part.platform)}] `, options.writeLog);
+        const plan = { ...build.plan, platforms: [part.platform] };
+        // By digest: the runner refuses a tagged name there, and the tags go on the index.
+        const exporters = [{ ...image, names: untaggedNames, pushByDigest: true }];
+        return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters }), {
             ...options,
             redactor: options.newRedactor(),
-            // By digest: the runner refuses a tagged name there, and the tags go on the index.
-            exporters: [
-                { type: "image", attrs: { ...image.attrs, name: untaggedNames, "push-by-digest": "true" } },
-            ],
             writeLog: log.write,
         }).finally(log.end);
     }));
     const entries = results.map((result, index) => ({
-        ...manifestDescriptor(result.exporterResponse, parts[index].platform),
-        platform: platformObject(parts[index].platform),
+        ...manifestDescriptor(result.exporterResponse, (0,buildkit/* formatPlatform */.Bq)(parts[index].platform)),
+        platform: { ...parts[index].platform },
     }));
     let indexDigest = "";
     for (const name of names) {
@@ -44553,9 +45489,15 @@ async function buildAcrossRunners(parts, plan, options) {
         exporterResponse: {
             "containerimage.digest": indexDigest,
             "image.name": names.join(","),
-            ...Object.fromEntries(parts.map((part, index) => [`containerimage.digest.${part.platform}`, entries[index].digest])),
+            ...Object.fromEntries(parts.map((part, index) => [
+                `containerimage.digest.${(0,buildkit/* formatPlatform */.Bq)(part.platform)}`,
+                entries[index].digest,
+            ])),
         },
-        steps: results.flatMap((result, index) => result.steps.map((step) => ({ ...step, name: `[${parts[index].platform}] ${step.name}` }))),
+        steps: results.flatMap((result, index) => result.steps.map((step) => ({
+            ...step,
+            name: `[${(0,buildkit/* formatPlatform */.Bq)(parts[index].platform)}] ${step.name}`,
+        }))),
         warnings: results.flatMap((result) => result.warnings),
     };
 }
@@ -44563,13 +45505,9 @@ async function buildAcrossRunners(parts, plan, options) {
 function manifestDescriptor(response, platform) {
     const encoded = response["containerimage.descriptor"];
     if (!encoded)
-        throw new errors_InputError(`The build for ${platform} returned no image descriptor to put in the index.`);
+        throw new BuildFailedError(`The build for ${platform} returned no image descriptor to put in the index.`);
     const { mediaType, digest, size } = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
     return { mediaType, digest, size };
-}
-function platformObject(platform) {
-    const [os, architecture, variant] = platform.split("/");
-    return { os: os, architecture: architecture, ...(variant ? { variant } : {}) };
 }
 /** Each complete line of one build's log, behind the build's prefix, so that two logs can mix. */
 function prefixedLines(prefix, write) {
@@ -44593,22 +45531,22 @@ function prefixedLines(prefix, write) {
  * different runners, each platform on its own (pushed and joined), else all on the first runner
  * under emulation with a warning (strict refuses instead).
  */
-async function buildOnAcquired(acquired, plan, options, strictPlatforms, reporter) {
+async function buildOnAcquired(acquired, build, options, strictPlatforms, reporter) {
     const parts = acquired.byPlatform;
     if (!parts)
-        return runBuild(acquired.client, plan, options);
-    if (canBuildAcrossRunners(options)) {
-        reporter.info(`Building ${parts.map((part) => `${part.platform} on ${part.info.endpoint}`).join(", ")}, then one image index.`);
-        return buildAcrossRunners(parts, plan, options);
+        return runBuild(acquired.client, build.plan, solveRequest(build), options);
+    if (splitImage(build.exporters)) {
+        reporter.info(`Building ${parts.map((part) => `${(0,buildkit/* formatPlatform */.Bq)(part.platform)} on ${part.info.endpoint}`).join(", ")}, then one image index.`);
+        return buildAcrossRunners(parts, build, options);
     }
     const elsewhere = parts
         .filter((part) => part.info.endpoint !== acquired.info.endpoint)
-        .map((part) => part.platform);
+        .map((part) => (0,buildkit/* formatPlatform */.Bq)(part.platform));
     if (strictPlatforms) {
         throw new PolicyError(`The platforms ${elsewhere.join(", ")} are native to other runners than ${acquired.info.endpoint}; building them there needs a push of the image (their results meet in the registry).`);
     }
     reporter.warning(`Building ${elsewhere.join(", ")} on ${acquired.info.endpoint} too, under emulation if it has it: only a pushed image can be built across runners.`);
-    return runBuild(acquired.client, plan, options);
+    return runBuild(acquired.client, build.plan, solveRequest(build), options);
 }
 
 ;// CONCATENATED MODULE: ./src/credentials/docker-config.ts
@@ -44654,8 +45592,8 @@ function hostOf(registry) {
     return registry.split("/", 1)[0];
 }
 function dockerConfigFile(env = process.env) {
-    const dir = env.DOCKER_CONFIG || (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), ".docker");
-    return (0,external_node_path_namespaceObject.join)(dir, "config.json");
+    const dir = env.DOCKER_CONFIG || (0,external_node_path_.join)(env.HOME || (0,external_node_os_.homedir)(), ".docker");
+    return (0,external_node_path_.join)(dir, "config.json");
 }
 /**
  * Reads the credentials now (a docker config that is not valid is an InputError here, before any
@@ -44695,13 +45633,13 @@ function explicitCredentials(list, onSecret) {
             onSecret(password);
         const trimmed = registry.trim();
         if (trimmed === "" || /\s/.test(trimmed)) {
-            throw new errors_InputError(`The registry "${registry}" of a credential is not a registry host.`);
+            throw new InputError(`The registry "${registry}" of a credential is not a registry host.`);
         }
         if (password === "")
-            throw new errors_InputError(`The password for registry ${trimmed} is empty.`);
+            throw new InputError(`The password for registry ${trimmed} is empty.`);
         const key = configKey(trimmed);
         if (byKey.has(key))
-            throw new errors_InputError(`Registry ${trimmed} is given credentials twice.`);
+            throw new InputError(`Registry ${trimmed} is given credentials twice.`);
         byKey.set(key, { username, secret: password });
     }
     return byKey;
@@ -44712,13 +45650,13 @@ function emptyConfig(file) {
 function readDockerConfig(file, onSecret) {
     let text;
     try {
-        text = (0,external_node_fs_namespaceObject.readFileSync)(file, "utf8");
+        text = (0,external_node_fs_.readFileSync)(file, "utf8");
     }
     catch (error) {
         // No config is the common case on CI machines: anonymous access.
         if (error.code === "ENOENT")
             return emptyConfig(file);
-        throw new errors_InputError(`The docker config ${file} cannot be read (${error.code}).`);
+        throw new InputError(`The docker config ${file} cannot be read (${error.code}).`);
     }
     if (text.trim() === "")
         return emptyConfig(file);
@@ -44728,37 +45666,37 @@ function readDockerConfig(file, onSecret) {
     }
     catch {
         // JSON.parse's message quotes the text around the error, which may be a password.
-        throw new errors_InputError(`The docker config ${file} is not valid JSON.`);
+        throw new InputError(`The docker config ${file} is not valid JSON.`);
     }
-    if (!docker_config_isObject(parsed))
-        throw new errors_InputError(`The docker config ${file} is not a JSON object.`);
+    if (!isObject(parsed))
+        throw new InputError(`The docker config ${file} is not a JSON object.`);
     const config = emptyConfig(file);
     const auths = parsed.auths ?? {};
-    if (!docker_config_isObject(auths))
-        throw new errors_InputError(`The "auths" of the docker config ${file} is not an object.`);
+    if (!isObject(auths))
+        throw new InputError(`The "auths" of the docker config ${file} is not an object.`);
     for (const [key, entry] of Object.entries(auths)) {
         config.auths.set(key, authEntry(file, key, entry, onSecret));
     }
     const helpers = parsed.credHelpers ?? {};
-    if (!docker_config_isObject(helpers))
-        throw new errors_InputError(`The "credHelpers" of the docker config ${file} is not an object.`);
+    if (!isObject(helpers))
+        throw new InputError(`The "credHelpers" of the docker config ${file} is not an object.`);
     for (const [key, name] of Object.entries(helpers)) {
         if (typeof name !== "string" || name === "") {
-            throw new errors_InputError(`The credential helper for ${key} in the docker config ${file} is not a name.`);
+            throw new InputError(`The credential helper for ${key} in the docker config ${file} is not a name.`);
         }
         config.credHelpers.set(key, name);
     }
     const store = parsed.credsStore;
     if (store !== undefined && typeof store !== "string") {
-        throw new errors_InputError(`The "credsStore" of the docker config ${file} is not a name.`);
+        throw new InputError(`The "credsStore" of the docker config ${file} is not a name.`);
     }
     config.credsStore = store || undefined;
     return config;
 }
 /** One `auths` entry: `auth` (base64 user:password) wins over `username`/`password`, as in docker. */
 function authEntry(file, key, entry, onSecret) {
-    const invalid = (what) => new errors_InputError(`The ${what} for ${key} in the docker config ${file} is not valid.`);
-    if (!docker_config_isObject(entry))
+    const invalid = (what) => new InputError(`The ${what} for ${key} in the docker config ${file} is not valid.`);
+    if (!isObject(entry))
         throw invalid("auths entry");
     const text = (field) => {
         const value = entry[field] ?? "";
@@ -44814,9 +45752,9 @@ function fileCredential(config, key) {
 /** Runs `docker-credential-<name> get` with the key on stdin; parses {Username, Secret}. */
 function runHelper(name, key, file, env, timeoutMs, onSecret, signal) {
     const program = `docker-credential-${name}`;
-    const failed = (why) => new errors_InputError(`The credential helper ${program} (from the docker config ${file}) ${why} for ${key}.`);
+    const failed = (why) => new InputError(`The credential helper ${program} (from the docker config ${file}) ${why} for ${key}.`);
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
+        const child = (0,external_node_child_process_.spawn)(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
         const chunks = [];
         let size = 0;
         let settled = false;
@@ -44877,7 +45815,7 @@ function runHelper(name, key, file, env, timeoutMs, onSecret, signal) {
 }
 function helperCredential(output, onSecret) {
     const parsed = JSON.parse(output);
-    if (!docker_config_isObject(parsed))
+    if (!isObject(parsed))
         throw new Error("not an object");
     const { Username: username = "", Secret: secret = "" } = parsed;
     if (typeof username !== "string" || typeof secret !== "string")
@@ -44887,98 +45825,95 @@ function helperCredential(output, onSecret) {
     onSecret(secret);
     return username === HELPER_TOKEN_USERNAME ? { username: "", secret } : { username, secret };
 }
-function docker_config_isObject(value) {
+function isObject(value) {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-;// CONCATENATED MODULE: ./src/build/image.ts
-// The image a build produces: names, push, and how it is written (media types, compression,
-// annotations), mapped to BuildKit's image exporter; attestations as frontend attributes.
+;// CONCATENATED MODULE: ./src/job/image.ts
+// The image a build produces: its names, whether it is pushed, and how it is written (media
+// types, compression, annotations); and the attestations asked of the frontend. The parsers are
+// the input table's; planImage checks what the inputs say together.
 
-const COMPRESSIONS = new Set(["gzip", "zstd", "estargz", "uncompressed"]);
+
+const COMPRESSIONS = ["gzip", "zstd", "estargz", "uncompressed"];
 const ANNOTATION_TYPES = new Set(["manifest", "index", "manifest-descriptor", "index-descriptor"]);
 // A reference as docker parses one, loosely: lower-case repository path, optional tag or digest.
 const IMAGE_NAME = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
-function parseImagePlan(inputs, names) {
-    const tags = inputs.tags
-        .flatMap((tag) => tag.split(","))
-        .map((tag) => tag.trim())
-        .filter(Boolean);
-    for (const tag of tags) {
+/** Image names, such as registry.example.com/team/app:1.2. */
+function parseImageNames(items, name) {
+    for (const tag of items) {
         if (!IMAGE_NAME.test(tag)) {
-            throw new errors_InputError(`${names.tags} "${tag}" is not an image name, such as registry.example.com/team/app:1.2.`);
+            throw new InputError(`${name} "${tag}" is not an image name, such as registry.example.com/team/app:1.2.`);
         }
     }
-    if (inputs.push && tags.length === 0) {
-        throw new errors_InputError(`Pushing needs at least one name in ${names.tags}.`);
-    }
-    if (inputs.pushByDigest && !inputs.push)
-        throw new errors_InputError(`${names.pushByDigest} needs push.`);
-    const attestationAttrs = attestations(inputs, names);
-    if (tags.length === 0)
-        return { attestationAttrs };
-    const attrs = { name: tags.join(",") };
-    if (inputs.push)
-        attrs.push = "true";
-    if (inputs.pushByDigest)
-        attrs["push-by-digest"] = "true";
-    const oci = inputs.ociMediatypes?.trim();
-    if (oci) {
-        if (oci !== "true" && oci !== "false")
-            throw new errors_InputError(`${names.ociMediatypes} is "${oci}"; use true or false.`);
-        attrs["oci-mediatypes"] = oci;
-    }
-    const compression = inputs.compression?.trim();
-    if (compression) {
-        if (!COMPRESSIONS.has(compression)) {
-            throw new errors_InputError(`${names.compression} "${compression}" is not one of ${[...COMPRESSIONS].join(", ")}.`);
-        }
-        attrs.compression = compression;
-        attrs["force-compression"] = "true";
-    }
-    for (const annotation of inputs.annotations.filter((line) => line.trim() !== "")) {
-        const [key, value] = annotationAttr(annotation, names.annotations);
-        attrs[key] = value;
-    }
-    return { exporterAttrs: attrs, attestationAttrs };
+    return items;
 }
-/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` into the exporter's `annotation[-TYPE].KEY`. */
-function annotationAttr(annotation, name) {
-    const equals = annotation.indexOf("=");
-    if (equals <= 0)
-        throw new errors_InputError(`${name} "${annotation}" is not KEY=VALUE.`);
-    const left = annotation.slice(0, equals).trim();
-    const value = annotation.slice(equals + 1);
-    const colon = left.indexOf(":");
-    if (colon < 0)
-        return [`annotation.${left}`, value];
-    const type = left.slice(0, colon);
-    if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
-        throw new errors_InputError(`${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`);
+function parseCompression(value, name) {
+    const compression = value?.trim();
+    if (!compression)
+        return undefined;
+    if (!COMPRESSIONS.includes(compression)) {
+        throw new InputError(`${name} "${compression}" is not one of ${COMPRESSIONS.join(", ")}.`);
     }
-    return [`annotation-${type}.${left.slice(colon + 1)}`, value];
+    return compression;
 }
-/** `true`, `false`, or the attestation's own options (`mode=max`, `generator=IMAGE`). */
-function attestations(inputs, names) {
+/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` lines into the exporter's `annotation[-TYPE].KEY`. */
+function parseAnnotations(items, name) {
     const attrs = {};
-    const provenance = inputs.provenance?.trim();
-    if (provenance && provenance !== "false") {
-        attrs["attest:provenance"] =
-            provenance === "true" ? "mode=min" : checkOptions(provenance, names.provenance);
+    for (const annotation of items) {
+        const [left, value] = splitKeyValue(annotation);
+        if (left === "" || value === undefined)
+            throw new InputError(`${name} "${annotation}" is not KEY=VALUE.`);
+        const colon = left.indexOf(":");
+        if (colon < 0) {
+            attrs[`annotation.${left}`] = value;
+            continue;
+        }
+        const type = left.slice(0, colon);
+        if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
+            throw new InputError(`${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`);
+        }
+        attrs[`annotation-${type}.${left.slice(colon + 1)}`] = value;
     }
-    const sbom = inputs.sbom?.trim();
-    if (sbom && sbom !== "false")
-        attrs["attest:sbom"] = sbom === "true" ? "" : checkOptions(sbom, names.sbom);
     return attrs;
 }
-function checkOptions(value, name) {
-    if (!value.split(",").every((option) => /^[a-z-]+=.+$/.test(option.trim()))) {
-        throw new errors_InputError(`${name} "${value}" is not true, false or KEY=VALUE options such as mode=max.`);
+/**
+ * An attestation: `true`, `false`, or its own options (`mode=max`, `generator=IMAGE`), as the
+ * frontend's attest:* attribute; undefined when off. `whenTrue` is what `true` asks for.
+ */
+function parseAttestation(value, name, whenTrue) {
+    const text = value?.trim();
+    if (!text || text === "false")
+        return undefined;
+    if (text === "true")
+        return whenTrue;
+    if (!text.split(",").every((option) => /^[a-z-]+=.+$/.test(option.trim()))) {
+        throw new InputError(`${name} "${text}" is not true, false or KEY=VALUE options such as mode=max.`);
     }
-    return value;
+    return text;
+}
+/** The image inputs together: a push needs a name, and pushing by digest needs a push. */
+function planImage(image, names) {
+    if (image.push && image.names.length === 0) {
+        throw new InputError(`Pushing needs at least one name in ${names.tags}.`);
+    }
+    if (image.pushByDigest && !image.push)
+        throw new InputError(`${names.pushByDigest} needs push.`);
+    return image;
+}
+/** The image exporter's own attributes besides names and push: media types, compression, annotations. */
+function imageAttrs(image) {
+    const attrs = {};
+    if (image.ociMediatypes !== undefined)
+        attrs["oci-mediatypes"] = String(image.ociMediatypes);
+    if (image.compression) {
+        attrs.compression = image.compression;
+        attrs["force-compression"] = "true";
+    }
+    return { ...attrs, ...image.annotations };
 }
 
-;// CONCATENATED MODULE: ./src/build/secrets.ts
+;// CONCATENATED MODULE: ./src/job/secrets.ts
 // Build secrets and SSH agents as the user gives them, read into memory once before the build:
 // the action's `secrets` (id=value), `secret-files` (id=path), `secret-envs` (id=ENV_NAME), and
 // buildx's `--secret id=…,src=…|env=…` and `--ssh default|id=path`. Values are never written
@@ -44991,7 +45926,7 @@ function checkOptions(value, name) {
 const ID = /^[A-Za-z0-9_.-]+$/;
 /** `id=value` (the action's `secrets` input). The sentence never quotes the value. */
 function secretFromValueLine(line, name) {
-    const [id, value] = splitPair(line);
+    const [id, value] = splitKeyValue(line);
     if (!id || value === undefined)
         throw new InputError(`A line of ${name} is not ID=VALUE.`);
     checkId(id, name);
@@ -44999,7 +45934,7 @@ function secretFromValueLine(line, name) {
 }
 /** `id=path` (the action's `secret-files`). */
 function secretFromFileLine(line, name) {
-    const [id, path] = splitPair(line);
+    const [id, path] = splitKeyValue(line);
     if (!id || !path)
         throw new InputError(`${name} "${line}" is not ID=PATH.`);
     checkId(id, name);
@@ -45007,7 +45942,7 @@ function secretFromFileLine(line, name) {
 }
 /** `id=ENV_NAME` (the action's `secret-envs`). */
 function secretFromEnvLine(line, name) {
-    const [id, envName] = splitPair(line);
+    const [id, envName] = splitKeyValue(line);
     if (!id || !envName)
         throw new InputError(`${name} "${line}" is not ID=ENV_NAME.`);
     checkId(id, name);
@@ -45020,23 +45955,23 @@ function secretFromEnvLine(line, name) {
 function secretFromBuildxSpec(spec, name) {
     const fields = new Map();
     for (const field of spec.split(",")) {
-        const [key, value] = splitPair(field);
+        const [key, value] = splitKeyValue(field);
         if (!key || value === undefined)
-            throw new errors_InputError(`${name} "${spec}" is not id=ID,src=PATH or id=ID,env=NAME.`);
+            throw new InputError(`${name} "${spec}" is not id=ID,src=PATH or id=ID,env=NAME.`);
         fields.set(key.trim().toLowerCase(), value);
     }
     const id = fields.get("id");
     if (!id)
-        throw new errors_InputError(`${name} "${spec}" has no id=.`);
+        throw new InputError(`${name} "${spec}" has no id=.`);
     checkId(id, name);
     const src = fields.get("src") ?? fields.get("source");
     const envName = fields.get("env");
     const type = fields.get("type");
     if (type !== undefined && type !== "file" && type !== "env") {
-        throw new errors_InputError(`${name} "${spec}" has type=${type}; use file or env.`);
+        throw new InputError(`${name} "${spec}" has type=${type}; use file or env.`);
     }
     if (src !== undefined && envName !== undefined)
-        throw new errors_InputError(`${name} "${spec}" gives both src and env.`);
+        throw new InputError(`${name} "${spec}" gives both src and env.`);
     if (src !== undefined)
         return type === "env" ? { id, kind: "env", name: src } : { id, kind: "file", path: src };
     return { id, kind: "env", name: envName ?? id };
@@ -45046,7 +45981,7 @@ function readSecrets(sources, names, context) {
     const secrets = new Map();
     for (const source of sources) {
         if (secrets.has(source.id))
-            throw new errors_InputError(`Secret "${source.id}" is given twice.`);
+            throw new InputError(`Secret "${source.id}" is given twice.`);
         let value;
         if (source.kind === "value") {
             value = Buffer.from(source.value, "utf8");
@@ -45054,26 +45989,26 @@ function readSecrets(sources, names, context) {
         else if (source.kind === "env") {
             const text = context.env[source.name];
             if (text === undefined) {
-                throw new errors_InputError(`${names.env}: secret "${source.id}" reads the environment variable ${source.name}, which is not set.`);
+                throw new InputError(`${names.env}: secret "${source.id}" reads the environment variable ${source.name}, which is not set.`);
             }
             value = Buffer.from(text, "utf8");
         }
         else {
-            const path = (0,external_node_path_namespaceObject.resolve)(context.cwd, source.path);
+            const path = (0,external_node_path_.resolve)(context.cwd, source.path);
             try {
-                if ((0,external_node_fs_namespaceObject.statSync)(path).size > MAX_SECRET_BYTES) {
-                    throw new errors_InputError(`${names.file}: the file "${source.path}" of secret "${source.id}" is larger than ${MAX_SECRET_BYTES / 1024} KiB.`);
+                if ((0,external_node_fs_.statSync)(path).size > buildkit/* MAX_SECRET_BYTES */.sU) {
+                    throw new InputError(`${names.file}: the file "${source.path}" of secret "${source.id}" is larger than ${buildkit/* MAX_SECRET_BYTES */.sU / 1024} KiB.`);
                 }
-                value = (0,external_node_fs_namespaceObject.readFileSync)(path);
+                value = (0,external_node_fs_.readFileSync)(path);
             }
             catch (error) {
-                if (error instanceof errors_InputError)
+                if (error instanceof InputError)
                     throw error;
-                throw new errors_InputError(`${names.file}: the file "${source.path}" of secret "${source.id}" cannot be read (${error.code ?? "error"}).`);
+                throw new InputError(`${names.file}: the file "${source.path}" of secret "${source.id}" cannot be read (${error.code ?? "error"}).`);
             }
         }
-        if (value.length > MAX_SECRET_BYTES) {
-            throw new errors_InputError(`Secret "${source.id}" is larger than ${MAX_SECRET_BYTES / 1024} KiB.`);
+        if (value.length > buildkit/* MAX_SECRET_BYTES */.sU) {
+            throw new InputError(`Secret "${source.id}" is larger than ${buildkit/* MAX_SECRET_BYTES */.sU / 1024} KiB.`);
         }
         const text = value.toString("utf8");
         if (text.trim() !== "")
@@ -45088,139 +46023,53 @@ function readSecrets(sources, names, context) {
  */
 function readSshAgents(items, name, context) {
     const agents = new Map();
-    for (const item of items.flatMap((value) => value.split(/\s+/)).filter(Boolean)) {
-        const [id, pathGiven] = item.includes("=") ? splitPair(item) : [item, undefined];
+    for (const item of listItems(items, /\s+/)) {
+        const [id, pathGiven] = item.includes("=") ? splitKeyValue(item) : [item, undefined];
         if (!id)
-            throw new errors_InputError(`${name} "${item}" has no id; write default or ID=SOCKET.`);
+            throw new InputError(`${name} "${item}" has no id; write default or ID=SOCKET.`);
         checkId(id, name);
-        const socket = pathGiven ?? (id === DEFAULT_SSH_ID ? context.env.SSH_AUTH_SOCK : undefined);
+        const socket = pathGiven ?? (id === buildkit/* DEFAULT_SSH_ID */.HN ? context.env.SSH_AUTH_SOCK : undefined);
         if (!socket) {
-            throw new errors_InputError(id === DEFAULT_SSH_ID
+            throw new InputError(id === buildkit/* DEFAULT_SSH_ID */.HN
                 ? `${name} "default" forwards the agent at SSH_AUTH_SOCK, which is not set.`
                 : `${name} "${item}" has no socket; write ${id}=/path/to/agent.sock.`);
         }
-        const path = (0,external_node_path_namespaceObject.resolve)(context.cwd, socket.split(",")[0]);
+        const path = (0,external_node_path_.resolve)(context.cwd, socket.split(",")[0]);
         let isSocket;
         try {
-            isSocket = (0,external_node_fs_namespaceObject.statSync)(path).isSocket();
+            isSocket = (0,external_node_fs_.statSync)(path).isSocket();
         }
         catch {
-            throw new errors_InputError(`${name} "${item}": the agent socket "${path}" does not exist.`);
+            throw new InputError(`${name} "${item}": the agent socket "${path}" does not exist.`);
         }
         if (!isSocket) {
-            throw new errors_InputError(`${name} "${item}": "${path}" is not an agent socket; key files are not supported, start ssh-agent and add the key.`);
+            throw new InputError(`${name} "${item}": "${path}" is not an agent socket; key files are not supported, start ssh-agent and add the key.`);
         }
         if (agents.has(id))
-            throw new errors_InputError(`${name} gives the agent "${id}" twice.`);
+            throw new InputError(`${name} gives the agent "${id}" twice.`);
         agents.set(id, path);
     }
     return agents;
 }
-function splitPair(text) {
-    const equals = text.indexOf("=");
-    return equals < 0 ? [text.trim(), undefined] : [text.slice(0, equals).trim(), text.slice(equals + 1)];
-}
 function checkId(id, name) {
     if (!ID.test(id))
-        throw new errors_InputError(`${name}: "${id}" is not a secret id; use letters, digits, ".", "_" and "-".`);
+        throw new InputError(`${name}: "${id}" is not a secret id; use letters, digits, ".", "_" and "-".`);
 }
 
-;// CONCATENATED MODULE: ./src/outputs/exporters.ts
-// Build outputs as buildx writes them (`type=local,dest=out`, `type=tar,dest=out.tar`, oci,
-// docker, image and registry), one per line or flag, turned into Solve exporters and the places
-// on the job's machine that receive them. `dest` stays on our side: the runner streams the
-// result back through the session.
-
-
-
-
-const FILE_TYPES = new Set(["tar", "oci", "docker"]);
-function parseOutputs(items, name, cwd) {
-    return items.filter((item) => item.trim() !== "").map((item) => parseOutput(item.trim(), name, cwd));
-}
-function parseOutput(item, name, cwd) {
-    // buildx's shorthand: a bare path is a local output.
-    const fields = item.includes("=") ? item.split(",") : [`type=local`, `dest=${item}`];
-    const attrs = {};
-    for (const field of fields) {
-        const equals = field.indexOf("=");
-        if (equals <= 0)
-            throw new errors_InputError(`${name} "${item}" is not KEY=VALUE,...; write it as type=local,dest=DIR.`);
-        attrs[field.slice(0, equals).trim()] = field.slice(equals + 1);
-    }
-    const { type, dest, ...exporterAttrs } = attrs;
-    if (type === undefined)
-        throw new errors_InputError(`${name} "${item}" has no type=; use local, tar, oci, docker, image or registry.`);
-    if (type === "image" || type === "registry") {
-        if (dest !== undefined)
-            throw new errors_InputError(`${name} "${item}": an ${type} output has no dest.`);
-        // buildx's registry output is an image output that pushes.
-        const imageAttrs = type === "registry" ? { ...exporterAttrs, push: "true" } : exporterAttrs;
-        return { exporter: { type: "image", attrs: imageAttrs } };
-    }
-    if (type !== "local" && !FILE_TYPES.has(type)) {
-        throw new errors_InputError(`${name} "${item}" has type=${type}; use local, tar, oci, docker, image or registry.`);
-    }
-    if (!dest)
-        throw new errors_InputError(`${name} "${item}" needs dest=${type === "local" ? "DIR" : "FILE"}.`);
-    if (dest === "-")
-        throw new errors_InputError(`${name} "${item}": writing an output to stdout is not supported; give a file.`);
-    const path = (0,external_node_path_namespaceObject.resolve)(cwd, dest);
-    if (type === "local") {
-        requireNot(path, "file", `${name} "${item}": "${dest}" is a file, not a directory.`);
-        return { exporter: { type, attrs: exporterAttrs }, target: { kind: "dir", dir: path } };
-    }
-    requireNot(path, "directory", `${name} "${item}": "${dest}" is a directory; give a file.`);
-    return { exporter: { type, attrs: exporterAttrs }, target: { kind: "file", path } };
-}
-function requireNot(path, kind, message) {
-    try {
-        const stats = (0,external_node_fs_namespaceObject.statSync)(path);
-        if (kind === "file" ? !stats.isDirectory() : stats.isDirectory())
-            throw new errors_InputError(message);
-    }
-    catch (error) {
-        if (error instanceof errors_InputError)
-            throw error;
-    }
-}
-/** Creates the destinations before the build, so that a path we cannot write fails early. */
-function prepareDestinations(outputs, name) {
-    for (const { target } of outputs) {
-        if (!target)
-            continue;
-        const dir = target.kind === "dir" ? target.dir : (0,external_node_path_namespaceObject.dirname)(target.path);
-        try {
-            (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-        }
-        catch (error) {
-            throw new errors_InputError(`${name}: "${dir}" cannot be created (${error.code}).`);
-        }
-    }
-}
-/**
- * Daemons before v0.13 read one exporter per build (the older request fields) and would drop the
- * rest without a word; refuse instead. A runner with no Info call is older than v0.11.
- */
-function checkExporterCount(count, runner) {
-    if (count <= 1)
-        return;
-    const version = semver_default().coerce(runner.version?.version ?? "0.10.0");
-    if (version && semver_default().lt(version, "0.13.0")) {
-        throw new PolicyError(`The runner at ${runner.endpoint} runs BuildKit ${runner.version?.version || "older than v0.11"}, which takes one output per build, but ${count} were asked for.`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/build/prepare.ts
-// Everything a build takes from the job besides the plan, read and checked before anything
-// starts on the runner: secrets, SSH agents, registry credentials and the image to export.
-// Every secret value goes to `onSecret` (the adapter masks it) and into the log's redactor.
+;// CONCATENATED MODULE: ./src/job/request.ts
+// The typed request of a job, built from the inputs and checked before anything starts on the
+// runner: how to reach the runner, the plan, the image, the exporters and attestations, and what
+// the session serves (secrets, SSH agents, registry credentials, read into memory now). Every
+// secret value goes to the platform's masking and into every log redactor the job makes.
 
 
 
 
 
-function prepareJob(inputs, names, context) {
+
+
+function prepareBuild(read, context) {
+    const { values: inputs, names } = read;
     // Every redactor made for this job learns every secret, also those found during the build.
     const secretValues = [];
     const redactors = [];
@@ -45230,87 +46079,791 @@ function prepareJob(inputs, names, context) {
         return redactor;
     };
     const onSecret = (value) => {
-        context.onSecret(value);
+        context.mask(value);
         secretValues.push(value);
         for (const redactor of redactors)
             redactor.add(value);
     };
-    const secrets = readSecrets(inputs.secrets, { file: names.secretFiles, env: names.secretEnvs }, { ...context, onSecret });
-    const sshAgents = readSshAgents(inputs.ssh, names.ssh, context);
+    const plan = planBuild(inputs, names, context.cwd);
+    const image = planImage({
+        names: inputs.tags,
+        push: inputs.push,
+        pushByDigest: inputs.pushByDigest,
+        ociMediatypes: inputs.ociMediatypes,
+        compression: inputs.compression,
+        annotations: inputs.annotations,
+    }, names);
+    const secrets = readSecrets([...inputs.secrets, ...inputs.secretFiles, ...inputs.secretEnvs], { file: names.secretFiles, env: names.secretEnvs }, { cwd: context.cwd, env: context.env, onSecret });
     const lookup = loadRegistryCredentials({
         explicit: inputs.registryAuth,
-        useDockerConfig: inputs.useDockerConfig,
+        useDockerConfig: inputs.dockerConfig,
         env: context.env,
         onSecret,
     });
-    const image = parseImagePlan(inputs.image, names);
-    const outputs = parseOutputs(inputs.outputs, names.outputs, context.cwd);
-    // Tags name an image output given without a name, as buildx does; else they are one of their own.
-    const unnamedImage = outputs.find((output) => output.exporter.type === "image" && !output.exporter.attrs.name);
-    if (unnamedImage && image.exporterAttrs) {
-        unnamedImage.exporter.attrs = { ...image.exporterAttrs, ...unnamedImage.exporter.attrs };
-    }
-    else if (image.exporterAttrs) {
-        outputs.unshift({ exporter: { type: "image", attrs: image.exporterAttrs } });
-    }
-    prepareDestinations(outputs, names.outputs);
-    const outputTargets = outputs.map((output) => output.target);
+    const exporters = withImage(inputs.outputs, image);
+    prepareDestinations(exporters, names.outputs);
     return {
+        plan,
         image,
-        outputTargets,
+        exporters,
+        attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
+        session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
         newRedactor,
-        buildOptions: {
-            credentials: (host, signal) => lookup(host, signal),
-            secrets,
-            sshAgents,
-            redactor: newRedactor(),
-            exporters: outputs.map((output) => output.exporter),
-            outputTargets,
-            frontendAttrs: image.attestationAttrs,
-        },
+    };
+}
+/**
+ * The image of the tags, as buildx does it: the tags name an image output given without a name,
+ * else they are an image output of their own, first.
+ */
+function withImage(outputs, image) {
+    if (image.names.length === 0)
+        return outputs;
+    const own = {
+        names: image.names,
+        push: image.push,
+        pushByDigest: image.pushByDigest,
+        attrs: imageAttrs(image),
+    };
+    const unnamed = outputs.findIndex((output) => output.type === "image" && output.names.length === 0);
+    if (unnamed < 0)
+        return [{ type: "image", ...own }, ...outputs];
+    const output = outputs[unnamed];
+    const merged = {
+        type: "image",
+        names: own.names,
+        push: output.push ?? own.push,
+        pushByDigest: output.pushByDigest ?? own.pushByDigest,
+        attrs: { ...own.attrs, ...output.attrs },
+    };
+    return outputs.map((each, index) => (index === unnamed ? merged : each));
+}
+/** How to reach the runner: the endpoints given (else buildctl's default socket), TLS and the pin. */
+function runnerOptions(read) {
+    const { values: inputs, sources } = read;
+    const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [(0,buildkit/* parseEndpoint */.Bk)(buildkit/* DEFAULT_ENDPOINT */.mP)];
+    // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
+    const dir = inputs.tlsDir ?? {};
+    const piece = (given, source, fromDir) => source === "given" ? given : (fromDir ?? given);
+    return {
+        endpoint: endpoints[0],
+        endpoints,
+        endpointGiven: inputs.endpoint.length > 0,
+        tls: (0,buildkit/* loadTlsMaterial */.DU)({
+            caCert: piece(inputs.tlsCaCert, sources.tlsCaCert, dir.caCert),
+            cert: piece(inputs.tlsCert, sources.tlsCert, dir.cert),
+            key: piece(inputs.tlsKey, sources.tlsKey, dir.key),
+            serverName: inputs.tlsServerName,
+        }, runnerInputNames(read).tls),
+        connectTimeoutMs: inputs.connectTimeoutMs,
+        allowPlaintext: inputs.allowPlaintext,
+        versionPin: inputs.buildkitVersion,
+        onVersionMismatch: inputs.versionMismatch,
+    };
+}
+function runnerInputNames({ names }) {
+    return {
+        endpoint: names.endpoint,
+        tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
+        connectTimeout: names.connectTimeoutMs,
+        allowPlaintext: names.allowPlaintext,
+        buildkitVersion: names.buildkitVersion,
+        versionMismatch: names.versionMismatch,
     };
 }
 
-;// CONCATENATED MODULE: ./src/outputs/image.ts
-// The image exporter's response turned into what docker/build-push-action gives: the digest, the
-// image id, and buildx's metadata file.
-/**
- * The exporter response as buildx writes its metadata file: values that are base64 of JSON
- * (the image descriptor) decoded, the rest as they are.
- */
-function buildMetadata(exporterResponse) {
-    const metadata = {};
-    for (const [key, value] of Object.entries(exporterResponse)) {
-        metadata[key] = decodedJson(value) ?? value;
-    }
-    return metadata;
-}
-function decodedJson(value) {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0)
-        return undefined;
-    const text = Buffer.from(value, "base64").toString("utf8");
-    if (!text.startsWith("{") && !text.startsWith("["))
-        return undefined;
+;// CONCATENATED MODULE: ./src/job/build-job.ts
+// The build sequence, once for every adapter: every input checked, the runner resolved (or
+// started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
+// the job summary, each through the platform. The adapters only read inputs and present errors.
+
+
+
+
+
+
+
+
+
+async function runBuildJob(read, platform) {
+    const started = Date.now();
+    const { values: inputs } = read;
+    const { reporter } = platform;
+    // Every input is checked before anything starts on the runner.
+    const runner = runnerOptions(read);
+    const request = prepareBuild(read, platform);
+    const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+        const acquired = await connect(read, runner, platform, request);
+        for (const line of describeRunner(acquired.info))
+            reporter.info(line);
+        return acquired;
+    });
+    const { info, reason, release } = acquired;
+    reporter.debug(`Runner chosen: ${reason}`);
+    platform.setOutput("runner-reason", reason);
+    let result;
     try {
-        return JSON.parse(text);
+        checkExporterCount(request.exporters.length, info);
+        for (const [name, value] of Object.entries(runnerOutputs(info))) {
+            platform.setOutput(name, value);
+        }
+        result = await reporter.group("Build", () => buildOnAcquired(acquired, request, {
+            ...request.session,
+            redactor: request.newRedactor(),
+            newRedactor: request.newRedactor,
+            writeLog: (text) => platform.writeLog(text),
+            signal: platform.signal,
+        }, inputs.strictPlatforms, reporter));
     }
-    catch {
+    catch (error) {
+        if (error instanceof BuildFailedError) {
+            await writeSummary(platform, {
+                runner: info,
+                steps: error.steps,
+                warnings: [],
+                failure: error.message,
+                durationMs: Date.now() - started,
+            });
+        }
+        throw error;
+    }
+    finally {
+        await release();
+    }
+    for (const warning of result.warnings) {
+        reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
+    }
+    const artifact = await uploadOutputs(read, platform, request);
+    const image = imageOutputs(result.exporterResponse);
+    for (const [name, value] of Object.entries(image)) {
+        platform.setOutput(name, value);
+    }
+    if (inputs.metadataFile)
+        writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+    await writeSummary(platform, {
+        runner: info,
+        ...result,
+        image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
+        artifact,
+        durationMs: Date.now() - started,
+    });
+}
+/** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
+async function connectToRunner(read, platform) {
+    return connect(read, runnerOptions(read), platform);
+}
+/** The runner (or pool) the inputs name, or one started where the platform keeps it. */
+function connect(read, runner, platform, request) {
+    const { values: inputs } = read;
+    return acquireRunner({
+        runner,
+        names: runnerInputNames(read),
+        platforms: request?.plan.platforms ?? [],
+        strictPlatforms: inputs.strictPlatforms,
+        start: request && platform.localRunner
+            ? {
+                ...platform.localRunner,
+                release: {
+                    urlPattern: inputs.releaseUrl,
+                    sha256: inputs.sha256,
+                    githubToken: inputs.githubToken,
+                },
+            }
+            : undefined,
+        reporter: platform.reporter,
+        env: platform.env,
+        signal: platform.signal,
+    });
+}
+/** The local and file outputs as one artifact, where the platform has artifacts and the inputs want one. */
+async function uploadOutputs(read, platform, request) {
+    const { values: inputs, names } = read;
+    const received = request.exporters.flatMap((exporter) => {
+        const target = outputTarget(exporter);
+        if (!target)
+            return [];
+        return [target.kind === "dir" ? { kind: "dir", path: target.dir } : target];
+    });
+    if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0)
         return undefined;
+    const upload = platform.uploadArtifact.bind(platform);
+    const uploaded = await platform.reporter.group("Uploading the outputs as an artifact", () => upload(received, {
+        name: inputs.artifactName,
+        retentionDays: inputs.artifactRetentionDays,
+        nameInput: names.artifactName,
+        retentionInput: names.artifactRetentionDays,
+        signal: platform.signal,
+    }));
+    for (const path of uploaded.skipped) {
+        platform.reporter.warning(`${path} was left out of the artifact: it is not a regular file of the output.`);
     }
+    platform.reporter.info(`Uploaded artifact ${uploaded.name} (${uploaded.files} files, ${uploaded.size} bytes): ${uploaded.url}`);
+    platform.setOutput("artifact-id", String(uploaded.id));
+    platform.setOutput("artifact-url", uploaded.url);
+    return uploaded;
 }
-/** The step outputs of an image build, empty strings when nothing was exported. */
-function imageOutputs(exporterResponse) {
-    return {
-        digest: exporterResponse["containerimage.digest"] ?? "",
-        imageid: exporterResponse["containerimage.config.digest"] ?? "",
-        metadata: JSON.stringify(buildMetadata(exporterResponse)),
-    };
+async function writeSummary(platform, input) {
+    await platform.writeSummary?.(buildSummaryMarkdown(input));
 }
+
+;// CONCATENATED MODULE: ./src/job/inputs/row.ts
+// The shape of a row of the input table (table.ts): for one input, the action's name, the CLI's
+// flag, the environment variable, the default, the parser and the help, side by side.
+/** The commands of a flag that both take, and of one only build takes. */
+const BOTH = ["build", "info"];
+const BUILD = ["build"];
+/** The blocks of the CLI's --help, in the order they are printed. */
+const HELP_SECTIONS = ["command", "build", "image", "outputs", "secrets", "connection"];
+const row_text = (row) => ({
+    kind: "text",
+    ...row,
+});
+const list = (row) => ({
+    kind: "list",
+    ...row,
+});
+const toggle = (row) => ({ kind: "switch", parse: (value) => value, ...row });
+function isFlag(cli) {
+    return cli !== undefined && "flag" in cli;
+}
+/** Whether the adapter (and the CLI's command) takes this input. */
+function takes(row, adapter, command) {
+    if (adapter === "action")
+        return row.action !== undefined;
+    return row.cli !== undefined && command !== undefined && row.cli.commands.includes(command);
+}
+/** The input as the adapter's sentences name it. */
+function inputName(row, adapter) {
+    const action = row.action && `input ${row.action}`;
+    const cli = row.cliName ?? (isFlag(row.cli) ? `--${row.cli.flag}` : undefined);
+    return (adapter === "action" ? (action ?? cli) : (cli ?? action)) ?? "";
+}
+function parserFor(parse, adapter) {
+    return typeof parse === "function" ? parse : parse[adapter];
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/build.ts
+// The input table's rows for the build: the context, the Dockerfile and the frontend's options.
+// Names and list syntax as docker/build-push-action's where the meaning is the same.
+
+
+
+
+const BUILD_INPUTS = {
+    context: row_text({
+        action: "context",
+        cli: { positional: "CONTEXT", commands: BUILD },
+        cliName: "The context",
+        default: ".",
+        parse: (value) => value,
+    }),
+    file: row_text({
+        action: "file",
+        cli: {
+            flag: "file",
+            short: "f",
+            value: "PATH",
+            commands: BUILD,
+            section: "build",
+            help: ["the Dockerfile (default CONTEXT/Dockerfile)"],
+        },
+        parse: nonEmpty,
+    }),
+    target: row_text({
+        action: "target",
+        cli: { flag: "target", value: "STAGE", commands: BUILD, section: "build", help: ["the stage to build"] },
+        parse: nonEmpty,
+    }),
+    buildArgs: list({
+        action: "build-args",
+        cli: {
+            flag: "build-arg",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a build argument; a bare NAME takes its value from the environment"],
+        },
+        parse: (items, { name, env }) => parseKeyValues(items, name, env),
+    }),
+    labels: list({
+        action: "labels",
+        cli: {
+            flag: "label",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a label for the image"],
+        },
+        parse: (items, { name }) => parseKeyValues(items, name),
+    }),
+    platforms: list({
+        action: "platforms",
+        cli: {
+            flag: "platform",
+            value: "OS/ARCH",
+            commands: BUILD,
+            section: "build",
+            help: ["target platforms, comma-separated or repeated"],
+        },
+        separator: ",",
+        parse: (items, { name }) => parsePlatforms(items, name),
+    }),
+    noCache: toggle({
+        action: "no-cache",
+        cli: { flag: "no-cache", commands: BUILD, section: "build", help: ["build without the runner's cache"] },
+        default: "false",
+    }),
+    noCacheFilters: list({
+        action: "no-cache-filters",
+        cli: {
+            flag: "no-cache-filter",
+            value: "STAGE",
+            commands: BUILD,
+            section: "build",
+            help: ["build these stages without cache"],
+        },
+        separator: ",",
+        parse: (items) => items,
+    }),
+    buildContexts: list({
+        action: "build-contexts",
+        cli: {
+            flag: "build-context",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a named context: a directory, docker-image://REF, a Git or HTTPS URL"],
+        },
+        parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
+    }),
+    addHosts: list({
+        action: "add-hosts",
+        cli: {
+            flag: "add-host",
+            value: "HOST:IP",
+            commands: BUILD,
+            section: "build",
+            help: ["an entry for /etc/hosts in RUN steps"],
+        },
+        separator: ",",
+        parse: (items, { name }) => items.map((item) => hostEntry(item, name)),
+    }),
+    network: row_text({
+        action: "network",
+        cli: {
+            flag: "network",
+            value: "MODE",
+            commands: BUILD,
+            section: "build",
+            help: ["the network of RUN steps: default, none or host"],
+        },
+        parse: (value, { name }) => networkMode(value, name),
+    }),
+    shmSizeBytes: row_text({
+        action: "shm-size",
+        cli: {
+            flag: "shm-size",
+            value: "SIZE",
+            commands: BUILD,
+            section: "build",
+            help: ["the size of /dev/shm in RUN steps, such as 64m"],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? parseByteSize(value.trim(), name) : undefined),
+    }),
+    ulimits: list({
+        action: "ulimit",
+        cli: {
+            flag: "ulimit",
+            value: "NAME=SOFT[:HARD]",
+            commands: BUILD,
+            section: "build",
+            help: ["a ulimit for RUN steps, such as nofile=1024:2048"],
+        },
+        separator: /[\s,]+/,
+        parse: (items, { name }) => items.map((item) => ulimit(item, name)),
+    }),
+    pull: toggle({
+        action: "pull",
+        cli: {
+            flag: "pull",
+            commands: BUILD,
+            section: "build",
+            help: ["look up base images in their registry again"],
+        },
+        default: "false",
+    }),
+    progress: row_text({
+        cli: {
+            flag: "progress",
+            value: "plain",
+            commands: BUILD,
+            section: "build",
+            help: ["the log format (plain is the only one)"],
+        },
+        default: "plain",
+        // buildx's auto and tty mean "what suits the terminal": plain, here.
+        parse: (value, { name }) => {
+            if (value !== "plain" && value !== "auto" && value !== "tty") {
+                throw new InputError(`${name} is "${value}"; use plain.`);
+            }
+            return "plain";
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/command.ts
+// The input table's rows for one CLI command's own flags.
+
+
+const COMMAND_INPUTS = {
+    format: row_text({
+        cli: {
+            flag: "format",
+            value: "text|json",
+            commands: ["info"],
+            section: "command",
+            help: ["output format (default text)"],
+        },
+        default: "text",
+        parse: (value, { name }) => {
+            if (value !== "text" && value !== "json")
+                throw new InputError(`${name} is "${value}"; use text or json.`);
+            return value;
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/image.ts
+// The input table's rows for the image: its names, push, how it is written, attestations and
+// the metadata file.
+
+
+
+
+const IMAGE_INPUTS = {
+    tags: list({
+        action: "tags",
+        cli: {
+            flag: "tag",
+            short: "t",
+            value: "NAME",
+            commands: BUILD,
+            section: "image",
+            help: ["a name for the image, repeated for more"],
+        },
+        separator: ",",
+        parse: (items, { name }) => parseImageNames(items, name),
+    }),
+    push: toggle({
+        action: "push",
+        cli: {
+            flag: "push",
+            commands: BUILD,
+            section: "image",
+            help: ["push the image to its registry (credentials: see below)"],
+        },
+        default: "false",
+    }),
+    pushByDigest: toggle({ action: "push-by-digest", default: "false" }),
+    ociMediatypes: row_text({
+        action: "oci-mediatypes",
+        parse: (value, { name }) => {
+            const text = nonEmpty(value);
+            if (text === undefined)
+                return undefined;
+            if (text !== "true" && text !== "false")
+                throw new InputError(`${name} is "${text}"; use true or false.`);
+            return text === "true";
+        },
+    }),
+    compression: row_text({
+        action: "compression",
+        parse: (value, { name }) => parseCompression(value, name),
+    }),
+    annotations: list({
+        action: "annotations",
+        cli: {
+            flag: "annotation",
+            value: "KEY=VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)"],
+        },
+        parse: (items, { name }) => parseAnnotations(items, name),
+    }),
+    provenance: row_text({
+        action: "provenance",
+        cli: {
+            flag: "provenance",
+            value: "VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["a provenance attestation: true, false or mode=max"],
+        },
+        parse: (value, { name }) => parseAttestation(value, name, "mode=min"),
+    }),
+    sbom: row_text({
+        action: "sbom",
+        cli: {
+            flag: "sbom",
+            value: "VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["an SBOM attestation: true, false or generator=IMAGE"],
+        },
+        parse: (value, { name }) => parseAttestation(value, name, ""),
+    }),
+    metadataFile: row_text({
+        cli: {
+            flag: "metadata-file",
+            value: "PATH",
+            commands: BUILD,
+            section: "image",
+            help: ["write the exporter's response (digest, descriptor) as JSON"],
+        },
+        parse: nonEmpty,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/outputs.ts
+// The input table's rows for the outputs brought back to the job's machine, and the artifact
+// they become.
+
+
+
+
+const OUTPUT_INPUTS = {
+    outputs: list({
+        action: "outputs",
+        cli: {
+            flag: "output",
+            short: "o",
+            value: "SPEC",
+            commands: BUILD,
+            section: "outputs",
+            help: [
+                "type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |",
+                "type=docker,dest=FILE | type=image,name=REF[,push=true] |",
+                "type=registry,name=REF; a bare DIR is type=local,dest=DIR",
+            ],
+        },
+        parse: (items, { name, cwd }) => parseOutputs(items, name, cwd),
+    }),
+    uploadArtifact: toggle({ action: "upload-artifact", default: "true" }),
+    // The job's id and run attempt by default; matrix legs share both, so they need a name apiece.
+    artifactName: row_text({
+        action: "artifact-name",
+        parse: (value, { env }) => nonEmpty(value) ?? `${env.GITHUB_JOB || "build"}-outputs-${env.GITHUB_RUN_ATTEMPT || "1"}`,
+    }),
+    artifactRetentionDays: row_text({
+        action: "artifact-retention-days",
+        parse: (value, { name }) => {
+            const retention = nonEmpty(value);
+            if (retention !== undefined && !/^\d+$/.test(retention)) {
+                throw new InputError(`${name} is "${retention}"; give a number of days from 1 to 90.`);
+            }
+            return retention === undefined ? undefined : Number(retention);
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/runner/options.ts
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+function options_nonEmpty(value) {
+    return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
+}
+/** error (or fail) and warning (or warn): what a runner that misses the version pin does. */
+function parseMismatchPolicy(value, name) {
+    const text = options_nonEmpty(value)?.toLowerCase() ?? "error";
+    if (text === "error" || text === "fail")
+        return "error";
+    if (text === "warning" || text === "warn")
+        return "warning";
+    throw new InputError(`${name} is "${value}"; use error or warning.`);
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/runner.ts
+// The input table's rows for the runner: how it is reached (the connection, the version pin) or
+// started.
+
+
+
+
+
+
+
+const RUNNER_INPUTS = {
+    endpoint: list({
+        action: "endpoint",
+        cli: {
+            flag: "addr",
+            value: "ADDRESS",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,",
+                "in order of preference (default: $BUILDKIT_HOST, which may be a",
+                "comma-separated list, else unix:///run/buildkit/buildkitd.sock)",
+            ],
+        },
+        env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
+        separator: /[,\n]/,
+        parse: (items) => items.map(buildkit/* parseEndpoint */.Bk),
+    }),
+    tlsCaCert: row_text({
+        action: "tls-cacert",
+        cli: {
+            flag: "tlscacert",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)"],
+        },
+        env: { name: "BUILDKIT_TLS_CACERT", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsCert: row_text({
+        action: "tls-cert",
+        cli: {
+            flag: "tlscert",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["client certificate ($BUILDKIT_TLS_CERT)"],
+        },
+        env: { name: "BUILDKIT_TLS_CERT", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsKey: row_text({
+        action: "tls-key",
+        cli: {
+            flag: "tlskey",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["client key ($BUILDKIT_TLS_KEY)"],
+        },
+        env: { name: "BUILDKIT_TLS_KEY", adapters: ["cli"] },
+        // A key given inline is a secret: masked before anything can print it.
+        parse: (value, { mask }) => {
+            if (value && (0,buildkit/* isPemText */.SR)(value))
+                mask(value);
+            return nonEmpty(value);
+        },
+    }),
+    tlsServerName: row_text({
+        action: "tls-servername",
+        cli: {
+            flag: "tlsservername",
+            value: "NAME",
+            commands: BOTH,
+            section: "connection",
+            help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+        },
+        env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsDir: row_text({
+        cli: {
+            flag: "tlsdir",
+            value: "DIR",
+            commands: BOTH,
+            section: "connection",
+            help: ["directory with ca.pem, cert.pem and key.pem"],
+        },
+        parse: (value) => (value ? (0,buildkit/* tlsInputsFromDir */.St)(value) : undefined),
+    }),
+    connectTimeoutMs: row_text({
+        action: "connect-timeout",
+        cli: {
+            flag: "timeout",
+            value: "DURATION",
+            commands: BOTH,
+            section: "connection",
+            help: ["bound on reaching the runner (default 10s)"],
+        },
+        default: `${DEFAULT_CONNECT_TIMEOUT_MS / 1000}s`,
+        parse: (value, { name }) => parseDuration(value, name),
+    }),
+    allowPlaintext: toggle({
+        action: "allow-plaintext",
+        cli: {
+            flag: "allow-plaintext",
+            commands: BOTH,
+            section: "connection",
+            help: ["allow TCP without TLS to a host that is not loopback"],
+        },
+        env: { name: "BUILDKIT_ALLOW_PLAINTEXT", adapters: ["cli"] },
+        default: "false",
+    }),
+    buildkitVersion: row_text({
+        action: "buildkit-version",
+        cli: {
+            flag: "buildkit-version",
+            value: "PIN",
+            commands: BOTH,
+            section: "connection",
+            help: [`required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33`],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? parseVersionPin(value, name) : undefined),
+    }),
+    versionMismatch: row_text({
+        action: "buildkit-version-mismatch",
+        cli: {
+            flag: "version-mismatch",
+            value: "error|warning",
+            commands: BOTH,
+            section: "connection",
+            help: ["what a missed pin does (default error)"],
+        },
+        default: "error",
+        parse: (value, { name }) => parseMismatchPolicy(value, name),
+    }),
+    debug: toggle({
+        cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
+    }),
+    help: toggle({
+        cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
+    }),
+    strictPlatforms: toggle({
+        action: "strict-platforms",
+        cli: {
+            flag: "strict-platforms",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "with several runners, fail when a platform has no native one",
+                "(a pushed image whose platforms are native to different",
+                "runners builds on each and is joined into one image index)",
+            ],
+        },
+        default: "false",
+    }),
+    releaseUrl: row_text({ action: "buildkit-release-url", parse: nonEmpty }),
+    sha256: row_text({
+        action: "buildkit-sha256",
+        parse: (value, { name }) => {
+            const sha256 = nonEmpty(value)?.toLowerCase();
+            if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
+                throw new InputError(`${name} is not a sha256 of 64 hex digits.`);
+            }
+            return sha256;
+        },
+    }),
+    // For GitHub's API, which gives the sha256 of BuildKit's release tarball; the action's default
+    // is the job's token (action.yml), the CLI's GITHUB_TOKEN when set.
+    githubToken: row_text({
+        action: "github-token",
+        env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+};
 
 ;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
 // Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
 // `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
 // so that a password never has to be on a command line.
+
 
 function parseRegistryAuth(text, name, onSecret) {
     const credentials = [];
@@ -45324,7 +46877,7 @@ function parseRegistryAuth(text, name, onSecret) {
         if (colon > equals)
             onSecret(line.slice(colon + 1));
         if (equals <= 0 || colon < 0 || colon === line.length - 1) {
-            throw new errors_InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
+            throw new InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
         }
         credentials.push({
             registry: line.slice(0, equals).trim(),
@@ -45334,72 +46887,405 @@ function parseRegistryAuth(text, name, onSecret) {
     }
     return credentials;
 }
+/** A file of such lines (the CLI's --registry-auth-file); `name` is the flag. */
+function readRegistryAuthFile(file, name, onSecret) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(file, "utf8");
+    }
+    catch (error) {
+        throw new InputError(`${name} "${file}" cannot be read (${error.code}).`);
+    }
+    return parseRegistryAuth(text, `${name} "${file}"`, onSecret);
+}
 
-;// CONCATENATED MODULE: ./src/report/build-summary.ts
-/** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */
-function describeWarning(warning) {
-    const [location] = warning.locations;
-    const where = location ? `${location.filename}:${location.startLine}: ` : "";
-    return `${where}${warning.message}${warning.url ? ` (${warning.url})` : ""}`;
-}
-/** The path an annotation names: relative to the workspace, where GitHub looks for it. */
-function annotationFile(location, workspace) {
-    const path = location.path ?? location.filename;
-    return workspace && path.startsWith(`${workspace}/`) ? path.slice(workspace.length + 1) : path;
-}
-/** The job summary: outcome, runner, and the steps as a table. Markdown, as GitHub renders it. */
-function buildSummaryMarkdown(input) {
-    const cached = input.steps.filter((step) => step.cached).length;
-    const outcome = input.failure ? "❌ Build failed" : "✅ Build succeeded";
-    const lines = [
-        `### ${outcome} in ${build_summary_seconds(input.durationMs)}`,
-        "",
-        `Runner \`${input.runner.endpoint}\`, BuildKit ${input.runner.version?.version ?? "(unknown version)"}; ` +
-            `${input.steps.length} steps, ${cached} cached.`,
-        "",
-    ];
-    if (input.failure)
-        lines.push("```text", input.failure, "```", "");
-    if (input.image && input.image.digest) {
-        lines.push(`${input.image.pushed ? "Pushed" : "Built"} \`${input.image.names.join("`, `")}\` with digest \`${input.image.digest}\`.`, "");
+;// CONCATENATED MODULE: ./src/job/inputs/rows/secrets.ts
+// The input table's rows for what the build may read from the job: secrets, SSH agents and
+// registry credentials. Secret values are masked the moment they are read.
+
+
+
+const SECRET_INPUTS = {
+    secrets: list({
+        action: "secrets",
+        cli: {
+            flag: "secret",
+            value: "id=ID,src=PATH",
+            commands: BUILD,
+            section: "secrets",
+            help: ["a build secret from a file, or id=ID,env=NAME from a variable"],
+        },
+        // The action takes ID=VALUE lines; the CLI buildx's specs, which never put a value in argv.
+        parse: {
+            action: (items, { name, mask }) => {
+                for (const line of items)
+                    mask(line.slice(line.indexOf("=") + 1));
+                return items.map((line) => secretFromValueLine(line, name));
+            },
+            cli: (items, { name }) => items.map((spec) => secretFromBuildxSpec(spec, name)),
+        },
+    }),
+    secretFiles: list({
+        action: "secret-files",
+        cliName: "--secret",
+        parse: (items, { name }) => items.map((line) => secretFromFileLine(line, name)),
+    }),
+    secretEnvs: list({
+        action: "secret-envs",
+        cliName: "--secret",
+        parse: (items, { name }) => items.map((line) => secretFromEnvLine(line, name)),
+    }),
+    ssh: list({
+        action: "ssh",
+        cli: {
+            flag: "ssh",
+            value: "default|ID=SOCKET",
+            commands: BUILD,
+            section: "secrets",
+            help: ["forward an SSH agent (default: the one at SSH_AUTH_SOCK)"],
+        },
+        separator: /\s+/,
+        parse: (items, { name, cwd, env }) => readSshAgents(items, name, { cwd, env }),
+    }),
+    registryAuth: row_text({
+        action: "registry-auth",
+        cli: {
+            flag: "registry-auth-file",
+            value: "PATH",
+            commands: BUILD,
+            section: "secrets",
+            help: [
+                "REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes",
+                "the same text. The docker config (DOCKER_CONFIG or ~/.docker)",
+                "and its credential helpers are read too, unless",
+            ],
+        },
+        env: { name: "BUILDKIT_REGISTRY_AUTH", adapters: ["cli"] },
+        // The action takes the lines themselves; the CLI a file of them (or the variable), so that
+        // no password is ever on a command line.
+        parse: {
+            action: (value, { name, mask }) => parseRegistryAuth(value ?? "", name, mask),
+            cli: (value, { name, source, mask }) => value === undefined
+                ? []
+                : source === "env"
+                    ? parseRegistryAuth(value, name, mask)
+                    : readRegistryAuthFile(value, name, mask),
+        },
+    }),
+    dockerConfig: toggle({
+        action: "docker-config",
+        cli: { flag: "no-docker-config", commands: BUILD, section: "secrets", help: ["is given"] },
+        default: "true",
+        // The action's input says whether to read the docker config; the CLI's flag, whether not to.
+        parse: { action: (read) => read, cli: (skip) => !skip },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/table.ts
+// Every input of the program, declared once: the action's input, the CLI's flag, the environment
+// variable, the default, the parser and the CLI's help, per row. The field a row fills is its key.
+// The GitHub adapter reads action inputs through it, the CLI builds its flags and --help from it,
+// and unit tests check action.yml and the README against it. The rows live in rows/, by what they
+// are about. Adding an input is a row there, the use of its field, and a test.
+
+
+
+
+
+
+/** In this order: --help lists each section's flags as they come here. */
+const INPUTS = {
+    ...RUNNER_INPUTS,
+    ...BUILD_INPUTS,
+    ...IMAGE_INPUTS,
+    ...OUTPUT_INPUTS,
+    ...SECRET_INPUTS,
+    ...COMMAND_INPUTS,
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/read.ts
+// Reading the input table: what an adapter was given for each row (or the row's environment
+// variable, or its default) through the row's parser, into one typed object of the job's inputs,
+// with each input's name as the user knows it for later sentences.
+
+
+
+function readInputs(source, context) {
+    const values = {};
+    const names = {};
+    const sources = {};
+    for (const field of Object.keys(INPUTS)) {
+        const row = INPUTS[field];
+        names[field] = inputName(row, source.adapter);
+        const read = readRow(row, field, source, context.env);
+        sources[field] = read.source;
+        const parseContext = {
+            name: read.source === "env" ? row.env.name : names[field],
+            adapter: source.adapter,
+            source: read.source,
+            env: context.env,
+            cwd: context.cwd,
+            mask: context.mask,
+        };
+        const parse = parserFor(row.parse, source.adapter);
+        values[field] = parse(read.raw, parseContext);
     }
-    if (input.artifact) {
-        const link = input.artifact.url
-            ? `[${input.artifact.name}](${input.artifact.url})`
-            : `\`${input.artifact.name}\``;
-        lines.push(`Outputs uploaded as the artifact ${link} (id ${input.artifact.id}).`, "");
+    return { values: values, names, sources };
+}
+function readRow(row, field, source, env) {
+    const taken = takes(row, source.adapter, source.command);
+    const name = inputName(row, source.adapter);
+    const fromEnv = row.env?.adapters.includes(source.adapter) ? env[row.env.name] : undefined;
+    const hasEnv = fromEnv !== undefined && fromEnv.trim() !== "";
+    if (row.kind === "text") {
+        const given = taken ? source.text(row, field) : undefined;
+        if (given !== undefined && given !== "")
+            return { raw: given, source: "given" };
+        if (hasEnv)
+            return { raw: fromEnv, source: "env" };
+        return { raw: row.default, source: "default" };
     }
-    if (input.steps.length > 0) {
-        lines.push("| # | Step | Result | Time |", "|---:|---|---|---:|");
-        for (const step of input.steps) {
-            const result = step.error
-                ? step.error.endsWith("context canceled")
-                    ? "cancelled"
-                    : "**error**"
-                : step.cached
-                    ? "cached"
-                    : "done";
-            lines.push(`| ${step.index} | ${escapeCell(step.name)} | ${result} | ${step.cached ? "" : build_summary_seconds(step.durationMs)} |`);
+    if (row.kind === "list") {
+        const given = listItems(taken ? source.list(row, field) : [], row.separator);
+        if (given.length > 0)
+            return { raw: given, source: "given" };
+        if (hasEnv)
+            return { raw: listItems(fromEnv.split(/\r?\n/), row.separator), source: "env" };
+        return {
+            raw: listItems(row.default === undefined ? [] : [row.default], row.separator),
+            source: "default",
+        };
+    }
+    const given = taken ? source.switch(row, field) : undefined;
+    if (typeof given === "boolean" && given)
+        return { raw: true, source: "given" };
+    if (typeof given === "string" && given.trim() !== "") {
+        return { raw: parseBoolean(given, name, false), source: "given" };
+    }
+    if (hasEnv)
+        return { raw: parseBoolean(fromEnv, row.env.name, false), source: "env" };
+    // A CLI switch is off unless given; the action's has the default action.yml declares.
+    if (source.adapter === "cli")
+        return { raw: false, source: "default" };
+    return { raw: parseBoolean(row.default, name, false), source: "default" };
+}
+
+;// CONCATENATED MODULE: ./src/cli/flags.ts
+// The CLI's flags, built from the input table on node:util's parseArgs, with the sentences and
+// exit code 2 that a usage error deserves; and the table's reading of what they gave.
+
+
+
+
+
+/** The command's flags, as parseArgs takes them: every table row with a flag for the command. */
+function flagOptions(command) {
+    const options = {};
+    for (const row of Object.values(INPUTS)) {
+        if (!takes(row, "cli", command) || !isFlag(row.cli))
+            continue;
+        const short = row.cli.short === undefined ? {} : { short: row.cli.short };
+        options[row.cli.flag] =
+            row.kind === "switch"
+                ? { type: "boolean", ...short }
+                : { type: "string", multiple: row.kind === "list", ...short };
+    }
+    return options;
+}
+/** Reads the command line's shape only (flags and arguments); the values are checked by readFlags. */
+function parseFlags(command, args) {
+    try {
+        const { values, positionals } = (0,external_node_util_namespaceObject.parseArgs)({
+            args,
+            options: flagOptions(command),
+            allowPositionals: true,
+            strict: true,
+        });
+        return { command, values: values, positionals };
+    }
+    catch (error) {
+        throw new InputError(`${rephrase(error.message)} (see "remote-buildkit ${command} --help").`);
+    }
+}
+/** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
+function rephrase(message) {
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown)
+        return `Unknown flag ${unknown[1]}`;
+    const missing = /Option '([^']+)' argument missing/.exec(message);
+    if (missing)
+        return `Flag ${missing[1].replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
+    return message.split(". ")[0].replace(/\.$/, "");
+}
+/** Every input of the command, checked through the table; the CLI has no masking service. */
+function readFlags(flags, env) {
+    const value = (row) => (isFlag(row.cli) ? flags.values[row.cli.flag] : flags.positionals[0]);
+    const source = {
+        adapter: "cli",
+        command: flags.command,
+        text: (row) => value(row),
+        list: (row) => value(row) ?? [],
+        switch: (row) => value(row),
+    };
+    return readInputs(source, { env, cwd: process.cwd(), mask: () => { } });
+}
+
+;// CONCATENATED MODULE: ./src/cli/help.ts
+// The flags part of each command's --help, from the input table: one block per section, each flag
+// with its value's placeholder and its help, aligned as docker's and buildctl's help are.
+
+
+const TITLES = {
+    command: undefined,
+    build: "Build:",
+    image: "Image:",
+    outputs: "Outputs (repeatable; the runner streams them back here):",
+    secrets: "Secrets and credentials (values are never printed; the log shows *** instead):",
+    connection: "Runner connection:",
+};
+/** Where a flag's help starts. */
+const HELP_COLUMN = 32;
+function flagsHelp(command) {
+    const rows = Object.values(INPUTS);
+    const blocks = [];
+    for (const section of HELP_SECTIONS) {
+        const lines = [];
+        for (const row of rows) {
+            if (!takes(row, "cli", command) || !isFlag(row.cli) || row.cli.section !== section)
+                continue;
+            const { flag, short, value, help } = row.cli;
+            const left = `  ${short ? `-${short}, ` : "    "}--${flag}${value ? ` ${value}` : ""}`;
+            const [first = "", ...rest] = help;
+            if (left.length < HELP_COLUMN)
+                lines.push(`${left.padEnd(HELP_COLUMN)}${first}`);
+            else
+                lines.push(left, `${" ".repeat(HELP_COLUMN)}${first}`);
+            for (const line of rest)
+                lines.push(`${" ".repeat(HELP_COLUMN)}${line}`);
         }
-        lines.push("");
+        if (lines.length === 0)
+            continue;
+        const title = TITLES[section];
+        blocks.push([...(title ? [title] : []), ...lines].join("\n"));
     }
-    if (input.warnings.length > 0) {
-        lines.push(`**${input.warnings.length} warning${input.warnings.length === 1 ? "" : "s"}**`, "");
-        for (const warning of input.warnings)
-            lines.push(`- ${escapeCell(describeWarning(warning))}`);
-        lines.push("");
+    return blocks.join("\n\n");
+}
+
+;// CONCATENATED MODULE: ./src/runner/release/tool-store.ts
+// Where released binaries are kept between runs: the interface, and the CLI's directory of them.
+
+
+
+
+
+
+/** $REMOTE_BUILDKIT_CACHE, else $XDG_CACHE_HOME/remote-buildkit, else ~/.cache/remote-buildkit. */
+function defaultCacheRoot(env = process.env) {
+    if (env.REMOTE_BUILDKIT_CACHE)
+        return env.REMOTE_BUILDKIT_CACHE;
+    return (0,external_node_path_.join)(env.XDG_CACHE_HOME || (0,external_node_path_.join)((0,external_node_os_.homedir)(), ".cache"), "remote-buildkit");
+}
+/**
+ * The CLI's store, ROOT/buildkit-vVERSION/bin/buildkitd (the layout install-buildkit.sh writes
+ * too, so a buildkitd it built is found). The cache is per machine, so the architecture is not
+ * part of the path.
+ */
+class DirToolStore {
+    root;
+    constructor(root = defaultCacheRoot()) {
+        this.root = root;
     }
-    return lines.join("\n");
+    async find(version) {
+        const dir = this.versionDir(version);
+        return (0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, "bin", "buildkitd")) ? dir : undefined;
+    }
+    async download(url, signal) {
+        await (0,promises_.mkdir)(this.root, { recursive: true });
+        const file = (0,external_node_path_.join)(this.root, `.download-${(0,external_node_crypto_.randomBytes)(6).toString("hex")}`);
+        try {
+            await fetchToFile(url, file, signal);
+        }
+        catch (error) {
+            await (0,promises_.rm)(file, { force: true });
+            throw error;
+        }
+        return file;
+    }
+    async scratchDir() {
+        await (0,promises_.mkdir)(this.root, { recursive: true });
+        return (0,promises_.mkdtemp)((0,external_node_path_.join)(this.root, ".extract-"));
+    }
+    async keep(extracted, version) {
+        const dir = this.versionDir(version);
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+        await (0,promises_.rename)(extracted, dir);
+        return dir;
+    }
+    versionDir(version) {
+        return (0,external_node_path_.join)(this.root, `buildkit-v${version.replace(/^v/, "")}`);
+    }
 }
-function build_summary_seconds(ms) {
-    return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+
+;// CONCATENATED MODULE: ./src/cli/platform.ts
+// The job's platform in a shell, GitLab CI or CircleCI: plain lines on stderr (the build log too,
+// as buildctl prints its progress there), no masking service, the image digest as the one output
+// a person reads, and a runner started for the command kept in ~/.cache/remote-buildkit.
+
+
+
+function cliPlatform(context, debug) {
+    const reporter = context.reporter(debug);
+    const cacheRoot = defaultCacheRoot(context.env);
+    return {
+        reporter,
+        writeLog: (text) => context.stderr(text),
+        mask: () => { },
+        setOutput: (name, value) => {
+            if (name === "digest" && value)
+                reporter.info(`Image digest: ${value}`);
+        },
+        localRunner: {
+            tools: new DirToolStore(cacheRoot),
+            // The state dir is the build cache: kept between commands, so the next build starts warm.
+            state: new InPlaceStateStore(),
+            stateDir: (version) => (0,external_node_path_.join)(cacheRoot, "state", `buildkit-v${version.replace(/^v/, "")}`),
+            detached: false,
+        },
+        env: context.env,
+        cwd: process.cwd(),
+        signal: context.signal,
+    };
 }
-/** A step name is Dockerfile text: keep it from breaking the table or rendering as markup. */
-function escapeCell(text) {
-    return text
-        .replace(/\|/g, "\\|")
-        .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
-        .replace(/\n/g, " ");
+
+;// CONCATENATED MODULE: ./src/cli/commands/info.ts
+// `remote-buildkit info`: connect to a runner and print its version, workers and platforms.
+
+
+
+
+
+
+const INFO_HELP = `Usage: remote-buildkit info [flags]
+
+Connects to a BuildKit runner, checks its health and version pin, and prints its BuildKit
+version, workers and platforms.
+
+${flagsHelp("info")}`;
+async function infoCommand(args, context) {
+    const flags = parseFlags("info", args);
+    if (flags.values.help) {
+        context.stdout(`${INFO_HELP}\n`);
+        return 0;
+    }
+    if (flags.positionals.length > 0) {
+        throw new InputError(`info takes no arguments, but got "${flags.positionals.join(" ")}".`);
+    }
+    const read = readFlags(flags, context.env);
+    const { info, release } = await connectToRunner(read, cliPlatform(context, read.values.debug));
+    await release();
+    const text = read.values.format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
+    context.stdout(`${text}\n`);
+    return 0;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/build.ts
@@ -45410,223 +47296,36 @@ function escapeCell(text) {
 
 
 
-
-
-
-
-
-
-
 const BUILD_HELP = `Usage: remote-buildkit build [flags] CONTEXT
 
 Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's log as it comes.
 
-Build:
-  -f, --file PATH               the Dockerfile (default CONTEXT/Dockerfile)
-      --target STAGE            the stage to build
-      --build-arg NAME=VALUE    a build argument; a bare NAME takes its value from the environment
-      --label NAME=VALUE        a label for the image
-      --platform OS/ARCH        target platforms, comma-separated or repeated
-      --no-cache                build without the runner's cache
-      --no-cache-filter STAGE   build these stages without cache
-      --build-context NAME=VALUE
-                                a named context: a directory, docker-image://REF, a Git or HTTPS URL
-      --add-host HOST:IP        an entry for /etc/hosts in RUN steps
-      --network MODE            the network of RUN steps: default, none or host
-      --shm-size SIZE           the size of /dev/shm in RUN steps, such as 64m
-      --ulimit NAME=SOFT[:HARD] a ulimit for RUN steps, such as nofile=1024:2048
-      --pull                    look up base images in their registry again
-      --progress plain          the log format (plain is the only one)
-
-Image:
-  -t, --tag NAME                a name for the image, repeated for more
-      --push                    push the image to its registry (credentials: see below)
-      --annotation KEY=VALUE    an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)
-      --provenance VALUE        a provenance attestation: true, false or mode=max
-      --sbom VALUE              an SBOM attestation: true, false or generator=IMAGE
-      --metadata-file PATH      write the exporter's response (digest, descriptor) as JSON
-
-Outputs (repeatable; the runner streams them back here):
-  -o, --output SPEC             type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |
-                                type=docker,dest=FILE | type=image,name=REF[,push=true] |
-                                type=registry,name=REF; a bare DIR is type=local,dest=DIR
-
-Secrets and credentials (values are never printed; the log shows *** instead):
-      --secret id=ID,src=PATH   a build secret from a file, or id=ID,env=NAME from a variable
-      --ssh default|ID=SOCKET   forward an SSH agent (default: the one at SSH_AUTH_SOCK)
-      --registry-auth-file PATH REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes
-                                the same text. The docker config (DOCKER_CONFIG or ~/.docker)
-                                and its credential helpers are read too, unless
-      --no-docker-config        is given
-${CONNECTION_HELP}
-      --strict-platforms        with several runners, fail when a platform has no native one
-                                (a pushed image whose platforms are native to different
-                                runners builds on each and is joined into one image index)
+${flagsHelp("build")}
 
 With no runner given and none answering on the default socket, build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download whose sha256 GitHub's API gives;
 GITHUB_TOKEN, when set, lifts that API's limit for anonymous callers) for the command and stops it
 after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
 directly, through passwordless sudo, or rootless through rootlesskit.`;
-const build_OPTIONS = {
-    ...CONNECTION_OPTIONS,
-    file: { type: "string", short: "f" },
-    target: { type: "string" },
-    "build-arg": { type: "string", multiple: true },
-    label: { type: "string", multiple: true },
-    platform: { type: "string", multiple: true },
-    "no-cache": { type: "boolean" },
-    "no-cache-filter": { type: "string", multiple: true },
-    "build-context": { type: "string", multiple: true },
-    "add-host": { type: "string", multiple: true },
-    network: { type: "string" },
-    "shm-size": { type: "string" },
-    ulimit: { type: "string", multiple: true },
-    pull: { type: "boolean" },
-    progress: { type: "string" },
-    tag: { type: "string", short: "t", multiple: true },
-    output: { type: "string", short: "o", multiple: true },
-    push: { type: "boolean" },
-    annotation: { type: "string", multiple: true },
-    provenance: { type: "string" },
-    sbom: { type: "string" },
-    "metadata-file": { type: "string" },
-    secret: { type: "string", multiple: true },
-    ssh: { type: "string", multiple: true },
-    "registry-auth-file": { type: "string" },
-    "no-docker-config": { type: "boolean" },
-    "strict-platforms": { type: "boolean" },
-};
-const JOB_NAMES = {
-    tags: "--tag",
-    pushByDigest: "--push-by-digest",
-    ociMediatypes: "--oci-mediatypes",
-    compression: "--compression",
-    annotations: "--annotation",
-    provenance: "--provenance",
-    sbom: "--sbom",
-    secretFiles: "--secret",
-    secretEnvs: "--secret",
-    ssh: "--ssh",
-    outputs: "--output",
-};
-const NAMES = {
-    context: "The context",
-    file: "--file",
-    buildArgs: "--build-arg",
-    labels: "--label",
-    platforms: "--platform",
-    buildContexts: "--build-context",
-    addHosts: "--add-host",
-    network: "--network",
-    shmSize: "--shm-size",
-    ulimits: "--ulimit",
-};
 async function buildCommand(args, context) {
-    const { values, positionals } = parseFlags("build", args, build_OPTIONS);
-    if (values.help) {
+    const flags = parseFlags("build", args);
+    if (flags.values.help) {
         context.stdout(`${BUILD_HELP}\n`);
         return 0;
     }
-    if (positionals.length !== 1) {
-        throw new errors_InputError(positionals.length === 0
+    if (flags.positionals.length !== 1) {
+        throw new InputError(flags.positionals.length === 0
             ? 'build needs a CONTEXT directory, as in "remote-buildkit build ."'
-            : `build takes one CONTEXT, but got ${positionals.length}: ${positionals.join(" ")}.`);
+            : `build takes one CONTEXT, but got ${flags.positionals.length}: ${flags.positionals.join(" ")}.`);
     }
-    const progress = values.progress ?? "plain";
-    if (!["plain", "auto", "tty", "rawjson"].includes(progress) || progress === "rawjson") {
-        throw new errors_InputError(`--progress is "${progress}"; use plain.`);
-    }
-    const plan = parseBuildPlan({
-        context: positionals[0],
-        file: values.file,
-        target: values.target,
-        buildArgs: values["build-arg"] ?? [],
-        labels: values.label ?? [],
-        platforms: values.platform ?? [],
-        noCache: values["no-cache"] ?? false,
-        noCacheFilters: values["no-cache-filter"] ?? [],
-        buildContexts: values["build-context"] ?? [],
-        addHosts: values["add-host"] ?? [],
-        network: values.network,
-        shmSize: values["shm-size"],
-        ulimits: values.ulimit ?? [],
-        pull: values.pull ?? false,
-    }, NAMES, process.cwd(), context.env);
-    const job = prepareJob({
-        secrets: (values.secret ?? []).map((spec) => secretFromBuildxSpec(spec, "--secret")),
-        ssh: values.ssh ?? [],
-        registryAuth: registryAuth(values["registry-auth-file"], context.env),
-        useDockerConfig: !values["no-docker-config"],
-        outputs: values.output ?? [],
-        image: {
-            tags: values.tag ?? [],
-            push: values.push ?? false,
-            pushByDigest: false,
-            annotations: values.annotation ?? [],
-            provenance: values.provenance,
-            sbom: values.sbom,
-        },
-    }, JOB_NAMES, { cwd: process.cwd(), env: context.env, onSecret: () => { } });
-    const metadataFile = values["metadata-file"];
-    const acquired = await connectFromFlags(values, context, {
-        platforms: plan.platforms,
-        strictPlatforms: values["strict-platforms"] ?? false,
-        startWhenNone: true,
-    });
-    const { reporter, info, reason, release } = acquired;
-    try {
-        for (const line of describeRunner(info))
-            reporter.info(line);
-        reporter.debug(`Runner chosen: ${reason}`);
-        checkExporterCount(job.buildOptions.exporters?.length ?? 0, info);
-        const result = await reporter.group("Build", () => buildOnAcquired(acquired, plan, {
-            ...job.buildOptions,
-            newRedactor: job.newRedactor,
-            writeLog: (text) => context.stderr(text),
-            signal: context.signal,
-        }, values["strict-platforms"] ?? false, reporter));
-        for (const warning of result.warnings)
-            reporter.warning(describeWarning(warning));
-        const outputs = imageOutputs(result.exporterResponse);
-        if (outputs.digest)
-            reporter.info(`Image digest: ${outputs.digest}`);
-        if (metadataFile)
-            writeMetadataFile(metadataFile, result.exporterResponse);
-    }
-    finally {
-        await release();
-    }
+    const read = readFlags(flags, context.env);
+    await runBuildJob(read, cliPlatform(context, read.values.debug));
     return 0;
-}
-/** --registry-auth-file, else BUILDKIT_REGISTRY_AUTH: never a password in argv. */
-function registryAuth(file, env) {
-    if (file !== undefined) {
-        let text;
-        try {
-            text = (0,external_node_fs_namespaceObject.readFileSync)(file, "utf8");
-        }
-        catch (error) {
-            throw new errors_InputError(`--registry-auth-file "${file}" cannot be read (${error.code}).`);
-        }
-        return parseRegistryAuth(text, `--registry-auth-file "${file}"`, () => { });
-    }
-    const fromEnv = env.BUILDKIT_REGISTRY_AUTH;
-    return fromEnv ? parseRegistryAuth(fromEnv, "BUILDKIT_REGISTRY_AUTH", () => { }) : [];
-}
-function writeMetadataFile(path, exporterResponse) {
-    try {
-        (0,external_node_fs_namespaceObject.writeFileSync)(path, `${JSON.stringify(buildMetadata(exporterResponse), null, 2)}\n`);
-    }
-    catch (error) {
-        throw new errors_InputError(`--metadata-file "${path}" cannot be written (${error.code}).`);
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/cli/run.ts
 // The CLI: one command per word, exit codes 0 (ok), 1 (failed), 2 (usage), never a stack trace
 // for a user error.
-
 
 
 
@@ -45652,7 +47351,6 @@ ${Object.entries(COMMANDS)
 
 Run "remote-buildkit COMMAND --help" for a command's flags.`;
 async function runCli(argv, io) {
-    silenceIpServerNameWarning();
     const [name, ...args] = argv;
     const context = {
         stdout: io.stdout,
@@ -45680,7 +47378,7 @@ async function runCli(argv, io) {
             const hint = name.startsWith("-")
                 ? "put the command first"
                 : `commands are ${Object.keys(COMMANDS).join(", ")}`;
-            throw new errors_InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
+            throw new InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
         }
         return await command.run(args, context);
     }
@@ -45692,6 +47390,40 @@ async function runCli(argv, io) {
         }
         return described.exitCode;
     }
+}
+
+
+/***/ }),
+
+/***/ 794:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   k: () => (/* binding */ startProcess)
+/* harmony export */ });
+/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7600);
+// What every entry (the action's main step, the CLI) sets up once for the process.
+
+/**
+ * Silences Node's DEP0123 warning (see silenceIpServerNameWarning), and makes SIGINT and SIGTERM
+ * abort the returned signal: the job cancels the build on the runner, closes what it opened, and
+ * the process exits with its code. end() stops listening.
+ */
+function startProcess() {
+    (0,_buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__/* .silenceIpServerNameWarning */ .dj)();
+    const controller = new AbortController();
+    const handlers = ["SIGINT", "SIGTERM"].map((name) => {
+        const handler = () => controller.abort(new Error(`received ${name}`));
+        process.once(name, handler);
+        return [name, handler];
+    });
+    return {
+        signal: controller.signal,
+        end: () => {
+            for (const [name, handler] of handlers)
+                process.off(name, handler);
+        },
+    };
 }
 
 
@@ -45736,6 +47468,62 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http2");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
+
+/***/ }),
+
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
+/***/ 7598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
+/***/ 1455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 7075:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
 
 /***/ }),
 

@@ -11,12 +11,15 @@ import { hasTls, type TlsMaterial } from "./tls.js";
 import { formatPlatform } from "./platform.js";
 import { describeConnectFailure, describeRpcFailure, type FailureContext } from "./rpc-errors.js";
 import { checkTlsHandshake } from "./handshake.js";
+import { SshDialer, type SshOptions } from "./ssh-dialer.js";
 
 export interface ClientOptions {
   endpoint: Endpoint;
   tls: TlsMaterial;
   /** Bound on reaching the runner and on each health-check call. */
   connectTimeoutMs: number;
+  /** For ssh:// endpoints: key, known hosts, config (TLS does not apply to them). */
+  ssh?: SshOptions;
 }
 
 export interface RunnerVersion {
@@ -47,17 +50,20 @@ export class BuildkitClient {
   readonly usingTls: boolean;
   private readonly tls: TlsMaterial;
   private readonly connectTimeoutMs: number;
+  /** For an ssh:// endpoint: the local socket that grpc-js dials, each connection an ssh. */
+  private readonly dialer: SshDialer | undefined;
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.usingTls = usesTls(options);
     this.tls = options.tls;
-    this.channel = new grpc.Client(
-      grpcTarget(options.endpoint),
-      channelCredentials(options),
-      channelOptions(options),
-    );
+    this.dialer =
+      options.endpoint.kind === "ssh"
+        ? new SshDialer(options.endpoint, options.ssh ?? {}, options.connectTimeoutMs)
+        : undefined;
+    const target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
+    this.channel = new grpc.Client(target, channelCredentials(options), channelOptions(options));
   }
 
   /** The runner's version, or undefined when it is older than v0.11 and has no Info call. */
@@ -101,8 +107,10 @@ export class BuildkitClient {
     throw new ConnectionError(failure, this.endpoint.address);
   }
 
+  /** Closes the channel; for an ssh:// endpoint also ends every ssh and removes its socket. */
   close(): void {
     this.channel.close();
+    this.dialer?.close();
   }
 
   private async unary<I extends DescMessage, O extends DescMessage>(
@@ -129,6 +137,9 @@ export class BuildkitClient {
     if (signal?.aborted) return new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
     if (!isServiceError(error)) return error as Error;
     const failure = describeRpcFailure(error, this.failureContext());
+    // Over ssh, what went wrong is in ssh's stderr; gRPC only saw the socket close.
+    const sshFailure = failure.connection ? this.dialer?.failure() : undefined;
+    if (sshFailure !== undefined) return new ConnectionError(sshFailure, this.endpoint.address);
     return failure.connection
       ? new ConnectionError(failure.message, this.endpoint.address)
       : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));

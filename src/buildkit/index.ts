@@ -26,3 +26,6 @@ export type {
   VertexStatus,
   VertexWarning,
 } from "./proto/moby/buildkit/v1/control_pb.js";
+export * from "./frontend-call.js";
+export * from "./ssh-dialer.js";
+export * from "./git-context.js";

@@ -17,6 +17,8 @@ export interface ExporterRequest {
 }
 
 export interface SolveOptions {
+  /** The build's ref; a new one when absent. A gateway client sets it to address LLBBridge calls. */
+  ref?: string;
   sessionId: string;
   frontend: string;
   frontendAttrs: Record<string, string>;
@@ -30,7 +32,7 @@ export interface SolveOptions {
 const STATUS_DRAIN_MS = 5_000;
 
 export async function solve(client: BuildkitClient, options: SolveOptions): Promise<Record<string, string>> {
-  const ref = newIdentifier();
+  const ref = options.ref ?? newIdentifier();
   const status = followStatus(client, ref, options);
   const [first] = options.exporters;
   const request: MessageInitShape<typeof SolveRequestSchema> = {

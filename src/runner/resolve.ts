@@ -31,10 +31,12 @@ export async function connectRunner(
   reporter: Reporter,
   signal?: AbortSignal,
 ): Promise<ResolvedRunner> {
-  if (options.endpoint.kind === "unix" && hasTls(options.tls)) {
-    reporter.warning(
-      `TLS material is ignored for ${options.endpoint.address}: buildkitd serves unix sockets without TLS.`,
-    );
+  if (options.endpoint.kind !== "tcp" && hasTls(options.tls)) {
+    const why =
+      options.endpoint.kind === "ssh"
+        ? "ssh endpoints are secured by ssh, not TLS"
+        : "buildkitd serves unix sockets without TLS";
+    reporter.warning(`TLS material is ignored for ${options.endpoint.address}: ${why}.`);
   }
   const client = new BuildkitClient(options);
   try {

@@ -2,7 +2,7 @@
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
 # Also installs runc, busybox-static, docker-registry, apache2-utils, openssh-client, sudo,
-# rootlesskit and uidmap (Debian) when they are missing. Prints the directory holding the binaries.
+# rootlesskit, uidmap, openssh-server and git (Debian) when they are missing. Prints the directory holding the binaries.
 set -euo pipefail
 
 BUILDKIT_VERSION="${BUILDKIT_VERSION:-v0.32.2}"
@@ -44,6 +44,23 @@ install_for docker-registry docker-registry
 install_for htpasswd apache2-utils
 # ssh-agent and ssh-add, for the SSH forwarding tests.
 install_for ssh-agent openssh-client
+# sshd, the far side of the ssh:// endpoint tests (test/harness/sshd.ts). Debian's package would
+# start a system sshd on port 22 where no policy-rc.d forbids it: one is put in place for the
+# install when there is none.
+if [ ! -x /usr/sbin/sshd ]; then
+  log "sshd missing: installing openssh-server from Debian (its service not started)"
+  if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" = 0 ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    status=0
+    apt_install openssh-server || status=$?
+    rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || exit "$status"
+  else
+    apt_install openssh-server
+  fi
+fi
+# git daemon and git http-backend, the Git servers of the Git context tests (test/harness/git-server.ts).
+install_for git git
 # sudo, rootlesskit and newuidmap, for the tests of a runner started by a user who is not root:
 # through sudo (as on GitHub's runners), or rootless.
 install_for sudo sudo

@@ -1,4 +1,5 @@
 // buildctl, BuildKit's reference client: tests build the same Dockerfile with it to compare our client against it.
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { connectionFlags, type RunnerUnderTest } from "../harness/env.js";
 import { runProcess, type ProcessResult } from "./cli.js";
@@ -29,4 +30,30 @@ export function buildctlBuild(
     [...connectionFlags(runner), ...dockerfileBuildArgs(context, ...args)],
     { timeoutMs: options.timeoutMs ?? 3 * 60_000, env: options.env },
   );
+}
+
+/** The runner's build records that have not completed, as buildctl (the reference client) lists them. */
+export async function unfinishedBuilds(runner: RunnerUnderTest): Promise<string[]> {
+  const result = await runProcess(join(runner.binDir, "buildctl"), [
+    ...connectionFlags(runner),
+    "debug",
+    "histories",
+    "--format",
+    "{{.Record.Ref}} {{if .Record.CompletedAt}}completed{{else}}unfinished{{end}}",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout
+    .split("\n")
+    .filter((line) => line.endsWith(" unfinished"))
+    .map((line) => line.split(" ")[0]!);
+}
+
+/** unfinishedBuilds once the runner has had up to 10 s to finish cancelling what was cancelled. */
+export async function unfinishedBuildsAfterCancel(runner: RunnerUnderTest): Promise<string[]> {
+  let unfinished = await unfinishedBuilds(runner);
+  for (let i = 0; i < 50 && unfinished.length > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    unfinished = await unfinishedBuilds(runner);
+  }
+  return unfinished;
 }

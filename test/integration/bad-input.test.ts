@@ -43,7 +43,7 @@ describe("bad connection input", () => {
     expectFailure(
       ["--addr", "tcp//127.0.0.1:1234"],
       2,
-      'Endpoint "tcp//127.0.0.1:1234" has no scheme; use tcp://HOST:PORT or unix:///PATH.',
+      'Endpoint "tcp//127.0.0.1:1234" has no scheme; use tcp://HOST:PORT, unix:///PATH or ssh://[USER@]HOST[:PORT][/SOCKET].',
     ));
 
   it("an unknown scheme", () =>

@@ -2,7 +2,8 @@
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { isOneSentence, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
+import { isOneSentence, REPO_ROOT, runCli } from "../helpers/cli.js";
+import { unfinishedBuilds, unfinishedBuildsAfterCancel } from "../helpers/buildctl.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeContext, run } from "../helpers/contexts.js";
@@ -14,22 +15,6 @@ beforeAll(() => {
   runner = runnerUnderTest();
   connection = connectionFlags(runner);
 });
-
-/** The runner's build records that have not completed, as buildctl (the reference client) lists them. */
-async function unfinishedBuilds(testRunner: RunnerUnderTest): Promise<string[]> {
-  const result = await runProcess(join(testRunner.binDir, "buildctl"), [
-    ...connectionFlags(testRunner),
-    "debug",
-    "histories",
-    "--format",
-    "{{.Record.Ref}} {{if .Record.CompletedAt}}completed{{else}}unfinished{{end}}",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout
-    .split("\n")
-    .filter((line) => line.endsWith(" unfinished"))
-    .map((line) => line.split(" ")[0]!);
-}
 
 function build(context: string, ...flags: string[]) {
   return runCli(["build", ...connection, ...flags, context]);
@@ -294,11 +279,6 @@ describe("cancellation", () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(runningOnRunner(), false, "the runner stopped the step");
     // The record completes once the runner has finished cancelling; give it the same few seconds.
-    let unfinished = await unfinishedBuilds(runner);
-    for (let i = 0; i < 50 && unfinished.length > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      unfinished = await unfinishedBuilds(runner);
-    }
-    assert.deepEqual(unfinished, [], "the build is over on the runner too");
+    assert.deepEqual(await unfinishedBuildsAfterCancel(runner), [], "the build is over on the runner too");
   }, 60_000);
 });

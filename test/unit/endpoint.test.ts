@@ -29,10 +29,43 @@ describe("parseEndpoint", () => {
     assert.equal(grpcTarget(endpoint), "unix:///run/buildkit/buildkitd.sock");
   });
 
+  it("reads ssh://[USER@]HOST[:PORT][/SOCKET] as BuildKit's ssh helper does", () => {
+    assert.deepEqual(parseEndpoint("ssh://builder@runner.example:2222/run/buildkit/buildkitd.sock"), {
+      kind: "ssh",
+      address: "ssh://builder@runner.example:2222/run/buildkit/buildkitd.sock",
+      host: "runner.example",
+      user: "builder",
+      port: 2222,
+      socketPath: "/run/buildkit/buildkitd.sock",
+    });
+    assert.deepEqual(parseEndpoint("ssh://runner.example"), {
+      kind: "ssh",
+      address: "ssh://runner.example",
+      host: "runner.example",
+    });
+    assert.deepEqual(parseEndpoint("ssh://[::1]:22/"), {
+      kind: "ssh",
+      address: "ssh://[::1]:22/",
+      host: "::1",
+      port: 22,
+    });
+  });
+
+  it("never repeats a password given in an ssh URL", () => {
+    assert.throws(
+      () => parseEndpoint("ssh://user:hunter2@host"),
+      (error: Error) => !error.message.includes("hunter2"),
+    );
+  });
+
   const bad: Array<[string, RegExp]> = [
     ["", /empty/],
     ["127.0.0.1:1234", /"127\.0\.0\.1:1234" has no scheme/],
-    ["ssh://user@host", /scheme ssh:\/\/, which remote-buildkit does not speak/],
+    ["ssh://user:secret@host", /has a password; ssh endpoints take a key/],
+    ["ssh://host?socket=/x", /has a query or fragment/],
+    ["ssh://host#frag", /has a query or fragment/],
+    ["ssh://@host", /is not of the form ssh:\/\/\[USER@\]HOST\[:PORT\]\[\/SOCKET\]/],
+    ["ssh://host:70000", /port 70000, outside 1 to 65535/],
     ["docker-container://buildkitd", /scheme docker-container:\/\//],
     ["tcp://host", /"tcp:\/\/host" is not of the form tcp:\/\/HOST:PORT/],
     ["tcp://host:99999", /port 99999, outside 1 to 65535/],

@@ -1,0 +1,180 @@
+// Git contexts against the real runner, served on loopback (test/harness/git-server.ts): the runner
+// fetches the repository itself (no FileSync in our session, so nothing can be uploaded), from
+// git daemon, and from git http-backend with the token given by our Secrets service as
+// GIT_AUTH_TOKEN.<host:port>; a wrong token fails with a sentence that does not contain it.
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  describeGitFetchFailure,
+  gitAuthSecretIds,
+  gitContextAttrs,
+  RpcError,
+  silenceIpServerNameWarning,
+  type BuildkitClient,
+} from "../../src/buildkit/index.js";
+import { healthService } from "../../src/buildkit/session/health.js";
+import { secretsService } from "../../src/buildkit/session/secrets.js";
+import { Session } from "../../src/buildkit/session/tunnel.js";
+import { solve } from "../../src/buildkit/solve.js";
+import { runnerUnderTest } from "../harness/env.js";
+import {
+  startGitDaemon,
+  startGitHttpServer,
+  type GitServer,
+  type HttpGitServer,
+} from "../harness/git-server.js";
+import { testRunnerClient } from "../helpers/client.js";
+import { BUSYBOX, run } from "../helpers/contexts.js";
+
+const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
+
+let client: BuildkitClient;
+let daemon: GitServer;
+let http: HttpGitServer;
+let commit: string;
+
+/** A repository whose app/ holds a Dockerfile and busybox; the build prints a marker. */
+function repositoryFiles(marker: string): Record<string, string | Buffer> {
+  return {
+    "app/Dockerfile": ["FROM scratch", "COPY busybox /bin/busybox", run(`echo ${marker}`)].join("\n"),
+    "app/busybox": readFileSync(BUSYBOX),
+    "README.md": "not part of the app/ context\n",
+  };
+}
+
+beforeAll(async () => {
+  silenceIpServerNameWarning();
+  client = testRunnerClient(runnerUnderTest());
+  daemon = await startGitDaemon();
+  http = await startGitHttpServer(TOKEN);
+  commit = daemon.addRepository("repo.git", repositoryFiles("built-from-git-daemon"));
+  http.addRepository("repo.git", repositoryFiles("built-from-http-backend"));
+});
+afterAll(async () => {
+  client?.close();
+  await daemon?.stop();
+  await http?.stop();
+});
+
+interface Outcome {
+  log: string;
+  vertices: string[];
+  requestedSecrets: string[];
+  error?: Error;
+}
+
+/** Builds the Git context `url` with a session that has no FileSync: only health and secrets. */
+async function buildFromGit(url: string, secrets: Map<string, Uint8Array>): Promise<Outcome> {
+  const signal = AbortSignal.timeout(3 * 60_000);
+  const requestedSecrets: string[] = [];
+  const session = new Session(client, {
+    sharedKey: "git-context-test",
+    services: [healthService(), secretsService(secrets, { onRequest: (id) => requestedSecrets.push(id) })],
+    signal,
+  });
+  const outcome: Outcome = { log: "", vertices: [], requestedSecrets };
+  try {
+    await solve(client, {
+      sessionId: session.id,
+      frontend: "dockerfile.v0",
+      frontendAttrs: { ...gitContextAttrs(url), "no-cache": "" },
+      exporters: [],
+      onStatus: (status) => {
+        for (const vertex of status.vertexes) outcome.vertices.push(vertex.name);
+        for (const entry of status.logs) outcome.log += Buffer.from(entry.msg).toString("utf8");
+      },
+      signal,
+    });
+  } catch (error) {
+    outcome.error = error as Error;
+  } finally {
+    session.close();
+  }
+  return outcome;
+}
+
+/** Nothing of ours was transferred: no local source, no "transferring" line. */
+function assertNothingUploaded(outcome: Outcome): void {
+  assert.ok(
+    !outcome.vertices.some((name) => /load build context|\[internal\] load build definition/.test(name)),
+  );
+  assert.doesNotMatch(outcome.log, /transferring/);
+}
+
+describe("Git context from git daemon", () => {
+  it("builds app/ at main without uploading anything", async () => {
+    const url = `${daemon.baseUrl}/repo.git#main:app`;
+    const outcome = await buildFromGit(url, new Map());
+    assert.equal(outcome.error, undefined, outcome.log);
+    assert.ok(
+      outcome.vertices.some((name) => name.includes(`load git source ${daemon.baseUrl}/repo.git#main:app`)),
+      outcome.vertices.join("\n"),
+    );
+    assert.match(outcome.log, /built-from-git-daemon/);
+    assertNothingUploaded(outcome);
+  });
+
+  it("builds a pinned commit", async () => {
+    const outcome = await buildFromGit(`${daemon.baseUrl}/repo.git#${commit}:app`, new Map());
+    assert.equal(outcome.error, undefined, outcome.log);
+    assert.match(outcome.log, /built-from-git-daemon/);
+  });
+});
+
+describe("Git context from git http-backend with a token", () => {
+  it("gets the token from our Secrets service as GIT_AUTH_TOKEN.<host:port>, after NotFound for the header", async () => {
+    const url = `${http.baseUrl}/repo.git#main:app`;
+    const ids = gitAuthSecretIds(url);
+    assert.deepEqual(ids, {
+      token: `GIT_AUTH_TOKEN.${http.hostPort}`,
+      header: `GIT_AUTH_HEADER.${http.hostPort}`,
+    });
+    http.requests.length = 0;
+    const outcome = await buildFromGit(url, new Map([[ids.token, new TextEncoder().encode(TOKEN)]]));
+    assert.equal(outcome.error, undefined, outcome.log);
+    assert.match(outcome.log, /built-from-http-backend/);
+    assertNothingUploaded(outcome);
+    // The runner asks for the host's header first (we answer NotFound), then the host's token.
+    const asked = [...new Set(outcome.requestedSecrets)];
+    assert.deepEqual(asked.slice(0, 2), [ids.header, ids.token], asked.join(", "));
+    // The server saw the token, as x-access-token, on every request it answered.
+    const answered = http.requests.filter((request) => request.tokenMatched);
+    assert.ok(answered.length > 0);
+    assert.ok(answered.every((request) => request.user === "x-access-token"));
+  });
+
+  it("a wrong token fails with one sentence that names the host and does not contain the token", async () => {
+    const wrong = `wrong-${randomBytes(12).toString("hex")}`;
+    const url = `${http.baseUrl}/repo.git#main:app`;
+    const outcome = await buildFromGit(
+      url,
+      new Map([[gitAuthSecretIds(url).token, new TextEncoder().encode(wrong)]]),
+    );
+    assert.ok(outcome.error instanceof RpcError, `${outcome.error?.name}: ${outcome.error?.message}`);
+    assert.ok(!outcome.error.message.includes(wrong), "the runner's message holds no token");
+    assert.ok(!outcome.log.includes(wrong), "the log holds no token");
+    const sentence = describeGitFetchFailure(outcome.error.message);
+    assert.equal(
+      sentence,
+      `The runner could not fetch the Git context from ${http.baseUrl}/repo.git: the server refused it without valid credentials; give a token for ${http.hostPort} (the secret GIT_AUTH_TOKEN.${http.hostPort}) that can read the repository.`,
+    );
+    assert.ok(http.requests.some((request) => request.user === "x-access-token" && !request.tokenMatched));
+  });
+
+  it("refuses a Git URL with the token in it before sending anything", () => {
+    const url = `http://x-access-token:${TOKEN}@${http.hostPort}/repo.git#main:app`;
+    assert.throws(
+      () => gitContextAttrs(url),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          new RegExp(`^The Git URL for ${http.hostPort} carries credentials; give the token as a secret`),
+        );
+        assert.ok(!error.message.includes(TOKEN));
+        return true;
+      },
+    );
+  });
+});
