@@ -29,6 +29,24 @@ export class ConnectionError extends BuildkitError {
   }
 }
 
+/**
+ * The runner went away while a build was running on it: the connection dropped, or the runner
+ * stopped answering. The build itself did not fail, so it may be run again on another runner.
+ */
+export class RunnerGoneError extends ConnectionError {
+  override name = "RunnerGoneError";
+}
+
+/** The connection to the runner closed or was reset mid-build. */
+export class ConnectionLostError extends RunnerGoneError {
+  override name = "ConnectionLostError";
+}
+
+/** The runner (or the link to it) stopped answering mid-build: frozen, or packets black-holed. */
+export class RunnerUnresponsiveError extends RunnerGoneError {
+  override name = "RunnerUnresponsiveError";
+}
+
 /** The runner answered a call with an error status. */
 export class RpcError extends BuildkitError {
   override name = "RpcError";
