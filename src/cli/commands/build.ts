@@ -2,6 +2,7 @@
 // is the same, and the connection flags of `info`.
 import { InputError } from "../../errors.js";
 import { runBuildJob } from "../../job/build-job.js";
+import { buildClosingLines } from "../../report/closing.js";
 import type { CommandContext } from "../context.js";
 import { parseFlags, readFlags } from "../flags.js";
 import { flagsHelp } from "../help.js";
@@ -33,6 +34,7 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
     );
   }
   const read = readFlags(flags, context.env);
-  await runBuildJob(read, cliPlatform(context, read.values.debug));
+  const outcome = await runBuildJob(read, cliPlatform(context, read.values.debug));
+  context.stderr(`${buildClosingLines(outcome).join("\n")}\n`);
   return 0;
 }
