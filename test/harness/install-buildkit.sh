@@ -78,7 +78,9 @@ mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 # buildkit's go.mod has exclude directives, so it is built inside a copy of its source.
 copy_module_source "github.com/moby/buildkit@$BUILDKIT_VERSION" "$tmp/src"
-ldflags="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Revision=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
+# The revision (a release's Git commit) is left empty: the module proxy does not give the commit,
+# and the version in its place would print the version twice.
+ldflags="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
 for cmd in buildkitd buildctl; do
   (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" \
     go build -tags "osusergo netgo static_build" -ldflags "$ldflags" -o "$tmp/$cmd" "./cmd/$cmd") >&2
