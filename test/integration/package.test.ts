@@ -1,10 +1,11 @@
-// The CLI as a user installs it from npm: `npm pack` makes the tarball a publish would upload,
+// The CLI as a user installs it from npm: `npm pack` makes the tarball a publish would upload
+// (--ignore-scripts: the suite has just built dist/, which prepack would build again),
 // which holds the bundle and nothing to install besides; installed into a prefix, and run by npx
 // as `npx remote-buildkit`, its CLI prints its version and builds on the test runner, on Node 20
 // and on Node 24 (each from npm's `node` package, through npx).
 import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectionFlags, runnerUnderTest } from "../harness/env.js";
 import { cleanEnv, REPO_ROOT, runProcess } from "../helpers/cli.js";
@@ -43,10 +44,12 @@ beforeAll(async () => {
   const packed = await npm(["pack", "--ignore-scripts", "--json", "--pack-destination", destination]);
   assert.equal(packed.code, 0, packed.stderr);
   const [manifest] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  // npm adds a LICENSE file by itself, when the repository has one.
+  const license = existsSync(join(REPO_ROOT, "LICENSE")) ? ["LICENSE"] : [];
   assert.deepEqual(
     manifest!.files.map((file) => file.path).sort(),
-    ["README.md", "dist/cli.mjs", "package.json"],
-    "the tarball holds the bundle, the README and package.json only",
+    [...license, "README.md", "dist/cli.mjs", "package.json"],
+    "the tarball holds the bundle, the README, the license and package.json only",
   );
   tarball = join(destination, manifest!.filename);
   prefix = tempDir("rb-prefix-");
