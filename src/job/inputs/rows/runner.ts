@@ -73,7 +73,7 @@ export const RUNNER_INPUTS = {
       value: "NAME",
       commands: BOTH,
       section: "connection",
-      help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+      help: ["the name in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
     },
     env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
     parse: nonEmpty,
@@ -126,19 +126,19 @@ export const RUNNER_INPUTS = {
     action: "buildkit-version-mismatch",
     cli: {
       flag: "version-mismatch",
-      value: "error|warning",
+      value: "MODE",
       commands: BOTH,
       section: "connection",
-      help: ["what a missed pin does (default error)"],
+      help: ["error (default) or warning: what a missed pin does"],
     },
     default: "error",
     parse: (value, { name }) => parseMismatchPolicy(value, name),
   }),
   debug: toggle({
-    cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
+    cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
   }),
   help: toggle({
-    cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
+    cli: { flag: "help", short: "h", commands: BOTH, section: "general", help: ["show this help"] },
   }),
   strictPlatforms: toggle({
     action: "strict-platforms",
