@@ -7,12 +7,19 @@ import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
+import type { StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
 import { BuildFailedError } from "./errors.js";
 import type { ReadInputs } from "./inputs/read.js";
 import type { JobPlatform, OutputToUpload, UploadedArtifact } from "./platform.js";
-import { prepareBuild, runnerInputNames, runnerOptions, type BuildRequest } from "./request.js";
+import {
+  prepareBuild,
+  runnerInputNames,
+  runnerOptions,
+  startedRunnerConfig,
+  type BuildRequest,
+} from "./request.js";
 import type { BuildResult } from "./run.js";
 
 export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<void> {
@@ -21,9 +28,10 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const { reporter } = platform;
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
+  const startConfig = startedRunnerConfig(read);
   const request = prepareBuild(read, platform);
   const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
-    const acquired = await connect(read, runner, platform, request);
+    const acquired = await connect(read, runner, platform, request, startConfig);
     for (const line of describeRunner(acquired.info)) reporter.info(line);
     return acquired;
   });
@@ -95,6 +103,7 @@ function connect(
   runner: RunnerOptions,
   platform: JobPlatform,
   request?: BuildRequest,
+  startConfig?: StartedRunnerConfig,
 ): Promise<AcquiredRunner> {
   const { values: inputs } = read;
   return acquireRunner({
@@ -111,6 +120,7 @@ function connect(
               sha256: inputs.sha256,
               githubToken: inputs.githubToken,
             },
+            config: startConfig,
           }
         : undefined,
     reporter: platform.reporter,

@@ -58,6 +58,11 @@ export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRu
       release: async () => resolved.client.close(),
     };
   }
+  // A runner configured for this job (buildkitd-config, buildkitd-flags) is ours to start.
+  if (options.start.config?.custom) {
+    reporter.info(`No runner is given; starting one configured by ${options.start.config.inputs}.`);
+    return startLocal(options, options.start);
+  }
   // Nothing given: a buildkitd on the default socket, if one answers quickly.
   try {
     const resolved = await connectRunner(

@@ -2,6 +2,12 @@
 // started.
 import { isPemText, parseEndpoint, tlsInputsFromDir } from "../../../buildkit/index.js";
 import { InputError } from "../../../errors.js";
+import {
+  checkBuildkitdToml,
+  parseBuildkitdFlags,
+  readBuildkitdToml,
+  SETUP_BUILDX_FLAGS,
+} from "../../../runner/daemon/config.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
@@ -171,5 +177,50 @@ export const RUNNER_INPUTS = {
     action: "github-token",
     env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
     parse: nonEmpty,
+  }),
+  // The runner we start when none is given, configured as setup-buildx's docker-container driver is.
+  buildkitdConfig: text({
+    action: "buildkitd-config",
+    cli: {
+      flag: "buildkitd-config",
+      value: "FILE",
+      commands: BUILD,
+      section: "connection",
+      help: ["buildkitd.toml for the runner started when none is given"],
+    },
+    parse: (value, { name, cwd }) =>
+      nonEmpty(value) ? readBuildkitdToml(value!.trim(), name, cwd) : undefined,
+  }),
+  buildkitdConfigInline: text({
+    action: "buildkitd-config-inline",
+    cli: {
+      flag: "buildkitd-config-inline",
+      value: "TOML",
+      commands: BUILD,
+      section: "connection",
+      help: ["the same as TOML text"],
+    },
+    parse: (value, { name }) => (nonEmpty(value) ? checkBuildkitdToml(value!, name) : undefined),
+  }),
+  buildkitdFlags: text({
+    action: "buildkitd-flags",
+    cli: {
+      flag: "buildkitd-flags",
+      value: "FLAGS",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "extra buildkitd flags for the runner started when none is given",
+        "(default: setup-buildx's, which allow the entitlements",
+        "security.insecure and network.host)",
+      ],
+    },
+    default: SETUP_BUILDX_FLAGS,
+    parse: (value, { name, adapter }) =>
+      parseBuildkitdFlags(
+        value ?? "",
+        name,
+        adapter === "action" ? "input buildkitd-config" : "--buildkitd-config",
+      ),
   }),
 };
