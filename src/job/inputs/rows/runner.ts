@@ -210,9 +210,9 @@ export const RUNNER_INPUTS = {
       commands: BUILD,
       section: "connection",
       help: [
-        "extra buildkitd flags for the runner started when none is given",
-        "(default: setup-buildx's, which allow the entitlements",
-        "security.insecure and network.host)",
+        "extra buildkitd flags for the runner started when none is given,",
+        'given as --buildkitd-flags="--debug ..." (default: setup-buildx\'s,',
+        "which allow the entitlements security.insecure and network.host)",
       ],
     },
     default: SETUP_BUILDX_FLAGS,
