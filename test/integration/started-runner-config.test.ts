@@ -2,7 +2,7 @@
 // (buildkitd-config, buildkitd-config-inline) and extra flags (buildkitd-flags), against real
 // buildkitd processes this file starts through the CLI and the runner layer. The test registry's
 // certificate is signed by a CA only a config can make the started runner trust: a push works
-// with the config and fails without it.
+// with the config and fails without it, and a mirror for docker.io serves what only it has.
 import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
@@ -93,6 +93,39 @@ describe("the started runner's configuration", () => {
     assert.match(withConfig.stderr, /Image digest: sha256:[a-f0-9]{64}/);
     const stateDir = join(root, "state", `buildkit-v${BUILDKIT_VERSION}`);
     assert.equal(buildkitdRunsOn(stateDir), false, "the started buildkitd is stopped after the command");
+  });
+
+  it("a registry mirror for docker.io serves an image that only the test registry has", async () => {
+    const root = cacheRoot();
+    const env = cliEnv(root);
+    // Pushed as docker.io's library images are named on a mirror: library/NAME.
+    const name = `rb-mirrored-${Date.now()}`;
+    const base = makeContext({
+      Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("echo from the mirror > /origin")].join(
+        "\n",
+      ),
+    });
+    const pushed = await runCli(
+      [
+        "build",
+        "--buildkitd-config-inline",
+        trustingRegistry(),
+        "-t",
+        `${registry.address}/library/${name}:v1`,
+        "--push",
+        base,
+      ],
+      env,
+    );
+    assert.equal(pushed.code, 0, pushed.stderr);
+    // The machine has no way to docker.io: only the mirror can answer for docker.io/library/NAME.
+    const mirrored = makeContext({
+      Dockerfile: [`FROM ${name}:v1`, run("cat /origin")].join("\n"),
+    });
+    const mirror = `[registry."docker.io"]\n  mirrors = [${JSON.stringify(registry.address)}]\n${trustingRegistry()}`;
+    const built = await runCli(["build", "--buildkitd-config-inline", mirror, mirrored], env);
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stderr, /^#\d+ \d+\.\d+ from the mirror$/m);
   });
 
   it("inline TOML reaches the worker (its labels, as ListWorkers answers) and the flags follow ours", async () => {
