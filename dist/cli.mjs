@@ -40165,7 +40165,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 // ssh:// endpoints, reached as BuildKit's ssh connection helper (buildctl, buildx's remote driver)
 // reaches them: the system's ssh runs `buildctl [--addr unix://SOCKET] dial-stdio` on the far side,
 // and gRPC goes over its stdin and stdout. grpc-js has no custom transport, so it dials a unix
-// socket in a private directory of ours; each connection to it gets its own ssh.
+// socket in a private directory of ours; each connection to it gets its own ssh. A key given as
+// text is held by a private ssh-agent of ours, in memory: it is never written to disk.
 
 
 
@@ -40201,6 +40202,10 @@ function sshArguments(endpoint, options, connectTimeoutMs) {
     if (options.identityPath !== undefined) {
         args.push("-i", options.identityPath, "-o", "IdentitiesOnly=yes");
     }
+    // The agent holding a key given as text; identityPath is then its public key, which ssh matches
+    // to the agent's private key.
+    if (options.identityAgent !== undefined)
+        args.push("-o", `IdentityAgent=${options.identityAgent}`);
     if (endpoint.user !== undefined)
         args.push("-l", endpoint.user);
     if (endpoint.port !== undefined)
@@ -40218,8 +40223,10 @@ class SshDialer {
     socketPath;
     dir;
     server;
+    /** ssh's arguments, once the private agent (for a key given as text) holds the key. */
     args;
     command;
+    agent;
     children = new Set();
     sockets = new Set();
     lastFailure;
@@ -40229,14 +40236,19 @@ class SshDialer {
         this.connectTimeoutMs = connectTimeoutMs;
         this.dir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-ssh-dial-"));
         this.socketPath = (0,external_node_path_.join)(this.dir, "dial.sock");
-        let identityPath = options.identityFile;
         try {
-            if (options.identityKey !== undefined) {
-                identityPath = (0,external_node_path_.join)(this.dir, "identity");
-                const key = options.identityKey.trim() + "\n";
-                (0,external_node_fs_.writeFileSync)(identityPath, key, { mode: 0o600 });
+            let knownHostsFile = options.knownHostsFile;
+            if (options.knownHosts !== undefined) {
+                knownHostsFile = (0,external_node_path_.join)(this.dir, "known_hosts");
+                (0,external_node_fs_.writeFileSync)(knownHostsFile, options.knownHosts.trim() + "\n", { mode: 0o600 });
             }
-            this.args = sshArguments(endpoint, { ...options, identityPath }, connectTimeoutMs);
+            const withHosts = { ...options, knownHostsFile };
+            this.args =
+                options.identityKey === undefined
+                    ? Promise.resolve(sshArguments(endpoint, { ...withHosts, identityPath: options.identityFile }, connectTimeoutMs))
+                    : this.startAgent(options.identityKey).then((agent) => sshArguments(endpoint, { ...withHosts, ...agent }, connectTimeoutMs));
+            // A failure is noted for the first connection, which fails with it.
+            this.args.catch(() => undefined);
             this.command = options.command ?? "ssh";
             this.server = (0,external_node_net_.createServer)((socket) => this.relay(socket));
             // Binding a path happens at once; grpc-js dials only at the first call.
@@ -40262,14 +40274,72 @@ class SshDialer {
             socket.destroy();
         for (const child of this.children)
             stopChild(child);
+        if (this.agent)
+            stopChild(this.agent);
         (0,external_node_fs_.rmSync)(this.dir, { recursive: true, force: true });
+    }
+    /**
+     * Starts ssh-agent in the foreground (our child, so it ends with us) on a socket in our private
+     * dir, adds the key from stdin, and writes the matching public key for ssh's -i.
+     */
+    async startAgent(key) {
+        const socket = (0,external_node_path_.join)(this.dir, "agent.sock");
+        const agent = (0,external_node_child_process_.spawn)("ssh-agent", ["-D", "-a", socket], { stdio: ["ignore", "ignore", "pipe"] });
+        this.agent = agent;
+        const failure = (why) => new Error(`The ssh key given for ${this.endpoint.address} cannot be used: ${why.replace(/\.$/, "")}.`);
+        let agentError = "";
+        agent.stderr.on("data", (chunk) => (agentError += chunk.toString("utf8")));
+        const spawned = new Promise((resolve, reject) => {
+            agent.once("spawn", resolve);
+            agent.once("error", (error) => reject(failure(`ssh-agent could not be started (${error.message})`)));
+        });
+        await spawned;
+        const deadline = Date.now() + AGENT_TIMEOUT_MS;
+        while (!(0,external_node_fs_.existsSync)(socket)) {
+            if (agent.exitCode !== null || this.closed || Date.now() > deadline) {
+                throw failure(`ssh-agent did not start (${agentError.trim() || "no socket"})`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const env = {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            SSH_AUTH_SOCK: socket,
+            SSH_ASKPASS_REQUIRE: "never",
+        };
+        const added = await runWithInput("ssh-add", ["-q", "-"], key.trim() + "\n", env);
+        if (added.code !== 0) {
+            const reason = added.stderr.trim().split("\n").at(-1) ?? "";
+            // ssh-add's words for a key with a passphrase: there is no one to type it.
+            throw failure(/passphrase|askpass/i.test(added.stderr) ? "it has a passphrase" : `ssh-add: ${reason}`);
+        }
+        const listed = await runWithInput("ssh-add", ["-L"], "", env);
+        const publicKey = listed.stdout.trim().split("\n")[0];
+        if (listed.code !== 0 || !publicKey)
+            throw failure(`ssh-add -L: ${listed.stderr.trim()}`);
+        const identityPath = (0,external_node_path_.join)(this.dir, "identity.pub");
+        (0,external_node_fs_.writeFileSync)(identityPath, publicKey + "\n");
+        return { identityPath, identityAgent: socket };
     }
     relay(socket) {
         if (this.closed) {
             socket.destroy();
             return;
         }
-        const child = (0,external_node_child_process_.spawn)(this.command, this.args, { stdio: ["pipe", "pipe", "pipe"] });
+        this.sockets.add(socket);
+        // Until ssh runs (the agent may still be starting), a socket error only ends the socket.
+        socket.on("error", () => socket.destroy());
+        socket.once("close", () => this.sockets.delete(socket));
+        this.args.then((args) => this.relayThrough(socket, args), (error) => {
+            this.lastFailure = error.message;
+            socket.destroy();
+        });
+    }
+    relayThrough(socket, args) {
+        if (this.closed || socket.destroyed) {
+            socket.destroy();
+            return;
+        }
+        const child = (0,external_node_child_process_.spawn)(this.command, args, { stdio: ["pipe", "pipe", "pipe"] });
         this.children.add(child);
         this.sockets.add(socket);
         let stderr = "";
@@ -40300,6 +40370,22 @@ class SshDialer {
             socket.destroy();
         });
     }
+}
+/** ssh-agent's start and each ssh-add are bounded by this. */
+const AGENT_TIMEOUT_MS = 10_000;
+/** Runs a short command with `input` on its stdin, within AGENT_TIMEOUT_MS. */
+function runWithInput(file, args, input, env) {
+    return new Promise((resolve) => {
+        const child = (0,external_node_child_process_.spawn)(file, args, { env, stdio: ["pipe", "pipe", "pipe"], timeout: AGENT_TIMEOUT_MS });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk.toString("utf8")));
+        child.stderr.on("data", (chunk) => (stderr += chunk.toString("utf8")));
+        child.on("error", (error) => resolve({ code: -1, stdout, stderr: error.message }));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(input);
+    });
 }
 function stopChild(child) {
     if (child.exitCode !== null || child.signalCode !== null)
@@ -43407,6 +43493,7 @@ async function healthCheck(candidates, options) {
         const runnerOptions = {
             endpoint: candidate.endpoint,
             tls: candidate.tls,
+            ssh: candidate.ssh,
             connectTimeoutMs: options.connectTimeoutMs,
             allowPlaintext: options.allowPlaintext,
             versionPin: options.versionPin,
@@ -44533,7 +44620,7 @@ async function acquireRunner(options) {
 }
 async function fromPool(options) {
     const { runner } = options;
-    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })), {
+    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh })), {
         platforms: options.platforms,
         strict: options.strictPlatforms,
         connectTimeoutMs: runner.connectTimeoutMs,
@@ -47637,11 +47724,23 @@ function runnerOptions(read) {
             key: piece(inputs.tlsKey, sources.tlsKey, dir.key),
             serverName: inputs.tlsServerName,
         }, runnerInputNames(read).tls),
+        ssh: sshOptions(read, endpoints),
         connectTimeoutMs: inputs.connectTimeoutMs,
         allowPlaintext: inputs.allowPlaintext,
         versionPin: inputs.buildkitVersion,
         onVersionMismatch: inputs.versionMismatch,
     };
+}
+/** The key and known hosts for ssh:// endpoints; refused when no endpoint is one. */
+function sshOptions(read, endpoints) {
+    const { values: inputs, names } = read;
+    if (inputs.sshKey === undefined && inputs.sshKnownHosts === undefined)
+        return undefined;
+    if (!endpoints.some((endpoint) => endpoint.kind === "ssh")) {
+        const given = inputs.sshKey !== undefined ? names.sshKey : names.sshKnownHosts;
+        throw new InputError(`${given} is for ssh:// endpoints, and ${names.endpoint} names none.`);
+    }
+    return { ...inputs.sshKey, ...inputs.sshKnownHosts };
 }
 function runnerInputNames({ names }) {
     return {
@@ -48213,6 +48312,8 @@ function parseMismatchPolicy(value, name) {
 
 
 
+
+
 const RUNNER_INPUTS = {
     endpoint: list({
         action: "endpoint",
@@ -48293,6 +48394,34 @@ const RUNNER_INPUTS = {
             help: ["directory with ca.pem, cert.pem and key.pem"],
         },
         parse: (value) => (value ? (0,buildkit/* tlsInputsFromDir */.St)(value) : undefined),
+    }),
+    sshKey: row_text({
+        action: "ssh-key",
+        cli: {
+            flag: "ssh-key",
+            value: "KEY|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "private key for ssh:// runners, as text (held by a private",
+                "ssh-agent, never on disk) or a file ($BUILDKIT_SSH_KEY);",
+                "the agent's keys otherwise",
+            ],
+        },
+        env: { name: "BUILDKIT_SSH_KEY", adapters: ["cli"] },
+        parse: (value, context) => (nonEmpty(value) ? parseSshKey(value, context) : undefined),
+    }),
+    sshKnownHosts: row_text({
+        action: "ssh-known-hosts",
+        cli: {
+            flag: "ssh-known-hosts",
+            value: "LINES|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["known_hosts for ssh:// runners, as lines or a file ($BUILDKIT_SSH_KNOWN_HOSTS)"],
+        },
+        env: { name: "BUILDKIT_SSH_KNOWN_HOSTS", adapters: ["cli"] },
+        parse: (value, context) => (nonEmpty(value) ? parseKnownHosts(value, context) : undefined),
     }),
     connectTimeoutMs: row_text({
         action: "connect-timeout",
@@ -48409,15 +48538,41 @@ const RUNNER_INPUTS = {
             commands: BUILD,
             section: "connection",
             help: [
-                "extra buildkitd flags for the runner started when none is given",
-                "(default: setup-buildx's, which allow the entitlements",
-                "security.insecure and network.host)",
+                "extra buildkitd flags for the runner started when none is given,",
+                'given as --buildkitd-flags="--debug ..." (default: setup-buildx\'s,',
+                "which allow the entitlements security.insecure and network.host)",
             ],
         },
         default: SETUP_BUILDX_FLAGS,
         parse: (value, { name, adapter }) => parseBuildkitdFlags(value ?? "", name, adapter === "action" ? "input buildkitd-config" : "--buildkitd-config"),
     }),
 };
+/** A private key as text (masked now, then held in memory) or the path of a key file. */
+function parseSshKey(value, { name, mask, cwd }) {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+        mask(value);
+        return { identityKey: value };
+    }
+    if (value.includes("-----BEGIN "))
+        throw new InputError(`${name} is not a private key.`);
+    return { identityFile: readablePath(value.trim(), name, cwd) };
+}
+/** known_hosts lines (a line has blanks: host, key type, key) or the path of a known_hosts file. */
+function parseKnownHosts(value, { name, cwd }) {
+    if (/\s/.test(value.trim()))
+        return { knownHosts: value };
+    return { knownHostsFile: readablePath(value.trim(), name, cwd) };
+}
+function readablePath(path, name, cwd) {
+    const full = (0,external_node_path_.resolve)(cwd, path);
+    try {
+        (0,external_node_fs_.accessSync)(full, external_node_fs_.constants.R_OK);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be read (${error.code}).`);
+    }
+    return full;
+}
 
 ;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
 // Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's

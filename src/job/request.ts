@@ -7,6 +7,8 @@ import {
   loadTlsMaterial,
   parseEndpoint,
   type CredentialLookup,
+  type Endpoint,
+  type SshOptions,
 } from "../buildkit/index.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
 import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
@@ -136,11 +138,23 @@ export function runnerOptions(read: ReadInputs): RunnerOptions {
       },
       runnerInputNames(read).tls,
     ),
+    ssh: sshOptions(read, endpoints),
     connectTimeoutMs: inputs.connectTimeoutMs,
     allowPlaintext: inputs.allowPlaintext,
     versionPin: inputs.buildkitVersion,
     onVersionMismatch: inputs.versionMismatch,
   };
+}
+
+/** The key and known hosts for ssh:// endpoints; refused when no endpoint is one. */
+function sshOptions(read: ReadInputs, endpoints: Endpoint[]): SshOptions | undefined {
+  const { values: inputs, names } = read;
+  if (inputs.sshKey === undefined && inputs.sshKnownHosts === undefined) return undefined;
+  if (!endpoints.some((endpoint) => endpoint.kind === "ssh")) {
+    const given = inputs.sshKey !== undefined ? names.sshKey : names.sshKnownHosts;
+    throw new InputError(`${given} is for ssh:// endpoints, and ${names.endpoint} names none.`);
+  }
+  return { ...inputs.sshKey, ...inputs.sshKnownHosts };
 }
 
 export function runnerInputNames({ names }: ReadInputs): RunnerInputNames {

@@ -87,7 +87,7 @@ export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRu
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner } = options;
   const pool = await resolvePool(
-    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })),
+    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh })),
     {
       platforms: options.platforms,
       strict: options.strictPlatforms,

@@ -1,6 +1,8 @@
 // The input table's rows for the runner: how it is reached (the connection, the version pin) or
 // started.
-import { isPemText, parseEndpoint, tlsInputsFromDir } from "../../../buildkit/index.js";
+import { isPemText, parseEndpoint, tlsInputsFromDir, type SshOptions } from "../../../buildkit/index.js";
+import { accessSync, constants } from "node:fs";
+import { resolve } from "node:path";
 import { InputError } from "../../../errors.js";
 import {
   checkBuildkitdToml,
@@ -12,7 +14,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
 import { nonEmpty, parseDuration } from "../../../values.js";
-import { BOTH, BUILD, list, text, toggle } from "../row.js";
+import { BOTH, BUILD, list, text, toggle, type ParseContext } from "../row.js";
 
 export const RUNNER_INPUTS = {
   endpoint: list({
@@ -93,6 +95,34 @@ export const RUNNER_INPUTS = {
       help: ["directory with ca.pem, cert.pem and key.pem"],
     },
     parse: (value) => (value ? tlsInputsFromDir(value) : undefined),
+  }),
+  sshKey: text({
+    action: "ssh-key",
+    cli: {
+      flag: "ssh-key",
+      value: "KEY|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: [
+        "private key for ssh:// runners, as text (held by a private",
+        "ssh-agent, never on disk) or a file ($BUILDKIT_SSH_KEY);",
+        "the agent's keys otherwise",
+      ],
+    },
+    env: { name: "BUILDKIT_SSH_KEY", adapters: ["cli"] },
+    parse: (value, context) => (nonEmpty(value) ? parseSshKey(value!, context) : undefined),
+  }),
+  sshKnownHosts: text({
+    action: "ssh-known-hosts",
+    cli: {
+      flag: "ssh-known-hosts",
+      value: "LINES|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: ["known_hosts for ssh:// runners, as lines or a file ($BUILDKIT_SSH_KNOWN_HOSTS)"],
+    },
+    env: { name: "BUILDKIT_SSH_KNOWN_HOSTS", adapters: ["cli"] },
+    parse: (value, context) => (nonEmpty(value) ? parseKnownHosts(value!, context) : undefined),
   }),
   connectTimeoutMs: text({
     action: "connect-timeout",
@@ -224,3 +254,29 @@ export const RUNNER_INPUTS = {
       ),
   }),
 };
+
+/** A private key as text (masked now, then held in memory) or the path of a key file. */
+function parseSshKey(value: string, { name, mask, cwd }: ParseContext): SshOptions {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+    mask(value);
+    return { identityKey: value };
+  }
+  if (value.includes("-----BEGIN ")) throw new InputError(`${name} is not a private key.`);
+  return { identityFile: readablePath(value.trim(), name, cwd) };
+}
+
+/** known_hosts lines (a line has blanks: host, key type, key) or the path of a known_hosts file. */
+function parseKnownHosts(value: string, { name, cwd }: ParseContext): SshOptions {
+  if (/\s/.test(value.trim())) return { knownHosts: value };
+  return { knownHostsFile: readablePath(value.trim(), name, cwd) };
+}
+
+function readablePath(path: string, name: string, cwd: string): string {
+  const full = resolve(cwd, path);
+  try {
+    accessSync(full, constants.R_OK);
+  } catch (error) {
+    throw new InputError(`${name} "${path}" cannot be read (${(error as NodeJS.ErrnoException).code}).`);
+  }
+  return full;
+}
