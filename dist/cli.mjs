@@ -42794,7 +42794,7 @@ function describeGitFetchFailure(message) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _job_process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(794);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3719);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7965);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
@@ -42813,7 +42813,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3719:
+/***/ 7965:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43158,6 +43158,31 @@ function checkExporterCount(count, runner) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/outputs/dotenv.ts
+// The step outputs as a dotenv file, which GitLab reads as `artifacts: reports: dotenv:` and gives
+// to later jobs as variables: one NAME=value line each, the output's name upper-cased with
+// underscores (DIGEST, IMAGEID, BUILDKIT_VERSION, RUNNER_REASON...). GitLab takes single-line,
+// unquoted values in a file of at most 5 KB, so `metadata` (buildx's metadata file, --metadata-file
+// writes it) and empty outputs are left out.
+
+
+const LEFT_OUT = new Set(["metadata"]);
+/** NAME=value lines for the outputs, in the order they were set. */
+function dotenvText(outputs) {
+    return Object.entries(outputs)
+        .filter(([name, value]) => !LEFT_OUT.has(name) && value !== "")
+        .map(([name, value]) => `${name.toUpperCase().replace(/-/g, "_")}=${value.replace(/[\r\n]+/g, " ")}\n`)
+        .join("");
+}
+function writeDotenvFile(path, name, outputs) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, dotenvText(outputs));
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/outputs/image.ts
 // The image exporter's response turned into what docker/build-push-action gives: the digest, the
 // image id, and buildx's metadata file.
@@ -43280,6 +43305,67 @@ function escapeCell(text) {
         .replace(/\|/g, "\\|")
         .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
         .replace(/\n/g, " ");
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/report/code-quality.ts
+// BuildKit's warnings (the Dockerfile's checks, deprecated forms) as a GitLab Code Quality report
+// (`artifacts: reports: codequality:`): a JSON array of issues, each with a description, the
+// check's name, a fingerprint that stays the same across runs, a severity and where it points,
+// relative to the project's directory.
+
+
+
+
+/**
+ * The issues, each path relative to the first of `projectDirs` that holds it (GitLab's
+ * CI_PROJECT_DIR, then the working directory).
+ */
+function codeQualityIssues(warnings, projectDirs) {
+    return warnings.map((warning) => {
+        const location = warning.locations[0];
+        const path = location ? relativePath(location, projectDirs) : "Dockerfile";
+        const begin = location?.startLine ?? 1;
+        const checkName = checkNameOf(warning);
+        return {
+            description: warning.message,
+            check_name: checkName,
+            fingerprint: (0,external_node_crypto_.createHash)("sha256")
+                .update(`${checkName}\0${path}\0${begin}\0${warning.message}`)
+                .digest("hex"),
+            severity: "minor",
+            location: {
+                path,
+                lines: location && location.endLine > begin ? { begin, end: location.endLine } : { begin },
+            },
+        };
+    });
+}
+function relativePath(location, projectDirs) {
+    const full = location.path ?? location.filename;
+    for (const dir of projectDirs) {
+        const relative = annotationFile(location, dir.replace(/\/+$/, ""));
+        if (relative !== full)
+            return relative;
+    }
+    return full;
+}
+/** The check's name: the rule a Dockerfile check names ("StageNameCasing: ..."), else its docs page. */
+function checkNameOf(warning) {
+    const rule = /^(?:Lint Rule ')?([A-Z][A-Za-z]+)'?:/.exec(warning.message)?.[1];
+    if (rule)
+        return rule;
+    const page = /\/([a-z0-9-]+)\/?$/.exec(warning.url)?.[1];
+    return page ? `buildkit/${page}` : "buildkit/warning";
+}
+function writeCodeQualityReport(path, name, warnings, projectDirs) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, `${JSON.stringify(codeQualityIssues(warnings, projectDirs), null, 2)}\n`);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/runner-summary.ts
@@ -44004,8 +44090,6 @@ function timedOut(bounded) {
     return bounded.aborted && bounded.reason?.name === "TimeoutError";
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:stream"
@@ -47801,10 +47885,18 @@ function startedRunnerConfig(read) {
 
 
 
+
+
 async function runBuildJob(read, platform) {
     const started = Date.now();
     const { values: inputs } = read;
     const { reporter } = platform;
+    // Every output set, for the dotenv report.
+    const outputs = {};
+    const setOutput = (name, value) => {
+        outputs[name] = value;
+        platform.setOutput(name, value);
+    };
     // Every input is checked before anything starts on the runner.
     const runner = runnerOptions(read);
     const startConfig = startedRunnerConfig(read);
@@ -47817,12 +47909,12 @@ async function runBuildJob(read, platform) {
     });
     const { info, reason, release } = acquired;
     reporter.debug(`Runner chosen: ${reason}`);
-    platform.setOutput("runner-reason", reason);
+    setOutput("runner-reason", reason);
     let result;
     try {
         checkExporterCount(request.exporters.length, info);
         for (const [name, value] of Object.entries(runnerOutputs(info))) {
-            platform.setOutput(name, value);
+            setOutput(name, value);
         }
         result = await reporter.group("Build", () => buildOnAcquired(acquired, request, {
             ...request.session,
@@ -47853,10 +47945,16 @@ async function runBuildJob(read, platform) {
     const artifact = await uploadOutputs(read, platform, request);
     const image = imageOutputs(result.exporterResponse);
     for (const [name, value] of Object.entries(image)) {
-        platform.setOutput(name, value);
+        setOutput(name, value);
     }
     if (inputs.metadataFile)
         writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+    if (inputs.outputsDotenv)
+        writeDotenvFile(inputs.outputsDotenv, read.names.outputsDotenv, outputs);
+    if (inputs.codeQuality) {
+        const projectDirs = [platform.env.CI_PROJECT_DIR, platform.cwd].filter((dir) => !!dir);
+        writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
+    }
     await writeSummary(platform, {
         runner: info,
         ...result,
@@ -48282,6 +48380,27 @@ const OUTPUT_INPUTS = {
             }
             return retention === undefined ? undefined : Number(retention);
         },
+    }),
+    // GitLab's reports: the CLI writes them where `artifacts: reports:` picks them up.
+    outputsDotenv: row_text({
+        cli: {
+            flag: "outputs-dotenv",
+            value: "FILE",
+            commands: BUILD,
+            section: "outputs",
+            help: ["write the step outputs as NAME=value lines (GitLab's dotenv report)"],
+        },
+        parse: nonEmpty,
+    }),
+    codeQuality: row_text({
+        cli: {
+            flag: "code-quality",
+            value: "FILE",
+            commands: BUILD,
+            section: "outputs",
+            help: ["write BuildKit's warnings (Dockerfile checks) as a GitLab Code Quality report"],
+        },
+        parse: nonEmpty,
     }),
 };
 

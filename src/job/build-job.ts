@@ -2,9 +2,11 @@
 // started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
 // the job summary, each through the platform. The adapters only read inputs and present errors.
 import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
+import { writeDotenvFile } from "../outputs/dotenv.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
+import { writeCodeQualityReport } from "../report/code-quality.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
 import type { StartedRunnerConfig } from "../runner/daemon/config.js";
@@ -12,7 +14,7 @@ import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
 import { BuildFailedError } from "./errors.js";
 import type { ReadInputs } from "./inputs/read.js";
-import type { JobPlatform, OutputToUpload, UploadedArtifact } from "./platform.js";
+import type { JobPlatform, OutputToUpload, StepOutput, UploadedArtifact } from "./platform.js";
 import {
   prepareBuild,
   runnerInputNames,
@@ -26,6 +28,12 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const started = Date.now();
   const { values: inputs } = read;
   const { reporter } = platform;
+  // Every output set, for the dotenv report.
+  const outputs: Partial<Record<StepOutput, string>> = {};
+  const setOutput = (name: StepOutput, value: string) => {
+    outputs[name] = value;
+    platform.setOutput(name, value);
+  };
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
   const startConfig = startedRunnerConfig(read);
@@ -37,12 +45,12 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   });
   const { info, reason, release } = acquired;
   reporter.debug(`Runner chosen: ${reason}`);
-  platform.setOutput("runner-reason", reason);
+  setOutput("runner-reason", reason);
   let result: BuildResult;
   try {
     checkExporterCount(request.exporters.length, info);
     for (const [name, value] of Object.entries(runnerOutputs(info))) {
-      platform.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
+      setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
     }
     result = await reporter.group("Build", () =>
       buildOnAcquired(
@@ -79,10 +87,15 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const artifact = await uploadOutputs(read, platform, request);
   const image = imageOutputs(result.exporterResponse);
   for (const [name, value] of Object.entries(image)) {
-    platform.setOutput(name as keyof typeof image, value);
+    setOutput(name as keyof typeof image, value);
   }
   if (inputs.metadataFile)
     writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+  if (inputs.outputsDotenv) writeDotenvFile(inputs.outputsDotenv, read.names.outputsDotenv, outputs);
+  if (inputs.codeQuality) {
+    const projectDirs = [platform.env.CI_PROJECT_DIR, platform.cwd].filter((dir): dir is string => !!dir);
+    writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
+  }
   await writeSummary(platform, {
     runner: info,
     ...result,
