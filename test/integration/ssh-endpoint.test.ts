@@ -115,13 +115,17 @@ describe("ssh:// endpoint", () => {
     try {
       const info = await client.probe(AbortSignal.timeout(30_000));
       assert.equal(info.version?.version, PINNED_BUILDKIT_VERSION);
-      assert.equal(processRunsWith("ssh-agent -D -a /tmp/rb-ssh-dial-"), true, "the agent runs while open");
+      assert.equal(
+        processRunsWith(`ssh-agent -D -a ${join(tmpdir(), "rb-ssh-dial-")}`),
+        true,
+        "the agent runs while open",
+      );
       assert.deepEqual(filesHolding(key.trim().split("\n")[1]!), [], "no file holds the key");
     } finally {
       client.close();
     }
     assert.equal(
-      await waitUntil(() => !processRunsWith("ssh-agent -D -a /tmp/rb-ssh-dial-")),
+      await waitUntil(() => !processRunsWith(`ssh-agent -D -a ${join(tmpdir(), "rb-ssh-dial-")}`)),
       true,
       "the agent ends at close",
     );
