@@ -60,6 +60,11 @@ export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRu
     };
   }
   if (!start) return fromDefaultSocketOnly(options);
+  // A runner configured for this job (buildkitd-config, buildkitd-flags) is ours to start.
+  if (start.config?.custom) {
+    reporter.info(`No runner is given; starting one configured by ${start.config.inputs}.`);
+    return startLocal(options, start);
+  }
   // Nothing given: a buildkitd on the default socket, if one answers quickly.
   try {
     const resolved = await connectRunner(
@@ -108,7 +113,7 @@ async function fromDefaultSocketOnly(options: AcquireOptions): Promise<AcquiredR
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner } = options;
   const pool = await resolvePool(
-    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })),
+    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh })),
     {
       platforms: options.platforms,
       strict: options.strictPlatforms,

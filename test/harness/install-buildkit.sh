@@ -2,7 +2,7 @@
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
 # Also installs runc, busybox-static, docker-registry, apache2-utils, openssh-client, sudo,
-# rootlesskit, uidmap, openssh-server and git (Debian) when they are missing, noting each package
+# rootlesskit, uidmap, openssh-server, git and rsync (Debian) when they are missing, noting each package
 # it installs in CACHE_ROOT/debian-packages (for `npm run test-setup-remove`). One line per step on
 # stderr; apt's and go's own output goes to CACHE_ROOT/install.log, shown when a step fails.
 # Prints the directory holding the binaries on stdout.
@@ -78,6 +78,8 @@ if [ ! -x /usr/sbin/sshd ]; then
 fi
 # git daemon and git http-backend, the Git servers of the Git context tests (test/harness/git-server.ts).
 install_for git git
+# rsync, which gitlab-ci-local (the GitLab tests, install-gitlab-ci-local.sh) copies the project with.
+install_for rsync rsync
 # sudo, rootlesskit and newuidmap, for the tests of a runner started by a user who is not root:
 # through sudo (as on GitHub's runners), or rootless.
 install_for sudo sudo

@@ -205,4 +205,35 @@ describe("the action with no runner given", () => {
     assert.throws(() => process.kill(pid, 0), "the post step stopped the runner");
     assert.equal(existsSync(state["runner-runtime-dir"]!), false, "the post step removes its socket dir");
   });
+
+  it("configures the runner it starts with buildkitd-config-inline and buildkitd-flags, as setup-buildx does", async () => {
+    const files = stepFiles(tempDir("rb-action-config-"));
+    const env = cleanEnv({
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+      ...files.env,
+      GITHUB_WORKSPACE: REPO_ROOT,
+      GITHUB_ACTIONS: "true",
+      RUNNER_TOOL_CACHE: toolCacheWith(runner.binDir, BUILDKIT_VERSION),
+      RUNNER_TEMP: tempDir("rb-runner-temp-"),
+      INPUT_CONTEXT: "examples/hello",
+      "INPUT_BUILDKIT-VERSION": `v${BUILDKIT_VERSION}`,
+      "INPUT_BUILDKITD-CONFIG-INLINE": '[worker.oci.labels]\n  "org.example.started-by" = "the-action"\n',
+      "INPUT_BUILDKITD-FLAGS": "--allow-insecure-entitlement network.host",
+    });
+    const main = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "main.mjs")], { env });
+    assert.equal(main.code, 0, main.stdout);
+    assert.match(
+      main.stdout,
+      /No runner is given; starting one configured by input buildkitd-config-inline and input buildkitd-flags\./,
+    );
+    const outputs = parseFileCommand(readFileSync(files.output, "utf8"));
+    const workers = JSON.parse(outputs.workers!) as Array<{ labels: Record<string, string> }>;
+    assert.equal(workers[0]?.labels["org.example.started-by"], "the-action");
+    const state = parseFileCommand(readFileSync(files.state, "utf8"));
+    const post = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "post.mjs")], {
+      env: postStepEnv(env, files.state),
+    });
+    assert.equal(post.code, 0, post.stdout);
+    assert.equal(existsSync(state["runner-runtime-dir"]!), false, "its config went with its socket dir");
+  });
 });

@@ -15,7 +15,8 @@ Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's lo
 
 ${flagsHelp("build")}
 
-With no runner given and none answering on the default socket, build starts the pinned
+With no runner given and none answering on the default socket (or with --buildkitd-config,
+--buildkitd-config-inline or --buildkitd-flags given), build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download whose sha256 GitHub's API gives;
 GITHUB_TOKEN, when set, lifts that API's limit for anonymous callers) for the command and stops it
 after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
