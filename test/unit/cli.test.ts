@@ -49,7 +49,7 @@ describe("the CLI's usage", () => {
     [["info", "--format", "yaml"], 'error: --format is "yaml"; use text or json.\n'],
     [
       ["info", "--timeout", "soon"],
-      'error: --timeout is "soon"; give a positive duration such as 30s, 1500ms or 2m.\n',
+      'error: --timeout is "soon"; give a positive duration with its unit, such as 30s, 1500ms, 2m or 1h.\n',
     ],
     [
       ["info", "--addr", "tcp://runner.invalid:1234"],

@@ -5,7 +5,7 @@ import { InputError } from "../../../errors.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
-import { nonEmpty, parseDuration } from "../../../values.js";
+import { nonEmpty, parseCount, parseDuration } from "../../../values.js";
 import { BOTH, BUILD, list, text, toggle } from "../row.js";
 
 export const RUNNER_INPUTS = {
@@ -153,6 +153,34 @@ export const RUNNER_INPUTS = {
       ],
     },
     default: "false",
+  }),
+  buildTimeoutMs: text({
+    action: "timeout",
+    cli: {
+      flag: "build-timeout",
+      value: "DURATION",
+      commands: BUILD,
+      section: "connection",
+      help: ["cancel the build on the runner after this long (30m, 2h; no default)"],
+    },
+    // A unit is required: a bare number reads as minutes to some (timeout-minutes), seconds to others.
+    parse: (value, { name }) =>
+      nonEmpty(value) ? parseDuration(value!, name, { unitRequired: true }) : undefined,
+  }),
+  retries: text({
+    action: "retries",
+    cli: {
+      flag: "retries",
+      value: "N",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "times to run the build again on another runner of the pool",
+        "when its runner goes away mid-build (default 1; 0 turns it off)",
+      ],
+    },
+    default: "1",
+    parse: (value, { name }) => parseCount(value!, name),
   }),
   releaseUrl: text({ action: "buildkit-release-url", parse: nonEmpty }),
   sha256: text({
