@@ -147,7 +147,7 @@ export const RUNNER_INPUTS = {
       commands: BUILD,
       section: "connection",
       help: [
-        "with several runners, fail when a platform has no native one",
+        "fail when a platform has no native runner (else a warning)",
         "(a pushed image whose platforms are native to different",
         "runners builds on each and is joined into one image index)",
       ],
