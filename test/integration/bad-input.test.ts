@@ -5,9 +5,11 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { freePort } from "../harness/runner.js";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { mkdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, isOneSentence, runCli } from "../helpers/cli.js";
+import { CLI_BUNDLE, cleanEnv, isOneSentence, runCli, runProcess } from "../helpers/cli.js";
+import { ensureTestUsers } from "../harness/users.js";
 import { makeContext } from "../helpers/contexts.js";
 import { tempDir } from "../helpers/temp.js";
 import { BUILDKIT_VERSION } from "../../src/version.js";
@@ -323,6 +325,48 @@ describe("build values checked before work starts", () => {
           `^warning: The docker config ${escapeRegExp(join(dockerConfig, "config.json"))} cannot be read \\(EISDIR\\); building without its registry credentials\\.$`,
           "m",
         ),
+      );
+    });
+
+    it("HOME unreadable (EACCES, as a user who is not root) is a warning for a build that pushes nothing", async () => {
+      const users = ensureTestUsers();
+      // The user reads nothing of root's: the bundle, the context and the TLS material are shared
+      // copies (the PEM inline), and HOME is root's own, mode 0700.
+      const shared = tempDir("rb-eacces-");
+      copyFileSync(CLI_BUNDLE, join(shared, "cli.mjs"));
+      cpSync(context, join(shared, "context"), { recursive: true });
+      execFileSync("chmod", ["-R", "a+rX", shared]);
+      assert.equal(statSync("/root").mode & 0o007, 0, "root's home is closed to others");
+      const pem = (file: string) => readFileSync(file, "utf8");
+      const result = await runProcess(
+        "runuser",
+        [
+          "-u",
+          users.plain.name,
+          "--",
+          "env",
+          "-i",
+          `PATH=${process.env.PATH}`,
+          "HOME=/root",
+          process.execPath,
+          join(shared, "cli.mjs"),
+          "build",
+          "--addr",
+          runner.tcpAddress,
+          "--tlscacert",
+          pem(runner.certs.caCert),
+          "--tlscert",
+          pem(runner.certs.clientCert),
+          "--tlskey",
+          pem(runner.certs.clientKey),
+          join(shared, "context"),
+        ],
+        { cwd: shared },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(
+        result.stderr,
+        /^warning: The docker config \/root\/\.docker\/config\.json cannot be read \(EACCES\); building without its registry credentials\.$/m,
       );
     });
 
