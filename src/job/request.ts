@@ -73,7 +73,7 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     { file: names.secretFiles, env: names.secretEnvs },
     { cwd: context.cwd, env: context.env, onSecret },
   );
-  const exporters = withImage(inputs.outputs, image);
+  const exporters = withAnnotations(withImage(inputs.outputs, image), image.annotations);
   const lookup = loadRegistryCredentials({
     explicit: inputs.registryAuth,
     useDockerConfig: inputs.dockerConfig,
@@ -93,6 +93,15 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
     newRedactor,
   };
+}
+
+/** buildx puts the annotations on every output that writes an image: image, oci and docker. */
+function withAnnotations(exporters: Exporter[], annotations: Record<string, string>): Exporter[] {
+  return exporters.map((exporter) =>
+    exporter.type === "image" || exporter.type === "oci" || exporter.type === "docker"
+      ? { ...exporter, attrs: { ...annotations, ...exporter.attrs } }
+      : exporter,
+  );
 }
 
 /** Whether some output pushes to a registry, which needs the registry's credentials. */

@@ -10,6 +10,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, statSync } from "node:fs
 import { join } from "node:path";
 import { CLI_BUNDLE, cleanEnv, isOneSentence, runCli, runProcess } from "../helpers/cli.js";
 import { ensureTestUsers } from "../harness/users.js";
+import { buildctlBuild } from "../helpers/buildctl.js";
 import { makeContext } from "../helpers/contexts.js";
 import { tempDir } from "../helpers/temp.js";
 import { BUILDKIT_VERSION } from "../../src/version.js";
@@ -229,19 +230,51 @@ describe("build values checked before work starts", () => {
       '--annotation "bogus:k=v" has the type "bogus"; use manifest, index, manifest-descriptor or index-descriptor, each with an optional [PLATFORM].',
     ));
 
-  it("takes buildx's typed annotations, with a platform", async () => {
+  it("takes buildx's typed annotations, with a platform, and the image carries them as buildctl's does", async () => {
+    /** The annotations of an OCI tar's first manifest and of its descriptor in index.json. */
+    const annotationsOf = (tar: string) => {
+      const dir = tempDir("rb-annotation-");
+      execFileSync("tar", ["-xf", tar, "-C", dir]);
+      const json = (...path: string[]) =>
+        JSON.parse(readFileSync(join(dir, ...path), "utf8")) as {
+          manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+          annotations?: Record<string, string>;
+        };
+      const descriptor = json("index.json").manifests[0]!;
+      // The creation time differs between two builds.
+      const onDescriptor = { ...descriptor.annotations };
+      delete onDescriptor["org.opencontainers.image.created"];
+      return { onDescriptor, onManifest: json("blobs", ...descriptor.digest.split(":")).annotations ?? {} };
+    };
+    const out = tempDir("rb-annotation-");
     const result = await runCli([
       "build",
       "--addr",
       runner.tcpAddress,
       ...tls(),
+      "--platform",
+      "linux/amd64",
       "--annotation",
-      "manifest,index[linux/amd64]:org.example.k=v",
+      "manifest,manifest-descriptor:org.example.k=v",
+      "--annotation",
+      "manifest[linux/amd64]:org.example.scoped=s",
       "--output",
-      `type=oci,dest=${join(tempDir("rb-annotation-"), "image.tar")}`,
+      `type=oci,dest=${join(out, "ours.tar")}`,
       context,
     ]);
     assert.equal(result.code, 0, result.stderr);
+    const ours = annotationsOf(join(out, "ours.tar"));
+    assert.equal(ours.onManifest["org.example.k"], "v");
+    assert.equal(ours.onDescriptor["org.example.k"], "v");
+    const reference = await buildctlBuild(runner, context, [
+      "--opt",
+      "platform=linux/amd64",
+      "--output",
+      `type=oci,dest=${join(out, "buildctl.tar")},annotation-manifest.org.example.k=v,annotation-manifest-descriptor.org.example.k=v,annotation-manifest[linux/amd64].org.example.scoped=s`,
+    ]);
+    assert.equal(reference.code, 0, reference.stderr);
+    // BuildKit v0.32.2 drops a platform-scoped manifest annotation on a one-platform build, for both.
+    assert.deepEqual(ours, annotationsOf(join(out, "buildctl.tar")));
   });
 
   it("inline PEM values for the TLS flags, without '=', as the help shows them", async () => {
