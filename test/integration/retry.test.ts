@@ -78,16 +78,23 @@ async function buildKillingFirst(first: TestRunner, context: string, marker: str
   let stdout = "";
   let stderr = "";
   let killed = false;
+  let killedAt = 0;
+  let noticedAt = 0;
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
     if (!killed && stderr.includes(marker)) {
       killed = true;
       process.kill(buildkitdPid(first), "SIGKILL");
+      killedAt = Date.now();
     }
+    if (killed && !noticedAt && stderr.includes("was lost mid-build")) noticedAt = Date.now();
   });
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
   assert.ok(killed, `the first runner was killed mid-RUN; stderr: ${stderr}`);
+  // A bound on detection, not a benchmark: the kill closes the connection at once.
+  const detectionMs = noticedAt - killedAt;
+  assert.ok(noticedAt > 0 && detectionMs < 15_000, `the loss was told ${detectionMs} ms after the kill`);
   return { code, stdout, stderr, signal: null } satisfies ProcessResult;
 }
 
