@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { registryUnderTest, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { CLI_BUNDLE, cleanEnv, runCli, type ProcessResult } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
@@ -59,21 +60,30 @@ function buildkitdPid(runner: TestRunner): number {
  * Runs a build on the pool (first, then the test runner) and SIGKILLs the first runner's buildkitd
  * once the RUN step has printed `marker`.
  */
-async function buildKillingFirst(first: TestRunner, context: string, marker: string, ...flags: string[]) {
+function buildKillingFirst(first: TestRunner, context: string, marker: string, ...flags: string[]) {
+  return buildKilling(first, [first.unixAddress, second.unixAddress], context, marker, flags);
+}
+
+/** Runs a build on the pool `addresses` and SIGKILLs `victim`'s buildkitd once the log shows `marker`. */
+async function buildKilling(
+  victim: TestRunner,
+  addresses: string[],
+  context: string,
+  marker: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv = cleanEnv(),
+) {
   const child = spawn(
     process.execPath,
     [
       CLI_BUNDLE,
       "build",
-      "--addr",
-      first.unixAddress,
-      "--addr",
-      second.unixAddress,
+      ...addresses.flatMap((address) => ["--addr", address]),
       "--debug",
       ...flags,
       context,
     ],
-    { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] },
+    { env, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
   let stderr = "";
@@ -85,13 +95,13 @@ async function buildKillingFirst(first: TestRunner, context: string, marker: str
     stderr += chunk;
     if (!killed && stderr.includes(marker)) {
       killed = true;
-      process.kill(buildkitdPid(first), "SIGKILL");
+      process.kill(buildkitdPid(victim), "SIGKILL");
       killedAt = Date.now();
     }
     if (killed && !noticedAt && stderr.includes("was lost mid-build")) noticedAt = Date.now();
   });
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  assert.ok(killed, `the first runner was killed mid-RUN; stderr: ${stderr}`);
+  assert.ok(killed, `the runner was killed mid-RUN; stderr: ${stderr}`);
   // A bound on detection, not a benchmark: the kill closes the connection at once.
   const detectionMs = noticedAt - killedAt;
   assert.ok(noticedAt > 0 && detectionMs < 15_000, `the loss was told ${detectionMs} ms after the kill`);
@@ -158,6 +168,64 @@ describe("a runner that goes away mid-build", () => {
     );
     assert.doesNotMatch(result.stderr, /running the whole build again/);
     assert.equal(runStarts(result.stderr), 1, "the build ran once");
+  });
+
+  it("runs a build across runners again when one of its runners goes away", async () => {
+    const registry = registryUnderTest();
+    // Two runners that declare linux/arm64 (they run the same binaries: it is a label here).
+    const arm64 = {
+      args: ["--oci-worker-platform", "linux/arm64"],
+      config: `[registry."${registry.address}"]\n  http = false\n  ca = [${JSON.stringify(registry.caCert)}]\n`,
+    };
+    const doomed = await startTestRunner(arm64);
+    started.push(doomed);
+    const spare = await startTestRunner(arm64);
+    started.push(spare);
+    const marker = `started-${Math.random().toString(36).slice(2)}`;
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        "ARG TARGETARCH",
+        run(`echo ${marker}-$TARGETARCH; sleep 3`),
+      ].join("\n"),
+    });
+    const result = await buildKilling(
+      doomed,
+      [second.unixAddress, doomed.unixAddress, spare.unixAddress],
+      context,
+      `${marker}-arm64`,
+      [
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "-t",
+        `${registry.address}/rb/retried:1`,
+        "--no-cache",
+        "--no-docker-config",
+      ],
+      cleanEnv({
+        BUILDKIT_REGISTRY_AUTH: `${registry.address}=${registry.username}:${registry.password}`,
+        NODE_EXTRA_CA_CERTS: registry.caCert,
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^debug: Runner chosen: ${escapeRegExp(`${doomed.unixAddress} went away mid-build (connection lost); retried on ${second.unixAddress}`)}; `,
+        "m",
+      ),
+    );
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^Building linux/amd64 on ${escapeRegExp(second.unixAddress)}, linux/arm64 on ${escapeRegExp(spare.unixAddress)}, then one image index\\.$`,
+        "m",
+      ),
+    );
+    const answer = await getManifest(registry, "rb/retried", "1", { accept: [OCI_INDEX_TYPE] });
+    assert.equal(answer.status, 200, answer.body);
   });
 
   it("never retries a build that failed for its own reasons", async () => {
