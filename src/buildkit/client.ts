@@ -151,8 +151,12 @@ export class BuildkitClient {
    */
   translateBuildFailure(error: unknown, signal?: AbortSignal): Error {
     const translated = this.translate(error, signal);
-    if (!(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) return translated;
-    const detail = isServiceError(error) ? (error.details ?? error.message) : translated.message;
+    // UNAVAILABLE is grpc-js's own word for a transport that closed or reset under the call.
+    const lost = isServiceError(error) && error.code === grpc.status.UNAVAILABLE;
+    if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
+      return translated;
+    }
+    const detail = error.details ?? error.message;
     return new ConnectionLostError(
       `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`,
       this.endpoint.address,
