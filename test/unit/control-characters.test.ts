@@ -44,3 +44,23 @@ describe("escapeControlCharacters", () => {
     );
   });
 });
+
+describe("the action's reporter", () => {
+  it("escapes control characters in log lines and annotations", async () => {
+    const { GithubReporter } = await import("../../src/github/reporter.js");
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const reporter = new GithubReporter();
+      reporter.info("vertex \x1b[2Jname");
+      reporter.error("The build failed: \x1b]0;owned\x07");
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.deepEqual(written, ["vertex \\x1b[2Jname\n", "::error::The build failed: \\x1b]0;owned\\x07\n"]);
+  });
+});
