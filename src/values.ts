@@ -55,19 +55,22 @@ export function parseKeyValues(
 }
 
 /**
- * "30s", "1500ms", "2m", "1h": a positive duration, as milliseconds. A bare number is seconds
- * unless `unitRequired`, where a number alone would be a guess (minutes, like GitHub's
- * timeout-minutes, or seconds?).
+ * "30s", "1500ms", "2m", "1h": a positive duration, as milliseconds. A bare number is refused: 10
+ * could be meant as seconds or milliseconds (or minutes, like GitHub's timeout-minutes), and a
+ * guess would fail far from the cause.
  */
-export function parseDuration(value: string, name: string, options: { unitRequired?: boolean } = {}): number {
+export function parseDuration(value: string, name: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
   const amount = match ? Number(match[1]) : NaN;
-  if (!match || !(amount > 0) || (options.unitRequired && match[2] === undefined)) {
+  if (!match || !(amount > 0)) {
+    throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms, 2m or 1h.`);
+  }
+  const unit = match[2];
+  if (unit === undefined) {
     throw new InputError(
-      `${name} is "${value}"; give a positive duration with its unit, such as 30s, 1500ms, 2m or 1h.`,
+      `${name} is "${value}", a number without a unit; write ${match[1]}s, ${match[1]}ms or ${match[1]}m.`,
     );
   }
-  const unit = match[2] ?? "s";
   return Math.round(amount * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as "ms" | "s" | "m" | "h"]);
 }
 

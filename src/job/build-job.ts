@@ -5,6 +5,7 @@ import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
+import type { ClosingInput } from "../report/closing.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
 import type { RunnerOptions } from "../runner/options.js";
@@ -19,7 +20,8 @@ import type { JobPlatform, OutputToUpload, UploadedArtifact } from "./platform.j
 import { prepareBuild, runnerInputNames, runnerOptions, type BuildRequest } from "./request.js";
 import type { BuildResult } from "./run.js";
 
-export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<void> {
+/** Runs the build; what it returns is what the adapters close the log with (buildClosingLines). */
+export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<ClosingInput> {
   const started = Date.now();
   const { values: inputs } = read;
   const { reporter } = platform;
@@ -64,13 +66,22 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   }
   if (inputs.metadataFile)
     writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+  const durationMs = Date.now() - started;
   await writeSummary(platform, {
     runner: info,
     ...result,
     image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
     artifact,
-    durationMs: Date.now() - started,
+    durationMs,
   });
+  return {
+    runner: info,
+    steps: result.steps,
+    outputs: request.exporters,
+    push: request.image.push,
+    digest: image.digest,
+    durationMs,
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
 import type { ReadInputs } from "./inputs/read.js";
+import { INPUTS } from "./inputs/table.js";
 import { planBuild } from "./plan.js";
 import { readSecrets } from "./secrets.js";
 import type { TypedBuild } from "./solve-request.js";
@@ -165,6 +166,7 @@ export function runnerOptions(read: ReadInputs): RunnerOptions {
 export function runnerInputNames({ names }: ReadInputs): RunnerInputNames {
   return {
     endpoint: names.endpoint,
+    endpointEnv: INPUTS.endpoint.env?.name ?? "BUILDKIT_HOST",
     tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
     connectTimeout: names.connectTimeoutMs,
     allowPlaintext: names.allowPlaintext,

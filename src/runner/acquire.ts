@@ -12,8 +12,9 @@ import {
 } from "../buildkit/index.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
-import { nativePlatformsOf, resolvePool } from "./pool.js";
 import { PolicyError } from "../errors.js";
+import { NoRunnerError } from "./errors.js";
+import { nativePlatformsOf, resolvePool } from "./pool.js";
 import { startLocalRunner, type LocalRunnerStart } from "./local.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
 import { versionToStart } from "./release/versions.js";
@@ -86,8 +87,8 @@ function checkNativePlatforms(acquired: AcquiredRunner, options: AcquireOptions)
 }
 
 async function oneRunner(options: AcquireOptions): Promise<AcquiredRunner> {
-  const { runner, names, reporter, signal } = options;
-  if (runner.endpointGiven || !options.start) {
+  const { runner, names, reporter, signal, start } = options;
+  if (runner.endpointGiven) {
     const resolved = await resolveRunner(runner, names, reporter, signal);
     return {
       ...resolved,
@@ -95,6 +96,7 @@ async function oneRunner(options: AcquireOptions): Promise<AcquiredRunner> {
       release: async () => resolved.client.close(),
     };
   }
+  if (!start) return fromDefaultSocketOnly(options);
   // Nothing given: a buildkitd on the default socket, if one answers quickly.
   try {
     const resolved = await connectRunner(
@@ -113,7 +115,31 @@ async function oneRunner(options: AcquireOptions): Promise<AcquiredRunner> {
       `No runner is given and none answers at ${DEFAULT_ENDPOINT}; starting one for this command.`,
     );
   }
-  return startLocal(options, options.start);
+  return startLocal(options, start);
+}
+
+/**
+ * Nothing given and nothing to start (the CLI's info): the default socket, or a sentence that says
+ * how to name a runner and that a build would start the pinned one, so that info and build agree.
+ */
+async function fromDefaultSocketOnly(options: AcquireOptions): Promise<AcquiredRunner> {
+  const { runner, names, reporter, signal } = options;
+  try {
+    const resolved = await resolveRunner(runner, names, reporter, signal);
+    return {
+      ...resolved,
+      reason: `the buildkitd on the default socket ${DEFAULT_ENDPOINT}`,
+      release: async () => resolved.client.close(),
+    };
+  } catch (error) {
+    if (!(error instanceof ConnectionError)) throw error;
+    const why = error.message.replace(/\.$/, "");
+    throw new NoRunnerError(
+      `No runner is given (${names.endpoint} or ${names.endpointEnv}) and none answers on the default socket: ` +
+        `${why.charAt(0).toLowerCase()}${why.slice(1)}; a build would start the pinned buildkitd ` +
+        `v${versionToStart(runner.versionPin, names.buildkitVersion)} for its command, info only asks a running one.`,
+    );
+  }
 }
 
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {

@@ -5,3 +5,8 @@ import { UserError } from "../errors.js";
 export class RunnerStartError extends UserError {
   override name = "RunnerStartError";
 }
+
+/** Nothing was given, nothing answers on the default socket, and this command starts no runner. */
+export class NoRunnerError extends UserError {
+  override name = "NoRunnerError";
+}

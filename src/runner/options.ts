@@ -27,6 +27,8 @@ export type SingleRunnerOptions = Omit<RunnerOptions, "endpoints" | "endpointGiv
 
 export interface RunnerInputNames {
   endpoint: string;
+  /** The environment variable that gives the endpoint when the input does not. */
+  endpointEnv: string;
   tls: TlsInputNames;
   connectTimeout: string;
   allowPlaintext: string;

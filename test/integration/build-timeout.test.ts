@@ -49,7 +49,7 @@ describe("the build deadline", () => {
     assert.equal(result.code, 2);
     assert.equal(
       result.stderr,
-      'error: --build-timeout is "30"; give a positive duration with its unit, such as 30s, 1500ms, 2m or 1h.\n',
+      'error: --build-timeout is "30", a number without a unit; write 30s, 30ms or 30m.\n',
     );
   });
 });

@@ -32,6 +32,7 @@ describe("escapeControlCharacters", () => {
   it("is applied to the CLI's last error line", async () => {
     let stderr = "";
     const code = await runCli(["frob\x1b[31m"], {
+      program: "remote-buildkit",
       stdout: () => {},
       stderr: (text) => (stderr += text),
       env: {},

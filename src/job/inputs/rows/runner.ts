@@ -73,7 +73,7 @@ export const RUNNER_INPUTS = {
       value: "NAME",
       commands: BOTH,
       section: "connection",
-      help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+      help: ["the name in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
     },
     env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
     parse: nonEmpty,
@@ -126,19 +126,19 @@ export const RUNNER_INPUTS = {
     action: "buildkit-version-mismatch",
     cli: {
       flag: "version-mismatch",
-      value: "error|warning",
+      value: "MODE",
       commands: BOTH,
       section: "connection",
-      help: ["what a missed pin does (default error)"],
+      help: ["error (default) or warning: what a missed pin does"],
     },
     default: "error",
     parse: (value, { name }) => parseMismatchPolicy(value, name),
   }),
   debug: toggle({
-    cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
+    cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
   }),
   help: toggle({
-    cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
+    cli: { flag: "help", short: "h", commands: BOTH, section: "general", help: ["show this help"] },
   }),
   strictPlatforms: toggle({
     action: "strict-platforms",
@@ -161,11 +161,10 @@ export const RUNNER_INPUTS = {
       value: "DURATION",
       commands: BUILD,
       section: "connection",
-      help: ["cancel the build on the runner after this long (30m, 2h; no default)"],
+      help: ["cancel the build on the runner after this long: 30m, 2h"],
     },
-    // A unit is required: a bare number reads as minutes to some (timeout-minutes), seconds to others.
-    parse: (value, { name }) =>
-      nonEmpty(value) ? parseDuration(value!, name, { unitRequired: true }) : undefined,
+    // No default: a build runs until it ends, as with buildx.
+    parse: (value, { name }) => (nonEmpty(value) ? parseDuration(value!, name) : undefined),
   }),
   retries: text({
     action: "retries",
