@@ -2,7 +2,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { grpcTarget, type Endpoint } from "./endpoint.js";
-import { CancelledError, ConnectionError, RpcError } from "./errors.js";
+import { CancelledError, ConnectionError, ConnectionLostError, RpcError, RunnerGoneError } from "./errors.js";
 import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
 import type { WorkerRecord } from "./proto/moby/buildkit/v1/types/worker_pb.js";
 import { CHANNEL_OPTIONS, callUnary, isServiceError } from "./rpc.js";
@@ -143,6 +143,24 @@ export class BuildkitClient {
     return failure.connection
       ? new ConnectionError(failure.message, this.endpoint.address)
       : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
+  }
+
+  /**
+   * A failure of the call that runs a build (Solve): the runner unreachable there went away after
+   * it answered the health check, so the build may run again elsewhere (RunnerGoneError).
+   */
+  translateBuildFailure(error: unknown, signal?: AbortSignal): Error {
+    const translated = this.translate(error, signal);
+    // UNAVAILABLE is grpc-js's own word for a transport that closed or reset under the call.
+    const lost = isServiceError(error) && error.code === grpc.status.UNAVAILABLE;
+    if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
+      return translated;
+    }
+    const detail = error.details ?? error.message;
+    return new ConnectionLostError(
+      `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`,
+      this.endpoint.address,
+    );
   }
 }
 

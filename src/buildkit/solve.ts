@@ -56,7 +56,7 @@ export async function solve(client: BuildkitClient, options: SolveOptions): Prom
   } catch (error) {
     await status.drained();
     if (options.signal?.aborted) throw new CancelledError("The build was cancelled.");
-    throw client.translate(error, options.signal);
+    throw client.translateBuildFailure(error, options.signal);
   }
 }
 

@@ -2,6 +2,7 @@
 // exit code 2 that a usage error deserves; and the table's reading of what they gave.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../errors.js";
+import { listItems } from "../values.js";
 import { readInputs, type InputSource, type ReadInputs } from "../job/inputs/read.js";
 import { isFlag, takes, type Command, type Row } from "../job/inputs/row.js";
 import { INPUTS } from "../job/inputs/table.js";
@@ -32,7 +33,7 @@ export function flagOptions(command: Command): OptionSpec {
 export function parseFlags(command: Command, args: string[], program: string): ParsedFlags {
   try {
     const { values, positionals } = parseArgs({
-      args,
+      args: withInlinePem(command, args),
       options: flagOptions(command),
       allowPositionals: true,
       strict: true,
@@ -42,6 +43,27 @@ export function parseFlags(command: Command, args: string[], program: string): P
     const see = `see "${program} ${command} --help"`;
     throw new InputError(`${rephrase((error as Error).message, command)} (${see}).`);
   }
+}
+
+/**
+ * A flag's value that is PEM text starts with dashes ("-----BEGIN"), which parseArgs takes for a
+ * flag and refuses; the help offers PEM text as a value, so such a value is joined to its flag.
+ */
+function withInlinePem(command: Command, args: string[]): string[] {
+  const options = flagOptions(command);
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const flag = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+    if (flag !== undefined && options[flag]?.type === "string" && next?.startsWith("-----BEGIN ")) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 /** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
@@ -93,7 +115,19 @@ export function readFlags(flags: ParsedFlags, env: NodeJS.ProcessEnv): ReadInput
     adapter: "cli",
     command: flags.command,
     text: (row) => value(row) as string | undefined,
-    list: (row) => (value(row) as string[] | undefined) ?? [],
+    list: (row) => {
+      const given = (value(row) as string[] | undefined) ?? [];
+      // A repeated flag given nothing (often an empty variable) is refused, as buildx refuses it.
+      const empty = given.find(
+        (item) => listItems([item], row.kind === "list" ? row.separator : undefined).length === 0,
+      );
+      if (empty !== undefined && isFlag(row.cli)) {
+        throw new InputError(
+          `--${row.cli.flag} is given ${JSON.stringify(empty)}, which has no value in it; give one or leave the flag out.`,
+        );
+      }
+      return given;
+    },
     switch: (row) => value(row) as boolean | undefined,
   };
   return readInputs(source, { env, cwd: process.cwd(), mask: () => {} });

@@ -1,6 +1,7 @@
 // The CLI: one command per word, exit codes 0 (ok), 1 (failed), 2 (usage), never a stack trace
 // for a user error.
 import { describeError, EXIT_USAGE, InputError } from "../errors.js";
+import { escapeControlCharacters } from "../report/control-characters.js";
 import { PlainReporter } from "../report/plain.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { infoCommand, infoHelp } from "./commands/info.js";
@@ -88,7 +89,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return await command.run(args, context);
   } catch (error) {
     const described = describeError(error);
-    io.stderr(`error: ${described.message}\n`);
+    io.stderr(`error: ${escapeControlCharacters(described.message)}\n`);
     if (described.stack && (args.includes("--debug") || io.env.RUNNER_DEBUG === "1")) {
       io.stderr(`${described.stack}\n`);
     }

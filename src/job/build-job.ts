@@ -13,7 +13,11 @@ import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
 import type { StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
-import { BuildFailedError } from "./errors.js";
+import { RunnerGoneError, RunnerUnresponsiveError, type RunnerInfo } from "../buildkit/index.js";
+import { boundedSignal, timedOut } from "../deadline.js";
+import { describeError } from "../errors.js";
+import { formatDuration } from "../values.js";
+import { BuildFailedError, BuildTimeoutError } from "./errors.js";
 import type { ReadInputs } from "./inputs/read.js";
 import type { JobPlatform, OutputToUpload, StepOutput, UploadedArtifact } from "./platform.js";
 import {
@@ -40,49 +44,37 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const runner = runnerOptions(read);
   const startConfig = startedRunnerConfig(read);
   const request = prepareBuild(read, platform);
-  const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
-    const acquired = await connect(read, runner, platform, request, startConfig);
-    for (const line of describeRunner(acquired.info)) reporter.info(line);
-    return acquired;
-  });
-  const { info, reason, release } = acquired;
-  reporter.debug(`Runner chosen: ${reason}`);
-  setOutput("runner-reason", reason);
-  let result: BuildResult;
+  // The deadline covers choosing the runner and every attempt; aborting the Solve cancels the
+  // build on the runner.
+  const deadline =
+    inputs.buildTimeoutMs === undefined ? undefined : boundedSignal(inputs.buildTimeoutMs, platform.signal);
+  const signal = deadline?.signal ?? platform.signal;
+  let built: { result: BuildResult; info: RunnerInfo };
+  const chosen: { info?: RunnerInfo } = {};
   try {
-    checkExporterCount(request.exporters.length, info);
-    for (const [name, value] of Object.entries(runnerOutputs(info))) {
-      setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
-    }
-    result = await reporter.group("Build", () =>
-      buildOnAcquired(
-        acquired,
-        request,
-        {
-          ...request.session,
-          redactor: request.newRedactor(),
-          newRedactor: request.newRedactor,
-          writeLog: (text) => platform.writeLog(text),
-          signal: platform.signal,
-        },
-        inputs.strictPlatforms,
-        reporter,
-      ),
-    );
+    built = await buildWithRetries(read, runner, platform, request, signal, started, chosen, {
+      setOutput,
+      startConfig,
+    });
   } catch (error) {
-    if (error instanceof BuildFailedError) {
+    if (!deadline || !timedOut(deadline.signal)) throw error;
+    const timeout = new BuildTimeoutError(
+      `The build did not finish within ${formatDuration(inputs.buildTimeoutMs!)} (${read.names.buildTimeoutMs}), so it was cancelled on the runner.`,
+    );
+    if (chosen.info) {
       await writeSummary(platform, {
-        runner: info,
-        steps: error.steps,
+        runner: chosen.info,
+        steps: [],
         warnings: [],
-        failure: error.message,
+        failure: timeout.message,
         durationMs: Date.now() - started,
       });
     }
-    throw error;
+    throw timeout;
   } finally {
-    await release();
+    deadline?.clear();
   }
+  const { result, info } = built;
   for (const warning of result.warnings) {
     reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
   }
@@ -116,9 +108,112 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   };
 }
 
+/**
+ * The build on the chosen runner; when that runner goes away before the build finished (not when
+ * the build fails for its own reasons), the whole build again on another healthy runner of the
+ * pool, up to the retries input.
+ */
+async function buildWithRetries(
+  read: ReadInputs,
+  runner: RunnerOptions,
+  platform: JobPlatform,
+  request: BuildRequest,
+  signal: AbortSignal,
+  started: number,
+  /** The runner of the latest attempt, for the summary of a build that ran out of time. */
+  chosen: { info?: RunnerInfo },
+  job: { setOutput: (name: StepOutput, value: string) => void; startConfig: StartedRunnerConfig | undefined },
+): Promise<{ result: BuildResult; info: RunnerInfo }> {
+  const { values: inputs } = read;
+  const { reporter } = platform;
+  let endpoints = runner.endpoints;
+  let retriesLeft = inputs.retries;
+  /** Why the runners before this one were left, for runner-reason. */
+  let leftBehind: string[] = [];
+  let lastGone: RunnerGoneError | undefined;
+  for (;;) {
+    let acquired: AcquiredRunner;
+    try {
+      acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+        const options = { ...runner, endpoint: endpoints[0]!, endpoints };
+        const acquired = await connect(read, options, platform, signal, request, job.startConfig);
+        for (const line of describeRunner(acquired.info)) reporter.info(line);
+        return acquired;
+      });
+    } catch (error) {
+      // No other runner to retry on: the runner that went away is the reason the build failed.
+      if (lastGone && !signal.aborted) {
+        reporter.warning(`No other runner of the pool could take the build: ${describeError(error).message}`);
+        throw lastGone;
+      }
+      throw error;
+    }
+    const { info, release } = acquired;
+    chosen.info = info;
+    const reason = [...leftBehind, ...(leftBehind.length > 0 ? [`retried on ${info.endpoint}`] : [])]
+      .concat(acquired.reason)
+      .join("; ");
+    reporter.debug(`Runner chosen: ${reason}`);
+    job.setOutput("runner-reason", reason);
+    try {
+      checkExporterCount(request.exporters.length, info);
+      for (const [name, value] of Object.entries(runnerOutputs(info))) {
+        job.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
+      }
+      const result = await reporter.group("Build", () =>
+        buildOnAcquired(
+          acquired,
+          request,
+          {
+            ...request.session,
+            redactor: request.newRedactor(),
+            newRedactor: request.newRedactor,
+            writeLog: (text) => platform.writeLog(text),
+            signal,
+          },
+          inputs.strictPlatforms,
+          reporter,
+        ),
+      );
+      return { result, info };
+    } catch (error) {
+      const others = endpoints.filter(
+        (endpoint) => !(error instanceof RunnerGoneError) || endpoint.address !== error.endpoint,
+      );
+      const retry =
+        error instanceof RunnerGoneError && retriesLeft > 0 && others.length > 0 && !signal.aborted;
+      if (!retry) {
+        if (error instanceof BuildFailedError) {
+          await writeSummary(platform, {
+            runner: info,
+            steps: error.steps,
+            warnings: [],
+            failure: error.message,
+            durationMs: Date.now() - started,
+          });
+        }
+        throw error;
+      }
+      retriesLeft--;
+      lastGone = error;
+      leftBehind = [...leftBehind, `${error.endpoint} went away mid-build (${goneHow(error)})`];
+      reporter.warning(
+        `${error.message.replace(/\.$/, "")}; running the whole build again on another runner of the pool (${inputs.retries - retriesLeft} of ${inputs.retries}).`,
+      );
+      endpoints = others;
+    } finally {
+      await release();
+    }
+  }
+}
+
+function goneHow(error: RunnerGoneError): string {
+  return error instanceof RunnerUnresponsiveError ? "stopped answering" : "connection lost";
+}
+
 /** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
 export async function connectToRunner(read: ReadInputs, platform: JobPlatform): Promise<AcquiredRunner> {
-  return connect(read, runnerOptions(read), platform);
+  return connect(read, runnerOptions(read), platform, platform.signal);
 }
 
 /** The runner (or pool) the inputs name, or one started where the platform keeps it. */
@@ -126,6 +221,7 @@ function connect(
   read: ReadInputs,
   runner: RunnerOptions,
   platform: JobPlatform,
+  signal: AbortSignal,
   request?: BuildRequest,
   startConfig?: StartedRunnerConfig,
 ): Promise<AcquiredRunner> {
@@ -149,7 +245,7 @@ function connect(
         : undefined,
     reporter: platform.reporter,
     env: platform.env,
-    signal: platform.signal,
+    signal,
   });
 }
 

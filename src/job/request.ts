@@ -14,6 +14,7 @@ import { loadRegistryCredentials } from "../credentials/docker-config.js";
 import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
 import { SETUP_BUILDX_FLAGS, splitShellWords, type StartedRunnerConfig } from "../runner/daemon/config.js";
+import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
 import { InputError } from "../errors.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
@@ -39,6 +40,8 @@ export interface BuildRequest extends TypedBuild {
 export interface RequestContext {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Where a warning about the inputs goes; none: nowhere (the tests' plans). */
+  reporter?: Pick<Reporter, "warning">;
   /** The platform's masking of one secret value. */
   mask: (value: string) => void;
 }
@@ -75,13 +78,17 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     { file: names.secretFiles, env: names.secretEnvs },
     { cwd: context.cwd, env: context.env, onSecret },
   );
+  const exporters = withAnnotations(withImage(inputs.outputs, image), image.annotations);
   const lookup = loadRegistryCredentials({
     explicit: inputs.registryAuth,
     useDockerConfig: inputs.dockerConfig,
     env: context.env,
     onSecret,
+    // A build that pushes needs the credentials; one that does not may still pull with them.
+    onUnreadableConfig: pushes(exporters, image.push)
+      ? undefined
+      : (message) => context.reporter?.warning(message),
   });
-  const exporters = withImage(inputs.outputs, image);
   prepareDestinations(exporters, names.outputs);
   return {
     plan,
@@ -91,6 +98,20 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
     newRedactor,
   };
+}
+
+/** buildx puts the annotations on every output that writes an image: image, oci and docker. */
+function withAnnotations(exporters: Exporter[], annotations: Record<string, string>): Exporter[] {
+  return exporters.map((exporter) =>
+    exporter.type === "image" || exporter.type === "oci" || exporter.type === "docker"
+      ? { ...exporter, attrs: { ...annotations, ...exporter.attrs } }
+      : exporter,
+  );
+}
+
+/** Whether some output pushes to a registry, which needs the registry's credentials. */
+function pushes(exporters: Exporter[], pushInput: boolean): boolean {
+  return exporters.some((exporter) => exporter.type === "image" && (exporter.push ?? pushInput));
 }
 
 /**

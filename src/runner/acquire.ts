@@ -6,13 +6,15 @@ import {
   type BuildkitClient,
   ConnectionError,
   DEFAULT_ENDPOINT,
+  formatPlatform,
   type Platform,
   type RunnerInfo,
 } from "../buildkit/index.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
+import { PolicyError } from "../errors.js";
 import { NoRunnerError } from "./errors.js";
-import { resolvePool } from "./pool.js";
+import { nativePlatformsOf, resolvePool } from "./pool.js";
 import { startLocalRunner, type LocalRunnerStart } from "./local.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
 import { versionToStart } from "./release/versions.js";
@@ -49,8 +51,43 @@ export interface AcquiredRunner {
 }
 
 export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRunner> {
+  if (options.runner.endpoints.length > 1) return fromPool(options);
+  const acquired = await oneRunner(options);
+  try {
+    checkNativePlatforms(acquired, options);
+  } catch (error) {
+    await acquired.release();
+    throw error;
+  }
+  return acquired;
+}
+
+/**
+ * One runner builds every platform; one that no worker of it builds natively is emulated (slow, or
+ * failing where the runner has no emulator): a warning, or with strict-platforms a refusal, as a
+ * pool does it.
+ */
+function checkNativePlatforms(acquired: AcquiredRunner, options: AcquireOptions): void {
+  const native = nativePlatformsOf(acquired, undefined);
+  const foreign = options.platforms.filter(
+    (platform) => !native.some((own) => formatPlatform(own) === formatPlatform(platform)),
+  );
+  if (foreign.length === 0) return;
+  const list = foreign.map(formatPlatform).join(", ");
+  const endpoint = acquired.info.endpoint;
+  const own = native.map(formatPlatform).join(", ") || "none";
+  if (options.strictPlatforms) {
+    throw new PolicyError(
+      `No worker of ${endpoint} builds ${list} natively (its own: ${own}), and strict platform routing forbids emulation.`,
+    );
+  }
+  options.reporter.warning(
+    `No worker of ${endpoint} builds ${list} natively (its own: ${own}): it is built under emulation, where the runner has it.`,
+  );
+}
+
+async function oneRunner(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner, names, reporter, signal, start } = options;
-  if (runner.endpoints.length > 1) return fromPool(options);
   if (runner.endpointGiven) {
     const resolved = await resolveRunner(runner, names, reporter, signal);
     return {

@@ -75,13 +75,36 @@ describe("the CLI's usage", () => {
     [["info", "--format", "yaml"], 'error: --format is "yaml"; use text or json.\n'],
     [
       ["info", "--timeout", "soon"],
-      'error: --timeout is "soon"; give a positive duration such as 30s, 1500ms or 2m.\n',
+      'error: --timeout is "soon"; give a positive duration such as 30s, 1500ms, 2m or 1h.\n',
     ],
     [
       ["info", "--addr", "tcp://runner.invalid:1234"],
       "error: Refusing plaintext TCP to tcp://runner.invalid:1234: whoever reaches a BuildKit runner gets root on its machine. Give --tlscacert, --tlscert and --tlskey, or set --allow-plaintext to accept the risk.\n",
     ],
   ];
+  usage.push(
+    [
+      ["build", "--progress", "tty", "."],
+      'error: --progress is "tty"; use plain or auto (the log is buildctl\'s plain progress; no tty view).\n',
+    ],
+    [
+      ["build", "--platform", "", "."],
+      'error: --platform is given "", which has no value in it; give one or leave the flag out.\n',
+    ],
+    [
+      ["build", "--platform", " , ", "."],
+      'error: --platform is given " , ", which has no value in it; give one or leave the flag out.\n',
+    ],
+    [["build", "--annotation", "noequals", "."], 'error: --annotation "noequals" is not KEY=VALUE.\n'],
+    [
+      ["build", "--annotation", "bogus:k=v", "."],
+      'error: --annotation "bogus:k=v" has the type "bogus"; use manifest, index, manifest-descriptor or index-descriptor, each with an optional [PLATFORM].\n',
+    ],
+    [
+      ["info", "--tlscacert", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"],
+      "error: --tlscacert is not a valid PEM certificate.\n",
+    ],
+  );
   for (const [argv, stderr] of usage) {
     it(`exits 2 with one sentence for ${argv.join(" ")}`, async () => {
       assert.deepEqual(await cli(argv), { code: 2, stdout: "", stderr });

@@ -13,7 +13,7 @@ import {
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
-import { nonEmpty, parseDuration } from "../../../values.js";
+import { nonEmpty, parseCount, parseDuration } from "../../../values.js";
 import { BOTH, BUILD, list, text, toggle, type ParseContext } from "../row.js";
 
 export const RUNNER_INPUTS = {
@@ -183,12 +183,39 @@ export const RUNNER_INPUTS = {
       commands: BUILD,
       section: "connection",
       help: [
-        "with several runners, fail when a platform has no native one",
+        "fail when a platform has no native runner (else a warning)",
         "(a pushed image whose platforms are native to different",
         "runners builds on each and is joined into one image index)",
       ],
     },
     default: "false",
+  }),
+  buildTimeoutMs: text({
+    action: "timeout",
+    cli: {
+      flag: "build-timeout",
+      value: "DURATION",
+      commands: BUILD,
+      section: "connection",
+      help: ["cancel the build on the runner after this long: 30m, 2h"],
+    },
+    // No default: a build runs until it ends, as with buildx.
+    parse: (value, { name }) => (nonEmpty(value) ? parseDuration(value!, name) : undefined),
+  }),
+  retries: text({
+    action: "retries",
+    cli: {
+      flag: "retries",
+      value: "N",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "times to run the build again on another runner of the pool",
+        "when its runner goes away mid-build (default 1; 0 turns it off)",
+      ],
+    },
+    default: "1",
+    parse: (value, { name }) => parseCount(value!, name),
   }),
   releaseUrl: text({ action: "buildkit-release-url", parse: nonEmpty }),
   sha256: text({
