@@ -7,6 +7,7 @@ import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
+import { defaultAffinityKey } from "../runner/affinity.js";
 import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
 import { BuildFailedError } from "./errors.js";
@@ -116,6 +117,21 @@ function connect(
     reporter: platform.reporter,
     env: platform.env,
     signal: platform.signal,
+    routing: {
+      mode: inputs.routing,
+      affinityKey:
+        inputs.affinityKey ??
+        (request &&
+          defaultAffinityKey({
+            env: platform.env,
+            cwd: platform.cwd,
+            contextDir: request.plan.contextDir,
+            dockerfile: `${request.plan.dockerfileDir}/${request.plan.dockerfileName}`,
+            target: request.plan.target,
+          })),
+      busyTimeoutMs: inputs.busyTimeoutMs,
+    },
+    fallback: inputs.fallback,
   });
 }
 
