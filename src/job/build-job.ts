@@ -5,6 +5,7 @@ import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
+import { describePool } from "../report/pool-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
 import { defaultAffinityKey } from "../runner/affinity.js";
@@ -26,6 +27,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
     const acquired = await connect(read, runner, platform, request);
     for (const line of describeRunner(acquired.info)) reporter.info(line);
+    for (const line of describePool(acquired.pool ?? [])) reporter.info(line);
     return acquired;
   });
   const { info, reason, release } = acquired;
@@ -56,6 +58,8 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
     if (error instanceof BuildFailedError) {
       await writeSummary(platform, {
         runner: info,
+        pool: acquired.pool,
+        runnerReason: reason,
         steps: error.steps,
         warnings: [],
         failure: error.message,
@@ -78,6 +82,8 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
     writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
   await writeSummary(platform, {
     runner: info,
+    pool: acquired.pool,
+    runnerReason: reason,
     ...result,
     image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
     artifact,
