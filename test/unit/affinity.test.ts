@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { InputError } from "../../src/errors.js";
 import { defaultAffinityKey, rankByAffinity, rendezvousWeight } from "../../src/runner/affinity.js";
 import { parseRunnerList, runnersFromIndexedEnv } from "../../src/runner/pool-config.js";
+import { inputsOf } from "../helpers/inputs.js";
 
 const RUNNERS = ["amd64-a", "amd64-b", "amd64-c", "amd64-d"];
 const KEYS = Array.from({ length: 1000 }, (_, index) => `github.com/org/project-${index}|Dockerfile|`);
@@ -145,6 +146,40 @@ describe("max-parallelism in the pool configuration", () => {
         error instanceof InputError &&
         error.message ===
           'BUILDKIT_RUNNER_2_MAX_PARALLELISM is "x"; give a whole number of builds, 1 or more.',
+    );
+  });
+});
+
+describe("the fleet's inputs", () => {
+  it("default to affinity routing, a 5-minute wait and no fallback", () => {
+    const { values } = inputsOf({});
+    assert.equal(values.routing, "affinity");
+    assert.equal(values.affinityKey, undefined);
+    assert.equal(values.busyTimeoutMs, 300_000);
+    assert.equal(values.fallback, "none");
+    const cli = inputsOf(
+      { routing: "Ordered", affinityKey: " team/app ", busyTimeoutMs: "90s", fallback: "local" },
+      { adapter: "cli" },
+    ).values;
+    assert.deepEqual(
+      [cli.routing, cli.affinityKey, cli.busyTimeoutMs, cli.fallback],
+      ["ordered", "team/app", 90_000, "local"],
+    );
+  });
+
+  it("refuse a value they do not take, in one sentence naming the input", () => {
+    const refused = (given: Parameters<typeof inputsOf>[0], adapter: "action" | "cli", message: string) =>
+      assert.throws(
+        () => inputsOf(given, { adapter }),
+        (error: unknown) => error instanceof InputError && error.message === message,
+      );
+    refused({ routing: "random" }, "action", 'input routing is "random"; use affinity or ordered.');
+    refused({ routing: "random" }, "cli", '--routing is "random"; use affinity or ordered.');
+    refused({ fallback: "remote" }, "action", 'input fallback is "remote"; use none or local.');
+    refused(
+      { busyTimeoutMs: "soon" },
+      "cli",
+      '--busy-timeout is "soon"; give a positive duration such as 30s, 1500ms or 2m.',
     );
   });
 });
