@@ -185,22 +185,6 @@ export async function resolvePool(
   }
 }
 
-/**
- * Every runner of the pool health-checked with its load, for `info`: nothing is chosen, and
- * every connection is closed before it returns.
- */
-export async function surveyPool(
-  candidates: RunnerCandidate[],
-  options: PoolOptions,
-): Promise<PoolRunnerReport[]> {
-  for (const { endpoint, tls } of candidates) {
-    refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, options.names);
-  }
-  const { healthy, reports } = await checkPool(candidates, options);
-  for (const runner of healthy) runner.client.close();
-  return reports;
-}
-
 interface PoolCheck {
   healthy: PoolRunner[];
   failures: Error[];
