@@ -50,7 +50,7 @@ export const FLEET_INPUTS = {
       value: "DURATION",
       commands: BUILD,
       section: "connection",
-      help: ["how long to wait when every runner is at its max-parallelism (default 5m)"],
+      help: ["how long to wait when every runner is at its", "max-parallelism (default 5m)"],
     },
     default: `${DEFAULT_BUSY_TIMEOUT_MS / 60_000}m`,
     parse: (value, { name }) => parseDuration(value!, name),
