@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { BuildkitClient, parseEndpoint } from "../../src/buildkit/index.js";
 import { runnerInputNames } from "../../src/job/request.js";
@@ -15,7 +15,8 @@ import { defaultAffinityKey, rankByAffinity } from "../../src/runner/affinity.js
 import { resolvePool, type PoolOptions, type RunnerCandidate } from "../../src/runner/pool.js";
 import { BUILDKIT_VERSION } from "../../src/version.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
-import { CLI_BUNDLE, cleanEnv, REPO_ROOT, runCli } from "../helpers/cli.js";
+import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
+import { CLI_BUNDLE, cleanEnv, parseFileCommand, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { inputsOf } from "../helpers/inputs.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
@@ -313,5 +314,90 @@ describe("what the user sees", () => {
       );
     }
     assert.equal(markdown.split("\n").filter((line) => line.includes("**chosen**")).length, 1);
+  });
+});
+
+/** The action's main step (dist/main.mjs) as GitHub's runner runs it, in `workspace`. */
+async function runAction(workspace: string, env: Record<string, string>) {
+  const files = stepFiles(tempDir("rb-fleet-action-"));
+  const stepEnv = cleanEnv({ ...files.env, GITHUB_WORKSPACE: workspace, GITHUB_ACTIONS: "true", ...env });
+  const result = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "main.mjs")], {
+    env: stepEnv,
+    cwd: workspace,
+  });
+  return {
+    ...result,
+    env: stepEnv,
+    stateFile: files.state,
+    outputs: parseFileCommand(readFileSync(files.output, "utf8")),
+    summary: readFileSync(files.summary, "utf8"),
+  };
+}
+
+describe("the action with a fleet", () => {
+  it("routes the repository by affinity and lists all three runners in the job summary", async () => {
+    const workspace = makeContext({
+      Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run(`echo action ${Math.random()}`)].join(
+        "\n",
+      ),
+    });
+    const addresses = runners.map((runner) => runner.unixAddress);
+    // The default key: the repository, the Dockerfile relative to the workspace, no target.
+    const expected = rankByAffinity("org/fleet-action|Dockerfile|", addresses, (address) => address)[0]!;
+    const result = await runAction(workspace, {
+      INPUT_ENDPOINT: addresses.join("\n"),
+      INPUT_CONTEXT: ".",
+      GITHUB_REPOSITORY: "org/fleet-action",
+    });
+    assert.equal(result.code, 0, result.stdout);
+    assert.equal(
+      result.outputs["runner-reason"],
+      `chose ${expected} for its default platform (linux/amd64): first of 3 by affinity`,
+    );
+    const rows = result.summary.split("\n").filter((line) => line.startsWith("| `unix://"));
+    assert.deepEqual(
+      rows.map((row) => /^\| `([^`]+)`/.exec(row)![1]),
+      addresses,
+    );
+    const chosen = rows.filter((row) => row.includes("**chosen**"));
+    assert.equal(chosen.length, 1);
+    assert.ok(chosen[0]!.startsWith(`| \`${expected}\``), chosen[0]);
+    assert.match(chosen[0]!, /for its default platform \(linux\/amd64\): first of 3 by affinity \|$/);
+    assert.equal(rows.filter((row) => row.includes("| ready |")).length, 2);
+    // The log has the same, one line per runner.
+    assert.equal(result.stdout.match(/^Pool: {7}unix:\/\/\S+: (chosen|ready), BuildKit v/gm)?.length, 3);
+  });
+
+  it("falls back to a local runner when no runner answers, says so everywhere, and the post step stops it", async () => {
+    const gone = tempDir("rb-fleet-gone-");
+    const result = await runAction(REPO_ROOT, {
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+      RUNNER_TOOL_CACHE: toolCacheWith(runners[0]!.binDir, BUILDKIT_VERSION),
+      RUNNER_TEMP: tempDir("rb-runner-temp-"),
+      INPUT_ENDPOINT: `unix://${gone}/a.sock\nunix://${gone}/b.sock`,
+      INPUT_FALLBACK: "local",
+      INPUT_CONTEXT: "examples/hello",
+    });
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(
+      result.stdout,
+      /^::warning::No runner given answers \(No runner of unix:\/\/.* is usable: .*\); starting the pinned local runner instead, as fallback: local asks\.$/m,
+    );
+    assert.match(
+      result.outputs["runner-reason"]!,
+      new RegExp(
+        `^fallback to a local runner, as no runner given answered \\(.*\\): started buildkitd v${BUILDKIT_VERSION.replace(/\./g, "\\.")} \\(cache\\)`,
+      ),
+    );
+    assert.match(result.summary, /^Runner: fallback to a local runner, as no runner given answered/m);
+    const state = parseFileCommand(readFileSync(result.stateFile, "utf8"));
+    const pid = Number(state["runner-pid"]);
+    assert.ok(pid > 0, JSON.stringify(state));
+    const post = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "post.mjs")], {
+      env: postStepEnv(result.env, result.stateFile),
+    });
+    assert.equal(post.code, 0, post.stdout);
+    assert.throws(() => process.kill(pid, 0), "the post step stopped the runner");
+    assert.equal(existsSync(state["runner-runtime-dir"]!), false);
   });
 });
