@@ -85,6 +85,8 @@ export interface PoolOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5 * 60_000;
 const DEFAULT_BUSY_POLL_MS = 2_000;
+/** How long the health check waits for a runner's cache size (DiskUsage) before leaving it out. */
+const CACHE_SIZE_BOUND_MS = 3_000;
 
 export interface PoolRunner extends ResolvedRunner {
   candidate: RunnerCandidate;
@@ -238,7 +240,10 @@ async function healthCheck(candidates: RunnerCandidate[], options: PoolOptions):
         const resolved = await connectRunner(runnerOptions, options.reporter, signal);
         const [load, cacheBytes] = await Promise.all([
           measureLoad(resolved.client, signal),
-          resolved.client.cacheBytes(signal).catch(() => undefined),
+          // Only for the summary: never worth holding up the choice for long.
+          resolved.client
+            .cacheBytes(AbortSignal.any([signal, AbortSignal.timeout(CACHE_SIZE_BOUND_MS)]))
+            .catch(() => undefined),
         ]);
         return { ...resolved, load: { ...load, cacheBytes } };
       } catch (error) {
