@@ -1,7 +1,7 @@
 // examples/kubernetes/: the fleet's manifests pass kubeconform (built from its Go module) against
 // Kubernetes v1.37's strict schemas (from PyPI's kubernetes-validate, offline once cached), and the
 // pool configuration next to them matches them: one runner per pod Service, with the ConfigMap's
-// max-parallelism.
+// max-parallelism; and its buildkitd.toml is one that buildkitd v0.32.2 reads.
 import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { parseRunnerList } from "../../src/runner/pool-config.js";
 import { makeCertificates } from "../harness/certs.js";
+import { startTestRunner } from "../harness/runner.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -146,6 +147,29 @@ describe("examples/kubernetes", () => {
         runner.tls.ca && runner.tls.cert && runner.tls.key,
         `${runner.name} has no client certificate`,
       );
+    }
+  });
+});
+
+describe("examples/kubernetes buildkitd.toml", () => {
+  it("is read by buildkitd v0.32.2: its garbage-collection limits are the worker's", async () => {
+    const config = manifests().find((manifest) => manifest.kind === "ConfigMap") as unknown as {
+      data: Record<string, string>;
+    };
+    // The harness's flags (addresses, its own certificates) take the place of the file's.
+    const runner = await startTestRunner({ config: config.data["buildkitd.toml"]! });
+    try {
+      const { stdout } = await execFileAsync(
+        join(runner.binDir, "buildctl"),
+        ["--addr", runner.unixAddress, "debug", "workers", "--verbose"],
+        { timeout: 30_000 },
+      );
+      // buildkitd reads the file's GB as GiB (10 GiB = 10.73741824 GB, as buildctl prints it).
+      assert.match(stdout, /Reserved space:\s+10\.73741824GB/);
+      assert.match(stdout, /Maximum used space:\s+171\.79869184GB/);
+      assert.match(stdout, /Minimum free space:\s+21\.47483648GB/);
+    } finally {
+      await runner.stop();
     }
   });
 });
