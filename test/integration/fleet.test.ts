@@ -5,10 +5,9 @@
 // info and the job summary list every runner with its load.
 import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { BuildkitClient, parseEndpoint } from "../../src/buildkit/index.js";
+import { parseEndpoint } from "../../src/buildkit/index.js";
 import { runnerInputNames } from "../../src/job/request.js";
 import { buildSummaryMarkdown } from "../../src/report/build-summary.js";
 import { defaultAffinityKey, rankByAffinity } from "../../src/runner/affinity.js";
@@ -16,7 +15,8 @@ import { resolvePool, type PoolOptions, type RunnerCandidate } from "../../src/r
 import { BUILDKIT_VERSION } from "../../src/version.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
-import { CLI_BUNDLE, cleanEnv, parseFileCommand, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
+import { cleanEnv, parseFileCommand, REPO_ROOT, runCli, runProcess } from "../helpers/cli.js";
+import { holdBuild, waitForBuildsInFlight } from "../helpers/held-build.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { inputsOf } from "../helpers/inputs.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
@@ -64,43 +64,6 @@ async function ownerOf(key: string, pool: RunnerCandidate[]): Promise<string> {
   resolved.close();
   const chosen = resolved.runners.find((runner) => runner.state === "chosen")!;
   return chosen.name;
-}
-
-/** Waits until the runner lists at least `count` builds in flight. */
-async function waitForBuildsInFlight(address: string, count: number): Promise<void> {
-  const client = new BuildkitClient({ endpoint: parseEndpoint(address), tls: {}, connectTimeoutMs: 10_000 });
-  try {
-    const deadline = Date.now() + 120_000;
-    while (((await client.buildsInFlight()) ?? []).length < count) {
-      if (Date.now() > deadline) throw new Error(`${address} never had ${count} builds in flight`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  } finally {
-    client.close();
-  }
-}
-
-/** A build held on a runner by `RUN sleep`, through the CLI in the background; stop() cancels it. */
-function holdBuild(address: string): { child: ChildProcess; stop(): Promise<void> } {
-  const context = makeContext({
-    Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run(`sleep 120; echo ${Math.random()}`)].join(
-      "\n",
-    ),
-  });
-  const child = spawn(process.execPath, [CLI_BUNDLE, "build", "--addr", address, context], {
-    env: cleanEnv(),
-    cwd: REPO_ROOT,
-    stdio: "ignore",
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return {
-    child,
-    stop: async () => {
-      // SIGTERM cancels the build on the runner; the CLI exits when the runner says so.
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
-    },
-  };
 }
 
 describe("affinity routing", () => {

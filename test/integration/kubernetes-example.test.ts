@@ -1,10 +1,11 @@
 // examples/kubernetes/: the fleet's manifests pass kubeconform (built from its Go module) against
 // Kubernetes v1.37's strict schemas (from PyPI's kubernetes-validate, offline once cached), and the
 // pool configuration next to them matches them: one runner per pod Service, with the ConfigMap's
-// max-parallelism; and its buildkitd.toml is one that buildkitd v0.32.2 reads.
+// max-parallelism; its buildkitd.toml is one that buildkitd v0.32.2 reads, and its pre-stop hook
+// waits exactly while a build is in flight.
 import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -13,6 +14,7 @@ import { parseRunnerList } from "../../src/runner/pool-config.js";
 import { makeCertificates } from "../harness/certs.js";
 import { startTestRunner } from "../harness/runner.js";
 import { REPO_ROOT } from "../helpers/cli.js";
+import { holdBuild, waitForBuildsInFlight } from "../helpers/held-build.js";
 import { tempDir } from "../helpers/temp.js";
 
 const execFileAsync = promisify(execFile);
@@ -169,6 +171,47 @@ describe("examples/kubernetes buildkitd.toml", () => {
       assert.match(stdout, /Maximum used space:\s+171\.79869184GB/);
       assert.match(stdout, /Minimum free space:\s+21\.47483648GB/);
     } finally {
+      await runner.stop();
+    }
+  });
+});
+
+describe("examples/kubernetes pre-stop hook", () => {
+  it("returns at once on an idle runner, and waits while a build is in flight", async () => {
+    const statefulSet = manifests().find((manifest) => manifest.kind === "StatefulSet")!;
+    const container = (
+      statefulSet.spec!.template as {
+        spec: { containers: Array<{ lifecycle: { preStop: { exec: { command: string[] } } } }> };
+      }
+    ).spec.containers[0]!;
+    const [shell, flag, script] = container.lifecycle.preStop.exec.command;
+    assert.deepEqual([shell, flag], ["sh", "-c"]);
+    const runner = await startTestRunner();
+    // As in the rootless image: buildctl on PATH, BUILDKIT_HOST at the runner's socket.
+    const env = { PATH: `${runner.binDir}:${process.env.PATH}`, BUILDKIT_HOST: runner.unixAddress };
+    const hook = () => {
+      const child = spawn("sh", ["-c", script!], { env, stdio: "ignore" });
+      return new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    };
+    let held: ReturnType<typeof holdBuild> | undefined;
+    try {
+      assert.equal(await hook(), 0, "an idle runner stops at once");
+      held = holdBuild(runner.unixAddress);
+      await waitForBuildsInFlight(runner.unixAddress, 1);
+      let done = false;
+      const waiting = hook().then((code) => {
+        done = true;
+        return code;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      assert.equal(done, false, "the hook returned while a build was in flight");
+      await held.stop();
+      // It polls every 5 s: generous bound on noticing the build is over.
+      const started = Date.now();
+      assert.equal(await waiting, 0);
+      assert.ok(Date.now() - started < 30_000);
+    } finally {
+      await held?.stop();
       await runner.stop();
     }
   });
