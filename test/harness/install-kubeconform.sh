@@ -34,7 +34,13 @@ if [ ! -x "$BIN" ]; then
 fi
 
 if [ ! -f "$SCHEMA_DIR/_definitions.json" ]; then
-  python3 -m pip --version >/dev/null 2>&1 || { log "python3 with pip is required to download kubernetes-validate"; exit 1; }
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    # pip only downloads the wheel here; Debian's python3-pip is enough.
+    [ "$(id -u)" = 0 ] || { log "python3 with pip is required to download kubernetes-validate"; exit 1; }
+    log "pip missing: installing python3-pip from Debian"
+    (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends python3-pip) >&2
+  fi
   log "downloading the schemas of kubernetes-validate $KUBERNETES_VALIDATE_VERSION from PyPI (first run only)"
   tmp="$CACHE_ROOT/.kubernetes-validate-$$"
   mkdir -p "$tmp"
