@@ -8,8 +8,10 @@ import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
 import type { ClosingInput } from "../report/closing.js";
 import { writeCodeQualityReport } from "../report/code-quality.js";
+import { describePool } from "../report/pool-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
+import { defaultAffinityKey } from "../runner/affinity.js";
 import type { StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
@@ -49,8 +51,8 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const deadline =
     inputs.buildTimeoutMs === undefined ? undefined : boundedSignal(inputs.buildTimeoutMs, platform.signal);
   const signal = deadline?.signal ?? platform.signal;
-  let built: { result: BuildResult; info: RunnerInfo };
-  const chosen: { info?: RunnerInfo } = {};
+  let built: Built;
+  const chosen: Partial<Omit<Built, "result">> = {};
   try {
     built = await buildWithRetries(read, runner, platform, request, signal, started, chosen, {
       setOutput,
@@ -64,6 +66,8 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
     if (chosen.info) {
       await writeSummary(platform, {
         runner: chosen.info,
+        pool: chosen.pool,
+        runnerReason: chosen.reason,
         steps: [],
         warnings: [],
         failure: timeout.message,
@@ -74,7 +78,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   } finally {
     deadline?.clear();
   }
-  const { result, info } = built;
+  const { result, info, pool, reason } = built;
   for (const warning of result.warnings) {
     reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
   }
@@ -93,6 +97,8 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const durationMs = Date.now() - started;
   await writeSummary(platform, {
     runner: info,
+    pool,
+    runnerReason: reason,
     ...result,
     image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
     artifact,
@@ -108,6 +114,14 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   };
 }
 
+/** A finished build and the runner it ran on, with the pool's report and why that runner. */
+interface Built {
+  result: BuildResult;
+  info: RunnerInfo;
+  pool: AcquiredRunner["pool"];
+  reason: string;
+}
+
 /**
  * The build on the chosen runner; when that runner goes away before the build finished (not when
  * the build fails for its own reasons), the whole build again on another healthy runner of the
@@ -121,9 +135,9 @@ async function buildWithRetries(
   signal: AbortSignal,
   started: number,
   /** The runner of the latest attempt, for the summary of a build that ran out of time. */
-  chosen: { info?: RunnerInfo },
+  chosen: Partial<Omit<Built, "result">>,
   job: { setOutput: (name: StepOutput, value: string) => void; startConfig: StartedRunnerConfig | undefined },
-): Promise<{ result: BuildResult; info: RunnerInfo }> {
+): Promise<Built> {
   const { values: inputs } = read;
   const { reporter } = platform;
   let endpoints = runner.endpoints;
@@ -138,6 +152,7 @@ async function buildWithRetries(
         const options = { ...runner, endpoint: endpoints[0]!, endpoints };
         const acquired = await connect(read, options, platform, signal, request, job.startConfig);
         for (const line of describeRunner(acquired.info)) reporter.info(line);
+        for (const line of describePool(acquired.pool ?? [])) reporter.info(line);
         return acquired;
       });
     } catch (error) {
@@ -148,11 +163,11 @@ async function buildWithRetries(
       }
       throw error;
     }
-    const { info, release } = acquired;
-    chosen.info = info;
+    const { info, release, pool } = acquired;
     const reason = [...leftBehind, ...(leftBehind.length > 0 ? [`retried on ${info.endpoint}`] : [])]
       .concat(acquired.reason)
       .join("; ");
+    Object.assign(chosen, { info, pool, reason });
     reporter.debug(`Runner chosen: ${reason}`);
     job.setOutput("runner-reason", reason);
     try {
@@ -175,7 +190,7 @@ async function buildWithRetries(
           reporter,
         ),
       );
-      return { result, info };
+      return { result, info, pool, reason };
     } catch (error) {
       const others = endpoints.filter(
         (endpoint) => !(error instanceof RunnerGoneError) || endpoint.address !== error.endpoint,
@@ -186,6 +201,8 @@ async function buildWithRetries(
         if (error instanceof BuildFailedError) {
           await writeSummary(platform, {
             runner: info,
+            pool,
+            runnerReason: reason,
             steps: error.steps,
             warnings: [],
             failure: error.message,
@@ -246,6 +263,21 @@ function connect(
     reporter: platform.reporter,
     env: platform.env,
     signal,
+    routing: {
+      mode: inputs.routing,
+      affinityKey:
+        inputs.affinityKey ??
+        (request &&
+          defaultAffinityKey({
+            env: platform.env,
+            cwd: platform.cwd,
+            contextDir: request.plan.contextDir,
+            dockerfile: `${request.plan.dockerfileDir}/${request.plan.dockerfileName}`,
+            target: request.plan.target,
+          })),
+      busyTimeoutMs: inputs.busyTimeoutMs,
+    },
+    fallback: inputs.fallback,
   });
 }
 

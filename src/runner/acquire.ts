@@ -1,7 +1,8 @@
 // Getting a runner for one job, whatever was given: one endpoint (connect, check, pin), several
-// (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
-// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started where
-// the adapter keeps one, its cache kept between runs: see local.ts).
+// (a pool: health-checked in parallel, platforms routed to native runners by affinity and load,
+// failover), or none (buildctl's default socket if a buildkitd answers there, else a pinned
+// buildkitd started where the adapter keeps one, its cache kept between runs: see local.ts).
+// With `fallback: local`, that local start also stands in when no runner given answers.
 import {
   type BuildkitClient,
   ConnectionError,
@@ -13,8 +14,9 @@ import {
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
 import { PolicyError } from "../errors.js";
+import type { Routing } from "./affinity.js";
 import { NoRunnerError } from "./errors.js";
-import { nativePlatformsOf, resolvePool } from "./pool.js";
+import { nativePlatformsOf, resolvePool, type PoolRunnerReport } from "./pool.js";
 import { startLocalRunner, type LocalRunnerStart } from "./local.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
 import { versionToStart } from "./release/versions.js";
@@ -34,6 +36,10 @@ export interface AcquireOptions {
   reporter: Reporter;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** How a pool picks: affinity for the key (when one is given) or in order; the bound on waiting. */
+  routing?: { mode: Routing; affinityKey?: string; busyTimeoutMs?: number };
+  /** local: when no runner given answers, start the pinned local runner (needs `start`). */
+  fallback?: "none" | "local";
 }
 
 export interface AcquiredRunner {
@@ -46,11 +52,34 @@ export interface AcquiredRunner {
    * runner. One build cannot span runners, so the caller builds each platform apart.
    */
   byPlatform?: Array<{ platform: Platform; client: BuildkitClient; info: RunnerInfo }>;
+  /** A pool's runners, each with its state, load and why it took the build or not. */
+  pool?: PoolRunnerReport[];
   /** Closes the connection, and stops a runner we started. Never throws. */
   release(): Promise<void>;
 }
 
 export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRunner> {
+  if (options.fallback !== "local" || !options.start || !options.runner.endpointGiven) {
+    return acquireGiven(options);
+  }
+  try {
+    return await acquireGiven(options);
+  } catch (error) {
+    // Only "nobody answers": a runner that answered and refused (the pin, TLS) stays an error.
+    if (!(error instanceof ConnectionError) || options.signal?.aborted) throw error;
+    const why = error.message.replace(/\.$/, "");
+    options.reporter.warning(
+      `No runner given answers (${why}); starting the pinned local runner instead, as fallback: local asks.`,
+    );
+    const local = await startLocal(options, options.start);
+    return {
+      ...local,
+      reason: `fallback to a local runner, as no runner given answered (${why}): ${local.reason}`,
+    };
+  }
+}
+
+async function acquireGiven(options: AcquireOptions): Promise<AcquiredRunner> {
   if (options.runner.endpoints.length > 1) return fromPool(options);
   const acquired = await oneRunner(options);
   try {
@@ -161,6 +190,9 @@ async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
       names: options.names,
       reporter: options.reporter,
       signal: options.signal,
+      routing: options.routing?.mode,
+      affinityKey: options.routing?.affinityKey,
+      busyTimeoutMs: options.routing?.busyTimeoutMs,
     },
   );
   const [first] = pool.assignments;
@@ -170,6 +202,7 @@ async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
     client: chosen.client,
     info: chosen.info,
     reason: pool.summary,
+    pool: pool.runners,
     byPlatform: spansRunners
       ? pool.assignments.map((assignment) => ({
           platform: assignment.platform!,
