@@ -8,6 +8,7 @@ import {
   parseEndpoint,
   type CredentialLookup,
 } from "../buildkit/index.js";
+import { InputError } from "../errors.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
 import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
@@ -113,9 +114,26 @@ function withImage(outputs: Exporter[], image: ImagePlan): Exporter[] {
   return outputs.map((each, index) => (index === unnamed ? merged : each));
 }
 
-/** How to reach the runner: the endpoints given (else buildctl's default socket), TLS and the pin. */
+/**
+ * How to reach the runner: a runner list or buildx builder (each runner with its own TLS), else
+ * the endpoints given (else buildctl's default socket) with one set of TLS material; and the pin.
+ */
 export function runnerOptions(read: ReadInputs): RunnerOptions {
   const { values: inputs, sources } = read;
+  const configured = configuredRunners(read);
+  if (configured) {
+    return {
+      endpoint: configured.runners[0]!.endpoint,
+      endpoints: configured.runners.map((runner) => runner.endpoint),
+      endpointGiven: true,
+      tls: {},
+      configured,
+      connectTimeoutMs: inputs.connectTimeoutMs,
+      allowPlaintext: inputs.allowPlaintext,
+      versionPin: inputs.buildkitVersion,
+      onVersionMismatch: inputs.versionMismatch,
+    };
+  }
   const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [parseEndpoint(DEFAULT_ENDPOINT)];
   // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
   const dir = inputs.tlsDir ?? {};
@@ -139,6 +157,38 @@ export function runnerOptions(read: ReadInputs): RunnerOptions {
     versionPin: inputs.buildkitVersion,
     onVersionMismatch: inputs.versionMismatch,
   };
+}
+
+/**
+ * The runner list, else the builder named, else buildx's current remote builder when no endpoint
+ * is given at all. A list or a builder with an endpoint or TLS input as well is ambiguous: refused.
+ */
+function configuredRunners({ values: inputs, names, sources }: ReadInputs): RunnerOptions["configured"] {
+  const simple = (["endpoint", "tlsCaCert", "tlsCert", "tlsKey", "tlsServerName", "tlsDir"] as const).filter(
+    (field) => sources[field] !== "default",
+  );
+  const described = [
+    inputs.runners && { runners: inputs.runners, from: names.runners },
+    inputs.builder.name !== undefined && { runners: [], from: names.builder },
+  ].filter((each) => !!each);
+  if (described.length > 1) {
+    throw new InputError(
+      `Both ${names.runners} and ${names.builder} describe the runners; give only one of them.`,
+    );
+  }
+  if (described.length === 1 && simple.length > 0) {
+    throw new InputError(
+      `${capitalise(described[0]!.from)} describes the runners, each with its own endpoint and TLS material; leave out ${simple.map((field) => names[field]).join(", ")}.`,
+    );
+  }
+  if (inputs.runners) return { runners: inputs.runners, from: names.runners };
+  if (simple.length > 0) return undefined;
+  const builder = inputs.builder.read();
+  return builder && { runners: builder.runners, from: `buildx builder "${builder.name}"` };
+}
+
+function capitalise(text: string): string {
+  return text[0]!.toUpperCase() + text.slice(1);
 }
 
 export function runnerInputNames({ names }: ReadInputs): RunnerInputNames {

@@ -50,6 +50,21 @@ export interface AcquiredRunner {
 export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner, names, reporter, signal } = options;
   if (runner.endpoints.length > 1) return fromPool(options);
+  const [configured] = runner.configured?.runners ?? [];
+  if (configured) {
+    // One runner described with its own TLS material: reached as a single endpoint with it.
+    const resolved = await resolveRunner(
+      { ...runner, endpoint: configured.endpoint, tls: configured.tls },
+      names,
+      reporter,
+      signal,
+    );
+    return {
+      ...resolved,
+      reason: `given: ${resolved.info.endpoint} (${runner.configured!.from})`,
+      release: async () => resolved.client.close(),
+    };
+  }
   if (runner.endpointGiven || !options.start) {
     const resolved = await resolveRunner(runner, names, reporter, signal);
     return {
@@ -81,20 +96,20 @@ export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRu
 
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner } = options;
-  const pool = await resolvePool(
-    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })),
-    {
-      platforms: options.platforms,
-      strict: options.strictPlatforms,
-      connectTimeoutMs: runner.connectTimeoutMs,
-      allowPlaintext: runner.allowPlaintext,
-      versionPin: runner.versionPin,
-      onVersionMismatch: runner.onVersionMismatch,
-      names: options.names,
-      reporter: options.reporter,
-      signal: options.signal,
-    },
-  );
+  // Each runner with its own TLS material and platforms when described so, else the one set given.
+  const candidates =
+    runner.configured?.runners ?? runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls }));
+  const pool = await resolvePool(candidates, {
+    platforms: options.platforms,
+    strict: options.strictPlatforms,
+    connectTimeoutMs: runner.connectTimeoutMs,
+    allowPlaintext: runner.allowPlaintext,
+    versionPin: runner.versionPin,
+    onVersionMismatch: runner.onVersionMismatch,
+    names: options.names,
+    reporter: options.reporter,
+    signal: options.signal,
+  });
   const [first] = pool.assignments;
   const chosen = first!.runner;
   const spansRunners = pool.assignments.some((assignment) => assignment.runner !== chosen);

@@ -21,6 +21,11 @@ export interface BuildxStoreOptions {
   builderInputName?: string;
   /** For tests; default the user's home. */
   homeDir?: string;
+  /**
+   * Not asked for by name (only BUILDX_BUILDER or `current`): a builder with another driver (a
+   * local docker or docker-container one) is no concern of ours, so undefined rather than an error.
+   */
+  remoteOnly?: boolean;
 }
 
 export interface BuildxBuilder {
@@ -78,6 +83,7 @@ export function readBuildxBuilder(options: BuildxStoreOptions): BuildxBuilder | 
     );
   });
   const driver = group.Driver ?? "";
+  if (driver !== "remote" && options.remoteOnly && !asked) return undefined;
   if (driver !== "remote") {
     throw new InputError(
       `The ${builder} uses the ${driver || "default"} driver; remote-buildkit takes only remote builders (driver: remote), whose endpoints it reaches itself.`,

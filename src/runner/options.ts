@@ -1,7 +1,7 @@
 // How to reach the runner, as the job layer builds it from the inputs: endpoints, TLS material,
 // deadlines and the version pin. Error sentences use the names the user knows (`endpoint` or
 // `--addr`), which RunnerInputNames carries.
-import type { Endpoint, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
+import type { Endpoint, Platform, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
 import type { VersionPin } from "./version-pin.js";
 
@@ -15,11 +15,24 @@ export interface RunnerOptions {
   /** False when no endpoint was given at all and buildctl's default socket stands in. */
   endpointGiven: boolean;
   tls: TlsMaterial;
+  /**
+   * Runners that each have their own TLS material and platforms (a runner list or a buildx
+   * builder), and where they were described; `endpoints` are theirs then, and `tls` unused.
+   */
+  configured?: { runners: OwnTlsRunner[]; from: string };
   connectTimeoutMs: number;
   /** Plaintext TCP to a host that is not loopback is refused unless this is set. */
   allowPlaintext: boolean;
   versionPin: VersionPin | undefined;
   onVersionMismatch: MismatchPolicy;
+}
+
+/** A runner with its own TLS material and declared platforms (pool-config.ts's ConfiguredRunner). */
+export interface OwnTlsRunner {
+  name: string;
+  endpoint: Endpoint;
+  tls: TlsMaterial;
+  platforms?: Platform[];
 }
 
 /** What connecting to one runner needs. */
