@@ -15,6 +15,7 @@ import { Redactor } from "../report/redact.js";
 import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
 import type { ReadInputs } from "./inputs/read.js";
+import { gitAuthSecrets } from "./git-context.js";
 import { planBuild } from "./plan.js";
 import { readSecrets } from "./secrets.js";
 import type { TypedBuild } from "./solve-request.js";
@@ -71,6 +72,22 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     { file: names.secretFiles, env: names.secretEnvs },
     { cwd: context.cwd, env: context.env, onSecret },
   );
+  // The job's token for the job's Git host, when a Git URL of the build is there; the user's own
+  // secret of that id wins.
+  const gitUrls = [
+    ...(plan.git ? [plan.git.url] : []),
+    ...plan.namedContexts.flatMap((named) => (named.kind === "source" ? [named.source] : [])),
+  ];
+  const gitSecrets = gitAuthSecrets(gitUrls, {
+    env: context.env,
+    githubToken: inputs.githubToken,
+    given: new Set(secrets.keys()),
+  });
+  for (const value of gitSecrets.values()) onSecret(value);
+  const allSecrets = new Map([
+    ...secrets,
+    ...[...gitSecrets].map(([id, value]) => [id, new TextEncoder().encode(value)] as const),
+  ]);
   const lookup = loadRegistryCredentials({
     explicit: inputs.registryAuth,
     useDockerConfig: inputs.dockerConfig,
@@ -84,7 +101,11 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     image,
     exporters,
     attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
-    session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
+    session: {
+      credentials: (host, signal) => lookup(host, signal),
+      secrets: allSecrets,
+      sshAgents: inputs.ssh,
+    },
     newRedactor,
   };
 }

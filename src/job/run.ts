@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   authService,
   ContextReadError,
+  describeGitFetchFailure,
   fileSendService,
   fileSyncService,
   healthService,
@@ -54,7 +55,8 @@ export interface BuildOptions {
 
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan: BuildPlan): string {
-  return createHash("sha256").update(`${hostname()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
+  const context = plan.git?.url ?? plan.contextDir;
+  return createHash("sha256").update(`${hostname()}\0${context}`).digest("hex").slice(0, 32);
 }
 
 export async function runBuild(
@@ -115,8 +117,10 @@ export async function runBuild(
     const locations = error.sources.map(withPath(plan));
     for (const location of locations) writeLog(formatSourceExcerpt(location));
     if (credentialError instanceof InputError) throw credentialError;
+    // A Git context the runner could not fetch: one sentence (git's stderr holds no token).
+    const gitFailure = plan.git && describeGitFetchFailure(error.details);
     throw new BuildFailedError(
-      redactor.redact(`The build failed: ${error.details}`),
+      redactor.redact(gitFailure ?? `The build failed: ${error.details}`),
       locations,
       progress.steps(),
     );
@@ -130,7 +134,7 @@ export async function runBuild(
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
 function withPath(plan: BuildPlan): (location: SourceLocation) => LocalSourceLocation {
   return (location) =>
-    location.filename === plan.dockerfileName
+    location.filename === plan.dockerfileName && !plan.git
       ? { ...location, path: join(plan.dockerfileDir, plan.dockerfileName) }
       : location;
 }

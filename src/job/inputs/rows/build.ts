@@ -2,6 +2,7 @@
 // Names and list syntax as docker/build-push-action's where the meaning is the same.
 import { InputError } from "../../../errors.js";
 import { nonEmpty, parseByteSize, parseKeyValues, parsePlatforms } from "../../../values.js";
+import { contextInput, expandDefaultContext } from "../../git-context.js";
 import { hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
 import { BUILD, list, text, toggle } from "../row.js";
 
@@ -11,7 +12,8 @@ export const BUILD_INPUTS = {
     cli: { positional: "CONTEXT", commands: BUILD },
     cliName: "The context",
     default: ".",
-    parse: (value) => value!,
+    // A directory, a Git URL, or `git` / `{{defaultContext}}` for the job's own commit.
+    parse: (value, { env, name }) => contextInput(value!, env, name),
   }),
   file: text({
     action: "file",
@@ -90,7 +92,8 @@ export const BUILD_INPUTS = {
       section: "build",
       help: ["a named context: a directory, docker-image://REF, a Git or HTTPS URL"],
     },
-    parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
+    parse: (items, { name, cwd, env }) =>
+      items.map((item) => namedContext(expandDefaultContext(item, env, name), name, cwd)),
   }),
   addHosts: list({
     action: "add-hosts",
