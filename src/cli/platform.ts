@@ -13,6 +13,7 @@ export function cliPlatform(context: CommandContext, debug: boolean): JobPlatfor
   return {
     reporter,
     writeLog: (text) => context.stderr(text),
+    writeResult: (text) => context.stdout(text),
     mask: () => {},
     setOutput: (name, value) => {
       if (name === "digest" && value) reporter.info(`Image digest: ${value}`);

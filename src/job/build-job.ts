@@ -13,7 +13,9 @@ import { BuildFailedError } from "./errors.js";
 import type { ReadInputs } from "./inputs/read.js";
 import type { JobPlatform, OutputToUpload, UploadedArtifact } from "./platform.js";
 import { prepareBuild, runnerInputNames, runnerOptions, type BuildRequest } from "./request.js";
-import type { BuildResult } from "./run.js";
+import { runFrontendCall, type BuildResult } from "./run.js";
+import { presentCall, type CallMethod } from "./call.js";
+import { solveRequest } from "./solve-request.js";
 
 export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<void> {
   const started = Date.now();
@@ -22,6 +24,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
   const request = prepareBuild(read, platform);
+  const call: CallMethod = inputs.check ? { name: "lint", format: "text", ignoreStatus: false } : inputs.call;
   const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
     const acquired = await connect(read, runner, platform, request);
     for (const line of describeRunner(acquired.info)) reporter.info(line);
@@ -30,6 +33,25 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const { info, reason, release } = acquired;
   reporter.debug(`Runner chosen: ${reason}`);
   platform.setOutput("runner-reason", reason);
+  if (call.name !== "build") {
+    try {
+      for (const [name, value] of Object.entries(runnerOutputs(info))) {
+        platform.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
+      }
+      const answer = await reporter.group(call.name === "lint" ? "Check" : `Call ${call.name}`, () =>
+        runFrontendCall(acquired.client, request.plan, solveRequest(request), call.name, {
+          ...request.session,
+          redactor: request.newRedactor(),
+          writeLog: (text) => platform.writeLog(text),
+          signal: platform.signal,
+        }),
+      );
+      presentCall(answer, call, request.plan, reporter, (text) => platform.writeResult(text));
+    } finally {
+      await release();
+    }
+    return;
+  }
   let result: BuildResult;
   try {
     checkExporterCount(request.exporters.length, info);

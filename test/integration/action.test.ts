@@ -93,6 +93,24 @@ describe("the action", () => {
     assert.match(result.summary, /^\| \d+ \| \[2\/2\] RUN .* \| \*\*error\*\* \| \d+\.\ds \|$/m);
   });
 
+  it("annotates each finding of call: check on its Dockerfile line and fails as buildx does", async () => {
+    const workspace = makeContext({
+      "docker/Dockerfile": ["FROM scratch as base", "COPY busybox /bin/busybox"].join("\n"),
+    });
+    const result = await runStep(
+      "main",
+      { endpoint: runner.unixAddress, context: ".", file: "docker/Dockerfile", call: "check" },
+      workspace,
+    );
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(
+      result.stdout,
+      /^::warning title=Dockerfile check FromAsCasing,file=docker\/Dockerfile,line=1,endLine=1::Dockerfile:1: FromAsCasing: /m,
+    );
+    assert.match(result.stdout, /^Check complete, 1 warning has been found!$/m);
+    assert.match(result.stdout, /^::error::The Dockerfile's checks found 1 warning: FromAsCasing\.$/m);
+  });
+
   it("refuses a bad build input before reaching the runner", async () => {
     const result = await runStep("main", {
       endpoint: "tcp://192.0.2.1:1234",

@@ -2,6 +2,7 @@
 // Names and list syntax as docker/build-push-action's where the meaning is the same.
 import { InputError } from "../../../errors.js";
 import { nonEmpty, parseByteSize, parseKeyValues, parsePlatforms } from "../../../values.js";
+import { parseCall } from "../../call.js";
 import { contextInput, expandDefaultContext } from "../../git-context.js";
 import { hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
 import { BUILD, list, text, toggle } from "../row.js";
@@ -150,6 +151,23 @@ export const BUILD_INPUTS = {
       help: ["look up base images in their registry again"],
     },
     default: "false",
+  }),
+  call: text({
+    action: "call",
+    cli: {
+      flag: "call",
+      value: "METHOD",
+      commands: BUILD,
+      section: "build",
+      help: [
+        "check (the Dockerfile's checks), outline or targets instead of a",
+        "build, as buildx's --call; options format=json, ignorestatus=true",
+      ],
+    },
+    parse: (value, { name }) => parseCall(value, name),
+  }),
+  check: toggle({
+    cli: { flag: "check", commands: BUILD, section: "build", help: ["shorthand for --call check"] },
   }),
   progress: text({
     cli: {
