@@ -75,7 +75,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
     );
   } catch (error) {
     if (error instanceof BuildFailedError) {
-      await writeSummary(platform, {
+      await writeSummary(platform, inputs.summary, {
         runner: info,
         steps: error.steps,
         warnings: [],
@@ -97,7 +97,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   }
   if (inputs.metadataFile)
     writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
-  await writeSummary(platform, {
+  await writeSummary(platform, inputs.summary, {
     runner: info,
     ...result,
     image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
@@ -177,6 +177,6 @@ async function uploadOutputs(
   return uploaded;
 }
 
-async function writeSummary(platform: JobPlatform, input: BuildSummaryInput): Promise<void> {
-  await platform.writeSummary?.(buildSummaryMarkdown(input));
+async function writeSummary(platform: JobPlatform, wanted: boolean, input: BuildSummaryInput): Promise<void> {
+  if (wanted) await platform.writeSummary?.(buildSummaryMarkdown(input));
 }

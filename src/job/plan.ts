@@ -34,7 +34,13 @@ export interface BuildPlan {
   /** name=soft[:hard], the frontend's syntax. */
   ulimits: string[];
   pull: boolean;
+  /** Entitlements asked of the runner (buildx's --allow): network.host, security.insecure. */
+  allow: Entitlement[];
+  /** The parent cgroup of RUN steps' containers. */
+  cgroupParent?: string;
 }
+
+export type Entitlement = "network.host" | "security.insecure";
 
 export type NamedContext =
   { name: string; kind: "local"; dir: string } | { name: string; kind: "source"; source: string };
@@ -99,6 +105,8 @@ function buildOptions(
     shmSizeBytes: inputs.shmSizeBytes,
     ulimits: inputs.ulimits,
     pull: inputs.pull,
+    allow: inputs.allow,
+    cgroupParent: inputs.cgroupParent,
   };
 }
 
@@ -149,6 +157,17 @@ export function hostEntry(item: string, name: string): string {
     throw new InputError(`${name} "${item}" is not HOST:IP; write it as example.test:10.0.0.1.`);
   }
   return `${host}=${ip}`;
+}
+
+const ENTITLEMENTS: readonly Entitlement[] = ["network.host", "security.insecure"];
+
+/** An entitlement as buildx's --allow takes it; the runner must allow it too (--allow-insecure-entitlement). */
+export function entitlement(item: string, name: string): Entitlement {
+  const value = item.trim() as Entitlement;
+  if (ENTITLEMENTS.includes(value)) return value;
+  throw new InputError(
+    `${name} "${item}" is not an entitlement BuildKit grants; use network.host or security.insecure.`,
+  );
 }
 
 export function networkMode(value: string | undefined, name: string): NetworkMode {

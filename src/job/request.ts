@@ -100,7 +100,14 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     plan,
     image,
     exporters,
-    attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
+    // attests names a type: it wins over the provenance or sbom input, as in build-push-action.
+    attestations: {
+      provenance:
+        inputs.attests.provenance !== undefined
+          ? (inputs.attests.provenance ?? undefined)
+          : inputs.provenance,
+      sbom: inputs.attests.sbom !== undefined ? (inputs.attests.sbom ?? undefined) : inputs.sbom,
+    },
     session: {
       credentials: (host, signal) => lookup(host, signal),
       secrets: allSecrets,

@@ -81,6 +81,7 @@ function frontendAttrs(plan: BuildPlan): Record<string, string> {
   if (plan.shmSizeBytes !== undefined) attrs["shm-size"] = String(plan.shmSizeBytes);
   if (plan.ulimits.length > 0) attrs.ulimit = plan.ulimits.join(",");
   if (plan.pull) attrs["image-resolve-mode"] = "pull";
+  if (plan.cgroupParent) attrs["cgroup-parent"] = plan.cgroupParent;
   return attrs;
 }
 
@@ -102,7 +103,7 @@ function localDirs(plan: BuildPlan): Record<string, string> {
   return dirs;
 }
 
-/** Entitlements the plan needs from the runner: host networking is one. */
+/** Entitlements the plan asks of the runner: those allowed, and host networking when it is the mode. */
 function entitlements(plan: BuildPlan): string[] {
-  return plan.network === "host" ? ["network.host"] : [];
+  return [...new Set([...plan.allow, ...(plan.network === "host" ? ["network.host"] : [])])];
 }

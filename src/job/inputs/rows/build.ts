@@ -4,7 +4,7 @@ import { InputError } from "../../../errors.js";
 import { nonEmpty, parseByteSize, parseKeyValues, parsePlatforms } from "../../../values.js";
 import { parseCall } from "../../call.js";
 import { contextInput, expandDefaultContext } from "../../git-context.js";
-import { hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
+import { entitlement, hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
 import { BUILD, list, text, toggle } from "../row.js";
 
 export const BUILD_INPUTS = {
@@ -151,6 +151,29 @@ export const BUILD_INPUTS = {
       help: ["look up base images in their registry again"],
     },
     default: "false",
+  }),
+  allow: list({
+    action: "allow",
+    cli: {
+      flag: "allow",
+      value: "ENTITLEMENT",
+      commands: BUILD,
+      section: "build",
+      help: ["network.host or security.insecure, which the runner must allow too"],
+    },
+    separator: ",",
+    parse: (items, { name }) => [...new Set(items.map((item) => entitlement(item, name)))],
+  }),
+  cgroupParent: text({
+    action: "cgroup-parent",
+    cli: {
+      flag: "cgroup-parent",
+      value: "CGROUP",
+      commands: BUILD,
+      section: "build",
+      help: ["the parent cgroup of RUN steps' containers"],
+    },
+    parse: nonEmpty,
   }),
   call: text({
     action: "call",
