@@ -7,6 +7,7 @@ import { basename, dirname, resolve } from "node:path";
 import { gitContextAttrs, GitContextError, isGitUrl, type Platform } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
 import { gitContext, type ContextInput, type GitContext } from "./git-context.js";
+import type { LocalVcs } from "./local-git.js";
 
 export type NetworkMode = "default" | "none" | "host";
 
@@ -19,6 +20,8 @@ export interface BuildPlan {
   dockerfileName: string;
   /** A Git context, which the runner fetches: nothing of this machine is uploaded for it. */
   git?: GitContext;
+  /** A local context's Git work tree, for provenance (local-git.ts); absent outside one. */
+  vcs?: LocalVcs;
   target?: string;
   buildArgs: Record<string, string>;
   labels: Record<string, string>;

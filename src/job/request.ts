@@ -16,6 +16,7 @@ import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
 import type { ReadInputs } from "./inputs/read.js";
 import { gitAuthSecrets } from "./git-context.js";
+import { localVcs } from "./local-git.js";
 import { planBuild } from "./plan.js";
 import { readSecrets } from "./secrets.js";
 import type { TypedBuild } from "./solve-request.js";
@@ -55,7 +56,12 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     secretValues.push(value);
     for (const redactor of redactors) redactor.add(value);
   };
-  const plan = planBuild(inputs, names, context.cwd);
+  const planned = planBuild(inputs, names, context.cwd);
+  // A local context in a Git checkout: its remote and commit for provenance, as buildx records them.
+  const vcs = planned.git
+    ? undefined
+    : localVcs({ context: planned.contextDir, dockerfile: planned.dockerfileDir }, context.env);
+  const plan = vcs ? { ...planned, vcs } : planned;
   const image = planImage(
     {
       names: inputs.tags,

@@ -82,6 +82,9 @@ function frontendAttrs(plan: BuildPlan): Record<string, string> {
   if (plan.ulimits.length > 0) attrs.ulimit = plan.ulimits.join(",");
   if (plan.pull) attrs["image-resolve-mode"] = "pull";
   if (plan.cgroupParent) attrs["cgroup-parent"] = plan.cgroupParent;
+  if (plan.vcs?.source) attrs["vcs:source"] = plan.vcs.source;
+  if (plan.vcs?.revision) attrs["vcs:revision"] = plan.vcs.revision;
+  for (const [name, dir] of Object.entries(plan.vcs?.localDirs ?? {})) attrs[`vcs:localdir:${name}`] = dir;
   return attrs;
 }
 

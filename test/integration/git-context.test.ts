@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers/temp.js";
 import {
   describeGitFetchFailure,
   gitAuthSecretIds,
@@ -219,6 +221,24 @@ describe("the CLI with a Git context", () => {
     assert.ok(!result.stderr.includes(TOKEN));
     const answered = http.requests.filter((request) => request.tokenMatched);
     assert.ok(answered.length > 0 && answered.every((request) => request.user === "x-access-token"));
+  });
+
+  it("records the repository and the commit in the provenance", async () => {
+    const out = tempDir("rb-git-provenance-");
+    const result = await build(
+      ["--provenance", "mode=max", "-o", `type=local,dest=${out}`, "{{defaultContext}}:app"],
+      jobEnv(TOKEN),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const text = readFileSync(join(out, "provenance.json"), "utf8");
+    // SLSA provenance v1, as the runner writes it by default.
+    const provenance = JSON.parse(text) as {
+      predicate: { runDetails: { metadata: { buildkit_metadata?: { vcs?: Record<string, string> } } } };
+    };
+    const vcs = provenance.predicate.runDetails.metadata.buildkit_metadata?.vcs;
+    assert.equal(vcs?.source, `${http.baseUrl}/owner/app.git`);
+    assert.equal(vcs?.revision, jobCommit);
+    assert.ok(!text.includes(TOKEN));
   });
 
   it("builds `git` with a Dockerfile path in the repository", async () => {
