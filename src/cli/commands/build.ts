@@ -10,6 +10,8 @@ import { cliPlatform } from "../platform.js";
 export const BUILD_HELP = `Usage: remote-buildkit build [flags] CONTEXT
 
 Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's log as it comes.
+CONTEXT is a directory, a Git URL the runner fetches (nothing is uploaded), or git for the
+job's own commit in GitHub Actions or GitLab CI.
 
 ${flagsHelp("build")}
 

@@ -90,7 +90,7 @@ export const IMAGE_INPUTS = {
       value: "type=TYPE,…",
       commands: BUILD,
       section: "image",
-      help: ["an attestation: type=provenance,mode=max or type=sbom (buildx's --attest)"],
+      help: ["type=provenance,mode=max or type=sbom, as buildx's --attest"],
     },
     parse: (items, { name }) => parseAttests(items, name),
   }),
