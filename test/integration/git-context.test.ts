@@ -241,6 +241,28 @@ describe("the CLI with a Git context", () => {
     assert.ok(!text.includes(TOKEN));
   });
 
+  it("in GitLab CI builds `git` with the job token as user gitlab-ci-token, not from the URL", async () => {
+    // A repository the runner has not fetched yet, so that the fetch happens.
+    const commit = http.addRepository("group/gitlab-app.git", repositoryFiles("built-in-gitlab-ci"));
+    http.requests.length = 0;
+    const result = await build(
+      ["{{defaultContext}}:app"],
+      cleanEnv({
+        GITLAB_CI: "true",
+        CI_SERVER_URL: http.baseUrl,
+        // GitLab puts the job token in this URL; it must not reach the runner from there.
+        CI_REPOSITORY_URL: `http://gitlab-ci-token:${TOKEN}@${http.hostPort}/group/gitlab-app.git`,
+        CI_COMMIT_SHA: commit,
+        CI_JOB_TOKEN: TOKEN,
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /built-in-gitlab-ci/);
+    assert.ok(!result.stderr.includes(TOKEN));
+    const answered = http.requests.filter((request) => request.tokenMatched);
+    assert.ok(answered.length > 0 && answered.every((request) => request.user === "gitlab-ci-token"));
+  });
+
   it("builds `git` with a Dockerfile path in the repository", async () => {
     const result = await build(["-f", "Dockerfile", "git"], jobEnv(TOKEN));
     assert.equal(result.code, 0, result.stderr);
