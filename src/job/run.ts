@@ -6,7 +6,9 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   authService,
+  callFrontend,
   ContextReadError,
+  describeGitFetchFailure,
   fileSendService,
   fileSyncService,
   healthService,
@@ -17,6 +19,8 @@ import {
   sshService,
   type BuildkitClient,
   type CredentialLookup,
+  type FrontendCall,
+  type FrontendCallResult,
   type SessionService,
   type SourceLocation,
 } from "../buildkit/index.js";
@@ -55,7 +59,8 @@ export interface BuildOptions {
 
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan: BuildPlan): string {
-  return createHash("sha256").update(`${hostname()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
+  const context = plan.git?.url ?? plan.contextDir;
+  return createHash("sha256").update(`${hostname()}\0${context}`).digest("hex").slice(0, 32);
 }
 
 export async function runBuild(
@@ -70,24 +75,13 @@ export async function runBuild(
     if (visible) options.writeLog(escapeControlCharacters(visible));
   };
   const progress = new PlainProgress(writeLog);
-  // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
-  let credentialError: unknown;
-  const fileSync = fileSyncService(request.localDirs);
-  const services: SessionService[] = [healthService(), fileSync];
-  if (options.credentials) {
-    services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
-  }
-  services.push(secretsService(options.secrets ?? new Map()));
-  services.push(sshService(options.sshAgents ?? new Map()));
-  const outputTargets = request.outputTargets;
-  const fileSend = outputTargets.some(Boolean)
-    ? fileSendService(outputTargets, {
-        signal: options.signal,
-        onWarning: (message) => writeLog(`warning: ${message}\n`),
-      })
-    : undefined;
-  if (fileSend) services.push(fileSend);
-  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+  const { session, fileSync, fileSend, credentialError } = openSession(
+    client,
+    plan,
+    request,
+    options,
+    writeLog,
+  );
   const warnings = () =>
     progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
   try {
@@ -115,9 +109,11 @@ export async function runBuild(
     if (!(error instanceof RpcError)) throw error;
     const locations = error.sources.map(withPath(plan));
     for (const location of locations) writeLog(formatSourceExcerpt(location));
-    if (credentialError instanceof InputError) throw credentialError;
+    if (credentialError() instanceof InputError) throw credentialError();
+    // A Git context the runner could not fetch: one sentence (git's stderr holds no token).
+    const gitFailure = plan.git && describeGitFetchFailure(error.details);
     throw new BuildFailedError(
-      redactor.redact(`The build failed: ${error.details}`),
+      redactor.redact(gitFailure ?? `The build failed: ${error.details}`),
       locations,
       progress.steps(),
     );
@@ -128,10 +124,97 @@ export async function runBuild(
   }
 }
 
+/**
+ * The build's session: health, the local dirs, the job's credentials, secrets and SSH agents,
+ * and the outputs that come back to this machine. A credential helper that fails is the user's to
+ * fix: its sentence is kept, not the runner's.
+ */
+function openSession(
+  client: BuildkitClient,
+  plan: BuildPlan,
+  request: Pick<SolveRequest, "localDirs" | "outputTargets">,
+  options: BuildOptions,
+  writeLog: (text: string) => void,
+) {
+  let credentialError: unknown;
+  const fileSync = fileSyncService(request.localDirs);
+  const services: SessionService[] = [healthService(), fileSync];
+  if (options.credentials) {
+    services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
+  }
+  services.push(secretsService(options.secrets ?? new Map()));
+  services.push(sshService(options.sshAgents ?? new Map()));
+  const outputTargets = request.outputTargets;
+  const fileSend = outputTargets.some(Boolean)
+    ? fileSendService(outputTargets, {
+        signal: options.signal,
+        onWarning: (message) => writeLog(`warning: ${message}\n`),
+      })
+    : undefined;
+  if (fileSend) services.push(fileSend);
+  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+  return { session, fileSync, fileSend, credentialError: () => credentialError };
+}
+
+/**
+ * A frontend call instead of a build (buildx's --call check|outline|targets): the same session
+ * and attrs, no exporters; the log printed as for a build. The frontend's answer, or the
+ * failure's sentence as for a build.
+ */
+export async function runFrontendCall(
+  client: BuildkitClient,
+  plan: BuildPlan,
+  request: SolveRequest,
+  call: FrontendCall,
+  options: BuildOptions,
+): Promise<FrontendCallResult> {
+  const redactor = options.redactor ?? new Redactor();
+  const writeLog = (text: string) => {
+    const visible = redactor.push(text);
+    if (visible) options.writeLog(visible);
+  };
+  const progress = new PlainProgress(writeLog);
+  const { session, fileSync, credentialError } = openSession(
+    client,
+    plan,
+    { localDirs: request.localDirs, outputTargets: [] },
+    options,
+    writeLog,
+  );
+  try {
+    const result = await callFrontend(client, {
+      call,
+      sessionId: session.id,
+      frontend: request.frontend,
+      frontendAttrs: request.frontendAttrs,
+      onStatus: (status) => progress.update(status),
+      signal: options.signal,
+    });
+    progress.finish();
+    return result;
+  } catch (error) {
+    progress.finish();
+    const uploadFailure = fileSync.failure();
+    if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);
+    if (credentialError() instanceof InputError) throw credentialError();
+    if (!(error instanceof RpcError)) throw error;
+    const gitFailure = plan.git && describeGitFetchFailure(error.details);
+    throw new BuildFailedError(
+      redactor.redact(gitFailure ?? `The ${call === "lint" ? "check" : call} failed: ${error.details}`),
+      error.sources.map(withPath(plan)),
+      progress.steps(),
+    );
+  } finally {
+    const rest = redactor.flush();
+    if (rest) options.writeLog(rest);
+    session.close();
+  }
+}
+
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
-function withPath(plan: BuildPlan): (location: SourceLocation) => LocalSourceLocation {
+export function withPath(plan: BuildPlan): (location: SourceLocation) => LocalSourceLocation {
   return (location) =>
-    location.filename === plan.dockerfileName
+    location.filename === plan.dockerfileName && !plan.git
       ? { ...location, path: join(plan.dockerfileDir, plan.dockerfileName) }
       : location;
 }

@@ -1,7 +1,12 @@
 // The one place a typed build becomes BuildKit's Solve request: the dockerfile.v0 frontend's
 // attributes (the plan's, then the attestations), the exporters, the entitlements, the local
 // directories the session serves, and where each exporter's result comes back to.
-import { formatPlatform, type ExporterRequest, type FileSendTarget } from "../buildkit/index.js";
+import {
+  formatPlatform,
+  gitContextAttrs,
+  type ExporterRequest,
+  type FileSendTarget,
+} from "../buildkit/index.js";
 import { exporterRequest, outputTarget, type Exporter } from "../outputs/exporters.js";
 import { localDirName, type BuildPlan } from "./plan.js";
 
@@ -53,7 +58,14 @@ export function solveRequest(build: TypedBuild): SolveRequest {
 }
 
 function frontendAttrs(plan: BuildPlan): Record<string, string> {
-  const attrs: Record<string, string> = { filename: plan.dockerfileName };
+  // A Git context is the frontend's to fetch (`context` is its URL), with provenance's vcs attrs.
+  const attrs: Record<string, string> = plan.git
+    ? {
+        ...gitContextAttrs(plan.git.url, { filename: plan.dockerfileName }),
+        "vcs:source": plan.git.source,
+        ...(plan.git.revision ? { "vcs:revision": plan.git.revision } : {}),
+      }
+    : { filename: plan.dockerfileName };
   if (plan.target) attrs.target = plan.target;
   for (const [key, value] of Object.entries(plan.buildArgs)) attrs[`build-arg:${key}`] = value;
   for (const [key, value] of Object.entries(plan.labels)) attrs[`label:${key}`] = value;
@@ -69,6 +81,10 @@ function frontendAttrs(plan: BuildPlan): Record<string, string> {
   if (plan.shmSizeBytes !== undefined) attrs["shm-size"] = String(plan.shmSizeBytes);
   if (plan.ulimits.length > 0) attrs.ulimit = plan.ulimits.join(",");
   if (plan.pull) attrs["image-resolve-mode"] = "pull";
+  if (plan.cgroupParent) attrs["cgroup-parent"] = plan.cgroupParent;
+  if (plan.vcs?.source) attrs["vcs:source"] = plan.vcs.source;
+  if (plan.vcs?.revision) attrs["vcs:revision"] = plan.vcs.revision;
+  for (const [name, dir] of Object.entries(plan.vcs?.localDirs ?? {})) attrs[`vcs:localdir:${name}`] = dir;
   return attrs;
 }
 
@@ -79,16 +95,18 @@ function attestationAttrs(attestations: Attestations): Record<string, string> {
   return attrs;
 }
 
-/** The context, the Dockerfile's dir and the local named contexts. */
+/** The context, the Dockerfile's dir (neither for a Git context) and the local named contexts. */
 function localDirs(plan: BuildPlan): Record<string, string> {
-  const dirs: Record<string, string> = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
+  const dirs: Record<string, string> = plan.git
+    ? {}
+    : { context: plan.contextDir, dockerfile: plan.dockerfileDir };
   for (const context of plan.namedContexts) {
     if (context.kind === "local") dirs[localDirName(context.name)] = context.dir;
   }
   return dirs;
 }
 
-/** Entitlements the plan needs from the runner: host networking is one. */
+/** Entitlements the plan asks of the runner: those allowed, and host networking when it is the mode. */
 function entitlements(plan: BuildPlan): string[] {
-  return plan.network === "host" ? ["network.host"] : [];
+  return [...new Set([...plan.allow, ...(plan.network === "host" ? ["network.host"] : [])])];
 }
