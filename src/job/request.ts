@@ -8,6 +8,7 @@ import {
   parseEndpoint,
   type CredentialLookup,
 } from "../buildkit/index.js";
+import { cacheSecrets } from "./cache.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
 import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
@@ -76,6 +77,7 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     env: context.env,
     onSecret,
   });
+  for (const value of cacheSecrets([...inputs.cacheFrom, ...inputs.cacheTo])) onSecret(value);
   const exporters = withImage(inputs.outputs, image);
   prepareDestinations(exporters, names.outputs);
   return {
@@ -83,6 +85,7 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     image,
     exporters,
     attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
+    cache: { imports: inputs.cacheFrom, exports: inputs.cacheTo },
     session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
     newRedactor,
   };

@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   authService,
+  contentStoreService,
   ContextReadError,
   fileSendService,
   fileSyncService,
@@ -28,6 +29,7 @@ import type { BuildPlan } from "./plan.js";
 import type { SolveRequest } from "./solve-request.js";
 import { InputError } from "../errors.js";
 import { BuildFailedError } from "./errors.js";
+import { recordLocalExports } from "./cache.js";
 
 export interface BuildResult {
   exporterResponse: Record<string, string>;
@@ -86,6 +88,8 @@ export async function runBuild(
       })
     : undefined;
   if (fileSend) services.push(fileSend);
+  if (Object.keys(request.cacheStores).length > 0) services.push(contentStoreService(request.cacheStores));
+  for (const reason of request.skippedCacheImports) writeLog(`warning: ${reason}\n`);
   const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
   const warnings = () =>
     progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
@@ -96,11 +100,18 @@ export async function runBuild(
       frontendAttrs: request.frontendAttrs,
       exporters: request.exporters,
       entitlements: request.entitlements,
+      cacheImports: request.cacheImports,
+      cacheExports: request.cacheExports,
       onStatus: (status) => progress.update(status),
       signal: options.signal,
     });
     progress.finish();
-    return { exporterResponse, steps: progress.steps(), warnings: warnings() };
+    recordLocalExports(request.cacheExports, exporterResponse["cache.manifest"]);
+    return {
+      exporterResponse,
+      steps: progress.steps(),
+      warnings: [...warnings(), ...ignoredFailures(progress.steps())],
+    };
   } catch (error) {
     progress.finish();
     const report = progress.failureReport();
@@ -125,6 +136,20 @@ export async function runBuild(
     if (rest) options.writeLog(rest);
     session.close();
   }
+}
+
+/**
+ * Steps that failed in a build that succeeded: a cache export with ignore-error=true (the runner
+ * reports its error on the step and goes on, moby/buildkit #2492). Each is a warning.
+ */
+function ignoredFailures(steps: StepSummary[]): LocalBuildWarning[] {
+  return steps
+    .filter((step) => step.error !== "")
+    .map((step) => ({
+      message: `${step.name} failed and was ignored (ignore-error=true): ${step.error}`,
+      locations: [],
+      url: "",
+    }));
 }
 
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
