@@ -15,6 +15,7 @@ export {
   fileSendService,
   type FileSendOptions,
   type FileSendService,
+  type FileSendSink,
   type FileSendTarget,
 } from "./session/filesend.js";
 export { authService, type CredentialLookup, type RegistryCredential } from "./session/auth.js";

@@ -2,6 +2,7 @@
 // started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
 // the job summary, each through the platform. The adapters only read inputs and present errors.
 import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
+import { pingEngine } from "../outputs/docker-engine.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
@@ -22,6 +23,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
   const request = prepareBuild(read, platform);
+  if (request.engineLoad) await pingEngine(request.engineLoad.engine, read.names.load, platform.signal);
   const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
     const acquired = await connect(read, runner, platform, request);
     for (const line of describeRunner(acquired.info)) reporter.info(line);
@@ -70,6 +72,14 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   }
   const artifact = await uploadOutputs(read, platform, request);
   const image = imageOutputs(result.exporterResponse);
+  for (const loaded of request.engineLoad?.loaded ?? []) {
+    const names = loaded.names.length > 0 ? loaded.names.join(", ") : "an image without a name";
+    reporter.info(
+      `Loaded ${names} into the Docker Engine at ${request.engineLoad!.engine.address}: ${loaded.id}`,
+    );
+    // The engine's id is what `docker image inspect` shows; it is the image id buildx's --load gives.
+    if (loaded.id) image.imageid = loaded.id;
+  }
   for (const [name, value] of Object.entries(image)) {
     platform.setOutput(name as keyof typeof image, value);
   }
@@ -128,7 +138,7 @@ async function uploadOutputs(
   const { values: inputs, names } = read;
   const received: OutputToUpload[] = request.exporters.flatMap((exporter) => {
     const target = outputTarget(exporter);
-    if (!target) return [];
+    if (!target || target.kind === "stream") return [];
     return [target.kind === "dir" ? { kind: "dir" as const, path: target.dir } : target];
   });
   if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0) return undefined;

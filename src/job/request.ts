@@ -10,7 +10,8 @@ import {
 } from "../buildkit/index.js";
 import { cacheSecrets } from "./cache.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
-import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
+import { dockerEngine } from "../outputs/docker-engine.js";
+import { prepareDestinations, type EngineLoad, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
 import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
@@ -30,6 +31,8 @@ export interface BuildRequest extends TypedBuild {
   };
   /** A log redactor that knows every secret of the job, for each build that runs at once. */
   newRedactor: () => Redactor;
+  /** The load into the job's Docker Engine (`load`), and what it loaded once the build is done. */
+  engineLoad?: EngineLoad;
 }
 
 export interface RequestContext {
@@ -78,7 +81,8 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     onSecret,
   });
   for (const value of cacheSecrets([...inputs.cacheFrom, ...inputs.cacheTo])) onSecret(value);
-  const exporters = withImage(inputs.outputs, image);
+  const engineLoad = inputs.load ? { engine: dockerEngine(context.env, names.load), loaded: [] } : undefined;
+  const exporters = withLoad(withImage(inputs.outputs, image), image, engineLoad);
   prepareDestinations(exporters, names.outputs);
   return {
     plan,
@@ -88,7 +92,18 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     cache: { imports: inputs.cacheFrom, exports: inputs.cacheTo },
     session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
     newRedactor,
+    engineLoad,
   };
+}
+
+/** `load`: the docker exporter into the job's engine, with the image's names, next to the other outputs. */
+function withLoad(exporters: Exporter[], image: ImagePlan, load: EngineLoad | undefined): Exporter[] {
+  if (!load) return exporters;
+  // As buildx's --load: the tags' image is loaded, not also kept on the runner unless it is pushed.
+  const kept = exporters.filter(
+    (each) => !(each.type === "image" && !each.push && each.names === image.names),
+  );
+  return [...kept, { type: "load", names: image.names, load }];
 }
 
 /**

@@ -6,6 +6,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { BytesMessageSchema } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { consume } from "./filesend-stream.js";
+import type { FileSendSink } from "./filesend.js";
 
 /** Received bytes are collected up to this much per file before one write. */
 const WRITE_BYTES = 1024 * 1024;
@@ -32,6 +33,25 @@ export async function receiveFile(
   } finally {
     await file.close();
   }
+}
+
+/** The bytes of a file output into a sink, in order, as they come (with the call's backpressure). */
+export async function receiveStream(
+  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  sink: FileSendSink,
+  signal: AbortSignal,
+): Promise<void> {
+  await consume(
+    call,
+    async (message) => {
+      const { data } = fromBinary(BytesMessageSchema, message);
+      if (data.byteLength > 0) await sink.write(data);
+      return false;
+    },
+    true,
+    signal,
+  );
+  await sink.end();
 }
 
 /** Collects chunks up to WRITE_BYTES and writes them with one call. */
