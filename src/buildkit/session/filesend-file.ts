@@ -6,7 +6,6 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { BytesMessageSchema } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { consume } from "./filesend-stream.js";
-import type { FileSendSink } from "./filesend.js";
 
 /** Received bytes are collected up to this much per file before one write. */
 const WRITE_BYTES = 1024 * 1024;
@@ -33,6 +32,12 @@ export async function receiveFile(
   } finally {
     await file.close();
   }
+}
+
+/** Receives one file output's bytes in order; `end` resolves once the receiver has taken them all. */
+export interface FileSendSink {
+  write(chunk: Uint8Array): Promise<void>;
+  end(): Promise<unknown>;
 }
 
 /** The bytes of a file output into a sink, in order, as they come (with the call's backpressure). */

@@ -15,7 +15,9 @@ import { FileSendError, UnsafeOutputPathError } from "../errors.js";
 import { Packet_PacketType } from "../proto/fsutil/types/wire_pb.js";
 import { FileSend } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { receiveDir } from "./filesend-dir.js";
-import { receiveFile, receiveStream } from "./filesend-file.js";
+import { receiveFile, receiveStream, type FileSendSink } from "./filesend-file.js";
+
+export type { FileSendSink } from "./filesend-file.js";
 import { encodePacket } from "./filesend-stream.js";
 import { headerValues } from "./filesync.js";
 import type { SessionService } from "./tunnel.js";
@@ -25,12 +27,6 @@ export type FileSendTarget =
   | { kind: "dir"; dir: string }
   | { kind: "file"; path: string }
   | { kind: "stream"; name: string; open: (signal: AbortSignal) => FileSendSink };
-
-/** Receives one file output's bytes in order; `end` resolves once the receiver has taken them all. */
-export interface FileSendSink {
-  write(chunk: Uint8Array): Promise<void>;
-  end(): Promise<unknown>;
-}
 
 export interface FileSendOptions {
   /** Cancels every transfer in progress. */
