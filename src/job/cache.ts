@@ -20,7 +20,7 @@ const IMPORT_TYPES = ["registry", "local", "gha", "s3", "azblob"];
 const EXPORT_TYPES = ["registry", "inline", "local", "gha", "s3", "azblob"];
 
 /** Attributes that hold credentials: masked before anything prints them. */
-const SECRET_ATTRS = ["token", "secret_access_key", "session_token", "account_key"];
+const SECRET_ATTRS = ["token", "ghtoken", "secret_access_key", "session_token", "account_key"];
 
 export interface CacheParseContext {
   name: string;

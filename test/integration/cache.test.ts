@@ -160,6 +160,7 @@ describe("local cache", () => {
     assert.ok(latest, JSON.stringify(index));
     assert.ok(existsSync(join(dir, "blobs", "sha256", latest.digest.slice("sha256:".length))));
     assert.ok(existsSync(join(dir, "oci-layout")));
+    assert.ok(!existsSync(join(dir, "ingest")), "no ingest left in the cache directory");
     await wipeRunnerB();
     const imported = await runCli([
       "build",

@@ -9,7 +9,7 @@
 // to its blob; a blob that exists already is ALREADY_EXISTS, which the daemon takes as done.
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, rename, rm, rmdir, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
@@ -231,6 +231,8 @@ async function commit(ingest: Ingest, store: string, digest: string): Promise<vo
   } finally {
     await ingest.file.close().catch(() => {});
     await rm(ingest.dir, { recursive: true, force: true });
+    // The cache dir keeps only the OCI layout; another write in progress keeps ingest/ (rmdir fails).
+    await rmdir(join(store, "ingest")).catch(() => {});
   }
 }
 
