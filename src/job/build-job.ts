@@ -3,6 +3,7 @@
 // the job summary, each through the platform. The adapters only read inputs and present errors.
 import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
 import { writeDotenvFile } from "../outputs/dotenv.js";
+import { pingEngine } from "../outputs/docker-engine.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
@@ -54,6 +55,7 @@ export async function runBuildJob(
   const runner = runnerOptions(read);
   const startConfig = startedRunnerConfig(read);
   const request = prepareBuild(read, platform);
+  if (request.engineLoad) await pingEngine(request.engineLoad.engine, read.names.load, platform.signal);
   const call: CallMethod = inputs.check ? { name: "lint", format: "text", ignoreStatus: false } : inputs.call;
   if (call.name !== "build") {
     await runCall(read, runner, platform, request, call, startConfig);
@@ -97,6 +99,14 @@ export async function runBuildJob(
   }
   const artifact = await uploadOutputs(read, platform, request);
   const image = imageOutputs(result.exporterResponse);
+  for (const loaded of request.engineLoad?.loaded ?? []) {
+    const names = loaded.names.length > 0 ? loaded.names.join(", ") : "an image without a name";
+    reporter.info(
+      `Loaded ${names} into the Docker Engine at ${request.engineLoad!.engine.address}: ${loaded.id}`,
+    );
+    // The engine's id is what `docker image inspect` shows; it is the image id buildx's --load gives.
+    if (loaded.id) image.imageid = loaded.id;
+  }
   for (const [name, value] of Object.entries(image)) {
     setOutput(name as keyof typeof image, value);
   }
@@ -339,7 +349,7 @@ async function uploadOutputs(
   const { values: inputs, names } = read;
   const received: OutputToUpload[] = request.exporters.flatMap((exporter) => {
     const target = outputTarget(exporter);
-    if (!target) return [];
+    if (!target || target.kind === "stream") return [];
     return [target.kind === "dir" ? { kind: "dir" as const, path: target.dir } : target];
   });
   if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0) return undefined;

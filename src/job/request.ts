@@ -11,8 +11,10 @@ import {
   type SshOptions,
 } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
+import { cacheSecrets } from "./cache.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
-import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
+import { dockerEngine } from "../outputs/docker-engine.js";
+import { prepareDestinations, type EngineLoad, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
 import { SETUP_BUILDX_FLAGS, splitShellWords, type StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { Reporter } from "../report/reporter.js";
@@ -37,6 +39,8 @@ export interface BuildRequest extends TypedBuild {
   };
   /** A log redactor that knows every secret of the job, for each build that runs at once. */
   newRedactor: () => Redactor;
+  /** The load into the job's Docker Engine (`load`), and what it loaded once the build is done. */
+  engineLoad?: EngineLoad;
 }
 
 export interface RequestContext {
@@ -101,7 +105,12 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     ...secrets,
     ...[...gitSecrets].map(([id, value]) => [id, new TextEncoder().encode(value)] as const),
   ]);
-  const exporters = withAnnotations(withImage(inputs.outputs, image), image.annotations);
+  for (const value of cacheSecrets([...inputs.cacheFrom, ...inputs.cacheTo])) onSecret(value);
+  const engineLoad = inputs.load ? { engine: dockerEngine(context.env, names.load), loaded: [] } : undefined;
+  const exporters = withAnnotations(
+    withLoad(withImage(inputs.outputs, image), image, engineLoad),
+    image.annotations,
+  );
   const lookup = loadRegistryCredentials({
     explicit: inputs.registryAuth,
     useDockerConfig: inputs.dockerConfig,
@@ -125,12 +134,14 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
           : inputs.provenance,
       sbom: inputs.attests.sbom !== undefined ? (inputs.attests.sbom ?? undefined) : inputs.sbom,
     },
+    cache: { imports: inputs.cacheFrom, exports: inputs.cacheTo },
     session: {
       credentials: (host, signal) => lookup(host, signal),
       secrets: allSecrets,
       sshAgents: inputs.ssh,
     },
     newRedactor,
+    engineLoad,
   };
 }
 
@@ -146,6 +157,16 @@ function withAnnotations(exporters: Exporter[], annotations: Record<string, stri
 /** Whether some output pushes to a registry, which needs the registry's credentials. */
 function pushes(exporters: Exporter[], pushInput: boolean): boolean {
   return exporters.some((exporter) => exporter.type === "image" && (exporter.push ?? pushInput));
+}
+
+/** `load`: the docker exporter into the job's engine, with the image's names, next to the other outputs. */
+function withLoad(exporters: Exporter[], image: ImagePlan, load: EngineLoad | undefined): Exporter[] {
+  if (!load) return exporters;
+  // As buildx's --load: the tags' image is loaded, not also kept on the runner unless it is pushed.
+  const kept = exporters.filter(
+    (each) => !(each.type === "image" && !each.push && each.names === image.names),
+  );
+  return [...kept, { type: "load", names: image.names, load }];
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   authService,
   callFrontend,
+  contentStoreService,
   ContextReadError,
   describeGitFetchFailure,
   fileSendService,
@@ -33,6 +34,7 @@ import type { BuildPlan } from "./plan.js";
 import type { SolveRequest } from "./solve-request.js";
 import { InputError } from "../errors.js";
 import { BuildFailedError } from "./errors.js";
+import { recordLocalExports } from "./cache.js";
 
 export interface BuildResult {
   exporterResponse: Record<string, string>;
@@ -91,11 +93,18 @@ export async function runBuild(
       frontendAttrs: request.frontendAttrs,
       exporters: request.exporters,
       entitlements: request.entitlements,
+      cacheImports: request.cacheImports,
+      cacheExports: request.cacheExports,
       onStatus: (status) => progress.update(status),
       signal: options.signal,
     });
     progress.finish();
-    return { exporterResponse, steps: progress.steps(), warnings: warnings() };
+    recordLocalExports(request.cacheExports, exporterResponse["cache.manifest"]);
+    return {
+      exporterResponse,
+      steps: progress.steps(),
+      warnings: [...warnings(), ...ignoredFailures(progress.steps())],
+    };
   } catch (error) {
     progress.finish();
     const report = progress.failureReport();
@@ -132,7 +141,7 @@ export async function runBuild(
 function openSession(
   client: BuildkitClient,
   plan: BuildPlan,
-  request: Pick<SolveRequest, "localDirs" | "outputTargets">,
+  request: Pick<SolveRequest, "localDirs" | "outputTargets" | "cacheStores" | "skippedCacheImports">,
   options: BuildOptions,
   writeLog: (text: string) => void,
 ) {
@@ -152,6 +161,9 @@ function openSession(
       })
     : undefined;
   if (fileSend) services.push(fileSend);
+  // Local cache directories, read and written by the runner through the session's content store.
+  if (Object.keys(request.cacheStores).length > 0) services.push(contentStoreService(request.cacheStores));
+  for (const reason of request.skippedCacheImports) writeLog(`warning: ${reason}\n`);
   const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
   return { session, fileSync, fileSend, credentialError: () => credentialError };
 }
@@ -177,7 +189,12 @@ export async function runFrontendCall(
   const { session, fileSync, credentialError } = openSession(
     client,
     plan,
-    { localDirs: request.localDirs, outputTargets: [] },
+    {
+      localDirs: request.localDirs,
+      outputTargets: [],
+      cacheStores: request.cacheStores,
+      skippedCacheImports: request.skippedCacheImports,
+    },
     options,
     writeLog,
   );
@@ -209,6 +226,20 @@ export async function runFrontendCall(
     if (rest) options.writeLog(rest);
     session.close();
   }
+}
+
+/**
+ * Steps that failed in a build that succeeded: a cache export with ignore-error=true (the runner
+ * reports its error on the step and goes on, moby/buildkit #2492). Each is a warning.
+ */
+function ignoredFailures(steps: StepSummary[]): LocalBuildWarning[] {
+  return steps
+    .filter((step) => step.error !== "")
+    .map((step) => ({
+      message: `${step.name} failed and was ignored (ignore-error=true): ${step.error}`,
+      locations: [],
+      url: "",
+    }));
 }
 
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */

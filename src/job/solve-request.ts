@@ -8,7 +8,10 @@ import {
   type FileSendTarget,
 } from "../buildkit/index.js";
 import { exporterRequest, outputTarget, type Exporter } from "../outputs/exporters.js";
+import { resolveLocalImport, type CacheOptions } from "./cache.js";
 import { localDirName, type BuildPlan } from "./plan.js";
+
+export type { CacheOptions } from "./cache.js";
 
 /** The attestations asked of the frontend; undefined is off. */
 export interface Attestations {
@@ -16,12 +19,6 @@ export interface Attestations {
   provenance?: string;
   /** attest:sbom's value: empty for true, or the options given. */
   sbom?: string;
-}
-
-/** A cache import or export (cache-from, cache-to): a type and its attributes. */
-export interface CacheOptions {
-  type: string;
-  attrs: Record<string, string>;
 }
 
 export interface SolveRequest {
@@ -33,28 +30,72 @@ export interface SolveRequest {
   entitlements: string[];
   /** The session's directories by the names the frontend asks for. */
   localDirs: Record<string, string>;
-  /** None yet. */
   cacheImports: CacheOptions[];
   cacheExports: CacheOptions[];
+  /** The local cache directories the session's content store serves, by the store id the runner asks for. */
+  cacheStores: Record<string, string>;
+  /** Why a cache import was left out (a local cache not written yet): a line for the log each. */
+  skippedCacheImports: string[];
 }
 
 export interface TypedBuild {
   plan: BuildPlan;
   exporters: Exporter[];
   attestations: Attestations;
+  cache: { imports: CacheOptions[]; exports: CacheOptions[] };
 }
 
 export function solveRequest(build: TypedBuild): SolveRequest {
+  const skippedCacheImports: string[] = [];
+  const cacheImports = build.cache.imports.flatMap((entry) => {
+    if (entry.type !== "local") return [entry];
+    const resolved = resolveLocalImport(entry);
+    if ("skipped" in resolved) {
+      skippedCacheImports.push(resolved.skipped);
+      return [];
+    }
+    return [resolved.entry];
+  });
   return {
     frontend: "dockerfile.v0",
-    frontendAttrs: { ...frontendAttrs(build.plan), ...attestationAttrs(build.attestations) },
+    frontendAttrs: {
+      ...frontendAttrs(build.plan),
+      ...attestationAttrs(build.attestations),
+      ...cacheImportAttrs(cacheImports),
+    },
     exporters: build.exporters.map(exporterRequest),
     outputTargets: build.exporters.map(outputTarget),
     entitlements: entitlements(build.plan),
     localDirs: localDirs(build.plan),
-    cacheImports: [],
-    cacheExports: [],
+    cacheImports,
+    cacheExports: build.cache.exports,
+    cacheStores: cacheStores([...cacheImports, ...build.cache.exports]),
+    skippedCacheImports,
   };
+}
+
+/**
+ * The imports go to the frontend too, which imports for its own solves: `cache-imports`, the JSON
+ * buildctl and buildx send (Go's field names). BuildKit keeps frontend attributes in its build
+ * history; the only credential that can be here is a gha cache's job token, which buildx sends the
+ * same way and which expires with the job.
+ */
+function cacheImportAttrs(imports: CacheOptions[]): Record<string, string> {
+  if (imports.length === 0) return {};
+  return {
+    "cache-imports": JSON.stringify(imports.map((entry) => ({ Type: entry.type, Attrs: entry.attrs }))),
+  };
+}
+
+/** A local cache's store id is "local:" and its directory, as the runner names it. */
+function cacheStores(entries: CacheOptions[]): Record<string, string> {
+  const stores: Record<string, string> = {};
+  for (const entry of entries) {
+    if (entry.type !== "local") continue;
+    const dir = entry.attrs.src ?? entry.attrs.dest;
+    if (dir) stores[`local:${dir}`] = dir;
+  }
+  return stores;
 }
 
 function frontendAttrs(plan: BuildPlan): Record<string, string> {

@@ -12,10 +12,6 @@ import { startGitHttpServer } from "../harness/git-server.js";
 import { randomBytes } from "node:crypto";
 import { tempDir } from "../helpers/temp.js";
 import { writeBuildxBuilder } from "../helpers/buildx-store.js";
-import {
-  BUILD_PUSH_ACTION_INPUTS,
-  refusedBuildPushActionInput,
-} from "../../src/job/inputs/build-push-action.js";
 import { BUILDKIT_VERSION } from "../../src/version.js";
 import { escapeRegExp } from "../helpers/regex.js";
 
@@ -204,26 +200,6 @@ describe("the action", () => {
     } finally {
       await git.stop();
     }
-  });
-
-  it("refuses a build-push-action input it does not take, in one sentence", async () => {
-    // Whichever input is still missing (cache-from, cache-to and load until the cache issue lands).
-    const missing = BUILD_PUSH_ACTION_INPUTS.find((name) => refusedBuildPushActionInput(name));
-    if (missing === undefined) return; // every input of build-push-action is ours: nothing to refuse
-    const result = await runStep("main", {
-      endpoint: runner.unixAddress,
-      context: "examples/hello",
-      [missing]: "x",
-    });
-    assert.equal(result.code, 1, result.stdout);
-    assert.match(
-      result.stdout,
-      new RegExp(
-        `^::error::input ${missing} is docker/build-push-action's, and remote-buildkit does not take it yet; `,
-        "m",
-      ),
-    );
-    assert.doesNotMatch(result.stdout, /::group::Connecting/);
   });
 
   it("refuses a bad build input before reaching the runner", async () => {

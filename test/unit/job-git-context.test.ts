@@ -90,7 +90,12 @@ describe("the token for the job's Git host", () => {
 describe("the Solve request of a Git context", () => {
   it("sends the URL, the Dockerfile's path in it and vcs attrs, and no local directory", () => {
     const plan = planned({ context: "{{defaultContext}}:app", file: "./docker/Dockerfile" }, GITHUB);
-    const request = solveRequest({ plan, exporters: [], attestations: {} });
+    const request = solveRequest({
+      plan,
+      exporters: [],
+      attestations: {},
+      cache: { imports: [], exports: [] },
+    });
     assert.deepEqual(request.localDirs, {});
     assert.equal(request.frontendAttrs.context, `https://github.com/owner/app.git#${SHA}:app`);
     assert.equal(request.frontendAttrs.filename, "docker/Dockerfile");
@@ -100,7 +105,12 @@ describe("the Solve request of a Git context", () => {
 
   it("has no vcs:revision for a branch, and never a token in an attr", () => {
     const plan = planned({ context: "https://example.test/o/r.git#main" }, GITHUB);
-    const attrs = solveRequest({ plan, exporters: [], attestations: {} }).frontendAttrs;
+    const attrs = solveRequest({
+      plan,
+      exporters: [],
+      attestations: {},
+      cache: { imports: [], exports: [] },
+    }).frontendAttrs;
     assert.equal(attrs["vcs:source"], "https://example.test/o/r.git");
     assert.equal(attrs["vcs:revision"], undefined);
   });

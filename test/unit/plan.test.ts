@@ -11,7 +11,8 @@ import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
 import { tempDir } from "../helpers/temp.js";
 
 /** The Solve request's parts that come from the plan alone. */
-const request = (plan: BuildPlan) => solveRequest({ plan, exporters: [], attestations: {} });
+const request = (plan: BuildPlan) =>
+  solveRequest({ plan, exporters: [], attestations: {}, cache: { imports: [], exports: [] } });
 const frontendAttrs = (plan: BuildPlan) => request(plan).frontendAttrs;
 const localDirs = (plan: BuildPlan) => request(plan).localDirs;
 const entitlements = (plan: BuildPlan) => request(plan).entitlements;
