@@ -28,8 +28,8 @@ export const CACHE_INPUTS = {
       section: "build",
       help: [
         "export build cache: type=registry,ref=REF[,mode=max], type=inline,",
-        "type=local,dest=DIR, type=gha, type=s3 or type=azblob; ignore-error=true",
-        "makes a failed export a warning",
+        "type=local,dest=DIR, type=gha, type=s3 or type=azblob;",
+        "ignore-error=true makes a failed export a warning",
       ],
     },
     parse: (items, context) => parseCacheList(items, "export", context),
