@@ -28,7 +28,7 @@ export const OUTPUT_INPUTS = {
       flag: "load",
       commands: BUILD,
       section: "outputs",
-      help: ["load the image into the Docker Engine here (DOCKER_HOST or /var/run/docker.sock)"],
+      help: ["load the image into the Docker Engine here", "(DOCKER_HOST or /var/run/docker.sock)"],
     },
     default: "false",
   }),
