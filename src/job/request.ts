@@ -7,6 +7,7 @@ import {
   loadTlsMaterial,
   parseEndpoint,
   type CredentialLookup,
+  type UploadCompressionMode,
 } from "../buildkit/index.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
 import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
@@ -26,6 +27,7 @@ export interface BuildRequest extends TypedBuild {
     secrets: ReadonlyMap<string, Uint8Array>;
     /** SSH agent sockets by id. */
     sshAgents: ReadonlyMap<string, string>;
+    uploadCompression: UploadCompressionMode;
   };
   /** A log redactor that knows every secret of the job, for each build that runs at once. */
   newRedactor: () => Redactor;
@@ -83,7 +85,12 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     image,
     exporters,
     attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
-    session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
+    session: {
+      credentials: (host, signal) => lookup(host, signal),
+      secrets,
+      sshAgents: inputs.ssh,
+      uploadCompression: inputs.uploadCompression,
+    },
     newRedactor,
   };
 }

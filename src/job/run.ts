@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   authService,
+  chooseUploadCompression,
   ContextReadError,
   fileSendService,
   fileSyncService,
@@ -19,6 +20,7 @@ import {
   type CredentialLookup,
   type SessionService,
   type SourceLocation,
+  type UploadCompressionMode,
 } from "../buildkit/index.js";
 import { PlainProgress } from "../report/plain-progress.js";
 import type { BuildWarning, LocalSourceLocation, StepSummary } from "../report/build-model.js";
@@ -50,6 +52,8 @@ export interface BuildOptions {
   sshAgents?: ReadonlyMap<string, string>;
   /** Every value to keep out of the log; values learnt during the build are added to it. */
   redactor?: Redactor;
+  /** Whether to gzip the upload; default auto. */
+  uploadCompression?: UploadCompressionMode;
 }
 
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
@@ -86,7 +90,18 @@ export async function runBuild(
       })
     : undefined;
   if (fileSend) services.push(fileSend);
-  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+  const compression = chooseUploadCompression(
+    options.uploadCompression ?? "auto",
+    client.endpoint,
+    client.roundTripMs,
+  );
+  writeLog(`Upload compression: ${compression.compress ? "gzip" : "none"} (${compression.reason}).\n`);
+  const session = new Session(client, {
+    sharedKey: sharedKey(plan),
+    services,
+    signal: options.signal,
+    compress: compression.compress,
+  });
   const warnings = () =>
     progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
   try {

@@ -1,6 +1,12 @@
 // The input table's rows for the runner: how it is reached (the connection, the version pin) or
 // started.
-import { isPemText, parseEndpoint, tlsInputsFromDir } from "../../../buildkit/index.js";
+import {
+  isPemText,
+  parseEndpoint,
+  tlsInputsFromDir,
+  UPLOAD_COMPRESSION_MODES,
+  type UploadCompressionMode,
+} from "../../../buildkit/index.js";
 import { InputError } from "../../../errors.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
@@ -133,6 +139,27 @@ export const RUNNER_INPUTS = {
     },
     default: "error",
     parse: (value, { name }) => parseMismatchPolicy(value, name),
+  }),
+  uploadCompression: text({
+    action: "upload-compression",
+    cli: {
+      flag: "upload-compression",
+      value: "auto|on|off",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "gzip what the session sends the runner (the context); auto: only",
+        "over a wide-area link, judged by the round trip (default auto)",
+      ],
+    },
+    default: "auto",
+    parse: (value, { name }) => {
+      const mode = value!.trim().toLowerCase();
+      if (!(UPLOAD_COMPRESSION_MODES as readonly string[]).includes(mode)) {
+        throw new InputError(`${name} "${value}" is not one of ${UPLOAD_COMPRESSION_MODES.join(", ")}.`);
+      }
+      return mode as UploadCompressionMode;
+    },
   }),
   debug: toggle({
     cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
