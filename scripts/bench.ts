@@ -14,7 +14,9 @@
 //
 // Over a wide-area link (`npm run bench:wan`, or `--link 50:100,50:20`: round trip in ms and
 // Mbit/s each way): both clients reach the runner through the harness's shaping proxy
-// (test/harness/shaping-proxy.ts), one proxy per link, every scenario measured on each link.
+// (test/harness/shaping-proxy.ts), one proxy per link, every scenario measured on each link. The
+// proxy listens on this machine's non-loopback address, so that our client's upload-compression
+// auto judges the link as it would a remote one, by its round trip.
 // The WAN scenarios: `tree` uploads a real source tree cold (the first --tree-mib MiB of this
 // project's node_modules, package by package), `tree-touch` rebuilds it after one file changed,
 // and `output` receives a --output-mib MiB local output (random bytes) of a cached build.
@@ -38,7 +40,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { startTestRunner, type TestRunner } from "../test/harness/runner.js";
-import { startShapingProxy, type ShapingProxy } from "../test/harness/shaping-proxy.js";
+import { nonLoopbackAddress, startShapingProxy, type ShapingProxy } from "../test/harness/shaping-proxy.js";
 import { makeContext, run } from "../test/helpers/contexts.js";
 import { BUILDKIT_VERSION } from "../src/version.js";
 
@@ -339,8 +341,10 @@ let address: string | undefined;
 /** The runner's connection flags, with --addr pointing at `address` when a proxy is in between. */
 function connectionArgs(runner: TestRunner): string[] {
   const args = runner.buildctlArgs();
-  if (address !== undefined) args[args.indexOf("--addr") + 1] = address;
-  return args;
+  if (address === undefined) return args;
+  args[args.indexOf("--addr") + 1] = address;
+  // The proxy listens on a non-loopback address; the runner's certificate names 127.0.0.1.
+  return [...args, "--tlsservername", "127.0.0.1"];
 }
 
 function clientCommand(
@@ -578,6 +582,7 @@ try {
         target: { host: "127.0.0.1", port: Number(new URL(runner.tcpAddress).port) },
         delayMs: link.rttMs / 2,
         mbitPerSecond: link.mbitPerSecond,
+        listenHost: nonLoopbackAddress(),
       });
       address = proxy.address;
       console.error(`\nThrough a shaping proxy: ${link.rttMs} ms RTT, ${link.mbitPerSecond} Mbit/s each way`);

@@ -3,9 +3,10 @@
 // compresses: grpc-js gzips at zlib's default level, about 60 MB/s (near 500 Mbit/s) per core for a
 // source tree, which shrinks about 4×. Loopback, a unix socket and a local network are faster than
 // that, so there it only costs CPU (and makes the runner gzip its replies on the session too).
-// "auto" tells a local network from a wide-area link by the round trip measured while probing the
-// runner: a LAN answers within a millisecond or two, a path across the internet takes 5 ms and more.
-import type { Endpoint } from "./endpoint.js";
+// "auto" never compresses for a unix socket or loopback, and otherwise tells a local network from a
+// wide-area link by the round trip of the quickest call while probing the runner: a LAN answers
+// within a millisecond or two, a path across the internet takes 5 ms and more.
+import { isLoopbackHost, type Endpoint } from "./endpoint.js";
 
 export const UPLOAD_COMPRESSION_MODES = ["auto", "on", "off"] as const;
 export type UploadCompressionMode = (typeof UPLOAD_COMPRESSION_MODES)[number];
@@ -27,6 +28,8 @@ export function chooseUploadCompression(
   if (mode === "on") return { compress: true, reason: "asked for" };
   if (mode === "off") return { compress: false, reason: "turned off" };
   if (endpoint.kind === "unix") return { compress: false, reason: "a unix socket" };
+  if (endpoint.kind === "tcp" && isLoopbackHost(endpoint.host))
+    return { compress: false, reason: "loopback" };
   if (roundTripMs === undefined) return { compress: false, reason: "no round trip measured" };
   const measured = `the runner's round trip is ${roundTripMs.toFixed(1)} ms`;
   return roundTripMs >= WAN_ROUND_TRIP_MS

@@ -8,6 +8,20 @@
 // TCP's own flow control pushes back on the sender, as a router's full queue would (without the
 // loss). Bytes are delivered in order and never reordered or dropped.
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
+
+/**
+ * This machine's first IPv4 address that is not loopback: a proxy listening there is still local,
+ * but a client dialling it cannot tell it is (clients treat loopback specially, e.g. never compress).
+ */
+export function nonLoopbackAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === "IPv4" && !address.internal) return address.address;
+    }
+  }
+  throw new Error("This machine has no IPv4 address besides loopback for the shaping proxy to listen on.");
+}
 
 export interface ShapingOptions {
   /** Where connections go: host and port of the real server. */
@@ -18,6 +32,8 @@ export interface ShapingOptions {
   mbitPerSecond: number;
   /** Bytes that may wait for the wire in each direction before reading stops; default 1 MiB. */
   queueBytes?: number;
+  /** The address to listen on; default 127.0.0.1 (see nonLoopbackAddress). */
+  listenHost?: string;
 }
 
 export interface ShapingProxy {
@@ -48,7 +64,7 @@ class ShapedDirection {
   constructor(
     private readonly from: Socket,
     private readonly to: Socket,
-    private readonly options: Required<Omit<ShapingOptions, "target">>,
+    private readonly options: Required<Omit<ShapingOptions, "target" | "listenHost">>,
   ) {
     from.on("data", (chunk: Buffer) => this.accept(chunk));
     from.on("end", () => {
@@ -123,6 +139,7 @@ export async function startShapingProxy(options: ShapingOptions): Promise<Shapin
   if (!(settings.delayMs >= 0) || !(settings.mbitPerSecond > 0) || !(settings.queueBytes > 0)) {
     throw new Error(`shaping proxy: bad settings ${JSON.stringify(settings)}`);
   }
+  const host = options.listenHost ?? "127.0.0.1";
   const sockets = new Set<Socket>();
   const directions: ShapedDirection[] = [];
   const totals = { up: 0, down: 0 };
@@ -157,13 +174,13 @@ export async function startShapingProxy(options: ShapingOptions): Promise<Shapin
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const { port } = server.address() as { port: number };
   return {
-    host: "127.0.0.1",
+    host,
     port,
-    address: `tcp://127.0.0.1:${port}`,
+    address: `tcp://${host}:${port}`,
     bytes: () => {
       let { up, down } = totals;
       for (let i = 0; i < directions.length; i += 2) {
