@@ -6,29 +6,16 @@ import { PROGRAM_VERSION } from "../version.js";
 import { infoCommand, INFO_HELP } from "./commands/info.js";
 import { buildCommand, BUILD_HELP } from "./commands/build.js";
 import type { CommandContext } from "./context.js";
+import { MAIN_HELP, type CommandName } from "./main-help.js";
+
+export { MAIN_HELP } from "./main-help.js";
 
 type Command = (args: string[], context: CommandContext) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; help: string; summary: string }> = {
-  build: { run: buildCommand, help: BUILD_HELP, summary: "build a Dockerfile on a runner" },
-  info: {
-    run: infoCommand,
-    help: INFO_HELP,
-    summary: "show a runner's BuildKit version, workers and platforms",
-  },
-};
-
-export const MAIN_HELP = `Usage: remote-buildkit COMMAND [flags]
-
-Runs container builds on remote BuildKit runners through BuildKit's gRPC API.
-
-Commands:
-${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
-  .join("\n")}
-  help      show help for a command
-
-Run "remote-buildkit COMMAND --help" for a command's flags.`;
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  build: { run: buildCommand, help: BUILD_HELP },
+  info: { run: infoCommand, help: INFO_HELP },
+} satisfies Record<CommandName, unknown>;
 
 export interface CliIo {
   stdout: (text: string) => void;
