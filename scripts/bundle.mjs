@@ -37,6 +37,9 @@ for (const entry of ENTRIES) {
       sourceMap: false,
       quiet: true,
       cache: false,
+      // grpc-js loads proto-loader (and protobufjs, ~350 KiB) only to serve channelz and ORCA,
+      // which we never do: left out, so that starting does not compile them.
+      externals: ["@grpc/proto-loader"],
     }));
   } catch (error) {
     // ncc's errors carry its own minified source in the stack; the message is what matters.
