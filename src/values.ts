@@ -54,14 +54,22 @@ export function parseKeyValues(
   return result;
 }
 
-/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
+/**
+ * "30s", "1500ms", "2m": a positive duration, as milliseconds. A bare number is refused: 10 could
+ * be meant as seconds or milliseconds, and a guess would fail far from the cause.
+ */
 export function parseDuration(value: string, name: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
   const amount = match ? Number(match[1]) : NaN;
   if (!match || !(amount > 0)) {
     throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
   }
-  const unit = match[2] ?? "s";
+  const unit = match[2];
+  if (unit === undefined) {
+    throw new InputError(
+      `${name} is "${value}", a number without a unit; write ${match[1]}s, ${match[1]}ms or ${match[1]}m.`,
+    );
+  }
   return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
 }
 

@@ -29,7 +29,7 @@ export function flagOptions(command: Command): OptionSpec {
 }
 
 /** Reads the command line's shape only (flags and arguments); the values are checked by readFlags. */
-export function parseFlags(command: Command, args: string[]): ParsedFlags {
+export function parseFlags(command: Command, args: string[], program: string): ParsedFlags {
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -39,17 +39,51 @@ export function parseFlags(command: Command, args: string[]): ParsedFlags {
     });
     return { command, values: values as ParsedFlags["values"], positionals };
   } catch (error) {
-    throw new InputError(`${rephrase((error as Error).message)} (see "remote-buildkit ${command} --help").`);
+    const see = `see "${program} ${command} --help"`;
+    throw new InputError(`${rephrase((error as Error).message, command)} (${see}).`);
   }
 }
 
 /** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
-function rephrase(message: string): string {
+function rephrase(message: string, command: Command): string {
   const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `Unknown flag ${unknown[1]}`;
+  if (unknown) {
+    const near = nearestFlag(unknown[1]!, Object.keys(flagOptions(command)));
+    return `Unknown flag ${unknown[1]}${near ? `; did you mean --${near}?` : ""}`;
+  }
   const missing = /Option '([^']+)' argument missing/.exec(message);
   if (missing) return `Flag ${missing[1]!.replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
   return message.split(". ")[0]!.replace(/\.$/, "");
+}
+
+/** The flag a misspelling most likely meant: the closest within two edits (--taget, --tags). */
+export function nearestFlag(given: string, flags: string[]): string | undefined {
+  const name = given.replace(/^-+/, "").split("=")[0]!;
+  let best: { flag: string; distance: number } | undefined;
+  for (const flag of flags) {
+    const distance = editDistance(name, flag);
+    if (distance <= Math.min(2, Math.floor(flag.length / 3)) && (!best || distance < best.distance)) {
+      best = { flag, distance };
+    }
+  }
+  return best?.flag;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      }
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 /** Every input of the command, checked through the table; the CLI has no masking service. */

@@ -5,7 +5,7 @@
 // compile cache (22.1 and later), it is turned on first, so that later runs skip compiling the
 // program; Node 20 has none and nothing changes.
 import module from "node:module";
-import { MAIN_HELP } from "./main-help.js";
+import { mainHelp, programName } from "./main-help.js";
 import { PROGRAM_VERSION } from "../version.js";
 
 /** The bundle next to this one; from the sources (tsx), the module itself. */
@@ -13,14 +13,15 @@ const PROGRAM = import.meta.url.endsWith(".ts") ? "./program.ts" : "./cli-progra
 
 const argv = process.argv.slice(2);
 const [first] = argv;
+const program = programName(process.argv[1] ?? "remote-buildkit", process.cwd());
 if (first === undefined || first === "--help" || first === "-h") {
-  process.stdout.write(`${MAIN_HELP}\n`);
+  process.stdout.write(`${mainHelp(program)}\n`);
   process.exitCode = first === undefined ? 2 : 0;
 } else if (first === "--version" || first === "version") {
   process.stdout.write(`remote-buildkit ${PROGRAM_VERSION}\n`);
 } else {
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
   // Not bundled into this file: the program is its own bundle (scripts/bundle.mjs).
-  const program = (await import(/* webpackIgnore: true */ PROGRAM)) as typeof import("./program.js");
-  process.exitCode = await program.main(argv);
+  const loaded = (await import(/* webpackIgnore: true */ PROGRAM)) as typeof import("./program.js");
+  process.exitCode = await loaded.main(argv, program);
 }

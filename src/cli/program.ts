@@ -3,9 +3,10 @@
 import { startProcess } from "../job/process.js";
 import { runCli } from "./run.js";
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], program: string): Promise<number> {
   const { signal } = startProcess();
   return runCli(argv, {
+    program,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,

@@ -3,21 +3,23 @@
 import { describeError, EXIT_USAGE, InputError } from "../errors.js";
 import { PlainReporter } from "../report/plain.js";
 import { PROGRAM_VERSION } from "../version.js";
-import { infoCommand, INFO_HELP } from "./commands/info.js";
-import { buildCommand, BUILD_HELP } from "./commands/build.js";
+import { infoCommand, infoHelp } from "./commands/info.js";
+import { buildCommand, buildHelp } from "./commands/build.js";
 import type { CommandContext } from "./context.js";
-import { MAIN_HELP, type CommandName } from "./main-help.js";
+import { mainHelp, type CommandName } from "./main-help.js";
 
-export { MAIN_HELP } from "./main-help.js";
+export { mainHelp } from "./main-help.js";
 
 type Command = (args: string[], context: CommandContext) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; help: string }> = {
-  build: { run: buildCommand, help: BUILD_HELP },
-  info: { run: infoCommand, help: INFO_HELP },
+const COMMANDS: Record<string, { run: Command; help: (program: string) => string }> = {
+  build: { run: buildCommand, help: buildHelp },
+  info: { run: infoCommand, help: infoHelp },
 } satisfies Record<CommandName, unknown>;
 
 export interface CliIo {
+  /** How the user runs this program, as usage lines and hints name it (see programName in main-help.ts). */
+  program: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
@@ -26,16 +28,19 @@ export interface CliIo {
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
+  const { program } = io;
   const context: CommandContext = {
+    program,
     stdout: io.stdout,
     stderr: io.stderr,
     env: io.env,
     signal: io.signal,
     reporter: (debug) => new PlainReporter({ write: io.stderr, debug: debug || io.env.RUNNER_DEBUG === "1" }),
   };
+  const commands = Object.keys(COMMANDS).join(", ");
   try {
     if (name === undefined || name === "--help" || name === "-h") {
-      io.stdout(`${MAIN_HELP}\n`);
+      io.stdout(`${mainHelp(program)}\n`);
       return name === undefined ? EXIT_USAGE : 0;
     }
     if (name === "--version" || name === "version") {
@@ -43,16 +48,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (name === "help") {
-      const topic = args[0];
-      io.stdout(`${topic && COMMANDS[topic] ? COMMANDS[topic].help : MAIN_HELP}\n`);
+      const [topic, ...extra] = args;
+      if (topic === undefined) {
+        io.stdout(`${mainHelp(program)}\n`);
+        return 0;
+      }
+      const command = COMMANDS[topic];
+      if (!command || extra.length > 0) {
+        throw new InputError(
+          command
+            ? `help takes one command, but got "${args.join(" ")}".`
+            : `There is no command "${topic}" to help with: commands are ${commands} (see "${program} --help").`,
+        );
+      }
+      io.stdout(`${command.help(program)}\n`);
       return 0;
     }
     const command = COMMANDS[name];
     if (!command) {
-      const hint = name.startsWith("-")
-        ? "put the command first"
-        : `commands are ${Object.keys(COMMANDS).join(", ")}`;
-      throw new InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
+      const hint = name.startsWith("-") ? "put the command first" : `commands are ${commands}`;
+      throw new InputError(`Unknown command "${name}": ${hint} (see "${program} --help").`);
     }
     return await command.run(args, context);
   } catch (error) {

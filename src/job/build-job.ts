@@ -2,39 +2,57 @@
 // started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
 // the job summary, each through the platform. The adapters only read inputs and present errors.
 import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
+import { writeDotenvFile } from "../outputs/dotenv.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
+import type { ClosingInput } from "../report/closing.js";
+import { writeCodeQualityReport } from "../report/code-quality.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
+import type { StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
 import { BuildFailedError } from "./errors.js";
 import type { ReadInputs } from "./inputs/read.js";
-import type { JobPlatform, OutputToUpload, UploadedArtifact } from "./platform.js";
-import { prepareBuild, runnerInputNames, runnerOptions, type BuildRequest } from "./request.js";
+import type { JobPlatform, OutputToUpload, StepOutput, UploadedArtifact } from "./platform.js";
+import {
+  prepareBuild,
+  runnerInputNames,
+  runnerOptions,
+  startedRunnerConfig,
+  type BuildRequest,
+} from "./request.js";
 import type { BuildResult } from "./run.js";
 
-export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<void> {
+/** Runs the build; what it returns is what the adapters close the log with (buildClosingLines). */
+export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<ClosingInput> {
   const started = Date.now();
   const { values: inputs } = read;
   const { reporter } = platform;
+  // Every output set, for the dotenv report.
+  const outputs: Partial<Record<StepOutput, string>> = {};
+  const setOutput = (name: StepOutput, value: string) => {
+    outputs[name] = value;
+    platform.setOutput(name, value);
+  };
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
+  const startConfig = startedRunnerConfig(read);
   const request = prepareBuild(read, platform);
   const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
-    const acquired = await connect(read, runner, platform, request);
+    const acquired = await connect(read, runner, platform, request, startConfig);
     for (const line of describeRunner(acquired.info)) reporter.info(line);
     return acquired;
   });
   const { info, reason, release } = acquired;
   reporter.debug(`Runner chosen: ${reason}`);
-  platform.setOutput("runner-reason", reason);
+  setOutput("runner-reason", reason);
   let result: BuildResult;
   try {
     checkExporterCount(request.exporters.length, info);
     for (const [name, value] of Object.entries(runnerOutputs(info))) {
-      platform.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
+      setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
     }
     result = await reporter.group("Build", () =>
       buildOnAcquired(
@@ -71,17 +89,31 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const artifact = await uploadOutputs(read, platform, request);
   const image = imageOutputs(result.exporterResponse);
   for (const [name, value] of Object.entries(image)) {
-    platform.setOutput(name as keyof typeof image, value);
+    setOutput(name as keyof typeof image, value);
   }
   if (inputs.metadataFile)
     writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+  if (inputs.outputsDotenv) writeDotenvFile(inputs.outputsDotenv, read.names.outputsDotenv, outputs);
+  if (inputs.codeQuality) {
+    const projectDirs = [platform.env.CI_PROJECT_DIR, platform.cwd].filter((dir): dir is string => !!dir);
+    writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
+  }
+  const durationMs = Date.now() - started;
   await writeSummary(platform, {
     runner: info,
     ...result,
     image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
     artifact,
-    durationMs: Date.now() - started,
+    durationMs,
   });
+  return {
+    runner: info,
+    steps: result.steps,
+    outputs: request.exporters,
+    push: request.image.push,
+    digest: image.digest,
+    durationMs,
+  };
 }
 
 /** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
@@ -95,6 +127,7 @@ function connect(
   runner: RunnerOptions,
   platform: JobPlatform,
   request?: BuildRequest,
+  startConfig?: StartedRunnerConfig,
 ): Promise<AcquiredRunner> {
   const { values: inputs } = read;
   return acquireRunner({
@@ -111,6 +144,7 @@ function connect(
               sha256: inputs.sha256,
               githubToken: inputs.githubToken,
             },
+            config: startConfig,
           }
         : undefined,
     reporter: platform.reporter,

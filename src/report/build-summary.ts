@@ -77,7 +77,8 @@ export function buildSummaryMarkdown(input: BuildSummaryInput): string {
   return lines.join("\n");
 }
 
-function seconds(ms: number): string {
+/** A duration as the summaries show it: 3.2s. */
+export function seconds(ms: number): string {
   return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
 }
 

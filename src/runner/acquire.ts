@@ -11,6 +11,7 @@ import {
 } from "../buildkit/index.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "./options.js";
+import { NoRunnerError } from "./errors.js";
 import { resolvePool } from "./pool.js";
 import { startLocalRunner, type LocalRunnerStart } from "./local.js";
 import { connectRunner, resolveRunner } from "./resolve.js";
@@ -48,15 +49,21 @@ export interface AcquiredRunner {
 }
 
 export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRunner> {
-  const { runner, names, reporter, signal } = options;
+  const { runner, names, reporter, signal, start } = options;
   if (runner.endpoints.length > 1) return fromPool(options);
-  if (runner.endpointGiven || !options.start) {
+  if (runner.endpointGiven) {
     const resolved = await resolveRunner(runner, names, reporter, signal);
     return {
       ...resolved,
       reason: `given: ${resolved.info.endpoint}`,
       release: async () => resolved.client.close(),
     };
+  }
+  if (!start) return fromDefaultSocketOnly(options);
+  // A runner configured for this job (buildkitd-config, buildkitd-flags) is ours to start.
+  if (start.config?.custom) {
+    reporter.info(`No runner is given; starting one configured by ${start.config.inputs}.`);
+    return startLocal(options, start);
   }
   // Nothing given: a buildkitd on the default socket, if one answers quickly.
   try {
@@ -76,13 +83,37 @@ export async function acquireRunner(options: AcquireOptions): Promise<AcquiredRu
       `No runner is given and none answers at ${DEFAULT_ENDPOINT}; starting one for this command.`,
     );
   }
-  return startLocal(options, options.start);
+  return startLocal(options, start);
+}
+
+/**
+ * Nothing given and nothing to start (the CLI's info): the default socket, or a sentence that says
+ * how to name a runner and that a build would start the pinned one, so that info and build agree.
+ */
+async function fromDefaultSocketOnly(options: AcquireOptions): Promise<AcquiredRunner> {
+  const { runner, names, reporter, signal } = options;
+  try {
+    const resolved = await resolveRunner(runner, names, reporter, signal);
+    return {
+      ...resolved,
+      reason: `the buildkitd on the default socket ${DEFAULT_ENDPOINT}`,
+      release: async () => resolved.client.close(),
+    };
+  } catch (error) {
+    if (!(error instanceof ConnectionError)) throw error;
+    const why = error.message.replace(/\.$/, "");
+    throw new NoRunnerError(
+      `No runner is given (${names.endpoint} or ${names.endpointEnv}) and none answers on the default socket: ` +
+        `${why.charAt(0).toLowerCase()}${why.slice(1)}; a build would start the pinned buildkitd ` +
+        `v${versionToStart(runner.versionPin, names.buildkitVersion)} for its command, info only asks a running one.`,
+    );
+  }
 }
 
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner } = options;
   const pool = await resolvePool(
-    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })),
+    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh })),
     {
       platforms: options.platforms,
       strict: options.strictPlatforms,

@@ -9,6 +9,7 @@ import {
   normalizePlatform,
   parsePlatform,
   type Platform,
+  type SshOptions,
   type TlsMaterial,
 } from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
@@ -20,6 +21,8 @@ import type { VersionPin } from "./version-pin.js";
 export interface RunnerCandidate {
   endpoint: Endpoint;
   tls: TlsMaterial;
+  /** For an ssh:// endpoint: its key and known hosts. */
+  ssh?: SshOptions;
   /** Platforms this runner builds natively, as its owner declares; overrides what its workers report. */
   platforms?: Platform[];
 }
@@ -154,6 +157,7 @@ async function healthCheck(candidates: RunnerCandidate[], options: PoolOptions):
       const runnerOptions: SingleRunnerOptions = {
         endpoint: candidate.endpoint,
         tls: candidate.tls,
+        ssh: candidate.ssh,
         connectTimeoutMs: options.connectTimeoutMs,
         allowPlaintext: options.allowPlaintext,
         versionPin: options.versionPin,

@@ -68,7 +68,7 @@ describe("a multi-platform image across two runners", () => {
     };
     assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
     assert.deepEqual(index.manifests!.map((entry) => entry.platform.architecture).sort(), ["amd64", "arm64"]);
-    assert.match(result.stderr, /^Image digest: sha256:[a-f0-9]{64}$/m);
+    assert.match(result.stderr, /^Pushed .*\/rb\/multi:1, digest sha256:[a-f0-9]{64}$/m);
   });
 
   it("refuses in strict mode to build across runners without a push", async () => {

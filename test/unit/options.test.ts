@@ -40,8 +40,8 @@ describe("runnerOptions", () => {
 });
 
 describe("parseDuration", () => {
-  it("reads seconds, milliseconds and minutes; a bare number is seconds", () => {
-    assert.equal(parseDuration("30", "t"), 30_000);
+  it("reads seconds, milliseconds and minutes", () => {
+    assert.equal(parseDuration("30s", "t"), 30_000);
     assert.equal(parseDuration("2.5s", "t"), 2_500);
     assert.equal(parseDuration("1500ms", "t"), 1_500);
     assert.equal(parseDuration("2m", "t"), 120_000);
@@ -55,6 +55,12 @@ describe("parseDuration", () => {
       );
     });
   }
+
+  it("refuses a number without a unit, saying how to write it", () => {
+    assert.throws(() => parseDuration("10", "--timeout"), {
+      message: '--timeout is "10", a number without a unit; write 10s, 10ms or 10m.',
+    });
+  });
 });
 
 describe("parseBoolean", () => {

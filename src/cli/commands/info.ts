@@ -7,17 +7,19 @@ import { parseFlags, readFlags } from "../flags.js";
 import { flagsHelp } from "../help.js";
 import { cliPlatform } from "../platform.js";
 
-export const INFO_HELP = `Usage: remote-buildkit info [flags]
+export function infoHelp(program: string): string {
+  return `Usage: ${program} info [flags]
 
 Connects to a BuildKit runner, checks its health and version pin, and prints its BuildKit
-version, workers and platforms.
+version, workers and platforms. With no runner given, it asks the one on the default socket.
 
 ${flagsHelp("info")}`;
+}
 
 export async function infoCommand(args: string[], context: CommandContext): Promise<number> {
-  const flags = parseFlags("info", args);
+  const flags = parseFlags("info", args, context.program);
   if (flags.values.help) {
-    context.stdout(`${INFO_HELP}\n`);
+    context.stdout(`${infoHelp(context.program)}\n`);
     return 0;
   }
   if (flags.positionals.length > 0) {

@@ -88,7 +88,7 @@ export const BUILD_INPUTS = {
       value: "NAME=VALUE",
       commands: BUILD,
       section: "build",
-      help: ["a named context: a directory, docker-image://REF, a Git or HTTPS URL"],
+      help: ["a named context: a directory, docker-image://REF,", "a Git or an HTTPS URL"],
     },
     parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
   }),

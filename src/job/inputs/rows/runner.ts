@@ -5,14 +5,23 @@ import {
   parseEndpoint,
   tlsInputsFromDir,
   UPLOAD_COMPRESSION_MODES,
+  type SshOptions,
   type UploadCompressionMode,
 } from "../../../buildkit/index.js";
+import { accessSync, constants } from "node:fs";
+import { resolve } from "node:path";
 import { InputError } from "../../../errors.js";
+import {
+  checkBuildkitdToml,
+  parseBuildkitdFlags,
+  readBuildkitdToml,
+  SETUP_BUILDX_FLAGS,
+} from "../../../runner/daemon/config.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
 import { nonEmpty, parseDuration } from "../../../values.js";
-import { BOTH, BUILD, list, text, toggle } from "../row.js";
+import { BOTH, BUILD, list, text, toggle, type ParseContext } from "../row.js";
 
 export const RUNNER_INPUTS = {
   endpoint: list({
@@ -79,7 +88,7 @@ export const RUNNER_INPUTS = {
       value: "NAME",
       commands: BOTH,
       section: "connection",
-      help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+      help: ["the name in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
     },
     env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
     parse: nonEmpty,
@@ -93,6 +102,34 @@ export const RUNNER_INPUTS = {
       help: ["directory with ca.pem, cert.pem and key.pem"],
     },
     parse: (value) => (value ? tlsInputsFromDir(value) : undefined),
+  }),
+  sshKey: text({
+    action: "ssh-key",
+    cli: {
+      flag: "ssh-key",
+      value: "KEY|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: [
+        "private key for ssh:// runners, as text (held by a private",
+        "ssh-agent, never on disk) or a file ($BUILDKIT_SSH_KEY);",
+        "the agent's keys otherwise",
+      ],
+    },
+    env: { name: "BUILDKIT_SSH_KEY", adapters: ["cli"] },
+    parse: (value, context) => (nonEmpty(value) ? parseSshKey(value!, context) : undefined),
+  }),
+  sshKnownHosts: text({
+    action: "ssh-known-hosts",
+    cli: {
+      flag: "ssh-known-hosts",
+      value: "LINES|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: ["known_hosts for ssh:// runners, as lines or a file", "($BUILDKIT_SSH_KNOWN_HOSTS)"],
+    },
+    env: { name: "BUILDKIT_SSH_KNOWN_HOSTS", adapters: ["cli"] },
+    parse: (value, context) => (nonEmpty(value) ? parseKnownHosts(value!, context) : undefined),
   }),
   connectTimeoutMs: text({
     action: "connect-timeout",
@@ -132,10 +169,10 @@ export const RUNNER_INPUTS = {
     action: "buildkit-version-mismatch",
     cli: {
       flag: "version-mismatch",
-      value: "error|warning",
+      value: "MODE",
       commands: BOTH,
       section: "connection",
-      help: ["what a missed pin does (default error)"],
+      help: ["error (default) or warning: what a missed pin does"],
     },
     default: "error",
     parse: (value, { name }) => parseMismatchPolicy(value, name),
@@ -144,12 +181,12 @@ export const RUNNER_INPUTS = {
     action: "upload-compression",
     cli: {
       flag: "upload-compression",
-      value: "auto|on|off",
+      value: "MODE",
       commands: BUILD,
       section: "connection",
       help: [
-        "gzip what the session sends the runner (the context); auto: only",
-        "over a wide-area link, judged by the round trip (default auto)",
+        "auto (default), on or off: gzip the upload of the context; auto",
+        "only over a wide-area link (a round trip of 5 ms or more)",
       ],
     },
     default: "auto",
@@ -162,10 +199,10 @@ export const RUNNER_INPUTS = {
     },
   }),
   debug: toggle({
-    cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
+    cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
   }),
   help: toggle({
-    cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
+    cli: { flag: "help", short: "h", commands: BOTH, section: "general", help: ["show this help"] },
   }),
   strictPlatforms: toggle({
     action: "strict-platforms",
@@ -199,4 +236,75 @@ export const RUNNER_INPUTS = {
     env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
     parse: nonEmpty,
   }),
+  // The runner we start when none is given, configured as setup-buildx's docker-container driver is.
+  buildkitdConfig: text({
+    action: "buildkitd-config",
+    cli: {
+      flag: "buildkitd-config",
+      value: "FILE",
+      commands: BUILD,
+      section: "connection",
+      help: ["buildkitd.toml for the runner started when none is given"],
+    },
+    parse: (value, { name, cwd }) =>
+      nonEmpty(value) ? readBuildkitdToml(value!.trim(), name, cwd) : undefined,
+  }),
+  buildkitdConfigInline: text({
+    action: "buildkitd-config-inline",
+    cli: {
+      flag: "buildkitd-config-inline",
+      value: "TOML",
+      commands: BUILD,
+      section: "connection",
+      help: ["the same as TOML text"],
+    },
+    parse: (value, { name }) => (nonEmpty(value) ? checkBuildkitdToml(value!, name) : undefined),
+  }),
+  buildkitdFlags: text({
+    action: "buildkitd-flags",
+    cli: {
+      flag: "buildkitd-flags",
+      value: "FLAGS",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "extra buildkitd flags for the runner started when none is given,",
+        'given as --buildkitd-flags="--debug ..." (default: setup-buildx\'s,',
+        "which allow the entitlements security.insecure and network.host)",
+      ],
+    },
+    default: SETUP_BUILDX_FLAGS,
+    parse: (value, { name, adapter }) =>
+      parseBuildkitdFlags(
+        value ?? "",
+        name,
+        adapter === "action" ? "input buildkitd-config" : "--buildkitd-config",
+      ),
+  }),
 };
+
+/** A private key as text (masked now, then held in memory) or the path of a key file. */
+function parseSshKey(value: string, { name, mask, cwd }: ParseContext): SshOptions {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+    mask(value);
+    return { identityKey: value };
+  }
+  if (value.includes("-----BEGIN ")) throw new InputError(`${name} is not a private key.`);
+  return { identityFile: readablePath(value.trim(), name, cwd) };
+}
+
+/** known_hosts lines (a line has blanks: host, key type, key) or the path of a known_hosts file. */
+function parseKnownHosts(value: string, { name, cwd }: ParseContext): SshOptions {
+  if (/\s/.test(value.trim())) return { knownHosts: value };
+  return { knownHostsFile: readablePath(value.trim(), name, cwd) };
+}
+
+function readablePath(path: string, name: string, cwd: string): string {
+  const full = resolve(cwd, path);
+  try {
+    accessSync(full, constants.R_OK);
+  } catch (error) {
+    throw new InputError(`${name} "${path}" cannot be read (${(error as NodeJS.ErrnoException).code}).`);
+  }
+  return full;
+}
