@@ -1,4 +1,4 @@
-// `npm run bench [-- --runs N] [--only files,bigfile,touch,log] [--json FILE]`: builds dist/, starts
+// `npm run bench [-- --runs N] [--only files,bigfile,touch,log] [--link RTT:MBIT,...] [--json FILE]`: builds dist/, starts
 // a local BuildKit runner (the test harness's, with step logs unclipped) and times our CLI against
 // buildctl on the same runner, alternating the two clients run by run, then prints a markdown
 // table (median seconds, ratio ours/buildctl, peak RSS) and optionally writes it as JSON.
@@ -11,10 +11,23 @@
 // every build), ours is derived from the context's path, so a fresh directory would be cold for
 // us but not necessarily for buildctl. The upload Dockerfiles only count the files through a
 // bind mount, so the runner's own work stays small and the same for both clients.
+//
+// Over a wide-area link (`npm run bench:wan`, or `--link 50:100,50:20`: round trip in ms and
+// Mbit/s each way): both clients reach the runner through the harness's shaping proxy
+// (test/harness/shaping-proxy.ts), one proxy per link, every scenario measured on each link. The
+// proxy listens on this machine's non-loopback address, so that our client's upload-compression
+// auto judges the link as it would a remote one, by its round trip.
+// The WAN scenarios: `tree` uploads a real source tree cold (the first --tree-mib MiB of this
+// project's node_modules, package by package), `tree-touch` rebuilds it after one file changed,
+// and `output` receives a --output-mib MiB local output (random bytes) of a cached build.
 import { dockerfileBuildArgs } from "../test/helpers/buildctl.js";
 import { spawn, spawnSync, execFile, type ChildProcess } from "node:child_process";
 import {
+  appendFileSync,
+  cpSync,
   mkdirSync,
+  readdirSync,
+  statSync,
   mkdtempSync,
   openSync,
   closeSync,
@@ -27,6 +40,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { startTestRunner, type TestRunner } from "../test/harness/runner.js";
+import { nonLoopbackAddress, startShapingProxy, type ShapingProxy } from "../test/harness/shaping-proxy.js";
 import { makeContext, run } from "../test/helpers/contexts.js";
 import { BUILDKIT_VERSION } from "../src/version.js";
 
@@ -47,6 +61,10 @@ interface Scenario {
   /** Untimed work once before the first timed run (e.g. warming the cache). */
   warmUp?(context: string, runner: TestRunner): Promise<void>;
   noCache: boolean;
+  /** Each run exports a local output into a fresh directory (removed after the run). */
+  localOutput?: boolean;
+  /** Measured by default over --link links (the others by default on loopback). */
+  wan?: boolean;
 }
 
 interface RunResult {
@@ -57,6 +75,8 @@ interface RunResult {
   maxRssMiB: number;
   transferred: string[];
   logLines: number;
+  /** Our client's upload compression, from its log. */
+  compression: string | undefined;
 }
 
 interface ScenarioResult {
@@ -80,10 +100,30 @@ interface Options {
   json: string | undefined;
   /** Another build of the CLI to measure (e.g. an older one, for before/after); skips npm run build. */
   cli: string | undefined;
+  /** Links to measure through the shaping proxy; empty: loopback, no proxy. */
+  links: Link[];
+  treeMiB: number;
+  outputMiB: number;
+  /** Extra arguments for our CLI's build (e.g. --upload-compression off). */
+  oursArgs: string[];
+}
+
+interface Link {
+  rttMs: number;
+  mbitPerSecond: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { runs: 5, only: undefined, json: undefined, cli: undefined };
+  const options: Options = {
+    runs: 5,
+    only: undefined,
+    json: undefined,
+    cli: undefined,
+    links: [],
+    treeMiB: 75,
+    outputMiB: 200,
+    oursArgs: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf("=");
@@ -96,14 +136,30 @@ function parseArgs(argv: string[]): Options {
     } else if (flag === "--only") options.only = value().split(",").filter(Boolean);
     else if (flag === "--json") options.json = value();
     else if (flag === "--cli") options.cli = value();
+    else if (flag === "--link") options.links = value().split(",").map(parseLink);
+    else if (flag === "--tree-mib") options.treeMiB = positive(flag, value());
+    else if (flag === "--output-mib") options.outputMiB = positive(flag, value());
+    else if (flag === "--ours-arg") options.oursArgs.push(value());
     else usage(`unknown argument ${arg}`);
   }
   return options;
 }
 
+function positive(flag: string, text: string): number {
+  const number = Number(text);
+  if (!(number > 0)) usage(`${flag} must be a positive number`);
+  return number;
+}
+
+function parseLink(text: string): Link {
+  const match = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/.exec(text.trim());
+  if (!match || !(Number(match[2]) > 0)) usage(`--link takes RTT_MS:MBIT (e.g. 50:100), not "${text}"`);
+  return { rttMs: Number(match[1]), mbitPerSecond: Number(match[2]) };
+}
+
 function usage(message: string): never {
   console.error(
-    `bench: ${message}\nusage: npm run bench -- [--runs N] [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--json FILE] [--cli PATH]`,
+    `bench: ${message}\nusage: npm run bench -- [--runs N] [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--link RTT_MS:MBIT,...] [--tree-mib M] [--output-mib M] [--ours-arg ARG]... [--json FILE] [--cli PATH]`,
   );
   process.exit(2);
 }
@@ -142,6 +198,49 @@ async function prune(runner: TestRunner): Promise<void> {
   await execFileAsync(join(runner.binDir, "buildctl"), [...runner.buildctlArgs(), "prune", "--all"], {
     maxBuffer: 64 * 1024 * 1024,
   });
+}
+
+/** The first `mib` MiB of this project's node_modules, whole packages in name order; returns the files. */
+function copySourceTree(dest: string, mib: number): string[] {
+  const modules = join(ROOT, "node_modules");
+  const packages = readdirSync(modules)
+    .filter((name) => !name.startsWith("."))
+    .sort()
+    .flatMap((name) =>
+      name.startsWith("@")
+        ? readdirSync(join(modules, name))
+            .sort()
+            .map((sub) => `${name}/${sub}`)
+        : [name],
+    );
+  let bytes = 0;
+  const files: string[] = [];
+  for (const name of packages) {
+    if (bytes >= mib * 1024 * 1024) break;
+    cpSync(join(modules, name), join(dest, "node_modules", name), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
+    for (const entry of readdirSync(join(dest, "node_modules", name), {
+      recursive: true,
+      withFileTypes: true,
+    })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      bytes += statSync(path).size;
+      files.push(path);
+    }
+  }
+  console.error(`  source tree: ${files.length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+  return files;
+}
+
+let treeFiles: string[] = [];
+
+function makeTreeContext(): string {
+  const dir = makeContext({ Dockerfile: COUNT_FILES_DOCKERFILE });
+  treeFiles = copySourceTree(dir, options.treeMiB);
+  return dir;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -193,29 +292,89 @@ const SCENARIOS: Scenario[] = [
       }),
     noCache: true,
   },
+  {
+    name: "tree",
+    title: "cold upload of a source tree",
+    setup: makeTreeContext,
+    beforeRun: (_context, runner) => prune(runner),
+    noCache: false,
+    wan: true,
+  },
+  {
+    name: "tree-touch",
+    title: "rebuild of the source tree after touching one file",
+    setup: makeTreeContext,
+    warmUp: async () => {},
+    beforeRun: async (_context, _runner, run) => {
+      const file = treeFiles[((run + 1) * 7919) % treeFiles.length]!;
+      appendFileSync(file, `\n// touched ${run}\n`);
+    },
+    noCache: false,
+    wan: true,
+  },
+  {
+    name: "output",
+    title: "local output back (random bytes, cached build)",
+    setup: () =>
+      makeContext({
+        Dockerfile: [
+          "FROM scratch",
+          "COPY busybox /bin/busybox",
+          run(`/bin/busybox head -c ${options.outputMiB * 1024 * 1024} /dev/urandom > /big`),
+        ].join("\n"),
+      }),
+    // One untimed build per client caches the RUN; each timed run is the export.
+    warmUp: async () => {},
+    noCache: false,
+    localOutput: true,
+    wan: true,
+  },
 ];
 
 // ---- clients ----
 
 let currentChild: ChildProcess | undefined;
 
-function clientCommand(client: ClientName, runner: TestRunner, context: string, noCache: boolean): string[] {
+/** The address both clients dial: the runner's, or the shaping proxy's in front of it. */
+let address: string | undefined;
+
+/** The runner's connection flags, with --addr pointing at `address` when a proxy is in between. */
+function connectionArgs(runner: TestRunner): string[] {
+  const args = runner.buildctlArgs();
+  if (address === undefined) return args;
+  args[args.indexOf("--addr") + 1] = address;
+  // The proxy listens on a non-loopback address; the runner's certificate names 127.0.0.1.
+  return [...args, "--tlsservername", "127.0.0.1"];
+}
+
+function clientCommand(
+  client: ClientName,
+  runner: TestRunner,
+  context: string,
+  noCache: boolean,
+  outputDir: string | undefined,
+): string[] {
+  const flags = [
+    "--progress",
+    "plain",
+    ...(noCache ? ["--no-cache"] : []),
+    ...(outputDir !== undefined ? ["--output", `type=local,dest=${outputDir}`] : []),
+  ];
   if (client === "ours") {
     return [
       process.execPath,
       CLI,
       "build",
-      ...runner.buildctlArgs(),
-      "--progress",
-      "plain",
-      ...(noCache ? ["--no-cache"] : []),
+      ...connectionArgs(runner),
+      ...flags,
+      ...options.oursArgs,
       context,
     ];
   }
   return [
     join(runner.binDir, "buildctl"),
-    ...runner.buildctlArgs(),
-    ...dockerfileBuildArgs(context, "--progress", "plain", ...(noCache ? ["--no-cache"] : [])),
+    ...connectionArgs(runner),
+    ...dockerfileBuildArgs(context, ...flags),
   ];
 }
 
@@ -224,13 +383,14 @@ async function runClient(
   client: ClientName,
   runner: TestRunner,
   context: string,
-  noCache: boolean,
+  scenario: Scenario,
   workDir: string,
   label: string,
 ): Promise<RunResult> {
   const outFile = join(workDir, `${label}.log`);
   const timeFile = join(workDir, `${label}.time`);
-  const command = clientCommand(client, runner, context, noCache);
+  const outputDir = scenario.localOutput ? join(workDir, `${label}.out`) : undefined;
+  const command = clientCommand(client, runner, context, scenario.noCache, outputDir);
   const out = openSync(outFile, "w");
   const started = process.hrtime.bigint();
   const child = spawn(TIME, ["-f", "%M %U %S", "-o", timeFile, ...command], { stdio: ["ignore", out, out] });
@@ -241,6 +401,7 @@ async function runClient(
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   currentChild = undefined;
+  if (outputDir !== undefined) rmSync(outputDir, { recursive: true, force: true });
   closeSync(out);
   const output = readFileSync(outFile, "utf8");
   if (code !== 0) {
@@ -255,6 +416,7 @@ async function runClient(
   const transferred = [...output.matchAll(/^#\d+ transferring (?:context|dockerfile): (\S+)/gm)].map(
     (m) => m[1]!,
   );
+  const compression = /^Upload compression: (\S+)/m.exec(output)?.[1];
   const logLines = (output.match(/^#\d+ \d+\.\d+ benchmark log line \d+ of /gm) ?? []).length;
   return {
     client,
@@ -263,6 +425,7 @@ async function runClient(
     maxRssMiB: maxRssKiB! / 1024,
     transferred,
     logLines,
+    compression,
   };
 }
 
@@ -279,8 +442,12 @@ async function measure(
   runner: TestRunner,
   runs: number,
   workDir: string,
+  link: Link | undefined,
 ): Promise<ScenarioResult> {
-  console.error(`\n== ${scenario.name}: ${scenario.title}`);
+  const title = link
+    ? `${scenario.title}, ${link.rttMs} ms RTT, ${link.mbitPerSecond} Mbit/s`
+    : scenario.title;
+  console.error(`\n== ${scenario.name}: ${title}`);
   const context = scenario.setup(workDir);
   const results: ScenarioResult["runs"] = { ours: [], buildctl: [] };
   try {
@@ -288,14 +455,7 @@ async function measure(
       // One untimed build per client, so that each has its previous upload of this context cached.
       for (const client of ["ours", "buildctl"] as const) {
         await scenario.beforeRun?.(context, runner, -1);
-        await runClient(
-          client,
-          runner,
-          context,
-          scenario.noCache,
-          workDir,
-          `${scenario.name}-warmup-${client}`,
-        );
+        await runClient(client, runner, context, scenario, workDir, `${scenario.name}-warmup-${client}`);
       }
     }
     for (let i = 0; i < runs; i++) {
@@ -307,7 +467,7 @@ async function measure(
           client,
           runner,
           context,
-          scenario.noCache,
+          scenario,
           workDir,
           `${scenario.name}-${i}-${client}`,
         );
@@ -315,7 +475,8 @@ async function measure(
         console.error(
           `  run ${i + 1}/${runs} ${client.padEnd(8)} ${result.seconds.toFixed(2)} s  CPU ${result.cpuSeconds.toFixed(2)} s  max RSS ${result.maxRssMiB.toFixed(0)} MiB` +
             (result.transferred.length ? `  transferred ${result.transferred.join(", ")}` : "") +
-            (result.logLines ? `  log lines ${result.logLines}` : ""),
+            (result.logLines ? `  log lines ${result.logLines}` : "") +
+            (result.compression ? `  upload compression ${result.compression}` : ""),
         );
       }
     }
@@ -326,7 +487,7 @@ async function measure(
   const buildctlMedian = median(results.buildctl.map((r) => r.seconds));
   return {
     scenario: scenario.name,
-    title: scenario.title,
+    title,
     runs: results,
     oursMedianSeconds: oursMedian,
     buildctlMedianSeconds: buildctlMedian,
@@ -364,7 +525,9 @@ function table(results: ScenarioResult[]): string {
 // ---- main ----
 
 const options = parseArgs(process.argv.slice(2));
-const selected = options.only ? SCENARIOS.filter((s) => options.only!.includes(s.name)) : SCENARIOS;
+const selected = options.only
+  ? SCENARIOS.filter((s) => options.only!.includes(s.name))
+  : SCENARIOS.filter((s) => (s.wan ?? false) === options.links.length > 0);
 if (options.only && selected.length !== options.only.length)
   usage(`unknown scenario in --only ${options.only.join(",")}`);
 
@@ -386,10 +549,12 @@ const runner = await startTestRunner({
 });
 const workDir = mkdtempSync(join(tmpdir(), "rb-bench-"));
 
+let proxy: ShapingProxy | undefined;
 let stopping: Promise<void> | undefined;
 function cleanUp(): Promise<void> {
   stopping ??= (async () => {
     currentChild?.kill("SIGTERM");
+    await proxy?.close();
     await runner.stop();
     rmSync(workDir, { recursive: true, force: true });
   })();
@@ -411,7 +576,23 @@ try {
     "workers",
   ]);
   console.error(workers.stdout.trim());
-  for (const scenario of selected) results.push(await measure(scenario, runner, options.runs, workDir));
+  for (const link of options.links.length > 0 ? options.links : [undefined]) {
+    if (link) {
+      proxy = await startShapingProxy({
+        target: { host: "127.0.0.1", port: Number(new URL(runner.tcpAddress).port) },
+        delayMs: link.rttMs / 2,
+        mbitPerSecond: link.mbitPerSecond,
+        listenHost: nonLoopbackAddress(),
+      });
+      address = proxy.address;
+      console.error(`\nThrough a shaping proxy: ${link.rttMs} ms RTT, ${link.mbitPerSecond} Mbit/s each way`);
+    }
+    for (const scenario of selected)
+      results.push(await measure(scenario, runner, options.runs, workDir, link));
+    await proxy?.close();
+    proxy = undefined;
+    address = undefined;
+  }
   const markdown = table(results);
   console.log(`\n${markdown}\n`);
   if (options.json) {
@@ -420,6 +601,7 @@ try {
       `${JSON.stringify(
         {
           runsPerClient: options.runs,
+          links: options.links,
           buildkit: `v${BUILDKIT_VERSION}`,
           cli: CLI,
           date: new Date().toISOString(),

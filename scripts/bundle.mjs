@@ -12,7 +12,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ENTRIES = [
   { source: "src/github/main.ts", output: "dist/main.mjs" },
   { source: "src/github/post.ts", output: "dist/post.mjs" },
+  // The CLI's entry answers --help and --version itself and imports the program only for a
+  // command (src/cli/main.ts): two files, so that a quick answer does not compile the program.
   { source: "src/cli/main.ts", output: "dist/cli.mjs", executable: true },
+  { source: "src/cli/program.ts", output: "dist/cli-program.mjs" },
 ];
 
 // Files are replaced by rename, never removed first, so that a test running the bundles while
@@ -25,7 +28,7 @@ for (const name of readdirSync(join(root, "dist"))) {
 }
 for (const entry of ENTRIES) {
   // Assets (grpc-js's channelz and xds protos) are only loaded by features we never use, so
-  // each entry stays one file that runs on its own.
+  // each entry stays one file that runs on its own (the CLI's entry with its program beside it).
   let code;
   try {
     ({ code } = await ncc(join(root, entry.source), {
@@ -34,6 +37,9 @@ for (const entry of ENTRIES) {
       sourceMap: false,
       quiet: true,
       cache: false,
+      // grpc-js loads proto-loader (and protobufjs, ~350 KiB) only to serve channelz and ORCA,
+      // which we never do: left out, so that starting does not compile them.
+      externals: ["@grpc/proto-loader"],
     }));
   } catch (error) {
     // ncc's errors carry its own minified source in the stack; the message is what matters.

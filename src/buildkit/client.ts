@@ -65,6 +65,12 @@ export class BuildkitClient {
   private readonly connectTimeoutMs: number;
   /** For an ssh:// endpoint: the local socket that grpc-js dials, each connection an ssh. */
   private readonly dialer: SshDialer | undefined;
+  private readonly target: string;
+  private readonly options: ClientOptions;
+  /** A second channel whose calls send gzip-compressed messages, for a compressed session. */
+  private gzipChannel: grpc.Client | undefined;
+  /** The quickest unary call of the last probe, in ms: the link's round trip plus a little. */
+  roundTripMs: number | undefined;
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint;
@@ -75,8 +81,23 @@ export class BuildkitClient {
       options.endpoint.kind === "ssh"
         ? new SshDialer(options.endpoint, options.ssh ?? {}, options.connectTimeoutMs)
         : undefined;
-    const target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
-    this.channel = new grpc.Client(target, channelCredentials(options), channelOptions(options));
+    this.options = options;
+    this.target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
+    this.channel = new grpc.Client(this.target, channelCredentials(options), channelOptions(options));
+  }
+
+  /**
+   * The channel for a session: this one, or with `compress` a second one (its own connection)
+   * that gzips every message it sends, since grpc-js sets compression per channel. The runner
+   * answers a compressed call in gzip too.
+   */
+  sessionChannel(compress: boolean): grpc.Client {
+    if (!compress) return this.channel;
+    this.gzipChannel ??= new grpc.Client(this.target, channelCredentials(this.options), {
+      ...channelOptions(this.options),
+      "grpc.default_compression_algorithm": grpc.compressionAlgorithms.gzip,
+    });
+    return this.gzipChannel;
   }
 
   /** The runner's version, or undefined when it is older than v0.11 and has no Info call. */
@@ -149,8 +170,13 @@ export class BuildkitClient {
   /** Health check: Info (falling back to ListWorkers on daemons older than v0.11) and workers. */
   async probe(signal?: AbortSignal): Promise<RunnerInfo> {
     await this.checkHandshake(signal);
+    let started = performance.now();
     const version = await this.version(signal);
+    const versionMs = performance.now() - started;
+    started = performance.now();
     const workers = await this.workers(signal);
+    // The first call also connects; the second one is the round trip (and the daemon's answer).
+    this.roundTripMs = Math.min(versionMs, performance.now() - started);
     const platforms = [...new Set(workers.flatMap((worker) => worker.platforms))];
     return { endpoint: this.endpoint.address, version, workers, platforms };
   }
@@ -168,6 +194,7 @@ export class BuildkitClient {
   /** Closes the channel; for an ssh:// endpoint also ends every ssh and removes its socket. */
   close(): void {
     this.channel.close();
+    this.gzipChannel?.close();
     this.dialer?.close();
   }
 

@@ -31,3 +31,4 @@ export type {
 export * from "./frontend-call.js";
 export * from "./ssh-dialer.js";
 export * from "./git-context.js";
+export * from "./upload-compression.js";

@@ -7,35 +7,19 @@ import { PROGRAM_VERSION } from "../version.js";
 import { infoCommand, infoHelp } from "./commands/info.js";
 import { buildCommand, buildHelp } from "./commands/build.js";
 import type { CommandContext } from "./context.js";
+import { mainHelp, type CommandName } from "./main-help.js";
+
+export { mainHelp } from "./main-help.js";
 
 type Command = (args: string[], context: CommandContext) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; help: (program: string) => string; summary: string }> = {
-  build: { run: buildCommand, help: buildHelp, summary: "build a Dockerfile on a runner" },
-  info: {
-    run: infoCommand,
-    help: infoHelp,
-    summary: "show a runner's BuildKit version, workers and platforms",
-  },
-};
-
-export function mainHelp(program: string): string {
-  return `Usage: ${program} COMMAND [flags]
-
-Runs container builds on remote BuildKit runners through BuildKit's gRPC API.
-
-Commands:
-${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
-  .join("\n")}
-  help      show help for a command
-  version   print this program's version (also --version)
-
-Run "${program} COMMAND --help" for a command's flags.`;
-}
+const COMMANDS: Record<string, { run: Command; help: (program: string) => string }> = {
+  build: { run: buildCommand, help: buildHelp },
+  info: { run: infoCommand, help: infoHelp },
+} satisfies Record<CommandName, unknown>;
 
 export interface CliIo {
-  /** How the user runs this program, as usage lines and hints name it (see programName in main.ts). */
+  /** How the user runs this program, as usage lines and hints name it (see programName in main-help.ts). */
   program: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;

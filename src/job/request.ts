@@ -7,6 +7,7 @@ import {
   loadTlsMaterial,
   parseEndpoint,
   type CredentialLookup,
+  type UploadCompressionMode,
   type Endpoint,
   type SshOptions,
 } from "../buildkit/index.js";
@@ -36,6 +37,7 @@ export interface BuildRequest extends TypedBuild {
     secrets: ReadonlyMap<string, Uint8Array>;
     /** SSH agent sockets by id. */
     sshAgents: ReadonlyMap<string, string>;
+    uploadCompression: UploadCompressionMode;
   };
   /** A log redactor that knows every secret of the job, for each build that runs at once. */
   newRedactor: () => Redactor;
@@ -139,6 +141,7 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
       credentials: (host, signal) => lookup(host, signal),
       secrets: allSecrets,
       sshAgents: inputs.ssh,
+      uploadCompression: inputs.uploadCompression,
     },
     newRedactor,
     engineLoad,

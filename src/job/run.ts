@@ -8,6 +8,7 @@ import {
   authService,
   callFrontend,
   contentStoreService,
+  chooseUploadCompression,
   ContextReadError,
   describeGitFetchFailure,
   fileSendService,
@@ -24,6 +25,7 @@ import {
   type FrontendCallResult,
   type SessionService,
   type SourceLocation,
+  type UploadCompressionMode,
 } from "../buildkit/index.js";
 import { escapeControlCharacters } from "../report/control-characters.js";
 import { PlainProgress } from "../report/plain-progress.js";
@@ -57,6 +59,8 @@ export interface BuildOptions {
   sshAgents?: ReadonlyMap<string, string>;
   /** Every value to keep out of the log; values learnt during the build are added to it. */
   redactor?: Redactor;
+  /** Whether to gzip the upload; default auto. */
+  uploadCompression?: UploadCompressionMode;
 }
 
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
@@ -164,7 +168,19 @@ function openSession(
   // Local cache directories, read and written by the runner through the session's content store.
   if (Object.keys(request.cacheStores).length > 0) services.push(contentStoreService(request.cacheStores));
   for (const reason of request.skippedCacheImports) writeLog(`warning: ${reason}\n`);
-  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+  // Gzip on the session's upload when the link is slower than the CPU compresses (upload-compression).
+  const compression = chooseUploadCompression(
+    options.uploadCompression ?? "auto",
+    client.endpoint,
+    client.roundTripMs,
+  );
+  writeLog(`Upload compression: ${compression.compress ? "gzip" : "none"} (${compression.reason}).\n`);
+  const session = new Session(client, {
+    sharedKey: sharedKey(plan),
+    services,
+    signal: options.signal,
+    compress: compression.compress,
+  });
   return { session, fileSync, fileSend, credentialError: () => credentialError };
 }
 

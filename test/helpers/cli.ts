@@ -4,6 +4,8 @@ import { join } from "node:path";
 
 export const REPO_ROOT = join(import.meta.dirname, "..", "..");
 export const CLI_BUNDLE = join(REPO_ROOT, "dist", "cli.mjs");
+/** The CLI is two files: the entry (CLI_BUNDLE) loads the program from the file beside it. */
+export const CLI_FILES = ["cli.mjs", "cli-program.mjs"].map((name) => join(REPO_ROOT, "dist", name));
 
 export interface ProcessResult {
   code: number | null;

@@ -78,7 +78,11 @@ describe("the action", () => {
     for (const line of keyLines) assert.ok(result.stdout.includes(`::add-mask::${line}`));
     assert.ok(result.stdout.indexOf("::add-mask::") < result.stdout.indexOf("::group::"));
     // The build's log in its own group, and the job summary with the steps.
-    assert.match(result.stdout, /^::group::Build\n#1 \[internal\] load build definition from Dockerfile$/m);
+    // The build's log says first whether the upload is compressed (never to a loopback runner).
+    assert.match(
+      result.stdout,
+      /^::group::Build\nUpload compression: none \(loopback\)\.\n#1 \[internal\] load build definition from Dockerfile$/m,
+    );
     assert.match(result.stdout, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
     assert.match(result.summary, /^### ✅ Build succeeded in \d+\.\ds$/m);
     assert.match(

@@ -7,8 +7,8 @@ import { freePort } from "../harness/runner.js";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, cpSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { CLI_BUNDLE, cleanEnv, isOneSentence, runCli, runProcess } from "../helpers/cli.js";
+import { basename, join } from "node:path";
+import { CLI_FILES, cleanEnv, isOneSentence, runCli, runProcess } from "../helpers/cli.js";
 import { ensureTestUsers } from "../harness/users.js";
 import { buildctlBuild } from "../helpers/buildctl.js";
 import { makeContext } from "../helpers/contexts.js";
@@ -366,7 +366,7 @@ describe("build values checked before work starts", () => {
       // The user reads nothing of root's: the bundle, the context and the TLS material are shared
       // copies (the PEM inline), and HOME is root's own, mode 0700.
       const shared = tempDir("rb-eacces-");
-      copyFileSync(CLI_BUNDLE, join(shared, "cli.mjs"));
+      for (const file of CLI_FILES) copyFileSync(file, join(shared, basename(file)));
       cpSync(context, join(shared, "context"), { recursive: true });
       execFileSync("chmod", ["-R", "a+rX", shared]);
       assert.equal(statSync("/root").mode & 0o007, 0, "root's home is closed to others");

@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { CLI_BUNDLE, REPO_ROOT, runProcess } from "../helpers/cli.js";
+import { CLI_FILES, REPO_ROOT, runProcess } from "../helpers/cli.js";
 import { BUSYBOX, run } from "../helpers/contexts.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -97,7 +97,7 @@ function project(): string {
   const dir = join(tempDir("rb-gitlab-"), "rb-gitlab-project");
   mkdirSync(join(dir, "dist"), { recursive: true });
   writeFileSync(join(dir, ".gitlab-ci.yml"), readmeGitlabCi());
-  copyFileSync(CLI_BUNDLE, join(dir, "dist", "cli.mjs"));
+  for (const file of CLI_FILES) copyFileSync(file, join(dir, "dist", basename(file)));
   copyFileSync(BUSYBOX, join(dir, "busybox"));
   writeFileSync(
     join(dir, "Dockerfile"),

@@ -48,7 +48,7 @@ beforeAll(async () => {
   const license = existsSync(join(REPO_ROOT, "LICENSE")) ? ["LICENSE"] : [];
   assert.deepEqual(
     manifest!.files.map((file) => file.path).sort(),
-    [...license, "README.md", "dist/cli.mjs", "package.json"],
+    [...license, "README.md", "dist/cli-program.mjs", "dist/cli.mjs", "package.json"],
     "the tarball holds the bundle, the README, the license and package.json only",
   );
   tarball = join(destination, manifest!.filename);

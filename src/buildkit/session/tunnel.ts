@@ -33,6 +33,8 @@ export interface SessionOptions {
   name?: string;
   services: SessionService[];
   signal?: AbortSignal;
+  /** Whether the messages we send on the tunnel are gzip-compressed (upload-compression.ts). */
+  compress?: boolean;
 }
 
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
@@ -62,7 +64,10 @@ export class Session {
         for (const path of methodPaths(service)) metadata.add("x-docker-expose-session-grpc-method", path);
       }
     }
-    this.call = callBidiStream(client.channel, Control.method.session, { metadata, signal: options.signal });
+    this.call = callBidiStream(client.sessionChannel(options.compress ?? false), Control.method.session, {
+      metadata,
+      signal: options.signal,
+    });
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     injector.injectConnection(tunnelDuplex(this.call));
     widenReceiveWindows(this.server);

@@ -1,6 +1,13 @@
 // The input table's rows for the runner: how it is reached (the connection, the version pin) or
 // started.
-import { isPemText, parseEndpoint, tlsInputsFromDir, type SshOptions } from "../../../buildkit/index.js";
+import {
+  isPemText,
+  parseEndpoint,
+  tlsInputsFromDir,
+  UPLOAD_COMPRESSION_MODES,
+  type SshOptions,
+  type UploadCompressionMode,
+} from "../../../buildkit/index.js";
 import { accessSync, constants } from "node:fs";
 import { resolve } from "node:path";
 import { InputError } from "../../../errors.js";
@@ -218,6 +225,27 @@ export const RUNNER_INPUTS = {
     },
     default: "error",
     parse: (value, { name }) => parseMismatchPolicy(value, name),
+  }),
+  uploadCompression: text({
+    action: "upload-compression",
+    cli: {
+      flag: "upload-compression",
+      value: "MODE",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "auto (default), on or off: gzip the upload of the context; auto",
+        "only over a wide-area link (a round trip of 5 ms or more)",
+      ],
+    },
+    default: "auto",
+    parse: (value, { name }) => {
+      const mode = value!.trim().toLowerCase();
+      if (!(UPLOAD_COMPRESSION_MODES as readonly string[]).includes(mode)) {
+        throw new InputError(`${name} "${value}" is not one of ${UPLOAD_COMPRESSION_MODES.join(", ")}.`);
+      }
+      return mode as UploadCompressionMode;
+    },
   }),
   debug: toggle({
     cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
