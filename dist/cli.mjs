@@ -33138,7 +33138,7 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 7600:
+/***/ 8834:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33154,6 +33154,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   cY: () => (/* reexport */ EndpointError),
   sU: () => (/* reexport */ MAX_SECRET_BYTES),
   Qc: () => (/* reexport */ RpcError),
+  Gx: () => (/* reexport */ RunnerGoneError),
   Nn: () => (/* reexport */ Session),
   AI: () => (/* reexport */ TlsConfigError),
   y1: () => (/* reexport */ authService),
@@ -33173,10 +33174,11 @@ __nccwpck_require__.d(__webpack_exports__, {
   dj: () => (/* reexport */ silenceIpServerNameWarning),
   kH: () => (/* reexport */ solve_solve),
   ai: () => (/* reexport */ sshService),
-  St: () => (/* reexport */ tlsInputsFromDir)
+  St: () => (/* reexport */ tlsInputsFromDir),
+  rl: () => (/* reexport */ watchLiveness)
 });
 
-// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, FileSendError, GitContextError, SshDialer, UnsafeOutputPathError, callFrontend, describeGitFetchFailure, describeSshFailure, gitAuthSecretIds, gitContextAttrs, gitHost, grpcTarget, isGitUrl, sshArguments
+// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, ConnectionLostError, FileSendError, GitContextError, RunnerUnresponsiveError, SshDialer, UnsafeOutputPathError, callFrontend, describeGitFetchFailure, describeSshFailure, gitAuthSecretIds, gitContextAttrs, gitHost, grpcTarget, isGitUrl, sshArguments
 
 // EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/index.js
 var src = __nccwpck_require__(3033);
@@ -33205,6 +33207,21 @@ class ConnectionError extends errors_BuildkitError {
         super(message);
         this.endpoint = endpoint;
     }
+}
+/**
+ * The runner went away while a build was running on it: the connection dropped, or the runner
+ * stopped answering. The build itself did not fail, so it may be run again on another runner.
+ */
+class RunnerGoneError extends ConnectionError {
+    name = "RunnerGoneError";
+}
+/** The connection to the runner closed or was reset mid-build. */
+class ConnectionLostError extends RunnerGoneError {
+    name = "ConnectionLostError";
+}
+/** The runner (or the link to it) stopped answering mid-build: frozen, or packets black-holed. */
+class RunnerUnresponsiveError extends RunnerGoneError {
+    name = "RunnerUnresponsiveError";
 }
 /** The runner answered a call with an error status. */
 class RpcError extends errors_BuildkitError {
@@ -40550,6 +40567,7 @@ class Session {
             }
         }
         this.call = callBidiStream(client.channel, Control.method.session, { metadata, signal: options.signal });
+        acceptLargeHeaders(this.server);
         const injector = this.server.createConnectionInjector(src/* ServerCredentials */.O2.createInsecure());
         injector.injectConnection(tunnelDuplex(this.call));
         widenReceiveWindows(this.server);
@@ -40564,6 +40582,24 @@ class Session {
         // The daemon answers the half-close by ending the stream; cancel if it does not.
         setTimeout(() => this.call.cancel(), 2000).unref();
     }
+}
+/** What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl. */
+const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
+/**
+ * The daemon sends a directory's .dockerignore patterns and followpaths to our FileSync as request
+ * headers, one header each. Node's HTTP/2 refuses a request of more than 128 headers (or 64 KiB of
+ * them) with ENHANCE_YOUR_CALM, so a .dockerignore of more than about 115 lines failed every
+ * build. grpc-js has no option for it; the options it creates its HTTP/2 server with (a private
+ * field, present in the grpc-js version we bundle) get grpc-go's limits. Must run before the
+ * connection injector creates that server.
+ */
+function acceptLargeHeaders(server) {
+    const options = server.commonServerOptions;
+    if (options === undefined)
+        return;
+    options.maxHeaderListPairs = Number.MAX_SAFE_INTEGER;
+    options.maxSessionMemory = Number.MAX_SAFE_INTEGER;
+    options.settings = { ...options.settings, maxHeaderListSize: MAX_HEADER_LIST_BYTES };
 }
 /**
  * The runner sends outputs to our server (FileSend), and Node's HTTP/2 grants the sender 64 KiB
@@ -40678,10 +40714,20 @@ function tunnelDuplex(call) {
     call.on("end", () => duplex.push(null));
     // Cancellation at close is expected; the HTTP/2 session on top ends with the tunnel either way.
     call.on("error", () => duplex.destroy());
+    // A write waiting for 'drain' on a call that ended would wait for ever: let it go.
+    call.on("close", () => {
+        pending = [];
+        pendingBytes = 0;
+        const callbacks = waiting;
+        waiting = [];
+        for (const callback of callbacks)
+            callback();
+    });
     return duplex;
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/solve.ts
+
 
 
 
@@ -40715,7 +40761,14 @@ async function solve_solve(client, options) {
         await status.drained();
         if (options.signal?.aborted)
             throw new errors_CancelledError("The build was cancelled.");
-        throw client.translate(error, options.signal);
+        const translated = client.translate(error, options.signal);
+        // The runner was reached before the build began: losing it now is losing it mid-build.
+        if (translated instanceof ConnectionError && !(translated instanceof RunnerGoneError)) {
+            const address = client.endpoint.address;
+            const details = rpc_isServiceError(error) ? error.details : translated.message;
+            throw new ConnectionLostError(`The connection to the runner at ${address} was lost during the build (${details}).`, address);
+        }
+        throw translated;
     }
 }
 function followStatus(client, ref, options) {
@@ -41146,14 +41199,83 @@ const Health = /*@__PURE__*/ service_serviceDesc(file_grpc_health_v1_health, 0);
 ;// CONCATENATED MODULE: ./src/buildkit/session/health.ts
 
 
-function healthService() {
+/** `onCheck` hears each check: the daemon's checks are how a build notices the runner is alive. */
+function healthService(onCheck) {
     return {
         service: Health,
         advertise: true,
         implementation: {
-            check: (_call, callback) => callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })),
+            check: (_call, callback) => {
+                onCheck?.();
+                callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }));
+            },
         },
     };
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/liveness.ts
+// Noticing, mid-build, a runner that stopped answering: frozen (SIGSTOP, a hung host) or behind a
+// link that drops every packet. TCP notices neither for minutes, and HTTP/2 pings cannot help:
+// buildkitd's gRPC server closes a connection that pings more often than every 5 minutes. What
+// the daemon does on its own is the signal: it checks our session's health every 5 seconds, and
+// Status streams progress. When both have been quiet for QUIET_MS, one bounded call (ListWorkers)
+// asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
+// nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
+
+
+
+
+/** Quiet this long (no health check, no Status) and the runner is asked directly. */
+const QUIET_MS = 12_000;
+/** How long that direct question may go unanswered. */
+const PROBE_TIMEOUT_MS = 10_000;
+const TICK_MS = 1_000;
+/**
+ * Watches `client` until stopped; calls `onGone` once, with the sentence to show, when the runner
+ * stopped answering or the connection to it was lost. The timer keeps the process alive on
+ * purpose: a build whose every call hangs still ends, through `onGone`.
+ */
+function watchLiveness(client, onGone) {
+    let lastHeard = Date.now();
+    let probing;
+    let stopped = false;
+    const address = client.endpoint.address;
+    const gone = (error) => {
+        if (stopped)
+            return;
+        stop();
+        onGone(error);
+    };
+    const probe = () => {
+        probing = new AbortController();
+        const quietSeconds = Math.round((Date.now() - lastHeard) / 1000);
+        rpc_callUnary(client.channel, Control.method.listWorkers, {}, { timeoutMs: PROBE_TIMEOUT_MS, signal: probing.signal })
+            .then(() => (lastHeard = Date.now()), (error) => {
+            if (stopped)
+                return;
+            if (rpc_isServiceError(error) && error.code === src/* status */.h5.UNAVAILABLE) {
+                gone(new ConnectionLostError(`The connection to the runner at ${address} was lost during the build (${error.details}).`, address));
+            }
+            else if (rpc_isServiceError(error) && error.code === src/* status */.h5.DEADLINE_EXCEEDED) {
+                gone(new RunnerUnresponsiveError(`The runner at ${address} stopped answering during the build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`, address));
+            }
+            else {
+                // It answered, if with an error: it is alive.
+                lastHeard = Date.now();
+            }
+        })
+            .finally(() => (probing = undefined));
+    };
+    const timer = setInterval(() => {
+        if (probing === undefined && Date.now() - lastHeard >= QUIET_MS)
+            probe();
+    }, TICK_MS);
+    function stop() {
+        stopped = true;
+        clearInterval(timer);
+        probing?.abort();
+    }
+    return { heard: () => (lastHeard = Date.now()), stop };
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/stat_pb.ts
@@ -41359,8 +41481,9 @@ async function sendDir(call, dirs) {
     requests.catch(() => undefined);
     let id = 0;
     for await (const entry of walkContext(root, filter)) {
-        if (entry.hasContent)
-            files.set(id, { path: entry.absolutePath, size: entry.size });
+        if (entry.hasContent) {
+            files.set(id, { path: entry.absolutePath, relativePath: entry.path, size: entry.size });
+        }
         id++;
         const stat = encodeStatPacket(entry);
         await write(call, preEncoded(PacketSchema, stat), undefined, stat.length);
@@ -41403,19 +41526,34 @@ async function sendFile(call, id, files) {
     if (file === undefined)
         throw new Error(`the runner requested unknown file id ${id}`);
     files.delete(id);
-    if (file.size <= BigInt(CHUNK_BYTES)) {
-        // Small files (most of a context) in one synchronous read: a stream costs several trips
-        // through the thread pool per file, which dominates uploads of many small files.
-        const data = readSmallFile(file.path, Number(file.size));
-        if (data !== undefined) {
-            if (data.length > 0) {
-                await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+    try {
+        if (file.size <= BigInt(CHUNK_BYTES)) {
+            // Small files (most of a context) in one synchronous read: a stream costs several trips
+            // through the thread pool per file, which dominates uploads of many small files.
+            const data = readSmallFile(file.path, Number(file.size));
+            if (data !== undefined) {
+                if (data.length > 0) {
+                    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+                }
+                await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+                return;
             }
+        }
+        await sendLargeFile(call, id, file.path);
+    }
+    catch (error) {
+        const code = error.code;
+        // Deleted since the walk: sent empty, as buildctl (fsutil) sends it. What was sent of a
+        // large file before that stays; the file ends there.
+        if (code === "ENOENT") {
             await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
             return;
         }
+        if (code !== undefined) {
+            throw new ContextReadError(`The context file "${file.relativePath}" cannot be read (${code}).`);
+        }
+        throw error;
     }
-    await sendLargeFile(call, id, file.path);
 }
 /** Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent. */
 const freeBuffers = [];
@@ -41496,11 +41634,36 @@ const SMALL_PACKET_BYTES = 64 * 1024;
  * packet's size for that decision; a pre-encoded packet has no fields to measure.
  */
 function write(call, packet, sent, bytes = packet.data.length) {
+    if (call.destroyed || call.writableEnded)
+        return Promise.reject(new CallClosedError());
     if (call.write(packet, sent))
         return Promise.resolve();
     if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
         return Promise.resolve();
-    return new Promise((resolve) => call.once("drain", resolve));
+    // 'drain' never comes to a call that the runner or the connection ended: wait for either.
+    return new Promise((resolve, reject) => {
+        const settle = (error) => {
+            call.off("drain", onDrain);
+            call.off("close", onClose);
+            call.off("error", onClose);
+            if (error)
+                reject(error);
+            else
+                resolve();
+        };
+        const onDrain = () => settle();
+        const onClose = () => settle(new CallClosedError());
+        call.once("drain", onDrain);
+        call.once("close", onClose);
+        call.once("error", onClose);
+    });
+}
+/** The runner's call ended while we were still sending: the runner or the connection went away. */
+class CallClosedError extends Error {
+    name = "CallClosedError";
+    constructor() {
+        super("the runner ended the file transfer");
+    }
 }
 /**
  * grpc-js's server stream hands its HTTP/2 stream one message at a time and takes the next only
@@ -42686,6 +42849,7 @@ function describeGitFetchFailure(message) {
 
 
 
+
 /***/ }),
 
 /***/ 2957:
@@ -42723,8 +42887,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: MAIN_HELP
 
-// EXTERNAL MODULE: ./src/buildkit/index.ts + 72 modules
-var buildkit = __nccwpck_require__(7600);
+// EXTERNAL MODULE: ./src/buildkit/index.ts + 73 modules
+var buildkit = __nccwpck_require__(8834);
 ;// CONCATENATED MODULE: ./src/errors.ts
 // The errors a person reads, and the one place where any error becomes what the adapters show:
 // a user error is one sentence and an exit code; the client library's errors (BuildkitError) are
@@ -45180,8 +45344,17 @@ async function runBuild(client, plan, request, options) {
     const progress = new PlainProgress(writeLog);
     // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
     let credentialError;
+    // A runner that stops answering (or a connection lost) ends the build through this signal, with
+    // the sentence in `runnerGone`; the caller's signal still cancels it.
+    const stopOnGone = new AbortController();
+    let runnerGone;
+    const liveness = (0,buildkit/* watchLiveness */.rl)(client, (error) => {
+        runnerGone = error;
+        stopOnGone.abort();
+    });
+    const signal = options.signal ? AbortSignal.any([options.signal, stopOnGone.signal]) : stopOnGone.signal;
     const fileSync = (0,buildkit/* fileSyncService */.lp)(request.localDirs);
-    const services = [(0,buildkit/* healthService */.WX)(), fileSync];
+    const services = [(0,buildkit/* healthService */.WX)(liveness.heard), fileSync];
     if (options.credentials) {
         services.push((0,buildkit/* authService */.y1)(options.credentials, { onError: (error) => (credentialError ??= error) }));
     }
@@ -45190,13 +45363,13 @@ async function runBuild(client, plan, request, options) {
     const outputTargets = request.outputTargets;
     const fileSend = outputTargets.some(Boolean)
         ? (0,buildkit/* fileSendService */.CO)(outputTargets, {
-            signal: options.signal,
+            signal,
             onWarning: (message) => writeLog(`warning: ${message}\n`),
         })
         : undefined;
     if (fileSend)
         services.push(fileSend);
-    const session = new buildkit/* Session */.Nn(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+    const session = new buildkit/* Session */.Nn(client, { sharedKey: sharedKey(plan), services, signal });
     const warnings = () => progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
     try {
         const exporterResponse = await (0,buildkit/* solve */.kH)(client, {
@@ -45205,8 +45378,11 @@ async function runBuild(client, plan, request, options) {
             frontendAttrs: request.frontendAttrs,
             exporters: request.exporters,
             entitlements: request.entitlements,
-            onStatus: (status) => progress.update(status),
-            signal: options.signal,
+            onStatus: (status) => {
+                liveness.heard();
+                progress.update(status);
+            },
+            signal,
         });
         progress.finish();
         return { exporterResponse, steps: progress.steps(), warnings: warnings() };
@@ -45216,6 +45392,10 @@ async function runBuild(client, plan, request, options) {
         const report = progress.failureReport();
         if (report)
             writeLog(report);
+        if (runnerGone && !options.signal?.aborted)
+            throw runnerGone;
+        if (error instanceof buildkit/* RunnerGoneError */.Gx)
+            throw error;
         // A refused or failed output is the reason, whatever words the runner wraps it in.
         const outputFailure = fileSend?.failure();
         if (outputFailure)
@@ -45234,6 +45414,7 @@ async function runBuild(client, plan, request, options) {
         throw new BuildFailedError(redactor.redact(`The build failed: ${error.details}`), locations, progress.steps());
     }
     finally {
+        liveness.stop();
         const rest = redactor.flush();
         if (rest)
             options.writeLog(rest);
@@ -47401,7 +47582,7 @@ async function runCli(argv, io) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   k: () => (/* binding */ startProcess)
 /* harmony export */ });
-/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7600);
+/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8834);
 // What every entry (the action's main step, the CLI) sets up once for the process.
 
 /**

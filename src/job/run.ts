@@ -11,6 +11,7 @@ import {
   fileSyncService,
   healthService,
   RpcError,
+  RunnerGoneError,
   secretsService,
   Session,
   solve,
@@ -19,6 +20,7 @@ import {
   type CredentialLookup,
   type SessionService,
   type SourceLocation,
+  watchLiveness,
 } from "../buildkit/index.js";
 import { PlainProgress } from "../report/plain-progress.js";
 import type { BuildWarning, LocalSourceLocation, StepSummary } from "../report/build-model.js";
@@ -71,8 +73,17 @@ export async function runBuild(
   const progress = new PlainProgress(writeLog);
   // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
   let credentialError: unknown;
+  // A runner that stops answering (or a connection lost) ends the build through this signal, with
+  // the sentence in `runnerGone`; the caller's signal still cancels it.
+  const stopOnGone = new AbortController();
+  let runnerGone: RunnerGoneError | undefined;
+  const liveness = watchLiveness(client, (error) => {
+    runnerGone = error;
+    stopOnGone.abort();
+  });
+  const signal = options.signal ? AbortSignal.any([options.signal, stopOnGone.signal]) : stopOnGone.signal;
   const fileSync = fileSyncService(request.localDirs);
-  const services: SessionService[] = [healthService(), fileSync];
+  const services: SessionService[] = [healthService(liveness.heard), fileSync];
   if (options.credentials) {
     services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
   }
@@ -81,12 +92,12 @@ export async function runBuild(
   const outputTargets = request.outputTargets;
   const fileSend = outputTargets.some(Boolean)
     ? fileSendService(outputTargets, {
-        signal: options.signal,
+        signal,
         onWarning: (message) => writeLog(`warning: ${message}\n`),
       })
     : undefined;
   if (fileSend) services.push(fileSend);
-  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+  const session = new Session(client, { sharedKey: sharedKey(plan), services, signal });
   const warnings = () =>
     progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
   try {
@@ -96,8 +107,11 @@ export async function runBuild(
       frontendAttrs: request.frontendAttrs,
       exporters: request.exporters,
       entitlements: request.entitlements,
-      onStatus: (status) => progress.update(status),
-      signal: options.signal,
+      onStatus: (status) => {
+        liveness.heard();
+        progress.update(status);
+      },
+      signal,
     });
     progress.finish();
     return { exporterResponse, steps: progress.steps(), warnings: warnings() };
@@ -105,6 +119,8 @@ export async function runBuild(
     progress.finish();
     const report = progress.failureReport();
     if (report) writeLog(report);
+    if (runnerGone && !options.signal?.aborted) throw runnerGone;
+    if (error instanceof RunnerGoneError) throw error;
     // A refused or failed output is the reason, whatever words the runner wraps it in.
     const outputFailure = fileSend?.failure();
     if (outputFailure) throw outputFailure;
@@ -121,6 +137,7 @@ export async function runBuild(
       progress.steps(),
     );
   } finally {
+    liveness.stop();
     const rest = redactor.flush();
     if (rest) options.writeLog(rest);
     session.close();

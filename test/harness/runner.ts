@@ -22,6 +22,8 @@ export interface TestRunner {
   binDir: string;
   dir: string;
   logFile: string;
+  /** buildkitd's process id, for the tests that freeze (SIGSTOP) or kill it. */
+  pid: number;
   /** buildctl with the TLS flags for this runner, for comparisons with the reference client. */
   buildctlArgs(): string[];
   stop(): Promise<void>;
@@ -119,6 +121,7 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
     binDir,
     dir,
     logFile,
+    pid: child.pid!,
     buildctlArgs: () => [
       "--addr",
       tcpAddress,

@@ -1,0 +1,116 @@
+// Noticing, mid-build, a runner that stopped answering: frozen (SIGSTOP, a hung host) or behind a
+// link that drops every packet. TCP notices neither for minutes, and HTTP/2 pings cannot help:
+// buildkitd's gRPC server closes a connection that pings more often than every 5 minutes. What
+// the daemon does on its own is the signal: it checks our session's health every 5 seconds, and
+// Status streams progress. When both have been quiet for QUIET_MS, one bounded call (ListWorkers)
+// asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
+// nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
+// A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY.
+import { ConnectionLostError, RunnerUnresponsiveError, type RunnerGoneError } from "./errors.js";
+import type { BuildkitClient } from "./client.js";
+import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
+import { callUnary, isServiceError } from "./rpc.js";
+import { connectivityState, status as GrpcStatus } from "@grpc/grpc-js";
+
+/** Quiet this long (no health check, no Status) and the runner is asked directly. */
+export const QUIET_MS = 12_000;
+/** How long that direct question may go unanswered. */
+export const PROBE_TIMEOUT_MS = 10_000;
+const TICK_MS = 1_000;
+
+export interface LivenessWatch {
+  /** The runner showed a sign of life (a session health check, a Status message). */
+  heard(): void;
+  stop(): void;
+}
+
+/**
+ * Watches `client` until stopped; calls `onGone` once, with the sentence to show, when the runner
+ * stopped answering or the connection to it was lost. The timer keeps the process alive on
+ * purpose: a build whose every call hangs still ends, through `onGone`.
+ */
+export function watchLiveness(
+  client: BuildkitClient,
+  onGone: (error: RunnerGoneError) => void,
+): LivenessWatch {
+  let lastHeard = Date.now();
+  let probing: AbortController | undefined;
+  let stopped = false;
+  const address = client.endpoint.address;
+
+  const gone = (error: RunnerGoneError) => {
+    if (stopped) return;
+    stop();
+    onGone(error);
+  };
+
+  const probe = () => {
+    probing = new AbortController();
+    const quietSeconds = Math.round((Date.now() - lastHeard) / 1000);
+    callUnary(
+      client.channel,
+      Control.method.listWorkers,
+      {},
+      { timeoutMs: PROBE_TIMEOUT_MS, signal: probing.signal },
+    )
+      .then(
+        () => (lastHeard = Date.now()),
+        (error: unknown) => {
+          if (stopped) return;
+          if (isServiceError(error) && error.code === GrpcStatus.UNAVAILABLE) {
+            gone(
+              new ConnectionLostError(
+                `The connection to the runner at ${address} was lost during the build (${error.details}).`,
+                address,
+              ),
+            );
+          } else if (isServiceError(error) && error.code === GrpcStatus.DEADLINE_EXCEEDED) {
+            gone(
+              new RunnerUnresponsiveError(
+                `The runner at ${address} stopped answering during the build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`,
+                address,
+              ),
+            );
+          } else {
+            // It answered, if with an error: it is alive.
+            lastHeard = Date.now();
+          }
+        },
+      )
+      .finally(() => (probing = undefined));
+  };
+
+  // Every call of the build shares the channel's one connection: when it closes, the build is lost,
+  // whatever the calls still waiting say (a reset mid-upload could leave one pending).
+  const channel = client.channel.getChannel();
+  const watchConnection = (last: connectivityState) => {
+    if (stopped) return;
+    const now = channel.getConnectivityState(false);
+    if (last === connectivityState.READY && now !== connectivityState.READY) {
+      gone(
+        new ConnectionLostError(
+          `The connection to the runner at ${address} was lost during the build (it closed).`,
+          address,
+        ),
+      );
+      return;
+    }
+    // No deadline: grpc-js would hold the process open with a timer for it. A closed channel
+    // (SHUTDOWN) calls back once more, when stopped.
+    if (now !== connectivityState.SHUTDOWN)
+      channel.watchConnectivityState(now, Infinity, () => watchConnection(now));
+  };
+  watchConnection(channel.getConnectivityState(false));
+
+  const timer = setInterval(() => {
+    if (probing === undefined && Date.now() - lastHeard >= QUIET_MS) probe();
+  }, TICK_MS);
+
+  function stop() {
+    stopped = true;
+    clearInterval(timer);
+    probing?.abort();
+  }
+
+  return { heard: () => (lastHeard = Date.now()), stop };
+}
