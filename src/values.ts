@@ -54,15 +54,41 @@ export function parseKeyValues(
   return result;
 }
 
-/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
+/**
+ * "30s", "1500ms", "2m", "1h": a positive duration, as milliseconds. A bare number is refused: 10
+ * could be meant as seconds or milliseconds (or minutes, like GitHub's timeout-minutes), and a
+ * guess would fail far from the cause.
+ */
 export function parseDuration(value: string, name: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
   const amount = match ? Number(match[1]) : NaN;
   if (!match || !(amount > 0)) {
-    throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
+    throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms, 2m or 1h.`);
   }
-  const unit = match[2] ?? "s";
-  return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
+  const unit = match[2];
+  if (unit === undefined) {
+    throw new InputError(
+      `${name} is "${value}", a number without a unit; write ${match[1]}s, ${match[1]}ms or ${match[1]}m.`,
+    );
+  }
+  return Math.round(amount * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as "ms" | "s" | "m" | "h"]);
+}
+
+/** A duration in the largest unit that writes it whole, as a user gives it: 5s, 2m, 1h, 1500ms. */
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A whole number, zero or more: "0", "3". */
+export function parseCount(value: string, name: string): number {
+  const text = value.trim();
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new InputError(`${name} is "${value}"; give a whole number, 0 or more.`);
+  }
+  return Number(text);
 }
 
 const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;

@@ -2,10 +2,15 @@
 import * as grpc from "@grpc/grpc-js";
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { grpcTarget, type Endpoint } from "./endpoint.js";
-import { CancelledError, ConnectionError, RpcError } from "./errors.js";
-import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
+import { CancelledError, ConnectionError, ConnectionLostError, RpcError, RunnerGoneError } from "./errors.js";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import {
+  type BuildHistoryEvent,
+  BuildHistoryEventType,
+  Control,
+} from "./proto/moby/buildkit/v1/control_pb.js";
 import type { WorkerRecord } from "./proto/moby/buildkit/v1/types/worker_pb.js";
-import { CHANNEL_OPTIONS, callUnary, isServiceError } from "./rpc.js";
+import { CHANNEL_OPTIONS, callServerStream, callUnary, isServiceError } from "./rpc.js";
 import { sourceLocations } from "./error-details.js";
 import { hasTls, type TlsMaterial } from "./tls.js";
 import { formatPlatform } from "./platform.js";
@@ -42,6 +47,14 @@ export interface RunnerInfo {
   workers: WorkerInfo[];
   /** Every platform some worker supports, in the daemon's order, without repeats. */
   platforms: string[];
+}
+
+/** One build the runner is working on now, as its build history lists it. */
+export interface BuildInFlight {
+  ref: string;
+  frontend: string;
+  /** When the build started; undefined when the runner did not say. */
+  createdAt: Date | undefined;
 }
 
 export class BuildkitClient {
@@ -86,6 +99,51 @@ export class BuildkitClient {
   async workers(signal?: AbortSignal): Promise<WorkerInfo[]> {
     const response = await this.unary(Control.method.listWorkers, {}, signal);
     return response.record.map(toWorkerInfo);
+  }
+
+  /**
+   * The builds in flight: ListenBuildHistory with active_only and early_exit lists the active
+   * builds and ends. Undefined when the runner predates build history (older than v0.11).
+   */
+  async buildsInFlight(signal?: AbortSignal): Promise<BuildInFlight[] | undefined> {
+    const timeout = AbortSignal.timeout(this.connectTimeoutMs);
+    const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const stream = callServerStream(
+      this.channel,
+      Control.method.listenBuildHistory,
+      { activeOnly: true, earlyExit: true },
+      { signal: bounded },
+    );
+    const builds: BuildInFlight[] = [];
+    try {
+      for await (const event of stream) {
+        const { type, record } = event as BuildHistoryEvent;
+        if (type !== BuildHistoryEventType.STARTED || !record) continue;
+        builds.push({
+          ref: record.ref,
+          frontend: record.frontend,
+          createdAt: record.createdAt ? timestampDate(record.createdAt) : undefined,
+        });
+      }
+      return builds;
+    } catch (error) {
+      if (isServiceError(error) && error.code === grpc.status.UNIMPLEMENTED) return undefined;
+      if (timeout.aborted && !signal?.aborted) {
+        throw new ConnectionError(
+          `The runner at ${this.endpoint.address} did not list its builds in flight within ${this.connectTimeoutMs / 1000} s.`,
+          this.endpoint.address,
+        );
+      }
+      throw this.translate(error, signal);
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  /** The bytes of the runner's build cache (DiskUsage: every record's size, summed). */
+  async cacheBytes(signal?: AbortSignal): Promise<number> {
+    const response = await this.unary(Control.method.diskUsage, {}, signal);
+    return response.record.reduce((sum, record) => sum + Number(record.size), 0);
   }
 
   /** Health check: Info (falling back to ListWorkers on daemons older than v0.11) and workers. */
@@ -143,6 +201,24 @@ export class BuildkitClient {
     return failure.connection
       ? new ConnectionError(failure.message, this.endpoint.address)
       : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
+  }
+
+  /**
+   * A failure of the call that runs a build (Solve): the runner unreachable there went away after
+   * it answered the health check, so the build may run again elsewhere (RunnerGoneError).
+   */
+  translateBuildFailure(error: unknown, signal?: AbortSignal): Error {
+    const translated = this.translate(error, signal);
+    // UNAVAILABLE is grpc-js's own word for a transport that closed or reset under the call.
+    const lost = isServiceError(error) && error.code === grpc.status.UNAVAILABLE;
+    if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
+      return translated;
+    }
+    const detail = error.details ?? error.message;
+    return new ConnectionLostError(
+      `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`,
+      this.endpoint.address,
+    );
   }
 }
 

@@ -60,14 +60,14 @@ export function watchLiveness(
           if (isServiceError(error) && error.code === GrpcStatus.UNAVAILABLE) {
             gone(
               new ConnectionLostError(
-                `The connection to the runner at ${address} was lost during the build (${error.details}).`,
+                `The connection to the runner at ${address} was lost mid-build (${error.details}).`,
                 address,
               ),
             );
           } else if (isServiceError(error) && error.code === GrpcStatus.DEADLINE_EXCEEDED) {
             gone(
               new RunnerUnresponsiveError(
-                `The runner at ${address} stopped answering during the build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`,
+                `The runner at ${address} stopped answering mid-build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`,
                 address,
               ),
             );
@@ -89,7 +89,7 @@ export function watchLiveness(
     if (last === connectivityState.READY && now !== connectivityState.READY) {
       gone(
         new ConnectionLostError(
-          `The connection to the runner at ${address} was lost during the build (it closed).`,
+          `The connection to the runner at ${address} was lost mid-build (it closed).`,
           address,
         ),
       );

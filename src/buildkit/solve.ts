@@ -9,8 +9,7 @@ import {
 } from "./proto/moby/buildkit/v1/control_pb.js";
 import { callServerStream, callUnary } from "./rpc.js";
 import { newIdentifier } from "./session/tunnel.js";
-import { CancelledError, ConnectionError, ConnectionLostError, RunnerGoneError } from "./errors.js";
-import { isServiceError } from "./rpc.js";
+import { CancelledError } from "./errors.js";
 
 export interface ExporterRequest {
   type: string;
@@ -57,17 +56,7 @@ export async function solve(client: BuildkitClient, options: SolveOptions): Prom
   } catch (error) {
     await status.drained();
     if (options.signal?.aborted) throw new CancelledError("The build was cancelled.");
-    const translated = client.translate(error, options.signal);
-    // The runner was reached before the build began: losing it now is losing it mid-build.
-    if (translated instanceof ConnectionError && !(translated instanceof RunnerGoneError)) {
-      const address = client.endpoint.address;
-      const details = isServiceError(error) ? error.details : translated.message;
-      throw new ConnectionLostError(
-        `The connection to the runner at ${address} was lost during the build (${details}).`,
-        address,
-      );
-    }
-    throw translated;
+    throw client.translateBuildFailure(error, options.signal);
   }
 }
 

@@ -1,9 +1,10 @@
 // ssh:// endpoints, reached as BuildKit's ssh connection helper (buildctl, buildx's remote driver)
 // reaches them: the system's ssh runs `buildctl [--addr unix://SOCKET] dial-stdio` on the far side,
 // and gRPC goes over its stdin and stdout. grpc-js has no custom transport, so it dials a unix
-// socket in a private directory of ours; each connection to it gets its own ssh.
+// socket in a private directory of ours; each connection to it gets its own ssh. A key given as
+// text is held by a private ssh-agent of ours, in memory: it is never written to disk.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +14,15 @@ import { formatSeconds } from "./rpc-errors.js";
 export interface SshOptions {
   /** A private key file for this runner: used alone (IdentitiesOnly), not the agent's keys. */
   identityFile?: string;
-  /** The private key as text (an input or secret); written to the dialer's private dir, mode 0600. */
+  /**
+   * The private key as text (an input or secret): added to a private ssh-agent that lives as long
+   * as the dialer, and used alone. Never written to disk.
+   */
   identityKey?: string;
   /** A known_hosts file to check the host key against, instead of the user's. */
   knownHostsFile?: string;
+  /** The same as known_hosts lines (public keys: written to the dialer's private dir). */
+  knownHosts?: string;
   /**
    * Trust a host key seen for the first time and record it (ssh's accept-new). Off by default:
    * an unknown or changed host key fails the connection.
@@ -37,7 +43,7 @@ const STDERR_KEEP_BYTES = 4096;
 /** ssh's arguments, as BuildKit's helper builds them, after our options that keep it from prompting or hanging. */
 export function sshArguments(
   endpoint: SshEndpoint,
-  options: SshOptions & { identityPath?: string },
+  options: SshOptions & { identityPath?: string; identityAgent?: string },
   connectTimeoutMs: number,
 ): string[] {
   const args = [
@@ -61,6 +67,9 @@ export function sshArguments(
   if (options.identityPath !== undefined) {
     args.push("-i", options.identityPath, "-o", "IdentitiesOnly=yes");
   }
+  // The agent holding a key given as text; identityPath is then its public key, which ssh matches
+  // to the agent's private key.
+  if (options.identityAgent !== undefined) args.push("-o", `IdentityAgent=${options.identityAgent}`);
   if (endpoint.user !== undefined) args.push("-l", endpoint.user);
   if (endpoint.port !== undefined) args.push("-p", String(endpoint.port));
   args.push("--", endpoint.host, "buildctl");
@@ -74,8 +83,10 @@ export class SshDialer {
   readonly socketPath: string;
   private readonly dir: string;
   private readonly server: Server;
-  private readonly args: string[];
+  /** ssh's arguments, once the private agent (for a key given as text) holds the key. */
+  private readonly args: Promise<string[]>;
   private readonly command: string;
+  private agent: ChildProcess | undefined;
   private readonly children = new Set<ChildProcess>();
   private readonly sockets = new Set<Socket>();
   private lastFailure: string | undefined;
@@ -88,14 +99,23 @@ export class SshDialer {
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "rb-ssh-dial-"));
     this.socketPath = join(this.dir, "dial.sock");
-    let identityPath = options.identityFile;
     try {
-      if (options.identityKey !== undefined) {
-        identityPath = join(this.dir, "identity");
-        const key = options.identityKey.trim() + "\n";
-        writeFileSync(identityPath, key, { mode: 0o600 });
+      let knownHostsFile = options.knownHostsFile;
+      if (options.knownHosts !== undefined) {
+        knownHostsFile = join(this.dir, "known_hosts");
+        writeFileSync(knownHostsFile, options.knownHosts.trim() + "\n", { mode: 0o600 });
       }
-      this.args = sshArguments(endpoint, { ...options, identityPath }, connectTimeoutMs);
+      const withHosts = { ...options, knownHostsFile };
+      this.args =
+        options.identityKey === undefined
+          ? Promise.resolve(
+              sshArguments(endpoint, { ...withHosts, identityPath: options.identityFile }, connectTimeoutMs),
+            )
+          : this.startAgent(options.identityKey).then((agent) =>
+              sshArguments(endpoint, { ...withHosts, ...agent }, connectTimeoutMs),
+            );
+      // A failure is noted for the first connection, which fails with it.
+      this.args.catch(() => undefined);
       this.command = options.command ?? "ssh";
       this.server = createServer((socket) => this.relay(socket));
       // Binding a path happens at once; grpc-js dials only at the first call.
@@ -122,7 +142,51 @@ export class SshDialer {
     this.server.close();
     for (const socket of this.sockets) socket.destroy();
     for (const child of this.children) stopChild(child);
+    if (this.agent) stopChild(this.agent);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Starts ssh-agent in the foreground (our child, so it ends with us) on a socket in our private
+   * dir, adds the key from stdin, and writes the matching public key for ssh's -i.
+   */
+  private async startAgent(key: string): Promise<{ identityPath: string; identityAgent: string }> {
+    const socket = join(this.dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", socket], { stdio: ["ignore", "ignore", "pipe"] });
+    this.agent = agent;
+    const failure = (why: string) =>
+      new Error(`The ssh key given for ${this.endpoint.address} cannot be used: ${why.replace(/\.$/, "")}.`);
+    let agentError = "";
+    agent.stderr!.on("data", (chunk: Buffer) => (agentError += chunk.toString("utf8")));
+    const spawned = new Promise<void>((resolve, reject) => {
+      agent.once("spawn", resolve);
+      agent.once("error", (error) => reject(failure(`ssh-agent could not be started (${error.message})`)));
+    });
+    await spawned;
+    const deadline = Date.now() + AGENT_TIMEOUT_MS;
+    while (!existsSync(socket)) {
+      if (agent.exitCode !== null || this.closed || Date.now() > deadline) {
+        throw failure(`ssh-agent did not start (${agentError.trim() || "no socket"})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      SSH_AUTH_SOCK: socket,
+      SSH_ASKPASS_REQUIRE: "never",
+    };
+    const added = await runWithInput("ssh-add", ["-q", "-"], key.trim() + "\n", env);
+    if (added.code !== 0) {
+      const reason = added.stderr.trim().split("\n").at(-1) ?? "";
+      // ssh-add's words for a key with a passphrase: there is no one to type it.
+      throw failure(/passphrase|askpass/i.test(added.stderr) ? "it has a passphrase" : `ssh-add: ${reason}`);
+    }
+    const listed = await runWithInput("ssh-add", ["-L"], "", env);
+    const publicKey = listed.stdout.trim().split("\n")[0];
+    if (listed.code !== 0 || !publicKey) throw failure(`ssh-add -L: ${listed.stderr.trim()}`);
+    const identityPath = join(this.dir, "identity.pub");
+    writeFileSync(identityPath, publicKey + "\n");
+    return { identityPath, identityAgent: socket };
   }
 
   private relay(socket: Socket): void {
@@ -130,7 +194,25 @@ export class SshDialer {
       socket.destroy();
       return;
     }
-    const child = spawn(this.command, this.args, { stdio: ["pipe", "pipe", "pipe"] });
+    this.sockets.add(socket);
+    // Until ssh runs (the agent may still be starting), a socket error only ends the socket.
+    socket.on("error", () => socket.destroy());
+    socket.once("close", () => this.sockets.delete(socket));
+    this.args.then(
+      (args) => this.relayThrough(socket, args),
+      (error: Error) => {
+        this.lastFailure = error.message;
+        socket.destroy();
+      },
+    );
+  }
+
+  private relayThrough(socket: Socket, args: string[]): void {
+    if (this.closed || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const child = spawn(this.command, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.children.add(child);
     this.sockets.add(socket);
     let stderr = "";
@@ -161,6 +243,29 @@ export class SshDialer {
       socket.destroy();
     });
   }
+}
+
+/** ssh-agent's start and each ssh-add are bounded by this. */
+const AGENT_TIMEOUT_MS = 10_000;
+
+/** Runs a short command with `input` on its stdin, within AGENT_TIMEOUT_MS. */
+function runWithInput(
+  file: string,
+  args: string[],
+  input: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env, stdio: ["pipe", "pipe", "pipe"], timeout: AGENT_TIMEOUT_MS });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", (error) => resolve({ code: -1, stdout, stderr: error.message }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin!.on("error", () => undefined);
+    child.stdin!.end(input);
+  });
 }
 
 function stopChild(child: ChildProcess): void {

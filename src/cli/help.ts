@@ -10,10 +10,11 @@ const TITLES: Record<HelpSection, string | undefined> = {
   outputs: "Outputs (repeatable; the runner streams them back here):",
   secrets: "Secrets and credentials (values are never printed; the log shows *** instead):",
   connection: "Runner connection:",
+  general: "General:",
 };
 
-/** Where a flag's help starts. */
-const HELP_COLUMN = 32;
+/** Where a flag's help starts; a flag with its value longer than this leaves two spaces, else wraps. */
+const HELP_COLUMN = 34;
 
 export function flagsHelp(command: Command): string {
   const rows = Object.values(INPUTS) as Row[];
@@ -25,7 +26,7 @@ export function flagsHelp(command: Command): string {
       const { flag, short, value, help } = row.cli;
       const left = `  ${short ? `-${short}, ` : "    "}--${flag}${value ? ` ${value}` : ""}`;
       const [first = "", ...rest] = help;
-      if (left.length < HELP_COLUMN) lines.push(`${left.padEnd(HELP_COLUMN)}${first}`);
+      if (left.length <= HELP_COLUMN - 2) lines.push(`${left.padEnd(HELP_COLUMN)}${first}`);
       else lines.push(left, `${" ".repeat(HELP_COLUMN)}${first}`);
       for (const line of rest) lines.push(`${" ".repeat(HELP_COLUMN)}${line}`);
     }

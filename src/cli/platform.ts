@@ -1,6 +1,7 @@
 // The job's platform in a shell, GitLab CI or CircleCI: plain lines on stderr (the build log too,
-// as buildctl prints its progress there), no masking service, the image digest as the one output
-// a person reads, and a runner started for the command kept in ~/.cache/remote-buildkit.
+// as buildctl prints its progress there), no masking service, no step outputs (the build command
+// closes with what was built instead), and a runner started for the command kept in
+// ~/.cache/remote-buildkit.
 import { join } from "node:path";
 import type { JobPlatform } from "../job/platform.js";
 import { defaultCacheRoot, DirToolStore } from "../runner/release/tool-store.js";
@@ -14,9 +15,8 @@ export function cliPlatform(context: CommandContext, debug: boolean): JobPlatfor
     reporter,
     writeLog: (text) => context.stderr(text),
     mask: () => {},
-    setOutput: (name, value) => {
-      if (name === "digest" && value) reporter.info(`Image digest: ${value}`);
-    },
+    // The digest is in the closing lines the build command prints.
+    setOutput: () => {},
     localRunner: {
       tools: new DirToolStore(cacheRoot),
       // The state dir is the build cache: kept between commands, so the next build starts warm.

@@ -44,6 +44,12 @@ export interface RegistryCredentialOptions {
   onSecret: (value: string) => void;
   /** Bound on one run of a credential helper; 30 s by default. */
   helperTimeoutMs?: number;
+  /**
+   * Where a build needs no credentials (it pushes nothing), a docker config that cannot be read
+   * (an unreadable HOME, say) is told here and the build goes on anonymously; without it, that is
+   * an InputError.
+   */
+  onUnreadableConfig?: (message: string) => void;
 }
 
 export type RegistryCredentialLookup = (
@@ -86,7 +92,7 @@ export function loadRegistryCredentials(options: RegistryCredentialOptions): Reg
   const config =
     options.useDockerConfig === false
       ? emptyConfig("")
-      : readDockerConfig(dockerConfigFile(env), options.onSecret);
+      : readDockerConfig(dockerConfigFile(env), options.onSecret, options.onUnreadableConfig);
   const helperTimeoutMs = options.helperTimeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
   const fromHelpers = new Map<string, { created: number; answer: Promise<RegistryCredential | undefined> }>();
 
@@ -137,16 +143,22 @@ function emptyConfig(file: string): DockerConfig {
   return { file, auths: new Map(), credHelpers: new Map(), credsStore: undefined };
 }
 
-function readDockerConfig(file: string, onSecret: (value: string) => void): DockerConfig {
+function readDockerConfig(
+  file: string,
+  onSecret: (value: string) => void,
+  onUnreadable: ((message: string) => void) | undefined,
+): DockerConfig {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     // No config is the common case on CI machines: anonymous access.
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyConfig(file);
-    throw new InputError(
-      `The docker config ${file} cannot be read (${(error as NodeJS.ErrnoException).code}).`,
-    );
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return emptyConfig(file);
+    const message = `The docker config ${file} cannot be read (${code})`;
+    if (!onUnreadable) throw new InputError(`${message}.`);
+    onUnreadable(`${message}; building without its registry credentials.`);
+    return emptyConfig(file);
   }
   if (text.trim() === "") return emptyConfig(file);
   let parsed: unknown;

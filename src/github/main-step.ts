@@ -5,6 +5,7 @@ import { describeError, EXIT_FAILED } from "../errors.js";
 import { runBuildJob } from "../job/build-job.js";
 import { BuildFailedError } from "../job/errors.js";
 import { startProcess } from "../job/process.js";
+import { buildClosingLines } from "../report/closing.js";
 import { readActionInputs } from "./inputs.js";
 import { githubPlatform, maskSecret } from "./platform.js";
 
@@ -12,7 +13,8 @@ export async function runMainStep(): Promise<void> {
   const { signal, end } = startProcess();
   const platform = githubPlatform(signal);
   try {
-    await runBuildJob(readActionInputs(maskSecret), platform);
+    const outcome = await runBuildJob(readActionInputs(maskSecret), platform);
+    for (const line of buildClosingLines(outcome)) platform.reporter.info(line);
   } catch (error) {
     const described = describeError(error);
     if (described.stack) core.debug(described.stack);

@@ -1,23 +1,24 @@
 // The Reporter on @actions/core: log groups, warnings and errors as annotations, debug lines.
 import * as core from "@actions/core";
 import { annotationFile } from "../report/build-summary.js";
+import { escapeControlCharacters as visible } from "../report/control-characters.js";
 import type { Annotation, Reporter } from "../report/reporter.js";
 
 export class GithubReporter implements Reporter {
   info(message: string): void {
-    core.info(message);
+    core.info(visible(message));
   }
   warning(message: string, annotation?: Annotation): void {
-    core.warning(message, annotationProperties(annotation));
+    core.warning(visible(message), annotationProperties(annotation));
   }
   error(message: string, annotation?: Annotation): void {
-    core.error(message, annotationProperties(annotation));
+    core.error(visible(message), annotationProperties(annotation));
   }
   debug(message: string): void {
-    core.debug(message);
+    core.debug(visible(message));
   }
   group<T>(title: string, body: () => Promise<T>): Promise<T> {
-    return core.group(title, body);
+    return core.group(visible(title), body);
   }
 }
 

@@ -2,7 +2,13 @@
 // multi-node builds do it: each platform builds on its own runner at the same time and is pushed
 // by digest; then one image index listing them all is pushed under each name. The registry is
 // where the results meet, so this needs a push and no other outputs.
-import { formatPlatform, type BuildkitClient, type Platform, type RunnerInfo } from "../buildkit/index.js";
+import {
+  CancelledError,
+  formatPlatform,
+  type BuildkitClient,
+  type Platform,
+  type RunnerInfo,
+} from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
 import { BuildFailedError } from "./errors.js";
 import type { Reporter } from "../report/reporter.js";
@@ -45,7 +51,10 @@ export async function buildAcrossRunners(
   }
   const names = image.names.map((name) => name.trim());
   const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))];
-  const results = await Promise.all(
+  // One part that fails ends the others: their results would have nothing to meet.
+  const siblings = new AbortController();
+  const signal = AbortSignal.any([options.signal, siblings.signal]);
+  const settled = await Promise.allSettled(
     parts.map((part) => {
       const log = prefixedLines(`[${formatPlatform(part.platform)}] `, options.writeLog);
       const plan = { ...build.plan, platforms: [part.platform] };
@@ -53,11 +62,24 @@ export async function buildAcrossRunners(
       const exporters: Exporter[] = [{ ...image, names: untaggedNames, pushByDigest: true }];
       return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters }), {
         ...options,
+        signal,
         redactor: options.newRedactor(),
         writeLog: log.write,
-      }).finally(log.end);
+      })
+        .catch((error: unknown) => {
+          siblings.abort();
+          throw error;
+        })
+        .finally(log.end);
     }),
   );
+  const failures = settled.flatMap((outcome) =>
+    outcome.status === "rejected" ? [outcome.reason as unknown] : [],
+  );
+  // The failure that ended the others, not their cancellation.
+  const failure = failures.find((error) => !(error instanceof CancelledError)) ?? failures[0];
+  if (failure !== undefined) throw failure;
+  const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<BuildResult>).value);
   const entries: IndexEntry[] = results.map((result, index) => ({
     ...manifestDescriptor(result.exporterResponse, formatPlatform(parts[index]!.platform)),
     platform: { ...parts[index]!.platform },

@@ -2,91 +2,235 @@
 // started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
 // the job summary, each through the platform. The adapters only read inputs and present errors.
 import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
+import { writeDotenvFile } from "../outputs/dotenv.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
+import type { ClosingInput } from "../report/closing.js";
+import { writeCodeQualityReport } from "../report/code-quality.js";
+import { describePool } from "../report/pool-summary.js";
 import { describeRunner } from "../report/runner-summary.js";
 import { acquireRunner, type AcquiredRunner } from "../runner/acquire.js";
+import { defaultAffinityKey } from "../runner/affinity.js";
+import type { StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { RunnerOptions } from "../runner/options.js";
 import { buildOnAcquired } from "./across-runners.js";
-import { BuildFailedError } from "./errors.js";
+import { RunnerGoneError, RunnerUnresponsiveError, type RunnerInfo } from "../buildkit/index.js";
+import { boundedSignal, timedOut } from "../deadline.js";
+import { describeError } from "../errors.js";
+import { formatDuration } from "../values.js";
+import { BuildFailedError, BuildTimeoutError } from "./errors.js";
 import type { ReadInputs } from "./inputs/read.js";
-import type { JobPlatform, OutputToUpload, UploadedArtifact } from "./platform.js";
-import { prepareBuild, runnerInputNames, runnerOptions, type BuildRequest } from "./request.js";
+import type { JobPlatform, OutputToUpload, StepOutput, UploadedArtifact } from "./platform.js";
+import {
+  prepareBuild,
+  runnerInputNames,
+  runnerOptions,
+  startedRunnerConfig,
+  type BuildRequest,
+} from "./request.js";
 import type { BuildResult } from "./run.js";
 
-export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<void> {
+/** Runs the build; what it returns is what the adapters close the log with (buildClosingLines). */
+export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<ClosingInput> {
   const started = Date.now();
   const { values: inputs } = read;
   const { reporter } = platform;
+  // Every output set, for the dotenv report.
+  const outputs: Partial<Record<StepOutput, string>> = {};
+  const setOutput = (name: StepOutput, value: string) => {
+    outputs[name] = value;
+    platform.setOutput(name, value);
+  };
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
+  const startConfig = startedRunnerConfig(read);
   const request = prepareBuild(read, platform);
-  const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
-    const acquired = await connect(read, runner, platform, request);
-    for (const line of describeRunner(acquired.info)) reporter.info(line);
-    return acquired;
-  });
-  const { info, reason, release } = acquired;
-  reporter.debug(`Runner chosen: ${reason}`);
-  platform.setOutput("runner-reason", reason);
-  let result: BuildResult;
+  // The deadline covers choosing the runner and every attempt; aborting the Solve cancels the
+  // build on the runner.
+  const deadline =
+    inputs.buildTimeoutMs === undefined ? undefined : boundedSignal(inputs.buildTimeoutMs, platform.signal);
+  const signal = deadline?.signal ?? platform.signal;
+  let built: Built;
+  const chosen: Partial<Omit<Built, "result">> = {};
   try {
-    checkExporterCount(request.exporters.length, info);
-    for (const [name, value] of Object.entries(runnerOutputs(info))) {
-      platform.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
-    }
-    result = await reporter.group("Build", () =>
-      buildOnAcquired(
-        acquired,
-        request,
-        {
-          ...request.session,
-          redactor: request.newRedactor(),
-          newRedactor: request.newRedactor,
-          writeLog: (text) => platform.writeLog(text),
-          signal: platform.signal,
-        },
-        inputs.strictPlatforms,
-        reporter,
-      ),
-    );
+    built = await buildWithRetries(read, runner, platform, request, signal, started, chosen, {
+      setOutput,
+      startConfig,
+    });
   } catch (error) {
-    if (error instanceof BuildFailedError) {
+    if (!deadline || !timedOut(deadline.signal)) throw error;
+    const timeout = new BuildTimeoutError(
+      `The build did not finish within ${formatDuration(inputs.buildTimeoutMs!)} (${read.names.buildTimeoutMs}), so it was cancelled on the runner.`,
+    );
+    if (chosen.info) {
       await writeSummary(platform, {
-        runner: info,
-        steps: error.steps,
+        runner: chosen.info,
+        pool: chosen.pool,
+        runnerReason: chosen.reason,
+        steps: [],
         warnings: [],
-        failure: error.message,
+        failure: timeout.message,
         durationMs: Date.now() - started,
       });
     }
-    throw error;
+    throw timeout;
   } finally {
-    await release();
+    deadline?.clear();
   }
+  const { result, info, pool, reason } = built;
   for (const warning of result.warnings) {
     reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
   }
   const artifact = await uploadOutputs(read, platform, request);
   const image = imageOutputs(result.exporterResponse);
   for (const [name, value] of Object.entries(image)) {
-    platform.setOutput(name as keyof typeof image, value);
+    setOutput(name as keyof typeof image, value);
   }
   if (inputs.metadataFile)
     writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+  if (inputs.outputsDotenv) writeDotenvFile(inputs.outputsDotenv, read.names.outputsDotenv, outputs);
+  if (inputs.codeQuality) {
+    const projectDirs = [platform.env.CI_PROJECT_DIR, platform.cwd].filter((dir): dir is string => !!dir);
+    writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
+  }
+  const durationMs = Date.now() - started;
   await writeSummary(platform, {
     runner: info,
+    pool,
+    runnerReason: reason,
     ...result,
     image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
     artifact,
-    durationMs: Date.now() - started,
+    durationMs,
   });
+  return {
+    runner: info,
+    steps: result.steps,
+    outputs: request.exporters,
+    push: request.image.push,
+    digest: image.digest,
+    durationMs,
+  };
+}
+
+/** A finished build and the runner it ran on, with the pool's report and why that runner. */
+interface Built {
+  result: BuildResult;
+  info: RunnerInfo;
+  pool: AcquiredRunner["pool"];
+  reason: string;
+}
+
+/**
+ * The build on the chosen runner; when that runner goes away before the build finished (not when
+ * the build fails for its own reasons), the whole build again on another healthy runner of the
+ * pool, up to the retries input.
+ */
+async function buildWithRetries(
+  read: ReadInputs,
+  runner: RunnerOptions,
+  platform: JobPlatform,
+  request: BuildRequest,
+  signal: AbortSignal,
+  started: number,
+  /** The runner of the latest attempt, for the summary of a build that ran out of time. */
+  chosen: Partial<Omit<Built, "result">>,
+  job: { setOutput: (name: StepOutput, value: string) => void; startConfig: StartedRunnerConfig | undefined },
+): Promise<Built> {
+  const { values: inputs } = read;
+  const { reporter } = platform;
+  let endpoints = runner.endpoints;
+  let retriesLeft = inputs.retries;
+  /** Why the runners before this one were left, for runner-reason. */
+  let leftBehind: string[] = [];
+  let lastGone: RunnerGoneError | undefined;
+  for (;;) {
+    let acquired: AcquiredRunner;
+    try {
+      acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+        const options = { ...runner, endpoint: endpoints[0]!, endpoints };
+        const acquired = await connect(read, options, platform, signal, request, job.startConfig);
+        for (const line of describeRunner(acquired.info)) reporter.info(line);
+        for (const line of describePool(acquired.pool ?? [])) reporter.info(line);
+        return acquired;
+      });
+    } catch (error) {
+      // No other runner to retry on: the runner that went away is the reason the build failed.
+      if (lastGone && !signal.aborted) {
+        reporter.warning(`No other runner of the pool could take the build: ${describeError(error).message}`);
+        throw lastGone;
+      }
+      throw error;
+    }
+    const { info, release, pool } = acquired;
+    const reason = [...leftBehind, ...(leftBehind.length > 0 ? [`retried on ${info.endpoint}`] : [])]
+      .concat(acquired.reason)
+      .join("; ");
+    Object.assign(chosen, { info, pool, reason });
+    reporter.debug(`Runner chosen: ${reason}`);
+    job.setOutput("runner-reason", reason);
+    try {
+      checkExporterCount(request.exporters.length, info);
+      for (const [name, value] of Object.entries(runnerOutputs(info))) {
+        job.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
+      }
+      const result = await reporter.group("Build", () =>
+        buildOnAcquired(
+          acquired,
+          request,
+          {
+            ...request.session,
+            redactor: request.newRedactor(),
+            newRedactor: request.newRedactor,
+            writeLog: (text) => platform.writeLog(text),
+            signal,
+          },
+          inputs.strictPlatforms,
+          reporter,
+        ),
+      );
+      return { result, info, pool, reason };
+    } catch (error) {
+      const others = endpoints.filter(
+        (endpoint) => !(error instanceof RunnerGoneError) || endpoint.address !== error.endpoint,
+      );
+      const retry =
+        error instanceof RunnerGoneError && retriesLeft > 0 && others.length > 0 && !signal.aborted;
+      if (!retry) {
+        if (error instanceof BuildFailedError) {
+          await writeSummary(platform, {
+            runner: info,
+            pool,
+            runnerReason: reason,
+            steps: error.steps,
+            warnings: [],
+            failure: error.message,
+            durationMs: Date.now() - started,
+          });
+        }
+        throw error;
+      }
+      retriesLeft--;
+      lastGone = error;
+      leftBehind = [...leftBehind, `${error.endpoint} went away mid-build (${goneHow(error)})`];
+      reporter.warning(
+        `${error.message.replace(/\.$/, "")}; running the whole build again on another runner of the pool (${inputs.retries - retriesLeft} of ${inputs.retries}).`,
+      );
+      endpoints = others;
+    } finally {
+      await release();
+    }
+  }
+}
+
+function goneHow(error: RunnerGoneError): string {
+  return error instanceof RunnerUnresponsiveError ? "stopped answering" : "connection lost";
 }
 
 /** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
 export async function connectToRunner(read: ReadInputs, platform: JobPlatform): Promise<AcquiredRunner> {
-  return connect(read, runnerOptions(read), platform);
+  return connect(read, runnerOptions(read), platform, platform.signal);
 }
 
 /** The runner (or pool) the inputs name, or one started where the platform keeps it. */
@@ -94,7 +238,9 @@ function connect(
   read: ReadInputs,
   runner: RunnerOptions,
   platform: JobPlatform,
+  signal: AbortSignal,
   request?: BuildRequest,
+  startConfig?: StartedRunnerConfig,
 ): Promise<AcquiredRunner> {
   const { values: inputs } = read;
   return acquireRunner({
@@ -111,11 +257,27 @@ function connect(
               sha256: inputs.sha256,
               githubToken: inputs.githubToken,
             },
+            config: startConfig,
           }
         : undefined,
     reporter: platform.reporter,
     env: platform.env,
-    signal: platform.signal,
+    signal,
+    routing: {
+      mode: inputs.routing,
+      affinityKey:
+        inputs.affinityKey ??
+        (request &&
+          defaultAffinityKey({
+            env: platform.env,
+            cwd: platform.cwd,
+            contextDir: request.plan.contextDir,
+            dockerfile: `${request.plan.dockerfileDir}/${request.plan.dockerfileName}`,
+            target: request.plan.target,
+          })),
+      busyTimeoutMs: inputs.busyTimeoutMs,
+    },
+    fallback: inputs.fallback,
   });
 }
 

@@ -15,3 +15,8 @@ export class BuildFailedError extends UserError {
     super(message);
   }
 }
+
+/** The build's deadline (the timeout input) passed; the build was cancelled on the runner. */
+export class BuildTimeoutError extends UserError {
+  override name = "BuildTimeoutError";
+}

@@ -2,7 +2,8 @@
 // types, compression, annotations); and the attestations asked of the frontend. The parsers are
 // the input table's; planImage checks what the inputs say together.
 import { InputError } from "../errors.js";
-import { splitKeyValue } from "../values.js";
+import { formatPlatform } from "../buildkit/index.js";
+import { parsePlatforms, splitKeyValue } from "../values.js";
 
 export interface ImagePlan {
   /** The image's names (tags); none when the build exports no image of its own. */
@@ -45,7 +46,11 @@ export function parseCompression(value: string | undefined, name: string): Compr
   return compression as Compression;
 }
 
-/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` lines into the exporter's `annotation[-TYPE].KEY`. */
+/**
+ * buildx's annotation lines, `[TYPE[,TYPE...]:]KEY=VALUE` where each TYPE may name a platform in
+ * brackets (`manifest[linux/arm64]`), into the image exporter's attributes as BuildKit reads them:
+ * `annotation[-TYPE][PLATFORM].KEY`. BuildKit keeps a platform only on manifest annotations.
+ */
 export function parseAnnotations(items: string[], name: string): Record<string, string> {
   const attrs: Record<string, string> = {};
   for (const annotation of items) {
@@ -56,13 +61,23 @@ export function parseAnnotations(items: string[], name: string): Record<string, 
       attrs[`annotation.${left}`] = value;
       continue;
     }
-    const type = left.slice(0, colon);
-    if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
-      throw new InputError(
-        `${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`,
-      );
+    const key = left.slice(colon + 1);
+    if (key === "") throw new InputError(`${name} "${annotation}" has no key; write it as TYPE:KEY=VALUE.`);
+    for (const typed of left.slice(0, colon).split(",")) {
+      const match = /^([a-z-]*)(?:\[([^\]]*)\])?$/.exec(typed);
+      const type = match?.[1] ?? typed;
+      if (!match || (type !== "" && !ANNOTATION_TYPES.has(type))) {
+        throw new InputError(
+          `${name} "${annotation}" has the type "${typed}"; use manifest, index, manifest-descriptor or index-descriptor, each with an optional [PLATFORM].`,
+        );
+      }
+      const platform =
+        match[2] === undefined
+          ? undefined
+          : parsePlatforms([match[2]], `The platform in ${name} "${annotation}"`)[0];
+      const scoped = platform && type.startsWith("manifest") ? `[${formatPlatform(platform)}]` : "";
+      attrs[`annotation${type ? `-${type}` : ""}${scoped}.${key}`] = value;
     }
-    attrs[`annotation-${type}.${left.slice(colon + 1)}`] = value;
   }
   return attrs;
 }

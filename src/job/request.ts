@@ -7,13 +7,19 @@ import {
   loadTlsMaterial,
   parseEndpoint,
   type CredentialLookup,
+  type Endpoint,
+  type SshOptions,
 } from "../buildkit/index.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
 import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
+import { SETUP_BUILDX_FLAGS, splitShellWords, type StartedRunnerConfig } from "../runner/daemon/config.js";
+import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
+import { InputError } from "../errors.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
 import type { ReadInputs } from "./inputs/read.js";
+import { INPUTS } from "./inputs/table.js";
 import { planBuild } from "./plan.js";
 import { readSecrets } from "./secrets.js";
 import type { TypedBuild } from "./solve-request.js";
@@ -34,6 +40,8 @@ export interface BuildRequest extends TypedBuild {
 export interface RequestContext {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Where a warning about the inputs goes; none: nowhere (the tests' plans). */
+  reporter?: Pick<Reporter, "warning">;
   /** The platform's masking of one secret value. */
   mask: (value: string) => void;
 }
@@ -70,13 +78,17 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     { file: names.secretFiles, env: names.secretEnvs },
     { cwd: context.cwd, env: context.env, onSecret },
   );
+  const exporters = withAnnotations(withImage(inputs.outputs, image), image.annotations);
   const lookup = loadRegistryCredentials({
     explicit: inputs.registryAuth,
     useDockerConfig: inputs.dockerConfig,
     env: context.env,
     onSecret,
+    // A build that pushes needs the credentials; one that does not may still pull with them.
+    onUnreadableConfig: pushes(exporters, image.push)
+      ? undefined
+      : (message) => context.reporter?.warning(message),
   });
-  const exporters = withImage(inputs.outputs, image);
   prepareDestinations(exporters, names.outputs);
   return {
     plan,
@@ -86,6 +98,20 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
     newRedactor,
   };
+}
+
+/** buildx puts the annotations on every output that writes an image: image, oci and docker. */
+function withAnnotations(exporters: Exporter[], annotations: Record<string, string>): Exporter[] {
+  return exporters.map((exporter) =>
+    exporter.type === "image" || exporter.type === "oci" || exporter.type === "docker"
+      ? { ...exporter, attrs: { ...annotations, ...exporter.attrs } }
+      : exporter,
+  );
+}
+
+/** Whether some output pushes to a registry, which needs the registry's credentials. */
+function pushes(exporters: Exporter[], pushInput: boolean): boolean {
+  return exporters.some((exporter) => exporter.type === "image" && (exporter.push ?? pushInput));
 }
 
 /**
@@ -134,6 +160,7 @@ export function runnerOptions(read: ReadInputs): RunnerOptions {
       },
       runnerInputNames(read).tls,
     ),
+    ssh: sshOptions(read, endpoints),
     connectTimeoutMs: inputs.connectTimeoutMs,
     allowPlaintext: inputs.allowPlaintext,
     versionPin: inputs.buildkitVersion,
@@ -141,13 +168,65 @@ export function runnerOptions(read: ReadInputs): RunnerOptions {
   };
 }
 
+/** The key and known hosts for ssh:// endpoints; refused when no endpoint is one. */
+function sshOptions(read: ReadInputs, endpoints: Endpoint[]): SshOptions | undefined {
+  const { values: inputs, names } = read;
+  if (inputs.sshKey === undefined && inputs.sshKnownHosts === undefined) return undefined;
+  if (!endpoints.some((endpoint) => endpoint.kind === "ssh")) {
+    const given = inputs.sshKey !== undefined ? names.sshKey : names.sshKnownHosts;
+    throw new InputError(`${given} is for ssh:// endpoints, and ${names.endpoint} names none.`);
+  }
+  return { ...inputs.sshKey, ...inputs.sshKnownHosts };
+}
+
 export function runnerInputNames({ names }: ReadInputs): RunnerInputNames {
   return {
     endpoint: names.endpoint,
+    endpointEnv: INPUTS.endpoint.env?.name ?? "BUILDKIT_HOST",
     tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
     connectTimeout: names.connectTimeoutMs,
     allowPlaintext: names.allowPlaintext,
     buildkitVersion: names.buildkitVersion,
     versionMismatch: names.versionMismatch,
+  };
+}
+
+/**
+ * The runner we start when no endpoint is given: its buildkitd.toml (a file or inline, not both)
+ * and its flags. Refused beside an endpoint, which names a runner that is running already.
+ */
+export function startedRunnerConfig(read: ReadInputs): StartedRunnerConfig {
+  const { values: inputs, names } = read;
+  if (inputs.buildkitdConfig !== undefined && inputs.buildkitdConfigInline !== undefined) {
+    throw new InputError(
+      `${names.buildkitdConfig} and ${names.buildkitdConfigInline} are both given; give one of them.`,
+    );
+  }
+  const toml = inputs.buildkitdConfig ?? inputs.buildkitdConfigInline;
+  const flags = inputs.buildkitdFlags;
+  const defaultFlags = splitShellWords(SETUP_BUILDX_FLAGS, names.buildkitdFlags);
+  const customFlags = flags.join("\0") !== defaultFlags.join("\0");
+  const given = [
+    ...(inputs.buildkitdConfig !== undefined ? [names.buildkitdConfig] : []),
+    ...(inputs.buildkitdConfigInline !== undefined ? [names.buildkitdConfigInline] : []),
+    ...(customFlags ? [names.buildkitdFlags] : []),
+  ];
+  if (given.length > 0 && inputs.endpoint.length > 0) {
+    const endpoint = read.sources.endpoint === "env" ? "BUILDKIT_HOST is set" : `${names.endpoint} is given`;
+    throw new InputError(
+      `${given.join(" and ")} configure${given.length === 1 ? "s" : ""} the runner started when no endpoint is given, ` +
+        `and ${endpoint}; leave ${given.length === 1 ? "it" : "them"} out or the endpoint.`,
+    );
+  }
+  return {
+    toml,
+    flags,
+    inputs: [
+      toml === undefined ? undefined : given[0],
+      customFlags ? names.buildkitdFlags : `${names.buildkitdFlags} (default)`,
+    ]
+      .filter(Boolean)
+      .join(" and "),
+    custom: given.length > 0,
   };
 }

@@ -22,6 +22,7 @@ import {
   type SourceLocation,
   watchLiveness,
 } from "../buildkit/index.js";
+import { escapeControlCharacters } from "../report/control-characters.js";
 import { PlainProgress } from "../report/plain-progress.js";
 import type { BuildWarning, LocalSourceLocation, StepSummary } from "../report/build-model.js";
 import { formatSourceExcerpt } from "../report/source-excerpt.js";
@@ -68,7 +69,7 @@ export async function runBuild(
   const redactor = options.redactor ?? new Redactor();
   const writeLog = (text: string) => {
     const visible = redactor.push(text);
-    if (visible) options.writeLog(visible);
+    if (visible) options.writeLog(escapeControlCharacters(visible));
   };
   const progress = new PlainProgress(writeLog);
   // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
@@ -139,7 +140,7 @@ export async function runBuild(
   } finally {
     liveness.stop();
     const rest = redactor.flush();
-    if (rest) options.writeLog(rest);
+    if (rest) options.writeLog(escapeControlCharacters(rest));
     session.close();
   }
 }

@@ -2,6 +2,7 @@
 // with their durations and cache hits.
 import type { RunnerInfo } from "../buildkit/index.js";
 import type { BuildWarning, LocalSourceLocation, StepSummary } from "./build-model.js";
+import { poolSummaryMarkdown, type PoolRunnerView } from "./pool-summary.js";
 
 /** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */
 export function describeWarning(warning: BuildWarning): string {
@@ -18,6 +19,10 @@ export function annotationFile(location: LocalSourceLocation, workspace: string)
 
 export interface BuildSummaryInput {
   runner: RunnerInfo;
+  /** A pool's runners, each with its load and why it took the build or not. */
+  pool?: PoolRunnerView[];
+  /** Why this runner (the runner-reason output), shown with a pool or a fallback. */
+  runnerReason?: string;
   steps: StepSummary[];
   warnings: BuildWarning[];
   /** BuildKit's message when the build failed. */
@@ -40,6 +45,8 @@ export function buildSummaryMarkdown(input: BuildSummaryInput): string {
       `${input.steps.length} steps, ${cached} cached.`,
     "",
   ];
+  if (input.pool && input.pool.length > 0) lines.push(...poolSummaryMarkdown(input.pool), "");
+  else if (input.runnerReason?.startsWith("fallback")) lines.push(`Runner: ${input.runnerReason}.`, "");
   if (input.failure) lines.push("```text", input.failure, "```", "");
   if (input.image && input.image.digest) {
     lines.push(
@@ -77,7 +84,8 @@ export function buildSummaryMarkdown(input: BuildSummaryInput): string {
   return lines.join("\n");
 }
 
-function seconds(ms: number): string {
+/** A duration as the summaries show it: 3.2s. */
+export function seconds(ms: number): string {
   return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
 }
 

@@ -1,5 +1,6 @@
 // The reporter for a shell, GitLab CI and CircleCI: plain lines on stderr, so that stdout stays
 // for a command's result. In GitLab CI, groups become collapsible sections.
+import { escapeControlCharacters as visible } from "./control-characters.js";
 import type { Reporter } from "./reporter.js";
 
 export interface PlainReporterOptions {
@@ -24,30 +25,30 @@ export class PlainReporter implements Reporter {
   }
 
   info(message: string): void {
-    this.write(`${message}\n`);
+    this.write(`${visible(message)}\n`);
   }
 
   warning(message: string): void {
-    this.write(`warning: ${message}\n`);
+    this.write(`warning: ${visible(message)}\n`);
   }
 
   error(message: string): void {
-    this.write(`error: ${message}\n`);
+    this.write(`error: ${visible(message)}\n`);
   }
 
   debug(message: string): void {
-    if (this.showDebug) this.write(`debug: ${message}\n`);
+    if (this.showDebug) this.write(`debug: ${visible(message)}\n`);
   }
 
   async group<T>(title: string, body: () => Promise<T>): Promise<T> {
     if (!this.gitlab) {
-      this.write(`${title}\n`);
+      this.write(`${visible(title)}\n`);
       return body();
     }
     // GitLab's section markers: https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
     const name = `remote_buildkit_${++this.sections}`;
     const seconds = () => Math.floor(this.now() / 1000);
-    this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${title}\n`);
+    this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${visible(title)}\n`);
     try {
       return await body();
     } finally {

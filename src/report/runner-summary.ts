@@ -5,7 +5,10 @@ export function describeRunner(info: RunnerInfo): string[] {
   const lines = [`Runner:     ${info.endpoint}`];
   if (info.version) {
     const v = info.version;
-    lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
+    // As buildctl prints it: package, version, revision; a build whose revision is its version
+    // (or none) gives the version once.
+    const revision = v.revision === v.version ? "" : v.revision;
+    lines.push(`BuildKit:   ${[v.package, v.version, revision].filter(Boolean).join(" ")}`);
     if (v.dockerfileVersion) lines.push(`Dockerfile: ${v.dockerfileVersion}`);
   } else {
     lines.push("BuildKit:   older than v0.11 (the runner has no Info call)");

@@ -115,6 +115,7 @@ const FIELD_NAMES = {
   key: "driver-opts key",
   serverName: "driver-opts servername",
   platforms: "platforms",
+  maxParallelism: "max-parallelism",
 } as const;
 
 /** `current`'s Name. Its Key is the Docker endpoint it was set for; there is no Docker CLI here to ask. */

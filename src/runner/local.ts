@@ -5,6 +5,7 @@
 // it outlives the main step, and the post step stops it and saves its state.
 import { rm } from "node:fs/promises";
 import type { Reporter } from "../report/reporter.js";
+import type { StartedRunnerConfig } from "./daemon/config.js";
 import { startBuildkitd, type StartedRunner } from "./daemon/start.js";
 import { stopProcessById } from "./daemon/stop.js";
 import { requireRootAccess } from "./privilege.js";
@@ -35,6 +36,8 @@ export interface ReleaseSource {
 
 export interface LocalRunnerStart extends LocalRunnerPlace {
   release: ReleaseSource;
+  /** Its buildkitd.toml and extra flags (buildkitd-config, buildkitd-flags). */
+  config?: StartedRunnerConfig;
 }
 
 /** A detached runner, as the step after the one that started it finds it. */
@@ -83,7 +86,15 @@ export async function startLocalRunner(options: {
     store: start.state,
     key,
     stateDir,
-    start: (dir) => startBuildkitd({ buildkitd, stateDir: dir, detached: start.detached, reporter, signal }),
+    start: (dir) =>
+      startBuildkitd({
+        buildkitd,
+        stateDir: dir,
+        config: start.config,
+        detached: start.detached,
+        reporter,
+        signal,
+      }),
     reporter,
   });
   if (start.detached) start.keep?.({ pid: runner.pid, runtimeDir: runner.runtimeDir, stateDir, key });

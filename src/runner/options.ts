@@ -1,7 +1,7 @@
 // How to reach the runner, as the job layer builds it from the inputs: endpoints, TLS material,
 // deadlines and the version pin. Error sentences use the names the user knows (`endpoint` or
 // `--addr`), which RunnerInputNames carries.
-import type { Endpoint, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
+import type { Endpoint, SshOptions, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
 import type { VersionPin } from "./version-pin.js";
 
@@ -15,6 +15,8 @@ export interface RunnerOptions {
   /** False when no endpoint was given at all and buildctl's default socket stands in. */
   endpointGiven: boolean;
   tls: TlsMaterial;
+  /** For ssh:// endpoints: the key (else the agent's) and the known hosts (else the user's). */
+  ssh?: SshOptions;
   connectTimeoutMs: number;
   /** Plaintext TCP to a host that is not loopback is refused unless this is set. */
   allowPlaintext: boolean;
@@ -27,6 +29,8 @@ export type SingleRunnerOptions = Omit<RunnerOptions, "endpoints" | "endpointGiv
 
 export interface RunnerInputNames {
   endpoint: string;
+  /** The environment variable that gives the endpoint when the input does not. */
+  endpointEnv: string;
   tls: TlsInputNames;
   connectTimeout: string;
   allowPlaintext: string;

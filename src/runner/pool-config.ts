@@ -31,6 +31,8 @@ export interface RunnerSpec {
   key?: string;
   serverName?: string;
   platforms?: string | string[];
+  /** How many builds the runner takes at once (its buildkitd's max-parallelism), a positive integer. */
+  maxParallelism?: string | number;
 }
 
 /** How an error sentence names one field of one runner: `runner 2 ("arm64") in BUILDKIT_RUNNERS, cacert`. */
@@ -50,7 +52,7 @@ const DRIVER_OPTS: Record<string, keyof RunnerSpec> = {
   key: "key",
   servername: "serverName",
 };
-const NODE_KEYS = ["name", "endpoint", "platforms", "driver-opts"];
+const NODE_KEYS = ["name", "endpoint", "platforms", "max-parallelism", "driver-opts"];
 
 /** A YAML list of runners (setup-buildx's `append` schema), each checked and loaded. */
 export function parseRunnerList(text: string, source: RunnerListSource): ConfiguredRunner[] {
@@ -98,6 +100,7 @@ const FIELD_LABELS: Record<keyof RunnerSpec, string> = {
   key: "key",
   serverName: "servername",
   platforms: "platforms",
+  maxParallelism: "max-parallelism",
 };
 
 function specFromNode(node: unknown, where: string): RunnerSpec {
@@ -121,6 +124,7 @@ function specFromNode(node: unknown, where: string): RunnerSpec {
     name: optionalString(entries.name, `${where}, name`),
     endpoint: optionalString(entries.endpoint, `${where}, endpoint`),
     platforms: platformsValue(entries.platforms, `${where}, platforms`),
+    maxParallelism: scalarValue(entries["max-parallelism"], `${where}, max-parallelism`),
   };
   const driverOpts = driverOptsOf(entries["driver-opts"], where);
   for (const [option, value] of Object.entries(driverOpts)) {
@@ -167,6 +171,12 @@ function optionalString(value: unknown, what: string): string | undefined {
   return value.trim() === "" ? undefined : value.trim();
 }
 
+function scalarValue(value: unknown, what: string): string | number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string" || typeof value === "number") return value;
+  throw new InputError(`${capitalise(what)} is neither a number nor text.`);
+}
+
 function platformsValue(value: unknown, what: string): string | string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "string") return value;
@@ -183,11 +193,12 @@ const INDEXED_FIELDS: Record<string, keyof RunnerSpec> = {
   TLS_KEY: "key",
   TLS_SERVERNAME: "serverName",
   PLATFORMS: "platforms",
+  MAX_PARALLELISM: "maxParallelism",
 };
 
 /**
  * BUILDKIT_RUNNER_<i>_ENDPOINT, _TLS_CACERT, _TLS_CERT, _TLS_KEY (PEM text or a path),
- * _TLS_SERVERNAME, _PLATFORMS and _NAME, in the order of i (gaps allowed). Empty when none is set.
+ * _TLS_SERVERNAME, _PLATFORMS, _MAX_PARALLELISM and _NAME, in the order of i (gaps allowed). Empty when none is set.
  */
 export function runnersFromIndexedEnv(env: NodeJS.ProcessEnv, baseDir = process.cwd()): ConfiguredRunner[] {
   const byIndex = new Map<number, RunnerSpec>();
@@ -267,11 +278,13 @@ export function loadRunner(spec: RunnerSpec, nameOf: FieldNamer, baseDir: string
       spec.platforms === undefined
         ? undefined
         : parsePlatforms(listItems([spec.platforms].flat(), ","), nameOf("platforms"));
+    const maxParallelism = parseMaxParallelism(spec.maxParallelism, nameOf("maxParallelism"));
     return {
       name: spec.name ?? endpoint.address,
       endpoint,
       tls,
       ...(platforms !== undefined && platforms.length > 0 ? { platforms } : {}),
+      ...(maxParallelism !== undefined ? { maxParallelism } : {}),
     };
   } catch (error) {
     if (error instanceof InputError || error instanceof BuildkitError) {
@@ -279,6 +292,16 @@ export function loadRunner(spec: RunnerSpec, nameOf: FieldNamer, baseDir: string
     }
     throw error;
   }
+}
+
+/** A positive whole number of builds; absent or empty: no limit known. */
+function parseMaxParallelism(value: string | number | undefined, name: string): number | undefined {
+  if (value === undefined || String(value).trim() === "") return undefined;
+  const text = String(value).trim();
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new InputError(`${name} is "${text}"; give a whole number of builds, 1 or more.`);
+  }
+  return Number(text);
 }
 
 /** A path relative to baseDir made absolute; PEM text and absent values as they are. */

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { UserError } from "../errors.js";
+import { InputError, UserError } from "../errors.js";
 import type { Reporter } from "../report/reporter.js";
 import { runAsRoot } from "./privilege.js";
 import type { StartedRunner } from "./daemon/start.js";
@@ -167,7 +167,8 @@ export async function startWithState(options: StartWithStateOptions): Promise<St
   try {
     return { runner: await options.start(stateDir), restored };
   } catch (error) {
-    if (!restored) throw error;
+    // A configuration buildkitd refuses fails the same on an empty cache: keep the state.
+    if (!restored || error instanceof InputError) throw error;
     const state = store.inPlace ? `its state in ${stateDir}` : `the restored state ${key}`;
     reporter.warning(
       `buildkitd did not start on ${state} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`,

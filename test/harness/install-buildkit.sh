@@ -2,7 +2,10 @@
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
 # Also installs runc, busybox-static, docker-registry, apache2-utils, openssh-client, sudo,
-# rootlesskit, uidmap, openssh-server and git (Debian) when they are missing. Prints the directory holding the binaries.
+# rootlesskit, uidmap, openssh-server, git and rsync (Debian) when they are missing, noting each package
+# it installs in CACHE_ROOT/debian-packages (for `npm run test-setup-remove`). One line per step on
+# stderr; apt's and go's own output goes to CACHE_ROOT/install.log, shown when a step fails.
+# Prints the directory holding the binaries on stdout.
 set -euo pipefail
 
 BUILDKIT_VERSION="${BUILDKIT_VERSION:-v0.32.2}"
@@ -10,6 +13,19 @@ CACHE_ROOT="${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buil
 BIN_DIR="$CACHE_ROOT/buildkit-$BUILDKIT_VERSION/bin"
 
 log() { echo "install-buildkit: $*" >&2; }
+mkdir -p "$CACHE_ROOT"
+INSTALL_LOG="$CACHE_ROOT/install.log"
+# Runs a command with its output added to the install log; on failure, shows the log's end.
+quietly() {
+  local status=0
+  echo "== $(date -u +%FT%TZ) $*" >>"$INSTALL_LOG"
+  "$@" >>"$INSTALL_LOG" 2>&1 || status=$?
+  if [ "$status" != 0 ]; then
+    log "failed ($status): $*; the end of $INSTALL_LOG:"
+    tail -n 20 "$INSTALL_LOG" >&2
+  fi
+  return "$status"
+}
 # shellcheck source=test/harness/go-module.sh
 . "$(dirname "$0")/go-module.sh"
 
@@ -18,10 +34,11 @@ apt_install() {
     log "need root to apt-get install $*"; return 1
   fi
   if [ -z "${APT_UPDATED:-}" ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    quietly env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     export APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+  quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  printf '%s\n' "$@" >> "$CACHE_ROOT/debian-packages"
 }
 
 # Installs PACKAGE from Debian when COMMAND is not on PATH.
@@ -61,6 +78,8 @@ if [ ! -x /usr/sbin/sshd ]; then
 fi
 # git daemon and git http-backend, the Git servers of the Git context tests (test/harness/git-server.ts).
 install_for git git
+# rsync, which gitlab-ci-local (the GitLab tests, install-gitlab-ci-local.sh) copies the project with.
+install_for rsync rsync
 # sudo, rootlesskit and newuidmap, for the tests of a runner started by a user who is not root:
 # through sudo (as on GitHub's runners), or rootless.
 install_for sudo sudo
@@ -68,21 +87,26 @@ install_for rootlesskit rootlesskit
 install_for newuidmap uidmap
 
 if [ -x "$BIN_DIR/buildkitd" ] && [ -x "$BIN_DIR/buildctl" ]; then
+  log "buildkitd and buildctl $BUILDKIT_VERSION are in $BIN_DIR (built before)"
   echo "$BIN_DIR"
   exit 0
 fi
 
-log "building buildkitd and buildctl $BUILDKIT_VERSION from the Go module (first run only)"
+log "building buildkitd and buildctl $BUILDKIT_VERSION from the Go module (first run only: minutes, and 1.4 GB of Go caches; see the README)"
 tmp="$CACHE_ROOT/.build-$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 # buildkit's go.mod has exclude directives, so it is built inside a copy of its source.
 copy_module_source "github.com/moby/buildkit@$BUILDKIT_VERSION" "$tmp/src"
-ldflags="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Revision=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
+# The revision (a release's Git commit) is left empty: the module proxy does not give the commit,
+# and the version in its place would print the version twice.
+ldflags="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
 for cmd in buildkitd buildctl; do
-  (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" \
-    go build -tags "osusergo netgo static_build" -ldflags "$ldflags" -o "$tmp/$cmd" "./cmd/$cmd") >&2
+  log "compiling $cmd"
+  (cd "$tmp/src" && quietly env CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" \
+    go build -tags "osusergo netgo static_build" -ldflags "$ldflags" -o "$tmp/$cmd" "./cmd/$cmd")
 done
 mkdir -p "$BIN_DIR"
 mv "$tmp/buildkitd" "$tmp/buildctl" "$BIN_DIR/"
+log "buildkitd and buildctl $BUILDKIT_VERSION are in $BIN_DIR"
 echo "$BIN_DIR"

@@ -11,7 +11,8 @@ import {
 } from "../harness/env.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
-import { makeContext } from "../helpers/contexts.js";
+import { makeContext, run } from "../helpers/contexts.js";
+import { processRunsWith } from "../helpers/processes.js";
 import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
 
 // Each test and hook here has 5 minutes.
@@ -68,7 +69,40 @@ describe("a multi-platform image across two runners", () => {
     };
     assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
     assert.deepEqual(index.manifests!.map((entry) => entry.platform.architecture).sort(), ["amd64", "arm64"]);
-    assert.match(result.stderr, /^Image digest: sha256:[a-f0-9]{64}$/m);
+    assert.match(result.stderr, /^Pushed .*\/rb\/multi:1, digest sha256:[a-f0-9]{64}$/m);
+  });
+
+  it("ends the other platforms' builds when one fails", async () => {
+    const marker = `sleep 5${Math.floor(Math.random() * 90 + 10)}`;
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        "ARG TARGETARCH",
+        run(`if [ "$TARGETARCH" = arm64 ]; then sleep 1; exit 3; fi; ${marker}`),
+      ].join("\n"),
+    });
+    const result = await runCli(
+      [
+        "build",
+        ...poolFlags(),
+        "--push",
+        "-t",
+        `${registry.address}/rb/multi-fail:1`,
+        "--no-cache",
+        "--no-docker-config",
+        context,
+      ],
+      cleanEnv({
+        BUILDKIT_REGISTRY_AUTH: `${registry.address}=${registry.username}:${registry.password}`,
+        NODE_EXTRA_CA_CERTS: registry.caCert,
+      }),
+    );
+    assert.equal(result.code, 1, result.stderr);
+    // The failure that ended the other build, not the other build's cancellation.
+    assert.match(result.stderr.trim().split("\n").at(-1)!, /^error: The build failed: .*exit code: 3/);
+    for (let i = 0; i < 50 && processRunsWith(marker); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(processRunsWith(marker), false, "the linux/amd64 build was cancelled on its runner");
   });
 
   it("refuses in strict mode to build across runners without a push", async () => {

@@ -56,7 +56,14 @@ describe("the action", () => {
     assert.match(result.outputs.platforms!, /^linux\/amd64,/);
     assert.equal(JSON.parse(result.outputs.workers!).length, 1);
     assert.match(result.stdout, /^::group::Connecting to the BuildKit runner$/m);
-    assert.match(result.stdout, new RegExp(`^BuildKit: {3}github\\.com/moby/buildkit v${V} v${V}$`, "m"));
+    assert.match(result.stdout, new RegExp(`^BuildKit: {3}github\\.com/moby/buildkit v${V}$`, "m"));
+    // The log closes with what the build did, as the CLI's does.
+    const [succeeded, nothing] = result.stdout.trim().split("\n").slice(-2);
+    assert.equal(nothing, "No output requested: the result stays in the runner's cache.");
+    assert.match(
+      succeeded!,
+      /^Build succeeded in \d+\.\ds on tcp:\/\/\S+ \(BuildKit v\S+\): \d+ of \d+ steps from the cache\.$/,
+    );
     // The inline key is masked line by line before anything else happens.
     const keyLines = key.split("\n").filter((line) => line.length >= 8 && !line.startsWith("-----"));
     for (const line of keyLines) assert.ok(result.stdout.includes(`::add-mask::${line}`));
@@ -197,5 +204,36 @@ describe("the action with no runner given", () => {
     );
     assert.throws(() => process.kill(pid, 0), "the post step stopped the runner");
     assert.equal(existsSync(state["runner-runtime-dir"]!), false, "the post step removes its socket dir");
+  });
+
+  it("configures the runner it starts with buildkitd-config-inline and buildkitd-flags, as setup-buildx does", async () => {
+    const files = stepFiles(tempDir("rb-action-config-"));
+    const env = cleanEnv({
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+      ...files.env,
+      GITHUB_WORKSPACE: REPO_ROOT,
+      GITHUB_ACTIONS: "true",
+      RUNNER_TOOL_CACHE: toolCacheWith(runner.binDir, BUILDKIT_VERSION),
+      RUNNER_TEMP: tempDir("rb-runner-temp-"),
+      INPUT_CONTEXT: "examples/hello",
+      "INPUT_BUILDKIT-VERSION": `v${BUILDKIT_VERSION}`,
+      "INPUT_BUILDKITD-CONFIG-INLINE": '[worker.oci.labels]\n  "org.example.started-by" = "the-action"\n',
+      "INPUT_BUILDKITD-FLAGS": "--allow-insecure-entitlement network.host",
+    });
+    const main = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "main.mjs")], { env });
+    assert.equal(main.code, 0, main.stdout);
+    assert.match(
+      main.stdout,
+      /No runner is given; starting one configured by input buildkitd-config-inline and input buildkitd-flags\./,
+    );
+    const outputs = parseFileCommand(readFileSync(files.output, "utf8"));
+    const workers = JSON.parse(outputs.workers!) as Array<{ labels: Record<string, string> }>;
+    assert.equal(workers[0]?.labels["org.example.started-by"], "the-action");
+    const state = parseFileCommand(readFileSync(files.state, "utf8"));
+    const post = await runProcess(process.execPath, [join(REPO_ROOT, "dist", "post.mjs")], {
+      env: postStepEnv(env, files.state),
+    });
+    assert.equal(post.code, 0, post.stdout);
+    assert.equal(existsSync(state["runner-runtime-dir"]!), false, "its config went with its socket dir");
   });
 });

@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeContext, run } from "../helpers/contexts.js";
 import { processRunsWith } from "../helpers/processes.js";
+import { tempDir } from "../helpers/temp.js";
 
 let runner: RunnerUnderTest;
 let connection: string[];
@@ -25,6 +26,35 @@ describe("build", () => {
     const result = await build(join(REPO_ROOT, "examples", "hello"));
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /^#\d+ \[1\/1\] COPY hello.txt \/hello.txt$/m);
+  });
+
+  it("closes the log with what it built: nothing requested, then files written, and how many steps were cached", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
+    const plain = await build(context);
+    assert.equal(plain.code, 0, plain.stderr);
+    const closing = plain.stderr.trim().split("\n").slice(-2);
+    assert.match(
+      closing[0]!,
+      /^Build succeeded in \d+\.\ds on tcp:\/\/\S+ \(BuildKit v0\.32\.2\): \d of \d steps? from the cache\.$/,
+    );
+    assert.equal(closing[1], "No output requested: the result stays in the runner's cache.");
+
+    const out = tempDir("rb-closing-");
+    const again = await build(
+      context,
+      "-o",
+      `type=local,dest=${out}/files`,
+      "-o",
+      `type=tar,dest=${out}/result.tar`,
+    );
+    assert.equal(again.code, 0, again.stderr);
+    const lines = again.stderr.trim().split("\n").slice(-3);
+    // The second build of the same context takes its COPY from the cache.
+    assert.match(lines[0]!, /^Build succeeded in .*: [1-9] of \d steps? from the cache\.$/);
+    assert.deepEqual(lines.slice(1), [
+      `Wrote the result's files to ${out}/files`,
+      `Wrote a tar of the result's files to ${out}/result.tar`,
+    ]);
   });
 
   it("runs a multi-stage Dockerfile and prints the log as buildctl's plain progress", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
-import { cleanEnv, runCli } from "../helpers/cli.js";
+import { cleanEnv, isOneSentence, runCli } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { buildkitdRunsOn } from "../helpers/processes.js";
 import { tempDir } from "../helpers/temp.js";
@@ -24,6 +24,23 @@ beforeAll(() => {
 // is skipped on a machine where one answers there.
 const itWithNothingOnTheDefaultSocket = existsSync("/run/buildkit/buildkitd.sock") ? it.skip : it;
 
+describe("info with nothing configured", () => {
+  itWithNothingOnTheDefaultSocket(
+    "says how to name a runner and that build would start the pinned one, in one sentence",
+    async () => {
+      const result = await runCli(["info"], cleanEnv());
+      assert.equal(result.code, 1);
+      assert.ok(isOneSentence(result.stderr), result.stderr);
+      assert.equal(
+        result.stderr,
+        "error: No runner is given (--addr or BUILDKIT_HOST) and none answers on the default socket: " +
+          "there is no runner socket at unix:///run/buildkit/buildkitd.sock (no such file); " +
+          `a build would start the pinned buildkitd v${BUILDKIT_VERSION} for its command, info only asks a running one.\n`,
+      );
+    },
+  );
+});
+
 describe("build with nothing configured", () => {
   itWithNothingOnTheDefaultSocket(
     "starts the pinned buildkitd from the cache dir, stops it after, and builds from cache the next time",
@@ -40,6 +57,10 @@ describe("build with nothing configured", () => {
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stderr, /none answers at unix:\/\/\/run\/buildkit\/buildkitd\.sock; starting one/);
       assert.match(first.stderr, /^#\d+ \d+\.\d+ built once$/m);
+      assert.equal(
+        first.stderr.trim().split("\n").at(-1),
+        "No output requested: the result stays in the runner's cache.",
+      );
       const stateDir = join(cacheRoot, "state", `buildkit-v${BUILDKIT_VERSION}`);
       assert.equal(buildkitdRunsOn(stateDir), false, "the started buildkitd is stopped after the command");
 

@@ -63,13 +63,20 @@ describe("connecting to a runner", () => {
     }
   });
 
-  it("prints the version line exactly as buildctl debug info does", async () => {
+  it("prints the version line as buildctl debug info does, with the version once", async () => {
     const result = await runCli(["info", ...tlsFlags]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");
     const ours = /^BuildKit:.*$/m.exec(result.stdout)![0];
-    const theirs = /^BuildKit:.*$/m.exec(await buildctl("debug", "info"))![0];
-    assert.equal(ours, theirs);
+    // buildctl prints package, version and revision; a runner built with its version as its
+    // revision (as the harness built it before) or with none gives the version once here.
+    const theirs = /^BuildKit:.*$/m
+      .exec(await buildctl("debug", "info"))![0]
+      .trim()
+      .split(/\s+/);
+    if (theirs.length === 4 && theirs[3] === theirs[2]) theirs.pop();
+    assert.deepEqual(ours.split(/\s+/), theirs);
+    assert.equal(ours, `BuildKit:   github.com/moby/buildkit v${BUILDKIT_VERSION}`);
     assert.match(result.stdout, new RegExp(`^Runner:     ${runner.tcpAddress}$`, "m"));
     assert.match(result.stdout, /^Platforms: {2}linux\/amd64, /m);
   });

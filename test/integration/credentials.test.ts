@@ -62,7 +62,7 @@ describe("pushing and pulling with the job's credentials", () => {
     assert.equal((metadata["containerimage.descriptor"] as { digest: string }).digest, digest);
     assert.equal(metadata["image.name"], `${image}:1`);
     assert.equal(await registryDigest("rb/base", "1"), digest);
-    assert.match(result.stderr, new RegExp(`^Image digest: ${String(digest)}$`, "m"));
+    assert.match(result.stderr, new RegExp(`^Pushed ${image}:1, digest ${String(digest)}$`, "m"));
   });
 
   it("fails a push with a wrong password in one sentence that names the registry and not the password", async () => {

@@ -127,7 +127,7 @@ function assertStoppedAnswering(
   assert.equal(result.code, 1, `${phase}: exit code\n${result.stderr.slice(-3000)}`);
   assert.match(
     lastLine(result.stderr),
-    /^error: The runner at tcp:\/\/127\.0\.0\.1:\d+ stopped answering during the build/,
+    /^error: The runner at tcp:\/\/127\.0\.0\.1:\d+ stopped answering mid-build/,
   );
   assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
   assert.ok(detection < DETECTION_BOUND_MS, `${phase}: noticed after ${detection} ms`);
@@ -166,7 +166,7 @@ describe("a connection reset", () => {
       );
       assert.match(
         lastLine(result.stderr),
-        /^error: The connection to the runner at tcp:\/\/127\.0\.0\.1:\d+ was lost during the build \(.+\)\.$/,
+        /^error: The connection to the runner at tcp:\/\/127\.0\.0\.1:\d+ was lost mid-build \(.+\)\.$/,
       );
       endings.push(result.endedAt - resetAt);
     }
@@ -288,7 +288,7 @@ describe("a runner killed mid-build", () => {
     assert.equal(result.code, 1, result.stderr.slice(-3000));
     assert.match(
       lastLine(result.stderr),
-      /^error: The connection to the runner at .* was lost during the build/,
+      /^error: The connection to the runner at .* was lost mid-build/,
     );
     const ended = result.endedAt - killedAt;
     assert.ok(ended < RESET_BOUND_MS, `ended ${ended} ms after the kill`);

@@ -3,7 +3,9 @@
 // as one sentence within the connect timeout, and no ssh left running after the client closes.
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   BuildkitClient,
@@ -22,6 +24,7 @@ import { freePort, PINNED_BUILDKIT_VERSION } from "../harness/runner.js";
 import { startTestSshd, type TestSshd } from "../harness/sshd.js";
 import { unfinishedBuildsAfterCancel } from "../helpers/buildctl.js";
 import { makeContext, run } from "../helpers/contexts.js";
+import { cleanEnv, runCli } from "../helpers/cli.js";
 import { processRunsWith } from "../helpers/processes.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -54,6 +57,27 @@ function sshClient(ssh: SshOptions = {}, address = sshd.endpointFor(runnerSocket
   });
 }
 
+/** The files under the temp dir whose text holds `needle` (a line of a private key). */
+function filesHolding(needle: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (
+        entry.isFile() &&
+        statSync(path).size < 1_000_000 &&
+        readFileSync(path, "latin1").includes(needle)
+      )
+        found.push(path);
+    }
+  };
+  for (const entry of readdirSync(tmpdir())) {
+    if (entry.startsWith("rb-ssh-dial-")) walk(join(tmpdir(), entry));
+  }
+  return found;
+}
+
 /** Whether an ssh of ours (its argv names the key file) or the far side's dial-stdio still runs. */
 function sshLeft(keyFile: string): boolean {
   return processRunsWith(`-i ${keyFile}`) || processRunsWith(`--addr unix://${runnerSocket} dial-stdio`);
@@ -79,14 +103,49 @@ describe("ssh:// endpoint", () => {
     assert.equal(await waitUntil(() => !sshLeft(sshd.clientKey)), true, "no ssh left after close");
   });
 
-  it("takes the key as text, written to a private file removed at close", async () => {
-    const client = sshClient({ identityFile: undefined, identityKey: readFileSync(sshd.clientKey, "utf8") });
+  it("takes the key as text, held by a private ssh-agent that ends at close, never in a file", async () => {
+    const key = readFileSync(sshd.clientKey, "utf8");
+    // The known hosts as text too, as an input gives them.
+    const client = sshClient({
+      identityFile: undefined,
+      identityKey: key,
+      knownHostsFile: undefined,
+      knownHosts: readFileSync(sshd.knownHosts, "utf8"),
+    });
     try {
       const info = await client.probe(AbortSignal.timeout(30_000));
       assert.equal(info.version?.version, PINNED_BUILDKIT_VERSION);
+      assert.equal(
+        processRunsWith(`ssh-agent -D -a ${join(tmpdir(), "rb-ssh-dial-")}`),
+        true,
+        "the agent runs while open",
+      );
+      assert.deepEqual(filesHolding(key.trim().split("\n")[1]!), [], "no file holds the key");
     } finally {
       client.close();
     }
+    assert.equal(
+      await waitUntil(() => !processRunsWith(`ssh-agent -D -a ${join(tmpdir(), "rb-ssh-dial-")}`)),
+      true,
+      "the agent ends at close",
+    );
+  });
+
+  it("takes the key and known hosts as the CLI's inputs (BUILDKIT_SSH_KEY, --ssh-known-hosts)", async () => {
+    const result = await runCli(
+      [
+        "info",
+        "--format",
+        "json",
+        "--addr",
+        sshd.endpointFor(runnerSocket),
+        "--ssh-known-hosts",
+        sshd.knownHosts,
+      ],
+      cleanEnv({ BUILDKIT_SSH_KEY: readFileSync(sshd.clientKey, "utf8"), HOME: tempDir("rb-ssh-home-") }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).version.version, PINNED_BUILDKIT_VERSION);
   });
 
   it("builds through ssh: context upload, a RUN step, its log", async () => {
@@ -234,6 +293,26 @@ describe("ssh:// failures, each one sentence within the connect timeout", () => 
     assert.doesNotMatch(error.message, /\n/);
     assert.match(error.message, /\.$/);
   }
+
+  it("a key given as text with a passphrase, which no one can type", async () => {
+    const dir = tempDir("rb-ssh-passphrase-");
+    execFileSync("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "secret phrase",
+      "-C",
+      "",
+      "-f",
+      join(dir, "key"),
+    ]);
+    const key = readFileSync(join(dir, "key"), "utf8");
+    rmSync(dir, { recursive: true, force: true });
+    const { error } = await probeFailure(sshClient({ identityFile: undefined, identityKey: key }));
+    assertSentence(error, /^The ssh key given for ssh:\/\/.* cannot be used: it has a passphrase\.$/);
+    assert.doesNotMatch(error.message, /PRIVATE KEY/);
+  });
 
   it("a key the server does not accept", async () => {
     const { error, ms } = await probeFailure(sshClient({ identityFile: sshd.otherKey }));

@@ -266,6 +266,20 @@ describe("registry credentials", () => {
     );
   });
 
+  it("tells a config it cannot read and goes on anonymously where the build needs no credentials", async () => {
+    const dir = tempDir("rb-docker-config-");
+    mkdirSync(join(dir, "config.json"));
+    const told: string[] = [];
+    const { lookup } = load({
+      env: { DOCKER_CONFIG: dir },
+      onUnreadableConfig: (message) => told.push(message),
+    });
+    assert.deepEqual(told, [
+      `The docker config ${join(dir, "config.json")} cannot be read (EISDIR); building without its registry credentials.`,
+    ]);
+    assert.equal(await lookup("ghcr.io"), undefined);
+  });
+
   it("reads nothing with useDockerConfig false", async () => {
     const dir = configDir("not json at all");
     const { lookup } = load({ env: { DOCKER_CONFIG: dir }, useDockerConfig: false });

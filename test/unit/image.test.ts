@@ -64,6 +64,27 @@ describe("image plan", () => {
     assert.deepEqual(plan({ provenance: "false", sbom: "false" }).attestationAttrs, {});
   });
 
+  it("reads buildx's annotation types, several at once, each with an optional platform", () => {
+    const built = plan({
+      tags: ["app"],
+      annotations: [
+        "manifest,index[linux/amd64]:org.example.both=1",
+        "manifest-descriptor[linux/arm64/v8]:org.example.arm=2",
+        "[linux/amd64]:org.example.plain=3",
+      ],
+    });
+    const annotations = Object.fromEntries(
+      Object.entries(built.exporterAttrs ?? {}).filter(([key]) => key.startsWith("annotation")),
+    );
+    assert.deepEqual(annotations, {
+      // BuildKit keeps a platform only on manifest annotations.
+      "annotation-manifest.org.example.both": "1",
+      "annotation-index.org.example.both": "1",
+      "annotation-manifest-descriptor[linux/arm64].org.example.arm": "2",
+      "annotation.org.example.plain": "3",
+    });
+  });
+
   it("rejects each bad input with a sentence that names it", () => {
     rejects({ tags: ["Not A Name"] }, /^input tags "Not A Name" is not an image name/);
     rejects({ push: true }, /^Pushing needs at least one name in input tags\.$/);
@@ -72,6 +93,12 @@ describe("image plan", () => {
     rejects({ tags: ["app"], ociMediatypes: "yes" }, /^input oci-mediatypes is "yes"; use true or false\.$/);
     rejects({ tags: ["app"], annotations: ["novalue"] }, /^input annotations "novalue" is not KEY=VALUE\.$/);
     rejects({ tags: ["app"], annotations: ["layer:k=v"] }, /has the type "layer"/);
+    rejects({ tags: ["app"], annotations: ["manifest,bogus:k=v"] }, /has the type "bogus"/);
+    rejects({ tags: ["app"], annotations: ["manifest:=v"] }, /^input annotations "manifest:=v" has no key/);
+    rejects(
+      { tags: ["app"], annotations: ["manifest[mars/x]:k=v"] },
+      /^The platform in input annotations "manifest\[mars\/x\]:k=v" "mars\/x" names an unknown operating system "mars"\.$/,
+    );
     rejects({ provenance: "maximum" }, /^input provenance "maximum" is not true, false or KEY=VALUE/);
   });
 

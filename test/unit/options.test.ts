@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { InputError } from "../../src/errors.js";
 import { runnerOptions } from "../../src/job/request.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "../../src/runner/options.js";
-import { parseBoolean, parseDuration } from "../../src/values.js";
+import { formatDuration, parseBoolean, parseCount, parseDuration } from "../../src/values.js";
 import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
 
 /** The CLI's connection flags, as given, with the environment: how to reach the runner. */
@@ -40,14 +40,25 @@ describe("runnerOptions", () => {
 });
 
 describe("parseDuration", () => {
-  it("reads seconds, milliseconds and minutes; a bare number is seconds", () => {
-    assert.equal(parseDuration("30", "t"), 30_000);
+  it("reads seconds, milliseconds, minutes and hours", () => {
+    assert.equal(parseDuration("30s", "t"), 30_000);
     assert.equal(parseDuration("2.5s", "t"), 2_500);
     assert.equal(parseDuration("1500ms", "t"), 1_500);
     assert.equal(parseDuration("2m", "t"), 120_000);
+    assert.equal(parseDuration("2h", "t"), 7_200_000);
   });
 
-  for (const text of ["", "0", "-1s", "soon", "5h"]) {
+  it("writes a duration back as a user gives it", () => {
+    assert.deepEqual([5_000, 120_000, 7_200_000, 1_500, 90_000].map(formatDuration), [
+      "5s",
+      "2m",
+      "2h",
+      "1500ms",
+      "90s",
+    ]);
+  });
+
+  for (const text of ["", "0", "-1s", "soon", "5d"]) {
     it(`refuses ${JSON.stringify(text)}`, () => {
       assert.throws(
         () => parseDuration(text, "--timeout"),
@@ -55,6 +66,12 @@ describe("parseDuration", () => {
       );
     });
   }
+
+  it("refuses a number without a unit, saying how to write it", () => {
+    assert.throws(() => parseDuration("10", "--timeout"), {
+      message: '--timeout is "10", a number without a unit; write 10s, 10ms or 10m.',
+    });
+  });
 });
 
 describe("parseBoolean", () => {
@@ -67,4 +84,22 @@ describe("parseBoolean", () => {
       /input allow-plaintext is "yes"; use true or false\./,
     );
   });
+});
+
+describe("parseCount", () => {
+  it("reads a whole number, zero included", () => {
+    assert.equal(parseCount("0", "--retries"), 0);
+    assert.equal(parseCount(" 3 ", "--retries"), 3);
+  });
+
+  for (const text of ["", "-1", "1.5", "two", "1e3"]) {
+    it(`refuses ${JSON.stringify(text)}`, () => {
+      assert.throws(
+        () => parseCount(text, "--retries"),
+        (error: unknown) =>
+          error instanceof InputError &&
+          error.message === `--retries is "${text}"; give a whole number, 0 or more.`,
+      );
+    });
+  }
 });

@@ -12,7 +12,15 @@ export const BOTH: readonly Command[] = ["build", "info"];
 export const BUILD: readonly Command[] = ["build"];
 
 /** The blocks of the CLI's --help, in the order they are printed. */
-export const HELP_SECTIONS = ["command", "build", "image", "outputs", "secrets", "connection"] as const;
+export const HELP_SECTIONS = [
+  "command",
+  "build",
+  "image",
+  "outputs",
+  "secrets",
+  "connection",
+  "general",
+] as const;
 export type HelpSection = (typeof HELP_SECTIONS)[number];
 
 /** Where a value came from: the input or flag itself, its environment variable, or the default. */

@@ -5,6 +5,7 @@
 // are about. Adding an input is a row there, the use of its field, and a test.
 import { BUILD_INPUTS } from "./rows/build.js";
 import { COMMAND_INPUTS } from "./rows/command.js";
+import { FLEET_INPUTS } from "./rows/fleet.js";
 import { IMAGE_INPUTS } from "./rows/image.js";
 import { OUTPUT_INPUTS } from "./rows/outputs.js";
 import { RUNNER_INPUTS } from "./rows/runner.js";
@@ -13,6 +14,7 @@ import { SECRET_INPUTS } from "./rows/secrets.js";
 /** In this order: --help lists each section's flags as they come here. */
 export const INPUTS = {
   ...RUNNER_INPUTS,
+  ...FLEET_INPUTS,
   ...BUILD_INPUTS,
   ...IMAGE_INPUTS,
   ...OUTPUT_INPUTS,

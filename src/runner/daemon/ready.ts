@@ -40,8 +40,11 @@ export async function waitUntilAnswering(
 /** The last meaningful line of buildkitd's log, for the error sentence. */
 export function logTail(logFile: string): string {
   try {
-    const lines = readFileSync(logFile, "utf8").trim().split("\n");
-    const fatal = lines.reverse().find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
+    const lines = readFileSync(logFile, "utf8").trim().split("\n").reverse();
+    // buildkitd's own last word when it exits on an error ("buildkitd: toml: ..."), before a stack.
+    const own = lines.find((line) => line.startsWith("buildkitd: "));
+    if (own !== undefined) return own.trim().slice(0, 500);
+    const fatal = lines.find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
     return (fatal ?? lines[0] ?? "").trim().slice(0, 500);
   } catch {
     return "";

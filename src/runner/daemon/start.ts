@@ -1,15 +1,16 @@
 // buildkitd started as root (directly, through sudo, or rootless through rootlesskit) on a unix
 // socket of its own, with its state (the build cache) in a directory we can save and restore.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Endpoint, parseEndpoint } from "../../buildkit/index.js";
 import type { Reporter } from "../../report/reporter.js";
-import { RunnerStartError } from "../errors.js";
+import { DaemonConfigError, RunnerStartError } from "../errors.js";
 import { requireRootAccess, type RootAccess } from "../privilege.js";
 import type { FoundBuildkitd } from "../release/ensure.js";
 import { buildkitdCommand, readPid } from "./command.js";
+import type { StartedRunnerConfig } from "./config.js";
 import { logTail, waitUntilAnswering } from "./ready.js";
 import { DEFAULT_STOP_GRACE_MS, stopChild, stopProcessById } from "./stop.js";
 
@@ -19,8 +20,14 @@ export interface StartBuildkitdOptions {
   buildkitd: FoundBuildkitd | string;
   /** buildkitd's --root: its state, the build cache. Created when missing. */
   stateDir: string;
-  /** Extra buildkitd flags (--oci-worker-platform, --config...). */
+  /** Extra buildkitd flags (--oci-worker-platform, --allow-insecure-entitlement...). */
   args?: string[];
+  /**
+   * The user's configuration (buildkitd-config, buildkitd-flags): its TOML is written beside the
+   * socket and given as --config, its flags follow ours; `inputs` names them in the sentence when
+   * buildkitd refuses them.
+   */
+  config?: StartedRunnerConfig;
   startTimeoutMs?: number;
   /**
    * Let this process exit while buildkitd runs on (the action's main step; the post step stops
@@ -57,11 +64,17 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
   // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
   const runtimeDir = await mkdtemp(join(tmpdir(), "rb-buildkitd-"));
   const logFile = join(runtimeDir, "buildkitd.log");
+  const args = [...(options.args ?? []), ...(options.config?.flags ?? [])];
+  if (options.config?.toml !== undefined) {
+    const configFile = join(runtimeDir, "buildkitd.toml");
+    await writeFile(configFile, options.config.toml, { mode: 0o644 });
+    args.unshift("--config", configFile);
+  }
   const log = await open(logFile, "a");
   let child: ChildProcess;
   let spawned: Promise<void>;
   try {
-    const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
+    const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, args);
     child = spawn(command.file, command.args, {
       // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
       detached: true,
@@ -111,6 +124,10 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
   } catch (error) {
     const tail = logTail(logFile);
     await runner.stop(5_000);
+    if (options.config && refusesConfig(tail)) {
+      const reason = tail.replace(/^buildkitd: /, "").replace(/\.$/, "");
+      throw new DaemonConfigError(`buildkitd refused ${options.config.inputs}: ${reason}.`);
+    }
     if (error instanceof RunnerStartError && tail) {
       throw new RunnerStartError(`${error.message.replace(/\.$/, "")}: ${tail}.`);
     }
@@ -121,6 +138,13 @@ export async function startBuildkitd(options: StartBuildkitdOptions): Promise<St
     `Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`,
   );
   return runner;
+}
+
+/** buildkitd's words when it exits on its flags or its config file, before doing anything. */
+function refusesConfig(tail: string): boolean {
+  return /^buildkitd: .*(flag provided but not defined|flag needs an argument|invalid value|toml:|config)/i.test(
+    tail,
+  );
 }
 
 const HOW_STARTED: Record<RootAccess, string> = {

@@ -88,7 +88,7 @@ export const BUILD_INPUTS = {
       value: "NAME=VALUE",
       commands: BUILD,
       section: "build",
-      help: ["a named context: a directory, docker-image://REF, a Git or HTTPS URL"],
+      help: ["a named context: a directory, docker-image://REF,", "a Git or an HTTPS URL"],
     },
     parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
   }),
@@ -151,16 +151,19 @@ export const BUILD_INPUTS = {
   progress: text({
     cli: {
       flag: "progress",
-      value: "plain",
+      value: "plain|auto",
       commands: BUILD,
       section: "build",
-      help: ["the log format (plain is the only one)"],
+      help: ["the log format: plain (auto means plain here)"],
     },
     default: "plain",
-    // buildx's auto and tty mean "what suits the terminal": plain, here.
+    // buildx's auto means "what suits the output": plain, here. Its tty view (a live redrawn
+    // screen) is not implemented, and taking tty for plain would say something untrue.
     parse: (value, { name }) => {
-      if (value !== "plain" && value !== "auto" && value !== "tty") {
-        throw new InputError(`${name} is "${value}"; use plain.`);
+      if (value !== "plain" && value !== "auto") {
+        throw new InputError(
+          `${name} is "${value}"; use plain or auto (the log is buildctl's plain progress; no tty view).`,
+        );
       }
       return "plain" as const;
     },

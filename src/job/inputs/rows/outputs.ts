@@ -39,4 +39,25 @@ export const OUTPUT_INPUTS = {
       return retention === undefined ? undefined : Number(retention);
     },
   }),
+  // GitLab's reports: the CLI writes them where `artifacts: reports:` picks them up.
+  outputsDotenv: text({
+    cli: {
+      flag: "outputs-dotenv",
+      value: "FILE",
+      commands: BUILD,
+      section: "outputs",
+      help: ["write the step outputs as NAME=value lines", "(GitLab's dotenv report)"],
+    },
+    parse: nonEmpty,
+  }),
+  codeQuality: text({
+    cli: {
+      flag: "code-quality",
+      value: "FILE",
+      commands: BUILD,
+      section: "outputs",
+      help: ["write BuildKit's warnings (Dockerfile checks) as a GitLab", "Code Quality report"],
+    },
+    parse: nonEmpty,
+  }),
 };

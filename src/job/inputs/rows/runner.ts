@@ -1,12 +1,20 @@
 // The input table's rows for the runner: how it is reached (the connection, the version pin) or
 // started.
-import { isPemText, parseEndpoint, tlsInputsFromDir } from "../../../buildkit/index.js";
+import { isPemText, parseEndpoint, tlsInputsFromDir, type SshOptions } from "../../../buildkit/index.js";
+import { accessSync, constants } from "node:fs";
+import { resolve } from "node:path";
 import { InputError } from "../../../errors.js";
+import {
+  checkBuildkitdToml,
+  parseBuildkitdFlags,
+  readBuildkitdToml,
+  SETUP_BUILDX_FLAGS,
+} from "../../../runner/daemon/config.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
-import { nonEmpty, parseDuration } from "../../../values.js";
-import { BOTH, BUILD, list, text, toggle } from "../row.js";
+import { nonEmpty, parseCount, parseDuration } from "../../../values.js";
+import { BOTH, BUILD, list, text, toggle, type ParseContext } from "../row.js";
 
 export const RUNNER_INPUTS = {
   endpoint: list({
@@ -73,7 +81,7 @@ export const RUNNER_INPUTS = {
       value: "NAME",
       commands: BOTH,
       section: "connection",
-      help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+      help: ["the name in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
     },
     env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
     parse: nonEmpty,
@@ -87,6 +95,34 @@ export const RUNNER_INPUTS = {
       help: ["directory with ca.pem, cert.pem and key.pem"],
     },
     parse: (value) => (value ? tlsInputsFromDir(value) : undefined),
+  }),
+  sshKey: text({
+    action: "ssh-key",
+    cli: {
+      flag: "ssh-key",
+      value: "KEY|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: [
+        "private key for ssh:// runners, as text (held by a private",
+        "ssh-agent, never on disk) or a file ($BUILDKIT_SSH_KEY);",
+        "the agent's keys otherwise",
+      ],
+    },
+    env: { name: "BUILDKIT_SSH_KEY", adapters: ["cli"] },
+    parse: (value, context) => (nonEmpty(value) ? parseSshKey(value!, context) : undefined),
+  }),
+  sshKnownHosts: text({
+    action: "ssh-known-hosts",
+    cli: {
+      flag: "ssh-known-hosts",
+      value: "LINES|FILE",
+      commands: BOTH,
+      section: "connection",
+      help: ["known_hosts for ssh:// runners, as lines or a file", "($BUILDKIT_SSH_KNOWN_HOSTS)"],
+    },
+    env: { name: "BUILDKIT_SSH_KNOWN_HOSTS", adapters: ["cli"] },
+    parse: (value, context) => (nonEmpty(value) ? parseKnownHosts(value!, context) : undefined),
   }),
   connectTimeoutMs: text({
     action: "connect-timeout",
@@ -126,19 +162,19 @@ export const RUNNER_INPUTS = {
     action: "buildkit-version-mismatch",
     cli: {
       flag: "version-mismatch",
-      value: "error|warning",
+      value: "MODE",
       commands: BOTH,
       section: "connection",
-      help: ["what a missed pin does (default error)"],
+      help: ["error (default) or warning: what a missed pin does"],
     },
     default: "error",
     parse: (value, { name }) => parseMismatchPolicy(value, name),
   }),
   debug: toggle({
-    cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
+    cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
   }),
   help: toggle({
-    cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
+    cli: { flag: "help", short: "h", commands: BOTH, section: "general", help: ["show this help"] },
   }),
   strictPlatforms: toggle({
     action: "strict-platforms",
@@ -147,12 +183,39 @@ export const RUNNER_INPUTS = {
       commands: BUILD,
       section: "connection",
       help: [
-        "with several runners, fail when a platform has no native one",
+        "fail when a platform has no native runner (else a warning)",
         "(a pushed image whose platforms are native to different",
         "runners builds on each and is joined into one image index)",
       ],
     },
     default: "false",
+  }),
+  buildTimeoutMs: text({
+    action: "timeout",
+    cli: {
+      flag: "build-timeout",
+      value: "DURATION",
+      commands: BUILD,
+      section: "connection",
+      help: ["cancel the build on the runner after this long: 30m, 2h"],
+    },
+    // No default: a build runs until it ends, as with buildx.
+    parse: (value, { name }) => (nonEmpty(value) ? parseDuration(value!, name) : undefined),
+  }),
+  retries: text({
+    action: "retries",
+    cli: {
+      flag: "retries",
+      value: "N",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "times to run the build again on another runner of the pool",
+        "when its runner goes away mid-build (default 1; 0 turns it off)",
+      ],
+    },
+    default: "1",
+    parse: (value, { name }) => parseCount(value!, name),
   }),
   releaseUrl: text({ action: "buildkit-release-url", parse: nonEmpty }),
   sha256: text({
@@ -172,4 +235,75 @@ export const RUNNER_INPUTS = {
     env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
     parse: nonEmpty,
   }),
+  // The runner we start when none is given, configured as setup-buildx's docker-container driver is.
+  buildkitdConfig: text({
+    action: "buildkitd-config",
+    cli: {
+      flag: "buildkitd-config",
+      value: "FILE",
+      commands: BUILD,
+      section: "connection",
+      help: ["buildkitd.toml for the runner started when none is given"],
+    },
+    parse: (value, { name, cwd }) =>
+      nonEmpty(value) ? readBuildkitdToml(value!.trim(), name, cwd) : undefined,
+  }),
+  buildkitdConfigInline: text({
+    action: "buildkitd-config-inline",
+    cli: {
+      flag: "buildkitd-config-inline",
+      value: "TOML",
+      commands: BUILD,
+      section: "connection",
+      help: ["the same as TOML text"],
+    },
+    parse: (value, { name }) => (nonEmpty(value) ? checkBuildkitdToml(value!, name) : undefined),
+  }),
+  buildkitdFlags: text({
+    action: "buildkitd-flags",
+    cli: {
+      flag: "buildkitd-flags",
+      value: "FLAGS",
+      commands: BUILD,
+      section: "connection",
+      help: [
+        "extra buildkitd flags for the runner started when none is given,",
+        'given as --buildkitd-flags="--debug ..." (default: setup-buildx\'s,',
+        "which allow the entitlements security.insecure and network.host)",
+      ],
+    },
+    default: SETUP_BUILDX_FLAGS,
+    parse: (value, { name, adapter }) =>
+      parseBuildkitdFlags(
+        value ?? "",
+        name,
+        adapter === "action" ? "input buildkitd-config" : "--buildkitd-config",
+      ),
+  }),
 };
+
+/** A private key as text (masked now, then held in memory) or the path of a key file. */
+function parseSshKey(value: string, { name, mask, cwd }: ParseContext): SshOptions {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+    mask(value);
+    return { identityKey: value };
+  }
+  if (value.includes("-----BEGIN ")) throw new InputError(`${name} is not a private key.`);
+  return { identityFile: readablePath(value.trim(), name, cwd) };
+}
+
+/** known_hosts lines (a line has blanks: host, key type, key) or the path of a known_hosts file. */
+function parseKnownHosts(value: string, { name, cwd }: ParseContext): SshOptions {
+  if (/\s/.test(value.trim())) return { knownHosts: value };
+  return { knownHostsFile: readablePath(value.trim(), name, cwd) };
+}
+
+function readablePath(path: string, name: string, cwd: string): string {
+  const full = resolve(cwd, path);
+  try {
+    accessSync(full, constants.R_OK);
+  } catch (error) {
+    throw new InputError(`${name} "${path}" cannot be read (${(error as NodeJS.ErrnoException).code}).`);
+  }
+  return full;
+}

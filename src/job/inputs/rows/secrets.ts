@@ -59,9 +59,8 @@ export const SECRET_INPUTS = {
       commands: BUILD,
       section: "secrets",
       help: [
-        "REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes",
-        "the same text. The docker config (DOCKER_CONFIG or ~/.docker)",
-        "and its credential helpers are read too, unless",
+        "REGISTRY=USERNAME:PASSWORD lines ($BUILDKIT_REGISTRY_AUTH takes",
+        "the same text); the docker config is read as well",
       ],
     },
     env: { name: "BUILDKIT_REGISTRY_AUTH", adapters: ["cli"] },
@@ -79,7 +78,12 @@ export const SECRET_INPUTS = {
   }),
   dockerConfig: toggle({
     action: "docker-config",
-    cli: { flag: "no-docker-config", commands: BUILD, section: "secrets", help: ["is given"] },
+    cli: {
+      flag: "no-docker-config",
+      commands: BUILD,
+      section: "secrets",
+      help: ["do not read the docker config (DOCKER_CONFIG or ~/.docker)", "and its credential helpers"],
+    },
     default: "true",
     // The action's input says whether to read the docker config; the CLI's flag, whether not to.
     parse: { action: (read) => read, cli: (skip) => !skip },

@@ -6,10 +6,12 @@
 // @generated from file moby/buildkit/v1/control.proto (package moby.buildkit.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../../google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../../google/rpc/status_pb.js";
 import type { BuildkitVersion, WorkerRecord } from "./types/worker_pb.js";
 import { file_moby_buildkit_v1_types_worker } from "./types/worker_pb.js";
 import type { Definition, ProgressGroup, Range, SourceInfo } from "../../../pb/ops_pb.js";
@@ -20,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file moby/buildkit/v1/control.proto.
  */
 export const file_moby_buildkit_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tb2J5L2J1aWxka2l0L3YxL2NvbnRyb2wucHJvdG8SEG1vYnkuYnVpbGRraXQudjEiigEKDFBydW5lUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSCwoDYWxsGAIgASgIEhUKDWtlZXBfZHVyYXRpb24YAyABKAMSFgoOcmVzZXJ2ZWRfc3BhY2UYBCABKAMSFgoObWF4X3VzZWRfc3BhY2UYBSABKAMSFgoObWluX2ZyZWVfc3BhY2UYBiABKAMiNQoQRGlza1VzYWdlUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSEQoJYWdlX2xpbWl0GAIgASgDIkIKEURpc2tVc2FnZVJlc3BvbnNlEi0KBnJlY29yZBgBIAMoCzIdLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQingIKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEg8KB211dGFibGUYAiABKAgSDgoGaW5fdXNlGAMgASgIEgwKBHNpemUYBCABKAMSEgoGcGFyZW50GAUgASgJQgIYARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3VzYWdlX2NvdW50GAggASgDEhMKC2Rlc2NyaXB0aW9uGAkgASgJEhMKC3JlY29yZF90eXBlGAogASgJEg4KBnNoYXJlZBgLIAEoCBIPCgdwYXJlbnRzGAwgAygJIrAGCgxTb2x2ZVJlcXVlc3QSCwoDcmVmGAEgASgJEiIKCmRlZmluaXRpb24YAiABKAsyDi5wYi5EZWZpbml0aW9uEhsKE2V4cG9ydGVyX2RlcHJlY2F0ZWQYAyABKAkSXgoZZXhwb3J0ZXJfYXR0cnNfZGVwcmVjYXRlZBgEIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSDwoHc2Vzc2lvbhgFIAEoCRIQCghmcm9udGVuZBgGIAEoCRJJCg5mcm9udGVuZF9hdHRycxgHIAMoCzIxLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkZyb250ZW5kQXR0cnNFbnRyeRItCgVjYWNoZRgIIAEoCzIeLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zEhQKDGVudGl0bGVtZW50cxgJIAMoCRJLCg9mcm9udGVuZF9pbnB1dHMYCiADKAsyMi5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVxdWVzdC5Gcm9udGVuZElucHV0c0VudHJ5EhAKCGludGVybmFsGAsgASgIEi0KCWV4cG9ydGVycxgNIAMoCzIaLm1vYnkuYnVpbGRraXQudjEuRXhwb3J0ZXISHwoXZW5hYmxlX3Nlc3Npb25fZXhwb3J0ZXIYDiABKAgSHQoVc291cmNlX3BvbGljeV9zZXNzaW9uGA8gASgJEh0KFWNvbXBhdGliaWxpdHlfdmVyc2lvbhgQIAEoAxIVCg1wcm94eV9uZXR3b3JrGBEgASgIGj4KHEV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJGcm9udGVuZEF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARpFChNGcm9udGVuZElucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIdCgV2YWx1ZRgCIAEoCzIOLnBiLkRlZmluaXRpb246AjgBInwKCEV4cG9ydGVyEgwKBHR5cGUYASABKAkSNAoFYXR0cnMYAiADKAsyJS5tb2J5LmJ1aWxka2l0LnYxLkV4cG9ydGVyLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInoKDENhY2hlT3B0aW9ucxI0CgdleHBvcnRzGAQgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeRI0CgdpbXBvcnRzGAUgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeSKOAQoRQ2FjaGVPcHRpb25zRW50cnkSDAoEdHlwZRgBIAEoCRI9CgVhdHRycxgCIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zRW50cnkuQXR0cnNFbnRyeRosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKDVNvbHZlUmVzcG9uc2USUAoRZXhwb3J0ZXJfcmVzcG9uc2UYASADKAsyNS5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2UuRXhwb3J0ZXJSZXNwb25zZUVudHJ5GjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhwKDVN0YXR1c1JlcXVlc3QSCwoDcmVmGAEgASgJIswBCg5TdGF0dXNSZXNwb25zZRIqCgh2ZXJ0ZXhlcxgBIAMoCzIYLm1vYnkuYnVpbGRraXQudjEuVmVydGV4EjAKCHN0YXR1c2VzGAIgAygLMh4ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhTdGF0dXMSKQoEbG9ncxgDIAMoCzIbLm1vYnkuYnVpbGRraXQudjEuVmVydGV4TG9nEjEKCHdhcm5pbmdzGAQgAygLMh8ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhXYXJuaW5nItwBCgZWZXJ0ZXgSDgoGZGlnZXN0GAEgASgJEg4KBmlucHV0cxgCIAMoCRIMCgRuYW1lGAMgASgJEg4KBmNhY2hlZBgEIAEoCBIrCgdzdGFydGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAcgASgJEikKDnByb2dyZXNzX2dyb3VwGAggASgLMhEucGIuUHJvZ3Jlc3NHcm91cCLjAQoMVmVydGV4U3RhdHVzEgoKAmlkGAEgASgJEg4KBnZlcnRleBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB2N1cnJlbnQYBCABKAMSDQoFdG90YWwYBSABKAMSLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzdGFydGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKCVZlcnRleExvZxIOCgZ2ZXJ0ZXgYASABKAkSLQoJdGltZXN0YW1wGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAyABKAMSCwoDbXNnGAQgASgMIpMBCg1WZXJ0ZXhXYXJuaW5nEg4KBnZlcnRleBgBIAEoCRINCgVsZXZlbBgCIAEoAxINCgVzaG9ydBgDIAEoDBIOCgZkZXRhaWwYBCADKAwSCwoDdXJsGAUgASgJEhwKBGluZm8YBiABKAsyDi5wYi5Tb3VyY2VJbmZvEhkKBnJhbmdlcxgHIAMoCzIJLnBiLlJhbmdlIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMIiQKEkxpc3RXb3JrZXJzUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkiSwoTTGlzdFdvcmtlcnNSZXNwb25zZRI0CgZyZWNvcmQYASADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCINCgtJbmZvUmVxdWVzdCJRCgxJbmZvUmVzcG9uc2USQQoQYnVpbGRraXRfdmVyc2lvbhgBIAEoCzInLm1vYnkuYnVpbGRraXQudjEudHlwZXMuQnVpbGRraXRWZXJzaW9uMrQECgdDb250cm9sElQKCURpc2tVc2FnZRIiLm1vYnkuYnVpbGRraXQudjEuRGlza1VzYWdlUmVxdWVzdBojLm1vYnkuYnVpbGRraXQudjEuRGlza1VzYWdlUmVzcG9uc2USSAoFUHJ1bmUSHi5tb2J5LmJ1aWxka2l0LnYxLlBydW5lUmVxdWVzdBodLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQwARJICgVTb2x2ZRIeLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0Gh8ubW9ieS5idWlsZGtpdC52MS5Tb2x2ZVJlc3BvbnNlEk0KBlN0YXR1cxIfLm1vYnkuYnVpbGRraXQudjEuU3RhdHVzUmVxdWVzdBogLm1vYnkuYnVpbGRraXQudjEuU3RhdHVzUmVzcG9uc2UwARJNCgdTZXNzaW9uEh4ubW9ieS5idWlsZGtpdC52MS5CeXRlc01lc3NhZ2UaHi5tb2J5LmJ1aWxka2l0LnYxLkJ5dGVzTWVzc2FnZSgBMAESWgoLTGlzdFdvcmtlcnMSJC5tb2J5LmJ1aWxka2l0LnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLm1vYnkuYnVpbGRraXQudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJFCgRJbmZvEh0ubW9ieS5idWlsZGtpdC52MS5JbmZvUmVxdWVzdBoeLm1vYnkuYnVpbGRraXQudjEuSW5mb1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_moby_buildkit_v1_types_worker, file_pb_ops]);
+  fileDesc("Ch5tb2J5L2J1aWxka2l0L3YxL2NvbnRyb2wucHJvdG8SEG1vYnkuYnVpbGRraXQudjEiigEKDFBydW5lUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSCwoDYWxsGAIgASgIEhUKDWtlZXBfZHVyYXRpb24YAyABKAMSFgoOcmVzZXJ2ZWRfc3BhY2UYBCABKAMSFgoObWF4X3VzZWRfc3BhY2UYBSABKAMSFgoObWluX2ZyZWVfc3BhY2UYBiABKAMiNQoQRGlza1VzYWdlUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSEQoJYWdlX2xpbWl0GAIgASgDIkIKEURpc2tVc2FnZVJlc3BvbnNlEi0KBnJlY29yZBgBIAMoCzIdLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQingIKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEg8KB211dGFibGUYAiABKAgSDgoGaW5fdXNlGAMgASgIEgwKBHNpemUYBCABKAMSEgoGcGFyZW50GAUgASgJQgIYARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3VzYWdlX2NvdW50GAggASgDEhMKC2Rlc2NyaXB0aW9uGAkgASgJEhMKC3JlY29yZF90eXBlGAogASgJEg4KBnNoYXJlZBgLIAEoCBIPCgdwYXJlbnRzGAwgAygJIrAGCgxTb2x2ZVJlcXVlc3QSCwoDcmVmGAEgASgJEiIKCmRlZmluaXRpb24YAiABKAsyDi5wYi5EZWZpbml0aW9uEhsKE2V4cG9ydGVyX2RlcHJlY2F0ZWQYAyABKAkSXgoZZXhwb3J0ZXJfYXR0cnNfZGVwcmVjYXRlZBgEIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSDwoHc2Vzc2lvbhgFIAEoCRIQCghmcm9udGVuZBgGIAEoCRJJCg5mcm9udGVuZF9hdHRycxgHIAMoCzIxLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkZyb250ZW5kQXR0cnNFbnRyeRItCgVjYWNoZRgIIAEoCzIeLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zEhQKDGVudGl0bGVtZW50cxgJIAMoCRJLCg9mcm9udGVuZF9pbnB1dHMYCiADKAsyMi5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVxdWVzdC5Gcm9udGVuZElucHV0c0VudHJ5EhAKCGludGVybmFsGAsgASgIEi0KCWV4cG9ydGVycxgNIAMoCzIaLm1vYnkuYnVpbGRraXQudjEuRXhwb3J0ZXISHwoXZW5hYmxlX3Nlc3Npb25fZXhwb3J0ZXIYDiABKAgSHQoVc291cmNlX3BvbGljeV9zZXNzaW9uGA8gASgJEh0KFWNvbXBhdGliaWxpdHlfdmVyc2lvbhgQIAEoAxIVCg1wcm94eV9uZXR3b3JrGBEgASgIGj4KHEV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJGcm9udGVuZEF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARpFChNGcm9udGVuZElucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIdCgV2YWx1ZRgCIAEoCzIOLnBiLkRlZmluaXRpb246AjgBInwKCEV4cG9ydGVyEgwKBHR5cGUYASABKAkSNAoFYXR0cnMYAiADKAsyJS5tb2J5LmJ1aWxka2l0LnYxLkV4cG9ydGVyLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInoKDENhY2hlT3B0aW9ucxI0CgdleHBvcnRzGAQgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeRI0CgdpbXBvcnRzGAUgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeSKOAQoRQ2FjaGVPcHRpb25zRW50cnkSDAoEdHlwZRgBIAEoCRI9CgVhdHRycxgCIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zRW50cnkuQXR0cnNFbnRyeRosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKDVNvbHZlUmVzcG9uc2USUAoRZXhwb3J0ZXJfcmVzcG9uc2UYASADKAsyNS5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2UuRXhwb3J0ZXJSZXNwb25zZUVudHJ5GjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhwKDVN0YXR1c1JlcXVlc3QSCwoDcmVmGAEgASgJIswBCg5TdGF0dXNSZXNwb25zZRIqCgh2ZXJ0ZXhlcxgBIAMoCzIYLm1vYnkuYnVpbGRraXQudjEuVmVydGV4EjAKCHN0YXR1c2VzGAIgAygLMh4ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhTdGF0dXMSKQoEbG9ncxgDIAMoCzIbLm1vYnkuYnVpbGRraXQudjEuVmVydGV4TG9nEjEKCHdhcm5pbmdzGAQgAygLMh8ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhXYXJuaW5nItwBCgZWZXJ0ZXgSDgoGZGlnZXN0GAEgASgJEg4KBmlucHV0cxgCIAMoCRIMCgRuYW1lGAMgASgJEg4KBmNhY2hlZBgEIAEoCBIrCgdzdGFydGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAcgASgJEikKDnByb2dyZXNzX2dyb3VwGAggASgLMhEucGIuUHJvZ3Jlc3NHcm91cCLjAQoMVmVydGV4U3RhdHVzEgoKAmlkGAEgASgJEg4KBnZlcnRleBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB2N1cnJlbnQYBCABKAMSDQoFdG90YWwYBSABKAMSLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzdGFydGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKCVZlcnRleExvZxIOCgZ2ZXJ0ZXgYASABKAkSLQoJdGltZXN0YW1wGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAyABKAMSCwoDbXNnGAQgASgMIpMBCg1WZXJ0ZXhXYXJuaW5nEg4KBnZlcnRleBgBIAEoCRINCgVsZXZlbBgCIAEoAxINCgVzaG9ydBgDIAEoDBIOCgZkZXRhaWwYBCADKAwSCwoDdXJsGAUgASgJEhwKBGluZm8YBiABKAsyDi5wYi5Tb3VyY2VJbmZvEhkKBnJhbmdlcxgHIAMoCzIJLnBiLlJhbmdlIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMIiQKEkxpc3RXb3JrZXJzUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkiSwoTTGlzdFdvcmtlcnNSZXNwb25zZRI0CgZyZWNvcmQYASADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCINCgtJbmZvUmVxdWVzdCJRCgxJbmZvUmVzcG9uc2USQQoQYnVpbGRraXRfdmVyc2lvbhgBIAEoCzInLm1vYnkuYnVpbGRraXQudjEudHlwZXMuQnVpbGRraXRWZXJzaW9uImoKE0J1aWxkSGlzdG9yeVJlcXVlc3QSEwoLYWN0aXZlX29ubHkYASABKAgSCwoDcmVmGAIgASgJEhIKCmVhcmx5X2V4aXQYAyABKAgSDgoGZmlsdGVyGAQgAygJEg0KBWxpbWl0GAUgASgFIoABChFCdWlsZEhpc3RvcnlFdmVudBI1CgR0eXBlGAEgASgOMicubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlFdmVudFR5cGUSNAoGcmVjb3JkGAIgASgLMiQubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZWNvcmQi4QcKEkJ1aWxkSGlzdG9yeVJlY29yZBILCgNyZWYYASABKAkSEAoIZnJvbnRlbmQYAiABKAkSTwoOZnJvbnRlbmRfYXR0cnMYAyADKAsyNy5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkSGlzdG9yeVJlY29yZC5Gcm9udGVuZEF0dHJzRW50cnkSLQoJZXhwb3J0ZXJzGAQgAygLMhoubW9ieS5idWlsZGtpdC52MS5FeHBvcnRlchIhCgVlcnJvchgFIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoEbG9ncxgIIAEoCzIcLm1vYnkuYnVpbGRraXQudjEuRGVzY3JpcHRvchJVChFleHBvcnRlcl9yZXNwb25zZRgJIAMoCzI6Lm1vYnkuYnVpbGRraXQudjEuQnVpbGRIaXN0b3J5UmVjb3JkLkV4cG9ydGVyUmVzcG9uc2VFbnRyeRIxCgZyZXN1bHQYCiABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkUmVzdWx0SW5mbxJCCgdyZXN1bHRzGAsgAygLMjEubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZWNvcmQuUmVzdWx0c0VudHJ5EhIKCmdlbmVyYXRpb24YDCABKAUSKwoFdHJhY2UYDSABKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISDgoGcGlubmVkGA4gASgIEhgKEG51bV9jYWNoZWRfc3RlcHMYDyABKAUSFwoPbnVtX3RvdGFsX3N0ZXBzGBAgASgFEhsKE251bV9jb21wbGV0ZWRfc3RlcHMYESABKAUSNAoOZXh0ZXJuYWxfZXJyb3IYEiABKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISFAoMbnVtX3dhcm5pbmdzGBMgASgFGjQKEkZyb250ZW5kQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGlEKDFJlc3VsdHNFbnRyeRILCgNrZXkYASABKAkSMAoFdmFsdWUYAiABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkUmVzdWx0SW5mbzoCOAEijQIKD0J1aWxkUmVzdWx0SW5mbxI3ChFyZXN1bHRfZGVwcmVjYXRlZBgBIAEoCzIcLm1vYnkuYnVpbGRraXQudjEuRGVzY3JpcHRvchIyCgxhdHRlc3RhdGlvbnMYAiADKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISPwoHcmVzdWx0cxgDIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQnVpbGRSZXN1bHRJbmZvLlJlc3VsdHNFbnRyeRpMCgxSZXN1bHRzRW50cnkSCwoDa2V5GAEgASgDEisKBXZhbHVlGAIgASgLMhwubW9ieS5idWlsZGtpdC52MS5EZXNjcmlwdG9yOgI4ASK2AQoKRGVzY3JpcHRvchISCgptZWRpYV90eXBlGAEgASgJEg4KBmRpZ2VzdBgCIAEoCRIMCgRzaXplGAMgASgDEkIKC2Fubm90YXRpb25zGAUgAygLMi0ubW9ieS5idWlsZGtpdC52MS5EZXNjcmlwdG9yLkFubm90YXRpb25zRW50cnkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKj8KFUJ1aWxkSGlzdG9yeUV2ZW50VHlwZRILCgdTVEFSVEVEEAASDAoIQ09NUExFVEUQARILCgdERUxFVEVEEAIymAUKB0NvbnRyb2wSVAoJRGlza1VzYWdlEiIubW9ieS5idWlsZGtpdC52MS5EaXNrVXNhZ2VSZXF1ZXN0GiMubW9ieS5idWlsZGtpdC52MS5EaXNrVXNhZ2VSZXNwb25zZRJICgVQcnVuZRIeLm1vYnkuYnVpbGRraXQudjEuUHJ1bmVSZXF1ZXN0Gh0ubW9ieS5idWlsZGtpdC52MS5Vc2FnZVJlY29yZDABEkgKBVNvbHZlEh4ubW9ieS5idWlsZGtpdC52MS5Tb2x2ZVJlcXVlc3QaHy5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2USTQoGU3RhdHVzEh8ubW9ieS5idWlsZGtpdC52MS5TdGF0dXNSZXF1ZXN0GiAubW9ieS5idWlsZGtpdC52MS5TdGF0dXNSZXNwb25zZTABEk0KB1Nlc3Npb24SHi5tb2J5LmJ1aWxka2l0LnYxLkJ5dGVzTWVzc2FnZRoeLm1vYnkuYnVpbGRraXQudjEuQnl0ZXNNZXNzYWdlKAEwARJaCgtMaXN0V29ya2VycxIkLm1vYnkuYnVpbGRraXQudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUubW9ieS5idWlsZGtpdC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkUKBEluZm8SHS5tb2J5LmJ1aWxka2l0LnYxLkluZm9SZXF1ZXN0Gh4ubW9ieS5idWlsZGtpdC52MS5JbmZvUmVzcG9uc2USYgoSTGlzdGVuQnVpbGRIaXN0b3J5EiUubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZXF1ZXN0GiMubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlFdmVudDABYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_rpc_status, file_moby_buildkit_v1_types_worker, file_pb_ops]);
 
 /**
  * @generated from message moby.buildkit.v1.PruneRequest
@@ -675,6 +677,257 @@ export const InfoResponseSchema: GenMessage<InfoResponse> = /*@__PURE__*/
   messageDesc(file_moby_buildkit_v1_control, 19);
 
 /**
+ * @generated from message moby.buildkit.v1.BuildHistoryRequest
+ */
+export type BuildHistoryRequest = Message<"moby.buildkit.v1.BuildHistoryRequest"> & {
+  /**
+   * @generated from field: bool active_only = 1;
+   */
+  activeOnly: boolean;
+
+  /**
+   * @generated from field: string ref = 2;
+   */
+  ref: string;
+
+  /**
+   * @generated from field: bool early_exit = 3;
+   */
+  earlyExit: boolean;
+
+  /**
+   * @generated from field: repeated string filter = 4;
+   */
+  filter: string[];
+
+  /**
+   * @generated from field: int32 limit = 5;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryRequest.
+ * Use `create(BuildHistoryRequestSchema)` to create a new message.
+ */
+export const BuildHistoryRequestSchema: GenMessage<BuildHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_moby_buildkit_v1_control, 20);
+
+/**
+ * @generated from message moby.buildkit.v1.BuildHistoryEvent
+ */
+export type BuildHistoryEvent = Message<"moby.buildkit.v1.BuildHistoryEvent"> & {
+  /**
+   * @generated from field: moby.buildkit.v1.BuildHistoryEventType type = 1;
+   */
+  type: BuildHistoryEventType;
+
+  /**
+   * @generated from field: moby.buildkit.v1.BuildHistoryRecord record = 2;
+   */
+  record?: BuildHistoryRecord | undefined;
+};
+
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryEvent.
+ * Use `create(BuildHistoryEventSchema)` to create a new message.
+ */
+export const BuildHistoryEventSchema: GenMessage<BuildHistoryEvent> = /*@__PURE__*/
+  messageDesc(file_moby_buildkit_v1_control, 21);
+
+/**
+ * @generated from message moby.buildkit.v1.BuildHistoryRecord
+ */
+export type BuildHistoryRecord = Message<"moby.buildkit.v1.BuildHistoryRecord"> & {
+  /**
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * @generated from field: string frontend = 2;
+   */
+  frontend: string;
+
+  /**
+   * @generated from field: map<string, string> frontend_attrs = 3;
+   */
+  frontendAttrs: { [key: string]: string };
+
+  /**
+   * @generated from field: repeated moby.buildkit.v1.Exporter exporters = 4;
+   */
+  exporters: Exporter[];
+
+  /**
+   * @generated from field: google.rpc.Status error = 5;
+   */
+  error?: Status | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp completed_at = 7;
+   */
+  completedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: moby.buildkit.v1.Descriptor logs = 8;
+   */
+  logs?: Descriptor | undefined;
+
+  /**
+   * @generated from field: map<string, string> exporter_response = 9;
+   */
+  exporterResponse: { [key: string]: string };
+
+  /**
+   * @generated from field: moby.buildkit.v1.BuildResultInfo result = 10;
+   */
+  result?: BuildResultInfo | undefined;
+
+  /**
+   * @generated from field: map<string, moby.buildkit.v1.BuildResultInfo> results = 11;
+   */
+  results: { [key: string]: BuildResultInfo };
+
+  /**
+   * @generated from field: int32 generation = 12;
+   */
+  generation: number;
+
+  /**
+   * @generated from field: moby.buildkit.v1.Descriptor trace = 13;
+   */
+  trace?: Descriptor | undefined;
+
+  /**
+   * @generated from field: bool pinned = 14;
+   */
+  pinned: boolean;
+
+  /**
+   * @generated from field: int32 num_cached_steps = 15;
+   */
+  numCachedSteps: number;
+
+  /**
+   * @generated from field: int32 num_total_steps = 16;
+   */
+  numTotalSteps: number;
+
+  /**
+   * @generated from field: int32 num_completed_steps = 17;
+   */
+  numCompletedSteps: number;
+
+  /**
+   * @generated from field: moby.buildkit.v1.Descriptor external_error = 18;
+   */
+  externalError?: Descriptor | undefined;
+
+  /**
+   * @generated from field: int32 num_warnings = 19;
+   */
+  numWarnings: number;
+};
+
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryRecord.
+ * Use `create(BuildHistoryRecordSchema)` to create a new message.
+ */
+export const BuildHistoryRecordSchema: GenMessage<BuildHistoryRecord> = /*@__PURE__*/
+  messageDesc(file_moby_buildkit_v1_control, 22);
+
+/**
+ * @generated from message moby.buildkit.v1.BuildResultInfo
+ */
+export type BuildResultInfo = Message<"moby.buildkit.v1.BuildResultInfo"> & {
+  /**
+   * @generated from field: moby.buildkit.v1.Descriptor result_deprecated = 1;
+   */
+  resultDeprecated?: Descriptor | undefined;
+
+  /**
+   * @generated from field: repeated moby.buildkit.v1.Descriptor attestations = 2;
+   */
+  attestations: Descriptor[];
+
+  /**
+   * @generated from field: map<int64, moby.buildkit.v1.Descriptor> results = 3;
+   */
+  results: { [key: string]: Descriptor };
+};
+
+/**
+ * Describes the message moby.buildkit.v1.BuildResultInfo.
+ * Use `create(BuildResultInfoSchema)` to create a new message.
+ */
+export const BuildResultInfoSchema: GenMessage<BuildResultInfo> = /*@__PURE__*/
+  messageDesc(file_moby_buildkit_v1_control, 23);
+
+/**
+ * @generated from message moby.buildkit.v1.Descriptor
+ */
+export type Descriptor = Message<"moby.buildkit.v1.Descriptor"> & {
+  /**
+   * @generated from field: string media_type = 1;
+   */
+  mediaType: string;
+
+  /**
+   * @generated from field: string digest = 2;
+   */
+  digest: string;
+
+  /**
+   * @generated from field: int64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: map<string, string> annotations = 5;
+   */
+  annotations: { [key: string]: string };
+};
+
+/**
+ * Describes the message moby.buildkit.v1.Descriptor.
+ * Use `create(DescriptorSchema)` to create a new message.
+ */
+export const DescriptorSchema: GenMessage<Descriptor> = /*@__PURE__*/
+  messageDesc(file_moby_buildkit_v1_control, 24);
+
+/**
+ * @generated from enum moby.buildkit.v1.BuildHistoryEventType
+ */
+export enum BuildHistoryEventType {
+  /**
+   * @generated from enum value: STARTED = 0;
+   */
+  STARTED = 0,
+
+  /**
+   * @generated from enum value: COMPLETE = 1;
+   */
+  COMPLETE = 1,
+
+  /**
+   * @generated from enum value: DELETED = 2;
+   */
+  DELETED = 2,
+}
+
+/**
+ * Describes the enum moby.buildkit.v1.BuildHistoryEventType.
+ */
+export const BuildHistoryEventTypeSchema: GenEnum<BuildHistoryEventType> = /*@__PURE__*/
+  enumDesc(file_moby_buildkit_v1_control, 0);
+
+/**
  * @generated from service moby.buildkit.v1.Control
  */
 export const Control: GenService<{
@@ -737,6 +990,17 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof InfoRequestSchema;
     output: typeof InfoResponseSchema;
+  },
+  /**
+   * Since BuildKit v0.11. With active_only and early_exit: the builds in flight, then the end of
+   * the stream (what the pool's health check counts as the runner's load).
+   *
+   * @generated from rpc moby.buildkit.v1.Control.ListenBuildHistory
+   */
+  listenBuildHistory: {
+    methodKind: "server_streaming";
+    input: typeof BuildHistoryRequestSchema;
+    output: typeof BuildHistoryEventSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_moby_buildkit_v1_control, 0);
