@@ -286,10 +286,7 @@ describe("a runner killed mid-build", () => {
     process.kill(runner.pid, "SIGKILL");
     const result = await cli.done;
     assert.equal(result.code, 1, result.stderr.slice(-3000));
-    assert.match(
-      lastLine(result.stderr),
-      /^error: The connection to the runner at .* was lost mid-build/,
-    );
+    assert.match(lastLine(result.stderr), /^error: The connection to the runner at .* was lost mid-build/);
     const ended = result.endedAt - killedAt;
     assert.ok(ended < RESET_BOUND_MS, `ended ${ended} ms after the kill`);
     console.log(`SIGKILL mid-RUN: ended ${ended} ms after`);
