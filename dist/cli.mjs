@@ -4202,7 +4202,7 @@ var __webpack_unused_export__;
  *
  */
 __webpack_unused_export__ = ({ value: true });
-__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.O2 = exports.gq = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Kj = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.h5 = __webpack_unused_export__ = exports.OS = exports.z3 = void 0;
+__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.O2 = exports.gq = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Kj = __webpack_unused_export__ = __webpack_unused_export__ = exports.LO = exports.h5 = __webpack_unused_export__ = exports.OS = exports.z3 = void 0;
 const call_credentials_1 = __nccwpck_require__(9190);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return call_credentials_1.CallCredentials; } });
 const channel_1 = __nccwpck_require__(6918);
@@ -4210,7 +4210,7 @@ __webpack_unused_export__ = ({ enumerable: true, get: function () { return chann
 const compression_algorithms_1 = __nccwpck_require__(4130);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return compression_algorithms_1.CompressionAlgorithms; } });
 const connectivity_state_1 = __nccwpck_require__(778);
-__webpack_unused_export__ = ({ enumerable: true, get: function () { return connectivity_state_1.ConnectivityState; } });
+Object.defineProperty(exports, "LO", ({ enumerable: true, get: function () { return connectivity_state_1.ConnectivityState; } }));
 const channel_credentials_1 = __nccwpck_require__(2257);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return channel_credentials_1.ChannelCredentials; } });
 const client_1 = __nccwpck_require__(4210);
@@ -33138,7 +33138,7 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 8834:
+/***/ 7398:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33155,6 +33155,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   sU: () => (/* reexport */ MAX_SECRET_BYTES),
   Qc: () => (/* reexport */ RpcError),
   Gx: () => (/* reexport */ RunnerGoneError),
+  k$: () => (/* reexport */ RunnerUnresponsiveError),
   Nn: () => (/* reexport */ Session),
   AI: () => (/* reexport */ TlsConfigError),
   y1: () => (/* reexport */ authService),
@@ -33178,7 +33179,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   rl: () => (/* reexport */ watchLiveness)
 });
 
-// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, ConnectionLostError, FileSendError, GitContextError, RunnerUnresponsiveError, SshDialer, UnsafeOutputPathError, callFrontend, describeGitFetchFailure, describeSshFailure, gitAuthSecretIds, gitContextAttrs, gitHost, grpcTarget, isGitUrl, sshArguments
+// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, ConnectionLostError, FileSendError, GitContextError, SshDialer, UnsafeOutputPathError, callFrontend, describeGitFetchFailure, describeSshFailure, gitAuthSecretIds, gitContextAttrs, gitHost, grpcTarget, isGitUrl, sshArguments
 
 // EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/index.js
 var src = __nccwpck_require__(3033);
@@ -33350,6 +33351,58 @@ function isLoopbackHost(host) {
     if ((0,external_node_net_.isIP)(name) === 4)
         return name.startsWith("127.");
     return name === "::1" || name === "0:0:0:0:0:0:0:1";
+}
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/timestamp.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+
+/**
+ * Create a google.protobuf.Timestamp for the current time.
+ */
+function timestampNow() {
+    return timestampFromDate(new Date());
+}
+/**
+ * Create a google.protobuf.Timestamp message from an ECMAScript Date.
+ */
+function timestampFromDate(date) {
+    return timestampFromMs(date.getTime());
+}
+/**
+ * Convert a google.protobuf.Timestamp message to an ECMAScript Date.
+ */
+function timestampDate(timestamp) {
+    return new Date(timestampMs(timestamp));
+}
+/**
+ * Create a google.protobuf.Timestamp message from a Unix timestamp in milliseconds.
+ */
+function timestampFromMs(timestampMs) {
+    const seconds = Math.floor(timestampMs / 1000);
+    return create(TimestampSchema, {
+        seconds: protoInt64.parse(seconds),
+        nanos: (timestampMs - seconds * 1000) * 1000000,
+    });
+}
+/**
+ * Convert a google.protobuf.Timestamp to a Unix timestamp in milliseconds.
+ */
+function timestampMs(timestamp) {
+    return (Number(timestamp.seconds) * 1000 + Math.round(timestamp.nanos / 1000000));
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wire/base64-encoding.js
@@ -34245,7 +34298,7 @@ function varint32read() {
 /**
  * Int64Support for the current environment.
  */
-const protoInt64 = /*@__PURE__*/ makeInt64Support();
+const proto_int64_protoInt64 = /*@__PURE__*/ makeInt64Support();
 function makeInt64Support() {
     const dv = new DataView(new ArrayBuffer(8));
     // note that Safari 14 implements BigInt, but not the DataView methods
@@ -34404,10 +34457,10 @@ function parseTextFormatScalarValue(type, value) {
         case descriptors_ScalarType.INT64:
         case descriptors_ScalarType.SFIXED64:
         case descriptors_ScalarType.SINT64:
-            return protoInt64.parse(value);
+            return proto_int64_protoInt64.parse(value);
         case descriptors_ScalarType.UINT64:
         case descriptors_ScalarType.FIXED64:
-            return protoInt64.uParse(value);
+            return proto_int64_protoInt64.uParse(value);
         case descriptors_ScalarType.DOUBLE:
         case descriptors_ScalarType.FLOAT:
             switch (value) {
@@ -34536,7 +34589,7 @@ function unescapeBytesDefaultValue(str) {
                             if (t === false) {
                                 return false;
                             }
-                            const tc = protoInt64.uEnc(s + t);
+                            const tc = proto_int64_protoInt64.uEnc(s + t);
                             const chunk = new Uint8Array(8);
                             const view = new DataView(chunk.buffer);
                             view.setInt32(0, tc.lo, true);
@@ -35105,7 +35158,7 @@ class BinaryWriter {
      * Write a `sfixed64` value, a signed, fixed-length 64-bit integer.
      */
     sfixed64(value) {
-        const tc = protoInt64.enc(value);
+        const tc = proto_int64_protoInt64.enc(value);
         this.ensureCapacity(8);
         const view = this.view();
         view.setInt32(this.pos, tc.lo, true);
@@ -35117,7 +35170,7 @@ class BinaryWriter {
      * Write a `fixed64` value, an unsigned, fixed-length 64 bit integer.
      */
     fixed64(value) {
-        const tc = protoInt64.uEnc(value);
+        const tc = proto_int64_protoInt64.uEnc(value);
         this.ensureCapacity(8);
         const view = this.view();
         view.setInt32(this.pos, tc.lo, true);
@@ -35129,14 +35182,14 @@ class BinaryWriter {
      * Write a `int64` value, a signed 64-bit varint.
      */
     int64(value) {
-        const tc = protoInt64.enc(value);
+        const tc = proto_int64_protoInt64.enc(value);
         return this.writeVarint64(tc.lo, tc.hi);
     }
     /**
      * Write a `sint64` value, a signed, zig-zag-encoded 64-bit varint.
      */
     sint64(value) {
-        const tc = protoInt64.enc(value), 
+        const tc = proto_int64_protoInt64.enc(value), 
         // zigzag encode
         sign = tc.hi >> 31, lo = (tc.lo << 1) ^ sign, hi = ((tc.hi << 1) | (tc.lo >>> 31)) ^ sign;
         return this.writeVarint64(lo, hi);
@@ -35145,7 +35198,7 @@ class BinaryWriter {
      * Write a `uint64` value, an unsigned 64-bit varint.
      */
     uint64(value) {
-        const tc = protoInt64.uEnc(value);
+        const tc = proto_int64_protoInt64.uEnc(value);
         return this.writeVarint64(tc.lo, tc.hi);
     }
     /**
@@ -35336,14 +35389,14 @@ class binary_encoding_BinaryReader {
      */
     int64() {
         this.varint64();
-        return protoInt64.dec(this.varint64Lo, this.varint64Hi);
+        return proto_int64_protoInt64.dec(this.varint64Lo, this.varint64Hi);
     }
     /**
      * Read a `uint64` field, an unsigned 64-bit varint.
      */
     uint64() {
         this.varint64();
-        return protoInt64.uDec(this.varint64Lo, this.varint64Hi);
+        return proto_int64_protoInt64.uDec(this.varint64Lo, this.varint64Hi);
     }
     /**
      * Read a `sint64` field, a signed, zig-zag-encoded 64-bit varint.
@@ -35356,7 +35409,7 @@ class binary_encoding_BinaryReader {
         let s = -(lo & 1);
         lo = ((lo >>> 1) | ((hi & 1) << 31)) ^ s;
         hi = (hi >>> 1) ^ s;
-        return protoInt64.dec(lo, hi);
+        return proto_int64_protoInt64.dec(lo, hi);
     }
     /**
      * Read a `bool` field, a variant.
@@ -35389,13 +35442,13 @@ class binary_encoding_BinaryReader {
      * Read a `fixed64` field, an unsigned, fixed-length 64 bit integer.
      */
     fixed64() {
-        return protoInt64.uDec(this.sfixed32(), this.sfixed32());
+        return proto_int64_protoInt64.uDec(this.sfixed32(), this.sfixed32());
     }
     /**
      * Read a `fixed64` field, a signed, fixed-length 64-bit integer.
      */
     sfixed64() {
-        return protoInt64.dec(this.sfixed32(), this.sfixed32());
+        return proto_int64_protoInt64.dec(this.sfixed32(), this.sfixed32());
     }
     /**
      * Read a `float` field, 32-bit floating point number.
@@ -37705,7 +37758,7 @@ function scalar_scalarZeroValue(type, longAsString) {
         case descriptors_ScalarType.SFIXED64:
         case descriptors_ScalarType.FIXED64:
         case descriptors_ScalarType.SINT64:
-            return (longAsString ? "0" : protoInt64.zero);
+            return (longAsString ? "0" : proto_int64_protoInt64.zero);
         case descriptors_ScalarType.BYTES:
             return new Uint8Array(0);
         default:
@@ -37947,7 +38000,7 @@ const create_IMPLICIT = 2;
  * The second argument is an optional initializer object, where all fields are
  * optional.
  */
-function create(schema, init) {
+function create_create(schema, init) {
     if (isMessage(init, schema)) {
         return init;
     }
@@ -38253,7 +38306,7 @@ function localMessageMapper(field) {
         const valueLocalName = wrapperDesc.fields[0].localName;
         return {
             toMessage: (local) => {
-                const message = create(wrapperDesc);
+                const message = create_create(wrapperDesc);
                 if (local !== undefined) {
                     message[valueLocalName] = local;
                 }
@@ -38265,7 +38318,7 @@ function localMessageMapper(field) {
     // For all other fields, the local value is the message itself.
     const childDesc = field.message;
     return {
-        toMessage: (local) => (local === undefined ? create(childDesc) : local),
+        toMessage: (local) => (local === undefined ? create_create(childDesc) : local),
         toLocal: (message) => message,
     };
 }
@@ -38398,7 +38451,7 @@ function makeReadContext(options) {
  * Parse serialized binary data.
  */
 function fromBinary(schema, bytes, options) {
-    const message = create(schema);
+    const message = create_create(schema);
     compiledReader(schema).read(message, new binary_encoding_BinaryReader(bytes), makeReadContext(options), bytes.byteLength);
     return message;
 }
@@ -38866,7 +38919,47 @@ const file_google_protobuf_timestamp = /*@__PURE__*/ fileDesc("Ch9nb29nbGUvcHJvd
  * Describes the message google.protobuf.Timestamp.
  * Use `create(TimestampSchema)` to create a new message.
  */
-const TimestampSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_timestamp, 0)));
+const timestamp_pb_TimestampSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_timestamp, 0)));
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/any_pb.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+/**
+ * Describes the file google/protobuf/any.proto.
+ */
+const file_google_protobuf_any = /*@__PURE__*/ fileDesc("Chlnb29nbGUvcHJvdG9idWYvYW55LnByb3RvEg9nb29nbGUucHJvdG9idWYiJgoDQW55EhAKCHR5cGVfdXJsGAEgASgJEg0KBXZhbHVlGAIgASgMQnYKE2NvbS5nb29nbGUucHJvdG9idWZCCEFueVByb3RvUAFaLGdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2FueXBiogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM");
+/**
+ * Describes the message google.protobuf.Any.
+ * Use `create(AnySchema)` to create a new message.
+ */
+const AnySchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_any, 0)));
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/google/rpc/status_pb.ts
+// The error model that gRPC servers put, marshalled, in the grpc-status-details-bin trailer.
+
+
+/**
+ * Describes the file google/rpc/status.proto.
+ */
+const file_google_rpc_status = /*@__PURE__*/ fileDesc("Chdnb29nbGUvcnBjL3N0YXR1cy5wcm90bxIKZ29vZ2xlLnJwYyJOCgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55YgZwcm90bzM", [file_google_protobuf_any]);
+/**
+ * Describes the message google.rpc.Status.
+ * Use `create(StatusSchema)` to create a new message.
+ */
+const StatusSchema = /*@__PURE__*/ message_messageDesc(file_google_rpc_status, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/pb/ops_pb.ts
 // The few LLB messages (solver/pb/ops.proto at v0.32.2) that the Control messages refer to.
@@ -38938,10 +39031,11 @@ const BuildkitVersionSchema = /*@__PURE__*/ (/* unused pure expression or super 
 
 
 
+
 /**
  * Describes the file moby/buildkit/v1/control.proto.
  */
-const file_moby_buildkit_v1_control = /*@__PURE__*/ fileDesc("Ch5tb2J5L2J1aWxka2l0L3YxL2NvbnRyb2wucHJvdG8SEG1vYnkuYnVpbGRraXQudjEiigEKDFBydW5lUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSCwoDYWxsGAIgASgIEhUKDWtlZXBfZHVyYXRpb24YAyABKAMSFgoOcmVzZXJ2ZWRfc3BhY2UYBCABKAMSFgoObWF4X3VzZWRfc3BhY2UYBSABKAMSFgoObWluX2ZyZWVfc3BhY2UYBiABKAMiNQoQRGlza1VzYWdlUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSEQoJYWdlX2xpbWl0GAIgASgDIkIKEURpc2tVc2FnZVJlc3BvbnNlEi0KBnJlY29yZBgBIAMoCzIdLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQingIKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEg8KB211dGFibGUYAiABKAgSDgoGaW5fdXNlGAMgASgIEgwKBHNpemUYBCABKAMSEgoGcGFyZW50GAUgASgJQgIYARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3VzYWdlX2NvdW50GAggASgDEhMKC2Rlc2NyaXB0aW9uGAkgASgJEhMKC3JlY29yZF90eXBlGAogASgJEg4KBnNoYXJlZBgLIAEoCBIPCgdwYXJlbnRzGAwgAygJIrAGCgxTb2x2ZVJlcXVlc3QSCwoDcmVmGAEgASgJEiIKCmRlZmluaXRpb24YAiABKAsyDi5wYi5EZWZpbml0aW9uEhsKE2V4cG9ydGVyX2RlcHJlY2F0ZWQYAyABKAkSXgoZZXhwb3J0ZXJfYXR0cnNfZGVwcmVjYXRlZBgEIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSDwoHc2Vzc2lvbhgFIAEoCRIQCghmcm9udGVuZBgGIAEoCRJJCg5mcm9udGVuZF9hdHRycxgHIAMoCzIxLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkZyb250ZW5kQXR0cnNFbnRyeRItCgVjYWNoZRgIIAEoCzIeLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zEhQKDGVudGl0bGVtZW50cxgJIAMoCRJLCg9mcm9udGVuZF9pbnB1dHMYCiADKAsyMi5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVxdWVzdC5Gcm9udGVuZElucHV0c0VudHJ5EhAKCGludGVybmFsGAsgASgIEi0KCWV4cG9ydGVycxgNIAMoCzIaLm1vYnkuYnVpbGRraXQudjEuRXhwb3J0ZXISHwoXZW5hYmxlX3Nlc3Npb25fZXhwb3J0ZXIYDiABKAgSHQoVc291cmNlX3BvbGljeV9zZXNzaW9uGA8gASgJEh0KFWNvbXBhdGliaWxpdHlfdmVyc2lvbhgQIAEoAxIVCg1wcm94eV9uZXR3b3JrGBEgASgIGj4KHEV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJGcm9udGVuZEF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARpFChNGcm9udGVuZElucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIdCgV2YWx1ZRgCIAEoCzIOLnBiLkRlZmluaXRpb246AjgBInwKCEV4cG9ydGVyEgwKBHR5cGUYASABKAkSNAoFYXR0cnMYAiADKAsyJS5tb2J5LmJ1aWxka2l0LnYxLkV4cG9ydGVyLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInoKDENhY2hlT3B0aW9ucxI0CgdleHBvcnRzGAQgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeRI0CgdpbXBvcnRzGAUgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeSKOAQoRQ2FjaGVPcHRpb25zRW50cnkSDAoEdHlwZRgBIAEoCRI9CgVhdHRycxgCIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zRW50cnkuQXR0cnNFbnRyeRosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKDVNvbHZlUmVzcG9uc2USUAoRZXhwb3J0ZXJfcmVzcG9uc2UYASADKAsyNS5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2UuRXhwb3J0ZXJSZXNwb25zZUVudHJ5GjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhwKDVN0YXR1c1JlcXVlc3QSCwoDcmVmGAEgASgJIswBCg5TdGF0dXNSZXNwb25zZRIqCgh2ZXJ0ZXhlcxgBIAMoCzIYLm1vYnkuYnVpbGRraXQudjEuVmVydGV4EjAKCHN0YXR1c2VzGAIgAygLMh4ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhTdGF0dXMSKQoEbG9ncxgDIAMoCzIbLm1vYnkuYnVpbGRraXQudjEuVmVydGV4TG9nEjEKCHdhcm5pbmdzGAQgAygLMh8ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhXYXJuaW5nItwBCgZWZXJ0ZXgSDgoGZGlnZXN0GAEgASgJEg4KBmlucHV0cxgCIAMoCRIMCgRuYW1lGAMgASgJEg4KBmNhY2hlZBgEIAEoCBIrCgdzdGFydGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAcgASgJEikKDnByb2dyZXNzX2dyb3VwGAggASgLMhEucGIuUHJvZ3Jlc3NHcm91cCLjAQoMVmVydGV4U3RhdHVzEgoKAmlkGAEgASgJEg4KBnZlcnRleBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB2N1cnJlbnQYBCABKAMSDQoFdG90YWwYBSABKAMSLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzdGFydGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKCVZlcnRleExvZxIOCgZ2ZXJ0ZXgYASABKAkSLQoJdGltZXN0YW1wGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAyABKAMSCwoDbXNnGAQgASgMIpMBCg1WZXJ0ZXhXYXJuaW5nEg4KBnZlcnRleBgBIAEoCRINCgVsZXZlbBgCIAEoAxINCgVzaG9ydBgDIAEoDBIOCgZkZXRhaWwYBCADKAwSCwoDdXJsGAUgASgJEhwKBGluZm8YBiABKAsyDi5wYi5Tb3VyY2VJbmZvEhkKBnJhbmdlcxgHIAMoCzIJLnBiLlJhbmdlIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMIiQKEkxpc3RXb3JrZXJzUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkiSwoTTGlzdFdvcmtlcnNSZXNwb25zZRI0CgZyZWNvcmQYASADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCINCgtJbmZvUmVxdWVzdCJRCgxJbmZvUmVzcG9uc2USQQoQYnVpbGRraXRfdmVyc2lvbhgBIAEoCzInLm1vYnkuYnVpbGRraXQudjEudHlwZXMuQnVpbGRraXRWZXJzaW9uMrQECgdDb250cm9sElQKCURpc2tVc2FnZRIiLm1vYnkuYnVpbGRraXQudjEuRGlza1VzYWdlUmVxdWVzdBojLm1vYnkuYnVpbGRraXQudjEuRGlza1VzYWdlUmVzcG9uc2USSAoFUHJ1bmUSHi5tb2J5LmJ1aWxka2l0LnYxLlBydW5lUmVxdWVzdBodLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQwARJICgVTb2x2ZRIeLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0Gh8ubW9ieS5idWlsZGtpdC52MS5Tb2x2ZVJlc3BvbnNlEk0KBlN0YXR1cxIfLm1vYnkuYnVpbGRraXQudjEuU3RhdHVzUmVxdWVzdBogLm1vYnkuYnVpbGRraXQudjEuU3RhdHVzUmVzcG9uc2UwARJNCgdTZXNzaW9uEh4ubW9ieS5idWlsZGtpdC52MS5CeXRlc01lc3NhZ2UaHi5tb2J5LmJ1aWxka2l0LnYxLkJ5dGVzTWVzc2FnZSgBMAESWgoLTGlzdFdvcmtlcnMSJC5tb2J5LmJ1aWxka2l0LnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLm1vYnkuYnVpbGRraXQudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJFCgRJbmZvEh0ubW9ieS5idWlsZGtpdC52MS5JbmZvUmVxdWVzdBoeLm1vYnkuYnVpbGRraXQudjEuSW5mb1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_moby_buildkit_v1_types_worker, file_pb_ops]);
+const file_moby_buildkit_v1_control = /*@__PURE__*/ fileDesc("Ch5tb2J5L2J1aWxka2l0L3YxL2NvbnRyb2wucHJvdG8SEG1vYnkuYnVpbGRraXQudjEiigEKDFBydW5lUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSCwoDYWxsGAIgASgIEhUKDWtlZXBfZHVyYXRpb24YAyABKAMSFgoOcmVzZXJ2ZWRfc3BhY2UYBCABKAMSFgoObWF4X3VzZWRfc3BhY2UYBSABKAMSFgoObWluX2ZyZWVfc3BhY2UYBiABKAMiNQoQRGlza1VzYWdlUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSEQoJYWdlX2xpbWl0GAIgASgDIkIKEURpc2tVc2FnZVJlc3BvbnNlEi0KBnJlY29yZBgBIAMoCzIdLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQingIKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEg8KB211dGFibGUYAiABKAgSDgoGaW5fdXNlGAMgASgIEgwKBHNpemUYBCABKAMSEgoGcGFyZW50GAUgASgJQgIYARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3VzYWdlX2NvdW50GAggASgDEhMKC2Rlc2NyaXB0aW9uGAkgASgJEhMKC3JlY29yZF90eXBlGAogASgJEg4KBnNoYXJlZBgLIAEoCBIPCgdwYXJlbnRzGAwgAygJIrAGCgxTb2x2ZVJlcXVlc3QSCwoDcmVmGAEgASgJEiIKCmRlZmluaXRpb24YAiABKAsyDi5wYi5EZWZpbml0aW9uEhsKE2V4cG9ydGVyX2RlcHJlY2F0ZWQYAyABKAkSXgoZZXhwb3J0ZXJfYXR0cnNfZGVwcmVjYXRlZBgEIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSDwoHc2Vzc2lvbhgFIAEoCRIQCghmcm9udGVuZBgGIAEoCRJJCg5mcm9udGVuZF9hdHRycxgHIAMoCzIxLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkZyb250ZW5kQXR0cnNFbnRyeRItCgVjYWNoZRgIIAEoCzIeLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zEhQKDGVudGl0bGVtZW50cxgJIAMoCRJLCg9mcm9udGVuZF9pbnB1dHMYCiADKAsyMi5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVxdWVzdC5Gcm9udGVuZElucHV0c0VudHJ5EhAKCGludGVybmFsGAsgASgIEi0KCWV4cG9ydGVycxgNIAMoCzIaLm1vYnkuYnVpbGRraXQudjEuRXhwb3J0ZXISHwoXZW5hYmxlX3Nlc3Npb25fZXhwb3J0ZXIYDiABKAgSHQoVc291cmNlX3BvbGljeV9zZXNzaW9uGA8gASgJEh0KFWNvbXBhdGliaWxpdHlfdmVyc2lvbhgQIAEoAxIVCg1wcm94eV9uZXR3b3JrGBEgASgIGj4KHEV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJGcm9udGVuZEF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARpFChNGcm9udGVuZElucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIdCgV2YWx1ZRgCIAEoCzIOLnBiLkRlZmluaXRpb246AjgBInwKCEV4cG9ydGVyEgwKBHR5cGUYASABKAkSNAoFYXR0cnMYAiADKAsyJS5tb2J5LmJ1aWxka2l0LnYxLkV4cG9ydGVyLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInoKDENhY2hlT3B0aW9ucxI0CgdleHBvcnRzGAQgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeRI0CgdpbXBvcnRzGAUgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeSKOAQoRQ2FjaGVPcHRpb25zRW50cnkSDAoEdHlwZRgBIAEoCRI9CgVhdHRycxgCIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zRW50cnkuQXR0cnNFbnRyeRosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKDVNvbHZlUmVzcG9uc2USUAoRZXhwb3J0ZXJfcmVzcG9uc2UYASADKAsyNS5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2UuRXhwb3J0ZXJSZXNwb25zZUVudHJ5GjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhwKDVN0YXR1c1JlcXVlc3QSCwoDcmVmGAEgASgJIswBCg5TdGF0dXNSZXNwb25zZRIqCgh2ZXJ0ZXhlcxgBIAMoCzIYLm1vYnkuYnVpbGRraXQudjEuVmVydGV4EjAKCHN0YXR1c2VzGAIgAygLMh4ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhTdGF0dXMSKQoEbG9ncxgDIAMoCzIbLm1vYnkuYnVpbGRraXQudjEuVmVydGV4TG9nEjEKCHdhcm5pbmdzGAQgAygLMh8ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhXYXJuaW5nItwBCgZWZXJ0ZXgSDgoGZGlnZXN0GAEgASgJEg4KBmlucHV0cxgCIAMoCRIMCgRuYW1lGAMgASgJEg4KBmNhY2hlZBgEIAEoCBIrCgdzdGFydGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAcgASgJEikKDnByb2dyZXNzX2dyb3VwGAggASgLMhEucGIuUHJvZ3Jlc3NHcm91cCLjAQoMVmVydGV4U3RhdHVzEgoKAmlkGAEgASgJEg4KBnZlcnRleBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB2N1cnJlbnQYBCABKAMSDQoFdG90YWwYBSABKAMSLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzdGFydGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKCVZlcnRleExvZxIOCgZ2ZXJ0ZXgYASABKAkSLQoJdGltZXN0YW1wGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAyABKAMSCwoDbXNnGAQgASgMIpMBCg1WZXJ0ZXhXYXJuaW5nEg4KBnZlcnRleBgBIAEoCRINCgVsZXZlbBgCIAEoAxINCgVzaG9ydBgDIAEoDBIOCgZkZXRhaWwYBCADKAwSCwoDdXJsGAUgASgJEhwKBGluZm8YBiABKAsyDi5wYi5Tb3VyY2VJbmZvEhkKBnJhbmdlcxgHIAMoCzIJLnBiLlJhbmdlIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMIiQKEkxpc3RXb3JrZXJzUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkiSwoTTGlzdFdvcmtlcnNSZXNwb25zZRI0CgZyZWNvcmQYASADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCINCgtJbmZvUmVxdWVzdCJRCgxJbmZvUmVzcG9uc2USQQoQYnVpbGRraXRfdmVyc2lvbhgBIAEoCzInLm1vYnkuYnVpbGRraXQudjEudHlwZXMuQnVpbGRraXRWZXJzaW9uImoKE0J1aWxkSGlzdG9yeVJlcXVlc3QSEwoLYWN0aXZlX29ubHkYASABKAgSCwoDcmVmGAIgASgJEhIKCmVhcmx5X2V4aXQYAyABKAgSDgoGZmlsdGVyGAQgAygJEg0KBWxpbWl0GAUgASgFIoABChFCdWlsZEhpc3RvcnlFdmVudBI1CgR0eXBlGAEgASgOMicubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlFdmVudFR5cGUSNAoGcmVjb3JkGAIgASgLMiQubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZWNvcmQi4QcKEkJ1aWxkSGlzdG9yeVJlY29yZBILCgNyZWYYASABKAkSEAoIZnJvbnRlbmQYAiABKAkSTwoOZnJvbnRlbmRfYXR0cnMYAyADKAsyNy5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkSGlzdG9yeVJlY29yZC5Gcm9udGVuZEF0dHJzRW50cnkSLQoJZXhwb3J0ZXJzGAQgAygLMhoubW9ieS5idWlsZGtpdC52MS5FeHBvcnRlchIhCgVlcnJvchgFIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoEbG9ncxgIIAEoCzIcLm1vYnkuYnVpbGRraXQudjEuRGVzY3JpcHRvchJVChFleHBvcnRlcl9yZXNwb25zZRgJIAMoCzI6Lm1vYnkuYnVpbGRraXQudjEuQnVpbGRIaXN0b3J5UmVjb3JkLkV4cG9ydGVyUmVzcG9uc2VFbnRyeRIxCgZyZXN1bHQYCiABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkUmVzdWx0SW5mbxJCCgdyZXN1bHRzGAsgAygLMjEubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZWNvcmQuUmVzdWx0c0VudHJ5EhIKCmdlbmVyYXRpb24YDCABKAUSKwoFdHJhY2UYDSABKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISDgoGcGlubmVkGA4gASgIEhgKEG51bV9jYWNoZWRfc3RlcHMYDyABKAUSFwoPbnVtX3RvdGFsX3N0ZXBzGBAgASgFEhsKE251bV9jb21wbGV0ZWRfc3RlcHMYESABKAUSNAoOZXh0ZXJuYWxfZXJyb3IYEiABKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISFAoMbnVtX3dhcm5pbmdzGBMgASgFGjQKEkZyb250ZW5kQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGlEKDFJlc3VsdHNFbnRyeRILCgNrZXkYASABKAkSMAoFdmFsdWUYAiABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkUmVzdWx0SW5mbzoCOAEijQIKD0J1aWxkUmVzdWx0SW5mbxI3ChFyZXN1bHRfZGVwcmVjYXRlZBgBIAEoCzIcLm1vYnkuYnVpbGRraXQudjEuRGVzY3JpcHRvchIyCgxhdHRlc3RhdGlvbnMYAiADKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISPwoHcmVzdWx0cxgDIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQnVpbGRSZXN1bHRJbmZvLlJlc3VsdHNFbnRyeRpMCgxSZXN1bHRzRW50cnkSCwoDa2V5GAEgASgDEisKBXZhbHVlGAIgASgLMhwubW9ieS5idWlsZGtpdC52MS5EZXNjcmlwdG9yOgI4ASK2AQoKRGVzY3JpcHRvchISCgptZWRpYV90eXBlGAEgASgJEg4KBmRpZ2VzdBgCIAEoCRIMCgRzaXplGAMgASgDEkIKC2Fubm90YXRpb25zGAUgAygLMi0ubW9ieS5idWlsZGtpdC52MS5EZXNjcmlwdG9yLkFubm90YXRpb25zRW50cnkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKj8KFUJ1aWxkSGlzdG9yeUV2ZW50VHlwZRILCgdTVEFSVEVEEAASDAoIQ09NUExFVEUQARILCgdERUxFVEVEEAIymAUKB0NvbnRyb2wSVAoJRGlza1VzYWdlEiIubW9ieS5idWlsZGtpdC52MS5EaXNrVXNhZ2VSZXF1ZXN0GiMubW9ieS5idWlsZGtpdC52MS5EaXNrVXNhZ2VSZXNwb25zZRJICgVQcnVuZRIeLm1vYnkuYnVpbGRraXQudjEuUHJ1bmVSZXF1ZXN0Gh0ubW9ieS5idWlsZGtpdC52MS5Vc2FnZVJlY29yZDABEkgKBVNvbHZlEh4ubW9ieS5idWlsZGtpdC52MS5Tb2x2ZVJlcXVlc3QaHy5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2USTQoGU3RhdHVzEh8ubW9ieS5idWlsZGtpdC52MS5TdGF0dXNSZXF1ZXN0GiAubW9ieS5idWlsZGtpdC52MS5TdGF0dXNSZXNwb25zZTABEk0KB1Nlc3Npb24SHi5tb2J5LmJ1aWxka2l0LnYxLkJ5dGVzTWVzc2FnZRoeLm1vYnkuYnVpbGRraXQudjEuQnl0ZXNNZXNzYWdlKAEwARJaCgtMaXN0V29ya2VycxIkLm1vYnkuYnVpbGRraXQudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUubW9ieS5idWlsZGtpdC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkUKBEluZm8SHS5tb2J5LmJ1aWxka2l0LnYxLkluZm9SZXF1ZXN0Gh4ubW9ieS5idWlsZGtpdC52MS5JbmZvUmVzcG9uc2USYgoSTGlzdGVuQnVpbGRIaXN0b3J5EiUubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZXF1ZXN0GiMubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlFdmVudDABYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_rpc_status, file_moby_buildkit_v1_types_worker, file_pb_ops]);
 /**
  * Describes the message moby.buildkit.v1.PruneRequest.
  * Use `create(PruneRequestSchema)` to create a new message.
@@ -39042,6 +39136,53 @@ const InfoRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ n
  * Use `create(InfoResponseSchema)` to create a new message.
  */
 const InfoResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 19)));
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryRequest.
+ * Use `create(BuildHistoryRequestSchema)` to create a new message.
+ */
+const BuildHistoryRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 20)));
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryEvent.
+ * Use `create(BuildHistoryEventSchema)` to create a new message.
+ */
+const BuildHistoryEventSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 21)));
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryRecord.
+ * Use `create(BuildHistoryRecordSchema)` to create a new message.
+ */
+const BuildHistoryRecordSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 22)));
+/**
+ * Describes the message moby.buildkit.v1.BuildResultInfo.
+ * Use `create(BuildResultInfoSchema)` to create a new message.
+ */
+const BuildResultInfoSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 23)));
+/**
+ * Describes the message moby.buildkit.v1.Descriptor.
+ * Use `create(DescriptorSchema)` to create a new message.
+ */
+const DescriptorSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 24)));
+/**
+ * @generated from enum moby.buildkit.v1.BuildHistoryEventType
+ */
+var BuildHistoryEventType;
+(function (BuildHistoryEventType) {
+    /**
+     * @generated from enum value: STARTED = 0;
+     */
+    BuildHistoryEventType[BuildHistoryEventType["STARTED"] = 0] = "STARTED";
+    /**
+     * @generated from enum value: COMPLETE = 1;
+     */
+    BuildHistoryEventType[BuildHistoryEventType["COMPLETE"] = 1] = "COMPLETE";
+    /**
+     * @generated from enum value: DELETED = 2;
+     */
+    BuildHistoryEventType[BuildHistoryEventType["DELETED"] = 2] = "DELETED";
+})(BuildHistoryEventType || (BuildHistoryEventType = {}));
+/**
+ * Describes the enum moby.buildkit.v1.BuildHistoryEventType.
+ */
+const BuildHistoryEventTypeSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_moby_buildkit_v1_control, 0)));
 /**
  * @generated from service moby.buildkit.v1.Control
  */
@@ -39389,7 +39530,7 @@ function compileMapKeyConverter(type) {
         case descriptors_ScalarType.FIXED64:
             return (key) => {
                 try {
-                    return protoInt64.uParse(key);
+                    return proto_int64_protoInt64.uParse(key);
                 }
                 catch (_a) {
                     return key;
@@ -39400,7 +39541,7 @@ function compileMapKeyConverter(type) {
         case descriptors_ScalarType.SINT64:
             return (key) => {
                 try {
-                    return protoInt64.parse(key);
+                    return proto_int64_protoInt64.parse(key);
                 }
                 catch (_a) {
                     return key;
@@ -39666,9 +39807,9 @@ function createInPlace(schema, init, target, payloadStart, payloadLength) {
     const last = fields?.at(-1);
     const payload = target.subarray(payloadStart, payloadStart + payloadLength);
     if (fields === undefined || last?.kind !== "bytes" || payloadStart < HEADER_ROOM) {
-        return create(schema, { ...init, [last?.localName ?? "data"]: payload });
+        return create_create(schema, { ...init, [last?.localName ?? "data"]: payload });
     }
-    const message = create(schema, { ...init, [last.localName]: payload });
+    const message = create_create(schema, { ...init, [last.localName]: payload });
     const values = message;
     const header = [];
     for (const field of fields) {
@@ -39788,7 +39929,7 @@ function cancelOnAbort(call, signal) {
 function rpc_callUnary(client, method, request, options) {
     return new Promise((resolve, reject) => {
         let stopListening = () => { };
-        const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs }, (error, response) => {
+        const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create_create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs }, (error, response) => {
             stopListening();
             if (error)
                 reject(error);
@@ -39799,7 +39940,7 @@ function rpc_callUnary(client, method, request, options) {
     });
 }
 function callServerStream(client, method, request, options) {
-    const call = client.makeServerStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new src/* Metadata */.OS());
+    const call = client.makeServerStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), create_create(method.input, request), options.metadata ?? new src/* Metadata */.OS());
     const stopListening = cancelOnAbort(call, options.signal);
     call.once("close", stopListening);
     return call;
@@ -39813,46 +39954,6 @@ function callBidiStream(client, method, options) {
 function rpc_isServiceError(error) {
     return error instanceof Error && typeof error.code === "number";
 }
-
-;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/any_pb.js
-// Copyright 2021-2026 Buf Technologies, Inc.
-//
-// Licensed under the Apache License, Version 2.0 (the "License");
-// you may not use this file except in compliance with the License.
-// You may obtain a copy of the License at
-//
-//      http://www.apache.org/licenses/LICENSE-2.0
-//
-// Unless required by applicable law or agreed to in writing, software
-// distributed under the License is distributed on an "AS IS" BASIS,
-// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-// See the License for the specific language governing permissions and
-// limitations under the License.
-
-
-/**
- * Describes the file google/protobuf/any.proto.
- */
-const file_google_protobuf_any = /*@__PURE__*/ fileDesc("Chlnb29nbGUvcHJvdG9idWYvYW55LnByb3RvEg9nb29nbGUucHJvdG9idWYiJgoDQW55EhAKCHR5cGVfdXJsGAEgASgJEg0KBXZhbHVlGAIgASgMQnYKE2NvbS5nb29nbGUucHJvdG9idWZCCEFueVByb3RvUAFaLGdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2FueXBiogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM");
-/**
- * Describes the message google.protobuf.Any.
- * Use `create(AnySchema)` to create a new message.
- */
-const AnySchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_any, 0)));
-
-;// CONCATENATED MODULE: ./src/buildkit/proto/google/rpc/status_pb.ts
-// The error model that gRPC servers put, marshalled, in the grpc-status-details-bin trailer.
-
-
-/**
- * Describes the file google/rpc/status.proto.
- */
-const file_google_rpc_status = /*@__PURE__*/ fileDesc("Chdnb29nbGUvcnBjL3N0YXR1cy5wcm90bxIKZ29vZ2xlLnJwYyJOCgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55YgZwcm90bzM", [file_google_protobuf_any]);
-/**
- * Describes the message google.rpc.Status.
- * Use `create(StatusSchema)` to create a new message.
- */
-const StatusSchema = /*@__PURE__*/ message_messageDesc(file_google_rpc_status, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/error-details.ts
 // What BuildKit says about a failure beyond its message: the typed details it marshals into the
@@ -40167,7 +40268,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 // ssh:// endpoints, reached as BuildKit's ssh connection helper (buildctl, buildx's remote driver)
 // reaches them: the system's ssh runs `buildctl [--addr unix://SOCKET] dial-stdio` on the far side,
 // and gRPC goes over its stdin and stdout. grpc-js has no custom transport, so it dials a unix
-// socket in a private directory of ours; each connection to it gets its own ssh.
+// socket in a private directory of ours; each connection to it gets its own ssh. A key given as
+// text is held by a private ssh-agent of ours, in memory: it is never written to disk.
 
 
 
@@ -40203,6 +40305,10 @@ function sshArguments(endpoint, options, connectTimeoutMs) {
     if (options.identityPath !== undefined) {
         args.push("-i", options.identityPath, "-o", "IdentitiesOnly=yes");
     }
+    // The agent holding a key given as text; identityPath is then its public key, which ssh matches
+    // to the agent's private key.
+    if (options.identityAgent !== undefined)
+        args.push("-o", `IdentityAgent=${options.identityAgent}`);
     if (endpoint.user !== undefined)
         args.push("-l", endpoint.user);
     if (endpoint.port !== undefined)
@@ -40220,8 +40326,10 @@ class SshDialer {
     socketPath;
     dir;
     server;
+    /** ssh's arguments, once the private agent (for a key given as text) holds the key. */
     args;
     command;
+    agent;
     children = new Set();
     sockets = new Set();
     lastFailure;
@@ -40231,14 +40339,19 @@ class SshDialer {
         this.connectTimeoutMs = connectTimeoutMs;
         this.dir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-ssh-dial-"));
         this.socketPath = (0,external_node_path_.join)(this.dir, "dial.sock");
-        let identityPath = options.identityFile;
         try {
-            if (options.identityKey !== undefined) {
-                identityPath = (0,external_node_path_.join)(this.dir, "identity");
-                const key = options.identityKey.trim() + "\n";
-                (0,external_node_fs_.writeFileSync)(identityPath, key, { mode: 0o600 });
+            let knownHostsFile = options.knownHostsFile;
+            if (options.knownHosts !== undefined) {
+                knownHostsFile = (0,external_node_path_.join)(this.dir, "known_hosts");
+                (0,external_node_fs_.writeFileSync)(knownHostsFile, options.knownHosts.trim() + "\n", { mode: 0o600 });
             }
-            this.args = sshArguments(endpoint, { ...options, identityPath }, connectTimeoutMs);
+            const withHosts = { ...options, knownHostsFile };
+            this.args =
+                options.identityKey === undefined
+                    ? Promise.resolve(sshArguments(endpoint, { ...withHosts, identityPath: options.identityFile }, connectTimeoutMs))
+                    : this.startAgent(options.identityKey).then((agent) => sshArguments(endpoint, { ...withHosts, ...agent }, connectTimeoutMs));
+            // A failure is noted for the first connection, which fails with it.
+            this.args.catch(() => undefined);
             this.command = options.command ?? "ssh";
             this.server = (0,external_node_net_.createServer)((socket) => this.relay(socket));
             // Binding a path happens at once; grpc-js dials only at the first call.
@@ -40264,14 +40377,72 @@ class SshDialer {
             socket.destroy();
         for (const child of this.children)
             stopChild(child);
+        if (this.agent)
+            stopChild(this.agent);
         (0,external_node_fs_.rmSync)(this.dir, { recursive: true, force: true });
+    }
+    /**
+     * Starts ssh-agent in the foreground (our child, so it ends with us) on a socket in our private
+     * dir, adds the key from stdin, and writes the matching public key for ssh's -i.
+     */
+    async startAgent(key) {
+        const socket = (0,external_node_path_.join)(this.dir, "agent.sock");
+        const agent = (0,external_node_child_process_.spawn)("ssh-agent", ["-D", "-a", socket], { stdio: ["ignore", "ignore", "pipe"] });
+        this.agent = agent;
+        const failure = (why) => new Error(`The ssh key given for ${this.endpoint.address} cannot be used: ${why.replace(/\.$/, "")}.`);
+        let agentError = "";
+        agent.stderr.on("data", (chunk) => (agentError += chunk.toString("utf8")));
+        const spawned = new Promise((resolve, reject) => {
+            agent.once("spawn", resolve);
+            agent.once("error", (error) => reject(failure(`ssh-agent could not be started (${error.message})`)));
+        });
+        await spawned;
+        const deadline = Date.now() + AGENT_TIMEOUT_MS;
+        while (!(0,external_node_fs_.existsSync)(socket)) {
+            if (agent.exitCode !== null || this.closed || Date.now() > deadline) {
+                throw failure(`ssh-agent did not start (${agentError.trim() || "no socket"})`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const env = {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            SSH_AUTH_SOCK: socket,
+            SSH_ASKPASS_REQUIRE: "never",
+        };
+        const added = await runWithInput("ssh-add", ["-q", "-"], key.trim() + "\n", env);
+        if (added.code !== 0) {
+            const reason = added.stderr.trim().split("\n").at(-1) ?? "";
+            // ssh-add's words for a key with a passphrase: there is no one to type it.
+            throw failure(/passphrase|askpass/i.test(added.stderr) ? "it has a passphrase" : `ssh-add: ${reason}`);
+        }
+        const listed = await runWithInput("ssh-add", ["-L"], "", env);
+        const publicKey = listed.stdout.trim().split("\n")[0];
+        if (listed.code !== 0 || !publicKey)
+            throw failure(`ssh-add -L: ${listed.stderr.trim()}`);
+        const identityPath = (0,external_node_path_.join)(this.dir, "identity.pub");
+        (0,external_node_fs_.writeFileSync)(identityPath, publicKey + "\n");
+        return { identityPath, identityAgent: socket };
     }
     relay(socket) {
         if (this.closed) {
             socket.destroy();
             return;
         }
-        const child = (0,external_node_child_process_.spawn)(this.command, this.args, { stdio: ["pipe", "pipe", "pipe"] });
+        this.sockets.add(socket);
+        // Until ssh runs (the agent may still be starting), a socket error only ends the socket.
+        socket.on("error", () => socket.destroy());
+        socket.once("close", () => this.sockets.delete(socket));
+        this.args.then((args) => this.relayThrough(socket, args), (error) => {
+            this.lastFailure = error.message;
+            socket.destroy();
+        });
+    }
+    relayThrough(socket, args) {
+        if (this.closed || socket.destroyed) {
+            socket.destroy();
+            return;
+        }
+        const child = (0,external_node_child_process_.spawn)(this.command, args, { stdio: ["pipe", "pipe", "pipe"] });
         this.children.add(child);
         this.sockets.add(socket);
         let stderr = "";
@@ -40302,6 +40473,22 @@ class SshDialer {
             socket.destroy();
         });
     }
+}
+/** ssh-agent's start and each ssh-add are bounded by this. */
+const AGENT_TIMEOUT_MS = 10_000;
+/** Runs a short command with `input` on its stdin, within AGENT_TIMEOUT_MS. */
+function runWithInput(file, args, input, env) {
+    return new Promise((resolve) => {
+        const child = (0,external_node_child_process_.spawn)(file, args, { env, stdio: ["pipe", "pipe", "pipe"], timeout: AGENT_TIMEOUT_MS });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk.toString("utf8")));
+        child.stderr.on("data", (chunk) => (stderr += chunk.toString("utf8")));
+        child.on("error", (error) => resolve({ code: -1, stdout, stderr: error.message }));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(input);
+    });
 }
 function stopChild(child) {
     if (child.exitCode !== null || child.signalCode !== null)
@@ -40360,6 +40547,7 @@ function sshFailureReason(endpoint, stderr, connectTimeoutMs) {
 
 
 
+
 class BuildkitClient {
     endpoint;
     channel;
@@ -40401,6 +40589,45 @@ class BuildkitClient {
     async workers(signal) {
         const response = await this.unary(Control.method.listWorkers, {}, signal);
         return response.record.map(toWorkerInfo);
+    }
+    /**
+     * The builds in flight: ListenBuildHistory with active_only and early_exit lists the active
+     * builds and ends. Undefined when the runner predates build history (older than v0.11).
+     */
+    async buildsInFlight(signal) {
+        const timeout = AbortSignal.timeout(this.connectTimeoutMs);
+        const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+        const stream = callServerStream(this.channel, Control.method.listenBuildHistory, { activeOnly: true, earlyExit: true }, { signal: bounded });
+        const builds = [];
+        try {
+            for await (const event of stream) {
+                const { type, record } = event;
+                if (type !== BuildHistoryEventType.STARTED || !record)
+                    continue;
+                builds.push({
+                    ref: record.ref,
+                    frontend: record.frontend,
+                    createdAt: record.createdAt ? timestampDate(record.createdAt) : undefined,
+                });
+            }
+            return builds;
+        }
+        catch (error) {
+            if (rpc_isServiceError(error) && error.code === src/* status */.h5.UNIMPLEMENTED)
+                return undefined;
+            if (timeout.aborted && !signal?.aborted) {
+                throw new ConnectionError(`The runner at ${this.endpoint.address} did not list its builds in flight within ${this.connectTimeoutMs / 1000} s.`, this.endpoint.address);
+            }
+            throw this.translate(error, signal);
+        }
+        finally {
+            stream.cancel();
+        }
+    }
+    /** The bytes of the runner's build cache (DiskUsage: every record's size, summed). */
+    async cacheBytes(signal) {
+        const response = await this.unary(Control.method.diskUsage, {}, signal);
+        return response.record.reduce((sum, record) => sum + Number(record.size), 0);
     }
     /** Health check: Info (falling back to ListWorkers on daemons older than v0.11) and workers. */
     async probe(signal) {
@@ -40455,6 +40682,20 @@ class BuildkitClient {
         return failure.connection
             ? new ConnectionError(failure.message, this.endpoint.address)
             : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
+    }
+    /**
+     * A failure of the call that runs a build (Solve): the runner unreachable there went away after
+     * it answered the health check, so the build may run again elsewhere (RunnerGoneError).
+     */
+    translateBuildFailure(error, signal) {
+        const translated = this.translate(error, signal);
+        // UNAVAILABLE is grpc-js's own word for a transport that closed or reset under the call.
+        const lost = rpc_isServiceError(error) && error.code === src/* status */.h5.UNAVAILABLE;
+        if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
+            return translated;
+        }
+        const detail = error.details ?? error.message;
+        return new ConnectionLostError(`The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`, this.endpoint.address);
     }
 }
 function toWorkerInfo(record) {
@@ -40731,7 +40972,6 @@ function tunnelDuplex(call) {
 
 
 
-
 /** How long Status may stay quiet after Solve returns before we stop waiting for its end. */
 const STATUS_DRAIN_MS = 5_000;
 async function solve_solve(client, options) {
@@ -40761,14 +41001,7 @@ async function solve_solve(client, options) {
         await status.drained();
         if (options.signal?.aborted)
             throw new errors_CancelledError("The build was cancelled.");
-        const translated = client.translate(error, options.signal);
-        // The runner was reached before the build began: losing it now is losing it mid-build.
-        if (translated instanceof ConnectionError && !(translated instanceof RunnerGoneError)) {
-            const address = client.endpoint.address;
-            const details = rpc_isServiceError(error) ? error.details : translated.message;
-            throw new ConnectionLostError(`The connection to the runner at ${address} was lost during the build (${details}).`, address);
-        }
-        throw translated;
+        throw client.translateBuildFailure(error, options.signal);
     }
 }
 function followStatus(client, ref, options) {
@@ -41207,7 +41440,7 @@ function healthService(onCheck) {
         implementation: {
             check: (_call, callback) => {
                 onCheck?.();
-                callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }));
+                callback(null, create_create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }));
             },
         },
     };
@@ -41221,6 +41454,7 @@ function healthService(onCheck) {
 // Status streams progress. When both have been quiet for QUIET_MS, one bounded call (ListWorkers)
 // asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
 // nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
+// A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY.
 
 
 
@@ -41254,10 +41488,10 @@ function watchLiveness(client, onGone) {
             if (stopped)
                 return;
             if (rpc_isServiceError(error) && error.code === src/* status */.h5.UNAVAILABLE) {
-                gone(new ConnectionLostError(`The connection to the runner at ${address} was lost during the build (${error.details}).`, address));
+                gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (${error.details}).`, address));
             }
             else if (rpc_isServiceError(error) && error.code === src/* status */.h5.DEADLINE_EXCEEDED) {
-                gone(new RunnerUnresponsiveError(`The runner at ${address} stopped answering during the build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`, address));
+                gone(new RunnerUnresponsiveError(`The runner at ${address} stopped answering mid-build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`, address));
             }
             else {
                 // It answered, if with an error: it is alive.
@@ -41266,6 +41500,23 @@ function watchLiveness(client, onGone) {
         })
             .finally(() => (probing = undefined));
     };
+    // Every call of the build shares the channel's one connection: when it closes, the build is lost,
+    // whatever the calls still waiting say (a reset mid-upload could leave one pending).
+    const channel = client.channel.getChannel();
+    const watchConnection = (last) => {
+        if (stopped)
+            return;
+        const now = channel.getConnectivityState(false);
+        if (last === src/* connectivityState */.LO.READY && now !== src/* connectivityState */.LO.READY) {
+            gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (it closed).`, address));
+            return;
+        }
+        // No deadline: grpc-js would hold the process open with a timer for it. A closed channel
+        // (SHUTDOWN) calls back once more, when stopped.
+        if (now !== src/* connectivityState */.LO.SHUTDOWN)
+            channel.watchConnectivityState(now, Infinity, () => watchConnection(now));
+    };
+    watchConnection(channel.getConnectivityState(false));
     const timer = setInterval(() => {
         if (probing === undefined && Date.now() - lastHeard >= QUIET_MS)
             probe();
@@ -41441,7 +41692,7 @@ function fileSyncService(dirs) {
                     firstFailure ??= error;
                     // ERR tells fsutil's receiver why; the error status ends the call (a destroy does not
                     // always send one, and the runner would wait).
-                    call.write(create(PacketSchema, { type: Packet_PacketType.PACKET_ERR, data: Buffer.from(error.message) }));
+                    call.write(create_create(PacketSchema, { type: Packet_PacketType.PACKET_ERR, data: Buffer.from(error.message) }));
                     call.emit("error", Object.assign(new Error(error.message), {
                         code: src/* status */.h5.FAILED_PRECONDITION,
                         details: error.message,
@@ -41488,7 +41739,7 @@ async function sendDir(call, dirs) {
         const stat = encodeStatPacket(entry);
         await write(call, preEncoded(PacketSchema, stat), undefined, stat.length);
     }
-    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_STAT }));
+    await write(call, create_create(PacketSchema, { type: Packet_PacketType.PACKET_STAT }));
     await requests;
 }
 /** Answers REQ packets with file data, until the receiver's FIN. */
@@ -41507,7 +41758,7 @@ function serveRequests(call, files) {
                     break;
                 case Packet_PacketType.PACKET_FIN:
                     queue.then(() => {
-                        call.write(create(PacketSchema, { type: Packet_PacketType.PACKET_FIN }));
+                        call.write(create_create(PacketSchema, { type: Packet_PacketType.PACKET_FIN }));
                         call.end();
                         resolve();
                     }, reject);
@@ -41533,9 +41784,9 @@ async function sendFile(call, id, files) {
             const data = readSmallFile(file.path, Number(file.size));
             if (data !== undefined) {
                 if (data.length > 0) {
-                    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+                    await write(call, create_create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
                 }
-                await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+                await write(call, create_create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
                 return;
             }
         }
@@ -41546,7 +41797,7 @@ async function sendFile(call, id, files) {
         // Deleted since the walk: sent empty, as buildctl (fsutil) sends it. What was sent of a
         // large file before that stays; the file ends there.
         if (code === "ENOENT") {
-            await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+            await write(call, create_create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
             return;
         }
         if (code !== undefined) {
@@ -41595,7 +41846,7 @@ async function sendLargeFile(call, id, path) {
     finally {
         await handle.close();
     }
-    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+    await write(call, create_create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
 }
 function release(buffer) {
     if (freeBuffers.length < KEPT_BUFFERS)
@@ -41704,7 +41955,7 @@ function sendQueuedTogether(call) {
 /** Packets waiting to be handled before the call is paused (backpressure to the daemon). */
 const HIGH_WATER_PACKETS = 64;
 function encodePacket(init) {
-    const bytes = toBinary(PacketSchema, create(PacketSchema, init));
+    const bytes = toBinary(PacketSchema, create_create(PacketSchema, init));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 /**
@@ -42316,7 +42567,7 @@ function authService(lookup, options = {}) {
         advertise: false,
         implementation: {
             credentials: (call, callback) => {
-                answerCredentials(call, lookup, options).then((credential) => callback(null, create(CredentialsResponseSchema, credential ?? {})), (error) => {
+                answerCredentials(call, lookup, options).then((credential) => callback(null, create_create(CredentialsResponseSchema, credential ?? {})), (error) => {
                     options.onError?.(error);
                     callback({ code: src/* status */.h5.FAILED_PRECONDITION, details: messageOf(error) });
                 });
@@ -42402,7 +42653,7 @@ function secretsService(secrets, options = {}) {
                     callback({ code: src/* status */.h5.NOT_FOUND, details: `secret ${id} was not given to the build` });
                     return;
                 }
-                callback(null, create(GetSecretResponseSchema, { data }));
+                callback(null, create_create(GetSecretResponseSchema, { data }));
             },
         },
     };
@@ -42467,7 +42718,7 @@ function sshService(agents, options = {}) {
                     });
                     return;
                 }
-                callback(null, create(CheckAgentResponseSchema, {}));
+                callback(null, create_create(CheckAgentResponseSchema, {}));
             },
             forwardAgent: (call) => {
                 const id = String(call.metadata.get(SSH_ID_HEADER)[0] ?? "") || DEFAULT_SSH_ID;
@@ -42519,7 +42770,7 @@ function forward(call, id, path, options) {
     });
     // Agent to daemon, with backpressure on the HTTP/2 stream.
     socket.on("data", (chunk) => {
-        if (!call.write(create(ssh_pb_BytesMessageSchema, { data: chunk }))) {
+        if (!call.write(create_create(ssh_pb_BytesMessageSchema, { data: chunk }))) {
             socket.pause();
             call.once("drain", () => socket.resume());
         }
@@ -42856,14 +43107,29 @@ function describeGitFetchFailure(message) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _job_process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(794);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3223);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _job_process_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(794);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6861);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
 
-const { signal } = (0,_job_process_js__WEBPACK_IMPORTED_MODULE_0__/* .startProcess */ .k)();
-const exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_1__/* .runCli */ .a)(process.argv.slice(2), {
+
+/**
+ * The command a user typed to run this program, for usage lines and hints: the package's bin
+ * (through npx when it runs from npx's cache), else node and the script's path.
+ */
+function programName(script, cwd) {
+    if ((0,node_path__WEBPACK_IMPORTED_MODULE_0__.basename)(script) === "remote-buildkit") {
+        return script.includes(`${node_path__WEBPACK_IMPORTED_MODULE_0__.sep}_npx${node_path__WEBPACK_IMPORTED_MODULE_0__.sep}`) ? "npx remote-buildkit" : "remote-buildkit";
+    }
+    const path = (0,node_path__WEBPACK_IMPORTED_MODULE_0__.relative)(cwd, script);
+    return `node ${path === "" || path.startsWith("..") || (0,node_path__WEBPACK_IMPORTED_MODULE_0__.isAbsolute)(path) ? script : path}`;
+}
+const { signal } = (0,_job_process_js__WEBPACK_IMPORTED_MODULE_1__/* .startProcess */ .k)();
+const exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_2__/* .runCli */ .a)(process.argv.slice(2), {
+    program: programName(process.argv[1] ?? "remote-buildkit", process.cwd()),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
@@ -42876,7 +43142,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3223:
+/***/ 6861:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42885,10 +43151,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   a: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: MAIN_HELP
+// UNUSED EXPORTS: mainHelp
 
-// EXTERNAL MODULE: ./src/buildkit/index.ts + 73 modules
-var buildkit = __nccwpck_require__(8834);
+// EXTERNAL MODULE: ./src/buildkit/index.ts + 74 modules
+var buildkit = __nccwpck_require__(7398);
 ;// CONCATENATED MODULE: ./src/errors.ts
 // The errors a person reads, and the one place where any error becomes what the adapters show:
 // a user error is one sentence and an exit code; the client library's errors (BuildkitError) are
@@ -42928,7 +43194,28 @@ function describeError(error) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/report/control-characters.ts
+// Text from the runner (log lines, vertex names, error messages that quote a Dockerfile of binary
+// bytes) reaches a terminal or an annotation: control characters there could move the cursor,
+// clear the screen, retitle the window or hide text. They are written as visible escapes here, the
+// one place that does it; newlines and tabs stay, as do CRLF line ends.
+/** C0 controls but tab and newline, a CR that does not end a line, DEL, C1, and Unicode's bidi overrides. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\r(?!\n)/g;
+/** `text` with each control character as \xNN (or \uNNNN above U+00FF), which a terminal prints as it is. */
+function escapeControlCharacters(text) {
+    return text.replace(CONTROL, (character) => {
+        const code = character.charCodeAt(0);
+        return code <= 0xff
+            ? `\\x${code.toString(16).padStart(2, "0")}`
+            : `\\u${code.toString(16).padStart(4, "0")}`;
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/report/plain.ts
+// The reporter for a shell, GitLab CI and CircleCI: plain lines on stderr, so that stdout stays
+// for a command's result. In GitLab CI, groups become collapsible sections.
+
 class PlainReporter {
     write;
     showDebug;
@@ -42942,27 +43229,27 @@ class PlainReporter {
         this.now = options.now ?? Date.now;
     }
     info(message) {
-        this.write(`${message}\n`);
+        this.write(`${escapeControlCharacters(message)}\n`);
     }
     warning(message) {
-        this.write(`warning: ${message}\n`);
+        this.write(`warning: ${escapeControlCharacters(message)}\n`);
     }
     error(message) {
-        this.write(`error: ${message}\n`);
+        this.write(`error: ${escapeControlCharacters(message)}\n`);
     }
     debug(message) {
         if (this.showDebug)
-            this.write(`debug: ${message}\n`);
+            this.write(`debug: ${escapeControlCharacters(message)}\n`);
     }
     async group(title, body) {
         if (!this.gitlab) {
-            this.write(`${title}\n`);
+            this.write(`${escapeControlCharacters(title)}\n`);
             return body();
         }
         // GitLab's section markers: https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
         const name = `remote_buildkit_${++this.sections}`;
         const seconds = () => Math.floor(this.now() / 1000);
-        this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${title}\n`);
+        this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${escapeControlCharacters(title)}\n`);
         try {
             return await body();
         }
@@ -42972,11 +43259,14 @@ class PlainReporter {
     }
 }
 
+;// CONCATENATED MODULE: ./package.json
+const package_namespaceObject = {"rE":"0.1.0"};
 ;// CONCATENATED MODULE: ./src/version.ts
-// This program's own version (a unit test keeps it equal to package.json's), and the BuildKit
-// release it is pinned to: the version a started runner runs and the tests run against. The
-// shell scripts and workflow files that cannot import it are kept equal by a unit test.
-const PROGRAM_VERSION = "0.1.0";
+// This program's own version, read from package.json at build time (the bundle carries it), and
+// the BuildKit release it is pinned to: the version a started runner runs and the tests run
+// against. The shell scripts and workflow files that cannot import it are kept equal by a unit test.
+
+const PROGRAM_VERSION = package_namespaceObject.rE;
 /** The pinned BuildKit release, without the leading v. */
 const BUILDKIT_VERSION = "0.32.2";
 
@@ -43036,15 +43326,40 @@ function parseKeyValues(items, name, env) {
     }
     return result;
 }
-/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
+/**
+ * "30s", "1500ms", "2m", "1h": a positive duration, as milliseconds. A bare number is refused: 10
+ * could be meant as seconds or milliseconds (or minutes, like GitHub's timeout-minutes), and a
+ * guess would fail far from the cause.
+ */
 function parseDuration(value, name) {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
     const amount = match ? Number(match[1]) : NaN;
     if (!match || !(amount > 0)) {
-        throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
+        throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms, 2m or 1h.`);
     }
-    const unit = match[2] ?? "s";
-    return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
+    const unit = match[2];
+    if (unit === undefined) {
+        throw new InputError(`${name} is "${value}", a number without a unit; write ${match[1]}s, ${match[1]}ms or ${match[1]}m.`);
+    }
+    return Math.round(amount * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]);
+}
+/** A duration in the largest unit that writes it whole, as a user gives it: 5s, 2m, 1h, 1500ms. */
+function formatDuration(ms) {
+    if (ms % 3_600_000 === 0)
+        return `${ms / 3_600_000}h`;
+    if (ms % 60_000 === 0)
+        return `${ms / 60_000}m`;
+    if (ms % 1000 === 0)
+        return `${ms / 1000}s`;
+    return `${ms}ms`;
+}
+/** A whole number, zero or more: "0", "3". */
+function parseCount(value, name) {
+    const text = value.trim();
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+        throw new InputError(`${name} is "${value}"; give a whole number, 0 or more.`);
+    }
+    return Number(text);
 }
 const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
 /** Sizes as docker reads them (64m, 1g, 512MiB): binary multiples, a bare number is bytes. */
@@ -43221,6 +43536,31 @@ function checkExporterCount(count, runner) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/outputs/dotenv.ts
+// The step outputs as a dotenv file, which GitLab reads as `artifacts: reports: dotenv:` and gives
+// to later jobs as variables: one NAME=value line each, the output's name upper-cased with
+// underscores (DIGEST, IMAGEID, BUILDKIT_VERSION, RUNNER_REASON...). GitLab takes single-line,
+// unquoted values in a file of at most 5 KB, so `metadata` (buildx's metadata file, --metadata-file
+// writes it) and empty outputs are left out.
+
+
+const LEFT_OUT = new Set(["metadata"]);
+/** NAME=value lines for the outputs, in the order they were set. */
+function dotenvText(outputs) {
+    return Object.entries(outputs)
+        .filter(([name, value]) => !LEFT_OUT.has(name) && value !== "")
+        .map(([name, value]) => `${name.toUpperCase().replace(/-/g, "_")}=${value.replace(/[\r\n]+/g, " ")}\n`)
+        .join("");
+}
+function writeDotenvFile(path, name, outputs) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, dotenvText(outputs));
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/outputs/image.ts
 // The image exporter's response turned into what docker/build-push-action gives: the digest, the
 // image id, and buildx's metadata file.
@@ -43278,7 +43618,64 @@ function runnerOutputs(info) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/report/pool-summary.ts
+function poolSummaryMarkdown(runners) {
+    const lines = [
+        "| Runner | State | BuildKit | Platforms | Builds in flight | Round trip | Cache | Why |",
+        "|---|---|---|---|---:|---:|---:|---|",
+    ];
+    for (const runner of runners) {
+        const cells = [
+            runner.name === runner.endpoint
+                ? `\`${runner.endpoint}\``
+                : `${escapeCell(runner.name)} (\`${runner.endpoint}\`)`,
+            runner.state === "chosen" ? "**chosen**" : runner.state,
+            runner.info?.version?.version ?? "",
+            runner.info ? runner.info.platforms.join(", ") : "",
+            inFlight(runner),
+            runner.load?.roundTripMs === undefined ? "" : `${runner.load.roundTripMs} ms`,
+            runner.load?.cacheBytes === undefined ? "" : formatBytes(runner.load.cacheBytes),
+            escapeCell(runner.note),
+        ];
+        lines.push(`| ${cells.join(" | ")} |`);
+    }
+    return lines;
+}
+/** One line per runner, for the log. */
+function describePool(runners) {
+    return runners.map((runner) => {
+        const facts = [
+            runner.info?.version?.version && `BuildKit ${runner.info.version.version}`,
+            runner.load && `${inFlight(runner) || "?"} in flight`,
+            runner.load?.roundTripMs !== undefined && `${runner.load.roundTripMs} ms`,
+            runner.load?.cacheBytes !== undefined && `cache ${formatBytes(runner.load.cacheBytes)}`,
+        ].filter(Boolean);
+        const name = runner.name === runner.endpoint ? runner.endpoint : `${runner.name} (${runner.endpoint})`;
+        return `Pool:       ${name}: ${runner.state}${facts.length > 0 ? `, ${facts.join(", ")}` : ""}; ${runner.note}`;
+    });
+}
+function inFlight(runner) {
+    const count = runner.load?.buildsInFlight;
+    if (count === undefined)
+        return "";
+    return runner.maxParallelism === undefined ? `${count}` : `${count} of ${runner.maxParallelism}`;
+}
+function formatBytes(bytes) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+function escapeCell(text) {
+    return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
 ;// CONCATENATED MODULE: ./src/report/build-summary.ts
+
 /** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */
 function describeWarning(warning) {
     const [location] = warning.locations;
@@ -43301,6 +43698,10 @@ function buildSummaryMarkdown(input) {
             `${input.steps.length} steps, ${cached} cached.`,
         "",
     ];
+    if (input.pool && input.pool.length > 0)
+        lines.push(...poolSummaryMarkdown(input.pool), "");
+    else if (input.runnerReason?.startsWith("fallback"))
+        lines.push(`Runner: ${input.runnerReason}.`, "");
     if (input.failure)
         lines.push("```text", input.failure, "```", "");
     if (input.image && input.image.digest) {
@@ -43322,27 +43723,89 @@ function buildSummaryMarkdown(input) {
                 : step.cached
                     ? "cached"
                     : "done";
-            lines.push(`| ${step.index} | ${escapeCell(step.name)} | ${result} | ${step.cached ? "" : seconds(step.durationMs)} |`);
+            lines.push(`| ${step.index} | ${build_summary_escapeCell(step.name)} | ${result} | ${step.cached ? "" : seconds(step.durationMs)} |`);
         }
         lines.push("");
     }
     if (input.warnings.length > 0) {
         lines.push(`**${input.warnings.length} warning${input.warnings.length === 1 ? "" : "s"}**`, "");
         for (const warning of input.warnings)
-            lines.push(`- ${escapeCell(describeWarning(warning))}`);
+            lines.push(`- ${build_summary_escapeCell(describeWarning(warning))}`);
         lines.push("");
     }
     return lines.join("\n");
 }
+/** A duration as the summaries show it: 3.2s. */
 function seconds(ms) {
     return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
 }
 /** A step name is Dockerfile text: keep it from breaking the table or rendering as markup. */
-function escapeCell(text) {
+function build_summary_escapeCell(text) {
     return text
         .replace(/\|/g, "\\|")
         .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
         .replace(/\n/g, " ");
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/report/code-quality.ts
+// BuildKit's warnings (the Dockerfile's checks, deprecated forms) as a GitLab Code Quality report
+// (`artifacts: reports: codequality:`): a JSON array of issues, each with a description, the
+// check's name, a fingerprint that stays the same across runs, a severity and where it points,
+// relative to the project's directory.
+
+
+
+
+/**
+ * The issues, each path relative to the first of `projectDirs` that holds it (GitLab's
+ * CI_PROJECT_DIR, then the working directory).
+ */
+function codeQualityIssues(warnings, projectDirs) {
+    return warnings.map((warning) => {
+        const location = warning.locations[0];
+        const path = location ? relativePath(location, projectDirs) : "Dockerfile";
+        const begin = location?.startLine ?? 1;
+        const checkName = checkNameOf(warning);
+        return {
+            description: warning.message,
+            check_name: checkName,
+            fingerprint: (0,external_node_crypto_.createHash)("sha256")
+                .update(`${checkName}\0${path}\0${begin}\0${warning.message}`)
+                .digest("hex"),
+            severity: "minor",
+            location: {
+                path,
+                lines: location && location.endLine > begin ? { begin, end: location.endLine } : { begin },
+            },
+        };
+    });
+}
+function relativePath(location, projectDirs) {
+    const full = location.path ?? location.filename;
+    for (const dir of projectDirs) {
+        const relative = annotationFile(location, dir.replace(/\/+$/, ""));
+        if (relative !== full)
+            return relative;
+    }
+    return full;
+}
+/** The check's name: the rule a Dockerfile check names ("StageNameCasing: ..."), else its docs page. */
+function checkNameOf(warning) {
+    const rule = /^(?:Lint Rule ')?([A-Z][A-Za-z]+)'?:/.exec(warning.message)?.[1];
+    if (rule)
+        return rule;
+    const page = /\/([a-z0-9-]+)\/?$/.exec(warning.url)?.[1];
+    return page ? `buildkit/${page}` : "buildkit/warning";
+}
+function writeCodeQualityReport(path, name, warnings, projectDirs) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, `${JSON.stringify(codeQualityIssues(warnings, projectDirs), null, 2)}\n`);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/runner-summary.ts
@@ -43350,7 +43813,10 @@ function describeRunner(info) {
     const lines = [`Runner:     ${info.endpoint}`];
     if (info.version) {
         const v = info.version;
-        lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
+        // As buildctl prints it: package, version, revision; a build whose revision is its version
+        // (or none) gives the version once.
+        const revision = v.revision === v.version ? "" : v.revision;
+        lines.push(`BuildKit:   ${[v.package, v.version, revision].filter(Boolean).join(" ")}`);
         if (v.dockerfileVersion)
             lines.push(`Dockerfile: ${v.dockerfileVersion}`);
     }
@@ -43367,6 +43833,56 @@ function describeRunner(info) {
         lines.push(`Worker:     ${worker.id}${traits ? ` (${traits})` : ""}`);
     }
     return lines;
+}
+
+;// CONCATENATED MODULE: ./src/runner/errors.ts
+// The runner layer's failures that are not the user's input.
+
+/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
+class RunnerStartError extends errors_UserError {
+    name = "RunnerStartError";
+}
+/** Nothing was given, nothing answers on the default socket, and this command starts no runner. */
+class NoRunnerError extends errors_UserError {
+    name = "NoRunnerError";
+}
+/** buildkitd refused the configuration it was given (buildkitd-config, buildkitd-flags) at start. */
+class DaemonConfigError extends InputError {
+    name = "DaemonConfigError";
+}
+
+;// CONCATENATED MODULE: ./src/runner/affinity.ts
+// Affinity: which runner of a pool a project goes to. Rendezvous (highest-random-weight) hashing
+// gives every (key, runner) pair a weight and ranks runners by it, so a project lands on the same
+// runner every time (its cache is there), and removing a runner moves only the projects that
+// ranked it first; adding one takes from each runner an even share. A runner is known by its name
+// (else its endpoint), not by its place in the list, so reordering the pool moves nothing.
+
+
+/** The weight of `runnerId` for `key`: the first 8 bytes of sha256(key NUL runnerId). */
+function rendezvousWeight(key, runnerId) {
+    return (0,external_node_crypto_.createHash)("sha256").update(key).update("\0").update(runnerId).digest().readBigUInt64BE(0);
+}
+/** `items` from the highest weight for `key` to the lowest; equal weights by id, for a total order. */
+function rankByAffinity(key, items, idOf) {
+    const weighed = items.map((item) => ({ item, id: idOf(item), weight: rendezvousWeight(key, idOf(item)) }));
+    weighed.sort((a, b) => (a.weight === b.weight ? a.id.localeCompare(b.id) : a.weight > b.weight ? -1 : 1));
+    return weighed.map(({ item }) => item);
+}
+/**
+ * The default affinity key: the repository (GITHUB_REPOSITORY, GitLab's CI_PROJECT_PATH), else the
+ * context's absolute path; then the Dockerfile and the target. With a repository the Dockerfile is
+ * taken relative to the working directory, so that the key does not depend on where the checkout is.
+ */
+function defaultAffinityKey(source) {
+    const repository = [source.env.GITHUB_REPOSITORY, source.env.CI_PROJECT_PATH]
+        .map((value) => value?.trim())
+        .find((value) => value !== undefined && value !== "");
+    const dockerfile = (0,external_node_path_.resolve)(source.cwd, source.dockerfile);
+    const parts = repository
+        ? [repository, (0,external_node_path_.relative)(source.cwd, dockerfile) || dockerfile]
+        : [(0,external_node_path_.resolve)(source.cwd, source.contextDir), dockerfile];
+    return [...parts, source.target ?? ""].join("|");
 }
 
 ;// CONCATENATED MODULE: ./src/runner/version-pin.ts
@@ -43462,12 +43978,20 @@ function checkVersionPin(options, info, reporter) {
 }
 
 ;// CONCATENATED MODULE: ./src/runner/pool.ts
-// A pool of runners in order of preference: all health-checked in parallel within one bound, then
-// each requested platform routed to the first healthy runner that builds it natively. A runner
-// that is down, refuses us or misses the version pin is skipped, and the log says why.
+// A pool of runners: all health-checked in parallel within one bound (which also learns each
+// runner's builds in flight, round-trip time and cache size), then each requested platform routed
+// among the healthy runners that build it natively: ranked by affinity (rendezvous hashing of the
+// project's key, affinity.ts) or in the order given, passing over a runner at its max-parallelism
+// for the next in rank, and waiting (bounded) when every one is. A runner that is down, refuses
+// us or misses the version pin is skipped, and the log says why.
 
 
 
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_BUSY_POLL_MS = 2_000;
+/** How long the health check waits for a runner's cache size (DiskUsage) before leaving it out. */
+const CACHE_SIZE_BOUND_MS = 3_000;
 /**
  * Architectures a CPU runs without emulation. ListWorkers also lists platforms served through
  * QEMU (binfmt), with nothing to tell them apart; a worker's first platform is its own, so we
@@ -43509,26 +44033,18 @@ async function resolvePool(candidates, options) {
         refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, names);
     }
     const requested = options.platforms ?? [];
-    const probes = await healthCheck(candidates, options);
-    const healthy = [];
-    const reasons = [];
-    const failures = [];
-    probes.forEach((probe, index) => {
-        const candidate = candidates[index];
-        if ("error" in probe) {
-            failures.push(probe.error);
-            const line = `${candidate.endpoint.address}: ${skipReason(probe.error)}`;
-            reasons.push(line);
-            reporter.warning(`Skipping runner ${line}`);
-            return;
-        }
-        healthy.push({ ...probe, candidate, nativePlatforms: nativePlatformsOf(probe, candidate.platforms) });
-    });
+    const { healthy, failures, reports } = await checkPool(candidates, options);
+    const reasons = reports
+        .filter((report) => !report.info)
+        .map((report) => `${report.endpoint}: ${report.note}`);
+    for (const line of reasons)
+        reporter.warning(`Skipping runner ${line}`);
     const closeAll = () => healthy.forEach((runner) => runner.client.close());
     try {
         if (healthy.length === 0)
             throw noHealthyRunner(candidates, failures);
-        const assignments = pool_assign(requested, healthy, options.strict ?? false, reasons);
+        const routing = new Router(healthy, options, reasons);
+        const assignments = await routing.assign(requested, options.strict ?? false);
         const chosen = healthy.filter((runner) => assignments.some((a) => a.runner === runner));
         // Only the chosen runners keep a channel open.
         for (const runner of healthy)
@@ -43539,6 +44055,7 @@ async function resolvePool(candidates, options) {
         return {
             assignments,
             summary: reasons.join("; "),
+            runners: reports.map((report) => routing.finalReport(report, assignments)),
             close: () => chosen.forEach((runner) => runner.client.close()),
         };
     }
@@ -43546,6 +44063,30 @@ async function resolvePool(candidates, options) {
         closeAll();
         throw error;
     }
+}
+async function checkPool(candidates, options) {
+    const probes = await healthCheck(candidates, options);
+    const check = { healthy: [], failures: [], reports: [] };
+    probes.forEach((probe, index) => {
+        const candidate = candidates[index];
+        const name = candidate.name ?? candidate.endpoint.address;
+        const report = { name, endpoint: candidate.endpoint.address, maxParallelism: candidate.maxParallelism };
+        if ("error" in probe) {
+            check.failures.push(probe.error);
+            const note = skipReason(probe.error);
+            check.reports.push({ ...report, state: stateOf(probe.error), note });
+            return;
+        }
+        const runner = {
+            ...probe,
+            candidate,
+            name,
+            nativePlatforms: nativePlatformsOf(probe, candidate.platforms),
+        };
+        check.healthy.push(runner);
+        check.reports.push({ ...report, state: "ready", info: probe.info, load: probe.load, note: "healthy" });
+    });
+    return check;
 }
 /** Every candidate at once, under one deadline; a failure is a result, not a throw. */
 async function healthCheck(candidates, options) {
@@ -43556,13 +44097,22 @@ async function healthCheck(candidates, options) {
         const runnerOptions = {
             endpoint: candidate.endpoint,
             tls: candidate.tls,
+            ssh: candidate.ssh,
             connectTimeoutMs: options.connectTimeoutMs,
             allowPlaintext: options.allowPlaintext,
             versionPin: options.versionPin,
             onVersionMismatch: options.onVersionMismatch,
         };
         try {
-            return await connectRunner(runnerOptions, options.reporter, signal);
+            const resolved = await connectRunner(runnerOptions, options.reporter, signal);
+            const [load, cacheBytes] = await Promise.all([
+                measureLoad(resolved.client, signal),
+                // Only for the summary: never worth holding up the choice for long.
+                resolved.client
+                    .cacheBytes(AbortSignal.any([signal, AbortSignal.timeout(CACHE_SIZE_BOUND_MS)]))
+                    .catch(() => undefined),
+            ]);
+            return { ...resolved, load: { ...load, cacheBytes } };
         }
         catch (error) {
             if (error instanceof buildkit/* CancelledError */.cc && !options.signal?.aborted) {
@@ -43581,6 +44131,27 @@ async function healthCheck(candidates, options) {
         throw new buildkit/* CancelledError */.cc("Choosing a runner was cancelled.");
     }
     return probes;
+}
+/**
+ * Builds in flight and the round trip of asking. A runner that cannot say (older than v0.11, or
+ * no answer in time) counts as not busy: we never pass over a runner on a guess.
+ */
+async function measureLoad(client, signal) {
+    const started = performance.now();
+    try {
+        const builds = await client.buildsInFlight(signal);
+        return { buildsInFlight: builds?.length, roundTripMs: Math.round(performance.now() - started) };
+    }
+    catch {
+        return { buildsInFlight: undefined, roundTripMs: undefined };
+    }
+}
+function stateOf(error) {
+    if (error instanceof PolicyError)
+        return "refused";
+    if (error instanceof buildkit/* ConnectionError */.Rc)
+        return "down";
+    return "unhealthy";
 }
 function skipReason(error) {
     const sentence = error.message.replace(/\.$/, "");
@@ -43602,37 +44173,173 @@ function noHealthyRunner(candidates, failures) {
         return new PolicyError(message);
     return new buildkit/* ConnectionError */.Rc(message, addresses);
 }
-function pool_assign(requested, healthy, strict, reasons) {
-    const first = healthy[0];
-    if (requested.length === 0) {
-        const own = first.nativePlatforms[0] ? (0,buildkit/* formatPlatform */.Bq)(first.nativePlatforms[0]) : first.info.platforms[0];
-        const reason = `chose ${first.info.endpoint} for its default platform${own ? ` (${own})` : ""}: first healthy runner`;
-        reasons.push(reason);
-        return [{ platform: undefined, runner: first, native: true, reason }];
+/** Routes each platform to a runner: native first, in rank, passing over busy runners. */
+class Router {
+    healthy;
+    options;
+    reasons;
+    busyNotes = new Map();
+    constructor(healthy, options, reasons) {
+        this.healthy = healthy;
+        this.options = options;
+        this.reasons = reasons;
     }
-    const assignments = [];
-    const unserved = [];
-    for (const platform of requested) {
-        const native = healthy.find((runner) => runner.nativePlatforms.some((own) => samePlatform(own, platform)));
-        if (native) {
-            const reason = `chose ${native.info.endpoint} for ${(0,buildkit/* formatPlatform */.Bq)(platform)}: native`;
-            reasons.push(reason);
-            assignments.push({ platform, runner: native, native: true, reason });
-            continue;
+    get byAffinity() {
+        return this.options.affinityKey !== undefined && (this.options.routing ?? "affinity") === "affinity";
+    }
+    /** The runners in order of preference: by affinity for the key, else as given. */
+    ranked(runners) {
+        if (!this.byAffinity)
+            return runners;
+        return rankByAffinity(this.options.affinityKey, runners, (runner) => runner.name);
+    }
+    async assign(requested, strict) {
+        const { healthy } = this;
+        if (requested.length === 0) {
+            const pick = await this.pick(this.ranked(healthy), "its default platform");
+            const { runner } = pick;
+            const own = runner.nativePlatforms[0]
+                ? (0,buildkit/* formatPlatform */.Bq)(runner.nativePlatforms[0])
+                : runner.info.platforms[0];
+            const reason = `chose ${runner.info.endpoint} for its default platform${own ? ` (${own})` : ""}: ${this.describe(pick)}`;
+            this.reasons.push(reason);
+            return [{ platform: undefined, runner, native: true, reason }];
         }
-        unserved.push((0,buildkit/* formatPlatform */.Bq)(platform));
-        const reason = `chose ${first.info.endpoint} for ${(0,buildkit/* formatPlatform */.Bq)(platform)}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
-        reasons.push(reason);
-        assignments.push({ platform, runner: first, native: false, reason });
+        const assignments = [];
+        const unserved = [];
+        for (const platform of requested) {
+            const label = (0,buildkit/* formatPlatform */.Bq)(platform);
+            const natives = healthy.filter((runner) => runner.nativePlatforms.some((own) => samePlatform(own, platform)));
+            if (natives.length > 0) {
+                const pick = await this.pick(this.ranked(natives), label);
+                const how = pick.rank === 0 && !this.byAffinity && pick.passed.length === 0 ? "" : `, ${this.describe(pick)}`;
+                const reason = `chose ${pick.runner.info.endpoint} for ${label}: native${how}`;
+                this.reasons.push(reason);
+                assignments.push({ platform, runner: pick.runner, native: true, reason });
+                continue;
+            }
+            unserved.push(label);
+            if (strict)
+                continue;
+            const pick = await this.pick(this.ranked(healthy), label);
+            const reason = `chose ${pick.runner.info.endpoint} for ${label}: no healthy runner builds it natively, so it is emulated on the ${this.describe(pick)}`;
+            this.reasons.push(reason);
+            assignments.push({ platform, runner: pick.runner, native: false, reason });
+        }
+        if (strict && unserved.length > 0) {
+            const list = unserved.join(", ");
+            const runners = healthy
+                .map((r) => `${r.info.endpoint} (${r.nativePlatforms.map(buildkit/* formatPlatform */.Bq).join(", ") || "none"})`)
+                .join(", ");
+            throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
+        }
+        return assignments;
     }
-    if (strict && unserved.length > 0) {
-        const list = unserved.join(", ");
-        const runners = healthy
-            .map((r) => `${r.info.endpoint} (${r.nativePlatforms.map(buildkit/* formatPlatform */.Bq).join(", ") || "none"})`)
-            .join(", ");
-        throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
+    /** "first healthy runner", "2nd of 3 by affinity (passed over tcp://a: busy (…))", and any wait. */
+    describe(pick) {
+        const of = pick.of > 1 ? ` of ${pick.of}` : "";
+        const rank = this.byAffinity
+            ? `${pick.rank === 0 ? "first" : ordinal(pick.rank + 1)}${of} by affinity`
+            : pick.rank === 0
+                ? "first healthy runner"
+                : "next healthy runner in order";
+        const passed = pick.passed.length > 0 ? ` (passed over ${pick.passed.join(", ")})` : "";
+        const waited = pick.waitedMs === undefined
+            ? ""
+            : `, after waiting ${Math.round(pick.waitedMs / 1000)} s for a free runner`;
+        const overloaded = pick.overloaded ? ", although busy: every runner stayed at its max-parallelism" : "";
+        return `${rank}${passed}${waited}${overloaded}`;
     }
-    return assignments;
+    /**
+     * The first runner in rank below its max-parallelism. When every one is at it, asks them again
+     * every poll until one frees up or the bound passes; then the first in rank takes it anyway.
+     */
+    async pick(ranked, label) {
+        const { reporter } = this.options;
+        const boundMs = this.options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+        const pollMs = this.options.busyPollMs ?? DEFAULT_BUSY_POLL_MS;
+        const started = Date.now();
+        for (let round = 0;; round++) {
+            const passed = [];
+            const waitedMs = round > 0 ? Date.now() - started : undefined;
+            for (const [rank, runner] of ranked.entries()) {
+                const busy = busyNote(runner);
+                if (busy === undefined) {
+                    this.busyNotes.delete(runner);
+                    return { runner, rank, of: ranked.length, passed, waitedMs, overloaded: false };
+                }
+                this.busyNotes.set(runner, busy);
+                passed.push(`${runner.info.endpoint}: ${busy}`);
+            }
+            const elapsed = Date.now() - started;
+            if (elapsed >= boundMs) {
+                const runner = ranked[0];
+                reporter.warning(`Every runner for ${label} is still at its max-parallelism after ${Math.round(elapsed / 1000)} s (${passed.join("; ")}); building on ${runner.info.endpoint} anyway, where the build waits its turn.`);
+                return { runner, rank: 0, of: ranked.length, passed: [], waitedMs: elapsed, overloaded: true };
+            }
+            if (round === 0) {
+                reporter.info(`Every runner for ${label} is at its max-parallelism (${passed.join("; ")}); waiting up to ${Math.round(boundMs / 1000)} s for one to free up.`);
+            }
+            await sleep(Math.min(pollMs, boundMs - elapsed), this.options.signal);
+            await Promise.all(ranked.map(async (runner) => {
+                const load = await measureLoad(runner.client, this.options.signal);
+                runner.load = { ...runner.load, ...load };
+            }));
+        }
+    }
+    /** A report with the end of the story: chosen (for which platforms, why), passed over, or idle. */
+    finalReport(report, assignments) {
+        const runner = this.healthy.find((each) => each.info.endpoint === report.endpoint && each.name === report.name);
+        if (!runner)
+            return report;
+        const mine = assignments.filter((assignment) => assignment.runner === runner);
+        const load = runner.load;
+        if (mine.length > 0) {
+            const note = mine.map((assignment) => assignment.reason.replace(/^chose \S+ /, "")).join("; ");
+            return { ...report, load, state: "chosen", note };
+        }
+        const busy = this.busyNotes.get(runner);
+        if (busy !== undefined)
+            return { ...report, load, state: "busy", note: `passed over: ${busy}` };
+        return {
+            ...report,
+            load,
+            note: this.byAffinity ? "healthy, ranked lower for this build" : "healthy, not needed",
+        };
+    }
+}
+/** Why a runner is too busy to take another build, or undefined when it is not. */
+function busyNote(runner) {
+    const max = runner.candidate.maxParallelism;
+    const inFlight = runner.load.buildsInFlight;
+    if (max === undefined || inFlight === undefined || inFlight < max)
+        return undefined;
+    return `busy (${inFlight} build${inFlight === 1 ? "" : "s"} in flight, max-parallelism ${max})`;
+}
+function ordinal(n) {
+    const suffix = n % 10 === 1 && n % 100 !== 11
+        ? "st"
+        : n % 10 === 2 && n % 100 !== 12
+            ? "nd"
+            : n % 10 === 3 && n % 100 !== 13
+                ? "rd"
+                : "th";
+    return `${n}${suffix}`;
+}
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(new buildkit/* CancelledError */.cc("Choosing a runner was cancelled."));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(new buildkit/* CancelledError */.cc("Choosing a runner was cancelled."));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
+    });
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -43641,14 +44348,6 @@ var promises_ = __nccwpck_require__(1455);
 var external_node_child_process_ = __nccwpck_require__(1421);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/runner/errors.ts
-// The runner layer's failures that are not the user's input.
-
-/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
-class RunnerStartError extends errors_UserError {
-    name = "RunnerStartError";
-}
-
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 ;// CONCATENATED MODULE: ./src/runner/privilege.ts
@@ -43865,8 +44564,12 @@ async function waitUntilAnswering(runner, child, timeoutMs, signal) {
 /** The last meaningful line of buildkitd's log, for the error sentence. */
 function logTail(logFile) {
     try {
-        const lines = (0,external_node_fs_.readFileSync)(logFile, "utf8").trim().split("\n");
-        const fatal = lines.reverse().find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
+        const lines = (0,external_node_fs_.readFileSync)(logFile, "utf8").trim().split("\n").reverse();
+        // buildkitd's own last word when it exits on an error ("buildkitd: toml: ..."), before a stack.
+        const own = lines.find((line) => line.startsWith("buildkitd: "));
+        if (own !== undefined)
+            return own.trim().slice(0, 500);
+        const fatal = lines.find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
         return (fatal ?? lines[0] ?? "").trim().slice(0, 500);
     }
     catch {
@@ -43949,11 +44652,17 @@ async function startBuildkitd(options) {
     // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
     const runtimeDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-buildkitd-"));
     const logFile = (0,external_node_path_.join)(runtimeDir, "buildkitd.log");
+    const args = [...(options.args ?? []), ...(options.config?.flags ?? [])];
+    if (options.config?.toml !== undefined) {
+        const configFile = (0,external_node_path_.join)(runtimeDir, "buildkitd.toml");
+        await (0,promises_.writeFile)(configFile, options.config.toml, { mode: 0o644 });
+        args.unshift("--config", configFile);
+    }
     const log = await (0,promises_.open)(logFile, "a");
     let child;
     let spawned;
     try {
-        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
+        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, args);
         child = (0,external_node_child_process_.spawn)(command.file, command.args, {
             // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
             detached: true,
@@ -44003,6 +44712,10 @@ async function startBuildkitd(options) {
     catch (error) {
         const tail = logTail(logFile);
         await runner.stop(5_000);
+        if (options.config && refusesConfig(tail)) {
+            const reason = tail.replace(/^buildkitd: /, "").replace(/\.$/, "");
+            throw new DaemonConfigError(`buildkitd refused ${options.config.inputs}: ${reason}.`);
+        }
         if (error instanceof RunnerStartError && tail) {
             throw new RunnerStartError(`${error.message.replace(/\.$/, "")}: ${tail}.`);
         }
@@ -44012,6 +44725,10 @@ async function startBuildkitd(options) {
         runner.pid = readPid(runtimeDir) ?? runner.pid;
     options.reporter.info(`Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
     return runner;
+}
+/** buildkitd's words when it exits on its flags or its config file, before doing anything. */
+function refusesConfig(tail) {
+    return /^buildkitd: .*(flag provided but not defined|flag needs an argument|invalid value|toml:|config)/i.test(tail);
 }
 const HOW_STARTED = {
     root: "",
@@ -44044,8 +44761,6 @@ function timedOut(bounded) {
     return bounded.aborted && bounded.reason?.name === "TimeoutError";
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:stream"
@@ -44510,7 +45225,8 @@ async function startWithState(options) {
         return { runner: await options.start(stateDir), restored };
     }
     catch (error) {
-        if (!restored)
+        // A configuration buildkitd refuses fails the same on an empty cache: keep the state.
+        if (!restored || error instanceof InputError)
             throw error;
         const state = store.inPlace ? `its state in ${stateDir}` : `the restored state ${key}`;
         reporter.warning(`buildkitd did not start on ${state} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`);
@@ -44570,7 +45286,14 @@ async function startLocalRunner(options) {
         store: start.state,
         key,
         stateDir,
-        start: (dir) => startBuildkitd({ buildkitd, stateDir: dir, detached: start.detached, reporter, signal }),
+        start: (dir) => startBuildkitd({
+            buildkitd,
+            stateDir: dir,
+            config: start.config,
+            detached: start.detached,
+            reporter,
+            signal,
+        }),
         reporter,
     });
     if (start.detached)
@@ -44609,25 +45332,84 @@ async function stopDetachedRunner(detached, state, reporter) {
 
 ;// CONCATENATED MODULE: ./src/runner/acquire.ts
 // Getting a runner for one job, whatever was given: one endpoint (connect, check, pin), several
-// (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
-// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started where
-// the adapter keeps one, its cache kept between runs: see local.ts).
+// (a pool: health-checked in parallel, platforms routed to native runners by affinity and load,
+// failover), or none (buildctl's default socket if a buildkitd answers there, else a pinned
+// buildkitd started where the adapter keeps one, its cache kept between runs: see local.ts).
+// With `fallback: local`, that local start also stands in when no runner given answers.
+
+
 
 
 
 
 
 async function acquireRunner(options) {
-    const { runner, names, reporter, signal } = options;
-    if (runner.endpoints.length > 1)
+    if (options.fallback !== "local" || !options.start || !options.runner.endpointGiven) {
+        return acquireGiven(options);
+    }
+    try {
+        return await acquireGiven(options);
+    }
+    catch (error) {
+        // Only "nobody answers": a runner that answered and refused (the pin, TLS) stays an error.
+        if (!(error instanceof buildkit/* ConnectionError */.Rc) || options.signal?.aborted)
+            throw error;
+        const why = error.message.replace(/\.$/, "");
+        options.reporter.warning(`No runner given answers (${why}); starting the pinned local runner instead, as fallback: local asks.`);
+        const local = await startLocal(options, options.start);
+        return {
+            ...local,
+            reason: `fallback to a local runner, as no runner given answered (${why}): ${local.reason}`,
+        };
+    }
+}
+async function acquireGiven(options) {
+    if (options.runner.endpoints.length > 1)
         return fromPool(options);
-    if (runner.endpointGiven || !options.start) {
+    const acquired = await oneRunner(options);
+    try {
+        checkNativePlatforms(acquired, options);
+    }
+    catch (error) {
+        await acquired.release();
+        throw error;
+    }
+    return acquired;
+}
+/**
+ * One runner builds every platform; one that no worker of it builds natively is emulated (slow, or
+ * failing where the runner has no emulator): a warning, or with strict-platforms a refusal, as a
+ * pool does it.
+ */
+function checkNativePlatforms(acquired, options) {
+    const native = nativePlatformsOf(acquired, undefined);
+    const foreign = options.platforms.filter((platform) => !native.some((own) => (0,buildkit/* formatPlatform */.Bq)(own) === (0,buildkit/* formatPlatform */.Bq)(platform)));
+    if (foreign.length === 0)
+        return;
+    const list = foreign.map(buildkit/* formatPlatform */.Bq).join(", ");
+    const endpoint = acquired.info.endpoint;
+    const own = native.map(buildkit/* formatPlatform */.Bq).join(", ") || "none";
+    if (options.strictPlatforms) {
+        throw new PolicyError(`No worker of ${endpoint} builds ${list} natively (its own: ${own}), and strict platform routing forbids emulation.`);
+    }
+    options.reporter.warning(`No worker of ${endpoint} builds ${list} natively (its own: ${own}): it is built under emulation, where the runner has it.`);
+}
+async function oneRunner(options) {
+    const { runner, names, reporter, signal, start } = options;
+    if (runner.endpointGiven) {
         const resolved = await resolveRunner(runner, names, reporter, signal);
         return {
             ...resolved,
             reason: `given: ${resolved.info.endpoint}`,
             release: async () => resolved.client.close(),
         };
+    }
+    if (!start)
+        return fromDefaultSocketOnly(options);
+    // A runner configured for this job (buildkitd-config, buildkitd-flags) is ours to start.
+    if (start.config?.custom) {
+        reporter.info(`No runner is given; starting one configured by ${start.config.inputs}.`);
+        return startLocal(options, start);
     }
     // Nothing given: a buildkitd on the default socket, if one answers quickly.
     try {
@@ -44643,11 +45425,34 @@ async function acquireRunner(options) {
             throw error;
         reporter.info(`No runner is given and none answers at ${buildkit/* DEFAULT_ENDPOINT */.mP}; starting one for this command.`);
     }
-    return startLocal(options, options.start);
+    return startLocal(options, start);
+}
+/**
+ * Nothing given and nothing to start (the CLI's info): the default socket, or a sentence that says
+ * how to name a runner and that a build would start the pinned one, so that info and build agree.
+ */
+async function fromDefaultSocketOnly(options) {
+    const { runner, names, reporter, signal } = options;
+    try {
+        const resolved = await resolveRunner(runner, names, reporter, signal);
+        return {
+            ...resolved,
+            reason: `the buildkitd on the default socket ${buildkit/* DEFAULT_ENDPOINT */.mP}`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    catch (error) {
+        if (!(error instanceof buildkit/* ConnectionError */.Rc))
+            throw error;
+        const why = error.message.replace(/\.$/, "");
+        throw new NoRunnerError(`No runner is given (${names.endpoint} or ${names.endpointEnv}) and none answers on the default socket: ` +
+            `${why.charAt(0).toLowerCase()}${why.slice(1)}; a build would start the pinned buildkitd ` +
+            `v${versionToStart(runner.versionPin, names.buildkitVersion)} for its command, info only asks a running one.`);
+    }
 }
 async function fromPool(options) {
     const { runner } = options;
-    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })), {
+    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh })), {
         platforms: options.platforms,
         strict: options.strictPlatforms,
         connectTimeoutMs: runner.connectTimeoutMs,
@@ -44657,6 +45462,9 @@ async function fromPool(options) {
         names: options.names,
         reporter: options.reporter,
         signal: options.signal,
+        routing: options.routing?.mode,
+        affinityKey: options.routing?.affinityKey,
+        busyTimeoutMs: options.routing?.busyTimeoutMs,
     });
     const [first] = pool.assignments;
     const chosen = first.runner;
@@ -44665,6 +45473,7 @@ async function fromPool(options) {
         client: chosen.client,
         info: chosen.info,
         reason: pool.summary,
+        pool: pool.runners,
         byPlatform: spansRunners
             ? pool.assignments.map((assignment) => ({
                 platform: assignment.platform,
@@ -44714,6 +45523,10 @@ class BuildFailedError extends errors_UserError {
         this.locations = locations;
         this.steps = steps;
     }
+}
+/** The build's deadline (the timeout input) passed; the build was cancelled on the runner. */
+class BuildTimeoutError extends errors_UserError {
+    name = "BuildTimeoutError";
 }
 
 ;// CONCATENATED MODULE: ./src/outputs/registry.ts
@@ -45330,6 +46143,7 @@ class Redactor {
 
 
 
+
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan) {
     return (0,external_node_crypto_.createHash)("sha256").update(`${(0,external_node_os_.hostname)()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
@@ -45339,7 +46153,7 @@ async function runBuild(client, plan, request, options) {
     const writeLog = (text) => {
         const visible = redactor.push(text);
         if (visible)
-            options.writeLog(visible);
+            options.writeLog(escapeControlCharacters(visible));
     };
     const progress = new PlainProgress(writeLog);
     // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
@@ -45417,7 +46231,7 @@ async function runBuild(client, plan, request, options) {
         liveness.stop();
         const rest = redactor.flush();
         if (rest)
-            options.writeLog(rest);
+            options.writeLog(escapeControlCharacters(rest));
         session.close();
     }
 }
@@ -45647,17 +46461,32 @@ async function buildAcrossRunners(parts, build, options) {
     }
     const names = image.names.map((name) => name.trim());
     const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))];
-    const results = await Promise.all(parts.map((part) => {
+    // One part that fails ends the others: their results would have nothing to meet.
+    const siblings = new AbortController();
+    const signal = AbortSignal.any([options.signal, siblings.signal]);
+    const settled = await Promise.allSettled(parts.map((part) => {
         const log = prefixedLines(`[${(0,buildkit/* formatPlatform */.Bq)(part.platform)}] `, options.writeLog);
         const plan = { ...build.plan, platforms: [part.platform] };
         // By digest: the runner refuses a tagged name there, and the tags go on the index.
         const exporters = [{ ...image, names: untaggedNames, pushByDigest: true }];
         return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters }), {
             ...options,
+            signal,
             redactor: options.newRedactor(),
             writeLog: log.write,
-        }).finally(log.end);
+        })
+            .catch((error) => {
+            siblings.abort();
+            throw error;
+        })
+            .finally(log.end);
     }));
+    const failures = settled.flatMap((outcome) => outcome.status === "rejected" ? [outcome.reason] : []);
+    // The failure that ended the others, not their cancellation.
+    const failure = failures.find((error) => !(error instanceof buildkit/* CancelledError */.cc)) ?? failures[0];
+    if (failure !== undefined)
+        throw failure;
+    const results = settled.map((outcome) => outcome.value);
     const entries = results.map((result, index) => ({
         ...manifestDescriptor(result.exporterResponse, (0,buildkit/* formatPlatform */.Bq)(parts[index].platform)),
         platform: { ...parts[index].platform },
@@ -45786,7 +46615,7 @@ function loadRegistryCredentials(options) {
     const explicit = explicitCredentials(options.explicit ?? [], options.onSecret);
     const config = options.useDockerConfig === false
         ? emptyConfig("")
-        : readDockerConfig(dockerConfigFile(env), options.onSecret);
+        : readDockerConfig(dockerConfigFile(env), options.onSecret, options.onUnreadableConfig);
     const helperTimeoutMs = options.helperTimeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
     const fromHelpers = new Map();
     return async (host, signal) => {
@@ -45828,16 +46657,21 @@ function explicitCredentials(list, onSecret) {
 function emptyConfig(file) {
     return { file, auths: new Map(), credHelpers: new Map(), credsStore: undefined };
 }
-function readDockerConfig(file, onSecret) {
+function readDockerConfig(file, onSecret, onUnreadable) {
     let text;
     try {
         text = (0,external_node_fs_.readFileSync)(file, "utf8");
     }
     catch (error) {
         // No config is the common case on CI machines: anonymous access.
-        if (error.code === "ENOENT")
+        const code = error.code;
+        if (code === "ENOENT")
             return emptyConfig(file);
-        throw new InputError(`The docker config ${file} cannot be read (${error.code}).`);
+        const message = `The docker config ${file} cannot be read (${code})`;
+        if (!onUnreadable)
+            throw new InputError(`${message}.`);
+        onUnreadable(`${message}; building without its registry credentials.`);
+        return emptyConfig(file);
     }
     if (text.trim() === "")
         return emptyConfig(file);
@@ -46010,10 +46844,1442 @@ function isObject(value) {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+function getLineColFromPtr(string, ptr) {
+    let lines = string.slice(0, ptr).split(/\r?\n/);
+    return [lines.length, lines.pop().length + 1];
+}
+function makeCodeBlock(string, line, column) {
+    let lines = string.split(/\r?\n/);
+    let codeblock = '';
+    let numberLen = (Math.log10(line + 1) | 0) + 1;
+    for (let i = line - 1; i <= line + 1; i++) {
+        let l = lines[i - 1];
+        if (!l)
+            continue;
+        codeblock += i.toString().padEnd(numberLen, ' ');
+        codeblock += ':  ';
+        codeblock += l;
+        codeblock += '\n';
+        if (i === line) {
+            codeblock += ' '.repeat(numberLen + column + 2);
+            codeblock += '^\n';
+        }
+    }
+    return codeblock;
+}
+class TomlError extends Error {
+    line;
+    column;
+    codeblock;
+    constructor(message, options) {
+        const [line, column] = getLineColFromPtr(options.toml, options.ptr);
+        const codeblock = makeCodeBlock(options.toml, line, column);
+        super(`Invalid TOML document: ${message}\n\n${codeblock}`, options);
+        this.line = line;
+        this.column = column;
+        this.codeblock = codeblock;
+    }
+    /** @internal */
+    static x(message, ctx, ptr) {
+        throw new TomlError(message, { toml: ctx.s, ptr: ptr ?? ctx.p });
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/primitive.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function parseString(ctx) {
+    let startPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p++);
+    let first = c;
+    let isLiteral = c === 0x27; /* ' */
+    let isMultiline = c === ctx.s.charCodeAt(ctx.p) && c === ctx.s.charCodeAt(ctx.p + 1);
+    if (isMultiline) {
+        // Trim initial newline
+        if ((c = ctx.s.charCodeAt(ctx.p += 2)) === 0xa /* \n */)
+            ctx.p++;
+        else if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)
+            ctx.p += 2;
+    }
+    // For the record: it is not worth it to use a fast-path for literal strings using `indexOf`.
+    // Doing a char-by-char iteration ends up dispatching less instructions, for the same wall-clock runtime.
+    let parsed = '';
+    let sliceStart = ctx.p;
+    // states:
+    //   0 - decoding
+    //   1 - decoding escape
+    //   2 - whitespace escape (no newline encountered yet, must fail on non-whitespace)
+    //   3 - whitespace escape (newline encountered, allowed to transition back to normal decode)
+    let state = 0;
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        c = ctx.s.charCodeAt(ctx.p);
+        // Deal with newlines first, since that simplifies control character checking and handling across all states
+        if (isMultiline && (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */))) {
+            state = state && 3;
+        }
+        // Control characters are banned in TOML, so we throw an error if we encounter them
+        else if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in strings', ctx);
+        }
+        // The string might terminate while we're parsing through a newline escape.
+        // It must have encountered a newline; otherwise, it'll simply fail in another branch.
+        else if ((!state || state === 3) && c === first && (!isMultiline || (ctx.s.charCodeAt(ctx.p + 1) === first && ctx.s.charCodeAt(ctx.p + 2) === first))) {
+            if (isMultiline) {
+                // If the string ends with 4-5 quotes, then the first 1-2 are part of the string
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+            }
+            // If we're in a newline escape still, then there's nothing to add.
+            if (!state) {
+                // Avoid a useless concat operation if the string can be used as-is.
+                let s = ctx.s.slice(sliceStart, ctx.p);
+                parsed = parsed ? parsed + s : s;
+            }
+            ctx.p += isMultiline ? 3 : 1;
+            return parsed;
+        }
+        // Baseline state; keep moving forward unless an escape sequence starts
+        else if (!state) {
+            if (!isLiteral && c === 0x5c /* \ */) {
+                parsed += ctx.s.slice(sliceStart, (sliceStart = ctx.p));
+                state = 1;
+            }
+        }
+        else if (state === 1) {
+            if (c === 0x78 /* x */ || c === 0x75 /* u */ || c === 0x55 /* U */) { // Unicode escape
+                let errPtr = ctx.p++ - 1;
+                let value = 0;
+                let len = c === 0x78 /* x */ ? 2 : c === 0x75 /* u */ ? 4 : 8;
+                for (let j = 0; j < len; j++, ctx.p++) {
+                    let hex = ctx.s.charCodeAt(ctx.p);
+                    let digit = 
+                    /* 0-9 */ hex >= 0x30 && hex <= 0x39 ? hex - 0x30 :
+                        /* A-F */ hex >= 0x41 && hex <= 0x46 ? hex - 0x41 + 10 :
+                            /* a-f */ hex >= 0x61 && hex <= 0x66 ? hex - 0x61 + 10 : -1;
+                    if (digit < 0)
+                        TomlError.x('invalid non-hex character in unicode escape', ctx);
+                    value = (value << 4) | digit;
+                }
+                // Because JS does bitwise on signed 32bit integers, all 0xfzzzzzzz values are actually seen as negative
+                if (value < 0 || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) {
+                    TomlError.x('invalid unicode escape', ctx, errPtr);
+                }
+                parsed += String.fromCodePoint(value);
+                sliceStart = ctx.p--;
+                state = 0;
+            }
+            // Newline escape sequence. We only need to care about spaces and tabs; newlines are dealt with earlier
+            else if (isMultiline && (c === 0x20 || c === 0x9 /* \t */)) {
+                state = 2;
+            }
+            // Basic escape sequence
+            else {
+                if (c === 0x62 /* b */)
+                    parsed += '\b';
+                else if (c === 0x74 /* t */)
+                    parsed += '\t';
+                else if (c === 0x6e /* n */)
+                    parsed += '\n';
+                else if (c === 0x66 /* f */)
+                    parsed += '\f';
+                else if (c === 0x72 /* r */)
+                    parsed += '\r';
+                else if (c === 0x65 /* e */)
+                    parsed += '\x1b';
+                else if (c === 0x22 /* " */)
+                    parsed += '"';
+                else if (c === 0x5c /* \ */)
+                    parsed += '\\';
+                else
+                    TomlError.x('unrecognised escape sequence', ctx);
+                sliceStart = ctx.p + 1;
+                state = 0;
+            }
+        }
+        // Newline escape continuation: keep moving forward until the first non-whitespace char
+        else if (c !== 0x20 && c !== 0x9 /* \t */) {
+            if (state === 2)
+                TomlError.x('invalid escape: only line-ending whitespace may be escaped', ctx, sliceStart);
+            // State cannot be zero, or we'd have branched earlier already.
+            // If it's a backslash, immediately transition to the escape state so it can be processed.
+            state = !isLiteral && c === 0x5c /* \ */ ? 1 : 0;
+            sliceStart = ctx.p;
+        }
+    }
+    TomlError.x('unfinished string', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/date.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})?[Tt ]?(?:(\d{2}):\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|z|[-+]\d{2}:\d{2})?$/i;
+class TomlDate extends Date {
+    #hasDate = false;
+    #hasTime = false;
+    #offset = null;
+    constructor(date, fasttype, unsafeDelim) {
+        let hasDate = true;
+        let hasTime = true;
+        let offset = 'Z';
+        let c;
+        if (typeof date === 'string') {
+            if (fasttype)
+                prep: {
+                    // Date-time
+                    if (fasttype < 3) {
+                        if (+date.slice(11, 13) > 23) {
+                            date = '';
+                            break prep;
+                        }
+                        // Local
+                        if (fasttype === 2) {
+                            offset = null;
+                            date += 'Z';
+                        }
+                        // Offset; keep track of offset if not Z
+                        else if ((c = date.charCodeAt(date.length - 1)) !== 0x5a /* Z */ && c !== 0x7a /* z */) {
+                            offset = date.slice(date.length - 6);
+                        }
+                        if (unsafeDelim)
+                            date = date.slice(0, 10) + 'T' + date.slice(11);
+                    }
+                    // Time
+                    else if (fasttype === 4) {
+                        date = +date.slice(0, 2) > 23 ? '' : `0000-01-01T${date}Z`;
+                    }
+                    hasDate = fasttype !== 4;
+                    hasTime = fasttype !== 3;
+                }
+            else {
+                let match = date.match(DATE_TIME_RE);
+                if (match) {
+                    if (!match[1]) {
+                        hasDate = false;
+                        date = `0000-01-01T${date}`;
+                    }
+                    hasTime = !!match[2];
+                    // Make sure to use T instead of a space. Breaks in case of extreme values otherwise.
+                    hasTime && date[10] === ' ' && (date = date.replace(' ', 'T'));
+                    // Do not allow rollover hours.
+                    if (match[2] && +match[2] > 23) {
+                        date = '';
+                    }
+                    else {
+                        offset = match[3] || null;
+                        if (!offset && hasTime)
+                            date += 'Z';
+                    }
+                }
+                else {
+                    date = '';
+                }
+            }
+        }
+        super(date);
+        if (!isNaN(this.getTime())) {
+            this.#hasDate = hasDate;
+            this.#hasTime = hasTime;
+            this.#offset = offset;
+        }
+    }
+    isDateTime() {
+        return this.#hasDate && this.#hasTime;
+    }
+    isLocal() {
+        return !this.#hasDate || !this.#hasTime || !this.#offset;
+    }
+    isDate() {
+        return this.#hasDate && !this.#hasTime;
+    }
+    isTime() {
+        return this.#hasTime && !this.#hasDate;
+    }
+    isValid() {
+        return this.#hasDate || this.#hasTime;
+    }
+    toISOString() {
+        let iso = super.toISOString();
+        // Local Date
+        if (this.isDate())
+            return iso.slice(0, 10);
+        // Local Time
+        if (this.isTime())
+            return iso.slice(11, 23);
+        // Local DateTime
+        if (this.#offset === null)
+            return iso.slice(0, -1);
+        // Offset DateTime
+        if (this.#offset === 'Z' || this.#offset === 'z')
+            return iso;
+        // This part is quite annoying: JS strips the original timezone from the ISO string representation
+        // Instead of using a "modified" date and "Z", we restore the representation "as authored"
+        let offset = (+(this.#offset.slice(1, 3)) * 60) + +(this.#offset.slice(4, 6));
+        offset = this.#offset[0] === '-' ? offset : -offset;
+        let offsetDate = new Date(this.getTime() - (offset * 60e3));
+        return offsetDate.toISOString().slice(0, -1) + this.#offset;
+    }
+    static wrapAsOffsetDateTime(jsDate, offset = 'Z') {
+        let date = new TomlDate(jsDate);
+        date.#offset = offset;
+        return date;
+    }
+    static wrapAsLocalDateTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalDate(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasTime = false;
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasDate = false;
+        date.#offset = null;
+        return date;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/extract.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function isDigit(char, base = 10) {
+    return base === 16
+        ? (char > 0x2f && char < 0x3a) || (char > 0x40 && char < 0x47) || (char > 0x60 && char < 0x67)
+        : (char > 0x2f && char < 0x30 + base);
+}
+function isEndOfValue(char, delim) {
+    // Whitespace -- we're permissive on `\r` for performance; it'll be dealt with later anyway
+    return char === 0x20 || char === 0x9 /* \t */ || char === 0xa /* \n */ || char === 0xd /* \r */ ||
+        // Structure end or next value delimiter
+        (delim && (char === delim || char === 0x2c /* , */)) ||
+        // Comment
+        char === 0x23; /* # */
+}
+/** @internal */
+function extractValue(ctx, end) {
+    let errPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p);
+    // Structs
+    if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+        ctx.d-- || TomlError.x('document contains excessively nested structures. aborting.', ctx);
+        let value = c === 0x5b /* [ */
+            ? parseArray(ctx)
+            : parseInlineTable(ctx);
+        ctx.d++;
+        return value;
+    }
+    // Strings
+    if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
+        return parseString(ctx);
+    }
+    // Booleans
+    // We can fast-path because the first character is enough to know the only possible value
+    if (c === 0x74 /* t */) { // Only possible valid value is `true`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x72 || ctx.s.charCodeAt(++ctx.p) !== 0x75 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, true;
+    }
+    if (c === 0x66 /* f */) { // Only possible valid value is `false`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6c || ctx.s.charCodeAt(++ctx.p) !== 0x73 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, false;
+    }
+    if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+        return parseNumber(ctx, ctx.p, ctx.s.charCodeAt(++ctx.p), 0x2c - c, end);
+    }
+    // Rough heuristic, but `parseDate` falls back to number parsing if it's a false positive.
+    // e.g.: `a = 1\n-------------- = 1` would match this heuristic, but gracefully fallback to numbers.
+    if (ctx.s.charCodeAt(ctx.p + 4) === 0x2d /* - */ && ctx.s.charCodeAt(ctx.p + 7) === 0x2d /* - */) {
+        return parseDate(ctx, c, end);
+    }
+    // Same logic as above; `parseTime` falls back to number parsing if it's a false positive.
+    if (ctx.s.charCodeAt(ctx.p + 2) === 0x3a /* : */) {
+        return parseTime(ctx, c, end);
+    }
+    return parseNumber(ctx, ctx.p, c, 0, end);
+}
+// State:
+// 0: init
+// 1: integer
+// 2: fractional dot
+// 3: fractional
+// 4: exponent letter
+// 5: exponent
+// 6: exponent sign
+// 7: exponent with sign
+// >9: underscore; see below
+//     -> 12: was integer
+//     -> 14: was fractional
+//     -> 16: was exponent
+// states 2-5, 14, 16 are ONLY permitted iif base === 10
+function parseNumber(ctx, startPtr, startChr, sign, endChr) {
+    let c = startChr;
+    let state = 0;
+    let hasUnderscores = false;
+    // (+/-)inf
+    if (c === 0x69 /* i */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x6e || ctx.s.charCodeAt(++ctx.p) !== 0x66)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, (sign || 1) / 0;
+    }
+    // (+/-)nan
+    if (c === 0x6e /* n */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6e)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, NaN;
+    }
+    // Leading zero
+    // Only allowed cases: `0<EOV>`, `0.(...)`, `0e(...)`, `0x(...)`, `0b(...)`, `0o(...)`
+    // FWIW, `0e(...)` is a stupid case, but it's not banned per-se so we have to parse it
+    if (c === 0x30 /* 0 */) {
+        if (++ctx.p >= ctx.s.length || isEndOfValue(c = ctx.s.charCodeAt(ctx.p), endChr))
+            return ctx.bi === true ? 0n : 0; // note: conveniently deals with `-0`
+        if (!sign) {
+            if (c === 0x78 /* x */)
+                return parseIntegerBaseN(ctx, startPtr, 16, endChr);
+            else if (c === 0x62 /* b */)
+                return parseIntegerBaseN(ctx, startPtr, 2, endChr);
+            else if (c === 0x6f /* o */)
+                return parseIntegerBaseN(ctx, startPtr, 8, endChr);
+        }
+        if (c === 0x2e /* . */)
+            state = 2;
+        else if (c === 0x65 /* e */ || c === 0x45 /* E */)
+            state = 4;
+        else
+            TomlError.x('illegal leading zero', ctx, startPtr);
+    }
+    // If the 1st char is not a digit by now, then it's not a valid TOML value at all
+    else if (!isDigit(c))
+        TomlError.x('invalid value', ctx, startPtr);
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (!state)
+            state = 1; // Detects single-digit numbers we can use a fast parse path for
+        // The way the states are numbered is not random: underscores are always permitted in odd-numbered states and
+        // never permitted in even-numbered ones.
+        if (c === 0x5f /* _ */) {
+            if (!(state & 1))
+                TomlError.x('illegal underscore', ctx);
+            state += 11; // 11 is a marker that makes the state even and greater than 9; see the numbering + rationale above
+            hasUnderscores = true;
+        }
+        // Transition to fractional part.
+        else if (state === 1 && c === 0x2e /* . */)
+            state = 2;
+        // Transition to exponent part.
+        else if ((state === 1 || state === 3) && (c === 0x65 /* e */ || c === 0x45 /* E */))
+            state = 4;
+        // + and - are permitted in state 4 only (handled before entering the function for state 0)
+        else if (state === 4 && (c === 0x2b /* + */ || c === 0x2d /* - */)) {
+            state = 6;
+        }
+        // All special cases have been handled; only digits are allowed here
+        else if (!isDigit(c))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear state flags
+        else if (state > 9)
+            state -= 11;
+        else if (!(state & 1))
+            state++;
+    }
+    // Single-char number; we can fast-path these very easily.
+    if (!state) {
+        let val = (startChr - 0x30 /* 0 */) * (sign || 1);
+        return ctx.bi === true ? BigInt(val) : val;
+    }
+    // Even-numbered states absolutely require a digit next; not even end of value is permitted
+    if (!(state & 1))
+        TomlError.x('unfinished numeric value', ctx, startPtr);
+    let str = ctx.s.slice(startPtr, ctx.p);
+    if (hasUnderscores)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return state > 1
+        ? parseFloat(str)
+        : parseInteger(ctx, str, 10, startPtr);
+}
+function parseIntegerBaseN(ctx, startPtr, base, endChr) {
+    let c, underscore = 1;
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (c === 0x5f /* _ */) {
+            if (underscore & 1)
+                TomlError.x('illegal underscore', ctx);
+            underscore = 3;
+        }
+        // We only need to check if the number is a valid digit, nothing else is permitted
+        else if (!isDigit(c, base))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear underscore flag
+        else if (underscore & 1)
+            underscore--;
+    }
+    // Trailing underscore is not allowed
+    if (underscore & 1)
+        TomlError.x('unfinished numeric value', ctx);
+    let str = ctx.s.slice(startPtr + 2, ctx.p);
+    if (underscore)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return parseInteger(ctx, str, base, startPtr);
+}
+function parseInteger(ctx, str, base, startPtr) {
+    if (ctx.bi !== true)
+        int: {
+            let val = parseInt(str, base);
+            if (!Number.isSafeInteger(val)) {
+                if (ctx.bi)
+                    break int;
+                TomlError.x('integer value cannot be represented losslessly', ctx, startPtr);
+            }
+            return val;
+        }
+    return base === 10 ? BigInt(str) : BigInt((base === 2 ? '0b' : base === 8 ? '0o' : '0x') + str);
+}
+function parseDate(ctx, c, endChr) {
+    let startPtr = ctx.p++, unsafeSeparator;
+    if (!isDigit(c) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++))) {
+        return parseNumber(ctx, ctx.p = startPtr, c, 0, endChr);
+    }
+    ctx.p += 5;
+    if (!isDigit(ctx.s.charCodeAt(ctx.p++)))
+        TomlError.x('invalid date-time: date part is malformed', ctx, startPtr);
+    if (ctx.p >= ctx.s.length || (((c = ctx.s.charCodeAt(ctx.p)) !== 0x20 || (unsafeSeparator = true, !isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c !== 0x54 /* T */ && c !== 0x74 /* t */)) {
+        let t = ctx.s.slice(startPtr, ctx.p);
+        return readDate(ctx, t, 3, false, startPtr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 3) !== 0x3a /* : */)
+        TomlError.x('invalid date-time: time part is malformed', ctx, startPtr);
+    if (ctx.s.charCodeAt(ctx.p += 3) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    if (c = ctx.s.charCodeAt(ctx.p)) {
+        if (c === 0x5a /* Z */ || c === 0x7a /* z */) {
+            let t = ctx.s.slice(startPtr, ++ctx.p);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, '[+00:00]');
+        }
+        if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+            // Temporal's ZonedDateTime is weird asf when it comes to dealing with traditional offsets...
+            // It's 1.2x faster to allocate a new string to pass to ZDT than use Instant.toZonedDateTimeISO
+            let t = ctx.s.slice(startPtr, ctx.p += 6);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, !ctx.ld && ('[' + ctx.s.slice(ctx.p - 6, ctx.p) + ']'));
+        }
+    }
+    let t = ctx.s.slice(startPtr, ctx.p);
+    return readDate(ctx, t, 2, unsafeSeparator, startPtr);
+}
+function parseTime(ctx, c, endChr) {
+    let start = ctx.p;
+    if (!isDigit(c) || !isDigit(ctx.s.charCodeAt(++ctx.p))) {
+        return parseNumber(ctx, --ctx.p, c, 0, endChr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 4) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    let t = ctx.s.slice(start, ctx.p);
+    return readDate(ctx, t, 4, false, start);
+}
+function readDate(ctx, str, type, unsafeDelim, errPtr, temporalSuffix) {
+    if (ctx.ld) {
+        let date = new TomlDate(str, type, unsafeDelim);
+        if (!date.isValid())
+            TomlError.x('invalid date', ctx, errPtr);
+        return date;
+    }
+    try {
+        if (temporalSuffix)
+            str += temporalSuffix;
+        switch (type) {
+            case 1: return Temporal.ZonedDateTime.from(str);
+            case 2: return Temporal.PlainDateTime.from(str);
+            case 3: return Temporal.PlainDate.from(str);
+            case 4: return Temporal.PlainTime.from(str);
+        }
+    }
+    catch (e) {
+        TomlError.x(e instanceof Error ? e.message : '' + e, ctx, errPtr);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/util.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function skipComment(ctx) {
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        let c = ctx.s.charCodeAt(ctx.p);
+        if (c === 0xa /* \n */)
+            break;
+        if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */) {
+            ctx.p++;
+            break;
+        }
+        if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in comments', ctx);
+        }
+    }
+}
+/** @internal */
+function skipVoid(ctx, banNewLines, banComments) {
+    let c;
+    while (ctx.p < ctx.s.length) {
+        while (ctx.p < ctx.s.length && ((c = ctx.s.charCodeAt(ctx.p)) === 0x20 ||
+            c === 0x9 /* \t */ ||
+            (!banNewLines &&
+                (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)))))
+            ctx.p++;
+        if (banComments || c !== 0x23 /* # */)
+            break;
+        skipComment(ctx);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/struct.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+/** @internal */
+function parseKey(ctx, end = 0x3d /* = */) {
+    // States:
+    // 0: before first char
+    // 1: parsing bare key
+    // 2: after key component
+    let startPtr;
+    let state = 0;
+    let parsed = [];
+    let sliceStart;
+    let c = ctx.s.charCodeAt(startPtr = ctx.p);
+    do {
+        // End of key
+        if (c === end) {
+            if (!state)
+                TomlError.x('unexpected end of key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            return ctx.p++, parsed;
+        }
+        // Dotted key separator
+        else if (c === 0x2e /* . */) {
+            if (!state)
+                TomlError.x('illegal empty bare key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            state = 0;
+        }
+        // Quoted key
+        else if (!state && (c === 0x22 /* " */ || c === 0x27 /* ' */)) {
+            if (c === ctx.s.charCodeAt(ctx.p + 1) && c === ctx.s.charCodeAt(ctx.p + 2))
+                TomlError.x('illegal quoted key: multiline strings are not allowed', ctx);
+            parsed.push(parseString(ctx));
+            state = 2;
+            ctx.p--;
+        }
+        // Whitespace; no-op in state 0 and 2, end of bare key in state 1
+        else if (c === 0x20 || c === 0x9 /* \t */) {
+            if (state === 1) {
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+                state = 2;
+            }
+        }
+        // If state is post-key, no character is allowed; otherwise ensure it's a bare-key component
+        else if (state === 2 || (c < 0x30 && c !== 0x2d /* - */) || (c > 0x39 && c < 0x41) || (c > 0x5a && c < 0x61 && c !== 0x5f /* _ */) || c > 0x7a) {
+            TomlError.x('illegal character in key', ctx);
+        }
+        // Illegal character
+        else if (!state) {
+            state = 1;
+            sliceStart = ctx.p;
+        }
+    } while (c = ctx.s.charCodeAt(++ctx.p));
+    TomlError.x('incomplete key-value: cannot find end of key', ctx, startPtr);
+}
+/** @internal */
+function parseInlineTable(ctx) {
+    let startPtr = ctx.p++;
+    let res = Object.create(null);
+    let seen = new Set();
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x7d /* } */) {
+            ctx.p++;
+            return res;
+        }
+        let k;
+        let t = res;
+        let hasOwn = false;
+        let errPtr = ctx.p;
+        let key = parseKey(ctx);
+        for (let i = 0; i < key.length; i++) {
+            if (i)
+                t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            k = key[i];
+            if ((hasOwn = Object.hasOwn(t, k)) && (typeof t[k] !== 'object' || seen.has(t[k]))) {
+                TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+            }
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor')) {
+                t = ctx.uk !== 1 && TomlError.x('document contains an unsafe property', ctx, errPtr);
+                break;
+            }
+            if (!hasOwn && unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+            }
+        }
+        if (hasOwn) {
+            TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+        }
+        skipVoid(ctx, true, true);
+        let value = extractValue(ctx, 0x7d /* } */);
+        if (t && typeof (t[k] = value) === 'object')
+            seen.add(value);
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x7d /* } */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished table', ctx, startPtr);
+}
+/** @internal */
+function parseArray(ctx) {
+    let startPtr = ctx.p++;
+    let res = [];
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x5d /* ] */) {
+            ctx.p++;
+            return res;
+        }
+        res.push(extractValue(ctx, 0x5d /* ] */));
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x5d /* ] */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished array', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/parse.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function peekTable(ctx, key, table, meta, type) {
+    let t = table;
+    let m = meta;
+    let k;
+    let hasOwn = false;
+    let state;
+    for (let i = 0; i < key.length; i++) {
+        if (i) {
+            t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            m = (state = m[k]).c;
+            if (type === 0 /* Type.DOTTED */ && (state.t === 1 /* Type.EXPLICIT */ || state.t === 2 /* Type.ARRAY */)) {
+                return null;
+            }
+            if (state.t === 2 /* Type.ARRAY */) {
+                let l = t.length - 1;
+                t = t[l];
+                m = m[l].c;
+            }
+        }
+        k = key[i];
+        if ((hasOwn = Object.hasOwn(t, k)) && m[k]?.t === 0 /* Type.DOTTED */ && m[k]?.d) {
+            return null;
+        }
+        if (!hasOwn) {
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor'))
+                return false;
+            if (unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+                Object.defineProperty(m, k, { enumerable: true, configurable: true, writable: true });
+            }
+            m[k] = {
+                t: i < key.length - 1 && type === 2 /* Type.ARRAY */
+                    ? 3 /* Type.ARRAY_DOTTED */ : type,
+                d: false,
+                i: 0,
+                c: Object.create(null),
+            };
+        }
+    }
+    state = m[k];
+    if (state.t !== type && !(type === 1 /* Type.EXPLICIT */ && state.t === 3 /* Type.ARRAY_DOTTED */)) {
+        // Bad key type!
+        return null;
+    }
+    if (type === 2 /* Type.ARRAY */) {
+        if (!state.d) {
+            state.d = true;
+            t[k] = [];
+        }
+        t[k].push(t = Object.create(null));
+        state.c[state.i++] = (state = { t: 1 /* Type.EXPLICIT */, d: false, i: 0, c: Object.create(null) });
+    }
+    if (state.d) {
+        // Redefining a table!
+        return null;
+    }
+    state.d = true;
+    if (type === 1 /* Type.EXPLICIT */) {
+        t = hasOwn ? t[k] : (t[k] = Object.create(null));
+    }
+    else if (type === 0 /* Type.DOTTED */ && hasOwn) {
+        return null;
+    }
+    return [k, t, state.c];
+}
+function validateTablePeek(ctx, peek, ptr) {
+    if (peek === null || ctx.uk === 2)
+        TomlError.x(peek === null
+            ? 'trying to redefine an already defined table or value'
+            : 'document contains an unsafe property', ctx, ptr);
+}
+function parse(toml, options = {}) {
+    let ctx = {
+        s: toml,
+        p: 0,
+        d: options.maxDepth ?? 1000,
+        bi: options.integersAsBigInt ?? false,
+        ld: options.useLegacyDate ?? true,
+        uk: options.unsafeKeyBehaviour === 'throw' ? 2 : options.unsafeKeyBehaviour === 'drop' ? 1 : 0,
+    };
+    let res = Object.create(null);
+    let meta = Object.create(null);
+    let tmp;
+    let skipping = false;
+    let tbl = res;
+    let m = meta;
+    // BOM is allowed, skip.
+    // JS is UTF-16, so we have to check for the UTF-16 BOM instead of the UTF-8 BOM sequence!
+    if (toml.charCodeAt(0) === 0xfeff)
+        ctx.p++;
+    skipVoid(ctx);
+    while (ctx.p < toml.length) {
+        if (toml.charCodeAt(ctx.p) === 0x5b /* [ */) {
+            let isTableArray = toml.charCodeAt(++ctx.p) === 0x5b; /* [ */
+            tmp = ctx.p += +isTableArray;
+            skipping = false;
+            let k = parseKey(ctx, 0x5d /* ] */);
+            if (isTableArray) {
+                if (toml.charCodeAt(ctx.p) !== 0x5d /* ] */) {
+                    TomlError.x('expected end of table array declaration', ctx);
+                }
+                ctx.p++;
+            }
+            let p = peekTable(ctx, k, res, meta, isTableArray ? 2 /* Type.ARRAY */ : 1 /* Type.EXPLICIT */);
+            if (!p) {
+                validateTablePeek(ctx, p, tmp);
+                skipping = true;
+            }
+            else {
+                m = p[2];
+                tbl = p[1];
+            }
+        }
+        else {
+            tmp = ctx.p;
+            let k = parseKey(ctx);
+            let p = peekTable(ctx, k, tbl, m, 0 /* Type.DOTTED */);
+            if (!p && !skipping)
+                validateTablePeek(ctx, p, tmp);
+            skipVoid(ctx, true, true);
+            let v = extractValue(ctx, void 0);
+            if (p && !skipping)
+                p[1][p[0]] = v;
+        }
+        skipVoid(ctx, true);
+        if (ctx.p < toml.length && (tmp = toml.charCodeAt(ctx.p)) !== 0xa /* \n */ && (tmp !== 0xd /* \r */ || toml.charCodeAt(ctx.p + 1) !== 0xa /* \n */)) {
+            TomlError.x('each key-value declaration must be followed by an end-of-line', ctx);
+        }
+        skipVoid(ctx);
+    }
+    return res;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/stringify.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let BARE_KEY = /^[a-z0-9-_]+$/i;
+let HAS_WELLFORMED = !!(''.isWellFormed);
+function extendedTypeOf(obj) {
+    let type = typeof obj;
+    if (type === 'object') {
+        if (Array.isArray(obj))
+            return 'array';
+        if (typeof obj.getUTCDate === 'function' && obj instanceof Date)
+            return 'date';
+        if (globalThis.Temporal) {
+            if (obj.until) {
+                if (obj instanceof Temporal.ZonedDateTime)
+                    return 'temporal/tz+uc';
+                if (obj instanceof Temporal.PlainDateTime || obj instanceof Temporal.PlainDate)
+                    return 'temporal/uc';
+                if (obj instanceof Temporal.PlainTime || obj instanceof Temporal.Instant)
+                    return 'temporal';
+                if (obj instanceof Temporal.PlainYearMonth)
+                    return 'temporal/x';
+            }
+            else if ((obj.toPlainDate && obj instanceof Temporal.PlainMonthDay) ||
+                (obj.negated && obj instanceof Temporal.Duration)) {
+                return 'temporal/x';
+            }
+        }
+    }
+    return type;
+}
+function isArrayOfTables(obj) {
+    for (let i = 0; i < obj.length; i++) {
+        if (extendedTypeOf(obj[i]) !== 'object')
+            return false;
+    }
+    return obj.length != 0;
+}
+function formatWellFormedStringUnchecked(s) {
+    return JSON.stringify(s).replaceAll('\x7f', '\\u007f');
+}
+function formatString(s) {
+    return formatWellFormedStringUnchecked(HAS_WELLFORMED ? s.toWellFormed() : s);
+}
+function formatKey(s) {
+    if (BARE_KEY.test(s))
+        return s;
+    if (HAS_WELLFORMED && !s.isWellFormed())
+        throw new RangeError('key contains illegal lone surrogates');
+    return formatWellFormedStringUnchecked(s);
+}
+function stringifyValue(val, type, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    switch (type) {
+        // @ts-expect-error -- intentional fallthrough case
+        case 'number':
+            if (isNaN(val))
+                return 'nan';
+            if (val === Infinity)
+                return 'inf';
+            if (val === -Infinity)
+                return '-inf';
+            if (Number.isInteger(val) && (numberAsFloat || !Number.isSafeInteger(val)))
+                return val.toFixed(1);
+        case 'bigint':
+        case 'boolean':
+        case 'temporal':
+            return val.toString();
+        case 'string':
+            return formatString(val);
+        case 'date':
+            if (isNaN(val.getTime()))
+                throw new TypeError('cannot serialize invalid date');
+            return val.toISOString();
+        case 'object':
+            return stringifyInlineTable(val, depth, numberAsFloat, strictTemporal);
+        case 'array':
+            return stringifyArray(val, depth, numberAsFloat, strictTemporal);
+        // @ts-expect-error -- intentional fallthrough case
+        case 'temporal/tz+uc':
+            if (strictTemporal) {
+                let tz = val.timeZoneId;
+                let tzc = tz.charCodeAt(0);
+                if (
+                // Classic offset
+                tzc !== 0x2b /* + */ && tzc !== 0x2d /* - */ &&
+                    (
+                    // Fast pre-check pass; see below for the actually accepted values
+                    (tzc !== 0x55 /* U */ && tzc !== 0x47 /* G */ && tzc !== 0x5a /* Z */ && tzc !== 0x45 /* E */) ||
+                        (
+                        // UTC and its aliases; Temporal implementations don't all canonicalise unfortunately
+                        tz !== 'UTC' && tz !== 'UCT' && tz !== 'Universal' && tz !== 'Zulu' &&
+                            // GMT is a TZ but it's for all intents and purposes equivalent to UTC. Safe to downgrade.
+                            !tz.startsWith('GMT') && tz !== 'Greenwich' &&
+                            // Etc/* are all safe to downgrade to offset (either UTC, GMT, or offset)
+                            !tz.startsWith('Etc/')))) {
+                    throw new TypeError('Temporal objects with an IANA timezone are not allowed in Temporal strict mode');
+                }
+            }
+        case 'temporal/uc':
+            if (strictTemporal && val.calendarId !== 'iso8601')
+                throw new TypeError('Temporal objects with a non-default calendar are not allowed in Temporal strict mode');
+            return val.toString({
+                calendarName: 'never',
+                timeZoneName: 'never',
+            });
+        case 'temporal/x':
+            throw new TypeError('Unsupported ' + val[Symbol.toStringTag]);
+    }
+}
+function stringifyInlineTable(obj, depth, numberAsFloat, strictTemporal) {
+    let keys = Object.keys(obj);
+    if (keys.length === 0)
+        return '{}';
+    let res = '{ ';
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (i)
+            res += ', ';
+        res += formatKey(k) + ' = ' + stringifyValue(obj[k], extendedTypeOf(obj[k]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' }';
+}
+function stringifyArray(array, depth, numberAsFloat, strictTemporal) {
+    if (array.length === 0)
+        return '[]';
+    let res = '[ ';
+    for (let i = 0; i < array.length; i++) {
+        if (i)
+            res += ', ';
+        if (array[i] === null || array[i] === void 0) {
+            throw new TypeError('arrays cannot contain null or undefined values');
+        }
+        res += stringifyValue(array[i], extendedTypeOf(array[i]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' ]';
+}
+function stringifyArrayTable(array, key, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let res = '';
+    for (let i = 0; i < array.length; i++) {
+        res += `${res && '\n'}[[${key}]]\n`;
+        res += stringifyTable(0, array[i], key, depth, numberAsFloat, strictTemporal);
+    }
+    return res;
+}
+function stringifyTable(tableKey, obj, prefix, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let preamble = '';
+    let tables = '';
+    let keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (obj[k] !== null && obj[k] !== void 0) {
+            let type = extendedTypeOf(obj[k]);
+            if (type === 'symbol' || type === 'function') {
+                throw new TypeError(`cannot serialize values of type '${type}'`);
+            }
+            let key = formatKey(k);
+            if (type === 'array' && isArrayOfTables(obj[k])) {
+                tables += (tables && '\n') + stringifyArrayTable(obj[k], prefix ? `${prefix}.${key}` : key, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else if (type === 'object') {
+                let tblKey = prefix ? `${prefix}.${key}` : key;
+                tables += (tables && '\n') + stringifyTable(tblKey, obj[k], tblKey, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else {
+                preamble += key;
+                preamble += ' = ';
+                preamble += stringifyValue(obj[k], type, depth, numberAsFloat, strictTemporal);
+                preamble += '\n';
+            }
+        }
+    }
+    if (tableKey && (preamble || !tables)) // Create table only if necessary
+        preamble = preamble ? `[${tableKey}]\n${preamble}` : `[${tableKey}]`;
+    return preamble && tables
+        ? `${preamble}\n${tables}`
+        : preamble || tables;
+}
+function stringify(obj, { maxDepth = 1000, numbersAsFloat = false, strictTemporal = false } = {}) {
+    if (extendedTypeOf(obj) !== 'object') {
+        throw new TypeError('stringify can only be called with an object');
+    }
+    let str = stringifyTable(0, obj, '', maxDepth, numbersAsFloat, strictTemporal);
+    if (str[str.length - 1] !== '\n')
+        return str + '\n';
+    return str;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/index.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+
+/** @deprecated use `import * as ... from 'smol-toml'` instead */
+/* harmony default export */ const dist = ({ parse: parse, stringify: stringify, TomlDate: TomlDate, TomlError: TomlError });
+
+;// CONCATENATED MODULE: ./src/runner/daemon/config.ts
+// The started runner's own configuration, as setup-buildx's docker-container driver takes it: a
+// buildkitd.toml (a file or inline text) and extra buildkitd flags. Checked before anything starts:
+// the file is readable, the TOML parses, the flags split into words, and none of them takes over
+// what we set ourselves (the socket we connect to, the state dir kept as the cache).
+
+
+
+
+/** setup-buildx's default buildkitd-flags: entitlements a build may then ask for with `allow`. */
+const SETUP_BUILDX_FLAGS = "--allow-insecure-entitlement security.insecure --allow-insecure-entitlement network.host";
+/** The flags we set for the runner we start, and why a user's must not replace them. */
+const OURS = {
+    addr: "the socket we connect to",
+    root: "the state dir kept as the build cache",
+    "otel-socket-path": "a trace socket of its own, so that two runners on one machine do not race for it",
+    group: "the socket's group",
+    "oci-worker": "the OCI worker, the one it runs",
+    "containerd-worker": "the OCI worker, the one it runs",
+};
+/** TOML text that parses; the sentence names the input and where the TOML goes wrong. */
+function checkBuildkitdToml(text, name) {
+    try {
+        parse(text);
+    }
+    catch (error) {
+        if (!(error instanceof TomlError))
+            throw error;
+        // smol-toml's message is its reason, then a code frame: the reason and the position suffice.
+        const reason = error.message
+            .split("\n")[0]
+            .replace(/^Invalid TOML document: /, "")
+            .replace(/[.:]$/, "");
+        throw new InputError(`${name} is not valid TOML: ${reason} (line ${error.line}, column ${error.column}).`);
+    }
+    return text;
+}
+/** A buildkitd.toml named by a path (relative to cwd): read now, and its TOML checked. */
+function readBuildkitdToml(path, name, cwd) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)((0,external_node_path_.resolve)(cwd, path), "utf8");
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be read (${error.code}).`);
+    }
+    return checkBuildkitdToml(text, `${name} "${path}"`);
+}
+/**
+ * Extra flags, split into words as a shell does (setup-buildx splits them so): blanks separate,
+ * 'single' and "double" quotes group, a backslash escapes the next character.
+ */
+function splitShellWords(text, name) {
+    const words = [];
+    let word;
+    let quote;
+    for (let index = 0; index < text.length; index++) {
+        const char = text[index];
+        if (quote === "'") {
+            if (char === "'")
+                quote = undefined;
+            else
+                word += char;
+        }
+        else if (char === "\\" &&
+            index + 1 < text.length &&
+            (quote === undefined || /["\\$`]/.test(text[index + 1]))) {
+            word = (word ?? "") + text[++index];
+        }
+        else if (quote === '"') {
+            if (char === '"')
+                quote = undefined;
+            else
+                word += char;
+        }
+        else if (char === "'" || char === '"') {
+            quote = char;
+            word ??= "";
+        }
+        else if (/\s/.test(char)) {
+            if (word !== undefined)
+                words.push(word);
+            word = undefined;
+        }
+        else {
+            word = (word ?? "") + char;
+        }
+    }
+    if (quote !== undefined)
+        throw new InputError(`${name} has a ${quote} quote that is not closed.`);
+    if (word !== undefined)
+        words.push(word);
+    return words;
+}
+/**
+ * buildkitd flags for the runner we start: refused where they take over one of ours, and --config,
+ * which has its own input (`configName`). What buildkitd itself does not know, it refuses at start.
+ */
+function parseBuildkitdFlags(text, name, configName) {
+    const words = splitShellWords(text, name);
+    for (const word of words) {
+        // urfave/cli takes --flag, -flag and either with =value.
+        const flag = /^--?([A-Za-z][\w-]*)(=|$)/.exec(word)?.[1]?.toLowerCase();
+        if (flag === undefined)
+            continue;
+        if (flag === "config") {
+            throw new InputError(`${name} gives --config; give the file as ${configName} instead.`);
+        }
+        const why = OURS[flag];
+        if (why !== undefined) {
+            throw new InputError(`${name} gives --${flag}, which is ours to set for the runner we start (${why}).`);
+        }
+    }
+    return words;
+}
+
 ;// CONCATENATED MODULE: ./src/job/image.ts
 // The image a build produces: its names, whether it is pushed, and how it is written (media
 // types, compression, annotations); and the attestations asked of the frontend. The parsers are
 // the input table's; planImage checks what the inputs say together.
+
 
 
 const COMPRESSIONS = ["gzip", "zstd", "estargz", "uncompressed"];
@@ -46038,7 +48304,11 @@ function parseCompression(value, name) {
     }
     return compression;
 }
-/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` lines into the exporter's `annotation[-TYPE].KEY`. */
+/**
+ * buildx's annotation lines, `[TYPE[,TYPE...]:]KEY=VALUE` where each TYPE may name a platform in
+ * brackets (`manifest[linux/arm64]`), into the image exporter's attributes as BuildKit reads them:
+ * `annotation[-TYPE][PLATFORM].KEY`. BuildKit keeps a platform only on manifest annotations.
+ */
 function parseAnnotations(items, name) {
     const attrs = {};
     for (const annotation of items) {
@@ -46050,11 +48320,21 @@ function parseAnnotations(items, name) {
             attrs[`annotation.${left}`] = value;
             continue;
         }
-        const type = left.slice(0, colon);
-        if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
-            throw new InputError(`${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`);
+        const key = left.slice(colon + 1);
+        if (key === "")
+            throw new InputError(`${name} "${annotation}" has no key; write it as TYPE:KEY=VALUE.`);
+        for (const typed of left.slice(0, colon).split(",")) {
+            const match = /^([a-z-]*)(?:\[([^\]]*)\])?$/.exec(typed);
+            const type = match?.[1] ?? typed;
+            if (!match || (type !== "" && !ANNOTATION_TYPES.has(type))) {
+                throw new InputError(`${name} "${annotation}" has the type "${typed}"; use manifest, index, manifest-descriptor or index-descriptor, each with an optional [PLATFORM].`);
+            }
+            const platform = match[2] === undefined
+                ? undefined
+                : parsePlatforms([match[2]], `The platform in ${name} "${annotation}"`)[0];
+            const scoped = platform && type.startsWith("manifest") ? `[${(0,buildkit/* formatPlatform */.Bq)(platform)}]` : "";
+            attrs[`annotation${type ? `-${type}` : ""}${scoped}.${key}`] = value;
         }
-        attrs[`annotation-${type}.${left.slice(colon + 1)}`] = value;
     }
     return attrs;
 }
@@ -46092,6 +48372,827 @@ function imageAttrs(image) {
         attrs["force-compression"] = "true";
     }
     return { ...attrs, ...image.annotations };
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/row.ts
+// The shape of a row of the input table (table.ts): for one input, the action's name, the CLI's
+// flag, the environment variable, the default, the parser and the help, side by side.
+/** The commands of a flag that both take, and of one only build takes. */
+const BOTH = ["build", "info"];
+const BUILD = ["build"];
+/** The blocks of the CLI's --help, in the order they are printed. */
+const HELP_SECTIONS = [
+    "command",
+    "build",
+    "image",
+    "outputs",
+    "secrets",
+    "connection",
+    "general",
+];
+const row_text = (row) => ({
+    kind: "text",
+    ...row,
+});
+const list = (row) => ({
+    kind: "list",
+    ...row,
+});
+const toggle = (row) => ({ kind: "switch", parse: (value) => value, ...row });
+function isFlag(cli) {
+    return cli !== undefined && "flag" in cli;
+}
+/** Whether the adapter (and the CLI's command) takes this input. */
+function takes(row, adapter, command) {
+    if (adapter === "action")
+        return row.action !== undefined;
+    return row.cli !== undefined && command !== undefined && row.cli.commands.includes(command);
+}
+/** The input as the adapter's sentences name it. */
+function inputName(row, adapter) {
+    const action = row.action && `input ${row.action}`;
+    const cli = row.cliName ?? (isFlag(row.cli) ? `--${row.cli.flag}` : undefined);
+    return (adapter === "action" ? (action ?? cli) : (cli ?? action)) ?? "";
+}
+function parserFor(parse, adapter) {
+    return typeof parse === "function" ? parse : parse[adapter];
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/build.ts
+// The input table's rows for the build: the context, the Dockerfile and the frontend's options.
+// Names and list syntax as docker/build-push-action's where the meaning is the same.
+
+
+
+
+const BUILD_INPUTS = {
+    context: row_text({
+        action: "context",
+        cli: { positional: "CONTEXT", commands: BUILD },
+        cliName: "The context",
+        default: ".",
+        parse: (value) => value,
+    }),
+    file: row_text({
+        action: "file",
+        cli: {
+            flag: "file",
+            short: "f",
+            value: "PATH",
+            commands: BUILD,
+            section: "build",
+            help: ["the Dockerfile (default CONTEXT/Dockerfile)"],
+        },
+        parse: nonEmpty,
+    }),
+    target: row_text({
+        action: "target",
+        cli: { flag: "target", value: "STAGE", commands: BUILD, section: "build", help: ["the stage to build"] },
+        parse: nonEmpty,
+    }),
+    buildArgs: list({
+        action: "build-args",
+        cli: {
+            flag: "build-arg",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a build argument; a bare NAME takes its value from the environment"],
+        },
+        parse: (items, { name, env }) => parseKeyValues(items, name, env),
+    }),
+    labels: list({
+        action: "labels",
+        cli: {
+            flag: "label",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a label for the image"],
+        },
+        parse: (items, { name }) => parseKeyValues(items, name),
+    }),
+    platforms: list({
+        action: "platforms",
+        cli: {
+            flag: "platform",
+            value: "OS/ARCH",
+            commands: BUILD,
+            section: "build",
+            help: ["target platforms, comma-separated or repeated"],
+        },
+        separator: ",",
+        parse: (items, { name }) => parsePlatforms(items, name),
+    }),
+    noCache: toggle({
+        action: "no-cache",
+        cli: { flag: "no-cache", commands: BUILD, section: "build", help: ["build without the runner's cache"] },
+        default: "false",
+    }),
+    noCacheFilters: list({
+        action: "no-cache-filters",
+        cli: {
+            flag: "no-cache-filter",
+            value: "STAGE",
+            commands: BUILD,
+            section: "build",
+            help: ["build these stages without cache"],
+        },
+        separator: ",",
+        parse: (items) => items,
+    }),
+    buildContexts: list({
+        action: "build-contexts",
+        cli: {
+            flag: "build-context",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a named context: a directory, docker-image://REF,", "a Git or an HTTPS URL"],
+        },
+        parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
+    }),
+    addHosts: list({
+        action: "add-hosts",
+        cli: {
+            flag: "add-host",
+            value: "HOST:IP",
+            commands: BUILD,
+            section: "build",
+            help: ["an entry for /etc/hosts in RUN steps"],
+        },
+        separator: ",",
+        parse: (items, { name }) => items.map((item) => hostEntry(item, name)),
+    }),
+    network: row_text({
+        action: "network",
+        cli: {
+            flag: "network",
+            value: "MODE",
+            commands: BUILD,
+            section: "build",
+            help: ["the network of RUN steps: default, none or host"],
+        },
+        parse: (value, { name }) => networkMode(value, name),
+    }),
+    shmSizeBytes: row_text({
+        action: "shm-size",
+        cli: {
+            flag: "shm-size",
+            value: "SIZE",
+            commands: BUILD,
+            section: "build",
+            help: ["the size of /dev/shm in RUN steps, such as 64m"],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? parseByteSize(value.trim(), name) : undefined),
+    }),
+    ulimits: list({
+        action: "ulimit",
+        cli: {
+            flag: "ulimit",
+            value: "NAME=SOFT[:HARD]",
+            commands: BUILD,
+            section: "build",
+            help: ["a ulimit for RUN steps, such as nofile=1024:2048"],
+        },
+        separator: /[\s,]+/,
+        parse: (items, { name }) => items.map((item) => ulimit(item, name)),
+    }),
+    pull: toggle({
+        action: "pull",
+        cli: {
+            flag: "pull",
+            commands: BUILD,
+            section: "build",
+            help: ["look up base images in their registry again"],
+        },
+        default: "false",
+    }),
+    progress: row_text({
+        cli: {
+            flag: "progress",
+            value: "plain|auto",
+            commands: BUILD,
+            section: "build",
+            help: ["the log format: plain (auto means plain here)"],
+        },
+        default: "plain",
+        // buildx's auto means "what suits the output": plain, here. Its tty view (a live redrawn
+        // screen) is not implemented, and taking tty for plain would say something untrue.
+        parse: (value, { name }) => {
+            if (value !== "plain" && value !== "auto") {
+                throw new InputError(`${name} is "${value}"; use plain or auto (the log is buildctl's plain progress; no tty view).`);
+            }
+            return "plain";
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/command.ts
+// The input table's rows for one CLI command's own flags.
+
+
+const COMMAND_INPUTS = {
+    format: row_text({
+        cli: {
+            flag: "format",
+            value: "text|json",
+            commands: ["info"],
+            section: "command",
+            help: ["output format (default text)"],
+        },
+        default: "text",
+        parse: (value, { name }) => {
+            if (value !== "text" && value !== "json")
+                throw new InputError(`${name} is "${value}"; use text or json.`);
+            return value;
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/fleet.ts
+// The input table's rows for a fleet of runners: how a pool picks one (affinity or order), how
+// long it waits when all are busy, and whether a local runner stands in when none answers.
+
+
+
+
+const FLEET_INPUTS = {
+    routing: row_text({
+        action: "routing",
+        cli: {
+            flag: "routing",
+            value: "affinity|ordered",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "with several runners: affinity (default) sends a project to the",
+                "same runner every time, where its cache is; ordered prefers them",
+                "in the order given",
+            ],
+        },
+        default: "affinity",
+        parse: (value, { name }) => {
+            const routing = nonEmpty(value)?.toLowerCase() ?? "affinity";
+            if (routing === "affinity" || routing === "ordered")
+                return routing;
+            throw new InputError(`${name} is "${value}"; use affinity or ordered.`);
+        },
+    }),
+    affinityKey: row_text({
+        action: "affinity-key",
+        cli: {
+            flag: "affinity-key",
+            value: "KEY",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "what affinity routing hashes (default: the repository, else the",
+                "context's path, with the Dockerfile and the target)",
+            ],
+        },
+        parse: nonEmpty,
+    }),
+    busyTimeoutMs: row_text({
+        action: "busy-timeout",
+        cli: {
+            flag: "busy-timeout",
+            value: "DURATION",
+            commands: BUILD,
+            section: "connection",
+            help: ["how long to wait when every runner is at its", "max-parallelism (default 5m)"],
+        },
+        default: `${DEFAULT_BUSY_TIMEOUT_MS / 60_000}m`,
+        parse: (value, { name }) => parseDuration(value, name),
+    }),
+    fallback: row_text({
+        action: "fallback",
+        cli: {
+            flag: "fallback",
+            value: "none|local",
+            commands: BUILD,
+            section: "connection",
+            help: ["local: when no runner given answers, start the pinned local runner"],
+        },
+        default: "none",
+        parse: (value, { name }) => {
+            const fallback = nonEmpty(value)?.toLowerCase() ?? "none";
+            if (fallback === "none" || fallback === "local")
+                return fallback;
+            throw new InputError(`${name} is "${value}"; use none or local.`);
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/image.ts
+// The input table's rows for the image: its names, push, how it is written, attestations and
+// the metadata file.
+
+
+
+
+const IMAGE_INPUTS = {
+    tags: list({
+        action: "tags",
+        cli: {
+            flag: "tag",
+            short: "t",
+            value: "NAME",
+            commands: BUILD,
+            section: "image",
+            help: ["a name for the image, repeated for more"],
+        },
+        separator: ",",
+        parse: (items, { name }) => parseImageNames(items, name),
+    }),
+    push: toggle({
+        action: "push",
+        cli: {
+            flag: "push",
+            commands: BUILD,
+            section: "image",
+            help: ["push the image to its registry (credentials: see below)"],
+        },
+        default: "false",
+    }),
+    pushByDigest: toggle({ action: "push-by-digest", default: "false" }),
+    ociMediatypes: row_text({
+        action: "oci-mediatypes",
+        parse: (value, { name }) => {
+            const text = nonEmpty(value);
+            if (text === undefined)
+                return undefined;
+            if (text !== "true" && text !== "false")
+                throw new InputError(`${name} is "${text}"; use true or false.`);
+            return text === "true";
+        },
+    }),
+    compression: row_text({
+        action: "compression",
+        parse: (value, { name }) => parseCompression(value, name),
+    }),
+    annotations: list({
+        action: "annotations",
+        cli: {
+            flag: "annotation",
+            value: "KEY=VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)"],
+        },
+        parse: (items, { name }) => parseAnnotations(items, name),
+    }),
+    provenance: row_text({
+        action: "provenance",
+        cli: {
+            flag: "provenance",
+            value: "VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["a provenance attestation: true, false or mode=max"],
+        },
+        parse: (value, { name }) => parseAttestation(value, name, "mode=min"),
+    }),
+    sbom: row_text({
+        action: "sbom",
+        cli: {
+            flag: "sbom",
+            value: "VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["an SBOM attestation: true, false or generator=IMAGE"],
+        },
+        parse: (value, { name }) => parseAttestation(value, name, ""),
+    }),
+    metadataFile: row_text({
+        cli: {
+            flag: "metadata-file",
+            value: "PATH",
+            commands: BUILD,
+            section: "image",
+            help: ["write the exporter's response (digest, descriptor) as JSON"],
+        },
+        parse: nonEmpty,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/outputs.ts
+// The input table's rows for the outputs brought back to the job's machine, and the artifact
+// they become.
+
+
+
+
+const OUTPUT_INPUTS = {
+    outputs: list({
+        action: "outputs",
+        cli: {
+            flag: "output",
+            short: "o",
+            value: "SPEC",
+            commands: BUILD,
+            section: "outputs",
+            help: [
+                "type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |",
+                "type=docker,dest=FILE | type=image,name=REF[,push=true] |",
+                "type=registry,name=REF; a bare DIR is type=local,dest=DIR",
+            ],
+        },
+        parse: (items, { name, cwd }) => parseOutputs(items, name, cwd),
+    }),
+    uploadArtifact: toggle({ action: "upload-artifact", default: "true" }),
+    // The job's id and run attempt by default; matrix legs share both, so they need a name apiece.
+    artifactName: row_text({
+        action: "artifact-name",
+        parse: (value, { env }) => nonEmpty(value) ?? `${env.GITHUB_JOB || "build"}-outputs-${env.GITHUB_RUN_ATTEMPT || "1"}`,
+    }),
+    artifactRetentionDays: row_text({
+        action: "artifact-retention-days",
+        parse: (value, { name }) => {
+            const retention = nonEmpty(value);
+            if (retention !== undefined && !/^\d+$/.test(retention)) {
+                throw new InputError(`${name} is "${retention}"; give a number of days from 1 to 90.`);
+            }
+            return retention === undefined ? undefined : Number(retention);
+        },
+    }),
+    // GitLab's reports: the CLI writes them where `artifacts: reports:` picks them up.
+    outputsDotenv: row_text({
+        cli: {
+            flag: "outputs-dotenv",
+            value: "FILE",
+            commands: BUILD,
+            section: "outputs",
+            help: ["write the step outputs as NAME=value lines", "(GitLab's dotenv report)"],
+        },
+        parse: nonEmpty,
+    }),
+    codeQuality: row_text({
+        cli: {
+            flag: "code-quality",
+            value: "FILE",
+            commands: BUILD,
+            section: "outputs",
+            help: ["write BuildKit's warnings (Dockerfile checks) as a GitLab", "Code Quality report"],
+        },
+        parse: nonEmpty,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/runner/options.ts
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+function options_nonEmpty(value) {
+    return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
+}
+/** error (or fail) and warning (or warn): what a runner that misses the version pin does. */
+function parseMismatchPolicy(value, name) {
+    const text = options_nonEmpty(value)?.toLowerCase() ?? "error";
+    if (text === "error" || text === "fail")
+        return "error";
+    if (text === "warning" || text === "warn")
+        return "warning";
+    throw new InputError(`${name} is "${value}"; use error or warning.`);
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/runner.ts
+// The input table's rows for the runner: how it is reached (the connection, the version pin) or
+// started.
+
+
+
+
+
+
+
+
+
+
+const RUNNER_INPUTS = {
+    endpoint: list({
+        action: "endpoint",
+        cli: {
+            flag: "addr",
+            value: "ADDRESS",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,",
+                "in order of preference (default: $BUILDKIT_HOST, which may be a",
+                "comma-separated list, else unix:///run/buildkit/buildkitd.sock)",
+            ],
+        },
+        env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
+        separator: /[,\n]/,
+        parse: (items) => items.map(buildkit/* parseEndpoint */.Bk),
+    }),
+    tlsCaCert: row_text({
+        action: "tls-cacert",
+        cli: {
+            flag: "tlscacert",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)"],
+        },
+        env: { name: "BUILDKIT_TLS_CACERT", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsCert: row_text({
+        action: "tls-cert",
+        cli: {
+            flag: "tlscert",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["client certificate ($BUILDKIT_TLS_CERT)"],
+        },
+        env: { name: "BUILDKIT_TLS_CERT", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsKey: row_text({
+        action: "tls-key",
+        cli: {
+            flag: "tlskey",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["client key ($BUILDKIT_TLS_KEY)"],
+        },
+        env: { name: "BUILDKIT_TLS_KEY", adapters: ["cli"] },
+        // A key given inline is a secret: masked before anything can print it.
+        parse: (value, { mask }) => {
+            if (value && (0,buildkit/* isPemText */.SR)(value))
+                mask(value);
+            return nonEmpty(value);
+        },
+    }),
+    tlsServerName: row_text({
+        action: "tls-servername",
+        cli: {
+            flag: "tlsservername",
+            value: "NAME",
+            commands: BOTH,
+            section: "connection",
+            help: ["the name in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+        },
+        env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsDir: row_text({
+        cli: {
+            flag: "tlsdir",
+            value: "DIR",
+            commands: BOTH,
+            section: "connection",
+            help: ["directory with ca.pem, cert.pem and key.pem"],
+        },
+        parse: (value) => (value ? (0,buildkit/* tlsInputsFromDir */.St)(value) : undefined),
+    }),
+    sshKey: row_text({
+        action: "ssh-key",
+        cli: {
+            flag: "ssh-key",
+            value: "KEY|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "private key for ssh:// runners, as text (held by a private",
+                "ssh-agent, never on disk) or a file ($BUILDKIT_SSH_KEY);",
+                "the agent's keys otherwise",
+            ],
+        },
+        env: { name: "BUILDKIT_SSH_KEY", adapters: ["cli"] },
+        parse: (value, context) => (nonEmpty(value) ? parseSshKey(value, context) : undefined),
+    }),
+    sshKnownHosts: row_text({
+        action: "ssh-known-hosts",
+        cli: {
+            flag: "ssh-known-hosts",
+            value: "LINES|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["known_hosts for ssh:// runners, as lines or a file", "($BUILDKIT_SSH_KNOWN_HOSTS)"],
+        },
+        env: { name: "BUILDKIT_SSH_KNOWN_HOSTS", adapters: ["cli"] },
+        parse: (value, context) => (nonEmpty(value) ? parseKnownHosts(value, context) : undefined),
+    }),
+    connectTimeoutMs: row_text({
+        action: "connect-timeout",
+        cli: {
+            flag: "timeout",
+            value: "DURATION",
+            commands: BOTH,
+            section: "connection",
+            help: ["bound on reaching the runner (default 10s)"],
+        },
+        default: `${DEFAULT_CONNECT_TIMEOUT_MS / 1000}s`,
+        parse: (value, { name }) => parseDuration(value, name),
+    }),
+    allowPlaintext: toggle({
+        action: "allow-plaintext",
+        cli: {
+            flag: "allow-plaintext",
+            commands: BOTH,
+            section: "connection",
+            help: ["allow TCP without TLS to a host that is not loopback"],
+        },
+        env: { name: "BUILDKIT_ALLOW_PLAINTEXT", adapters: ["cli"] },
+        default: "false",
+    }),
+    buildkitVersion: row_text({
+        action: "buildkit-version",
+        cli: {
+            flag: "buildkit-version",
+            value: "PIN",
+            commands: BOTH,
+            section: "connection",
+            help: [`required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33`],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? parseVersionPin(value, name) : undefined),
+    }),
+    versionMismatch: row_text({
+        action: "buildkit-version-mismatch",
+        cli: {
+            flag: "version-mismatch",
+            value: "MODE",
+            commands: BOTH,
+            section: "connection",
+            help: ["error (default) or warning: what a missed pin does"],
+        },
+        default: "error",
+        parse: (value, { name }) => parseMismatchPolicy(value, name),
+    }),
+    debug: toggle({
+        cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
+    }),
+    help: toggle({
+        cli: { flag: "help", short: "h", commands: BOTH, section: "general", help: ["show this help"] },
+    }),
+    strictPlatforms: toggle({
+        action: "strict-platforms",
+        cli: {
+            flag: "strict-platforms",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "fail when a platform has no native runner (else a warning)",
+                "(a pushed image whose platforms are native to different",
+                "runners builds on each and is joined into one image index)",
+            ],
+        },
+        default: "false",
+    }),
+    buildTimeoutMs: row_text({
+        action: "timeout",
+        cli: {
+            flag: "build-timeout",
+            value: "DURATION",
+            commands: BUILD,
+            section: "connection",
+            help: ["cancel the build on the runner after this long: 30m, 2h"],
+        },
+        // No default: a build runs until it ends, as with buildx.
+        parse: (value, { name }) => (nonEmpty(value) ? parseDuration(value, name) : undefined),
+    }),
+    retries: row_text({
+        action: "retries",
+        cli: {
+            flag: "retries",
+            value: "N",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "times to run the build again on another runner of the pool",
+                "when its runner goes away mid-build (default 1; 0 turns it off)",
+            ],
+        },
+        default: "1",
+        parse: (value, { name }) => parseCount(value, name),
+    }),
+    releaseUrl: row_text({ action: "buildkit-release-url", parse: nonEmpty }),
+    sha256: row_text({
+        action: "buildkit-sha256",
+        parse: (value, { name }) => {
+            const sha256 = nonEmpty(value)?.toLowerCase();
+            if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
+                throw new InputError(`${name} is not a sha256 of 64 hex digits.`);
+            }
+            return sha256;
+        },
+    }),
+    // For GitHub's API, which gives the sha256 of BuildKit's release tarball; the action's default
+    // is the job's token (action.yml), the CLI's GITHUB_TOKEN when set.
+    githubToken: row_text({
+        action: "github-token",
+        env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    // The runner we start when none is given, configured as setup-buildx's docker-container driver is.
+    buildkitdConfig: row_text({
+        action: "buildkitd-config",
+        cli: {
+            flag: "buildkitd-config",
+            value: "FILE",
+            commands: BUILD,
+            section: "connection",
+            help: ["buildkitd.toml for the runner started when none is given"],
+        },
+        parse: (value, { name, cwd }) => nonEmpty(value) ? readBuildkitdToml(value.trim(), name, cwd) : undefined,
+    }),
+    buildkitdConfigInline: row_text({
+        action: "buildkitd-config-inline",
+        cli: {
+            flag: "buildkitd-config-inline",
+            value: "TOML",
+            commands: BUILD,
+            section: "connection",
+            help: ["the same as TOML text"],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? checkBuildkitdToml(value, name) : undefined),
+    }),
+    buildkitdFlags: row_text({
+        action: "buildkitd-flags",
+        cli: {
+            flag: "buildkitd-flags",
+            value: "FLAGS",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "extra buildkitd flags for the runner started when none is given,",
+                'given as --buildkitd-flags="--debug ..." (default: setup-buildx\'s,',
+                "which allow the entitlements security.insecure and network.host)",
+            ],
+        },
+        default: SETUP_BUILDX_FLAGS,
+        parse: (value, { name, adapter }) => parseBuildkitdFlags(value ?? "", name, adapter === "action" ? "input buildkitd-config" : "--buildkitd-config"),
+    }),
+};
+/** A private key as text (masked now, then held in memory) or the path of a key file. */
+function parseSshKey(value, { name, mask, cwd }) {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+        mask(value);
+        return { identityKey: value };
+    }
+    if (value.includes("-----BEGIN "))
+        throw new InputError(`${name} is not a private key.`);
+    return { identityFile: readablePath(value.trim(), name, cwd) };
+}
+/** known_hosts lines (a line has blanks: host, key type, key) or the path of a known_hosts file. */
+function parseKnownHosts(value, { name, cwd }) {
+    if (/\s/.test(value.trim()))
+        return { knownHosts: value };
+    return { knownHostsFile: readablePath(value.trim(), name, cwd) };
+}
+function readablePath(path, name, cwd) {
+    const full = (0,external_node_path_.resolve)(cwd, path);
+    try {
+        (0,external_node_fs_.accessSync)(full, external_node_fs_.constants.R_OK);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be read (${error.code}).`);
+    }
+    return full;
+}
+
+;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
+// Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
+// `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
+// so that a password never has to be on a command line.
+
+
+function parseRegistryAuth(text, name, onSecret) {
+    const credentials = [];
+    for (const [index, raw] of text.split(/\r?\n/).entries()) {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#"))
+            continue;
+        const equals = line.indexOf("=");
+        const colon = line.indexOf(":", equals + 1);
+        // The password is masked first, before anything about the line is said.
+        if (colon > equals)
+            onSecret(line.slice(colon + 1));
+        if (equals <= 0 || colon < 0 || colon === line.length - 1) {
+            throw new InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
+        }
+        credentials.push({
+            registry: line.slice(0, equals).trim(),
+            username: line.slice(equals + 1, colon),
+            password: line.slice(colon + 1),
+        });
+    }
+    return credentials;
+}
+/** A file of such lines (the CLI's --registry-auth-file); `name` is the flag. */
+function readRegistryAuthFile(file, name, onSecret) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(file, "utf8");
+    }
+    catch (error) {
+        throw new InputError(`${name} "${file}" cannot be read (${error.code}).`);
+    }
+    return parseRegistryAuth(text, `${name} "${file}"`, onSecret);
 }
 
 ;// CONCATENATED MODULE: ./src/job/secrets.ts
@@ -46237,849 +49338,6 @@ function checkId(id, name) {
         throw new InputError(`${name}: "${id}" is not a secret id; use letters, digits, ".", "_" and "-".`);
 }
 
-;// CONCATENATED MODULE: ./src/job/request.ts
-// The typed request of a job, built from the inputs and checked before anything starts on the
-// runner: how to reach the runner, the plan, the image, the exporters and attestations, and what
-// the session serves (secrets, SSH agents, registry credentials, read into memory now). Every
-// secret value goes to the platform's masking and into every log redactor the job makes.
-
-
-
-
-
-
-
-function prepareBuild(read, context) {
-    const { values: inputs, names } = read;
-    // Every redactor made for this job learns every secret, also those found during the build.
-    const secretValues = [];
-    const redactors = [];
-    const newRedactor = () => {
-        const redactor = new Redactor(secretValues);
-        redactors.push(redactor);
-        return redactor;
-    };
-    const onSecret = (value) => {
-        context.mask(value);
-        secretValues.push(value);
-        for (const redactor of redactors)
-            redactor.add(value);
-    };
-    const plan = planBuild(inputs, names, context.cwd);
-    const image = planImage({
-        names: inputs.tags,
-        push: inputs.push,
-        pushByDigest: inputs.pushByDigest,
-        ociMediatypes: inputs.ociMediatypes,
-        compression: inputs.compression,
-        annotations: inputs.annotations,
-    }, names);
-    const secrets = readSecrets([...inputs.secrets, ...inputs.secretFiles, ...inputs.secretEnvs], { file: names.secretFiles, env: names.secretEnvs }, { cwd: context.cwd, env: context.env, onSecret });
-    const lookup = loadRegistryCredentials({
-        explicit: inputs.registryAuth,
-        useDockerConfig: inputs.dockerConfig,
-        env: context.env,
-        onSecret,
-    });
-    const exporters = withImage(inputs.outputs, image);
-    prepareDestinations(exporters, names.outputs);
-    return {
-        plan,
-        image,
-        exporters,
-        attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
-        session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
-        newRedactor,
-    };
-}
-/**
- * The image of the tags, as buildx does it: the tags name an image output given without a name,
- * else they are an image output of their own, first.
- */
-function withImage(outputs, image) {
-    if (image.names.length === 0)
-        return outputs;
-    const own = {
-        names: image.names,
-        push: image.push,
-        pushByDigest: image.pushByDigest,
-        attrs: imageAttrs(image),
-    };
-    const unnamed = outputs.findIndex((output) => output.type === "image" && output.names.length === 0);
-    if (unnamed < 0)
-        return [{ type: "image", ...own }, ...outputs];
-    const output = outputs[unnamed];
-    const merged = {
-        type: "image",
-        names: own.names,
-        push: output.push ?? own.push,
-        pushByDigest: output.pushByDigest ?? own.pushByDigest,
-        attrs: { ...own.attrs, ...output.attrs },
-    };
-    return outputs.map((each, index) => (index === unnamed ? merged : each));
-}
-/** How to reach the runner: the endpoints given (else buildctl's default socket), TLS and the pin. */
-function runnerOptions(read) {
-    const { values: inputs, sources } = read;
-    const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [(0,buildkit/* parseEndpoint */.Bk)(buildkit/* DEFAULT_ENDPOINT */.mP)];
-    // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
-    const dir = inputs.tlsDir ?? {};
-    const piece = (given, source, fromDir) => source === "given" ? given : (fromDir ?? given);
-    return {
-        endpoint: endpoints[0],
-        endpoints,
-        endpointGiven: inputs.endpoint.length > 0,
-        tls: (0,buildkit/* loadTlsMaterial */.DU)({
-            caCert: piece(inputs.tlsCaCert, sources.tlsCaCert, dir.caCert),
-            cert: piece(inputs.tlsCert, sources.tlsCert, dir.cert),
-            key: piece(inputs.tlsKey, sources.tlsKey, dir.key),
-            serverName: inputs.tlsServerName,
-        }, runnerInputNames(read).tls),
-        connectTimeoutMs: inputs.connectTimeoutMs,
-        allowPlaintext: inputs.allowPlaintext,
-        versionPin: inputs.buildkitVersion,
-        onVersionMismatch: inputs.versionMismatch,
-    };
-}
-function runnerInputNames({ names }) {
-    return {
-        endpoint: names.endpoint,
-        tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
-        connectTimeout: names.connectTimeoutMs,
-        allowPlaintext: names.allowPlaintext,
-        buildkitVersion: names.buildkitVersion,
-        versionMismatch: names.versionMismatch,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/job/build-job.ts
-// The build sequence, once for every adapter: every input checked, the runner resolved (or
-// started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
-// the job summary, each through the platform. The adapters only read inputs and present errors.
-
-
-
-
-
-
-
-
-
-async function runBuildJob(read, platform) {
-    const started = Date.now();
-    const { values: inputs } = read;
-    const { reporter } = platform;
-    // Every input is checked before anything starts on the runner.
-    const runner = runnerOptions(read);
-    const request = prepareBuild(read, platform);
-    const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
-        const acquired = await connect(read, runner, platform, request);
-        for (const line of describeRunner(acquired.info))
-            reporter.info(line);
-        return acquired;
-    });
-    const { info, reason, release } = acquired;
-    reporter.debug(`Runner chosen: ${reason}`);
-    platform.setOutput("runner-reason", reason);
-    let result;
-    try {
-        checkExporterCount(request.exporters.length, info);
-        for (const [name, value] of Object.entries(runnerOutputs(info))) {
-            platform.setOutput(name, value);
-        }
-        result = await reporter.group("Build", () => buildOnAcquired(acquired, request, {
-            ...request.session,
-            redactor: request.newRedactor(),
-            newRedactor: request.newRedactor,
-            writeLog: (text) => platform.writeLog(text),
-            signal: platform.signal,
-        }, inputs.strictPlatforms, reporter));
-    }
-    catch (error) {
-        if (error instanceof BuildFailedError) {
-            await writeSummary(platform, {
-                runner: info,
-                steps: error.steps,
-                warnings: [],
-                failure: error.message,
-                durationMs: Date.now() - started,
-            });
-        }
-        throw error;
-    }
-    finally {
-        await release();
-    }
-    for (const warning of result.warnings) {
-        reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
-    }
-    const artifact = await uploadOutputs(read, platform, request);
-    const image = imageOutputs(result.exporterResponse);
-    for (const [name, value] of Object.entries(image)) {
-        platform.setOutput(name, value);
-    }
-    if (inputs.metadataFile)
-        writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
-    await writeSummary(platform, {
-        runner: info,
-        ...result,
-        image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
-        artifact,
-        durationMs: Date.now() - started,
-    });
-}
-/** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
-async function connectToRunner(read, platform) {
-    return connect(read, runnerOptions(read), platform);
-}
-/** The runner (or pool) the inputs name, or one started where the platform keeps it. */
-function connect(read, runner, platform, request) {
-    const { values: inputs } = read;
-    return acquireRunner({
-        runner,
-        names: runnerInputNames(read),
-        platforms: request?.plan.platforms ?? [],
-        strictPlatforms: inputs.strictPlatforms,
-        start: request && platform.localRunner
-            ? {
-                ...platform.localRunner,
-                release: {
-                    urlPattern: inputs.releaseUrl,
-                    sha256: inputs.sha256,
-                    githubToken: inputs.githubToken,
-                },
-            }
-            : undefined,
-        reporter: platform.reporter,
-        env: platform.env,
-        signal: platform.signal,
-    });
-}
-/** The local and file outputs as one artifact, where the platform has artifacts and the inputs want one. */
-async function uploadOutputs(read, platform, request) {
-    const { values: inputs, names } = read;
-    const received = request.exporters.flatMap((exporter) => {
-        const target = outputTarget(exporter);
-        if (!target)
-            return [];
-        return [target.kind === "dir" ? { kind: "dir", path: target.dir } : target];
-    });
-    if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0)
-        return undefined;
-    const upload = platform.uploadArtifact.bind(platform);
-    const uploaded = await platform.reporter.group("Uploading the outputs as an artifact", () => upload(received, {
-        name: inputs.artifactName,
-        retentionDays: inputs.artifactRetentionDays,
-        nameInput: names.artifactName,
-        retentionInput: names.artifactRetentionDays,
-        signal: platform.signal,
-    }));
-    for (const path of uploaded.skipped) {
-        platform.reporter.warning(`${path} was left out of the artifact: it is not a regular file of the output.`);
-    }
-    platform.reporter.info(`Uploaded artifact ${uploaded.name} (${uploaded.files} files, ${uploaded.size} bytes): ${uploaded.url}`);
-    platform.setOutput("artifact-id", String(uploaded.id));
-    platform.setOutput("artifact-url", uploaded.url);
-    return uploaded;
-}
-async function writeSummary(platform, input) {
-    await platform.writeSummary?.(buildSummaryMarkdown(input));
-}
-
-;// CONCATENATED MODULE: ./src/job/inputs/row.ts
-// The shape of a row of the input table (table.ts): for one input, the action's name, the CLI's
-// flag, the environment variable, the default, the parser and the help, side by side.
-/** The commands of a flag that both take, and of one only build takes. */
-const BOTH = ["build", "info"];
-const BUILD = ["build"];
-/** The blocks of the CLI's --help, in the order they are printed. */
-const HELP_SECTIONS = ["command", "build", "image", "outputs", "secrets", "connection"];
-const row_text = (row) => ({
-    kind: "text",
-    ...row,
-});
-const list = (row) => ({
-    kind: "list",
-    ...row,
-});
-const toggle = (row) => ({ kind: "switch", parse: (value) => value, ...row });
-function isFlag(cli) {
-    return cli !== undefined && "flag" in cli;
-}
-/** Whether the adapter (and the CLI's command) takes this input. */
-function takes(row, adapter, command) {
-    if (adapter === "action")
-        return row.action !== undefined;
-    return row.cli !== undefined && command !== undefined && row.cli.commands.includes(command);
-}
-/** The input as the adapter's sentences name it. */
-function inputName(row, adapter) {
-    const action = row.action && `input ${row.action}`;
-    const cli = row.cliName ?? (isFlag(row.cli) ? `--${row.cli.flag}` : undefined);
-    return (adapter === "action" ? (action ?? cli) : (cli ?? action)) ?? "";
-}
-function parserFor(parse, adapter) {
-    return typeof parse === "function" ? parse : parse[adapter];
-}
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/build.ts
-// The input table's rows for the build: the context, the Dockerfile and the frontend's options.
-// Names and list syntax as docker/build-push-action's where the meaning is the same.
-
-
-
-
-const BUILD_INPUTS = {
-    context: row_text({
-        action: "context",
-        cli: { positional: "CONTEXT", commands: BUILD },
-        cliName: "The context",
-        default: ".",
-        parse: (value) => value,
-    }),
-    file: row_text({
-        action: "file",
-        cli: {
-            flag: "file",
-            short: "f",
-            value: "PATH",
-            commands: BUILD,
-            section: "build",
-            help: ["the Dockerfile (default CONTEXT/Dockerfile)"],
-        },
-        parse: nonEmpty,
-    }),
-    target: row_text({
-        action: "target",
-        cli: { flag: "target", value: "STAGE", commands: BUILD, section: "build", help: ["the stage to build"] },
-        parse: nonEmpty,
-    }),
-    buildArgs: list({
-        action: "build-args",
-        cli: {
-            flag: "build-arg",
-            value: "NAME=VALUE",
-            commands: BUILD,
-            section: "build",
-            help: ["a build argument; a bare NAME takes its value from the environment"],
-        },
-        parse: (items, { name, env }) => parseKeyValues(items, name, env),
-    }),
-    labels: list({
-        action: "labels",
-        cli: {
-            flag: "label",
-            value: "NAME=VALUE",
-            commands: BUILD,
-            section: "build",
-            help: ["a label for the image"],
-        },
-        parse: (items, { name }) => parseKeyValues(items, name),
-    }),
-    platforms: list({
-        action: "platforms",
-        cli: {
-            flag: "platform",
-            value: "OS/ARCH",
-            commands: BUILD,
-            section: "build",
-            help: ["target platforms, comma-separated or repeated"],
-        },
-        separator: ",",
-        parse: (items, { name }) => parsePlatforms(items, name),
-    }),
-    noCache: toggle({
-        action: "no-cache",
-        cli: { flag: "no-cache", commands: BUILD, section: "build", help: ["build without the runner's cache"] },
-        default: "false",
-    }),
-    noCacheFilters: list({
-        action: "no-cache-filters",
-        cli: {
-            flag: "no-cache-filter",
-            value: "STAGE",
-            commands: BUILD,
-            section: "build",
-            help: ["build these stages without cache"],
-        },
-        separator: ",",
-        parse: (items) => items,
-    }),
-    buildContexts: list({
-        action: "build-contexts",
-        cli: {
-            flag: "build-context",
-            value: "NAME=VALUE",
-            commands: BUILD,
-            section: "build",
-            help: ["a named context: a directory, docker-image://REF, a Git or HTTPS URL"],
-        },
-        parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
-    }),
-    addHosts: list({
-        action: "add-hosts",
-        cli: {
-            flag: "add-host",
-            value: "HOST:IP",
-            commands: BUILD,
-            section: "build",
-            help: ["an entry for /etc/hosts in RUN steps"],
-        },
-        separator: ",",
-        parse: (items, { name }) => items.map((item) => hostEntry(item, name)),
-    }),
-    network: row_text({
-        action: "network",
-        cli: {
-            flag: "network",
-            value: "MODE",
-            commands: BUILD,
-            section: "build",
-            help: ["the network of RUN steps: default, none or host"],
-        },
-        parse: (value, { name }) => networkMode(value, name),
-    }),
-    shmSizeBytes: row_text({
-        action: "shm-size",
-        cli: {
-            flag: "shm-size",
-            value: "SIZE",
-            commands: BUILD,
-            section: "build",
-            help: ["the size of /dev/shm in RUN steps, such as 64m"],
-        },
-        parse: (value, { name }) => (nonEmpty(value) ? parseByteSize(value.trim(), name) : undefined),
-    }),
-    ulimits: list({
-        action: "ulimit",
-        cli: {
-            flag: "ulimit",
-            value: "NAME=SOFT[:HARD]",
-            commands: BUILD,
-            section: "build",
-            help: ["a ulimit for RUN steps, such as nofile=1024:2048"],
-        },
-        separator: /[\s,]+/,
-        parse: (items, { name }) => items.map((item) => ulimit(item, name)),
-    }),
-    pull: toggle({
-        action: "pull",
-        cli: {
-            flag: "pull",
-            commands: BUILD,
-            section: "build",
-            help: ["look up base images in their registry again"],
-        },
-        default: "false",
-    }),
-    progress: row_text({
-        cli: {
-            flag: "progress",
-            value: "plain",
-            commands: BUILD,
-            section: "build",
-            help: ["the log format (plain is the only one)"],
-        },
-        default: "plain",
-        // buildx's auto and tty mean "what suits the terminal": plain, here.
-        parse: (value, { name }) => {
-            if (value !== "plain" && value !== "auto" && value !== "tty") {
-                throw new InputError(`${name} is "${value}"; use plain.`);
-            }
-            return "plain";
-        },
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/command.ts
-// The input table's rows for one CLI command's own flags.
-
-
-const COMMAND_INPUTS = {
-    format: row_text({
-        cli: {
-            flag: "format",
-            value: "text|json",
-            commands: ["info"],
-            section: "command",
-            help: ["output format (default text)"],
-        },
-        default: "text",
-        parse: (value, { name }) => {
-            if (value !== "text" && value !== "json")
-                throw new InputError(`${name} is "${value}"; use text or json.`);
-            return value;
-        },
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/image.ts
-// The input table's rows for the image: its names, push, how it is written, attestations and
-// the metadata file.
-
-
-
-
-const IMAGE_INPUTS = {
-    tags: list({
-        action: "tags",
-        cli: {
-            flag: "tag",
-            short: "t",
-            value: "NAME",
-            commands: BUILD,
-            section: "image",
-            help: ["a name for the image, repeated for more"],
-        },
-        separator: ",",
-        parse: (items, { name }) => parseImageNames(items, name),
-    }),
-    push: toggle({
-        action: "push",
-        cli: {
-            flag: "push",
-            commands: BUILD,
-            section: "image",
-            help: ["push the image to its registry (credentials: see below)"],
-        },
-        default: "false",
-    }),
-    pushByDigest: toggle({ action: "push-by-digest", default: "false" }),
-    ociMediatypes: row_text({
-        action: "oci-mediatypes",
-        parse: (value, { name }) => {
-            const text = nonEmpty(value);
-            if (text === undefined)
-                return undefined;
-            if (text !== "true" && text !== "false")
-                throw new InputError(`${name} is "${text}"; use true or false.`);
-            return text === "true";
-        },
-    }),
-    compression: row_text({
-        action: "compression",
-        parse: (value, { name }) => parseCompression(value, name),
-    }),
-    annotations: list({
-        action: "annotations",
-        cli: {
-            flag: "annotation",
-            value: "KEY=VALUE",
-            commands: BUILD,
-            section: "image",
-            help: ["an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)"],
-        },
-        parse: (items, { name }) => parseAnnotations(items, name),
-    }),
-    provenance: row_text({
-        action: "provenance",
-        cli: {
-            flag: "provenance",
-            value: "VALUE",
-            commands: BUILD,
-            section: "image",
-            help: ["a provenance attestation: true, false or mode=max"],
-        },
-        parse: (value, { name }) => parseAttestation(value, name, "mode=min"),
-    }),
-    sbom: row_text({
-        action: "sbom",
-        cli: {
-            flag: "sbom",
-            value: "VALUE",
-            commands: BUILD,
-            section: "image",
-            help: ["an SBOM attestation: true, false or generator=IMAGE"],
-        },
-        parse: (value, { name }) => parseAttestation(value, name, ""),
-    }),
-    metadataFile: row_text({
-        cli: {
-            flag: "metadata-file",
-            value: "PATH",
-            commands: BUILD,
-            section: "image",
-            help: ["write the exporter's response (digest, descriptor) as JSON"],
-        },
-        parse: nonEmpty,
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/outputs.ts
-// The input table's rows for the outputs brought back to the job's machine, and the artifact
-// they become.
-
-
-
-
-const OUTPUT_INPUTS = {
-    outputs: list({
-        action: "outputs",
-        cli: {
-            flag: "output",
-            short: "o",
-            value: "SPEC",
-            commands: BUILD,
-            section: "outputs",
-            help: [
-                "type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |",
-                "type=docker,dest=FILE | type=image,name=REF[,push=true] |",
-                "type=registry,name=REF; a bare DIR is type=local,dest=DIR",
-            ],
-        },
-        parse: (items, { name, cwd }) => parseOutputs(items, name, cwd),
-    }),
-    uploadArtifact: toggle({ action: "upload-artifact", default: "true" }),
-    // The job's id and run attempt by default; matrix legs share both, so they need a name apiece.
-    artifactName: row_text({
-        action: "artifact-name",
-        parse: (value, { env }) => nonEmpty(value) ?? `${env.GITHUB_JOB || "build"}-outputs-${env.GITHUB_RUN_ATTEMPT || "1"}`,
-    }),
-    artifactRetentionDays: row_text({
-        action: "artifact-retention-days",
-        parse: (value, { name }) => {
-            const retention = nonEmpty(value);
-            if (retention !== undefined && !/^\d+$/.test(retention)) {
-                throw new InputError(`${name} is "${retention}"; give a number of days from 1 to 90.`);
-            }
-            return retention === undefined ? undefined : Number(retention);
-        },
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/runner/options.ts
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-function options_nonEmpty(value) {
-    return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
-}
-/** error (or fail) and warning (or warn): what a runner that misses the version pin does. */
-function parseMismatchPolicy(value, name) {
-    const text = options_nonEmpty(value)?.toLowerCase() ?? "error";
-    if (text === "error" || text === "fail")
-        return "error";
-    if (text === "warning" || text === "warn")
-        return "warning";
-    throw new InputError(`${name} is "${value}"; use error or warning.`);
-}
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/runner.ts
-// The input table's rows for the runner: how it is reached (the connection, the version pin) or
-// started.
-
-
-
-
-
-
-
-const RUNNER_INPUTS = {
-    endpoint: list({
-        action: "endpoint",
-        cli: {
-            flag: "addr",
-            value: "ADDRESS",
-            commands: BOTH,
-            section: "connection",
-            help: [
-                "tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,",
-                "in order of preference (default: $BUILDKIT_HOST, which may be a",
-                "comma-separated list, else unix:///run/buildkit/buildkitd.sock)",
-            ],
-        },
-        env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
-        separator: /[,\n]/,
-        parse: (items) => items.map(buildkit/* parseEndpoint */.Bk),
-    }),
-    tlsCaCert: row_text({
-        action: "tls-cacert",
-        cli: {
-            flag: "tlscacert",
-            value: "PEM|FILE",
-            commands: BOTH,
-            section: "connection",
-            help: ["CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)"],
-        },
-        env: { name: "BUILDKIT_TLS_CACERT", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-    tlsCert: row_text({
-        action: "tls-cert",
-        cli: {
-            flag: "tlscert",
-            value: "PEM|FILE",
-            commands: BOTH,
-            section: "connection",
-            help: ["client certificate ($BUILDKIT_TLS_CERT)"],
-        },
-        env: { name: "BUILDKIT_TLS_CERT", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-    tlsKey: row_text({
-        action: "tls-key",
-        cli: {
-            flag: "tlskey",
-            value: "PEM|FILE",
-            commands: BOTH,
-            section: "connection",
-            help: ["client key ($BUILDKIT_TLS_KEY)"],
-        },
-        env: { name: "BUILDKIT_TLS_KEY", adapters: ["cli"] },
-        // A key given inline is a secret: masked before anything can print it.
-        parse: (value, { mask }) => {
-            if (value && (0,buildkit/* isPemText */.SR)(value))
-                mask(value);
-            return nonEmpty(value);
-        },
-    }),
-    tlsServerName: row_text({
-        action: "tls-servername",
-        cli: {
-            flag: "tlsservername",
-            value: "NAME",
-            commands: BOTH,
-            section: "connection",
-            help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
-        },
-        env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-    tlsDir: row_text({
-        cli: {
-            flag: "tlsdir",
-            value: "DIR",
-            commands: BOTH,
-            section: "connection",
-            help: ["directory with ca.pem, cert.pem and key.pem"],
-        },
-        parse: (value) => (value ? (0,buildkit/* tlsInputsFromDir */.St)(value) : undefined),
-    }),
-    connectTimeoutMs: row_text({
-        action: "connect-timeout",
-        cli: {
-            flag: "timeout",
-            value: "DURATION",
-            commands: BOTH,
-            section: "connection",
-            help: ["bound on reaching the runner (default 10s)"],
-        },
-        default: `${DEFAULT_CONNECT_TIMEOUT_MS / 1000}s`,
-        parse: (value, { name }) => parseDuration(value, name),
-    }),
-    allowPlaintext: toggle({
-        action: "allow-plaintext",
-        cli: {
-            flag: "allow-plaintext",
-            commands: BOTH,
-            section: "connection",
-            help: ["allow TCP without TLS to a host that is not loopback"],
-        },
-        env: { name: "BUILDKIT_ALLOW_PLAINTEXT", adapters: ["cli"] },
-        default: "false",
-    }),
-    buildkitVersion: row_text({
-        action: "buildkit-version",
-        cli: {
-            flag: "buildkit-version",
-            value: "PIN",
-            commands: BOTH,
-            section: "connection",
-            help: [`required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33`],
-        },
-        parse: (value, { name }) => (nonEmpty(value) ? parseVersionPin(value, name) : undefined),
-    }),
-    versionMismatch: row_text({
-        action: "buildkit-version-mismatch",
-        cli: {
-            flag: "version-mismatch",
-            value: "error|warning",
-            commands: BOTH,
-            section: "connection",
-            help: ["what a missed pin does (default error)"],
-        },
-        default: "error",
-        parse: (value, { name }) => parseMismatchPolicy(value, name),
-    }),
-    debug: toggle({
-        cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
-    }),
-    help: toggle({
-        cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
-    }),
-    strictPlatforms: toggle({
-        action: "strict-platforms",
-        cli: {
-            flag: "strict-platforms",
-            commands: BUILD,
-            section: "connection",
-            help: [
-                "with several runners, fail when a platform has no native one",
-                "(a pushed image whose platforms are native to different",
-                "runners builds on each and is joined into one image index)",
-            ],
-        },
-        default: "false",
-    }),
-    releaseUrl: row_text({ action: "buildkit-release-url", parse: nonEmpty }),
-    sha256: row_text({
-        action: "buildkit-sha256",
-        parse: (value, { name }) => {
-            const sha256 = nonEmpty(value)?.toLowerCase();
-            if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
-                throw new InputError(`${name} is not a sha256 of 64 hex digits.`);
-            }
-            return sha256;
-        },
-    }),
-    // For GitHub's API, which gives the sha256 of BuildKit's release tarball; the action's default
-    // is the job's token (action.yml), the CLI's GITHUB_TOKEN when set.
-    githubToken: row_text({
-        action: "github-token",
-        env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
-// Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
-// `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
-// so that a password never has to be on a command line.
-
-
-function parseRegistryAuth(text, name, onSecret) {
-    const credentials = [];
-    for (const [index, raw] of text.split(/\r?\n/).entries()) {
-        const line = raw.trim();
-        if (line === "" || line.startsWith("#"))
-            continue;
-        const equals = line.indexOf("=");
-        const colon = line.indexOf(":", equals + 1);
-        // The password is masked first, before anything about the line is said.
-        if (colon > equals)
-            onSecret(line.slice(colon + 1));
-        if (equals <= 0 || colon < 0 || colon === line.length - 1) {
-            throw new InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
-        }
-        credentials.push({
-            registry: line.slice(0, equals).trim(),
-            username: line.slice(equals + 1, colon),
-            password: line.slice(colon + 1),
-        });
-    }
-    return credentials;
-}
-/** A file of such lines (the CLI's --registry-auth-file); `name` is the flag. */
-function readRegistryAuthFile(file, name, onSecret) {
-    let text;
-    try {
-        text = (0,external_node_fs_.readFileSync)(file, "utf8");
-    }
-    catch (error) {
-        throw new InputError(`${name} "${file}" cannot be read (${error.code}).`);
-    }
-    return parseRegistryAuth(text, `${name} "${file}"`, onSecret);
-}
-
 ;// CONCATENATED MODULE: ./src/job/inputs/rows/secrets.ts
 // The input table's rows for what the build may read from the job: secrets, SSH agents and
 // registry credentials. Secret values are masked the moment they are read.
@@ -47136,9 +49394,8 @@ const SECRET_INPUTS = {
             commands: BUILD,
             section: "secrets",
             help: [
-                "REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes",
-                "the same text. The docker config (DOCKER_CONFIG or ~/.docker)",
-                "and its credential helpers are read too, unless",
+                "REGISTRY=USERNAME:PASSWORD lines ($BUILDKIT_REGISTRY_AUTH takes",
+                "the same text); the docker config is read as well",
             ],
         },
         env: { name: "BUILDKIT_REGISTRY_AUTH", adapters: ["cli"] },
@@ -47155,7 +49412,12 @@ const SECRET_INPUTS = {
     }),
     dockerConfig: toggle({
         action: "docker-config",
-        cli: { flag: "no-docker-config", commands: BUILD, section: "secrets", help: ["is given"] },
+        cli: {
+            flag: "no-docker-config",
+            commands: BUILD,
+            section: "secrets",
+            help: ["do not read the docker config (DOCKER_CONFIG or ~/.docker)", "and its credential helpers"],
+        },
         default: "true",
         // The action's input says whether to read the docker config; the CLI's flag, whether not to.
         parse: { action: (read) => read, cli: (skip) => !skip },
@@ -47174,15 +49436,462 @@ const SECRET_INPUTS = {
 
 
 
+
 /** In this order: --help lists each section's flags as they come here. */
 const INPUTS = {
     ...RUNNER_INPUTS,
+    ...FLEET_INPUTS,
     ...BUILD_INPUTS,
     ...IMAGE_INPUTS,
     ...OUTPUT_INPUTS,
     ...SECRET_INPUTS,
     ...COMMAND_INPUTS,
 };
+
+;// CONCATENATED MODULE: ./src/job/request.ts
+// The typed request of a job, built from the inputs and checked before anything starts on the
+// runner: how to reach the runner, the plan, the image, the exporters and attestations, and what
+// the session serves (secrets, SSH agents, registry credentials, read into memory now). Every
+// secret value goes to the platform's masking and into every log redactor the job makes.
+
+
+
+
+
+
+
+
+
+
+function prepareBuild(read, context) {
+    const { values: inputs, names } = read;
+    // Every redactor made for this job learns every secret, also those found during the build.
+    const secretValues = [];
+    const redactors = [];
+    const newRedactor = () => {
+        const redactor = new Redactor(secretValues);
+        redactors.push(redactor);
+        return redactor;
+    };
+    const onSecret = (value) => {
+        context.mask(value);
+        secretValues.push(value);
+        for (const redactor of redactors)
+            redactor.add(value);
+    };
+    const plan = planBuild(inputs, names, context.cwd);
+    const image = planImage({
+        names: inputs.tags,
+        push: inputs.push,
+        pushByDigest: inputs.pushByDigest,
+        ociMediatypes: inputs.ociMediatypes,
+        compression: inputs.compression,
+        annotations: inputs.annotations,
+    }, names);
+    const secrets = readSecrets([...inputs.secrets, ...inputs.secretFiles, ...inputs.secretEnvs], { file: names.secretFiles, env: names.secretEnvs }, { cwd: context.cwd, env: context.env, onSecret });
+    const exporters = withAnnotations(withImage(inputs.outputs, image), image.annotations);
+    const lookup = loadRegistryCredentials({
+        explicit: inputs.registryAuth,
+        useDockerConfig: inputs.dockerConfig,
+        env: context.env,
+        onSecret,
+        // A build that pushes needs the credentials; one that does not may still pull with them.
+        onUnreadableConfig: pushes(exporters, image.push)
+            ? undefined
+            : (message) => context.reporter?.warning(message),
+    });
+    prepareDestinations(exporters, names.outputs);
+    return {
+        plan,
+        image,
+        exporters,
+        attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
+        session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
+        newRedactor,
+    };
+}
+/** buildx puts the annotations on every output that writes an image: image, oci and docker. */
+function withAnnotations(exporters, annotations) {
+    return exporters.map((exporter) => exporter.type === "image" || exporter.type === "oci" || exporter.type === "docker"
+        ? { ...exporter, attrs: { ...annotations, ...exporter.attrs } }
+        : exporter);
+}
+/** Whether some output pushes to a registry, which needs the registry's credentials. */
+function pushes(exporters, pushInput) {
+    return exporters.some((exporter) => exporter.type === "image" && (exporter.push ?? pushInput));
+}
+/**
+ * The image of the tags, as buildx does it: the tags name an image output given without a name,
+ * else they are an image output of their own, first.
+ */
+function withImage(outputs, image) {
+    if (image.names.length === 0)
+        return outputs;
+    const own = {
+        names: image.names,
+        push: image.push,
+        pushByDigest: image.pushByDigest,
+        attrs: imageAttrs(image),
+    };
+    const unnamed = outputs.findIndex((output) => output.type === "image" && output.names.length === 0);
+    if (unnamed < 0)
+        return [{ type: "image", ...own }, ...outputs];
+    const output = outputs[unnamed];
+    const merged = {
+        type: "image",
+        names: own.names,
+        push: output.push ?? own.push,
+        pushByDigest: output.pushByDigest ?? own.pushByDigest,
+        attrs: { ...own.attrs, ...output.attrs },
+    };
+    return outputs.map((each, index) => (index === unnamed ? merged : each));
+}
+/** How to reach the runner: the endpoints given (else buildctl's default socket), TLS and the pin. */
+function runnerOptions(read) {
+    const { values: inputs, sources } = read;
+    const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [(0,buildkit/* parseEndpoint */.Bk)(buildkit/* DEFAULT_ENDPOINT */.mP)];
+    // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
+    const dir = inputs.tlsDir ?? {};
+    const piece = (given, source, fromDir) => source === "given" ? given : (fromDir ?? given);
+    return {
+        endpoint: endpoints[0],
+        endpoints,
+        endpointGiven: inputs.endpoint.length > 0,
+        tls: (0,buildkit/* loadTlsMaterial */.DU)({
+            caCert: piece(inputs.tlsCaCert, sources.tlsCaCert, dir.caCert),
+            cert: piece(inputs.tlsCert, sources.tlsCert, dir.cert),
+            key: piece(inputs.tlsKey, sources.tlsKey, dir.key),
+            serverName: inputs.tlsServerName,
+        }, runnerInputNames(read).tls),
+        ssh: sshOptions(read, endpoints),
+        connectTimeoutMs: inputs.connectTimeoutMs,
+        allowPlaintext: inputs.allowPlaintext,
+        versionPin: inputs.buildkitVersion,
+        onVersionMismatch: inputs.versionMismatch,
+    };
+}
+/** The key and known hosts for ssh:// endpoints; refused when no endpoint is one. */
+function sshOptions(read, endpoints) {
+    const { values: inputs, names } = read;
+    if (inputs.sshKey === undefined && inputs.sshKnownHosts === undefined)
+        return undefined;
+    if (!endpoints.some((endpoint) => endpoint.kind === "ssh")) {
+        const given = inputs.sshKey !== undefined ? names.sshKey : names.sshKnownHosts;
+        throw new InputError(`${given} is for ssh:// endpoints, and ${names.endpoint} names none.`);
+    }
+    return { ...inputs.sshKey, ...inputs.sshKnownHosts };
+}
+function runnerInputNames({ names }) {
+    return {
+        endpoint: names.endpoint,
+        endpointEnv: INPUTS.endpoint.env?.name ?? "BUILDKIT_HOST",
+        tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
+        connectTimeout: names.connectTimeoutMs,
+        allowPlaintext: names.allowPlaintext,
+        buildkitVersion: names.buildkitVersion,
+        versionMismatch: names.versionMismatch,
+    };
+}
+/**
+ * The runner we start when no endpoint is given: its buildkitd.toml (a file or inline, not both)
+ * and its flags. Refused beside an endpoint, which names a runner that is running already.
+ */
+function startedRunnerConfig(read) {
+    const { values: inputs, names } = read;
+    if (inputs.buildkitdConfig !== undefined && inputs.buildkitdConfigInline !== undefined) {
+        throw new InputError(`${names.buildkitdConfig} and ${names.buildkitdConfigInline} are both given; give one of them.`);
+    }
+    const toml = inputs.buildkitdConfig ?? inputs.buildkitdConfigInline;
+    const flags = inputs.buildkitdFlags;
+    const defaultFlags = splitShellWords(SETUP_BUILDX_FLAGS, names.buildkitdFlags);
+    const customFlags = flags.join("\0") !== defaultFlags.join("\0");
+    const given = [
+        ...(inputs.buildkitdConfig !== undefined ? [names.buildkitdConfig] : []),
+        ...(inputs.buildkitdConfigInline !== undefined ? [names.buildkitdConfigInline] : []),
+        ...(customFlags ? [names.buildkitdFlags] : []),
+    ];
+    if (given.length > 0 && inputs.endpoint.length > 0) {
+        const endpoint = read.sources.endpoint === "env" ? "BUILDKIT_HOST is set" : `${names.endpoint} is given`;
+        throw new InputError(`${given.join(" and ")} configure${given.length === 1 ? "s" : ""} the runner started when no endpoint is given, ` +
+            `and ${endpoint}; leave ${given.length === 1 ? "it" : "them"} out or the endpoint.`);
+    }
+    return {
+        toml,
+        flags,
+        inputs: [
+            toml === undefined ? undefined : given[0],
+            customFlags ? names.buildkitdFlags : `${names.buildkitdFlags} (default)`,
+        ]
+            .filter(Boolean)
+            .join(" and "),
+        custom: given.length > 0,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/job/build-job.ts
+// The build sequence, once for every adapter: every input checked, the runner resolved (or
+// started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
+// the job summary, each through the platform. The adapters only read inputs and present errors.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Runs the build; what it returns is what the adapters close the log with (buildClosingLines). */
+async function runBuildJob(read, platform) {
+    const started = Date.now();
+    const { values: inputs } = read;
+    const { reporter } = platform;
+    // Every output set, for the dotenv report.
+    const outputs = {};
+    const setOutput = (name, value) => {
+        outputs[name] = value;
+        platform.setOutput(name, value);
+    };
+    // Every input is checked before anything starts on the runner.
+    const runner = runnerOptions(read);
+    const startConfig = startedRunnerConfig(read);
+    const request = prepareBuild(read, platform);
+    // The deadline covers choosing the runner and every attempt; aborting the Solve cancels the
+    // build on the runner.
+    const deadline = inputs.buildTimeoutMs === undefined ? undefined : boundedSignal(inputs.buildTimeoutMs, platform.signal);
+    const signal = deadline?.signal ?? platform.signal;
+    let built;
+    const chosen = {};
+    try {
+        built = await buildWithRetries(read, runner, platform, request, signal, started, chosen, {
+            setOutput,
+            startConfig,
+        });
+    }
+    catch (error) {
+        if (!deadline || !timedOut(deadline.signal))
+            throw error;
+        const timeout = new BuildTimeoutError(`The build did not finish within ${formatDuration(inputs.buildTimeoutMs)} (${read.names.buildTimeoutMs}), so it was cancelled on the runner.`);
+        if (chosen.info) {
+            await writeSummary(platform, {
+                runner: chosen.info,
+                pool: chosen.pool,
+                runnerReason: chosen.reason,
+                steps: [],
+                warnings: [],
+                failure: timeout.message,
+                durationMs: Date.now() - started,
+            });
+        }
+        throw timeout;
+    }
+    finally {
+        deadline?.clear();
+    }
+    const { result, info, pool, reason } = built;
+    for (const warning of result.warnings) {
+        reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
+    }
+    const artifact = await uploadOutputs(read, platform, request);
+    const image = imageOutputs(result.exporterResponse);
+    for (const [name, value] of Object.entries(image)) {
+        setOutput(name, value);
+    }
+    if (inputs.metadataFile)
+        writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+    if (inputs.outputsDotenv)
+        writeDotenvFile(inputs.outputsDotenv, read.names.outputsDotenv, outputs);
+    if (inputs.codeQuality) {
+        const projectDirs = [platform.env.CI_PROJECT_DIR, platform.cwd].filter((dir) => !!dir);
+        writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
+    }
+    const durationMs = Date.now() - started;
+    await writeSummary(platform, {
+        runner: info,
+        pool,
+        runnerReason: reason,
+        ...result,
+        image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
+        artifact,
+        durationMs,
+    });
+    return {
+        runner: info,
+        steps: result.steps,
+        outputs: request.exporters,
+        push: request.image.push,
+        digest: image.digest,
+        durationMs,
+    };
+}
+/**
+ * The build on the chosen runner; when that runner goes away before the build finished (not when
+ * the build fails for its own reasons), the whole build again on another healthy runner of the
+ * pool, up to the retries input.
+ */
+async function buildWithRetries(read, runner, platform, request, signal, started, 
+/** The runner of the latest attempt, for the summary of a build that ran out of time. */
+chosen, job) {
+    const { values: inputs } = read;
+    const { reporter } = platform;
+    let endpoints = runner.endpoints;
+    let retriesLeft = inputs.retries;
+    /** Why the runners before this one were left, for runner-reason. */
+    let leftBehind = [];
+    let lastGone;
+    for (;;) {
+        let acquired;
+        try {
+            acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+                const options = { ...runner, endpoint: endpoints[0], endpoints };
+                const acquired = await connect(read, options, platform, signal, request, job.startConfig);
+                for (const line of describeRunner(acquired.info))
+                    reporter.info(line);
+                for (const line of describePool(acquired.pool ?? []))
+                    reporter.info(line);
+                return acquired;
+            });
+        }
+        catch (error) {
+            // No other runner to retry on: the runner that went away is the reason the build failed.
+            if (lastGone && !signal.aborted) {
+                reporter.warning(`No other runner of the pool could take the build: ${describeError(error).message}`);
+                throw lastGone;
+            }
+            throw error;
+        }
+        const { info, release, pool } = acquired;
+        const reason = [...leftBehind, ...(leftBehind.length > 0 ? [`retried on ${info.endpoint}`] : [])]
+            .concat(acquired.reason)
+            .join("; ");
+        Object.assign(chosen, { info, pool, reason });
+        reporter.debug(`Runner chosen: ${reason}`);
+        job.setOutput("runner-reason", reason);
+        try {
+            checkExporterCount(request.exporters.length, info);
+            for (const [name, value] of Object.entries(runnerOutputs(info))) {
+                job.setOutput(name, value);
+            }
+            const result = await reporter.group("Build", () => buildOnAcquired(acquired, request, {
+                ...request.session,
+                redactor: request.newRedactor(),
+                newRedactor: request.newRedactor,
+                writeLog: (text) => platform.writeLog(text),
+                signal,
+            }, inputs.strictPlatforms, reporter));
+            return { result, info, pool, reason };
+        }
+        catch (error) {
+            const others = endpoints.filter((endpoint) => !(error instanceof buildkit/* RunnerGoneError */.Gx) || endpoint.address !== error.endpoint);
+            const retry = error instanceof buildkit/* RunnerGoneError */.Gx && retriesLeft > 0 && others.length > 0 && !signal.aborted;
+            if (!retry) {
+                if (error instanceof BuildFailedError) {
+                    await writeSummary(platform, {
+                        runner: info,
+                        pool,
+                        runnerReason: reason,
+                        steps: error.steps,
+                        warnings: [],
+                        failure: error.message,
+                        durationMs: Date.now() - started,
+                    });
+                }
+                throw error;
+            }
+            retriesLeft--;
+            lastGone = error;
+            leftBehind = [...leftBehind, `${error.endpoint} went away mid-build (${goneHow(error)})`];
+            reporter.warning(`${error.message.replace(/\.$/, "")}; running the whole build again on another runner of the pool (${inputs.retries - retriesLeft} of ${inputs.retries}).`);
+            endpoints = others;
+        }
+        finally {
+            await release();
+        }
+    }
+}
+function goneHow(error) {
+    return error instanceof buildkit/* RunnerUnresponsiveError */.k$ ? "stopped answering" : "connection lost";
+}
+/** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
+async function connectToRunner(read, platform) {
+    return connect(read, runnerOptions(read), platform, platform.signal);
+}
+/** The runner (or pool) the inputs name, or one started where the platform keeps it. */
+function connect(read, runner, platform, signal, request, startConfig) {
+    const { values: inputs } = read;
+    return acquireRunner({
+        runner,
+        names: runnerInputNames(read),
+        platforms: request?.plan.platforms ?? [],
+        strictPlatforms: inputs.strictPlatforms,
+        start: request && platform.localRunner
+            ? {
+                ...platform.localRunner,
+                release: {
+                    urlPattern: inputs.releaseUrl,
+                    sha256: inputs.sha256,
+                    githubToken: inputs.githubToken,
+                },
+                config: startConfig,
+            }
+            : undefined,
+        reporter: platform.reporter,
+        env: platform.env,
+        signal,
+        routing: {
+            mode: inputs.routing,
+            affinityKey: inputs.affinityKey ??
+                (request &&
+                    defaultAffinityKey({
+                        env: platform.env,
+                        cwd: platform.cwd,
+                        contextDir: request.plan.contextDir,
+                        dockerfile: `${request.plan.dockerfileDir}/${request.plan.dockerfileName}`,
+                        target: request.plan.target,
+                    })),
+            busyTimeoutMs: inputs.busyTimeoutMs,
+        },
+        fallback: inputs.fallback,
+    });
+}
+/** The local and file outputs as one artifact, where the platform has artifacts and the inputs want one. */
+async function uploadOutputs(read, platform, request) {
+    const { values: inputs, names } = read;
+    const received = request.exporters.flatMap((exporter) => {
+        const target = outputTarget(exporter);
+        if (!target)
+            return [];
+        return [target.kind === "dir" ? { kind: "dir", path: target.dir } : target];
+    });
+    if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0)
+        return undefined;
+    const upload = platform.uploadArtifact.bind(platform);
+    const uploaded = await platform.reporter.group("Uploading the outputs as an artifact", () => upload(received, {
+        name: inputs.artifactName,
+        retentionDays: inputs.artifactRetentionDays,
+        nameInput: names.artifactName,
+        retentionInput: names.artifactRetentionDays,
+        signal: platform.signal,
+    }));
+    for (const path of uploaded.skipped) {
+        platform.reporter.warning(`${path} was left out of the artifact: it is not a regular file of the output.`);
+    }
+    platform.reporter.info(`Uploaded artifact ${uploaded.name} (${uploaded.files} files, ${uploaded.size} bytes): ${uploaded.url}`);
+    platform.setOutput("artifact-id", String(uploaded.id));
+    platform.setOutput("artifact-url", uploaded.url);
+    return uploaded;
+}
+async function writeSummary(platform, input) {
+    await platform.writeSummary?.(buildSummaryMarkdown(input));
+}
 
 ;// CONCATENATED MODULE: ./src/job/inputs/read.ts
 // Reading the input table: what an adapter was given for each row (or the row's environment
@@ -47259,6 +49968,7 @@ function readRow(row, field, source, env) {
 
 
 
+
 /** The command's flags, as parseArgs takes them: every table row with a flag for the command. */
 function flagOptions(command) {
     const options = {};
@@ -47274,10 +49984,10 @@ function flagOptions(command) {
     return options;
 }
 /** Reads the command line's shape only (flags and arguments); the values are checked by readFlags. */
-function parseFlags(command, args) {
+function parseFlags(command, args, program) {
     try {
         const { values, positionals } = (0,external_node_util_namespaceObject.parseArgs)({
-            args,
+            args: withInlinePem(command, args),
             options: flagOptions(command),
             allowPositionals: true,
             strict: true,
@@ -47285,18 +49995,71 @@ function parseFlags(command, args) {
         return { command, values: values, positionals };
     }
     catch (error) {
-        throw new InputError(`${rephrase(error.message)} (see "remote-buildkit ${command} --help").`);
+        const see = `see "${program} ${command} --help"`;
+        throw new InputError(`${rephrase(error.message, command)} (${see}).`);
     }
 }
+/**
+ * A flag's value that is PEM text starts with dashes ("-----BEGIN"), which parseArgs takes for a
+ * flag and refuses; the help offers PEM text as a value, so such a value is joined to its flag.
+ */
+function withInlinePem(command, args) {
+    const options = flagOptions(command);
+    const joined = [];
+    for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        const next = args[i + 1];
+        const flag = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+        if (flag !== undefined && options[flag]?.type === "string" && next?.startsWith("-----BEGIN ")) {
+            joined.push(`${arg}=${next}`);
+            i++;
+        }
+        else {
+            joined.push(arg);
+        }
+    }
+    return joined;
+}
 /** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
-function rephrase(message) {
+function rephrase(message, command) {
     const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown)
-        return `Unknown flag ${unknown[1]}`;
+    if (unknown) {
+        const near = nearestFlag(unknown[1], Object.keys(flagOptions(command)));
+        return `Unknown flag ${unknown[1]}${near ? `; did you mean --${near}?` : ""}`;
+    }
     const missing = /Option '([^']+)' argument missing/.exec(message);
     if (missing)
         return `Flag ${missing[1].replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
     return message.split(". ")[0].replace(/\.$/, "");
+}
+/** The flag a misspelling most likely meant: the closest within two edits (--taget, --tags). */
+function nearestFlag(given, flags) {
+    const name = given.replace(/^-+/, "").split("=")[0];
+    let best;
+    for (const flag of flags) {
+        const distance = editDistance(name, flag);
+        if (distance <= Math.min(2, Math.floor(flag.length / 3)) && (!best || distance < best.distance)) {
+            best = { flag, distance };
+        }
+    }
+    return best?.flag;
+}
+/** Levenshtein distance, with a swap of two neighbours counting as one edit. */
+function editDistance(a, b) {
+    const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++)
+        rows[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let best = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                best = Math.min(best, rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    return rows[a.length][b.length];
 }
 /** Every input of the command, checked through the table; the CLI has no masking service. */
 function readFlags(flags, env) {
@@ -47305,7 +50068,15 @@ function readFlags(flags, env) {
         adapter: "cli",
         command: flags.command,
         text: (row) => value(row),
-        list: (row) => value(row) ?? [],
+        list: (row) => {
+            const given = value(row) ?? [];
+            // A repeated flag given nothing (often an empty variable) is refused, as buildx refuses it.
+            const empty = given.find((item) => listItems([item], row.kind === "list" ? row.separator : undefined).length === 0);
+            if (empty !== undefined && isFlag(row.cli)) {
+                throw new InputError(`--${row.cli.flag} is given ${JSON.stringify(empty)}, which has no value in it; give one or leave the flag out.`);
+            }
+            return given;
+        },
         switch: (row) => value(row),
     };
     return readInputs(source, { env, cwd: process.cwd(), mask: () => { } });
@@ -47323,9 +50094,10 @@ const TITLES = {
     outputs: "Outputs (repeatable; the runner streams them back here):",
     secrets: "Secrets and credentials (values are never printed; the log shows *** instead):",
     connection: "Runner connection:",
+    general: "General:",
 };
-/** Where a flag's help starts. */
-const HELP_COLUMN = 32;
+/** Where a flag's help starts; a flag with its value longer than this leaves two spaces, else wraps. */
+const HELP_COLUMN = 34;
 function flagsHelp(command) {
     const rows = Object.values(INPUTS);
     const blocks = [];
@@ -47337,7 +50109,7 @@ function flagsHelp(command) {
             const { flag, short, value, help } = row.cli;
             const left = `  ${short ? `-${short}, ` : "    "}--${flag}${value ? ` ${value}` : ""}`;
             const [first = "", ...rest] = help;
-            if (left.length < HELP_COLUMN)
+            if (left.length <= HELP_COLUMN - 2)
                 lines.push(`${left.padEnd(HELP_COLUMN)}${first}`);
             else
                 lines.push(left, `${" ".repeat(HELP_COLUMN)}${first}`);
@@ -47409,8 +50181,9 @@ class DirToolStore {
 
 ;// CONCATENATED MODULE: ./src/cli/platform.ts
 // The job's platform in a shell, GitLab CI or CircleCI: plain lines on stderr (the build log too,
-// as buildctl prints its progress there), no masking service, the image digest as the one output
-// a person reads, and a runner started for the command kept in ~/.cache/remote-buildkit.
+// as buildctl prints its progress there), no masking service, no step outputs (the build command
+// closes with what was built instead), and a runner started for the command kept in
+// ~/.cache/remote-buildkit.
 
 
 
@@ -47421,10 +50194,8 @@ function cliPlatform(context, debug) {
         reporter,
         writeLog: (text) => context.stderr(text),
         mask: () => { },
-        setOutput: (name, value) => {
-            if (name === "digest" && value)
-                reporter.info(`Image digest: ${value}`);
-        },
+        // The digest is in the closing lines the build command prints.
+        setOutput: () => { },
         localRunner: {
             tools: new DirToolStore(cacheRoot),
             // The state dir is the build cache: kept between commands, so the next build starts warm.
@@ -47439,34 +50210,79 @@ function cliPlatform(context, debug) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/info.ts
-// `remote-buildkit info`: connect to a runner and print its version, workers and platforms.
+// `remote-buildkit info`: connect to a runner and print its version, workers and platforms; for a
+// pool, also each runner's state, builds in flight, round-trip time and cache size.
 
 
 
 
 
 
-const INFO_HELP = `Usage: remote-buildkit info [flags]
+
+function infoHelp(program) {
+    return `Usage: ${program} info [flags]
 
 Connects to a BuildKit runner, checks its health and version pin, and prints its BuildKit
-version, workers and platforms.
+version, workers and platforms. With no runner given, it asks the one on the default socket.
+Given several runners (a pool), it checks them all and also prints each one's builds in flight,
+round-trip time and cache size.
 
 ${flagsHelp("info")}`;
+}
 async function infoCommand(args, context) {
-    const flags = parseFlags("info", args);
+    const flags = parseFlags("info", args, context.program);
     if (flags.values.help) {
-        context.stdout(`${INFO_HELP}\n`);
+        context.stdout(`${infoHelp(context.program)}\n`);
         return 0;
     }
     if (flags.positionals.length > 0) {
         throw new InputError(`info takes no arguments, but got "${flags.positionals.join(" ")}".`);
     }
     const read = readFlags(flags, context.env);
-    const { info, release } = await connectToRunner(read, cliPlatform(context, read.values.debug));
+    const { info, pool, release } = await connectToRunner(read, cliPlatform(context, read.values.debug));
     await release();
-    const text = read.values.format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
+    const text = read.values.format === "json"
+        ? JSON.stringify(pool ? { ...info, pool } : info, null, 2)
+        : [...describeRunner(info), ...describePool(pool ?? [])].join("\n");
     context.stdout(`${text}\n`);
     return 0;
+}
+
+;// CONCATENATED MODULE: ./src/report/closing.ts
+
+const FILE_FORMATS = {
+    tar: "a tar of the result's files",
+    oci: "an OCI image layout tar",
+    docker: "a docker image tar",
+};
+function buildClosingLines(input) {
+    const cached = input.steps.filter((step) => step.cached).length;
+    const version = input.runner.version?.version;
+    const lines = [
+        `Build succeeded in ${seconds(input.durationMs)} on ${input.runner.endpoint} ` +
+            `(${version ? `BuildKit ${version}` : "BuildKit version unknown"}): ` +
+            `${cached} of ${input.steps.length} step${input.steps.length === 1 ? "" : "s"} from the cache.`,
+    ];
+    if (input.outputs.length === 0) {
+        lines.push("No output requested: the result stays in the runner's cache.");
+    }
+    for (const output of input.outputs)
+        lines.push(describeOutput(output, input));
+    return lines;
+}
+function describeOutput(output, input) {
+    if (output.type === "local")
+        return `Wrote the result's files to ${output.dir}`;
+    if (output.type !== "image")
+        return `Wrote ${FILE_FORMATS[output.type]} to ${output.file}`;
+    const digest = input.digest ? `, digest ${input.digest}` : "";
+    const names = output.names.join(", ");
+    if (!(output.push ?? input.push)) {
+        return `Built the image ${names ? `${names}${digest}` : `${input.digest} (unnamed)`}; not pushed, it stays on the runner`;
+    }
+    if (output.pushByDigest)
+        return `Pushed the image by digest to ${names}${digest}`;
+    return `Pushed ${names}${digest}`;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/build.ts
@@ -47477,30 +50293,35 @@ async function infoCommand(args, context) {
 
 
 
-const BUILD_HELP = `Usage: remote-buildkit build [flags] CONTEXT
+
+function buildHelp(program) {
+    return `Usage: ${program} build [flags] CONTEXT
 
 Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's log as it comes.
 
 ${flagsHelp("build")}
 
-With no runner given and none answering on the default socket, build starts the pinned
+With no runner given and none answering on the default socket (or with --buildkitd-config,
+--buildkitd-config-inline or --buildkitd-flags given), build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download whose sha256 GitHub's API gives;
 GITHUB_TOKEN, when set, lifts that API's limit for anonymous callers) for the command and stops it
 after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
 directly, through passwordless sudo, or rootless through rootlesskit.`;
+}
 async function buildCommand(args, context) {
-    const flags = parseFlags("build", args);
+    const flags = parseFlags("build", args, context.program);
     if (flags.values.help) {
-        context.stdout(`${BUILD_HELP}\n`);
+        context.stdout(`${buildHelp(context.program)}\n`);
         return 0;
     }
     if (flags.positionals.length !== 1) {
         throw new InputError(flags.positionals.length === 0
-            ? 'build needs a CONTEXT directory, as in "remote-buildkit build ."'
+            ? `build needs a CONTEXT directory, as in "${context.program} build ."`
             : `build takes one CONTEXT, but got ${flags.positionals.length}: ${flags.positionals.join(" ")}.`);
     }
     const read = readFlags(flags, context.env);
-    await runBuildJob(read, cliPlatform(context, read.values.debug));
+    const outcome = await runBuildJob(read, cliPlatform(context, read.values.debug));
+    context.stderr(`${buildClosingLines(outcome).join("\n")}\n`);
     return 0;
 }
 
@@ -47512,37 +50333,44 @@ async function buildCommand(args, context) {
 
 
 
+
 const COMMANDS = {
-    build: { run: buildCommand, help: BUILD_HELP, summary: "build a Dockerfile on a runner" },
+    build: { run: buildCommand, help: buildHelp, summary: "build a Dockerfile on a runner" },
     info: {
         run: infoCommand,
-        help: INFO_HELP,
+        help: infoHelp,
         summary: "show a runner's BuildKit version, workers and platforms",
     },
 };
-const MAIN_HELP = `Usage: remote-buildkit COMMAND [flags]
+function mainHelp(program) {
+    return `Usage: ${program} COMMAND [flags]
 
 Runs container builds on remote BuildKit runners through BuildKit's gRPC API.
 
 Commands:
 ${Object.entries(COMMANDS)
-    .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
-    .join("\n")}
+        .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
+        .join("\n")}
   help      show help for a command
+  version   print this program's version (also --version)
 
-Run "remote-buildkit COMMAND --help" for a command's flags.`;
+Run "${program} COMMAND --help" for a command's flags.`;
+}
 async function runCli(argv, io) {
     const [name, ...args] = argv;
+    const { program } = io;
     const context = {
+        program,
         stdout: io.stdout,
         stderr: io.stderr,
         env: io.env,
         signal: io.signal,
         reporter: (debug) => new PlainReporter({ write: io.stderr, debug: debug || io.env.RUNNER_DEBUG === "1" }),
     };
+    const commands = Object.keys(COMMANDS).join(", ");
     try {
         if (name === undefined || name === "--help" || name === "-h") {
-            io.stdout(`${MAIN_HELP}\n`);
+            io.stdout(`${mainHelp(program)}\n`);
             return name === undefined ? EXIT_USAGE : 0;
         }
         if (name === "--version" || name === "version") {
@@ -47550,22 +50378,30 @@ async function runCli(argv, io) {
             return 0;
         }
         if (name === "help") {
-            const topic = args[0];
-            io.stdout(`${topic && COMMANDS[topic] ? COMMANDS[topic].help : MAIN_HELP}\n`);
+            const [topic, ...extra] = args;
+            if (topic === undefined) {
+                io.stdout(`${mainHelp(program)}\n`);
+                return 0;
+            }
+            const command = COMMANDS[topic];
+            if (!command || extra.length > 0) {
+                throw new InputError(command
+                    ? `help takes one command, but got "${args.join(" ")}".`
+                    : `There is no command "${topic}" to help with: commands are ${commands} (see "${program} --help").`);
+            }
+            io.stdout(`${command.help(program)}\n`);
             return 0;
         }
         const command = COMMANDS[name];
         if (!command) {
-            const hint = name.startsWith("-")
-                ? "put the command first"
-                : `commands are ${Object.keys(COMMANDS).join(", ")}`;
-            throw new InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
+            const hint = name.startsWith("-") ? "put the command first" : `commands are ${commands}`;
+            throw new InputError(`Unknown command "${name}": ${hint} (see "${program} --help").`);
         }
         return await command.run(args, context);
     }
     catch (error) {
         const described = describeError(error);
-        io.stderr(`error: ${described.message}\n`);
+        io.stderr(`error: ${escapeControlCharacters(described.message)}\n`);
         if (described.stack && (args.includes("--debug") || io.env.RUNNER_DEBUG === "1")) {
             io.stderr(`${described.stack}\n`);
         }
@@ -47582,7 +50418,7 @@ async function runCli(argv, io) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   k: () => (/* binding */ startProcess)
 /* harmony export */ });
-/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8834);
+/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7398);
 // What every entry (the action's main step, the CLI) sets up once for the process.
 
 /**

@@ -17,6 +17,8 @@ export const QUIET_MS = 12_000;
 /** How long that direct question may go unanswered. */
 export const PROBE_TIMEOUT_MS = 10_000;
 const TICK_MS = 1_000;
+/** A timer this late means this process was stalled. */
+const STALL_MS = 1_000;
 
 export interface LivenessWatch {
   /** The runner showed a sign of life (a session health check, a Status message). */
@@ -46,6 +48,7 @@ export function watchLiveness(
 
   const probe = () => {
     probing = new AbortController();
+    const startedAt = Date.now();
     const quietSeconds = Math.round((Date.now() - lastHeard) / 1000);
     callUnary(
       client.channel,
@@ -57,6 +60,10 @@ export function watchLiveness(
         () => (lastHeard = Date.now()),
         (error: unknown) => {
           if (stopped) return;
+          if (stalledSince >= startedAt) {
+            lastHeard = Date.now();
+            return;
+          }
           if (isServiceError(error) && error.code === GrpcStatus.UNAVAILABLE) {
             gone(
               new ConnectionLostError(
@@ -102,8 +109,19 @@ export function watchLiveness(
   };
   watchConnection(channel.getConnectivityState(false));
 
+  // When this process itself was too busy to run the timer (its event loop blocked, or the
+  // machine starved of CPU), the runner's signs of life went unread: the quiet is ours, not the
+  // runner's, and a probe that timed out meanwhile proves nothing.
+  let lastTick = Date.now();
+  let stalledSince = 0;
   const timer = setInterval(() => {
-    if (probing === undefined && Date.now() - lastHeard >= QUIET_MS) probe();
+    const now = Date.now();
+    if (now - lastTick > TICK_MS + STALL_MS) {
+      lastHeard = now;
+      stalledSince = now;
+    }
+    lastTick = now;
+    if (probing === undefined && now - lastHeard >= QUIET_MS) probe();
   }, TICK_MS);
 
   function stop() {

@@ -12,6 +12,9 @@ import type { SessionService } from "./tunnel.js";
 import { createInPlace, HEADER_ROOM, preEncoded } from "../encoder.js";
 import { encodeStatPacket } from "./stat-packet.js";
 
+/** The walk gives the event loop a turn at least this often. */
+const YIELD_AFTER_MS = 50;
+
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -99,7 +102,14 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
   // If the walk fails first, the call errors and `requests` rejects with nobody awaiting it yet.
   requests.catch(() => undefined);
   let id = 0;
+  let turn = Date.now();
   for await (const entry of walkContext(root, filter)) {
+    // A walk whose writes never wait would keep the event loop to itself: the session's health
+    // checks (and everything else of this process) would go unanswered until it ends.
+    if (Date.now() - turn > YIELD_AFTER_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turn = Date.now();
+    }
     if (entry.hasContent) {
       files.set(id, { path: entry.absolutePath, relativePath: entry.path, size: entry.size });
     }
