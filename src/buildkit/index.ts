@@ -5,7 +5,7 @@ export * from "./endpoint.js";
 export * from "./errors.js";
 export * from "./platform.js";
 export * from "./tls.js";
-export { solve, type ExporterRequest, type SolveOptions } from "./solve.js";
+export { solve, type CacheEntry, type ExporterRequest, type SolveOptions } from "./solve.js";
 export { locationsIn, type SourceLocation } from "./error-details.js";
 export { ContextReadError } from "./context/walk.js";
 export { Session, type SessionOptions, type SessionService } from "./session/tunnel.js";
@@ -16,10 +16,12 @@ export {
   fileSendService,
   type FileSendOptions,
   type FileSendService,
+  type FileSendSink,
   type FileSendTarget,
 } from "./session/filesend.js";
 export { authService, type CredentialLookup, type RegistryCredential } from "./session/auth.js";
 export { MAX_SECRET_BYTES, secretsService } from "./session/secrets.js";
+export { contentStoreService } from "./session/content.js";
 export { DEFAULT_SSH_ID, sshService } from "./session/ssh.js";
 export type {
   StatusResponse,

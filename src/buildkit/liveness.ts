@@ -28,8 +28,7 @@ export interface LivenessWatch {
 
 /**
  * Watches `client` until stopped; calls `onGone` once, with the sentence to show, when the runner
- * stopped answering or the connection to it was lost. The timer keeps the process alive on
- * purpose: a build whose every call hangs still ends, through `onGone`.
+ * stopped answering or the connection to it was lost.
  */
 export function watchLiveness(
   client: BuildkitClient,
@@ -123,9 +122,23 @@ export function watchLiveness(
     lastTick = now;
     if (probing === undefined && now - lastHeard >= QUIET_MS) probe();
   }, TICK_MS);
+  // The timer does not hold the process open, so that a process with nothing left to wait for
+  // says why: a connection can die without grpc-js failing the calls on it (seen once in twenty
+  // resets mid-upload), and then nothing is left that could ever answer. Node would exit with 13
+  // and no word (an await that never settles); the build ends with the sentence instead.
+  timer.unref();
+  const onIdle = () =>
+    gone(
+      new ConnectionLostError(
+        `The connection to the runner at ${address} was lost mid-build (it closed).`,
+        address,
+      ),
+    );
+  process.on("beforeExit", onIdle);
 
   function stop() {
     stopped = true;
+    process.off("beforeExit", onIdle);
     clearInterval(timer);
     probing?.abort();
   }

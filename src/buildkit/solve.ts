@@ -16,6 +16,12 @@ export interface ExporterRequest {
   attrs: Record<string, string>;
 }
 
+/** A cache import or export as the Solve request takes it. */
+export interface CacheEntry {
+  type: string;
+  attrs: Record<string, string>;
+}
+
 export interface SolveOptions {
   /** The build's ref; a new one when absent. A gateway client sets it to address LLBBridge calls. */
   ref?: string;
@@ -24,6 +30,8 @@ export interface SolveOptions {
   frontendAttrs: Record<string, string>;
   exporters: ExporterRequest[];
   entitlements?: string[];
+  cacheImports?: CacheEntry[];
+  cacheExports?: CacheEntry[];
   onStatus: (status: StatusResponse) => void;
   signal?: AbortSignal;
 }
@@ -45,6 +53,7 @@ export async function solve(client: BuildkitClient, options: SolveOptions): Prom
     exporterDeprecated: first?.type ?? "",
     exporterAttrsDeprecated: first?.attrs ?? {},
     entitlements: options.entitlements ?? [],
+    cache: { imports: options.cacheImports ?? [], exports: options.cacheExports ?? [] },
   };
   try {
     const response = await callUnary(client.channel, Control.method.solve, request, {

@@ -14,6 +14,7 @@ export function cliPlatform(context: CommandContext, debug: boolean): JobPlatfor
   return {
     reporter,
     writeLog: (text) => context.stderr(text),
+    writeResult: (text) => context.stdout(text),
     mask: () => {},
     // The digest is in the closing lines the build command prints.
     setOutput: () => {},

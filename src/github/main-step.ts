@@ -14,7 +14,7 @@ export async function runMainStep(): Promise<void> {
   const platform = githubPlatform(signal);
   try {
     const outcome = await runBuildJob(readActionInputs(maskSecret), platform);
-    for (const line of buildClosingLines(outcome)) platform.reporter.info(line);
+    if (outcome) for (const line of buildClosingLines(outcome)) platform.reporter.info(line);
   } catch (error) {
     const described = describeError(error);
     if (described.stack) core.debug(described.stack);

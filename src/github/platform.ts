@@ -13,6 +13,7 @@ export function githubPlatform(signal: AbortSignal): JobPlatform {
   return {
     reporter,
     writeLog: (text) => process.stdout.write(text),
+    writeResult: (text) => process.stdout.write(text),
     mask: maskSecret,
     setOutput: (name, value) => core.setOutput(name, value),
     writeSummary: async (markdown) => {

@@ -15,6 +15,7 @@ import type { Reporter } from "../report/reporter.js";
 import { putImageIndex, parseReference, splitTag, type IndexEntry } from "../outputs/registry.js";
 import type { Redactor } from "../report/redact.js";
 import type { Exporter } from "../outputs/exporters.js";
+import { cacheForPlatform } from "./cache.js";
 import { runBuild, type BuildOptions, type BuildResult } from "./run.js";
 import { solveRequest, type TypedBuild } from "./solve-request.js";
 
@@ -60,7 +61,13 @@ export async function buildAcrossRunners(
       const plan = { ...build.plan, platforms: [part.platform] };
       // By digest: the runner refuses a tagged name there, and the tags go on the index.
       const exporters: Exporter[] = [{ ...image, names: untaggedNames, pushByDigest: true }];
-      return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters }), {
+      // Each runner imports and exports its own platform's cache.
+      const platform = formatPlatform(part.platform);
+      const cache = {
+        imports: build.cache.imports.map((entry) => cacheForPlatform(entry, platform)),
+        exports: build.cache.exports.map((entry) => cacheForPlatform(entry, platform)),
+      };
+      return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters, cache }), {
         ...options,
         signal,
         redactor: options.newRedactor(),

@@ -3,6 +3,7 @@
 // the job summary, each through the platform. The adapters only read inputs and present errors.
 import { checkExporterCount, outputTarget } from "../outputs/exporters.js";
 import { writeDotenvFile } from "../outputs/dotenv.js";
+import { pingEngine } from "../outputs/docker-engine.js";
 import { imageOutputs, writeMetadataFile } from "../outputs/image.js";
 import { runnerOutputs } from "../outputs/runner.js";
 import { buildSummaryMarkdown, describeWarning, type BuildSummaryInput } from "../report/build-summary.js";
@@ -29,10 +30,18 @@ import {
   startedRunnerConfig,
   type BuildRequest,
 } from "./request.js";
-import type { BuildResult } from "./run.js";
+import { runFrontendCall, type BuildResult } from "./run.js";
+import { presentCall, type CallMethod } from "./call.js";
+import { solveRequest } from "./solve-request.js";
 
-/** Runs the build; what it returns is what the adapters close the log with (buildClosingLines). */
-export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Promise<ClosingInput> {
+/**
+ * Runs the build; what it returns is what the adapters close the log with (buildClosingLines).
+ * A frontend call (check, outline, targets) presents its own answer and returns nothing.
+ */
+export async function runBuildJob(
+  read: ReadInputs,
+  platform: JobPlatform,
+): Promise<ClosingInput | undefined> {
   const started = Date.now();
   const { values: inputs } = read;
   const { reporter } = platform;
@@ -46,6 +55,12 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   const runner = runnerOptions(read);
   const startConfig = startedRunnerConfig(read);
   const request = prepareBuild(read, platform);
+  if (request.engineLoad) await pingEngine(request.engineLoad.engine, read.names.load, platform.signal);
+  const call: CallMethod = inputs.check ? { name: "lint", format: "text", ignoreStatus: false } : inputs.call;
+  if (call.name !== "build") {
+    await runCall(read, runner, platform, request, call, startConfig);
+    return undefined;
+  }
   // The deadline covers choosing the runner and every attempt; aborting the Solve cancels the
   // build on the runner.
   const deadline =
@@ -64,7 +79,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
       `The build did not finish within ${formatDuration(inputs.buildTimeoutMs!)} (${read.names.buildTimeoutMs}), so it was cancelled on the runner.`,
     );
     if (chosen.info) {
-      await writeSummary(platform, {
+      await writeSummary(platform, inputs.summary, {
         runner: chosen.info,
         pool: chosen.pool,
         runnerReason: chosen.reason,
@@ -84,6 +99,14 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
   }
   const artifact = await uploadOutputs(read, platform, request);
   const image = imageOutputs(result.exporterResponse);
+  for (const loaded of request.engineLoad?.loaded ?? []) {
+    const names = loaded.names.length > 0 ? loaded.names.join(", ") : "an image without a name";
+    reporter.info(
+      `Loaded ${names} into the Docker Engine at ${request.engineLoad!.engine.address}: ${loaded.id}`,
+    );
+    // The engine's id is what `docker image inspect` shows; it is the image id buildx's --load gives.
+    if (loaded.id) image.imageid = loaded.id;
+  }
   for (const [name, value] of Object.entries(image)) {
     setOutput(name as keyof typeof image, value);
   }
@@ -95,7 +118,7 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
     writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
   }
   const durationMs = Date.now() - started;
-  await writeSummary(platform, {
+  await writeSummary(platform, inputs.summary, {
     runner: info,
     pool,
     runnerReason: reason,
@@ -112,6 +135,42 @@ export async function runBuildJob(read: ReadInputs, platform: JobPlatform): Prom
     digest: image.digest,
     durationMs,
   };
+}
+
+/** A frontend call instead of a build (call: check, outline, targets), on the runner the inputs name. */
+async function runCall(
+  read: ReadInputs,
+  runner: RunnerOptions,
+  platform: JobPlatform,
+  request: BuildRequest,
+  call: Exclude<CallMethod, { name: "build" }>,
+  startConfig: StartedRunnerConfig | undefined,
+): Promise<void> {
+  const { reporter } = platform;
+  const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+    const acquired = await connect(read, runner, platform, platform.signal, request, startConfig);
+    for (const line of describeRunner(acquired.info)) reporter.info(line);
+    return acquired;
+  });
+  const { info, reason, release } = acquired;
+  reporter.debug(`Runner chosen: ${reason}`);
+  platform.setOutput("runner-reason", reason);
+  try {
+    for (const [name, value] of Object.entries(runnerOutputs(info))) {
+      platform.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
+    }
+    const answer = await reporter.group(call.name === "lint" ? "Check" : `Call ${call.name}`, () =>
+      runFrontendCall(acquired.client, request.plan, solveRequest(request), call.name, {
+        ...request.session,
+        redactor: request.newRedactor(),
+        writeLog: (text) => platform.writeLog(text),
+        signal: platform.signal,
+      }),
+    );
+    presentCall(answer, call, request.plan, reporter, (text) => platform.writeResult(text));
+  } finally {
+    await release();
+  }
 }
 
 /** A finished build and the runner it ran on, with the pool's report and why that runner. */
@@ -199,7 +258,7 @@ async function buildWithRetries(
         error instanceof RunnerGoneError && retriesLeft > 0 && others.length > 0 && !signal.aborted;
       if (!retry) {
         if (error instanceof BuildFailedError) {
-          await writeSummary(platform, {
+          await writeSummary(platform, inputs.summary, {
             runner: info,
             pool,
             runnerReason: reason,
@@ -290,7 +349,7 @@ async function uploadOutputs(
   const { values: inputs, names } = read;
   const received: OutputToUpload[] = request.exporters.flatMap((exporter) => {
     const target = outputTarget(exporter);
-    if (!target) return [];
+    if (!target || target.kind === "stream") return [];
     return [target.kind === "dir" ? { kind: "dir" as const, path: target.dir } : target];
   });
   if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0) return undefined;
@@ -317,6 +376,6 @@ async function uploadOutputs(
   return uploaded;
 }
 
-async function writeSummary(platform: JobPlatform, input: BuildSummaryInput): Promise<void> {
-  await platform.writeSummary?.(buildSummaryMarkdown(input));
+async function writeSummary(platform: JobPlatform, wanted: boolean, input: BuildSummaryInput): Promise<void> {
+  if (wanted) await platform.writeSummary?.(buildSummaryMarkdown(input));
 }

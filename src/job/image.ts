@@ -100,6 +100,35 @@ export function parseAttestation(
   return text;
 }
 
+/**
+ * buildx's --attest (build-push-action's attests): `type=provenance|sbom[,KEY=VALUE…]` per item;
+ * `disabled=true` turns that type off. Per type: its options, null when disabled, absent when not given.
+ */
+export interface AttestsInput {
+  provenance?: string | null;
+  sbom?: string | null;
+}
+
+export function parseAttests(items: string[], name: string): AttestsInput {
+  const attests: AttestsInput = {};
+  for (const item of items) {
+    const options = item.split(",").map((option) => option.trim());
+    const type = options.find((option) => option.startsWith("type="))?.slice("type=".length);
+    const rest = options.filter((option) => !option.startsWith("type="));
+    if (type !== "provenance" && type !== "sbom") {
+      throw new InputError(
+        `${name} "${item}" needs type=provenance or type=sbom, the attestations BuildKit makes.`,
+      );
+    }
+    if (!rest.every((option) => /^[a-z-]+=.+$/.test(option))) {
+      throw new InputError(`${name} "${item}" is not type=${type} with KEY=VALUE options such as mode=max.`);
+    }
+    const disabled = rest.some((option) => option === "disabled=true");
+    attests[type] = disabled ? null : rest.filter((option) => !option.startsWith("disabled=")).join(",");
+  }
+  return attests;
+}
+
 /** The image inputs together: a push needs a name, and pushing by digest needs a push. */
 export function planImage(image: ImagePlan, names: { tags: string; pushByDigest: string }): ImagePlan {
   if (image.push && image.names.length === 0) {

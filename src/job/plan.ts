@@ -4,15 +4,24 @@
 import { statSync } from "node:fs";
 import { isIP } from "node:net";
 import { basename, dirname, resolve } from "node:path";
-import type { Platform } from "../buildkit/index.js";
+import { gitContextAttrs, GitContextError, isGitUrl, type Platform } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
+import { gitContext, type ContextInput, type GitContext } from "./git-context.js";
+import type { LocalVcs } from "./local-git.js";
 
 export type NetworkMode = "default" | "none" | "host";
 
 export interface BuildPlan {
+  /** The context directory on this machine; empty for a Git context. */
   contextDir: string;
+  /** The Dockerfile's directory on this machine; empty for a Git context. */
   dockerfileDir: string;
+  /** The Dockerfile's name in its directory, or its path in a Git context (relative to its subdir). */
   dockerfileName: string;
+  /** A Git context, which the runner fetches: nothing of this machine is uploaded for it. */
+  git?: GitContext;
+  /** A local context's Git work tree, for provenance (local-git.ts); absent outside one. */
+  vcs?: LocalVcs;
   target?: string;
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
@@ -28,7 +37,13 @@ export interface BuildPlan {
   /** name=soft[:hard], the frontend's syntax. */
   ulimits: string[];
   pull: boolean;
+  /** Entitlements asked of the runner (buildx's --allow): network.host, security.insecure. */
+  allow: Entitlement[];
+  /** The parent cgroup of RUN steps' containers. */
+  cgroupParent?: string;
 }
+
+export type Entitlement = "network.host" | "security.insecure";
 
 export type NamedContext =
   { name: string; kind: "local"; dir: string } | { name: string; kind: "source"; source: string };
@@ -38,7 +53,7 @@ export type BuildInputs = Omit<
   BuildPlan,
   "contextDir" | "dockerfileDir" | "dockerfileName" | "namedContexts"
 > & {
-  context: string;
+  context: ContextInput;
   file?: string;
   buildContexts: NamedContext[];
 };
@@ -49,14 +64,38 @@ export function planBuild(
   names: { context: string; file: string },
   cwd: string,
 ): BuildPlan {
-  const contextDir = resolve(cwd, inputs.context);
-  requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
+  return { ...findSources(inputs, names, cwd), ...buildOptions(inputs) };
+}
+
+/** The context and the Dockerfile: on this machine, or in the Git repository the runner fetches. */
+function findSources(
+  inputs: BuildInputs,
+  names: { context: string; file: string },
+  cwd: string,
+): Pick<BuildPlan, "contextDir" | "dockerfileDir" | "dockerfileName" | "git"> {
+  if (inputs.context.kind === "git") {
+    // The Dockerfile is a path in the repository (relative to #ref:subdir), as the frontend reads it.
+    const name = inputs.file?.trim().replace(/^\.\//, "") || "Dockerfile";
+    if (name.startsWith("/") || name.split("/").includes("..")) {
+      throw new InputError(
+        `${names.file} "${inputs.file}" must be a path inside the Git context, such as docker/Dockerfile.`,
+      );
+    }
+    refuseCredentialsInUrl(inputs.context.url, names.context);
+    return { contextDir: "", dockerfileDir: "", dockerfileName: name, git: gitContext(inputs.context.url) };
+  }
+  const given = inputs.context.path;
+  const contextDir = resolve(cwd, given);
+  requireKind(contextDir, "directory", `${names.context} "${given}"`);
   const file = inputs.file ? resolve(cwd, inputs.file) : defaultDockerfile(contextDir);
   requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
+  return { contextDir, dockerfileDir: dirname(file), dockerfileName: basename(file) };
+}
+
+function buildOptions(
+  inputs: BuildInputs,
+): Omit<BuildPlan, "contextDir" | "dockerfileDir" | "dockerfileName" | "git"> {
   return {
-    contextDir,
-    dockerfileDir: dirname(file),
-    dockerfileName: basename(file),
     target: inputs.target,
     buildArgs: inputs.buildArgs,
     labels: inputs.labels,
@@ -69,6 +108,8 @@ export function planBuild(
     shmSizeBytes: inputs.shmSizeBytes,
     ulimits: inputs.ulimits,
     pull: inputs.pull,
+    allow: inputs.allow,
+    cgroupParent: inputs.cgroupParent,
   };
 }
 
@@ -85,7 +126,10 @@ export function namedContext(item: string, name: string, cwd: string): NamedCont
       `${name} "${item}" is not NAME=VALUE; write it as name=./dir or name=docker-image://image.`,
     );
   }
-  if (REMOTE_CONTEXT.test(value)) return { name: contextName, kind: "source", source: value };
+  if (REMOTE_CONTEXT.test(value)) {
+    if (isGitUrl(value)) refuseCredentialsInUrl(value, name);
+    return { name: contextName, kind: "source", source: value };
+  }
   if (value.startsWith("oci-layout://") || value.startsWith("target:")) {
     throw new InputError(
       `${name} "${item}" uses a form we do not support yet; use a directory, docker-image://, a Git or an HTTPS URL.`,
@@ -94,6 +138,16 @@ export function namedContext(item: string, name: string, cwd: string): NamedCont
   const dir = resolve(cwd, value);
   requireKind(dir, "directory", `${name} "${item}": the directory "${value}"`);
   return { name: contextName, kind: "local", dir };
+}
+
+/** A Git URL with a token in it would be kept in the runner's build history: refused before the build. */
+function refuseCredentialsInUrl(url: string, name: string): void {
+  try {
+    gitContextAttrs(url);
+  } catch (error) {
+    if (error instanceof GitContextError) throw new InputError(`${name}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** host:ip or host=ip (docker's two spellings) into the frontend's host=ip. */
@@ -106,6 +160,17 @@ export function hostEntry(item: string, name: string): string {
     throw new InputError(`${name} "${item}" is not HOST:IP; write it as example.test:10.0.0.1.`);
   }
   return `${host}=${ip}`;
+}
+
+const ENTITLEMENTS: readonly Entitlement[] = ["network.host", "security.insecure"];
+
+/** An entitlement as buildx's --allow takes it; the runner must allow it too (--allow-insecure-entitlement). */
+export function entitlement(item: string, name: string): Entitlement {
+  const value = item.trim() as Entitlement;
+  if (ENTITLEMENTS.includes(value)) return value;
+  throw new InputError(
+    `${name} "${item}" is not an entitlement BuildKit grants; use network.host or security.insecure.`,
+  );
 }
 
 export function networkMode(value: string | undefined, name: string): NetworkMode {

@@ -54,6 +54,8 @@ export interface JobPlatform {
   reporter: Reporter;
   /** The runner's build log, already redacted: the action's stdout, the CLI's stderr. */
   writeLog(text: string): void;
+  /** What a frontend call answers (buildx prints it on stdout): the CLI's stdout, the action's log. */
+  writeResult(text: string): void;
   /** Registers one secret value with the platform's own masking (GitHub's add-mask); may do nothing. */
   mask(value: string): void;
   /** Sets a step output (the action); the CLI shows the ones a person reads. */

@@ -10,16 +10,20 @@ import {
   type Endpoint,
   type SshOptions,
 } from "../buildkit/index.js";
+import { InputError } from "../errors.js";
+import { cacheSecrets } from "./cache.js";
 import { loadRegistryCredentials } from "../credentials/docker-config.js";
-import { prepareDestinations, type Exporter } from "../outputs/exporters.js";
+import { dockerEngine } from "../outputs/docker-engine.js";
+import { prepareDestinations, type EngineLoad, type Exporter } from "../outputs/exporters.js";
 import { Redactor } from "../report/redact.js";
 import { SETUP_BUILDX_FLAGS, splitShellWords, type StartedRunnerConfig } from "../runner/daemon/config.js";
 import type { Reporter } from "../report/reporter.js";
 import type { RunnerInputNames, RunnerOptions } from "../runner/options.js";
-import { InputError } from "../errors.js";
 import { imageAttrs, planImage, type ImagePlan } from "./image.js";
 import type { ReadInputs } from "./inputs/read.js";
 import { INPUTS } from "./inputs/table.js";
+import { gitAuthSecrets } from "./git-context.js";
+import { localVcs } from "./local-git.js";
 import { planBuild } from "./plan.js";
 import { readSecrets } from "./secrets.js";
 import type { TypedBuild } from "./solve-request.js";
@@ -35,6 +39,8 @@ export interface BuildRequest extends TypedBuild {
   };
   /** A log redactor that knows every secret of the job, for each build that runs at once. */
   newRedactor: () => Redactor;
+  /** The load into the job's Docker Engine (`load`), and what it loaded once the build is done. */
+  engineLoad?: EngineLoad;
 }
 
 export interface RequestContext {
@@ -61,7 +67,12 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     secretValues.push(value);
     for (const redactor of redactors) redactor.add(value);
   };
-  const plan = planBuild(inputs, names, context.cwd);
+  const planned = planBuild(inputs, names, context.cwd);
+  // A local context in a Git checkout: its remote and commit for provenance, as buildx records them.
+  const vcs = planned.git
+    ? undefined
+    : localVcs({ context: planned.contextDir, dockerfile: planned.dockerfileDir }, context.env);
+  const plan = vcs ? { ...planned, vcs } : planned;
   const image = planImage(
     {
       names: inputs.tags,
@@ -78,7 +89,28 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     { file: names.secretFiles, env: names.secretEnvs },
     { cwd: context.cwd, env: context.env, onSecret },
   );
-  const exporters = withAnnotations(withImage(inputs.outputs, image), image.annotations);
+  // The job's token for the job's Git host, when a Git URL of the build is there; the user's own
+  // secret of that id wins.
+  const gitUrls = [
+    ...(plan.git ? [plan.git.url] : []),
+    ...plan.namedContexts.flatMap((named) => (named.kind === "source" ? [named.source] : [])),
+  ];
+  const gitSecrets = gitAuthSecrets(gitUrls, {
+    env: context.env,
+    githubToken: inputs.githubToken,
+    given: new Set(secrets.keys()),
+  });
+  for (const value of gitSecrets.values()) onSecret(value);
+  const allSecrets = new Map([
+    ...secrets,
+    ...[...gitSecrets].map(([id, value]) => [id, new TextEncoder().encode(value)] as const),
+  ]);
+  for (const value of cacheSecrets([...inputs.cacheFrom, ...inputs.cacheTo])) onSecret(value);
+  const engineLoad = inputs.load ? { engine: dockerEngine(context.env, names.load), loaded: [] } : undefined;
+  const exporters = withAnnotations(
+    withLoad(withImage(inputs.outputs, image), image, engineLoad),
+    image.annotations,
+  );
   const lookup = loadRegistryCredentials({
     explicit: inputs.registryAuth,
     useDockerConfig: inputs.dockerConfig,
@@ -94,9 +126,22 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     plan,
     image,
     exporters,
-    attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
-    session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
+    // attests names a type: it wins over the provenance or sbom input, as in build-push-action.
+    attestations: {
+      provenance:
+        inputs.attests.provenance !== undefined
+          ? (inputs.attests.provenance ?? undefined)
+          : inputs.provenance,
+      sbom: inputs.attests.sbom !== undefined ? (inputs.attests.sbom ?? undefined) : inputs.sbom,
+    },
+    cache: { imports: inputs.cacheFrom, exports: inputs.cacheTo },
+    session: {
+      credentials: (host, signal) => lookup(host, signal),
+      secrets: allSecrets,
+      sshAgents: inputs.ssh,
+    },
     newRedactor,
+    engineLoad,
   };
 }
 
@@ -112,6 +157,16 @@ function withAnnotations(exporters: Exporter[], annotations: Record<string, stri
 /** Whether some output pushes to a registry, which needs the registry's credentials. */
 function pushes(exporters: Exporter[], pushInput: boolean): boolean {
   return exporters.some((exporter) => exporter.type === "image" && (exporter.push ?? pushInput));
+}
+
+/** `load`: the docker exporter into the job's engine, with the image's names, next to the other outputs. */
+function withLoad(exporters: Exporter[], image: ImagePlan, load: EngineLoad | undefined): Exporter[] {
+  if (!load) return exporters;
+  // As buildx's --load: the tags' image is loaded, not also kept on the runner unless it is pushed.
+  const kept = exporters.filter(
+    (each) => !(each.type === "image" && !each.push && each.names === image.names),
+  );
+  return [...kept, { type: "load", names: image.names, load }];
 }
 
 /**
@@ -139,9 +194,26 @@ function withImage(outputs: Exporter[], image: ImagePlan): Exporter[] {
   return outputs.map((each, index) => (index === unnamed ? merged : each));
 }
 
-/** How to reach the runner: the endpoints given (else buildctl's default socket), TLS and the pin. */
+/**
+ * How to reach the runner: a runner list or buildx builder (each runner with its own TLS), else
+ * the endpoints given (else buildctl's default socket) with one set of TLS material; and the pin.
+ */
 export function runnerOptions(read: ReadInputs): RunnerOptions {
   const { values: inputs, sources } = read;
+  const configured = configuredRunners(read);
+  if (configured) {
+    return {
+      endpoint: configured.runners[0]!.endpoint,
+      endpoints: configured.runners.map((runner) => runner.endpoint),
+      endpointGiven: true,
+      tls: {},
+      configured,
+      connectTimeoutMs: inputs.connectTimeoutMs,
+      allowPlaintext: inputs.allowPlaintext,
+      versionPin: inputs.buildkitVersion,
+      onVersionMismatch: inputs.versionMismatch,
+    };
+  }
   const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [parseEndpoint(DEFAULT_ENDPOINT)];
   // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
   const dir = inputs.tlsDir ?? {};
@@ -177,6 +249,38 @@ function sshOptions(read: ReadInputs, endpoints: Endpoint[]): SshOptions | undef
     throw new InputError(`${given} is for ssh:// endpoints, and ${names.endpoint} names none.`);
   }
   return { ...inputs.sshKey, ...inputs.sshKnownHosts };
+}
+
+/**
+ * The runner list, else the builder named, else buildx's current remote builder when no endpoint
+ * is given at all. A list or a builder with an endpoint or TLS input as well is ambiguous: refused.
+ */
+function configuredRunners({ values: inputs, names, sources }: ReadInputs): RunnerOptions["configured"] {
+  const simple = (["endpoint", "tlsCaCert", "tlsCert", "tlsKey", "tlsServerName", "tlsDir"] as const).filter(
+    (field) => sources[field] !== "default",
+  );
+  const described = [
+    inputs.runners && { runners: inputs.runners, from: names.runners },
+    inputs.builder.name !== undefined && { runners: [], from: names.builder },
+  ].filter((each) => !!each);
+  if (described.length > 1) {
+    throw new InputError(
+      `Both ${names.runners} and ${names.builder} describe the runners; give only one of them.`,
+    );
+  }
+  if (described.length === 1 && simple.length > 0) {
+    throw new InputError(
+      `${capitalise(described[0]!.from)} describes the runners, each with its own endpoint and TLS material; leave out ${simple.map((field) => names[field]).join(", ")}.`,
+    );
+  }
+  if (inputs.runners) return { runners: inputs.runners, from: names.runners };
+  if (simple.length > 0) return undefined;
+  const builder = inputs.builder.read();
+  return builder && { runners: builder.runners, from: `buildx builder "${builder.name}"` };
+}
+
+function capitalise(text: string): string {
+  return text[0]!.toUpperCase() + text.slice(1);
 }
 
 export function runnerInputNames({ names }: ReadInputs): RunnerInputNames {

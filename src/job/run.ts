@@ -6,7 +6,10 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   authService,
+  callFrontend,
+  contentStoreService,
   ContextReadError,
+  describeGitFetchFailure,
   fileSendService,
   fileSyncService,
   healthService,
@@ -18,9 +21,12 @@ import {
   sshService,
   type BuildkitClient,
   type CredentialLookup,
+  type FrontendCall,
+  type FrontendCallResult,
   type SessionService,
   type SourceLocation,
   watchLiveness,
+  type LivenessWatch,
 } from "../buildkit/index.js";
 import { escapeControlCharacters } from "../report/control-characters.js";
 import { PlainProgress } from "../report/plain-progress.js";
@@ -31,6 +37,7 @@ import type { BuildPlan } from "./plan.js";
 import type { SolveRequest } from "./solve-request.js";
 import { InputError } from "../errors.js";
 import { BuildFailedError } from "./errors.js";
+import { recordLocalExports } from "./cache.js";
 
 export interface BuildResult {
   exporterResponse: Record<string, string>;
@@ -57,7 +64,8 @@ export interface BuildOptions {
 
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan: BuildPlan): string {
-  return createHash("sha256").update(`${hostname()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
+  const context = plan.git?.url ?? plan.contextDir;
+  return createHash("sha256").update(`${hostname()}\0${context}`).digest("hex").slice(0, 32);
 }
 
 export async function runBuild(
@@ -72,13 +80,88 @@ export async function runBuild(
     if (visible) options.writeLog(escapeControlCharacters(visible));
   };
   const progress = new PlainProgress(writeLog);
-  // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
+  const { session, fileSync, fileSend, credentialError, liveness, signal, runnerGone } = openSession(
+    client,
+    plan,
+    request,
+    options,
+    writeLog,
+  );
+  const warnings = () =>
+    progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
+  try {
+    const exporterResponse = await solve(client, {
+      sessionId: session.id,
+      frontend: request.frontend,
+      frontendAttrs: request.frontendAttrs,
+      exporters: request.exporters,
+      entitlements: request.entitlements,
+      cacheImports: request.cacheImports,
+      cacheExports: request.cacheExports,
+      onStatus: (status) => {
+        liveness.heard();
+        progress.update(status);
+      },
+      signal,
+    });
+    progress.finish();
+    recordLocalExports(request.cacheExports, exporterResponse["cache.manifest"]);
+    return {
+      exporterResponse,
+      steps: progress.steps(),
+      warnings: [...warnings(), ...ignoredFailures(progress.steps())],
+    };
+  } catch (error) {
+    progress.finish();
+    const report = progress.failureReport();
+    if (report) writeLog(report);
+    // The runner going away is the reason, whatever the calls it cut short said.
+    const gone = runnerGone();
+    if (gone && !options.signal?.aborted) throw gone;
+    if (error instanceof RunnerGoneError) throw error;
+    // A refused or failed output is the reason, whatever words the runner wraps it in.
+    const outputFailure = fileSend?.failure();
+    if (outputFailure) throw outputFailure;
+    // A file of the context we could not read is the user's to fix, in our words.
+    const uploadFailure = fileSync.failure();
+    if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);
+    if (!(error instanceof RpcError)) throw error;
+    const locations = error.sources.map(withPath(plan));
+    for (const location of locations) writeLog(formatSourceExcerpt(location));
+    if (credentialError() instanceof InputError) throw credentialError();
+    // A Git context the runner could not fetch: one sentence (git's stderr holds no token).
+    const gitFailure = plan.git && describeGitFetchFailure(error.details);
+    throw new BuildFailedError(
+      redactor.redact(gitFailure ?? `The build failed: ${error.details}`),
+      locations,
+      progress.steps(),
+    );
+  } finally {
+    liveness.stop();
+    const rest = redactor.flush();
+    if (rest) options.writeLog(escapeControlCharacters(rest));
+    session.close();
+  }
+}
+
+/**
+ * The build's session: health, the local dirs, the job's credentials, secrets and SSH agents,
+ * and the outputs that come back to this machine. A credential helper that fails is the user's to
+ * fix: its sentence is kept, not the runner's.
+ */
+function openSession(
+  client: BuildkitClient,
+  plan: BuildPlan,
+  request: Pick<SolveRequest, "localDirs" | "outputTargets" | "cacheStores" | "skippedCacheImports">,
+  options: BuildOptions,
+  writeLog: (text: string) => void,
+) {
   let credentialError: unknown;
   // A runner that stops answering (or a connection lost) ends the build through this signal, with
   // the sentence in `runnerGone`; the caller's signal still cancels it.
   const stopOnGone = new AbortController();
   let runnerGone: RunnerGoneError | undefined;
-  const liveness = watchLiveness(client, (error) => {
+  const liveness: LivenessWatch = watchLiveness(client, (error) => {
     runnerGone = error;
     stopOnGone.abort();
   });
@@ -98,16 +181,57 @@ export async function runBuild(
       })
     : undefined;
   if (fileSend) services.push(fileSend);
+  // Local cache directories, read and written by the runner through the session's content store.
+  if (Object.keys(request.cacheStores).length > 0) services.push(contentStoreService(request.cacheStores));
+  for (const reason of request.skippedCacheImports) writeLog(`warning: ${reason}\n`);
   const session = new Session(client, { sharedKey: sharedKey(plan), services, signal });
-  const warnings = () =>
-    progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
+  return {
+    session,
+    fileSync,
+    fileSend,
+    credentialError: () => credentialError,
+    liveness,
+    signal,
+    runnerGone: () => runnerGone,
+  };
+}
+
+/**
+ * A frontend call instead of a build (buildx's --call check|outline|targets): the same session
+ * and attrs, no exporters; the log printed as for a build. The frontend's answer, or the
+ * failure's sentence as for a build.
+ */
+export async function runFrontendCall(
+  client: BuildkitClient,
+  plan: BuildPlan,
+  request: SolveRequest,
+  call: FrontendCall,
+  options: BuildOptions,
+): Promise<FrontendCallResult> {
+  const redactor = options.redactor ?? new Redactor();
+  const writeLog = (text: string) => {
+    const visible = redactor.push(text);
+    if (visible) options.writeLog(escapeControlCharacters(visible));
+  };
+  const progress = new PlainProgress(writeLog);
+  const { session, fileSync, credentialError, liveness, signal, runnerGone } = openSession(
+    client,
+    plan,
+    {
+      localDirs: request.localDirs,
+      outputTargets: [],
+      cacheStores: request.cacheStores,
+      skippedCacheImports: request.skippedCacheImports,
+    },
+    options,
+    writeLog,
+  );
   try {
-    const exporterResponse = await solve(client, {
+    const result = await callFrontend(client, {
+      call,
       sessionId: session.id,
       frontend: request.frontend,
       frontendAttrs: request.frontendAttrs,
-      exporters: request.exporters,
-      entitlements: request.entitlements,
       onStatus: (status) => {
         liveness.heard();
         progress.update(status);
@@ -115,26 +239,20 @@ export async function runBuild(
       signal,
     });
     progress.finish();
-    return { exporterResponse, steps: progress.steps(), warnings: warnings() };
+    return result;
   } catch (error) {
     progress.finish();
-    const report = progress.failureReport();
-    if (report) writeLog(report);
-    if (runnerGone && !options.signal?.aborted) throw runnerGone;
+    const gone = runnerGone();
+    if (gone && !options.signal?.aborted) throw gone;
     if (error instanceof RunnerGoneError) throw error;
-    // A refused or failed output is the reason, whatever words the runner wraps it in.
-    const outputFailure = fileSend?.failure();
-    if (outputFailure) throw outputFailure;
-    // A file of the context we could not read is the user's to fix, in our words.
     const uploadFailure = fileSync.failure();
     if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);
+    if (credentialError() instanceof InputError) throw credentialError();
     if (!(error instanceof RpcError)) throw error;
-    const locations = error.sources.map(withPath(plan));
-    for (const location of locations) writeLog(formatSourceExcerpt(location));
-    if (credentialError instanceof InputError) throw credentialError;
+    const gitFailure = plan.git && describeGitFetchFailure(error.details);
     throw new BuildFailedError(
-      redactor.redact(`The build failed: ${error.details}`),
-      locations,
+      redactor.redact(gitFailure ?? `The ${call === "lint" ? "check" : call} failed: ${error.details}`),
+      error.sources.map(withPath(plan)),
       progress.steps(),
     );
   } finally {
@@ -145,10 +263,24 @@ export async function runBuild(
   }
 }
 
+/**
+ * Steps that failed in a build that succeeded: a cache export with ignore-error=true (the runner
+ * reports its error on the step and goes on, moby/buildkit #2492). Each is a warning.
+ */
+function ignoredFailures(steps: StepSummary[]): LocalBuildWarning[] {
+  return steps
+    .filter((step) => step.error !== "")
+    .map((step) => ({
+      message: `${step.name} failed and was ignored (ignore-error=true): ${step.error}`,
+      locations: [],
+      url: "",
+    }));
+}
+
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
-function withPath(plan: BuildPlan): (location: SourceLocation) => LocalSourceLocation {
+export function withPath(plan: BuildPlan): (location: SourceLocation) => LocalSourceLocation {
   return (location) =>
-    location.filename === plan.dockerfileName
+    location.filename === plan.dockerfileName && !plan.git
       ? { ...location, path: join(plan.dockerfileDir, plan.dockerfileName) }
       : location;
 }

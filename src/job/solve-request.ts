@@ -1,9 +1,17 @@
 // The one place a typed build becomes BuildKit's Solve request: the dockerfile.v0 frontend's
 // attributes (the plan's, then the attestations), the exporters, the entitlements, the local
 // directories the session serves, and where each exporter's result comes back to.
-import { formatPlatform, type ExporterRequest, type FileSendTarget } from "../buildkit/index.js";
+import {
+  formatPlatform,
+  gitContextAttrs,
+  type ExporterRequest,
+  type FileSendTarget,
+} from "../buildkit/index.js";
 import { exporterRequest, outputTarget, type Exporter } from "../outputs/exporters.js";
+import { resolveLocalImport, type CacheOptions } from "./cache.js";
 import { localDirName, type BuildPlan } from "./plan.js";
+
+export type { CacheOptions } from "./cache.js";
 
 /** The attestations asked of the frontend; undefined is off. */
 export interface Attestations {
@@ -11,12 +19,6 @@ export interface Attestations {
   provenance?: string;
   /** attest:sbom's value: empty for true, or the options given. */
   sbom?: string;
-}
-
-/** A cache import or export (cache-from, cache-to): a type and its attributes. */
-export interface CacheOptions {
-  type: string;
-  attrs: Record<string, string>;
 }
 
 export interface SolveRequest {
@@ -28,32 +30,83 @@ export interface SolveRequest {
   entitlements: string[];
   /** The session's directories by the names the frontend asks for. */
   localDirs: Record<string, string>;
-  /** None yet. */
   cacheImports: CacheOptions[];
   cacheExports: CacheOptions[];
+  /** The local cache directories the session's content store serves, by the store id the runner asks for. */
+  cacheStores: Record<string, string>;
+  /** Why a cache import was left out (a local cache not written yet): a line for the log each. */
+  skippedCacheImports: string[];
 }
 
 export interface TypedBuild {
   plan: BuildPlan;
   exporters: Exporter[];
   attestations: Attestations;
+  cache: { imports: CacheOptions[]; exports: CacheOptions[] };
 }
 
 export function solveRequest(build: TypedBuild): SolveRequest {
+  const skippedCacheImports: string[] = [];
+  const cacheImports = build.cache.imports.flatMap((entry) => {
+    if (entry.type !== "local") return [entry];
+    const resolved = resolveLocalImport(entry);
+    if ("skipped" in resolved) {
+      skippedCacheImports.push(resolved.skipped);
+      return [];
+    }
+    return [resolved.entry];
+  });
   return {
     frontend: "dockerfile.v0",
-    frontendAttrs: { ...frontendAttrs(build.plan), ...attestationAttrs(build.attestations) },
+    frontendAttrs: {
+      ...frontendAttrs(build.plan),
+      ...attestationAttrs(build.attestations),
+      ...cacheImportAttrs(cacheImports),
+    },
     exporters: build.exporters.map(exporterRequest),
     outputTargets: build.exporters.map(outputTarget),
     entitlements: entitlements(build.plan),
     localDirs: localDirs(build.plan),
-    cacheImports: [],
-    cacheExports: [],
+    cacheImports,
+    cacheExports: build.cache.exports,
+    cacheStores: cacheStores([...cacheImports, ...build.cache.exports]),
+    skippedCacheImports,
   };
 }
 
+/**
+ * The imports go to the frontend too, which imports for its own solves: `cache-imports`, the JSON
+ * buildctl and buildx send (Go's field names). BuildKit keeps frontend attributes in its build
+ * history; the only credential that can be here is a gha cache's job token, which buildx sends the
+ * same way and which expires with the job.
+ */
+function cacheImportAttrs(imports: CacheOptions[]): Record<string, string> {
+  if (imports.length === 0) return {};
+  return {
+    "cache-imports": JSON.stringify(imports.map((entry) => ({ Type: entry.type, Attrs: entry.attrs }))),
+  };
+}
+
+/** A local cache's store id is "local:" and its directory, as the runner names it. */
+function cacheStores(entries: CacheOptions[]): Record<string, string> {
+  const stores: Record<string, string> = {};
+  for (const entry of entries) {
+    if (entry.type !== "local") continue;
+    const dir = entry.attrs.src ?? entry.attrs.dest;
+    if (dir) stores[`local:${dir}`] = dir;
+  }
+  return stores;
+}
+
 function frontendAttrs(plan: BuildPlan): Record<string, string> {
-  const attrs: Record<string, string> = { filename: plan.dockerfileName };
+  // A Git context is the frontend's to fetch (`context` is its URL), with provenance's vcs attrs.
+  const attrs: Record<string, string> = plan.git
+    ? {
+        ...gitContextAttrs(plan.git.url, { filename: plan.dockerfileName }),
+        "vcs:source": plan.git.source,
+        ...(plan.git.revision ? { "vcs:revision": plan.git.revision } : {}),
+      }
+    : { filename: plan.dockerfileName };
   if (plan.target) attrs.target = plan.target;
   for (const [key, value] of Object.entries(plan.buildArgs)) attrs[`build-arg:${key}`] = value;
   for (const [key, value] of Object.entries(plan.labels)) attrs[`label:${key}`] = value;
@@ -69,6 +122,10 @@ function frontendAttrs(plan: BuildPlan): Record<string, string> {
   if (plan.shmSizeBytes !== undefined) attrs["shm-size"] = String(plan.shmSizeBytes);
   if (plan.ulimits.length > 0) attrs.ulimit = plan.ulimits.join(",");
   if (plan.pull) attrs["image-resolve-mode"] = "pull";
+  if (plan.cgroupParent) attrs["cgroup-parent"] = plan.cgroupParent;
+  if (plan.vcs?.source) attrs["vcs:source"] = plan.vcs.source;
+  if (plan.vcs?.revision) attrs["vcs:revision"] = plan.vcs.revision;
+  for (const [name, dir] of Object.entries(plan.vcs?.localDirs ?? {})) attrs[`vcs:localdir:${name}`] = dir;
   return attrs;
 }
 
@@ -79,16 +136,18 @@ function attestationAttrs(attestations: Attestations): Record<string, string> {
   return attrs;
 }
 
-/** The context, the Dockerfile's dir and the local named contexts. */
+/** The context, the Dockerfile's dir (neither for a Git context) and the local named contexts. */
 function localDirs(plan: BuildPlan): Record<string, string> {
-  const dirs: Record<string, string> = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
+  const dirs: Record<string, string> = plan.git
+    ? {}
+    : { context: plan.contextDir, dockerfile: plan.dockerfileDir };
   for (const context of plan.namedContexts) {
     if (context.kind === "local") dirs[localDirName(context.name)] = context.dir;
   }
   return dirs;
 }
 
-/** Entitlements the plan needs from the runner: host networking is one. */
+/** Entitlements the plan asks of the runner: those allowed, and host networking when it is the mode. */
 function entitlements(plan: BuildPlan): string[] {
-  return plan.network === "host" ? ["network.host"] : [];
+  return [...new Set([...plan.allow, ...(plan.network === "host" ? ["network.host"] : [])])];
 }

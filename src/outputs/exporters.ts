@@ -8,6 +8,7 @@ import semver from "semver";
 import type { ExporterRequest, FileSendTarget, RunnerInfo } from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
 import { splitKeyValue } from "../values.js";
+import { startLoad, type DockerEngine, type LoadedImage } from "./docker-engine.js";
 
 /** The file formats an exporter writes to one file on the job's machine. */
 export type FileExporterType = "tar" | "oci" | "docker";
@@ -24,6 +25,8 @@ export type Exporter =
       attrs: Record<string, string>;
     }
   | { type: "local"; dir: string; attrs: Record<string, string> }
+  /** `load`: the docker exporter's tar into the job's Docker Engine. */
+  | { type: "load"; names: string[]; load: EngineLoad }
   | { type: FileExporterType; file: string; attrs: Record<string, string> };
 
 const FILE_TYPES = new Set<string>(["tar", "oci", "docker"]);
@@ -96,8 +99,17 @@ function requireNot(path: string, kind: "file" | "directory", message: string): 
   }
 }
 
+/** A load into the job's Docker Engine, and what the engine reported it loaded. */
+export interface EngineLoad {
+  engine: DockerEngine;
+  loaded: LoadedImage[];
+}
+
 /** The exporter as the Solve request takes it. */
 export function exporterRequest(exporter: Exporter): ExporterRequest {
+  if (exporter.type === "load") {
+    return { type: "docker", attrs: exporter.names.length > 0 ? { name: exporter.names.join(",") } : {} };
+  }
   if (exporter.type !== "image") return { type: exporter.type, attrs: exporter.attrs };
   const attrs: Record<string, string> = {};
   if (exporter.names.length > 0) attrs.name = exporter.names.join(",");
@@ -110,6 +122,17 @@ export function exporterRequest(exporter: Exporter): ExporterRequest {
 export function outputTarget(exporter: Exporter): FileSendTarget | undefined {
   if (exporter.type === "local") return { kind: "dir", dir: exporter.dir };
   if (exporter.type === "image") return undefined;
+  if (exporter.type === "load") {
+    const { engine, loaded } = exporter.load;
+    return {
+      kind: "stream",
+      name: `the Docker Engine at ${engine.address}`,
+      open: (signal) => {
+        const load = startLoad(engine, signal);
+        return { write: load.write, end: async () => loaded.push(await load.end()) };
+      },
+    };
+  }
   return { kind: "file", path: exporter.file };
 }
 
@@ -117,7 +140,7 @@ export function outputTarget(exporter: Exporter): FileSendTarget | undefined {
 export function prepareDestinations(exporters: Exporter[], name: string): void {
   for (const exporter of exporters) {
     const target = outputTarget(exporter);
-    if (!target) continue;
+    if (!target || target.kind === "stream") continue;
     const dir = target.kind === "dir" ? target.dir : dirname(target.path);
     try {
       mkdirSync(dir, { recursive: true });

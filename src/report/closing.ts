@@ -10,7 +10,8 @@ import { seconds } from "./build-summary.js";
 export type ClosingOutput =
   | { type: "image"; names: string[]; push?: boolean; pushByDigest?: boolean }
   | { type: "local"; dir: string }
-  | { type: "tar" | "oci" | "docker"; file: string };
+  | { type: "tar" | "oci" | "docker"; file: string }
+  | { type: "load"; names: string[] };
 
 export interface ClosingInput {
   runner: RunnerInfo;
@@ -46,6 +47,8 @@ export function buildClosingLines(input: ClosingInput): string[] {
 
 function describeOutput(output: ClosingOutput, input: ClosingInput): string {
   if (output.type === "local") return `Wrote the result's files to ${output.dir}`;
+  if (output.type === "load")
+    return `Loaded ${output.names.join(", ") || "the image"} into the job's Docker Engine`;
   if (output.type !== "image") return `Wrote ${FILE_FORMATS[output.type]} to ${output.file}`;
   const digest = input.digest ? `, digest ${input.digest}` : "";
   const names = output.names.join(", ");

@@ -117,6 +117,21 @@ function checkNativePlatforms(acquired: AcquiredRunner, options: AcquireOptions)
 
 async function oneRunner(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner, names, reporter, signal, start } = options;
+  const [configured] = runner.configured?.runners ?? [];
+  if (configured) {
+    // One runner described with its own TLS material: reached as a single endpoint with it.
+    const resolved = await resolveRunner(
+      { ...runner, endpoint: configured.endpoint, tls: configured.tls },
+      names,
+      reporter,
+      signal,
+    );
+    return {
+      ...resolved,
+      reason: `given: ${resolved.info.endpoint} (${runner.configured!.from})`,
+      release: async () => resolved.client.close(),
+    };
+  }
   if (runner.endpointGiven) {
     const resolved = await resolveRunner(runner, names, reporter, signal);
     return {
@@ -178,23 +193,24 @@ async function fromDefaultSocketOnly(options: AcquireOptions): Promise<AcquiredR
 
 async function fromPool(options: AcquireOptions): Promise<AcquiredRunner> {
   const { runner } = options;
-  const pool = await resolvePool(
-    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh })),
-    {
-      platforms: options.platforms,
-      strict: options.strictPlatforms,
-      connectTimeoutMs: runner.connectTimeoutMs,
-      allowPlaintext: runner.allowPlaintext,
-      versionPin: runner.versionPin,
-      onVersionMismatch: runner.onVersionMismatch,
-      names: options.names,
-      reporter: options.reporter,
-      signal: options.signal,
-      routing: options.routing?.mode,
-      affinityKey: options.routing?.affinityKey,
-      busyTimeoutMs: options.routing?.busyTimeoutMs,
-    },
-  );
+  // Each runner with its own TLS material and platforms when described so, else the one set given.
+  const candidates =
+    runner.configured?.runners ??
+    runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh }));
+  const pool = await resolvePool(candidates, {
+    platforms: options.platforms,
+    strict: options.strictPlatforms,
+    connectTimeoutMs: runner.connectTimeoutMs,
+    allowPlaintext: runner.allowPlaintext,
+    versionPin: runner.versionPin,
+    onVersionMismatch: runner.onVersionMismatch,
+    names: options.names,
+    reporter: options.reporter,
+    signal: options.signal,
+    routing: options.routing?.mode,
+    affinityKey: options.routing?.affinityKey,
+    busyTimeoutMs: options.routing?.busyTimeoutMs,
+  });
   const [first] = pool.assignments;
   const chosen = first!.runner;
   const spansRunners = pool.assignments.some((assignment) => assignment.runner !== chosen);

@@ -21,6 +21,11 @@ export interface BuildxStoreOptions {
   builderInputName?: string;
   /** For tests; default the user's home. */
   homeDir?: string;
+  /**
+   * Not asked for by name (only BUILDX_BUILDER or `current`): a builder with another driver (a
+   * local docker or docker-container one) is no concern of ours, so undefined rather than an error.
+   */
+  remoteOnly?: boolean;
 }
 
 export interface BuildxBuilder {
@@ -72,12 +77,21 @@ export function readBuildxBuilder(options: BuildxStoreOptions): BuildxBuilder | 
     );
   }
   const builder = `buildx builder "${name}"`;
-  const group = readJson<StoredNodeGroup>(join(dir, "instances", name.toLowerCase()), builder, () => {
-    throw new InputError(
-      `There is no ${builder} (named by ${namedBy}) in ${dir}; create it with setup-buildx (driver: remote) or docker buildx create --driver remote.`,
-    );
-  });
+  // Not asked for by name: buildx's own `default` builder (the docker driver) has no instance file.
+  const implicit = options.remoteOnly && !asked;
+  const group = readJson<StoredNodeGroup | undefined>(
+    join(dir, "instances", name.toLowerCase()),
+    builder,
+    () => {
+      if (implicit) return undefined;
+      throw new InputError(
+        `There is no ${builder} (named by ${namedBy}) in ${dir}; create it with setup-buildx (driver: remote) or docker buildx create --driver remote.`,
+      );
+    },
+  );
+  if (group === undefined) return undefined;
   const driver = group.Driver ?? "";
+  if (driver !== "remote" && implicit) return undefined;
   if (driver !== "remote") {
     throw new InputError(
       `The ${builder} uses the ${driver || "default"} driver; remote-buildkit takes only remote builders (driver: remote), whose endpoints it reaches itself.`,

@@ -1,7 +1,7 @@
 // How to reach the runner, as the job layer builds it from the inputs: endpoints, TLS material,
 // deadlines and the version pin. Error sentences use the names the user knows (`endpoint` or
 // `--addr`), which RunnerInputNames carries.
-import type { Endpoint, SshOptions, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
+import type { Endpoint, Platform, SshOptions, TlsInputNames, TlsMaterial } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
 import type { VersionPin } from "./version-pin.js";
 
@@ -17,11 +17,24 @@ export interface RunnerOptions {
   tls: TlsMaterial;
   /** For ssh:// endpoints: the key (else the agent's) and the known hosts (else the user's). */
   ssh?: SshOptions;
+  /**
+   * Runners that each have their own TLS material and platforms (a runner list or a buildx
+   * builder), and where they were described; `endpoints` are theirs then, and `tls` unused.
+   */
+  configured?: { runners: OwnTlsRunner[]; from: string };
   connectTimeoutMs: number;
   /** Plaintext TCP to a host that is not loopback is refused unless this is set. */
   allowPlaintext: boolean;
   versionPin: VersionPin | undefined;
   onVersionMismatch: MismatchPolicy;
+}
+
+/** A runner with its own TLS material and declared platforms (pool-config.ts's ConfiguredRunner). */
+export interface OwnTlsRunner {
+  name: string;
+  endpoint: Endpoint;
+  tls: TlsMaterial;
+  platforms?: Platform[];
 }
 
 /** What connecting to one runner needs. */

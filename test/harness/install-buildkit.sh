@@ -2,7 +2,7 @@
 # Builds buildkitd and buildctl from the github.com/moby/buildkit Go module at a pinned release,
 # with the version ldflags so that Info reports the version, and caches them outside the repo.
 # Also installs runc, busybox-static, docker-registry, apache2-utils, openssh-client, sudo,
-# rootlesskit, uidmap, openssh-server, git and rsync (Debian) when they are missing, noting each package
+# rootlesskit, uidmap, openssh-server, docker.io, git and rsync (Debian) when they are missing, noting each package
 # it installs in CACHE_ROOT/debian-packages (for `npm run test-setup-remove`). One line per step on
 # stderr; apt's and go's own output goes to CACHE_ROOT/install.log, shown when a step fails.
 # Prints the directory holding the binaries on stdout.
@@ -74,6 +74,21 @@ if [ ! -x /usr/sbin/sshd ]; then
     [ "$status" = 0 ] || exit "$status"
   else
     apt_install openssh-server
+  fi
+fi
+# dockerd (Debian's docker.io, with containerd), the Docker Engine that `load` tests load into
+# (test/harness/dockerd.ts starts its own). The package would start a system dockerd where no
+# policy-rc.d forbids it: one is put in place for the install when there is none.
+if [ ! -x /usr/sbin/dockerd ] && [ ! -x /usr/bin/dockerd ]; then
+  log "dockerd missing: installing docker.io from Debian (its service not started)"
+  if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" = 0 ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    status=0
+    apt_install docker.io || status=$?
+    rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || exit "$status"
+  else
+    apt_install docker.io
   fi
 fi
 # git daemon and git http-backend, the Git servers of the Git context tests (test/harness/git-server.ts).

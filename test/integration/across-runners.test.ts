@@ -13,7 +13,8 @@ import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { makeContext, run } from "../helpers/contexts.js";
 import { processRunsWith } from "../helpers/processes.js";
-import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
+import { getManifest, manifestStatus, OCI_INDEX_TYPE } from "../helpers/registry.js";
+import { escapeRegExp } from "../helpers/regex.js";
 
 // Each test and hook here has 5 minutes.
 jest.setTimeout(5 * 60_000);
@@ -103,6 +104,40 @@ describe("a multi-platform image across two runners", () => {
     assert.match(result.stderr.trim().split("\n").at(-1)!, /^error: The build failed: .*exit code: 3/);
     for (let i = 0; i < 50 && processRunsWith(marker); i++) await new Promise((r) => setTimeout(r, 200));
     assert.equal(processRunsWith(marker), false, "the linux/amd64 build was cancelled on its runner");
+  });
+
+  it("exports and imports each platform's cache on its own runner, under its own tag", async () => {
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
+    const cache = `${registry.address}/rb/multi-cache`;
+    const env = cleanEnv({
+      BUILDKIT_REGISTRY_AUTH: `${registry.address}=${registry.username}:${registry.password}`,
+      NODE_EXTRA_CA_CERTS: registry.caCert,
+    });
+    const flags = [
+      ...poolFlags(),
+      "--push",
+      "-t",
+      `${registry.address}/rb/multi:cached`,
+      "--no-docker-config",
+    ];
+    const exported = await runCli(
+      ["build", ...flags, "--cache-to", `type=registry,ref=${cache}:main,mode=max`, context],
+      env,
+    );
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(await manifestStatus(registry, "rb/multi-cache", "main-linux-amd64"), 200);
+    assert.equal(await manifestStatus(registry, "rb/multi-cache", "main-linux-arm64"), 200);
+    const imported = await runCli(["build", ...flags, "--cache-from", `${cache}:main`, context], env);
+    assert.equal(imported.code, 0, imported.stderr);
+    for (const platform of ["amd64", "arm64"]) {
+      assert.match(
+        imported.stderr,
+        new RegExp(
+          `^\\[linux/${platform}\\] #\\d+ importing cache manifest from ${escapeRegExp(cache)}:main-linux-${platform}$`,
+          "m",
+        ),
+      );
+    }
   });
 
   it("refuses in strict mode to build across runners without a push", async () => {

@@ -7,8 +7,11 @@ import { join } from "node:path";
 import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { postStepEnv, stepFiles, toolCacheWith } from "../helpers/actions-runner.js";
 import { cleanEnv, parseFileCommand, REPO_ROOT, runProcess } from "../helpers/cli.js";
-import { makeContext, run } from "../helpers/contexts.js";
+import { BUSYBOX, makeContext, run } from "../helpers/contexts.js";
+import { startGitHttpServer } from "../harness/git-server.js";
+import { randomBytes } from "node:crypto";
 import { tempDir } from "../helpers/temp.js";
+import { writeBuildxBuilder } from "../helpers/buildx-store.js";
 import { BUILDKIT_VERSION } from "../../src/version.js";
 import { escapeRegExp } from "../helpers/regex.js";
 
@@ -18,12 +21,18 @@ beforeAll(() => {
 });
 
 /** Runs one entry of action.yml with the given inputs, as the runner would. */
-async function runStep(entry: "main" | "post", inputs: Record<string, string>, workspace = REPO_ROOT) {
+async function runStep(
+  entry: "main" | "post",
+  inputs: Record<string, string>,
+  workspace = REPO_ROOT,
+  extraEnv: NodeJS.ProcessEnv = {},
+) {
   const files = stepFiles(tempDir("rb-action-"));
   const env = cleanEnv({
     ...files.env,
     GITHUB_WORKSPACE: workspace,
     GITHUB_ACTIONS: "true",
+    ...extraEnv,
   });
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   const result = await runProcess(process.execPath, [join(REPO_ROOT, "dist", `${entry}.mjs`)], {
@@ -98,6 +107,99 @@ describe("the action", () => {
     assert.match(result.stdout, /^#\d+ \d+\.\d+ failing$/m);
     assert.match(result.summary, /^### ❌ Build failed in \d+\.\ds$/m);
     assert.match(result.summary, /^\| \d+ \| \[2\/2\] RUN .* \| \*\*error\*\* \| \d+\.\ds \|$/m);
+  });
+
+  it("annotates each finding of call: check on its Dockerfile line and fails as buildx does", async () => {
+    const workspace = makeContext({
+      "docker/Dockerfile": ["FROM scratch as base", "COPY busybox /bin/busybox"].join("\n"),
+    });
+    const result = await runStep(
+      "main",
+      { endpoint: runner.unixAddress, context: ".", file: "docker/Dockerfile", call: "check" },
+      workspace,
+    );
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(
+      result.stdout,
+      /^::warning title=Dockerfile check FromAsCasing,file=docker\/Dockerfile,line=1,endLine=1::Dockerfile:1: FromAsCasing: /m,
+    );
+    assert.match(result.stdout, /^Check complete, 1 warning has been found!$/m);
+    assert.match(result.stdout, /^::error::The Dockerfile's checks found 1 warning: FromAsCasing\.$/m);
+  });
+
+  it("takes a runners list with each runner's TLS as PEM text, and masks the keys", async () => {
+    const pem = (path: string) => readFileSync(path, "utf8");
+    const indent = (text: string) => text.trim().replace(/\n/g, "\n      ");
+    const key = pem(runner.certs.clientKey);
+    const runners = [
+      "- name: only",
+      `  endpoint: ${runner.tcpAddress}`,
+      "  driver-opts:",
+      `    cacert: |\n      ${indent(pem(runner.certs.caCert))}`,
+      `    cert: |\n      ${indent(pem(runner.certs.clientCert))}`,
+      `    key: |\n      ${indent(key)}`,
+    ].join("\n");
+    const result = await runStep("main", { runners, context: "examples/hello" });
+    assert.equal(result.code, 0, result.stdout);
+    assert.equal(result.outputs.endpoint, runner.tcpAddress);
+    const keyLines = key.split("\n").filter((line) => line.length >= 8 && !line.startsWith("-----"));
+    for (const line of keyLines) assert.ok(result.stdout.includes(`::add-mask::${line}`));
+  });
+
+  it("uses the remote builder setup-buildx left current when no runner is given", async () => {
+    const buildxConfig = tempDir("rb-action-buildx-");
+    const pem = (path: string) => readFileSync(path, "utf8");
+    writeBuildxBuilder(buildxConfig, {
+      name: "builder-ci",
+      driver: "remote",
+      current: true,
+      nodes: [
+        {
+          name: "builder-ci0",
+          endpoint: runner.tcpAddress,
+          tls: {
+            ca: pem(runner.certs.caCert),
+            cert: pem(runner.certs.clientCert),
+            key: pem(runner.certs.clientKey),
+          },
+        },
+      ],
+    });
+    const result = await runStep("main", { context: "examples/hello" }, REPO_ROOT, {
+      BUILDX_CONFIG: buildxConfig,
+    });
+    assert.equal(result.code, 0, result.stdout);
+    assert.equal(result.outputs.endpoint, runner.tcpAddress);
+    assert.match(result.outputs["runner-reason"]!, /buildx builder "builder-ci"/);
+  });
+
+  it("builds context: git, the job's commit, which the runner fetches with the job's token", async () => {
+    const token = `ghs_${randomBytes(12).toString("hex")}`;
+    const git = await startGitHttpServer(token);
+    try {
+      const sha = git.addRepository("owner/app.git", {
+        Dockerfile: [
+          "FROM scratch",
+          "COPY busybox /bin/busybox",
+          run("echo built-from-git-in-the-action"),
+        ].join("\n"),
+        busybox: readFileSync(BUSYBOX),
+      });
+      const workspace = tempDir("rb-action-empty-workspace-");
+      const result = await runStep(
+        "main",
+        { endpoint: runner.unixAddress, context: "git", "github-token": token, "no-cache": "true" },
+        workspace,
+        { GITHUB_SERVER_URL: git.baseUrl, GITHUB_REPOSITORY: "owner/app", GITHUB_SHA: sha },
+      );
+      assert.equal(result.code, 0, result.stdout);
+      assert.match(result.stdout, /built-from-git-in-the-action/);
+      assert.doesNotMatch(result.stdout, /load build context|transferring/);
+      assert.ok(result.stdout.includes(`::add-mask::${token}`));
+      assert.ok(git.requests.some((request) => request.tokenMatched));
+    } finally {
+      await git.stop();
+    }
   });
 
   it("refuses a bad build input before reaching the runner", async () => {

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers/temp.js";
 import {
   describeGitFetchFailure,
   gitAuthSecretIds,
@@ -18,15 +20,16 @@ import { healthService } from "../../src/buildkit/session/health.js";
 import { secretsService } from "../../src/buildkit/session/secrets.js";
 import { Session } from "../../src/buildkit/session/tunnel.js";
 import { solve } from "../../src/buildkit/solve.js";
-import { runnerUnderTest } from "../harness/env.js";
+import { connectionFlags, runnerUnderTest } from "../harness/env.js";
 import {
   startGitDaemon,
   startGitHttpServer,
   type GitServer,
   type HttpGitServer,
 } from "../harness/git-server.js";
+import { cleanEnv, isOneSentence, runCli } from "../helpers/cli.js";
 import { testRunnerClient } from "../helpers/client.js";
-import { BUSYBOX, run } from "../helpers/contexts.js";
+import { BUSYBOX, makeContext, run } from "../helpers/contexts.js";
 
 const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 
@@ -176,5 +179,146 @@ describe("Git context from git http-backend with a token", () => {
         return true;
       },
     );
+  });
+});
+
+describe("the CLI with a Git context", () => {
+  let jobCommit: string;
+  beforeAll(() => {
+    // The job's own repository, as GitHub names it: SERVER/OWNER/REPO.git at the job's commit.
+    jobCommit = http.addRepository("owner/app.git", {
+      ...repositoryFiles("built-from-the-jobs-commit"),
+      Dockerfile: ["FROM scratch", "COPY app/busybox /bin/busybox", run("echo built-from-the-root")].join(
+        "\n",
+      ),
+    });
+    http.addRepository("owner/extra.git", { "extra.txt": "from-the-extra-repository\n" });
+  });
+
+  /** The variables of a GitHub job whose repository is owner/app on the HTTP server. */
+  const jobEnv = (token: string, repository = "owner/app", sha = jobCommit) =>
+    cleanEnv({
+      GITHUB_SERVER_URL: http.baseUrl,
+      GITHUB_REPOSITORY: repository,
+      GITHUB_SHA: sha,
+      GITHUB_TOKEN: token,
+    });
+  const build = (args: string[], env: NodeJS.ProcessEnv) =>
+    runCli(["build", ...connectionFlags(runnerUnderTest()), "--no-cache", ...args], env);
+
+  /** Nothing of this machine went to the runner: no local context was loaded or transferred. */
+  const assertNothingSent = (log: string) => {
+    assert.doesNotMatch(log, /load build context|load build definition from Dockerfile|transferring/);
+  };
+
+  it("builds {{defaultContext}}:app, the job's commit, with the job's token and nothing uploaded", async () => {
+    http.requests.length = 0;
+    const result = await build(["{{defaultContext}}:app"], jobEnv(TOKEN));
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /built-from-the-jobs-commit/);
+    assert.ok(result.stderr.includes(`load git source ${http.baseUrl}/owner/app.git#${jobCommit}:app`));
+    assertNothingSent(result.stderr);
+    assert.ok(!result.stderr.includes(TOKEN));
+    const answered = http.requests.filter((request) => request.tokenMatched);
+    assert.ok(answered.length > 0 && answered.every((request) => request.user === "x-access-token"));
+  });
+
+  it("records the repository and the commit in the provenance", async () => {
+    const out = tempDir("rb-git-provenance-");
+    const result = await build(
+      ["--provenance", "mode=max", "-o", `type=local,dest=${out}`, "{{defaultContext}}:app"],
+      jobEnv(TOKEN),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const text = readFileSync(join(out, "provenance.json"), "utf8");
+    // SLSA provenance v1, as the runner writes it by default.
+    const provenance = JSON.parse(text) as {
+      predicate: { runDetails: { metadata: { buildkit_metadata?: { vcs?: Record<string, string> } } } };
+    };
+    const vcs = provenance.predicate.runDetails.metadata.buildkit_metadata?.vcs;
+    assert.equal(vcs?.source, `${http.baseUrl}/owner/app.git`);
+    assert.equal(vcs?.revision, jobCommit);
+    assert.ok(!text.includes(TOKEN));
+  });
+
+  it("in GitLab CI builds `git` with the job token as user gitlab-ci-token, not from the URL", async () => {
+    // A repository the runner has not fetched yet, so that the fetch happens.
+    const commit = http.addRepository("group/gitlab-app.git", repositoryFiles("built-in-gitlab-ci"));
+    http.requests.length = 0;
+    const result = await build(
+      ["{{defaultContext}}:app"],
+      cleanEnv({
+        GITLAB_CI: "true",
+        CI_SERVER_URL: http.baseUrl,
+        // GitLab puts the job token in this URL; it must not reach the runner from there.
+        CI_REPOSITORY_URL: `http://gitlab-ci-token:${TOKEN}@${http.hostPort}/group/gitlab-app.git`,
+        CI_COMMIT_SHA: commit,
+        CI_JOB_TOKEN: TOKEN,
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /built-in-gitlab-ci/);
+    assert.ok(!result.stderr.includes(TOKEN));
+    const answered = http.requests.filter((request) => request.tokenMatched);
+    assert.ok(answered.length > 0 && answered.every((request) => request.user === "gitlab-ci-token"));
+  });
+
+  it("builds `git` with a Dockerfile path in the repository", async () => {
+    const result = await build(["-f", "Dockerfile", "git"], jobEnv(TOKEN));
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /built-from-the-root/);
+    assertNothingSent(result.stderr);
+  });
+
+  it("gives the token to a Git URL of build-contexts on the job's host too", async () => {
+    const context = makeContext({
+      Dockerfile: [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        "COPY --from=extra extra.txt /",
+        run("cat /extra.txt"),
+      ].join("\n"),
+    });
+    const result = await build(
+      ["--build-context", `extra=${http.baseUrl}/owner/extra.git#main`, context],
+      jobEnv(TOKEN),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /from-the-extra-repository/);
+  });
+
+  it("builds a git:// URL that needs no token", async () => {
+    const result = await build([`${daemon.baseUrl}/repo.git#main:app`], cleanEnv());
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /built-from-git-daemon/);
+    assertNothingSent(result.stderr);
+  });
+
+  it("fails with a wrong token in one sentence that names the host and not the token", async () => {
+    const wrong = `wrong-${randomBytes(12).toString("hex")}`;
+    // A repository the runner never fetched, so that nothing cached stands in for the fetch.
+    const commit = http.addRepository("owner/unfetched.git", repositoryFiles("never-built"));
+    const result = await build(["git"], jobEnv(wrong, "owner/unfetched", commit));
+    assert.equal(result.code, 1, result.stderr);
+    const last = result.stderr.trim().split("\n").at(-1)!;
+    assert.equal(
+      last,
+      `error: The runner could not fetch the Git context from ${http.baseUrl}/owner/unfetched.git: the server refused it without valid credentials; give a token for ${http.hostPort} (the secret GIT_AUTH_TOKEN.${http.hostPort}) that can read the repository.`,
+    );
+    assert.ok(!result.stderr.includes(wrong));
+  });
+
+  it("refuses `git` outside a CI job, and a URL with a token in it, before connecting", async () => {
+    const outside = await build(["git"], cleanEnv());
+    assert.equal(outside.code, 2);
+    assert.ok(isOneSentence(outside.stderr), outside.stderr);
+    assert.match(outside.stderr, /^error: The context "git" means the job's own commit, but/);
+    const withToken = await build(
+      [`http://x-access-token:${TOKEN}@${http.hostPort}/owner/app.git#main`],
+      cleanEnv(),
+    );
+    assert.equal(withToken.code, 2);
+    assert.ok(isOneSentence(withToken.stderr), withToken.stderr);
+    assert.ok(!withToken.stderr.includes(TOKEN));
   });
 });

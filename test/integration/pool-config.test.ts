@@ -1,6 +1,7 @@
 // A pool whose runners have different CAs, described as setup-buildx's append list: each runner is
-// reached with its own CA and client certificate, through resolvePool as it is.
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+// reached with its own CA and client certificate, through resolvePool as it is, and through the
+// CLI (--runners-file, BUILDKIT_RUNNER_<i>_*, --builder) for a build across both.
+import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { formatPlatform, parsePlatform, silenceIpServerNameWarning } from "../../src/buildkit/index.js";
 import { runnerInputNames } from "../../src/job/request.js";
@@ -8,21 +9,37 @@ import { inputsOf } from "../helpers/inputs.js";
 import { resolvePool } from "../../src/runner/pool.js";
 import { parseRunnerList } from "../../src/runner/pool-config.js";
 import { readBuildxBuilder } from "../../src/runner/buildx-store.js";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { writeBuildxBuilder } from "../helpers/buildx-store.js";
 import { tempDir } from "../helpers/temp.js";
-import { runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import {
+  registryUnderTest,
+  runnerUnderTest,
+  type RegistryUnderTest,
+  type RunnerUnderTest,
+} from "../harness/env.js";
+import { cleanEnv, isOneSentence, runCli } from "../helpers/cli.js";
+import { makeContext } from "../helpers/contexts.js";
+import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
 import { recorder } from "../helpers/reporter.js";
 
+jest.setTimeout(5 * 60_000);
+
 let first: RunnerUnderTest;
 let second: TestRunner;
+let registry: RegistryUnderTest;
 
 beforeAll(async () => {
   silenceIpServerNameWarning();
   first = runnerUnderTest();
-  // Its own CA, server and client certificates (test/harness/certs.ts makes a set per runner).
-  second = await startTestRunner();
+  registry = registryUnderTest();
+  // Its own CA, server and client certificates (test/harness/certs.ts makes a set per runner);
+  // it trusts the test registry, for the push of its platform.
+  second = await startTestRunner({
+    config: `[registry."${registry.address}"]\n  http = false\n  ca = [${JSON.stringify(registry.caCert)}]\n`,
+  });
 });
 afterAll(() => second?.stop());
 
@@ -142,5 +159,109 @@ describe("a pool of runners with different CAs", () => {
     } finally {
       pool.close();
     }
+  });
+});
+
+describe("the CLI with runners that each have their own TLS material", () => {
+  const pushEnv = (extra: NodeJS.ProcessEnv = {}) =>
+    cleanEnv({
+      BUILDKIT_REGISTRY_AUTH: `${registry.address}=${registry.username}:${registry.password}`,
+      NODE_EXTRA_CA_CERTS: registry.caCert,
+      ...extra,
+    });
+
+  it("builds one image across both from --runners-file, each runner reached with its own CA and certificate", async () => {
+    assert.notEqual(readFileSync(first.certs.caCert, "utf8"), readFileSync(second.certs.caCert, "utf8"));
+    const dir = tempDir("rb-runners-file-");
+    const file = join(dir, "runners.yml");
+    writeFileSync(file, runnersYaml(first.certs, second.certs));
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
+    const result = await runCli(
+      [
+        "build",
+        "--runners-file",
+        file,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--push",
+        "-t",
+        `${registry.address}/rb/own-tls:1`,
+        "--no-docker-config",
+        context,
+      ],
+      pushEnv(),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(
+      result.stderr.includes(
+        `Building linux/amd64 on ${first.tcpAddress}, linux/arm64 on ${second.tcpAddress}, then one image index.`,
+      ),
+      result.stderr,
+    );
+    assert.match(result.stderr, /^\[linux\/arm64\] #\d+ \[1\/1\] COPY busybox \/bin\/busybox$/m);
+    const answer = await getManifest(registry, "rb/own-tls", "1", { accept: [OCI_INDEX_TYPE] });
+    assert.equal(answer.status, 200, answer.body);
+    const index = JSON.parse(answer.body) as { manifests: Array<{ platform: { architecture: string } }> };
+    assert.deepEqual(index.manifests.map((entry) => entry.platform.architecture).sort(), ["amd64", "arm64"]);
+  });
+
+  it("takes BUILDKIT_RUNNER_<i>_* variables with PEM text, and routes a platform to the runner that declares it", async () => {
+    const pem = (path: string) => readFileSync(path, "utf8");
+    const context = makeContext({ Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\n" });
+    const result = await runCli(
+      ["build", "--platform", "linux/arm64", context],
+      cleanEnv({
+        BUILDKIT_RUNNER_0_ENDPOINT: first.tcpAddress,
+        BUILDKIT_RUNNER_0_PLATFORMS: "linux/amd64",
+        BUILDKIT_RUNNER_0_TLS_CACERT: pem(first.certs.caCert),
+        BUILDKIT_RUNNER_0_TLS_CERT: pem(first.certs.clientCert),
+        BUILDKIT_RUNNER_0_TLS_KEY: pem(first.certs.clientKey),
+        BUILDKIT_RUNNER_1_ENDPOINT: second.tcpAddress,
+        BUILDKIT_RUNNER_1_PLATFORMS: "linux/arm64",
+        BUILDKIT_RUNNER_1_TLS_CACERT: pem(second.certs.caCert),
+        BUILDKIT_RUNNER_1_TLS_CERT: pem(second.certs.clientCert),
+        BUILDKIT_RUNNER_1_TLS_KEY: pem(second.certs.clientKey),
+        BUILDKIT_RUNNER_1_TLS_SERVERNAME: "localhost",
+      }),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, new RegExp(`^Runner: +${second.tcpAddress.replace(/[.]/g, "\\.")}$`, "m"));
+    assert.ok(!result.stderr.includes("BEGIN"), "no PEM text in the log");
+  });
+
+  it("reaches the one runner of --builder with that node's TLS material", async () => {
+    const dir = tempDir("rb-buildx-store-cli-");
+    const pem = (path: string) => readFileSync(path, "utf8");
+    writeBuildxBuilder(dir, {
+      name: "remote-arm",
+      driver: "remote",
+      nodes: [
+        {
+          name: "remote-arm0",
+          endpoint: second.tcpAddress,
+          tls: {
+            ca: pem(second.certs.caCert),
+            cert: pem(second.certs.clientCert),
+            key: pem(second.certs.clientKey),
+          },
+        },
+      ],
+    });
+    const result = await runCli(["info", "--builder", "remote-arm"], cleanEnv({ BUILDX_CONFIG: dir }));
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.stdout.includes(second.tcpAddress), result.stdout);
+  });
+
+  it("refuses a runner list together with --addr, in one sentence", async () => {
+    const dir = tempDir("rb-runners-file-");
+    const file = join(dir, "runners.yml");
+    writeFileSync(file, runnersYaml(first.certs, second.certs));
+    const result = await runCli(["info", "--runners-file", file, "--addr", first.tcpAddress]);
+    assert.equal(result.code, 2);
+    assert.ok(isOneSentence(result.stderr), result.stderr);
+    assert.match(
+      result.stderr,
+      /describes the runners, each with its own endpoint and TLS material; leave out --addr\.$/m,
+    );
   });
 });

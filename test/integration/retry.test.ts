@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { registryUnderTest, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
 import { getManifest, OCI_INDEX_TYPE } from "../helpers/registry.js";
 import { startTestRunner, type TestRunner } from "../harness/runner.js";
@@ -23,10 +22,7 @@ beforeAll(() => {
   second = runnerUnderTest();
 });
 afterAll(async () => {
-  for (const runner of started) {
-    unmountUnder(runner.dir);
-    await runner.stop();
-  }
+  for (const runner of started) await runner.stop();
 });
 
 /** A dedicated runner for one test, stopped (and its dir removed) after the file. */
@@ -34,16 +30,6 @@ async function dedicatedRunner(): Promise<TestRunner> {
   const runner = await startTestRunner();
   started.push(runner);
   return runner;
-}
-
-/** buildkitd killed with SIGKILL leaves its snapshot mounts behind; they go before its dir does. */
-function unmountUnder(dir: string): void {
-  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[4] ?? "")
-    .filter((point) => point.startsWith(`${dir}/`))
-    .reverse();
-  for (const point of mounts) execFileSync("umount", ["-l", point]);
 }
 
 /** The pid of the buildkitd that keeps its state under this runner's dir. */

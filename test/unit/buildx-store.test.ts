@@ -158,3 +158,36 @@ describe("readBuildxBuilder", () => {
     );
   });
 });
+
+describe("readBuildxBuilder with remoteOnly (buildx's own choice, not a name given)", () => {
+  it("leaves a current builder of another driver, or buildx's default one, alone", () => {
+    const container = tempDir("rb-buildx-");
+    writeBuildxBuilder(container, {
+      name: "local-container",
+      driver: "docker-container",
+      current: true,
+      nodes: [{ name: "local-container0", endpoint: "unix:///var/run/docker.sock" }],
+    });
+    assert.equal(readBuildxBuilder({ env: { BUILDX_CONFIG: container }, remoteOnly: true }), undefined);
+    // `docker buildx use default` names a builder that has no instance file.
+    const dflt = tempDir("rb-buildx-");
+    writeFileSync(
+      join(dflt, "current"),
+      '{"Key":"unix:///var/run/docker.sock","Name":"default","Global":false}',
+    );
+    assert.equal(readBuildxBuilder({ env: { BUILDX_CONFIG: dflt }, remoteOnly: true }), undefined);
+  });
+
+  it("still refuses a builder of another driver asked for by name", () => {
+    const dir = tempDir("rb-buildx-");
+    writeBuildxBuilder(dir, {
+      name: "local-container",
+      driver: "docker-container",
+      nodes: [{ name: "local-container0", endpoint: "unix:///var/run/docker.sock" }],
+    });
+    assertRefused(
+      () => readBuildxBuilder({ env: { BUILDX_CONFIG: dir }, builder: "local-container", remoteOnly: true }),
+      /uses the docker-container driver; remote-buildkit takes only remote builders/,
+    );
+  });
+});

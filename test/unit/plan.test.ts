@@ -5,12 +5,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { planBuild, type BuildPlan } from "../../src/job/plan.js";
 import { solveRequest } from "../../src/job/solve-request.js";
+import { prepareBuild } from "../../src/job/request.js";
 import { InputError } from "../../src/errors.js";
 import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
 import { tempDir } from "../helpers/temp.js";
 
 /** The Solve request's parts that come from the plan alone. */
-const request = (plan: BuildPlan) => solveRequest({ plan, exporters: [], attestations: {} });
+const request = (plan: BuildPlan) =>
+  solveRequest({ plan, exporters: [], attestations: {}, cache: { imports: [], exports: [] } });
 const frontendAttrs = (plan: BuildPlan) => request(plan).frontendAttrs;
 const localDirs = (plan: BuildPlan) => request(plan).localDirs;
 const entitlements = (plan: BuildPlan) => request(plan).entitlements;
@@ -95,6 +97,34 @@ describe("build plan", () => {
   it("asks for the network.host entitlement only for host networking", () => {
     assert.deepEqual(entitlements(plan({ network: "host" })), ["network.host"]);
     assert.equal(frontendAttrs(plan({ network: "default" }))["force-network-mode"], undefined);
+  });
+
+  it("asks the runner for the entitlements allowed, and gives the frontend the cgroup parent", () => {
+    const built = plan({ allow: ["network.host,security.insecure", "network.host"], cgroupParent: "/ci" });
+    assert.deepEqual(entitlements(built), ["network.host", "security.insecure"]);
+    assert.equal(frontendAttrs(built)["cgroup-parent"], "/ci");
+    assert.deepEqual(entitlements(plan({ network: "host" })), ["network.host"]);
+    rejects(
+      { allow: ["device"] },
+      /^input allow "device" is not an entitlement BuildKit grants; use network\.host or security\.insecure\.$/,
+    );
+  });
+
+  it("takes attests as buildx's --attest, over the provenance and sbom inputs", () => {
+    const attestations = (given: GivenInputs) => {
+      const read = inputsOf({ context: ".", ...given }, { cwd: contextDir() });
+      return prepareBuild(read, { cwd: contextDir(), env: {}, mask: () => {} }).attestations;
+    };
+    assert.deepEqual(attestations({ attests: ["type=provenance,mode=max", "type=sbom"] }), {
+      provenance: "mode=max",
+      sbom: "",
+    });
+    assert.deepEqual(attestations({ attests: ["type=provenance,disabled=true"], provenance: "true" }), {
+      provenance: undefined,
+      sbom: undefined,
+    });
+    assert.deepEqual(attestations({ provenance: "true" }), { provenance: "mode=min", sbom: undefined });
+    rejects({ attests: ["type=vex"] }, /^input attests "type=vex" needs type=provenance or type=sbom/);
   });
 
   it("reads sizes as docker does", () => {

@@ -34,6 +34,31 @@ export async function receiveFile(
   }
 }
 
+/** Receives one file output's bytes in order; `end` resolves once the receiver has taken them all. */
+export interface FileSendSink {
+  write(chunk: Uint8Array): Promise<void>;
+  end(): Promise<unknown>;
+}
+
+/** The bytes of a file output into a sink, in order, as they come (with the call's backpressure). */
+export async function receiveStream(
+  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  sink: FileSendSink,
+  signal: AbortSignal,
+): Promise<void> {
+  await consume(
+    call,
+    async (message) => {
+      const { data } = fromBinary(BytesMessageSchema, message);
+      if (data.byteLength > 0) await sink.write(data);
+      return false;
+    },
+    true,
+    signal,
+  );
+  await sink.end();
+}
+
 /** Collects chunks up to WRITE_BYTES and writes them with one call. */
 export class BufferedWriter {
   private chunks: Uint8Array[] = [];

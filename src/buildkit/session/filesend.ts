@@ -15,13 +15,18 @@ import { FileSendError, UnsafeOutputPathError } from "../errors.js";
 import { Packet_PacketType } from "../proto/fsutil/types/wire_pb.js";
 import { FileSend } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { receiveDir } from "./filesend-dir.js";
-import { receiveFile } from "./filesend-file.js";
+import { receiveFile, receiveStream, type FileSendSink } from "./filesend-file.js";
+
+export type { FileSendSink } from "./filesend-file.js";
 import { encodePacket } from "./filesend-stream.js";
 import { headerValues } from "./filesync.js";
 import type { SessionService } from "./tunnel.js";
 
-/** Where one exporter's output goes: a directory (local) or a file (tar, oci, docker). */
-export type FileSendTarget = { kind: "dir"; dir: string } | { kind: "file"; path: string };
+/** Where one exporter's output goes: a directory (local), a file (tar, oci, docker), or a sink the bytes stream into. */
+export type FileSendTarget =
+  | { kind: "dir"; dir: string }
+  | { kind: "file"; path: string }
+  | { kind: "stream"; name: string; open: (signal: AbortSignal) => FileSendSink };
 
 export interface FileSendOptions {
   /** Cancels every transfer in progress. */
@@ -72,8 +77,10 @@ export function fileSendService(
           onWarning: options.onWarning,
           signal: controller.signal,
         });
-      } else {
+      } else if (target.kind === "file") {
         await receiveFile(call, target.path, controller.signal);
+      } else {
+        await receiveStream(call, target.open(controller.signal), controller.signal);
       }
     })().then(
       () => {
@@ -133,7 +140,12 @@ export function exporterIndex(metadata: grpc.Metadata): number {
 
 function asFileSendError(error: unknown, target: FileSendTarget | undefined): FileSendError {
   if (error instanceof FileSendError) return error;
-  const where = target === undefined ? "" : ` into ${target.kind === "dir" ? target.dir : target.path}`;
+  const where = target === undefined ? "" : ` into ${targetName(target)}`;
   const message = error instanceof Error ? error.message : String(error);
   return new FileSendError(`Receiving a build output${where} failed: ${message}`);
+}
+
+function targetName(target: FileSendTarget): string {
+  if (target.kind === "dir") return target.dir;
+  return target.kind === "file" ? target.path : target.name;
 }

@@ -12,6 +12,8 @@ export function buildHelp(program: string): string {
   return `Usage: ${program} build [flags] CONTEXT
 
 Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's log as it comes.
+CONTEXT is a directory, a Git URL the runner fetches (nothing is uploaded), or git for the
+job's own commit in GitHub Actions or GitLab CI.
 
 ${flagsHelp("build")}
 
@@ -38,6 +40,6 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
   }
   const read = readFlags(flags, context.env);
   const outcome = await runBuildJob(read, cliPlatform(context, read.values.debug));
-  context.stderr(`${buildClosingLines(outcome).join("\n")}\n`);
+  if (outcome) context.stderr(`${buildClosingLines(outcome).join("\n")}\n`);
   return 0;
 }

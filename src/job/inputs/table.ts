@@ -4,6 +4,7 @@
 // and unit tests check action.yml and the README against it. The rows live in rows/, by what they
 // are about. Adding an input is a row there, the use of its field, and a test.
 import { BUILD_INPUTS } from "./rows/build.js";
+import { CACHE_INPUTS } from "./rows/cache.js";
 import { COMMAND_INPUTS } from "./rows/command.js";
 import { FLEET_INPUTS } from "./rows/fleet.js";
 import { IMAGE_INPUTS } from "./rows/image.js";
@@ -16,6 +17,7 @@ export const INPUTS = {
   ...RUNNER_INPUTS,
   ...FLEET_INPUTS,
   ...BUILD_INPUTS,
+  ...CACHE_INPUTS,
   ...IMAGE_INPUTS,
   ...OUTPUT_INPUTS,
   ...SECRET_INPUTS,

@@ -2,7 +2,9 @@
 // Names and list syntax as docker/build-push-action's where the meaning is the same.
 import { InputError } from "../../../errors.js";
 import { nonEmpty, parseByteSize, parseKeyValues, parsePlatforms } from "../../../values.js";
-import { hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
+import { parseCall } from "../../call.js";
+import { contextInput, expandDefaultContext } from "../../git-context.js";
+import { entitlement, hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
 import { BUILD, list, text, toggle } from "../row.js";
 
 export const BUILD_INPUTS = {
@@ -11,7 +13,8 @@ export const BUILD_INPUTS = {
     cli: { positional: "CONTEXT", commands: BUILD },
     cliName: "The context",
     default: ".",
-    parse: (value) => value!,
+    // A directory, a Git URL, or `git` / `{{defaultContext}}` for the job's own commit.
+    parse: (value, { env, name }) => contextInput(value!, env, name),
   }),
   file: text({
     action: "file",
@@ -90,7 +93,8 @@ export const BUILD_INPUTS = {
       section: "build",
       help: ["a named context: a directory, docker-image://REF,", "a Git or an HTTPS URL"],
     },
-    parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
+    parse: (items, { name, cwd, env }) =>
+      items.map((item) => namedContext(expandDefaultContext(item, env, name), name, cwd)),
   }),
   addHosts: list({
     action: "add-hosts",
@@ -147,6 +151,46 @@ export const BUILD_INPUTS = {
       help: ["look up base images in their registry again"],
     },
     default: "false",
+  }),
+  allow: list({
+    action: "allow",
+    cli: {
+      flag: "allow",
+      value: "ENTITLEMENT",
+      commands: BUILD,
+      section: "build",
+      help: ["network.host or security.insecure, which the runner must allow too"],
+    },
+    separator: ",",
+    parse: (items, { name }) => [...new Set(items.map((item) => entitlement(item, name)))],
+  }),
+  cgroupParent: text({
+    action: "cgroup-parent",
+    cli: {
+      flag: "cgroup-parent",
+      value: "CGROUP",
+      commands: BUILD,
+      section: "build",
+      help: ["the parent cgroup of RUN steps' containers"],
+    },
+    parse: nonEmpty,
+  }),
+  call: text({
+    action: "call",
+    cli: {
+      flag: "call",
+      value: "METHOD",
+      commands: BUILD,
+      section: "build",
+      help: [
+        "check (the Dockerfile's checks), outline or targets instead of a",
+        "build, as buildx's --call; options format=json, ignorestatus=true",
+      ],
+    },
+    parse: (value, { name }) => parseCall(value, name),
+  }),
+  check: toggle({
+    cli: { flag: "check", commands: BUILD, section: "build", help: ["shorthand for --call check"] },
   }),
   progress: text({
     cli: {

@@ -2,7 +2,13 @@
 // the metadata file.
 import { nonEmpty } from "../../../values.js";
 import { InputError } from "../../../errors.js";
-import { parseAnnotations, parseAttestation, parseCompression, parseImageNames } from "../../image.js";
+import {
+  parseAnnotations,
+  parseAttestation,
+  parseAttests,
+  parseCompression,
+  parseImageNames,
+} from "../../image.js";
 import { BUILD, list, text, toggle } from "../row.js";
 
 export const IMAGE_INPUTS = {
@@ -76,6 +82,17 @@ export const IMAGE_INPUTS = {
       help: ["an SBOM attestation: true, false or generator=IMAGE"],
     },
     parse: (value, { name }) => parseAttestation(value, name, ""),
+  }),
+  attests: list({
+    action: "attests",
+    cli: {
+      flag: "attest",
+      value: "type=TYPE,…",
+      commands: BUILD,
+      section: "image",
+      help: ["type=provenance,mode=max or type=sbom, as buildx's --attest"],
+    },
+    parse: (items, { name }) => parseAttests(items, name),
   }),
   metadataFile: text({
     cli: {

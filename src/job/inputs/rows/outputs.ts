@@ -22,7 +22,19 @@ export const OUTPUT_INPUTS = {
     },
     parse: (items, { name, cwd }) => parseOutputs(items, name, cwd),
   }),
+  load: toggle({
+    action: "load",
+    cli: {
+      flag: "load",
+      commands: BUILD,
+      section: "outputs",
+      help: ["load the image into the Docker Engine here", "(DOCKER_HOST or /var/run/docker.sock)"],
+    },
+    default: "false",
+  }),
   uploadArtifact: toggle({ action: "upload-artifact", default: "true" }),
+  // The job summary as an input (build-push-action has only DOCKER_BUILD_SUMMARY, its #1199).
+  summary: toggle({ action: "summary", default: "true" }),
   // The job's id and run attempt by default; matrix legs share both, so they need a name apiece.
   artifactName: text({
     action: "artifact-name",

@@ -10,7 +10,13 @@ import {
   readBuildkitdToml,
   SETUP_BUILDX_FLAGS,
 } from "../../../runner/daemon/config.js";
+import { readBuildxBuilder, type BuildxBuilder } from "../../../runner/buildx-store.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, parseMismatchPolicy } from "../../../runner/options.js";
+import {
+  parseRunnerList,
+  runnerPoolFromSources,
+  type ConfiguredRunner,
+} from "../../../runner/pool-config.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
 import { nonEmpty, parseCount, parseDuration } from "../../../values.js";
@@ -33,6 +39,49 @@ export const RUNNER_INPUTS = {
     env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
     separator: /[,\n]/,
     parse: (items) => items.map(parseEndpoint),
+  }),
+  // A pool whose runners each have their own TLS material, server name and platforms: the action's
+  // YAML list (setup-buildx's `append`), the CLI's file of the same, BUILDKIT_RUNNERS or the flat
+  // BUILDKIT_RUNNER_<i>_* variables.
+  runners: text({
+    action: "runners",
+    cli: {
+      flag: "runners-file",
+      value: "FILE",
+      commands: BOTH,
+      section: "connection",
+      help: [
+        "a YAML list of runners, each with its own endpoint, platforms and",
+        "TLS (setup-buildx's append: name, endpoint, platforms, driver-opts",
+        "cacert/cert/key/servername); or $BUILDKIT_RUNNERS with the same",
+        "text, or BUILDKIT_RUNNER_<i>_ENDPOINT, _TLS_CACERT, _TLS_CERT,",
+        "_TLS_KEY, _TLS_SERVERNAME, _PLATFORMS variables",
+      ],
+    },
+    parse: {
+      action: (value, { name, cwd, mask }) =>
+        nonEmpty(value) ? masked(parseRunnerList(value!, { label: name, baseDir: cwd }), mask) : undefined,
+      cli: (value, { name, env, mask }) => {
+        const runners = runnerPoolFromSources({ env, runnersFile: nonEmpty(value), runnersFileName: name });
+        return runners && masked(runners, mask);
+      },
+    },
+  }),
+  // setup-buildx's builder store: a remote builder it (or docker buildx create) left on disk.
+  builder: text({
+    action: "builder",
+    cli: {
+      flag: "builder",
+      value: "NAME",
+      commands: BOTH,
+      section: "connection",
+      help: [
+        "a remote buildx builder, as setup-buildx leaves it (default",
+        "$BUILDX_BUILDER, else buildx's current builder when it is remote",
+        "and no runner is given otherwise)",
+      ],
+    },
+    parse: (value, { name, env, mask }) => builderInput(nonEmpty(value), name, env, mask),
   }),
   tlsCaCert: text({
     action: "tls-cacert",
@@ -306,4 +355,40 @@ function readablePath(path: string, name: string, cwd: string): string {
     throw new InputError(`${name} "${path}" cannot be read (${(error as NodeJS.ErrnoException).code}).`);
   }
   return full;
+}
+
+/** Client keys loaded from a runner list are secrets: masked before anything can print them. */
+function masked(runners: ConfiguredRunner[], mask: (value: string) => void): ConfiguredRunner[] {
+  for (const runner of runners) if (runner.tls.key) mask(runner.tls.key.toString("utf8").trim());
+  return runners;
+}
+
+/**
+ * The `builder` input: a builder asked for by name is read (and checked) now; otherwise buildx's
+ * own choice (BUILDX_BUILDER, else `current`) is read only when no runner is given otherwise, and
+ * only when it is a remote builder.
+ */
+export interface BuilderInput {
+  /** The name given; undefined when buildx's own choice would apply. */
+  name?: string;
+  read(): BuildxBuilder | undefined;
+}
+
+function builderInput(
+  given: string | undefined,
+  inputName: string,
+  env: NodeJS.ProcessEnv,
+  mask: (value: string) => void,
+): BuilderInput {
+  const withMaskedKeys = (builder: BuildxBuilder | undefined) => {
+    if (builder) masked(builder.runners, mask);
+    return builder;
+  };
+  if (given !== undefined) {
+    const builder = withMaskedKeys(
+      readBuildxBuilder({ env, builder: given, builderInputName: inputName.replace(/^input /, "") }),
+    );
+    return { name: given, read: () => builder };
+  }
+  return { read: () => withMaskedKeys(readBuildxBuilder({ env, remoteOnly: true })) };
 }

@@ -1,0 +1,55 @@
+// Provenance's vcs attrs for a local context in a Git checkout, as buildx records them: the remote
+// without credentials, HEAD's commit, and the local dirs relative to the work tree's root.
+import { describe, it } from "@jest/globals";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { localVcs } from "../../src/job/local-git.js";
+import { tempDir } from "../helpers/temp.js";
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: "t",
+  GIT_AUTHOR_EMAIL: "t@example.invalid",
+  GIT_COMMITTER_NAME: "t",
+  GIT_COMMITTER_EMAIL: "t@example.invalid",
+  GIT_CONFIG_NOSYSTEM: "1",
+};
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, { cwd, env: GIT_ENV }).toString().trim();
+}
+
+/** A checkout with app/ and docker/Dockerfile, its origin given with a token in the URL. */
+function checkout(): { root: string; commit: string } {
+  const root = tempDir("rb-local-git-");
+  mkdirSync(join(root, "app"));
+  mkdirSync(join(root, "docker"));
+  writeFileSync(join(root, "app", "a.txt"), "a\n");
+  writeFileSync(join(root, "docker", "Dockerfile"), "FROM scratch\n");
+  git(root, "init", "-q", "-b", "main");
+  git(root, "add", "-A");
+  git(root, "commit", "-q", "-m", "c");
+  git(root, "remote", "add", "origin", "https://x-access-token:ghs_secret@example.test/o/r.git");
+  return { root, commit: git(root, "rev-parse", "HEAD") };
+}
+
+describe("localVcs", () => {
+  it("gives the remote without credentials, HEAD's commit and the dirs relative to the root", () => {
+    const { root, commit } = checkout();
+    const vcs = localVcs({ context: join(root, "app"), dockerfile: join(root, "docker") }, {});
+    assert.deepEqual(vcs, {
+      source: "https://example.test/o/r.git",
+      revision: commit,
+      localDirs: { context: "app", dockerfile: "docker" },
+    });
+  });
+
+  it("gives nothing outside a work tree, or with BUILDX_GIT_INFO=false", () => {
+    const plain = tempDir("rb-local-git-plain-");
+    assert.equal(localVcs({ context: plain, dockerfile: plain }, {}), undefined);
+    const { root } = checkout();
+    assert.equal(localVcs({ context: root, dockerfile: root }, { BUILDX_GIT_INFO: "false" }), undefined);
+  });
+});
