@@ -92,7 +92,12 @@ export function watchLiveness(
   const watchConnection = (last: connectivityState) => {
     if (stopped) return;
     const now = channel.getConnectivityState(false);
-    if (last === connectivityState.READY && now !== connectivityState.READY) {
+    // SHUTDOWN is our own close of the channel, not a loss.
+    if (
+      last === connectivityState.READY &&
+      now !== connectivityState.READY &&
+      now !== connectivityState.SHUTDOWN
+    ) {
       gone(
         new ConnectionLostError(
           `The connection to the runner at ${address} was lost mid-build (it closed).`,

@@ -115,9 +115,10 @@ export async function runBuild(
     progress.finish();
     const report = progress.failureReport();
     if (report) writeLog(report);
-    // The runner going away is the reason, whatever the calls it cut short said.
+    // The runner going away is the reason, whatever the calls it cut short said; an answer of the
+    // runner's own (an RpcError) says it was there.
     const gone = runnerGone();
-    if (gone && !options.signal?.aborted) throw gone;
+    if (gone && !options.signal?.aborted && !(error instanceof RpcError)) throw gone;
     if (error instanceof RunnerGoneError) throw error;
     // A refused or failed output is the reason, whatever words the runner wraps it in.
     const outputFailure = fileSend?.failure();
@@ -243,7 +244,7 @@ export async function runFrontendCall(
   } catch (error) {
     progress.finish();
     const gone = runnerGone();
-    if (gone && !options.signal?.aborted) throw gone;
+    if (gone && !options.signal?.aborted && !(error instanceof RpcError)) throw gone;
     if (error instanceof RunnerGoneError) throw error;
     const uploadFailure = fileSync.failure();
     if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);

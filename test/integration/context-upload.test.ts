@@ -583,11 +583,16 @@ describe("context upload", () => {
       write(named, "not-named.txt", "left on this machine\n");
       const context = mkdtempSync(join(base, "named-user-"));
       copyFileSync(BUSYBOX, join(context, "busybox"));
-      // One COPY of every file by name: the daemon asks for exactly these paths (followpaths).
+      // Every file copied by name, 100 to a COPY (a Dockerfile line may not exceed 64 KiB): the
+      // daemon asks for exactly these paths (followpaths), 10,000 of them in one request.
+      const copies = Array.from(
+        { length: 100 },
+        (_, i) => `COPY --from=many ${names.slice(i * 100, (i + 1) * 100).join(" ")} /many/`,
+      );
       const dockerfile = [
         "FROM scratch",
         "COPY busybox /bin/busybox",
-        `COPY --from=many ${names.join(" ")} /many/`,
+        ...copies,
         'RUN ["/bin/busybox", "sh", "-c", "ls /many | wc -l; cat /many/f09999.txt"]',
         "",
       ].join("\n");
