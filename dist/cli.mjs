@@ -41570,7 +41570,10 @@ function watchLiveness(client, onGone) {
         if (stopped)
             return;
         const now = channel.getConnectivityState(false);
-        if (last === src/* connectivityState */.LO.READY && now !== src/* connectivityState */.LO.READY) {
+        // SHUTDOWN is our own close of the channel, not a loss.
+        if (last === src/* connectivityState */.LO.READY &&
+            now !== src/* connectivityState */.LO.READY &&
+            now !== src/* connectivityState */.LO.SHUTDOWN) {
             gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (it closed).`, address));
             return;
         }
@@ -47192,9 +47195,10 @@ async function runBuild(client, plan, request, options) {
         const report = progress.failureReport();
         if (report)
             writeLog(report);
-        // The runner going away is the reason, whatever the calls it cut short said.
+        // The runner going away is the reason, whatever the calls it cut short said; an answer of the
+        // runner's own (an RpcError) says it was there.
         const gone = runnerGone();
-        if (gone && !options.signal?.aborted)
+        if (gone && !options.signal?.aborted && !(error instanceof buildkit/* RpcError */.Qc))
             throw gone;
         if (error instanceof buildkit/* RunnerGoneError */.Gx)
             throw error;
@@ -47310,7 +47314,7 @@ async function runFrontendCall(client, plan, request, call, options) {
     catch (error) {
         progress.finish();
         const gone = runnerGone();
-        if (gone && !options.signal?.aborted)
+        if (gone && !options.signal?.aborted && !(error instanceof buildkit/* RpcError */.Qc))
             throw gone;
         if (error instanceof buildkit/* RunnerGoneError */.Gx)
             throw error;
