@@ -4202,7 +4202,7 @@ var __webpack_unused_export__;
  *
  */
 __webpack_unused_export__ = ({ value: true });
-__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.O2 = exports.gq = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Kj = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.h5 = __webpack_unused_export__ = exports.OS = exports.z3 = void 0;
+__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.O2 = exports.gq = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Kj = __webpack_unused_export__ = __webpack_unused_export__ = exports.LO = exports.h5 = __webpack_unused_export__ = exports.OS = exports.z3 = void 0;
 const call_credentials_1 = __nccwpck_require__(9190);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return call_credentials_1.CallCredentials; } });
 const channel_1 = __nccwpck_require__(6918);
@@ -4210,7 +4210,7 @@ __webpack_unused_export__ = ({ enumerable: true, get: function () { return chann
 const compression_algorithms_1 = __nccwpck_require__(4130);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return compression_algorithms_1.CompressionAlgorithms; } });
 const connectivity_state_1 = __nccwpck_require__(778);
-__webpack_unused_export__ = ({ enumerable: true, get: function () { return connectivity_state_1.ConnectivityState; } });
+Object.defineProperty(exports, "LO", ({ enumerable: true, get: function () { return connectivity_state_1.ConnectivityState; } }));
 const channel_credentials_1 = __nccwpck_require__(2257);
 __webpack_unused_export__ = ({ enumerable: true, get: function () { return channel_credentials_1.ChannelCredentials; } });
 const client_1 = __nccwpck_require__(4210);
@@ -33138,30 +33138,40 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 7600:
+/***/ 4241:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   Us: () => (/* reexport */ BuildkitClient),
-  Ru: () => (/* reexport */ errors_BuildkitError),
-  cc: () => (/* reexport */ errors_CancelledError),
+  Ru: () => (/* reexport */ BuildkitError),
+  cc: () => (/* reexport */ CancelledError),
   Rc: () => (/* reexport */ ConnectionError),
   Y: () => (/* reexport */ ContextReadError),
   mP: () => (/* reexport */ DEFAULT_ENDPOINT),
   HN: () => (/* reexport */ DEFAULT_SSH_ID),
   cY: () => (/* reexport */ EndpointError),
+  aY: () => (/* reexport */ GitContextError),
   sU: () => (/* reexport */ MAX_SECRET_BYTES),
   Qc: () => (/* reexport */ RpcError),
+  Gx: () => (/* reexport */ RunnerGoneError),
+  k$: () => (/* reexport */ RunnerUnresponsiveError),
   Nn: () => (/* reexport */ Session),
   AI: () => (/* reexport */ TlsConfigError),
   y1: () => (/* reexport */ authService),
+  rp: () => (/* reexport */ callFrontend),
+  _1: () => (/* reexport */ contentStoreService),
+  ES: () => (/* reexport */ describeGitFetchFailure),
   CO: () => (/* reexport */ fileSendService),
   lp: () => (/* reexport */ fileSyncService),
   Bq: () => (/* reexport */ formatPlatform),
+  DB: () => (/* reexport */ gitAuthSecretIds),
+  IO: () => (/* reexport */ gitContextAttrs),
+  hK: () => (/* reexport */ gitHost),
   u2: () => (/* reexport */ hasTls),
   WX: () => (/* reexport */ healthService),
+  m8: () => (/* reexport */ isGitUrl),
   cW: () => (/* reexport */ isLoopbackHost),
   SR: () => (/* reexport */ isPemText),
   DU: () => (/* reexport */ loadTlsMaterial),
@@ -33171,12 +33181,13 @@ __nccwpck_require__.d(__webpack_exports__, {
   Y8: () => (/* reexport */ parsePlatform),
   Z2: () => (/* reexport */ secretsService),
   dj: () => (/* reexport */ silenceIpServerNameWarning),
-  kH: () => (/* reexport */ solve_solve),
+  kH: () => (/* reexport */ solve),
   ai: () => (/* reexport */ sshService),
-  St: () => (/* reexport */ tlsInputsFromDir)
+  St: () => (/* reexport */ tlsInputsFromDir),
+  rl: () => (/* reexport */ watchLiveness)
 });
 
-// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, FileSendError, GitContextError, SshDialer, UnsafeOutputPathError, callFrontend, describeGitFetchFailure, describeSshFailure, gitAuthSecretIds, gitContextAttrs, gitHost, grpcTarget, isGitUrl, sshArguments
+// UNUSED EXPORTS: BUILDCTL_TLS_FLAGS, ConnectionLostError, FileSendError, SshDialer, UnsafeOutputPathError, describeSshFailure, grpcTarget, sshArguments
 
 // EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/index.js
 var src = __nccwpck_require__(3033);
@@ -33186,19 +33197,19 @@ var external_node_net_ = __nccwpck_require__(7030);
 // Typed errors of the BuildKit client. Each carries a complete sentence for a person: the
 // adapters print `message` as it is and never a stack trace for these.
 /** The base of every error that the client library raises on purpose. */
-class errors_BuildkitError extends Error {
+class BuildkitError extends Error {
     name = "BuildkitError";
 }
 /** An endpoint that cannot be parsed or uses a scheme we do not speak. */
-class EndpointError extends errors_BuildkitError {
+class EndpointError extends BuildkitError {
     name = "EndpointError";
 }
 /** TLS material that is missing, unreadable, malformed or inconsistent. */
-class TlsConfigError extends errors_BuildkitError {
+class TlsConfigError extends BuildkitError {
     name = "TlsConfigError";
 }
 /** The runner could not be reached, did not answer in time, or refused the connection. */
-class ConnectionError extends errors_BuildkitError {
+class ConnectionError extends BuildkitError {
     endpoint;
     name = "ConnectionError";
     constructor(message, endpoint) {
@@ -33206,8 +33217,23 @@ class ConnectionError extends errors_BuildkitError {
         this.endpoint = endpoint;
     }
 }
+/**
+ * The runner went away while a build was running on it: the connection dropped, or the runner
+ * stopped answering. The build itself did not fail, so it may be run again on another runner.
+ */
+class RunnerGoneError extends ConnectionError {
+    name = "RunnerGoneError";
+}
+/** The connection to the runner closed or was reset mid-build. */
+class ConnectionLostError extends RunnerGoneError {
+    name = "ConnectionLostError";
+}
+/** The runner (or the link to it) stopped answering mid-build: frozen, or packets black-holed. */
+class RunnerUnresponsiveError extends RunnerGoneError {
+    name = "RunnerUnresponsiveError";
+}
 /** The runner answered a call with an error status. */
-class RpcError extends errors_BuildkitError {
+class RpcError extends BuildkitError {
     code;
     details;
     sources;
@@ -33222,11 +33248,11 @@ class RpcError extends errors_BuildkitError {
     }
 }
 /** The operation was cancelled through its AbortSignal. */
-class errors_CancelledError extends errors_BuildkitError {
+class CancelledError extends BuildkitError {
     name = "CancelledError";
 }
 /** A build output could not be received. */
-class FileSendError extends errors_BuildkitError {
+class FileSendError extends BuildkitError {
     name = "FileSendError";
 }
 /** The runner sent a path that would land outside the destination; nothing was written there. */
@@ -38799,32 +38825,6 @@ function fileDesc(b64, imports) {
     return reg.getFile(root.name);
 }
 
-;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/codegenv2/service.js
-// Copyright 2021-2026 Buf Technologies, Inc.
-//
-// Licensed under the Apache License, Version 2.0 (the "License");
-// you may not use this file except in compliance with the License.
-// You may obtain a copy of the License at
-//
-//      http://www.apache.org/licenses/LICENSE-2.0
-//
-// Unless required by applicable law or agreed to in writing, software
-// distributed under the License is distributed on an "AS IS" BASIS,
-// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-// See the License for the specific language governing permissions and
-// limitations under the License.
-/**
- * Hydrate a service descriptor.
- *
- * @private
- */
-function service_serviceDesc(file, path, ...paths) {
-    if (paths.length > 0) {
-        throw new Error();
-    }
-    return file.services[path];
-}
-
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/timestamp_pb.js
 // Copyright 2021-2026 Buf Technologies, Inc.
 //
@@ -38849,7 +38849,125 @@ const file_google_protobuf_timestamp = /*@__PURE__*/ fileDesc("Ch9nb29nbGUvcHJvd
  * Describes the message google.protobuf.Timestamp.
  * Use `create(TimestampSchema)` to create a new message.
  */
-const TimestampSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_timestamp, 0)));
+const TimestampSchema = /*@__PURE__*/ message_messageDesc(file_google_protobuf_timestamp, 0);
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/timestamp.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+
+/**
+ * Create a google.protobuf.Timestamp for the current time.
+ */
+function timestampNow() {
+    return timestampFromDate(new Date());
+}
+/**
+ * Create a google.protobuf.Timestamp message from an ECMAScript Date.
+ */
+function timestampFromDate(date) {
+    return timestampFromMs(date.getTime());
+}
+/**
+ * Convert a google.protobuf.Timestamp message to an ECMAScript Date.
+ */
+function timestampDate(timestamp) {
+    return new Date(timestampMs(timestamp));
+}
+/**
+ * Create a google.protobuf.Timestamp message from a Unix timestamp in milliseconds.
+ */
+function timestampFromMs(timestampMs) {
+    const seconds = Math.floor(timestampMs / 1000);
+    return create(TimestampSchema, {
+        seconds: protoInt64.parse(seconds),
+        nanos: (timestampMs - seconds * 1000) * 1000000,
+    });
+}
+/**
+ * Convert a google.protobuf.Timestamp to a Unix timestamp in milliseconds.
+ */
+function timestampMs(timestamp) {
+    return (Number(timestamp.seconds) * 1000 + Math.round(timestamp.nanos / 1000000));
+}
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/codegenv2/service.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+/**
+ * Hydrate a service descriptor.
+ *
+ * @private
+ */
+function serviceDesc(file, path, ...paths) {
+    if (paths.length > 0) {
+        throw new Error();
+    }
+    return file.services[path];
+}
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/any_pb.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+/**
+ * Describes the file google/protobuf/any.proto.
+ */
+const file_google_protobuf_any = /*@__PURE__*/ fileDesc("Chlnb29nbGUvcHJvdG9idWYvYW55LnByb3RvEg9nb29nbGUucHJvdG9idWYiJgoDQW55EhAKCHR5cGVfdXJsGAEgASgJEg0KBXZhbHVlGAIgASgMQnYKE2NvbS5nb29nbGUucHJvdG9idWZCCEFueVByb3RvUAFaLGdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2FueXBiogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM");
+/**
+ * Describes the message google.protobuf.Any.
+ * Use `create(AnySchema)` to create a new message.
+ */
+const AnySchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_any, 0)));
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/google/rpc/status_pb.ts
+// The error model that gRPC servers put, marshalled, in the grpc-status-details-bin trailer.
+
+
+/**
+ * Describes the file google/rpc/status.proto.
+ */
+const file_google_rpc_status = /*@__PURE__*/ fileDesc("Chdnb29nbGUvcnBjL3N0YXR1cy5wcm90bxIKZ29vZ2xlLnJwYyJOCgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55YgZwcm90bzM", [file_google_protobuf_any]);
+/**
+ * Describes the message google.rpc.Status.
+ * Use `create(StatusSchema)` to create a new message.
+ */
+const StatusSchema = /*@__PURE__*/ message_messageDesc(file_google_rpc_status, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/pb/ops_pb.ts
 // The few LLB messages (solver/pb/ops.proto at v0.32.2) that the Control messages refer to.
@@ -38921,10 +39039,11 @@ const BuildkitVersionSchema = /*@__PURE__*/ (/* unused pure expression or super 
 
 
 
+
 /**
  * Describes the file moby/buildkit/v1/control.proto.
  */
-const file_moby_buildkit_v1_control = /*@__PURE__*/ fileDesc("Ch5tb2J5L2J1aWxka2l0L3YxL2NvbnRyb2wucHJvdG8SEG1vYnkuYnVpbGRraXQudjEiigEKDFBydW5lUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSCwoDYWxsGAIgASgIEhUKDWtlZXBfZHVyYXRpb24YAyABKAMSFgoOcmVzZXJ2ZWRfc3BhY2UYBCABKAMSFgoObWF4X3VzZWRfc3BhY2UYBSABKAMSFgoObWluX2ZyZWVfc3BhY2UYBiABKAMiNQoQRGlza1VzYWdlUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSEQoJYWdlX2xpbWl0GAIgASgDIkIKEURpc2tVc2FnZVJlc3BvbnNlEi0KBnJlY29yZBgBIAMoCzIdLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQingIKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEg8KB211dGFibGUYAiABKAgSDgoGaW5fdXNlGAMgASgIEgwKBHNpemUYBCABKAMSEgoGcGFyZW50GAUgASgJQgIYARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3VzYWdlX2NvdW50GAggASgDEhMKC2Rlc2NyaXB0aW9uGAkgASgJEhMKC3JlY29yZF90eXBlGAogASgJEg4KBnNoYXJlZBgLIAEoCBIPCgdwYXJlbnRzGAwgAygJIrAGCgxTb2x2ZVJlcXVlc3QSCwoDcmVmGAEgASgJEiIKCmRlZmluaXRpb24YAiABKAsyDi5wYi5EZWZpbml0aW9uEhsKE2V4cG9ydGVyX2RlcHJlY2F0ZWQYAyABKAkSXgoZZXhwb3J0ZXJfYXR0cnNfZGVwcmVjYXRlZBgEIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSDwoHc2Vzc2lvbhgFIAEoCRIQCghmcm9udGVuZBgGIAEoCRJJCg5mcm9udGVuZF9hdHRycxgHIAMoCzIxLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkZyb250ZW5kQXR0cnNFbnRyeRItCgVjYWNoZRgIIAEoCzIeLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zEhQKDGVudGl0bGVtZW50cxgJIAMoCRJLCg9mcm9udGVuZF9pbnB1dHMYCiADKAsyMi5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVxdWVzdC5Gcm9udGVuZElucHV0c0VudHJ5EhAKCGludGVybmFsGAsgASgIEi0KCWV4cG9ydGVycxgNIAMoCzIaLm1vYnkuYnVpbGRraXQudjEuRXhwb3J0ZXISHwoXZW5hYmxlX3Nlc3Npb25fZXhwb3J0ZXIYDiABKAgSHQoVc291cmNlX3BvbGljeV9zZXNzaW9uGA8gASgJEh0KFWNvbXBhdGliaWxpdHlfdmVyc2lvbhgQIAEoAxIVCg1wcm94eV9uZXR3b3JrGBEgASgIGj4KHEV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJGcm9udGVuZEF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARpFChNGcm9udGVuZElucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIdCgV2YWx1ZRgCIAEoCzIOLnBiLkRlZmluaXRpb246AjgBInwKCEV4cG9ydGVyEgwKBHR5cGUYASABKAkSNAoFYXR0cnMYAiADKAsyJS5tb2J5LmJ1aWxka2l0LnYxLkV4cG9ydGVyLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInoKDENhY2hlT3B0aW9ucxI0CgdleHBvcnRzGAQgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeRI0CgdpbXBvcnRzGAUgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeSKOAQoRQ2FjaGVPcHRpb25zRW50cnkSDAoEdHlwZRgBIAEoCRI9CgVhdHRycxgCIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zRW50cnkuQXR0cnNFbnRyeRosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKDVNvbHZlUmVzcG9uc2USUAoRZXhwb3J0ZXJfcmVzcG9uc2UYASADKAsyNS5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2UuRXhwb3J0ZXJSZXNwb25zZUVudHJ5GjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhwKDVN0YXR1c1JlcXVlc3QSCwoDcmVmGAEgASgJIswBCg5TdGF0dXNSZXNwb25zZRIqCgh2ZXJ0ZXhlcxgBIAMoCzIYLm1vYnkuYnVpbGRraXQudjEuVmVydGV4EjAKCHN0YXR1c2VzGAIgAygLMh4ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhTdGF0dXMSKQoEbG9ncxgDIAMoCzIbLm1vYnkuYnVpbGRraXQudjEuVmVydGV4TG9nEjEKCHdhcm5pbmdzGAQgAygLMh8ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhXYXJuaW5nItwBCgZWZXJ0ZXgSDgoGZGlnZXN0GAEgASgJEg4KBmlucHV0cxgCIAMoCRIMCgRuYW1lGAMgASgJEg4KBmNhY2hlZBgEIAEoCBIrCgdzdGFydGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAcgASgJEikKDnByb2dyZXNzX2dyb3VwGAggASgLMhEucGIuUHJvZ3Jlc3NHcm91cCLjAQoMVmVydGV4U3RhdHVzEgoKAmlkGAEgASgJEg4KBnZlcnRleBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB2N1cnJlbnQYBCABKAMSDQoFdG90YWwYBSABKAMSLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzdGFydGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKCVZlcnRleExvZxIOCgZ2ZXJ0ZXgYASABKAkSLQoJdGltZXN0YW1wGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAyABKAMSCwoDbXNnGAQgASgMIpMBCg1WZXJ0ZXhXYXJuaW5nEg4KBnZlcnRleBgBIAEoCRINCgVsZXZlbBgCIAEoAxINCgVzaG9ydBgDIAEoDBIOCgZkZXRhaWwYBCADKAwSCwoDdXJsGAUgASgJEhwKBGluZm8YBiABKAsyDi5wYi5Tb3VyY2VJbmZvEhkKBnJhbmdlcxgHIAMoCzIJLnBiLlJhbmdlIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMIiQKEkxpc3RXb3JrZXJzUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkiSwoTTGlzdFdvcmtlcnNSZXNwb25zZRI0CgZyZWNvcmQYASADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCINCgtJbmZvUmVxdWVzdCJRCgxJbmZvUmVzcG9uc2USQQoQYnVpbGRraXRfdmVyc2lvbhgBIAEoCzInLm1vYnkuYnVpbGRraXQudjEudHlwZXMuQnVpbGRraXRWZXJzaW9uMrQECgdDb250cm9sElQKCURpc2tVc2FnZRIiLm1vYnkuYnVpbGRraXQudjEuRGlza1VzYWdlUmVxdWVzdBojLm1vYnkuYnVpbGRraXQudjEuRGlza1VzYWdlUmVzcG9uc2USSAoFUHJ1bmUSHi5tb2J5LmJ1aWxka2l0LnYxLlBydW5lUmVxdWVzdBodLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQwARJICgVTb2x2ZRIeLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0Gh8ubW9ieS5idWlsZGtpdC52MS5Tb2x2ZVJlc3BvbnNlEk0KBlN0YXR1cxIfLm1vYnkuYnVpbGRraXQudjEuU3RhdHVzUmVxdWVzdBogLm1vYnkuYnVpbGRraXQudjEuU3RhdHVzUmVzcG9uc2UwARJNCgdTZXNzaW9uEh4ubW9ieS5idWlsZGtpdC52MS5CeXRlc01lc3NhZ2UaHi5tb2J5LmJ1aWxka2l0LnYxLkJ5dGVzTWVzc2FnZSgBMAESWgoLTGlzdFdvcmtlcnMSJC5tb2J5LmJ1aWxka2l0LnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLm1vYnkuYnVpbGRraXQudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJFCgRJbmZvEh0ubW9ieS5idWlsZGtpdC52MS5JbmZvUmVxdWVzdBoeLm1vYnkuYnVpbGRraXQudjEuSW5mb1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_moby_buildkit_v1_types_worker, file_pb_ops]);
+const file_moby_buildkit_v1_control = /*@__PURE__*/ fileDesc("Ch5tb2J5L2J1aWxka2l0L3YxL2NvbnRyb2wucHJvdG8SEG1vYnkuYnVpbGRraXQudjEiigEKDFBydW5lUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSCwoDYWxsGAIgASgIEhUKDWtlZXBfZHVyYXRpb24YAyABKAMSFgoOcmVzZXJ2ZWRfc3BhY2UYBCABKAMSFgoObWF4X3VzZWRfc3BhY2UYBSABKAMSFgoObWluX2ZyZWVfc3BhY2UYBiABKAMiNQoQRGlza1VzYWdlUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkSEQoJYWdlX2xpbWl0GAIgASgDIkIKEURpc2tVc2FnZVJlc3BvbnNlEi0KBnJlY29yZBgBIAMoCzIdLm1vYnkuYnVpbGRraXQudjEuVXNhZ2VSZWNvcmQingIKC1VzYWdlUmVjb3JkEgoKAmlkGAEgASgJEg8KB211dGFibGUYAiABKAgSDgoGaW5fdXNlGAMgASgIEgwKBHNpemUYBCABKAMSEgoGcGFyZW50GAUgASgJQgIYARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3VzYWdlX2NvdW50GAggASgDEhMKC2Rlc2NyaXB0aW9uGAkgASgJEhMKC3JlY29yZF90eXBlGAogASgJEg4KBnNoYXJlZBgLIAEoCBIPCgdwYXJlbnRzGAwgAygJIrAGCgxTb2x2ZVJlcXVlc3QSCwoDcmVmGAEgASgJEiIKCmRlZmluaXRpb24YAiABKAsyDi5wYi5EZWZpbml0aW9uEhsKE2V4cG9ydGVyX2RlcHJlY2F0ZWQYAyABKAkSXgoZZXhwb3J0ZXJfYXR0cnNfZGVwcmVjYXRlZBgEIAMoCzI7Lm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSDwoHc2Vzc2lvbhgFIAEoCRIQCghmcm9udGVuZBgGIAEoCRJJCg5mcm9udGVuZF9hdHRycxgHIAMoCzIxLm1vYnkuYnVpbGRraXQudjEuU29sdmVSZXF1ZXN0LkZyb250ZW5kQXR0cnNFbnRyeRItCgVjYWNoZRgIIAEoCzIeLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zEhQKDGVudGl0bGVtZW50cxgJIAMoCRJLCg9mcm9udGVuZF9pbnB1dHMYCiADKAsyMi5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVxdWVzdC5Gcm9udGVuZElucHV0c0VudHJ5EhAKCGludGVybmFsGAsgASgIEi0KCWV4cG9ydGVycxgNIAMoCzIaLm1vYnkuYnVpbGRraXQudjEuRXhwb3J0ZXISHwoXZW5hYmxlX3Nlc3Npb25fZXhwb3J0ZXIYDiABKAgSHQoVc291cmNlX3BvbGljeV9zZXNzaW9uGA8gASgJEh0KFWNvbXBhdGliaWxpdHlfdmVyc2lvbhgQIAEoAxIVCg1wcm94eV9uZXR3b3JrGBEgASgIGj4KHEV4cG9ydGVyQXR0cnNEZXByZWNhdGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo0ChJGcm9udGVuZEF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARpFChNGcm9udGVuZElucHV0c0VudHJ5EgsKA2tleRgBIAEoCRIdCgV2YWx1ZRgCIAEoCzIOLnBiLkRlZmluaXRpb246AjgBInwKCEV4cG9ydGVyEgwKBHR5cGUYASABKAkSNAoFYXR0cnMYAiADKAsyJS5tb2J5LmJ1aWxka2l0LnYxLkV4cG9ydGVyLkF0dHJzRW50cnkaLAoKQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInoKDENhY2hlT3B0aW9ucxI0CgdleHBvcnRzGAQgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeRI0CgdpbXBvcnRzGAUgAygLMiMubW9ieS5idWlsZGtpdC52MS5DYWNoZU9wdGlvbnNFbnRyeSKOAQoRQ2FjaGVPcHRpb25zRW50cnkSDAoEdHlwZRgBIAEoCRI9CgVhdHRycxgCIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQ2FjaGVPcHRpb25zRW50cnkuQXR0cnNFbnRyeRosCgpBdHRyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEimgEKDVNvbHZlUmVzcG9uc2USUAoRZXhwb3J0ZXJfcmVzcG9uc2UYASADKAsyNS5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2UuRXhwb3J0ZXJSZXNwb25zZUVudHJ5GjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhwKDVN0YXR1c1JlcXVlc3QSCwoDcmVmGAEgASgJIswBCg5TdGF0dXNSZXNwb25zZRIqCgh2ZXJ0ZXhlcxgBIAMoCzIYLm1vYnkuYnVpbGRraXQudjEuVmVydGV4EjAKCHN0YXR1c2VzGAIgAygLMh4ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhTdGF0dXMSKQoEbG9ncxgDIAMoCzIbLm1vYnkuYnVpbGRraXQudjEuVmVydGV4TG9nEjEKCHdhcm5pbmdzGAQgAygLMh8ubW9ieS5idWlsZGtpdC52MS5WZXJ0ZXhXYXJuaW5nItwBCgZWZXJ0ZXgSDgoGZGlnZXN0GAEgASgJEg4KBmlucHV0cxgCIAMoCRIMCgRuYW1lGAMgASgJEg4KBmNhY2hlZBgEIAEoCBIrCgdzdGFydGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAcgASgJEikKDnByb2dyZXNzX2dyb3VwGAggASgLMhEucGIuUHJvZ3Jlc3NHcm91cCLjAQoMVmVydGV4U3RhdHVzEgoKAmlkGAEgASgJEg4KBnZlcnRleBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB2N1cnJlbnQYBCABKAMSDQoFdG90YWwYBSABKAMSLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzdGFydGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKCVZlcnRleExvZxIOCgZ2ZXJ0ZXgYASABKAkSLQoJdGltZXN0YW1wGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAyABKAMSCwoDbXNnGAQgASgMIpMBCg1WZXJ0ZXhXYXJuaW5nEg4KBnZlcnRleBgBIAEoCRINCgVsZXZlbBgCIAEoAxINCgVzaG9ydBgDIAEoDBIOCgZkZXRhaWwYBCADKAwSCwoDdXJsGAUgASgJEhwKBGluZm8YBiABKAsyDi5wYi5Tb3VyY2VJbmZvEhkKBnJhbmdlcxgHIAMoCzIJLnBiLlJhbmdlIhwKDEJ5dGVzTWVzc2FnZRIMCgRkYXRhGAEgASgMIiQKEkxpc3RXb3JrZXJzUmVxdWVzdBIOCgZmaWx0ZXIYASADKAkiSwoTTGlzdFdvcmtlcnNSZXNwb25zZRI0CgZyZWNvcmQYASADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCINCgtJbmZvUmVxdWVzdCJRCgxJbmZvUmVzcG9uc2USQQoQYnVpbGRraXRfdmVyc2lvbhgBIAEoCzInLm1vYnkuYnVpbGRraXQudjEudHlwZXMuQnVpbGRraXRWZXJzaW9uImoKE0J1aWxkSGlzdG9yeVJlcXVlc3QSEwoLYWN0aXZlX29ubHkYASABKAgSCwoDcmVmGAIgASgJEhIKCmVhcmx5X2V4aXQYAyABKAgSDgoGZmlsdGVyGAQgAygJEg0KBWxpbWl0GAUgASgFIoABChFCdWlsZEhpc3RvcnlFdmVudBI1CgR0eXBlGAEgASgOMicubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlFdmVudFR5cGUSNAoGcmVjb3JkGAIgASgLMiQubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZWNvcmQi4QcKEkJ1aWxkSGlzdG9yeVJlY29yZBILCgNyZWYYASABKAkSEAoIZnJvbnRlbmQYAiABKAkSTwoOZnJvbnRlbmRfYXR0cnMYAyADKAsyNy5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkSGlzdG9yeVJlY29yZC5Gcm9udGVuZEF0dHJzRW50cnkSLQoJZXhwb3J0ZXJzGAQgAygLMhoubW9ieS5idWlsZGtpdC52MS5FeHBvcnRlchIhCgVlcnJvchgFIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoEbG9ncxgIIAEoCzIcLm1vYnkuYnVpbGRraXQudjEuRGVzY3JpcHRvchJVChFleHBvcnRlcl9yZXNwb25zZRgJIAMoCzI6Lm1vYnkuYnVpbGRraXQudjEuQnVpbGRIaXN0b3J5UmVjb3JkLkV4cG9ydGVyUmVzcG9uc2VFbnRyeRIxCgZyZXN1bHQYCiABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkUmVzdWx0SW5mbxJCCgdyZXN1bHRzGAsgAygLMjEubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZWNvcmQuUmVzdWx0c0VudHJ5EhIKCmdlbmVyYXRpb24YDCABKAUSKwoFdHJhY2UYDSABKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISDgoGcGlubmVkGA4gASgIEhgKEG51bV9jYWNoZWRfc3RlcHMYDyABKAUSFwoPbnVtX3RvdGFsX3N0ZXBzGBAgASgFEhsKE251bV9jb21wbGV0ZWRfc3RlcHMYESABKAUSNAoOZXh0ZXJuYWxfZXJyb3IYEiABKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISFAoMbnVtX3dhcm5pbmdzGBMgASgFGjQKEkZyb250ZW5kQXR0cnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjcKFUV4cG9ydGVyUmVzcG9uc2VFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGlEKDFJlc3VsdHNFbnRyeRILCgNrZXkYASABKAkSMAoFdmFsdWUYAiABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLkJ1aWxkUmVzdWx0SW5mbzoCOAEijQIKD0J1aWxkUmVzdWx0SW5mbxI3ChFyZXN1bHRfZGVwcmVjYXRlZBgBIAEoCzIcLm1vYnkuYnVpbGRraXQudjEuRGVzY3JpcHRvchIyCgxhdHRlc3RhdGlvbnMYAiADKAsyHC5tb2J5LmJ1aWxka2l0LnYxLkRlc2NyaXB0b3ISPwoHcmVzdWx0cxgDIAMoCzIuLm1vYnkuYnVpbGRraXQudjEuQnVpbGRSZXN1bHRJbmZvLlJlc3VsdHNFbnRyeRpMCgxSZXN1bHRzRW50cnkSCwoDa2V5GAEgASgDEisKBXZhbHVlGAIgASgLMhwubW9ieS5idWlsZGtpdC52MS5EZXNjcmlwdG9yOgI4ASK2AQoKRGVzY3JpcHRvchISCgptZWRpYV90eXBlGAEgASgJEg4KBmRpZ2VzdBgCIAEoCRIMCgRzaXplGAMgASgDEkIKC2Fubm90YXRpb25zGAUgAygLMi0ubW9ieS5idWlsZGtpdC52MS5EZXNjcmlwdG9yLkFubm90YXRpb25zRW50cnkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKj8KFUJ1aWxkSGlzdG9yeUV2ZW50VHlwZRILCgdTVEFSVEVEEAASDAoIQ09NUExFVEUQARILCgdERUxFVEVEEAIymAUKB0NvbnRyb2wSVAoJRGlza1VzYWdlEiIubW9ieS5idWlsZGtpdC52MS5EaXNrVXNhZ2VSZXF1ZXN0GiMubW9ieS5idWlsZGtpdC52MS5EaXNrVXNhZ2VSZXNwb25zZRJICgVQcnVuZRIeLm1vYnkuYnVpbGRraXQudjEuUHJ1bmVSZXF1ZXN0Gh0ubW9ieS5idWlsZGtpdC52MS5Vc2FnZVJlY29yZDABEkgKBVNvbHZlEh4ubW9ieS5idWlsZGtpdC52MS5Tb2x2ZVJlcXVlc3QaHy5tb2J5LmJ1aWxka2l0LnYxLlNvbHZlUmVzcG9uc2USTQoGU3RhdHVzEh8ubW9ieS5idWlsZGtpdC52MS5TdGF0dXNSZXF1ZXN0GiAubW9ieS5idWlsZGtpdC52MS5TdGF0dXNSZXNwb25zZTABEk0KB1Nlc3Npb24SHi5tb2J5LmJ1aWxka2l0LnYxLkJ5dGVzTWVzc2FnZRoeLm1vYnkuYnVpbGRraXQudjEuQnl0ZXNNZXNzYWdlKAEwARJaCgtMaXN0V29ya2VycxIkLm1vYnkuYnVpbGRraXQudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUubW9ieS5idWlsZGtpdC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkUKBEluZm8SHS5tb2J5LmJ1aWxka2l0LnYxLkluZm9SZXF1ZXN0Gh4ubW9ieS5idWlsZGtpdC52MS5JbmZvUmVzcG9uc2USYgoSTGlzdGVuQnVpbGRIaXN0b3J5EiUubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlSZXF1ZXN0GiMubW9ieS5idWlsZGtpdC52MS5CdWlsZEhpc3RvcnlFdmVudDABYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_rpc_status, file_moby_buildkit_v1_types_worker, file_pb_ops]);
 /**
  * Describes the message moby.buildkit.v1.PruneRequest.
  * Use `create(PruneRequestSchema)` to create a new message.
@@ -39026,9 +39145,56 @@ const InfoRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ n
  */
 const InfoResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 19)));
 /**
+ * Describes the message moby.buildkit.v1.BuildHistoryRequest.
+ * Use `create(BuildHistoryRequestSchema)` to create a new message.
+ */
+const BuildHistoryRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 20)));
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryEvent.
+ * Use `create(BuildHistoryEventSchema)` to create a new message.
+ */
+const BuildHistoryEventSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 21)));
+/**
+ * Describes the message moby.buildkit.v1.BuildHistoryRecord.
+ * Use `create(BuildHistoryRecordSchema)` to create a new message.
+ */
+const BuildHistoryRecordSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 22)));
+/**
+ * Describes the message moby.buildkit.v1.BuildResultInfo.
+ * Use `create(BuildResultInfoSchema)` to create a new message.
+ */
+const BuildResultInfoSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 23)));
+/**
+ * Describes the message moby.buildkit.v1.Descriptor.
+ * Use `create(DescriptorSchema)` to create a new message.
+ */
+const DescriptorSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_moby_buildkit_v1_control, 24)));
+/**
+ * @generated from enum moby.buildkit.v1.BuildHistoryEventType
+ */
+var BuildHistoryEventType;
+(function (BuildHistoryEventType) {
+    /**
+     * @generated from enum value: STARTED = 0;
+     */
+    BuildHistoryEventType[BuildHistoryEventType["STARTED"] = 0] = "STARTED";
+    /**
+     * @generated from enum value: COMPLETE = 1;
+     */
+    BuildHistoryEventType[BuildHistoryEventType["COMPLETE"] = 1] = "COMPLETE";
+    /**
+     * @generated from enum value: DELETED = 2;
+     */
+    BuildHistoryEventType[BuildHistoryEventType["DELETED"] = 2] = "DELETED";
+})(BuildHistoryEventType || (BuildHistoryEventType = {}));
+/**
+ * Describes the enum moby.buildkit.v1.BuildHistoryEventType.
+ */
+const BuildHistoryEventTypeSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_moby_buildkit_v1_control, 0)));
+/**
  * @generated from service moby.buildkit.v1.Control
  */
-const Control = /*@__PURE__*/ service_serviceDesc(file_moby_buildkit_v1_control, 0);
+const Control = /*@__PURE__*/ serviceDesc(file_moby_buildkit_v1_control, 0);
 
 ;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/reflect/error.js
 // Copyright 2021-2026 Buf Technologies, Inc.
@@ -39768,7 +39934,7 @@ function cancelOnAbort(call, signal) {
     signal.addEventListener("abort", onAbort, { once: true });
     return () => signal.removeEventListener("abort", onAbort);
 }
-function rpc_callUnary(client, method, request, options) {
+function callUnary(client, method, request, options) {
     return new Promise((resolve, reject) => {
         let stopListening = () => { };
         const call = client.makeUnaryRequest(methodPath(method), serializer(method.input), deserializer(method.output), create(method.input, request), options.metadata ?? new src/* Metadata */.OS(), options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs }, (error, response) => {
@@ -39793,49 +39959,9 @@ function callBidiStream(client, method, options) {
     call.once("close", stopListening);
     return call;
 }
-function rpc_isServiceError(error) {
+function isServiceError(error) {
     return error instanceof Error && typeof error.code === "number";
 }
-
-;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/any_pb.js
-// Copyright 2021-2026 Buf Technologies, Inc.
-//
-// Licensed under the Apache License, Version 2.0 (the "License");
-// you may not use this file except in compliance with the License.
-// You may obtain a copy of the License at
-//
-//      http://www.apache.org/licenses/LICENSE-2.0
-//
-// Unless required by applicable law or agreed to in writing, software
-// distributed under the License is distributed on an "AS IS" BASIS,
-// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-// See the License for the specific language governing permissions and
-// limitations under the License.
-
-
-/**
- * Describes the file google/protobuf/any.proto.
- */
-const file_google_protobuf_any = /*@__PURE__*/ fileDesc("Chlnb29nbGUvcHJvdG9idWYvYW55LnByb3RvEg9nb29nbGUucHJvdG9idWYiJgoDQW55EhAKCHR5cGVfdXJsGAEgASgJEg0KBXZhbHVlGAIgASgMQnYKE2NvbS5nb29nbGUucHJvdG9idWZCCEFueVByb3RvUAFaLGdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2FueXBiogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM");
-/**
- * Describes the message google.protobuf.Any.
- * Use `create(AnySchema)` to create a new message.
- */
-const AnySchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_any, 0)));
-
-;// CONCATENATED MODULE: ./src/buildkit/proto/google/rpc/status_pb.ts
-// The error model that gRPC servers put, marshalled, in the grpc-status-details-bin trailer.
-
-
-/**
- * Describes the file google/rpc/status.proto.
- */
-const file_google_rpc_status = /*@__PURE__*/ fileDesc("Chdnb29nbGUvcnBjL3N0YXR1cy5wcm90bxIKZ29vZ2xlLnJwYyJOCgZTdGF0dXMSDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEiUKB2RldGFpbHMYAyADKAsyFC5nb29nbGUucHJvdG9idWYuQW55YgZwcm90bzM", [file_google_protobuf_any]);
-/**
- * Describes the message google.rpc.Status.
- * Use `create(StatusSchema)` to create a new message.
- */
-const StatusSchema = /*@__PURE__*/ message_messageDesc(file_google_rpc_status, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/error-details.ts
 // What BuildKit says about a failure beyond its message: the typed details it marshals into the
@@ -40150,7 +40276,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 // ssh:// endpoints, reached as BuildKit's ssh connection helper (buildctl, buildx's remote driver)
 // reaches them: the system's ssh runs `buildctl [--addr unix://SOCKET] dial-stdio` on the far side,
 // and gRPC goes over its stdin and stdout. grpc-js has no custom transport, so it dials a unix
-// socket in a private directory of ours; each connection to it gets its own ssh.
+// socket in a private directory of ours; each connection to it gets its own ssh. A key given as
+// text is held by a private ssh-agent of ours, in memory: it is never written to disk.
 
 
 
@@ -40186,6 +40313,10 @@ function sshArguments(endpoint, options, connectTimeoutMs) {
     if (options.identityPath !== undefined) {
         args.push("-i", options.identityPath, "-o", "IdentitiesOnly=yes");
     }
+    // The agent holding a key given as text; identityPath is then its public key, which ssh matches
+    // to the agent's private key.
+    if (options.identityAgent !== undefined)
+        args.push("-o", `IdentityAgent=${options.identityAgent}`);
     if (endpoint.user !== undefined)
         args.push("-l", endpoint.user);
     if (endpoint.port !== undefined)
@@ -40203,8 +40334,10 @@ class SshDialer {
     socketPath;
     dir;
     server;
+    /** ssh's arguments, once the private agent (for a key given as text) holds the key. */
     args;
     command;
+    agent;
     children = new Set();
     sockets = new Set();
     lastFailure;
@@ -40214,14 +40347,19 @@ class SshDialer {
         this.connectTimeoutMs = connectTimeoutMs;
         this.dir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-ssh-dial-"));
         this.socketPath = (0,external_node_path_.join)(this.dir, "dial.sock");
-        let identityPath = options.identityFile;
         try {
-            if (options.identityKey !== undefined) {
-                identityPath = (0,external_node_path_.join)(this.dir, "identity");
-                const key = options.identityKey.trim() + "\n";
-                (0,external_node_fs_.writeFileSync)(identityPath, key, { mode: 0o600 });
+            let knownHostsFile = options.knownHostsFile;
+            if (options.knownHosts !== undefined) {
+                knownHostsFile = (0,external_node_path_.join)(this.dir, "known_hosts");
+                (0,external_node_fs_.writeFileSync)(knownHostsFile, options.knownHosts.trim() + "\n", { mode: 0o600 });
             }
-            this.args = sshArguments(endpoint, { ...options, identityPath }, connectTimeoutMs);
+            const withHosts = { ...options, knownHostsFile };
+            this.args =
+                options.identityKey === undefined
+                    ? Promise.resolve(sshArguments(endpoint, { ...withHosts, identityPath: options.identityFile }, connectTimeoutMs))
+                    : this.startAgent(options.identityKey).then((agent) => sshArguments(endpoint, { ...withHosts, ...agent }, connectTimeoutMs));
+            // A failure is noted for the first connection, which fails with it.
+            this.args.catch(() => undefined);
             this.command = options.command ?? "ssh";
             this.server = (0,external_node_net_.createServer)((socket) => this.relay(socket));
             // Binding a path happens at once; grpc-js dials only at the first call.
@@ -40247,14 +40385,72 @@ class SshDialer {
             socket.destroy();
         for (const child of this.children)
             stopChild(child);
+        if (this.agent)
+            stopChild(this.agent);
         (0,external_node_fs_.rmSync)(this.dir, { recursive: true, force: true });
+    }
+    /**
+     * Starts ssh-agent in the foreground (our child, so it ends with us) on a socket in our private
+     * dir, adds the key from stdin, and writes the matching public key for ssh's -i.
+     */
+    async startAgent(key) {
+        const socket = (0,external_node_path_.join)(this.dir, "agent.sock");
+        const agent = (0,external_node_child_process_.spawn)("ssh-agent", ["-D", "-a", socket], { stdio: ["ignore", "ignore", "pipe"] });
+        this.agent = agent;
+        const failure = (why) => new Error(`The ssh key given for ${this.endpoint.address} cannot be used: ${why.replace(/\.$/, "")}.`);
+        let agentError = "";
+        agent.stderr.on("data", (chunk) => (agentError += chunk.toString("utf8")));
+        const spawned = new Promise((resolve, reject) => {
+            agent.once("spawn", resolve);
+            agent.once("error", (error) => reject(failure(`ssh-agent could not be started (${error.message})`)));
+        });
+        await spawned;
+        const deadline = Date.now() + AGENT_TIMEOUT_MS;
+        while (!(0,external_node_fs_.existsSync)(socket)) {
+            if (agent.exitCode !== null || this.closed || Date.now() > deadline) {
+                throw failure(`ssh-agent did not start (${agentError.trim() || "no socket"})`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const env = {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            SSH_AUTH_SOCK: socket,
+            SSH_ASKPASS_REQUIRE: "never",
+        };
+        const added = await runWithInput("ssh-add", ["-q", "-"], key.trim() + "\n", env);
+        if (added.code !== 0) {
+            const reason = added.stderr.trim().split("\n").at(-1) ?? "";
+            // ssh-add's words for a key with a passphrase: there is no one to type it.
+            throw failure(/passphrase|askpass/i.test(added.stderr) ? "it has a passphrase" : `ssh-add: ${reason}`);
+        }
+        const listed = await runWithInput("ssh-add", ["-L"], "", env);
+        const publicKey = listed.stdout.trim().split("\n")[0];
+        if (listed.code !== 0 || !publicKey)
+            throw failure(`ssh-add -L: ${listed.stderr.trim()}`);
+        const identityPath = (0,external_node_path_.join)(this.dir, "identity.pub");
+        (0,external_node_fs_.writeFileSync)(identityPath, publicKey + "\n");
+        return { identityPath, identityAgent: socket };
     }
     relay(socket) {
         if (this.closed) {
             socket.destroy();
             return;
         }
-        const child = (0,external_node_child_process_.spawn)(this.command, this.args, { stdio: ["pipe", "pipe", "pipe"] });
+        this.sockets.add(socket);
+        // Until ssh runs (the agent may still be starting), a socket error only ends the socket.
+        socket.on("error", () => socket.destroy());
+        socket.once("close", () => this.sockets.delete(socket));
+        this.args.then((args) => this.relayThrough(socket, args), (error) => {
+            this.lastFailure = error.message;
+            socket.destroy();
+        });
+    }
+    relayThrough(socket, args) {
+        if (this.closed || socket.destroyed) {
+            socket.destroy();
+            return;
+        }
+        const child = (0,external_node_child_process_.spawn)(this.command, args, { stdio: ["pipe", "pipe", "pipe"] });
         this.children.add(child);
         this.sockets.add(socket);
         let stderr = "";
@@ -40285,6 +40481,22 @@ class SshDialer {
             socket.destroy();
         });
     }
+}
+/** ssh-agent's start and each ssh-add are bounded by this. */
+const AGENT_TIMEOUT_MS = 10_000;
+/** Runs a short command with `input` on its stdin, within AGENT_TIMEOUT_MS. */
+function runWithInput(file, args, input, env) {
+    return new Promise((resolve) => {
+        const child = (0,external_node_child_process_.spawn)(file, args, { env, stdio: ["pipe", "pipe", "pipe"], timeout: AGENT_TIMEOUT_MS });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk.toString("utf8")));
+        child.stderr.on("data", (chunk) => (stderr += chunk.toString("utf8")));
+        child.on("error", (error) => resolve({ code: -1, stdout, stderr: error.message }));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(input);
+    });
 }
 function stopChild(child) {
     if (child.exitCode !== null || child.signalCode !== null)
@@ -40343,6 +40555,7 @@ function sshFailureReason(endpoint, stderr, connectTimeoutMs) {
 
 
 
+
 class BuildkitClient {
     endpoint;
     channel;
@@ -40385,6 +40598,45 @@ class BuildkitClient {
         const response = await this.unary(Control.method.listWorkers, {}, signal);
         return response.record.map(toWorkerInfo);
     }
+    /**
+     * The builds in flight: ListenBuildHistory with active_only and early_exit lists the active
+     * builds and ends. Undefined when the runner predates build history (older than v0.11).
+     */
+    async buildsInFlight(signal) {
+        const timeout = AbortSignal.timeout(this.connectTimeoutMs);
+        const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+        const stream = callServerStream(this.channel, Control.method.listenBuildHistory, { activeOnly: true, earlyExit: true }, { signal: bounded });
+        const builds = [];
+        try {
+            for await (const event of stream) {
+                const { type, record } = event;
+                if (type !== BuildHistoryEventType.STARTED || !record)
+                    continue;
+                builds.push({
+                    ref: record.ref,
+                    frontend: record.frontend,
+                    createdAt: record.createdAt ? timestampDate(record.createdAt) : undefined,
+                });
+            }
+            return builds;
+        }
+        catch (error) {
+            if (isServiceError(error) && error.code === src/* status */.h5.UNIMPLEMENTED)
+                return undefined;
+            if (timeout.aborted && !signal?.aborted) {
+                throw new ConnectionError(`The runner at ${this.endpoint.address} did not list its builds in flight within ${this.connectTimeoutMs / 1000} s.`, this.endpoint.address);
+            }
+            throw this.translate(error, signal);
+        }
+        finally {
+            stream.cancel();
+        }
+    }
+    /** The bytes of the runner's build cache (DiskUsage: every record's size, summed). */
+    async cacheBytes(signal) {
+        const response = await this.unary(Control.method.diskUsage, {}, signal);
+        return response.record.reduce((sum, record) => sum + Number(record.size), 0);
+    }
     /** Health check: Info (falling back to ListWorkers on daemons older than v0.11) and workers. */
     async probe(signal) {
         await this.checkHandshake(signal);
@@ -40401,7 +40653,7 @@ class BuildkitClient {
         if (result.ok)
             return;
         if (signal?.aborted)
-            throw new errors_CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
+            throw new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
         const failure = describeConnectFailure(result, this.failureContext());
         throw new ConnectionError(failure, this.endpoint.address);
     }
@@ -40412,7 +40664,7 @@ class BuildkitClient {
     }
     async unary(method, request, signal) {
         try {
-            return await rpc_callUnary(this.channel, method, request, {
+            return await callUnary(this.channel, method, request, {
                 timeoutMs: this.connectTimeoutMs,
                 signal,
             });
@@ -40427,8 +40679,8 @@ class BuildkitClient {
     /** Turns a gRPC failure into a typed error with a sentence that names the runner. */
     translate(error, signal) {
         if (signal?.aborted)
-            return new errors_CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
-        if (!rpc_isServiceError(error))
+            return new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
+        if (!isServiceError(error))
             return error;
         const failure = describeRpcFailure(error, this.failureContext());
         // Over ssh, what went wrong is in ssh's stderr; gRPC only saw the socket close.
@@ -40438,6 +40690,20 @@ class BuildkitClient {
         return failure.connection
             ? new ConnectionError(failure.message, this.endpoint.address)
             : new RpcError(failure.message, error.code, error.details, sourceLocations(error.metadata));
+    }
+    /**
+     * A failure of the call that runs a build (Solve): the runner unreachable there went away after
+     * it answered the health check, so the build may run again elsewhere (RunnerGoneError).
+     */
+    translateBuildFailure(error, signal) {
+        const translated = this.translate(error, signal);
+        // UNAVAILABLE is grpc-js's own word for a transport that closed or reset under the call.
+        const lost = isServiceError(error) && error.code === src/* status */.h5.UNAVAILABLE;
+        if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
+            return translated;
+        }
+        const detail = error.details ?? error.message;
+        return new ConnectionLostError(`The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`, this.endpoint.address);
     }
 }
 function toWorkerInfo(record) {
@@ -40524,12 +40790,12 @@ function methodPaths(service) {
 
 
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
-function tunnel_newIdentifier() {
+function newIdentifier() {
     const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
     return Array.from((0,external_node_crypto_.randomBytes)(25), (byte) => alphabet[byte % 36]).join("");
 }
 class Session {
-    id = tunnel_newIdentifier();
+    id = newIdentifier();
     server;
     call;
     closed = false;
@@ -40550,6 +40816,7 @@ class Session {
             }
         }
         this.call = callBidiStream(client.channel, Control.method.session, { metadata, signal: options.signal });
+        acceptLargeHeaders(this.server);
         const injector = this.server.createConnectionInjector(src/* ServerCredentials */.O2.createInsecure());
         injector.injectConnection(tunnelDuplex(this.call));
         widenReceiveWindows(this.server);
@@ -40564,6 +40831,24 @@ class Session {
         // The daemon answers the half-close by ending the stream; cancel if it does not.
         setTimeout(() => this.call.cancel(), 2000).unref();
     }
+}
+/** What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl. */
+const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
+/**
+ * The daemon sends a directory's .dockerignore patterns and followpaths to our FileSync as request
+ * headers, one header each. Node's HTTP/2 refuses a request of more than 128 headers (or 64 KiB of
+ * them) with ENHANCE_YOUR_CALM, so a .dockerignore of more than about 115 lines failed every
+ * build. grpc-js has no option for it; the options it creates its HTTP/2 server with (a private
+ * field, present in the grpc-js version we bundle) get grpc-go's limits. Must run before the
+ * connection injector creates that server.
+ */
+function acceptLargeHeaders(server) {
+    const options = server.commonServerOptions;
+    if (options === undefined)
+        return;
+    options.maxHeaderListPairs = Number.MAX_SAFE_INTEGER;
+    options.maxSessionMemory = Number.MAX_SAFE_INTEGER;
+    options.settings = { ...options.settings, maxHeaderListSize: MAX_HEADER_LIST_BYTES };
 }
 /**
  * The runner sends outputs to our server (FileSend), and Node's HTTP/2 grants the sender 64 KiB
@@ -40678,6 +40963,15 @@ function tunnelDuplex(call) {
     call.on("end", () => duplex.push(null));
     // Cancellation at close is expected; the HTTP/2 session on top ends with the tunnel either way.
     call.on("error", () => duplex.destroy());
+    // A write waiting for 'drain' on a call that ended would wait for ever: let it go.
+    call.on("close", () => {
+        pending = [];
+        pendingBytes = 0;
+        const callbacks = waiting;
+        waiting = [];
+        for (const callback of callbacks)
+            callback();
+    });
     return duplex;
 }
 
@@ -40688,8 +40982,8 @@ function tunnelDuplex(call) {
 
 /** How long Status may stay quiet after Solve returns before we stop waiting for its end. */
 const STATUS_DRAIN_MS = 5_000;
-async function solve_solve(client, options) {
-    const ref = options.ref ?? tunnel_newIdentifier();
+async function solve(client, options) {
+    const ref = options.ref ?? newIdentifier();
     const status = followStatus(client, ref, options);
     const [first] = options.exporters;
     const request = {
@@ -40702,9 +40996,10 @@ async function solve_solve(client, options) {
         exporterDeprecated: first?.type ?? "",
         exporterAttrsDeprecated: first?.attrs ?? {},
         entitlements: options.entitlements ?? [],
+        cache: { imports: options.cacheImports ?? [], exports: options.cacheExports ?? [] },
     };
     try {
-        const response = await rpc_callUnary(client.channel, Control.method.solve, request, {
+        const response = await callUnary(client.channel, Control.method.solve, request, {
             timeoutMs: "none",
             signal: options.signal,
         });
@@ -40714,8 +41009,8 @@ async function solve_solve(client, options) {
     catch (error) {
         await status.drained();
         if (options.signal?.aborted)
-            throw new errors_CancelledError("The build was cancelled.");
-        throw client.translate(error, options.signal);
+            throw new CancelledError("The build was cancelled.");
+        throw client.translateBuildFailure(error, options.signal);
     }
 }
 function followStatus(client, ref, options) {
@@ -40875,11 +41170,19 @@ function clean(text) {
         cleaned = cleaned.slice(0, -1);
     return cleaned;
 }
-class PatternError extends errors_BuildkitError {
+class PatternError extends BuildkitError {
     name = "PatternError";
 }
+/** Characters that make a pattern a glob; a pattern without them names one path. */
+const GLOB_CHARACTERS = /[*?[\\]/;
 class PatternMatcher {
     patterns;
+    /**
+     * With no `!` exception, the order of patterns does not matter, and the patterns that name one
+     * path (followpaths, mostly: a COPY of 10,000 files sends 10,000) are looked up in sets instead
+     * of tested one by one, which made the walk quadratic.
+     */
+    literal;
     constructor(patterns) {
         this.patterns = [];
         for (const raw of patterns) {
@@ -40904,6 +41207,22 @@ class PatternMatcher {
                 throw new PatternError(`Pattern "${raw}" is not a valid pattern.`);
             }
         }
+        if (!this.hasExclusions) {
+            const paths = new Set();
+            const parents = new Set();
+            const globs = [];
+            for (const pattern of this.patterns) {
+                if (GLOB_CHARACTERS.test(pattern.text)) {
+                    globs.push(pattern);
+                    continue;
+                }
+                paths.add(pattern.text);
+                const segments = pattern.text.split("/");
+                for (let i = 1; i < segments.length; i++)
+                    parents.add(segments.slice(0, i).join("/"));
+            }
+            this.literal = { paths, parents, globs };
+        }
     }
     get empty() {
         return this.patterns.length === 0;
@@ -40914,6 +41233,8 @@ class PatternMatcher {
     }
     /** moby's MatchesOrParentMatches: the path or one of its parents matches; the last pattern wins. */
     matches(path) {
+        if (this.literal)
+            return this.matchesWithoutExclusions(path, this.literal);
         const parents = path.split("/").slice(0, -1);
         let matched = false;
         for (const pattern of this.patterns) {
@@ -40928,12 +41249,34 @@ class PatternMatcher {
         }
         return matched;
     }
+    /** matches() when no pattern is an exception: any pattern matching the path or a parent. */
+    matchesWithoutExclusions(path, literal) {
+        const segments = path.split("/");
+        for (let i = 1; i <= segments.length; i++) {
+            if (literal.paths.has(i === segments.length ? path : segments.slice(0, i).join("/")))
+                return true;
+        }
+        return literal.globs.some((pattern) => {
+            if (pattern.regex.test(path))
+                return true;
+            for (let i = 1; i < segments.length; i++) {
+                if (pattern.regex.test(segments.slice(0, i).join("/")))
+                    return true;
+            }
+            return false;
+        });
+    }
     /**
      * Whether some non-exception pattern could match a path strictly inside `dir`: used to decide
      * whether a directory that is not included itself must still be walked.
      */
     couldMatchInside(dir) {
         const dirSegments = dir.split("/");
+        if (this.literal) {
+            if (this.literal.parents.has(dir))
+                return true;
+            return this.literal.globs.some((pattern) => prefixCompatible(pattern.segments, dirSegments));
+        }
         return this.patterns.some((pattern) => !pattern.exclusion && prefixCompatible(pattern.segments, dirSegments));
     }
 }
@@ -41077,7 +41420,7 @@ async function followTargets(root, followPaths) {
     return targets;
 }
 /** A file or directory of the context that cannot be read; the message names it. */
-class ContextReadError extends errors_BuildkitError {
+class ContextReadError extends BuildkitError {
     name = "ContextReadError";
 }
 function statEntry(absolutePath, path, dir) {
@@ -41141,19 +41484,134 @@ const HealthCheckResponse_ServingStatusSchema = /*@__PURE__*/ (/* unused pure ex
 /**
  * @generated from service grpc.health.v1.Health
  */
-const Health = /*@__PURE__*/ service_serviceDesc(file_grpc_health_v1_health, 0);
+const Health = /*@__PURE__*/ serviceDesc(file_grpc_health_v1_health, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/health.ts
 
 
-function healthService() {
+/** `onCheck` hears each check: the daemon's checks are how a build notices the runner is alive. */
+function healthService(onCheck) {
     return {
         service: Health,
         advertise: true,
         implementation: {
-            check: (_call, callback) => callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })),
+            check: (_call, callback) => {
+                onCheck?.();
+                callback(null, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }));
+            },
         },
     };
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/liveness.ts
+// Noticing, mid-build, a runner that stopped answering: frozen (SIGSTOP, a hung host) or behind a
+// link that drops every packet. TCP notices neither for minutes, and HTTP/2 pings cannot help:
+// buildkitd's gRPC server closes a connection that pings more often than every 5 minutes. What
+// the daemon does on its own is the signal: it checks our session's health every 5 seconds, and
+// Status streams progress. When both have been quiet for QUIET_MS, one bounded call (ListWorkers)
+// asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
+// nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
+// A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY.
+
+
+
+
+/** Quiet this long (no health check, no Status) and the runner is asked directly. */
+const QUIET_MS = 12_000;
+/** How long that direct question may go unanswered. */
+const PROBE_TIMEOUT_MS = 10_000;
+const TICK_MS = 1_000;
+/** A timer this late means this process was stalled. */
+const STALL_MS = 1_000;
+/**
+ * Watches `client` until stopped; calls `onGone` once, with the sentence to show, when the runner
+ * stopped answering or the connection to it was lost.
+ */
+function watchLiveness(client, onGone) {
+    let lastHeard = Date.now();
+    let probing;
+    let stopped = false;
+    const address = client.endpoint.address;
+    const gone = (error) => {
+        if (stopped)
+            return;
+        stop();
+        onGone(error);
+    };
+    const probe = () => {
+        probing = new AbortController();
+        const startedAt = Date.now();
+        const quietSeconds = Math.round((Date.now() - lastHeard) / 1000);
+        callUnary(client.channel, Control.method.listWorkers, {}, { timeoutMs: PROBE_TIMEOUT_MS, signal: probing.signal })
+            .then(() => (lastHeard = Date.now()), (error) => {
+            if (stopped)
+                return;
+            if (stalledSince >= startedAt) {
+                lastHeard = Date.now();
+                return;
+            }
+            if (isServiceError(error) && error.code === src/* status */.h5.UNAVAILABLE) {
+                gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (${error.details}).`, address));
+            }
+            else if (isServiceError(error) && error.code === src/* status */.h5.DEADLINE_EXCEEDED) {
+                gone(new RunnerUnresponsiveError(`The runner at ${address} stopped answering mid-build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`, address));
+            }
+            else {
+                // It answered, if with an error: it is alive.
+                lastHeard = Date.now();
+            }
+        })
+            .finally(() => (probing = undefined));
+    };
+    // Every call of the build shares the channel's one connection: when it closes, the build is lost,
+    // whatever the calls still waiting say (a reset mid-upload could leave one pending).
+    const channel = client.channel.getChannel();
+    const watchConnection = (last) => {
+        if (stopped)
+            return;
+        const now = channel.getConnectivityState(false);
+        // SHUTDOWN is our own close of the channel, not a loss.
+        if (last === src/* connectivityState */.LO.READY &&
+            now !== src/* connectivityState */.LO.READY &&
+            now !== src/* connectivityState */.LO.SHUTDOWN) {
+            gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (it closed).`, address));
+            return;
+        }
+        // No deadline: grpc-js would hold the process open with a timer for it. A closed channel
+        // (SHUTDOWN) calls back once more, when stopped.
+        if (now !== src/* connectivityState */.LO.SHUTDOWN)
+            channel.watchConnectivityState(now, Infinity, () => watchConnection(now));
+    };
+    watchConnection(channel.getConnectivityState(false));
+    // When this process itself was too busy to run the timer (its event loop blocked, or the
+    // machine starved of CPU), the runner's signs of life went unread: the quiet is ours, not the
+    // runner's, and a probe that timed out meanwhile proves nothing.
+    let lastTick = Date.now();
+    let stalledSince = 0;
+    const timer = setInterval(() => {
+        const now = Date.now();
+        if (now - lastTick > TICK_MS + STALL_MS) {
+            lastHeard = now;
+            stalledSince = now;
+        }
+        lastTick = now;
+        if (probing === undefined && now - lastHeard >= QUIET_MS)
+            probe();
+    }, TICK_MS);
+    // The timer does not hold the process open, so that a process with nothing left to wait for
+    // says why: a connection can die without grpc-js failing the calls on it (seen once in twenty
+    // resets mid-upload), and then nothing is left that could ever answer. Node would exit with 13
+    // and no word (an await that never settles); the build ends with the sentence instead.
+    timer.unref();
+    const onIdle = () => gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (it closed).`, address));
+    process.on("beforeExit", onIdle);
+    function stop() {
+        stopped = true;
+        process.off("beforeExit", onIdle);
+        clearInterval(timer);
+        probing?.abort();
+    }
+    return { heard: () => (lastHeard = Date.now()), stop };
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/fsutil/types/stat_pb.ts
@@ -41230,11 +41688,11 @@ const filesync_pb_BytesMessageSchema = /*@__PURE__*/ message_messageDesc(file_mo
 /**
  * @generated from service moby.filesync.v1.FileSync
  */
-const FileSync = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_filesync, 0);
+const FileSync = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 0);
 /**
  * @generated from service moby.filesync.v1.FileSend
  */
-const FileSend = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_filesync, 1);
+const FileSend = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_filesync, 1);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/stat-packet.ts
 
@@ -41304,6 +41762,8 @@ function writeInt64Field(out, pos, tag, value) {
 
 
 
+/** The walk gives the event loop a turn at least this often. */
+const YIELD_AFTER_MS = 50;
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
 const CHUNK_BYTES = 1024 * 1024;
 function fileSyncService(dirs) {
@@ -41358,9 +41818,17 @@ async function sendDir(call, dirs) {
     // If the walk fails first, the call errors and `requests` rejects with nobody awaiting it yet.
     requests.catch(() => undefined);
     let id = 0;
+    let turn = Date.now();
     for await (const entry of walkContext(root, filter)) {
-        if (entry.hasContent)
-            files.set(id, { path: entry.absolutePath, size: entry.size });
+        // A walk whose writes never wait would keep the event loop to itself: the session's health
+        // checks (and everything else of this process) would go unanswered until it ends.
+        if (Date.now() - turn > YIELD_AFTER_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            turn = Date.now();
+        }
+        if (entry.hasContent) {
+            files.set(id, { path: entry.absolutePath, relativePath: entry.path, size: entry.size });
+        }
         id++;
         const stat = encodeStatPacket(entry);
         await write(call, preEncoded(PacketSchema, stat), undefined, stat.length);
@@ -41403,19 +41871,34 @@ async function sendFile(call, id, files) {
     if (file === undefined)
         throw new Error(`the runner requested unknown file id ${id}`);
     files.delete(id);
-    if (file.size <= BigInt(CHUNK_BYTES)) {
-        // Small files (most of a context) in one synchronous read: a stream costs several trips
-        // through the thread pool per file, which dominates uploads of many small files.
-        const data = readSmallFile(file.path, Number(file.size));
-        if (data !== undefined) {
-            if (data.length > 0) {
-                await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+    try {
+        if (file.size <= BigInt(CHUNK_BYTES)) {
+            // Small files (most of a context) in one synchronous read: a stream costs several trips
+            // through the thread pool per file, which dominates uploads of many small files.
+            const data = readSmallFile(file.path, Number(file.size));
+            if (data !== undefined) {
+                if (data.length > 0) {
+                    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+                }
+                await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+                return;
             }
+        }
+        await sendLargeFile(call, id, file.path);
+    }
+    catch (error) {
+        const code = error.code;
+        // Deleted since the walk: sent empty, as buildctl (fsutil) sends it. What was sent of a
+        // large file before that stays; the file ends there.
+        if (code === "ENOENT") {
             await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
             return;
         }
+        if (code !== undefined) {
+            throw new ContextReadError(`The context file "${file.relativePath}" cannot be read (${code}).`);
+        }
+        throw error;
     }
-    await sendLargeFile(call, id, file.path);
 }
 /** Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent. */
 const freeBuffers = [];
@@ -41496,11 +41979,36 @@ const SMALL_PACKET_BYTES = 64 * 1024;
  * packet's size for that decision; a pre-encoded packet has no fields to measure.
  */
 function write(call, packet, sent, bytes = packet.data.length) {
+    if (call.destroyed || call.writableEnded)
+        return Promise.reject(new CallClosedError());
     if (call.write(packet, sent))
         return Promise.resolve();
     if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
         return Promise.resolve();
-    return new Promise((resolve) => call.once("drain", resolve));
+    // 'drain' never comes to a call that the runner or the connection ended: wait for either.
+    return new Promise((resolve, reject) => {
+        const settle = (error) => {
+            call.off("drain", onDrain);
+            call.off("close", onClose);
+            call.off("error", onClose);
+            if (error)
+                reject(error);
+            else
+                resolve();
+        };
+        const onDrain = () => settle();
+        const onClose = () => settle(new CallClosedError());
+        call.once("drain", onDrain);
+        call.once("close", onClose);
+        call.once("error", onClose);
+    });
+}
+/** The runner's call ended while we were still sending: the runner or the connection went away. */
+class CallClosedError extends Error {
+    name = "CallClosedError";
+    constructor() {
+        super("the runner ended the file transfer");
+    }
 }
 /**
  * grpc-js's server stream hands its HTTP/2 stream one message at a time and takes the next only
@@ -41632,6 +42140,16 @@ async function receiveFile(call, path, signal) {
     finally {
         await file.close();
     }
+}
+/** The bytes of a file output into a sink, in order, as they come (with the call's backpressure). */
+async function receiveStream(call, sink, signal) {
+    await consume(call, async (message) => {
+        const { data } = fromBinary(filesync_pb_BytesMessageSchema, message);
+        if (data.byteLength > 0)
+            await sink.write(data);
+        return false;
+    }, true, signal);
+    await sink.end();
 }
 /** Collects chunks up to WRITE_BYTES and writes them with one call. */
 class BufferedWriter {
@@ -42018,8 +42536,11 @@ function fileSendService(targets, options = {}) {
                     signal: controller.signal,
                 });
             }
-            else {
+            else if (target.kind === "file") {
                 await receiveFile(call, target.path, controller.signal);
+            }
+            else {
+                await receiveStream(call, target.open(controller.signal), controller.signal);
             }
         })().then(() => {
             call.end();
@@ -42073,9 +42594,14 @@ function exporterIndex(metadata) {
 function asFileSendError(error, target) {
     if (error instanceof FileSendError)
         return error;
-    const where = target === undefined ? "" : ` into ${target.kind === "dir" ? target.dir : target.path}`;
+    const where = target === undefined ? "" : ` into ${targetName(target)}`;
     const message = error instanceof Error ? error.message : String(error);
     return new FileSendError(`Receiving a build output${where} failed: ${message}`);
+}
+function targetName(target) {
+    if (target.kind === "dir")
+        return target.dir;
+    return target.kind === "file" ? target.path : target.name;
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/proto/moby/filesync/v1/auth_pb.ts
@@ -42129,7 +42655,7 @@ const VerifyTokenAuthorityResponseSchema = /*@__PURE__*/ (/* unused pure express
 /**
  * @generated from service moby.filesync.v1.Auth
  */
-const Auth = /*@__PURE__*/ service_serviceDesc(file_moby_filesync_v1_auth, 0);
+const Auth = /*@__PURE__*/ serviceDesc(file_moby_filesync_v1_auth, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/auth.ts
 // moby.filesync.v1.Auth for the session: the daemon asks us for registry credentials, one host
@@ -42212,7 +42738,7 @@ const GetSecretResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_buil
 /**
  * @generated from service moby.buildkit.secrets.v1.Secrets
  */
-const Secrets = /*@__PURE__*/ service_serviceDesc(file_moby_buildkit_secrets_v1_secrets, 0);
+const Secrets = /*@__PURE__*/ serviceDesc(file_moby_buildkit_secrets_v1_secrets, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/secrets.ts
 // moby.buildkit.secrets.v1.Secrets for the session: the daemon asks for a secret by id when a
@@ -42245,6 +42771,410 @@ function secretsService(secrets, options = {}) {
     };
 }
 
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/empty_pb.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+/**
+ * Describes the file google/protobuf/empty.proto.
+ */
+const file_google_protobuf_empty = /*@__PURE__*/ fileDesc("Chtnb29nbGUvcHJvdG9idWYvZW1wdHkucHJvdG8SD2dvb2dsZS5wcm90b2J1ZiIHCgVFbXB0eUJ9ChNjb20uZ29vZ2xlLnByb3RvYnVmQgpFbXB0eVByb3RvUAFaLmdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2VtcHR5cGL4AQGiAgNHUEKqAh5Hb29nbGUuUHJvdG9idWYuV2VsbEtub3duVHlwZXNiBnByb3RvMw");
+/**
+ * Describes the message google.protobuf.Empty.
+ * Use `create(EmptySchema)` to create a new message.
+ */
+const EmptySchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_empty, 0)));
+
+;// CONCATENATED MODULE: ./node_modules/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/field_mask_pb.js
+// Copyright 2021-2026 Buf Technologies, Inc.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+
+/**
+ * Describes the file google/protobuf/field_mask.proto.
+ */
+const file_google_protobuf_field_mask = /*@__PURE__*/ fileDesc("CiBnb29nbGUvcHJvdG9idWYvZmllbGRfbWFzay5wcm90bxIPZ29vZ2xlLnByb3RvYnVmIhoKCUZpZWxkTWFzaxINCgVwYXRocxgBIAMoCUKFAQoTY29tLmdvb2dsZS5wcm90b2J1ZkIORmllbGRNYXNrUHJvdG9QAVoyZ29vZ2xlLmdvbGFuZy5vcmcvcHJvdG9idWYvdHlwZXMva25vd24vZmllbGRtYXNrcGL4AQGiAgNHUEKqAh5Hb29nbGUuUHJvdG9idWYuV2VsbEtub3duVHlwZXNiBnByb3RvMw");
+/**
+ * Describes the message google.protobuf.FieldMask.
+ * Use `create(FieldMaskSchema)` to create a new message.
+ */
+const FieldMaskSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_google_protobuf_field_mask, 0)));
+
+;// CONCATENATED MODULE: ./src/buildkit/proto/containerd/services/content/v1/content_pb.ts
+// containerd's content store service as BuildKit's session serves it for local cache import and
+// export (session/content at BuildKit v0.32.2, containerd api/services/content/v1). The daemon
+// picks the store by the gRPC header buildkit-attachable-store-id ("local:" + the directory).
+// Subset: List is left out (the daemon's remote cache does not call it).
+
+
+/**
+ * Describes the file containerd/services/content/v1/content.proto.
+ */
+const file_containerd_services_content_v1_content = /*@__PURE__*/ fileDesc("Cixjb250YWluZXJkL3NlcnZpY2VzL2NvbnRlbnQvdjEvY29udGVudC5wcm90bxIeY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxIvUBCgRJbmZvEg4KBmRpZ2VzdBgBIAEoCRIMCgRzaXplGAIgASgDEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEkAKBmxhYmVscxgFIAMoCzIwLmNvbnRhaW5lcmQuc2VydmljZXMuY29udGVudC52MS5JbmZvLkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiHQoLSW5mb1JlcXVlc3QSDgoGZGlnZXN0GAEgASgJIkIKDEluZm9SZXNwb25zZRIyCgRpbmZvGAEgASgLMiQuY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLkluZm8idAoNVXBkYXRlUmVxdWVzdBIyCgRpbmZvGAEgASgLMiQuY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLkluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkQKDlVwZGF0ZVJlc3BvbnNlEjIKBGluZm8YASABKAsyJC5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuSW5mbyImChREZWxldGVDb250ZW50UmVxdWVzdBIOCgZkaWdlc3QYASABKAkiQgoSUmVhZENvbnRlbnRSZXF1ZXN0Eg4KBmRpZ2VzdBgBIAEoCRIOCgZvZmZzZXQYAiABKAMSDAoEc2l6ZRgDIAEoAyIzChNSZWFkQ29udGVudFJlc3BvbnNlEg4KBm9mZnNldBgBIAEoAxIMCgRkYXRhGAIgASgMIqYBCgZTdGF0dXMSLgoKc3RhcnRlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDcmVmGAMgASgJEg4KBm9mZnNldBgEIAEoAxINCgV0b3RhbBgFIAEoAxIQCghleHBlY3RlZBgGIAEoCSIcCg1TdGF0dXNSZXF1ZXN0EgsKA3JlZhgBIAEoCSJICg5TdGF0dXNSZXNwb25zZRI2CgZzdGF0dXMYASABKAsyJi5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuU3RhdHVzIiYKE0xpc3RTdGF0dXNlc1JlcXVlc3QSDwoHZmlsdGVycxgBIAMoCSJQChRMaXN0U3RhdHVzZXNSZXNwb25zZRI4CghzdGF0dXNlcxgBIAMoCzImLmNvbnRhaW5lcmQuc2VydmljZXMuY29udGVudC52MS5TdGF0dXMingIKE1dyaXRlQ29udGVudFJlcXVlc3QSOwoGYWN0aW9uGAEgASgOMisuY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLldyaXRlQWN0aW9uEgsKA3JlZhgCIAEoCRINCgV0b3RhbBgDIAEoAxIQCghleHBlY3RlZBgEIAEoCRIOCgZvZmZzZXQYBSABKAMSDAoEZGF0YRgGIAEoDBJPCgZsYWJlbHMYByADKAsyPy5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuV3JpdGVDb250ZW50UmVxdWVzdC5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIuIBChRXcml0ZUNvbnRlbnRSZXNwb25zZRI7CgZhY3Rpb24YASABKA4yKy5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuV3JpdGVBY3Rpb24SLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGb2Zmc2V0GAQgASgDEg0KBXRvdGFsGAUgASgDEg4KBmRpZ2VzdBgGIAEoCSIbCgxBYm9ydFJlcXVlc3QSCwoDcmVmGAEgASgJKi4KC1dyaXRlQWN0aW9uEggKBFNUQVQQABIJCgVXUklURRABEgoKBkNPTU1JVBACMssGCgdDb250ZW50EmEKBEluZm8SKy5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuSW5mb1JlcXVlc3QaLC5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuSW5mb1Jlc3BvbnNlEmcKBlVwZGF0ZRItLmNvbnRhaW5lcmQuc2VydmljZXMuY29udGVudC52MS5VcGRhdGVSZXF1ZXN0Gi4uY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLlVwZGF0ZVJlc3BvbnNlElYKBkRlbGV0ZRI0LmNvbnRhaW5lcmQuc2VydmljZXMuY29udGVudC52MS5EZWxldGVDb250ZW50UmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJxCgRSZWFkEjIuY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLlJlYWRDb250ZW50UmVxdWVzdBozLmNvbnRhaW5lcmQuc2VydmljZXMuY29udGVudC52MS5SZWFkQ29udGVudFJlc3BvbnNlMAESZwoGU3RhdHVzEi0uY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLlN0YXR1c1JlcXVlc3QaLi5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuU3RhdHVzUmVzcG9uc2USeQoMTGlzdFN0YXR1c2VzEjMuY29udGFpbmVyZC5zZXJ2aWNlcy5jb250ZW50LnYxLkxpc3RTdGF0dXNlc1JlcXVlc3QaNC5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuTGlzdFN0YXR1c2VzUmVzcG9uc2USdgoFV3JpdGUSMy5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuV3JpdGVDb250ZW50UmVxdWVzdBo0LmNvbnRhaW5lcmQuc2VydmljZXMuY29udGVudC52MS5Xcml0ZUNvbnRlbnRSZXNwb25zZSgBMAESTQoFQWJvcnQSLC5jb250YWluZXJkLnNlcnZpY2VzLmNvbnRlbnQudjEuQWJvcnRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5YgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+/**
+ * Describes the message containerd.services.content.v1.Info.
+ * Use `create(InfoSchema)` to create a new message.
+ */
+const InfoSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 0)));
+/**
+ * Describes the message containerd.services.content.v1.InfoRequest.
+ * Use `create(InfoRequestSchema)` to create a new message.
+ */
+const content_pb_InfoRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 1)));
+/**
+ * Describes the message containerd.services.content.v1.InfoResponse.
+ * Use `create(InfoResponseSchema)` to create a new message.
+ */
+const content_pb_InfoResponseSchema = /*@__PURE__*/ message_messageDesc(file_containerd_services_content_v1_content, 2);
+/**
+ * Describes the message containerd.services.content.v1.UpdateRequest.
+ * Use `create(UpdateRequestSchema)` to create a new message.
+ */
+const UpdateRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 3)));
+/**
+ * Describes the message containerd.services.content.v1.UpdateResponse.
+ * Use `create(UpdateResponseSchema)` to create a new message.
+ */
+const UpdateResponseSchema = /*@__PURE__*/ message_messageDesc(file_containerd_services_content_v1_content, 4);
+/**
+ * Describes the message containerd.services.content.v1.DeleteContentRequest.
+ * Use `create(DeleteContentRequestSchema)` to create a new message.
+ */
+const DeleteContentRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 5)));
+/**
+ * Describes the message containerd.services.content.v1.ReadContentRequest.
+ * Use `create(ReadContentRequestSchema)` to create a new message.
+ */
+const ReadContentRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 6)));
+/**
+ * Describes the message containerd.services.content.v1.ReadContentResponse.
+ * Use `create(ReadContentResponseSchema)` to create a new message.
+ */
+const ReadContentResponseSchema = /*@__PURE__*/ message_messageDesc(file_containerd_services_content_v1_content, 7);
+/**
+ * Describes the message containerd.services.content.v1.Status.
+ * Use `create(StatusSchema)` to create a new message.
+ */
+const content_pb_StatusSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 8)));
+/**
+ * Describes the message containerd.services.content.v1.StatusRequest.
+ * Use `create(StatusRequestSchema)` to create a new message.
+ */
+const content_pb_StatusRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 9)));
+/**
+ * Describes the message containerd.services.content.v1.StatusResponse.
+ * Use `create(StatusResponseSchema)` to create a new message.
+ */
+const content_pb_StatusResponseSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 10)));
+/**
+ * Describes the message containerd.services.content.v1.ListStatusesRequest.
+ * Use `create(ListStatusesRequestSchema)` to create a new message.
+ */
+const ListStatusesRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 11)));
+/**
+ * Describes the message containerd.services.content.v1.ListStatusesResponse.
+ * Use `create(ListStatusesResponseSchema)` to create a new message.
+ */
+const ListStatusesResponseSchema = /*@__PURE__*/ message_messageDesc(file_containerd_services_content_v1_content, 12);
+/**
+ * Describes the message containerd.services.content.v1.WriteContentRequest.
+ * Use `create(WriteContentRequestSchema)` to create a new message.
+ */
+const WriteContentRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 13)));
+/**
+ * Describes the message containerd.services.content.v1.WriteContentResponse.
+ * Use `create(WriteContentResponseSchema)` to create a new message.
+ */
+const WriteContentResponseSchema = /*@__PURE__*/ message_messageDesc(file_containerd_services_content_v1_content, 14);
+/**
+ * Describes the message containerd.services.content.v1.AbortRequest.
+ * Use `create(AbortRequestSchema)` to create a new message.
+ */
+const AbortRequestSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (messageDesc(file_containerd_services_content_v1_content, 15)));
+/**
+ * @generated from enum containerd.services.content.v1.WriteAction
+ */
+var WriteAction;
+(function (WriteAction) {
+    /**
+     * @generated from enum value: STAT = 0;
+     */
+    WriteAction[WriteAction["STAT"] = 0] = "STAT";
+    /**
+     * @generated from enum value: WRITE = 1;
+     */
+    WriteAction[WriteAction["WRITE"] = 1] = "WRITE";
+    /**
+     * @generated from enum value: COMMIT = 2;
+     */
+    WriteAction[WriteAction["COMMIT"] = 2] = "COMMIT";
+})(WriteAction || (WriteAction = {}));
+/**
+ * Describes the enum containerd.services.content.v1.WriteAction.
+ */
+const WriteActionSchema = /*@__PURE__*/ (/* unused pure expression or super */ null && (enumDesc(file_containerd_services_content_v1_content, 0)));
+/**
+ * @generated from service containerd.services.content.v1.Content
+ */
+const Content = /*@__PURE__*/ serviceDesc(file_containerd_services_content_v1_content, 0);
+
+;// CONCATENATED MODULE: ./src/buildkit/session/content.ts
+// containerd.services.content.v1.Content for the session: the content store a `local` cache is
+// imported from and exported to, in a directory on this machine (blobs/<algorithm>/<hex>, the OCI
+// layout buildctl writes). The daemon names the store in each call's header
+// buildkit-attachable-store-id ("local:" + the directory, BuildKit v0.32.2 session/content and
+// cache/remotecache/local); only the directories given are served.
+//
+// Write follows containerd's content server: the first message names an ingest ref; every message
+// is answered with the offset written so far; COMMIT checks the size and digest and moves the data
+// to its blob; a blob that exists already is ALREADY_EXISTS, which the daemon takes as done.
+
+
+
+
+
+
+
+
+const STORE_ID_HEADER = "buildkit-attachable-store-id";
+const READ_CHUNK_BYTES = 1024 * 1024;
+const DIGEST = /^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$/;
+/** The Content service for a session; `stores` maps each store id the daemon may ask for to its directory. */
+function contentStoreService(stores) {
+    const storeDir = (metadata) => {
+        const id = metadata.get(STORE_ID_HEADER).map(String)[0];
+        if (id === undefined)
+            throw failure(src/* status */.h5.INVALID_ARGUMENT, `request lacks metadata "${STORE_ID_HEADER}"`);
+        const dir = stores[id];
+        if (dir === undefined)
+            throw failure(src/* status */.h5.NOT_FOUND, `unknown store ${id}`);
+        return dir;
+    };
+    const unary = (handle) => (call, callback) => {
+        Promise.resolve()
+            .then(() => handle(call.request, storeDir(call.metadata)))
+            .then((response) => callback(null, response), (error) => callback(asFailure(error)));
+    };
+    return {
+        service: Content,
+        advertise: true,
+        implementation: {
+            info: unary(async (request, dir) => {
+                const blob = await blobStat(dir, request.digest);
+                return create(content_pb_InfoResponseSchema, { info: blob });
+            }),
+            update: unary(async (request, dir) => {
+                const blob = await blobStat(dir, request.info?.digest ?? "");
+                return create(UpdateResponseSchema, { info: { ...blob, labels: request.info?.labels ?? {} } });
+            }),
+            delete: unary(() => Promise.reject(failure(src/* status */.h5.PERMISSION_DENIED, "deleting from a local cache is not allowed"))),
+            status: unary((request) => Promise.reject(failure(src/* status */.h5.NOT_FOUND, `no write in progress for ref ${request.ref}`))),
+            listStatuses: unary(() => Promise.resolve(create(ListStatusesResponseSchema, { statuses: [] }))),
+            abort: unary(async (request, dir) => {
+                await (0,promises_.rm)(ingestDir(dir, request.ref), { recursive: true, force: true });
+                return {};
+            }),
+            read: (call) => {
+                readBlob(call).catch((error) => call.emit("error", asFailure(error)));
+            },
+            write: (call) => {
+                writeBlob(call, () => storeDir(call.metadata)).catch((error) => {
+                    if (!call.cancelled)
+                        call.emit("error", asFailure(error));
+                });
+            },
+        },
+    };
+    async function readBlob(call) {
+        const dir = storeDir(call.metadata);
+        const { digest, offset, size } = call.request;
+        const info = await blobStat(dir, digest);
+        const start = offset < 0n ? 0n : offset;
+        if (start > info.size)
+            throw failure(src/* status */.h5.OUT_OF_RANGE, `read past object length ${info.size} bytes`);
+        const length = size <= 0n || start + size > info.size ? info.size - start : size;
+        let position = start;
+        if (length > 0n) {
+            const stream = (0,external_node_fs_.createReadStream)(blobPath(dir, digest), {
+                start: Number(start),
+                end: Number(start + length) - 1,
+                highWaterMark: READ_CHUNK_BYTES,
+            });
+            for await (const chunk of stream) {
+                if (call.cancelled) {
+                    stream.destroy();
+                    return;
+                }
+                const more = call.write(create(ReadContentResponseSchema, { offset: position, data: chunk }));
+                position += BigInt(chunk.byteLength);
+                if (!more)
+                    await new Promise((resolve) => call.once("drain", resolve));
+            }
+        }
+        call.end();
+    }
+}
+async function writeBlob(call, storeDirOf) {
+    let ingest;
+    try {
+        for await (const request of call) {
+            if (ingest === undefined) {
+                if (request.ref === "")
+                    throw failure(src/* status */.h5.INVALID_ARGUMENT, "first message must have a reference");
+                const store = storeDirOf();
+                const dir = ingestDir(store, request.ref);
+                await (0,promises_.rm)(dir, { recursive: true, force: true });
+                await (0,promises_.mkdir)(dir, { recursive: true });
+                const now = new Date();
+                ingest = {
+                    store,
+                    dir,
+                    file: await (0,promises_.open)((0,external_node_path_.join)(dir, "data"), "w"),
+                    hash: (0,external_node_crypto_.createHash)("sha256"),
+                    offset: 0n,
+                    total: request.total,
+                    expected: request.expected,
+                    startedAt: now,
+                    updatedAt: now,
+                };
+            }
+            const store = ingest.store;
+            if (request.expected !== "") {
+                ingest.expected = request.expected;
+                if (await exists(blobPath(store, request.expected))) {
+                    throw failure(src/* status */.h5.ALREADY_EXISTS, `blob with expected digest ${request.expected} exists`);
+                }
+            }
+            if (request.total > 0n)
+                ingest.total = request.total;
+            const response = create(WriteContentResponseSchema, { action: request.action, offset: ingest.offset });
+            if (request.action === WriteAction.STAT) {
+                response.digest = `sha256:${ingest.hash.copy().digest("hex")}`;
+                response.startedAt = timestampFromDate(ingest.startedAt);
+                response.updatedAt = timestampFromDate(ingest.updatedAt);
+                response.total = ingest.total;
+            }
+            else {
+                if (request.offset > 0n && request.offset !== ingest.offset) {
+                    throw failure(src/* status */.h5.OUT_OF_RANGE, `write @${request.offset} must occur at current offset ${ingest.offset}`);
+                }
+                if (request.data.byteLength > 0) {
+                    await ingest.file.write(request.data, 0, request.data.byteLength, Number(ingest.offset));
+                    ingest.hash.update(request.data);
+                    ingest.offset += BigInt(request.data.byteLength);
+                    ingest.updatedAt = new Date();
+                    response.offset = ingest.offset;
+                }
+                const digest = `sha256:${ingest.hash.copy().digest("hex")}`;
+                response.digest = digest;
+                if (request.action === WriteAction.COMMIT) {
+                    await commit(ingest, store, digest);
+                    ingest = undefined;
+                    call.write(response);
+                    call.end();
+                    return;
+                }
+            }
+            call.write(response);
+        }
+        call.end();
+    }
+    finally {
+        if (ingest) {
+            await ingest.file.close().catch(() => { });
+            await (0,promises_.rm)(ingest.dir, { recursive: true, force: true });
+        }
+    }
+}
+async function commit(ingest, store, digest) {
+    try {
+        if (ingest.total > 0n && ingest.total !== ingest.offset) {
+            throw failure(src/* status */.h5.FAILED_PRECONDITION, `unexpected commit size ${ingest.offset}, expected ${ingest.total}`);
+        }
+        if (ingest.expected !== "" && ingest.expected !== digest) {
+            throw failure(src/* status */.h5.FAILED_PRECONDITION, `unexpected commit digest ${digest}, expected ${ingest.expected}`);
+        }
+        await ingest.file.close();
+        const target = blobPath(store, digest);
+        await (0,promises_.mkdir)((0,external_node_path_.join)(target, ".."), { recursive: true });
+        await (0,promises_.rename)((0,external_node_path_.join)(ingest.dir, "data"), target);
+    }
+    finally {
+        await ingest.file.close().catch(() => { });
+        await (0,promises_.rm)(ingest.dir, { recursive: true, force: true });
+        // The cache dir keeps only the OCI layout; another write in progress keeps ingest/ (rmdir fails).
+        await (0,promises_.rmdir)((0,external_node_path_.join)(store, "ingest")).catch(() => { });
+    }
+}
+async function blobStat(dir, digest) {
+    let stats;
+    try {
+        stats = await (0,promises_.stat)(blobPath(dir, digest));
+    }
+    catch {
+        throw failure(src/* status */.h5.NOT_FOUND, `content digest ${digest}: not found`);
+    }
+    return {
+        digest,
+        size: BigInt(stats.size),
+        createdAt: timestampFromDate(stats.birthtime),
+        updatedAt: timestampFromDate(stats.mtime),
+        labels: {},
+    };
+}
+/** blobs/<algorithm>/<hex>; anything but a well-formed digest is refused, so no path leaves the store. */
+function blobPath(dir, digest) {
+    const match = DIGEST.exec(digest);
+    if (!match)
+        throw failure(src/* status */.h5.INVALID_ARGUMENT, `invalid digest ${digest}`);
+    return (0,external_node_path_.join)(dir, "blobs", match[1], match[2]);
+}
+/** The ingest's directory, named by the ref's hash (a ref is any text). */
+function ingestDir(dir, ref) {
+    return (0,external_node_path_.join)(dir, "ingest", (0,external_node_crypto_.createHash)("sha256").update(ref).digest("hex"));
+}
+async function exists(path) {
+    try {
+        await (0,promises_.stat)(path);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+function failure(code, details) {
+    return Object.assign(new Error(details), { code, details });
+}
+function asFailure(error) {
+    if (error && typeof error === "object" && "code" in error && typeof error.code === "number")
+        return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return failure(src/* status */.h5.UNKNOWN, message);
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/proto/moby/sshforward/v1/ssh_pb.ts
 // SSH agent forwarding through the client's session (session/sshforward at BuildKit v0.32.2).
 
@@ -42270,7 +43200,7 @@ const CheckAgentResponseSchema = /*@__PURE__*/ message_messageDesc(file_moby_ssh
 /**
  * @generated from service moby.sshforward.v1.SSH
  */
-const SSH = /*@__PURE__*/ service_serviceDesc(file_moby_sshforward_v1_ssh, 0);
+const SSH = /*@__PURE__*/ serviceDesc(file_moby_sshforward_v1_ssh, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/ssh.ts
 // moby.sshforward.v1.SSH for the session: SSH agent forwarding. For a RUN --mount=type=ssh the
@@ -42425,7 +43355,7 @@ const gateway_pb_SolveResponseSchema = /*@__PURE__*/ (/* unused pure expression 
 /**
  * @generated from service moby.buildkit.v1.frontend.LLBBridge
  */
-const gateway_pb_LLBBridge = /*@__PURE__*/ (/* unused pure expression or super */ null && (serviceDesc(file_moby_buildkit_v1_frontend_gateway, 0)));
+const LLBBridge = /*@__PURE__*/ serviceDesc(file_moby_buildkit_v1_frontend_gateway, 0);
 
 ;// CONCATENATED MODULE: ./src/buildkit/frontend-call.ts
 // A frontend subrequest (buildx's --call: check, outline, targets) through the gateway API. A plain
@@ -42450,7 +43380,7 @@ async function callFrontend(client, options) {
     options.signal?.addEventListener("abort", cancel, { once: true });
     if (options.signal?.aborted)
         cancel();
-    const metadata = new grpc.Metadata();
+    const metadata = new src/* Metadata */.OS();
     metadata.set("buildkit-controlapi-buildid", ref);
     const build = solve(client, {
         ref,
@@ -42515,7 +43445,7 @@ async function sendReturn(client, bridgeError, metadata, signal) {
         ? { result: {} }
         : {
             error: {
-                code: isServiceError(bridgeError) ? bridgeError.code : grpc.status.UNKNOWN,
+                code: isServiceError(bridgeError) ? bridgeError.code : src/* status */.h5.UNKNOWN,
                 message: isServiceError(bridgeError)
                     ? bridgeError.details
                     : String(bridgeError?.message),
@@ -42593,7 +43523,7 @@ function parseLint(json, filename) {
 // the secret gitAuthSecretIds(url).token.
 
 /** A Git URL we will not send: it carries credentials, or it is not one the frontend takes as Git. */
-class GitContextError extends (/* unused pure expression or super */ null && (BuildkitError)) {
+class GitContextError extends BuildkitError {
     name = "GitContextError";
 }
 /** Whether the frontend takes `text` as a Git URL (dfgitutil.ParseGitRef at v0.32.2). */
@@ -42686,20 +43616,37 @@ function describeGitFetchFailure(message) {
 
 
 
+
+
 /***/ }),
 
 /***/ 2957:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _job_process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(794);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3223);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _job_process_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(794);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4601);
 // Entry of dist/cli.mjs. SIGINT and SIGTERM abort the running command; the command closes what
 // it opened and the process exits with its code.
 
 
-const { signal } = (0,_job_process_js__WEBPACK_IMPORTED_MODULE_0__/* .startProcess */ .k)();
-const exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_1__/* .runCli */ .a)(process.argv.slice(2), {
+
+/**
+ * The command a user typed to run this program, for usage lines and hints: the package's bin
+ * (through npx when it runs from npx's cache), else node and the script's path.
+ */
+function programName(script, cwd) {
+    if ((0,node_path__WEBPACK_IMPORTED_MODULE_0__.basename)(script) === "remote-buildkit") {
+        return script.includes(`${node_path__WEBPACK_IMPORTED_MODULE_0__.sep}_npx${node_path__WEBPACK_IMPORTED_MODULE_0__.sep}`) ? "npx remote-buildkit" : "remote-buildkit";
+    }
+    const path = (0,node_path__WEBPACK_IMPORTED_MODULE_0__.relative)(cwd, script);
+    return `node ${path === "" || path.startsWith("..") || (0,node_path__WEBPACK_IMPORTED_MODULE_0__.isAbsolute)(path) ? script : path}`;
+}
+const { signal } = (0,_job_process_js__WEBPACK_IMPORTED_MODULE_1__/* .startProcess */ .k)();
+const exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_2__/* .runCli */ .a)(process.argv.slice(2), {
+    program: programName(process.argv[1] ?? "remote-buildkit", process.cwd()),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
@@ -42712,7 +43659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3223:
+/***/ 4601:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42721,10 +43668,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   a: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: MAIN_HELP
+// UNUSED EXPORTS: mainHelp
 
-// EXTERNAL MODULE: ./src/buildkit/index.ts + 72 modules
-var buildkit = __nccwpck_require__(7600);
+// EXTERNAL MODULE: ./src/buildkit/index.ts + 78 modules
+var buildkit = __nccwpck_require__(4241);
 ;// CONCATENATED MODULE: ./src/errors.ts
 // The errors a person reads, and the one place where any error becomes what the adapters show:
 // a user error is one sentence and an exit code; the client library's errors (BuildkitError) are
@@ -42764,7 +43711,28 @@ function describeError(error) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/report/control-characters.ts
+// Text from the runner (log lines, vertex names, error messages that quote a Dockerfile of binary
+// bytes) reaches a terminal or an annotation: control characters there could move the cursor,
+// clear the screen, retitle the window or hide text. They are written as visible escapes here, the
+// one place that does it; newlines and tabs stay, as do CRLF line ends.
+/** C0 controls but tab and newline, a CR that does not end a line, DEL, C1, and Unicode's bidi overrides. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\r(?!\n)/g;
+/** `text` with each control character as \xNN (or \uNNNN above U+00FF), which a terminal prints as it is. */
+function escapeControlCharacters(text) {
+    return text.replace(CONTROL, (character) => {
+        const code = character.charCodeAt(0);
+        return code <= 0xff
+            ? `\\x${code.toString(16).padStart(2, "0")}`
+            : `\\u${code.toString(16).padStart(4, "0")}`;
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/report/plain.ts
+// The reporter for a shell, GitLab CI and CircleCI: plain lines on stderr, so that stdout stays
+// for a command's result. In GitLab CI, groups become collapsible sections.
+
 class PlainReporter {
     write;
     showDebug;
@@ -42778,27 +43746,27 @@ class PlainReporter {
         this.now = options.now ?? Date.now;
     }
     info(message) {
-        this.write(`${message}\n`);
+        this.write(`${escapeControlCharacters(message)}\n`);
     }
     warning(message) {
-        this.write(`warning: ${message}\n`);
+        this.write(`warning: ${escapeControlCharacters(message)}\n`);
     }
     error(message) {
-        this.write(`error: ${message}\n`);
+        this.write(`error: ${escapeControlCharacters(message)}\n`);
     }
     debug(message) {
         if (this.showDebug)
-            this.write(`debug: ${message}\n`);
+            this.write(`debug: ${escapeControlCharacters(message)}\n`);
     }
     async group(title, body) {
         if (!this.gitlab) {
-            this.write(`${title}\n`);
+            this.write(`${escapeControlCharacters(title)}\n`);
             return body();
         }
         // GitLab's section markers: https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
         const name = `remote_buildkit_${++this.sections}`;
         const seconds = () => Math.floor(this.now() / 1000);
-        this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${title}\n`);
+        this.write(`\x1b[0Ksection_start:${seconds()}:${name}[collapsed=false]\r\x1b[0K${escapeControlCharacters(title)}\n`);
         try {
             return await body();
         }
@@ -42808,11 +43776,14 @@ class PlainReporter {
     }
 }
 
+;// CONCATENATED MODULE: ./package.json
+const package_namespaceObject = {"rE":"0.1.0"};
 ;// CONCATENATED MODULE: ./src/version.ts
-// This program's own version (a unit test keeps it equal to package.json's), and the BuildKit
-// release it is pinned to: the version a started runner runs and the tests run against. The
-// shell scripts and workflow files that cannot import it are kept equal by a unit test.
-const PROGRAM_VERSION = "0.1.0";
+// This program's own version, read from package.json at build time (the bundle carries it), and
+// the BuildKit release it is pinned to: the version a started runner runs and the tests run
+// against. The shell scripts and workflow files that cannot import it are kept equal by a unit test.
+
+const PROGRAM_VERSION = package_namespaceObject.rE;
 /** The pinned BuildKit release, without the leading v. */
 const BUILDKIT_VERSION = "0.32.2";
 
@@ -42872,15 +43843,40 @@ function parseKeyValues(items, name, env) {
     }
     return result;
 }
-/** "30", "30s", "1500ms", "2m": a positive duration, as milliseconds. Bare numbers are seconds. */
+/**
+ * "30s", "1500ms", "2m", "1h": a positive duration, as milliseconds. A bare number is refused: 10
+ * could be meant as seconds or milliseconds (or minutes, like GitHub's timeout-minutes), and a
+ * guess would fail far from the cause.
+ */
 function parseDuration(value, name) {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
     const amount = match ? Number(match[1]) : NaN;
     if (!match || !(amount > 0)) {
-        throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms or 2m.`);
+        throw new InputError(`${name} is "${value}"; give a positive duration such as 30s, 1500ms, 2m or 1h.`);
     }
-    const unit = match[2] ?? "s";
-    return Math.round(amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
+    const unit = match[2];
+    if (unit === undefined) {
+        throw new InputError(`${name} is "${value}", a number without a unit; write ${match[1]}s, ${match[1]}ms or ${match[1]}m.`);
+    }
+    return Math.round(amount * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]);
+}
+/** A duration in the largest unit that writes it whole, as a user gives it: 5s, 2m, 1h, 1500ms. */
+function formatDuration(ms) {
+    if (ms % 3_600_000 === 0)
+        return `${ms / 3_600_000}h`;
+    if (ms % 60_000 === 0)
+        return `${ms / 60_000}m`;
+    if (ms % 1000 === 0)
+        return `${ms / 1000}s`;
+    return `${ms}ms`;
+}
+/** A whole number, zero or more: "0", "3". */
+function parseCount(value, name) {
+    const text = value.trim();
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+        throw new InputError(`${name} is "${value}"; give a whole number, 0 or more.`);
+    }
+    return Number(text);
 }
 const SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
 /** Sizes as docker reads them (64m, 1g, 512MiB): binary multiples, a bare number is bytes. */
@@ -42932,11 +43928,179 @@ function parsePlatforms(items, name) {
     return platforms;
 }
 
+;// CONCATENATED MODULE: external "node:http"
+const external_node_http_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/outputs/docker-engine.ts
+// The Docker Engine of the job's machine, through its API socket (DOCKER_HOST, else
+// /var/run/docker.sock), for `load`: the docker exporter's tar streams from the runner straight
+// into POST /images/load (Content-Type application/x-tar), no docker CLI involved. The engine's
+// answer names what it loaded; GET /images/{name}/json gives the loaded image's id.
+
+
+
+
+
+
+const DEFAULT_SOCKET = "/var/run/docker.sock";
+/** Bound on a short call (ping, inspect); the load itself runs as long as the build sends. */
+const CALL_TIMEOUT_MS = 10_000;
+/** The engine DOCKER_HOST names (unix:// or tcp://, TLS with DOCKER_TLS_VERIFY), else the default socket. */
+function dockerEngine(env, name) {
+    const host = env.DOCKER_HOST?.trim() || `unix://${DEFAULT_SOCKET}`;
+    if (host.startsWith("unix://")) {
+        const socketPath = host.slice("unix://".length);
+        return { address: host, request: (options) => external_node_http_namespaceObject.request({ ...options, socketPath }) };
+    }
+    const tcp = /^(?:tcp|https?):\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(host);
+    if (!tcp) {
+        throw new InputError(`${name} needs the job's Docker Engine, but DOCKER_HOST "${host}" is neither unix:///PATH nor tcp://HOST:PORT.`);
+    }
+    const [, hostname, port] = tcp;
+    const target = { host: hostname.replace(/^\[|\]$/g, ""), port: Number(port) };
+    if (!env.DOCKER_TLS_VERIFY) {
+        return { address: host, request: (options) => external_node_http_namespaceObject.request({ ...options, ...target }) };
+    }
+    const certDir = env.DOCKER_CERT_PATH || (0,external_node_path_.join)((0,external_node_os_.homedir)(), ".docker");
+    let tls;
+    try {
+        tls = {
+            ca: (0,external_node_fs_.readFileSync)((0,external_node_path_.join)(certDir, "ca.pem")),
+            cert: (0,external_node_fs_.readFileSync)((0,external_node_path_.join)(certDir, "cert.pem")),
+            key: (0,external_node_fs_.readFileSync)((0,external_node_path_.join)(certDir, "key.pem")),
+        };
+    }
+    catch (error) {
+        throw new InputError(`${name} needs the TLS files of DOCKER_HOST "${host}" in ${certDir} (ca.pem, cert.pem, key.pem), which cannot be read (${error.code}).`);
+    }
+    return { address: host, request: (options) => external_node_https_namespaceObject.request({ ...options, ...target, ...tls }) };
+}
+/** Checks that the engine answers before the build starts: a missing engine is one sentence. */
+async function pingEngine(engine, name, signal) {
+    try {
+        const { status } = await call(engine, "GET", "/_ping", signal);
+        if (status !== 200)
+            throw new Error(`HTTP ${status}`);
+    }
+    catch (error) {
+        if (signal.aborted)
+            throw error;
+        throw new errors_UserError(`${name} needs the job's Docker Engine, but none answers at ${engine.address} (${reason(error)}); start Docker or set DOCKER_HOST.`);
+    }
+}
+/**
+ * One image load: the sink the docker exporter's bytes go into, and the engine's answer once the
+ * tar has ended. A refused load fails the sink, and with it the build.
+ */
+function startLoad(engine, signal) {
+    const request = engine.request({
+        method: "POST",
+        path: "/images/load?quiet=1",
+        headers: { "Content-Type": "application/x-tar" },
+        signal,
+    });
+    const answer = new Promise((resolve, reject) => {
+        request.once("response", (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => (body += chunk));
+            response.once("end", () => resolve({ status: response.statusCode ?? 0, body }));
+            response.once("error", reject);
+        });
+        request.once("error", reject);
+    });
+    // An early failure is read when the stream ends; keep it from being unhandled meanwhile.
+    answer.catch(() => { });
+    const failed = (error) => new errors_UserError(`Loading the image into the Docker Engine at ${engine.address} failed: ${reason(error)}.`);
+    return {
+        write: (chunk) => new Promise((resolve, reject) => {
+            request.write(chunk, (error) => (error ? reject(failed(error)) : resolve()));
+        }),
+        end: async () => {
+            request.end();
+            let status;
+            let body;
+            try {
+                ({ status, body } = await answer);
+            }
+            catch (error) {
+                throw failed(error);
+            }
+            const { names, ids, error } = loadAnswer(body);
+            if (status !== 200 || error)
+                throw failed(error ?? `HTTP ${status}: ${body.trim()}`);
+            const id = ids[0] ?? (names[0] ? await imageId(engine, names[0], signal) : "");
+            return { names, id };
+        },
+    };
+}
+/** The engine's load answer: JSON messages, each a `stream` line ("Loaded image: app:1") or an error. */
+function loadAnswer(body) {
+    const names = [];
+    const ids = [];
+    let error;
+    for (const line of body.split("\n")) {
+        if (line.trim() === "")
+            continue;
+        let message;
+        try {
+            message = JSON.parse(line);
+        }
+        catch {
+            continue;
+        }
+        error ??= message.errorDetail?.message ?? message.error;
+        const text = message.stream?.trim() ?? "";
+        const id = /^Loaded image ID: (\S+)$/.exec(text);
+        const name = /^Loaded image: (\S+)$/.exec(text);
+        if (id)
+            ids.push(id[1]);
+        else if (name)
+            names.push(name[1]);
+    }
+    return { names, ids, error };
+}
+/** The id of an image the engine has, by name. */
+async function imageId(engine, name, signal) {
+    const { status, body } = await call(engine, "GET", `/images/${encodeURIComponent(name)}/json`, signal);
+    if (status !== 200)
+        return "";
+    return JSON.parse(body).Id ?? "";
+}
+function call(engine, method, path, signal) {
+    return new Promise((resolve, reject) => {
+        const request = engine.request({
+            method,
+            path,
+            signal: AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)]),
+        });
+        request.once("response", (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => (body += chunk));
+            response.once("end", () => resolve({ status: response.statusCode ?? 0, body }));
+            response.once("error", reject);
+        });
+        request.once("error", reject);
+        request.end();
+    });
+}
+function reason(error) {
+    if (error && typeof error === "object" && "code" in error && typeof error.code === "string") {
+        return error.code === "ABORT_ERR" ? "no answer in time" : error.code;
+    }
+    return error instanceof Error ? error.message : String(error);
+}
+
 ;// CONCATENATED MODULE: ./src/outputs/exporters.ts
 // Build outputs as buildx writes them (`type=local,dest=out`, `type=tar,dest=out.tar`, oci,
 // docker, image and registry), one per line or flag, typed as exporters; and each exporter as
 // BuildKit's Solve request takes it, with the place on the job's machine that receives it. `dest`
 // stays on our side: the runner streams the result back through the session.
+
 
 
 
@@ -43010,6 +44174,9 @@ function requireNot(path, kind, message) {
 }
 /** The exporter as the Solve request takes it. */
 function exporterRequest(exporter) {
+    if (exporter.type === "load") {
+        return { type: "docker", attrs: exporter.names.length > 0 ? { name: exporter.names.join(",") } : {} };
+    }
     if (exporter.type !== "image")
         return { type: exporter.type, attrs: exporter.attrs };
     const attrs = {};
@@ -43027,13 +44194,24 @@ function outputTarget(exporter) {
         return { kind: "dir", dir: exporter.dir };
     if (exporter.type === "image")
         return undefined;
+    if (exporter.type === "load") {
+        const { engine, loaded } = exporter.load;
+        return {
+            kind: "stream",
+            name: `the Docker Engine at ${engine.address}`,
+            open: (signal) => {
+                const load = startLoad(engine, signal);
+                return { write: load.write, end: async () => loaded.push(await load.end()) };
+            },
+        };
+    }
     return { kind: "file", path: exporter.file };
 }
 /** Creates the destinations before the build, so that a path we cannot write fails early. */
 function prepareDestinations(exporters, name) {
     for (const exporter of exporters) {
         const target = outputTarget(exporter);
-        if (!target)
+        if (!target || target.kind === "stream")
             continue;
         const dir = target.kind === "dir" ? target.dir : (0,external_node_path_.dirname)(target.path);
         try {
@@ -43054,6 +44232,31 @@ function checkExporterCount(count, runner) {
     const version = semver_default().coerce(runner.version?.version ?? "0.10.0");
     if (version && semver_default().lt(version, "0.13.0")) {
         throw new PolicyError(`The runner at ${runner.endpoint} runs BuildKit ${runner.version?.version || "older than v0.11"}, which takes one output per build, but ${count} were asked for.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/outputs/dotenv.ts
+// The step outputs as a dotenv file, which GitLab reads as `artifacts: reports: dotenv:` and gives
+// to later jobs as variables: one NAME=value line each, the output's name upper-cased with
+// underscores (DIGEST, IMAGEID, BUILDKIT_VERSION, RUNNER_REASON...). GitLab takes single-line,
+// unquoted values in a file of at most 5 KB, so `metadata` (buildx's metadata file, --metadata-file
+// writes it) and empty outputs are left out.
+
+
+const LEFT_OUT = new Set(["metadata"]);
+/** NAME=value lines for the outputs, in the order they were set. */
+function dotenvText(outputs) {
+    return Object.entries(outputs)
+        .filter(([name, value]) => !LEFT_OUT.has(name) && value !== "")
+        .map(([name, value]) => `${name.toUpperCase().replace(/-/g, "_")}=${value.replace(/[\r\n]+/g, " ")}\n`)
+        .join("");
+}
+function writeDotenvFile(path, name, outputs) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, dotenvText(outputs));
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
     }
 }
 
@@ -43114,7 +44317,64 @@ function runnerOutputs(info) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/report/pool-summary.ts
+function poolSummaryMarkdown(runners) {
+    const lines = [
+        "| Runner | State | BuildKit | Platforms | Builds in flight | Round trip | Cache | Why |",
+        "|---|---|---|---|---:|---:|---:|---|",
+    ];
+    for (const runner of runners) {
+        const cells = [
+            runner.name === runner.endpoint
+                ? `\`${runner.endpoint}\``
+                : `${escapeCell(runner.name)} (\`${runner.endpoint}\`)`,
+            runner.state === "chosen" ? "**chosen**" : runner.state,
+            runner.info?.version?.version ?? "",
+            runner.info ? runner.info.platforms.join(", ") : "",
+            inFlight(runner),
+            runner.load?.roundTripMs === undefined ? "" : `${runner.load.roundTripMs} ms`,
+            runner.load?.cacheBytes === undefined ? "" : formatBytes(runner.load.cacheBytes),
+            escapeCell(runner.note),
+        ];
+        lines.push(`| ${cells.join(" | ")} |`);
+    }
+    return lines;
+}
+/** One line per runner, for the log. */
+function describePool(runners) {
+    return runners.map((runner) => {
+        const facts = [
+            runner.info?.version?.version && `BuildKit ${runner.info.version.version}`,
+            runner.load && `${inFlight(runner) || "?"} in flight`,
+            runner.load?.roundTripMs !== undefined && `${runner.load.roundTripMs} ms`,
+            runner.load?.cacheBytes !== undefined && `cache ${formatBytes(runner.load.cacheBytes)}`,
+        ].filter(Boolean);
+        const name = runner.name === runner.endpoint ? runner.endpoint : `${runner.name} (${runner.endpoint})`;
+        return `Pool:       ${name}: ${runner.state}${facts.length > 0 ? `, ${facts.join(", ")}` : ""}; ${runner.note}`;
+    });
+}
+function inFlight(runner) {
+    const count = runner.load?.buildsInFlight;
+    if (count === undefined)
+        return "";
+    return runner.maxParallelism === undefined ? `${count}` : `${count} of ${runner.maxParallelism}`;
+}
+function formatBytes(bytes) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+function escapeCell(text) {
+    return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
 ;// CONCATENATED MODULE: ./src/report/build-summary.ts
+
 /** `Dockerfile:3: message (url)`, or only the message when BuildKit gave no location. */
 function describeWarning(warning) {
     const [location] = warning.locations;
@@ -43137,6 +44397,10 @@ function buildSummaryMarkdown(input) {
             `${input.steps.length} steps, ${cached} cached.`,
         "",
     ];
+    if (input.pool && input.pool.length > 0)
+        lines.push(...poolSummaryMarkdown(input.pool), "");
+    else if (input.runnerReason?.startsWith("fallback"))
+        lines.push(`Runner: ${input.runnerReason}.`, "");
     if (input.failure)
         lines.push("```text", input.failure, "```", "");
     if (input.image && input.image.digest) {
@@ -43158,27 +44422,89 @@ function buildSummaryMarkdown(input) {
                 : step.cached
                     ? "cached"
                     : "done";
-            lines.push(`| ${step.index} | ${escapeCell(step.name)} | ${result} | ${step.cached ? "" : seconds(step.durationMs)} |`);
+            lines.push(`| ${step.index} | ${build_summary_escapeCell(step.name)} | ${result} | ${step.cached ? "" : seconds(step.durationMs)} |`);
         }
         lines.push("");
     }
     if (input.warnings.length > 0) {
         lines.push(`**${input.warnings.length} warning${input.warnings.length === 1 ? "" : "s"}**`, "");
         for (const warning of input.warnings)
-            lines.push(`- ${escapeCell(describeWarning(warning))}`);
+            lines.push(`- ${build_summary_escapeCell(describeWarning(warning))}`);
         lines.push("");
     }
     return lines.join("\n");
 }
+/** A duration as the summaries show it: 3.2s. */
 function seconds(ms) {
     return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
 }
 /** A step name is Dockerfile text: keep it from breaking the table or rendering as markup. */
-function escapeCell(text) {
+function build_summary_escapeCell(text) {
     return text
         .replace(/\|/g, "\\|")
         .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
         .replace(/\n/g, " ");
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/report/code-quality.ts
+// BuildKit's warnings (the Dockerfile's checks, deprecated forms) as a GitLab Code Quality report
+// (`artifacts: reports: codequality:`): a JSON array of issues, each with a description, the
+// check's name, a fingerprint that stays the same across runs, a severity and where it points,
+// relative to the project's directory.
+
+
+
+
+/**
+ * The issues, each path relative to the first of `projectDirs` that holds it (GitLab's
+ * CI_PROJECT_DIR, then the working directory).
+ */
+function codeQualityIssues(warnings, projectDirs) {
+    return warnings.map((warning) => {
+        const location = warning.locations[0];
+        const path = location ? relativePath(location, projectDirs) : "Dockerfile";
+        const begin = location?.startLine ?? 1;
+        const checkName = checkNameOf(warning);
+        return {
+            description: warning.message,
+            check_name: checkName,
+            fingerprint: (0,external_node_crypto_.createHash)("sha256")
+                .update(`${checkName}\0${path}\0${begin}\0${warning.message}`)
+                .digest("hex"),
+            severity: "minor",
+            location: {
+                path,
+                lines: location && location.endLine > begin ? { begin, end: location.endLine } : { begin },
+            },
+        };
+    });
+}
+function relativePath(location, projectDirs) {
+    const full = location.path ?? location.filename;
+    for (const dir of projectDirs) {
+        const relative = annotationFile(location, dir.replace(/\/+$/, ""));
+        if (relative !== full)
+            return relative;
+    }
+    return full;
+}
+/** The check's name: the rule a Dockerfile check names ("StageNameCasing: ..."), else its docs page. */
+function checkNameOf(warning) {
+    const rule = /^(?:Lint Rule ')?([A-Z][A-Za-z]+)'?:/.exec(warning.message)?.[1];
+    if (rule)
+        return rule;
+    const page = /\/([a-z0-9-]+)\/?$/.exec(warning.url)?.[1];
+    return page ? `buildkit/${page}` : "buildkit/warning";
+}
+function writeCodeQualityReport(path, name, warnings, projectDirs) {
+    try {
+        (0,external_node_fs_.writeFileSync)(path, `${JSON.stringify(codeQualityIssues(warnings, projectDirs), null, 2)}\n`);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be written (${error.code}).`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/runner-summary.ts
@@ -43186,7 +44512,10 @@ function describeRunner(info) {
     const lines = [`Runner:     ${info.endpoint}`];
     if (info.version) {
         const v = info.version;
-        lines.push(`BuildKit:   ${[v.package, v.version, v.revision].filter(Boolean).join(" ")}`);
+        // As buildctl prints it: package, version, revision; a build whose revision is its version
+        // (or none) gives the version once.
+        const revision = v.revision === v.version ? "" : v.revision;
+        lines.push(`BuildKit:   ${[v.package, v.version, revision].filter(Boolean).join(" ")}`);
         if (v.dockerfileVersion)
             lines.push(`Dockerfile: ${v.dockerfileVersion}`);
     }
@@ -43203,6 +44532,56 @@ function describeRunner(info) {
         lines.push(`Worker:     ${worker.id}${traits ? ` (${traits})` : ""}`);
     }
     return lines;
+}
+
+;// CONCATENATED MODULE: ./src/runner/errors.ts
+// The runner layer's failures that are not the user's input.
+
+/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
+class RunnerStartError extends errors_UserError {
+    name = "RunnerStartError";
+}
+/** Nothing was given, nothing answers on the default socket, and this command starts no runner. */
+class NoRunnerError extends errors_UserError {
+    name = "NoRunnerError";
+}
+/** buildkitd refused the configuration it was given (buildkitd-config, buildkitd-flags) at start. */
+class DaemonConfigError extends InputError {
+    name = "DaemonConfigError";
+}
+
+;// CONCATENATED MODULE: ./src/runner/affinity.ts
+// Affinity: which runner of a pool a project goes to. Rendezvous (highest-random-weight) hashing
+// gives every (key, runner) pair a weight and ranks runners by it, so a project lands on the same
+// runner every time (its cache is there), and removing a runner moves only the projects that
+// ranked it first; adding one takes from each runner an even share. A runner is known by its name
+// (else its endpoint), not by its place in the list, so reordering the pool moves nothing.
+
+
+/** The weight of `runnerId` for `key`: the first 8 bytes of sha256(key NUL runnerId). */
+function rendezvousWeight(key, runnerId) {
+    return (0,external_node_crypto_.createHash)("sha256").update(key).update("\0").update(runnerId).digest().readBigUInt64BE(0);
+}
+/** `items` from the highest weight for `key` to the lowest; equal weights by id, for a total order. */
+function rankByAffinity(key, items, idOf) {
+    const weighed = items.map((item) => ({ item, id: idOf(item), weight: rendezvousWeight(key, idOf(item)) }));
+    weighed.sort((a, b) => (a.weight === b.weight ? a.id.localeCompare(b.id) : a.weight > b.weight ? -1 : 1));
+    return weighed.map(({ item }) => item);
+}
+/**
+ * The default affinity key: the repository (GITHUB_REPOSITORY, GitLab's CI_PROJECT_PATH), else the
+ * context's absolute path; then the Dockerfile and the target. With a repository the Dockerfile is
+ * taken relative to the working directory, so that the key does not depend on where the checkout is.
+ */
+function defaultAffinityKey(source) {
+    const repository = [source.env.GITHUB_REPOSITORY, source.env.CI_PROJECT_PATH]
+        .map((value) => value?.trim())
+        .find((value) => value !== undefined && value !== "");
+    const dockerfile = (0,external_node_path_.resolve)(source.cwd, source.dockerfile);
+    const parts = repository
+        ? [repository, (0,external_node_path_.relative)(source.cwd, dockerfile) || dockerfile]
+        : [(0,external_node_path_.resolve)(source.cwd, source.contextDir), dockerfile];
+    return [...parts, source.target ?? ""].join("|");
 }
 
 ;// CONCATENATED MODULE: ./src/runner/version-pin.ts
@@ -43298,12 +44677,20 @@ function checkVersionPin(options, info, reporter) {
 }
 
 ;// CONCATENATED MODULE: ./src/runner/pool.ts
-// A pool of runners in order of preference: all health-checked in parallel within one bound, then
-// each requested platform routed to the first healthy runner that builds it natively. A runner
-// that is down, refuses us or misses the version pin is skipped, and the log says why.
+// A pool of runners: all health-checked in parallel within one bound (which also learns each
+// runner's builds in flight, round-trip time and cache size), then each requested platform routed
+// among the healthy runners that build it natively: ranked by affinity (rendezvous hashing of the
+// project's key, affinity.ts) or in the order given, passing over a runner at its max-parallelism
+// for the next in rank, and waiting (bounded) when every one is. A runner that is down, refuses
+// us or misses the version pin is skipped, and the log says why.
 
 
 
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_BUSY_POLL_MS = 2_000;
+/** How long the health check waits for a runner's cache size (DiskUsage) before leaving it out. */
+const CACHE_SIZE_BOUND_MS = 3_000;
 /**
  * Architectures a CPU runs without emulation. ListWorkers also lists platforms served through
  * QEMU (binfmt), with nothing to tell them apart; a worker's first platform is its own, so we
@@ -43345,26 +44732,18 @@ async function resolvePool(candidates, options) {
         refuseUnsafePlaintext({ endpoint, tls, allowPlaintext: options.allowPlaintext }, names);
     }
     const requested = options.platforms ?? [];
-    const probes = await healthCheck(candidates, options);
-    const healthy = [];
-    const reasons = [];
-    const failures = [];
-    probes.forEach((probe, index) => {
-        const candidate = candidates[index];
-        if ("error" in probe) {
-            failures.push(probe.error);
-            const line = `${candidate.endpoint.address}: ${skipReason(probe.error)}`;
-            reasons.push(line);
-            reporter.warning(`Skipping runner ${line}`);
-            return;
-        }
-        healthy.push({ ...probe, candidate, nativePlatforms: nativePlatformsOf(probe, candidate.platforms) });
-    });
+    const { healthy, failures, reports } = await checkPool(candidates, options);
+    const reasons = reports
+        .filter((report) => !report.info)
+        .map((report) => `${report.endpoint}: ${report.note}`);
+    for (const line of reasons)
+        reporter.warning(`Skipping runner ${line}`);
     const closeAll = () => healthy.forEach((runner) => runner.client.close());
     try {
         if (healthy.length === 0)
             throw noHealthyRunner(candidates, failures);
-        const assignments = pool_assign(requested, healthy, options.strict ?? false, reasons);
+        const routing = new Router(healthy, options, reasons);
+        const assignments = await routing.assign(requested, options.strict ?? false);
         const chosen = healthy.filter((runner) => assignments.some((a) => a.runner === runner));
         // Only the chosen runners keep a channel open.
         for (const runner of healthy)
@@ -43375,6 +44754,7 @@ async function resolvePool(candidates, options) {
         return {
             assignments,
             summary: reasons.join("; "),
+            runners: reports.map((report) => routing.finalReport(report, assignments)),
             close: () => chosen.forEach((runner) => runner.client.close()),
         };
     }
@@ -43382,6 +44762,30 @@ async function resolvePool(candidates, options) {
         closeAll();
         throw error;
     }
+}
+async function checkPool(candidates, options) {
+    const probes = await healthCheck(candidates, options);
+    const check = { healthy: [], failures: [], reports: [] };
+    probes.forEach((probe, index) => {
+        const candidate = candidates[index];
+        const name = candidate.name ?? candidate.endpoint.address;
+        const report = { name, endpoint: candidate.endpoint.address, maxParallelism: candidate.maxParallelism };
+        if ("error" in probe) {
+            check.failures.push(probe.error);
+            const note = skipReason(probe.error);
+            check.reports.push({ ...report, state: stateOf(probe.error), note });
+            return;
+        }
+        const runner = {
+            ...probe,
+            candidate,
+            name,
+            nativePlatforms: nativePlatformsOf(probe, candidate.platforms),
+        };
+        check.healthy.push(runner);
+        check.reports.push({ ...report, state: "ready", info: probe.info, load: probe.load, note: "healthy" });
+    });
+    return check;
 }
 /** Every candidate at once, under one deadline; a failure is a result, not a throw. */
 async function healthCheck(candidates, options) {
@@ -43392,13 +44796,22 @@ async function healthCheck(candidates, options) {
         const runnerOptions = {
             endpoint: candidate.endpoint,
             tls: candidate.tls,
+            ssh: candidate.ssh,
             connectTimeoutMs: options.connectTimeoutMs,
             allowPlaintext: options.allowPlaintext,
             versionPin: options.versionPin,
             onVersionMismatch: options.onVersionMismatch,
         };
         try {
-            return await connectRunner(runnerOptions, options.reporter, signal);
+            const resolved = await connectRunner(runnerOptions, options.reporter, signal);
+            const [load, cacheBytes] = await Promise.all([
+                measureLoad(resolved.client, signal),
+                // Only for the summary: never worth holding up the choice for long.
+                resolved.client
+                    .cacheBytes(AbortSignal.any([signal, AbortSignal.timeout(CACHE_SIZE_BOUND_MS)]))
+                    .catch(() => undefined),
+            ]);
+            return { ...resolved, load: { ...load, cacheBytes } };
         }
         catch (error) {
             if (error instanceof buildkit/* CancelledError */.cc && !options.signal?.aborted) {
@@ -43417,6 +44830,27 @@ async function healthCheck(candidates, options) {
         throw new buildkit/* CancelledError */.cc("Choosing a runner was cancelled.");
     }
     return probes;
+}
+/**
+ * Builds in flight and the round trip of asking. A runner that cannot say (older than v0.11, or
+ * no answer in time) counts as not busy: we never pass over a runner on a guess.
+ */
+async function measureLoad(client, signal) {
+    const started = performance.now();
+    try {
+        const builds = await client.buildsInFlight(signal);
+        return { buildsInFlight: builds?.length, roundTripMs: Math.round(performance.now() - started) };
+    }
+    catch {
+        return { buildsInFlight: undefined, roundTripMs: undefined };
+    }
+}
+function stateOf(error) {
+    if (error instanceof PolicyError)
+        return "refused";
+    if (error instanceof buildkit/* ConnectionError */.Rc)
+        return "down";
+    return "unhealthy";
 }
 function skipReason(error) {
     const sentence = error.message.replace(/\.$/, "");
@@ -43438,53 +44872,179 @@ function noHealthyRunner(candidates, failures) {
         return new PolicyError(message);
     return new buildkit/* ConnectionError */.Rc(message, addresses);
 }
-function pool_assign(requested, healthy, strict, reasons) {
-    const first = healthy[0];
-    if (requested.length === 0) {
-        const own = first.nativePlatforms[0] ? (0,buildkit/* formatPlatform */.Bq)(first.nativePlatforms[0]) : first.info.platforms[0];
-        const reason = `chose ${first.info.endpoint} for its default platform${own ? ` (${own})` : ""}: first healthy runner`;
-        reasons.push(reason);
-        return [{ platform: undefined, runner: first, native: true, reason }];
+/** Routes each platform to a runner: native first, in rank, passing over busy runners. */
+class Router {
+    healthy;
+    options;
+    reasons;
+    busyNotes = new Map();
+    constructor(healthy, options, reasons) {
+        this.healthy = healthy;
+        this.options = options;
+        this.reasons = reasons;
     }
-    const assignments = [];
-    const unserved = [];
-    for (const platform of requested) {
-        const native = healthy.find((runner) => runner.nativePlatforms.some((own) => samePlatform(own, platform)));
-        if (native) {
-            const reason = `chose ${native.info.endpoint} for ${(0,buildkit/* formatPlatform */.Bq)(platform)}: native`;
-            reasons.push(reason);
-            assignments.push({ platform, runner: native, native: true, reason });
-            continue;
+    get byAffinity() {
+        return this.options.affinityKey !== undefined && (this.options.routing ?? "affinity") === "affinity";
+    }
+    /** The runners in order of preference: by affinity for the key, else as given. */
+    ranked(runners) {
+        if (!this.byAffinity)
+            return runners;
+        return rankByAffinity(this.options.affinityKey, runners, (runner) => runner.name);
+    }
+    async assign(requested, strict) {
+        const { healthy } = this;
+        if (requested.length === 0) {
+            const pick = await this.pick(this.ranked(healthy), "its default platform");
+            const { runner } = pick;
+            const own = runner.nativePlatforms[0]
+                ? (0,buildkit/* formatPlatform */.Bq)(runner.nativePlatforms[0])
+                : runner.info.platforms[0];
+            const reason = `chose ${runner.info.endpoint} for its default platform${own ? ` (${own})` : ""}: ${this.describe(pick)}`;
+            this.reasons.push(reason);
+            return [{ platform: undefined, runner, native: true, reason }];
         }
-        unserved.push((0,buildkit/* formatPlatform */.Bq)(platform));
-        const reason = `chose ${first.info.endpoint} for ${(0,buildkit/* formatPlatform */.Bq)(platform)}: no healthy runner builds it natively, so it is emulated on the first healthy runner`;
-        reasons.push(reason);
-        assignments.push({ platform, runner: first, native: false, reason });
+        const assignments = [];
+        const unserved = [];
+        for (const platform of requested) {
+            const label = (0,buildkit/* formatPlatform */.Bq)(platform);
+            const natives = healthy.filter((runner) => runner.nativePlatforms.some((own) => samePlatform(own, platform)));
+            if (natives.length > 0) {
+                const pick = await this.pick(this.ranked(natives), label);
+                const how = pick.rank === 0 && !this.byAffinity && pick.passed.length === 0 ? "" : `, ${this.describe(pick)}`;
+                const reason = `chose ${pick.runner.info.endpoint} for ${label}: native${how}`;
+                this.reasons.push(reason);
+                assignments.push({ platform, runner: pick.runner, native: true, reason });
+                continue;
+            }
+            unserved.push(label);
+            if (strict)
+                continue;
+            const pick = await this.pick(this.ranked(healthy), label);
+            const reason = `chose ${pick.runner.info.endpoint} for ${label}: no healthy runner builds it natively, so it is emulated on the ${this.describe(pick)}`;
+            this.reasons.push(reason);
+            assignments.push({ platform, runner: pick.runner, native: false, reason });
+        }
+        if (strict && unserved.length > 0) {
+            const list = unserved.join(", ");
+            const runners = healthy
+                .map((r) => `${r.info.endpoint} (${r.nativePlatforms.map(buildkit/* formatPlatform */.Bq).join(", ") || "none"})`)
+                .join(", ");
+            throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
+        }
+        return assignments;
     }
-    if (strict && unserved.length > 0) {
-        const list = unserved.join(", ");
-        const runners = healthy
-            .map((r) => `${r.info.endpoint} (${r.nativePlatforms.map(buildkit/* formatPlatform */.Bq).join(", ") || "none"})`)
-            .join(", ");
-        throw new PolicyError(`No healthy runner builds ${list} natively, and strict platform routing forbids emulation; healthy runners: ${runners}.`);
+    /** "first healthy runner", "2nd of 3 by affinity (passed over tcp://a: busy (…))", and any wait. */
+    describe(pick) {
+        const of = pick.of > 1 ? ` of ${pick.of}` : "";
+        const rank = this.byAffinity
+            ? `${pick.rank === 0 ? "first" : ordinal(pick.rank + 1)}${of} by affinity`
+            : pick.rank === 0
+                ? "first healthy runner"
+                : "next healthy runner in order";
+        const passed = pick.passed.length > 0 ? ` (passed over ${pick.passed.join(", ")})` : "";
+        const waited = pick.waitedMs === undefined
+            ? ""
+            : `, after waiting ${Math.round(pick.waitedMs / 1000)} s for a free runner`;
+        const overloaded = pick.overloaded ? ", although busy: every runner stayed at its max-parallelism" : "";
+        return `${rank}${passed}${waited}${overloaded}`;
     }
-    return assignments;
+    /**
+     * The first runner in rank below its max-parallelism. When every one is at it, asks them again
+     * every poll until one frees up or the bound passes; then the first in rank takes it anyway.
+     */
+    async pick(ranked, label) {
+        const { reporter } = this.options;
+        const boundMs = this.options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+        const pollMs = this.options.busyPollMs ?? DEFAULT_BUSY_POLL_MS;
+        const started = Date.now();
+        for (let round = 0;; round++) {
+            const passed = [];
+            const waitedMs = round > 0 ? Date.now() - started : undefined;
+            for (const [rank, runner] of ranked.entries()) {
+                const busy = busyNote(runner);
+                if (busy === undefined) {
+                    this.busyNotes.delete(runner);
+                    return { runner, rank, of: ranked.length, passed, waitedMs, overloaded: false };
+                }
+                this.busyNotes.set(runner, busy);
+                passed.push(`${runner.info.endpoint}: ${busy}`);
+            }
+            const elapsed = Date.now() - started;
+            if (elapsed >= boundMs) {
+                const runner = ranked[0];
+                reporter.warning(`Every runner for ${label} is still at its max-parallelism after ${Math.round(elapsed / 1000)} s (${passed.join("; ")}); building on ${runner.info.endpoint} anyway, where the build waits its turn.`);
+                return { runner, rank: 0, of: ranked.length, passed: [], waitedMs: elapsed, overloaded: true };
+            }
+            if (round === 0) {
+                reporter.info(`Every runner for ${label} is at its max-parallelism (${passed.join("; ")}); waiting up to ${Math.round(boundMs / 1000)} s for one to free up.`);
+            }
+            await sleep(Math.min(pollMs, boundMs - elapsed), this.options.signal);
+            await Promise.all(ranked.map(async (runner) => {
+                const load = await measureLoad(runner.client, this.options.signal);
+                runner.load = { ...runner.load, ...load };
+            }));
+        }
+    }
+    /** A report with the end of the story: chosen (for which platforms, why), passed over, or idle. */
+    finalReport(report, assignments) {
+        const runner = this.healthy.find((each) => each.info.endpoint === report.endpoint && each.name === report.name);
+        if (!runner)
+            return report;
+        const mine = assignments.filter((assignment) => assignment.runner === runner);
+        const load = runner.load;
+        if (mine.length > 0) {
+            const note = mine.map((assignment) => assignment.reason.replace(/^chose \S+ /, "")).join("; ");
+            return { ...report, load, state: "chosen", note };
+        }
+        const busy = this.busyNotes.get(runner);
+        if (busy !== undefined)
+            return { ...report, load, state: "busy", note: `passed over: ${busy}` };
+        return {
+            ...report,
+            load,
+            note: this.byAffinity ? "healthy, ranked lower for this build" : "healthy, not needed",
+        };
+    }
+}
+/** Why a runner is too busy to take another build, or undefined when it is not. */
+function busyNote(runner) {
+    const max = runner.candidate.maxParallelism;
+    const inFlight = runner.load.buildsInFlight;
+    if (max === undefined || inFlight === undefined || inFlight < max)
+        return undefined;
+    return `busy (${inFlight} build${inFlight === 1 ? "" : "s"} in flight, max-parallelism ${max})`;
+}
+function ordinal(n) {
+    const suffix = n % 10 === 1 && n % 100 !== 11
+        ? "st"
+        : n % 10 === 2 && n % 100 !== 12
+            ? "nd"
+            : n % 10 === 3 && n % 100 !== 13
+                ? "rd"
+                : "th";
+    return `${n}${suffix}`;
+}
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(new buildkit/* CancelledError */.cc("Choosing a runner was cancelled."));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(new buildkit/* CancelledError */.cc("Choosing a runner was cancelled."));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
+    });
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/runner/errors.ts
-// The runner layer's failures that are not the user's input.
-
-/** Starting, downloading or stopping a local runner failed; the message is one sentence. */
-class RunnerStartError extends errors_UserError {
-    name = "RunnerStartError";
-}
-
 ;// CONCATENATED MODULE: external "node:util"
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 ;// CONCATENATED MODULE: ./src/runner/privilege.ts
@@ -43701,8 +45261,12 @@ async function waitUntilAnswering(runner, child, timeoutMs, signal) {
 /** The last meaningful line of buildkitd's log, for the error sentence. */
 function logTail(logFile) {
     try {
-        const lines = (0,external_node_fs_.readFileSync)(logFile, "utf8").trim().split("\n");
-        const fatal = lines.reverse().find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
+        const lines = (0,external_node_fs_.readFileSync)(logFile, "utf8").trim().split("\n").reverse();
+        // buildkitd's own last word when it exits on an error ("buildkitd: toml: ..."), before a stack.
+        const own = lines.find((line) => line.startsWith("buildkitd: "));
+        if (own !== undefined)
+            return own.trim().slice(0, 500);
+        const fatal = lines.find((line) => /level=(fatal|error)|^buildkitd:|error/i.test(line));
         return (fatal ?? lines[0] ?? "").trim().slice(0, 500);
     }
     catch {
@@ -43785,11 +45349,17 @@ async function startBuildkitd(options) {
     // The socket path must stay under 108 bytes, so it lives in a short temporary dir of its own.
     const runtimeDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "rb-buildkitd-"));
     const logFile = (0,external_node_path_.join)(runtimeDir, "buildkitd.log");
+    const args = [...(options.args ?? []), ...(options.config?.flags ?? [])];
+    if (options.config?.toml !== undefined) {
+        const configFile = (0,external_node_path_.join)(runtimeDir, "buildkitd.toml");
+        await (0,promises_.writeFile)(configFile, options.config.toml, { mode: 0o644 });
+        args.unshift("--config", configFile);
+    }
     const log = await (0,promises_.open)(logFile, "a");
     let child;
     let spawned;
     try {
-        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, options.args ?? []);
+        const command = buildkitdCommand(access, found, options.stateDir, runtimeDir, args);
         child = (0,external_node_child_process_.spawn)(command.file, command.args, {
             // Its own process group: a Ctrl-C meant for us must not kill it before we stop it cleanly.
             detached: true,
@@ -43839,6 +45409,10 @@ async function startBuildkitd(options) {
     catch (error) {
         const tail = logTail(logFile);
         await runner.stop(5_000);
+        if (options.config && refusesConfig(tail)) {
+            const reason = tail.replace(/^buildkitd: /, "").replace(/\.$/, "");
+            throw new DaemonConfigError(`buildkitd refused ${options.config.inputs}: ${reason}.`);
+        }
         if (error instanceof RunnerStartError && tail) {
             throw new RunnerStartError(`${error.message.replace(/\.$/, "")}: ${tail}.`);
         }
@@ -43848,6 +45422,10 @@ async function startBuildkitd(options) {
         runner.pid = readPid(runtimeDir) ?? runner.pid;
     options.reporter.info(`Started buildkitd${HOW_STARTED[access]} (pid ${runner.pid}) on ${endpoint.address} with state in ${options.stateDir}.`);
     return runner;
+}
+/** buildkitd's words when it exits on its flags or its config file, before doing anything. */
+function refusesConfig(tail) {
+    return /^buildkitd: .*(flag provided but not defined|flag needs an argument|invalid value|toml:|config)/i.test(tail);
 }
 const HOW_STARTED = {
     root: "",
@@ -43880,8 +45458,6 @@ function timedOut(bounded) {
     return bounded.aborted && bounded.reason?.name === "TimeoutError";
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:stream"
@@ -44346,7 +45922,8 @@ async function startWithState(options) {
         return { runner: await options.start(stateDir), restored };
     }
     catch (error) {
-        if (!restored)
+        // A configuration buildkitd refuses fails the same on an empty cache: keep the state.
+        if (!restored || error instanceof InputError)
             throw error;
         const state = store.inPlace ? `its state in ${stateDir}` : `the restored state ${key}`;
         reporter.warning(`buildkitd did not start on ${state} (${sentence(error).replace(/\.$/, "")}); starting with an empty cache.`);
@@ -44406,7 +45983,14 @@ async function startLocalRunner(options) {
         store: start.state,
         key,
         stateDir,
-        start: (dir) => startBuildkitd({ buildkitd, stateDir: dir, detached: start.detached, reporter, signal }),
+        start: (dir) => startBuildkitd({
+            buildkitd,
+            stateDir: dir,
+            config: start.config,
+            detached: start.detached,
+            reporter,
+            signal,
+        }),
         reporter,
     });
     if (start.detached)
@@ -44445,25 +46029,94 @@ async function stopDetachedRunner(detached, state, reporter) {
 
 ;// CONCATENATED MODULE: ./src/runner/acquire.ts
 // Getting a runner for one job, whatever was given: one endpoint (connect, check, pin), several
-// (a pool: health-checked in parallel, platforms routed to native runners, failover), or none
-// (buildctl's default socket if a buildkitd answers there, else a pinned buildkitd started where
-// the adapter keeps one, its cache kept between runs: see local.ts).
+// (a pool: health-checked in parallel, platforms routed to native runners by affinity and load,
+// failover), or none (buildctl's default socket if a buildkitd answers there, else a pinned
+// buildkitd started where the adapter keeps one, its cache kept between runs: see local.ts).
+// With `fallback: local`, that local start also stands in when no runner given answers.
+
+
 
 
 
 
 
 async function acquireRunner(options) {
-    const { runner, names, reporter, signal } = options;
-    if (runner.endpoints.length > 1)
+    if (options.fallback !== "local" || !options.start || !options.runner.endpointGiven) {
+        return acquireGiven(options);
+    }
+    try {
+        return await acquireGiven(options);
+    }
+    catch (error) {
+        // Only "nobody answers": a runner that answered and refused (the pin, TLS) stays an error.
+        if (!(error instanceof buildkit/* ConnectionError */.Rc) || options.signal?.aborted)
+            throw error;
+        const why = error.message.replace(/\.$/, "");
+        options.reporter.warning(`No runner given answers (${why}); starting the pinned local runner instead, as fallback: local asks.`);
+        const local = await startLocal(options, options.start);
+        return {
+            ...local,
+            reason: `fallback to a local runner, as no runner given answered (${why}): ${local.reason}`,
+        };
+    }
+}
+async function acquireGiven(options) {
+    if (options.runner.endpoints.length > 1)
         return fromPool(options);
-    if (runner.endpointGiven || !options.start) {
+    const acquired = await oneRunner(options);
+    try {
+        checkNativePlatforms(acquired, options);
+    }
+    catch (error) {
+        await acquired.release();
+        throw error;
+    }
+    return acquired;
+}
+/**
+ * One runner builds every platform; one that no worker of it builds natively is emulated (slow, or
+ * failing where the runner has no emulator): a warning, or with strict-platforms a refusal, as a
+ * pool does it.
+ */
+function checkNativePlatforms(acquired, options) {
+    const native = nativePlatformsOf(acquired, undefined);
+    const foreign = options.platforms.filter((platform) => !native.some((own) => (0,buildkit/* formatPlatform */.Bq)(own) === (0,buildkit/* formatPlatform */.Bq)(platform)));
+    if (foreign.length === 0)
+        return;
+    const list = foreign.map(buildkit/* formatPlatform */.Bq).join(", ");
+    const endpoint = acquired.info.endpoint;
+    const own = native.map(buildkit/* formatPlatform */.Bq).join(", ") || "none";
+    if (options.strictPlatforms) {
+        throw new PolicyError(`No worker of ${endpoint} builds ${list} natively (its own: ${own}), and strict platform routing forbids emulation.`);
+    }
+    options.reporter.warning(`No worker of ${endpoint} builds ${list} natively (its own: ${own}): it is built under emulation, where the runner has it.`);
+}
+async function oneRunner(options) {
+    const { runner, names, reporter, signal, start } = options;
+    const [configured] = runner.configured?.runners ?? [];
+    if (configured) {
+        // One runner described with its own TLS material: reached as a single endpoint with it.
+        const resolved = await resolveRunner({ ...runner, endpoint: configured.endpoint, tls: configured.tls }, names, reporter, signal);
+        return {
+            ...resolved,
+            reason: `given: ${resolved.info.endpoint} (${runner.configured.from})`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    if (runner.endpointGiven) {
         const resolved = await resolveRunner(runner, names, reporter, signal);
         return {
             ...resolved,
             reason: `given: ${resolved.info.endpoint}`,
             release: async () => resolved.client.close(),
         };
+    }
+    if (!start)
+        return fromDefaultSocketOnly(options);
+    // A runner configured for this job (buildkitd-config, buildkitd-flags) is ours to start.
+    if (start.config?.custom) {
+        reporter.info(`No runner is given; starting one configured by ${start.config.inputs}.`);
+        return startLocal(options, start);
     }
     // Nothing given: a buildkitd on the default socket, if one answers quickly.
     try {
@@ -44479,11 +46132,37 @@ async function acquireRunner(options) {
             throw error;
         reporter.info(`No runner is given and none answers at ${buildkit/* DEFAULT_ENDPOINT */.mP}; starting one for this command.`);
     }
-    return startLocal(options, options.start);
+    return startLocal(options, start);
+}
+/**
+ * Nothing given and nothing to start (the CLI's info): the default socket, or a sentence that says
+ * how to name a runner and that a build would start the pinned one, so that info and build agree.
+ */
+async function fromDefaultSocketOnly(options) {
+    const { runner, names, reporter, signal } = options;
+    try {
+        const resolved = await resolveRunner(runner, names, reporter, signal);
+        return {
+            ...resolved,
+            reason: `the buildkitd on the default socket ${buildkit/* DEFAULT_ENDPOINT */.mP}`,
+            release: async () => resolved.client.close(),
+        };
+    }
+    catch (error) {
+        if (!(error instanceof buildkit/* ConnectionError */.Rc))
+            throw error;
+        const why = error.message.replace(/\.$/, "");
+        throw new NoRunnerError(`No runner is given (${names.endpoint} or ${names.endpointEnv}) and none answers on the default socket: ` +
+            `${why.charAt(0).toLowerCase()}${why.slice(1)}; a build would start the pinned buildkitd ` +
+            `v${versionToStart(runner.versionPin, names.buildkitVersion)} for its command, info only asks a running one.`);
+    }
 }
 async function fromPool(options) {
     const { runner } = options;
-    const pool = await resolvePool(runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls })), {
+    // Each runner with its own TLS material and platforms when described so, else the one set given.
+    const candidates = runner.configured?.runners ??
+        runner.endpoints.map((endpoint) => ({ endpoint, tls: runner.tls, ssh: runner.ssh }));
+    const pool = await resolvePool(candidates, {
         platforms: options.platforms,
         strict: options.strictPlatforms,
         connectTimeoutMs: runner.connectTimeoutMs,
@@ -44493,6 +46172,9 @@ async function fromPool(options) {
         names: options.names,
         reporter: options.reporter,
         signal: options.signal,
+        routing: options.routing?.mode,
+        affinityKey: options.routing?.affinityKey,
+        busyTimeoutMs: options.routing?.busyTimeoutMs,
     });
     const [first] = pool.assignments;
     const chosen = first.runner;
@@ -44501,6 +46183,7 @@ async function fromPool(options) {
         client: chosen.client,
         info: chosen.info,
         reason: pool.summary,
+        pool: pool.runners,
         byPlatform: spansRunners
             ? pool.assignments.map((assignment) => ({
                 platform: assignment.platform,
@@ -44550,6 +46233,10 @@ class BuildFailedError extends errors_UserError {
         this.locations = locations;
         this.steps = steps;
     }
+}
+/** The build's deadline (the timeout input) passed; the build was cancelled on the runner. */
+class BuildTimeoutError extends errors_UserError {
+    name = "BuildTimeoutError";
 }
 
 ;// CONCATENATED MODULE: ./src/outputs/registry.ts
@@ -44652,6 +46339,303 @@ async function answerChallenge(challenge, credential, reference, signal) {
 function causeOf(error) {
     const cause = error.cause;
     return cause?.code ?? cause?.message ?? error.message;
+}
+
+;// CONCATENATED MODULE: ./src/job/cache.ts
+// cache-from and cache-to in buildx's syntax (`type=registry,ref=REF,mode=max`, a bare reference
+// for `type=registry,ref=REF`), typed and checked before the build: the types BuildKit has, a
+// `local` cache's directory on the job's machine, and the `gha` cache's service and token taken
+// from the job's environment as buildx takes them. The runner does the importing and exporting;
+// a local cache goes through the session's content store (src/buildkit/session/content.ts).
+
+
+
+const IMPORT_TYPES = ["registry", "local", "gha", "s3", "azblob"];
+/** `inline` writes the cache into the pushed image; importing it is a registry import of the image. */
+const EXPORT_TYPES = ["registry", "inline", "local", "gha", "s3", "azblob"];
+/** Attributes that hold credentials: masked before anything prints them. */
+const SECRET_ATTRS = ["token", "ghtoken", "secret_access_key", "session_token", "account_key"];
+function parseCacheList(items, direction, context) {
+    const entries = [];
+    for (const item of items) {
+        if (item.trim() === "")
+            continue;
+        // buildx: a value without "=" is a list of references, each its own registry cache.
+        if (!item.includes("=")) {
+            for (const ref of csvFields(item, context.name)) {
+                if (ref.trim() !== "")
+                    entries.push({ type: "registry", attrs: { ref: ref.trim() } });
+            }
+            continue;
+        }
+        entries.push(checkEntry(parseEntry(item, context.name), item, direction, context));
+    }
+    return entries;
+}
+function parseEntry(item, name) {
+    const attrs = {};
+    let type = "";
+    for (const field of csvFields(item, name)) {
+        const equals = field.indexOf("=");
+        if (equals < 0)
+            throw new InputError(`${name} "${item}" has "${field}", which is not KEY=VALUE.`);
+        const key = field.slice(0, equals).trim().toLowerCase();
+        const value = field.slice(equals + 1);
+        if (key === "type")
+            type = value.trim();
+        else
+            attrs[key] = value;
+    }
+    if (type === "")
+        throw new InputError(`${name} "${item}" has no type=; use type=registry,ref=REF or another type.`);
+    return { type, attrs };
+}
+function checkEntry(entry, item, direction, context) {
+    const { name } = context;
+    const types = direction === "import" ? IMPORT_TYPES : EXPORT_TYPES;
+    if (!types.includes(entry.type)) {
+        throw new InputError(`${name} "${item}" has type=${entry.type}; use ${joinOr(types)}.`);
+    }
+    for (const key of ["ignore-error", "oci-mediatypes", "image-manifest"]) {
+        const value = entry.attrs[key];
+        if (value !== undefined && !GO_BOOLEANS.includes(value)) {
+            throw new InputError(`${name} "${item}" has ${key}=${value}; use true or false.`);
+        }
+    }
+    const mode = entry.attrs.mode;
+    if (mode !== undefined && mode !== "min" && mode !== "max") {
+        throw new InputError(`${name} "${item}" has mode=${mode}; use min or max.`);
+    }
+    for (const key of SECRET_ATTRS)
+        if (entry.attrs[key])
+            context.mask(entry.attrs[key]);
+    switch (entry.type) {
+        case "registry":
+            if (!entry.attrs.ref?.trim())
+                throw new InputError(`${name} "${item}" needs ref=REF, the cache's image name.`);
+            return entry;
+        case "local":
+            return direction === "import" ? localImport(entry, item, context) : localExport(entry, item, context);
+        case "gha":
+            return withGithubCache(entry, item, context);
+        default:
+            return entry;
+    }
+}
+/** The directory a local cache is read from: it may not exist yet (a first run), but if it does, it must be readable. */
+function localImport(entry, item, { name, cwd }) {
+    const src = entry.attrs.src?.trim();
+    if (!src)
+        throw new InputError(`${name} "${item}" needs src=DIR, the cache directory on this machine.`);
+    const dir = (0,external_node_path_.resolve)(cwd, src);
+    let isDir;
+    try {
+        isDir = (0,external_node_fs_.statSync)(dir).isDirectory();
+    }
+    catch (error) {
+        if (error.code !== "ENOENT")
+            throw unreadable(name, item, dir, error);
+    }
+    if (isDir === false)
+        throw new InputError(`${name} "${item}": "${dir}" is not a directory.`);
+    if (isDir) {
+        try {
+            (0,external_node_fs_.accessSync)(dir, external_node_fs_.constants.R_OK | external_node_fs_.constants.X_OK);
+        }
+        catch (error) {
+            throw unreadable(name, item, dir, error);
+        }
+    }
+    return { type: "local", attrs: { ...entry.attrs, src: dir } };
+}
+function localExport(entry, item, { name, cwd }) {
+    const dest = entry.attrs.dest?.trim();
+    if (!dest)
+        throw new InputError(`${name} "${item}" needs dest=DIR, the cache directory on this machine.`);
+    const dir = (0,external_node_path_.resolve)(cwd, dest);
+    try {
+        (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
+        (0,external_node_fs_.accessSync)(dir, external_node_fs_.constants.W_OK | external_node_fs_.constants.X_OK);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${item}": "${dir}" cannot be created or written (${error.code}).`);
+    }
+    return { type: "local", attrs: { ...entry.attrs, dest: dir } };
+}
+function unreadable(name, item, dir, error) {
+    return new InputError(`${name} "${item}": "${dir}" cannot be read (${error.code}).`);
+}
+/**
+ * The GitHub cache service's address and the job's token, from the environment as buildx fills
+ * them (ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL; url_v2 from ACTIONS_RESULTS_URL when
+ * ACTIONS_CACHE_SERVICE_V2 is true), unless the entry gives them. The token is masked.
+ */
+function withGithubCache(entry, item, { name, env, mask }) {
+    const attrs = { ...entry.attrs };
+    let version = attrs.version;
+    if (version === undefined &&
+        ["1", "t", "T", "true", "TRUE", "True"].includes(env.ACTIONS_CACHE_SERVICE_V2 ?? "")) {
+        version = "2";
+    }
+    if (attrs.token === undefined && env.ACTIONS_RUNTIME_TOKEN)
+        attrs.token = env.ACTIONS_RUNTIME_TOKEN;
+    if (attrs.url_v2 === undefined && version === "2" && env.ACTIONS_RESULTS_URL)
+        attrs.url_v2 = env.ACTIONS_RESULTS_URL;
+    if (attrs.url === undefined) {
+        const url = env.ACTIONS_CACHE_URL || env.ACTIONS_RESULTS_URL;
+        if (url)
+            attrs.url = url;
+    }
+    if (!attrs.token || (!attrs.url && !attrs.url_v2)) {
+        throw new InputError(`${name} "${item}" needs GitHub's cache service: ACTIONS_RUNTIME_TOKEN and ACTIONS_CACHE_URL or ACTIONS_RESULTS_URL are not set (outside GitHub Actions, give url= and token=).`);
+    }
+    mask(attrs.token);
+    return { type: "gha", attrs };
+}
+/** What Go's strconv.ParseBool takes, as BuildKit reads these attributes. */
+const GO_BOOLEANS = ["1", "t", "T", "true", "TRUE", "True", "0", "f", "F", "false", "FALSE", "False"];
+/** One CSV record, as buildx reads it: fields split on commas, double quotes around a field that holds one. */
+function csvFields(text, name) {
+    const fields = [];
+    let field = "";
+    let quoted = false;
+    let atStart = true;
+    for (let index = 0; index < text.length; index++) {
+        const char = text[index];
+        if (quoted) {
+            if (char === '"' && text[index + 1] === '"') {
+                field += '"';
+                index++;
+            }
+            else if (char === '"')
+                quoted = false;
+            else
+                field += char;
+        }
+        else if (char === '"' && atStart) {
+            quoted = true;
+            atStart = false;
+        }
+        else if (char === ",") {
+            fields.push(field);
+            field = "";
+            atStart = true;
+        }
+        else {
+            field += char;
+            atStart = false;
+        }
+    }
+    if (quoted)
+        throw new InputError(`${name} "${text}" has a quote that is not closed.`);
+    fields.push(field);
+    return fields;
+}
+function joinOr(words) {
+    return `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
+}
+/** Whether a failed export of this cache is only a warning (ignore-error=true). */
+function ignoresErrors(entry) {
+    return ["1", "t", "T", "true", "TRUE", "True"].includes(entry.attrs["ignore-error"] ?? "");
+}
+const INDEX_FILE = "index.json";
+const LAYOUT_FILE = "oci-layout";
+const REF_NAME = "org.opencontainers.image.ref.name";
+const IMAGE_NAME = "io.containerd.image.name";
+/**
+ * A local cache import as the runner takes it: the digest of the tag (`latest` by default) in the
+ * directory's index.json, as buildctl finds it. No cache there yet (a first run) is a reason to
+ * skip the import, not to fail: the reason comes back instead.
+ */
+function resolveLocalImport(entry) {
+    const dir = entry.attrs.src;
+    if (entry.attrs.digest)
+        return { entry };
+    const tag = entry.attrs.tag ?? "latest";
+    let index;
+    try {
+        index = JSON.parse((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(dir, INDEX_FILE), "utf8"));
+    }
+    catch (error) {
+        const code = error.code;
+        return {
+            skipped: `no local cache to import from ${dir} yet (${code === "ENOENT" ? "no index.json" : "index.json is not readable JSON"}).`,
+        };
+    }
+    const manifests = index.manifests ?? [];
+    const found = manifests.find((each) => each.annotations?.[IMAGE_NAME] === tag) ??
+        manifests.find((each) => each.annotations?.[REF_NAME] === tag);
+    if (!found)
+        return { skipped: `the local cache in ${dir} has no tag ${tag}; nothing imported from it.` };
+    return { entry: { type: "local", attrs: { ...entry.attrs, digest: found.digest } } };
+}
+/** After an export: index.json (and oci-layout) of each local cache point the tag at the new cache manifest, as buildctl writes them. */
+function recordLocalExports(exports, manifestJson) {
+    if (!manifestJson)
+        return;
+    const descriptor = JSON.parse(manifestJson);
+    for (const entry of exports) {
+        if (entry.type !== "local")
+            continue;
+        const dir = entry.attrs.dest;
+        const tag = entry.attrs.tag ?? "latest";
+        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(dir, LAYOUT_FILE), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+        let index = {};
+        try {
+            index = JSON.parse((0,external_node_fs_.readFileSync)((0,external_node_path_.join)(dir, INDEX_FILE), "utf8"));
+        }
+        catch {
+            // A new or unreadable index is written afresh.
+        }
+        const manifests = (index.manifests ?? []).filter((each) => each.annotations?.[REF_NAME] !== tag || each.annotations?.[IMAGE_NAME] !== undefined);
+        manifests.push({ ...descriptor, annotations: { ...descriptor.annotations, [REF_NAME]: tag } });
+        const written = {
+            schemaVersion: index.schemaVersion ?? 2,
+            mediaType: index.mediaType ?? "application/vnd.oci.image.index.v1+json",
+            ...index,
+            manifests,
+        };
+        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(dir, INDEX_FILE), JSON.stringify(written));
+    }
+}
+/** The values among the caches' attributes that are credentials, for the log's redactors. */
+function cacheSecrets(entries) {
+    return entries.flatMap((entry) => SECRET_ATTRS.map((key) => entry.attrs[key]).filter((value) => !!value));
+}
+/**
+ * The cache of one platform when each platform builds on its own runner: a registry cache's tag,
+ * a local cache's tag, and a gha, s3 or azblob cache's scope or name get the platform as a suffix
+ * (`cache:main` → `cache:main-linux-arm64`), so that the runners neither overwrite each other's
+ * cache nor import one another's. An inline cache travels in each platform's own image.
+ */
+function cacheForPlatform(entry, platform) {
+    const suffix = platform.replace(/[^a-zA-Z0-9_.-]/g, "-");
+    const attrs = { ...entry.attrs };
+    switch (entry.type) {
+        case "registry":
+            attrs.ref = withTagSuffix(attrs.ref.trim(), suffix);
+            break;
+        case "local":
+            attrs.tag = `${attrs.tag ?? "latest"}-${suffix}`;
+            delete attrs.digest;
+            break;
+        case "gha":
+            attrs.scope = `${attrs.scope ?? "buildkit"}-${suffix}`;
+            break;
+        case "s3":
+        case "azblob":
+            attrs.name = `${attrs.name ?? "buildkit"}-${suffix}`;
+            break;
+    }
+    return { type: entry.type, attrs };
+}
+/** REF:TAG-suffix, or REF:suffix for a reference without a tag; a digest reference stays as it is. */
+function withTagSuffix(ref, suffix) {
+    if (ref.includes("@"))
+        return ref;
+    const lastSlash = ref.lastIndexOf("/");
+    const colon = ref.lastIndexOf(":");
+    return colon > lastSlash ? `${ref}-${suffix}` : `${ref}:${suffix}`;
 }
 
 ;// CONCATENATED MODULE: ./src/report/build-model.ts
@@ -45166,37 +47150,22 @@ class Redactor {
 
 
 
+
+
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan) {
-    return (0,external_node_crypto_.createHash)("sha256").update(`${(0,external_node_os_.hostname)()}\0${plan.contextDir}`).digest("hex").slice(0, 32);
+    const context = plan.git?.url ?? plan.contextDir;
+    return (0,external_node_crypto_.createHash)("sha256").update(`${(0,external_node_os_.hostname)()}\0${context}`).digest("hex").slice(0, 32);
 }
 async function runBuild(client, plan, request, options) {
     const redactor = options.redactor ?? new Redactor();
     const writeLog = (text) => {
         const visible = redactor.push(text);
         if (visible)
-            options.writeLog(visible);
+            options.writeLog(escapeControlCharacters(visible));
     };
     const progress = new PlainProgress(writeLog);
-    // A credential helper that fails is the user's to fix: keep its sentence, not the runner's.
-    let credentialError;
-    const fileSync = (0,buildkit/* fileSyncService */.lp)(request.localDirs);
-    const services = [(0,buildkit/* healthService */.WX)(), fileSync];
-    if (options.credentials) {
-        services.push((0,buildkit/* authService */.y1)(options.credentials, { onError: (error) => (credentialError ??= error) }));
-    }
-    services.push((0,buildkit/* secretsService */.Z2)(options.secrets ?? new Map()));
-    services.push((0,buildkit/* sshService */.ai)(options.sshAgents ?? new Map()));
-    const outputTargets = request.outputTargets;
-    const fileSend = outputTargets.some(Boolean)
-        ? (0,buildkit/* fileSendService */.CO)(outputTargets, {
-            signal: options.signal,
-            onWarning: (message) => writeLog(`warning: ${message}\n`),
-        })
-        : undefined;
-    if (fileSend)
-        services.push(fileSend);
-    const session = new buildkit/* Session */.Nn(client, { sharedKey: sharedKey(plan), services, signal: options.signal });
+    const { session, fileSync, fileSend, credentialError, liveness, signal, runnerGone } = openSession(client, plan, request, options, writeLog);
     const warnings = () => progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
     try {
         const exporterResponse = await (0,buildkit/* solve */.kH)(client, {
@@ -45205,17 +47174,34 @@ async function runBuild(client, plan, request, options) {
             frontendAttrs: request.frontendAttrs,
             exporters: request.exporters,
             entitlements: request.entitlements,
-            onStatus: (status) => progress.update(status),
-            signal: options.signal,
+            cacheImports: request.cacheImports,
+            cacheExports: request.cacheExports,
+            onStatus: (status) => {
+                liveness.heard();
+                progress.update(status);
+            },
+            signal,
         });
         progress.finish();
-        return { exporterResponse, steps: progress.steps(), warnings: warnings() };
+        recordLocalExports(request.cacheExports, exporterResponse["cache.manifest"]);
+        return {
+            exporterResponse,
+            steps: progress.steps(),
+            warnings: [...warnings(), ...ignoredFailures(progress.steps())],
+        };
     }
     catch (error) {
         progress.finish();
         const report = progress.failureReport();
         if (report)
             writeLog(report);
+        // The runner going away is the reason, whatever the calls it cut short said; an answer of the
+        // runner's own (an RpcError) says it was there.
+        const gone = runnerGone();
+        if (gone && !options.signal?.aborted && !(error instanceof buildkit/* RpcError */.Qc))
+            throw gone;
+        if (error instanceof buildkit/* RunnerGoneError */.Gx)
+            throw error;
         // A refused or failed output is the reason, whatever words the runner wraps it in.
         const outputFailure = fileSend?.failure();
         if (outputFailure)
@@ -45229,26 +47215,242 @@ async function runBuild(client, plan, request, options) {
         const locations = error.sources.map(withPath(plan));
         for (const location of locations)
             writeLog(formatSourceExcerpt(location));
-        if (credentialError instanceof InputError)
-            throw credentialError;
-        throw new BuildFailedError(redactor.redact(`The build failed: ${error.details}`), locations, progress.steps());
+        if (credentialError() instanceof InputError)
+            throw credentialError();
+        // A Git context the runner could not fetch: one sentence (git's stderr holds no token).
+        const gitFailure = plan.git && (0,buildkit/* describeGitFetchFailure */.ES)(error.details);
+        throw new BuildFailedError(redactor.redact(gitFailure ?? `The build failed: ${error.details}`), locations, progress.steps());
     }
     finally {
+        liveness.stop();
         const rest = redactor.flush();
         if (rest)
-            options.writeLog(rest);
+            options.writeLog(escapeControlCharacters(rest));
         session.close();
     }
 }
+/**
+ * The build's session: health, the local dirs, the job's credentials, secrets and SSH agents,
+ * and the outputs that come back to this machine. A credential helper that fails is the user's to
+ * fix: its sentence is kept, not the runner's.
+ */
+function openSession(client, plan, request, options, writeLog) {
+    let credentialError;
+    // A runner that stops answering (or a connection lost) ends the build through this signal, with
+    // the sentence in `runnerGone`; the caller's signal still cancels it.
+    const stopOnGone = new AbortController();
+    let runnerGone;
+    const liveness = (0,buildkit/* watchLiveness */.rl)(client, (error) => {
+        runnerGone = error;
+        stopOnGone.abort();
+    });
+    const signal = options.signal ? AbortSignal.any([options.signal, stopOnGone.signal]) : stopOnGone.signal;
+    const fileSync = (0,buildkit/* fileSyncService */.lp)(request.localDirs);
+    const services = [(0,buildkit/* healthService */.WX)(liveness.heard), fileSync];
+    if (options.credentials) {
+        services.push((0,buildkit/* authService */.y1)(options.credentials, { onError: (error) => (credentialError ??= error) }));
+    }
+    services.push((0,buildkit/* secretsService */.Z2)(options.secrets ?? new Map()));
+    services.push((0,buildkit/* sshService */.ai)(options.sshAgents ?? new Map()));
+    const outputTargets = request.outputTargets;
+    const fileSend = outputTargets.some(Boolean)
+        ? (0,buildkit/* fileSendService */.CO)(outputTargets, {
+            signal,
+            onWarning: (message) => writeLog(`warning: ${message}\n`),
+        })
+        : undefined;
+    if (fileSend)
+        services.push(fileSend);
+    // Local cache directories, read and written by the runner through the session's content store.
+    if (Object.keys(request.cacheStores).length > 0)
+        services.push((0,buildkit/* contentStoreService */._1)(request.cacheStores));
+    for (const reason of request.skippedCacheImports)
+        writeLog(`warning: ${reason}\n`);
+    const session = new buildkit/* Session */.Nn(client, { sharedKey: sharedKey(plan), services, signal });
+    return {
+        session,
+        fileSync,
+        fileSend,
+        credentialError: () => credentialError,
+        liveness,
+        signal,
+        runnerGone: () => runnerGone,
+    };
+}
+/**
+ * A frontend call instead of a build (buildx's --call check|outline|targets): the same session
+ * and attrs, no exporters; the log printed as for a build. The frontend's answer, or the
+ * failure's sentence as for a build.
+ */
+async function runFrontendCall(client, plan, request, call, options) {
+    const redactor = options.redactor ?? new Redactor();
+    const writeLog = (text) => {
+        const visible = redactor.push(text);
+        if (visible)
+            options.writeLog(escapeControlCharacters(visible));
+    };
+    const progress = new PlainProgress(writeLog);
+    const { session, fileSync, credentialError, liveness, signal, runnerGone } = openSession(client, plan, {
+        localDirs: request.localDirs,
+        outputTargets: [],
+        cacheStores: request.cacheStores,
+        skippedCacheImports: request.skippedCacheImports,
+    }, options, writeLog);
+    try {
+        const result = await (0,buildkit/* callFrontend */.rp)(client, {
+            call,
+            sessionId: session.id,
+            frontend: request.frontend,
+            frontendAttrs: request.frontendAttrs,
+            onStatus: (status) => {
+                liveness.heard();
+                progress.update(status);
+            },
+            signal,
+        });
+        progress.finish();
+        return result;
+    }
+    catch (error) {
+        progress.finish();
+        const gone = runnerGone();
+        if (gone && !options.signal?.aborted && !(error instanceof buildkit/* RpcError */.Qc))
+            throw gone;
+        if (error instanceof buildkit/* RunnerGoneError */.Gx)
+            throw error;
+        const uploadFailure = fileSync.failure();
+        if (uploadFailure instanceof buildkit/* ContextReadError */.Y)
+            throw new InputError(uploadFailure.message);
+        if (credentialError() instanceof InputError)
+            throw credentialError();
+        if (!(error instanceof buildkit/* RpcError */.Qc))
+            throw error;
+        const gitFailure = plan.git && (0,buildkit/* describeGitFetchFailure */.ES)(error.details);
+        throw new BuildFailedError(redactor.redact(gitFailure ?? `The ${call === "lint" ? "check" : call} failed: ${error.details}`), error.sources.map(withPath(plan)), progress.steps());
+    }
+    finally {
+        liveness.stop();
+        const rest = redactor.flush();
+        if (rest)
+            options.writeLog(escapeControlCharacters(rest));
+        session.close();
+    }
+}
+/**
+ * Steps that failed in a build that succeeded: a cache export with ignore-error=true (the runner
+ * reports its error on the step and goes on, moby/buildkit #2492). Each is a warning.
+ */
+function ignoredFailures(steps) {
+    return steps
+        .filter((step) => step.error !== "")
+        .map((step) => ({
+        message: `${step.name} failed and was ignored (ignore-error=true): ${step.error}`,
+        locations: [],
+        url: "",
+    }));
+}
 /** BuildKit names the Dockerfile by the name we sent; point it back at the file on this machine. */
 function withPath(plan) {
-    return (location) => location.filename === plan.dockerfileName
+    return (location) => location.filename === plan.dockerfileName && !plan.git
         ? { ...location, path: (0,external_node_path_.join)(plan.dockerfileDir, plan.dockerfileName) }
         : location;
 }
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/job/git-context.ts
+// A Git context as build-push-action takes one: `context` may be a Git URL, and `git` (or buildx's
+// `{{defaultContext}}`) is the job's own commit. The runner fetches it, so nothing is uploaded.
+// The job's token goes to the runner as a session secret for the job's Git host only, never in
+// the URL or a frontend attr (the runner keeps those in its build history).
+
+
+/** The job's own commit as a Git URL: GitHub's, or GitLab's (CI_REPOSITORY_URL without its token). */
+function jobCommitUrl(env) {
+    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_SHA: sha } = env;
+    if (server && repository && sha)
+        return `${server.replace(/\/+$/, "")}/${repository}.git#${sha}`;
+    const { CI_REPOSITORY_URL: url, CI_COMMIT_SHA: commit } = env;
+    if (url && commit)
+        return `${withoutUserinfo(url)}#${commit}`;
+    return undefined;
+}
+const DEFAULT_CONTEXT = /\{\{\s*defaultContext\s*\}\}/g;
+/** `{{defaultContext}}` replaced by the job's commit, as build-push-action does; an error where there is none. */
+function expandDefaultContext(value, env, name) {
+    if (!DEFAULT_CONTEXT.test(value))
+        return value;
+    DEFAULT_CONTEXT.lastIndex = 0;
+    const commit = requireJobCommit(env, name, "{{defaultContext}}");
+    // `{{defaultContext}}:subdir` is the subdir of the job's commit.
+    return value.replace(DEFAULT_CONTEXT, commit);
+}
+/** The `context` input: `git` and `{{defaultContext}}` are the job's commit, a Git URL is fetched, else a directory. */
+function contextInput(value, env, name) {
+    const given = value.trim();
+    if (given === "git")
+        return { kind: "git", url: requireJobCommit(env, name, "git") };
+    const expanded = expandDefaultContext(given, env, name);
+    if ((0,buildkit/* isGitUrl */.m8)(expanded))
+        return { kind: "git", url: expanded };
+    return { kind: "dir", path: given };
+}
+function requireJobCommit(env, name, given) {
+    const url = jobCommitUrl(env);
+    if (url === undefined) {
+        throw new InputError(`${name} "${given}" means the job's own commit, but neither GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_SHA nor GitLab's CI_REPOSITORY_URL and CI_COMMIT_SHA are set; give a Git URL.`);
+    }
+    return url;
+}
+/** The URL as given, with what provenance records of it. */
+function gitContext(url) {
+    const hash = url.indexOf("#");
+    const source = hash < 0 ? url : url.slice(0, hash);
+    const ref = hash < 0 ? "" : url.slice(hash + 1).split(":")[0];
+    return { url, source, ...(/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(ref) ? { revision: ref } : {}) };
+}
+/**
+ * The session secrets that let the runner fetch the job's repositories: on GitHub, the token as
+ * GIT_AUTH_TOKEN.<host> for the host of GITHUB_SERVER_URL (the runner sends it as x-access-token);
+ * on GitLab, CI_JOB_TOKEN as the GIT_AUTH_HEADER.<host> for the host of CI_SERVER_URL, since GitLab
+ * takes a job token only from the user gitlab-ci-token. Only for hosts that a Git URL of the build
+ * names, and never over a secret of that id the user gave.
+ */
+function gitAuthSecrets(urls, options) {
+    const { env, githubToken, given } = options;
+    const hosts = new Set(urls.filter(buildkit/* isGitUrl */.m8).map(buildkit/* gitHost */.hK));
+    const secrets = new Map();
+    const githubHost = hostOf(env.GITHUB_SERVER_URL);
+    if (githubToken && githubHost && hosts.has(githubHost)) {
+        const id = (0,buildkit/* gitAuthSecretIds */.DB)(`${env.GITHUB_SERVER_URL}`).token;
+        if (!given.has(id))
+            secrets.set(id, githubToken);
+    }
+    const gitlabHost = hostOf(env.CI_SERVER_URL);
+    if (env.CI_JOB_TOKEN && gitlabHost && hosts.has(gitlabHost)) {
+        const ids = (0,buildkit/* gitAuthSecretIds */.DB)(`${env.CI_SERVER_URL}`);
+        if (!given.has(ids.header) && !given.has(ids.token)) {
+            const basic = Buffer.from(`gitlab-ci-token:${env.CI_JOB_TOKEN}`).toString("base64");
+            secrets.set(ids.header, `basic ${basic}`);
+        }
+    }
+    return secrets;
+}
+function hostOf(url) {
+    if (!url)
+        return undefined;
+    try {
+        return new URL(url).host || undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** GitLab's CI_REPOSITORY_URL carries the job token as userinfo; the runner must never see it there. */
+function withoutUserinfo(url) {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+}
+
 ;// CONCATENATED MODULE: ./src/job/plan.ts
 // The build part of a job: the context and the Dockerfile, found on this machine, with the rest of
 // the build's inputs as the input table typed them. solve-request.ts maps it to the dockerfile.v0
@@ -45257,16 +47459,32 @@ var external_node_net_ = __nccwpck_require__(7030);
 
 
 
+
+
 /** Finds the context and the Dockerfile; `names` are the inputs as the user knows them. */
 function planBuild(inputs, names, cwd) {
-    const contextDir = (0,external_node_path_.resolve)(cwd, inputs.context);
-    requireKind(contextDir, "directory", `${names.context} "${inputs.context}"`);
+    return { ...findSources(inputs, names, cwd), ...buildOptions(inputs) };
+}
+/** The context and the Dockerfile: on this machine, or in the Git repository the runner fetches. */
+function findSources(inputs, names, cwd) {
+    if (inputs.context.kind === "git") {
+        // The Dockerfile is a path in the repository (relative to #ref:subdir), as the frontend reads it.
+        const name = inputs.file?.trim().replace(/^\.\//, "") || "Dockerfile";
+        if (name.startsWith("/") || name.split("/").includes("..")) {
+            throw new InputError(`${names.file} "${inputs.file}" must be a path inside the Git context, such as docker/Dockerfile.`);
+        }
+        refuseCredentialsInUrl(inputs.context.url, names.context);
+        return { contextDir: "", dockerfileDir: "", dockerfileName: name, git: gitContext(inputs.context.url) };
+    }
+    const given = inputs.context.path;
+    const contextDir = (0,external_node_path_.resolve)(cwd, given);
+    requireKind(contextDir, "directory", `${names.context} "${given}"`);
     const file = inputs.file ? (0,external_node_path_.resolve)(cwd, inputs.file) : defaultDockerfile(contextDir);
     requireKind(file, "file", inputs.file ? `${names.file} "${inputs.file}"` : `The Dockerfile "${file}"`);
+    return { contextDir, dockerfileDir: (0,external_node_path_.dirname)(file), dockerfileName: (0,external_node_path_.basename)(file) };
+}
+function buildOptions(inputs) {
     return {
-        contextDir,
-        dockerfileDir: (0,external_node_path_.dirname)(file),
-        dockerfileName: (0,external_node_path_.basename)(file),
         target: inputs.target,
         buildArgs: inputs.buildArgs,
         labels: inputs.labels,
@@ -45279,6 +47497,8 @@ function planBuild(inputs, names, cwd) {
         shmSizeBytes: inputs.shmSizeBytes,
         ulimits: inputs.ulimits,
         pull: inputs.pull,
+        allow: inputs.allow,
+        cgroupParent: inputs.cgroupParent,
     };
 }
 /** Sources the dockerfile frontend resolves itself (`context:NAME=…`), by prefix. */
@@ -45291,14 +47511,28 @@ function namedContext(item, name, cwd) {
     if (equals < 0 || contextName === "" || value === "") {
         throw new InputError(`${name} "${item}" is not NAME=VALUE; write it as name=./dir or name=docker-image://image.`);
     }
-    if (REMOTE_CONTEXT.test(value))
+    if (REMOTE_CONTEXT.test(value)) {
+        if ((0,buildkit/* isGitUrl */.m8)(value))
+            refuseCredentialsInUrl(value, name);
         return { name: contextName, kind: "source", source: value };
+    }
     if (value.startsWith("oci-layout://") || value.startsWith("target:")) {
         throw new InputError(`${name} "${item}" uses a form we do not support yet; use a directory, docker-image://, a Git or an HTTPS URL.`);
     }
     const dir = (0,external_node_path_.resolve)(cwd, value);
     requireKind(dir, "directory", `${name} "${item}": the directory "${value}"`);
     return { name: contextName, kind: "local", dir };
+}
+/** A Git URL with a token in it would be kept in the runner's build history: refused before the build. */
+function refuseCredentialsInUrl(url, name) {
+    try {
+        (0,buildkit/* gitContextAttrs */.IO)(url);
+    }
+    catch (error) {
+        if (error instanceof buildkit/* GitContextError */.aY)
+            throw new InputError(`${name}: ${error.message}`);
+        throw error;
+    }
 }
 /** host:ip or host=ip (docker's two spellings) into the frontend's host=ip. */
 function hostEntry(item, name) {
@@ -45310,6 +47544,14 @@ function hostEntry(item, name) {
         throw new InputError(`${name} "${item}" is not HOST:IP; write it as example.test:10.0.0.1.`);
     }
     return `${host}=${ip}`;
+}
+const ENTITLEMENTS = ["network.host", "security.insecure"];
+/** An entitlement as buildx's --allow takes it; the runner must allow it too (--allow-insecure-entitlement). */
+function entitlement(item, name) {
+    const value = item.trim();
+    if (ENTITLEMENTS.includes(value))
+        return value;
+    throw new InputError(`${name} "${item}" is not an entitlement BuildKit grants; use network.host or security.insecure.`);
 }
 function networkMode(value, name) {
     const mode = value?.trim() || "default";
@@ -45377,20 +47619,70 @@ function localDirName(name) {
 
 
 
+
 function solveRequest(build) {
+    const skippedCacheImports = [];
+    const cacheImports = build.cache.imports.flatMap((entry) => {
+        if (entry.type !== "local")
+            return [entry];
+        const resolved = resolveLocalImport(entry);
+        if ("skipped" in resolved) {
+            skippedCacheImports.push(resolved.skipped);
+            return [];
+        }
+        return [resolved.entry];
+    });
     return {
         frontend: "dockerfile.v0",
-        frontendAttrs: { ...frontendAttrs(build.plan), ...attestationAttrs(build.attestations) },
+        frontendAttrs: {
+            ...frontendAttrs(build.plan),
+            ...attestationAttrs(build.attestations),
+            ...cacheImportAttrs(cacheImports),
+        },
         exporters: build.exporters.map(exporterRequest),
         outputTargets: build.exporters.map(outputTarget),
         entitlements: entitlements(build.plan),
         localDirs: localDirs(build.plan),
-        cacheImports: [],
-        cacheExports: [],
+        cacheImports,
+        cacheExports: build.cache.exports,
+        cacheStores: cacheStores([...cacheImports, ...build.cache.exports]),
+        skippedCacheImports,
     };
 }
+/**
+ * The imports go to the frontend too, which imports for its own solves: `cache-imports`, the JSON
+ * buildctl and buildx send (Go's field names). BuildKit keeps frontend attributes in its build
+ * history; the only credential that can be here is a gha cache's job token, which buildx sends the
+ * same way and which expires with the job.
+ */
+function cacheImportAttrs(imports) {
+    if (imports.length === 0)
+        return {};
+    return {
+        "cache-imports": JSON.stringify(imports.map((entry) => ({ Type: entry.type, Attrs: entry.attrs }))),
+    };
+}
+/** A local cache's store id is "local:" and its directory, as the runner names it. */
+function cacheStores(entries) {
+    const stores = {};
+    for (const entry of entries) {
+        if (entry.type !== "local")
+            continue;
+        const dir = entry.attrs.src ?? entry.attrs.dest;
+        if (dir)
+            stores[`local:${dir}`] = dir;
+    }
+    return stores;
+}
 function frontendAttrs(plan) {
-    const attrs = { filename: plan.dockerfileName };
+    // A Git context is the frontend's to fetch (`context` is its URL), with provenance's vcs attrs.
+    const attrs = plan.git
+        ? {
+            ...(0,buildkit/* gitContextAttrs */.IO)(plan.git.url, { filename: plan.dockerfileName }),
+            "vcs:source": plan.git.source,
+            ...(plan.git.revision ? { "vcs:revision": plan.git.revision } : {}),
+        }
+        : { filename: plan.dockerfileName };
     if (plan.target)
         attrs.target = plan.target;
     for (const [key, value] of Object.entries(plan.buildArgs))
@@ -45417,6 +47709,14 @@ function frontendAttrs(plan) {
         attrs.ulimit = plan.ulimits.join(",");
     if (plan.pull)
         attrs["image-resolve-mode"] = "pull";
+    if (plan.cgroupParent)
+        attrs["cgroup-parent"] = plan.cgroupParent;
+    if (plan.vcs?.source)
+        attrs["vcs:source"] = plan.vcs.source;
+    if (plan.vcs?.revision)
+        attrs["vcs:revision"] = plan.vcs.revision;
+    for (const [name, dir] of Object.entries(plan.vcs?.localDirs ?? {}))
+        attrs[`vcs:localdir:${name}`] = dir;
     return attrs;
 }
 function attestationAttrs(attestations) {
@@ -45427,18 +47727,20 @@ function attestationAttrs(attestations) {
         attrs["attest:sbom"] = attestations.sbom;
     return attrs;
 }
-/** The context, the Dockerfile's dir and the local named contexts. */
+/** The context, the Dockerfile's dir (neither for a Git context) and the local named contexts. */
 function localDirs(plan) {
-    const dirs = { context: plan.contextDir, dockerfile: plan.dockerfileDir };
+    const dirs = plan.git
+        ? {}
+        : { context: plan.contextDir, dockerfile: plan.dockerfileDir };
     for (const context of plan.namedContexts) {
         if (context.kind === "local")
             dirs[localDirName(context.name)] = context.dir;
     }
     return dirs;
 }
-/** Entitlements the plan needs from the runner: host networking is one. */
+/** Entitlements the plan asks of the runner: those allowed, and host networking when it is the mode. */
 function entitlements(plan) {
-    return plan.network === "host" ? ["network.host"] : [];
+    return [...new Set([...plan.allow, ...(plan.network === "host" ? ["network.host"] : [])])];
 }
 
 ;// CONCATENATED MODULE: ./src/job/across-runners.ts
@@ -45446,6 +47748,7 @@ function entitlements(plan) {
 // multi-node builds do it: each platform builds on its own runner at the same time and is pushed
 // by digest; then one image index listing them all is pushed under each name. The registry is
 // where the results meet, so this needs a push and no other outputs.
+
 
 
 
@@ -45466,17 +47769,38 @@ async function buildAcrossRunners(parts, build, options) {
     }
     const names = image.names.map((name) => name.trim());
     const untaggedNames = [...new Set(names.map((name) => splitTag(name).untagged))];
-    const results = await Promise.all(parts.map((part) => {
+    // One part that fails ends the others: their results would have nothing to meet.
+    const siblings = new AbortController();
+    const signal = AbortSignal.any([options.signal, siblings.signal]);
+    const settled = await Promise.allSettled(parts.map((part) => {
         const log = prefixedLines(`[${(0,buildkit/* formatPlatform */.Bq)(part.platform)}] `, options.writeLog);
         const plan = { ...build.plan, platforms: [part.platform] };
         // By digest: the runner refuses a tagged name there, and the tags go on the index.
         const exporters = [{ ...image, names: untaggedNames, pushByDigest: true }];
-        return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters }), {
+        // Each runner imports and exports its own platform's cache.
+        const platform = (0,buildkit/* formatPlatform */.Bq)(part.platform);
+        const cache = {
+            imports: build.cache.imports.map((entry) => cacheForPlatform(entry, platform)),
+            exports: build.cache.exports.map((entry) => cacheForPlatform(entry, platform)),
+        };
+        return runBuild(part.client, plan, solveRequest({ ...build, plan, exporters, cache }), {
             ...options,
+            signal,
             redactor: options.newRedactor(),
             writeLog: log.write,
-        }).finally(log.end);
+        })
+            .catch((error) => {
+            siblings.abort();
+            throw error;
+        })
+            .finally(log.end);
     }));
+    const failures = settled.flatMap((outcome) => outcome.status === "rejected" ? [outcome.reason] : []);
+    // The failure that ended the others, not their cancellation.
+    const failure = failures.find((error) => !(error instanceof buildkit/* CancelledError */.cc)) ?? failures[0];
+    if (failure !== undefined)
+        throw failure;
+    const results = settled.map((outcome) => outcome.value);
     const entries = results.map((result, index) => ({
         ...manifestDescriptor(result.exporterResponse, (0,buildkit/* formatPlatform */.Bq)(parts[index].platform)),
         platform: { ...parts[index].platform },
@@ -45574,11 +47898,11 @@ const HELPER_CACHE_MS = (4 * 60 + 50) * 1000;
 const MAX_HELPER_OUTPUT_BYTES = 1024 * 1024;
 /** The docker config key for a registry host or URL: Docker Hub's names all map to one key. */
 function configKey(registry) {
-    const host = hostOf(registry);
+    const host = docker_config_hostOf(registry);
     return DOCKER_HUB_HOSTS.has(host) ? DOCKER_HUB_CONFIG_KEY : host;
 }
 /** Docker's ConvertToHostname: the host[:port] of a URL, or what precedes the first "/". */
-function hostOf(registry) {
+function docker_config_hostOf(registry) {
     if (registry.includes("://")) {
         try {
             const url = new URL(registry);
@@ -45605,7 +47929,7 @@ function loadRegistryCredentials(options) {
     const explicit = explicitCredentials(options.explicit ?? [], options.onSecret);
     const config = options.useDockerConfig === false
         ? emptyConfig("")
-        : readDockerConfig(dockerConfigFile(env), options.onSecret);
+        : readDockerConfig(dockerConfigFile(env), options.onSecret, options.onUnreadableConfig);
     const helperTimeoutMs = options.helperTimeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
     const fromHelpers = new Map();
     return async (host, signal) => {
@@ -45647,16 +47971,21 @@ function explicitCredentials(list, onSecret) {
 function emptyConfig(file) {
     return { file, auths: new Map(), credHelpers: new Map(), credsStore: undefined };
 }
-function readDockerConfig(file, onSecret) {
+function readDockerConfig(file, onSecret, onUnreadable) {
     let text;
     try {
         text = (0,external_node_fs_.readFileSync)(file, "utf8");
     }
     catch (error) {
         // No config is the common case on CI machines: anonymous access.
-        if (error.code === "ENOENT")
+        const code = error.code;
+        if (code === "ENOENT")
             return emptyConfig(file);
-        throw new InputError(`The docker config ${file} cannot be read (${error.code}).`);
+        const message = `The docker config ${file} cannot be read (${code})`;
+        if (!onUnreadable)
+            throw new InputError(`${message}.`);
+        onUnreadable(`${message}; building without its registry credentials.`);
+        return emptyConfig(file);
     }
     if (text.trim() === "")
         return emptyConfig(file);
@@ -45829,20 +48158,1452 @@ function isObject(value) {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+function getLineColFromPtr(string, ptr) {
+    let lines = string.slice(0, ptr).split(/\r?\n/);
+    return [lines.length, lines.pop().length + 1];
+}
+function makeCodeBlock(string, line, column) {
+    let lines = string.split(/\r?\n/);
+    let codeblock = '';
+    let numberLen = (Math.log10(line + 1) | 0) + 1;
+    for (let i = line - 1; i <= line + 1; i++) {
+        let l = lines[i - 1];
+        if (!l)
+            continue;
+        codeblock += i.toString().padEnd(numberLen, ' ');
+        codeblock += ':  ';
+        codeblock += l;
+        codeblock += '\n';
+        if (i === line) {
+            codeblock += ' '.repeat(numberLen + column + 2);
+            codeblock += '^\n';
+        }
+    }
+    return codeblock;
+}
+class TomlError extends Error {
+    line;
+    column;
+    codeblock;
+    constructor(message, options) {
+        const [line, column] = getLineColFromPtr(options.toml, options.ptr);
+        const codeblock = makeCodeBlock(options.toml, line, column);
+        super(`Invalid TOML document: ${message}\n\n${codeblock}`, options);
+        this.line = line;
+        this.column = column;
+        this.codeblock = codeblock;
+    }
+    /** @internal */
+    static x(message, ctx, ptr) {
+        throw new TomlError(message, { toml: ctx.s, ptr: ptr ?? ctx.p });
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/primitive.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function parseString(ctx) {
+    let startPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p++);
+    let first = c;
+    let isLiteral = c === 0x27; /* ' */
+    let isMultiline = c === ctx.s.charCodeAt(ctx.p) && c === ctx.s.charCodeAt(ctx.p + 1);
+    if (isMultiline) {
+        // Trim initial newline
+        if ((c = ctx.s.charCodeAt(ctx.p += 2)) === 0xa /* \n */)
+            ctx.p++;
+        else if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)
+            ctx.p += 2;
+    }
+    // For the record: it is not worth it to use a fast-path for literal strings using `indexOf`.
+    // Doing a char-by-char iteration ends up dispatching less instructions, for the same wall-clock runtime.
+    let parsed = '';
+    let sliceStart = ctx.p;
+    // states:
+    //   0 - decoding
+    //   1 - decoding escape
+    //   2 - whitespace escape (no newline encountered yet, must fail on non-whitespace)
+    //   3 - whitespace escape (newline encountered, allowed to transition back to normal decode)
+    let state = 0;
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        c = ctx.s.charCodeAt(ctx.p);
+        // Deal with newlines first, since that simplifies control character checking and handling across all states
+        if (isMultiline && (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */))) {
+            state = state && 3;
+        }
+        // Control characters are banned in TOML, so we throw an error if we encounter them
+        else if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in strings', ctx);
+        }
+        // The string might terminate while we're parsing through a newline escape.
+        // It must have encountered a newline; otherwise, it'll simply fail in another branch.
+        else if ((!state || state === 3) && c === first && (!isMultiline || (ctx.s.charCodeAt(ctx.p + 1) === first && ctx.s.charCodeAt(ctx.p + 2) === first))) {
+            if (isMultiline) {
+                // If the string ends with 4-5 quotes, then the first 1-2 are part of the string
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+            }
+            // If we're in a newline escape still, then there's nothing to add.
+            if (!state) {
+                // Avoid a useless concat operation if the string can be used as-is.
+                let s = ctx.s.slice(sliceStart, ctx.p);
+                parsed = parsed ? parsed + s : s;
+            }
+            ctx.p += isMultiline ? 3 : 1;
+            return parsed;
+        }
+        // Baseline state; keep moving forward unless an escape sequence starts
+        else if (!state) {
+            if (!isLiteral && c === 0x5c /* \ */) {
+                parsed += ctx.s.slice(sliceStart, (sliceStart = ctx.p));
+                state = 1;
+            }
+        }
+        else if (state === 1) {
+            if (c === 0x78 /* x */ || c === 0x75 /* u */ || c === 0x55 /* U */) { // Unicode escape
+                let errPtr = ctx.p++ - 1;
+                let value = 0;
+                let len = c === 0x78 /* x */ ? 2 : c === 0x75 /* u */ ? 4 : 8;
+                for (let j = 0; j < len; j++, ctx.p++) {
+                    let hex = ctx.s.charCodeAt(ctx.p);
+                    let digit = 
+                    /* 0-9 */ hex >= 0x30 && hex <= 0x39 ? hex - 0x30 :
+                        /* A-F */ hex >= 0x41 && hex <= 0x46 ? hex - 0x41 + 10 :
+                            /* a-f */ hex >= 0x61 && hex <= 0x66 ? hex - 0x61 + 10 : -1;
+                    if (digit < 0)
+                        TomlError.x('invalid non-hex character in unicode escape', ctx);
+                    value = (value << 4) | digit;
+                }
+                // Because JS does bitwise on signed 32bit integers, all 0xfzzzzzzz values are actually seen as negative
+                if (value < 0 || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) {
+                    TomlError.x('invalid unicode escape', ctx, errPtr);
+                }
+                parsed += String.fromCodePoint(value);
+                sliceStart = ctx.p--;
+                state = 0;
+            }
+            // Newline escape sequence. We only need to care about spaces and tabs; newlines are dealt with earlier
+            else if (isMultiline && (c === 0x20 || c === 0x9 /* \t */)) {
+                state = 2;
+            }
+            // Basic escape sequence
+            else {
+                if (c === 0x62 /* b */)
+                    parsed += '\b';
+                else if (c === 0x74 /* t */)
+                    parsed += '\t';
+                else if (c === 0x6e /* n */)
+                    parsed += '\n';
+                else if (c === 0x66 /* f */)
+                    parsed += '\f';
+                else if (c === 0x72 /* r */)
+                    parsed += '\r';
+                else if (c === 0x65 /* e */)
+                    parsed += '\x1b';
+                else if (c === 0x22 /* " */)
+                    parsed += '"';
+                else if (c === 0x5c /* \ */)
+                    parsed += '\\';
+                else
+                    TomlError.x('unrecognised escape sequence', ctx);
+                sliceStart = ctx.p + 1;
+                state = 0;
+            }
+        }
+        // Newline escape continuation: keep moving forward until the first non-whitespace char
+        else if (c !== 0x20 && c !== 0x9 /* \t */) {
+            if (state === 2)
+                TomlError.x('invalid escape: only line-ending whitespace may be escaped', ctx, sliceStart);
+            // State cannot be zero, or we'd have branched earlier already.
+            // If it's a backslash, immediately transition to the escape state so it can be processed.
+            state = !isLiteral && c === 0x5c /* \ */ ? 1 : 0;
+            sliceStart = ctx.p;
+        }
+    }
+    TomlError.x('unfinished string', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/date.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})?[Tt ]?(?:(\d{2}):\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|z|[-+]\d{2}:\d{2})?$/i;
+class TomlDate extends Date {
+    #hasDate = false;
+    #hasTime = false;
+    #offset = null;
+    constructor(date, fasttype, unsafeDelim) {
+        let hasDate = true;
+        let hasTime = true;
+        let offset = 'Z';
+        let c;
+        if (typeof date === 'string') {
+            if (fasttype)
+                prep: {
+                    // Date-time
+                    if (fasttype < 3) {
+                        if (+date.slice(11, 13) > 23) {
+                            date = '';
+                            break prep;
+                        }
+                        // Local
+                        if (fasttype === 2) {
+                            offset = null;
+                            date += 'Z';
+                        }
+                        // Offset; keep track of offset if not Z
+                        else if ((c = date.charCodeAt(date.length - 1)) !== 0x5a /* Z */ && c !== 0x7a /* z */) {
+                            offset = date.slice(date.length - 6);
+                        }
+                        if (unsafeDelim)
+                            date = date.slice(0, 10) + 'T' + date.slice(11);
+                    }
+                    // Time
+                    else if (fasttype === 4) {
+                        date = +date.slice(0, 2) > 23 ? '' : `0000-01-01T${date}Z`;
+                    }
+                    hasDate = fasttype !== 4;
+                    hasTime = fasttype !== 3;
+                }
+            else {
+                let match = date.match(DATE_TIME_RE);
+                if (match) {
+                    if (!match[1]) {
+                        hasDate = false;
+                        date = `0000-01-01T${date}`;
+                    }
+                    hasTime = !!match[2];
+                    // Make sure to use T instead of a space. Breaks in case of extreme values otherwise.
+                    hasTime && date[10] === ' ' && (date = date.replace(' ', 'T'));
+                    // Do not allow rollover hours.
+                    if (match[2] && +match[2] > 23) {
+                        date = '';
+                    }
+                    else {
+                        offset = match[3] || null;
+                        if (!offset && hasTime)
+                            date += 'Z';
+                    }
+                }
+                else {
+                    date = '';
+                }
+            }
+        }
+        super(date);
+        if (!isNaN(this.getTime())) {
+            this.#hasDate = hasDate;
+            this.#hasTime = hasTime;
+            this.#offset = offset;
+        }
+    }
+    isDateTime() {
+        return this.#hasDate && this.#hasTime;
+    }
+    isLocal() {
+        return !this.#hasDate || !this.#hasTime || !this.#offset;
+    }
+    isDate() {
+        return this.#hasDate && !this.#hasTime;
+    }
+    isTime() {
+        return this.#hasTime && !this.#hasDate;
+    }
+    isValid() {
+        return this.#hasDate || this.#hasTime;
+    }
+    toISOString() {
+        let iso = super.toISOString();
+        // Local Date
+        if (this.isDate())
+            return iso.slice(0, 10);
+        // Local Time
+        if (this.isTime())
+            return iso.slice(11, 23);
+        // Local DateTime
+        if (this.#offset === null)
+            return iso.slice(0, -1);
+        // Offset DateTime
+        if (this.#offset === 'Z' || this.#offset === 'z')
+            return iso;
+        // This part is quite annoying: JS strips the original timezone from the ISO string representation
+        // Instead of using a "modified" date and "Z", we restore the representation "as authored"
+        let offset = (+(this.#offset.slice(1, 3)) * 60) + +(this.#offset.slice(4, 6));
+        offset = this.#offset[0] === '-' ? offset : -offset;
+        let offsetDate = new Date(this.getTime() - (offset * 60e3));
+        return offsetDate.toISOString().slice(0, -1) + this.#offset;
+    }
+    static wrapAsOffsetDateTime(jsDate, offset = 'Z') {
+        let date = new TomlDate(jsDate);
+        date.#offset = offset;
+        return date;
+    }
+    static wrapAsLocalDateTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalDate(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasTime = false;
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasDate = false;
+        date.#offset = null;
+        return date;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/extract.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function isDigit(char, base = 10) {
+    return base === 16
+        ? (char > 0x2f && char < 0x3a) || (char > 0x40 && char < 0x47) || (char > 0x60 && char < 0x67)
+        : (char > 0x2f && char < 0x30 + base);
+}
+function isEndOfValue(char, delim) {
+    // Whitespace -- we're permissive on `\r` for performance; it'll be dealt with later anyway
+    return char === 0x20 || char === 0x9 /* \t */ || char === 0xa /* \n */ || char === 0xd /* \r */ ||
+        // Structure end or next value delimiter
+        (delim && (char === delim || char === 0x2c /* , */)) ||
+        // Comment
+        char === 0x23; /* # */
+}
+/** @internal */
+function extractValue(ctx, end) {
+    let errPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p);
+    // Structs
+    if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+        ctx.d-- || TomlError.x('document contains excessively nested structures. aborting.', ctx);
+        let value = c === 0x5b /* [ */
+            ? parseArray(ctx)
+            : parseInlineTable(ctx);
+        ctx.d++;
+        return value;
+    }
+    // Strings
+    if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
+        return parseString(ctx);
+    }
+    // Booleans
+    // We can fast-path because the first character is enough to know the only possible value
+    if (c === 0x74 /* t */) { // Only possible valid value is `true`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x72 || ctx.s.charCodeAt(++ctx.p) !== 0x75 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, true;
+    }
+    if (c === 0x66 /* f */) { // Only possible valid value is `false`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6c || ctx.s.charCodeAt(++ctx.p) !== 0x73 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, false;
+    }
+    if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+        return parseNumber(ctx, ctx.p, ctx.s.charCodeAt(++ctx.p), 0x2c - c, end);
+    }
+    // Rough heuristic, but `parseDate` falls back to number parsing if it's a false positive.
+    // e.g.: `a = 1\n-------------- = 1` would match this heuristic, but gracefully fallback to numbers.
+    if (ctx.s.charCodeAt(ctx.p + 4) === 0x2d /* - */ && ctx.s.charCodeAt(ctx.p + 7) === 0x2d /* - */) {
+        return parseDate(ctx, c, end);
+    }
+    // Same logic as above; `parseTime` falls back to number parsing if it's a false positive.
+    if (ctx.s.charCodeAt(ctx.p + 2) === 0x3a /* : */) {
+        return parseTime(ctx, c, end);
+    }
+    return parseNumber(ctx, ctx.p, c, 0, end);
+}
+// State:
+// 0: init
+// 1: integer
+// 2: fractional dot
+// 3: fractional
+// 4: exponent letter
+// 5: exponent
+// 6: exponent sign
+// 7: exponent with sign
+// >9: underscore; see below
+//     -> 12: was integer
+//     -> 14: was fractional
+//     -> 16: was exponent
+// states 2-5, 14, 16 are ONLY permitted iif base === 10
+function parseNumber(ctx, startPtr, startChr, sign, endChr) {
+    let c = startChr;
+    let state = 0;
+    let hasUnderscores = false;
+    // (+/-)inf
+    if (c === 0x69 /* i */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x6e || ctx.s.charCodeAt(++ctx.p) !== 0x66)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, (sign || 1) / 0;
+    }
+    // (+/-)nan
+    if (c === 0x6e /* n */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6e)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, NaN;
+    }
+    // Leading zero
+    // Only allowed cases: `0<EOV>`, `0.(...)`, `0e(...)`, `0x(...)`, `0b(...)`, `0o(...)`
+    // FWIW, `0e(...)` is a stupid case, but it's not banned per-se so we have to parse it
+    if (c === 0x30 /* 0 */) {
+        if (++ctx.p >= ctx.s.length || isEndOfValue(c = ctx.s.charCodeAt(ctx.p), endChr))
+            return ctx.bi === true ? 0n : 0; // note: conveniently deals with `-0`
+        if (!sign) {
+            if (c === 0x78 /* x */)
+                return parseIntegerBaseN(ctx, startPtr, 16, endChr);
+            else if (c === 0x62 /* b */)
+                return parseIntegerBaseN(ctx, startPtr, 2, endChr);
+            else if (c === 0x6f /* o */)
+                return parseIntegerBaseN(ctx, startPtr, 8, endChr);
+        }
+        if (c === 0x2e /* . */)
+            state = 2;
+        else if (c === 0x65 /* e */ || c === 0x45 /* E */)
+            state = 4;
+        else
+            TomlError.x('illegal leading zero', ctx, startPtr);
+    }
+    // If the 1st char is not a digit by now, then it's not a valid TOML value at all
+    else if (!isDigit(c))
+        TomlError.x('invalid value', ctx, startPtr);
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (!state)
+            state = 1; // Detects single-digit numbers we can use a fast parse path for
+        // The way the states are numbered is not random: underscores are always permitted in odd-numbered states and
+        // never permitted in even-numbered ones.
+        if (c === 0x5f /* _ */) {
+            if (!(state & 1))
+                TomlError.x('illegal underscore', ctx);
+            state += 11; // 11 is a marker that makes the state even and greater than 9; see the numbering + rationale above
+            hasUnderscores = true;
+        }
+        // Transition to fractional part.
+        else if (state === 1 && c === 0x2e /* . */)
+            state = 2;
+        // Transition to exponent part.
+        else if ((state === 1 || state === 3) && (c === 0x65 /* e */ || c === 0x45 /* E */))
+            state = 4;
+        // + and - are permitted in state 4 only (handled before entering the function for state 0)
+        else if (state === 4 && (c === 0x2b /* + */ || c === 0x2d /* - */)) {
+            state = 6;
+        }
+        // All special cases have been handled; only digits are allowed here
+        else if (!isDigit(c))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear state flags
+        else if (state > 9)
+            state -= 11;
+        else if (!(state & 1))
+            state++;
+    }
+    // Single-char number; we can fast-path these very easily.
+    if (!state) {
+        let val = (startChr - 0x30 /* 0 */) * (sign || 1);
+        return ctx.bi === true ? BigInt(val) : val;
+    }
+    // Even-numbered states absolutely require a digit next; not even end of value is permitted
+    if (!(state & 1))
+        TomlError.x('unfinished numeric value', ctx, startPtr);
+    let str = ctx.s.slice(startPtr, ctx.p);
+    if (hasUnderscores)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return state > 1
+        ? parseFloat(str)
+        : parseInteger(ctx, str, 10, startPtr);
+}
+function parseIntegerBaseN(ctx, startPtr, base, endChr) {
+    let c, underscore = 1;
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (c === 0x5f /* _ */) {
+            if (underscore & 1)
+                TomlError.x('illegal underscore', ctx);
+            underscore = 3;
+        }
+        // We only need to check if the number is a valid digit, nothing else is permitted
+        else if (!isDigit(c, base))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear underscore flag
+        else if (underscore & 1)
+            underscore--;
+    }
+    // Trailing underscore is not allowed
+    if (underscore & 1)
+        TomlError.x('unfinished numeric value', ctx);
+    let str = ctx.s.slice(startPtr + 2, ctx.p);
+    if (underscore)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return parseInteger(ctx, str, base, startPtr);
+}
+function parseInteger(ctx, str, base, startPtr) {
+    if (ctx.bi !== true)
+        int: {
+            let val = parseInt(str, base);
+            if (!Number.isSafeInteger(val)) {
+                if (ctx.bi)
+                    break int;
+                TomlError.x('integer value cannot be represented losslessly', ctx, startPtr);
+            }
+            return val;
+        }
+    return base === 10 ? BigInt(str) : BigInt((base === 2 ? '0b' : base === 8 ? '0o' : '0x') + str);
+}
+function parseDate(ctx, c, endChr) {
+    let startPtr = ctx.p++, unsafeSeparator;
+    if (!isDigit(c) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++))) {
+        return parseNumber(ctx, ctx.p = startPtr, c, 0, endChr);
+    }
+    ctx.p += 5;
+    if (!isDigit(ctx.s.charCodeAt(ctx.p++)))
+        TomlError.x('invalid date-time: date part is malformed', ctx, startPtr);
+    if (ctx.p >= ctx.s.length || (((c = ctx.s.charCodeAt(ctx.p)) !== 0x20 || (unsafeSeparator = true, !isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c !== 0x54 /* T */ && c !== 0x74 /* t */)) {
+        let t = ctx.s.slice(startPtr, ctx.p);
+        return readDate(ctx, t, 3, false, startPtr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 3) !== 0x3a /* : */)
+        TomlError.x('invalid date-time: time part is malformed', ctx, startPtr);
+    if (ctx.s.charCodeAt(ctx.p += 3) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    if (c = ctx.s.charCodeAt(ctx.p)) {
+        if (c === 0x5a /* Z */ || c === 0x7a /* z */) {
+            let t = ctx.s.slice(startPtr, ++ctx.p);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, '[+00:00]');
+        }
+        if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+            // Temporal's ZonedDateTime is weird asf when it comes to dealing with traditional offsets...
+            // It's 1.2x faster to allocate a new string to pass to ZDT than use Instant.toZonedDateTimeISO
+            let t = ctx.s.slice(startPtr, ctx.p += 6);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, !ctx.ld && ('[' + ctx.s.slice(ctx.p - 6, ctx.p) + ']'));
+        }
+    }
+    let t = ctx.s.slice(startPtr, ctx.p);
+    return readDate(ctx, t, 2, unsafeSeparator, startPtr);
+}
+function parseTime(ctx, c, endChr) {
+    let start = ctx.p;
+    if (!isDigit(c) || !isDigit(ctx.s.charCodeAt(++ctx.p))) {
+        return parseNumber(ctx, --ctx.p, c, 0, endChr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 4) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    let t = ctx.s.slice(start, ctx.p);
+    return readDate(ctx, t, 4, false, start);
+}
+function readDate(ctx, str, type, unsafeDelim, errPtr, temporalSuffix) {
+    if (ctx.ld) {
+        let date = new TomlDate(str, type, unsafeDelim);
+        if (!date.isValid())
+            TomlError.x('invalid date', ctx, errPtr);
+        return date;
+    }
+    try {
+        if (temporalSuffix)
+            str += temporalSuffix;
+        switch (type) {
+            case 1: return Temporal.ZonedDateTime.from(str);
+            case 2: return Temporal.PlainDateTime.from(str);
+            case 3: return Temporal.PlainDate.from(str);
+            case 4: return Temporal.PlainTime.from(str);
+        }
+    }
+    catch (e) {
+        TomlError.x(e instanceof Error ? e.message : '' + e, ctx, errPtr);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/util.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function skipComment(ctx) {
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        let c = ctx.s.charCodeAt(ctx.p);
+        if (c === 0xa /* \n */)
+            break;
+        if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */) {
+            ctx.p++;
+            break;
+        }
+        if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in comments', ctx);
+        }
+    }
+}
+/** @internal */
+function skipVoid(ctx, banNewLines, banComments) {
+    let c;
+    while (ctx.p < ctx.s.length) {
+        while (ctx.p < ctx.s.length && ((c = ctx.s.charCodeAt(ctx.p)) === 0x20 ||
+            c === 0x9 /* \t */ ||
+            (!banNewLines &&
+                (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)))))
+            ctx.p++;
+        if (banComments || c !== 0x23 /* # */)
+            break;
+        skipComment(ctx);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/struct.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+/** @internal */
+function parseKey(ctx, end = 0x3d /* = */) {
+    // States:
+    // 0: before first char
+    // 1: parsing bare key
+    // 2: after key component
+    let startPtr;
+    let state = 0;
+    let parsed = [];
+    let sliceStart;
+    let c = ctx.s.charCodeAt(startPtr = ctx.p);
+    do {
+        // End of key
+        if (c === end) {
+            if (!state)
+                TomlError.x('unexpected end of key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            return ctx.p++, parsed;
+        }
+        // Dotted key separator
+        else if (c === 0x2e /* . */) {
+            if (!state)
+                TomlError.x('illegal empty bare key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            state = 0;
+        }
+        // Quoted key
+        else if (!state && (c === 0x22 /* " */ || c === 0x27 /* ' */)) {
+            if (c === ctx.s.charCodeAt(ctx.p + 1) && c === ctx.s.charCodeAt(ctx.p + 2))
+                TomlError.x('illegal quoted key: multiline strings are not allowed', ctx);
+            parsed.push(parseString(ctx));
+            state = 2;
+            ctx.p--;
+        }
+        // Whitespace; no-op in state 0 and 2, end of bare key in state 1
+        else if (c === 0x20 || c === 0x9 /* \t */) {
+            if (state === 1) {
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+                state = 2;
+            }
+        }
+        // If state is post-key, no character is allowed; otherwise ensure it's a bare-key component
+        else if (state === 2 || (c < 0x30 && c !== 0x2d /* - */) || (c > 0x39 && c < 0x41) || (c > 0x5a && c < 0x61 && c !== 0x5f /* _ */) || c > 0x7a) {
+            TomlError.x('illegal character in key', ctx);
+        }
+        // Illegal character
+        else if (!state) {
+            state = 1;
+            sliceStart = ctx.p;
+        }
+    } while (c = ctx.s.charCodeAt(++ctx.p));
+    TomlError.x('incomplete key-value: cannot find end of key', ctx, startPtr);
+}
+/** @internal */
+function parseInlineTable(ctx) {
+    let startPtr = ctx.p++;
+    let res = Object.create(null);
+    let seen = new Set();
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x7d /* } */) {
+            ctx.p++;
+            return res;
+        }
+        let k;
+        let t = res;
+        let hasOwn = false;
+        let errPtr = ctx.p;
+        let key = parseKey(ctx);
+        for (let i = 0; i < key.length; i++) {
+            if (i)
+                t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            k = key[i];
+            if ((hasOwn = Object.hasOwn(t, k)) && (typeof t[k] !== 'object' || seen.has(t[k]))) {
+                TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+            }
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor')) {
+                t = ctx.uk !== 1 && TomlError.x('document contains an unsafe property', ctx, errPtr);
+                break;
+            }
+            if (!hasOwn && unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+            }
+        }
+        if (hasOwn) {
+            TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+        }
+        skipVoid(ctx, true, true);
+        let value = extractValue(ctx, 0x7d /* } */);
+        if (t && typeof (t[k] = value) === 'object')
+            seen.add(value);
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x7d /* } */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished table', ctx, startPtr);
+}
+/** @internal */
+function parseArray(ctx) {
+    let startPtr = ctx.p++;
+    let res = [];
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x5d /* ] */) {
+            ctx.p++;
+            return res;
+        }
+        res.push(extractValue(ctx, 0x5d /* ] */));
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x5d /* ] */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished array', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/parse.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function peekTable(ctx, key, table, meta, type) {
+    let t = table;
+    let m = meta;
+    let k;
+    let hasOwn = false;
+    let state;
+    for (let i = 0; i < key.length; i++) {
+        if (i) {
+            t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            m = (state = m[k]).c;
+            if (type === 0 /* Type.DOTTED */ && (state.t === 1 /* Type.EXPLICIT */ || state.t === 2 /* Type.ARRAY */)) {
+                return null;
+            }
+            if (state.t === 2 /* Type.ARRAY */) {
+                let l = t.length - 1;
+                t = t[l];
+                m = m[l].c;
+            }
+        }
+        k = key[i];
+        if ((hasOwn = Object.hasOwn(t, k)) && m[k]?.t === 0 /* Type.DOTTED */ && m[k]?.d) {
+            return null;
+        }
+        if (!hasOwn) {
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor'))
+                return false;
+            if (unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+                Object.defineProperty(m, k, { enumerable: true, configurable: true, writable: true });
+            }
+            m[k] = {
+                t: i < key.length - 1 && type === 2 /* Type.ARRAY */
+                    ? 3 /* Type.ARRAY_DOTTED */ : type,
+                d: false,
+                i: 0,
+                c: Object.create(null),
+            };
+        }
+    }
+    state = m[k];
+    if (state.t !== type && !(type === 1 /* Type.EXPLICIT */ && state.t === 3 /* Type.ARRAY_DOTTED */)) {
+        // Bad key type!
+        return null;
+    }
+    if (type === 2 /* Type.ARRAY */) {
+        if (!state.d) {
+            state.d = true;
+            t[k] = [];
+        }
+        t[k].push(t = Object.create(null));
+        state.c[state.i++] = (state = { t: 1 /* Type.EXPLICIT */, d: false, i: 0, c: Object.create(null) });
+    }
+    if (state.d) {
+        // Redefining a table!
+        return null;
+    }
+    state.d = true;
+    if (type === 1 /* Type.EXPLICIT */) {
+        t = hasOwn ? t[k] : (t[k] = Object.create(null));
+    }
+    else if (type === 0 /* Type.DOTTED */ && hasOwn) {
+        return null;
+    }
+    return [k, t, state.c];
+}
+function validateTablePeek(ctx, peek, ptr) {
+    if (peek === null || ctx.uk === 2)
+        TomlError.x(peek === null
+            ? 'trying to redefine an already defined table or value'
+            : 'document contains an unsafe property', ctx, ptr);
+}
+function parse(toml, options = {}) {
+    let ctx = {
+        s: toml,
+        p: 0,
+        d: options.maxDepth ?? 1000,
+        bi: options.integersAsBigInt ?? false,
+        ld: options.useLegacyDate ?? true,
+        uk: options.unsafeKeyBehaviour === 'throw' ? 2 : options.unsafeKeyBehaviour === 'drop' ? 1 : 0,
+    };
+    let res = Object.create(null);
+    let meta = Object.create(null);
+    let tmp;
+    let skipping = false;
+    let tbl = res;
+    let m = meta;
+    // BOM is allowed, skip.
+    // JS is UTF-16, so we have to check for the UTF-16 BOM instead of the UTF-8 BOM sequence!
+    if (toml.charCodeAt(0) === 0xfeff)
+        ctx.p++;
+    skipVoid(ctx);
+    while (ctx.p < toml.length) {
+        if (toml.charCodeAt(ctx.p) === 0x5b /* [ */) {
+            let isTableArray = toml.charCodeAt(++ctx.p) === 0x5b; /* [ */
+            tmp = ctx.p += +isTableArray;
+            skipping = false;
+            let k = parseKey(ctx, 0x5d /* ] */);
+            if (isTableArray) {
+                if (toml.charCodeAt(ctx.p) !== 0x5d /* ] */) {
+                    TomlError.x('expected end of table array declaration', ctx);
+                }
+                ctx.p++;
+            }
+            let p = peekTable(ctx, k, res, meta, isTableArray ? 2 /* Type.ARRAY */ : 1 /* Type.EXPLICIT */);
+            if (!p) {
+                validateTablePeek(ctx, p, tmp);
+                skipping = true;
+            }
+            else {
+                m = p[2];
+                tbl = p[1];
+            }
+        }
+        else {
+            tmp = ctx.p;
+            let k = parseKey(ctx);
+            let p = peekTable(ctx, k, tbl, m, 0 /* Type.DOTTED */);
+            if (!p && !skipping)
+                validateTablePeek(ctx, p, tmp);
+            skipVoid(ctx, true, true);
+            let v = extractValue(ctx, void 0);
+            if (p && !skipping)
+                p[1][p[0]] = v;
+        }
+        skipVoid(ctx, true);
+        if (ctx.p < toml.length && (tmp = toml.charCodeAt(ctx.p)) !== 0xa /* \n */ && (tmp !== 0xd /* \r */ || toml.charCodeAt(ctx.p + 1) !== 0xa /* \n */)) {
+            TomlError.x('each key-value declaration must be followed by an end-of-line', ctx);
+        }
+        skipVoid(ctx);
+    }
+    return res;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/stringify.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let BARE_KEY = /^[a-z0-9-_]+$/i;
+let HAS_WELLFORMED = !!(''.isWellFormed);
+function extendedTypeOf(obj) {
+    let type = typeof obj;
+    if (type === 'object') {
+        if (Array.isArray(obj))
+            return 'array';
+        if (typeof obj.getUTCDate === 'function' && obj instanceof Date)
+            return 'date';
+        if (globalThis.Temporal) {
+            if (obj.until) {
+                if (obj instanceof Temporal.ZonedDateTime)
+                    return 'temporal/tz+uc';
+                if (obj instanceof Temporal.PlainDateTime || obj instanceof Temporal.PlainDate)
+                    return 'temporal/uc';
+                if (obj instanceof Temporal.PlainTime || obj instanceof Temporal.Instant)
+                    return 'temporal';
+                if (obj instanceof Temporal.PlainYearMonth)
+                    return 'temporal/x';
+            }
+            else if ((obj.toPlainDate && obj instanceof Temporal.PlainMonthDay) ||
+                (obj.negated && obj instanceof Temporal.Duration)) {
+                return 'temporal/x';
+            }
+        }
+    }
+    return type;
+}
+function isArrayOfTables(obj) {
+    for (let i = 0; i < obj.length; i++) {
+        if (extendedTypeOf(obj[i]) !== 'object')
+            return false;
+    }
+    return obj.length != 0;
+}
+function formatWellFormedStringUnchecked(s) {
+    return JSON.stringify(s).replaceAll('\x7f', '\\u007f');
+}
+function formatString(s) {
+    return formatWellFormedStringUnchecked(HAS_WELLFORMED ? s.toWellFormed() : s);
+}
+function formatKey(s) {
+    if (BARE_KEY.test(s))
+        return s;
+    if (HAS_WELLFORMED && !s.isWellFormed())
+        throw new RangeError('key contains illegal lone surrogates');
+    return formatWellFormedStringUnchecked(s);
+}
+function stringifyValue(val, type, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    switch (type) {
+        // @ts-expect-error -- intentional fallthrough case
+        case 'number':
+            if (isNaN(val))
+                return 'nan';
+            if (val === Infinity)
+                return 'inf';
+            if (val === -Infinity)
+                return '-inf';
+            if (Number.isInteger(val) && (numberAsFloat || !Number.isSafeInteger(val)))
+                return val.toFixed(1);
+        case 'bigint':
+        case 'boolean':
+        case 'temporal':
+            return val.toString();
+        case 'string':
+            return formatString(val);
+        case 'date':
+            if (isNaN(val.getTime()))
+                throw new TypeError('cannot serialize invalid date');
+            return val.toISOString();
+        case 'object':
+            return stringifyInlineTable(val, depth, numberAsFloat, strictTemporal);
+        case 'array':
+            return stringifyArray(val, depth, numberAsFloat, strictTemporal);
+        // @ts-expect-error -- intentional fallthrough case
+        case 'temporal/tz+uc':
+            if (strictTemporal) {
+                let tz = val.timeZoneId;
+                let tzc = tz.charCodeAt(0);
+                if (
+                // Classic offset
+                tzc !== 0x2b /* + */ && tzc !== 0x2d /* - */ &&
+                    (
+                    // Fast pre-check pass; see below for the actually accepted values
+                    (tzc !== 0x55 /* U */ && tzc !== 0x47 /* G */ && tzc !== 0x5a /* Z */ && tzc !== 0x45 /* E */) ||
+                        (
+                        // UTC and its aliases; Temporal implementations don't all canonicalise unfortunately
+                        tz !== 'UTC' && tz !== 'UCT' && tz !== 'Universal' && tz !== 'Zulu' &&
+                            // GMT is a TZ but it's for all intents and purposes equivalent to UTC. Safe to downgrade.
+                            !tz.startsWith('GMT') && tz !== 'Greenwich' &&
+                            // Etc/* are all safe to downgrade to offset (either UTC, GMT, or offset)
+                            !tz.startsWith('Etc/')))) {
+                    throw new TypeError('Temporal objects with an IANA timezone are not allowed in Temporal strict mode');
+                }
+            }
+        case 'temporal/uc':
+            if (strictTemporal && val.calendarId !== 'iso8601')
+                throw new TypeError('Temporal objects with a non-default calendar are not allowed in Temporal strict mode');
+            return val.toString({
+                calendarName: 'never',
+                timeZoneName: 'never',
+            });
+        case 'temporal/x':
+            throw new TypeError('Unsupported ' + val[Symbol.toStringTag]);
+    }
+}
+function stringifyInlineTable(obj, depth, numberAsFloat, strictTemporal) {
+    let keys = Object.keys(obj);
+    if (keys.length === 0)
+        return '{}';
+    let res = '{ ';
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (i)
+            res += ', ';
+        res += formatKey(k) + ' = ' + stringifyValue(obj[k], extendedTypeOf(obj[k]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' }';
+}
+function stringifyArray(array, depth, numberAsFloat, strictTemporal) {
+    if (array.length === 0)
+        return '[]';
+    let res = '[ ';
+    for (let i = 0; i < array.length; i++) {
+        if (i)
+            res += ', ';
+        if (array[i] === null || array[i] === void 0) {
+            throw new TypeError('arrays cannot contain null or undefined values');
+        }
+        res += stringifyValue(array[i], extendedTypeOf(array[i]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' ]';
+}
+function stringifyArrayTable(array, key, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let res = '';
+    for (let i = 0; i < array.length; i++) {
+        res += `${res && '\n'}[[${key}]]\n`;
+        res += stringifyTable(0, array[i], key, depth, numberAsFloat, strictTemporal);
+    }
+    return res;
+}
+function stringifyTable(tableKey, obj, prefix, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let preamble = '';
+    let tables = '';
+    let keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (obj[k] !== null && obj[k] !== void 0) {
+            let type = extendedTypeOf(obj[k]);
+            if (type === 'symbol' || type === 'function') {
+                throw new TypeError(`cannot serialize values of type '${type}'`);
+            }
+            let key = formatKey(k);
+            if (type === 'array' && isArrayOfTables(obj[k])) {
+                tables += (tables && '\n') + stringifyArrayTable(obj[k], prefix ? `${prefix}.${key}` : key, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else if (type === 'object') {
+                let tblKey = prefix ? `${prefix}.${key}` : key;
+                tables += (tables && '\n') + stringifyTable(tblKey, obj[k], tblKey, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else {
+                preamble += key;
+                preamble += ' = ';
+                preamble += stringifyValue(obj[k], type, depth, numberAsFloat, strictTemporal);
+                preamble += '\n';
+            }
+        }
+    }
+    if (tableKey && (preamble || !tables)) // Create table only if necessary
+        preamble = preamble ? `[${tableKey}]\n${preamble}` : `[${tableKey}]`;
+    return preamble && tables
+        ? `${preamble}\n${tables}`
+        : preamble || tables;
+}
+function stringify(obj, { maxDepth = 1000, numbersAsFloat = false, strictTemporal = false } = {}) {
+    if (extendedTypeOf(obj) !== 'object') {
+        throw new TypeError('stringify can only be called with an object');
+    }
+    let str = stringifyTable(0, obj, '', maxDepth, numbersAsFloat, strictTemporal);
+    if (str[str.length - 1] !== '\n')
+        return str + '\n';
+    return str;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/index.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+
+/** @deprecated use `import * as ... from 'smol-toml'` instead */
+/* harmony default export */ const dist = ({ parse: parse, stringify: stringify, TomlDate: TomlDate, TomlError: TomlError });
+
+;// CONCATENATED MODULE: ./src/runner/daemon/config.ts
+// The started runner's own configuration, as setup-buildx's docker-container driver takes it: a
+// buildkitd.toml (a file or inline text) and extra buildkitd flags. Checked before anything starts:
+// the file is readable, the TOML parses, the flags split into words, and none of them takes over
+// what we set ourselves (the socket we connect to, the state dir kept as the cache).
+
+
+
+
+/** setup-buildx's default buildkitd-flags: entitlements a build may then ask for with `allow`. */
+const SETUP_BUILDX_FLAGS = "--allow-insecure-entitlement security.insecure --allow-insecure-entitlement network.host";
+/** The flags we set for the runner we start, and why a user's must not replace them. */
+const OURS = {
+    addr: "the socket we connect to",
+    root: "the state dir kept as the build cache",
+    "otel-socket-path": "a trace socket of its own, so that two runners on one machine do not race for it",
+    group: "the socket's group",
+    "oci-worker": "the OCI worker, the one it runs",
+    "containerd-worker": "the OCI worker, the one it runs",
+};
+/** TOML text that parses; the sentence names the input and where the TOML goes wrong. */
+function checkBuildkitdToml(text, name) {
+    try {
+        parse(text);
+    }
+    catch (error) {
+        if (!(error instanceof TomlError))
+            throw error;
+        // smol-toml's message is its reason, then a code frame: the reason and the position suffice.
+        const reason = error.message
+            .split("\n")[0]
+            .replace(/^Invalid TOML document: /, "")
+            .replace(/[.:]$/, "");
+        throw new InputError(`${name} is not valid TOML: ${reason} (line ${error.line}, column ${error.column}).`);
+    }
+    return text;
+}
+/** A buildkitd.toml named by a path (relative to cwd): read now, and its TOML checked. */
+function readBuildkitdToml(path, name, cwd) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)((0,external_node_path_.resolve)(cwd, path), "utf8");
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be read (${error.code}).`);
+    }
+    return checkBuildkitdToml(text, `${name} "${path}"`);
+}
+/**
+ * Extra flags, split into words as a shell does (setup-buildx splits them so): blanks separate,
+ * 'single' and "double" quotes group, a backslash escapes the next character.
+ */
+function splitShellWords(text, name) {
+    const words = [];
+    let word;
+    let quote;
+    for (let index = 0; index < text.length; index++) {
+        const char = text[index];
+        if (quote === "'") {
+            if (char === "'")
+                quote = undefined;
+            else
+                word += char;
+        }
+        else if (char === "\\" &&
+            index + 1 < text.length &&
+            (quote === undefined || /["\\$`]/.test(text[index + 1]))) {
+            word = (word ?? "") + text[++index];
+        }
+        else if (quote === '"') {
+            if (char === '"')
+                quote = undefined;
+            else
+                word += char;
+        }
+        else if (char === "'" || char === '"') {
+            quote = char;
+            word ??= "";
+        }
+        else if (/\s/.test(char)) {
+            if (word !== undefined)
+                words.push(word);
+            word = undefined;
+        }
+        else {
+            word = (word ?? "") + char;
+        }
+    }
+    if (quote !== undefined)
+        throw new InputError(`${name} has a ${quote} quote that is not closed.`);
+    if (word !== undefined)
+        words.push(word);
+    return words;
+}
+/**
+ * buildkitd flags for the runner we start: refused where they take over one of ours, and --config,
+ * which has its own input (`configName`). What buildkitd itself does not know, it refuses at start.
+ */
+function parseBuildkitdFlags(text, name, configName) {
+    const words = splitShellWords(text, name);
+    for (const word of words) {
+        // urfave/cli takes --flag, -flag and either with =value.
+        const flag = /^--?([A-Za-z][\w-]*)(=|$)/.exec(word)?.[1]?.toLowerCase();
+        if (flag === undefined)
+            continue;
+        if (flag === "config") {
+            throw new InputError(`${name} gives --config; give the file as ${configName} instead.`);
+        }
+        const why = OURS[flag];
+        if (why !== undefined) {
+            throw new InputError(`${name} gives --${flag}, which is ours to set for the runner we start (${why}).`);
+        }
+    }
+    return words;
+}
+
 ;// CONCATENATED MODULE: ./src/job/image.ts
 // The image a build produces: its names, whether it is pushed, and how it is written (media
 // types, compression, annotations); and the attestations asked of the frontend. The parsers are
 // the input table's; planImage checks what the inputs say together.
 
 
+
 const COMPRESSIONS = ["gzip", "zstd", "estargz", "uncompressed"];
 const ANNOTATION_TYPES = new Set(["manifest", "index", "manifest-descriptor", "index-descriptor"]);
 // A reference as docker parses one, loosely: lower-case repository path, optional tag or digest.
-const IMAGE_NAME = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const image_IMAGE_NAME = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 /** Image names, such as registry.example.com/team/app:1.2. */
 function parseImageNames(items, name) {
     for (const tag of items) {
-        if (!IMAGE_NAME.test(tag)) {
+        if (!image_IMAGE_NAME.test(tag)) {
             throw new InputError(`${name} "${tag}" is not an image name, such as registry.example.com/team/app:1.2.`);
         }
     }
@@ -45857,7 +49618,11 @@ function parseCompression(value, name) {
     }
     return compression;
 }
-/** buildx's `KEY=VALUE` or `TYPE:KEY=VALUE` lines into the exporter's `annotation[-TYPE].KEY`. */
+/**
+ * buildx's annotation lines, `[TYPE[,TYPE...]:]KEY=VALUE` where each TYPE may name a platform in
+ * brackets (`manifest[linux/arm64]`), into the image exporter's attributes as BuildKit reads them:
+ * `annotation[-TYPE][PLATFORM].KEY`. BuildKit keeps a platform only on manifest annotations.
+ */
 function parseAnnotations(items, name) {
     const attrs = {};
     for (const annotation of items) {
@@ -45869,11 +49634,21 @@ function parseAnnotations(items, name) {
             attrs[`annotation.${left}`] = value;
             continue;
         }
-        const type = left.slice(0, colon);
-        if (!ANNOTATION_TYPES.has(type.replace(/\[.*\]$/, ""))) {
-            throw new InputError(`${name} "${annotation}" has the type "${type}"; use manifest, index, manifest-descriptor or index-descriptor.`);
+        const key = left.slice(colon + 1);
+        if (key === "")
+            throw new InputError(`${name} "${annotation}" has no key; write it as TYPE:KEY=VALUE.`);
+        for (const typed of left.slice(0, colon).split(",")) {
+            const match = /^([a-z-]*)(?:\[([^\]]*)\])?$/.exec(typed);
+            const type = match?.[1] ?? typed;
+            if (!match || (type !== "" && !ANNOTATION_TYPES.has(type))) {
+                throw new InputError(`${name} "${annotation}" has the type "${typed}"; use manifest, index, manifest-descriptor or index-descriptor, each with an optional [PLATFORM].`);
+            }
+            const platform = match[2] === undefined
+                ? undefined
+                : parsePlatforms([match[2]], `The platform in ${name} "${annotation}"`)[0];
+            const scoped = platform && type.startsWith("manifest") ? `[${(0,buildkit/* formatPlatform */.Bq)(platform)}]` : "";
+            attrs[`annotation${type ? `-${type}` : ""}${scoped}.${key}`] = value;
         }
-        attrs[`annotation-${type}.${left.slice(colon + 1)}`] = value;
     }
     return attrs;
 }
@@ -45891,6 +49666,23 @@ function parseAttestation(value, name, whenTrue) {
         throw new InputError(`${name} "${text}" is not true, false or KEY=VALUE options such as mode=max.`);
     }
     return text;
+}
+function parseAttests(items, name) {
+    const attests = {};
+    for (const item of items) {
+        const options = item.split(",").map((option) => option.trim());
+        const type = options.find((option) => option.startsWith("type="))?.slice("type=".length);
+        const rest = options.filter((option) => !option.startsWith("type="));
+        if (type !== "provenance" && type !== "sbom") {
+            throw new InputError(`${name} "${item}" needs type=provenance or type=sbom, the attestations BuildKit makes.`);
+        }
+        if (!rest.every((option) => /^[a-z-]+=.+$/.test(option))) {
+            throw new InputError(`${name} "${item}" is not type=${type} with KEY=VALUE options such as mode=max.`);
+        }
+        const disabled = rest.some((option) => option === "disabled=true");
+        attests[type] = disabled ? null : rest.filter((option) => !option.startsWith("disabled=")).join(",");
+    }
+    return attests;
 }
 /** The image inputs together: a push needs a name, and pushing by digest needs a push. */
 function planImage(image, names) {
@@ -45911,6 +49703,1484 @@ function imageAttrs(image) {
         attrs["force-compression"] = "true";
     }
     return { ...attrs, ...image.annotations };
+}
+
+;// CONCATENATED MODULE: ./src/job/call.ts
+// buildx's --call (build-push-action's `call`): the Dockerfile's checks, its outline or its
+// targets instead of a build. What it prints and when it fails follow buildx (commands/build.go,
+// printResult): `check` prints "Check complete, …" and the frontend's text of each finding, and
+// fails with the frontend's status (1 on any finding, unless ignorestatus=true); a Dockerfile that
+// asks checks to fail it (`# check=error=true`) or does not parse fails with the frontend's error.
+// Each finding is also a warning annotation on its Dockerfile line.
+
+
+
+const NAMES = {
+    build: "build",
+    check: "lint",
+    lint: "lint",
+    outline: "outline",
+    targets: "targets",
+};
+/** buildx's syntax: NAME[,format=text|json][,ignorestatus=true|false]; `check` is the frontend's lint. */
+function parseCall(value, name) {
+    const fields = (value ?? "").split(",").map((field) => field.trim());
+    const method = NAMES[fields[0]?.toLowerCase() || "build"];
+    if (method === undefined) {
+        throw new InputError(`${name} "${value}" is not a method; use build, check, outline or targets.`);
+    }
+    let format = "text";
+    let ignoreStatus = false;
+    for (const field of fields.slice(1)) {
+        const [key, option] = field.split("=", 2).map((part) => part.trim().toLowerCase());
+        if (key === "format" && (option === "text" || option === "json"))
+            format = option;
+        else if (key === "ignorestatus" && (option === "true" || option === "false"))
+            ignoreStatus = option === "true";
+        else {
+            throw new InputError(`${name} "${value}" has "${field}"; the options are format=text|json and ignorestatus=true|false.`);
+        }
+    }
+    if (method === "build") {
+        if (fields.length > 1)
+            throw new InputError(`${name} "${value}": build takes no options.`);
+        return { name: "build" };
+    }
+    return { name: method, format, ignoreStatus };
+}
+/** The checks found something and the frontend's status says fail: buildx's exit code 1. */
+class ChecksFailedError extends errors_UserError {
+    name = "ChecksFailedError";
+}
+/**
+ * Prints the answer as buildx does (`write` is the command's result: stdout for the CLI), makes
+ * each finding a warning on its line, and throws where buildx fails.
+ */
+function presentCall(result, method, plan, reporter, write) {
+    if (result.call !== "lint") {
+        write(method.format === "json" ? `${JSON.stringify(result.json, null, 2)}\n` : result.text);
+        return;
+    }
+    for (const finding of result.findings) {
+        reporter.warning(describeFinding(finding), {
+            title: `Dockerfile check ${finding.rule}`,
+            location: finding.location && localLocation(finding.location, plan),
+        });
+    }
+    const count = result.findings.length;
+    if (method.format === "json") {
+        write(`${JSON.stringify({ findings: result.findings, buildError: result.buildError }, null, 2)}\n`);
+    }
+    else {
+        if (count > 0) {
+            write(`Check complete, ${count === 1 ? "1 warning has been found" : `${count} warnings have been found`}!\n`);
+        }
+        write(result.text.endsWith("\n") || result.text === "" ? result.text : `${result.text}\n`);
+        if (count === 0 && !result.buildError)
+            write("Check complete, no warnings found.\n");
+    }
+    if (result.buildError) {
+        const { message, location } = result.buildError;
+        throw new BuildFailedError(`The Dockerfile's checks failed: ${message}`, location ? [localLocation(location, plan)] : []);
+    }
+    if (result.statusCode !== 0 && !method.ignoreStatus) {
+        throw new ChecksFailedError(`The Dockerfile's checks found ${count === 1 ? "1 warning" : `${count} warnings`}${count > 0 ? `: ${[...new Set(result.findings.map((finding) => finding.rule))].join(", ")}` : ""}.`);
+    }
+}
+function describeFinding(finding) {
+    const where = finding.location ? `${finding.location.file}:${finding.location.startLine}: ` : "";
+    return `${where}${finding.rule}: ${finding.detail || finding.description}${finding.url ? ` (${finding.url})` : ""}`;
+}
+/** The Dockerfile on this machine, where the annotation goes; a Git context's path as the frontend names it. */
+function localLocation(location, plan) {
+    const local = !plan.git && location.file === plan.dockerfileName;
+    return {
+        filename: location.file,
+        startLine: location.startLine,
+        endLine: location.endLine,
+        sourceLines: [],
+        ...(local ? { path: (0,external_node_path_.join)(plan.dockerfileDir, plan.dockerfileName) } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/row.ts
+// The shape of a row of the input table (table.ts): for one input, the action's name, the CLI's
+// flag, the environment variable, the default, the parser and the help, side by side.
+/** The commands of a flag that both take, and of one only build takes. */
+const BOTH = ["build", "info"];
+const BUILD = ["build"];
+/** The blocks of the CLI's --help, in the order they are printed. */
+const HELP_SECTIONS = [
+    "command",
+    "build",
+    "image",
+    "outputs",
+    "secrets",
+    "connection",
+    "general",
+];
+const row_text = (row) => ({
+    kind: "text",
+    ...row,
+});
+const list = (row) => ({
+    kind: "list",
+    ...row,
+});
+const toggle = (row) => ({ kind: "switch", parse: (value) => value, ...row });
+function isFlag(cli) {
+    return cli !== undefined && "flag" in cli;
+}
+/** Whether the adapter (and the CLI's command) takes this input. */
+function takes(row, adapter, command) {
+    if (adapter === "action")
+        return row.action !== undefined;
+    return row.cli !== undefined && command !== undefined && row.cli.commands.includes(command);
+}
+/** The input as the adapter's sentences name it. */
+function inputName(row, adapter) {
+    const action = row.action && `input ${row.action}`;
+    const cli = row.cliName ?? (isFlag(row.cli) ? `--${row.cli.flag}` : undefined);
+    return (adapter === "action" ? (action ?? cli) : (cli ?? action)) ?? "";
+}
+function parserFor(parse, adapter) {
+    return typeof parse === "function" ? parse : parse[adapter];
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/build.ts
+// The input table's rows for the build: the context, the Dockerfile and the frontend's options.
+// Names and list syntax as docker/build-push-action's where the meaning is the same.
+
+
+
+
+
+
+const BUILD_INPUTS = {
+    context: row_text({
+        action: "context",
+        cli: { positional: "CONTEXT", commands: BUILD },
+        cliName: "The context",
+        default: ".",
+        // A directory, a Git URL, or `git` / `{{defaultContext}}` for the job's own commit.
+        parse: (value, { env, name }) => contextInput(value, env, name),
+    }),
+    file: row_text({
+        action: "file",
+        cli: {
+            flag: "file",
+            short: "f",
+            value: "PATH",
+            commands: BUILD,
+            section: "build",
+            help: ["the Dockerfile (default CONTEXT/Dockerfile)"],
+        },
+        parse: nonEmpty,
+    }),
+    target: row_text({
+        action: "target",
+        cli: { flag: "target", value: "STAGE", commands: BUILD, section: "build", help: ["the stage to build"] },
+        parse: nonEmpty,
+    }),
+    buildArgs: list({
+        action: "build-args",
+        cli: {
+            flag: "build-arg",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a build argument; a bare NAME takes its value from the environment"],
+        },
+        parse: (items, { name, env }) => parseKeyValues(items, name, env),
+    }),
+    labels: list({
+        action: "labels",
+        cli: {
+            flag: "label",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a label for the image"],
+        },
+        parse: (items, { name }) => parseKeyValues(items, name),
+    }),
+    platforms: list({
+        action: "platforms",
+        cli: {
+            flag: "platform",
+            value: "OS/ARCH",
+            commands: BUILD,
+            section: "build",
+            help: ["target platforms, comma-separated or repeated"],
+        },
+        separator: ",",
+        parse: (items, { name }) => parsePlatforms(items, name),
+    }),
+    noCache: toggle({
+        action: "no-cache",
+        cli: { flag: "no-cache", commands: BUILD, section: "build", help: ["build without the runner's cache"] },
+        default: "false",
+    }),
+    noCacheFilters: list({
+        action: "no-cache-filters",
+        cli: {
+            flag: "no-cache-filter",
+            value: "STAGE",
+            commands: BUILD,
+            section: "build",
+            help: ["build these stages without cache"],
+        },
+        separator: ",",
+        parse: (items) => items,
+    }),
+    buildContexts: list({
+        action: "build-contexts",
+        cli: {
+            flag: "build-context",
+            value: "NAME=VALUE",
+            commands: BUILD,
+            section: "build",
+            help: ["a named context: a directory, docker-image://REF,", "a Git or an HTTPS URL"],
+        },
+        parse: (items, { name, cwd, env }) => items.map((item) => namedContext(expandDefaultContext(item, env, name), name, cwd)),
+    }),
+    addHosts: list({
+        action: "add-hosts",
+        cli: {
+            flag: "add-host",
+            value: "HOST:IP",
+            commands: BUILD,
+            section: "build",
+            help: ["an entry for /etc/hosts in RUN steps"],
+        },
+        separator: ",",
+        parse: (items, { name }) => items.map((item) => hostEntry(item, name)),
+    }),
+    network: row_text({
+        action: "network",
+        cli: {
+            flag: "network",
+            value: "MODE",
+            commands: BUILD,
+            section: "build",
+            help: ["the network of RUN steps: default, none or host"],
+        },
+        parse: (value, { name }) => networkMode(value, name),
+    }),
+    shmSizeBytes: row_text({
+        action: "shm-size",
+        cli: {
+            flag: "shm-size",
+            value: "SIZE",
+            commands: BUILD,
+            section: "build",
+            help: ["the size of /dev/shm in RUN steps, such as 64m"],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? parseByteSize(value.trim(), name) : undefined),
+    }),
+    ulimits: list({
+        action: "ulimit",
+        cli: {
+            flag: "ulimit",
+            value: "NAME=SOFT[:HARD]",
+            commands: BUILD,
+            section: "build",
+            help: ["a ulimit for RUN steps, such as nofile=1024:2048"],
+        },
+        separator: /[\s,]+/,
+        parse: (items, { name }) => items.map((item) => ulimit(item, name)),
+    }),
+    pull: toggle({
+        action: "pull",
+        cli: {
+            flag: "pull",
+            commands: BUILD,
+            section: "build",
+            help: ["look up base images in their registry again"],
+        },
+        default: "false",
+    }),
+    allow: list({
+        action: "allow",
+        cli: {
+            flag: "allow",
+            value: "ENTITLEMENT",
+            commands: BUILD,
+            section: "build",
+            help: ["network.host or security.insecure, which the runner must allow too"],
+        },
+        separator: ",",
+        parse: (items, { name }) => [...new Set(items.map((item) => entitlement(item, name)))],
+    }),
+    cgroupParent: row_text({
+        action: "cgroup-parent",
+        cli: {
+            flag: "cgroup-parent",
+            value: "CGROUP",
+            commands: BUILD,
+            section: "build",
+            help: ["the parent cgroup of RUN steps' containers"],
+        },
+        parse: nonEmpty,
+    }),
+    call: row_text({
+        action: "call",
+        cli: {
+            flag: "call",
+            value: "METHOD",
+            commands: BUILD,
+            section: "build",
+            help: [
+                "check (the Dockerfile's checks), outline or targets instead of a",
+                "build, as buildx's --call; options format=json, ignorestatus=true",
+            ],
+        },
+        parse: (value, { name }) => parseCall(value, name),
+    }),
+    check: toggle({
+        cli: { flag: "check", commands: BUILD, section: "build", help: ["shorthand for --call check"] },
+    }),
+    progress: row_text({
+        cli: {
+            flag: "progress",
+            value: "plain|auto",
+            commands: BUILD,
+            section: "build",
+            help: ["the log format: plain (auto means plain here)"],
+        },
+        default: "plain",
+        // buildx's auto means "what suits the output": plain, here. Its tty view (a live redrawn
+        // screen) is not implemented, and taking tty for plain would say something untrue.
+        parse: (value, { name }) => {
+            if (value !== "plain" && value !== "auto") {
+                throw new InputError(`${name} is "${value}"; use plain or auto (the log is buildctl's plain progress; no tty view).`);
+            }
+            return "plain";
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/cache.ts
+// The input table's rows for the build cache that travels between runners: cache-from and
+// cache-to, in buildx's syntax.
+
+
+const CACHE_INPUTS = {
+    cacheFrom: list({
+        action: "cache-from",
+        cli: {
+            flag: "cache-from",
+            value: "SPEC",
+            commands: BUILD,
+            section: "build",
+            help: [
+                "import build cache: REF (a registry cache), type=registry,ref=REF,",
+                "type=local,src=DIR, type=gha[,scope=S], type=s3,... or",
+                "type=azblob,...",
+            ],
+        },
+        parse: (items, context) => parseCacheList(items, "import", context),
+    }),
+    cacheTo: list({
+        action: "cache-to",
+        cli: {
+            flag: "cache-to",
+            value: "SPEC",
+            commands: BUILD,
+            section: "build",
+            help: [
+                "export build cache: type=registry,ref=REF[,mode=max], type=inline,",
+                "type=local,dest=DIR, type=gha, type=s3 or type=azblob;",
+                "ignore-error=true makes a failed export a warning",
+            ],
+        },
+        parse: (items, context) => parseCacheList(items, "export", context),
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/command.ts
+// The input table's rows for one CLI command's own flags.
+
+
+const COMMAND_INPUTS = {
+    format: row_text({
+        cli: {
+            flag: "format",
+            value: "text|json",
+            commands: ["info"],
+            section: "command",
+            help: ["output format (default text)"],
+        },
+        default: "text",
+        parse: (value, { name }) => {
+            if (value !== "text" && value !== "json")
+                throw new InputError(`${name} is "${value}"; use text or json.`);
+            return value;
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/fleet.ts
+// The input table's rows for a fleet of runners: how a pool picks one (affinity or order), how
+// long it waits when all are busy, and whether a local runner stands in when none answers.
+
+
+
+
+const FLEET_INPUTS = {
+    routing: row_text({
+        action: "routing",
+        cli: {
+            flag: "routing",
+            value: "affinity|ordered",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "with several runners: affinity (default) sends a project to the",
+                "same runner every time, where its cache is; ordered prefers them",
+                "in the order given",
+            ],
+        },
+        default: "affinity",
+        parse: (value, { name }) => {
+            const routing = nonEmpty(value)?.toLowerCase() ?? "affinity";
+            if (routing === "affinity" || routing === "ordered")
+                return routing;
+            throw new InputError(`${name} is "${value}"; use affinity or ordered.`);
+        },
+    }),
+    affinityKey: row_text({
+        action: "affinity-key",
+        cli: {
+            flag: "affinity-key",
+            value: "KEY",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "what affinity routing hashes (default: the repository, else the",
+                "context's path, with the Dockerfile and the target)",
+            ],
+        },
+        parse: nonEmpty,
+    }),
+    busyTimeoutMs: row_text({
+        action: "busy-timeout",
+        cli: {
+            flag: "busy-timeout",
+            value: "DURATION",
+            commands: BUILD,
+            section: "connection",
+            help: ["how long to wait when every runner is at its", "max-parallelism (default 5m)"],
+        },
+        default: `${DEFAULT_BUSY_TIMEOUT_MS / 60_000}m`,
+        parse: (value, { name }) => parseDuration(value, name),
+    }),
+    fallback: row_text({
+        action: "fallback",
+        cli: {
+            flag: "fallback",
+            value: "none|local",
+            commands: BUILD,
+            section: "connection",
+            help: ["local: when no runner given answers, start the pinned local runner"],
+        },
+        default: "none",
+        parse: (value, { name }) => {
+            const fallback = nonEmpty(value)?.toLowerCase() ?? "none";
+            if (fallback === "none" || fallback === "local")
+                return fallback;
+            throw new InputError(`${name} is "${value}"; use none or local.`);
+        },
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/image.ts
+// The input table's rows for the image: its names, push, how it is written, attestations and
+// the metadata file.
+
+
+
+
+const IMAGE_INPUTS = {
+    tags: list({
+        action: "tags",
+        cli: {
+            flag: "tag",
+            short: "t",
+            value: "NAME",
+            commands: BUILD,
+            section: "image",
+            help: ["a name for the image, repeated for more"],
+        },
+        separator: ",",
+        parse: (items, { name }) => parseImageNames(items, name),
+    }),
+    push: toggle({
+        action: "push",
+        cli: {
+            flag: "push",
+            commands: BUILD,
+            section: "image",
+            help: ["push the image to its registry (credentials: see below)"],
+        },
+        default: "false",
+    }),
+    pushByDigest: toggle({ action: "push-by-digest", default: "false" }),
+    ociMediatypes: row_text({
+        action: "oci-mediatypes",
+        parse: (value, { name }) => {
+            const text = nonEmpty(value);
+            if (text === undefined)
+                return undefined;
+            if (text !== "true" && text !== "false")
+                throw new InputError(`${name} is "${text}"; use true or false.`);
+            return text === "true";
+        },
+    }),
+    compression: row_text({
+        action: "compression",
+        parse: (value, { name }) => parseCompression(value, name),
+    }),
+    annotations: list({
+        action: "annotations",
+        cli: {
+            flag: "annotation",
+            value: "KEY=VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)"],
+        },
+        parse: (items, { name }) => parseAnnotations(items, name),
+    }),
+    provenance: row_text({
+        action: "provenance",
+        cli: {
+            flag: "provenance",
+            value: "VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["a provenance attestation: true, false or mode=max"],
+        },
+        parse: (value, { name }) => parseAttestation(value, name, "mode=min"),
+    }),
+    sbom: row_text({
+        action: "sbom",
+        cli: {
+            flag: "sbom",
+            value: "VALUE",
+            commands: BUILD,
+            section: "image",
+            help: ["an SBOM attestation: true, false or generator=IMAGE"],
+        },
+        parse: (value, { name }) => parseAttestation(value, name, ""),
+    }),
+    attests: list({
+        action: "attests",
+        cli: {
+            flag: "attest",
+            value: "type=TYPE,…",
+            commands: BUILD,
+            section: "image",
+            help: ["type=provenance,mode=max or type=sbom, as buildx's --attest"],
+        },
+        parse: (items, { name }) => parseAttests(items, name),
+    }),
+    metadataFile: row_text({
+        cli: {
+            flag: "metadata-file",
+            value: "PATH",
+            commands: BUILD,
+            section: "image",
+            help: ["write the exporter's response (digest, descriptor) as JSON"],
+        },
+        parse: nonEmpty,
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/outputs.ts
+// The input table's rows for the outputs brought back to the job's machine, and the artifact
+// they become.
+
+
+
+
+const OUTPUT_INPUTS = {
+    outputs: list({
+        action: "outputs",
+        cli: {
+            flag: "output",
+            short: "o",
+            value: "SPEC",
+            commands: BUILD,
+            section: "outputs",
+            help: [
+                "type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |",
+                "type=docker,dest=FILE | type=image,name=REF[,push=true] |",
+                "type=registry,name=REF; a bare DIR is type=local,dest=DIR",
+            ],
+        },
+        parse: (items, { name, cwd }) => parseOutputs(items, name, cwd),
+    }),
+    load: toggle({
+        action: "load",
+        cli: {
+            flag: "load",
+            commands: BUILD,
+            section: "outputs",
+            help: ["load the image into the Docker Engine here", "(DOCKER_HOST or /var/run/docker.sock)"],
+        },
+        default: "false",
+    }),
+    uploadArtifact: toggle({ action: "upload-artifact", default: "true" }),
+    // The job summary as an input (build-push-action has only DOCKER_BUILD_SUMMARY, its #1199).
+    summary: toggle({ action: "summary", default: "true" }),
+    // The job's id and run attempt by default; matrix legs share both, so they need a name apiece.
+    artifactName: row_text({
+        action: "artifact-name",
+        parse: (value, { env }) => nonEmpty(value) ?? `${env.GITHUB_JOB || "build"}-outputs-${env.GITHUB_RUN_ATTEMPT || "1"}`,
+    }),
+    artifactRetentionDays: row_text({
+        action: "artifact-retention-days",
+        parse: (value, { name }) => {
+            const retention = nonEmpty(value);
+            if (retention !== undefined && !/^\d+$/.test(retention)) {
+                throw new InputError(`${name} is "${retention}"; give a number of days from 1 to 90.`);
+            }
+            return retention === undefined ? undefined : Number(retention);
+        },
+    }),
+    // GitLab's reports: the CLI writes them where `artifacts: reports:` picks them up.
+    outputsDotenv: row_text({
+        cli: {
+            flag: "outputs-dotenv",
+            value: "FILE",
+            commands: BUILD,
+            section: "outputs",
+            help: ["write the step outputs as NAME=value lines", "(GitLab's dotenv report)"],
+        },
+        parse: nonEmpty,
+    }),
+    codeQuality: row_text({
+        cli: {
+            flag: "code-quality",
+            value: "FILE",
+            commands: BUILD,
+            section: "outputs",
+            help: ["write BuildKit's warnings (Dockerfile checks) as a GitLab", "Code Quality report"],
+        },
+        parse: nonEmpty,
+    }),
+};
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var yaml_dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/runner/pool-config.ts
+// A pool in which each runner has its own endpoint, TLS material, server name and platforms, from
+// YAML shaped as setup-buildx's `append` (a list of nodes: name, endpoint, platforms, driver-opts
+// with cacert/cert/key/servername), or from indexed flat variables BUILDKIT_RUNNER_<i>_* for CI
+// systems whose secrets are flat. Every error is one sentence that names the runner and the field
+// and never repeats key material (PEM text is never quoted; a path is).
+
+
+
+
+
+
+/** setup-buildx's driver-opts for the remote driver, and our field each one fills. */
+const DRIVER_OPTS = {
+    cacert: "caCert",
+    cert: "cert",
+    key: "key",
+    servername: "serverName",
+};
+const NODE_KEYS = ["name", "endpoint", "platforms", "max-parallelism", "driver-opts"];
+/** A YAML list of runners (setup-buildx's `append` schema), each checked and loaded. */
+function parseRunnerList(text, source) {
+    let document;
+    try {
+        document = (0,yaml_dist/* parse */.qg)(text);
+    }
+    catch (error) {
+        const firstLine = error.message.split("\n")[0].replace(/\.$/, "");
+        throw new InputError(`${source.label} is not valid YAML: ${firstLine}.`);
+    }
+    if (document === null || document === undefined) {
+        throw new InputError(`${source.label} is empty; give a list of runners, each with an endpoint.`);
+    }
+    if (!Array.isArray(document)) {
+        throw new InputError(`${source.label} is not a list; give a YAML list of runners (- endpoint: tcp://HOST:PORT …), as setup-buildx's append takes.`);
+    }
+    return document.map((node, index) => {
+        const where = `runner ${index + 1} in ${source.label}`;
+        const spec = specFromNode(node, where);
+        const runner = spec.name ? `runner ${index + 1} ("${spec.name}") in ${source.label}` : where;
+        return loadRunner(spec, (field) => `${runner}, ${FIELD_LABELS[field]}`, source.baseDir);
+    });
+}
+/** --runners-file: the same YAML in a file; relative certificate paths are from the file's directory. */
+function readRunnerListFile(path, flagName = "--runners-file") {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(path, "utf8");
+    }
+    catch (error) {
+        const code = error.code;
+        const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code;
+        throw new InputError(`${flagName} "${path}" cannot be read: ${why}.`);
+    }
+    return parseRunnerList(text, { label: `${flagName} "${path}"`, baseDir: (0,external_node_path_.dirname)((0,external_node_path_.resolve)(path)) });
+}
+const FIELD_LABELS = {
+    name: "name",
+    endpoint: "endpoint",
+    caCert: "cacert",
+    cert: "cert",
+    key: "key",
+    serverName: "servername",
+    platforms: "platforms",
+    maxParallelism: "max-parallelism",
+};
+function specFromNode(node, where) {
+    if (node === null || typeof node !== "object" || Array.isArray(node)) {
+        throw new InputError(`${capitalise(where)} is not a mapping; give endpoint, and optionally name, platforms and driver-opts.`);
+    }
+    const entries = node;
+    for (const key of Object.keys(entries)) {
+        if (key === "buildkitd-flags") {
+            throw new InputError(`${capitalise(where)} has buildkitd-flags, which apply to a runner that is started; these runners are already running.`);
+        }
+        if (!NODE_KEYS.includes(key)) {
+            throw new InputError(`${capitalise(where)} has the field "${key}"; use ${NODE_KEYS.join(", ")}.`);
+        }
+    }
+    const spec = {
+        name: optionalString(entries.name, `${where}, name`),
+        endpoint: optionalString(entries.endpoint, `${where}, endpoint`),
+        platforms: platformsValue(entries.platforms, `${where}, platforms`),
+        maxParallelism: scalarValue(entries["max-parallelism"], `${where}, max-parallelism`),
+    };
+    const driverOpts = driverOptsOf(entries["driver-opts"], where);
+    for (const [option, value] of Object.entries(driverOpts)) {
+        const field = DRIVER_OPTS[option];
+        if (field === undefined) {
+            throw new InputError(`${capitalise(where)} has driver-opts ${option}, which a remote runner does not take; use cacert, cert, key or servername.`);
+        }
+        spec[field] = value;
+    }
+    return spec;
+}
+/** setup-buildx's list of `key=value` strings, or a mapping (where PEM text reads naturally). */
+function driverOptsOf(value, where) {
+    if (value === undefined || value === null)
+        return {};
+    const options = {};
+    if (Array.isArray(value)) {
+        for (const item of value) {
+            const text = typeof item === "string" ? item : undefined;
+            const equals = text?.indexOf("=") ?? -1;
+            if (text === undefined || equals <= 0) {
+                throw new InputError(`${capitalise(where)} has a driver-opts entry that is not key=value.`);
+            }
+            options[text.slice(0, equals).trim()] = text.slice(equals + 1);
+        }
+        return options;
+    }
+    if (typeof value === "object") {
+        for (const [key, item] of Object.entries(value)) {
+            if (typeof item !== "string")
+                throw new InputError(`${capitalise(where)}, driver-opts ${key} is not text.`);
+            options[key] = item;
+        }
+        return options;
+    }
+    throw new InputError(`${capitalise(where)}, driver-opts is neither a list of key=value nor a mapping.`);
+}
+function optionalString(value, what) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value !== "string")
+        throw new InputError(`${capitalise(what)} is not text.`);
+    return value.trim() === "" ? undefined : value.trim();
+}
+function scalarValue(value, what) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value === "string" || typeof value === "number")
+        return value;
+    throw new InputError(`${capitalise(what)} is neither a number nor text.`);
+}
+function platformsValue(value, what) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value === "string")
+        return value;
+    if (Array.isArray(value) && value.every((item) => typeof item === "string"))
+        return value;
+    throw new InputError(`${capitalise(what)} is neither a comma-separated list nor a list of platforms.`);
+}
+const INDEXED = /^BUILDKIT_RUNNER_(\d+)_([A-Z_]+)$/;
+const INDEXED_FIELDS = {
+    NAME: "name",
+    ENDPOINT: "endpoint",
+    TLS_CACERT: "caCert",
+    TLS_CERT: "cert",
+    TLS_KEY: "key",
+    TLS_SERVERNAME: "serverName",
+    PLATFORMS: "platforms",
+    MAX_PARALLELISM: "maxParallelism",
+};
+/**
+ * BUILDKIT_RUNNER_<i>_ENDPOINT, _TLS_CACERT, _TLS_CERT, _TLS_KEY (PEM text or a path),
+ * _TLS_SERVERNAME, _PLATFORMS, _MAX_PARALLELISM and _NAME, in the order of i (gaps allowed). Empty when none is set.
+ */
+function runnersFromIndexedEnv(env, baseDir = process.cwd()) {
+    const byIndex = new Map();
+    for (const [variable, value] of Object.entries(env)) {
+        const match = INDEXED.exec(variable);
+        if (!match || value === undefined || value.trim() === "")
+            continue;
+        const field = INDEXED_FIELDS[match[2]];
+        if (field === undefined) {
+            throw new InputError(`${variable} is not a runner setting; use BUILDKIT_RUNNER_${match[1]}_ with ${Object.keys(INDEXED_FIELDS).join(", ")}.`);
+        }
+        const index = Number(match[1]);
+        const spec = byIndex.get(index) ?? {};
+        spec[field] = value;
+        byIndex.set(index, spec);
+    }
+    const fieldVariable = (index) => (field) => `BUILDKIT_RUNNER_${index}_${Object.entries(INDEXED_FIELDS).find(([, f]) => f === field)[0]}`;
+    return [...byIndex.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([index, spec]) => loadRunner(spec, fieldVariable(index), baseDir));
+}
+/**
+ * The CLI's per-runner pool, from exactly one of --runners-file, BUILDKIT_RUNNERS (the same YAML)
+ * or BUILDKIT_RUNNER_<i>_* variables; undefined when none is given (the simple inputs apply).
+ */
+function runnerPoolFromSources(sources) {
+    const fileName = sources.runnersFileName ?? "--runners-file";
+    const text = sources.env.BUILDKIT_RUNNERS?.trim() ? sources.env.BUILDKIT_RUNNERS : undefined;
+    const indexed = Object.keys(sources.env).some((name) => INDEXED.test(name) && sources.env[name]?.trim());
+    const given = [
+        sources.runnersFile !== undefined ? fileName : undefined,
+        text !== undefined ? "BUILDKIT_RUNNERS" : undefined,
+        indexed ? "BUILDKIT_RUNNER_<i>_* variables" : undefined,
+    ].filter((name) => name !== undefined);
+    if (given.length > 1) {
+        throw new InputError(`Both ${given.join(" and ")} describe the runners; give only one of them.`);
+    }
+    if (sources.runnersFile !== undefined)
+        return readRunnerListFile(sources.runnersFile, fileName);
+    if (text !== undefined)
+        return parseRunnerList(text, { label: "BUILDKIT_RUNNERS", baseDir: process.cwd() });
+    if (indexed)
+        return runnersFromIndexedEnv(sources.env);
+    return undefined;
+}
+/**
+ * Checks and loads one runner: endpoint parsed, TLS material read and matched, platforms
+ * normalised. Every failure is an InputError whose sentence starts with the field's name.
+ */
+function loadRunner(spec, nameOf, baseDir) {
+    try {
+        if (spec.endpoint === undefined || spec.endpoint.trim() === "") {
+            throw new InputError(`${nameOf("endpoint")} is missing; every runner needs one.`);
+        }
+        const endpoint = withField(() => (0,buildkit/* parseEndpoint */.Bk)(spec.endpoint), nameOf("endpoint"));
+        const inputs = {
+            caCert: absolute(spec.caCert, baseDir),
+            cert: absolute(spec.cert, baseDir),
+            key: absolute(spec.key, baseDir),
+            serverName: spec.serverName,
+        };
+        const tls = (0,buildkit/* loadTlsMaterial */.DU)(inputs, {
+            caCert: nameOf("caCert"),
+            cert: nameOf("cert"),
+            key: nameOf("key"),
+        });
+        const platforms = spec.platforms === undefined
+            ? undefined
+            : parsePlatforms(listItems([spec.platforms].flat(), ","), nameOf("platforms"));
+        const maxParallelism = parseMaxParallelism(spec.maxParallelism, nameOf("maxParallelism"));
+        return {
+            name: spec.name ?? endpoint.address,
+            endpoint,
+            tls,
+            ...(platforms !== undefined && platforms.length > 0 ? { platforms } : {}),
+            ...(maxParallelism !== undefined ? { maxParallelism } : {}),
+        };
+    }
+    catch (error) {
+        if (error instanceof InputError || error instanceof buildkit/* BuildkitError */.Ru) {
+            throw new InputError(capitalise(error.message));
+        }
+        throw error;
+    }
+}
+/** A positive whole number of builds; absent or empty: no limit known. */
+function parseMaxParallelism(value, name) {
+    if (value === undefined || String(value).trim() === "")
+        return undefined;
+    const text = String(value).trim();
+    if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+        throw new InputError(`${name} is "${text}"; give a whole number of builds, 1 or more.`);
+    }
+    return Number(text);
+}
+/** A path relative to baseDir made absolute; PEM text and absent values as they are. */
+function absolute(value, baseDir) {
+    if (value === undefined || value.trim() === "" || (0,buildkit/* isPemText */.SR)(value))
+        return value;
+    return (0,external_node_path_.isAbsolute)(value.trim()) ? value.trim() : (0,external_node_path_.resolve)(baseDir, value.trim());
+}
+/** The endpoint parser's sentence, prefixed with the field it came from. */
+function withField(parse, field) {
+    try {
+        return parse();
+    }
+    catch (error) {
+        if (!(error instanceof buildkit/* BuildkitError */.Ru))
+            throw error;
+        throw new InputError(`${field}: ${error.message[0].toLowerCase()}${error.message.slice(1)}`);
+    }
+}
+function capitalise(text) {
+    return text[0].toUpperCase() + text.slice(1);
+}
+
+;// CONCATENATED MODULE: ./src/runner/buildx-store.ts
+// The builder that setup-buildx (or `docker buildx create --driver remote`) leaves on disk, read
+// as a pool: a workflow written for setup-buildx + build-push-action keeps its setup step, and our
+// build step finds the runners, their TLS files and platforms where buildx stores them.
+//
+// Layout (docker/buildx store package): <dir>/current is JSON {"Key","Name","Global"};
+// <dir>/instances/<name, lower-cased> is the NodeGroup as Go's encoding/json writes it:
+// {"Name","Driver","Nodes":[{"Name","Endpoint","Platforms":[{"architecture","os","variant"}],
+// "DriverOpts":{"cacert","cert","key","servername",…},"Flags","Files"}],"Dynamic"}. <dir> is
+// $BUILDX_CONFIG, else the Docker config file's directory ($DOCKER_CONFIG, else ~/.docker) + /buildx.
+
+
+
+
+
+/** buildx's config dir: $BUILDX_CONFIG, else $DOCKER_CONFIG/buildx, else ~/.docker/buildx. */
+function buildxConfigDir(env, homeDir = (0,external_node_os_.homedir)()) {
+    if (env.BUILDX_CONFIG)
+        return env.BUILDX_CONFIG;
+    return (0,external_node_path_.join)(env.DOCKER_CONFIG || (0,external_node_path_.join)(homeDir, ".docker"), "buildx");
+}
+/**
+ * The named (or current) builder as runners, or undefined when none is named and buildx has no
+ * current builder here. A named builder that is missing, or one with another driver, is an error.
+ */
+function readBuildxBuilder(options) {
+    const dir = buildxConfigDir(options.env, options.homeDir);
+    const asked = options.builder?.trim() || undefined;
+    const fromEnv = options.env.BUILDX_BUILDER?.trim() || undefined;
+    const name = asked ?? fromEnv ?? currentBuilderName(dir);
+    if (name === undefined)
+        return undefined;
+    const namedBy = asked
+        ? `the ${options.builderInputName ?? "builder"} input`
+        : fromEnv
+            ? "BUILDX_BUILDER"
+            : `${dir}/current`;
+    if (!/^[a-zA-Z][a-zA-Z0-9._-]*$/.test(name)) {
+        throw new InputError(`"${name}" (from ${namedBy}) is not a buildx builder name: a letter, then letters, digits, ., _ or -.`);
+    }
+    const builder = `buildx builder "${name}"`;
+    // Not asked for by name: buildx's own `default` builder (the docker driver) has no instance file.
+    const implicit = options.remoteOnly && !asked;
+    const group = readJson((0,external_node_path_.join)(dir, "instances", name.toLowerCase()), builder, () => {
+        if (implicit)
+            return undefined;
+        throw new InputError(`There is no ${builder} (named by ${namedBy}) in ${dir}; create it with setup-buildx (driver: remote) or docker buildx create --driver remote.`);
+    });
+    if (group === undefined)
+        return undefined;
+    const driver = group.Driver ?? "";
+    if (driver !== "remote" && implicit)
+        return undefined;
+    if (driver !== "remote") {
+        throw new InputError(`The ${builder} uses the ${driver || "default"} driver; remote-buildkit takes only remote builders (driver: remote), whose endpoints it reaches itself.`);
+    }
+    const nodes = group.Nodes ?? [];
+    if (nodes.length === 0)
+        throw new InputError(`The ${builder} has no nodes.`);
+    let defaultLoad = false;
+    const runners = nodes.map((node, index) => {
+        const nodeName = node.Name || `${index + 1}`;
+        const opts = node.DriverOpts ?? {};
+        if (opts["default-load"] === "true")
+            defaultLoad = true;
+        return loadRunner({
+            name: node.Name || undefined,
+            endpoint: node.Endpoint,
+            caCert: opts.cacert,
+            cert: opts.cert,
+            key: opts.key,
+            serverName: opts.servername,
+            platforms: (node.Platforms ?? []).map(formatPlatform),
+        }, (field) => `node "${nodeName}" of the ${builder}, ${FIELD_NAMES[field]}`, dir);
+    });
+    return { name: group.Name ?? name, dir, runners, defaultLoad };
+}
+const FIELD_NAMES = {
+    name: "name",
+    endpoint: "endpoint",
+    caCert: "driver-opts cacert",
+    cert: "driver-opts cert",
+    key: "driver-opts key",
+    serverName: "driver-opts servername",
+    platforms: "platforms",
+    maxParallelism: "max-parallelism",
+};
+/** `current`'s Name. Its Key is the Docker endpoint it was set for; there is no Docker CLI here to ask. */
+function currentBuilderName(dir) {
+    const current = readJson((0,external_node_path_.join)(dir, "current"), `buildx's current-builder file`, () => undefined);
+    return current?.Name || undefined;
+}
+function readJson(file, what, missing) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(file, "utf8");
+    }
+    catch (error) {
+        if (error.code === "ENOENT")
+            return missing();
+        throw new InputError(`${buildx_store_capitalise(what)} (${file}) cannot be read: ${error.code}.`);
+    }
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        throw new InputError(`${buildx_store_capitalise(what)} (${file}) is not valid JSON.`);
+    }
+}
+function formatPlatform(platform) {
+    return [platform.os, platform.architecture, platform.variant].filter((part) => part).join("/");
+}
+function buildx_store_capitalise(text) {
+    return text[0].toUpperCase() + text.slice(1);
+}
+
+;// CONCATENATED MODULE: ./src/runner/options.ts
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+function options_nonEmpty(value) {
+    return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
+}
+/** error (or fail) and warning (or warn): what a runner that misses the version pin does. */
+function parseMismatchPolicy(value, name) {
+    const text = options_nonEmpty(value)?.toLowerCase() ?? "error";
+    if (text === "error" || text === "fail")
+        return "error";
+    if (text === "warning" || text === "warn")
+        return "warning";
+    throw new InputError(`${name} is "${value}"; use error or warning.`);
+}
+
+;// CONCATENATED MODULE: ./src/job/inputs/rows/runner.ts
+// The input table's rows for the runner: how it is reached (the connection, the version pin) or
+// started.
+
+
+
+
+
+
+
+
+
+
+
+
+const RUNNER_INPUTS = {
+    endpoint: list({
+        action: "endpoint",
+        cli: {
+            flag: "addr",
+            value: "ADDRESS",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,",
+                "in order of preference (default: $BUILDKIT_HOST, which may be a",
+                "comma-separated list, else unix:///run/buildkit/buildkitd.sock)",
+            ],
+        },
+        env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
+        separator: /[,\n]/,
+        parse: (items) => items.map(buildkit/* parseEndpoint */.Bk),
+    }),
+    // A pool whose runners each have their own TLS material, server name and platforms: the action's
+    // YAML list (setup-buildx's `append`), the CLI's file of the same, BUILDKIT_RUNNERS or the flat
+    // BUILDKIT_RUNNER_<i>_* variables.
+    runners: row_text({
+        action: "runners",
+        cli: {
+            flag: "runners-file",
+            value: "FILE",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "a YAML list of runners, each with its own endpoint, platforms and",
+                "TLS (setup-buildx's append: name, endpoint, platforms, driver-opts",
+                "cacert/cert/key/servername); or $BUILDKIT_RUNNERS with the same",
+                "text, or BUILDKIT_RUNNER_<i>_ENDPOINT, _TLS_CACERT, _TLS_CERT,",
+                "_TLS_KEY, _TLS_SERVERNAME, _PLATFORMS variables",
+            ],
+        },
+        parse: {
+            action: (value, { name, cwd, mask }) => nonEmpty(value) ? masked(parseRunnerList(value, { label: name, baseDir: cwd }), mask) : undefined,
+            cli: (value, { name, env, mask }) => {
+                const runners = runnerPoolFromSources({ env, runnersFile: nonEmpty(value), runnersFileName: name });
+                return runners && masked(runners, mask);
+            },
+        },
+    }),
+    // setup-buildx's builder store: a remote builder it (or docker buildx create) left on disk.
+    builder: row_text({
+        action: "builder",
+        cli: {
+            flag: "builder",
+            value: "NAME",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "a remote buildx builder, as setup-buildx leaves it (default",
+                "$BUILDX_BUILDER, else buildx's current builder when it is remote",
+                "and no runner is given otherwise)",
+            ],
+        },
+        parse: (value, { name, env, mask }) => builderInput(nonEmpty(value), name, env, mask),
+    }),
+    tlsCaCert: row_text({
+        action: "tls-cacert",
+        cli: {
+            flag: "tlscacert",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)"],
+        },
+        env: { name: "BUILDKIT_TLS_CACERT", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsCert: row_text({
+        action: "tls-cert",
+        cli: {
+            flag: "tlscert",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["client certificate ($BUILDKIT_TLS_CERT)"],
+        },
+        env: { name: "BUILDKIT_TLS_CERT", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsKey: row_text({
+        action: "tls-key",
+        cli: {
+            flag: "tlskey",
+            value: "PEM|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["client key ($BUILDKIT_TLS_KEY)"],
+        },
+        env: { name: "BUILDKIT_TLS_KEY", adapters: ["cli"] },
+        // A key given inline is a secret: masked before anything can print it.
+        parse: (value, { mask }) => {
+            if (value && (0,buildkit/* isPemText */.SR)(value))
+                mask(value);
+            return nonEmpty(value);
+        },
+    }),
+    tlsServerName: row_text({
+        action: "tls-servername",
+        cli: {
+            flag: "tlsservername",
+            value: "NAME",
+            commands: BOTH,
+            section: "connection",
+            help: ["the name in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
+        },
+        env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    tlsDir: row_text({
+        cli: {
+            flag: "tlsdir",
+            value: "DIR",
+            commands: BOTH,
+            section: "connection",
+            help: ["directory with ca.pem, cert.pem and key.pem"],
+        },
+        parse: (value) => (value ? (0,buildkit/* tlsInputsFromDir */.St)(value) : undefined),
+    }),
+    sshKey: row_text({
+        action: "ssh-key",
+        cli: {
+            flag: "ssh-key",
+            value: "KEY|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: [
+                "private key for ssh:// runners, as text (held by a private",
+                "ssh-agent, never on disk) or a file ($BUILDKIT_SSH_KEY);",
+                "the agent's keys otherwise",
+            ],
+        },
+        env: { name: "BUILDKIT_SSH_KEY", adapters: ["cli"] },
+        parse: (value, context) => (nonEmpty(value) ? parseSshKey(value, context) : undefined),
+    }),
+    sshKnownHosts: row_text({
+        action: "ssh-known-hosts",
+        cli: {
+            flag: "ssh-known-hosts",
+            value: "LINES|FILE",
+            commands: BOTH,
+            section: "connection",
+            help: ["known_hosts for ssh:// runners, as lines or a file", "($BUILDKIT_SSH_KNOWN_HOSTS)"],
+        },
+        env: { name: "BUILDKIT_SSH_KNOWN_HOSTS", adapters: ["cli"] },
+        parse: (value, context) => (nonEmpty(value) ? parseKnownHosts(value, context) : undefined),
+    }),
+    connectTimeoutMs: row_text({
+        action: "connect-timeout",
+        cli: {
+            flag: "timeout",
+            value: "DURATION",
+            commands: BOTH,
+            section: "connection",
+            help: ["bound on reaching the runner (default 10s)"],
+        },
+        default: `${DEFAULT_CONNECT_TIMEOUT_MS / 1000}s`,
+        parse: (value, { name }) => parseDuration(value, name),
+    }),
+    allowPlaintext: toggle({
+        action: "allow-plaintext",
+        cli: {
+            flag: "allow-plaintext",
+            commands: BOTH,
+            section: "connection",
+            help: ["allow TCP without TLS to a host that is not loopback"],
+        },
+        env: { name: "BUILDKIT_ALLOW_PLAINTEXT", adapters: ["cli"] },
+        default: "false",
+    }),
+    buildkitVersion: row_text({
+        action: "buildkit-version",
+        cli: {
+            flag: "buildkit-version",
+            value: "PIN",
+            commands: BOTH,
+            section: "connection",
+            help: [`required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33`],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? parseVersionPin(value, name) : undefined),
+    }),
+    versionMismatch: row_text({
+        action: "buildkit-version-mismatch",
+        cli: {
+            flag: "version-mismatch",
+            value: "MODE",
+            commands: BOTH,
+            section: "connection",
+            help: ["error (default) or warning: what a missed pin does"],
+        },
+        default: "error",
+        parse: (value, { name }) => parseMismatchPolicy(value, name),
+    }),
+    debug: toggle({
+        cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
+    }),
+    help: toggle({
+        cli: { flag: "help", short: "h", commands: BOTH, section: "general", help: ["show this help"] },
+    }),
+    strictPlatforms: toggle({
+        action: "strict-platforms",
+        cli: {
+            flag: "strict-platforms",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "fail when a platform has no native runner (else a warning)",
+                "(a pushed image whose platforms are native to different",
+                "runners builds on each and is joined into one image index)",
+            ],
+        },
+        default: "false",
+    }),
+    buildTimeoutMs: row_text({
+        action: "timeout",
+        cli: {
+            flag: "build-timeout",
+            value: "DURATION",
+            commands: BUILD,
+            section: "connection",
+            help: ["cancel the build on the runner after this long: 30m, 2h"],
+        },
+        // No default: a build runs until it ends, as with buildx.
+        parse: (value, { name }) => (nonEmpty(value) ? parseDuration(value, name) : undefined),
+    }),
+    retries: row_text({
+        action: "retries",
+        cli: {
+            flag: "retries",
+            value: "N",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "times to run the build again on another runner of the pool",
+                "when its runner goes away mid-build (default 1; 0 turns it off)",
+            ],
+        },
+        default: "1",
+        parse: (value, { name }) => parseCount(value, name),
+    }),
+    releaseUrl: row_text({ action: "buildkit-release-url", parse: nonEmpty }),
+    sha256: row_text({
+        action: "buildkit-sha256",
+        parse: (value, { name }) => {
+            const sha256 = nonEmpty(value)?.toLowerCase();
+            if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
+                throw new InputError(`${name} is not a sha256 of 64 hex digits.`);
+            }
+            return sha256;
+        },
+    }),
+    // For GitHub's API, which gives the sha256 of BuildKit's release tarball; the action's default
+    // is the job's token (action.yml), the CLI's GITHUB_TOKEN when set.
+    githubToken: row_text({
+        action: "github-token",
+        env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
+        parse: nonEmpty,
+    }),
+    // The runner we start when none is given, configured as setup-buildx's docker-container driver is.
+    buildkitdConfig: row_text({
+        action: "buildkitd-config",
+        cli: {
+            flag: "buildkitd-config",
+            value: "FILE",
+            commands: BUILD,
+            section: "connection",
+            help: ["buildkitd.toml for the runner started when none is given"],
+        },
+        parse: (value, { name, cwd }) => nonEmpty(value) ? readBuildkitdToml(value.trim(), name, cwd) : undefined,
+    }),
+    buildkitdConfigInline: row_text({
+        action: "buildkitd-config-inline",
+        cli: {
+            flag: "buildkitd-config-inline",
+            value: "TOML",
+            commands: BUILD,
+            section: "connection",
+            help: ["the same as TOML text"],
+        },
+        parse: (value, { name }) => (nonEmpty(value) ? checkBuildkitdToml(value, name) : undefined),
+    }),
+    buildkitdFlags: row_text({
+        action: "buildkitd-flags",
+        cli: {
+            flag: "buildkitd-flags",
+            value: "FLAGS",
+            commands: BUILD,
+            section: "connection",
+            help: [
+                "extra buildkitd flags for the runner started when none is given,",
+                'given as --buildkitd-flags="--debug ..." (default: setup-buildx\'s,',
+                "which allow the entitlements security.insecure and network.host)",
+            ],
+        },
+        default: SETUP_BUILDX_FLAGS,
+        parse: (value, { name, adapter }) => parseBuildkitdFlags(value ?? "", name, adapter === "action" ? "input buildkitd-config" : "--buildkitd-config"),
+    }),
+};
+/** A private key as text (masked now, then held in memory) or the path of a key file. */
+function parseSshKey(value, { name, mask, cwd }) {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+        mask(value);
+        return { identityKey: value };
+    }
+    if (value.includes("-----BEGIN "))
+        throw new InputError(`${name} is not a private key.`);
+    return { identityFile: readablePath(value.trim(), name, cwd) };
+}
+/** known_hosts lines (a line has blanks: host, key type, key) or the path of a known_hosts file. */
+function parseKnownHosts(value, { name, cwd }) {
+    if (/\s/.test(value.trim()))
+        return { knownHosts: value };
+    return { knownHostsFile: readablePath(value.trim(), name, cwd) };
+}
+function readablePath(path, name, cwd) {
+    const full = (0,external_node_path_.resolve)(cwd, path);
+    try {
+        (0,external_node_fs_.accessSync)(full, external_node_fs_.constants.R_OK);
+    }
+    catch (error) {
+        throw new InputError(`${name} "${path}" cannot be read (${error.code}).`);
+    }
+    return full;
+}
+/** Client keys loaded from a runner list are secrets: masked before anything can print them. */
+function masked(runners, mask) {
+    for (const runner of runners)
+        if (runner.tls.key)
+            mask(runner.tls.key.toString("utf8").trim());
+    return runners;
+}
+function builderInput(given, inputName, env, mask) {
+    const withMaskedKeys = (builder) => {
+        if (builder)
+            masked(builder.runners, mask);
+        return builder;
+    };
+    if (given !== undefined) {
+        const builder = withMaskedKeys(readBuildxBuilder({ env, builder: given, builderInputName: inputName.replace(/^input /, "") }));
+        return { name: given, read: () => builder };
+    }
+    return { read: () => withMaskedKeys(readBuildxBuilder({ env, remoteOnly: true })) };
+}
+
+;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
+// Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
+// `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
+// so that a password never has to be on a command line.
+
+
+function parseRegistryAuth(text, name, onSecret) {
+    const credentials = [];
+    for (const [index, raw] of text.split(/\r?\n/).entries()) {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#"))
+            continue;
+        const equals = line.indexOf("=");
+        const colon = line.indexOf(":", equals + 1);
+        // The password is masked first, before anything about the line is said.
+        if (colon > equals)
+            onSecret(line.slice(colon + 1));
+        if (equals <= 0 || colon < 0 || colon === line.length - 1) {
+            throw new InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
+        }
+        credentials.push({
+            registry: line.slice(0, equals).trim(),
+            username: line.slice(equals + 1, colon),
+            password: line.slice(colon + 1),
+        });
+    }
+    return credentials;
+}
+/** A file of such lines (the CLI's --registry-auth-file); `name` is the flag. */
+function readRegistryAuthFile(file, name, onSecret) {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)(file, "utf8");
+    }
+    catch (error) {
+        throw new InputError(`${name} "${file}" cannot be read (${error.code}).`);
+    }
+    return parseRegistryAuth(text, `${name} "${file}"`, onSecret);
 }
 
 ;// CONCATENATED MODULE: ./src/job/secrets.ts
@@ -46056,849 +51326,6 @@ function checkId(id, name) {
         throw new InputError(`${name}: "${id}" is not a secret id; use letters, digits, ".", "_" and "-".`);
 }
 
-;// CONCATENATED MODULE: ./src/job/request.ts
-// The typed request of a job, built from the inputs and checked before anything starts on the
-// runner: how to reach the runner, the plan, the image, the exporters and attestations, and what
-// the session serves (secrets, SSH agents, registry credentials, read into memory now). Every
-// secret value goes to the platform's masking and into every log redactor the job makes.
-
-
-
-
-
-
-
-function prepareBuild(read, context) {
-    const { values: inputs, names } = read;
-    // Every redactor made for this job learns every secret, also those found during the build.
-    const secretValues = [];
-    const redactors = [];
-    const newRedactor = () => {
-        const redactor = new Redactor(secretValues);
-        redactors.push(redactor);
-        return redactor;
-    };
-    const onSecret = (value) => {
-        context.mask(value);
-        secretValues.push(value);
-        for (const redactor of redactors)
-            redactor.add(value);
-    };
-    const plan = planBuild(inputs, names, context.cwd);
-    const image = planImage({
-        names: inputs.tags,
-        push: inputs.push,
-        pushByDigest: inputs.pushByDigest,
-        ociMediatypes: inputs.ociMediatypes,
-        compression: inputs.compression,
-        annotations: inputs.annotations,
-    }, names);
-    const secrets = readSecrets([...inputs.secrets, ...inputs.secretFiles, ...inputs.secretEnvs], { file: names.secretFiles, env: names.secretEnvs }, { cwd: context.cwd, env: context.env, onSecret });
-    const lookup = loadRegistryCredentials({
-        explicit: inputs.registryAuth,
-        useDockerConfig: inputs.dockerConfig,
-        env: context.env,
-        onSecret,
-    });
-    const exporters = withImage(inputs.outputs, image);
-    prepareDestinations(exporters, names.outputs);
-    return {
-        plan,
-        image,
-        exporters,
-        attestations: { provenance: inputs.provenance, sbom: inputs.sbom },
-        session: { credentials: (host, signal) => lookup(host, signal), secrets, sshAgents: inputs.ssh },
-        newRedactor,
-    };
-}
-/**
- * The image of the tags, as buildx does it: the tags name an image output given without a name,
- * else they are an image output of their own, first.
- */
-function withImage(outputs, image) {
-    if (image.names.length === 0)
-        return outputs;
-    const own = {
-        names: image.names,
-        push: image.push,
-        pushByDigest: image.pushByDigest,
-        attrs: imageAttrs(image),
-    };
-    const unnamed = outputs.findIndex((output) => output.type === "image" && output.names.length === 0);
-    if (unnamed < 0)
-        return [{ type: "image", ...own }, ...outputs];
-    const output = outputs[unnamed];
-    const merged = {
-        type: "image",
-        names: own.names,
-        push: output.push ?? own.push,
-        pushByDigest: output.pushByDigest ?? own.pushByDigest,
-        attrs: { ...own.attrs, ...output.attrs },
-    };
-    return outputs.map((each, index) => (index === unnamed ? merged : each));
-}
-/** How to reach the runner: the endpoints given (else buildctl's default socket), TLS and the pin. */
-function runnerOptions(read) {
-    const { values: inputs, sources } = read;
-    const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [(0,buildkit/* parseEndpoint */.Bk)(buildkit/* DEFAULT_ENDPOINT */.mP)];
-    // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
-    const dir = inputs.tlsDir ?? {};
-    const piece = (given, source, fromDir) => source === "given" ? given : (fromDir ?? given);
-    return {
-        endpoint: endpoints[0],
-        endpoints,
-        endpointGiven: inputs.endpoint.length > 0,
-        tls: (0,buildkit/* loadTlsMaterial */.DU)({
-            caCert: piece(inputs.tlsCaCert, sources.tlsCaCert, dir.caCert),
-            cert: piece(inputs.tlsCert, sources.tlsCert, dir.cert),
-            key: piece(inputs.tlsKey, sources.tlsKey, dir.key),
-            serverName: inputs.tlsServerName,
-        }, runnerInputNames(read).tls),
-        connectTimeoutMs: inputs.connectTimeoutMs,
-        allowPlaintext: inputs.allowPlaintext,
-        versionPin: inputs.buildkitVersion,
-        onVersionMismatch: inputs.versionMismatch,
-    };
-}
-function runnerInputNames({ names }) {
-    return {
-        endpoint: names.endpoint,
-        tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
-        connectTimeout: names.connectTimeoutMs,
-        allowPlaintext: names.allowPlaintext,
-        buildkitVersion: names.buildkitVersion,
-        versionMismatch: names.versionMismatch,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/job/build-job.ts
-// The build sequence, once for every adapter: every input checked, the runner resolved (or
-// started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
-// the job summary, each through the platform. The adapters only read inputs and present errors.
-
-
-
-
-
-
-
-
-
-async function runBuildJob(read, platform) {
-    const started = Date.now();
-    const { values: inputs } = read;
-    const { reporter } = platform;
-    // Every input is checked before anything starts on the runner.
-    const runner = runnerOptions(read);
-    const request = prepareBuild(read, platform);
-    const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
-        const acquired = await connect(read, runner, platform, request);
-        for (const line of describeRunner(acquired.info))
-            reporter.info(line);
-        return acquired;
-    });
-    const { info, reason, release } = acquired;
-    reporter.debug(`Runner chosen: ${reason}`);
-    platform.setOutput("runner-reason", reason);
-    let result;
-    try {
-        checkExporterCount(request.exporters.length, info);
-        for (const [name, value] of Object.entries(runnerOutputs(info))) {
-            platform.setOutput(name, value);
-        }
-        result = await reporter.group("Build", () => buildOnAcquired(acquired, request, {
-            ...request.session,
-            redactor: request.newRedactor(),
-            newRedactor: request.newRedactor,
-            writeLog: (text) => platform.writeLog(text),
-            signal: platform.signal,
-        }, inputs.strictPlatforms, reporter));
-    }
-    catch (error) {
-        if (error instanceof BuildFailedError) {
-            await writeSummary(platform, {
-                runner: info,
-                steps: error.steps,
-                warnings: [],
-                failure: error.message,
-                durationMs: Date.now() - started,
-            });
-        }
-        throw error;
-    }
-    finally {
-        await release();
-    }
-    for (const warning of result.warnings) {
-        reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
-    }
-    const artifact = await uploadOutputs(read, platform, request);
-    const image = imageOutputs(result.exporterResponse);
-    for (const [name, value] of Object.entries(image)) {
-        platform.setOutput(name, value);
-    }
-    if (inputs.metadataFile)
-        writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
-    await writeSummary(platform, {
-        runner: info,
-        ...result,
-        image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
-        artifact,
-        durationMs: Date.now() - started,
-    });
-}
-/** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
-async function connectToRunner(read, platform) {
-    return connect(read, runnerOptions(read), platform);
-}
-/** The runner (or pool) the inputs name, or one started where the platform keeps it. */
-function connect(read, runner, platform, request) {
-    const { values: inputs } = read;
-    return acquireRunner({
-        runner,
-        names: runnerInputNames(read),
-        platforms: request?.plan.platforms ?? [],
-        strictPlatforms: inputs.strictPlatforms,
-        start: request && platform.localRunner
-            ? {
-                ...platform.localRunner,
-                release: {
-                    urlPattern: inputs.releaseUrl,
-                    sha256: inputs.sha256,
-                    githubToken: inputs.githubToken,
-                },
-            }
-            : undefined,
-        reporter: platform.reporter,
-        env: platform.env,
-        signal: platform.signal,
-    });
-}
-/** The local and file outputs as one artifact, where the platform has artifacts and the inputs want one. */
-async function uploadOutputs(read, platform, request) {
-    const { values: inputs, names } = read;
-    const received = request.exporters.flatMap((exporter) => {
-        const target = outputTarget(exporter);
-        if (!target)
-            return [];
-        return [target.kind === "dir" ? { kind: "dir", path: target.dir } : target];
-    });
-    if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0)
-        return undefined;
-    const upload = platform.uploadArtifact.bind(platform);
-    const uploaded = await platform.reporter.group("Uploading the outputs as an artifact", () => upload(received, {
-        name: inputs.artifactName,
-        retentionDays: inputs.artifactRetentionDays,
-        nameInput: names.artifactName,
-        retentionInput: names.artifactRetentionDays,
-        signal: platform.signal,
-    }));
-    for (const path of uploaded.skipped) {
-        platform.reporter.warning(`${path} was left out of the artifact: it is not a regular file of the output.`);
-    }
-    platform.reporter.info(`Uploaded artifact ${uploaded.name} (${uploaded.files} files, ${uploaded.size} bytes): ${uploaded.url}`);
-    platform.setOutput("artifact-id", String(uploaded.id));
-    platform.setOutput("artifact-url", uploaded.url);
-    return uploaded;
-}
-async function writeSummary(platform, input) {
-    await platform.writeSummary?.(buildSummaryMarkdown(input));
-}
-
-;// CONCATENATED MODULE: ./src/job/inputs/row.ts
-// The shape of a row of the input table (table.ts): for one input, the action's name, the CLI's
-// flag, the environment variable, the default, the parser and the help, side by side.
-/** The commands of a flag that both take, and of one only build takes. */
-const BOTH = ["build", "info"];
-const BUILD = ["build"];
-/** The blocks of the CLI's --help, in the order they are printed. */
-const HELP_SECTIONS = ["command", "build", "image", "outputs", "secrets", "connection"];
-const row_text = (row) => ({
-    kind: "text",
-    ...row,
-});
-const list = (row) => ({
-    kind: "list",
-    ...row,
-});
-const toggle = (row) => ({ kind: "switch", parse: (value) => value, ...row });
-function isFlag(cli) {
-    return cli !== undefined && "flag" in cli;
-}
-/** Whether the adapter (and the CLI's command) takes this input. */
-function takes(row, adapter, command) {
-    if (adapter === "action")
-        return row.action !== undefined;
-    return row.cli !== undefined && command !== undefined && row.cli.commands.includes(command);
-}
-/** The input as the adapter's sentences name it. */
-function inputName(row, adapter) {
-    const action = row.action && `input ${row.action}`;
-    const cli = row.cliName ?? (isFlag(row.cli) ? `--${row.cli.flag}` : undefined);
-    return (adapter === "action" ? (action ?? cli) : (cli ?? action)) ?? "";
-}
-function parserFor(parse, adapter) {
-    return typeof parse === "function" ? parse : parse[adapter];
-}
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/build.ts
-// The input table's rows for the build: the context, the Dockerfile and the frontend's options.
-// Names and list syntax as docker/build-push-action's where the meaning is the same.
-
-
-
-
-const BUILD_INPUTS = {
-    context: row_text({
-        action: "context",
-        cli: { positional: "CONTEXT", commands: BUILD },
-        cliName: "The context",
-        default: ".",
-        parse: (value) => value,
-    }),
-    file: row_text({
-        action: "file",
-        cli: {
-            flag: "file",
-            short: "f",
-            value: "PATH",
-            commands: BUILD,
-            section: "build",
-            help: ["the Dockerfile (default CONTEXT/Dockerfile)"],
-        },
-        parse: nonEmpty,
-    }),
-    target: row_text({
-        action: "target",
-        cli: { flag: "target", value: "STAGE", commands: BUILD, section: "build", help: ["the stage to build"] },
-        parse: nonEmpty,
-    }),
-    buildArgs: list({
-        action: "build-args",
-        cli: {
-            flag: "build-arg",
-            value: "NAME=VALUE",
-            commands: BUILD,
-            section: "build",
-            help: ["a build argument; a bare NAME takes its value from the environment"],
-        },
-        parse: (items, { name, env }) => parseKeyValues(items, name, env),
-    }),
-    labels: list({
-        action: "labels",
-        cli: {
-            flag: "label",
-            value: "NAME=VALUE",
-            commands: BUILD,
-            section: "build",
-            help: ["a label for the image"],
-        },
-        parse: (items, { name }) => parseKeyValues(items, name),
-    }),
-    platforms: list({
-        action: "platforms",
-        cli: {
-            flag: "platform",
-            value: "OS/ARCH",
-            commands: BUILD,
-            section: "build",
-            help: ["target platforms, comma-separated or repeated"],
-        },
-        separator: ",",
-        parse: (items, { name }) => parsePlatforms(items, name),
-    }),
-    noCache: toggle({
-        action: "no-cache",
-        cli: { flag: "no-cache", commands: BUILD, section: "build", help: ["build without the runner's cache"] },
-        default: "false",
-    }),
-    noCacheFilters: list({
-        action: "no-cache-filters",
-        cli: {
-            flag: "no-cache-filter",
-            value: "STAGE",
-            commands: BUILD,
-            section: "build",
-            help: ["build these stages without cache"],
-        },
-        separator: ",",
-        parse: (items) => items,
-    }),
-    buildContexts: list({
-        action: "build-contexts",
-        cli: {
-            flag: "build-context",
-            value: "NAME=VALUE",
-            commands: BUILD,
-            section: "build",
-            help: ["a named context: a directory, docker-image://REF, a Git or HTTPS URL"],
-        },
-        parse: (items, { name, cwd }) => items.map((item) => namedContext(item, name, cwd)),
-    }),
-    addHosts: list({
-        action: "add-hosts",
-        cli: {
-            flag: "add-host",
-            value: "HOST:IP",
-            commands: BUILD,
-            section: "build",
-            help: ["an entry for /etc/hosts in RUN steps"],
-        },
-        separator: ",",
-        parse: (items, { name }) => items.map((item) => hostEntry(item, name)),
-    }),
-    network: row_text({
-        action: "network",
-        cli: {
-            flag: "network",
-            value: "MODE",
-            commands: BUILD,
-            section: "build",
-            help: ["the network of RUN steps: default, none or host"],
-        },
-        parse: (value, { name }) => networkMode(value, name),
-    }),
-    shmSizeBytes: row_text({
-        action: "shm-size",
-        cli: {
-            flag: "shm-size",
-            value: "SIZE",
-            commands: BUILD,
-            section: "build",
-            help: ["the size of /dev/shm in RUN steps, such as 64m"],
-        },
-        parse: (value, { name }) => (nonEmpty(value) ? parseByteSize(value.trim(), name) : undefined),
-    }),
-    ulimits: list({
-        action: "ulimit",
-        cli: {
-            flag: "ulimit",
-            value: "NAME=SOFT[:HARD]",
-            commands: BUILD,
-            section: "build",
-            help: ["a ulimit for RUN steps, such as nofile=1024:2048"],
-        },
-        separator: /[\s,]+/,
-        parse: (items, { name }) => items.map((item) => ulimit(item, name)),
-    }),
-    pull: toggle({
-        action: "pull",
-        cli: {
-            flag: "pull",
-            commands: BUILD,
-            section: "build",
-            help: ["look up base images in their registry again"],
-        },
-        default: "false",
-    }),
-    progress: row_text({
-        cli: {
-            flag: "progress",
-            value: "plain",
-            commands: BUILD,
-            section: "build",
-            help: ["the log format (plain is the only one)"],
-        },
-        default: "plain",
-        // buildx's auto and tty mean "what suits the terminal": plain, here.
-        parse: (value, { name }) => {
-            if (value !== "plain" && value !== "auto" && value !== "tty") {
-                throw new InputError(`${name} is "${value}"; use plain.`);
-            }
-            return "plain";
-        },
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/command.ts
-// The input table's rows for one CLI command's own flags.
-
-
-const COMMAND_INPUTS = {
-    format: row_text({
-        cli: {
-            flag: "format",
-            value: "text|json",
-            commands: ["info"],
-            section: "command",
-            help: ["output format (default text)"],
-        },
-        default: "text",
-        parse: (value, { name }) => {
-            if (value !== "text" && value !== "json")
-                throw new InputError(`${name} is "${value}"; use text or json.`);
-            return value;
-        },
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/image.ts
-// The input table's rows for the image: its names, push, how it is written, attestations and
-// the metadata file.
-
-
-
-
-const IMAGE_INPUTS = {
-    tags: list({
-        action: "tags",
-        cli: {
-            flag: "tag",
-            short: "t",
-            value: "NAME",
-            commands: BUILD,
-            section: "image",
-            help: ["a name for the image, repeated for more"],
-        },
-        separator: ",",
-        parse: (items, { name }) => parseImageNames(items, name),
-    }),
-    push: toggle({
-        action: "push",
-        cli: {
-            flag: "push",
-            commands: BUILD,
-            section: "image",
-            help: ["push the image to its registry (credentials: see below)"],
-        },
-        default: "false",
-    }),
-    pushByDigest: toggle({ action: "push-by-digest", default: "false" }),
-    ociMediatypes: row_text({
-        action: "oci-mediatypes",
-        parse: (value, { name }) => {
-            const text = nonEmpty(value);
-            if (text === undefined)
-                return undefined;
-            if (text !== "true" && text !== "false")
-                throw new InputError(`${name} is "${text}"; use true or false.`);
-            return text === "true";
-        },
-    }),
-    compression: row_text({
-        action: "compression",
-        parse: (value, { name }) => parseCompression(value, name),
-    }),
-    annotations: list({
-        action: "annotations",
-        cli: {
-            flag: "annotation",
-            value: "KEY=VALUE",
-            commands: BUILD,
-            section: "image",
-            help: ["an OCI annotation, or TYPE:KEY=VALUE (manifest, index, ...)"],
-        },
-        parse: (items, { name }) => parseAnnotations(items, name),
-    }),
-    provenance: row_text({
-        action: "provenance",
-        cli: {
-            flag: "provenance",
-            value: "VALUE",
-            commands: BUILD,
-            section: "image",
-            help: ["a provenance attestation: true, false or mode=max"],
-        },
-        parse: (value, { name }) => parseAttestation(value, name, "mode=min"),
-    }),
-    sbom: row_text({
-        action: "sbom",
-        cli: {
-            flag: "sbom",
-            value: "VALUE",
-            commands: BUILD,
-            section: "image",
-            help: ["an SBOM attestation: true, false or generator=IMAGE"],
-        },
-        parse: (value, { name }) => parseAttestation(value, name, ""),
-    }),
-    metadataFile: row_text({
-        cli: {
-            flag: "metadata-file",
-            value: "PATH",
-            commands: BUILD,
-            section: "image",
-            help: ["write the exporter's response (digest, descriptor) as JSON"],
-        },
-        parse: nonEmpty,
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/outputs.ts
-// The input table's rows for the outputs brought back to the job's machine, and the artifact
-// they become.
-
-
-
-
-const OUTPUT_INPUTS = {
-    outputs: list({
-        action: "outputs",
-        cli: {
-            flag: "output",
-            short: "o",
-            value: "SPEC",
-            commands: BUILD,
-            section: "outputs",
-            help: [
-                "type=local,dest=DIR | type=tar,dest=FILE | type=oci,dest=FILE |",
-                "type=docker,dest=FILE | type=image,name=REF[,push=true] |",
-                "type=registry,name=REF; a bare DIR is type=local,dest=DIR",
-            ],
-        },
-        parse: (items, { name, cwd }) => parseOutputs(items, name, cwd),
-    }),
-    uploadArtifact: toggle({ action: "upload-artifact", default: "true" }),
-    // The job's id and run attempt by default; matrix legs share both, so they need a name apiece.
-    artifactName: row_text({
-        action: "artifact-name",
-        parse: (value, { env }) => nonEmpty(value) ?? `${env.GITHUB_JOB || "build"}-outputs-${env.GITHUB_RUN_ATTEMPT || "1"}`,
-    }),
-    artifactRetentionDays: row_text({
-        action: "artifact-retention-days",
-        parse: (value, { name }) => {
-            const retention = nonEmpty(value);
-            if (retention !== undefined && !/^\d+$/.test(retention)) {
-                throw new InputError(`${name} is "${retention}"; give a number of days from 1 to 90.`);
-            }
-            return retention === undefined ? undefined : Number(retention);
-        },
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/runner/options.ts
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-function options_nonEmpty(value) {
-    return value !== undefined && value.trim() !== "" ? value.trim() : undefined;
-}
-/** error (or fail) and warning (or warn): what a runner that misses the version pin does. */
-function parseMismatchPolicy(value, name) {
-    const text = options_nonEmpty(value)?.toLowerCase() ?? "error";
-    if (text === "error" || text === "fail")
-        return "error";
-    if (text === "warning" || text === "warn")
-        return "warning";
-    throw new InputError(`${name} is "${value}"; use error or warning.`);
-}
-
-;// CONCATENATED MODULE: ./src/job/inputs/rows/runner.ts
-// The input table's rows for the runner: how it is reached (the connection, the version pin) or
-// started.
-
-
-
-
-
-
-
-const RUNNER_INPUTS = {
-    endpoint: list({
-        action: "endpoint",
-        cli: {
-            flag: "addr",
-            value: "ADDRESS",
-            commands: BOTH,
-            section: "connection",
-            help: [
-                "tcp://HOST:PORT or unix:///PATH; repeat it for a pool of runners,",
-                "in order of preference (default: $BUILDKIT_HOST, which may be a",
-                "comma-separated list, else unix:///run/buildkit/buildkitd.sock)",
-            ],
-        },
-        env: { name: "BUILDKIT_HOST", adapters: ["action", "cli"] },
-        separator: /[,\n]/,
-        parse: (items) => items.map(buildkit/* parseEndpoint */.Bk),
-    }),
-    tlsCaCert: row_text({
-        action: "tls-cacert",
-        cli: {
-            flag: "tlscacert",
-            value: "PEM|FILE",
-            commands: BOTH,
-            section: "connection",
-            help: ["CA that signed the runner's certificate ($BUILDKIT_TLS_CACERT)"],
-        },
-        env: { name: "BUILDKIT_TLS_CACERT", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-    tlsCert: row_text({
-        action: "tls-cert",
-        cli: {
-            flag: "tlscert",
-            value: "PEM|FILE",
-            commands: BOTH,
-            section: "connection",
-            help: ["client certificate ($BUILDKIT_TLS_CERT)"],
-        },
-        env: { name: "BUILDKIT_TLS_CERT", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-    tlsKey: row_text({
-        action: "tls-key",
-        cli: {
-            flag: "tlskey",
-            value: "PEM|FILE",
-            commands: BOTH,
-            section: "connection",
-            help: ["client key ($BUILDKIT_TLS_KEY)"],
-        },
-        env: { name: "BUILDKIT_TLS_KEY", adapters: ["cli"] },
-        // A key given inline is a secret: masked before anything can print it.
-        parse: (value, { mask }) => {
-            if (value && (0,buildkit/* isPemText */.SR)(value))
-                mask(value);
-            return nonEmpty(value);
-        },
-    }),
-    tlsServerName: row_text({
-        action: "tls-servername",
-        cli: {
-            flag: "tlsservername",
-            value: "NAME",
-            commands: BOTH,
-            section: "connection",
-            help: ["name to verify in the runner's certificate ($BUILDKIT_TLS_SERVERNAME)"],
-        },
-        env: { name: "BUILDKIT_TLS_SERVERNAME", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-    tlsDir: row_text({
-        cli: {
-            flag: "tlsdir",
-            value: "DIR",
-            commands: BOTH,
-            section: "connection",
-            help: ["directory with ca.pem, cert.pem and key.pem"],
-        },
-        parse: (value) => (value ? (0,buildkit/* tlsInputsFromDir */.St)(value) : undefined),
-    }),
-    connectTimeoutMs: row_text({
-        action: "connect-timeout",
-        cli: {
-            flag: "timeout",
-            value: "DURATION",
-            commands: BOTH,
-            section: "connection",
-            help: ["bound on reaching the runner (default 10s)"],
-        },
-        default: `${DEFAULT_CONNECT_TIMEOUT_MS / 1000}s`,
-        parse: (value, { name }) => parseDuration(value, name),
-    }),
-    allowPlaintext: toggle({
-        action: "allow-plaintext",
-        cli: {
-            flag: "allow-plaintext",
-            commands: BOTH,
-            section: "connection",
-            help: ["allow TCP without TLS to a host that is not loopback"],
-        },
-        env: { name: "BUILDKIT_ALLOW_PLAINTEXT", adapters: ["cli"] },
-        default: "false",
-    }),
-    buildkitVersion: row_text({
-        action: "buildkit-version",
-        cli: {
-            flag: "buildkit-version",
-            value: "PIN",
-            commands: BOTH,
-            section: "connection",
-            help: [`required runner version: v${BUILDKIT_VERSION} or a range such as >=0.30 <0.33`],
-        },
-        parse: (value, { name }) => (nonEmpty(value) ? parseVersionPin(value, name) : undefined),
-    }),
-    versionMismatch: row_text({
-        action: "buildkit-version-mismatch",
-        cli: {
-            flag: "version-mismatch",
-            value: "error|warning",
-            commands: BOTH,
-            section: "connection",
-            help: ["what a missed pin does (default error)"],
-        },
-        default: "error",
-        parse: (value, { name }) => parseMismatchPolicy(value, name),
-    }),
-    debug: toggle({
-        cli: { flag: "debug", commands: BOTH, section: "connection", help: ["print debug lines"] },
-    }),
-    help: toggle({
-        cli: { flag: "help", short: "h", commands: BOTH, section: "connection", help: ["show this help"] },
-    }),
-    strictPlatforms: toggle({
-        action: "strict-platforms",
-        cli: {
-            flag: "strict-platforms",
-            commands: BUILD,
-            section: "connection",
-            help: [
-                "with several runners, fail when a platform has no native one",
-                "(a pushed image whose platforms are native to different",
-                "runners builds on each and is joined into one image index)",
-            ],
-        },
-        default: "false",
-    }),
-    releaseUrl: row_text({ action: "buildkit-release-url", parse: nonEmpty }),
-    sha256: row_text({
-        action: "buildkit-sha256",
-        parse: (value, { name }) => {
-            const sha256 = nonEmpty(value)?.toLowerCase();
-            if (sha256 !== undefined && !/^[a-f0-9]{64}$/.test(sha256)) {
-                throw new InputError(`${name} is not a sha256 of 64 hex digits.`);
-            }
-            return sha256;
-        },
-    }),
-    // For GitHub's API, which gives the sha256 of BuildKit's release tarball; the action's default
-    // is the job's token (action.yml), the CLI's GITHUB_TOKEN when set.
-    githubToken: row_text({
-        action: "github-token",
-        env: { name: "GITHUB_TOKEN", adapters: ["cli"] },
-        parse: nonEmpty,
-    }),
-};
-
-;// CONCATENATED MODULE: ./src/credentials/registry-auth.ts
-// Registry credentials given as text, one `REGISTRY=USERNAME:PASSWORD` per line: the action's
-// `registry-auth` input, and the CLI's BUILDKIT_REGISTRY_AUTH variable or --registry-auth-file,
-// so that a password never has to be on a command line.
-
-
-function parseRegistryAuth(text, name, onSecret) {
-    const credentials = [];
-    for (const [index, raw] of text.split(/\r?\n/).entries()) {
-        const line = raw.trim();
-        if (line === "" || line.startsWith("#"))
-            continue;
-        const equals = line.indexOf("=");
-        const colon = line.indexOf(":", equals + 1);
-        // The password is masked first, before anything about the line is said.
-        if (colon > equals)
-            onSecret(line.slice(colon + 1));
-        if (equals <= 0 || colon < 0 || colon === line.length - 1) {
-            throw new InputError(`Line ${index + 1} of ${name} is not REGISTRY=USERNAME:PASSWORD.`);
-        }
-        credentials.push({
-            registry: line.slice(0, equals).trim(),
-            username: line.slice(equals + 1, colon),
-            password: line.slice(colon + 1),
-        });
-    }
-    return credentials;
-}
-/** A file of such lines (the CLI's --registry-auth-file); `name` is the flag. */
-function readRegistryAuthFile(file, name, onSecret) {
-    let text;
-    try {
-        text = (0,external_node_fs_.readFileSync)(file, "utf8");
-    }
-    catch (error) {
-        throw new InputError(`${name} "${file}" cannot be read (${error.code}).`);
-    }
-    return parseRegistryAuth(text, `${name} "${file}"`, onSecret);
-}
-
 ;// CONCATENATED MODULE: ./src/job/inputs/rows/secrets.ts
 // The input table's rows for what the build may read from the job: secrets, SSH agents and
 // registry credentials. Secret values are masked the moment they are read.
@@ -46955,9 +51382,8 @@ const SECRET_INPUTS = {
             commands: BUILD,
             section: "secrets",
             help: [
-                "REGISTRY=USERNAME:PASSWORD lines; BUILDKIT_REGISTRY_AUTH takes",
-                "the same text. The docker config (DOCKER_CONFIG or ~/.docker)",
-                "and its credential helpers are read too, unless",
+                "REGISTRY=USERNAME:PASSWORD lines ($BUILDKIT_REGISTRY_AUTH takes",
+                "the same text); the docker config is read as well",
             ],
         },
         env: { name: "BUILDKIT_REGISTRY_AUTH", adapters: ["cli"] },
@@ -46974,7 +51400,12 @@ const SECRET_INPUTS = {
     }),
     dockerConfig: toggle({
         action: "docker-config",
-        cli: { flag: "no-docker-config", commands: BUILD, section: "secrets", help: ["is given"] },
+        cli: {
+            flag: "no-docker-config",
+            commands: BUILD,
+            section: "secrets",
+            help: ["do not read the docker config (DOCKER_CONFIG or ~/.docker)", "and its credential helpers"],
+        },
         default: "true",
         // The action's input says whether to read the docker config; the CLI's flag, whether not to.
         parse: { action: (read) => read, cli: (skip) => !skip },
@@ -46993,15 +51424,669 @@ const SECRET_INPUTS = {
 
 
 
+
+
 /** In this order: --help lists each section's flags as they come here. */
 const INPUTS = {
     ...RUNNER_INPUTS,
+    ...FLEET_INPUTS,
     ...BUILD_INPUTS,
+    ...CACHE_INPUTS,
     ...IMAGE_INPUTS,
     ...OUTPUT_INPUTS,
     ...SECRET_INPUTS,
     ...COMMAND_INPUTS,
 };
+
+;// CONCATENATED MODULE: ./src/job/local-git.ts
+// Provenance's vcs attrs for a context on this machine, as buildx sets them (build/git.go): when the
+// context is inside a Git work tree, vcs:source is its remote (the upstream of the current branch,
+// else origin, else upstream) without credentials, vcs:revision the commit of HEAD, and
+// vcs:localdir:context / vcs:localdir:dockerfile the directories relative to the work tree's root.
+// BUILDX_GIT_INFO=false turns it off, as for buildx. Without git, or outside a work tree: nothing.
+
+
+
+
+/** Each git command's bound; they read local files only. */
+const GIT_TIMEOUT_MS = 5_000;
+function localVcs(dirs, env) {
+    if (env.BUILDX_GIT_INFO !== undefined && !parseBoolean(env.BUILDX_GIT_INFO, "BUILDX_GIT_INFO", true)) {
+        return undefined;
+    }
+    const git = (...args) => runGit(dirs.context, args);
+    if (git("rev-parse", "--is-inside-work-tree") !== "true")
+        return undefined;
+    const root = git("rev-parse", "--show-toplevel");
+    if (!root)
+        return undefined;
+    const revision = git("show", "--format=%H", "HEAD", "--quiet", "--") || undefined;
+    const localDirs = {};
+    for (const [name, dir] of Object.entries(dirs)) {
+        const path = (0,external_node_path_.relative)((0,external_node_fs_.realpathSync)(root), (0,external_node_fs_.realpathSync)(dir)) || ".";
+        if (!path.startsWith(".."))
+            localDirs[name] = path;
+    }
+    return { source: remoteUrl(git), revision, localDirs };
+}
+function remoteUrl(git) {
+    const branch = git("symbolic-ref", "-q", "HEAD");
+    const tracking = branch ? git("for-each-ref", "--format=%(upstream:remotename)", branch) : undefined;
+    for (const remote of [tracking, "origin", "upstream"]) {
+        if (!remote)
+            continue;
+        const url = git("remote", "get-url", remote);
+        if (url)
+            return withoutCredentials(url);
+    }
+    return undefined;
+}
+/** The first line of git's answer, or undefined when git is missing or fails. */
+function runGit(cwd, args) {
+    try {
+        const output = (0,external_node_child_process_.execFileSync)("git", args, {
+            cwd,
+            timeout: GIT_TIMEOUT_MS,
+            stdio: ["ignore", "pipe", "ignore"],
+            env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_OPTIONAL_LOCKS: "0" },
+        });
+        return output.toString("utf8").split("\n")[0].trim();
+    }
+    catch {
+        return undefined;
+    }
+}
+/** A remote URL with a user or token in it: the runner keeps attrs in its build history. */
+function withoutCredentials(url) {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+}
+
+;// CONCATENATED MODULE: ./src/job/request.ts
+// The typed request of a job, built from the inputs and checked before anything starts on the
+// runner: how to reach the runner, the plan, the image, the exporters and attestations, and what
+// the session serves (secrets, SSH agents, registry credentials, read into memory now). Every
+// secret value goes to the platform's masking and into every log redactor the job makes.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+function prepareBuild(read, context) {
+    const { values: inputs, names } = read;
+    // Every redactor made for this job learns every secret, also those found during the build.
+    const secretValues = [];
+    const redactors = [];
+    const newRedactor = () => {
+        const redactor = new Redactor(secretValues);
+        redactors.push(redactor);
+        return redactor;
+    };
+    const onSecret = (value) => {
+        context.mask(value);
+        secretValues.push(value);
+        for (const redactor of redactors)
+            redactor.add(value);
+    };
+    const planned = planBuild(inputs, names, context.cwd);
+    // A local context in a Git checkout: its remote and commit for provenance, as buildx records them.
+    const vcs = planned.git
+        ? undefined
+        : localVcs({ context: planned.contextDir, dockerfile: planned.dockerfileDir }, context.env);
+    const plan = vcs ? { ...planned, vcs } : planned;
+    const image = planImage({
+        names: inputs.tags,
+        push: inputs.push,
+        pushByDigest: inputs.pushByDigest,
+        ociMediatypes: inputs.ociMediatypes,
+        compression: inputs.compression,
+        annotations: inputs.annotations,
+    }, names);
+    const secrets = readSecrets([...inputs.secrets, ...inputs.secretFiles, ...inputs.secretEnvs], { file: names.secretFiles, env: names.secretEnvs }, { cwd: context.cwd, env: context.env, onSecret });
+    // The job's token for the job's Git host, when a Git URL of the build is there; the user's own
+    // secret of that id wins.
+    const gitUrls = [
+        ...(plan.git ? [plan.git.url] : []),
+        ...plan.namedContexts.flatMap((named) => (named.kind === "source" ? [named.source] : [])),
+    ];
+    const gitSecrets = gitAuthSecrets(gitUrls, {
+        env: context.env,
+        githubToken: inputs.githubToken,
+        given: new Set(secrets.keys()),
+    });
+    for (const value of gitSecrets.values())
+        onSecret(value);
+    const allSecrets = new Map([
+        ...secrets,
+        ...[...gitSecrets].map(([id, value]) => [id, new TextEncoder().encode(value)]),
+    ]);
+    for (const value of cacheSecrets([...inputs.cacheFrom, ...inputs.cacheTo]))
+        onSecret(value);
+    const engineLoad = inputs.load ? { engine: dockerEngine(context.env, names.load), loaded: [] } : undefined;
+    const exporters = withAnnotations(withLoad(withImage(inputs.outputs, image), image, engineLoad), image.annotations);
+    const lookup = loadRegistryCredentials({
+        explicit: inputs.registryAuth,
+        useDockerConfig: inputs.dockerConfig,
+        env: context.env,
+        onSecret,
+        // A build that pushes needs the credentials; one that does not may still pull with them.
+        onUnreadableConfig: pushes(exporters, image.push)
+            ? undefined
+            : (message) => context.reporter?.warning(message),
+    });
+    prepareDestinations(exporters, names.outputs);
+    return {
+        plan,
+        image,
+        exporters,
+        // attests names a type: it wins over the provenance or sbom input, as in build-push-action.
+        attestations: {
+            provenance: inputs.attests.provenance !== undefined
+                ? (inputs.attests.provenance ?? undefined)
+                : inputs.provenance,
+            sbom: inputs.attests.sbom !== undefined ? (inputs.attests.sbom ?? undefined) : inputs.sbom,
+        },
+        cache: { imports: inputs.cacheFrom, exports: inputs.cacheTo },
+        session: {
+            credentials: (host, signal) => lookup(host, signal),
+            secrets: allSecrets,
+            sshAgents: inputs.ssh,
+        },
+        newRedactor,
+        engineLoad,
+    };
+}
+/** buildx puts the annotations on every output that writes an image: image, oci and docker. */
+function withAnnotations(exporters, annotations) {
+    return exporters.map((exporter) => exporter.type === "image" || exporter.type === "oci" || exporter.type === "docker"
+        ? { ...exporter, attrs: { ...annotations, ...exporter.attrs } }
+        : exporter);
+}
+/** Whether some output pushes to a registry, which needs the registry's credentials. */
+function pushes(exporters, pushInput) {
+    return exporters.some((exporter) => exporter.type === "image" && (exporter.push ?? pushInput));
+}
+/** `load`: the docker exporter into the job's engine, with the image's names, next to the other outputs. */
+function withLoad(exporters, image, load) {
+    if (!load)
+        return exporters;
+    // As buildx's --load: the tags' image is loaded, not also kept on the runner unless it is pushed.
+    const kept = exporters.filter((each) => !(each.type === "image" && !each.push && each.names === image.names));
+    return [...kept, { type: "load", names: image.names, load }];
+}
+/**
+ * The image of the tags, as buildx does it: the tags name an image output given without a name,
+ * else they are an image output of their own, first.
+ */
+function withImage(outputs, image) {
+    if (image.names.length === 0)
+        return outputs;
+    const own = {
+        names: image.names,
+        push: image.push,
+        pushByDigest: image.pushByDigest,
+        attrs: imageAttrs(image),
+    };
+    const unnamed = outputs.findIndex((output) => output.type === "image" && output.names.length === 0);
+    if (unnamed < 0)
+        return [{ type: "image", ...own }, ...outputs];
+    const output = outputs[unnamed];
+    const merged = {
+        type: "image",
+        names: own.names,
+        push: output.push ?? own.push,
+        pushByDigest: output.pushByDigest ?? own.pushByDigest,
+        attrs: { ...own.attrs, ...output.attrs },
+    };
+    return outputs.map((each, index) => (index === unnamed ? merged : each));
+}
+/**
+ * How to reach the runner: a runner list or buildx builder (each runner with its own TLS), else
+ * the endpoints given (else buildctl's default socket) with one set of TLS material; and the pin.
+ */
+function runnerOptions(read) {
+    const { values: inputs, sources } = read;
+    const configured = configuredRunners(read);
+    if (configured) {
+        return {
+            endpoint: configured.runners[0].endpoint,
+            endpoints: configured.runners.map((runner) => runner.endpoint),
+            endpointGiven: true,
+            tls: {},
+            configured,
+            connectTimeoutMs: inputs.connectTimeoutMs,
+            allowPlaintext: inputs.allowPlaintext,
+            versionPin: inputs.buildkitVersion,
+            onVersionMismatch: inputs.versionMismatch,
+        };
+    }
+    const endpoints = inputs.endpoint.length > 0 ? inputs.endpoint : [(0,buildkit/* parseEndpoint */.Bk)(buildkit/* DEFAULT_ENDPOINT */.mP)];
+    // buildctl's order: a flag, then the file in --tlsdir, then the environment variable.
+    const dir = inputs.tlsDir ?? {};
+    const piece = (given, source, fromDir) => source === "given" ? given : (fromDir ?? given);
+    return {
+        endpoint: endpoints[0],
+        endpoints,
+        endpointGiven: inputs.endpoint.length > 0,
+        tls: (0,buildkit/* loadTlsMaterial */.DU)({
+            caCert: piece(inputs.tlsCaCert, sources.tlsCaCert, dir.caCert),
+            cert: piece(inputs.tlsCert, sources.tlsCert, dir.cert),
+            key: piece(inputs.tlsKey, sources.tlsKey, dir.key),
+            serverName: inputs.tlsServerName,
+        }, runnerInputNames(read).tls),
+        ssh: sshOptions(read, endpoints),
+        connectTimeoutMs: inputs.connectTimeoutMs,
+        allowPlaintext: inputs.allowPlaintext,
+        versionPin: inputs.buildkitVersion,
+        onVersionMismatch: inputs.versionMismatch,
+    };
+}
+/** The key and known hosts for ssh:// endpoints; refused when no endpoint is one. */
+function sshOptions(read, endpoints) {
+    const { values: inputs, names } = read;
+    if (inputs.sshKey === undefined && inputs.sshKnownHosts === undefined)
+        return undefined;
+    if (!endpoints.some((endpoint) => endpoint.kind === "ssh")) {
+        const given = inputs.sshKey !== undefined ? names.sshKey : names.sshKnownHosts;
+        throw new InputError(`${given} is for ssh:// endpoints, and ${names.endpoint} names none.`);
+    }
+    return { ...inputs.sshKey, ...inputs.sshKnownHosts };
+}
+/**
+ * The runner list, else the builder named, else buildx's current remote builder when no endpoint
+ * is given at all. A list or a builder with an endpoint or TLS input as well is ambiguous: refused.
+ */
+function configuredRunners({ values: inputs, names, sources }) {
+    const simple = ["endpoint", "tlsCaCert", "tlsCert", "tlsKey", "tlsServerName", "tlsDir"].filter((field) => sources[field] !== "default");
+    const described = [
+        inputs.runners && { runners: inputs.runners, from: names.runners },
+        inputs.builder.name !== undefined && { runners: [], from: names.builder },
+    ].filter((each) => !!each);
+    if (described.length > 1) {
+        throw new InputError(`Both ${names.runners} and ${names.builder} describe the runners; give only one of them.`);
+    }
+    if (described.length === 1 && simple.length > 0) {
+        throw new InputError(`${request_capitalise(described[0].from)} describes the runners, each with its own endpoint and TLS material; leave out ${simple.map((field) => names[field]).join(", ")}.`);
+    }
+    if (inputs.runners)
+        return { runners: inputs.runners, from: names.runners };
+    if (simple.length > 0)
+        return undefined;
+    const builder = inputs.builder.read();
+    return builder && { runners: builder.runners, from: `buildx builder "${builder.name}"` };
+}
+function request_capitalise(text) {
+    return text[0].toUpperCase() + text.slice(1);
+}
+function runnerInputNames({ names }) {
+    return {
+        endpoint: names.endpoint,
+        endpointEnv: INPUTS.endpoint.env?.name ?? "BUILDKIT_HOST",
+        tls: { caCert: names.tlsCaCert, cert: names.tlsCert, key: names.tlsKey },
+        connectTimeout: names.connectTimeoutMs,
+        allowPlaintext: names.allowPlaintext,
+        buildkitVersion: names.buildkitVersion,
+        versionMismatch: names.versionMismatch,
+    };
+}
+/**
+ * The runner we start when no endpoint is given: its buildkitd.toml (a file or inline, not both)
+ * and its flags. Refused beside an endpoint, which names a runner that is running already.
+ */
+function startedRunnerConfig(read) {
+    const { values: inputs, names } = read;
+    if (inputs.buildkitdConfig !== undefined && inputs.buildkitdConfigInline !== undefined) {
+        throw new InputError(`${names.buildkitdConfig} and ${names.buildkitdConfigInline} are both given; give one of them.`);
+    }
+    const toml = inputs.buildkitdConfig ?? inputs.buildkitdConfigInline;
+    const flags = inputs.buildkitdFlags;
+    const defaultFlags = splitShellWords(SETUP_BUILDX_FLAGS, names.buildkitdFlags);
+    const customFlags = flags.join("\0") !== defaultFlags.join("\0");
+    const given = [
+        ...(inputs.buildkitdConfig !== undefined ? [names.buildkitdConfig] : []),
+        ...(inputs.buildkitdConfigInline !== undefined ? [names.buildkitdConfigInline] : []),
+        ...(customFlags ? [names.buildkitdFlags] : []),
+    ];
+    if (given.length > 0 && inputs.endpoint.length > 0) {
+        const endpoint = read.sources.endpoint === "env" ? "BUILDKIT_HOST is set" : `${names.endpoint} is given`;
+        throw new InputError(`${given.join(" and ")} configure${given.length === 1 ? "s" : ""} the runner started when no endpoint is given, ` +
+            `and ${endpoint}; leave ${given.length === 1 ? "it" : "them"} out or the endpoint.`);
+    }
+    return {
+        toml,
+        flags,
+        inputs: [
+            toml === undefined ? undefined : given[0],
+            customFlags ? names.buildkitdFlags : `${names.buildkitdFlags} (default)`,
+        ]
+            .filter(Boolean)
+            .join(" and "),
+        custom: given.length > 0,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/job/build-job.ts
+// The build sequence, once for every adapter: every input checked, the runner resolved (or
+// started), the build with its log, then warnings, artifacts, step outputs, the metadata file and
+// the job summary, each through the platform. The adapters only read inputs and present errors.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Runs the build; what it returns is what the adapters close the log with (buildClosingLines).
+ * A frontend call (check, outline, targets) presents its own answer and returns nothing.
+ */
+async function runBuildJob(read, platform) {
+    const started = Date.now();
+    const { values: inputs } = read;
+    const { reporter } = platform;
+    // Every output set, for the dotenv report.
+    const outputs = {};
+    const setOutput = (name, value) => {
+        outputs[name] = value;
+        platform.setOutput(name, value);
+    };
+    // Every input is checked before anything starts on the runner.
+    const runner = runnerOptions(read);
+    const startConfig = startedRunnerConfig(read);
+    const request = prepareBuild(read, platform);
+    if (request.engineLoad)
+        await pingEngine(request.engineLoad.engine, read.names.load, platform.signal);
+    const call = inputs.check ? { name: "lint", format: "text", ignoreStatus: false } : inputs.call;
+    if (call.name !== "build") {
+        await runCall(read, runner, platform, request, call, startConfig);
+        return undefined;
+    }
+    // The deadline covers choosing the runner and every attempt; aborting the Solve cancels the
+    // build on the runner.
+    const deadline = inputs.buildTimeoutMs === undefined ? undefined : boundedSignal(inputs.buildTimeoutMs, platform.signal);
+    const signal = deadline?.signal ?? platform.signal;
+    let built;
+    const chosen = {};
+    try {
+        built = await buildWithRetries(read, runner, platform, request, signal, started, chosen, {
+            setOutput,
+            startConfig,
+        });
+    }
+    catch (error) {
+        if (!deadline || !timedOut(deadline.signal))
+            throw error;
+        const timeout = new BuildTimeoutError(`The build did not finish within ${formatDuration(inputs.buildTimeoutMs)} (${read.names.buildTimeoutMs}), so it was cancelled on the runner.`);
+        if (chosen.info) {
+            await writeSummary(platform, inputs.summary, {
+                runner: chosen.info,
+                pool: chosen.pool,
+                runnerReason: chosen.reason,
+                steps: [],
+                warnings: [],
+                failure: timeout.message,
+                durationMs: Date.now() - started,
+            });
+        }
+        throw timeout;
+    }
+    finally {
+        deadline?.clear();
+    }
+    const { result, info, pool, reason } = built;
+    for (const warning of result.warnings) {
+        reporter.warning(describeWarning(warning), { title: "Build warning", location: warning.locations[0] });
+    }
+    const artifact = await uploadOutputs(read, platform, request);
+    const image = imageOutputs(result.exporterResponse);
+    for (const loaded of request.engineLoad?.loaded ?? []) {
+        const names = loaded.names.length > 0 ? loaded.names.join(", ") : "an image without a name";
+        reporter.info(`Loaded ${names} into the Docker Engine at ${request.engineLoad.engine.address}: ${loaded.id}`);
+        // The engine's id is what `docker image inspect` shows; it is the image id buildx's --load gives.
+        if (loaded.id)
+            image.imageid = loaded.id;
+    }
+    for (const [name, value] of Object.entries(image)) {
+        setOutput(name, value);
+    }
+    if (inputs.metadataFile)
+        writeMetadataFile(inputs.metadataFile, read.names.metadataFile, result.exporterResponse);
+    if (inputs.outputsDotenv)
+        writeDotenvFile(inputs.outputsDotenv, read.names.outputsDotenv, outputs);
+    if (inputs.codeQuality) {
+        const projectDirs = [platform.env.CI_PROJECT_DIR, platform.cwd].filter((dir) => !!dir);
+        writeCodeQualityReport(inputs.codeQuality, read.names.codeQuality, result.warnings, projectDirs);
+    }
+    const durationMs = Date.now() - started;
+    await writeSummary(platform, inputs.summary, {
+        runner: info,
+        pool,
+        runnerReason: reason,
+        ...result,
+        image: { names: request.image.names, digest: image.digest, pushed: request.image.push },
+        artifact,
+        durationMs,
+    });
+    return {
+        runner: info,
+        steps: result.steps,
+        outputs: request.exporters,
+        push: request.image.push,
+        digest: image.digest,
+        durationMs,
+    };
+}
+/** A frontend call instead of a build (call: check, outline, targets), on the runner the inputs name. */
+async function runCall(read, runner, platform, request, call, startConfig) {
+    const { reporter } = platform;
+    const acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+        const acquired = await connect(read, runner, platform, platform.signal, request, startConfig);
+        for (const line of describeRunner(acquired.info))
+            reporter.info(line);
+        return acquired;
+    });
+    const { info, reason, release } = acquired;
+    reporter.debug(`Runner chosen: ${reason}`);
+    platform.setOutput("runner-reason", reason);
+    try {
+        for (const [name, value] of Object.entries(runnerOutputs(info))) {
+            platform.setOutput(name, value);
+        }
+        const answer = await reporter.group(call.name === "lint" ? "Check" : `Call ${call.name}`, () => runFrontendCall(acquired.client, request.plan, solveRequest(request), call.name, {
+            ...request.session,
+            redactor: request.newRedactor(),
+            writeLog: (text) => platform.writeLog(text),
+            signal: platform.signal,
+        }));
+        presentCall(answer, call, request.plan, reporter, (text) => platform.writeResult(text));
+    }
+    finally {
+        await release();
+    }
+}
+/**
+ * The build on the chosen runner; when that runner goes away before the build finished (not when
+ * the build fails for its own reasons), the whole build again on another healthy runner of the
+ * pool, up to the retries input.
+ */
+async function buildWithRetries(read, runner, platform, request, signal, started, 
+/** The runner of the latest attempt, for the summary of a build that ran out of time. */
+chosen, job) {
+    const { values: inputs } = read;
+    const { reporter } = platform;
+    let endpoints = runner.endpoints;
+    let retriesLeft = inputs.retries;
+    /** Why the runners before this one were left, for runner-reason. */
+    let leftBehind = [];
+    let lastGone;
+    for (;;) {
+        let acquired;
+        try {
+            acquired = await reporter.group("Connecting to the BuildKit runner", async () => {
+                const options = { ...runner, endpoint: endpoints[0], endpoints };
+                const acquired = await connect(read, options, platform, signal, request, job.startConfig);
+                for (const line of describeRunner(acquired.info))
+                    reporter.info(line);
+                for (const line of describePool(acquired.pool ?? []))
+                    reporter.info(line);
+                return acquired;
+            });
+        }
+        catch (error) {
+            // No other runner to retry on: the runner that went away is the reason the build failed.
+            if (lastGone && !signal.aborted) {
+                reporter.warning(`No other runner of the pool could take the build: ${describeError(error).message}`);
+                throw lastGone;
+            }
+            throw error;
+        }
+        const { info, release, pool } = acquired;
+        const reason = [...leftBehind, ...(leftBehind.length > 0 ? [`retried on ${info.endpoint}`] : [])]
+            .concat(acquired.reason)
+            .join("; ");
+        Object.assign(chosen, { info, pool, reason });
+        reporter.debug(`Runner chosen: ${reason}`);
+        job.setOutput("runner-reason", reason);
+        try {
+            checkExporterCount(request.exporters.length, info);
+            for (const [name, value] of Object.entries(runnerOutputs(info))) {
+                job.setOutput(name, value);
+            }
+            const result = await reporter.group("Build", () => buildOnAcquired(acquired, request, {
+                ...request.session,
+                redactor: request.newRedactor(),
+                newRedactor: request.newRedactor,
+                writeLog: (text) => platform.writeLog(text),
+                signal,
+            }, inputs.strictPlatforms, reporter));
+            return { result, info, pool, reason };
+        }
+        catch (error) {
+            const others = endpoints.filter((endpoint) => !(error instanceof buildkit/* RunnerGoneError */.Gx) || endpoint.address !== error.endpoint);
+            const retry = error instanceof buildkit/* RunnerGoneError */.Gx && retriesLeft > 0 && others.length > 0 && !signal.aborted;
+            if (!retry) {
+                if (error instanceof BuildFailedError) {
+                    await writeSummary(platform, inputs.summary, {
+                        runner: info,
+                        pool,
+                        runnerReason: reason,
+                        steps: error.steps,
+                        warnings: [],
+                        failure: error.message,
+                        durationMs: Date.now() - started,
+                    });
+                }
+                throw error;
+            }
+            retriesLeft--;
+            lastGone = error;
+            leftBehind = [...leftBehind, `${error.endpoint} went away mid-build (${goneHow(error)})`];
+            reporter.warning(`${error.message.replace(/\.$/, "")}; running the whole build again on another runner of the pool (${inputs.retries - retriesLeft} of ${inputs.retries}).`);
+            endpoints = others;
+        }
+        finally {
+            await release();
+        }
+    }
+}
+function goneHow(error) {
+    return error instanceof buildkit/* RunnerUnresponsiveError */.k$ ? "stopped answering" : "connection lost";
+}
+/** Connects to the runner the inputs name, for a command that only asks about it (the CLI's info). */
+async function connectToRunner(read, platform) {
+    return connect(read, runnerOptions(read), platform, platform.signal);
+}
+/** The runner (or pool) the inputs name, or one started where the platform keeps it. */
+function connect(read, runner, platform, signal, request, startConfig) {
+    const { values: inputs } = read;
+    return acquireRunner({
+        runner,
+        names: runnerInputNames(read),
+        platforms: request?.plan.platforms ?? [],
+        strictPlatforms: inputs.strictPlatforms,
+        start: request && platform.localRunner
+            ? {
+                ...platform.localRunner,
+                release: {
+                    urlPattern: inputs.releaseUrl,
+                    sha256: inputs.sha256,
+                    githubToken: inputs.githubToken,
+                },
+                config: startConfig,
+            }
+            : undefined,
+        reporter: platform.reporter,
+        env: platform.env,
+        signal,
+        routing: {
+            mode: inputs.routing,
+            affinityKey: inputs.affinityKey ??
+                (request &&
+                    defaultAffinityKey({
+                        env: platform.env,
+                        cwd: platform.cwd,
+                        contextDir: request.plan.contextDir,
+                        dockerfile: `${request.plan.dockerfileDir}/${request.plan.dockerfileName}`,
+                        target: request.plan.target,
+                    })),
+            busyTimeoutMs: inputs.busyTimeoutMs,
+        },
+        fallback: inputs.fallback,
+    });
+}
+/** The local and file outputs as one artifact, where the platform has artifacts and the inputs want one. */
+async function uploadOutputs(read, platform, request) {
+    const { values: inputs, names } = read;
+    const received = request.exporters.flatMap((exporter) => {
+        const target = outputTarget(exporter);
+        if (!target || target.kind === "stream")
+            return [];
+        return [target.kind === "dir" ? { kind: "dir", path: target.dir } : target];
+    });
+    if (!platform.uploadArtifact || !inputs.uploadArtifact || received.length === 0)
+        return undefined;
+    const upload = platform.uploadArtifact.bind(platform);
+    const uploaded = await platform.reporter.group("Uploading the outputs as an artifact", () => upload(received, {
+        name: inputs.artifactName,
+        retentionDays: inputs.artifactRetentionDays,
+        nameInput: names.artifactName,
+        retentionInput: names.artifactRetentionDays,
+        signal: platform.signal,
+    }));
+    for (const path of uploaded.skipped) {
+        platform.reporter.warning(`${path} was left out of the artifact: it is not a regular file of the output.`);
+    }
+    platform.reporter.info(`Uploaded artifact ${uploaded.name} (${uploaded.files} files, ${uploaded.size} bytes): ${uploaded.url}`);
+    platform.setOutput("artifact-id", String(uploaded.id));
+    platform.setOutput("artifact-url", uploaded.url);
+    return uploaded;
+}
+async function writeSummary(platform, wanted, input) {
+    if (wanted)
+        await platform.writeSummary?.(buildSummaryMarkdown(input));
+}
 
 ;// CONCATENATED MODULE: ./src/job/inputs/read.ts
 // Reading the input table: what an adapter was given for each row (or the row's environment
@@ -47078,6 +52163,7 @@ function readRow(row, field, source, env) {
 
 
 
+
 /** The command's flags, as parseArgs takes them: every table row with a flag for the command. */
 function flagOptions(command) {
     const options = {};
@@ -47093,10 +52179,10 @@ function flagOptions(command) {
     return options;
 }
 /** Reads the command line's shape only (flags and arguments); the values are checked by readFlags. */
-function parseFlags(command, args) {
+function parseFlags(command, args, program) {
     try {
         const { values, positionals } = (0,external_node_util_namespaceObject.parseArgs)({
-            args,
+            args: withInlinePem(command, args),
             options: flagOptions(command),
             allowPositionals: true,
             strict: true,
@@ -47104,18 +52190,71 @@ function parseFlags(command, args) {
         return { command, values: values, positionals };
     }
     catch (error) {
-        throw new InputError(`${rephrase(error.message)} (see "remote-buildkit ${command} --help").`);
+        const see = `see "${program} ${command} --help"`;
+        throw new InputError(`${rephrase(error.message, command)} (${see}).`);
     }
 }
+/**
+ * A flag's value that is PEM text starts with dashes ("-----BEGIN"), which parseArgs takes for a
+ * flag and refuses; the help offers PEM text as a value, so such a value is joined to its flag.
+ */
+function withInlinePem(command, args) {
+    const options = flagOptions(command);
+    const joined = [];
+    for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        const next = args[i + 1];
+        const flag = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+        if (flag !== undefined && options[flag]?.type === "string" && next?.startsWith("-----BEGIN ")) {
+            joined.push(`${arg}=${next}`);
+            i++;
+        }
+        else {
+            joined.push(arg);
+        }
+    }
+    return joined;
+}
 /** parseArgs' messages are long and mention things a user does not need; keep the first clause. */
-function rephrase(message) {
+function rephrase(message, command) {
     const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown)
-        return `Unknown flag ${unknown[1]}`;
+    if (unknown) {
+        const near = nearestFlag(unknown[1], Object.keys(flagOptions(command)));
+        return `Unknown flag ${unknown[1]}${near ? `; did you mean --${near}?` : ""}`;
+    }
     const missing = /Option '([^']+)' argument missing/.exec(message);
     if (missing)
         return `Flag ${missing[1].replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value`;
     return message.split(". ")[0].replace(/\.$/, "");
+}
+/** The flag a misspelling most likely meant: the closest within two edits (--taget, --tags). */
+function nearestFlag(given, flags) {
+    const name = given.replace(/^-+/, "").split("=")[0];
+    let best;
+    for (const flag of flags) {
+        const distance = editDistance(name, flag);
+        if (distance <= Math.min(2, Math.floor(flag.length / 3)) && (!best || distance < best.distance)) {
+            best = { flag, distance };
+        }
+    }
+    return best?.flag;
+}
+/** Levenshtein distance, with a swap of two neighbours counting as one edit. */
+function editDistance(a, b) {
+    const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++)
+        rows[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let best = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                best = Math.min(best, rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    return rows[a.length][b.length];
 }
 /** Every input of the command, checked through the table; the CLI has no masking service. */
 function readFlags(flags, env) {
@@ -47124,7 +52263,15 @@ function readFlags(flags, env) {
         adapter: "cli",
         command: flags.command,
         text: (row) => value(row),
-        list: (row) => value(row) ?? [],
+        list: (row) => {
+            const given = value(row) ?? [];
+            // A repeated flag given nothing (often an empty variable) is refused, as buildx refuses it.
+            const empty = given.find((item) => listItems([item], row.kind === "list" ? row.separator : undefined).length === 0);
+            if (empty !== undefined && isFlag(row.cli)) {
+                throw new InputError(`--${row.cli.flag} is given ${JSON.stringify(empty)}, which has no value in it; give one or leave the flag out.`);
+            }
+            return given;
+        },
         switch: (row) => value(row),
     };
     return readInputs(source, { env, cwd: process.cwd(), mask: () => { } });
@@ -47142,9 +52289,10 @@ const TITLES = {
     outputs: "Outputs (repeatable; the runner streams them back here):",
     secrets: "Secrets and credentials (values are never printed; the log shows *** instead):",
     connection: "Runner connection:",
+    general: "General:",
 };
-/** Where a flag's help starts. */
-const HELP_COLUMN = 32;
+/** Where a flag's help starts; a flag with its value longer than this leaves two spaces, else wraps. */
+const HELP_COLUMN = 34;
 function flagsHelp(command) {
     const rows = Object.values(INPUTS);
     const blocks = [];
@@ -47156,7 +52304,7 @@ function flagsHelp(command) {
             const { flag, short, value, help } = row.cli;
             const left = `  ${short ? `-${short}, ` : "    "}--${flag}${value ? ` ${value}` : ""}`;
             const [first = "", ...rest] = help;
-            if (left.length < HELP_COLUMN)
+            if (left.length <= HELP_COLUMN - 2)
                 lines.push(`${left.padEnd(HELP_COLUMN)}${first}`);
             else
                 lines.push(left, `${" ".repeat(HELP_COLUMN)}${first}`);
@@ -47228,8 +52376,9 @@ class DirToolStore {
 
 ;// CONCATENATED MODULE: ./src/cli/platform.ts
 // The job's platform in a shell, GitLab CI or CircleCI: plain lines on stderr (the build log too,
-// as buildctl prints its progress there), no masking service, the image digest as the one output
-// a person reads, and a runner started for the command kept in ~/.cache/remote-buildkit.
+// as buildctl prints its progress there), no masking service, no step outputs (the build command
+// closes with what was built instead), and a runner started for the command kept in
+// ~/.cache/remote-buildkit.
 
 
 
@@ -47239,11 +52388,10 @@ function cliPlatform(context, debug) {
     return {
         reporter,
         writeLog: (text) => context.stderr(text),
+        writeResult: (text) => context.stdout(text),
         mask: () => { },
-        setOutput: (name, value) => {
-            if (name === "digest" && value)
-                reporter.info(`Image digest: ${value}`);
-        },
+        // The digest is in the closing lines the build command prints.
+        setOutput: () => { },
         localRunner: {
             tools: new DirToolStore(cacheRoot),
             // The state dir is the build cache: kept between commands, so the next build starts warm.
@@ -47258,34 +52406,81 @@ function cliPlatform(context, debug) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/info.ts
-// `remote-buildkit info`: connect to a runner and print its version, workers and platforms.
+// `remote-buildkit info`: connect to a runner and print its version, workers and platforms; for a
+// pool, also each runner's state, builds in flight, round-trip time and cache size.
 
 
 
 
 
 
-const INFO_HELP = `Usage: remote-buildkit info [flags]
+
+function infoHelp(program) {
+    return `Usage: ${program} info [flags]
 
 Connects to a BuildKit runner, checks its health and version pin, and prints its BuildKit
-version, workers and platforms.
+version, workers and platforms. With no runner given, it asks the one on the default socket.
+Given several runners (a pool), it checks them all and also prints each one's builds in flight,
+round-trip time and cache size.
 
 ${flagsHelp("info")}`;
+}
 async function infoCommand(args, context) {
-    const flags = parseFlags("info", args);
+    const flags = parseFlags("info", args, context.program);
     if (flags.values.help) {
-        context.stdout(`${INFO_HELP}\n`);
+        context.stdout(`${infoHelp(context.program)}\n`);
         return 0;
     }
     if (flags.positionals.length > 0) {
         throw new InputError(`info takes no arguments, but got "${flags.positionals.join(" ")}".`);
     }
     const read = readFlags(flags, context.env);
-    const { info, release } = await connectToRunner(read, cliPlatform(context, read.values.debug));
+    const { info, pool, release } = await connectToRunner(read, cliPlatform(context, read.values.debug));
     await release();
-    const text = read.values.format === "json" ? JSON.stringify(info, null, 2) : describeRunner(info).join("\n");
+    const text = read.values.format === "json"
+        ? JSON.stringify(pool ? { ...info, pool } : info, null, 2)
+        : [...describeRunner(info), ...describePool(pool ?? [])].join("\n");
     context.stdout(`${text}\n`);
     return 0;
+}
+
+;// CONCATENATED MODULE: ./src/report/closing.ts
+
+const FILE_FORMATS = {
+    tar: "a tar of the result's files",
+    oci: "an OCI image layout tar",
+    docker: "a docker image tar",
+};
+function buildClosingLines(input) {
+    const cached = input.steps.filter((step) => step.cached).length;
+    const version = input.runner.version?.version;
+    const lines = [
+        `Build succeeded in ${seconds(input.durationMs)} on ${input.runner.endpoint} ` +
+            `(${version ? `BuildKit ${version}` : "BuildKit version unknown"}): ` +
+            `${cached} of ${input.steps.length} step${input.steps.length === 1 ? "" : "s"} from the cache.`,
+    ];
+    if (input.outputs.length === 0) {
+        lines.push("No output requested: the result stays in the runner's cache.");
+    }
+    for (const output of input.outputs)
+        lines.push(describeOutput(output, input));
+    return lines;
+}
+function describeOutput(output, input) {
+    if (output.type === "local")
+        return `Wrote the result's files to ${output.dir}`;
+    if (output.type === "load")
+        return `Loaded ${output.names.join(", ") || "the image"} into the job's Docker Engine`;
+    if (output.type !== "image")
+        return `Wrote ${FILE_FORMATS[output.type]} to ${output.file}`;
+    const digest = input.digest ? `, digest ${input.digest}` : "";
+    const names = output.names.join(", ");
+    if (!(output.push ?? input.push)) {
+        return `Built the image ${names ? `${names}${digest}` : `${input.digest} (unnamed)`}; not pushed, it stays on the runner`;
+    }
+    if (output.pushByDigest)
+        return `Pushed the image by digest to ${names}${digest}`;
+    return `Pushed ${names}${digest}`;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/commands/build.ts
@@ -47296,30 +52491,38 @@ async function infoCommand(args, context) {
 
 
 
-const BUILD_HELP = `Usage: remote-buildkit build [flags] CONTEXT
+
+function buildHelp(program) {
+    return `Usage: ${program} build [flags] CONTEXT
 
 Builds the Dockerfile in CONTEXT on a BuildKit runner and prints the runner's log as it comes.
+CONTEXT is a directory, a Git URL the runner fetches (nothing is uploaded), or git for the
+job's own commit in GitHub Actions or GitLab CI.
 
 ${flagsHelp("build")}
 
-With no runner given and none answering on the default socket, build starts the pinned
+With no runner given and none answering on the default socket (or with --buildkitd-config,
+--buildkitd-config-inline or --buildkitd-flags given), build starts the pinned
 buildkitd (from PATH, ~/.cache/remote-buildkit, or a download whose sha256 GitHub's API gives;
 GITHUB_TOKEN, when set, lifts that API's limit for anonymous callers) for the command and stops it
 after; its cache is kept in ~/.cache/remote-buildkit/state between builds. It runs as root:
 directly, through passwordless sudo, or rootless through rootlesskit.`;
+}
 async function buildCommand(args, context) {
-    const flags = parseFlags("build", args);
+    const flags = parseFlags("build", args, context.program);
     if (flags.values.help) {
-        context.stdout(`${BUILD_HELP}\n`);
+        context.stdout(`${buildHelp(context.program)}\n`);
         return 0;
     }
     if (flags.positionals.length !== 1) {
         throw new InputError(flags.positionals.length === 0
-            ? 'build needs a CONTEXT directory, as in "remote-buildkit build ."'
+            ? `build needs a CONTEXT directory, as in "${context.program} build ."`
             : `build takes one CONTEXT, but got ${flags.positionals.length}: ${flags.positionals.join(" ")}.`);
     }
     const read = readFlags(flags, context.env);
-    await runBuildJob(read, cliPlatform(context, read.values.debug));
+    const outcome = await runBuildJob(read, cliPlatform(context, read.values.debug));
+    if (outcome)
+        context.stderr(`${buildClosingLines(outcome).join("\n")}\n`);
     return 0;
 }
 
@@ -47331,37 +52534,44 @@ async function buildCommand(args, context) {
 
 
 
+
 const COMMANDS = {
-    build: { run: buildCommand, help: BUILD_HELP, summary: "build a Dockerfile on a runner" },
+    build: { run: buildCommand, help: buildHelp, summary: "build a Dockerfile on a runner" },
     info: {
         run: infoCommand,
-        help: INFO_HELP,
+        help: infoHelp,
         summary: "show a runner's BuildKit version, workers and platforms",
     },
 };
-const MAIN_HELP = `Usage: remote-buildkit COMMAND [flags]
+function mainHelp(program) {
+    return `Usage: ${program} COMMAND [flags]
 
 Runs container builds on remote BuildKit runners through BuildKit's gRPC API.
 
 Commands:
 ${Object.entries(COMMANDS)
-    .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
-    .join("\n")}
+        .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
+        .join("\n")}
   help      show help for a command
+  version   print this program's version (also --version)
 
-Run "remote-buildkit COMMAND --help" for a command's flags.`;
+Run "${program} COMMAND --help" for a command's flags.`;
+}
 async function runCli(argv, io) {
     const [name, ...args] = argv;
+    const { program } = io;
     const context = {
+        program,
         stdout: io.stdout,
         stderr: io.stderr,
         env: io.env,
         signal: io.signal,
         reporter: (debug) => new PlainReporter({ write: io.stderr, debug: debug || io.env.RUNNER_DEBUG === "1" }),
     };
+    const commands = Object.keys(COMMANDS).join(", ");
     try {
         if (name === undefined || name === "--help" || name === "-h") {
-            io.stdout(`${MAIN_HELP}\n`);
+            io.stdout(`${mainHelp(program)}\n`);
             return name === undefined ? EXIT_USAGE : 0;
         }
         if (name === "--version" || name === "version") {
@@ -47369,22 +52579,30 @@ async function runCli(argv, io) {
             return 0;
         }
         if (name === "help") {
-            const topic = args[0];
-            io.stdout(`${topic && COMMANDS[topic] ? COMMANDS[topic].help : MAIN_HELP}\n`);
+            const [topic, ...extra] = args;
+            if (topic === undefined) {
+                io.stdout(`${mainHelp(program)}\n`);
+                return 0;
+            }
+            const command = COMMANDS[topic];
+            if (!command || extra.length > 0) {
+                throw new InputError(command
+                    ? `help takes one command, but got "${args.join(" ")}".`
+                    : `There is no command "${topic}" to help with: commands are ${commands} (see "${program} --help").`);
+            }
+            io.stdout(`${command.help(program)}\n`);
             return 0;
         }
         const command = COMMANDS[name];
         if (!command) {
-            const hint = name.startsWith("-")
-                ? "put the command first"
-                : `commands are ${Object.keys(COMMANDS).join(", ")}`;
-            throw new InputError(`Unknown command "${name}": ${hint} (see "remote-buildkit --help").`);
+            const hint = name.startsWith("-") ? "put the command first" : `commands are ${commands}`;
+            throw new InputError(`Unknown command "${name}": ${hint} (see "${program} --help").`);
         }
         return await command.run(args, context);
     }
     catch (error) {
         const described = describeError(error);
-        io.stderr(`error: ${described.message}\n`);
+        io.stderr(`error: ${escapeControlCharacters(described.message)}\n`);
         if (described.stack && (args.includes("--debug") || io.env.RUNNER_DEBUG === "1")) {
             io.stderr(`${described.stack}\n`);
         }
@@ -47401,7 +52619,7 @@ async function runCli(argv, io) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   k: () => (/* binding */ startProcess)
 /* harmony export */ });
-/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7600);
+/* harmony import */ var _buildkit_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4241);
 // What every entry (the action's main step, the CLI) sets up once for the process.
 
 /**
@@ -47426,6 +52644,13 @@ function startProcess() {
     };
 }
 
+
+/***/ }),
+
+/***/ 181:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
@@ -49202,6 +54427,8573 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
     var _default = (_exports.default = Long);
   },
 );
+
+
+/***/ }),
+
+/***/ 7349:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveBlockMap = __nccwpck_require__(7103);
+var resolveBlockSeq = __nccwpck_require__(334);
+var resolveFlowCollection = __nccwpck_require__(3142);
+
+function resolveCollection(CN, ctx, token, onError, tagName, tag) {
+    const coll = token.type === 'block-map'
+        ? resolveBlockMap.resolveBlockMap(CN, ctx, token, onError, tag)
+        : token.type === 'block-seq'
+            ? resolveBlockSeq.resolveBlockSeq(CN, ctx, token, onError, tag)
+            : resolveFlowCollection.resolveFlowCollection(CN, ctx, token, onError, tag);
+    const Coll = coll.constructor;
+    // If we got a tagName matching the class, or the tag name is '!',
+    // then use the tagName from the node class used to create it.
+    if (tagName === '!' || tagName === Coll.tagName) {
+        coll.tag = Coll.tagName;
+        return coll;
+    }
+    if (tagName)
+        coll.tag = tagName;
+    return coll;
+}
+function composeCollection(CN, ctx, token, props, onError) {
+    const tagToken = props.tag;
+    const tagName = !tagToken
+        ? null
+        : ctx.directives.tagName(tagToken.source, msg => onError(tagToken, 'TAG_RESOLVE_FAILED', msg));
+    if (token.type === 'block-seq') {
+        const { anchor, newlineAfterProp: nl } = props;
+        const lastProp = anchor && tagToken
+            ? anchor.offset > tagToken.offset
+                ? anchor
+                : tagToken
+            : (anchor ?? tagToken);
+        if (lastProp && (!nl || nl.offset < lastProp.offset)) {
+            const message = 'Missing newline after block sequence props';
+            onError(lastProp, 'MISSING_CHAR', message);
+        }
+    }
+    const expType = token.type === 'block-map'
+        ? 'map'
+        : token.type === 'block-seq'
+            ? 'seq'
+            : token.start.source === '{'
+                ? 'map'
+                : 'seq';
+    // shortcut: check if it's a generic YAMLMap or YAMLSeq
+    // before jumping into the custom tag logic.
+    if (!tagToken ||
+        !tagName ||
+        tagName === '!' ||
+        (tagName === YAMLMap.YAMLMap.tagName && expType === 'map') ||
+        (tagName === YAMLSeq.YAMLSeq.tagName && expType === 'seq')) {
+        return resolveCollection(CN, ctx, token, onError, tagName);
+    }
+    let tag = ctx.schema.tags.find(t => t.tag === tagName && t.collection === expType);
+    if (!tag) {
+        const kt = ctx.schema.knownTags[tagName];
+        if (kt?.collection === expType) {
+            ctx.schema.tags.push(Object.assign({}, kt, { default: false }));
+            tag = kt;
+        }
+        else {
+            if (kt) {
+                onError(tagToken, 'BAD_COLLECTION_TYPE', `${kt.tag} used for ${expType} collection, but expects ${kt.collection ?? 'scalar'}`, true);
+            }
+            else {
+                onError(tagToken, 'TAG_RESOLVE_FAILED', `Unresolved tag: ${tagName}`, true);
+            }
+            return resolveCollection(CN, ctx, token, onError, tagName);
+        }
+    }
+    const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
+    const res = tag.resolve?.(coll, msg => onError(tagToken, 'TAG_RESOLVE_FAILED', msg), ctx.options) ?? coll;
+    const node = identity.isNode(res)
+        ? res
+        : new Scalar.Scalar(res);
+    node.range = coll.range;
+    node.tag = tagName;
+    if (tag?.format)
+        node.format = tag.format;
+    return node;
+}
+
+exports.composeCollection = composeCollection;
+
+
+/***/ }),
+
+/***/ 3683:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Document = __nccwpck_require__(3021);
+var composeNode = __nccwpck_require__(5937);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
+
+function composeDoc(options, directives, { offset, start, value, end }, onError) {
+    const opts = Object.assign({ _directives: directives }, options);
+    const doc = new Document.Document(undefined, opts);
+    const ctx = {
+        atKey: false,
+        atRoot: true,
+        directives: doc.directives,
+        options: doc.options,
+        schema: doc.schema
+    };
+    const props = resolveProps.resolveProps(start, {
+        indicator: 'doc-start',
+        next: value ?? end?.[0],
+        offset,
+        onError,
+        parentIndent: 0,
+        startOnNewline: true
+    });
+    if (props.found) {
+        doc.directives.docStart = true;
+        if (value &&
+            (value.type === 'block-map' || value.type === 'block-seq') &&
+            !props.hasNewline)
+            onError(props.end, 'MISSING_CHAR', 'Block collection cannot start on same line with directives-end marker');
+    }
+    // @ts-expect-error If Contents is set, let's trust the user
+    doc.contents = value
+        ? composeNode.composeNode(ctx, value, props, onError)
+        : composeNode.composeEmptyNode(ctx, props.end, start, null, props, onError);
+    const contentEnd = doc.contents.range[2];
+    const re = resolveEnd.resolveEnd(end, contentEnd, false, onError);
+    if (re.comment)
+        doc.comment = re.comment;
+    doc.range = [offset, contentEnd, re.offset];
+    return doc;
+}
+
+exports.composeDoc = composeDoc;
+
+
+/***/ }),
+
+/***/ 5937:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var composeCollection = __nccwpck_require__(7349);
+var composeScalar = __nccwpck_require__(5413);
+var resolveEnd = __nccwpck_require__(7788);
+var utilEmptyScalarPosition = __nccwpck_require__(2599);
+
+const CN = { composeNode, composeEmptyNode };
+function composeNode(ctx, token, props, onError) {
+    const atKey = ctx.atKey;
+    const { spaceBefore, comment, anchor, tag } = props;
+    let node;
+    let isSrcToken = true;
+    switch (token.type) {
+        case 'alias':
+            node = composeAlias(ctx, token, onError);
+            if (anchor || tag)
+                onError(token, 'ALIAS_PROPS', 'An alias node must not specify any properties');
+            break;
+        case 'scalar':
+        case 'single-quoted-scalar':
+        case 'double-quoted-scalar':
+        case 'block-scalar':
+            node = composeScalar.composeScalar(ctx, token, tag, onError);
+            if (anchor)
+                node.anchor = anchor.source.substring(1);
+            break;
+        case 'block-map':
+        case 'block-seq':
+        case 'flow-collection':
+            try {
+                node = composeCollection.composeCollection(CN, ctx, token, props, onError);
+                if (anchor)
+                    node.anchor = anchor.source.substring(1);
+            }
+            catch (error) {
+                // Almost certainly here due to a stack overflow
+                const message = error instanceof Error ? error.message : String(error);
+                onError(token, 'RESOURCE_EXHAUSTION', message);
+            }
+            break;
+        default: {
+            const message = token.type === 'error'
+                ? token.message
+                : `Unsupported token (type: ${token.type})`;
+            onError(token, 'UNEXPECTED_TOKEN', message);
+            isSrcToken = false;
+        }
+    }
+    node ?? (node = composeEmptyNode(ctx, token.offset, undefined, null, props, onError));
+    if (anchor && node.anchor === '')
+        onError(anchor, 'BAD_ALIAS', 'Anchor cannot be an empty string');
+    if (atKey &&
+        ctx.options.stringKeys &&
+        (!identity.isScalar(node) ||
+            typeof node.value !== 'string' ||
+            (node.tag && node.tag !== 'tag:yaml.org,2002:str'))) {
+        const msg = 'With stringKeys, all keys must be strings';
+        onError(tag ?? token, 'NON_STRING_KEY', msg);
+    }
+    if (spaceBefore)
+        node.spaceBefore = true;
+    if (comment) {
+        if (token.type === 'scalar' && token.source === '')
+            node.comment = comment;
+        else
+            node.commentBefore = comment;
+    }
+    // @ts-expect-error Type checking misses meaning of isSrcToken
+    if (ctx.options.keepSourceTokens && isSrcToken)
+        node.srcToken = token;
+    return node;
+}
+function composeEmptyNode(ctx, offset, before, pos, { spaceBefore, comment, anchor, tag, end }, onError) {
+    const token = {
+        type: 'scalar',
+        offset: utilEmptyScalarPosition.emptyScalarPosition(offset, before, pos),
+        indent: -1,
+        source: ''
+    };
+    const node = composeScalar.composeScalar(ctx, token, tag, onError);
+    if (anchor) {
+        node.anchor = anchor.source.substring(1);
+        if (node.anchor === '')
+            onError(anchor, 'BAD_ALIAS', 'Anchor cannot be an empty string');
+    }
+    if (spaceBefore)
+        node.spaceBefore = true;
+    if (comment) {
+        node.comment = comment;
+        node.range[2] = end;
+    }
+    return node;
+}
+function composeAlias({ options }, { offset, source, end }, onError) {
+    const alias = new Alias.Alias(source.substring(1));
+    if (alias.source === '')
+        onError(offset, 'BAD_ALIAS', 'Alias cannot be an empty string');
+    if (alias.source.endsWith(':'))
+        onError(offset + source.length - 1, 'BAD_ALIAS', 'Alias ending in : is ambiguous', true);
+    const valueEnd = offset + source.length;
+    const re = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);
+    alias.range = [offset, valueEnd, re.offset];
+    if (re.comment)
+        alias.comment = re.comment;
+    return alias;
+}
+
+exports.composeEmptyNode = composeEmptyNode;
+exports.composeNode = composeNode;
+
+
+/***/ }),
+
+/***/ 5413:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
+
+function composeScalar(ctx, token, tagToken, onError) {
+    const { value, type, comment, range } = token.type === 'block-scalar'
+        ? resolveBlockScalar.resolveBlockScalar(ctx, token, onError)
+        : resolveFlowScalar.resolveFlowScalar(token, ctx.options.strict, onError);
+    const tagName = tagToken
+        ? ctx.directives.tagName(tagToken.source, msg => onError(tagToken, 'TAG_RESOLVE_FAILED', msg))
+        : null;
+    let tag;
+    if (ctx.options.stringKeys && ctx.atKey) {
+        tag = ctx.schema[identity.SCALAR];
+    }
+    else if (tagName)
+        tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
+    else if (token.type === 'scalar')
+        tag = findScalarTagByTest(ctx, value, token, onError);
+    else
+        tag = ctx.schema[identity.SCALAR];
+    let scalar;
+    try {
+        const res = tag.resolve(value, msg => onError(tagToken ?? token, 'TAG_RESOLVE_FAILED', msg), ctx.options);
+        scalar = identity.isScalar(res) ? res : new Scalar.Scalar(res);
+    }
+    catch (error) {
+        const msg = error instanceof Error ? error.message : String(error);
+        onError(tagToken ?? token, 'TAG_RESOLVE_FAILED', msg);
+        scalar = new Scalar.Scalar(value);
+    }
+    scalar.range = range;
+    scalar.source = value;
+    if (type)
+        scalar.type = type;
+    if (tagName)
+        scalar.tag = tagName;
+    if (tag.format)
+        scalar.format = tag.format;
+    if (comment)
+        scalar.comment = comment;
+    return scalar;
+}
+function findScalarTagByName(schema, value, tagName, tagToken, onError) {
+    if (tagName === '!')
+        return schema[identity.SCALAR]; // non-specific tag
+    const matchWithTest = [];
+    for (const tag of schema.tags) {
+        if (!tag.collection && tag.tag === tagName) {
+            if (tag.default && tag.test)
+                matchWithTest.push(tag);
+            else
+                return tag;
+        }
+    }
+    for (const tag of matchWithTest)
+        if (tag.test?.test(value))
+            return tag;
+    const kt = schema.knownTags[tagName];
+    if (kt && !kt.collection) {
+        // Ensure that the known tag is available for stringifying,
+        // but does not get used by default.
+        schema.tags.push(Object.assign({}, kt, { default: false, test: undefined }));
+        return kt;
+    }
+    onError(tagToken, 'TAG_RESOLVE_FAILED', `Unresolved tag: ${tagName}`, tagName !== 'tag:yaml.org,2002:str');
+    return schema[identity.SCALAR];
+}
+function findScalarTagByTest({ atKey, directives, schema }, value, token, onError) {
+    const tag = schema.tags.find(tag => (tag.default === true || (atKey && tag.default === 'key')) &&
+        tag.test?.test(value)) || schema[identity.SCALAR];
+    if (schema.compat) {
+        const compat = schema.compat.find(tag => tag.default && tag.test?.test(value)) ??
+            schema[identity.SCALAR];
+        if (tag.tag !== compat.tag) {
+            const ts = directives.tagString(tag.tag);
+            const cs = directives.tagString(compat.tag);
+            const msg = `Value may be parsed as either ${ts} or ${cs}`;
+            onError(token, 'TAG_RESOLVE_FAILED', msg, true);
+        }
+    }
+    return tag;
+}
+
+exports.composeScalar = composeScalar;
+
+
+/***/ }),
+
+/***/ 9984:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var node_process = __nccwpck_require__(932);
+var directives = __nccwpck_require__(1342);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var identity = __nccwpck_require__(1127);
+var composeDoc = __nccwpck_require__(3683);
+var resolveEnd = __nccwpck_require__(7788);
+
+function getErrorPos(src) {
+    if (typeof src === 'number')
+        return [src, src + 1];
+    if (Array.isArray(src))
+        return src.length === 2 ? src : [src[0], src[1]];
+    const { offset, source } = src;
+    return [offset, offset + (typeof source === 'string' ? source.length : 1)];
+}
+function parsePrelude(prelude) {
+    let comment = '';
+    let atComment = false;
+    let afterEmptyLine = false;
+    for (let i = 0; i < prelude.length; ++i) {
+        const source = prelude[i];
+        switch (source[0]) {
+            case '#':
+                comment +=
+                    (comment === '' ? '' : afterEmptyLine ? '\n\n' : '\n') +
+                        (source.substring(1) || ' ');
+                atComment = true;
+                afterEmptyLine = false;
+                break;
+            case '%':
+                if (prelude[i + 1]?.[0] !== '#')
+                    i += 1;
+                atComment = false;
+                break;
+            default:
+                // This may be wrong after doc-end, but in that case it doesn't matter
+                if (!atComment)
+                    afterEmptyLine = true;
+                atComment = false;
+        }
+    }
+    return { comment, afterEmptyLine };
+}
+/**
+ * Compose a stream of CST nodes into a stream of YAML Documents.
+ *
+ * ```ts
+ * import { Composer, Parser } from 'yaml'
+ *
+ * const src: string = ...
+ * const tokens = new Parser().parse(src)
+ * const docs = new Composer().compose(tokens)
+ * ```
+ */
+class Composer {
+    constructor(options = {}) {
+        this.doc = null;
+        this.atDirectives = false;
+        this.prelude = [];
+        this.errors = [];
+        this.warnings = [];
+        this.onError = (source, code, message, warning) => {
+            const pos = getErrorPos(source);
+            if (warning)
+                this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            else
+                this.errors.push(new errors.YAMLParseError(pos, code, message));
+        };
+        // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+        this.directives = new directives.Directives({ version: options.version || '1.2' });
+        this.options = options;
+    }
+    decorate(doc, afterDoc) {
+        const { comment, afterEmptyLine } = parsePrelude(this.prelude);
+        //console.log({ dc: doc.comment, prelude, comment })
+        if (comment) {
+            const dc = doc.contents;
+            if (afterDoc) {
+                doc.comment = doc.comment ? `${doc.comment}\n${comment}` : comment;
+            }
+            else if (afterEmptyLine || doc.directives.docStart || !dc) {
+                doc.commentBefore = comment;
+            }
+            else if (identity.isCollection(dc) && !dc.flow && dc.items.length > 0) {
+                let it = dc.items[0];
+                if (identity.isPair(it))
+                    it = it.key;
+                const cb = it.commentBefore;
+                it.commentBefore = cb ? `${comment}\n${cb}` : comment;
+            }
+            else {
+                const cb = dc.commentBefore;
+                dc.commentBefore = cb ? `${comment}\n${cb}` : comment;
+            }
+        }
+        if (afterDoc) {
+            for (let i = 0; i < this.errors.length; ++i)
+                doc.errors.push(this.errors[i]);
+            for (let i = 0; i < this.warnings.length; ++i)
+                doc.warnings.push(this.warnings[i]);
+        }
+        else {
+            doc.errors = this.errors;
+            doc.warnings = this.warnings;
+        }
+        this.prelude = [];
+        this.errors = [];
+        this.warnings = [];
+    }
+    /**
+     * Current stream status information.
+     *
+     * Mostly useful at the end of input for an empty stream.
+     */
+    streamInfo() {
+        return {
+            comment: parsePrelude(this.prelude).comment,
+            directives: this.directives,
+            errors: this.errors,
+            warnings: this.warnings
+        };
+    }
+    /**
+     * Compose tokens into documents.
+     *
+     * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
+     * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
+     */
+    *compose(tokens, forceDoc = false, endOffset = -1) {
+        for (const token of tokens)
+            yield* this.next(token);
+        yield* this.end(forceDoc, endOffset);
+    }
+    /** Advance the composer by one CST token. */
+    *next(token) {
+        if (node_process.env.LOG_STREAM)
+            console.dir(token, { depth: null });
+        switch (token.type) {
+            case 'directive':
+                this.directives.add(token.source, (offset, message, warning) => {
+                    const pos = getErrorPos(token);
+                    pos[0] += offset;
+                    this.onError(pos, 'BAD_DIRECTIVE', message, warning);
+                });
+                this.prelude.push(token.source);
+                this.atDirectives = true;
+                break;
+            case 'document': {
+                const doc = composeDoc.composeDoc(this.options, this.directives, token, this.onError);
+                if (this.atDirectives && !doc.directives.docStart)
+                    this.onError(token, 'MISSING_CHAR', 'Missing directives-end/doc-start indicator line');
+                this.decorate(doc, false);
+                if (this.doc)
+                    yield this.doc;
+                this.doc = doc;
+                this.atDirectives = false;
+                break;
+            }
+            case 'byte-order-mark':
+            case 'space':
+                break;
+            case 'comment':
+            case 'newline':
+                this.prelude.push(token.source);
+                break;
+            case 'error': {
+                const msg = token.source
+                    ? `${token.message}: ${JSON.stringify(token.source)}`
+                    : token.message;
+                const error = new errors.YAMLParseError(getErrorPos(token), 'UNEXPECTED_TOKEN', msg);
+                if (this.atDirectives || !this.doc)
+                    this.errors.push(error);
+                else
+                    this.doc.errors.push(error);
+                break;
+            }
+            case 'doc-end': {
+                if (!this.doc) {
+                    const msg = 'Unexpected doc-end without preceding document';
+                    this.errors.push(new errors.YAMLParseError(getErrorPos(token), 'UNEXPECTED_TOKEN', msg));
+                    break;
+                }
+                this.doc.directives.docEnd = true;
+                const end = resolveEnd.resolveEnd(token.end, token.offset + token.source.length, this.doc.options.strict, this.onError);
+                this.decorate(this.doc, true);
+                if (end.comment) {
+                    const dc = this.doc.comment;
+                    this.doc.comment = dc ? `${dc}\n${end.comment}` : end.comment;
+                }
+                this.doc.range[2] = end.offset;
+                break;
+            }
+            default:
+                this.errors.push(new errors.YAMLParseError(getErrorPos(token), 'UNEXPECTED_TOKEN', `Unsupported token ${token.type}`));
+        }
+    }
+    /**
+     * Call at end of input to yield any remaining document.
+     *
+     * @param forceDoc - If the stream contains no document, still emit a final document including any comments and directives that would be applied to a subsequent document.
+     * @param endOffset - Should be set if `forceDoc` is also set, to set the document range end and to indicate errors correctly.
+     */
+    *end(forceDoc = false, endOffset = -1) {
+        if (this.doc) {
+            this.decorate(this.doc, true);
+            yield this.doc;
+            this.doc = null;
+        }
+        else if (forceDoc) {
+            const opts = Object.assign({ _directives: this.directives }, this.options);
+            const doc = new Document.Document(undefined, opts);
+            if (this.atDirectives)
+                this.onError(endOffset, 'MISSING_CHAR', 'Missing directives-end indicator line');
+            doc.range = [0, endOffset, endOffset];
+            this.decorate(doc, false);
+            yield doc;
+        }
+    }
+}
+
+exports.Composer = Composer;
+
+
+/***/ }),
+
+/***/ 7103:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
+var utilMapIncludes = __nccwpck_require__(1187);
+
+const startColMsg = 'All mapping items must start at the same column';
+function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
+    const NodeClass = tag?.nodeClass ?? YAMLMap.YAMLMap;
+    const map = new NodeClass(ctx.schema);
+    if (ctx.atRoot)
+        ctx.atRoot = false;
+    let offset = bm.offset;
+    let commentEnd = null;
+    for (const collItem of bm.items) {
+        const { start, key, sep, value } = collItem;
+        // key properties
+        const keyProps = resolveProps.resolveProps(start, {
+            indicator: 'explicit-key-ind',
+            next: key ?? sep?.[0],
+            offset,
+            onError,
+            parentIndent: bm.indent,
+            startOnNewline: true
+        });
+        const implicitKey = !keyProps.found;
+        if (implicitKey) {
+            if (key) {
+                if (key.type === 'block-seq')
+                    onError(offset, 'BLOCK_AS_IMPLICIT_KEY', 'A block sequence may not be used as an implicit map key');
+                else if ('indent' in key && key.indent !== bm.indent)
+                    onError(offset, 'BAD_INDENT', startColMsg);
+            }
+            if (!keyProps.anchor && !keyProps.tag && !sep) {
+                commentEnd = keyProps.end;
+                if (keyProps.comment) {
+                    if (map.comment)
+                        map.comment += '\n' + keyProps.comment;
+                    else
+                        map.comment = keyProps.comment;
+                }
+                continue;
+            }
+            if (keyProps.newlineAfterProp || utilContainsNewline.containsNewline(key)) {
+                onError(key ?? start[start.length - 1], 'MULTILINE_IMPLICIT_KEY', 'Implicit keys need to be on a single line');
+            }
+        }
+        else if (keyProps.found?.indent !== bm.indent) {
+            onError(offset, 'BAD_INDENT', startColMsg);
+        }
+        // key value
+        ctx.atKey = true;
+        const keyStart = keyProps.end;
+        const keyNode = key
+            ? composeNode(ctx, key, keyProps, onError)
+            : composeEmptyNode(ctx, keyStart, start, null, keyProps, onError);
+        if (ctx.schema.compat)
+            utilFlowIndentCheck.flowIndentCheck(bm.indent, key, onError);
+        ctx.atKey = false;
+        if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
+            onError(keyStart, 'DUPLICATE_KEY', 'Map keys must be unique');
+        // value properties
+        const valueProps = resolveProps.resolveProps(sep ?? [], {
+            indicator: 'map-value-ind',
+            next: value,
+            offset: keyNode.range[2],
+            onError,
+            parentIndent: bm.indent,
+            startOnNewline: !key || key.type === 'block-scalar'
+        });
+        offset = valueProps.end;
+        if (valueProps.found) {
+            if (implicitKey) {
+                if (value?.type === 'block-map' && !valueProps.hasNewline)
+                    onError(offset, 'BLOCK_AS_IMPLICIT_KEY', 'Nested mappings are not allowed in compact mappings');
+                if (ctx.options.strict &&
+                    keyProps.start < valueProps.found.offset - 1024)
+                    onError(keyNode.range, 'KEY_OVER_1024_CHARS', 'The : indicator must be at most 1024 chars after the start of an implicit block mapping key');
+            }
+            // value value
+            const valueNode = value
+                ? composeNode(ctx, value, valueProps, onError)
+                : composeEmptyNode(ctx, offset, sep, null, valueProps, onError);
+            if (ctx.schema.compat)
+                utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
+            offset = valueNode.range[2];
+            const pair = new Pair.Pair(keyNode, valueNode);
+            if (ctx.options.keepSourceTokens)
+                pair.srcToken = collItem;
+            map.items.push(pair);
+        }
+        else {
+            // key with no value
+            if (implicitKey)
+                onError(keyNode.range, 'MISSING_CHAR', 'Implicit map keys need to be followed by map values');
+            if (valueProps.comment) {
+                if (keyNode.comment)
+                    keyNode.comment += '\n' + valueProps.comment;
+                else
+                    keyNode.comment = valueProps.comment;
+            }
+            const pair = new Pair.Pair(keyNode);
+            if (ctx.options.keepSourceTokens)
+                pair.srcToken = collItem;
+            map.items.push(pair);
+        }
+    }
+    if (commentEnd && commentEnd < offset)
+        onError(commentEnd, 'IMPOSSIBLE', 'Map comment with trailing content');
+    map.range = [bm.offset, offset, commentEnd ?? offset];
+    return map;
+}
+
+exports.resolveBlockMap = resolveBlockMap;
+
+
+/***/ }),
+
+/***/ 8913:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+
+function resolveBlockScalar(ctx, scalar, onError) {
+    const start = scalar.offset;
+    const header = parseBlockScalarHeader(scalar, ctx.options.strict, onError);
+    if (!header)
+        return { value: '', type: null, comment: '', range: [start, start, start] };
+    const type = header.mode === '>' ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
+    const lines = scalar.source ? splitLines(scalar.source) : [];
+    // determine the end of content & start of chomping
+    let chompStart = lines.length;
+    for (let i = lines.length - 1; i >= 0; --i) {
+        const content = lines[i][1];
+        if (content === '' || content === '\r')
+            chompStart = i;
+        else
+            break;
+    }
+    // shortcut for empty contents
+    if (chompStart === 0) {
+        const value = header.chomp === '+' && lines.length > 0
+            ? '\n'.repeat(Math.max(1, lines.length - 1))
+            : '';
+        let end = start + header.length;
+        if (scalar.source)
+            end += scalar.source.length;
+        return { value, type, comment: header.comment, range: [start, end, end] };
+    }
+    // find the indentation level to trim from start
+    let trimIndent = scalar.indent + header.indent;
+    let offset = scalar.offset + header.length;
+    let contentStart = 0;
+    for (let i = 0; i < chompStart; ++i) {
+        const [indent, content] = lines[i];
+        if (content === '' || content === '\r') {
+            if (header.indent === 0 && indent.length > trimIndent)
+                trimIndent = indent.length;
+        }
+        else {
+            if (indent.length < trimIndent) {
+                const message = 'Block scalars with more-indented leading empty lines must use an explicit indentation indicator';
+                onError(offset + indent.length, 'MISSING_CHAR', message);
+            }
+            if (header.indent === 0)
+                trimIndent = indent.length;
+            contentStart = i;
+            if (trimIndent === 0 && !ctx.atRoot) {
+                const message = 'Block scalar values in collections must be indented';
+                onError(offset, 'BAD_INDENT', message);
+            }
+            break;
+        }
+        offset += indent.length + content.length + 1;
+    }
+    // include trailing more-indented empty lines in content
+    for (let i = lines.length - 1; i >= chompStart; --i) {
+        if (lines[i][0].length > trimIndent)
+            chompStart = i + 1;
+    }
+    let value = '';
+    let sep = '';
+    let prevMoreIndented = false;
+    // leading whitespace is kept intact
+    for (let i = 0; i < contentStart; ++i)
+        value += lines[i][0].slice(trimIndent) + '\n';
+    for (let i = contentStart; i < chompStart; ++i) {
+        let [indent, content] = lines[i];
+        offset += indent.length + content.length + 1;
+        const crlf = content[content.length - 1] === '\r';
+        if (crlf)
+            content = content.slice(0, -1);
+        /* istanbul ignore if already caught in lexer */
+        if (content && indent.length < trimIndent) {
+            const src = header.indent
+                ? 'explicit indentation indicator'
+                : 'first line';
+            const message = `Block scalar lines must not be less indented than their ${src}`;
+            onError(offset - content.length - (crlf ? 2 : 1), 'BAD_INDENT', message);
+            indent = '';
+        }
+        if (type === Scalar.Scalar.BLOCK_LITERAL) {
+            value += sep + indent.slice(trimIndent) + content;
+            sep = '\n';
+        }
+        else if (indent.length > trimIndent || content[0] === '\t') {
+            // more-indented content within a folded block
+            if (sep === ' ')
+                sep = '\n';
+            else if (!prevMoreIndented && sep === '\n')
+                sep = '\n\n';
+            value += sep + indent.slice(trimIndent) + content;
+            sep = '\n';
+            prevMoreIndented = true;
+        }
+        else if (content === '') {
+            // empty line
+            if (sep === '\n')
+                value += '\n';
+            else
+                sep = '\n';
+        }
+        else {
+            value += sep + content;
+            sep = ' ';
+            prevMoreIndented = false;
+        }
+    }
+    switch (header.chomp) {
+        case '-':
+            break;
+        case '+':
+            for (let i = chompStart; i < lines.length; ++i)
+                value += '\n' + lines[i][0].slice(trimIndent);
+            if (value[value.length - 1] !== '\n')
+                value += '\n';
+            break;
+        default:
+            value += '\n';
+    }
+    const end = start + header.length + scalar.source.length;
+    return { value, type, comment: header.comment, range: [start, end, end] };
+}
+function parseBlockScalarHeader({ offset, props }, strict, onError) {
+    /* istanbul ignore if should not happen */
+    if (props[0].type !== 'block-scalar-header') {
+        onError(props[0], 'IMPOSSIBLE', 'Block scalar header not found');
+        return null;
+    }
+    const { source } = props[0];
+    const mode = source[0];
+    let indent = 0;
+    let chomp = '';
+    let error = -1;
+    for (let i = 1; i < source.length; ++i) {
+        const ch = source[i];
+        if (!chomp && (ch === '-' || ch === '+'))
+            chomp = ch;
+        else {
+            const n = Number(ch);
+            if (!indent && n)
+                indent = n;
+            else if (error === -1)
+                error = offset + i;
+        }
+    }
+    if (error !== -1)
+        onError(error, 'UNEXPECTED_TOKEN', `Block scalar header includes extra characters: ${source}`);
+    let hasSpace = false;
+    let comment = '';
+    let length = source.length;
+    for (let i = 1; i < props.length; ++i) {
+        const token = props[i];
+        switch (token.type) {
+            case 'space':
+                hasSpace = true;
+            // fallthrough
+            case 'newline':
+                length += token.source.length;
+                break;
+            case 'comment':
+                if (strict && !hasSpace) {
+                    const message = 'Comments must be separated from other tokens by white space characters';
+                    onError(token, 'MISSING_CHAR', message);
+                }
+                length += token.source.length;
+                comment = token.source.substring(1);
+                break;
+            case 'error':
+                onError(token, 'UNEXPECTED_TOKEN', token.message);
+                length += token.source.length;
+                break;
+            /* istanbul ignore next should not happen */
+            default: {
+                const message = `Unexpected token in block scalar header: ${token.type}`;
+                onError(token, 'UNEXPECTED_TOKEN', message);
+                const ts = token.source;
+                if (ts && typeof ts === 'string')
+                    length += ts.length;
+            }
+        }
+    }
+    return { mode, indent, chomp, comment, length };
+}
+/** @returns Array of lines split up as `[indent, content]` */
+function splitLines(source) {
+    const split = source.split(/\n( *)/);
+    const first = split[0];
+    const m = first.match(/^( *)/);
+    const line0 = m?.[1]
+        ? [m[1], first.slice(m[1].length)]
+        : ['', first];
+    const lines = [line0];
+    for (let i = 1; i < split.length; i += 2)
+        lines.push([split[i], split[i + 1]]);
+    return lines;
+}
+
+exports.resolveBlockScalar = resolveBlockScalar;
+
+
+/***/ }),
+
+/***/ 334:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveProps = __nccwpck_require__(4631);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
+
+function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
+    const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
+    const seq = new NodeClass(ctx.schema);
+    if (ctx.atRoot)
+        ctx.atRoot = false;
+    if (ctx.atKey)
+        ctx.atKey = false;
+    let offset = bs.offset;
+    let commentEnd = null;
+    for (const { start, value } of bs.items) {
+        const props = resolveProps.resolveProps(start, {
+            indicator: 'seq-item-ind',
+            next: value,
+            offset,
+            onError,
+            parentIndent: bs.indent,
+            startOnNewline: true
+        });
+        if (!props.found) {
+            if (props.anchor || props.tag || value) {
+                if (value?.type === 'block-seq')
+                    onError(props.end, 'BAD_INDENT', 'All sequence items must start at the same column');
+                else
+                    onError(offset, 'MISSING_CHAR', 'Sequence item without - indicator');
+            }
+            else {
+                commentEnd = props.end;
+                if (props.comment)
+                    seq.comment = props.comment;
+                continue;
+            }
+        }
+        const node = value
+            ? composeNode(ctx, value, props, onError)
+            : composeEmptyNode(ctx, props.end, start, null, props, onError);
+        if (ctx.schema.compat)
+            utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);
+        offset = node.range[2];
+        seq.items.push(node);
+    }
+    seq.range = [bs.offset, offset, commentEnd ?? offset];
+    return seq;
+}
+
+exports.resolveBlockSeq = resolveBlockSeq;
+
+
+/***/ }),
+
+/***/ 7788:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+function resolveEnd(end, offset, reqSpace, onError) {
+    let comment = '';
+    if (end) {
+        let hasSpace = false;
+        let sep = '';
+        for (const token of end) {
+            const { source, type } = token;
+            switch (type) {
+                case 'space':
+                    hasSpace = true;
+                    break;
+                case 'comment': {
+                    if (reqSpace && !hasSpace)
+                        onError(token, 'MISSING_CHAR', 'Comments must be separated from other tokens by white space characters');
+                    const cb = source.substring(1) || ' ';
+                    if (!comment)
+                        comment = cb;
+                    else
+                        comment += sep + cb;
+                    sep = '';
+                    break;
+                }
+                case 'newline':
+                    if (comment)
+                        sep += source;
+                    hasSpace = true;
+                    break;
+                default:
+                    onError(token, 'UNEXPECTED_TOKEN', `Unexpected ${type} at node end`);
+            }
+            offset += source.length;
+        }
+    }
+    return { comment, offset };
+}
+
+exports.resolveEnd = resolveEnd;
+
+
+/***/ }),
+
+/***/ 3142:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilMapIncludes = __nccwpck_require__(1187);
+
+const blockMsg = 'Block collections are not allowed within flow collections';
+const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
+function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
+    const isMap = fc.start.source === '{';
+    const fcName = isMap ? 'flow map' : 'flow sequence';
+    const NodeClass = (tag?.nodeClass ?? (isMap ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq));
+    const coll = new NodeClass(ctx.schema);
+    coll.flow = true;
+    const atRoot = ctx.atRoot;
+    if (atRoot)
+        ctx.atRoot = false;
+    if (ctx.atKey)
+        ctx.atKey = false;
+    let offset = fc.offset + fc.start.source.length;
+    for (let i = 0; i < fc.items.length; ++i) {
+        const collItem = fc.items[i];
+        const { start, key, sep, value } = collItem;
+        const props = resolveProps.resolveProps(start, {
+            flow: fcName,
+            indicator: 'explicit-key-ind',
+            next: key ?? sep?.[0],
+            offset,
+            onError,
+            parentIndent: fc.indent,
+            startOnNewline: false
+        });
+        if (!props.found) {
+            if (!props.anchor && !props.tag && !sep && !value) {
+                if (i === 0 && props.comma)
+                    onError(props.comma, 'UNEXPECTED_TOKEN', `Unexpected , in ${fcName}`);
+                else if (i < fc.items.length - 1)
+                    onError(props.start, 'UNEXPECTED_TOKEN', `Unexpected empty item in ${fcName}`);
+                if (props.comment) {
+                    if (coll.comment)
+                        coll.comment += '\n' + props.comment;
+                    else
+                        coll.comment = props.comment;
+                }
+                offset = props.end;
+                continue;
+            }
+            if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key))
+                onError(key, // checked by containsNewline()
+                'MULTILINE_IMPLICIT_KEY', 'Implicit keys of flow sequence pairs need to be on a single line');
+        }
+        if (i === 0) {
+            if (props.comma)
+                onError(props.comma, 'UNEXPECTED_TOKEN', `Unexpected , in ${fcName}`);
+        }
+        else {
+            if (!props.comma)
+                onError(props.start, 'MISSING_CHAR', `Missing , between ${fcName} items`);
+            if (props.comment) {
+                let prevItemComment = '';
+                loop: for (const st of start) {
+                    switch (st.type) {
+                        case 'comma':
+                        case 'space':
+                            break;
+                        case 'comment':
+                            prevItemComment = st.source.substring(1);
+                            break loop;
+                        default:
+                            break loop;
+                    }
+                }
+                if (prevItemComment) {
+                    let prev = coll.items[coll.items.length - 1];
+                    if (identity.isPair(prev))
+                        prev = prev.value ?? prev.key;
+                    if (prev.comment)
+                        prev.comment += '\n' + prevItemComment;
+                    else
+                        prev.comment = prevItemComment;
+                    props.comment = props.comment.substring(prevItemComment.length + 1);
+                }
+            }
+        }
+        if (!isMap && !sep && !props.found) {
+            // item is a value in a seq
+            // → key & sep are empty, start does not include ? or :
+            const valueNode = value
+                ? composeNode(ctx, value, props, onError)
+                : composeEmptyNode(ctx, props.end, sep, null, props, onError);
+            coll.items.push(valueNode);
+            offset = valueNode.range[2];
+            if (isBlock(value))
+                onError(valueNode.range, 'BLOCK_IN_FLOW', blockMsg);
+        }
+        else {
+            // item is a key+value pair
+            // key value
+            ctx.atKey = true;
+            const keyStart = props.end;
+            const keyNode = key
+                ? composeNode(ctx, key, props, onError)
+                : composeEmptyNode(ctx, keyStart, start, null, props, onError);
+            if (isBlock(key))
+                onError(keyNode.range, 'BLOCK_IN_FLOW', blockMsg);
+            ctx.atKey = false;
+            // value properties
+            const valueProps = resolveProps.resolveProps(sep ?? [], {
+                flow: fcName,
+                indicator: 'map-value-ind',
+                next: value,
+                offset: keyNode.range[2],
+                onError,
+                parentIndent: fc.indent,
+                startOnNewline: false
+            });
+            if (valueProps.found) {
+                if (!isMap && !props.found && ctx.options.strict) {
+                    if (sep)
+                        for (const st of sep) {
+                            if (st === valueProps.found)
+                                break;
+                            if (st.type === 'newline') {
+                                onError(st, 'MULTILINE_IMPLICIT_KEY', 'Implicit keys of flow sequence pairs need to be on a single line');
+                                break;
+                            }
+                        }
+                    if (props.start < valueProps.found.offset - 1024)
+                        onError(valueProps.found, 'KEY_OVER_1024_CHARS', 'The : indicator must be at most 1024 chars after the start of an implicit flow sequence key');
+                }
+            }
+            else if (value) {
+                if ('source' in value && value.source?.[0] === ':')
+                    onError(value, 'MISSING_CHAR', `Missing space after : in ${fcName}`);
+                else
+                    onError(valueProps.start, 'MISSING_CHAR', `Missing , or : between ${fcName} items`);
+            }
+            // value value
+            const valueNode = value
+                ? composeNode(ctx, value, valueProps, onError)
+                : valueProps.found
+                    ? composeEmptyNode(ctx, valueProps.end, sep, null, valueProps, onError)
+                    : null;
+            if (valueNode) {
+                if (isBlock(value))
+                    onError(valueNode.range, 'BLOCK_IN_FLOW', blockMsg);
+            }
+            else if (valueProps.comment) {
+                if (keyNode.comment)
+                    keyNode.comment += '\n' + valueProps.comment;
+                else
+                    keyNode.comment = valueProps.comment;
+            }
+            const pair = new Pair.Pair(keyNode, valueNode);
+            if (ctx.options.keepSourceTokens)
+                pair.srcToken = collItem;
+            if (isMap) {
+                const map = coll;
+                if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
+                    onError(keyStart, 'DUPLICATE_KEY', 'Map keys must be unique');
+                map.items.push(pair);
+            }
+            else {
+                const map = new YAMLMap.YAMLMap(ctx.schema);
+                map.flow = true;
+                map.items.push(pair);
+                const endRange = (valueNode ?? keyNode).range;
+                map.range = [keyNode.range[0], endRange[1], endRange[2]];
+                coll.items.push(map);
+            }
+            offset = valueNode ? valueNode.range[2] : valueProps.end;
+        }
+    }
+    const expectedEnd = isMap ? '}' : ']';
+    const [ce, ...ee] = fc.end;
+    let cePos = offset;
+    if (ce?.source === expectedEnd)
+        cePos = ce.offset + ce.source.length;
+    else {
+        const name = fcName[0].toUpperCase() + fcName.substring(1);
+        const msg = atRoot
+            ? `${name} must end with a ${expectedEnd}`
+            : `${name} in block collection must be sufficiently indented and end with a ${expectedEnd}`;
+        onError(offset, atRoot ? 'MISSING_CHAR' : 'BAD_INDENT', msg);
+        if (ce && ce.source.length !== 1)
+            ee.unshift(ce);
+    }
+    if (ee.length > 0) {
+        const end = resolveEnd.resolveEnd(ee, cePos, ctx.options.strict, onError);
+        if (end.comment) {
+            if (coll.comment)
+                coll.comment += '\n' + end.comment;
+            else
+                coll.comment = end.comment;
+        }
+        coll.range = [fc.offset, cePos, end.offset];
+    }
+    else {
+        coll.range = [fc.offset, cePos, cePos];
+    }
+    return coll;
+}
+
+exports.resolveFlowCollection = resolveFlowCollection;
+
+
+/***/ }),
+
+/***/ 6842:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+var resolveEnd = __nccwpck_require__(7788);
+
+function resolveFlowScalar(scalar, strict, onError) {
+    const { offset, type, source, end } = scalar;
+    let _type;
+    let value;
+    const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
+    switch (type) {
+        case 'scalar':
+            _type = Scalar.Scalar.PLAIN;
+            value = plainValue(source, _onError);
+            break;
+        case 'single-quoted-scalar':
+            _type = Scalar.Scalar.QUOTE_SINGLE;
+            value = singleQuotedValue(source, _onError);
+            break;
+        case 'double-quoted-scalar':
+            _type = Scalar.Scalar.QUOTE_DOUBLE;
+            value = doubleQuotedValue(source, _onError);
+            break;
+        /* istanbul ignore next should not happen */
+        default:
+            onError(scalar, 'UNEXPECTED_TOKEN', `Expected a flow scalar value, but found: ${type}`);
+            return {
+                value: '',
+                type: null,
+                comment: '',
+                range: [offset, offset + source.length, offset + source.length]
+            };
+    }
+    const valueEnd = offset + source.length;
+    const re = resolveEnd.resolveEnd(end, valueEnd, strict, onError);
+    return {
+        value,
+        type: _type,
+        comment: re.comment,
+        range: [offset, valueEnd, re.offset]
+    };
+}
+function plainValue(source, onError) {
+    let badChar = '';
+    switch (source[0]) {
+        /* istanbul ignore next should not happen */
+        case '\t':
+            badChar = 'a tab character';
+            break;
+        case ',':
+            badChar = 'flow indicator character ,';
+            break;
+        case '%':
+            badChar = 'directive indicator character %';
+            break;
+        case '|':
+        case '>': {
+            badChar = `block scalar indicator ${source[0]}`;
+            break;
+        }
+        case '@':
+        case '`': {
+            badChar = `reserved character ${source[0]}`;
+            break;
+        }
+    }
+    if (badChar)
+        onError(0, 'BAD_SCALAR_START', `Plain value cannot start with ${badChar}`);
+    return unfoldLines(source);
+}
+function singleQuotedValue(source, onError) {
+    if (source[source.length - 1] !== "'" || source.length === 1)
+        onError(source.length, 'MISSING_CHAR', "Missing closing 'quote");
+    return unfoldLines(source.slice(1, -1)).replace(/''/g, "'");
+}
+function unfoldLines(source) {
+    const line = /(.*?)\r?\n/sy;
+    let match = line.exec(source);
+    if (!match)
+        return source;
+    /**
+     * The negative lookbehinds in these RegExps are to
+     * prevent causing a polynomial search time in certain cases.
+     *
+     * The try-catch is for Safari < 16.4 and other old browsers:
+     * https://caniuse.com/js-regexp-lookbehind
+     */
+    let trimEnd, trimBoth;
+    try {
+        trimEnd = new RegExp('(?<![ \t])[ \t]+$');
+        trimBoth = new RegExp('^[ \t]+|(?<![ \t])[ \t]+$', 'g');
+    }
+    catch {
+        trimEnd = /[ \t]+$/;
+        trimBoth = /^[ \t]+|[ \t]+$/g;
+    }
+    let res = match[1].replace(trimEnd, '');
+    let sep = ' ';
+    let pos = line.lastIndex;
+    while ((match = line.exec(source))) {
+        const lm = match[1].replace(trimBoth, '');
+        if (lm === '') {
+            if (sep === '\n')
+                res += sep;
+            else
+                sep = '\n';
+        }
+        else {
+            res += sep + lm;
+            sep = ' ';
+        }
+        pos = line.lastIndex;
+    }
+    const last = /[ \t]*(.*)/sy;
+    last.lastIndex = pos;
+    match = last.exec(source);
+    return res + sep + (match?.[1] ?? '');
+}
+function doubleQuotedValue(source, onError) {
+    let res = '';
+    for (let i = 1; i < source.length - 1; ++i) {
+        const ch = source[i];
+        if (ch === '\r' && source[i + 1] === '\n')
+            continue;
+        if (ch === '\n') {
+            const { fold, offset } = foldNewline(source, i);
+            res += fold;
+            i = offset;
+        }
+        else if (ch === '\\') {
+            let next = source[++i];
+            const cc = escapeCodes[next];
+            if (cc)
+                res += cc;
+            else if (next === '\n') {
+                // skip escaped newlines, but still trim the following line
+                next = source[i + 1];
+                while (next === ' ' || next === '\t')
+                    next = source[++i + 1];
+            }
+            else if (next === '\r' && source[i + 1] === '\n') {
+                // skip escaped CRLF newlines, but still trim the following line
+                next = source[++i + 1];
+                while (next === ' ' || next === '\t')
+                    next = source[++i + 1];
+            }
+            else if (next === 'x' || next === 'u' || next === 'U') {
+                const length = next === 'x' ? 2 : next === 'u' ? 4 : 8;
+                res += parseCharCode(source, i + 1, length, onError);
+                i += length;
+            }
+            else {
+                const raw = source.substr(i - 1, 2);
+                onError(i - 1, 'BAD_DQ_ESCAPE', `Invalid escape sequence ${raw}`);
+                res += raw;
+            }
+        }
+        else if (ch === ' ' || ch === '\t') {
+            // trim trailing whitespace
+            const wsStart = i;
+            let next = source[i + 1];
+            while (next === ' ' || next === '\t')
+                next = source[++i + 1];
+            if (next !== '\n' && !(next === '\r' && source[i + 2] === '\n'))
+                res += i > wsStart ? source.slice(wsStart, i + 1) : ch;
+        }
+        else {
+            res += ch;
+        }
+    }
+    if (source[source.length - 1] !== '"' || source.length === 1)
+        onError(source.length, 'MISSING_CHAR', 'Missing closing "quote');
+    return res;
+}
+/**
+ * Fold a single newline into a space, multiple newlines to N - 1 newlines.
+ * Presumes `source[offset] === '\n'`
+ */
+function foldNewline(source, offset) {
+    let fold = '';
+    let ch = source[offset + 1];
+    while (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') {
+        if (ch === '\r' && source[offset + 2] !== '\n')
+            break;
+        if (ch === '\n')
+            fold += '\n';
+        offset += 1;
+        ch = source[offset + 1];
+    }
+    if (!fold)
+        fold = ' ';
+    return { fold, offset };
+}
+const escapeCodes = {
+    '0': '\0', // null character
+    a: '\x07', // bell character
+    b: '\b', // backspace
+    e: '\x1b', // escape character
+    f: '\f', // form feed
+    n: '\n', // line feed
+    r: '\r', // carriage return
+    t: '\t', // horizontal tab
+    v: '\v', // vertical tab
+    N: '\u0085', // Unicode next line
+    _: '\u00a0', // Unicode non-breaking space
+    L: '\u2028', // Unicode line separator
+    P: '\u2029', // Unicode paragraph separator
+    ' ': ' ',
+    '"': '"',
+    '/': '/',
+    '\\': '\\',
+    '\t': '\t'
+};
+function parseCharCode(source, offset, length, onError) {
+    const cc = source.substr(offset, length);
+    const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
+    const code = ok ? parseInt(cc, 16) : NaN;
+    try {
+        return String.fromCodePoint(code);
+    }
+    catch {
+        const raw = source.substr(offset - 2, length + 2);
+        onError(offset - 2, 'BAD_DQ_ESCAPE', `Invalid escape sequence ${raw}`);
+        return raw;
+    }
+}
+
+exports.resolveFlowScalar = resolveFlowScalar;
+
+
+/***/ }),
+
+/***/ 4631:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
+    let spaceBefore = false;
+    let atNewline = startOnNewline;
+    let hasSpace = startOnNewline;
+    let comment = '';
+    let commentSep = '';
+    let hasNewline = false;
+    let reqSpace = false;
+    let tab = null;
+    let anchor = null;
+    let tag = null;
+    let newlineAfterProp = null;
+    let comma = null;
+    let found = null;
+    let start = null;
+    for (const token of tokens) {
+        if (reqSpace) {
+            if (token.type !== 'space' &&
+                token.type !== 'newline' &&
+                token.type !== 'comma')
+                onError(token.offset, 'MISSING_CHAR', 'Tags and anchors must be separated from the next token by white space');
+            reqSpace = false;
+        }
+        if (tab) {
+            if (atNewline && token.type !== 'comment' && token.type !== 'newline') {
+                onError(tab, 'TAB_AS_INDENT', 'Tabs are not allowed as indentation');
+            }
+            tab = null;
+        }
+        switch (token.type) {
+            case 'space':
+                // At the doc level, tabs at line start may be parsed
+                // as leading white space rather than indentation.
+                // In a flow collection, only the parser handles indent.
+                if (!flow &&
+                    (indicator !== 'doc-start' || next?.type !== 'flow-collection') &&
+                    token.source.includes('\t')) {
+                    tab = token;
+                }
+                hasSpace = true;
+                break;
+            case 'comment': {
+                if (!hasSpace)
+                    onError(token, 'MISSING_CHAR', 'Comments must be separated from other tokens by white space characters');
+                const cb = token.source.substring(1) || ' ';
+                if (!comment)
+                    comment = cb;
+                else
+                    comment += commentSep + cb;
+                commentSep = '';
+                atNewline = false;
+                break;
+            }
+            case 'newline':
+                if (atNewline) {
+                    if (comment)
+                        comment += token.source;
+                    else if (!found || indicator !== 'seq-item-ind')
+                        spaceBefore = true;
+                }
+                else
+                    commentSep += token.source;
+                atNewline = true;
+                hasNewline = true;
+                if (anchor || tag)
+                    newlineAfterProp = token;
+                hasSpace = true;
+                break;
+            case 'anchor':
+                if (anchor)
+                    onError(token, 'MULTIPLE_ANCHORS', 'A node can have at most one anchor');
+                if (token.source.endsWith(':'))
+                    onError(token.offset + token.source.length - 1, 'BAD_ALIAS', 'Anchor ending in : is ambiguous', true);
+                anchor = token;
+                start ?? (start = token.offset);
+                atNewline = false;
+                hasSpace = false;
+                reqSpace = true;
+                break;
+            case 'tag': {
+                if (tag)
+                    onError(token, 'MULTIPLE_TAGS', 'A node can have at most one tag');
+                tag = token;
+                start ?? (start = token.offset);
+                atNewline = false;
+                hasSpace = false;
+                reqSpace = true;
+                break;
+            }
+            case indicator:
+                // Could here handle preceding comments differently
+                if (anchor || tag)
+                    onError(token, 'BAD_PROP_ORDER', `Anchors and tags must be after the ${token.source} indicator`);
+                if (found)
+                    onError(token, 'UNEXPECTED_TOKEN', `Unexpected ${token.source} in ${flow ?? 'collection'}`);
+                found = token;
+                atNewline =
+                    indicator === 'seq-item-ind' || indicator === 'explicit-key-ind';
+                hasSpace = false;
+                break;
+            case 'comma':
+                if (flow) {
+                    if (comma)
+                        onError(token, 'UNEXPECTED_TOKEN', `Unexpected , in ${flow}`);
+                    comma = token;
+                    atNewline = false;
+                    hasSpace = false;
+                    break;
+                }
+            // else fallthrough
+            default:
+                onError(token, 'UNEXPECTED_TOKEN', `Unexpected ${token.type} token`);
+                atNewline = false;
+                hasSpace = false;
+        }
+    }
+    const last = tokens[tokens.length - 1];
+    const end = last ? last.offset + last.source.length : offset;
+    if (reqSpace &&
+        next &&
+        next.type !== 'space' &&
+        next.type !== 'newline' &&
+        next.type !== 'comma' &&
+        (next.type !== 'scalar' || next.source !== '')) {
+        onError(next.offset, 'MISSING_CHAR', 'Tags and anchors must be separated from the next token by white space');
+    }
+    if (tab &&
+        ((atNewline && tab.indent <= parentIndent) ||
+            next?.type === 'block-map' ||
+            next?.type === 'block-seq'))
+        onError(tab, 'TAB_AS_INDENT', 'Tabs are not allowed as indentation');
+    return {
+        comma,
+        found,
+        spaceBefore,
+        comment,
+        hasNewline,
+        anchor,
+        tag,
+        newlineAfterProp,
+        end,
+        start: start ?? end
+    };
+}
+
+exports.resolveProps = resolveProps;
+
+
+/***/ }),
+
+/***/ 9499:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+function containsNewline(key) {
+    if (!key)
+        return null;
+    switch (key.type) {
+        case 'alias':
+        case 'scalar':
+        case 'double-quoted-scalar':
+        case 'single-quoted-scalar':
+            if (key.source.includes('\n'))
+                return true;
+            if (key.end)
+                for (const st of key.end)
+                    if (st.type === 'newline')
+                        return true;
+            return false;
+        case 'flow-collection':
+            for (const it of key.items) {
+                for (const st of it.start)
+                    if (st.type === 'newline')
+                        return true;
+                if (it.sep)
+                    for (const st of it.sep)
+                        if (st.type === 'newline')
+                            return true;
+                if (containsNewline(it.key) || containsNewline(it.value))
+                    return true;
+            }
+            return false;
+        default:
+            return true;
+    }
+}
+
+exports.containsNewline = containsNewline;
+
+
+/***/ }),
+
+/***/ 2599:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+function emptyScalarPosition(offset, before, pos) {
+    if (before) {
+        pos ?? (pos = before.length);
+        for (let i = pos - 1; i >= 0; --i) {
+            let st = before[i];
+            switch (st.type) {
+                case 'space':
+                case 'comment':
+                case 'newline':
+                    offset -= st.source.length;
+                    continue;
+            }
+            // Technically, an empty scalar is immediately after the last non-empty
+            // node, but it's more useful to place it after any whitespace.
+            st = before[++i];
+            while (st?.type === 'space') {
+                offset += st.source.length;
+                st = before[++i];
+            }
+            break;
+        }
+    }
+    return offset;
+}
+
+exports.emptyScalarPosition = emptyScalarPosition;
+
+
+/***/ }),
+
+/***/ 4051:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var utilContainsNewline = __nccwpck_require__(9499);
+
+function flowIndentCheck(indent, fc, onError) {
+    if (fc?.type === 'flow-collection') {
+        const end = fc.end[0];
+        if (end.indent === indent &&
+            (end.source === ']' || end.source === '}') &&
+            utilContainsNewline.containsNewline(fc)) {
+            const msg = 'Flow end indicator should be more indented than parent';
+            onError(end, 'BAD_INDENT', msg, true);
+        }
+    }
+}
+
+exports.flowIndentCheck = flowIndentCheck;
+
+
+/***/ }),
+
+/***/ 1187:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+
+function mapIncludes(ctx, items, search) {
+    const { uniqueKeys } = ctx.options;
+    if (uniqueKeys === false)
+        return false;
+    const isEqual = typeof uniqueKeys === 'function'
+        ? uniqueKeys
+        : (a, b) => a === b || (identity.isScalar(a) && identity.isScalar(b) && a.value === b.value);
+    return items.some(pair => isEqual(pair.key, search));
+}
+
+exports.mapIncludes = mapIncludes;
+
+
+/***/ }),
+
+/***/ 3021:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Alias = __nccwpck_require__(4065);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var toJS = __nccwpck_require__(4043);
+var Schema = __nccwpck_require__(5840);
+var stringifyDocument = __nccwpck_require__(6829);
+var anchors = __nccwpck_require__(1596);
+var applyReviver = __nccwpck_require__(3661);
+var createNode = __nccwpck_require__(2404);
+var directives = __nccwpck_require__(1342);
+
+class Document {
+    constructor(value, replacer, options) {
+        /** A comment before this Document */
+        this.commentBefore = null;
+        /** A comment immediately after this Document */
+        this.comment = null;
+        /** Errors encountered during parsing. */
+        this.errors = [];
+        /** Warnings encountered during parsing. */
+        this.warnings = [];
+        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.DOC });
+        let _replacer = null;
+        if (typeof replacer === 'function' || Array.isArray(replacer)) {
+            _replacer = replacer;
+        }
+        else if (options === undefined && replacer) {
+            options = replacer;
+            replacer = undefined;
+        }
+        const opt = Object.assign({
+            intAsBigInt: false,
+            keepSourceTokens: false,
+            logLevel: 'warn',
+            prettyErrors: true,
+            strict: true,
+            stringKeys: false,
+            uniqueKeys: true,
+            version: '1.2'
+        }, options);
+        this.options = opt;
+        let { version } = opt;
+        if (options?._directives) {
+            this.directives = options._directives.atDocument();
+            if (this.directives.yaml.explicit)
+                version = this.directives.yaml.version;
+        }
+        else
+            this.directives = new directives.Directives({ version });
+        this.setSchema(version, options);
+        // @ts-expect-error We can't really know that this matches Contents.
+        this.contents =
+            value === undefined ? null : this.createNode(value, _replacer, options);
+    }
+    /**
+     * Create a deep copy of this Document and its contents.
+     *
+     * Custom Node values that inherit from `Object` still refer to their original instances.
+     */
+    clone() {
+        const copy = Object.create(Document.prototype, {
+            [identity.NODE_TYPE]: { value: identity.DOC }
+        });
+        copy.commentBefore = this.commentBefore;
+        copy.comment = this.comment;
+        copy.errors = this.errors.slice();
+        copy.warnings = this.warnings.slice();
+        copy.options = Object.assign({}, this.options);
+        if (this.directives)
+            copy.directives = this.directives.clone();
+        copy.schema = this.schema.clone();
+        // @ts-expect-error We can't really know that this matches Contents.
+        copy.contents = identity.isNode(this.contents)
+            ? this.contents.clone(copy.schema)
+            : this.contents;
+        if (this.range)
+            copy.range = this.range.slice();
+        return copy;
+    }
+    /** Adds a value to the document. */
+    add(value) {
+        if (assertCollection(this.contents))
+            this.contents.add(value);
+    }
+    /** Adds a value to the document. */
+    addIn(path, value) {
+        if (assertCollection(this.contents))
+            this.contents.addIn(path, value);
+    }
+    /**
+     * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
+     *
+     * If `node` already has an anchor, `name` is ignored.
+     * Otherwise, the `node.anchor` value will be set to `name`,
+     * or if an anchor with that name is already present in the document,
+     * `name` will be used as a prefix for a new unique anchor.
+     * If `name` is undefined, the generated anchor will use 'a' as a prefix.
+     */
+    createAlias(node, name) {
+        if (!node.anchor) {
+            const prev = anchors.anchorNames(this);
+            node.anchor =
+                // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+                !name || prev.has(name) ? anchors.findNewAnchor(name || 'a', prev) : name;
+        }
+        return new Alias.Alias(node.anchor);
+    }
+    createNode(value, replacer, options) {
+        let _replacer = undefined;
+        if (typeof replacer === 'function') {
+            value = replacer.call({ '': value }, '', value);
+            _replacer = replacer;
+        }
+        else if (Array.isArray(replacer)) {
+            const keyToStr = (v) => typeof v === 'number' || v instanceof String || v instanceof Number;
+            const asStr = replacer.filter(keyToStr).map(String);
+            if (asStr.length > 0)
+                replacer = replacer.concat(asStr);
+            _replacer = replacer;
+        }
+        else if (options === undefined && replacer) {
+            options = replacer;
+            replacer = undefined;
+        }
+        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
+        const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(this, 
+        // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
+        anchorPrefix || 'a');
+        const ctx = {
+            aliasDuplicateObjects: aliasDuplicateObjects ?? true,
+            keepUndefined: keepUndefined ?? false,
+            onAnchor,
+            onTagObj,
+            replacer: _replacer,
+            schema: this.schema,
+            sourceObjects
+        };
+        const node = createNode.createNode(value, tag, ctx);
+        if (flow && identity.isCollection(node))
+            node.flow = true;
+        setAnchors();
+        return node;
+    }
+    /**
+     * Convert a key and a value into a `Pair` using the current schema,
+     * recursively wrapping all values as `Scalar` or `Collection` nodes.
+     */
+    createPair(key, value, options = {}) {
+        const k = this.createNode(key, null, options);
+        const v = this.createNode(value, null, options);
+        return new Pair.Pair(k, v);
+    }
+    /**
+     * Removes a value from the document.
+     * @returns `true` if the item was found and removed.
+     */
+    delete(key) {
+        return assertCollection(this.contents) ? this.contents.delete(key) : false;
+    }
+    /**
+     * Removes a value from the document.
+     * @returns `true` if the item was found and removed.
+     */
+    deleteIn(path) {
+        if (Collection.isEmptyPath(path)) {
+            if (this.contents == null)
+                return false;
+            // @ts-expect-error Presumed impossible if Strict extends false
+            this.contents = null;
+            return true;
+        }
+        return assertCollection(this.contents)
+            ? this.contents.deleteIn(path)
+            : false;
+    }
+    /**
+     * Returns item at `key`, or `undefined` if not found. By default unwraps
+     * scalar values from their surrounding node; to disable set `keepScalar` to
+     * `true` (collections are always returned intact).
+     */
+    get(key, keepScalar) {
+        return identity.isCollection(this.contents)
+            ? this.contents.get(key, keepScalar)
+            : undefined;
+    }
+    /**
+     * Returns item at `path`, or `undefined` if not found. By default unwraps
+     * scalar values from their surrounding node; to disable set `keepScalar` to
+     * `true` (collections are always returned intact).
+     */
+    getIn(path, keepScalar) {
+        if (Collection.isEmptyPath(path))
+            return !keepScalar && identity.isScalar(this.contents)
+                ? this.contents.value
+                : this.contents;
+        return identity.isCollection(this.contents)
+            ? this.contents.getIn(path, keepScalar)
+            : undefined;
+    }
+    /**
+     * Checks if the document includes a value with the key `key`.
+     */
+    has(key) {
+        return identity.isCollection(this.contents) ? this.contents.has(key) : false;
+    }
+    /**
+     * Checks if the document includes a value at `path`.
+     */
+    hasIn(path) {
+        if (Collection.isEmptyPath(path))
+            return this.contents !== undefined;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
+    }
+    /**
+     * Sets a value in this document. For `!!set`, `value` needs to be a
+     * boolean to add/remove the item from the set.
+     */
+    set(key, value) {
+        if (this.contents == null) {
+            // @ts-expect-error We can't really know that this matches Contents.
+            this.contents = Collection.collectionFromPath(this.schema, [key], value);
+        }
+        else if (assertCollection(this.contents)) {
+            this.contents.set(key, value);
+        }
+    }
+    /**
+     * Sets a value in this document. For `!!set`, `value` needs to be a
+     * boolean to add/remove the item from the set.
+     */
+    setIn(path, value) {
+        if (Collection.isEmptyPath(path)) {
+            // @ts-expect-error We can't really know that this matches Contents.
+            this.contents = value;
+        }
+        else if (this.contents == null) {
+            // @ts-expect-error We can't really know that this matches Contents.
+            this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);
+        }
+        else if (assertCollection(this.contents)) {
+            this.contents.setIn(path, value);
+        }
+    }
+    /**
+     * Change the YAML version and schema used by the document.
+     * A `null` version disables support for directives, explicit tags, anchors, and aliases.
+     * It also requires the `schema` option to be given as a `Schema` instance value.
+     *
+     * Overrides all previously set schema options.
+     */
+    setSchema(version, options = {}) {
+        if (typeof version === 'number')
+            version = String(version);
+        let opt;
+        switch (version) {
+            case '1.1':
+                if (this.directives)
+                    this.directives.yaml.version = '1.1';
+                else
+                    this.directives = new directives.Directives({ version: '1.1' });
+                opt = { resolveKnownTags: false, schema: 'yaml-1.1' };
+                break;
+            case '1.2':
+            case 'next':
+                if (this.directives)
+                    this.directives.yaml.version = version;
+                else
+                    this.directives = new directives.Directives({ version });
+                opt = { resolveKnownTags: true, schema: 'core' };
+                break;
+            case null:
+                if (this.directives)
+                    delete this.directives;
+                opt = null;
+                break;
+            default: {
+                const sv = JSON.stringify(version);
+                throw new Error(`Expected '1.1', '1.2' or null as first argument, but found: ${sv}`);
+            }
+        }
+        // Not using `instanceof Schema` to allow for duck typing
+        if (options.schema instanceof Object)
+            this.schema = options.schema;
+        else if (opt)
+            this.schema = new Schema.Schema(Object.assign(opt, options));
+        else
+            throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
+    }
+    // json & jsonArg are only used from toJSON()
+    toJS({ json, jsonArg, mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
+        const ctx = {
+            anchors: new Map(),
+            doc: this,
+            keep: !json,
+            mapAsMap: mapAsMap === true,
+            mapKeyWarned: false,
+            maxAliasCount: typeof maxAliasCount === 'number' ? maxAliasCount : 100
+        };
+        const res = toJS.toJS(this.contents, jsonArg ?? '', ctx);
+        if (typeof onAnchor === 'function')
+            for (const { count, res } of ctx.anchors.values())
+                onAnchor(res, count);
+        return typeof reviver === 'function'
+            ? applyReviver.applyReviver(reviver, { '': res }, '', res)
+            : res;
+    }
+    /**
+     * A JSON representation of the document `contents`.
+     *
+     * @param jsonArg Used by `JSON.stringify` to indicate the array index or
+     *   property name.
+     */
+    toJSON(jsonArg, onAnchor) {
+        return this.toJS({ json: true, jsonArg, mapAsMap: false, onAnchor });
+    }
+    /** A YAML representation of the document. */
+    toString(options = {}) {
+        if (this.errors.length > 0)
+            throw new Error('Document with errors cannot be stringified');
+        if ('indent' in options &&
+            (!Number.isInteger(options.indent) || Number(options.indent) <= 0)) {
+            const s = JSON.stringify(options.indent);
+            throw new Error(`"indent" option must be a positive integer, not ${s}`);
+        }
+        return stringifyDocument.stringifyDocument(this, options);
+    }
+}
+function assertCollection(contents) {
+    if (identity.isCollection(contents))
+        return true;
+    throw new Error('Expected a YAML collection as document contents');
+}
+
+exports.Document = Document;
+
+
+/***/ }),
+
+/***/ 1596:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
+
+/**
+ * Verify that the input string is a valid anchor.
+ *
+ * Will throw on errors.
+ */
+function anchorIsValid(anchor) {
+    if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
+        const sa = JSON.stringify(anchor);
+        const msg = `Anchor must not contain whitespace or control characters: ${sa}`;
+        throw new Error(msg);
+    }
+    return true;
+}
+function anchorNames(root) {
+    const anchors = new Set();
+    visit.visit(root, {
+        Value(_key, node) {
+            if (node.anchor)
+                anchors.add(node.anchor);
+        }
+    });
+    return anchors;
+}
+/** Find a new anchor name with the given `prefix` and a one-indexed suffix. */
+function findNewAnchor(prefix, exclude) {
+    for (let i = 1; true; ++i) {
+        const name = `${prefix}${i}`;
+        if (!exclude.has(name))
+            return name;
+    }
+}
+function createNodeAnchors(doc, prefix) {
+    const aliasObjects = [];
+    const sourceObjects = new Map();
+    let prevAnchors = null;
+    return {
+        onAnchor: (source) => {
+            aliasObjects.push(source);
+            prevAnchors ?? (prevAnchors = anchorNames(doc));
+            const anchor = findNewAnchor(prefix, prevAnchors);
+            prevAnchors.add(anchor);
+            return anchor;
+        },
+        /**
+         * With circular references, the source node is only resolved after all
+         * of its child nodes are. This is why anchors are set only after all of
+         * the nodes have been created.
+         */
+        setAnchors: () => {
+            for (const source of aliasObjects) {
+                const ref = sourceObjects.get(source);
+                if (typeof ref === 'object' &&
+                    ref.anchor &&
+                    (identity.isScalar(ref.node) || identity.isCollection(ref.node))) {
+                    ref.node.anchor = ref.anchor;
+                }
+                else {
+                    const error = new Error('Failed to resolve repeated object (this should not happen)');
+                    error.source = source;
+                    throw error;
+                }
+            }
+        },
+        sourceObjects
+    };
+}
+
+exports.anchorIsValid = anchorIsValid;
+exports.anchorNames = anchorNames;
+exports.createNodeAnchors = createNodeAnchors;
+exports.findNewAnchor = findNewAnchor;
+
+
+/***/ }),
+
+/***/ 3661:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+/**
+ * Applies the JSON.parse reviver algorithm as defined in the ECMA-262 spec,
+ * in section 24.5.1.1 "Runtime Semantics: InternalizeJSONProperty" of the
+ * 2021 edition: https://tc39.es/ecma262/#sec-json.parse
+ *
+ * Includes extensions for handling Map and Set objects.
+ */
+function applyReviver(reviver, obj, key, val) {
+    if (val && typeof val === 'object') {
+        if (Array.isArray(val)) {
+            for (let i = 0, len = val.length; i < len; ++i) {
+                const v0 = val[i];
+                const v1 = applyReviver(reviver, val, String(i), v0);
+                // eslint-disable-next-line @typescript-eslint/no-array-delete
+                if (v1 === undefined)
+                    delete val[i];
+                else if (v1 !== v0)
+                    val[i] = v1;
+            }
+        }
+        else if (val instanceof Map) {
+            for (const k of Array.from(val.keys())) {
+                const v0 = val.get(k);
+                const v1 = applyReviver(reviver, val, k, v0);
+                if (v1 === undefined)
+                    val.delete(k);
+                else if (v1 !== v0)
+                    val.set(k, v1);
+            }
+        }
+        else if (val instanceof Set) {
+            for (const v0 of Array.from(val)) {
+                const v1 = applyReviver(reviver, val, v0, v0);
+                if (v1 === undefined)
+                    val.delete(v0);
+                else if (v1 !== v0) {
+                    val.delete(v0);
+                    val.add(v1);
+                }
+            }
+        }
+        else {
+            for (const [k, v0] of Object.entries(val)) {
+                const v1 = applyReviver(reviver, val, k, v0);
+                if (v1 === undefined)
+                    delete val[k];
+                else if (v1 !== v0)
+                    val[k] = v1;
+            }
+        }
+    }
+    return reviver.call(obj, key, val);
+}
+
+exports.applyReviver = applyReviver;
+
+
+/***/ }),
+
+/***/ 2404:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+
+const defaultTagPrefix = 'tag:yaml.org,2002:';
+function findTagObject(value, tagName, tags) {
+    if (tagName) {
+        const match = tags.filter(t => t.tag === tagName);
+        const tagObj = match.find(t => !t.format) ?? match[0];
+        if (!tagObj)
+            throw new Error(`Tag ${tagName} not found`);
+        return tagObj;
+    }
+    return tags.find(t => t.identify?.(value) && !t.format);
+}
+function createNode(value, tagName, ctx) {
+    if (identity.isDocument(value))
+        value = value.contents;
+    if (identity.isNode(value))
+        return value;
+    if (identity.isPair(value)) {
+        const map = ctx.schema[identity.MAP].createNode?.(ctx.schema, null, ctx);
+        map.items.push(value);
+        return map;
+    }
+    if (value instanceof String ||
+        value instanceof Number ||
+        value instanceof Boolean ||
+        (typeof BigInt !== 'undefined' && value instanceof BigInt) // not supported everywhere
+    ) {
+        // https://tc39.es/ecma262/#sec-serializejsonproperty
+        value = value.valueOf();
+    }
+    const { aliasDuplicateObjects, onAnchor, onTagObj, schema, sourceObjects } = ctx;
+    // Detect duplicate references to the same object & use Alias nodes for all
+    // after first. The `ref` wrapper allows for circular references to resolve.
+    let ref = undefined;
+    if (aliasDuplicateObjects && value && typeof value === 'object') {
+        ref = sourceObjects.get(value);
+        if (ref) {
+            ref.anchor ?? (ref.anchor = onAnchor(value));
+            return new Alias.Alias(ref.anchor);
+        }
+        else {
+            ref = { anchor: null, node: null };
+            sourceObjects.set(value, ref);
+        }
+    }
+    if (tagName?.startsWith('!!'))
+        tagName = defaultTagPrefix + tagName.slice(2);
+    let tagObj = findTagObject(value, tagName, schema.tags);
+    if (!tagObj) {
+        if (value && typeof value.toJSON === 'function') {
+            // eslint-disable-next-line @typescript-eslint/no-unsafe-call
+            value = value.toJSON();
+        }
+        if (!value || typeof value !== 'object') {
+            const node = new Scalar.Scalar(value);
+            if (ref)
+                ref.node = node;
+            return node;
+        }
+        tagObj =
+            value instanceof Map
+                ? schema[identity.MAP]
+                : Symbol.iterator in Object(value)
+                    ? schema[identity.SEQ]
+                    : schema[identity.MAP];
+    }
+    if (onTagObj) {
+        onTagObj(tagObj);
+        delete ctx.onTagObj;
+    }
+    const node = tagObj?.createNode
+        ? tagObj.createNode(ctx.schema, value, ctx)
+        : typeof tagObj?.nodeClass?.from === 'function'
+            ? tagObj.nodeClass.from(ctx.schema, value, ctx)
+            : new Scalar.Scalar(value);
+    if (tagName)
+        node.tag = tagName;
+    else if (!tagObj.default)
+        node.tag = tagObj.tag;
+    if (ref)
+        ref.node = node;
+    return node;
+}
+
+exports.createNode = createNode;
+
+
+/***/ }),
+
+/***/ 1342:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
+
+const escapeChars = {
+    '!': '%21',
+    ',': '%2C',
+    '[': '%5B',
+    ']': '%5D',
+    '{': '%7B',
+    '}': '%7D'
+};
+const escapeTagName = (tn) => tn.replace(/[!,[\]{}]/g, ch => escapeChars[ch]);
+class Directives {
+    constructor(yaml, tags) {
+        /**
+         * The directives-end/doc-start marker `---`. If `null`, a marker may still be
+         * included in the document's stringified representation.
+         */
+        this.docStart = null;
+        /** The doc-end marker `...`.  */
+        this.docEnd = false;
+        this.yaml = Object.assign({}, Directives.defaultYaml, yaml);
+        this.tags = Object.assign({}, Directives.defaultTags, tags);
+    }
+    clone() {
+        const copy = new Directives(this.yaml, this.tags);
+        copy.docStart = this.docStart;
+        return copy;
+    }
+    /**
+     * During parsing, get a Directives instance for the current document and
+     * update the stream state according to the current version's spec.
+     */
+    atDocument() {
+        const res = new Directives(this.yaml, this.tags);
+        switch (this.yaml.version) {
+            case '1.1':
+                this.atNextDocument = true;
+                break;
+            case '1.2':
+                this.atNextDocument = false;
+                this.yaml = {
+                    explicit: Directives.defaultYaml.explicit,
+                    version: '1.2'
+                };
+                this.tags = Object.assign({}, Directives.defaultTags);
+                break;
+        }
+        return res;
+    }
+    /**
+     * @param onError - May be called even if the action was successful
+     * @returns `true` on success
+     */
+    add(line, onError) {
+        if (this.atNextDocument) {
+            this.yaml = { explicit: Directives.defaultYaml.explicit, version: '1.1' };
+            this.tags = Object.assign({}, Directives.defaultTags);
+            this.atNextDocument = false;
+        }
+        const parts = line.trim().split(/[ \t]+/);
+        const name = parts.shift();
+        switch (name) {
+            case '%TAG': {
+                if (parts.length !== 2) {
+                    onError(0, '%TAG directive should contain exactly two parts');
+                    if (parts.length < 2)
+                        return false;
+                }
+                const [handle, prefix] = parts;
+                this.tags[handle] = prefix;
+                return true;
+            }
+            case '%YAML': {
+                this.yaml.explicit = true;
+                if (parts.length !== 1) {
+                    onError(0, '%YAML directive should contain exactly one part');
+                    return false;
+                }
+                const [version] = parts;
+                if (version === '1.1' || version === '1.2') {
+                    this.yaml.version = version;
+                    return true;
+                }
+                else {
+                    const isValid = /^\d+\.\d+$/.test(version);
+                    onError(6, `Unsupported YAML version ${version}`, isValid);
+                    return false;
+                }
+            }
+            default:
+                onError(0, `Unknown directive ${name}`, true);
+                return false;
+        }
+    }
+    /**
+     * Resolves a tag, matching handles to those defined in %TAG directives.
+     *
+     * @returns Resolved tag, which may also be the non-specific tag `'!'` or a
+     *   `'!local'` tag, or `null` if unresolvable.
+     */
+    tagName(source, onError) {
+        if (source === '!')
+            return '!'; // non-specific tag
+        if (source[0] !== '!') {
+            onError(`Not a valid tag: ${source}`);
+            return null;
+        }
+        if (source[1] === '<') {
+            const verbatim = source.slice(2, -1);
+            if (verbatim === '!' || verbatim === '!!') {
+                onError(`Verbatim tags aren't resolved, so ${source} is invalid.`);
+                return null;
+            }
+            if (source[source.length - 1] !== '>')
+                onError('Verbatim tags must end with a >');
+            return verbatim;
+        }
+        const [, handle, suffix] = source.match(/^(.*!)([^!]*)$/s);
+        if (!suffix)
+            onError(`The ${source} tag has no suffix`);
+        const prefix = this.tags[handle];
+        if (prefix) {
+            try {
+                return prefix + decodeURIComponent(suffix);
+            }
+            catch (error) {
+                onError(String(error));
+                return null;
+            }
+        }
+        if (handle === '!')
+            return source; // local tag
+        onError(`Could not resolve tag: ${source}`);
+        return null;
+    }
+    /**
+     * Given a fully resolved tag, returns its printable string form,
+     * taking into account current tag prefixes and defaults.
+     */
+    tagString(tag) {
+        for (const [handle, prefix] of Object.entries(this.tags)) {
+            if (tag.startsWith(prefix))
+                return handle + escapeTagName(tag.substring(prefix.length));
+        }
+        return tag[0] === '!' ? tag : `!<${tag}>`;
+    }
+    toString(doc) {
+        const lines = this.yaml.explicit
+            ? [`%YAML ${this.yaml.version || '1.2'}`]
+            : [];
+        const tagEntries = Object.entries(this.tags);
+        let tagNames;
+        if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
+            const tags = {};
+            visit.visit(doc.contents, (_key, node) => {
+                if (identity.isNode(node) && node.tag)
+                    tags[node.tag] = true;
+            });
+            tagNames = Object.keys(tags);
+        }
+        else
+            tagNames = [];
+        for (const [handle, prefix] of tagEntries) {
+            if (handle === '!!' && prefix === 'tag:yaml.org,2002:')
+                continue;
+            if (!doc || tagNames.some(tn => tn.startsWith(prefix)))
+                lines.push(`%TAG ${handle} ${prefix}`);
+        }
+        return lines.join('\n');
+    }
+}
+Directives.defaultYaml = { explicit: false, version: '1.2' };
+Directives.defaultTags = { '!!': 'tag:yaml.org,2002:' };
+
+exports.Directives = Directives;
+
+
+/***/ }),
+
+/***/ 1464:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+class YAMLError extends Error {
+    constructor(name, pos, code, message) {
+        super();
+        this.name = name;
+        this.code = code;
+        this.message = message;
+        this.pos = pos;
+    }
+}
+class YAMLParseError extends YAMLError {
+    constructor(pos, code, message) {
+        super('YAMLParseError', pos, code, message);
+    }
+}
+class YAMLWarning extends YAMLError {
+    constructor(pos, code, message) {
+        super('YAMLWarning', pos, code, message);
+    }
+}
+const prettifyError = (src, lc) => (error) => {
+    if (error.pos[0] === -1)
+        return;
+    error.linePos = error.pos.map(pos => lc.linePos(pos));
+    const { line, col } = error.linePos[0];
+    error.message += ` at line ${line}, column ${col}`;
+    let ci = col - 1;
+    let lineStr = src
+        .substring(lc.lineStarts[line - 1], lc.lineStarts[line])
+        .replace(/[\n\r]+$/, '');
+    // Trim to max 80 chars, keeping col position near the middle
+    if (ci >= 60 && lineStr.length > 80) {
+        const trimStart = Math.min(ci - 39, lineStr.length - 79);
+        lineStr = '…' + lineStr.substring(trimStart);
+        ci -= trimStart - 1;
+    }
+    if (lineStr.length > 80)
+        lineStr = lineStr.substring(0, 79) + '…';
+    // Include previous line in context if pointing at line start
+    if (line > 1 && /^ *$/.test(lineStr.substring(0, ci))) {
+        // Regexp won't match if start is trimmed
+        let prev = src.substring(lc.lineStarts[line - 2], lc.lineStarts[line - 1]);
+        if (prev.length > 80)
+            prev = prev.substring(0, 79) + '…\n';
+        lineStr = prev + lineStr;
+    }
+    if (/[^ ]/.test(lineStr)) {
+        let count = 1;
+        const end = error.linePos[1];
+        if (end?.line === line && end.col > col) {
+            count = Math.max(1, Math.min(end.col - col, 80 - ci));
+        }
+        const pointer = ' '.repeat(ci) + '^'.repeat(count);
+        error.message += `:\n\n${lineStr}\n${pointer}\n`;
+    }
+};
+
+exports.YAMLError = YAMLError;
+exports.YAMLParseError = YAMLParseError;
+exports.YAMLWarning = YAMLWarning;
+exports.prettifyError = prettifyError;
+
+
+/***/ }),
+
+/***/ 8815:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+
+
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var Schema = __nccwpck_require__(5840);
+var errors = __nccwpck_require__(1464);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
+var publicApi = __nccwpck_require__(4047);
+var visit = __nccwpck_require__(204);
+
+
+
+__webpack_unused_export__ = composer.Composer;
+__webpack_unused_export__ = Document.Document;
+__webpack_unused_export__ = Schema.Schema;
+__webpack_unused_export__ = errors.YAMLError;
+__webpack_unused_export__ = errors.YAMLParseError;
+__webpack_unused_export__ = errors.YAMLWarning;
+__webpack_unused_export__ = Alias.Alias;
+__webpack_unused_export__ = identity.isAlias;
+__webpack_unused_export__ = identity.isCollection;
+__webpack_unused_export__ = identity.isDocument;
+__webpack_unused_export__ = identity.isMap;
+__webpack_unused_export__ = identity.isNode;
+__webpack_unused_export__ = identity.isPair;
+__webpack_unused_export__ = identity.isScalar;
+__webpack_unused_export__ = identity.isSeq;
+__webpack_unused_export__ = Pair.Pair;
+__webpack_unused_export__ = Scalar.Scalar;
+__webpack_unused_export__ = YAMLMap.YAMLMap;
+__webpack_unused_export__ = YAMLSeq.YAMLSeq;
+__webpack_unused_export__ = cst;
+__webpack_unused_export__ = lexer.Lexer;
+__webpack_unused_export__ = lineCounter.LineCounter;
+__webpack_unused_export__ = parser.Parser;
+exports.qg = publicApi.parse;
+__webpack_unused_export__ = publicApi.parseAllDocuments;
+__webpack_unused_export__ = publicApi.parseDocument;
+__webpack_unused_export__ = publicApi.stringify;
+__webpack_unused_export__ = visit.visit;
+__webpack_unused_export__ = visit.visitAsync;
+
+
+/***/ }),
+
+/***/ 7249:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var node_process = __nccwpck_require__(932);
+
+function debug(logLevel, ...messages) {
+    if (logLevel === 'debug')
+        console.log(...messages);
+}
+function warn(logLevel, warning) {
+    if (logLevel === 'debug' || logLevel === 'warn') {
+        if (typeof node_process.emitWarning === 'function')
+            node_process.emitWarning(warning);
+        else
+            console.warn(warning);
+    }
+}
+
+exports.debug = debug;
+exports.warn = warn;
+
+
+/***/ }),
+
+/***/ 4065:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var anchors = __nccwpck_require__(1596);
+var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(4043);
+
+class Alias extends Node.NodeBase {
+    constructor(source) {
+        super(identity.ALIAS);
+        this.source = source;
+        Object.defineProperty(this, 'tag', {
+            set() {
+                throw new Error('Alias nodes cannot have tags');
+            }
+        });
+    }
+    /**
+     * Resolve the value of this alias within `doc`, finding the last
+     * instance of the `source` anchor before this node.
+     */
+    resolve(doc, ctx) {
+        if (ctx?.maxAliasCount === 0)
+            throw new ReferenceError('Alias resolution is disabled');
+        let nodes;
+        if (ctx?.aliasResolveCache) {
+            nodes = ctx.aliasResolveCache;
+        }
+        else {
+            nodes = [];
+            visit.visit(doc, {
+                Node: (_key, node) => {
+                    if (identity.isAlias(node) || identity.hasAnchor(node))
+                        nodes.push(node);
+                }
+            });
+            if (ctx)
+                ctx.aliasResolveCache = nodes;
+        }
+        let found = undefined;
+        for (const node of nodes) {
+            if (node === this)
+                break;
+            if (node.anchor === this.source)
+                found = node;
+        }
+        if (found && ctx) {
+            const { anchors, doc, maxAliasCount } = ctx;
+            let data = anchors.get(found);
+            if (!data) {
+                // Resolve anchors for Node.prototype.toJS()
+                toJS.toJS(found, null, ctx);
+                data = anchors.get(found);
+            }
+            /* istanbul ignore if */
+            if (data?.res === undefined) {
+                const msg = 'This should not happen: Alias anchor was not resolved?';
+                throw new ReferenceError(msg);
+            }
+            if (maxAliasCount >= 0) {
+                data.count += 1;
+                if (data.aliasCount === 0)
+                    data.aliasCount = getAliasCount(doc, found, anchors);
+                if (data.count * data.aliasCount > maxAliasCount) {
+                    const msg = 'Excessive alias count indicates a resource exhaustion attack';
+                    throw new ReferenceError(msg);
+                }
+            }
+        }
+        return found;
+    }
+    toJSON(_arg, ctx) {
+        if (!ctx)
+            return { source: this.source };
+        const source = this.resolve(ctx.doc, ctx);
+        if (!source) {
+            const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
+            throw new ReferenceError(msg);
+        }
+        return ctx.anchors.get(source).res;
+    }
+    toString(ctx, _onComment, _onChompKeep) {
+        const src = `*${this.source}`;
+        if (ctx) {
+            anchors.anchorIsValid(this.source);
+            if (ctx.options.verifyAliasOrder && !ctx.anchors.has(this.source)) {
+                const msg = `Unresolved alias (the anchor must be set before the alias): ${this.source}`;
+                throw new Error(msg);
+            }
+            if (ctx.implicitKey)
+                return `${src} `;
+        }
+        return src;
+    }
+}
+function getAliasCount(doc, node, anchors) {
+    if (identity.isAlias(node)) {
+        const source = node.resolve(doc);
+        const anchor = anchors && source && anchors.get(source);
+        return anchor ? anchor.count * anchor.aliasCount : 0;
+    }
+    else if (identity.isCollection(node)) {
+        let count = 0;
+        for (const item of node.items) {
+            const c = getAliasCount(doc, item, anchors);
+            if (c > count)
+                count = c;
+        }
+        return count;
+    }
+    else if (identity.isPair(node)) {
+        const kc = getAliasCount(doc, node.key, anchors);
+        const vc = getAliasCount(doc, node.value, anchors);
+        return Math.max(kc, vc);
+    }
+    return 1;
+}
+
+exports.Alias = Alias;
+
+
+/***/ }),
+
+/***/ 101:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var createNode = __nccwpck_require__(2404);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+
+function collectionFromPath(schema, path, value) {
+    let v = value;
+    for (let i = path.length - 1; i >= 0; --i) {
+        const k = path[i];
+        if (typeof k === 'number' && Number.isInteger(k) && k >= 0) {
+            const a = [];
+            a[k] = v;
+            v = a;
+        }
+        else {
+            v = new Map([[k, v]]);
+        }
+    }
+    return createNode.createNode(v, undefined, {
+        aliasDuplicateObjects: false,
+        keepUndefined: false,
+        onAnchor: () => {
+            throw new Error('This should not happen, please report a bug.');
+        },
+        schema,
+        sourceObjects: new Map()
+    });
+}
+// Type guard is intentionally a little wrong so as to be more useful,
+// as it does not cover untypable empty non-string iterables (e.g. []).
+const isEmptyPath = (path) => path == null ||
+    (typeof path === 'object' && !!path[Symbol.iterator]().next().done);
+class Collection extends Node.NodeBase {
+    constructor(type, schema) {
+        super(type);
+        Object.defineProperty(this, 'schema', {
+            value: schema,
+            configurable: true,
+            enumerable: false,
+            writable: true
+        });
+    }
+    /**
+     * Create a copy of this collection.
+     *
+     * @param schema - If defined, overwrites the original's schema
+     */
+    clone(schema) {
+        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
+        if (schema)
+            copy.schema = schema;
+        copy.items = copy.items.map(it => identity.isNode(it) || identity.isPair(it) ? it.clone(schema) : it);
+        if (this.range)
+            copy.range = this.range.slice();
+        return copy;
+    }
+    /**
+     * Adds a value to the collection. For `!!map` and `!!omap` the value must
+     * be a Pair instance or a `{ key, value }` object, which may not have a key
+     * that already exists in the map.
+     */
+    addIn(path, value) {
+        if (isEmptyPath(path))
+            this.add(value);
+        else {
+            const [key, ...rest] = path;
+            const node = this.get(key, true);
+            if (identity.isCollection(node))
+                node.addIn(rest, value);
+            else if (node === undefined && this.schema)
+                this.set(key, collectionFromPath(this.schema, rest, value));
+            else
+                throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+        }
+    }
+    /**
+     * Removes a value from the collection.
+     * @returns `true` if the item was found and removed.
+     */
+    deleteIn(path) {
+        const [key, ...rest] = path;
+        if (rest.length === 0)
+            return this.delete(key);
+        const node = this.get(key, true);
+        if (identity.isCollection(node))
+            return node.deleteIn(rest);
+        else
+            throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+    }
+    /**
+     * Returns item at `key`, or `undefined` if not found. By default unwraps
+     * scalar values from their surrounding node; to disable set `keepScalar` to
+     * `true` (collections are always returned intact).
+     */
+    getIn(path, keepScalar) {
+        const [key, ...rest] = path;
+        const node = this.get(key, true);
+        if (rest.length === 0)
+            return !keepScalar && identity.isScalar(node) ? node.value : node;
+        else
+            return identity.isCollection(node) ? node.getIn(rest, keepScalar) : undefined;
+    }
+    hasAllNullValues(allowScalar) {
+        return this.items.every(node => {
+            if (!identity.isPair(node))
+                return false;
+            const n = node.value;
+            return (n == null ||
+                (allowScalar &&
+                    identity.isScalar(n) &&
+                    n.value == null &&
+                    !n.commentBefore &&
+                    !n.comment &&
+                    !n.tag));
+        });
+    }
+    /**
+     * Checks if the collection includes a value with the key `key`.
+     */
+    hasIn(path) {
+        const [key, ...rest] = path;
+        if (rest.length === 0)
+            return this.has(key);
+        const node = this.get(key, true);
+        return identity.isCollection(node) ? node.hasIn(rest) : false;
+    }
+    /**
+     * Sets a value in this collection. For `!!set`, `value` needs to be a
+     * boolean to add/remove the item from the set.
+     */
+    setIn(path, value) {
+        const [key, ...rest] = path;
+        if (rest.length === 0) {
+            this.set(key, value);
+        }
+        else {
+            const node = this.get(key, true);
+            if (identity.isCollection(node))
+                node.setIn(rest, value);
+            else if (node === undefined && this.schema)
+                this.set(key, collectionFromPath(this.schema, rest, value));
+            else
+                throw new Error(`Expected YAML collection at ${key}. Remaining path: ${rest}`);
+        }
+    }
+}
+
+exports.Collection = Collection;
+exports.collectionFromPath = collectionFromPath;
+exports.isEmptyPath = isEmptyPath;
+
+
+/***/ }),
+
+/***/ 6673:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var applyReviver = __nccwpck_require__(3661);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
+
+class NodeBase {
+    constructor(type) {
+        Object.defineProperty(this, identity.NODE_TYPE, { value: type });
+    }
+    /** Create a copy of this node.  */
+    clone() {
+        const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
+        if (this.range)
+            copy.range = this.range.slice();
+        return copy;
+    }
+    /** A plain JavaScript representation of this node. */
+    toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
+        if (!identity.isDocument(doc))
+            throw new TypeError('A document argument is required');
+        const ctx = {
+            anchors: new Map(),
+            doc,
+            keep: true,
+            mapAsMap: mapAsMap === true,
+            mapKeyWarned: false,
+            maxAliasCount: typeof maxAliasCount === 'number' ? maxAliasCount : 100
+        };
+        const res = toJS.toJS(this, '', ctx);
+        if (typeof onAnchor === 'function')
+            for (const { count, res } of ctx.anchors.values())
+                onAnchor(res, count);
+        return typeof reviver === 'function'
+            ? applyReviver.applyReviver(reviver, { '': res }, '', res)
+            : res;
+    }
+}
+
+exports.NodeBase = NodeBase;
+
+
+/***/ }),
+
+/***/ 7165:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var createNode = __nccwpck_require__(2404);
+var stringifyPair = __nccwpck_require__(9748);
+var addPairToJSMap = __nccwpck_require__(7104);
+var identity = __nccwpck_require__(1127);
+
+function createPair(key, value, ctx) {
+    const k = createNode.createNode(key, undefined, ctx);
+    const v = createNode.createNode(value, undefined, ctx);
+    return new Pair(k, v);
+}
+class Pair {
+    constructor(key, value = null) {
+        Object.defineProperty(this, identity.NODE_TYPE, { value: identity.PAIR });
+        this.key = key;
+        this.value = value;
+    }
+    clone(schema) {
+        let { key, value } = this;
+        if (identity.isNode(key))
+            key = key.clone(schema);
+        if (identity.isNode(value))
+            value = value.clone(schema);
+        return new Pair(key, value);
+    }
+    toJSON(_, ctx) {
+        const pair = ctx?.mapAsMap ? new Map() : {};
+        return addPairToJSMap.addPairToJSMap(ctx, pair, this);
+    }
+    toString(ctx, onComment, onChompKeep) {
+        return ctx?.doc
+            ? stringifyPair.stringifyPair(this, ctx, onComment, onChompKeep)
+            : JSON.stringify(this);
+    }
+}
+
+exports.Pair = Pair;
+exports.createPair = createPair;
+
+
+/***/ }),
+
+/***/ 3301:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(4043);
+
+const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
+class Scalar extends Node.NodeBase {
+    constructor(value) {
+        super(identity.SCALAR);
+        this.value = value;
+    }
+    toJSON(arg, ctx) {
+        return ctx?.keep ? this.value : toJS.toJS(this.value, arg, ctx);
+    }
+    toString() {
+        return String(this.value);
+    }
+}
+Scalar.BLOCK_FOLDED = 'BLOCK_FOLDED';
+Scalar.BLOCK_LITERAL = 'BLOCK_LITERAL';
+Scalar.PLAIN = 'PLAIN';
+Scalar.QUOTE_DOUBLE = 'QUOTE_DOUBLE';
+Scalar.QUOTE_SINGLE = 'QUOTE_SINGLE';
+
+exports.Scalar = Scalar;
+exports.isScalarValue = isScalarValue;
+
+
+/***/ }),
+
+/***/ 4454:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var stringifyCollection = __nccwpck_require__(1212);
+var addPairToJSMap = __nccwpck_require__(7104);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+
+function findPair(items, key) {
+    const k = identity.isScalar(key) ? key.value : key;
+    for (const it of items) {
+        if (identity.isPair(it)) {
+            if (it.key === key || it.key === k)
+                return it;
+            if (identity.isScalar(it.key) && it.key.value === k)
+                return it;
+        }
+    }
+    return undefined;
+}
+class YAMLMap extends Collection.Collection {
+    static get tagName() {
+        return 'tag:yaml.org,2002:map';
+    }
+    constructor(schema) {
+        super(identity.MAP, schema);
+        this.items = [];
+    }
+    /**
+     * A generic collection parsing method that can be extended
+     * to other node classes that inherit from YAMLMap
+     */
+    static from(schema, obj, ctx) {
+        const { keepUndefined, replacer } = ctx;
+        const map = new this(schema);
+        const add = (key, value) => {
+            if (typeof replacer === 'function')
+                value = replacer.call(obj, key, value);
+            else if (Array.isArray(replacer) && !replacer.includes(key))
+                return;
+            if (value !== undefined || keepUndefined)
+                map.items.push(Pair.createPair(key, value, ctx));
+        };
+        if (obj instanceof Map) {
+            for (const [key, value] of obj)
+                add(key, value);
+        }
+        else if (obj && typeof obj === 'object') {
+            for (const key of Object.keys(obj))
+                add(key, obj[key]);
+        }
+        if (typeof schema.sortMapEntries === 'function') {
+            map.items.sort(schema.sortMapEntries);
+        }
+        return map;
+    }
+    /**
+     * Adds a value to the collection.
+     *
+     * @param overwrite - If not set `true`, using a key that is already in the
+     *   collection will throw. Otherwise, overwrites the previous value.
+     */
+    add(pair, overwrite) {
+        let _pair;
+        if (identity.isPair(pair))
+            _pair = pair;
+        else if (!pair || typeof pair !== 'object' || !('key' in pair)) {
+            // In TypeScript, this never happens.
+            _pair = new Pair.Pair(pair, pair?.value);
+        }
+        else
+            _pair = new Pair.Pair(pair.key, pair.value);
+        const prev = findPair(this.items, _pair.key);
+        const sortEntries = this.schema?.sortMapEntries;
+        if (prev) {
+            if (!overwrite)
+                throw new Error(`Key ${_pair.key} already set`);
+            // For scalars, keep the old node & its comments and anchors
+            if (identity.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
+                prev.value.value = _pair.value;
+            else
+                prev.value = _pair.value;
+        }
+        else if (sortEntries) {
+            const i = this.items.findIndex(item => sortEntries(_pair, item) < 0);
+            if (i === -1)
+                this.items.push(_pair);
+            else
+                this.items.splice(i, 0, _pair);
+        }
+        else {
+            this.items.push(_pair);
+        }
+    }
+    delete(key) {
+        const it = findPair(this.items, key);
+        if (!it)
+            return false;
+        const del = this.items.splice(this.items.indexOf(it), 1);
+        return del.length > 0;
+    }
+    get(key, keepScalar) {
+        const it = findPair(this.items, key);
+        const node = it?.value;
+        return (!keepScalar && identity.isScalar(node) ? node.value : node) ?? undefined;
+    }
+    has(key) {
+        return !!findPair(this.items, key);
+    }
+    set(key, value) {
+        this.add(new Pair.Pair(key, value), true);
+    }
+    /**
+     * @param ctx - Conversion context, originally set in Document#toJS()
+     * @param {Class} Type - If set, forces the returned collection type
+     * @returns Instance of Type, Map, or Object
+     */
+    toJSON(_, ctx, Type) {
+        const map = Type ? new Type() : ctx?.mapAsMap ? new Map() : {};
+        if (ctx?.onCreate)
+            ctx.onCreate(map);
+        for (const item of this.items)
+            addPairToJSMap.addPairToJSMap(ctx, map, item);
+        return map;
+    }
+    toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+            return JSON.stringify(this);
+        for (const item of this.items) {
+            if (!identity.isPair(item))
+                throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
+        }
+        if (!ctx.allNullValues && this.hasAllNullValues(false))
+            ctx = Object.assign({}, ctx, { allNullValues: true });
+        return stringifyCollection.stringifyCollection(this, ctx, {
+            blockItemPrefix: '',
+            flowChars: { start: '{', end: '}' },
+            itemIndent: ctx.indent || '',
+            onChompKeep,
+            onComment
+        });
+    }
+}
+
+exports.YAMLMap = YAMLMap;
+exports.findPair = findPair;
+
+
+/***/ }),
+
+/***/ 2223:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var createNode = __nccwpck_require__(2404);
+var stringifyCollection = __nccwpck_require__(1212);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var toJS = __nccwpck_require__(4043);
+
+class YAMLSeq extends Collection.Collection {
+    static get tagName() {
+        return 'tag:yaml.org,2002:seq';
+    }
+    constructor(schema) {
+        super(identity.SEQ, schema);
+        this.items = [];
+    }
+    add(value) {
+        this.items.push(value);
+    }
+    /**
+     * Removes a value from the collection.
+     *
+     * `key` must contain a representation of an integer for this to succeed.
+     * It may be wrapped in a `Scalar`.
+     *
+     * @returns `true` if the item was found and removed.
+     */
+    delete(key) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== 'number')
+            return false;
+        const del = this.items.splice(idx, 1);
+        return del.length > 0;
+    }
+    get(key, keepScalar) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== 'number')
+            return undefined;
+        const it = this.items[idx];
+        return !keepScalar && identity.isScalar(it) ? it.value : it;
+    }
+    /**
+     * Checks if the collection includes a value with the key `key`.
+     *
+     * `key` must contain a representation of an integer for this to succeed.
+     * It may be wrapped in a `Scalar`.
+     */
+    has(key) {
+        const idx = asItemIndex(key);
+        return typeof idx === 'number' && idx < this.items.length;
+    }
+    /**
+     * Sets a value in this collection. For `!!set`, `value` needs to be a
+     * boolean to add/remove the item from the set.
+     *
+     * If `key` does not contain a representation of an integer, this will throw.
+     * It may be wrapped in a `Scalar`.
+     */
+    set(key, value) {
+        const idx = asItemIndex(key);
+        if (typeof idx !== 'number')
+            throw new Error(`Expected a valid index, not ${key}.`);
+        const prev = this.items[idx];
+        if (identity.isScalar(prev) && Scalar.isScalarValue(value))
+            prev.value = value;
+        else
+            this.items[idx] = value;
+    }
+    toJSON(_, ctx) {
+        const seq = [];
+        if (ctx?.onCreate)
+            ctx.onCreate(seq);
+        let i = 0;
+        for (const item of this.items)
+            seq.push(toJS.toJS(item, String(i++), ctx));
+        return seq;
+    }
+    toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+            return JSON.stringify(this);
+        return stringifyCollection.stringifyCollection(this, ctx, {
+            blockItemPrefix: '- ',
+            flowChars: { start: '[', end: ']' },
+            itemIndent: (ctx.indent || '') + '  ',
+            onChompKeep,
+            onComment
+        });
+    }
+    static from(schema, obj, ctx) {
+        const { replacer } = ctx;
+        const seq = new this(schema);
+        if (obj && Symbol.iterator in Object(obj)) {
+            let i = 0;
+            for (let it of obj) {
+                if (typeof replacer === 'function') {
+                    const key = obj instanceof Set ? it : String(i++);
+                    it = replacer.call(obj, key, it);
+                }
+                seq.items.push(createNode.createNode(it, undefined, ctx));
+            }
+        }
+        return seq;
+    }
+}
+function asItemIndex(key) {
+    let idx = identity.isScalar(key) ? key.value : key;
+    if (idx && typeof idx === 'string')
+        idx = Number(idx);
+    return typeof idx === 'number' && Number.isInteger(idx) && idx >= 0
+        ? idx
+        : null;
+}
+
+exports.YAMLSeq = YAMLSeq;
+
+
+/***/ }),
+
+/***/ 7104:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var log = __nccwpck_require__(7249);
+var merge = __nccwpck_require__(452);
+var stringify = __nccwpck_require__(2148);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
+
+function addPairToJSMap(ctx, map, { key, value }) {
+    if (identity.isNode(key) && key.addToJSMap)
+        key.addToJSMap(ctx, map, value);
+    // TODO: Should drop this special case for bare << handling
+    else if (merge.isMergeKey(ctx, key))
+        merge.addMergeToJSMap(ctx, map, value);
+    else {
+        const jsKey = toJS.toJS(key, '', ctx);
+        if (map instanceof Map) {
+            map.set(jsKey, toJS.toJS(value, jsKey, ctx));
+        }
+        else if (map instanceof Set) {
+            map.add(jsKey);
+        }
+        else {
+            const stringKey = stringifyKey(key, jsKey, ctx);
+            const jsValue = toJS.toJS(value, stringKey, ctx);
+            if (stringKey in map)
+                Object.defineProperty(map, stringKey, {
+                    value: jsValue,
+                    writable: true,
+                    enumerable: true,
+                    configurable: true
+                });
+            else
+                map[stringKey] = jsValue;
+        }
+    }
+    return map;
+}
+function stringifyKey(key, jsKey, ctx) {
+    if (jsKey === null)
+        return '';
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
+    if (typeof jsKey !== 'object')
+        return String(jsKey);
+    if (identity.isNode(key) && ctx?.doc) {
+        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        strCtx.anchors = new Set();
+        for (const node of ctx.anchors.keys())
+            strCtx.anchors.add(node.anchor);
+        strCtx.inFlow = true;
+        strCtx.inStringifyKey = true;
+        const strKey = key.toString(strCtx);
+        if (!ctx.mapKeyWarned) {
+            let jsonStr = JSON.stringify(strKey);
+            if (jsonStr.length > 40)
+                jsonStr = jsonStr.substring(0, 36) + '..."';
+            log.warn(ctx.doc.options.logLevel, `Keys with collection values will be stringified due to JS Object restrictions: ${jsonStr}. Set mapAsMap: true to use object keys.`);
+            ctx.mapKeyWarned = true;
+        }
+        return strKey;
+    }
+    return JSON.stringify(jsKey);
+}
+
+exports.addPairToJSMap = addPairToJSMap;
+
+
+/***/ }),
+
+/***/ 1127:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+const ALIAS = Symbol.for('yaml.alias');
+const DOC = Symbol.for('yaml.document');
+const MAP = Symbol.for('yaml.map');
+const PAIR = Symbol.for('yaml.pair');
+const SCALAR = Symbol.for('yaml.scalar');
+const SEQ = Symbol.for('yaml.seq');
+const NODE_TYPE = Symbol.for('yaml.node.type');
+const isAlias = (node) => !!node && typeof node === 'object' && node[NODE_TYPE] === ALIAS;
+const isDocument = (node) => !!node && typeof node === 'object' && node[NODE_TYPE] === DOC;
+const isMap = (node) => !!node && typeof node === 'object' && node[NODE_TYPE] === MAP;
+const isPair = (node) => !!node && typeof node === 'object' && node[NODE_TYPE] === PAIR;
+const isScalar = (node) => !!node && typeof node === 'object' && node[NODE_TYPE] === SCALAR;
+const isSeq = (node) => !!node && typeof node === 'object' && node[NODE_TYPE] === SEQ;
+function isCollection(node) {
+    if (node && typeof node === 'object')
+        switch (node[NODE_TYPE]) {
+            case MAP:
+            case SEQ:
+                return true;
+        }
+    return false;
+}
+function isNode(node) {
+    if (node && typeof node === 'object')
+        switch (node[NODE_TYPE]) {
+            case ALIAS:
+            case MAP:
+            case SCALAR:
+            case SEQ:
+                return true;
+        }
+    return false;
+}
+const hasAnchor = (node) => (isScalar(node) || isCollection(node)) && !!node.anchor;
+
+exports.ALIAS = ALIAS;
+exports.DOC = DOC;
+exports.MAP = MAP;
+exports.NODE_TYPE = NODE_TYPE;
+exports.PAIR = PAIR;
+exports.SCALAR = SCALAR;
+exports.SEQ = SEQ;
+exports.hasAnchor = hasAnchor;
+exports.isAlias = isAlias;
+exports.isCollection = isCollection;
+exports.isDocument = isDocument;
+exports.isMap = isMap;
+exports.isNode = isNode;
+exports.isPair = isPair;
+exports.isScalar = isScalar;
+exports.isSeq = isSeq;
+
+
+/***/ }),
+
+/***/ 4043:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+
+/**
+ * Recursively convert any node or its contents to native JavaScript
+ *
+ * @param value - The input value
+ * @param arg - If `value` defines a `toJSON()` method, use this
+ *   as its first argument
+ * @param ctx - Conversion context, originally set in Document#toJS(). If
+ *   `{ keep: true }` is not set, output should be suitable for JSON
+ *   stringification.
+ */
+function toJS(value, arg, ctx) {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
+    if (Array.isArray(value))
+        return value.map((v, i) => toJS(v, String(i), ctx));
+    if (value && typeof value.toJSON === 'function') {
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-call
+        if (!ctx || !identity.hasAnchor(value))
+            return value.toJSON(arg, ctx);
+        const data = { aliasCount: 0, count: 1, res: undefined };
+        ctx.anchors.set(value, data);
+        ctx.onCreate = res => {
+            data.res = res;
+            delete ctx.onCreate;
+        };
+        const res = value.toJSON(arg, ctx);
+        if (ctx.onCreate)
+            ctx.onCreate(res);
+        return res;
+    }
+    if (typeof value === 'bigint' && !ctx?.keep)
+        return Number(value);
+    return value;
+}
+
+exports.toJS = toJS;
+
+
+/***/ }),
+
+/***/ 110:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
+var errors = __nccwpck_require__(1464);
+var stringifyString = __nccwpck_require__(3069);
+
+function resolveAsScalar(token, strict = true, onError) {
+    if (token) {
+        const _onError = (pos, code, message) => {
+            const offset = typeof pos === 'number' ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
+            if (onError)
+                onError(offset, code, message);
+            else
+                throw new errors.YAMLParseError([offset, offset + 1], code, message);
+        };
+        switch (token.type) {
+            case 'scalar':
+            case 'single-quoted-scalar':
+            case 'double-quoted-scalar':
+                return resolveFlowScalar.resolveFlowScalar(token, strict, _onError);
+            case 'block-scalar':
+                return resolveBlockScalar.resolveBlockScalar({ options: { strict } }, token, _onError);
+        }
+    }
+    return null;
+}
+/**
+ * Create a new scalar token with `value`
+ *
+ * Values that represent an actual string but may be parsed as a different type should use a `type` other than `'PLAIN'`,
+ * as this function does not support any schema operations and won't check for such conflicts.
+ *
+ * @param value The string representation of the value, which will have its content properly indented.
+ * @param context.end Comments and whitespace after the end of the value, or after the block scalar header. If undefined, a newline will be added.
+ * @param context.implicitKey Being within an implicit key may affect the resolved type of the token's value.
+ * @param context.indent The indent level of the token.
+ * @param context.inFlow Is this scalar within a flow collection? This may affect the resolved type of the token's value.
+ * @param context.offset The offset position of the token.
+ * @param context.type The preferred type of the scalar token. If undefined, the previous type of the `token` will be used, defaulting to `'PLAIN'`.
+ */
+function createScalarToken(value, context) {
+    const { implicitKey = false, indent, inFlow = false, offset = -1, type = 'PLAIN' } = context;
+    const source = stringifyString.stringifyString({ type, value }, {
+        implicitKey,
+        indent: indent > 0 ? ' '.repeat(indent) : '',
+        inFlow,
+        options: { blockQuote: true, lineWidth: -1 }
+    });
+    const end = context.end ?? [
+        { type: 'newline', offset: -1, indent, source: '\n' }
+    ];
+    switch (source[0]) {
+        case '|':
+        case '>': {
+            const he = source.indexOf('\n');
+            const head = source.substring(0, he);
+            const body = source.substring(he + 1) + '\n';
+            const props = [
+                { type: 'block-scalar-header', offset, indent, source: head }
+            ];
+            if (!addEndtoBlockProps(props, end))
+                props.push({ type: 'newline', offset: -1, indent, source: '\n' });
+            return { type: 'block-scalar', offset, indent, props, source: body };
+        }
+        case '"':
+            return { type: 'double-quoted-scalar', offset, indent, source, end };
+        case "'":
+            return { type: 'single-quoted-scalar', offset, indent, source, end };
+        default:
+            return { type: 'scalar', offset, indent, source, end };
+    }
+}
+/**
+ * Set the value of `token` to the given string `value`, overwriting any previous contents and type that it may have.
+ *
+ * Best efforts are made to retain any comments previously associated with the `token`,
+ * though all contents within a collection's `items` will be overwritten.
+ *
+ * Values that represent an actual string but may be parsed as a different type should use a `type` other than `'PLAIN'`,
+ * as this function does not support any schema operations and won't check for such conflicts.
+ *
+ * @param token Any token. If it does not include an `indent` value, the value will be stringified as if it were an implicit key.
+ * @param value The string representation of the value, which will have its content properly indented.
+ * @param context.afterKey In most cases, values after a key should have an additional level of indentation.
+ * @param context.implicitKey Being within an implicit key may affect the resolved type of the token's value.
+ * @param context.inFlow Being within a flow collection may affect the resolved type of the token's value.
+ * @param context.type The preferred type of the scalar token. If undefined, the previous type of the `token` will be used, defaulting to `'PLAIN'`.
+ */
+function setScalarValue(token, value, context = {}) {
+    let { afterKey = false, implicitKey = false, inFlow = false, type } = context;
+    let indent = 'indent' in token ? token.indent : null;
+    if (afterKey && typeof indent === 'number')
+        indent += 2;
+    if (!type)
+        switch (token.type) {
+            case 'single-quoted-scalar':
+                type = 'QUOTE_SINGLE';
+                break;
+            case 'double-quoted-scalar':
+                type = 'QUOTE_DOUBLE';
+                break;
+            case 'block-scalar': {
+                const header = token.props[0];
+                if (header.type !== 'block-scalar-header')
+                    throw new Error('Invalid block scalar header');
+                type = header.source[0] === '>' ? 'BLOCK_FOLDED' : 'BLOCK_LITERAL';
+                break;
+            }
+            default:
+                type = 'PLAIN';
+        }
+    const source = stringifyString.stringifyString({ type, value }, {
+        implicitKey: implicitKey || indent === null,
+        indent: indent !== null && indent > 0 ? ' '.repeat(indent) : '',
+        inFlow,
+        options: { blockQuote: true, lineWidth: -1 }
+    });
+    switch (source[0]) {
+        case '|':
+        case '>':
+            setBlockScalarValue(token, source);
+            break;
+        case '"':
+            setFlowScalarValue(token, source, 'double-quoted-scalar');
+            break;
+        case "'":
+            setFlowScalarValue(token, source, 'single-quoted-scalar');
+            break;
+        default:
+            setFlowScalarValue(token, source, 'scalar');
+    }
+}
+function setBlockScalarValue(token, source) {
+    const he = source.indexOf('\n');
+    const head = source.substring(0, he);
+    const body = source.substring(he + 1) + '\n';
+    if (token.type === 'block-scalar') {
+        const header = token.props[0];
+        if (header.type !== 'block-scalar-header')
+            throw new Error('Invalid block scalar header');
+        header.source = head;
+        token.source = body;
+    }
+    else {
+        const { offset } = token;
+        const indent = 'indent' in token ? token.indent : -1;
+        const props = [
+            { type: 'block-scalar-header', offset, indent, source: head }
+        ];
+        if (!addEndtoBlockProps(props, 'end' in token ? token.end : undefined))
+            props.push({ type: 'newline', offset: -1, indent, source: '\n' });
+        for (const key of Object.keys(token))
+            if (key !== 'type' && key !== 'offset')
+                delete token[key];
+        Object.assign(token, { type: 'block-scalar', indent, props, source: body });
+    }
+}
+/** @returns `true` if last token is a newline */
+function addEndtoBlockProps(props, end) {
+    if (end)
+        for (const st of end)
+            switch (st.type) {
+                case 'space':
+                case 'comment':
+                    props.push(st);
+                    break;
+                case 'newline':
+                    props.push(st);
+                    return true;
+            }
+    return false;
+}
+function setFlowScalarValue(token, source, type) {
+    switch (token.type) {
+        case 'scalar':
+        case 'double-quoted-scalar':
+        case 'single-quoted-scalar':
+            token.type = type;
+            token.source = source;
+            break;
+        case 'block-scalar': {
+            const end = token.props.slice(1);
+            let oa = source.length;
+            if (token.props[0].type === 'block-scalar-header')
+                oa -= token.props[0].source.length;
+            for (const tok of end)
+                tok.offset += oa;
+            delete token.props;
+            Object.assign(token, { type, source, end });
+            break;
+        }
+        case 'block-map':
+        case 'block-seq': {
+            const offset = token.offset + source.length;
+            const nl = { type: 'newline', offset, indent: token.indent, source: '\n' };
+            delete token.items;
+            Object.assign(token, { type, source, end: [nl] });
+            break;
+        }
+        default: {
+            const indent = 'indent' in token ? token.indent : -1;
+            const end = 'end' in token && Array.isArray(token.end)
+                ? token.end.filter(st => st.type === 'space' ||
+                    st.type === 'comment' ||
+                    st.type === 'newline')
+                : [];
+            for (const key of Object.keys(token))
+                if (key !== 'type' && key !== 'offset')
+                    delete token[key];
+            Object.assign(token, { type, indent, source, end });
+        }
+    }
+}
+
+exports.createScalarToken = createScalarToken;
+exports.resolveAsScalar = resolveAsScalar;
+exports.setScalarValue = setScalarValue;
+
+
+/***/ }),
+
+/***/ 1733:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+/**
+ * Stringify a CST document, token, or collection item
+ *
+ * Fair warning: This applies no validation whatsoever, and
+ * simply concatenates the sources in their logical order.
+ */
+const stringify = (cst) => 'type' in cst ? stringifyToken(cst) : stringifyItem(cst);
+function stringifyToken(token) {
+    switch (token.type) {
+        case 'block-scalar': {
+            let res = '';
+            for (const tok of token.props)
+                res += stringifyToken(tok);
+            return res + token.source;
+        }
+        case 'block-map':
+        case 'block-seq': {
+            let res = '';
+            for (const item of token.items)
+                res += stringifyItem(item);
+            return res;
+        }
+        case 'flow-collection': {
+            let res = token.start.source;
+            for (const item of token.items)
+                res += stringifyItem(item);
+            for (const st of token.end)
+                res += st.source;
+            return res;
+        }
+        case 'document': {
+            let res = stringifyItem(token);
+            if (token.end)
+                for (const st of token.end)
+                    res += st.source;
+            return res;
+        }
+        default: {
+            let res = token.source;
+            if ('end' in token && token.end)
+                for (const st of token.end)
+                    res += st.source;
+            return res;
+        }
+    }
+}
+function stringifyItem({ start, key, sep, value }) {
+    let res = '';
+    for (const st of start)
+        res += st.source;
+    if (key)
+        res += stringifyToken(key);
+    if (sep)
+        for (const st of sep)
+            res += st.source;
+    if (value)
+        res += stringifyToken(value);
+    return res;
+}
+
+exports.stringify = stringify;
+
+
+/***/ }),
+
+/***/ 7715:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+const BREAK = Symbol('break visit');
+const SKIP = Symbol('skip children');
+const REMOVE = Symbol('remove item');
+/**
+ * Apply a visitor to a CST document or item.
+ *
+ * Walks through the tree (depth-first) starting from the root, calling a
+ * `visitor` function with two arguments when entering each item:
+ *   - `item`: The current item, which included the following members:
+ *     - `start: SourceToken[]` – Source tokens before the key or value,
+ *       possibly including its anchor or tag.
+ *     - `key?: Token | null` – Set for pair values. May then be `null`, if
+ *       the key before the `:` separator is empty.
+ *     - `sep?: SourceToken[]` – Source tokens between the key and the value,
+ *       which should include the `:` map value indicator if `value` is set.
+ *     - `value?: Token` – The value of a sequence item, or of a map pair.
+ *   - `path`: The steps from the root to the current node, as an array of
+ *     `['key' | 'value', number]` tuples.
+ *
+ * The return value of the visitor may be used to control the traversal:
+ *   - `undefined` (default): Do nothing and continue
+ *   - `visit.SKIP`: Do not visit the children of this token, continue with
+ *      next sibling
+ *   - `visit.BREAK`: Terminate traversal completely
+ *   - `visit.REMOVE`: Remove the current item, then continue with the next one
+ *   - `number`: Set the index of the next step. This is useful especially if
+ *     the index of the current token has changed.
+ *   - `function`: Define the next visitor for this item. After the original
+ *     visitor is called on item entry, next visitors are called after handling
+ *     a non-empty `key` and when exiting the item.
+ */
+function visit(cst, visitor) {
+    if ('type' in cst && cst.type === 'document')
+        cst = { start: cst.start, value: cst.value };
+    _visit(Object.freeze([]), cst, visitor);
+}
+// Without the `as symbol` casts, TS declares these in the `visit`
+// namespace using `var`, but then complains about that because
+// `unique symbol` must be `const`.
+/** Terminate visit traversal completely */
+visit.BREAK = BREAK;
+/** Do not visit the children of the current item */
+visit.SKIP = SKIP;
+/** Remove the current item */
+visit.REMOVE = REMOVE;
+/** Find the item at `path` from `cst` as the root */
+visit.itemAtPath = (cst, path) => {
+    let item = cst;
+    for (const [field, index] of path) {
+        const tok = item?.[field];
+        if (tok && 'items' in tok) {
+            item = tok.items[index];
+        }
+        else
+            return undefined;
+    }
+    return item;
+};
+/**
+ * Get the immediate parent collection of the item at `path` from `cst` as the root.
+ *
+ * Throws an error if the collection is not found, which should never happen if the item itself exists.
+ */
+visit.parentCollection = (cst, path) => {
+    const parent = visit.itemAtPath(cst, path.slice(0, -1));
+    const field = path[path.length - 1][0];
+    const coll = parent?.[field];
+    if (coll && 'items' in coll)
+        return coll;
+    throw new Error('Parent collection not found');
+};
+function _visit(path, item, visitor) {
+    let ctrl = visitor(item, path);
+    if (typeof ctrl === 'symbol')
+        return ctrl;
+    for (const field of ['key', 'value']) {
+        const token = item[field];
+        if (token && 'items' in token) {
+            for (let i = 0; i < token.items.length; ++i) {
+                const ci = _visit(Object.freeze(path.concat([[field, i]])), token.items[i], visitor);
+                if (typeof ci === 'number')
+                    i = ci - 1;
+                else if (ci === BREAK)
+                    return BREAK;
+                else if (ci === REMOVE) {
+                    token.items.splice(i, 1);
+                    i -= 1;
+                }
+            }
+            if (typeof ctrl === 'function' && field === 'key')
+                ctrl = ctrl(item, path);
+        }
+    }
+    return typeof ctrl === 'function' ? ctrl(item, path) : ctrl;
+}
+
+exports.visit = visit;
+
+
+/***/ }),
+
+/***/ 3461:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var cstScalar = __nccwpck_require__(110);
+var cstStringify = __nccwpck_require__(1733);
+var cstVisit = __nccwpck_require__(7715);
+
+/** The byte order mark */
+const BOM = '\u{FEFF}';
+/** Start of doc-mode */
+const DOCUMENT = '\x02'; // C0: Start of Text
+/** Unexpected end of flow-mode */
+const FLOW_END = '\x18'; // C0: Cancel
+/** Next token is a scalar value */
+const SCALAR = '\x1f'; // C0: Unit Separator
+/** @returns `true` if `token` is a flow or block collection */
+const isCollection = (token) => !!token && 'items' in token;
+/** @returns `true` if `token` is a flow or block scalar; not an alias */
+const isScalar = (token) => !!token &&
+    (token.type === 'scalar' ||
+        token.type === 'single-quoted-scalar' ||
+        token.type === 'double-quoted-scalar' ||
+        token.type === 'block-scalar');
+/* istanbul ignore next */
+/** Get a printable representation of a lexer token */
+function prettyToken(token) {
+    switch (token) {
+        case BOM:
+            return '<BOM>';
+        case DOCUMENT:
+            return '<DOC>';
+        case FLOW_END:
+            return '<FLOW_END>';
+        case SCALAR:
+            return '<SCALAR>';
+        default:
+            return JSON.stringify(token);
+    }
+}
+/** Identify the type of a lexer token. May return `null` for unknown tokens. */
+function tokenType(source) {
+    switch (source) {
+        case BOM:
+            return 'byte-order-mark';
+        case DOCUMENT:
+            return 'doc-mode';
+        case FLOW_END:
+            return 'flow-error-end';
+        case SCALAR:
+            return 'scalar';
+        case '---':
+            return 'doc-start';
+        case '...':
+            return 'doc-end';
+        case '':
+        case '\n':
+        case '\r\n':
+            return 'newline';
+        case '-':
+            return 'seq-item-ind';
+        case '?':
+            return 'explicit-key-ind';
+        case ':':
+            return 'map-value-ind';
+        case '{':
+            return 'flow-map-start';
+        case '}':
+            return 'flow-map-end';
+        case '[':
+            return 'flow-seq-start';
+        case ']':
+            return 'flow-seq-end';
+        case ',':
+            return 'comma';
+    }
+    switch (source[0]) {
+        case ' ':
+        case '\t':
+            return 'space';
+        case '#':
+            return 'comment';
+        case '%':
+            return 'directive-line';
+        case '*':
+            return 'alias';
+        case '&':
+            return 'anchor';
+        case '!':
+            return 'tag';
+        case "'":
+            return 'single-quoted-scalar';
+        case '"':
+            return 'double-quoted-scalar';
+        case '|':
+        case '>':
+            return 'block-scalar-header';
+    }
+    return null;
+}
+
+exports.createScalarToken = cstScalar.createScalarToken;
+exports.resolveAsScalar = cstScalar.resolveAsScalar;
+exports.setScalarValue = cstScalar.setScalarValue;
+exports.stringify = cstStringify.stringify;
+exports.visit = cstVisit.visit;
+exports.BOM = BOM;
+exports.DOCUMENT = DOCUMENT;
+exports.FLOW_END = FLOW_END;
+exports.SCALAR = SCALAR;
+exports.isCollection = isCollection;
+exports.isScalar = isScalar;
+exports.prettyToken = prettyToken;
+exports.tokenType = tokenType;
+
+
+/***/ }),
+
+/***/ 361:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var cst = __nccwpck_require__(3461);
+
+/*
+START -> stream
+
+stream
+  directive -> line-end -> stream
+  indent + line-end -> stream
+  [else] -> line-start
+
+line-end
+  comment -> line-end
+  newline -> .
+  input-end -> END
+
+line-start
+  doc-start -> doc
+  doc-end -> stream
+  [else] -> indent -> block-start
+
+block-start
+  seq-item-start -> block-start
+  explicit-key-start -> block-start
+  map-value-start -> block-start
+  [else] -> doc
+
+doc
+  line-end -> line-start
+  spaces -> doc
+  anchor -> doc
+  tag -> doc
+  flow-start -> flow -> doc
+  flow-end -> error -> doc
+  seq-item-start -> error -> doc
+  explicit-key-start -> error -> doc
+  map-value-start -> doc
+  alias -> doc
+  quote-start -> quoted-scalar -> doc
+  block-scalar-header -> line-end -> block-scalar(min) -> line-start
+  [else] -> plain-scalar(false, min) -> doc
+
+flow
+  line-end -> flow
+  spaces -> flow
+  anchor -> flow
+  tag -> flow
+  flow-start -> flow -> flow
+  flow-end -> .
+  seq-item-start -> error -> flow
+  explicit-key-start -> flow
+  map-value-start -> flow
+  alias -> flow
+  quote-start -> quoted-scalar -> flow
+  comma -> flow
+  [else] -> plain-scalar(true, 0) -> flow
+
+quoted-scalar
+  quote-end -> .
+  [else] -> quoted-scalar
+
+block-scalar(min)
+  newline + peek(indent < min) -> .
+  [else] -> block-scalar(min)
+
+plain-scalar(is-flow, min)
+  scalar-end(is-flow) -> .
+  peek(newline + (indent < min)) -> .
+  [else] -> plain-scalar(min)
+*/
+function isEmpty(ch) {
+    switch (ch) {
+        case undefined:
+        case ' ':
+        case '\n':
+        case '\r':
+        case '\t':
+            return true;
+        default:
+            return false;
+    }
+}
+const hexDigits = new Set('0123456789ABCDEFabcdef');
+const tagChars = new Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-#;/?:@&=+$_.!~*'()");
+const flowIndicatorChars = new Set(',[]{}');
+const invalidAnchorChars = new Set(' ,[]{}\n\r\t');
+const isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
+/**
+ * Splits an input string into lexical tokens, i.e. smaller strings that are
+ * easily identifiable by `tokens.tokenType()`.
+ *
+ * Lexing starts always in a "stream" context. Incomplete input may be buffered
+ * until a complete token can be emitted.
+ *
+ * In addition to slices of the original input, the following control characters
+ * may also be emitted:
+ *
+ * - `\x02` (Start of Text): A document starts with the next token
+ * - `\x18` (Cancel): Unexpected end of flow-mode (indicates an error)
+ * - `\x1f` (Unit Separator): Next token is a scalar value
+ * - `\u{FEFF}` (Byte order mark): Emitted separately outside documents
+ */
+class Lexer {
+    constructor() {
+        /**
+         * Flag indicating whether the end of the current buffer marks the end of
+         * all input
+         */
+        this.atEnd = false;
+        /**
+         * Explicit indent set in block scalar header, as an offset from the current
+         * minimum indent, so e.g. set to 1 from a header `|2+`. Set to -1 if not
+         * explicitly set.
+         */
+        this.blockScalarIndent = -1;
+        /**
+         * Block scalars that include a + (keep) chomping indicator in their header
+         * include trailing empty lines, which are otherwise excluded from the
+         * scalar's contents.
+         */
+        this.blockScalarKeep = false;
+        /** Current input */
+        this.buffer = '';
+        /**
+         * Flag noting whether the map value indicator : can immediately follow this
+         * node within a flow context.
+         */
+        this.flowKey = false;
+        /** Count of surrounding flow collection levels. */
+        this.flowLevel = 0;
+        /**
+         * Minimum level of indentation required for next lines to be parsed as a
+         * part of the current scalar value.
+         */
+        this.indentNext = 0;
+        /** Indentation level of the current line. */
+        this.indentValue = 0;
+        /** Position of the next \n character. */
+        this.lineEndPos = null;
+        /** Stores the state of the lexer if reaching the end of incpomplete input */
+        this.next = null;
+        /** A pointer to `buffer`; the current position of the lexer. */
+        this.pos = 0;
+    }
+    /**
+     * Generate YAML tokens from the `source` string. If `incomplete`,
+     * a part of the last line may be left as a buffer for the next call.
+     *
+     * @returns A generator of lexical tokens
+     */
+    *lex(source, incomplete = false) {
+        if (source) {
+            if (typeof source !== 'string')
+                throw TypeError('source is not a string');
+            this.buffer = this.buffer ? this.buffer + source : source;
+            this.lineEndPos = null;
+        }
+        this.atEnd = !incomplete;
+        let next = this.next ?? 'stream';
+        while (next && (incomplete || this.hasChars(1)))
+            next = yield* this.parseNext(next);
+    }
+    atLineEnd() {
+        let i = this.pos;
+        let ch = this.buffer[i];
+        while (ch === ' ' || ch === '\t')
+            ch = this.buffer[++i];
+        if (!ch || ch === '#' || ch === '\n')
+            return true;
+        if (ch === '\r')
+            return this.buffer[i + 1] === '\n';
+        return false;
+    }
+    charAt(n) {
+        return this.buffer[this.pos + n];
+    }
+    continueScalar(offset) {
+        let ch = this.buffer[offset];
+        if (this.indentNext > 0) {
+            let indent = 0;
+            while (ch === ' ')
+                ch = this.buffer[++indent + offset];
+            if (ch === '\r') {
+                const next = this.buffer[indent + offset + 1];
+                if (next === '\n' || (!next && !this.atEnd))
+                    return offset + indent + 1;
+            }
+            return ch === '\n' || indent >= this.indentNext || (!ch && !this.atEnd)
+                ? offset + indent
+                : -1;
+        }
+        if (ch === '-' || ch === '.') {
+            const dt = this.buffer.substr(offset, 3);
+            if ((dt === '---' || dt === '...') && isEmpty(this.buffer[offset + 3]))
+                return -1;
+        }
+        return offset;
+    }
+    getLine() {
+        let end = this.lineEndPos;
+        if (typeof end !== 'number' || (end !== -1 && end < this.pos)) {
+            end = this.buffer.indexOf('\n', this.pos);
+            this.lineEndPos = end;
+        }
+        if (end === -1)
+            return this.atEnd ? this.buffer.substring(this.pos) : null;
+        if (this.buffer[end - 1] === '\r')
+            end -= 1;
+        return this.buffer.substring(this.pos, end);
+    }
+    hasChars(n) {
+        return this.pos + n <= this.buffer.length;
+    }
+    setNext(state) {
+        this.buffer = this.buffer.substring(this.pos);
+        this.pos = 0;
+        this.lineEndPos = null;
+        this.next = state;
+        return null;
+    }
+    peek(n) {
+        return this.buffer.substr(this.pos, n);
+    }
+    *parseNext(next) {
+        switch (next) {
+            case 'stream':
+                return yield* this.parseStream();
+            case 'line-start':
+                return yield* this.parseLineStart();
+            case 'block-start':
+                return yield* this.parseBlockStart();
+            case 'doc':
+                return yield* this.parseDocument();
+            case 'flow':
+                return yield* this.parseFlowCollection();
+            case 'quoted-scalar':
+                return yield* this.parseQuotedScalar();
+            case 'block-scalar':
+                return yield* this.parseBlockScalar();
+            case 'plain-scalar':
+                return yield* this.parsePlainScalar();
+        }
+    }
+    *parseStream() {
+        let line = this.getLine();
+        if (line === null)
+            return this.setNext('stream');
+        if (line[0] === cst.BOM) {
+            yield* this.pushCount(1);
+            line = line.substring(1);
+        }
+        if (line[0] === '%') {
+            let dirEnd = line.length;
+            let cs = line.indexOf('#');
+            while (cs !== -1) {
+                const ch = line[cs - 1];
+                if (ch === ' ' || ch === '\t') {
+                    dirEnd = cs - 1;
+                    break;
+                }
+                else {
+                    cs = line.indexOf('#', cs + 1);
+                }
+            }
+            while (true) {
+                const ch = line[dirEnd - 1];
+                if (ch === ' ' || ch === '\t')
+                    dirEnd -= 1;
+                else
+                    break;
+            }
+            const n = (yield* this.pushCount(dirEnd)) + (yield* this.pushSpaces(true));
+            yield* this.pushCount(line.length - n); // possible comment
+            this.pushNewline();
+            return 'stream';
+        }
+        if (this.atLineEnd()) {
+            const sp = yield* this.pushSpaces(true);
+            yield* this.pushCount(line.length - sp);
+            yield* this.pushNewline();
+            return 'stream';
+        }
+        yield cst.DOCUMENT;
+        return yield* this.parseLineStart();
+    }
+    *parseLineStart() {
+        const ch = this.charAt(0);
+        if (!ch && !this.atEnd)
+            return this.setNext('line-start');
+        if (ch === '-' || ch === '.') {
+            if (!this.atEnd && !this.hasChars(4))
+                return this.setNext('line-start');
+            const s = this.peek(3);
+            if ((s === '---' || s === '...') && isEmpty(this.charAt(3))) {
+                yield* this.pushCount(3);
+                this.indentValue = 0;
+                this.indentNext = 0;
+                return s === '---' ? 'doc' : 'stream';
+            }
+        }
+        this.indentValue = yield* this.pushSpaces(false);
+        if (this.indentNext > this.indentValue && !isEmpty(this.charAt(1)))
+            this.indentNext = this.indentValue;
+        return yield* this.parseBlockStart();
+    }
+    *parseBlockStart() {
+        const [ch0, ch1] = this.peek(2);
+        if (!ch1 && !this.atEnd)
+            return this.setNext('block-start');
+        if ((ch0 === '-' || ch0 === '?' || ch0 === ':') && isEmpty(ch1)) {
+            const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
+            this.indentNext = this.indentValue + 1;
+            this.indentValue += n;
+            return 'block-start';
+        }
+        return 'doc';
+    }
+    *parseDocument() {
+        yield* this.pushSpaces(true);
+        const line = this.getLine();
+        if (line === null)
+            return this.setNext('doc');
+        let n = yield* this.pushIndicators();
+        switch (line[n]) {
+            case '#':
+                yield* this.pushCount(line.length - n);
+            // fallthrough
+            case undefined:
+                yield* this.pushNewline();
+                return yield* this.parseLineStart();
+            case '{':
+            case '[':
+                yield* this.pushCount(1);
+                this.flowKey = false;
+                this.flowLevel = 1;
+                return 'flow';
+            case '}':
+            case ']':
+                // this is an error
+                yield* this.pushCount(1);
+                return 'doc';
+            case '*':
+                yield* this.pushUntil(isNotAnchorChar);
+                return 'doc';
+            case '"':
+            case "'":
+                return yield* this.parseQuotedScalar();
+            case '|':
+            case '>':
+                n += yield* this.parseBlockScalarHeader();
+                n += yield* this.pushSpaces(true);
+                yield* this.pushCount(line.length - n);
+                yield* this.pushNewline();
+                return yield* this.parseBlockScalar();
+            default:
+                return yield* this.parsePlainScalar();
+        }
+    }
+    *parseFlowCollection() {
+        let nl, sp;
+        let indent = -1;
+        do {
+            nl = yield* this.pushNewline();
+            if (nl > 0) {
+                sp = yield* this.pushSpaces(false);
+                this.indentValue = indent = sp;
+            }
+            else {
+                sp = 0;
+            }
+            sp += yield* this.pushSpaces(true);
+        } while (nl + sp > 0);
+        const line = this.getLine();
+        if (line === null)
+            return this.setNext('flow');
+        if ((indent !== -1 && indent < this.indentNext && line[0] !== '#') ||
+            (indent === 0 &&
+                (line.startsWith('---') || line.startsWith('...')) &&
+                isEmpty(line[3]))) {
+            // Allowing for the terminal ] or } at the same (rather than greater)
+            // indent level as the initial [ or { is technically invalid, but
+            // failing here would be surprising to users.
+            const atFlowEndMarker = indent === this.indentNext - 1 &&
+                this.flowLevel === 1 &&
+                (line[0] === ']' || line[0] === '}');
+            if (!atFlowEndMarker) {
+                // this is an error
+                this.flowLevel = 0;
+                yield cst.FLOW_END;
+                return yield* this.parseLineStart();
+            }
+        }
+        let n = 0;
+        while (line[n] === ',') {
+            n += yield* this.pushCount(1);
+            n += yield* this.pushSpaces(true);
+            this.flowKey = false;
+        }
+        n += yield* this.pushIndicators();
+        switch (line[n]) {
+            case undefined:
+                return 'flow';
+            case '#':
+                yield* this.pushCount(line.length - n);
+                return 'flow';
+            case '{':
+            case '[':
+                yield* this.pushCount(1);
+                this.flowKey = false;
+                this.flowLevel += 1;
+                return 'flow';
+            case '}':
+            case ']':
+                yield* this.pushCount(1);
+                this.flowKey = true;
+                this.flowLevel -= 1;
+                return this.flowLevel ? 'flow' : 'doc';
+            case '*':
+                yield* this.pushUntil(isNotAnchorChar);
+                return 'flow';
+            case '"':
+            case "'":
+                this.flowKey = true;
+                return yield* this.parseQuotedScalar();
+            case ':': {
+                const next = this.charAt(1);
+                if (this.flowKey || isEmpty(next) || next === ',') {
+                    this.flowKey = false;
+                    yield* this.pushCount(1);
+                    yield* this.pushSpaces(true);
+                    return 'flow';
+                }
+            }
+            // fallthrough
+            default:
+                this.flowKey = false;
+                return yield* this.parsePlainScalar();
+        }
+    }
+    *parseQuotedScalar() {
+        const quote = this.charAt(0);
+        let end = this.buffer.indexOf(quote, this.pos + 1);
+        if (quote === "'") {
+            while (end !== -1 && this.buffer[end + 1] === "'")
+                end = this.buffer.indexOf("'", end + 2);
+        }
+        else {
+            // double-quote
+            while (end !== -1) {
+                let n = 0;
+                while (this.buffer[end - 1 - n] === '\\')
+                    n += 1;
+                if (n % 2 === 0)
+                    break;
+                end = this.buffer.indexOf('"', end + 1);
+            }
+        }
+        // Only looking for newlines within the quotes
+        const qb = this.buffer.substring(0, end);
+        let nl = qb.indexOf('\n', this.pos);
+        if (nl !== -1) {
+            while (nl !== -1) {
+                const cs = this.continueScalar(nl + 1);
+                if (cs === -1)
+                    break;
+                nl = qb.indexOf('\n', cs);
+            }
+            if (nl !== -1) {
+                // this is an error caused by an unexpected unindent
+                end = nl - (qb[nl - 1] === '\r' ? 2 : 1);
+            }
+        }
+        if (end === -1) {
+            if (!this.atEnd)
+                return this.setNext('quoted-scalar');
+            end = this.buffer.length;
+        }
+        yield* this.pushToIndex(end + 1, false);
+        return this.flowLevel ? 'flow' : 'doc';
+    }
+    *parseBlockScalarHeader() {
+        this.blockScalarIndent = -1;
+        this.blockScalarKeep = false;
+        let i = this.pos;
+        while (true) {
+            const ch = this.buffer[++i];
+            if (ch === '+')
+                this.blockScalarKeep = true;
+            else if (ch > '0' && ch <= '9')
+                this.blockScalarIndent = Number(ch) - 1;
+            else if (ch !== '-')
+                break;
+        }
+        return yield* this.pushUntil(ch => isEmpty(ch) || ch === '#');
+    }
+    *parseBlockScalar() {
+        let nl = this.pos - 1; // may be -1 if this.pos === 0
+        let indent = 0;
+        let ch;
+        loop: for (let i = this.pos; (ch = this.buffer[i]); ++i) {
+            switch (ch) {
+                case ' ':
+                    indent += 1;
+                    break;
+                case '\n':
+                    nl = i;
+                    indent = 0;
+                    break;
+                case '\r': {
+                    const next = this.buffer[i + 1];
+                    if (!next && !this.atEnd)
+                        return this.setNext('block-scalar');
+                    if (next === '\n')
+                        break;
+                } // fallthrough
+                default:
+                    break loop;
+            }
+        }
+        if (!ch && !this.atEnd)
+            return this.setNext('block-scalar');
+        if (indent >= this.indentNext) {
+            if (this.blockScalarIndent === -1)
+                this.indentNext = indent;
+            else {
+                this.indentNext =
+                    this.blockScalarIndent + (this.indentNext === 0 ? 1 : this.indentNext);
+            }
+            do {
+                const cs = this.continueScalar(nl + 1);
+                if (cs === -1)
+                    break;
+                nl = this.buffer.indexOf('\n', cs);
+            } while (nl !== -1);
+            if (nl === -1) {
+                if (!this.atEnd)
+                    return this.setNext('block-scalar');
+                nl = this.buffer.length;
+            }
+        }
+        // Trailing insufficiently indented tabs are invalid.
+        // To catch that during parsing, we include them in the block scalar value.
+        let i = nl + 1;
+        ch = this.buffer[i];
+        while (ch === ' ')
+            ch = this.buffer[++i];
+        if (ch === '\t') {
+            while (ch === '\t' || ch === ' ' || ch === '\r' || ch === '\n')
+                ch = this.buffer[++i];
+            nl = i - 1;
+        }
+        else if (!this.blockScalarKeep) {
+            do {
+                let i = nl - 1;
+                let ch = this.buffer[i];
+                if (ch === '\r')
+                    ch = this.buffer[--i];
+                const lastChar = i; // Drop the line if last char not more indented
+                while (ch === ' ')
+                    ch = this.buffer[--i];
+                if (ch === '\n' && i >= this.pos && i + 1 + indent > lastChar)
+                    nl = i;
+                else
+                    break;
+            } while (true);
+        }
+        yield cst.SCALAR;
+        yield* this.pushToIndex(nl + 1, true);
+        return yield* this.parseLineStart();
+    }
+    *parsePlainScalar() {
+        const inFlow = this.flowLevel > 0;
+        let end = this.pos - 1;
+        let i = this.pos - 1;
+        let ch;
+        while ((ch = this.buffer[++i])) {
+            if (ch === ':') {
+                const next = this.buffer[i + 1];
+                if (isEmpty(next) || (inFlow && flowIndicatorChars.has(next)))
+                    break;
+                end = i;
+            }
+            else if (isEmpty(ch)) {
+                let next = this.buffer[i + 1];
+                if (ch === '\r') {
+                    if (next === '\n') {
+                        i += 1;
+                        ch = '\n';
+                        next = this.buffer[i + 1];
+                    }
+                    else
+                        end = i;
+                }
+                if (next === '#' || (inFlow && flowIndicatorChars.has(next)))
+                    break;
+                if (ch === '\n') {
+                    const cs = this.continueScalar(i + 1);
+                    if (cs === -1)
+                        break;
+                    i = Math.max(i, cs - 2); // to advance, but still account for ' #'
+                }
+            }
+            else {
+                if (inFlow && flowIndicatorChars.has(ch))
+                    break;
+                end = i;
+            }
+        }
+        if (!ch && !this.atEnd)
+            return this.setNext('plain-scalar');
+        yield cst.SCALAR;
+        yield* this.pushToIndex(end + 1, true);
+        return inFlow ? 'flow' : 'doc';
+    }
+    *pushCount(n) {
+        if (n > 0) {
+            yield this.buffer.substr(this.pos, n);
+            this.pos += n;
+            return n;
+        }
+        return 0;
+    }
+    *pushToIndex(i, allowEmpty) {
+        const s = this.buffer.slice(this.pos, i);
+        if (s) {
+            yield s;
+            this.pos += s.length;
+            return s.length;
+        }
+        else if (allowEmpty)
+            yield '';
+        return 0;
+    }
+    *pushIndicators() {
+        let n = 0;
+        loop: while (true) {
+            switch (this.charAt(0)) {
+                case '!':
+                    n += yield* this.pushTag();
+                    n += yield* this.pushSpaces(true);
+                    continue loop;
+                case '&':
+                    n += yield* this.pushUntil(isNotAnchorChar);
+                    n += yield* this.pushSpaces(true);
+                    continue loop;
+                case '-': // this is an error
+                case '?': // this is an error outside flow collections
+                case ':': {
+                    const inFlow = this.flowLevel > 0;
+                    const ch1 = this.charAt(1);
+                    if (isEmpty(ch1) || (inFlow && flowIndicatorChars.has(ch1))) {
+                        if (!inFlow)
+                            this.indentNext = this.indentValue + 1;
+                        else if (this.flowKey)
+                            this.flowKey = false;
+                        n += yield* this.pushCount(1);
+                        n += yield* this.pushSpaces(true);
+                        continue loop;
+                    }
+                }
+            }
+            break loop;
+        }
+        return n;
+    }
+    *pushTag() {
+        if (this.charAt(1) === '<') {
+            let i = this.pos + 2;
+            let ch = this.buffer[i];
+            while (!isEmpty(ch) && ch !== '>')
+                ch = this.buffer[++i];
+            return yield* this.pushToIndex(ch === '>' ? i + 1 : i, false);
+        }
+        else {
+            let i = this.pos + 1;
+            let ch = this.buffer[i];
+            while (ch) {
+                if (tagChars.has(ch))
+                    ch = this.buffer[++i];
+                else if (ch === '%' &&
+                    hexDigits.has(this.buffer[i + 1]) &&
+                    hexDigits.has(this.buffer[i + 2])) {
+                    ch = this.buffer[(i += 3)];
+                }
+                else
+                    break;
+            }
+            return yield* this.pushToIndex(i, false);
+        }
+    }
+    *pushNewline() {
+        const ch = this.buffer[this.pos];
+        if (ch === '\n')
+            return yield* this.pushCount(1);
+        else if (ch === '\r' && this.charAt(1) === '\n')
+            return yield* this.pushCount(2);
+        else
+            return 0;
+    }
+    *pushSpaces(allowTabs) {
+        let i = this.pos - 1;
+        let ch;
+        do {
+            ch = this.buffer[++i];
+        } while (ch === ' ' || (allowTabs && ch === '\t'));
+        const n = i - this.pos;
+        if (n > 0) {
+            yield this.buffer.substr(this.pos, n);
+            this.pos = i;
+        }
+        return n;
+    }
+    *pushUntil(test) {
+        let i = this.pos;
+        let ch = this.buffer[i];
+        while (!test(ch))
+            ch = this.buffer[++i];
+        return yield* this.pushToIndex(i, false);
+    }
+}
+
+exports.Lexer = Lexer;
+
+
+/***/ }),
+
+/***/ 6628:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+/**
+ * Tracks newlines during parsing in order to provide an efficient API for
+ * determining the one-indexed `{ line, col }` position for any offset
+ * within the input.
+ */
+class LineCounter {
+    constructor() {
+        this.lineStarts = [];
+        /**
+         * Should be called in ascending order. Otherwise, call
+         * `lineCounter.lineStarts.sort()` before calling `linePos()`.
+         */
+        this.addNewLine = (offset) => this.lineStarts.push(offset);
+        /**
+         * Performs a binary search and returns the 1-indexed { line, col }
+         * position of `offset`. If `line === 0`, `addNewLine` has never been
+         * called or `offset` is before the first known newline.
+         */
+        this.linePos = (offset) => {
+            let low = 0;
+            let high = this.lineStarts.length;
+            while (low < high) {
+                const mid = (low + high) >> 1; // Math.floor((low + high) / 2)
+                if (this.lineStarts[mid] < offset)
+                    low = mid + 1;
+                else
+                    high = mid;
+            }
+            if (this.lineStarts[low] === offset)
+                return { line: low + 1, col: 1 };
+            if (low === 0)
+                return { line: 0, col: offset };
+            const start = this.lineStarts[low - 1];
+            return { line: low, col: offset - start + 1 };
+        };
+    }
+}
+
+exports.LineCounter = LineCounter;
+
+
+/***/ }),
+
+/***/ 3456:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var node_process = __nccwpck_require__(932);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
+
+function includesToken(list, type) {
+    for (let i = 0; i < list.length; ++i)
+        if (list[i].type === type)
+            return true;
+    return false;
+}
+function findNonEmptyIndex(list) {
+    for (let i = 0; i < list.length; ++i) {
+        switch (list[i].type) {
+            case 'space':
+            case 'comment':
+            case 'newline':
+                break;
+            default:
+                return i;
+        }
+    }
+    return -1;
+}
+function isFlowToken(token) {
+    switch (token?.type) {
+        case 'alias':
+        case 'scalar':
+        case 'single-quoted-scalar':
+        case 'double-quoted-scalar':
+        case 'flow-collection':
+            return true;
+        default:
+            return false;
+    }
+}
+function getPrevProps(parent) {
+    switch (parent.type) {
+        case 'document':
+            return parent.start;
+        case 'block-map': {
+            const it = parent.items[parent.items.length - 1];
+            return it.sep ?? it.start;
+        }
+        case 'block-seq':
+            return parent.items[parent.items.length - 1].start;
+        /* istanbul ignore next should not happen */
+        default:
+            return [];
+    }
+}
+/** Note: May modify input array */
+function getFirstKeyStartProps(prev) {
+    if (prev.length === 0)
+        return [];
+    let i = prev.length;
+    loop: while (--i >= 0) {
+        switch (prev[i].type) {
+            case 'doc-start':
+            case 'explicit-key-ind':
+            case 'map-value-ind':
+            case 'seq-item-ind':
+            case 'newline':
+                break loop;
+        }
+    }
+    while (prev[++i]?.type === 'space') {
+        /* loop */
+    }
+    return prev.splice(i, prev.length);
+}
+function arrayPushArray(target, source) {
+    // May exhaust call stack with large `source` array
+    if (source.length < 1e5)
+        Array.prototype.push.apply(target, source);
+    else
+        for (let i = 0; i < source.length; ++i)
+            target.push(source[i]);
+}
+function fixFlowSeqItems(fc) {
+    if (fc.start.type === 'flow-seq-start') {
+        for (const it of fc.items) {
+            if (it.sep &&
+                !it.value &&
+                !includesToken(it.start, 'explicit-key-ind') &&
+                !includesToken(it.sep, 'map-value-ind')) {
+                if (it.key)
+                    it.value = it.key;
+                delete it.key;
+                if (isFlowToken(it.value)) {
+                    if (it.value.end)
+                        arrayPushArray(it.value.end, it.sep);
+                    else
+                        it.value.end = it.sep;
+                }
+                else
+                    arrayPushArray(it.start, it.sep);
+                delete it.sep;
+            }
+        }
+    }
+}
+/**
+ * A YAML concrete syntax tree (CST) parser
+ *
+ * ```ts
+ * const src: string = ...
+ * for (const token of new Parser().parse(src)) {
+ *   // token: Token
+ * }
+ * ```
+ *
+ * To use the parser with a user-provided lexer:
+ *
+ * ```ts
+ * function* parse(source: string, lexer: Lexer) {
+ *   const parser = new Parser()
+ *   for (const lexeme of lexer.lex(source))
+ *     yield* parser.next(lexeme)
+ *   yield* parser.end()
+ * }
+ *
+ * const src: string = ...
+ * const lexer = new Lexer()
+ * for (const token of parse(src, lexer)) {
+ *   // token: Token
+ * }
+ * ```
+ */
+class Parser {
+    /**
+     * @param onNewLine - If defined, called separately with the start position of
+     *   each new line (in `parse()`, including the start of input).
+     */
+    constructor(onNewLine) {
+        /** If true, space and sequence indicators count as indentation */
+        this.atNewLine = true;
+        /** If true, next token is a scalar value */
+        this.atScalar = false;
+        /** Current indentation level */
+        this.indent = 0;
+        /** Current offset since the start of parsing */
+        this.offset = 0;
+        /** On the same line with a block map key */
+        this.onKeyLine = false;
+        /** Top indicates the node that's currently being built */
+        this.stack = [];
+        /** The source of the current token, set in parse() */
+        this.source = '';
+        /** The type of the current token, set in parse() */
+        this.type = '';
+        // Must be defined after `next()`
+        this.lexer = new lexer.Lexer();
+        this.onNewLine = onNewLine;
+    }
+    /**
+     * Parse `source` as a YAML stream.
+     * If `incomplete`, a part of the last line may be left as a buffer for the next call.
+     *
+     * Errors are not thrown, but yielded as `{ type: 'error', message }` tokens.
+     *
+     * @returns A generator of tokens representing each directive, document, and other structure.
+     */
+    *parse(source, incomplete = false) {
+        if (this.onNewLine && this.offset === 0)
+            this.onNewLine(0);
+        for (const lexeme of this.lexer.lex(source, incomplete))
+            yield* this.next(lexeme);
+        if (!incomplete)
+            yield* this.end();
+    }
+    /**
+     * Advance the parser by the `source` of one lexical token.
+     */
+    *next(source) {
+        this.source = source;
+        if (node_process.env.LOG_TOKENS)
+            console.log('|', cst.prettyToken(source));
+        if (this.atScalar) {
+            this.atScalar = false;
+            yield* this.step();
+            this.offset += source.length;
+            return;
+        }
+        const type = cst.tokenType(source);
+        if (!type) {
+            const message = `Not a YAML token: ${source}`;
+            yield* this.pop({ type: 'error', offset: this.offset, message, source });
+            this.offset += source.length;
+        }
+        else if (type === 'scalar') {
+            this.atNewLine = false;
+            this.atScalar = true;
+            this.type = 'scalar';
+        }
+        else {
+            this.type = type;
+            yield* this.step();
+            switch (type) {
+                case 'newline':
+                    this.atNewLine = true;
+                    this.indent = 0;
+                    if (this.onNewLine)
+                        this.onNewLine(this.offset + source.length);
+                    break;
+                case 'space':
+                    if (this.atNewLine && source[0] === ' ')
+                        this.indent += source.length;
+                    break;
+                case 'explicit-key-ind':
+                case 'map-value-ind':
+                case 'seq-item-ind':
+                    if (this.atNewLine)
+                        this.indent += source.length;
+                    break;
+                case 'doc-mode':
+                case 'flow-error-end':
+                    return;
+                default:
+                    this.atNewLine = false;
+            }
+            this.offset += source.length;
+        }
+    }
+    /** Call at end of input to push out any remaining constructions */
+    *end() {
+        while (this.stack.length > 0)
+            yield* this.pop();
+    }
+    get sourceToken() {
+        const st = {
+            type: this.type,
+            offset: this.offset,
+            indent: this.indent,
+            source: this.source
+        };
+        return st;
+    }
+    *step() {
+        const top = this.peek(1);
+        if (this.type === 'doc-end' && top?.type !== 'doc-end') {
+            while (this.stack.length > 0)
+                yield* this.pop();
+            this.stack.push({
+                type: 'doc-end',
+                offset: this.offset,
+                source: this.source
+            });
+            return;
+        }
+        if (!top)
+            return yield* this.stream();
+        switch (top.type) {
+            case 'document':
+                return yield* this.document(top);
+            case 'alias':
+            case 'scalar':
+            case 'single-quoted-scalar':
+            case 'double-quoted-scalar':
+                return yield* this.scalar(top);
+            case 'block-scalar':
+                return yield* this.blockScalar(top);
+            case 'block-map':
+                return yield* this.blockMap(top);
+            case 'block-seq':
+                return yield* this.blockSequence(top);
+            case 'flow-collection':
+                return yield* this.flowCollection(top);
+            case 'doc-end':
+                return yield* this.documentEnd(top);
+        }
+        /* istanbul ignore next should not happen */
+        yield* this.pop();
+    }
+    peek(n) {
+        return this.stack[this.stack.length - n];
+    }
+    *pop(error) {
+        const token = error ?? this.stack.pop();
+        /* istanbul ignore if should not happen */
+        if (!token) {
+            const message = 'Tried to pop an empty stack';
+            yield { type: 'error', offset: this.offset, source: '', message };
+        }
+        else if (this.stack.length === 0) {
+            yield token;
+        }
+        else {
+            const top = this.peek(1);
+            if (token.type === 'block-scalar') {
+                // Block scalars use their parent rather than header indent
+                token.indent = 'indent' in top ? top.indent : 0;
+            }
+            else if (token.type === 'flow-collection' && top.type === 'document') {
+                // Ignore all indent for top-level flow collections
+                token.indent = 0;
+            }
+            if (token.type === 'flow-collection')
+                fixFlowSeqItems(token);
+            switch (top.type) {
+                case 'document':
+                    top.value = token;
+                    break;
+                case 'block-scalar':
+                    top.props.push(token); // error
+                    break;
+                case 'block-map': {
+                    const it = top.items[top.items.length - 1];
+                    if (it.value) {
+                        top.items.push({ start: [], key: token, sep: [] });
+                        this.onKeyLine = true;
+                        return;
+                    }
+                    else if (it.sep) {
+                        it.value = token;
+                    }
+                    else {
+                        Object.assign(it, { key: token, sep: [] });
+                        this.onKeyLine = !it.explicitKey;
+                        return;
+                    }
+                    break;
+                }
+                case 'block-seq': {
+                    const it = top.items[top.items.length - 1];
+                    if (it.value)
+                        top.items.push({ start: [], value: token });
+                    else
+                        it.value = token;
+                    break;
+                }
+                case 'flow-collection': {
+                    const it = top.items[top.items.length - 1];
+                    if (!it || it.value)
+                        top.items.push({ start: [], key: token, sep: [] });
+                    else if (it.sep)
+                        it.value = token;
+                    else
+                        Object.assign(it, { key: token, sep: [] });
+                    return;
+                }
+                /* istanbul ignore next should not happen */
+                default:
+                    yield* this.pop();
+                    yield* this.pop(token);
+            }
+            if ((top.type === 'document' ||
+                top.type === 'block-map' ||
+                top.type === 'block-seq') &&
+                (token.type === 'block-map' || token.type === 'block-seq')) {
+                const last = token.items[token.items.length - 1];
+                if (last &&
+                    !last.sep &&
+                    !last.value &&
+                    last.start.length > 0 &&
+                    findNonEmptyIndex(last.start) === -1 &&
+                    (token.indent === 0 ||
+                        last.start.every(st => st.type !== 'comment' || st.indent < token.indent))) {
+                    if (top.type === 'document')
+                        top.end = last.start;
+                    else
+                        top.items.push({ start: last.start });
+                    token.items.splice(-1, 1);
+                }
+            }
+        }
+    }
+    *stream() {
+        switch (this.type) {
+            case 'directive-line':
+                yield { type: 'directive', offset: this.offset, source: this.source };
+                return;
+            case 'byte-order-mark':
+            case 'space':
+            case 'comment':
+            case 'newline':
+                yield this.sourceToken;
+                return;
+            case 'doc-mode':
+            case 'doc-start': {
+                const doc = {
+                    type: 'document',
+                    offset: this.offset,
+                    start: []
+                };
+                if (this.type === 'doc-start')
+                    doc.start.push(this.sourceToken);
+                this.stack.push(doc);
+                return;
+            }
+        }
+        yield {
+            type: 'error',
+            offset: this.offset,
+            message: `Unexpected ${this.type} token in YAML stream`,
+            source: this.source
+        };
+    }
+    *document(doc) {
+        if (doc.value)
+            return yield* this.lineEnd(doc);
+        switch (this.type) {
+            case 'doc-start': {
+                if (findNonEmptyIndex(doc.start) !== -1) {
+                    yield* this.pop();
+                    yield* this.step();
+                }
+                else
+                    doc.start.push(this.sourceToken);
+                return;
+            }
+            case 'anchor':
+            case 'tag':
+            case 'space':
+            case 'comment':
+            case 'newline':
+                doc.start.push(this.sourceToken);
+                return;
+        }
+        const bv = this.startBlockValue(doc);
+        if (bv)
+            this.stack.push(bv);
+        else {
+            yield {
+                type: 'error',
+                offset: this.offset,
+                message: `Unexpected ${this.type} token in YAML document`,
+                source: this.source
+            };
+        }
+    }
+    *scalar(scalar) {
+        if (this.type === 'map-value-ind') {
+            const prev = getPrevProps(this.peek(2));
+            const start = getFirstKeyStartProps(prev);
+            let sep;
+            if (scalar.end) {
+                sep = scalar.end;
+                sep.push(this.sourceToken);
+                delete scalar.end;
+            }
+            else
+                sep = [this.sourceToken];
+            const map = {
+                type: 'block-map',
+                offset: scalar.offset,
+                indent: scalar.indent,
+                items: [{ start, key: scalar, sep }]
+            };
+            this.onKeyLine = true;
+            this.stack[this.stack.length - 1] = map;
+        }
+        else
+            yield* this.lineEnd(scalar);
+    }
+    *blockScalar(scalar) {
+        switch (this.type) {
+            case 'space':
+            case 'comment':
+            case 'newline':
+                scalar.props.push(this.sourceToken);
+                return;
+            case 'scalar':
+                scalar.source = this.source;
+                // block-scalar source includes trailing newline
+                this.atNewLine = true;
+                this.indent = 0;
+                if (this.onNewLine) {
+                    let nl = this.source.indexOf('\n') + 1;
+                    while (nl !== 0) {
+                        this.onNewLine(this.offset + nl);
+                        nl = this.source.indexOf('\n', nl) + 1;
+                    }
+                }
+                yield* this.pop();
+                break;
+            /* istanbul ignore next should not happen */
+            default:
+                yield* this.pop();
+                yield* this.step();
+        }
+    }
+    *blockMap(map) {
+        const it = map.items[map.items.length - 1];
+        // it.sep is true-ish if pair already has key or : separator
+        switch (this.type) {
+            case 'newline':
+                this.onKeyLine = false;
+                if (it.value) {
+                    const end = 'end' in it.value ? it.value.end : undefined;
+                    const last = Array.isArray(end) ? end[end.length - 1] : undefined;
+                    if (last?.type === 'comment')
+                        end?.push(this.sourceToken);
+                    else
+                        map.items.push({ start: [this.sourceToken] });
+                }
+                else if (it.sep) {
+                    it.sep.push(this.sourceToken);
+                }
+                else {
+                    it.start.push(this.sourceToken);
+                }
+                return;
+            case 'space':
+            case 'comment':
+                if (it.value) {
+                    map.items.push({ start: [this.sourceToken] });
+                }
+                else if (it.sep) {
+                    it.sep.push(this.sourceToken);
+                }
+                else {
+                    if (this.atIndentedComment(it.start, map.indent)) {
+                        const prev = map.items[map.items.length - 2];
+                        const end = prev?.value?.end;
+                        if (Array.isArray(end)) {
+                            arrayPushArray(end, it.start);
+                            end.push(this.sourceToken);
+                            map.items.pop();
+                            return;
+                        }
+                    }
+                    it.start.push(this.sourceToken);
+                }
+                return;
+        }
+        if (this.indent >= map.indent) {
+            const atMapIndent = !this.onKeyLine && this.indent === map.indent;
+            const atNextItem = atMapIndent &&
+                (it.sep || it.explicitKey) &&
+                this.type !== 'seq-item-ind';
+            // For empty nodes, assign newline-separated not indented empty tokens to following node
+            let start = [];
+            if (atNextItem && it.sep && !it.value) {
+                const nl = [];
+                for (let i = 0; i < it.sep.length; ++i) {
+                    const st = it.sep[i];
+                    switch (st.type) {
+                        case 'newline':
+                            nl.push(i);
+                            break;
+                        case 'space':
+                            break;
+                        case 'comment':
+                            if (st.indent > map.indent)
+                                nl.length = 0;
+                            break;
+                        default:
+                            nl.length = 0;
+                    }
+                }
+                if (nl.length >= 2)
+                    start = it.sep.splice(nl[1]);
+            }
+            switch (this.type) {
+                case 'anchor':
+                case 'tag':
+                    if (atNextItem || it.value) {
+                        start.push(this.sourceToken);
+                        map.items.push({ start });
+                        this.onKeyLine = true;
+                    }
+                    else if (it.sep) {
+                        it.sep.push(this.sourceToken);
+                    }
+                    else {
+                        it.start.push(this.sourceToken);
+                    }
+                    return;
+                case 'explicit-key-ind':
+                    if (!it.sep && !it.explicitKey) {
+                        it.start.push(this.sourceToken);
+                        it.explicitKey = true;
+                    }
+                    else if (atNextItem || it.value) {
+                        start.push(this.sourceToken);
+                        map.items.push({ start, explicitKey: true });
+                    }
+                    else {
+                        this.stack.push({
+                            type: 'block-map',
+                            offset: this.offset,
+                            indent: this.indent,
+                            items: [{ start: [this.sourceToken], explicitKey: true }]
+                        });
+                    }
+                    this.onKeyLine = true;
+                    return;
+                case 'map-value-ind':
+                    if (it.explicitKey) {
+                        if (!it.sep) {
+                            if (includesToken(it.start, 'newline')) {
+                                Object.assign(it, { key: null, sep: [this.sourceToken] });
+                            }
+                            else {
+                                const start = getFirstKeyStartProps(it.start);
+                                this.stack.push({
+                                    type: 'block-map',
+                                    offset: this.offset,
+                                    indent: this.indent,
+                                    items: [{ start, key: null, sep: [this.sourceToken] }]
+                                });
+                            }
+                        }
+                        else if (it.value) {
+                            map.items.push({ start: [], key: null, sep: [this.sourceToken] });
+                        }
+                        else if (includesToken(it.sep, 'map-value-ind')) {
+                            this.stack.push({
+                                type: 'block-map',
+                                offset: this.offset,
+                                indent: this.indent,
+                                items: [{ start, key: null, sep: [this.sourceToken] }]
+                            });
+                        }
+                        else if (isFlowToken(it.key) &&
+                            !includesToken(it.sep, 'newline')) {
+                            const start = getFirstKeyStartProps(it.start);
+                            const key = it.key;
+                            const sep = it.sep;
+                            sep.push(this.sourceToken);
+                            // @ts-expect-error type guard is wrong here
+                            delete it.key;
+                            // @ts-expect-error type guard is wrong here
+                            delete it.sep;
+                            this.stack.push({
+                                type: 'block-map',
+                                offset: this.offset,
+                                indent: this.indent,
+                                items: [{ start, key, sep }]
+                            });
+                        }
+                        else if (start.length > 0) {
+                            // Not actually at next item
+                            it.sep = it.sep.concat(start, this.sourceToken);
+                        }
+                        else {
+                            it.sep.push(this.sourceToken);
+                        }
+                    }
+                    else {
+                        if (!it.sep) {
+                            Object.assign(it, { key: null, sep: [this.sourceToken] });
+                        }
+                        else if (it.value || atNextItem) {
+                            map.items.push({ start, key: null, sep: [this.sourceToken] });
+                        }
+                        else if (includesToken(it.sep, 'map-value-ind')) {
+                            this.stack.push({
+                                type: 'block-map',
+                                offset: this.offset,
+                                indent: this.indent,
+                                items: [{ start: [], key: null, sep: [this.sourceToken] }]
+                            });
+                        }
+                        else {
+                            it.sep.push(this.sourceToken);
+                        }
+                    }
+                    this.onKeyLine = true;
+                    return;
+                case 'alias':
+                case 'scalar':
+                case 'single-quoted-scalar':
+                case 'double-quoted-scalar': {
+                    const fs = this.flowScalar(this.type);
+                    if (atNextItem || it.value) {
+                        map.items.push({ start, key: fs, sep: [] });
+                        this.onKeyLine = true;
+                    }
+                    else if (it.sep) {
+                        this.stack.push(fs);
+                    }
+                    else {
+                        Object.assign(it, { key: fs, sep: [] });
+                        this.onKeyLine = true;
+                    }
+                    return;
+                }
+                default: {
+                    const bv = this.startBlockValue(map);
+                    if (bv) {
+                        if (bv.type === 'block-seq') {
+                            if (!it.explicitKey &&
+                                it.sep &&
+                                !includesToken(it.sep, 'newline')) {
+                                yield* this.pop({
+                                    type: 'error',
+                                    offset: this.offset,
+                                    message: 'Unexpected block-seq-ind on same line with key',
+                                    source: this.source
+                                });
+                                return;
+                            }
+                        }
+                        else if (atMapIndent) {
+                            map.items.push({ start });
+                        }
+                        this.stack.push(bv);
+                        return;
+                    }
+                }
+            }
+        }
+        yield* this.pop();
+        yield* this.step();
+    }
+    *blockSequence(seq) {
+        const it = seq.items[seq.items.length - 1];
+        switch (this.type) {
+            case 'newline':
+                if (it.value) {
+                    const end = 'end' in it.value ? it.value.end : undefined;
+                    const last = Array.isArray(end) ? end[end.length - 1] : undefined;
+                    if (last?.type === 'comment')
+                        end?.push(this.sourceToken);
+                    else
+                        seq.items.push({ start: [this.sourceToken] });
+                }
+                else
+                    it.start.push(this.sourceToken);
+                return;
+            case 'space':
+            case 'comment':
+                if (it.value)
+                    seq.items.push({ start: [this.sourceToken] });
+                else {
+                    if (this.atIndentedComment(it.start, seq.indent)) {
+                        const prev = seq.items[seq.items.length - 2];
+                        const end = prev?.value?.end;
+                        if (Array.isArray(end)) {
+                            arrayPushArray(end, it.start);
+                            end.push(this.sourceToken);
+                            seq.items.pop();
+                            return;
+                        }
+                    }
+                    it.start.push(this.sourceToken);
+                }
+                return;
+            case 'anchor':
+            case 'tag':
+                if (it.value || this.indent <= seq.indent)
+                    break;
+                it.start.push(this.sourceToken);
+                return;
+            case 'seq-item-ind':
+                if (this.indent !== seq.indent)
+                    break;
+                if (it.value || includesToken(it.start, 'seq-item-ind'))
+                    seq.items.push({ start: [this.sourceToken] });
+                else
+                    it.start.push(this.sourceToken);
+                return;
+        }
+        if (this.indent > seq.indent) {
+            const bv = this.startBlockValue(seq);
+            if (bv) {
+                this.stack.push(bv);
+                return;
+            }
+        }
+        yield* this.pop();
+        yield* this.step();
+    }
+    *flowCollection(fc) {
+        const it = fc.items[fc.items.length - 1];
+        if (this.type === 'flow-error-end') {
+            let top;
+            do {
+                yield* this.pop();
+                top = this.peek(1);
+            } while (top?.type === 'flow-collection');
+        }
+        else if (fc.end.length === 0) {
+            switch (this.type) {
+                case 'comma':
+                case 'explicit-key-ind':
+                    if (!it || it.sep)
+                        fc.items.push({ start: [this.sourceToken] });
+                    else
+                        it.start.push(this.sourceToken);
+                    return;
+                case 'map-value-ind':
+                    if (!it || it.value)
+                        fc.items.push({ start: [], key: null, sep: [this.sourceToken] });
+                    else if (it.sep)
+                        it.sep.push(this.sourceToken);
+                    else
+                        Object.assign(it, { key: null, sep: [this.sourceToken] });
+                    return;
+                case 'space':
+                case 'comment':
+                case 'newline':
+                case 'anchor':
+                case 'tag':
+                    if (!it || it.value)
+                        fc.items.push({ start: [this.sourceToken] });
+                    else if (it.sep)
+                        it.sep.push(this.sourceToken);
+                    else
+                        it.start.push(this.sourceToken);
+                    return;
+                case 'alias':
+                case 'scalar':
+                case 'single-quoted-scalar':
+                case 'double-quoted-scalar': {
+                    const fs = this.flowScalar(this.type);
+                    if (!it || it.value)
+                        fc.items.push({ start: [], key: fs, sep: [] });
+                    else if (it.sep)
+                        this.stack.push(fs);
+                    else
+                        Object.assign(it, { key: fs, sep: [] });
+                    return;
+                }
+                case 'flow-map-end':
+                case 'flow-seq-end':
+                    fc.end.push(this.sourceToken);
+                    return;
+            }
+            const bv = this.startBlockValue(fc);
+            /* istanbul ignore else should not happen */
+            if (bv)
+                this.stack.push(bv);
+            else {
+                yield* this.pop();
+                yield* this.step();
+            }
+        }
+        else {
+            const parent = this.peek(2);
+            if (parent.type === 'block-map' &&
+                ((this.type === 'map-value-ind' && parent.indent === fc.indent) ||
+                    (this.type === 'newline' &&
+                        !parent.items[parent.items.length - 1].sep))) {
+                yield* this.pop();
+                yield* this.step();
+            }
+            else if (this.type === 'map-value-ind' &&
+                parent.type !== 'flow-collection') {
+                const prev = getPrevProps(parent);
+                const start = getFirstKeyStartProps(prev);
+                fixFlowSeqItems(fc);
+                const sep = fc.end.splice(1, fc.end.length);
+                sep.push(this.sourceToken);
+                const map = {
+                    type: 'block-map',
+                    offset: fc.offset,
+                    indent: fc.indent,
+                    items: [{ start, key: fc, sep }]
+                };
+                this.onKeyLine = true;
+                this.stack[this.stack.length - 1] = map;
+            }
+            else {
+                yield* this.lineEnd(fc);
+            }
+        }
+    }
+    flowScalar(type) {
+        if (this.onNewLine) {
+            let nl = this.source.indexOf('\n') + 1;
+            while (nl !== 0) {
+                this.onNewLine(this.offset + nl);
+                nl = this.source.indexOf('\n', nl) + 1;
+            }
+        }
+        return {
+            type,
+            offset: this.offset,
+            indent: this.indent,
+            source: this.source
+        };
+    }
+    startBlockValue(parent) {
+        switch (this.type) {
+            case 'alias':
+            case 'scalar':
+            case 'single-quoted-scalar':
+            case 'double-quoted-scalar':
+                return this.flowScalar(this.type);
+            case 'block-scalar-header':
+                return {
+                    type: 'block-scalar',
+                    offset: this.offset,
+                    indent: this.indent,
+                    props: [this.sourceToken],
+                    source: ''
+                };
+            case 'flow-map-start':
+            case 'flow-seq-start':
+                return {
+                    type: 'flow-collection',
+                    offset: this.offset,
+                    indent: this.indent,
+                    start: this.sourceToken,
+                    items: [],
+                    end: []
+                };
+            case 'seq-item-ind':
+                return {
+                    type: 'block-seq',
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start: [this.sourceToken] }]
+                };
+            case 'explicit-key-ind': {
+                this.onKeyLine = true;
+                const prev = getPrevProps(parent);
+                const start = getFirstKeyStartProps(prev);
+                start.push(this.sourceToken);
+                return {
+                    type: 'block-map',
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start, explicitKey: true }]
+                };
+            }
+            case 'map-value-ind': {
+                this.onKeyLine = true;
+                const prev = getPrevProps(parent);
+                const start = getFirstKeyStartProps(prev);
+                return {
+                    type: 'block-map',
+                    offset: this.offset,
+                    indent: this.indent,
+                    items: [{ start, key: null, sep: [this.sourceToken] }]
+                };
+            }
+        }
+        return null;
+    }
+    atIndentedComment(start, indent) {
+        if (this.type !== 'comment')
+            return false;
+        if (this.indent <= indent)
+            return false;
+        return start.every(st => st.type === 'newline' || st.type === 'space');
+    }
+    *documentEnd(docEnd) {
+        if (this.type !== 'doc-mode') {
+            if (docEnd.end)
+                docEnd.end.push(this.sourceToken);
+            else
+                docEnd.end = [this.sourceToken];
+            if (this.type === 'newline')
+                yield* this.pop();
+        }
+    }
+    *lineEnd(token) {
+        switch (this.type) {
+            case 'comma':
+            case 'doc-start':
+            case 'doc-end':
+            case 'flow-seq-end':
+            case 'flow-map-end':
+            case 'map-value-ind':
+                yield* this.pop();
+                yield* this.step();
+                break;
+            case 'newline':
+                this.onKeyLine = false;
+            // fallthrough
+            case 'space':
+            case 'comment':
+            default:
+                // all other values are errors
+                if (token.end)
+                    token.end.push(this.sourceToken);
+                else
+                    token.end = [this.sourceToken];
+                if (this.type === 'newline')
+                    yield* this.pop();
+        }
+    }
+}
+
+exports.Parser = Parser;
+
+
+/***/ }),
+
+/***/ 4047:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var log = __nccwpck_require__(7249);
+var identity = __nccwpck_require__(1127);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
+
+function parseOptions(options) {
+    const prettyErrors = options.prettyErrors !== false;
+    const lineCounter$1 = options.lineCounter || (prettyErrors && new lineCounter.LineCounter()) || null;
+    return { lineCounter: lineCounter$1, prettyErrors };
+}
+/**
+ * Parse the input as a stream of YAML documents.
+ *
+ * Documents should be separated from each other by `...` or `---` marker lines.
+ *
+ * @returns If an empty `docs` array is returned, it will be of type
+ *   EmptyStream and contain additional stream information. In
+ *   TypeScript, you should use `'empty' in docs` as a type guard for it.
+ */
+function parseAllDocuments(source, options = {}) {
+    const { lineCounter, prettyErrors } = parseOptions(options);
+    const parser$1 = new parser.Parser(lineCounter?.addNewLine);
+    const composer$1 = new composer.Composer(options);
+    const docs = Array.from(composer$1.compose(parser$1.parse(source)));
+    if (prettyErrors && lineCounter)
+        for (const doc of docs) {
+            doc.errors.forEach(errors.prettifyError(source, lineCounter));
+            doc.warnings.forEach(errors.prettifyError(source, lineCounter));
+        }
+    if (docs.length > 0)
+        return docs;
+    return Object.assign([], { empty: true }, composer$1.streamInfo());
+}
+/** Parse an input string into a single YAML.Document */
+function parseDocument(source, options = {}) {
+    const { lineCounter, prettyErrors } = parseOptions(options);
+    const parser$1 = new parser.Parser(lineCounter?.addNewLine);
+    const composer$1 = new composer.Composer(options);
+    // `doc` is always set by compose.end(true) at the very latest
+    let doc = null;
+    for (const _doc of composer$1.compose(parser$1.parse(source), true, source.length)) {
+        if (!doc)
+            doc = _doc;
+        else if (doc.options.logLevel !== 'silent') {
+            doc.errors.push(new errors.YAMLParseError(_doc.range.slice(0, 2), 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+            break;
+        }
+    }
+    if (prettyErrors && lineCounter) {
+        doc.errors.forEach(errors.prettifyError(source, lineCounter));
+        doc.warnings.forEach(errors.prettifyError(source, lineCounter));
+    }
+    return doc;
+}
+function parse(src, reviver, options) {
+    let _reviver = undefined;
+    if (typeof reviver === 'function') {
+        _reviver = reviver;
+    }
+    else if (options === undefined && reviver && typeof reviver === 'object') {
+        options = reviver;
+    }
+    const doc = parseDocument(src, options);
+    if (!doc)
+        return null;
+    doc.warnings.forEach(warning => log.warn(doc.options.logLevel, warning));
+    if (doc.errors.length > 0) {
+        if (doc.options.logLevel !== 'silent')
+            throw doc.errors[0];
+        else
+            doc.errors = [];
+    }
+    return doc.toJS(Object.assign({ reviver: _reviver }, options));
+}
+function stringify(value, replacer, options) {
+    let _replacer = null;
+    if (typeof replacer === 'function' || Array.isArray(replacer)) {
+        _replacer = replacer;
+    }
+    else if (options === undefined && replacer) {
+        options = replacer;
+    }
+    if (typeof options === 'string')
+        options = options.length;
+    if (typeof options === 'number') {
+        const indent = Math.round(options);
+        options = indent < 1 ? undefined : indent > 8 ? { indent: 8 } : { indent };
+    }
+    if (value === undefined) {
+        const { keepUndefined } = options ?? replacer ?? {};
+        if (!keepUndefined)
+            return undefined;
+    }
+    if (identity.isDocument(value) && !_replacer)
+        return value.toString(options);
+    return new Document.Document(value, _replacer, options).toString(options);
+}
+
+exports.parse = parse;
+exports.parseAllDocuments = parseAllDocuments;
+exports.parseDocument = parseDocument;
+exports.stringify = stringify;
+
+
+/***/ }),
+
+/***/ 5840:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var tags = __nccwpck_require__(18);
+
+const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+class Schema {
+    constructor({ compat, customTags, merge, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
+        this.compat = Array.isArray(compat)
+            ? tags.getTags(compat, 'compat')
+            : compat
+                ? tags.getTags(null, compat)
+                : null;
+        this.name = (typeof schema === 'string' && schema) || 'core';
+        this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
+        this.tags = tags.getTags(customTags, this.name, merge);
+        this.toStringOptions = toStringDefaults ?? null;
+        Object.defineProperty(this, identity.MAP, { value: map.map });
+        Object.defineProperty(this, identity.SCALAR, { value: string.string });
+        Object.defineProperty(this, identity.SEQ, { value: seq.seq });
+        // Used by createMap()
+        this.sortMapEntries =
+            typeof sortMapEntries === 'function'
+                ? sortMapEntries
+                : sortMapEntries === true
+                    ? sortMapEntriesByKey
+                    : null;
+    }
+    clone() {
+        const copy = Object.create(Schema.prototype, Object.getOwnPropertyDescriptors(this));
+        copy.tags = this.tags.slice();
+        return copy;
+    }
+}
+
+exports.Schema = Schema;
+
+
+/***/ }),
+
+/***/ 7451:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var YAMLMap = __nccwpck_require__(4454);
+
+const map = {
+    collection: 'map',
+    default: true,
+    nodeClass: YAMLMap.YAMLMap,
+    tag: 'tag:yaml.org,2002:map',
+    resolve(map, onError) {
+        if (!identity.isMap(map))
+            onError('Expected a mapping for this tag');
+        return map;
+    },
+    createNode: (schema, obj, ctx) => YAMLMap.YAMLMap.from(schema, obj, ctx)
+};
+
+exports.map = map;
+
+
+/***/ }),
+
+/***/ 3632:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+
+const nullTag = {
+    identify: value => value == null,
+    createNode: () => new Scalar.Scalar(null),
+    default: true,
+    tag: 'tag:yaml.org,2002:null',
+    test: /^(?:~|[Nn]ull|NULL)?$/,
+    resolve: () => new Scalar.Scalar(null),
+    stringify: ({ source }, ctx) => typeof source === 'string' && nullTag.test.test(source)
+        ? source
+        : ctx.options.nullStr
+};
+
+exports.nullTag = nullTag;
+
+
+/***/ }),
+
+/***/ 1706:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var YAMLSeq = __nccwpck_require__(2223);
+
+const seq = {
+    collection: 'seq',
+    default: true,
+    nodeClass: YAMLSeq.YAMLSeq,
+    tag: 'tag:yaml.org,2002:seq',
+    resolve(seq, onError) {
+        if (!identity.isSeq(seq))
+            onError('Expected a sequence for this tag');
+        return seq;
+    },
+    createNode: (schema, obj, ctx) => YAMLSeq.YAMLSeq.from(schema, obj, ctx)
+};
+
+exports.seq = seq;
+
+
+/***/ }),
+
+/***/ 6464:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var stringifyString = __nccwpck_require__(3069);
+
+const string = {
+    identify: value => typeof value === 'string',
+    default: true,
+    tag: 'tag:yaml.org,2002:str',
+    resolve: str => str,
+    stringify(item, ctx, onComment, onChompKeep) {
+        ctx = Object.assign({ actualString: true }, ctx);
+        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
+    }
+};
+
+exports.string = string;
+
+
+/***/ }),
+
+/***/ 3959:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+
+const boolTag = {
+    identify: value => typeof value === 'boolean',
+    default: true,
+    tag: 'tag:yaml.org,2002:bool',
+    test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
+    resolve: str => new Scalar.Scalar(str[0] === 't' || str[0] === 'T'),
+    stringify({ source, value }, ctx) {
+        if (source && boolTag.test.test(source)) {
+            const sv = source[0] === 't' || source[0] === 'T';
+            if (value === sv)
+                return source;
+        }
+        return value ? ctx.options.trueStr : ctx.options.falseStr;
+    }
+};
+
+exports.boolTag = boolTag;
+
+
+/***/ }),
+
+/***/ 8405:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
+
+const floatNaN = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+    resolve: str => str.slice(-3).toLowerCase() === 'nan'
+        ? NaN
+        : str[0] === '-'
+            ? Number.NEGATIVE_INFINITY
+            : Number.POSITIVE_INFINITY,
+    stringify: stringifyNumber.stringifyNumber
+};
+const floatExp = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    format: 'EXP',
+    test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
+    resolve: str => parseFloat(str),
+    stringify(node) {
+        const num = Number(node.value);
+        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
+    }
+};
+const float = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
+    resolve(str) {
+        const node = new Scalar.Scalar(parseFloat(str));
+        const dot = str.indexOf('.');
+        if (dot !== -1 && str[str.length - 1] === '0')
+            node.minFractionDigits = str.length - dot - 1;
+        return node;
+    },
+    stringify: stringifyNumber.stringifyNumber
+};
+
+exports.float = float;
+exports.floatExp = floatExp;
+exports.floatNaN = floatNaN;
+
+
+/***/ }),
+
+/***/ 9874:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var stringifyNumber = __nccwpck_require__(8689);
+
+const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
+const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
+function intStringify(node, radix, prefix) {
+    const { value } = node;
+    if (intIdentify(value) && value >= 0)
+        return prefix + value.toString(radix);
+    return stringifyNumber.stringifyNumber(node);
+}
+const intOct = {
+    identify: value => intIdentify(value) && value >= 0,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'OCT',
+    test: /^0o[0-7]+$/,
+    resolve: (str, _onError, opt) => intResolve(str, 2, 8, opt),
+    stringify: node => intStringify(node, 8, '0o')
+};
+const int = {
+    identify: intIdentify,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    test: /^[-+]?[0-9]+$/,
+    resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+    stringify: stringifyNumber.stringifyNumber
+};
+const intHex = {
+    identify: value => intIdentify(value) && value >= 0,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'HEX',
+    test: /^0x[0-9a-fA-F]+$/,
+    resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+    stringify: node => intStringify(node, 16, '0x')
+};
+
+exports.int = int;
+exports.intHex = intHex;
+exports.intOct = intOct;
+
+
+/***/ }),
+
+/***/ 896:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
+
+const schema = [
+    map.map,
+    seq.seq,
+    string.string,
+    _null.nullTag,
+    bool.boolTag,
+    int.intOct,
+    int.int,
+    int.intHex,
+    float.floatNaN,
+    float.floatExp,
+    float.float
+];
+
+exports.schema = schema;
+
+
+/***/ }),
+
+/***/ 3559:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
+
+function intIdentify(value) {
+    return typeof value === 'bigint' || Number.isInteger(value);
+}
+const stringifyJSON = ({ value }) => JSON.stringify(value);
+const jsonScalars = [
+    {
+        identify: value => typeof value === 'string',
+        default: true,
+        tag: 'tag:yaml.org,2002:str',
+        resolve: str => str,
+        stringify: stringifyJSON
+    },
+    {
+        identify: value => value == null,
+        createNode: () => new Scalar.Scalar(null),
+        default: true,
+        tag: 'tag:yaml.org,2002:null',
+        test: /^null$/,
+        resolve: () => null,
+        stringify: stringifyJSON
+    },
+    {
+        identify: value => typeof value === 'boolean',
+        default: true,
+        tag: 'tag:yaml.org,2002:bool',
+        test: /^true$|^false$/,
+        resolve: str => str === 'true',
+        stringify: stringifyJSON
+    },
+    {
+        identify: intIdentify,
+        default: true,
+        tag: 'tag:yaml.org,2002:int',
+        test: /^-?(?:0|[1-9][0-9]*)$/,
+        resolve: (str, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str) : parseInt(str, 10),
+        stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
+    },
+    {
+        identify: value => typeof value === 'number',
+        default: true,
+        tag: 'tag:yaml.org,2002:float',
+        test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
+        resolve: str => parseFloat(str),
+        stringify: stringifyJSON
+    }
+];
+const jsonError = {
+    default: true,
+    tag: '',
+    test: /^/,
+    resolve(str, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str)}`);
+        return str;
+    }
+};
+const schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
+
+exports.schema = schema;
+
+
+/***/ }),
+
+/***/ 18:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
+var schema = __nccwpck_require__(896);
+var schema$1 = __nccwpck_require__(3559);
+var binary = __nccwpck_require__(6083);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var schema$2 = __nccwpck_require__(5913);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(6752);
+
+const schemas = new Map([
+    ['core', schema.schema],
+    ['failsafe', [map.map, seq.seq, string.string]],
+    ['json', schema$1.schema],
+    ['yaml11', schema$2.schema],
+    ['yaml-1.1', schema$2.schema]
+]);
+const tagsByName = {
+    binary: binary.binary,
+    bool: bool.boolTag,
+    float: float.float,
+    floatExp: float.floatExp,
+    floatNaN: float.floatNaN,
+    floatTime: timestamp.floatTime,
+    int: int.int,
+    intHex: int.intHex,
+    intOct: int.intOct,
+    intTime: timestamp.intTime,
+    map: map.map,
+    merge: merge.merge,
+    null: _null.nullTag,
+    omap: omap.omap,
+    pairs: pairs.pairs,
+    seq: seq.seq,
+    set: set.set,
+    timestamp: timestamp.timestamp
+};
+const coreKnownTags = {
+    'tag:yaml.org,2002:binary': binary.binary,
+    'tag:yaml.org,2002:merge': merge.merge,
+    'tag:yaml.org,2002:omap': omap.omap,
+    'tag:yaml.org,2002:pairs': pairs.pairs,
+    'tag:yaml.org,2002:set': set.set,
+    'tag:yaml.org,2002:timestamp': timestamp.timestamp
+};
+function getTags(customTags, schemaName, addMergeTag) {
+    const schemaTags = schemas.get(schemaName);
+    if (schemaTags && !customTags) {
+        return addMergeTag && !schemaTags.includes(merge.merge)
+            ? schemaTags.concat(merge.merge)
+            : schemaTags.slice();
+    }
+    let tags = schemaTags;
+    if (!tags) {
+        if (Array.isArray(customTags))
+            tags = [];
+        else {
+            const keys = Array.from(schemas.keys())
+                .filter(key => key !== 'yaml11')
+                .map(key => JSON.stringify(key))
+                .join(', ');
+            throw new Error(`Unknown schema "${schemaName}"; use one of ${keys} or define customTags array`);
+        }
+    }
+    if (Array.isArray(customTags)) {
+        for (const tag of customTags)
+            tags = tags.concat(tag);
+    }
+    else if (typeof customTags === 'function') {
+        tags = customTags(tags.slice());
+    }
+    if (addMergeTag)
+        tags = tags.concat(merge.merge);
+    return tags.reduce((tags, tag) => {
+        const tagObj = typeof tag === 'string' ? tagsByName[tag] : tag;
+        if (!tagObj) {
+            const tagName = JSON.stringify(tag);
+            const keys = Object.keys(tagsByName)
+                .map(key => JSON.stringify(key))
+                .join(', ');
+            throw new Error(`Unknown custom tag ${tagName}; use one of ${keys}`);
+        }
+        if (!tags.includes(tagObj))
+            tags.push(tagObj);
+        return tags;
+    }, []);
+}
+
+exports.coreKnownTags = coreKnownTags;
+exports.getTags = getTags;
+
+
+/***/ }),
+
+/***/ 6083:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var node_buffer = __nccwpck_require__(181);
+var Scalar = __nccwpck_require__(3301);
+var stringifyString = __nccwpck_require__(3069);
+
+const binary = {
+    identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
+    default: false,
+    tag: 'tag:yaml.org,2002:binary',
+    /**
+     * Returns a Buffer in node and an Uint8Array in browsers
+     *
+     * To use the resulting buffer as an image, you'll want to do something like:
+     *
+     *   const blob = new Blob([buffer], { type: 'image/jpeg' })
+     *   document.querySelector('#photo').src = URL.createObjectURL(blob)
+     */
+    resolve(src, onError) {
+        if (typeof node_buffer.Buffer === 'function') {
+            return node_buffer.Buffer.from(src, 'base64');
+        }
+        else if (typeof atob === 'function') {
+            // On IE 11, atob() can't handle newlines
+            const str = atob(src.replace(/[\n\r]/g, ''));
+            const buffer = new Uint8Array(str.length);
+            for (let i = 0; i < str.length; ++i)
+                buffer[i] = str.charCodeAt(i);
+            return buffer;
+        }
+        else {
+            onError('This environment does not support reading binary tags; either Buffer or atob is required');
+            return src;
+        }
+    },
+    stringify({ comment, type, value }, ctx, onComment, onChompKeep) {
+        if (!value)
+            return '';
+        const buf = value; // checked earlier by binary.identify()
+        let str;
+        if (typeof node_buffer.Buffer === 'function') {
+            str =
+                buf instanceof node_buffer.Buffer
+                    ? buf.toString('base64')
+                    : node_buffer.Buffer.from(buf.buffer).toString('base64');
+        }
+        else if (typeof btoa === 'function') {
+            let s = '';
+            for (let i = 0; i < buf.length; ++i)
+                s += String.fromCharCode(buf[i]);
+            str = btoa(s);
+        }
+        else {
+            throw new Error('This environment does not support writing binary tags; either Buffer or btoa is required');
+        }
+        type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
+        if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
+            const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
+            const n = Math.ceil(str.length / lineWidth);
+            const lines = new Array(n);
+            for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
+                lines[i] = str.substr(o, lineWidth);
+            }
+            str = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? '\n' : ' ');
+        }
+        return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
+    }
+};
+
+exports.binary = binary;
+
+
+/***/ }),
+
+/***/ 8398:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+
+function boolStringify({ value, source }, ctx) {
+    const boolObj = value ? trueTag : falseTag;
+    if (source && boolObj.test.test(source))
+        return source;
+    return value ? ctx.options.trueStr : ctx.options.falseStr;
+}
+const trueTag = {
+    identify: value => value === true,
+    default: true,
+    tag: 'tag:yaml.org,2002:bool',
+    test: /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/,
+    resolve: () => new Scalar.Scalar(true),
+    stringify: boolStringify
+};
+const falseTag = {
+    identify: value => value === false,
+    default: true,
+    tag: 'tag:yaml.org,2002:bool',
+    test: /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
+    resolve: () => new Scalar.Scalar(false),
+    stringify: boolStringify
+};
+
+exports.falseTag = falseTag;
+exports.trueTag = trueTag;
+
+
+/***/ }),
+
+/***/ 5782:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
+
+const floatNaN = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+    resolve: (str) => str.slice(-3).toLowerCase() === 'nan'
+        ? NaN
+        : str[0] === '-'
+            ? Number.NEGATIVE_INFINITY
+            : Number.POSITIVE_INFINITY,
+    stringify: stringifyNumber.stringifyNumber
+};
+const floatExp = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    format: 'EXP',
+    test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
+    resolve: (str) => parseFloat(str.replace(/_/g, '')),
+    stringify(node) {
+        const num = Number(node.value);
+        return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
+    }
+};
+const float = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
+    resolve(str) {
+        const node = new Scalar.Scalar(parseFloat(str.replace(/_/g, '')));
+        const dot = str.indexOf('.');
+        if (dot !== -1) {
+            const f = str.substring(dot + 1).replace(/_/g, '');
+            if (f[f.length - 1] === '0')
+                node.minFractionDigits = f.length;
+        }
+        return node;
+    },
+    stringify: stringifyNumber.stringifyNumber
+};
+
+exports.float = float;
+exports.floatExp = floatExp;
+exports.floatNaN = floatNaN;
+
+
+/***/ }),
+
+/***/ 873:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var stringifyNumber = __nccwpck_require__(8689);
+
+const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
+function intResolve(str, offset, radix, { intAsBigInt }) {
+    const sign = str[0];
+    if (sign === '-' || sign === '+')
+        offset += 1;
+    str = str.substring(offset).replace(/_/g, '');
+    if (intAsBigInt) {
+        switch (radix) {
+            case 2:
+                str = `0b${str}`;
+                break;
+            case 8:
+                str = `0o${str}`;
+                break;
+            case 16:
+                str = `0x${str}`;
+                break;
+        }
+        const n = BigInt(str);
+        return sign === '-' ? BigInt(-1) * n : n;
+    }
+    const n = parseInt(str, radix);
+    return sign === '-' ? -1 * n : n;
+}
+function intStringify(node, radix, prefix) {
+    const { value } = node;
+    if (intIdentify(value)) {
+        const str = value.toString(radix);
+        return value < 0 ? '-' + prefix + str.substr(1) : prefix + str;
+    }
+    return stringifyNumber.stringifyNumber(node);
+}
+const intBin = {
+    identify: intIdentify,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'BIN',
+    test: /^[-+]?0b[0-1_]+$/,
+    resolve: (str, _onError, opt) => intResolve(str, 2, 2, opt),
+    stringify: node => intStringify(node, 2, '0b')
+};
+const intOct = {
+    identify: intIdentify,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'OCT',
+    test: /^[-+]?0[0-7_]+$/,
+    resolve: (str, _onError, opt) => intResolve(str, 1, 8, opt),
+    stringify: node => intStringify(node, 8, '0')
+};
+const int = {
+    identify: intIdentify,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    test: /^[-+]?[0-9][0-9_]*$/,
+    resolve: (str, _onError, opt) => intResolve(str, 0, 10, opt),
+    stringify: stringifyNumber.stringifyNumber
+};
+const intHex = {
+    identify: intIdentify,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'HEX',
+    test: /^[-+]?0x[0-9a-fA-F_]+$/,
+    resolve: (str, _onError, opt) => intResolve(str, 2, 16, opt),
+    stringify: node => intStringify(node, 16, '0x')
+};
+
+exports.int = int;
+exports.intBin = intBin;
+exports.intHex = intHex;
+exports.intOct = intOct;
+
+
+/***/ }),
+
+/***/ 452:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+
+// If the value associated with a merge key is a single mapping node, each of
+// its key/value pairs is inserted into the current mapping, unless the key
+// already exists in it. If the value associated with the merge key is a
+// sequence, then this sequence is expected to contain mapping nodes and each
+// of these nodes is merged in turn according to its order in the sequence.
+// Keys in mapping nodes earlier in the sequence override keys specified in
+// later mapping nodes. -- http://yaml.org/type/merge.html
+const MERGE_KEY = '<<';
+const merge = {
+    identify: value => value === MERGE_KEY ||
+        (typeof value === 'symbol' && value.description === MERGE_KEY),
+    default: 'key',
+    tag: 'tag:yaml.org,2002:merge',
+    test: /^<<$/,
+    resolve: () => Object.assign(new Scalar.Scalar(Symbol(MERGE_KEY)), {
+        addToJSMap: addMergeToJSMap
+    }),
+    stringify: () => MERGE_KEY
+};
+const isMergeKey = (ctx, key) => (merge.identify(key) ||
+    (identity.isScalar(key) &&
+        (!key.type || key.type === Scalar.Scalar.PLAIN) &&
+        merge.identify(key.value))) &&
+    ctx?.doc.schema.tags.some(tag => tag.tag === merge.tag && tag.default);
+function addMergeToJSMap(ctx, map, value) {
+    const source = resolveAliasValue(ctx, value);
+    if (identity.isSeq(source))
+        for (const it of source.items)
+            mergeValue(ctx, map, it);
+    else if (Array.isArray(source))
+        for (const it of source)
+            mergeValue(ctx, map, it);
+    else
+        mergeValue(ctx, map, source);
+}
+function mergeValue(ctx, map, value) {
+    const source = resolveAliasValue(ctx, value);
+    if (!identity.isMap(source))
+        throw new Error('Merge sources must be maps or map aliases');
+    const srcMap = source.toJSON(null, ctx, Map);
+    for (const [key, value] of srcMap) {
+        if (map instanceof Map) {
+            if (!map.has(key))
+                map.set(key, value);
+        }
+        else if (map instanceof Set) {
+            map.add(key);
+        }
+        else if (!Object.prototype.hasOwnProperty.call(map, key)) {
+            Object.defineProperty(map, key, {
+                value,
+                writable: true,
+                enumerable: true,
+                configurable: true
+            });
+        }
+    }
+    return map;
+}
+function resolveAliasValue(ctx, value) {
+    return ctx && identity.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
+}
+
+exports.addMergeToJSMap = addMergeToJSMap;
+exports.isMergeKey = isMergeKey;
+exports.merge = merge;
+
+
+/***/ }),
+
+/***/ 303:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var pairs = __nccwpck_require__(8385);
+
+class YAMLOMap extends YAMLSeq.YAMLSeq {
+    constructor() {
+        super();
+        this.add = YAMLMap.YAMLMap.prototype.add.bind(this);
+        this.delete = YAMLMap.YAMLMap.prototype.delete.bind(this);
+        this.get = YAMLMap.YAMLMap.prototype.get.bind(this);
+        this.has = YAMLMap.YAMLMap.prototype.has.bind(this);
+        this.set = YAMLMap.YAMLMap.prototype.set.bind(this);
+        this.tag = YAMLOMap.tag;
+    }
+    /**
+     * If `ctx` is given, the return type is actually `Map<unknown, unknown>`,
+     * but TypeScript won't allow widening the signature of a child method.
+     */
+    toJSON(_, ctx) {
+        if (!ctx)
+            return super.toJSON(_);
+        const map = new Map();
+        if (ctx?.onCreate)
+            ctx.onCreate(map);
+        for (const pair of this.items) {
+            let key, value;
+            if (identity.isPair(pair)) {
+                key = toJS.toJS(pair.key, '', ctx);
+                value = toJS.toJS(pair.value, key, ctx);
+            }
+            else {
+                key = toJS.toJS(pair, '', ctx);
+            }
+            if (map.has(key))
+                throw new Error('Ordered maps must not include duplicate keys');
+            map.set(key, value);
+        }
+        return map;
+    }
+    static from(schema, iterable, ctx) {
+        const pairs$1 = pairs.createPairs(schema, iterable, ctx);
+        const omap = new this();
+        omap.items = pairs$1.items;
+        return omap;
+    }
+}
+YAMLOMap.tag = 'tag:yaml.org,2002:omap';
+const omap = {
+    collection: 'seq',
+    identify: value => value instanceof Map,
+    nodeClass: YAMLOMap,
+    default: false,
+    tag: 'tag:yaml.org,2002:omap',
+    resolve(seq, onError) {
+        const pairs$1 = pairs.resolvePairs(seq, onError);
+        const seenKeys = [];
+        for (const { key } of pairs$1.items) {
+            if (identity.isScalar(key)) {
+                if (seenKeys.includes(key.value)) {
+                    onError(`Ordered maps must not include duplicate keys: ${key.value}`);
+                }
+                else {
+                    seenKeys.push(key.value);
+                }
+            }
+        }
+        return Object.assign(new YAMLOMap(), pairs$1);
+    },
+    createNode: (schema, iterable, ctx) => YAMLOMap.from(schema, iterable, ctx)
+};
+
+exports.YAMLOMap = YAMLOMap;
+exports.omap = omap;
+
+
+/***/ }),
+
+/***/ 8385:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLSeq = __nccwpck_require__(2223);
+
+function resolvePairs(seq, onError) {
+    if (identity.isSeq(seq)) {
+        for (let i = 0; i < seq.items.length; ++i) {
+            let item = seq.items[i];
+            if (identity.isPair(item))
+                continue;
+            else if (identity.isMap(item)) {
+                if (item.items.length > 1)
+                    onError('Each pair must have its own sequence indicator');
+                const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
+                if (item.commentBefore)
+                    pair.key.commentBefore = pair.key.commentBefore
+                        ? `${item.commentBefore}\n${pair.key.commentBefore}`
+                        : item.commentBefore;
+                if (item.comment) {
+                    const cn = pair.value ?? pair.key;
+                    cn.comment = cn.comment
+                        ? `${item.comment}\n${cn.comment}`
+                        : item.comment;
+                }
+                item = pair;
+            }
+            seq.items[i] = identity.isPair(item) ? item : new Pair.Pair(item);
+        }
+    }
+    else
+        onError('Expected a sequence for this tag');
+    return seq;
+}
+function createPairs(schema, iterable, ctx) {
+    const { replacer } = ctx;
+    const pairs = new YAMLSeq.YAMLSeq(schema);
+    pairs.tag = 'tag:yaml.org,2002:pairs';
+    let i = 0;
+    if (iterable && Symbol.iterator in Object(iterable))
+        for (let it of iterable) {
+            if (typeof replacer === 'function')
+                it = replacer.call(iterable, String(i++), it);
+            let key, value;
+            if (Array.isArray(it)) {
+                if (it.length === 2) {
+                    key = it[0];
+                    value = it[1];
+                }
+                else
+                    throw new TypeError(`Expected [key, value] tuple: ${it}`);
+            }
+            else if (it && it instanceof Object) {
+                const keys = Object.keys(it);
+                if (keys.length === 1) {
+                    key = keys[0];
+                    value = it[key];
+                }
+                else {
+                    throw new TypeError(`Expected tuple with one key, not ${keys.length} keys`);
+                }
+            }
+            else {
+                key = it;
+            }
+            pairs.items.push(Pair.createPair(key, value, ctx));
+        }
+    return pairs;
+}
+const pairs = {
+    collection: 'seq',
+    default: false,
+    tag: 'tag:yaml.org,2002:pairs',
+    resolve: resolvePairs,
+    createNode: createPairs
+};
+
+exports.createPairs = createPairs;
+exports.pairs = pairs;
+exports.resolvePairs = resolvePairs;
+
+
+/***/ }),
+
+/***/ 5913:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var binary = __nccwpck_require__(6083);
+var bool = __nccwpck_require__(8398);
+var float = __nccwpck_require__(5782);
+var int = __nccwpck_require__(873);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(6752);
+
+const schema = [
+    map.map,
+    seq.seq,
+    string.string,
+    _null.nullTag,
+    bool.trueTag,
+    bool.falseTag,
+    int.intBin,
+    int.intOct,
+    int.int,
+    int.intHex,
+    float.floatNaN,
+    float.floatExp,
+    float.float,
+    binary.binary,
+    merge.merge,
+    omap.omap,
+    pairs.pairs,
+    set.set,
+    timestamp.intTime,
+    timestamp.floatTime,
+    timestamp.timestamp
+];
+
+exports.schema = schema;
+
+
+/***/ }),
+
+/***/ 1528:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+
+class YAMLSet extends YAMLMap.YAMLMap {
+    constructor(schema) {
+        super(schema);
+        this.tag = YAMLSet.tag;
+    }
+    add(key) {
+        let pair;
+        if (identity.isPair(key))
+            pair = key;
+        else if (key &&
+            typeof key === 'object' &&
+            'key' in key &&
+            'value' in key &&
+            key.value === null)
+            pair = new Pair.Pair(key.key, null);
+        else
+            pair = new Pair.Pair(key, null);
+        const prev = YAMLMap.findPair(this.items, pair.key);
+        if (!prev)
+            this.items.push(pair);
+    }
+    /**
+     * If `keepPair` is `true`, returns the Pair matching `key`.
+     * Otherwise, returns the value of that Pair's key.
+     */
+    get(key, keepPair) {
+        const pair = YAMLMap.findPair(this.items, key);
+        return !keepPair && identity.isPair(pair)
+            ? identity.isScalar(pair.key)
+                ? pair.key.value
+                : pair.key
+            : pair;
+    }
+    set(key, value) {
+        if (typeof value !== 'boolean')
+            throw new Error(`Expected boolean value for set(key, value) in a YAML set, not ${typeof value}`);
+        const prev = YAMLMap.findPair(this.items, key);
+        if (prev && !value) {
+            this.items.splice(this.items.indexOf(prev), 1);
+        }
+        else if (!prev && value) {
+            this.items.push(new Pair.Pair(key));
+        }
+    }
+    toJSON(_, ctx) {
+        return super.toJSON(_, ctx, Set);
+    }
+    toString(ctx, onComment, onChompKeep) {
+        if (!ctx)
+            return JSON.stringify(this);
+        if (this.hasAllNullValues(true))
+            return super.toString(Object.assign({}, ctx, { allNullValues: true }), onComment, onChompKeep);
+        else
+            throw new Error('Set items must all have null values');
+    }
+    static from(schema, iterable, ctx) {
+        const { replacer } = ctx;
+        const set = new this(schema);
+        if (iterable && Symbol.iterator in Object(iterable))
+            for (let value of iterable) {
+                if (typeof replacer === 'function')
+                    value = replacer.call(iterable, value, value);
+                set.items.push(Pair.createPair(value, null, ctx));
+            }
+        return set;
+    }
+}
+YAMLSet.tag = 'tag:yaml.org,2002:set';
+const set = {
+    collection: 'map',
+    identify: value => value instanceof Set,
+    nodeClass: YAMLSet,
+    default: false,
+    tag: 'tag:yaml.org,2002:set',
+    createNode: (schema, iterable, ctx) => YAMLSet.from(schema, iterable, ctx),
+    resolve(map, onError) {
+        if (identity.isMap(map)) {
+            if (map.hasAllNullValues(true))
+                return Object.assign(new YAMLSet(), map);
+            else
+                onError('Set items must all have null values');
+        }
+        else
+            onError('Expected a mapping for this tag');
+        return map;
+    }
+};
+
+exports.YAMLSet = YAMLSet;
+exports.set = set;
+
+
+/***/ }),
+
+/***/ 6752:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var stringifyNumber = __nccwpck_require__(8689);
+
+/** Internal types handle bigint as number, because TS can't figure it out. */
+function parseSexagesimal(str, asBigInt) {
+    const sign = str[0];
+    const parts = sign === '-' || sign === '+' ? str.substring(1) : str;
+    const num = (n) => asBigInt ? BigInt(n) : Number(n);
+    const res = parts
+        .replace(/_/g, '')
+        .split(':')
+        .reduce((res, p) => res * num(60) + num(p), num(0));
+    return (sign === '-' ? num(-1) * res : res);
+}
+/**
+ * hhhh:mm:ss.sss
+ *
+ * Internal types handle bigint as number, because TS can't figure it out.
+ */
+function stringifySexagesimal(node) {
+    let { value } = node;
+    let num = (n) => n;
+    if (typeof value === 'bigint')
+        num = n => BigInt(n);
+    else if (isNaN(value) || !isFinite(value))
+        return stringifyNumber.stringifyNumber(node);
+    let sign = '';
+    if (value < 0) {
+        sign = '-';
+        value *= num(-1);
+    }
+    const _60 = num(60);
+    const parts = [value % _60]; // seconds, including ms
+    if (value < 60) {
+        parts.unshift(0); // at least one : is required
+    }
+    else {
+        value = (value - parts[0]) / _60;
+        parts.unshift(value % _60); // minutes
+        if (value >= 60) {
+            value = (value - parts[0]) / _60;
+            parts.unshift(value); // hours
+        }
+    }
+    return (sign +
+        parts
+            .map(n => String(n).padStart(2, '0'))
+            .join(':')
+            .replace(/000000\d*$/, '') // % 60 may introduce error
+    );
+}
+const intTime = {
+    identify: value => typeof value === 'bigint' || Number.isInteger(value),
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'TIME',
+    test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
+    resolve: (str, _onError, { intAsBigInt }) => parseSexagesimal(str, intAsBigInt),
+    stringify: stringifySexagesimal
+};
+const floatTime = {
+    identify: value => typeof value === 'number',
+    default: true,
+    tag: 'tag:yaml.org,2002:float',
+    format: 'TIME',
+    test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
+    resolve: str => parseSexagesimal(str, false),
+    stringify: stringifySexagesimal
+};
+const timestamp = {
+    identify: value => value instanceof Date,
+    default: true,
+    tag: 'tag:yaml.org,2002:timestamp',
+    // If the time zone is omitted, the timestamp is assumed to be specified in UTC. The time part
+    // may be omitted altogether, resulting in a date format. In such a case, the time part is
+    // assumed to be 00:00:00Z (start of day, UTC).
+    test: RegExp('^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})' + // YYYY-Mm-Dd
+        '(?:' + // time is optional
+        '(?:t|T|[ \\t]+)' + // t | T | whitespace
+        '([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)' + // Hh:Mm:Ss(.ss)?
+        '(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?' + // Z | +5 | -03:30
+        ')?$'),
+    resolve(str) {
+        const match = str.match(timestamp.test);
+        if (!match)
+            throw new Error('!!timestamp expects a date, starting with yyyy-mm-dd');
+        const [, year, month, day, hour, minute, second] = match.map(Number);
+        const millisec = match[7] ? Number((match[7] + '00').substr(1, 3)) : 0;
+        let date = Date.UTC(year, month - 1, day, hour || 0, minute || 0, second || 0, millisec);
+        const tz = match[8];
+        if (tz && tz !== 'Z') {
+            let d = parseSexagesimal(tz, false);
+            if (Math.abs(d) < 30)
+                d *= 60;
+            date -= 60000 * d;
+        }
+        return new Date(date);
+    },
+    stringify: ({ value }) => value?.toISOString().replace(/(T00:00:00)?\.000Z$/, '') ?? ''
+};
+
+exports.floatTime = floatTime;
+exports.intTime = intTime;
+exports.timestamp = timestamp;
+
+
+/***/ }),
+
+/***/ 4475:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+const FOLD_FLOW = 'flow';
+const FOLD_BLOCK = 'block';
+const FOLD_QUOTED = 'quoted';
+/**
+ * Tries to keep input at up to `lineWidth` characters, splitting only on spaces
+ * not followed by newlines or spaces unless `mode` is `'quoted'`. Lines are
+ * terminated with `\n` and started with `indent`.
+ */
+function foldFlowLines(text, indent, mode = 'flow', { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    if (!lineWidth || lineWidth < 0)
+        return text;
+    if (lineWidth < minContentWidth)
+        minContentWidth = 0;
+    const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
+    if (text.length <= endStep)
+        return text;
+    const folds = [];
+    const escapedFolds = {};
+    let end = lineWidth - indent.length;
+    if (typeof indentAtStart === 'number') {
+        if (indentAtStart > lineWidth - Math.max(2, minContentWidth))
+            folds.push(0);
+        else
+            end = lineWidth - indentAtStart;
+    }
+    let split = undefined;
+    let prev = undefined;
+    let overflow = false;
+    let i = -1;
+    let escStart = -1;
+    let escEnd = -1;
+    if (mode === FOLD_BLOCK) {
+        i = consumeMoreIndentedLines(text, i, indent.length);
+        if (i !== -1)
+            end = i + endStep;
+    }
+    for (let ch; (ch = text[(i += 1)]);) {
+        if (mode === FOLD_QUOTED && ch === '\\') {
+            escStart = i;
+            switch (text[i + 1]) {
+                case 'x':
+                    i += 3;
+                    break;
+                case 'u':
+                    i += 5;
+                    break;
+                case 'U':
+                    i += 9;
+                    break;
+                default:
+                    i += 1;
+            }
+            escEnd = i;
+        }
+        if (ch === '\n') {
+            if (mode === FOLD_BLOCK)
+                i = consumeMoreIndentedLines(text, i, indent.length);
+            end = i + indent.length + endStep;
+            split = undefined;
+        }
+        else {
+            if (ch === ' ' &&
+                prev &&
+                prev !== ' ' &&
+                prev !== '\n' &&
+                prev !== '\t') {
+                // space surrounded by non-space can be replaced with newline + indent
+                const next = text[i + 1];
+                if (next && next !== ' ' && next !== '\n' && next !== '\t')
+                    split = i;
+            }
+            if (i >= end) {
+                if (split) {
+                    folds.push(split);
+                    end = split + endStep;
+                    split = undefined;
+                }
+                else if (mode === FOLD_QUOTED) {
+                    // white-space collected at end may stretch past lineWidth
+                    while (prev === ' ' || prev === '\t') {
+                        prev = ch;
+                        ch = text[(i += 1)];
+                        overflow = true;
+                    }
+                    // Account for newline escape, but don't break preceding escape
+                    const j = i > escEnd + 1 ? i - 2 : escStart - 1;
+                    // Bail out if lineWidth & minContentWidth are shorter than an escape string
+                    if (escapedFolds[j])
+                        return text;
+                    folds.push(j);
+                    escapedFolds[j] = true;
+                    end = j + endStep;
+                    split = undefined;
+                }
+                else {
+                    overflow = true;
+                }
+            }
+        }
+        prev = ch;
+    }
+    if (overflow && onOverflow)
+        onOverflow();
+    if (folds.length === 0)
+        return text;
+    if (onFold)
+        onFold();
+    let res = text.slice(0, folds[0]);
+    for (let i = 0; i < folds.length; ++i) {
+        const fold = folds[i];
+        const end = folds[i + 1] || text.length;
+        if (fold === 0)
+            res = `\n${indent}${text.slice(0, end)}`;
+        else {
+            if (mode === FOLD_QUOTED && escapedFolds[fold])
+                res += `${text[fold]}\\`;
+            res += `\n${indent}${text.slice(fold + 1, end)}`;
+        }
+    }
+    return res;
+}
+/**
+ * Presumes `i + 1` is at the start of a line
+ * @returns index of last newline in more-indented block
+ */
+function consumeMoreIndentedLines(text, i, indent) {
+    let end = i;
+    let start = i + 1;
+    let ch = text[start];
+    while (ch === ' ' || ch === '\t') {
+        if (i < start + indent) {
+            ch = text[++i];
+        }
+        else {
+            do {
+                ch = text[++i];
+            } while (ch && ch !== '\n');
+            end = i;
+            start = i + 1;
+            ch = text[start];
+        }
+    }
+    return end;
+}
+
+exports.FOLD_BLOCK = FOLD_BLOCK;
+exports.FOLD_FLOW = FOLD_FLOW;
+exports.FOLD_QUOTED = FOLD_QUOTED;
+exports.foldFlowLines = foldFlowLines;
+
+
+/***/ }),
+
+/***/ 2148:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var anchors = __nccwpck_require__(1596);
+var identity = __nccwpck_require__(1127);
+var stringifyComment = __nccwpck_require__(9799);
+var stringifyString = __nccwpck_require__(3069);
+
+function createStringifyContext(doc, options) {
+    const opt = Object.assign({
+        blockQuote: true,
+        commentString: stringifyComment.stringifyComment,
+        defaultKeyType: null,
+        defaultStringType: 'PLAIN',
+        directives: null,
+        doubleQuotedAsJSON: false,
+        doubleQuotedMinMultiLineLength: 40,
+        falseStr: 'false',
+        flowCollectionPadding: true,
+        indentSeq: true,
+        lineWidth: 80,
+        minContentWidth: 20,
+        nullStr: 'null',
+        simpleKeys: false,
+        singleQuote: null,
+        trailingComma: false,
+        trueStr: 'true',
+        verifyAliasOrder: true
+    }, doc.schema.toStringOptions, options);
+    let inFlow;
+    switch (opt.collectionStyle) {
+        case 'block':
+            inFlow = false;
+            break;
+        case 'flow':
+            inFlow = true;
+            break;
+        default:
+            inFlow = null;
+    }
+    return {
+        anchors: new Set(),
+        doc,
+        flowCollectionPadding: opt.flowCollectionPadding ? ' ' : '',
+        indent: '',
+        indentStep: typeof opt.indent === 'number' ? ' '.repeat(opt.indent) : '  ',
+        inFlow,
+        options: opt
+    };
+}
+function getTagObject(tags, item) {
+    if (item.tag) {
+        const match = tags.filter(t => t.tag === item.tag);
+        if (match.length > 0)
+            return match.find(t => t.format === item.format) ?? match[0];
+    }
+    let tagObj = undefined;
+    let obj;
+    if (identity.isScalar(item)) {
+        obj = item.value;
+        let match = tags.filter(t => t.identify?.(obj));
+        if (match.length > 1) {
+            const testMatch = match.filter(t => t.test);
+            if (testMatch.length > 0)
+                match = testMatch;
+        }
+        tagObj =
+            match.find(t => t.format === item.format) ?? match.find(t => !t.format);
+    }
+    else {
+        obj = item;
+        tagObj = tags.find(t => t.nodeClass && obj instanceof t.nodeClass);
+    }
+    if (!tagObj) {
+        const name = obj?.constructor?.name ?? (obj === null ? 'null' : typeof obj);
+        throw new Error(`Tag not resolved for ${name} value`);
+    }
+    return tagObj;
+}
+// needs to be called before value stringifier to allow for circular anchor refs
+function stringifyProps(node, tagObj, { anchors: anchors$1, doc }) {
+    if (!doc.directives)
+        return '';
+    const props = [];
+    const anchor = (identity.isScalar(node) || identity.isCollection(node)) && node.anchor;
+    if (anchor && anchors.anchorIsValid(anchor)) {
+        anchors$1.add(anchor);
+        props.push(`&${anchor}`);
+    }
+    const tag = node.tag ?? (tagObj.default ? null : tagObj.tag);
+    if (tag)
+        props.push(doc.directives.tagString(tag));
+    return props.join(' ');
+}
+function stringify(item, ctx, onComment, onChompKeep) {
+    if (identity.isPair(item))
+        return item.toString(ctx, onComment, onChompKeep);
+    if (identity.isAlias(item)) {
+        if (ctx.doc.directives)
+            return item.toString(ctx);
+        if (ctx.resolvedAliases?.has(item)) {
+            throw new TypeError(`Cannot stringify circular structure without alias nodes`);
+        }
+        else {
+            if (ctx.resolvedAliases)
+                ctx.resolvedAliases.add(item);
+            else
+                ctx.resolvedAliases = new Set([item]);
+            item = item.resolve(ctx.doc);
+        }
+    }
+    let tagObj = undefined;
+    const node = identity.isNode(item)
+        ? item
+        : ctx.doc.createNode(item, { onTagObj: o => (tagObj = o) });
+    tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
+    const props = stringifyProps(node, tagObj, ctx);
+    if (props.length > 0)
+        ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
+    const str = typeof tagObj.stringify === 'function'
+        ? tagObj.stringify(node, ctx, onComment, onChompKeep)
+        : identity.isScalar(node)
+            ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep)
+            : node.toString(ctx, onComment, onChompKeep);
+    if (!props)
+        return str;
+    return identity.isScalar(node) || str[0] === '{' || str[0] === '['
+        ? `${props} ${str}`
+        : `${props}\n${ctx.indent}${str}`;
+}
+
+exports.createStringifyContext = createStringifyContext;
+exports.stringify = stringify;
+
+
+/***/ }),
+
+/***/ 1212:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
+
+function stringifyCollection(collection, ctx, options) {
+    const flow = ctx.inFlow ?? collection.flow;
+    const stringify = flow ? stringifyFlowCollection : stringifyBlockCollection;
+    return stringify(collection, ctx, options);
+}
+function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
+    const { indent, options: { commentString } } = ctx;
+    const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
+    let chompKeep = false; // flag for the preceding node's status
+    const lines = [];
+    for (let i = 0; i < items.length; ++i) {
+        const item = items[i];
+        let comment = null;
+        if (identity.isNode(item)) {
+            if (!chompKeep && item.spaceBefore)
+                lines.push('');
+            addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
+            if (item.comment)
+                comment = item.comment;
+        }
+        else if (identity.isPair(item)) {
+            const ik = identity.isNode(item.key) ? item.key : null;
+            if (ik) {
+                if (!chompKeep && ik.spaceBefore)
+                    lines.push('');
+                addCommentBefore(ctx, lines, ik.commentBefore, chompKeep);
+            }
+        }
+        chompKeep = false;
+        let str = stringify.stringify(item, itemCtx, () => (comment = null), () => (chompKeep = true));
+        if (comment)
+            str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
+        if (chompKeep && comment)
+            chompKeep = false;
+        lines.push(blockItemPrefix + str);
+    }
+    let str;
+    if (lines.length === 0) {
+        str = flowChars.start + flowChars.end;
+    }
+    else {
+        str = lines[0];
+        for (let i = 1; i < lines.length; ++i) {
+            const line = lines[i];
+            str += line ? `\n${indent}${line}` : '\n';
+        }
+    }
+    if (comment) {
+        str += '\n' + stringifyComment.indentComment(commentString(comment), indent);
+        if (onComment)
+            onComment();
+    }
+    else if (chompKeep && onChompKeep)
+        onChompKeep();
+    return str;
+}
+function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
+    const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
+    itemIndent += indentStep;
+    const itemCtx = Object.assign({}, ctx, {
+        indent: itemIndent,
+        inFlow: true,
+        type: null
+    });
+    let reqNewline = false;
+    let linesAtValue = 0;
+    const lines = [];
+    for (let i = 0; i < items.length; ++i) {
+        const item = items[i];
+        let comment = null;
+        if (identity.isNode(item)) {
+            if (item.spaceBefore)
+                lines.push('');
+            addCommentBefore(ctx, lines, item.commentBefore, false);
+            if (item.comment)
+                comment = item.comment;
+        }
+        else if (identity.isPair(item)) {
+            const ik = identity.isNode(item.key) ? item.key : null;
+            if (ik) {
+                if (ik.spaceBefore)
+                    lines.push('');
+                addCommentBefore(ctx, lines, ik.commentBefore, false);
+                if (ik.comment)
+                    reqNewline = true;
+            }
+            const iv = identity.isNode(item.value) ? item.value : null;
+            if (iv) {
+                if (iv.comment)
+                    comment = iv.comment;
+                if (iv.commentBefore)
+                    reqNewline = true;
+            }
+            else if (item.value == null && ik?.comment) {
+                comment = ik.comment;
+            }
+        }
+        if (comment)
+            reqNewline = true;
+        let str = stringify.stringify(item, itemCtx, () => (comment = null));
+        reqNewline || (reqNewline = lines.length > linesAtValue || str.includes('\n'));
+        if (i < items.length - 1) {
+            str += ',';
+        }
+        else if (ctx.options.trailingComma) {
+            if (ctx.options.lineWidth > 0) {
+                reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) +
+                    (str.length + 2) >
+                    ctx.options.lineWidth);
+            }
+            if (reqNewline) {
+                str += ',';
+            }
+        }
+        if (comment)
+            str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
+        lines.push(str);
+        linesAtValue = lines.length;
+    }
+    const { start, end } = flowChars;
+    if (lines.length === 0) {
+        return start + end;
+    }
+    else {
+        if (!reqNewline) {
+            const len = lines.reduce((sum, line) => sum + line.length + 2, 2);
+            reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
+        }
+        if (reqNewline) {
+            let str = start;
+            for (const line of lines)
+                str += line ? `\n${indentStep}${indent}${line}` : '\n';
+            return `${str}\n${indent}${end}`;
+        }
+        else {
+            return `${start}${fcPadding}${lines.join(' ')}${fcPadding}${end}`;
+        }
+    }
+}
+function addCommentBefore({ indent, options: { commentString } }, lines, comment, chompKeep) {
+    if (comment && chompKeep)
+        comment = comment.replace(/^\n+/, '');
+    if (comment) {
+        const ic = stringifyComment.indentComment(commentString(comment), indent);
+        lines.push(ic.trimStart()); // Avoid double indent on first line
+    }
+}
+
+exports.stringifyCollection = stringifyCollection;
+
+
+/***/ }),
+
+/***/ 9799:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+/**
+ * Stringifies a comment.
+ *
+ * Empty comment lines are left empty,
+ * lines consisting of a single space are replaced by `#`,
+ * and all other lines are prefixed with a `#`.
+ */
+const stringifyComment = (str) => str.replace(/^(?!$)(?: $)?/gm, '#');
+function indentComment(comment, indent) {
+    if (/^\n+$/.test(comment))
+        return comment.substring(1);
+    return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
+}
+const lineComment = (str, indent, comment) => str.endsWith('\n')
+    ? indentComment(comment, indent)
+    : comment.includes('\n')
+        ? '\n' + indentComment(comment, indent)
+        : (str.endsWith(' ') ? '' : ' ') + comment;
+
+exports.indentComment = indentComment;
+exports.lineComment = lineComment;
+exports.stringifyComment = stringifyComment;
+
+
+/***/ }),
+
+/***/ 6829:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
+
+function stringifyDocument(doc, options) {
+    const lines = [];
+    let hasDirectives = options.directives === true;
+    if (options.directives !== false && doc.directives) {
+        const dir = doc.directives.toString(doc);
+        if (dir) {
+            lines.push(dir);
+            hasDirectives = true;
+        }
+        else if (doc.directives.docStart)
+            hasDirectives = true;
+    }
+    if (hasDirectives)
+        lines.push('---');
+    const ctx = stringify.createStringifyContext(doc, options);
+    const { commentString } = ctx.options;
+    if (doc.commentBefore) {
+        if (lines.length !== 1)
+            lines.unshift('');
+        const cs = commentString(doc.commentBefore);
+        lines.unshift(stringifyComment.indentComment(cs, ''));
+    }
+    let chompKeep = false;
+    let contentComment = null;
+    if (doc.contents) {
+        if (identity.isNode(doc.contents)) {
+            if (doc.contents.spaceBefore && hasDirectives)
+                lines.push('');
+            if (doc.contents.commentBefore) {
+                const cs = commentString(doc.contents.commentBefore);
+                lines.push(stringifyComment.indentComment(cs, ''));
+            }
+            // top-level block scalars need to be indented if followed by a comment
+            ctx.forceBlockIndent = !!doc.comment;
+            contentComment = doc.contents.comment;
+        }
+        const onChompKeep = contentComment ? undefined : () => (chompKeep = true);
+        let body = stringify.stringify(doc.contents, ctx, () => (contentComment = null), onChompKeep);
+        if (contentComment)
+            body += stringifyComment.lineComment(body, '', commentString(contentComment));
+        if ((body[0] === '|' || body[0] === '>') &&
+            lines[lines.length - 1] === '---') {
+            // Top-level block scalars with a preceding doc marker ought to use the
+            // same line for their header.
+            lines[lines.length - 1] = `--- ${body}`;
+        }
+        else
+            lines.push(body);
+    }
+    else {
+        lines.push(stringify.stringify(doc.contents, ctx));
+    }
+    if (doc.directives?.docEnd) {
+        if (doc.comment) {
+            const cs = commentString(doc.comment);
+            if (cs.includes('\n')) {
+                lines.push('...');
+                lines.push(stringifyComment.indentComment(cs, ''));
+            }
+            else {
+                lines.push(`... ${cs}`);
+            }
+        }
+        else {
+            lines.push('...');
+        }
+    }
+    else {
+        let dc = doc.comment;
+        if (dc && chompKeep)
+            dc = dc.replace(/^\n+/, '');
+        if (dc) {
+            if ((!chompKeep || contentComment) && lines[lines.length - 1] !== '')
+                lines.push('');
+            lines.push(stringifyComment.indentComment(commentString(dc), ''));
+        }
+    }
+    return lines.join('\n') + '\n';
+}
+
+exports.stringifyDocument = stringifyDocument;
+
+
+/***/ }),
+
+/***/ 8689:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+
+function stringifyNumber({ format, minFractionDigits, tag, value }) {
+    if (typeof value === 'bigint')
+        return String(value);
+    const num = typeof value === 'number' ? value : Number(value);
+    if (!isFinite(num))
+        return isNaN(num) ? '.nan' : num < 0 ? '-.inf' : '.inf';
+    let n = Object.is(value, -0) ? '-0' : JSON.stringify(value);
+    if (!format &&
+        minFractionDigits &&
+        (!tag || tag === 'tag:yaml.org,2002:float') &&
+        /^-?\d/.test(n) &&
+        !n.includes('e')) {
+        let i = n.indexOf('.');
+        if (i < 0) {
+            i = n.length;
+            n += '.';
+        }
+        let d = minFractionDigits - (n.length - i - 1);
+        while (d-- > 0)
+            n += '0';
+    }
+    return n;
+}
+
+exports.stringifyNumber = stringifyNumber;
+
+
+/***/ }),
+
+/***/ 9748:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
+
+function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
+    const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
+    let keyComment = (identity.isNode(key) && key.comment) || null;
+    if (simpleKeys) {
+        if (keyComment) {
+            throw new Error('With simple keys, key nodes cannot have comments');
+        }
+        if (identity.isCollection(key) || (!identity.isNode(key) && typeof key === 'object')) {
+            const msg = 'With simple keys, collection cannot be used as a key value';
+            throw new Error(msg);
+        }
+    }
+    let explicitKey = !simpleKeys &&
+        (!key ||
+            (keyComment && value == null && !ctx.inFlow) ||
+            identity.isCollection(key) ||
+            (identity.isScalar(key)
+                ? key.type === Scalar.Scalar.BLOCK_FOLDED || key.type === Scalar.Scalar.BLOCK_LITERAL
+                : typeof key === 'object'));
+    ctx = Object.assign({}, ctx, {
+        allNullValues: false,
+        implicitKey: !explicitKey && (simpleKeys || !allNullValues),
+        indent: indent + indentStep
+    });
+    let keyCommentDone = false;
+    let chompKeep = false;
+    let str = stringify.stringify(key, ctx, () => (keyCommentDone = true), () => (chompKeep = true));
+    if (!explicitKey && !ctx.inFlow && str.length > 1024) {
+        if (simpleKeys)
+            throw new Error('With simple keys, single line scalar must not span more than 1024 characters');
+        explicitKey = true;
+    }
+    if (ctx.inFlow) {
+        if (allNullValues || value == null) {
+            if (keyCommentDone && onComment)
+                onComment();
+            return str === '' ? '?' : explicitKey ? `? ${str}` : str;
+        }
+    }
+    else if ((allNullValues && !simpleKeys) || (value == null && explicitKey)) {
+        str = `? ${str}`;
+        if (keyComment && !keyCommentDone) {
+            str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+        }
+        else if (chompKeep && onChompKeep)
+            onChompKeep();
+        return str;
+    }
+    if (keyCommentDone)
+        keyComment = null;
+    if (explicitKey) {
+        if (keyComment)
+            str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+        str = `? ${str}\n${indent}:`;
+    }
+    else {
+        str = `${str}:`;
+        if (keyComment)
+            str += stringifyComment.lineComment(str, ctx.indent, commentString(keyComment));
+    }
+    let vsb, vcb, valueComment;
+    if (identity.isNode(value)) {
+        vsb = !!value.spaceBefore;
+        vcb = value.commentBefore;
+        valueComment = value.comment;
+    }
+    else {
+        vsb = false;
+        vcb = null;
+        valueComment = null;
+        if (value && typeof value === 'object')
+            value = doc.createNode(value);
+    }
+    ctx.implicitKey = false;
+    if (!explicitKey && !keyComment && identity.isScalar(value))
+        ctx.indentAtStart = str.length + 1;
+    chompKeep = false;
+    if (!indentSeq &&
+        indentStep.length >= 2 &&
+        !ctx.inFlow &&
+        !explicitKey &&
+        identity.isSeq(value) &&
+        !value.flow &&
+        !value.tag &&
+        !value.anchor) {
+        // If indentSeq === false, consider '- ' as part of indentation where possible
+        ctx.indent = ctx.indent.substring(2);
+    }
+    let valueCommentDone = false;
+    const valueStr = stringify.stringify(value, ctx, () => (valueCommentDone = true), () => (chompKeep = true));
+    let ws = ' ';
+    if (keyComment || vsb || vcb) {
+        ws = vsb ? '\n' : '';
+        if (vcb) {
+            const cs = commentString(vcb);
+            ws += `\n${stringifyComment.indentComment(cs, ctx.indent)}`;
+        }
+        if (valueStr === '' && !ctx.inFlow) {
+            if (ws === '\n' && valueComment)
+                ws = '\n\n';
+        }
+        else {
+            ws += `\n${ctx.indent}`;
+        }
+    }
+    else if (!explicitKey && identity.isCollection(value)) {
+        const vs0 = valueStr[0];
+        const nl0 = valueStr.indexOf('\n');
+        const hasNewline = nl0 !== -1;
+        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
+        if (hasNewline || !flow) {
+            let hasPropsLine = false;
+            if (hasNewline && (vs0 === '&' || vs0 === '!')) {
+                let sp0 = valueStr.indexOf(' ');
+                if (vs0 === '&' &&
+                    sp0 !== -1 &&
+                    sp0 < nl0 &&
+                    valueStr[sp0 + 1] === '!') {
+                    sp0 = valueStr.indexOf(' ', sp0 + 1);
+                }
+                if (sp0 === -1 || nl0 < sp0)
+                    hasPropsLine = true;
+            }
+            if (!hasPropsLine)
+                ws = `\n${ctx.indent}`;
+        }
+    }
+    else if (valueStr === '' || valueStr[0] === '\n') {
+        ws = '';
+    }
+    str += ws + valueStr;
+    if (ctx.inFlow) {
+        if (valueCommentDone && onComment)
+            onComment();
+    }
+    else if (valueComment && !valueCommentDone) {
+        str += stringifyComment.lineComment(str, ctx.indent, commentString(valueComment));
+    }
+    else if (chompKeep && onChompKeep) {
+        onChompKeep();
+    }
+    return str;
+}
+
+exports.stringifyPair = stringifyPair;
+
+
+/***/ }),
+
+/***/ 3069:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var Scalar = __nccwpck_require__(3301);
+var foldFlowLines = __nccwpck_require__(4475);
+
+const getFoldOptions = (ctx, isBlock) => ({
+    indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
+    lineWidth: ctx.options.lineWidth,
+    minContentWidth: ctx.options.minContentWidth
+});
+// Also checks for lines starting with %, as parsing the output as YAML 1.1 will
+// presume that's starting a new document.
+const containsDocumentMarker = (str) => /^(%|---|\.\.\.)/m.test(str);
+function lineLengthOverLimit(str, lineWidth, indentLength) {
+    if (!lineWidth || lineWidth < 0)
+        return false;
+    const limit = lineWidth - indentLength;
+    const strLen = str.length;
+    if (strLen <= limit)
+        return false;
+    for (let i = 0, start = 0; i < strLen; ++i) {
+        if (str[i] === '\n') {
+            if (i - start > limit)
+                return true;
+            start = i + 1;
+            if (strLen - start <= limit)
+                return false;
+        }
+    }
+    return true;
+}
+function doubleQuotedString(value, ctx) {
+    const json = JSON.stringify(value);
+    if (ctx.options.doubleQuotedAsJSON)
+        return json;
+    const { implicitKey } = ctx;
+    const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
+    const indent = ctx.indent || (containsDocumentMarker(value) ? '  ' : '');
+    let str = '';
+    let start = 0;
+    for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
+        if (ch === ' ' && json[i + 1] === '\\' && json[i + 2] === 'n') {
+            // space before newline needs to be escaped to not be folded
+            str += json.slice(start, i) + '\\ ';
+            i += 1;
+            start = i;
+            ch = '\\';
+        }
+        if (ch === '\\')
+            switch (json[i + 1]) {
+                case 'u':
+                    {
+                        str += json.slice(start, i);
+                        const code = json.substr(i + 2, 4);
+                        switch (code) {
+                            case '0000':
+                                str += '\\0';
+                                break;
+                            case '0007':
+                                str += '\\a';
+                                break;
+                            case '000b':
+                                str += '\\v';
+                                break;
+                            case '001b':
+                                str += '\\e';
+                                break;
+                            case '0085':
+                                str += '\\N';
+                                break;
+                            case '00a0':
+                                str += '\\_';
+                                break;
+                            case '2028':
+                                str += '\\L';
+                                break;
+                            case '2029':
+                                str += '\\P';
+                                break;
+                            default:
+                                if (code.substr(0, 2) === '00')
+                                    str += '\\x' + code.substr(2);
+                                else
+                                    str += json.substr(i, 6);
+                        }
+                        i += 5;
+                        start = i + 1;
+                    }
+                    break;
+                case 'n':
+                    if (implicitKey ||
+                        json[i + 2] === '"' ||
+                        json.length < minMultiLineLength) {
+                        i += 1;
+                    }
+                    else {
+                        // folding will eat first newline
+                        str += json.slice(start, i) + '\n\n';
+                        while (json[i + 2] === '\\' &&
+                            json[i + 3] === 'n' &&
+                            json[i + 4] !== '"') {
+                            str += '\n';
+                            i += 2;
+                        }
+                        str += indent;
+                        // space after newline needs to be escaped to not be folded
+                        if (json[i + 2] === ' ')
+                            str += '\\';
+                        i += 1;
+                        start = i + 1;
+                    }
+                    break;
+                default:
+                    i += 1;
+            }
+    }
+    str = start ? str + json.slice(start) : json;
+    return implicitKey
+        ? str
+        : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+}
+function singleQuotedString(value, ctx) {
+    if (ctx.options.singleQuote === false ||
+        (ctx.implicitKey && value.includes('\n')) ||
+        /[ \t]\n|\n[ \t]/.test(value) // single quoted string can't have leading or trailing whitespace around newline
+    )
+        return doubleQuotedString(value, ctx);
+    const indent = ctx.indent || (containsDocumentMarker(value) ? '  ' : '');
+    const res = "'" + value.replace(/'/g, "''").replace(/\n+/g, `$&\n${indent}`) + "'";
+    return ctx.implicitKey
+        ? res
+        : foldFlowLines.foldFlowLines(res, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+}
+function quotedString(value, ctx) {
+    const { singleQuote } = ctx.options;
+    let qs;
+    if (singleQuote === false)
+        qs = doubleQuotedString;
+    else {
+        const hasDouble = value.includes('"');
+        const hasSingle = value.includes("'");
+        if (hasDouble && !hasSingle)
+            qs = singleQuotedString;
+        else if (hasSingle && !hasDouble)
+            qs = doubleQuotedString;
+        else
+            qs = singleQuote ? singleQuotedString : doubleQuotedString;
+    }
+    return qs(value, ctx);
+}
+// The negative lookbehind avoids a polynomial search,
+// but isn't supported yet on Safari: https://caniuse.com/js-regexp-lookbehind
+let blockEndNewlines;
+try {
+    blockEndNewlines = new RegExp('(^|(?<!\n))\n+(?!\n|$)', 'g');
+}
+catch {
+    blockEndNewlines = /\n+(?!\n|$)/g;
+}
+function blockString({ comment, type, value }, ctx, onComment, onChompKeep) {
+    const { blockQuote, commentString, lineWidth } = ctx.options;
+    // 1. Block can't end in whitespace unless the last line is non-empty.
+    // 2. Strings consisting of only whitespace are best rendered explicitly.
+    if (!blockQuote || /\n[\t ]+$/.test(value)) {
+        return quotedString(value, ctx);
+    }
+    const indent = ctx.indent ||
+        (ctx.forceBlockIndent || containsDocumentMarker(value) ? '  ' : '');
+    const literal = blockQuote === 'literal'
+        ? true
+        : blockQuote === 'folded' || type === Scalar.Scalar.BLOCK_FOLDED
+            ? false
+            : type === Scalar.Scalar.BLOCK_LITERAL
+                ? true
+                : !lineLengthOverLimit(value, lineWidth, indent.length);
+    if (!value)
+        return literal ? '|\n' : '>\n';
+    // determine chomping from whitespace at value end
+    let chomp;
+    let endStart;
+    for (endStart = value.length; endStart > 0; --endStart) {
+        const ch = value[endStart - 1];
+        if (ch !== '\n' && ch !== '\t' && ch !== ' ')
+            break;
+    }
+    let end = value.substring(endStart);
+    const endNlPos = end.indexOf('\n');
+    if (endNlPos === -1) {
+        chomp = '-'; // strip
+    }
+    else if (value === end || endNlPos !== end.length - 1) {
+        chomp = '+'; // keep
+        if (onChompKeep)
+            onChompKeep();
+    }
+    else {
+        chomp = ''; // clip
+    }
+    if (end) {
+        value = value.slice(0, -end.length);
+        if (end[end.length - 1] === '\n')
+            end = end.slice(0, -1);
+        end = end.replace(blockEndNewlines, `$&${indent}`);
+    }
+    // determine indent indicator from whitespace at value start
+    let startWithSpace = false;
+    let startEnd;
+    let startNlPos = -1;
+    for (startEnd = 0; startEnd < value.length; ++startEnd) {
+        const ch = value[startEnd];
+        if (ch === ' ')
+            startWithSpace = true;
+        else if (ch === '\n')
+            startNlPos = startEnd;
+        else
+            break;
+    }
+    let start = value.substring(0, startNlPos < startEnd ? startNlPos + 1 : startEnd);
+    if (start) {
+        value = value.substring(start.length);
+        start = start.replace(/\n+/g, `$&${indent}`);
+    }
+    const indentSize = indent ? '2' : '1'; // root is at -1
+    // Leading | or > is added later
+    let header = (startWithSpace ? indentSize : '') + chomp;
+    if (comment) {
+        header += ' ' + commentString(comment.replace(/ ?[\r\n]+/g, ' '));
+        if (onComment)
+            onComment();
+    }
+    if (!literal) {
+        const foldedValue = value
+            .replace(/\n+/g, '\n$&')
+            .replace(/(?:^|\n)([\t ].*)(?:([\n\t ]*)\n(?![\n\t ]))?/g, '$1$2') // more-indented lines aren't folded
+            //                ^ more-ind. ^ empty     ^ capture next empty lines only at end of indent
+            .replace(/\n+/g, `$&${indent}`);
+        let literalFallback = false;
+        const foldOptions = getFoldOptions(ctx, true);
+        if (blockQuote !== 'folded' && type !== Scalar.Scalar.BLOCK_FOLDED) {
+            foldOptions.onOverflow = () => {
+                literalFallback = true;
+            };
+        }
+        const body = foldFlowLines.foldFlowLines(`${start}${foldedValue}${end}`, indent, foldFlowLines.FOLD_BLOCK, foldOptions);
+        if (!literalFallback)
+            return `>${header}\n${indent}${body}`;
+    }
+    value = value.replace(/\n+/g, `$&${indent}`);
+    return `|${header}\n${indent}${start}${value}${end}`;
+}
+function plainString(item, ctx, onComment, onChompKeep) {
+    const { type, value } = item;
+    const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;
+    if ((implicitKey && value.includes('\n')) ||
+        (inFlow && /[[\]{},]/.test(value))) {
+        return quotedString(value, ctx);
+    }
+    if (/^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/.test(value)) {
+        // not allowed:
+        // - '-' or '?'
+        // - start with an indicator character (except [?:-]) or /[?-] /
+        // - '\n ', ': ' or ' \n' anywhere
+        // - '#' not preceded by a non-space char
+        // - end with ' ' or ':'
+        return implicitKey || inFlow || !value.includes('\n')
+            ? quotedString(value, ctx)
+            : blockString(item, ctx, onComment, onChompKeep);
+    }
+    if (!implicitKey &&
+        !inFlow &&
+        type !== Scalar.Scalar.PLAIN &&
+        value.includes('\n')) {
+        // Where allowed & type not set explicitly, prefer block style for multiline strings
+        return blockString(item, ctx, onComment, onChompKeep);
+    }
+    if (containsDocumentMarker(value)) {
+        if (indent === '') {
+            ctx.forceBlockIndent = true;
+            return blockString(item, ctx, onComment, onChompKeep);
+        }
+        else if (implicitKey && indent === indentStep) {
+            return quotedString(value, ctx);
+        }
+    }
+    const str = value.replace(/\n+/g, `$&\n${indent}`);
+    // Verify that output will be parsed as a string, as e.g. plain numbers and
+    // booleans get parsed with those types in v1.2 (e.g. '42', 'true' & '0.9e-3'),
+    // and others in v1.1.
+    if (actualString) {
+        const test = (tag) => tag.default && tag.tag !== 'tag:yaml.org,2002:str' && tag.test?.test(str);
+        const { compat, tags } = ctx.doc.schema;
+        if (tags.some(test) || compat?.some(test))
+            return quotedString(value, ctx);
+    }
+    return implicitKey
+        ? str
+        : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+}
+function stringifyString(item, ctx, onComment, onChompKeep) {
+    const { implicitKey, inFlow } = ctx;
+    const ss = typeof item.value === 'string'
+        ? item
+        : Object.assign({}, item, { value: String(item.value) });
+    let { type } = item;
+    if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
+        // force double quotes on control characters & unpaired surrogates
+        if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u.test(ss.value))
+            type = Scalar.Scalar.QUOTE_DOUBLE;
+    }
+    const _stringify = (_type) => {
+        switch (_type) {
+            case Scalar.Scalar.BLOCK_FOLDED:
+            case Scalar.Scalar.BLOCK_LITERAL:
+                return implicitKey || inFlow
+                    ? quotedString(ss.value, ctx) // blocks are not valid inside flow containers
+                    : blockString(ss, ctx, onComment, onChompKeep);
+            case Scalar.Scalar.QUOTE_DOUBLE:
+                return doubleQuotedString(ss.value, ctx);
+            case Scalar.Scalar.QUOTE_SINGLE:
+                return singleQuotedString(ss.value, ctx);
+            case Scalar.Scalar.PLAIN:
+                return plainString(ss, ctx, onComment, onChompKeep);
+            default:
+                return null;
+        }
+    };
+    let res = _stringify(type);
+    if (res === null) {
+        const { defaultKeyType, defaultStringType } = ctx.options;
+        const t = (implicitKey && defaultKeyType) || defaultStringType;
+        res = _stringify(t);
+        if (res === null)
+            throw new Error(`Unsupported default string type ${t}`);
+    }
+    return res;
+}
+
+exports.stringifyString = stringifyString;
+
+
+/***/ }),
+
+/***/ 204:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+var identity = __nccwpck_require__(1127);
+
+const BREAK = Symbol('break visit');
+const SKIP = Symbol('skip children');
+const REMOVE = Symbol('remove node');
+/**
+ * Apply a visitor to an AST node or document.
+ *
+ * Walks through the tree (depth-first) starting from `node`, calling a
+ * `visitor` function with three arguments:
+ *   - `key`: For sequence values and map `Pair`, the node's index in the
+ *     collection. Within a `Pair`, `'key'` or `'value'`, correspondingly.
+ *     `null` for the root node.
+ *   - `node`: The current node.
+ *   - `path`: The ancestry of the current node.
+ *
+ * The return value of the visitor may be used to control the traversal:
+ *   - `undefined` (default): Do nothing and continue
+ *   - `visit.SKIP`: Do not visit the children of this node, continue with next
+ *     sibling
+ *   - `visit.BREAK`: Terminate traversal completely
+ *   - `visit.REMOVE`: Remove the current node, then continue with the next one
+ *   - `Node`: Replace the current node, then continue by visiting it
+ *   - `number`: While iterating the items of a sequence or map, set the index
+ *     of the next step. This is useful especially if the index of the current
+ *     node has changed.
+ *
+ * If `visitor` is a single function, it will be called with all values
+ * encountered in the tree, including e.g. `null` values. Alternatively,
+ * separate visitor functions may be defined for each `Map`, `Pair`, `Seq`,
+ * `Alias` and `Scalar` node. To define the same visitor function for more than
+ * one node type, use the `Collection` (map and seq), `Value` (map, seq & scalar)
+ * and `Node` (alias, map, seq & scalar) targets. Of all these, only the most
+ * specific defined one will be used for each node.
+ */
+function visit(node, visitor) {
+    const visitor_ = initVisitor(visitor);
+    if (identity.isDocument(node)) {
+        const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
+        if (cd === REMOVE)
+            node.contents = null;
+    }
+    else
+        visit_(null, node, visitor_, Object.freeze([]));
+}
+// Without the `as symbol` casts, TS declares these in the `visit`
+// namespace using `var`, but then complains about that because
+// `unique symbol` must be `const`.
+/** Terminate visit traversal completely */
+visit.BREAK = BREAK;
+/** Do not visit the children of the current node */
+visit.SKIP = SKIP;
+/** Remove the current node */
+visit.REMOVE = REMOVE;
+function visit_(key, node, visitor, path) {
+    const ctrl = callVisitor(key, node, visitor, path);
+    if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
+        replaceNode(key, path, ctrl);
+        return visit_(key, ctrl, visitor, path);
+    }
+    if (typeof ctrl !== 'symbol') {
+        if (identity.isCollection(node)) {
+            path = Object.freeze(path.concat(node));
+            for (let i = 0; i < node.items.length; ++i) {
+                const ci = visit_(i, node.items[i], visitor, path);
+                if (typeof ci === 'number')
+                    i = ci - 1;
+                else if (ci === BREAK)
+                    return BREAK;
+                else if (ci === REMOVE) {
+                    node.items.splice(i, 1);
+                    i -= 1;
+                }
+            }
+        }
+        else if (identity.isPair(node)) {
+            path = Object.freeze(path.concat(node));
+            const ck = visit_('key', node.key, visitor, path);
+            if (ck === BREAK)
+                return BREAK;
+            else if (ck === REMOVE)
+                node.key = null;
+            const cv = visit_('value', node.value, visitor, path);
+            if (cv === BREAK)
+                return BREAK;
+            else if (cv === REMOVE)
+                node.value = null;
+        }
+    }
+    return ctrl;
+}
+/**
+ * Apply an async visitor to an AST node or document.
+ *
+ * Walks through the tree (depth-first) starting from `node`, calling a
+ * `visitor` function with three arguments:
+ *   - `key`: For sequence values and map `Pair`, the node's index in the
+ *     collection. Within a `Pair`, `'key'` or `'value'`, correspondingly.
+ *     `null` for the root node.
+ *   - `node`: The current node.
+ *   - `path`: The ancestry of the current node.
+ *
+ * The return value of the visitor may be used to control the traversal:
+ *   - `Promise`: Must resolve to one of the following values
+ *   - `undefined` (default): Do nothing and continue
+ *   - `visit.SKIP`: Do not visit the children of this node, continue with next
+ *     sibling
+ *   - `visit.BREAK`: Terminate traversal completely
+ *   - `visit.REMOVE`: Remove the current node, then continue with the next one
+ *   - `Node`: Replace the current node, then continue by visiting it
+ *   - `number`: While iterating the items of a sequence or map, set the index
+ *     of the next step. This is useful especially if the index of the current
+ *     node has changed.
+ *
+ * If `visitor` is a single function, it will be called with all values
+ * encountered in the tree, including e.g. `null` values. Alternatively,
+ * separate visitor functions may be defined for each `Map`, `Pair`, `Seq`,
+ * `Alias` and `Scalar` node. To define the same visitor function for more than
+ * one node type, use the `Collection` (map and seq), `Value` (map, seq & scalar)
+ * and `Node` (alias, map, seq & scalar) targets. Of all these, only the most
+ * specific defined one will be used for each node.
+ */
+async function visitAsync(node, visitor) {
+    const visitor_ = initVisitor(visitor);
+    if (identity.isDocument(node)) {
+        const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));
+        if (cd === REMOVE)
+            node.contents = null;
+    }
+    else
+        await visitAsync_(null, node, visitor_, Object.freeze([]));
+}
+// Without the `as symbol` casts, TS declares these in the `visit`
+// namespace using `var`, but then complains about that because
+// `unique symbol` must be `const`.
+/** Terminate visit traversal completely */
+visitAsync.BREAK = BREAK;
+/** Do not visit the children of the current node */
+visitAsync.SKIP = SKIP;
+/** Remove the current node */
+visitAsync.REMOVE = REMOVE;
+async function visitAsync_(key, node, visitor, path) {
+    const ctrl = await callVisitor(key, node, visitor, path);
+    if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
+        replaceNode(key, path, ctrl);
+        return visitAsync_(key, ctrl, visitor, path);
+    }
+    if (typeof ctrl !== 'symbol') {
+        if (identity.isCollection(node)) {
+            path = Object.freeze(path.concat(node));
+            for (let i = 0; i < node.items.length; ++i) {
+                const ci = await visitAsync_(i, node.items[i], visitor, path);
+                if (typeof ci === 'number')
+                    i = ci - 1;
+                else if (ci === BREAK)
+                    return BREAK;
+                else if (ci === REMOVE) {
+                    node.items.splice(i, 1);
+                    i -= 1;
+                }
+            }
+        }
+        else if (identity.isPair(node)) {
+            path = Object.freeze(path.concat(node));
+            const ck = await visitAsync_('key', node.key, visitor, path);
+            if (ck === BREAK)
+                return BREAK;
+            else if (ck === REMOVE)
+                node.key = null;
+            const cv = await visitAsync_('value', node.value, visitor, path);
+            if (cv === BREAK)
+                return BREAK;
+            else if (cv === REMOVE)
+                node.value = null;
+        }
+    }
+    return ctrl;
+}
+function initVisitor(visitor) {
+    if (typeof visitor === 'object' &&
+        (visitor.Collection || visitor.Node || visitor.Value)) {
+        return Object.assign({
+            Alias: visitor.Node,
+            Map: visitor.Node,
+            Scalar: visitor.Node,
+            Seq: visitor.Node
+        }, visitor.Value && {
+            Map: visitor.Value,
+            Scalar: visitor.Value,
+            Seq: visitor.Value
+        }, visitor.Collection && {
+            Map: visitor.Collection,
+            Seq: visitor.Collection
+        }, visitor);
+    }
+    return visitor;
+}
+function callVisitor(key, node, visitor, path) {
+    if (typeof visitor === 'function')
+        return visitor(key, node, path);
+    if (identity.isMap(node))
+        return visitor.Map?.(key, node, path);
+    if (identity.isSeq(node))
+        return visitor.Seq?.(key, node, path);
+    if (identity.isPair(node))
+        return visitor.Pair?.(key, node, path);
+    if (identity.isScalar(node))
+        return visitor.Scalar?.(key, node, path);
+    if (identity.isAlias(node))
+        return visitor.Alias?.(key, node, path);
+    return undefined;
+}
+function replaceNode(key, path, node) {
+    const parent = path[path.length - 1];
+    if (identity.isCollection(parent)) {
+        parent.items[key] = node;
+    }
+    else if (identity.isPair(parent)) {
+        if (key === 'key')
+            parent.key = node;
+        else
+            parent.value = node;
+    }
+    else if (identity.isDocument(parent)) {
+        parent.contents = node;
+    }
+    else {
+        const pt = identity.isAlias(parent) ? 'alias' : 'scalar';
+        throw new Error(`Cannot replace node with ${pt} parent`);
+    }
+}
+
+exports.visit = visit;
+exports.visitAsync = visitAsync;
 
 
 /***/ }),

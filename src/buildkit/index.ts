@@ -10,6 +10,7 @@ export { locationsIn, type SourceLocation } from "./error-details.js";
 export { ContextReadError } from "./context/walk.js";
 export { Session, type SessionOptions, type SessionService } from "./session/tunnel.js";
 export { healthService } from "./session/health.js";
+export { watchLiveness, type LivenessWatch } from "./liveness.js";
 export { fileSyncService, type FileSyncService, type SyncedDirs } from "./session/filesync.js";
 export {
   fileSendService,

@@ -15,6 +15,7 @@ import {
   fileSyncService,
   healthService,
   RpcError,
+  RunnerGoneError,
   secretsService,
   Session,
   solve,
@@ -26,6 +27,8 @@ import {
   type SessionService,
   type SourceLocation,
   type UploadCompressionMode,
+  watchLiveness,
+  type LivenessWatch,
 } from "../buildkit/index.js";
 import { escapeControlCharacters } from "../report/control-characters.js";
 import { PlainProgress } from "../report/plain-progress.js";
@@ -81,7 +84,7 @@ export async function runBuild(
     if (visible) options.writeLog(escapeControlCharacters(visible));
   };
   const progress = new PlainProgress(writeLog);
-  const { session, fileSync, fileSend, credentialError } = openSession(
+  const { session, fileSync, fileSend, credentialError, liveness, signal, runnerGone } = openSession(
     client,
     plan,
     request,
@@ -99,8 +102,11 @@ export async function runBuild(
       entitlements: request.entitlements,
       cacheImports: request.cacheImports,
       cacheExports: request.cacheExports,
-      onStatus: (status) => progress.update(status),
-      signal: options.signal,
+      onStatus: (status) => {
+        liveness.heard();
+        progress.update(status);
+      },
+      signal,
     });
     progress.finish();
     recordLocalExports(request.cacheExports, exporterResponse["cache.manifest"]);
@@ -113,6 +119,11 @@ export async function runBuild(
     progress.finish();
     const report = progress.failureReport();
     if (report) writeLog(report);
+    // The runner going away is the reason, whatever the calls it cut short said; an answer of the
+    // runner's own (an RpcError) says it was there.
+    const gone = runnerGone();
+    if (gone && !options.signal?.aborted && !(error instanceof RpcError)) throw gone;
+    if (error instanceof RunnerGoneError) throw error;
     // A refused or failed output is the reason, whatever words the runner wraps it in.
     const outputFailure = fileSend?.failure();
     if (outputFailure) throw outputFailure;
@@ -131,6 +142,7 @@ export async function runBuild(
       progress.steps(),
     );
   } finally {
+    liveness.stop();
     const rest = redactor.flush();
     if (rest) options.writeLog(escapeControlCharacters(rest));
     session.close();
@@ -150,8 +162,17 @@ function openSession(
   writeLog: (text: string) => void,
 ) {
   let credentialError: unknown;
+  // A runner that stops answering (or a connection lost) ends the build through this signal, with
+  // the sentence in `runnerGone`; the caller's signal still cancels it.
+  const stopOnGone = new AbortController();
+  let runnerGone: RunnerGoneError | undefined;
+  const liveness: LivenessWatch = watchLiveness(client, (error) => {
+    runnerGone = error;
+    stopOnGone.abort();
+  });
+  const signal = options.signal ? AbortSignal.any([options.signal, stopOnGone.signal]) : stopOnGone.signal;
   const fileSync = fileSyncService(request.localDirs);
-  const services: SessionService[] = [healthService(), fileSync];
+  const services: SessionService[] = [healthService(liveness.heard), fileSync];
   if (options.credentials) {
     services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
   }
@@ -160,7 +181,7 @@ function openSession(
   const outputTargets = request.outputTargets;
   const fileSend = outputTargets.some(Boolean)
     ? fileSendService(outputTargets, {
-        signal: options.signal,
+        signal,
         onWarning: (message) => writeLog(`warning: ${message}\n`),
       })
     : undefined;
@@ -178,10 +199,18 @@ function openSession(
   const session = new Session(client, {
     sharedKey: sharedKey(plan),
     services,
-    signal: options.signal,
+    signal,
     compress: compression.compress,
   });
-  return { session, fileSync, fileSend, credentialError: () => credentialError };
+  return {
+    session,
+    fileSync,
+    fileSend,
+    credentialError: () => credentialError,
+    liveness,
+    signal,
+    runnerGone: () => runnerGone,
+  };
 }
 
 /**
@@ -199,10 +228,10 @@ export async function runFrontendCall(
   const redactor = options.redactor ?? new Redactor();
   const writeLog = (text: string) => {
     const visible = redactor.push(text);
-    if (visible) options.writeLog(visible);
+    if (visible) options.writeLog(escapeControlCharacters(visible));
   };
   const progress = new PlainProgress(writeLog);
-  const { session, fileSync, credentialError } = openSession(
+  const { session, fileSync, credentialError, liveness, signal, runnerGone } = openSession(
     client,
     plan,
     {
@@ -220,13 +249,19 @@ export async function runFrontendCall(
       sessionId: session.id,
       frontend: request.frontend,
       frontendAttrs: request.frontendAttrs,
-      onStatus: (status) => progress.update(status),
-      signal: options.signal,
+      onStatus: (status) => {
+        liveness.heard();
+        progress.update(status);
+      },
+      signal,
     });
     progress.finish();
     return result;
   } catch (error) {
     progress.finish();
+    const gone = runnerGone();
+    if (gone && !options.signal?.aborted && !(error instanceof RpcError)) throw gone;
+    if (error instanceof RunnerGoneError) throw error;
     const uploadFailure = fileSync.failure();
     if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);
     if (credentialError() instanceof InputError) throw credentialError();
@@ -238,8 +273,9 @@ export async function runFrontendCall(
       progress.steps(),
     );
   } finally {
+    liveness.stop();
     const rest = redactor.flush();
-    if (rest) options.writeLog(rest);
+    if (rest) options.writeLog(escapeControlCharacters(rest));
     session.close();
   }
 }

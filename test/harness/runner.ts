@@ -1,7 +1,16 @@
 // A real BuildKit runner for the tests: buildkitd built from the Go module (install-buildkit.sh),
 // serving mTLS on a free loopback TCP port and plain gRPC on a unix socket, stopped afterwards.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, rmSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
+import { spawn, execFile, execFileSync, type ChildProcess } from "node:child_process";
+import {
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  mkdirSync,
+  existsSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -22,6 +31,8 @@ export interface TestRunner {
   binDir: string;
   dir: string;
   logFile: string;
+  /** buildkitd's process id, for the tests that freeze (SIGSTOP) or kill it. */
+  pid: number;
   /** buildctl with the TLS flags for this runner, for comparisons with the reference client. */
   buildctlArgs(): string[];
   stop(): Promise<void>;
@@ -119,6 +130,7 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
     binDir,
     dir,
     logFile,
+    pid: child.pid!,
     buildctlArgs: () => [
       "--addr",
       tcpAddress,
@@ -129,7 +141,11 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
       "--tlskey",
       certs.clientKey,
     ],
-    stop: () => stopProcess(child).then(() => rmSync(dir, { recursive: true, force: true })),
+    stop: () =>
+      stopProcess(child).then(() => {
+        unmountUnder(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }),
   };
   try {
     await waitUntilAnswering(runner, child);
@@ -158,6 +174,19 @@ async function waitUntilAnswering(runner: TestRunner, child: ChildProcess): Prom
     if (Date.now() > deadline) throw new Error(`buildkitd did not answer within 60 s; see ${runner.logFile}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * A buildkitd that was killed (SIGKILL, as some tests do) leaves its snapshot and cache mounts
+ * behind; they go before its directory does.
+ */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4] ?? "")
+    .filter((point) => point.startsWith(`${dir}/`))
+    .reverse();
+  for (const point of mounts) execFileSync("umount", ["-l", point]);
 }
 
 /** SIGTERM, then SIGKILL after 15 s: buildkitd unmounts its snapshots on a clean stop. */

@@ -516,6 +516,121 @@ describe("context upload", () => {
     15 * MINUTE,
   );
 
+  it(
+    "honours a 220-line real-world .dockerignore as buildctl does",
+    async () => {
+      const root = mkdtempSync(join(base, "python-project-"));
+      writePythonProject(root);
+      writeFileSync(join(root, ".dockerignore"), PYTHON_DOCKERIGNORE);
+      assert.ok(PYTHON_DOCKERIGNORE.split("\n").length >= 220);
+      await prepareContext(root);
+      const ours = manifestFromLog(await buildWithOurs(root, { dirMtimes: false }));
+      const reference = manifestFromLog(await buildWithBuildctl(root));
+      assert.ok(ours.lines && reference.lines, "both manifests are printed in full");
+      assert.deepEqual(withoutDirMtimes(ours.lines), reference.lines);
+      // What the file says, spelled out: weights, caches and data are left out, sources kept.
+      const paths = ours.lines.map((line) => line.split("|")[0]);
+      for (const kept of [
+        "models/yolo.py",
+        "utils/general.py",
+        "data/coco.yaml",
+        "README.md",
+        "requirements.txt",
+      ]) {
+        assert.ok(paths.includes(kept), `${kept} is sent`);
+      }
+      for (const left of [
+        "yolov5s.pt",
+        "runs/exp/results.csv",
+        "utils/__pycache__/general.cpython-312.pyc",
+        ".git/HEAD",
+        "data/images/bus.jpg",
+        "venv/bin/python",
+        "build/lib/x.py",
+      ]) {
+        assert.ok(!paths.includes(left), `${left} is left out`);
+      }
+    },
+    5 * MINUTE,
+  );
+
+  it(
+    "honours a .dockerignore of 5,000 patterns as buildctl does",
+    async () => {
+      const root = mkdtempSync(join(base, "many-patterns-"));
+      for (let i = 0; i < 60; i++) {
+        write(root, `kept-${i}/file.txt`, `kept ${i}\n`);
+        write(root, `ignored-${i}/file.txt`, `ignored ${i}\n`);
+      }
+      const patterns = Array.from({ length: 5_000 }, (_, i) => `ignored-${i}`);
+      writeFileSync(join(root, ".dockerignore"), `${patterns.join("\n")}\n`);
+      const ignored = Array.from({ length: 60 }, (_, i) => `ignored-${i}`);
+      const expected = await prepareContext(root, ignored);
+      const ours = manifestFromLog(await buildWithOurs(root));
+      assertSameAsLocal(ours, expected, "our upload");
+      const reference = manifestFromLog(await buildWithBuildctl(root));
+      assertSameAsLocal(reference, expected, "buildctl's upload", false);
+    },
+    5 * MINUTE,
+  );
+
+  it(
+    "sends a named context's 10,000 named files (as many followpaths) as buildctl does",
+    async () => {
+      const named = mkdtempSync(join(base, "named-many-"));
+      const names = Array.from({ length: 10_000 }, (_, i) => `f${String(i).padStart(5, "0")}.txt`);
+      for (const name of names) write(named, name, `${name}\n`);
+      write(named, "not-named.txt", "left on this machine\n");
+      const context = mkdtempSync(join(base, "named-user-"));
+      copyFileSync(BUSYBOX, join(context, "busybox"));
+      // Every file copied by name, 100 to a COPY (a Dockerfile line may not exceed 64 KiB): the
+      // daemon asks for exactly these paths (followpaths), 10,000 of them in one request.
+      const copies = Array.from(
+        { length: 100 },
+        (_, i) => `COPY --from=many ${names.slice(i * 100, (i + 1) * 100).join(" ")} /many/`,
+      );
+      const dockerfile = [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        ...copies,
+        'RUN ["/bin/busybox", "sh", "-c", "ls /many | wc -l; cat /many/f09999.txt"]',
+        "",
+      ].join("\n");
+      writeFileSync(join(context, "Dockerfile"), dockerfile);
+      const ours = await runProcess(
+        process.execPath,
+        [
+          CLI_BUNDLE,
+          "build",
+          ...connectionFlags(runner),
+          "--no-cache",
+          "--progress",
+          "plain",
+          "--build-context",
+          `many=${named}`,
+          context,
+        ],
+        { timeoutMs: 5 * MINUTE },
+      );
+      const ourLog = logOfSuccess(ours, "our CLI");
+      assert.match(ourLog, /^#\d+ \d+\.\d+ 10000$/m);
+      assert.match(ourLog, /^#\d+ \d+\.\d+ f09999\.txt$/m);
+      const reference = await buildctlBuild(
+        runner,
+        context,
+        ["--local", `many=${named}`, "--opt", "context:many=local:many", "--progress", "plain", "--no-cache"],
+        { timeoutMs: 5 * MINUTE },
+      );
+      const referenceLog = logOfSuccess(reference, "buildctl");
+      assert.match(referenceLog, /^#\d+ \d+\.\d+ 10000$/m);
+      // Only the named files travel: the transfer is the same size as buildctl's.
+      const transfer = (log: string) => /transferring many: ([\d.]+\w+) [\d.]+s done$/m.exec(log)?.[1];
+      assert.ok(transfer(ourLog), ourLog.slice(-3000));
+      assert.equal(transfer(ourLog), transfer(referenceLog));
+    },
+    5 * MINUTE,
+  );
+
   describe("a sparse file over 1 GiB", () => {
     it(
       "arrives with its size and content",
@@ -592,3 +707,269 @@ describe("context upload", () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// A Python project shaped like ultralytics/yolov5, and a .dockerignore of the kind such projects
+// carry: sections copied from GitHub's gitignore templates, comments, negations and ** globs.
+
+function writePythonProject(root: string): void {
+  writeFiles(root, {
+    "README.md": "# detector\n",
+    "requirements.txt": "torch\n",
+    "setup.cfg": "[metadata]\n",
+    "models/yolo.py": "print('model')\n",
+    "models/common.py": "print('common')\n",
+    "models/hub/anchors.yaml": "anchors: []\n",
+    "utils/general.py": "print('general')\n",
+    "utils/__pycache__/general.cpython-312.pyc": "bytecode",
+    "data/coco.yaml": "path: ../datasets/coco\n",
+    "data/images/bus.jpg": "jpeg",
+    "data/samples/one.png": "png",
+    "yolov5s.pt": "weights",
+    "export/model.onnx": "onnx",
+    "runs/exp/results.csv": "epoch,loss\n",
+    ".git/HEAD": "ref: refs/heads/master\n",
+    ".idea/workspace.xml": "<xml/>",
+    "venv/bin/python": "#!/bin/sh\n",
+    "build/lib/x.py": "x = 1\n",
+    "dist/pkg.whl": "wheel",
+    "detector.egg-info/PKG-INFO": "Name: detector\n",
+    ".coverage": "coverage",
+    "htmlcov/index.html": "<html/>",
+    ".pytest_cache/v/cache": "{}",
+    "notebooks/.ipynb_checkpoints/a.ipynb": "{}",
+    "logs/train.log": "log",
+    "keep/important.log": "kept by a negation",
+    "docs/_build/index.html": "<html/>",
+    ".env": "SECRET=1\n",
+    "wandb/run-1/files.txt": "wandb",
+  });
+}
+
+const PYTHON_DOCKERIGNORE = [
+  "# Repository-specific ----------------------------------------------------------------",
+  ".git",
+  ".cache",
+  ".idea",
+  "runs",
+  "output",
+  "coco",
+  "storage.googleapis.com",
+  "",
+  "data/samples/*",
+  "**/results*.csv",
+  "*.jpg",
+  "data/images",
+  "",
+  "# Neural network weights ---------------------------------------------------------------",
+  "**/*.pt",
+  "**/*.pth",
+  "**/*.onnx",
+  "**/*.engine",
+  "**/*.mlmodel",
+  "**/*.torchscript",
+  "**/*.torchscript.pt",
+  "**/*.tflite",
+  "**/*.h5",
+  "**/*.pb",
+  "*_saved_model/",
+  "*_web_model/",
+  "*_openvino_model/",
+  "*_paddle_model/",
+  "",
+  "# Below copied from .gitignore ---------------------------------------------------------",
+  "",
+  "# Byte-compiled / optimized / DLL files",
+  "**/__pycache__/",
+  "**/*.py[cod]",
+  "*$py.class",
+  "",
+  "# C extensions",
+  "*.so",
+  "",
+  "# Distribution / packaging",
+  ".Python",
+  "env/",
+  "build/",
+  "develop-eggs/",
+  "dist/",
+  "downloads/",
+  "eggs/",
+  ".eggs/",
+  "lib/",
+  "lib64/",
+  "parts/",
+  "sdist/",
+  "var/",
+  "wheels/",
+  "*.egg-info/",
+  "wandb/",
+  ".installed.cfg",
+  "*.egg",
+  "MANIFEST",
+  "",
+  "# PyInstaller",
+  "*.manifest",
+  "*.spec",
+  "",
+  "# Installer logs",
+  "pip-log.txt",
+  "pip-delete-this-directory.txt",
+  "",
+  "# Unit test / coverage reports",
+  "htmlcov/",
+  ".tox/",
+  ".nox/",
+  ".coverage",
+  ".coverage.*",
+  "nosetests.xml",
+  "coverage.xml",
+  "*.cover",
+  "*.py,cover",
+  ".hypothesis/",
+  ".pytest_cache/",
+  "cover/",
+  "",
+  "# Translations",
+  "*.mo",
+  "*.pot",
+  "",
+  "# Django stuff:",
+  "*.log",
+  "!keep/*.log",
+  "local_settings.py",
+  "db.sqlite3",
+  "db.sqlite3-journal",
+  "",
+  "# Flask stuff:",
+  "instance/",
+  ".webassets-cache",
+  "",
+  "# Scrapy stuff:",
+  ".scrapy",
+  "",
+  "# Sphinx documentation",
+  "docs/_build/",
+  "",
+  "# PyBuilder",
+  ".pybuilder/",
+  "target/",
+  "",
+  "# Jupyter Notebook",
+  "**/.ipynb_checkpoints",
+  "",
+  "# IPython",
+  "profile_default/",
+  "ipython_config.py",
+  "",
+  "# pyenv",
+  ".python-version",
+  "",
+  "# pipenv",
+  "Pipfile.lock",
+  "",
+  "# poetry",
+  "poetry.lock",
+  "",
+  "# pdm",
+  ".pdm.toml",
+  ".pdm-python",
+  ".pdm-build/",
+  "",
+  "# PEP 582",
+  "__pypackages__/",
+  "",
+  "# Celery stuff",
+  "celerybeat-schedule",
+  "celerybeat.pid",
+  "",
+  "# SageMath parsed files",
+  "*.sage.py",
+  "",
+  "# Environments",
+  ".env",
+  ".venv",
+  "venv*/",
+  "ENV/",
+  "env.bak/",
+  "venv.bak/",
+  "",
+  "# Spyder project settings",
+  ".spyderproject",
+  ".spyproject",
+  "",
+  "# Rope project settings",
+  ".ropeproject",
+  "",
+  "# mkdocs documentation",
+  "/site",
+  "",
+  "# mypy",
+  ".mypy_cache/",
+  ".dmypy.json",
+  "dmypy.json",
+  "",
+  "# Pyre type checker",
+  ".pyre/",
+  "",
+  "# pytype static type analyzer",
+  ".pytype/",
+  "",
+  "# Cython debug symbols",
+  "cython_debug/",
+  "",
+  "# https://github.com/github/gitignore/blob/master/Global/macOS.gitignore -------------",
+  "# General",
+  ".DS_Store",
+  ".AppleDouble",
+  ".LSOverride",
+  "",
+  "# Icon must end with two \\r",
+  "Icon",
+  "",
+  "# Thumbnails",
+  "._*",
+  "",
+  "# Files that might appear in the root of a volume",
+  ".DocumentRevisions-V100",
+  ".fseventsd",
+  ".Spotlight-V100",
+  ".TemporaryItems",
+  ".Trashes",
+  ".VolumeIcon.icns",
+  ".com.apple.timemachine.donotpresent",
+  "",
+  "# Directories potentially created on remote AFP share",
+  ".AppleDB",
+  ".AppleDesktop",
+  "Network Trash Folder",
+  "Temporary Items",
+  ".apdisk",
+  "",
+  "# JetBrains ----------------------------------------------------------------------------",
+  ".idea/*",
+  ".idea/**/workspace.xml",
+  ".idea/**/tasks.xml",
+  ".idea/dictionaries",
+  ".idea/**/dataSources/",
+  ".idea/**/dataSources.ids",
+  ".idea/**/dataSources.xml",
+  ".idea/**/dataSources.local.xml",
+  ".idea/**/sqlDataSources.xml",
+  ".idea/**/dynamic.xml",
+  ".idea/**/uiDesigner.xml",
+  ".idea/**/gradle.xml",
+  ".idea/**/libraries",
+  "cmake-build-debug/",
+  "cmake-build-release/",
+  ".idea/**/mongoSettings.xml",
+  "*.iws",
+  "out/",
+  ".idea_modules/",
+  "atlassian-ide-plugin.xml",
+  "com_crashlytics_export_strings.xml",
+  "crashlytics.properties",
+  "crashlytics-build.properties",
+  "fabric.properties",
+  "",
+].join("\n");

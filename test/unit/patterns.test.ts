@@ -76,4 +76,29 @@ describe("PatternMatcher (.dockerignore semantics)", () => {
     assert.equal(matcher("src/app/Dockerfile").couldMatchInside("docs"), false);
     assert.equal(matcher("src/app/Dockerfile").couldMatchInside("src/app/Dockerfile"), false);
   });
+
+  it("gives the same answers for many named paths with and without an exception among them", () => {
+    const names = Array.from({ length: 10_000 }, (_, i) => `dir/f${i}.txt`);
+    // No exception: named paths are looked up in sets. An exception that matches nothing here
+    // sends the same patterns through the one-by-one path; the answers must agree.
+    const fast = new PatternMatcher([...names, "*.md"]);
+    const general = new PatternMatcher([...names, "*.md", "!never-matches"]);
+    for (const path of [
+      "dir/f0.txt",
+      "dir/f9999.txt",
+      "dir/f10000.txt",
+      "dir",
+      "README.md",
+      "dir/f1.txt/x",
+      "other",
+    ]) {
+      assert.equal(fast.matches(path), general.matches(path), path);
+    }
+    assert.equal(fast.matches("dir/f9999.txt"), true);
+    assert.equal(fast.matches("dir/f10000.txt"), false);
+    assert.equal(fast.matches("dir/f1.txt/inside"), true);
+    assert.equal(fast.couldMatchInside("dir"), true);
+    assert.equal(fast.couldMatchInside("other"), false);
+    assert.equal(general.couldMatchInside("dir"), true);
+  });
 });

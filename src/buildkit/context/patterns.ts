@@ -64,8 +64,17 @@ export class PatternError extends BuildkitError {
   override name = "PatternError";
 }
 
+/** Characters that make a pattern a glob; a pattern without them names one path. */
+const GLOB_CHARACTERS = /[*?[\\]/;
+
 export class PatternMatcher {
   private readonly patterns: Pattern[];
+  /**
+   * With no `!` exception, the order of patterns does not matter, and the patterns that name one
+   * path (followpaths, mostly: a COPY of 10,000 files sends 10,000) are looked up in sets instead
+   * of tested one by one, which made the walk quadratic.
+   */
+  private readonly literal: { paths: Set<string>; parents: Set<string>; globs: Pattern[] } | undefined;
 
   constructor(patterns: readonly string[]) {
     this.patterns = [];
@@ -87,6 +96,21 @@ export class PatternMatcher {
         throw new PatternError(`Pattern "${raw}" is not a valid pattern.`);
       }
     }
+    if (!this.hasExclusions) {
+      const paths = new Set<string>();
+      const parents = new Set<string>();
+      const globs: Pattern[] = [];
+      for (const pattern of this.patterns) {
+        if (GLOB_CHARACTERS.test(pattern.text)) {
+          globs.push(pattern);
+          continue;
+        }
+        paths.add(pattern.text);
+        const segments = pattern.text.split("/");
+        for (let i = 1; i < segments.length; i++) parents.add(segments.slice(0, i).join("/"));
+      }
+      this.literal = { paths, parents, globs };
+    }
   }
 
   get empty(): boolean {
@@ -100,6 +124,7 @@ export class PatternMatcher {
 
   /** moby's MatchesOrParentMatches: the path or one of its parents matches; the last pattern wins. */
   matches(path: string): boolean {
+    if (this.literal) return this.matchesWithoutExclusions(path, this.literal);
     const parents = path.split("/").slice(0, -1);
     let matched = false;
     for (const pattern of this.patterns) {
@@ -113,12 +138,31 @@ export class PatternMatcher {
     return matched;
   }
 
+  /** matches() when no pattern is an exception: any pattern matching the path or a parent. */
+  private matchesWithoutExclusions(path: string, literal: { paths: Set<string>; globs: Pattern[] }): boolean {
+    const segments = path.split("/");
+    for (let i = 1; i <= segments.length; i++) {
+      if (literal.paths.has(i === segments.length ? path : segments.slice(0, i).join("/"))) return true;
+    }
+    return literal.globs.some((pattern) => {
+      if (pattern.regex.test(path)) return true;
+      for (let i = 1; i < segments.length; i++) {
+        if (pattern.regex.test(segments.slice(0, i).join("/"))) return true;
+      }
+      return false;
+    });
+  }
+
   /**
    * Whether some non-exception pattern could match a path strictly inside `dir`: used to decide
    * whether a directory that is not included itself must still be walked.
    */
   couldMatchInside(dir: string): boolean {
     const dirSegments = dir.split("/");
+    if (this.literal) {
+      if (this.literal.parents.has(dir)) return true;
+      return this.literal.globs.some((pattern) => prefixCompatible(pattern.segments, dirSegments));
+    }
     return this.patterns.some(
       (pattern) => !pattern.exclusion && prefixCompatible(pattern.segments, dirSegments),
     );

@@ -5,12 +5,15 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { walkContext, type WalkFilter } from "../context/walk.js";
+import { ContextReadError, walkContext, type WalkFilter } from "../context/walk.js";
 import { FileSync } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
 import type { SessionService } from "./tunnel.js";
 import { createInPlace, HEADER_ROOM, preEncoded } from "../encoder.js";
 import { encodeStatPacket } from "./stat-packet.js";
+
+/** The walk gives the event loop a turn at least this often. */
+const YIELD_AFTER_MS = 50;
 
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -24,6 +27,8 @@ type DiffCopyCall = grpc.ServerDuplexStream<Packet, Packet>;
 
 interface FileToSend {
   path: string;
+  /** The path relative to the directory, to name it in an error. */
+  relativePath: string;
   /** The size the walk saw: files up to CHUNK_BYTES are read in one go. */
   size: bigint;
 }
@@ -97,8 +102,17 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
   // If the walk fails first, the call errors and `requests` rejects with nobody awaiting it yet.
   requests.catch(() => undefined);
   let id = 0;
+  let turn = Date.now();
   for await (const entry of walkContext(root, filter)) {
-    if (entry.hasContent) files.set(id, { path: entry.absolutePath, size: entry.size });
+    // A walk whose writes never wait would keep the event loop to itself: the session's health
+    // checks (and everything else of this process) would go unanswered until it ends.
+    if (Date.now() - turn > YIELD_AFTER_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turn = Date.now();
+    }
+    if (entry.hasContent) {
+      files.set(id, { path: entry.absolutePath, relativePath: entry.path, size: entry.size });
+    }
     id++;
     const stat = encodeStatPacket(entry);
     await write(call, preEncoded(PacketSchema, stat), undefined, stat.length);
@@ -142,19 +156,33 @@ async function sendFile(call: DiffCopyCall, id: number, files: Map<number, FileT
   const file = files.get(id);
   if (file === undefined) throw new Error(`the runner requested unknown file id ${id}`);
   files.delete(id);
-  if (file.size <= BigInt(CHUNK_BYTES)) {
-    // Small files (most of a context) in one synchronous read: a stream costs several trips
-    // through the thread pool per file, which dominates uploads of many small files.
-    const data = readSmallFile(file.path, Number(file.size));
-    if (data !== undefined) {
-      if (data.length > 0) {
-        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+  try {
+    if (file.size <= BigInt(CHUNK_BYTES)) {
+      // Small files (most of a context) in one synchronous read: a stream costs several trips
+      // through the thread pool per file, which dominates uploads of many small files.
+      const data = readSmallFile(file.path, Number(file.size));
+      if (data !== undefined) {
+        if (data.length > 0) {
+          await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id, data }));
+        }
+        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+        return;
       }
+    }
+    await sendLargeFile(call, id, file.path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Deleted since the walk: sent empty, as buildctl (fsutil) sends it. What was sent of a
+    // large file before that stays; the file ends there.
+    if (code === "ENOENT") {
       await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
       return;
     }
+    if (code !== undefined) {
+      throw new ContextReadError(`The context file "${file.relativePath}" cannot be read (${code}).`);
+    }
+    throw error;
   }
-  await sendLargeFile(call, id, file.path);
 }
 
 /** Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent. */
@@ -247,9 +275,32 @@ function write(
   sent?: () => void,
   bytes = packet.data.length,
 ): Promise<void> {
+  if (call.destroyed || call.writableEnded) return Promise.reject(new CallClosedError());
   if (call.write(packet, sent)) return Promise.resolve();
   if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS) return Promise.resolve();
-  return new Promise((resolve) => call.once("drain", resolve));
+  // 'drain' never comes to a call that the runner or the connection ended: wait for either.
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      call.off("drain", onDrain);
+      call.off("close", onClose);
+      call.off("error", onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new CallClosedError());
+    call.once("drain", onDrain);
+    call.once("close", onClose);
+    call.once("error", onClose);
+  });
+}
+
+/** The runner's call ended while we were still sending: the runner or the connection went away. */
+class CallClosedError extends Error {
+  override name = "CallClosedError";
+  constructor() {
+    super("the runner ended the file transfer");
+  }
 }
 
 type WriteCallback = (error?: Error | null) => void;

@@ -9,16 +9,19 @@ import {
 } from "../proto/grpc/health/v1/health_pb.js";
 import type { SessionService } from "./tunnel.js";
 
-export function healthService(): SessionService {
+/** `onCheck` hears each check: the daemon's checks are how a build notices the runner is alive. */
+export function healthService(onCheck?: () => void): SessionService {
   return {
     service: Health,
     advertise: true,
     implementation: {
-      check: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      check: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        onCheck?.();
         callback(
           null,
           create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }),
-        ),
+        );
+      },
     },
   };
 }

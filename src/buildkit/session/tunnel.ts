@@ -68,6 +68,7 @@ export class Session {
       metadata,
       signal: options.signal,
     });
+    acceptLargeHeaders(this.server);
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     injector.injectConnection(tunnelDuplex(this.call));
     widenReceiveWindows(this.server);
@@ -82,6 +83,25 @@ export class Session {
     // The daemon answers the half-close by ending the stream; cancel if it does not.
     setTimeout(() => this.call.cancel(), 2000).unref();
   }
+}
+
+/** What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl. */
+const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The daemon sends a directory's .dockerignore patterns and followpaths to our FileSync as request
+ * headers, one header each. Node's HTTP/2 refuses a request of more than 128 headers (or 64 KiB of
+ * them) with ENHANCE_YOUR_CALM, so a .dockerignore of more than about 115 lines failed every
+ * build. grpc-js has no option for it; the options it creates its HTTP/2 server with (a private
+ * field, present in the grpc-js version we bundle) get grpc-go's limits. Must run before the
+ * connection injector creates that server.
+ */
+function acceptLargeHeaders(server: grpc.Server): void {
+  const options = (server as unknown as { commonServerOptions?: http2.ServerOptions }).commonServerOptions;
+  if (options === undefined) return;
+  options.maxHeaderListPairs = Number.MAX_SAFE_INTEGER;
+  options.maxSessionMemory = Number.MAX_SAFE_INTEGER;
+  options.settings = { ...options.settings, maxHeaderListSize: MAX_HEADER_LIST_BYTES };
 }
 
 /**
@@ -200,5 +220,13 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
   call.on("end", () => duplex.push(null));
   // Cancellation at close is expected; the HTTP/2 session on top ends with the tunnel either way.
   call.on("error", () => duplex.destroy());
+  // A write waiting for 'drain' on a call that ended would wait for ever: let it go.
+  call.on("close", () => {
+    pending = [];
+    pendingBytes = 0;
+    const callbacks = waiting;
+    waiting = [];
+    for (const callback of callbacks) callback();
+  });
   return duplex;
 }
