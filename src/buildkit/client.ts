@@ -241,9 +241,18 @@ export class BuildkitClient {
     if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
       return translated;
     }
-    const detail = error.details ?? error.message;
+    return this.lostMidBuild(error.details ?? error.message);
+  }
+
+  /**
+   * The connection lost under a build, in one sentence: over ssh, what ssh said (it knows why, a
+   * server that stopped answering, say); else what the transport said.
+   */
+  lostMidBuild(detail: string): ConnectionLostError {
+    const sshFailure = this.dialer?.failure();
     return new ConnectionLostError(
-      `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`,
+      sshFailure ??
+        `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`,
       this.endpoint.address,
     );
   }

@@ -6,7 +6,7 @@
 // asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
 // nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
 // A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY.
-import { ConnectionLostError, RunnerUnresponsiveError, type RunnerGoneError } from "./errors.js";
+import { RunnerUnresponsiveError, type RunnerGoneError } from "./errors.js";
 import type { BuildkitClient } from "./client.js";
 import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
 import { callUnary, isServiceError } from "./rpc.js";
@@ -64,12 +64,7 @@ export function watchLiveness(
             return;
           }
           if (isServiceError(error) && error.code === GrpcStatus.UNAVAILABLE) {
-            gone(
-              new ConnectionLostError(
-                `The connection to the runner at ${address} was lost mid-build (${error.details}).`,
-                address,
-              ),
-            );
+            gone(client.lostMidBuild(error.details));
           } else if (isServiceError(error) && error.code === GrpcStatus.DEADLINE_EXCEEDED) {
             gone(
               new RunnerUnresponsiveError(
@@ -98,12 +93,7 @@ export function watchLiveness(
       now !== connectivityState.READY &&
       now !== connectivityState.SHUTDOWN
     ) {
-      gone(
-        new ConnectionLostError(
-          `The connection to the runner at ${address} was lost mid-build (it closed).`,
-          address,
-        ),
-      );
+      gone(client.lostMidBuild("it closed"));
       return;
     }
     // No deadline: grpc-js would hold the process open with a timer for it. A closed channel
@@ -132,13 +122,7 @@ export function watchLiveness(
   // resets mid-upload), and then nothing is left that could ever answer. Node would exit with 13
   // and no word (an await that never settles); the build ends with the sentence instead.
   timer.unref();
-  const onIdle = () =>
-    gone(
-      new ConnectionLostError(
-        `The connection to the runner at ${address} was lost mid-build (it closed).`,
-        address,
-      ),
-    );
+  const onIdle = () => gone(client.lostMidBuild("it closed"));
   process.on("beforeExit", onIdle);
 
   function stop() {
