@@ -37159,8 +37159,16 @@ class BuildkitClient {
         if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
             return translated;
         }
-        const detail = error.details ?? error.message;
-        return new ConnectionLostError(`The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`, this.endpoint.address);
+        return this.lostMidBuild(error.details ?? error.message);
+    }
+    /**
+     * The connection lost under a build, in one sentence: over ssh, what ssh said (it knows why, a
+     * server that stopped answering, say); else what the transport said.
+     */
+    lostMidBuild(detail) {
+        const sshFailure = this.dialer?.failure();
+        return new ConnectionLostError(sshFailure ??
+            `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`, this.endpoint.address);
     }
 }
 function toWorkerInfo(record) {
@@ -38011,7 +38019,7 @@ function watchLiveness(client, onGone) {
                 return;
             }
             if (isServiceError(error) && error.code === src/* status */.h5.UNAVAILABLE) {
-                gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (${error.details}).`, address));
+                gone(client.lostMidBuild(error.details));
             }
             else if (isServiceError(error) && error.code === src/* status */.h5.DEADLINE_EXCEEDED) {
                 gone(new RunnerUnresponsiveError(`The runner at ${address} stopped answering mid-build: nothing from it for ${quietSeconds} s, and no answer to a check within ${PROBE_TIMEOUT_MS / 1000} s.`, address));
@@ -38034,7 +38042,7 @@ function watchLiveness(client, onGone) {
         if (last === src/* connectivityState */.LO.READY &&
             now !== src/* connectivityState */.LO.READY &&
             now !== src/* connectivityState */.LO.SHUTDOWN) {
-            gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (it closed).`, address));
+            gone(client.lostMidBuild("it closed"));
             return;
         }
         // No deadline: grpc-js would hold the process open with a timer for it. A closed channel
@@ -38063,7 +38071,7 @@ function watchLiveness(client, onGone) {
     // resets mid-upload), and then nothing is left that could ever answer. Node would exit with 13
     // and no word (an await that never settles); the build ends with the sentence instead.
     timer.unref();
-    const onIdle = () => gone(new ConnectionLostError(`The connection to the runner at ${address} was lost mid-build (it closed).`, address));
+    const onIdle = () => gone(client.lostMidBuild("it closed"));
     process.on("beforeExit", onIdle);
     function stop() {
         stopped = true;
