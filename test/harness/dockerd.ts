@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ensureBuildkitBinaries, stopProcess } from "./runner.js";
+import { ensureBuildkitBinaries, stopProcess, unmountUnder } from "./runner.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -77,7 +77,11 @@ export async function startTestDockerd(): Promise<TestDockerd> {
         };
       }
     },
-    stop: () => stopProcess(child).then(() => rmSync(dir, { recursive: true, force: true })),
+    stop: () =>
+      stopProcess(child).then(() => {
+        unmountUnder(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }),
   };
   try {
     await waitUntilAnswering(socket, child, logFile);

@@ -178,9 +178,9 @@ async function waitUntilAnswering(runner: TestRunner, child: ChildProcess): Prom
 
 /**
  * A buildkitd that was killed (SIGKILL, as some tests do) leaves its snapshot and cache mounts
- * behind; they go before its directory does.
+ * behind, as a dockerd may leave its own; they go before the directory does.
  */
-function unmountUnder(dir: string): void {
+export function unmountUnder(dir: string): void {
   const mounts = readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
     .map((line) => line.split(" ")[4] ?? "")

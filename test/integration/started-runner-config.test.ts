@@ -90,7 +90,7 @@ describe("the started runner's configuration", () => {
       withConfig.stderr,
       /starting one configured by --buildkitd-config and --buildkitd-flags \(default\)/,
     );
-    assert.match(withConfig.stderr, /Image digest: sha256:[a-f0-9]{64}/);
+    assert.match(withConfig.stderr, /^Pushed .*, digest sha256:[a-f0-9]{64}$/m);
     const stateDir = join(root, "state", `buildkit-v${BUILDKIT_VERSION}`);
     assert.equal(buildkitdRunsOn(stateDir), false, "the started buildkitd is stopped after the command");
   });
