@@ -40,6 +40,8 @@ if [ ! -f "$SCHEMA_DIR/_definitions.json" ]; then
     log "pip missing: installing python3-pip from Debian"
     (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq --no-install-recommends python3-pip) >&2
+    # Noted as install-buildkit.sh notes its packages, for `npm run test-setup-remove`.
+    mkdir -p "$CACHE_ROOT" && echo python3-pip >>"$CACHE_ROOT/debian-packages"
   fi
   log "downloading the schemas of kubernetes-validate $KUBERNETES_VALIDATE_VERSION from PyPI (first run only)"
   tmp="$CACHE_ROOT/.kubernetes-validate-$$"
