@@ -43607,20 +43607,30 @@ class Redactor {
 
 
 
-/** Stable for the same context on the same machine, so the runner sends only what changed. */
-function sharedKey(plan) {
-    const context = plan.git?.url ?? plan.contextDir;
-    return (0,external_node_crypto_namespaceObject.createHash)("sha256").update(`${(0,external_node_os_namespaceObject.hostname)()}\0${context}`).digest("hex").slice(0, 32);
-}
-async function runBuild(client, plan, request, options) {
+/** The log of a build or a call: redacted, and control characters escaped before any terminal. */
+function redactedLog(options) {
     const redactor = options.redactor ?? new Redactor();
     const writeLog = (text) => {
         const visible = redactor.push(text);
         if (visible)
             options.writeLog(escapeControlCharacters(visible));
     };
+    const flushLog = () => {
+        const rest = redactor.flush();
+        if (rest)
+            options.writeLog(escapeControlCharacters(rest));
+    };
+    return { redactor, writeLog, flushLog };
+}
+/** Stable for the same context on the same machine, so the runner sends only what changed. */
+function sharedKey(plan) {
+    const context = plan.git?.url ?? plan.contextDir;
+    return (0,external_node_crypto_namespaceObject.createHash)("sha256").update(`${(0,external_node_os_namespaceObject.hostname)()}\0${context}`).digest("hex").slice(0, 32);
+}
+async function runBuild(client, plan, request, options) {
+    const { redactor, writeLog, flushLog } = redactedLog(options);
     const progress = new PlainProgress(writeLog);
-    const { session, fileSync, fileSend, credentialError, liveness, signal, runnerGone } = openSession(client, plan, request, options, writeLog);
+    const { session, fileSync, fileSend, credentialError, liveness, signal, wentAway } = openSession(client, plan, request, options, writeLog);
     const warnings = () => progress.warnings().map((warning) => ({ ...warning, locations: warning.locations.map(withPath(plan)) }));
     try {
         const exporterResponse = await solve(client, {
@@ -43650,13 +43660,9 @@ async function runBuild(client, plan, request, options) {
         const report = progress.failureReport();
         if (report)
             writeLog(report);
-        // The runner going away is the reason, whatever the calls it cut short said; an answer of the
-        // runner's own (an RpcError) says it was there.
-        const gone = runnerGone();
-        if (gone && !options.signal?.aborted && !(error instanceof RpcError))
+        const gone = wentAway(error);
+        if (gone)
             throw gone;
-        if (error instanceof RunnerGoneError)
-            throw error;
         // A refused or failed output is the reason, whatever words the runner wraps it in.
         const outputFailure = fileSend?.failure();
         if (outputFailure)
@@ -43678,9 +43684,7 @@ async function runBuild(client, plan, request, options) {
     }
     finally {
         liveness.stop();
-        const rest = redactor.flush();
-        if (rest)
-            options.writeLog(escapeControlCharacters(rest));
+        flushLog();
         session.close();
     }
 }
@@ -43737,7 +43741,15 @@ function openSession(client, plan, request, options, writeLog) {
         credentialError: () => credentialError,
         liveness,
         signal,
-        runnerGone: () => runnerGone,
+        /**
+         * The runner going away, when that is why the call failed, whatever the calls it cut short
+         * said; an answer of the runner's own (an RpcError) says it was there.
+         */
+        wentAway: (error) => {
+            if (runnerGone && !options.signal?.aborted && !(error instanceof RpcError))
+                return runnerGone;
+            return error instanceof RunnerGoneError ? error : undefined;
+        },
     };
 }
 /**
@@ -43746,14 +43758,9 @@ function openSession(client, plan, request, options, writeLog) {
  * failure's sentence as for a build.
  */
 async function runFrontendCall(client, plan, request, call, options) {
-    const redactor = options.redactor ?? new Redactor();
-    const writeLog = (text) => {
-        const visible = redactor.push(text);
-        if (visible)
-            options.writeLog(escapeControlCharacters(visible));
-    };
+    const { redactor, writeLog, flushLog } = redactedLog(options);
     const progress = new PlainProgress(writeLog);
-    const { session, fileSync, credentialError, liveness, signal, runnerGone } = openSession(client, plan, {
+    const { session, fileSync, credentialError, liveness, signal, wentAway } = openSession(client, plan, {
         localDirs: request.localDirs,
         outputTargets: [],
         cacheStores: request.cacheStores,
@@ -43776,11 +43783,9 @@ async function runFrontendCall(client, plan, request, call, options) {
     }
     catch (error) {
         progress.finish();
-        const gone = runnerGone();
-        if (gone && !options.signal?.aborted && !(error instanceof RpcError))
+        const gone = wentAway(error);
+        if (gone)
             throw gone;
-        if (error instanceof RunnerGoneError)
-            throw error;
         const uploadFailure = fileSync.failure();
         if (uploadFailure instanceof ContextReadError)
             throw new InputError(uploadFailure.message);
@@ -43793,9 +43798,7 @@ async function runFrontendCall(client, plan, request, call, options) {
     }
     finally {
         liveness.stop();
-        const rest = redactor.flush();
-        if (rest)
-            options.writeLog(escapeControlCharacters(rest));
+        flushLog();
         session.close();
     }
 }

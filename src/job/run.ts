@@ -66,6 +66,20 @@ export interface BuildOptions {
   uploadCompression?: UploadCompressionMode;
 }
 
+/** The log of a build or a call: redacted, and control characters escaped before any terminal. */
+function redactedLog(options: BuildOptions) {
+  const redactor = options.redactor ?? new Redactor();
+  const writeLog = (text: string) => {
+    const visible = redactor.push(text);
+    if (visible) options.writeLog(escapeControlCharacters(visible));
+  };
+  const flushLog = () => {
+    const rest = redactor.flush();
+    if (rest) options.writeLog(escapeControlCharacters(rest));
+  };
+  return { redactor, writeLog, flushLog };
+}
+
 /** Stable for the same context on the same machine, so the runner sends only what changed. */
 function sharedKey(plan: BuildPlan): string {
   const context = plan.git?.url ?? plan.contextDir;
@@ -78,13 +92,9 @@ export async function runBuild(
   request: SolveRequest,
   options: BuildOptions,
 ): Promise<BuildResult> {
-  const redactor = options.redactor ?? new Redactor();
-  const writeLog = (text: string) => {
-    const visible = redactor.push(text);
-    if (visible) options.writeLog(escapeControlCharacters(visible));
-  };
+  const { redactor, writeLog, flushLog } = redactedLog(options);
   const progress = new PlainProgress(writeLog);
-  const { session, fileSync, fileSend, credentialError, liveness, signal, runnerGone } = openSession(
+  const { session, fileSync, fileSend, credentialError, liveness, signal, wentAway } = openSession(
     client,
     plan,
     request,
@@ -119,11 +129,8 @@ export async function runBuild(
     progress.finish();
     const report = progress.failureReport();
     if (report) writeLog(report);
-    // The runner going away is the reason, whatever the calls it cut short said; an answer of the
-    // runner's own (an RpcError) says it was there.
-    const gone = runnerGone();
-    if (gone && !options.signal?.aborted && !(error instanceof RpcError)) throw gone;
-    if (error instanceof RunnerGoneError) throw error;
+    const gone = wentAway(error);
+    if (gone) throw gone;
     // A refused or failed output is the reason, whatever words the runner wraps it in.
     const outputFailure = fileSend?.failure();
     if (outputFailure) throw outputFailure;
@@ -143,8 +150,7 @@ export async function runBuild(
     );
   } finally {
     liveness.stop();
-    const rest = redactor.flush();
-    if (rest) options.writeLog(escapeControlCharacters(rest));
+    flushLog();
     session.close();
   }
 }
@@ -209,7 +215,14 @@ function openSession(
     credentialError: () => credentialError,
     liveness,
     signal,
-    runnerGone: () => runnerGone,
+    /**
+     * The runner going away, when that is why the call failed, whatever the calls it cut short
+     * said; an answer of the runner's own (an RpcError) says it was there.
+     */
+    wentAway: (error: unknown): RunnerGoneError | undefined => {
+      if (runnerGone && !options.signal?.aborted && !(error instanceof RpcError)) return runnerGone;
+      return error instanceof RunnerGoneError ? error : undefined;
+    },
   };
 }
 
@@ -225,13 +238,9 @@ export async function runFrontendCall(
   call: FrontendCall,
   options: BuildOptions,
 ): Promise<FrontendCallResult> {
-  const redactor = options.redactor ?? new Redactor();
-  const writeLog = (text: string) => {
-    const visible = redactor.push(text);
-    if (visible) options.writeLog(escapeControlCharacters(visible));
-  };
+  const { redactor, writeLog, flushLog } = redactedLog(options);
   const progress = new PlainProgress(writeLog);
-  const { session, fileSync, credentialError, liveness, signal, runnerGone } = openSession(
+  const { session, fileSync, credentialError, liveness, signal, wentAway } = openSession(
     client,
     plan,
     {
@@ -259,9 +268,8 @@ export async function runFrontendCall(
     return result;
   } catch (error) {
     progress.finish();
-    const gone = runnerGone();
-    if (gone && !options.signal?.aborted && !(error instanceof RpcError)) throw gone;
-    if (error instanceof RunnerGoneError) throw error;
+    const gone = wentAway(error);
+    if (gone) throw gone;
     const uploadFailure = fileSync.failure();
     if (uploadFailure instanceof ContextReadError) throw new InputError(uploadFailure.message);
     if (credentialError() instanceof InputError) throw credentialError();
@@ -274,8 +282,7 @@ export async function runFrontendCall(
     );
   } finally {
     liveness.stop();
-    const rest = redactor.flush();
-    if (rest) options.writeLog(escapeControlCharacters(rest));
+    flushLog();
     session.close();
   }
 }
