@@ -41654,6 +41654,9 @@ function buildkitdCommand(access, found, stateDir, runtimeDir, extraArgs) {
     ];
     // The release's buildkit-runc is found on PATH.
     const env = { PATH: `${found.binDir}${external_node_path_namespaceObject.delimiter}${process.env.PATH ?? ""}` };
+    // buildkitd makes a directory for each forwarded SSH agent socket (.buildkit-ssh-sock*) in its
+    // TMPDIR and leaves it there: in the runtime dir it goes when the runner stops.
+    env.TMPDIR = runtimeDir;
     // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
     if (access === "rootless")
         env.XDG_RUNTIME_DIR = runtimeDir;

@@ -417,6 +417,14 @@ describe("a pool of two runners", () => {
     }
   });
 
+  it("gives each started runner its runtime dir as TMPDIR, so what buildkitd leaves there goes when it stops", () => {
+    // buildkitd leaves an empty .buildkit-ssh-sock* directory in its TMPDIR for every SSH mount.
+    for (const runner of [amd64, arm64]) {
+      const environment = readFileSync(`/proc/${runner.pid}/environ`, "utf8").split("\0");
+      assert.ok(environment.includes(`TMPDIR=${runner.runtimeDir}`), environment.join(" "));
+    }
+  });
+
   it("routes each platform to the runner that builds it natively", async () => {
     // Preference order puts arm64 first: amd64 still goes to the amd64 runner.
     const resolved = await pool([candidate(arm64), candidate(amd64)], ["linux/amd64", "linux/arm64"]);

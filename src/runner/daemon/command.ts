@@ -35,6 +35,9 @@ export function buildkitdCommand(
   ];
   // The release's buildkit-runc is found on PATH.
   const env: Record<string, string> = { PATH: `${found.binDir}${delimiter}${process.env.PATH ?? ""}` };
+  // buildkitd makes a directory for each forwarded SSH agent socket (.buildkit-ssh-sock*) in its
+  // TMPDIR and leaves it there: in the runtime dir it goes when the runner stops.
+  env.TMPDIR = runtimeDir;
   // runc keeps container state under $XDG_RUNTIME_DIR, else /run/runc, which is root's.
   if (access === "rootless") env.XDG_RUNTIME_DIR = runtimeDir;
   // As root, or as root of rootlesskit's user namespace (our own uid outside it), our child's pid
