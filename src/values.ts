@@ -10,6 +10,22 @@ export function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /**
+ * One of a few words, in any case, trimmed; anything else is refused naming all of them. `why`
+ * may add a clause to that sentence.
+ */
+export function parseChoice<const Choices extends readonly string[]>(
+  value: string,
+  name: string,
+  choices: Choices,
+  why = "",
+): Choices[number] {
+  const word = value.trim().toLowerCase();
+  if ((choices as readonly string[]).includes(word)) return word;
+  const listed = choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}` : choices[0];
+  throw new InputError(`${name} is "${value}"; use ${listed}${why && ` ${why}`}.`);
+}
+
+/**
  * The items of a list given one per line (the action), repeated (the CLI), or both, each split
  * further on `separator` where the input takes that (commas, say); trimmed, empty ones dropped.
  */

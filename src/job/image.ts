@@ -3,7 +3,7 @@
 // the input table's; planImage checks what the inputs say together.
 import { InputError } from "../errors.js";
 import { formatPlatform } from "../buildkit/index.js";
-import { parsePlatforms, splitKeyValue } from "../values.js";
+import { parseChoice, parsePlatforms, splitKeyValue } from "../values.js";
 
 export interface ImagePlan {
   /** The image's names (tags); none when the build exports no image of its own. */
@@ -40,10 +40,7 @@ export function parseImageNames(items: string[], name: string): string[] {
 export function parseCompression(value: string | undefined, name: string): Compression | undefined {
   const compression = value?.trim();
   if (!compression) return undefined;
-  if (!(COMPRESSIONS as readonly string[]).includes(compression)) {
-    throw new InputError(`${name} "${compression}" is not one of ${COMPRESSIONS.join(", ")}.`);
-  }
-  return compression as Compression;
+  return parseChoice(compression, name, COMPRESSIONS);
 }
 
 /**

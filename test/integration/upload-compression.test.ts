@@ -117,6 +117,6 @@ describe("upload compression", () => {
       base,
     ]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /^error: --upload-compression "deflate" is not one of auto, on, off\.\n$/);
+    assert.match(result.stderr, /^error: --upload-compression is "deflate"; use auto, on or off\.\n$/);
   });
 });

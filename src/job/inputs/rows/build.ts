@@ -1,7 +1,6 @@
 // The input table's rows for the build: the context, the Dockerfile and the frontend's options.
 // Names and list syntax as docker/build-push-action's where the meaning is the same.
-import { InputError } from "../../../errors.js";
-import { nonEmpty, parseByteSize, parseKeyValues, parsePlatforms } from "../../../values.js";
+import { nonEmpty, parseChoice, parseByteSize, parseKeyValues, parsePlatforms } from "../../../values.js";
 import { parseCall } from "../../call.js";
 import { contextInput, expandDefaultContext } from "../../git-context.js";
 import { entitlement, hostEntry, namedContext, networkMode, ulimit } from "../../plan.js";
@@ -204,11 +203,7 @@ export const BUILD_INPUTS = {
     // buildx's auto means "what suits the output": plain, here. Its tty view (a live redrawn
     // screen) is not implemented, and taking tty for plain would say something untrue.
     parse: (value, { name }) => {
-      if (value !== "plain" && value !== "auto") {
-        throw new InputError(
-          `${name} is "${value}"; use plain or auto (the log is buildctl's plain progress; no tty view).`,
-        );
-      }
+      parseChoice(value!, name, ["plain", "auto"], "(the log is buildctl's plain progress; no tty view)");
       return "plain" as const;
     },
   }),

@@ -1,5 +1,5 @@
 // The input table's rows for one CLI command's own flags.
-import { InputError } from "../../../errors.js";
+import { parseChoice } from "../../../values.js";
 import { text } from "../row.js";
 
 export const COMMAND_INPUTS = {
@@ -12,10 +12,6 @@ export const COMMAND_INPUTS = {
       help: ["output format (default text)"],
     },
     default: "text",
-    parse: (value, { name }) => {
-      if (value !== "text" && value !== "json")
-        throw new InputError(`${name} is "${value}"; use text or json.`);
-      return value;
-    },
+    parse: (value, { name }) => parseChoice(value!, name, ["text", "json"]),
   }),
 };

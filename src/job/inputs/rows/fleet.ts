@@ -1,9 +1,8 @@
 // The input table's rows for a fleet of runners: how a pool picks one (affinity or order), how
 // long it waits when all are busy, and whether a local runner stands in when none answers.
-import { InputError } from "../../../errors.js";
 import type { Routing } from "../../../runner/affinity.js";
 import { DEFAULT_BUSY_TIMEOUT_MS } from "../../../runner/pool.js";
-import { nonEmpty, parseDuration } from "../../../values.js";
+import { nonEmpty, parseChoice, parseDuration } from "../../../values.js";
 import { BUILD, text } from "../row.js";
 
 export type Fallback = "none" | "local";
@@ -23,11 +22,8 @@ export const FLEET_INPUTS = {
       ],
     },
     default: "affinity",
-    parse: (value, { name }): Routing => {
-      const routing = nonEmpty(value)?.toLowerCase() ?? "affinity";
-      if (routing === "affinity" || routing === "ordered") return routing;
-      throw new InputError(`${name} is "${value}"; use affinity or ordered.`);
-    },
+    parse: (value, { name }): Routing =>
+      nonEmpty(value) === undefined ? "affinity" : parseChoice(value!, name, ["affinity", "ordered"]),
   }),
   affinityKey: text({
     action: "affinity-key",
@@ -65,10 +61,7 @@ export const FLEET_INPUTS = {
       help: ["local: when no runner given answers, start the pinned local runner"],
     },
     default: "none",
-    parse: (value, { name }): Fallback => {
-      const fallback = nonEmpty(value)?.toLowerCase() ?? "none";
-      if (fallback === "none" || fallback === "local") return fallback;
-      throw new InputError(`${name} is "${value}"; use none or local.`);
-    },
+    parse: (value, { name }): Fallback =>
+      nonEmpty(value) === undefined ? "none" : parseChoice(value!, name, ["none", "local"]),
   }),
 };

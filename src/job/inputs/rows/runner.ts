@@ -26,7 +26,7 @@ import {
 } from "../../../runner/pool-config.js";
 import { parseVersionPin } from "../../../runner/version-pin.js";
 import { BUILDKIT_VERSION } from "../../../version.js";
-import { nonEmpty, parseCount, parseDuration } from "../../../values.js";
+import { nonEmpty, parseChoice, parseCount, parseDuration } from "../../../values.js";
 import { BOTH, BUILD, list, text, toggle, type ParseContext } from "../row.js";
 
 export const RUNNER_INPUTS = {
@@ -239,13 +239,7 @@ export const RUNNER_INPUTS = {
       ],
     },
     default: "auto",
-    parse: (value, { name }) => {
-      const mode = value!.trim().toLowerCase();
-      if (!(UPLOAD_COMPRESSION_MODES as readonly string[]).includes(mode)) {
-        throw new InputError(`${name} "${value}" is not one of ${UPLOAD_COMPRESSION_MODES.join(", ")}.`);
-      }
-      return mode as UploadCompressionMode;
-    },
+    parse: (value, { name }): UploadCompressionMode => parseChoice(value!, name, UPLOAD_COMPRESSION_MODES),
   }),
   debug: toggle({
     cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
