@@ -1,4 +1,4 @@
-// `npx tsx scripts/bench-cache.ts [--runs N] [--seconds S]`: what a registry cache saves a cold
+// `npm run bench:cache [-- --runs N] [--seconds S]`: what a registry cache saves a cold
 // runner. One runner (the test harness's, with the harness's registry) builds a Dockerfile whose
 // RUN takes S seconds (default 10) and exports the cache with mode=max; then a second runner,
 // wiped before each timed build (buildctl prune --all), builds it without and with cache-from
