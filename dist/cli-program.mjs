@@ -40270,6 +40270,17 @@ function nonEmpty(value) {
     return value?.trim() || undefined;
 }
 /**
+ * One of a few words, in any case, trimmed; anything else is refused naming all of them. `why`
+ * may add a clause to that sentence.
+ */
+function parseChoice(value, name, choices, why = "") {
+    const word = value.trim().toLowerCase();
+    if (choices.includes(word))
+        return word;
+    const listed = choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}` : choices[0];
+    throw new InputError(`${name} is "${value}"; use ${listed}${why && ` ${why}`}.`);
+}
+/**
  * The items of a list given one per line (the action), repeated (the CLI), or both, each split
  * further on `separator` where the input takes that (commas, say); trimmed, empty ones dropped.
  */
@@ -46080,10 +46091,7 @@ function parseCompression(value, name) {
     const compression = value?.trim();
     if (!compression)
         return undefined;
-    if (!COMPRESSIONS.includes(compression)) {
-        throw new InputError(`${name} "${compression}" is not one of ${COMPRESSIONS.join(", ")}.`);
-    }
-    return compression;
+    return parseChoice(compression, name, COMPRESSIONS);
 }
 /**
  * buildx's annotation lines, `[TYPE[,TYPE...]:]KEY=VALUE` where each TYPE may name a platform in
@@ -46322,7 +46330,6 @@ function parserFor(parse, adapter) {
 
 
 
-
 const BUILD_INPUTS = {
     context: row_text({
         action: "context",
@@ -46519,9 +46526,7 @@ const BUILD_INPUTS = {
         // buildx's auto means "what suits the output": plain, here. Its tty view (a live redrawn
         // screen) is not implemented, and taking tty for plain would say something untrue.
         parse: (value, { name }) => {
-            if (value !== "plain" && value !== "auto") {
-                throw new InputError(`${name} is "${value}"; use plain or auto (the log is buildctl's plain progress; no tty view).`);
-            }
+            parseChoice(value, name, ["plain", "auto"], "(the log is buildctl's plain progress; no tty view)");
             return "plain";
         },
     }),
@@ -46579,18 +46584,11 @@ const COMMAND_INPUTS = {
             help: ["output format (default text)"],
         },
         default: "text",
-        parse: (value, { name }) => {
-            if (value !== "text" && value !== "json")
-                throw new InputError(`${name} is "${value}"; use text or json.`);
-            return value;
-        },
+        parse: (value, { name }) => parseChoice(value, name, ["text", "json"]),
     }),
 };
 
 ;// CONCATENATED MODULE: ./src/job/inputs/rows/fleet.ts
-// The input table's rows for a fleet of runners: how a pool picks one (affinity or order), how
-// long it waits when all are busy, and whether a local runner stands in when none answers.
-
 
 
 
@@ -46609,12 +46607,7 @@ const FLEET_INPUTS = {
             ],
         },
         default: "affinity",
-        parse: (value, { name }) => {
-            const routing = nonEmpty(value)?.toLowerCase() ?? "affinity";
-            if (routing === "affinity" || routing === "ordered")
-                return routing;
-            throw new InputError(`${name} is "${value}"; use affinity or ordered.`);
-        },
+        parse: (value, { name }) => nonEmpty(value) === undefined ? "affinity" : parseChoice(value, name, ["affinity", "ordered"]),
     }),
     affinityKey: row_text({
         action: "affinity-key",
@@ -46652,12 +46645,7 @@ const FLEET_INPUTS = {
             help: ["local: when no runner given answers, start the pinned local runner"],
         },
         default: "none",
-        parse: (value, { name }) => {
-            const fallback = nonEmpty(value)?.toLowerCase() ?? "none";
-            if (fallback === "none" || fallback === "local")
-                return fallback;
-            throw new InputError(`${name} is "${value}"; use none or local.`);
-        },
+        parse: (value, { name }) => nonEmpty(value) === undefined ? "none" : parseChoice(value, name, ["none", "local"]),
     }),
 };
 
@@ -47472,13 +47460,7 @@ const RUNNER_INPUTS = {
             ],
         },
         default: "auto",
-        parse: (value, { name }) => {
-            const mode = value.trim().toLowerCase();
-            if (!UPLOAD_COMPRESSION_MODES.includes(mode)) {
-                throw new InputError(`${name} "${value}" is not one of ${UPLOAD_COMPRESSION_MODES.join(", ")}.`);
-            }
-            return mode;
-        },
+        parse: (value, { name }) => parseChoice(value, name, UPLOAD_COMPRESSION_MODES),
     }),
     debug: toggle({
         cli: { flag: "debug", commands: BOTH, section: "general", help: ["print debug lines"] },
