@@ -5,7 +5,9 @@
 //
 // Scenarios: `files` uploads 10,000 small files cold; `bigfile` uploads one 1 GiB file cold;
 // `touch` rebuilds the 10,000 files after one file changed, with the previous upload cached;
-// `log` runs a step that prints 200,000 lines (--no-cache). "Cold" means the runner's whole
+// `log` runs a step that prints 200,000 lines (--no-cache); `cached` times a whole cached small
+// build (start-up, connecting, Solve: what most CI builds on a warm runner are), and `concurrent`
+// eight of them at once (the client's CPU on a 2-core machine). "Cold" means the runner's whole
 // cache is pruned (`buildctl prune --all`, untimed) before each run of either client, so neither
 // client can reuse an earlier transfer: buildctl's session shared key is empty (the same for
 // every build), ours is derived from the context's path, so a fresh directory would be cold for
@@ -65,12 +67,14 @@ interface Scenario {
   localOutput?: boolean;
   /** Measured by default over --link links (the others by default on loopback). */
   wan?: boolean;
+  /** Builds started at once per run (default 1): the run's time is until the last ends. */
+  parallel?: number;
 }
 
 interface RunResult {
   client: ClientName;
   seconds: number;
-  /** User plus system CPU time of the client process: less sensitive to a busy machine. */
+  /** User plus system CPU time of the client process (summed over a parallel run's processes). */
   cpuSeconds: number;
   maxRssMiB: number;
   transferred: string[];
@@ -243,6 +247,18 @@ function makeTreeContext(): string {
   return dir;
 }
 
+/** A build whose steps are all cached after one run: what most CI builds on a warm runner are. */
+function makeSmallBuildContext(): string {
+  return makeContext({
+    Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("/bin/busybox echo built > /built")].join(
+      "\n",
+    ),
+  });
+}
+
+/** How many builds the `concurrent` scenario starts at once on the one runner. */
+const CONCURRENT_BUILDS = 8;
+
 const SCENARIOS: Scenario[] = [
   {
     name: "files",
@@ -293,6 +309,21 @@ const SCENARIOS: Scenario[] = [
     noCache: true,
   },
   {
+    name: "cached",
+    title: "cached small build, whole process",
+    setup: makeSmallBuildContext,
+    warmUp: async () => {},
+    noCache: false,
+  },
+  {
+    name: "concurrent",
+    title: `${CONCURRENT_BUILDS} cached small builds at once`,
+    setup: makeSmallBuildContext,
+    warmUp: async () => {},
+    noCache: false,
+    parallel: CONCURRENT_BUILDS,
+  },
+  {
     name: "tree",
     title: "cold upload of a source tree",
     setup: makeTreeContext,
@@ -333,7 +364,7 @@ const SCENARIOS: Scenario[] = [
 
 // ---- clients ----
 
-let currentChild: ChildProcess | undefined;
+const children = new Set<ChildProcess>();
 
 /** The address both clients dial: the runner's, or the shaping proxy's in front of it. */
 let address: string | undefined;
@@ -378,8 +409,36 @@ function clientCommand(
   ];
 }
 
-/** Runs one build under GNU time (for the peak RSS), its output to a file; returns the timing. */
+/**
+ * Runs a scenario's build (or its `parallel` builds at once) for one client: wall time until the
+ * last ends, CPU summed, the highest peak RSS.
+ */
 async function runClient(
+  client: ClientName,
+  runner: TestRunner,
+  context: string,
+  scenario: Scenario,
+  workDir: string,
+  label: string,
+): Promise<RunResult> {
+  const count = scenario.parallel ?? 1;
+  if (count === 1) return runOne(client, runner, context, scenario, workDir, label);
+  const started = process.hrtime.bigint();
+  const all = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      runOne(client, runner, context, scenario, workDir, `${label}-${i}`),
+    ),
+  );
+  return {
+    ...all[0]!,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    cpuSeconds: all.reduce((sum, r) => sum + r.cpuSeconds, 0),
+    maxRssMiB: Math.max(...all.map((r) => r.maxRssMiB)),
+  };
+}
+
+/** Runs one build under GNU time (for the peak RSS), its output to a file; returns the timing. */
+async function runOne(
   client: ClientName,
   runner: TestRunner,
   context: string,
@@ -394,13 +453,13 @@ async function runClient(
   const out = openSync(outFile, "w");
   const started = process.hrtime.bigint();
   const child = spawn(TIME, ["-f", "%M %U %S", "-o", timeFile, ...command], { stdio: ["ignore", out, out] });
-  currentChild = child;
+  children.add(child);
   const code = await new Promise<number>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  currentChild = undefined;
+  children.delete(child);
   if (outputDir !== undefined) rmSync(outputDir, { recursive: true, force: true });
   closeSync(out);
   const output = readFileSync(outFile, "utf8");
@@ -553,7 +612,7 @@ let proxy: ShapingProxy | undefined;
 let stopping: Promise<void> | undefined;
 function cleanUp(): Promise<void> {
   stopping ??= (async () => {
-    currentChild?.kill("SIGTERM");
+    for (const child of children) child.kill("SIGTERM");
     await proxy?.close();
     await runner.stop();
     rmSync(workDir, { recursive: true, force: true });

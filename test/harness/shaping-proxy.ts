@@ -43,6 +43,8 @@ export interface ShapingProxy {
   address: string;
   /** Bytes carried so far, client to server and server to client. */
   bytes(): { up: number; down: number };
+  /** Connections accepted so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -143,8 +145,10 @@ export async function startShapingProxy(options: ShapingOptions): Promise<Shapin
   const sockets = new Set<Socket>();
   const directions: ShapedDirection[] = [];
   const totals = { up: 0, down: 0 };
+  let accepted = 0;
   // Half-open allowed: one direction's end travels (delayed) on its own, as TCP's FIN does.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    accepted++;
     const upstream = connect({ port: options.target.port, host: options.target.host, allowHalfOpen: true });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -189,6 +193,7 @@ export async function startShapingProxy(options: ShapingOptions): Promise<Shapin
       }
       return { up, down };
     },
+    connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

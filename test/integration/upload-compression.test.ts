@@ -83,6 +83,8 @@ describe("upload compression", () => {
     const { up, down } = shaping.bytes();
     assert.ok(up < DATA.length / 2, `${up} bytes went up for a context of ${DATA.length}`);
     assert.ok(down < DATA.length / 2, `${down} bytes came down for an output of ${DATA.length}`);
+    // The compressed session shares the build's connection: no second TLS handshake before it.
+    assert.equal(shaping.connections(), 2, "the handshake check and one connection for every call");
   });
 
   it("off: the bytes go as they are", async () => {
