@@ -15,7 +15,7 @@ import { sourceLocations } from "./error-details.js";
 import { hasTls, type TlsMaterial } from "./tls.js";
 import { formatPlatform } from "./platform.js";
 import { describeConnectFailure, describeRpcFailure, type FailureContext } from "./rpc-errors.js";
-import { checkTlsHandshake } from "./handshake.js";
+import { boundHandshakes, checkTlsHandshake } from "./handshake.js";
 import { SshDialer, type SshOptions } from "./ssh-dialer.js";
 import { gzipChannel } from "./gzip-channel.js";
 
@@ -70,6 +70,8 @@ export class BuildkitClient {
   private readonly options: ClientOptions;
   /** One object for every channel: grpc-js shares a connection only between equal credentials. */
   private readonly credentials: grpc.ChannelCredentials;
+  /** Whether grpc-js's own TLS handshakes are bounded, so that the check may run alongside. */
+  private readonly handshakesBounded: boolean;
   /** A second channel whose calls send gzip-compressed messages, for a compressed session. */
   private gzipChannel: grpc.Client | undefined;
   /** The quickest unary call of the last probe, in ms: the link's round trip plus a little. */
@@ -87,6 +89,7 @@ export class BuildkitClient {
     this.options = options;
     this.target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
     this.credentials = channelCredentials(options);
+    this.handshakesBounded = boundHandshakes(this.credentials, options.connectTimeoutMs);
     this.channel = new grpc.Client(this.target, this.credentials, channelOptions(options));
   }
 
@@ -169,12 +172,36 @@ export class BuildkitClient {
   }
 
   /**
-   * Health check: Info and ListWorkers. ListWorkers goes out as soon as the channel is connected,
-   * alongside Info rather than after it: one round trip less to a remote runner, and its time,
-   * connecting left out, is the link's round trip.
+   * Health check: our own TLS handshake check (handshake.ts) alongside Info and ListWorkers, whose
+   * connection then needs no round trips of its own first. ListWorkers goes out as soon as the
+   * channel is connected, alongside Info rather than after it: one round trip less again, and
+   * its time, connecting left out, is the link's round trip.
    */
   async probe(signal?: AbortSignal): Promise<RunnerInfo> {
-    await this.checkHandshake(signal);
+    if (!this.handshakesBounded) {
+      await this.checkHandshake(signal);
+      return this.infoAndWorkers(signal);
+    }
+    const handshakeFailed = new AbortController();
+    const handshake = this.checkHandshake(signal).catch((error: unknown) => {
+      handshakeFailed.abort();
+      throw error;
+    });
+    handshake.catch(() => undefined);
+    const calls = signal ? AbortSignal.any([signal, handshakeFailed.signal]) : handshakeFailed.signal;
+    let info: RunnerInfo;
+    try {
+      info = await this.infoAndWorkers(calls);
+    } catch (error) {
+      // A failed handshake check says more than the calls' failure (or their cancellation).
+      await handshake;
+      throw error;
+    }
+    await handshake;
+    return info;
+  }
+
+  private async infoAndWorkers(signal: AbortSignal | undefined): Promise<RunnerInfo> {
     const infoFailed = new AbortController();
     const timedWorkers = async () => {
       const started = performance.now();

@@ -1,7 +1,9 @@
-// A bounded TLS handshake before grpc-js dials. grpc-js has no handshake timeout: a runner that
-// accepts TCP but never answers TLS would leave its socket open (and the process alive) after the
-// call's deadline. Checking the handshake ourselves bounds that wait and closes our socket.
-import { isIP } from "node:net";
+// TLS handshakes with a bound. grpc-js has no handshake timeout: a runner that accepts TCP but
+// never answers TLS would leave its socket open (and the process alive) after the call's deadline.
+// Our own check of the handshake bounds that wait, closes its socket and says precisely what
+// failed; boundHandshakes bounds grpc-js's handshakes too, so that the check can run alongside.
+import type * as grpc from "@grpc/grpc-js";
+import { isIP, type Socket } from "node:net";
 import { checkServerIdentity, connect, type PeerCertificate } from "node:tls";
 import type { Endpoint } from "./endpoint.js";
 import type { TlsMaterial } from "./tls.js";
@@ -40,4 +42,43 @@ export function checkTlsHandshake(
     socket.once("secureConnect", () => finish({ ok: true }));
     socket.once("error", (error) => finish({ ok: false, timedOut: false, detail: error.message }));
   });
+}
+
+/** The part of grpc-js's channel credentials we wrap (a private method of the version we bundle). */
+interface SecureConnectorSource {
+  _createSecureConnector?: (...args: unknown[]) => { connect: (socket: Socket) => Promise<unknown> };
+}
+
+/**
+ * Bounds grpc-js's own TLS handshakes on the connections of `credentials`: its connector waits
+ * for a handshake for ever, so a runner that accepts TCP and never answers TLS would keep that
+ * socket (and the process) open. The socket is destroyed after `timeoutMs`, which fails the
+ * handshake. With that bound the check above can run alongside grpc-js's connection instead of
+ * before it (two round trips less to a remote runner). False, and nothing changed, where grpc-js
+ * has no such method (another version): then the check must come first.
+ */
+export function boundHandshakes(credentials: grpc.ChannelCredentials, timeoutMs: number): boolean {
+  const source = credentials as unknown as SecureConnectorSource;
+  const create = source._createSecureConnector;
+  if (typeof create !== "function") return false;
+  source._createSecureConnector = function (...args: unknown[]) {
+    const connector = create.apply(this, args);
+    const connect = connector.connect.bind(connector);
+    connector.connect = (socket: Socket) =>
+      new Promise((resolve, reject) => {
+        // grpc-js's handshake never settles when its socket closes without an error, so the
+        // timeout settles it, and grpc-js closes the connection and tries again later. (An error
+        // would go unheard: grpc-js no longer listens for one on this socket.)
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(new Error(`no TLS handshake within ${timeoutMs} ms`));
+        }, timeoutMs);
+        timer.unref();
+        connect(socket)
+          .then(resolve, reject)
+          .finally(() => clearTimeout(timer));
+      });
+    return connector;
+  };
+  return true;
 }

@@ -4,8 +4,16 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createServer, type Socket } from "node:net";
 import { promisify } from "node:util";
-import { BuildkitClient, parseEndpoint, silenceIpServerNameWarning } from "../../src/buildkit/index.js";
+import {
+  BuildkitClient,
+  BUILDCTL_TLS_FLAGS,
+  ConnectionError,
+  loadTlsMaterial,
+  parseEndpoint,
+  silenceIpServerNameWarning,
+} from "../../src/buildkit/index.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { testRunnerClient } from "../helpers/client.js";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
@@ -119,4 +127,43 @@ describe("connecting to a runner", () => {
     const result = await runCli(["info", ...tlsFlags, "--buildkit-version", ">=0.30 <0.33"]);
     assert.equal(result.code, 0, result.stderr);
   });
+
+  it("a runner that accepts TCP and never answers TLS: the probe fails in time and closes every socket it opened", async () => {
+    // The handshake check and grpc-js's own connection dial at the same time: both must give up.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      // Read, to see the end of a connection the client closes.
+      socket.resume();
+      socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    const client = new BuildkitClient({
+      endpoint: parseEndpoint(`tcp://127.0.0.1:${port}`),
+      tls: loadTlsMaterial(
+        { caCert: runner.certs.caCert, cert: runner.certs.clientCert, key: runner.certs.clientKey },
+        BUILDCTL_TLS_FLAGS,
+      ),
+      connectTimeoutMs: 1000,
+    });
+    try {
+      const failure = await client.probe().then(
+        () => assert.fail("the probe of a silent runner succeeded"),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof ConnectionError, String(failure));
+      assert.equal(failure.message, `The runner at tcp://127.0.0.1:${port} did not answer within 1 s.`);
+      client.close();
+      // Closed by us, not by the silent server: within a moment of the bound.
+      for (let waited = 0; sockets.size > 0 && waited < 3000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(sockets.size, 0, `${sockets.size} connection(s) to the silent runner still open`);
+    } finally {
+      client.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 30_000);
 });
