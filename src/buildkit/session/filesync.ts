@@ -190,6 +190,12 @@ const freeBuffers: Buffer[] = [];
 const KEPT_BUFFERS = 20;
 
 /**
+ * Data packets of a large file handed to the stream and not yet sent, beyond which the reader
+ * waits. grpc-js's stream takes 16 before it says "full": 16 MiB held per large file.
+ */
+const LARGE_PACKETS_UNSENT = 4;
+
+/**
  * Large files in CHUNK_BYTES packets, reading the next chunk while one is sent. Each chunk is read
  * into a reused buffer behind room for the packet's header, so the packet goes out without a copy
  * and without a new buffer: allocating two fresh buffers per MiB kept the garbage collector busy
@@ -197,6 +203,13 @@ const KEPT_BUFFERS = 20;
  */
 async function sendLargeFile(call: DiffCopyCall, id: number, path: string): Promise<void> {
   const handle = await open(path, "r");
+  let unsent = 0;
+  let wake: (() => void) | undefined;
+  const sent = (buffer: Buffer) => () => {
+    release(buffer);
+    unsent--;
+    wake?.();
+  };
   try {
     const readChunk = async () => {
       const buffer = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(HEADER_ROOM + CHUNK_BYTES);
@@ -225,7 +238,16 @@ async function sendLargeFile(call: DiffCopyCall, id: number, path: string): Prom
         HEADER_ROOM,
         bytesRead,
       );
-      await write(call, packet, () => release(buffer));
+      unsent++;
+      await write(call, packet, sent(buffer));
+      if (unsent >= LARGE_PACKETS_UNSENT) {
+        await untilClosedOr(call, (resume) => {
+          wake = () => {
+            if (unsent < LARGE_PACKETS_UNSENT) resume();
+          };
+        });
+        wake = undefined;
+      }
     }
   } finally {
     await handle.close();
@@ -278,20 +300,36 @@ function write(
   if (call.destroyed || call.writableEnded) return Promise.reject(new CallClosedError());
   if (call.write(packet, sent)) return Promise.resolve();
   if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS) return Promise.resolve();
-  // 'drain' never comes to a call that the runner or the connection ended: wait for either.
+  return untilClosedOr(
+    call,
+    (resume) => call.once("drain", resume),
+    (resume) => call.off("drain", resume),
+  );
+}
+
+/**
+ * Waits until `listen`'s callback is called, or rejects when the call closes: 'drain' or a
+ * write's completion never comes to a call that the runner or the connection ended.
+ */
+function untilClosedOr(
+  call: DiffCopyCall,
+  listen: (resume: () => void) => void,
+  unlisten?: (resume: () => void) => void,
+): Promise<void> {
+  if (call.destroyed) return Promise.reject(new CallClosedError());
   return new Promise((resolve, reject) => {
     const settle = (error?: Error) => {
-      call.off("drain", onDrain);
+      unlisten?.(onResume);
       call.off("close", onClose);
       call.off("error", onClose);
       if (error) reject(error);
       else resolve();
     };
-    const onDrain = () => settle();
+    const onResume = () => settle();
     const onClose = () => settle(new CallClosedError());
-    call.once("drain", onDrain);
     call.once("close", onClose);
     call.once("error", onClose);
+    listen(onResume);
   });
 }
 

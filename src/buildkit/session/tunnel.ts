@@ -122,22 +122,44 @@ function widenReceiveWindows(server: grpc.Server): void {
 /** Tunnel messages carry at most this much; HTTP/2 frames written together are joined up to it. */
 const TUNNEL_MESSAGE_BYTES = 1024 * 1024;
 
+/**
+ * Bytes handed to the tunnel call that have not reached the connection yet, beyond which writers
+ * wait. grpc-js's own limit counts messages (16), which for a large upload held 16 MiB here.
+ * Several round trips' worth of a fast link, and still a bounded peak memory.
+ */
+const TUNNEL_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+
 /** Bytes written to the duplex go out as BytesMessages; incoming messages' bytes are read. */
 function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>): Duplex {
   // The HTTP/2 session on top writes a few frames at a time (often one small FileSync packet).
   // One tunnel message per write would cost the runner and us a gRPC message each, so writes are
   // collected and sent together once the current round of I/O is handled (or at
   // TUNNEL_MESSAGE_BYTES), as grpc-go's buffered writer does. A write completes as soon as it is
-  // collected; only when the call's buffer is full does the next one wait for 'drain'.
+  // collected; only when the call's buffer is full (or TUNNEL_IN_FLIGHT_BYTES are on their way)
+  // does the next one wait.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let scheduled = false;
-  let blocked = false;
+  /** Waiting for the call's 'drain'. */
+  let full = false;
+  /** Bytes of messages written to the call whose write has not completed. */
+  let inFlightBytes = 0;
+  let closed = false;
   let waiting: (() => void)[] = [];
+  const blocked = () => full || inFlightBytes >= TUNNEL_IN_FLIGHT_BYTES;
+
+  /** Sends what was collected meanwhile, and lets the waiting writers go if no longer blocked. */
+  const resume = () => {
+    flush();
+    if (blocked()) return;
+    const callbacks = waiting;
+    waiting = [];
+    for (const callback of callbacks) callback();
+  };
 
   const flush = () => {
     scheduled = false;
-    while (pending.length > 0 && !blocked) {
+    while (pending.length > 0 && !blocked()) {
       let count = 0;
       let bytes = 0;
       while (
@@ -157,15 +179,18 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
       pending = pending.slice(count);
       pendingBytes -= bytes;
       const message = createInPlace(BytesMessageSchema, {}, encoding, HEADER_ROOM, bytes);
-      if (!call.write(message)) {
-        blocked = true;
+      inFlightBytes += bytes;
+      const written = () => {
+        if (closed) return;
+        const wasBlocked = blocked();
+        inFlightBytes -= bytes;
+        if (wasBlocked && !blocked()) resume();
+      };
+      if (!call.write(message, written)) {
+        full = true;
         call.once("drain", () => {
-          blocked = false;
-          flush();
-          if (blocked) return;
-          const callbacks = waiting;
-          waiting = [];
-          for (const callback of callbacks) callback();
+          full = false;
+          resume();
         });
       }
     }
@@ -181,7 +206,7 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
       scheduled = true;
       setImmediate(flush);
     }
-    if (blocked) waiting.push(callback);
+    if (blocked()) waiting.push(callback);
     else callback();
   };
 
@@ -201,7 +226,7 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
         callback();
       };
       flush();
-      if (blocked) waiting.push(end);
+      if (blocked()) waiting.push(end);
       else end();
     },
     read() {
@@ -222,8 +247,11 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
   call.on("error", () => duplex.destroy());
   // A write waiting for 'drain' on a call that ended would wait for ever: let it go.
   call.on("close", () => {
+    closed = true;
     pending = [];
     pendingBytes = 0;
+    full = false;
+    inFlightBytes = 0;
     const callbacks = waiting;
     waiting = [];
     for (const callback of callbacks) callback();
