@@ -11,6 +11,7 @@ import {
 } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { pushVarint32, varintLength32, writeVarint32 } from "./varint.js";
+import { FRAME_HEADER_BYTES, markRoomInFront } from "./framing.js";
 
 export function serializer<D extends DescMessage>(schema: D): (message: MessageShape<D>) => Buffer {
   const flat = flatBytesEncoder(schema);
@@ -94,7 +95,10 @@ export function preEncoded<D extends DescMessage>(schema: D, bytes: Buffer): Mes
   return message;
 }
 
-/** Bytes to leave free before a payload given to createInPlace, for the fields in front of it. */
+/**
+ * Bytes to leave free before a payload given to createInPlace, for the fields in front of it and
+ * the gRPC frame header in front of those.
+ */
 export const HEADER_ROOM = 64;
 
 /**
@@ -136,7 +140,10 @@ export function createInPlace<D extends DescMessage>(
   if (header.length > HEADER_ROOM) return message;
   const start = payloadStart - header.length;
   for (let i = 0; i < header.length; i++) target[start + i] = header[i]!;
-  Object.defineProperty(message, ENCODED, { value: target.subarray(start, payloadStart + payloadLength) });
+  const encoded = target.subarray(start, payloadStart + payloadLength);
+  // What is left of the room takes the gRPC frame header (framing.ts).
+  if (HEADER_ROOM - header.length >= FRAME_HEADER_BYTES) markRoomInFront(encoded);
+  Object.defineProperty(message, ENCODED, { value: encoded });
   return message;
 }
 

@@ -1,5 +1,5 @@
 // The serializer's fast paths for bulk bytes (flat messages, encodings built in place) must write
-// exactly what protobuf-es's toBinary writes.
+// exactly what protobuf-es's toBinary writes, and gRPC frames built in place what grpc-js builds.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -7,6 +7,7 @@ import { createInPlace, HEADER_ROOM, serializer } from "../../src/buildkit/encod
 import { Packet_PacketType, PacketSchema } from "../../src/buildkit/proto/fsutil/types/wire_pb.js";
 import { StatSchema } from "../../src/buildkit/proto/fsutil/types/stat_pb.js";
 import { BytesMessageSchema } from "../../src/buildkit/proto/moby/buildkit/v1/control_pb.js";
+import { frame, frameInPlace, FRAME_HEADER_BYTES } from "../../src/buildkit/framing.js";
 
 const LENGTHS = [0, 1, 127, 128, 16_384, 70_000, 1024 * 1024];
 const IDS = [0, 1, 127, 128, 99_999, 0xffffffff];
@@ -85,5 +86,53 @@ describe("serializer", () => {
       const message = createInPlace(BytesMessageSchema, {}, inPlace(payload(length)), HEADER_ROOM, length);
       assert.deepEqual(bytes(message), Buffer.from(toBinary(BytesMessageSchema, message)), `${length}`);
     }
+  });
+});
+
+/** The frame grpc-js builds: a zero flag byte, the big-endian length, the message. */
+function grpcFrame(message: Buffer): Buffer {
+  const header = Buffer.alloc(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+describe("gRPC frames", () => {
+  const packet = serializer(PacketSchema);
+
+  it("are built in place, in the room in front of an encoding built in place", () => {
+    for (const length of LENGTHS) {
+      const target = inPlace(payload(length));
+      const message = createInPlace(
+        PacketSchema,
+        { type: Packet_PacketType.PACKET_DATA, id: 99_999 },
+        target,
+        HEADER_ROOM,
+        length,
+      );
+      const encoded = packet(message);
+      const framed = frame(encoded);
+      assert.deepEqual(framed, grpcFrame(Buffer.from(toBinary(PacketSchema, message))), `${length}`);
+      // The same memory: no copy of the payload.
+      assert.equal(framed.buffer, target.buffer);
+      assert.equal(framed.byteOffset + FRAME_HEADER_BYTES, encoded.byteOffset);
+    }
+  });
+
+  it("are copies for any other message, which stays as it was", () => {
+    // Small buffers share Node's pool: the frame must not be taken for one built in place.
+    for (const length of [0, 1, 100, 5000]) {
+      const data = payload(length);
+      const message = Buffer.from(data);
+      const framed = frame(message);
+      assert.deepEqual(framed, grpcFrame(data));
+      assert.deepEqual(message, data);
+      framed.fill(0xaa);
+      assert.deepEqual(message, data, "the frame shares the message's bytes");
+    }
+  });
+
+  it("replace grpc-js's copies in the grpc-js version we bundle", () => {
+    // Fails when a grpc-js upgrade moves the methods: uploads would silently copy again.
+    assert.equal(frameInPlace(), true);
   });
 });

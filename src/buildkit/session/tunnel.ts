@@ -10,6 +10,7 @@ import type { BuildkitClient } from "../client.js";
 import { BytesMessageSchema, Control, type BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
 import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from "../rpc.js";
 import { createInPlace, HEADER_ROOM } from "../encoder.js";
+import { frameInPlace } from "../framing.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
 export interface SessionService {
@@ -50,6 +51,8 @@ export class Session {
   private closed = false;
 
   constructor(client: BuildkitClient, options: SessionOptions) {
+    // The tunnel's messages and FileSync's data packets go without a copy into a gRPC frame.
+    frameInPlace();
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
