@@ -185,7 +185,11 @@ async function sendFile(call: DiffCopyCall, id: number, files: Map<number, FileT
   }
 }
 
-/** Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent. */
+/**
+ * Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent, that
+ * is once grpc-js calls the write back. The packet goes framed where it lies (framing.ts), and the
+ * session's HTTP/2 runs over the tunnel's duplex, whose writes Node copies: then it is free.
+ */
 const freeBuffers: Buffer[] = [];
 const KEPT_BUFFERS = 20;
 
