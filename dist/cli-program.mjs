@@ -36135,10 +36135,72 @@ function varintLength32(value) {
     return length;
 }
 
+// EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/compression-filter.js
+var compression_filter = __nccwpck_require__(3430);
+// EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/server-interceptors.js
+var server_interceptors = __nccwpck_require__(2151);
+;// CONCATENATED MODULE: ./src/buildkit/framing.ts
+// gRPC sends each message behind a 5-byte frame header (a compressed flag and the length), and
+// grpc-js builds that frame by copying the message into a new buffer. On an upload that is two
+// copies and two fresh buffers per MiB (the FileSync packet inside the session, the tunnel message
+// outside): CPU, and garbage that made up about half of a 1 GiB upload's peak memory. Messages
+// our encoder builds in place (createInPlace) keep room in front of them, so their frame header is
+// written there and their bytes go as they are. Every other message is framed as grpc-js frames it.
+
+
+/** The frame header's size: a flag byte and a 32-bit big-endian length. */
+const FRAME_HEADER_BYTES = 5;
+/** Encoded messages with FRAME_HEADER_BYTES of their own, free, right in front of them. */
+const roomInFront = new WeakSet();
+/** Notes that the FRAME_HEADER_BYTES before `encoded` (in its memory) are free for its frame. */
+function markRoomInFront(encoded) {
+    if (encoded.byteOffset >= FRAME_HEADER_BYTES)
+        roomInFront.add(encoded);
+}
+/** The uncompressed frame of `message`: in place when it has room in front, else a copy. */
+function framing_frame(message) {
+    const inPlace = roomInFront.has(message);
+    const framed = inPlace
+        ? Buffer.from(message.buffer, message.byteOffset - FRAME_HEADER_BYTES, message.length + FRAME_HEADER_BYTES)
+        : Buffer.allocUnsafe(message.length + FRAME_HEADER_BYTES);
+    framed.writeUInt8(0, 0);
+    framed.writeUInt32BE(message.length, 1);
+    if (!inPlace)
+        message.copy(framed, FRAME_HEADER_BYTES);
+    return framed;
+}
+let installed;
+/**
+ * Makes grpc-js frame messages with `frame`: its client calls without compression (the identity
+ * handler) and its server calls (which never compress). Once per process; false, and nothing
+ * changed, where grpc-js has no such methods (another version): messages are then copied.
+ */
+function frameInPlace() {
+    if (installed !== undefined)
+        return installed;
+    installed = false;
+    const filter = new compression_filter.CompressionFilter({}, {});
+    const identity = filter.sendCompression && Object.getPrototypeOf(filter.sendCompression);
+    const server = server_interceptors.BaseServerInterceptingCall.prototype;
+    if (identity === undefined ||
+        !Object.hasOwn(identity, "writeMessage") ||
+        typeof server.serializeMessage !== "function") {
+        return false;
+    }
+    // The identity handler's frames are never marked compressed, whatever the call asks.
+    identity.writeMessage = (message) => Promise.resolve(framing_frame(message));
+    server.serializeMessage = function (value) {
+        return framing_frame(this.handler.serialize(value));
+    };
+    installed = true;
+    return true;
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/encoder.ts
 // Encoding messages for the wire: protobuf-es's toBinary, except for the flat bytes messages of
 // the hot paths (the session tunnel's BytesMessage, FileSync's DATA packets), which are written by
 // hand with one copy of their payload, or sent already encoded.
+
 
 
 
@@ -36231,7 +36293,10 @@ function preEncoded(schema, bytes) {
     Object.defineProperty(message, ENCODED, { value: bytes });
     return message;
 }
-/** Bytes to leave free before a payload given to createInPlace, for the fields in front of it. */
+/**
+ * Bytes to leave free before a payload given to createInPlace, for the fields in front of it and
+ * the gRPC frame header in front of those.
+ */
 const HEADER_ROOM = 64;
 /**
  * Creates a flat bytes message (see flatBytesEncoder) whose bytes field, its last, is the
@@ -36272,7 +36337,11 @@ function createInPlace(schema, init, target, payloadStart, payloadLength) {
     const start = payloadStart - header.length;
     for (let i = 0; i < header.length; i++)
         target[start + i] = header[i];
-    Object.defineProperty(message, ENCODED, { value: target.subarray(start, payloadStart + payloadLength) });
+    const encoded = target.subarray(start, payloadStart + payloadLength);
+    // What is left of the room takes the gRPC frame header (framing.ts).
+    if (HEADER_ROOM - header.length >= FRAME_HEADER_BYTES)
+        markRoomInFront(encoded);
+    Object.defineProperty(message, ENCODED, { value: encoded });
     return message;
 }
 function isUint32(value) {
@@ -36665,9 +36734,6 @@ function formatSeconds(ms) {
 ;// CONCATENATED MODULE: external "node:tls"
 const external_node_tls_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
 ;// CONCATENATED MODULE: ./src/buildkit/handshake.ts
-// A bounded TLS handshake before grpc-js dials. grpc-js has no handshake timeout: a runner that
-// accepts TCP but never answers TLS would leave its socket open (and the process alive) after the
-// call's deadline. Checking the handshake ourselves bounds that wait and closes our socket.
 
 
 function checkTlsHandshake(endpoint, material, timeoutMs, signal) {
@@ -36696,6 +36762,39 @@ function checkTlsHandshake(endpoint, material, timeoutMs, signal) {
         socket.once("secureConnect", () => finish({ ok: true }));
         socket.once("error", (error) => finish({ ok: false, timedOut: false, detail: error.message }));
     });
+}
+/**
+ * Bounds grpc-js's own TLS handshakes on the connections of `credentials`: its connector waits
+ * for a handshake for ever, so a runner that accepts TCP and never answers TLS would keep that
+ * socket (and the process) open. The socket is destroyed after `timeoutMs`, which fails the
+ * handshake. With that bound the check above can run alongside grpc-js's connection instead of
+ * before it (two round trips less to a remote runner). False, and nothing changed, where grpc-js
+ * has no such method (another version): then the check must come first.
+ */
+function boundHandshakes(credentials, timeoutMs) {
+    const source = credentials;
+    const create = source._createSecureConnector;
+    if (typeof create !== "function")
+        return false;
+    source._createSecureConnector = function (...args) {
+        const connector = create.apply(this, args);
+        const connect = connector.connect.bind(connector);
+        connector.connect = (socket) => new Promise((resolve, reject) => {
+            // grpc-js's handshake never settles when its socket closes without an error, so the
+            // timeout settles it, and grpc-js closes the connection and tries again later. (An error
+            // would go unheard: grpc-js no longer listens for one on this socket.)
+            const timer = setTimeout(() => {
+                socket.destroy();
+                reject(new Error(`no TLS handshake within ${timeoutMs} ms`));
+            }, timeoutMs);
+            timer.unref();
+            connect(socket)
+                .then(resolve, reject)
+                .finally(() => clearTimeout(timer));
+        });
+        return connector;
+    };
+    return true;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -36972,8 +37071,117 @@ function sshFailureReason(endpoint, stderr, connectTimeoutMs) {
     return `ssh to ${where} failed${last ? `: ${last}` : ""}`;
 }
 
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+;// CONCATENATED MODULE: ./src/buildkit/gzip-channel.ts
+// A channel whose calls gzip the messages they send, on the connection of the build's channel.
+// grpc-js sets compression per channel, and channels share a connection only when every channel
+// option and the credentials are the same: a channel made with the gzip option dials a connection
+// of its own, which costs a remote runner's session a TCP and a TLS handshake (two or three round
+// trips before the daemon can read the context) and gives the build a second connection to lose.
+
+
+
+const GZIP = {
+    "grpc.default_compression_algorithm": src/* compressionAlgorithms */.tf.gzip,
+};
+/**
+ * Made with the same target, credentials object and options as `channel`, the new channel shares
+ * its connection; compression is then turned on in its compression filter's options only. Where
+ * grpc-js has no such filter (another version), a channel of its own with the gzip option.
+ */
+function gzipChannel(target, credentials, options) {
+    adaptGzipLevel();
+    const shared = new src/* Client */.Kj(target, credentials, options);
+    const factory = compressionFilterFactory(shared);
+    if (factory !== undefined) {
+        factory.options = { ...factory.options, ...GZIP };
+        return shared;
+    }
+    shared.close();
+    return new src/* Client */.Kj(target, credentials, { ...options, ...GZIP });
+}
+function compressionFilterFactory(client) {
+    const channel = client.getChannel();
+    const factories = channel.internalChannel?.filterStackFactory?.factories ?? [];
+    const found = factories.filter((factory) => typeof factory === "object" &&
+        factory !== null &&
+        "options" in factory &&
+        "sharedFilterConfig" in factory &&
+        typeof factory.createFilter === "function");
+    return found.length === 1 ? found[0] : undefined;
+}
+/**
+ * zlib's levels for the session's gzip. grpc-js compresses each message at zlib's default (6) before
+ * it sends it, one message after the other: 57 MB/s of a source tree on one core here, for 5.0x,
+ * so that on a 100 Mbit/s link the upload waited for the compressor; level 1 does 158 MB/s for
+ * 4.1x, but sends a fifth more over a slow link. The level follows what holds the upload up.
+ */
+const FASTEST_LEVEL = 1;
+const DENSEST_LEVEL = 6;
+/** Messages smaller than this say little about the compressor's speed. */
+const MEASURED_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Between two compressions the upload waits for the link (the previous message to be written):
+ * while that wait is longer than compressing took, a denser level costs no time and sends less;
+ * while it is much shorter (a quarter), the compressor is what the upload waits for, and a faster
+ * level helps.
+ */
+class AdaptiveGzipLevel {
+    level = FASTEST_LEVEL;
+    lastEnd;
+    lastDuration = 0;
+    /** The level for a message of `bytes` starting to compress at `now` (ms). */
+    start(bytes, now) {
+        if (bytes >= MEASURED_MESSAGE_BYTES && this.lastEnd !== undefined && this.lastDuration > 0) {
+            const waited = now - this.lastEnd;
+            if (waited > this.lastDuration)
+                this.level = Math.min(DENSEST_LEVEL, this.level + 1);
+            else if (waited < this.lastDuration / 4)
+                this.level = Math.max(FASTEST_LEVEL, this.level - 1);
+        }
+        return this.level;
+    }
+    /** Notes a compression of `bytes` that started at `started` and ended at `now` (ms). */
+    end(bytes, started, now) {
+        if (bytes < MEASURED_MESSAGE_BYTES)
+            return;
+        this.lastEnd = now;
+        this.lastDuration = now - started;
+    }
+}
+let adaptiveGzip;
+/**
+ * Makes grpc-js's gzip choose its level with AdaptiveGzipLevel, once per process (the process's
+ * compressed sessions share it); false, and nothing changed, where grpc-js has no such handler.
+ */
+function adaptGzipLevel() {
+    if (adaptiveGzip !== undefined)
+        return adaptiveGzip;
+    const filter = new compression_filter.CompressionFilter(GZIP, {});
+    const handler = filter.currentCompressionAlgorithm === "gzip" && filter.sendCompression
+        ? Object.getPrototypeOf(filter.sendCompression)
+        : undefined;
+    adaptiveGzip = handler !== undefined && Object.hasOwn(handler, "compressMessage");
+    if (!adaptiveGzip)
+        return false;
+    const level = new AdaptiveGzipLevel();
+    handler.compressMessage = (message) => new Promise((resolve, reject) => {
+        const started = performance.now();
+        (0,external_node_zlib_namespaceObject.gzip)(message, { level: level.start(message.length, started) }, (error, output) => {
+            level.end(message.length, started, performance.now());
+            if (error)
+                reject(error);
+            else
+                resolve(output);
+        });
+    });
+    return true;
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/client.ts
 // The BuildKit client: one gRPC channel to one runner, and the Control calls we make on it.
+
 
 
 
@@ -36996,6 +37204,10 @@ class BuildkitClient {
     dialer;
     target;
     options;
+    /** One object for every channel: grpc-js shares a connection only between equal credentials. */
+    credentials;
+    /** Whether grpc-js's own TLS handshakes are bounded, so that the check may run alongside. */
+    handshakesBounded;
     /** A second channel whose calls send gzip-compressed messages, for a compressed session. */
     gzipChannel;
     /** The quickest unary call of the last probe, in ms: the link's round trip plus a little. */
@@ -37011,20 +37223,19 @@ class BuildkitClient {
                 : undefined;
         this.options = options;
         this.target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
-        this.channel = new src/* Client */.Kj(this.target, channelCredentials(options), channelOptions(options));
+        this.credentials = channelCredentials(options);
+        this.handshakesBounded = boundHandshakes(this.credentials, options.connectTimeoutMs);
+        this.channel = new src/* Client */.Kj(this.target, this.credentials, channelOptions(options));
     }
     /**
-     * The channel for a session: this one, or with `compress` a second one (its own connection)
-     * that gzips every message it sends, since grpc-js sets compression per channel. The runner
-     * answers a compressed call in gzip too.
+     * The channel for a session: this one, or with `compress` a second one on the same connection
+     * that gzips every message it sends (gzip-channel.ts). The runner answers a compressed call in
+     * gzip too.
      */
     sessionChannel(compress) {
         if (!compress)
             return this.channel;
-        this.gzipChannel ??= new src/* Client */.Kj(this.target, channelCredentials(this.options), {
-            ...channelOptions(this.options),
-            "grpc.default_compression_algorithm": src/* compressionAlgorithms */.tf.gzip,
-        });
+        this.gzipChannel ??= gzipChannel(this.target, this.credentials, channelOptions(this.options));
         return this.gzipChannel;
     }
     /** The runner's version, or undefined when it is older than v0.11 and has no Info call. */
@@ -37088,16 +37299,58 @@ class BuildkitClient {
         const response = await this.unary(Control.method.diskUsage, {}, signal);
         return response.record.reduce((sum, record) => sum + Number(record.size), 0);
     }
-    /** Health check: Info (falling back to ListWorkers on daemons older than v0.11) and workers. */
+    /**
+     * Health check: our own TLS handshake check (handshake.ts) alongside Info and ListWorkers, whose
+     * connection then needs no round trips of its own first. ListWorkers goes out as soon as the
+     * channel is connected, alongside Info rather than after it: one round trip less again, and
+     * its time, connecting left out, is the link's round trip.
+     */
     async probe(signal) {
-        await this.checkHandshake(signal);
-        let started = performance.now();
-        const version = await this.version(signal);
+        if (!this.handshakesBounded) {
+            await this.checkHandshake(signal);
+            return this.infoAndWorkers(signal);
+        }
+        const handshakeFailed = new AbortController();
+        const handshake = this.checkHandshake(signal).catch((error) => {
+            handshakeFailed.abort();
+            throw error;
+        });
+        handshake.catch(() => undefined);
+        const calls = signal ? AbortSignal.any([signal, handshakeFailed.signal]) : handshakeFailed.signal;
+        let info;
+        try {
+            info = await this.infoAndWorkers(calls);
+        }
+        catch (error) {
+            // A failed handshake check says more than the calls' failure (or their cancellation).
+            await handshake;
+            throw error;
+        }
+        await handshake;
+        return info;
+    }
+    async infoAndWorkers(signal) {
+        const infoFailed = new AbortController();
+        const timedWorkers = async () => {
+            const started = performance.now();
+            const workers = await this.workers(signal);
+            return { workers, ms: performance.now() - started };
+        };
+        const early = whenConnected(this.channel, infoFailed.signal).then((ready) => ready ? timedWorkers() : undefined);
+        // Info's failure is the one reported; ListWorkers' is then nobody's to see.
+        early.catch(() => undefined);
+        const started = performance.now();
+        let version;
+        try {
+            version = await this.version(signal);
+        }
+        catch (error) {
+            infoFailed.abort();
+            throw error;
+        }
         const versionMs = performance.now() - started;
-        started = performance.now();
-        const workers = await this.workers(signal);
-        // The first call also connects; the second one is the round trip (and the daemon's answer).
-        this.roundTripMs = Math.min(versionMs, performance.now() - started);
+        const { workers, ms } = (await early) ?? (await timedWorkers());
+        this.roundTripMs = Math.min(versionMs, ms);
         const platforms = [...new Set(workers.flatMap((worker) => worker.platforms))];
         return { endpoint: this.endpoint.address, version, workers, platforms };
     }
@@ -37170,6 +37423,26 @@ class BuildkitClient {
         return new ConnectionLostError(sshFailure ??
             `The connection to the runner at ${this.endpoint.address} was lost mid-build (${detail.replace(/\.$/, "")}).`, this.endpoint.address);
     }
+}
+/** True once the channel is connected; false if it shuts down or `stop` aborts first. */
+function whenConnected(client, stop) {
+    const channel = client.getChannel();
+    return new Promise((resolve) => {
+        stop.addEventListener("abort", () => resolve(false), { once: true });
+        const check = () => {
+            if (stop.aborted)
+                return resolve(false);
+            const state = channel.getConnectivityState(true);
+            if (state === src/* connectivityState */.LO.READY)
+                return resolve(true);
+            if (state === src/* connectivityState */.LO.SHUTDOWN)
+                return resolve(false);
+            // No deadline (no timer): the calls' own deadlines bound the probe, and closing the
+            // channel ends the watch.
+            channel.watchConnectivityState(state, Infinity, check);
+        };
+        check();
+    });
 }
 function toWorkerInfo(record) {
     return {
@@ -37254,6 +37527,7 @@ function methodPaths(service) {
 
 
 
+
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
 function newIdentifier() {
     const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -37265,6 +37539,8 @@ class Session {
     call;
     closed = false;
     constructor(client, options) {
+        // The tunnel's messages and FileSync's data packets go without a copy into a gRPC frame.
+        frameInPlace();
         this.server = new src/* Server */.gq({
             "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
             "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
@@ -37334,21 +37610,43 @@ function widenReceiveWindows(server) {
 }
 /** Tunnel messages carry at most this much; HTTP/2 frames written together are joined up to it. */
 const TUNNEL_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Bytes handed to the tunnel call that have not reached the connection yet, beyond which writers
+ * wait. grpc-js's own limit counts messages (16), which for a large upload held 16 MiB here.
+ * Several round trips' worth of a fast link, and still a bounded peak memory.
+ */
+const TUNNEL_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 /** Bytes written to the duplex go out as BytesMessages; incoming messages' bytes are read. */
 function tunnelDuplex(call) {
     // The HTTP/2 session on top writes a few frames at a time (often one small FileSync packet).
     // One tunnel message per write would cost the runner and us a gRPC message each, so writes are
     // collected and sent together once the current round of I/O is handled (or at
     // TUNNEL_MESSAGE_BYTES), as grpc-go's buffered writer does. A write completes as soon as it is
-    // collected; only when the call's buffer is full does the next one wait for 'drain'.
+    // collected; only when the call's buffer is full (or TUNNEL_IN_FLIGHT_BYTES are on their way)
+    // does the next one wait.
     let pending = [];
     let pendingBytes = 0;
     let scheduled = false;
-    let blocked = false;
+    /** Waiting for the call's 'drain'. */
+    let full = false;
+    /** Bytes of messages written to the call whose write has not completed. */
+    let inFlightBytes = 0;
+    let closed = false;
     let waiting = [];
+    const blocked = () => full || inFlightBytes >= TUNNEL_IN_FLIGHT_BYTES;
+    /** Sends what was collected meanwhile, and lets the waiting writers go if no longer blocked. */
+    const resume = () => {
+        flush();
+        if (blocked())
+            return;
+        const callbacks = waiting;
+        waiting = [];
+        for (const callback of callbacks)
+            callback();
+    };
     const flush = () => {
         scheduled = false;
-        while (pending.length > 0 && !blocked) {
+        while (pending.length > 0 && !blocked()) {
             let count = 0;
             let bytes = 0;
             while (count < pending.length &&
@@ -37366,17 +37664,20 @@ function tunnelDuplex(call) {
             pending = pending.slice(count);
             pendingBytes -= bytes;
             const message = createInPlace(BytesMessageSchema, {}, encoding, HEADER_ROOM, bytes);
-            if (!call.write(message)) {
-                blocked = true;
+            inFlightBytes += bytes;
+            const written = () => {
+                if (closed)
+                    return;
+                const wasBlocked = blocked();
+                inFlightBytes -= bytes;
+                if (wasBlocked && !blocked())
+                    resume();
+            };
+            if (!call.write(message, written)) {
+                full = true;
                 call.once("drain", () => {
-                    blocked = false;
-                    flush();
-                    if (blocked)
-                        return;
-                    const callbacks = waiting;
-                    waiting = [];
-                    for (const callback of callbacks)
-                        callback();
+                    full = false;
+                    resume();
                 });
             }
         }
@@ -37392,7 +37693,7 @@ function tunnelDuplex(call) {
             scheduled = true;
             setImmediate(flush);
         }
-        if (blocked)
+        if (blocked())
             waiting.push(callback);
         else
             callback();
@@ -37410,7 +37711,7 @@ function tunnelDuplex(call) {
                 callback();
             };
             flush();
-            if (blocked)
+            if (blocked())
                 waiting.push(end);
             else
                 end();
@@ -37433,8 +37734,11 @@ function tunnelDuplex(call) {
     call.on("error", () => duplex.destroy());
     // A write waiting for 'drain' on a call that ended would wait for ever: let it go.
     call.on("close", () => {
+        closed = true;
         pending = [];
         pendingBytes = 0;
+        full = false;
+        inFlightBytes = 0;
         const callbacks = waiting;
         waiting = [];
         for (const callback of callbacks)
@@ -38368,9 +38672,18 @@ async function sendFile(call, id, files) {
         throw error;
     }
 }
-/** Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent. */
+/**
+ * Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent, that
+ * is once grpc-js calls the write back. The packet goes framed where it lies (framing.ts), and the
+ * session's HTTP/2 runs over the tunnel's duplex, whose writes Node copies: then it is free.
+ */
 const freeBuffers = [];
 const KEPT_BUFFERS = 20;
+/**
+ * Data packets of a large file handed to the stream and not yet sent, beyond which the reader
+ * waits. grpc-js's stream takes 16 before it says "full": 16 MiB held per large file.
+ */
+const LARGE_PACKETS_UNSENT = 4;
 /**
  * Large files in CHUNK_BYTES packets, reading the next chunk while one is sent. Each chunk is read
  * into a reused buffer behind room for the packet's header, so the packet goes out without a copy
@@ -38379,6 +38692,13 @@ const KEPT_BUFFERS = 20;
  */
 async function sendLargeFile(call, id, path) {
     const handle = await (0,promises_namespaceObject.open)(path, "r");
+    let unsent = 0;
+    let wake;
+    const sent = (buffer) => () => {
+        release(buffer);
+        unsent--;
+        wake?.();
+    };
     try {
         const readChunk = async () => {
             const buffer = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(HEADER_ROOM + CHUNK_BYTES);
@@ -38402,7 +38722,17 @@ async function sendLargeFile(call, id, path) {
             // Keep the read ahead from failing unobserved if the write below is abandoned.
             next.catch(() => undefined);
             const packet = createInPlace(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }, buffer, HEADER_ROOM, bytesRead);
-            await write(call, packet, () => release(buffer));
+            unsent++;
+            await write(call, packet, sent(buffer));
+            if (unsent >= LARGE_PACKETS_UNSENT) {
+                await untilClosedOr(call, (resume) => {
+                    wake = () => {
+                        if (unsent < LARGE_PACKETS_UNSENT)
+                            resume();
+                    };
+                });
+                wake = undefined;
+            }
         }
     }
     finally {
@@ -38453,10 +38783,18 @@ function write(call, packet, sent, bytes = packet.data.length) {
         return Promise.resolve();
     if (bytes <= SMALL_PACKET_BYTES && call.writableLength < QUEUED_PACKETS)
         return Promise.resolve();
-    // 'drain' never comes to a call that the runner or the connection ended: wait for either.
+    return untilClosedOr(call, (resume) => call.once("drain", resume), (resume) => call.off("drain", resume));
+}
+/**
+ * Waits until `listen`'s callback is called, or rejects when the call closes: 'drain' or a
+ * write's completion never comes to a call that the runner or the connection ended.
+ */
+function untilClosedOr(call, listen, unlisten) {
+    if (call.destroyed)
+        return Promise.reject(new CallClosedError());
     return new Promise((resolve, reject) => {
         const settle = (error) => {
-            call.off("drain", onDrain);
+            unlisten?.(onResume);
             call.off("close", onClose);
             call.off("error", onClose);
             if (error)
@@ -38464,11 +38802,11 @@ function write(call, packet, sent, bytes = packet.data.length) {
             else
                 resolve();
         };
-        const onDrain = () => settle();
+        const onResume = () => settle();
         const onClose = () => settle(new CallClosedError());
-        call.once("drain", onDrain);
         call.once("close", onClose);
         call.once("error", onClose);
+        listen(onResume);
     });
 }
 /** The runner's call ended while we were still sending: the runner or the connection went away. */
