@@ -409,25 +409,26 @@ function clientCommand(
   ];
 }
 
+/** One client's run of a scenario; `label` names its files in `workDir`. */
+interface ClientRun {
+  client: ClientName;
+  runner: TestRunner;
+  context: string;
+  scenario: Scenario;
+  workDir: string;
+  label: string;
+}
+
 /**
  * Runs a scenario's build (or its `parallel` builds at once) for one client: wall time until the
  * last ends, CPU summed, the highest peak RSS.
  */
-async function runClient(
-  client: ClientName,
-  runner: TestRunner,
-  context: string,
-  scenario: Scenario,
-  workDir: string,
-  label: string,
-): Promise<RunResult> {
-  const count = scenario.parallel ?? 1;
-  if (count === 1) return runOne(client, runner, context, scenario, workDir, label);
+async function runClient(run: ClientRun): Promise<RunResult> {
+  const count = run.scenario.parallel ?? 1;
+  if (count === 1) return runOne(run);
   const started = process.hrtime.bigint();
   const all = await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      runOne(client, runner, context, scenario, workDir, `${label}-${i}`),
-    ),
+    Array.from({ length: count }, (_, i) => runOne({ ...run, label: `${run.label}-${i}` })),
   );
   return {
     ...all[0]!,
@@ -438,14 +439,7 @@ async function runClient(
 }
 
 /** Runs one build under GNU time (for the peak RSS), its output to a file; returns the timing. */
-async function runOne(
-  client: ClientName,
-  runner: TestRunner,
-  context: string,
-  scenario: Scenario,
-  workDir: string,
-  label: string,
-): Promise<RunResult> {
+async function runOne({ client, runner, context, scenario, workDir, label }: ClientRun): Promise<RunResult> {
   const outFile = join(workDir, `${label}.log`);
   const timeFile = join(workDir, `${label}.time`);
   const outputDir = scenario.localOutput ? join(workDir, `${label}.out`) : undefined;
@@ -514,7 +508,14 @@ async function measure(
       // One untimed build per client, so that each has its previous upload of this context cached.
       for (const client of ["ours", "buildctl"] as const) {
         await scenario.beforeRun?.(context, runner, -1);
-        await runClient(client, runner, context, scenario, workDir, `${scenario.name}-warmup-${client}`);
+        await runClient({
+          client,
+          runner,
+          context,
+          scenario,
+          workDir,
+          label: `${scenario.name}-warmup-${client}`,
+        });
       }
     }
     for (let i = 0; i < runs; i++) {
@@ -522,14 +523,14 @@ async function measure(
       const order: ClientName[] = i % 2 === 0 ? ["ours", "buildctl"] : ["buildctl", "ours"];
       for (const client of order) {
         await scenario.beforeRun?.(context, runner, i * 2 + (client === "ours" ? 0 : 1));
-        const result = await runClient(
+        const result = await runClient({
           client,
           runner,
           context,
           scenario,
           workDir,
-          `${scenario.name}-${i}-${client}`,
-        );
+          label: `${scenario.name}-${i}-${client}`,
+        });
         results[client].push(result);
         console.error(
           `  run ${i + 1}/${runs} ${client.padEnd(8)} ${result.seconds.toFixed(2)} s  CPU ${result.cpuSeconds.toFixed(2)} s  max RSS ${result.maxRssMiB.toFixed(0)} MiB` +
