@@ -36135,10 +36135,27 @@ function varintLength32(value) {
     return length;
 }
 
-// EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/compression-filter.js
-var compression_filter = __nccwpck_require__(3430);
 // EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/server-interceptors.js
 var server_interceptors = __nccwpck_require__(2151);
+// EXTERNAL MODULE: ./node_modules/@grpc/grpc-js/build/src/compression-filter.js
+var compression_filter = __nccwpck_require__(3430);
+;// CONCATENATED MODULE: ./src/buildkit/compression-handlers.ts
+
+/**
+ * The prototype of the handler a call made with `options` compresses its messages with (shared by
+ * every such call of the process), and its algorithm's name; undefined where grpc-js has no such
+ * filter field (another version).
+ */
+function sendCompressionHandler(options) {
+    const filter = new compression_filter.CompressionFilter(options, {});
+    if (typeof filter.sendCompression !== "object")
+        return undefined;
+    return {
+        algorithm: filter.currentCompressionAlgorithm,
+        prototype: Object.getPrototypeOf(filter.sendCompression),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/framing.ts
 // gRPC sends each message behind a 5-byte frame header (a compressed flag and the length), and
 // grpc-js builds that frame by copying the message into a new buffer. On an upload that is two
@@ -36179,8 +36196,7 @@ function frameInPlace() {
     if (installed !== undefined)
         return installed;
     installed = false;
-    const filter = new compression_filter.CompressionFilter({}, {});
-    const identity = filter.sendCompression && Object.getPrototypeOf(filter.sendCompression);
+    const identity = sendCompressionHandler({})?.prototype;
     const server = server_interceptors.BaseServerInterceptingCall.prototype;
     if (identity === undefined ||
         !Object.hasOwn(identity, "writeMessage") ||
@@ -37158,10 +37174,8 @@ let adaptiveGzip;
 function adaptGzipLevel() {
     if (adaptiveGzip !== undefined)
         return adaptiveGzip;
-    const filter = new compression_filter.CompressionFilter(GZIP, {});
-    const handler = filter.currentCompressionAlgorithm === "gzip" && filter.sendCompression
-        ? Object.getPrototypeOf(filter.sendCompression)
-        : undefined;
+    const found = sendCompressionHandler(GZIP);
+    const handler = found?.algorithm === "gzip" ? found.prototype : undefined;
     adaptiveGzip = handler !== undefined && Object.hasOwn(handler, "compressMessage");
     if (!adaptiveGzip)
         return false;

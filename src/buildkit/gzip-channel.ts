@@ -4,8 +4,8 @@
 // of its own, which costs a remote runner's session a TCP and a TLS handshake (two or three round
 // trips before the daemon can read the context) and gives the build a second connection to lose.
 import * as grpc from "@grpc/grpc-js";
-import { CompressionFilter } from "@grpc/grpc-js/build/src/compression-filter.js";
 import { gzip } from "node:zlib";
+import { sendCompressionHandler } from "./compression-handlers.js";
 
 /** The part of grpc-js's compression filter factory we set (a private class of the version we bundle). */
 interface CompressionFilterFactory {
@@ -109,14 +109,8 @@ let adaptiveGzip: boolean | undefined;
  */
 export function adaptGzipLevel(): boolean {
   if (adaptiveGzip !== undefined) return adaptiveGzip;
-  const filter = new CompressionFilter(GZIP, {}) as unknown as {
-    sendCompression?: object;
-    currentCompressionAlgorithm?: string;
-  };
-  const handler =
-    filter.currentCompressionAlgorithm === "gzip" && filter.sendCompression
-      ? (Object.getPrototypeOf(filter.sendCompression) as GzipHandler)
-      : undefined;
+  const found = sendCompressionHandler(GZIP);
+  const handler = found?.algorithm === "gzip" ? (found.prototype as GzipHandler) : undefined;
   adaptiveGzip = handler !== undefined && Object.hasOwn(handler, "compressMessage");
   if (!adaptiveGzip) return false;
   const level = new AdaptiveGzipLevel();
