@@ -3,6 +3,7 @@
 // then stops the runner. With no command, it prints the variables as NAME=value lines (for
 // `set -a; . file` or $GITHUB_ENV) and keeps the runner up until Ctrl-C.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { startTestRunner, type TestRunner } from "../test/harness/runner.js";
 
 function clientEnv(runner: TestRunner): Record<string, string> {
@@ -23,10 +24,24 @@ try {
   if (command.length === 0) {
     for (const [name, value] of Object.entries(env)) console.log(`${name}=${value}`);
     console.error("Runner is up; press Ctrl-C to stop it.");
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
+    // A buildkitd that dies leaves nothing to keep node running: without this, it would exit
+    // silently and leave the runner's directory behind.
+    let stopping = false;
+    const died = runner.exited.then((code) => {
+      if (stopping) return;
+      // Its log goes with the runner's directory: show its end first.
+      const log = readFileSync(runner.logFile, "utf8").trimEnd().split("\n").slice(-20).join("\n");
+      console.error(`buildkitd exited (${code ?? "killed by a signal"}); the end of its log:\n${log}`);
+      exitCode = 1;
     });
+    await Promise.race([
+      died,
+      new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      }),
+    ]);
+    stopping = true;
   } else {
     const child = spawn(command[0]!, command.slice(1), { stdio: "inherit", env: { ...process.env, ...env } });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);

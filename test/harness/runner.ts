@@ -35,6 +35,8 @@ export interface TestRunner {
   pid: number;
   /** buildctl with the TLS flags for this runner, for comparisons with the reference client. */
   buildctlArgs(): string[];
+  /** Settles with buildkitd's exit code (null for a signal) when it exits, stopped or not. */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,7 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
     },
   );
   closeSync(log);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const tcpAddress = `tcp://127.0.0.1:${port}`;
   const unixAddress = `unix://${socket}`;
   const runner: TestRunner = {
@@ -141,6 +144,7 @@ export async function startTestRunner(options: StartOptions = {}): Promise<TestR
       "--tlskey",
       certs.clientKey,
     ],
+    exited,
     stop: () =>
       stopProcess(child).then(() => {
         unmountUnder(dir);
