@@ -36,6 +36,12 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_permit_without_calls": 0,
   // One attempt per call: the runner resolver decides about retries and failover.
   "grpc.enable_retries": 0,
+  // Even without retries, grpc-js keeps each message of up to 1 MiB in a retry buffer and reports
+  // its write done on the next tick, before the message has left. Without that buffer a write's
+  // callback means the connection has taken it: the session tunnel relies on it to bound its
+  // memory and to reuse its buffers.
+  "grpc.retry_buffer_size": 0,
+  "grpc.per_rpc_retry_buffer_size": 0,
 };
 
 export function methodPath(method: DescMethod): string {

@@ -126,9 +126,16 @@ function widenReceiveWindows(server: grpc.Server): void {
 const TUNNEL_MESSAGE_BYTES = 1024 * 1024;
 
 /**
+ * Messages of at least this much are built in reused buffers of TUNNEL_MESSAGE_BYTES; smaller ones
+ * in their own, so that many small messages on their way never hold a large buffer each.
+ */
+const REUSED_BUFFER_MIN_BYTES = 64 * 1024;
+
+/**
  * Bytes handed to the tunnel call that have not reached the connection yet, beyond which writers
  * wait. grpc-js's own limit counts messages (16), which for a large upload held 16 MiB here.
- * Several round trips' worth of a fast link, and still a bounded peak memory.
+ * Several round trips' worth of a fast link, and still a bounded peak memory. (It bounds because
+ * a write's callback comes once the connection has taken the message: our channel options.)
  */
 const TUNNEL_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
@@ -149,6 +156,11 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
   let inFlightBytes = 0;
   let closed = false;
   let waiting: (() => void)[] = [];
+  // Buffers of large messages the connection has taken (the write callback says so with our
+  // channel options, rpc.ts), for the next ones: a 1 GiB upload otherwise allocated 1 GiB here.
+  // At most as many as can be on their way at once.
+  const spare: Buffer[] = [];
+  const maxSpare = Math.ceil(TUNNEL_IN_FLIGHT_BYTES / TUNNEL_MESSAGE_BYTES) + 1;
   const blocked = () => full || inFlightBytes >= TUNNEL_IN_FLIGHT_BYTES;
 
   /** Sends what was collected meanwhile, and lets the waiting writers go if no longer blocked. */
@@ -172,9 +184,13 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
         bytes += pending[count]!.length;
         count++;
       }
-      // The message's encoding is built in one buffer: one copy of the payload, not three. (Not a
-      // reused one: grpc-js may report a write done while it still holds the message.)
-      const encoding = Buffer.allocUnsafe(HEADER_ROOM + bytes);
+      // The message's encoding is built in one buffer: one copy of the payload, not three.
+      // (A single write of more than TUNNEL_MESSAGE_BYTES goes alone, in a buffer of its own.)
+      const reused = bytes >= REUSED_BUFFER_MIN_BYTES && bytes <= TUNNEL_MESSAGE_BYTES;
+      const memory = reused
+        ? (spare.pop() ?? Buffer.allocUnsafeSlow(HEADER_ROOM + TUNNEL_MESSAGE_BYTES))
+        : Buffer.allocUnsafe(HEADER_ROOM + bytes);
+      const encoding = memory.subarray(0, HEADER_ROOM + bytes);
       let offset = HEADER_ROOM;
       for (let i = 0; i < count; i++) {
         offset += pending[i]!.copy(encoding, offset);
@@ -185,6 +201,7 @@ function tunnelDuplex(call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>)
       inFlightBytes += bytes;
       const written = () => {
         if (closed) return;
+        if (reused && spare.length < maxSpare) spare.push(memory);
         const wasBlocked = blocked();
         inFlightBytes -= bytes;
         if (wasBlocked && !blocked()) resume();
