@@ -25,6 +25,7 @@ import type { ReadInputs } from "./inputs/read.js";
 import type { JobPlatform, OutputToUpload, StepOutput, UploadedArtifact } from "./platform.js";
 import {
   prepareBuild,
+  withLocalVcs,
   runnerInputNames,
   runnerOptions,
   startedRunnerConfig,
@@ -54,7 +55,7 @@ export async function runBuildJob(
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
   const startConfig = startedRunnerConfig(read);
-  const request = prepareBuild(read, platform);
+  const request = await withLocalVcs(prepareBuild(read, platform), platform.env);
   if (request.engineLoad) await pingEngine(request.engineLoad.engine, read.names.load, platform.signal);
   const call: CallMethod = inputs.check ? { name: "lint", format: "text", ignoreStatus: false } : inputs.call;
   if (call.name !== "build") {

@@ -54,6 +54,17 @@ export interface RequestContext {
   mask: (value: string) => void;
 }
 
+/**
+ * The request with provenance's vcs attrs when its context is a local dir in a Git checkout, as
+ * buildx records them (local-git.ts).
+ */
+export async function withLocalVcs(request: BuildRequest, env: NodeJS.ProcessEnv): Promise<BuildRequest> {
+  const { plan } = request;
+  if (plan.git) return request;
+  const vcs = await localVcs({ context: plan.contextDir, dockerfile: plan.dockerfileDir }, env);
+  return vcs ? { ...request, plan: { ...plan, vcs } } : request;
+}
+
 export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRequest {
   const { values: inputs, names } = read;
   // Every redactor made for this job learns every secret, also those found during the build.
@@ -69,12 +80,7 @@ export function prepareBuild(read: ReadInputs, context: RequestContext): BuildRe
     secretValues.push(value);
     for (const redactor of redactors) redactor.add(value);
   };
-  const planned = planBuild(inputs, names, context.cwd);
-  // A local context in a Git checkout: its remote and commit for provenance, as buildx records them.
-  const vcs = planned.git
-    ? undefined
-    : localVcs({ context: planned.contextDir, dockerfile: planned.dockerfileDir }, context.env);
-  const plan = vcs ? { ...planned, vcs } : planned;
+  const plan = planBuild(inputs, names, context.cwd);
   const image = planImage(
     {
       names: inputs.tags,

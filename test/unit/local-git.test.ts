@@ -36,9 +36,9 @@ function checkout(): { root: string; commit: string } {
 }
 
 describe("localVcs", () => {
-  it("gives the remote without credentials, HEAD's commit and the dirs relative to the root", () => {
+  it("gives the remote without credentials, HEAD's commit and the dirs relative to the root", async () => {
     const { root, commit } = checkout();
-    const vcs = localVcs({ context: join(root, "app"), dockerfile: join(root, "docker") }, {});
+    const vcs = await localVcs({ context: join(root, "app"), dockerfile: join(root, "docker") }, {});
     assert.deepEqual(vcs, {
       source: "https://example.test/o/r.git",
       revision: commit,
@@ -46,10 +46,44 @@ describe("localVcs", () => {
     });
   });
 
-  it("gives nothing outside a work tree, or with BUILDX_GIT_INFO=false", () => {
+  it("gives nothing outside a work tree, inside .git, or with BUILDX_GIT_INFO=false", async () => {
     const plain = tempDir("rb-local-git-plain-");
-    assert.equal(localVcs({ context: plain, dockerfile: plain }, {}), undefined);
+    assert.equal(await localVcs({ context: plain, dockerfile: plain }, {}), undefined);
     const { root } = checkout();
-    assert.equal(localVcs({ context: root, dockerfile: root }, { BUILDX_GIT_INFO: "false" }), undefined);
+    const dotGit = join(root, ".git");
+    assert.equal(await localVcs({ context: dotGit, dockerfile: dotGit }, {}), undefined);
+    assert.equal(
+      await localVcs({ context: root, dockerfile: root }, { BUILDX_GIT_INFO: "false" }),
+      undefined,
+    );
+  });
+
+  it("prefers the current branch's upstream remote, with URLs as git rewrites them", async () => {
+    const { root, commit } = checkout();
+    git(root, "remote", "add", "fork", "https://example.test/fork/r.git");
+    git(root, "config", "branch.main.remote", "fork");
+    git(root, "config", "branch.main.merge", "refs/heads/main");
+    const dirs = { context: root, dockerfile: root };
+    assert.deepEqual(await localVcs(dirs, {}), {
+      source: "https://example.test/fork/r.git",
+      revision: commit,
+      localDirs: { context: ".", dockerfile: "." },
+    });
+    git(root, "config", "url.https://mirror.test/.insteadOf", "https://example.test/fork/");
+    assert.equal((await localVcs(dirs, {}))?.source, "https://mirror.test/r.git");
+    // Detached, as CI checks out a pull request: no upstream, so origin.
+    git(root, "checkout", "-q", "--detach");
+    assert.equal((await localVcs(dirs, {}))?.source, "https://example.test/o/r.git");
+  });
+
+  it("gives the remote without a revision before the first commit", async () => {
+    const root = tempDir("rb-local-git-empty-");
+    git(root, "init", "-q", "-b", "main");
+    git(root, "remote", "add", "upstream", "git@example.test:u/r.git");
+    assert.deepEqual(await localVcs({ context: root, dockerfile: root }, {}), {
+      source: "git@example.test:u/r.git",
+      revision: undefined,
+      localDirs: { context: ".", dockerfile: "." },
+    });
   });
 });
