@@ -56,9 +56,12 @@ export async function* walkContext(root: string, filter: WalkFilter): AsyncGener
     // Synchronous calls: one lstat costs microseconds, a trip through the thread pool and back
     // costs more than that per entry, and entries are sent one after the other anyway.
     const names = sortNames(readdirSync(dir));
+    // A name has no slash: the file system takes `dir/name` as it is, with no path.join (and its
+    // normalizing) for each of a context's files.
+    const prefix = dir.endsWith("/") ? dir : `${dir}/`;
     for (const name of names) {
       const path = relativeDir ? `${relativeDir}/${name}` : name;
-      const absolutePath = join(dir, name);
+      const absolutePath = prefix + name;
       // Neither sent nor entered whatever it is (the Dockerfile's dir is walked for one name):
       // no lstat, so an entry we could not read does not matter here.
       if (!include.empty && !include.matches(path) && !include.couldMatchInside(path)) continue;
