@@ -274,6 +274,9 @@ function readSmallFile(path: string, size: number): Buffer | undefined {
       if (read === 0) break;
       length += read;
       if (length > size) return undefined;
+      // The size the walk saw, in a read that could have taken one byte more: a file that grew
+      // would have given it. Not asking again for the end halves the reads of a context.
+      if (length === size) break;
     }
     return buffer.subarray(0, length);
   } finally {
