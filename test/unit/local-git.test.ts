@@ -6,6 +6,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { localVcs } from "../../src/job/local-git.js";
+import { prepareBuild, withLocalVcs } from "../../src/job/request.js";
+import { solveRequest } from "../../src/job/solve-request.js";
+import { inputsOf } from "../helpers/inputs.js";
 import { tempDir } from "../helpers/temp.js";
 
 const GIT_ENV = {
@@ -85,5 +88,22 @@ describe("localVcs", () => {
       revision: undefined,
       localDirs: { context: ".", dockerfile: "." },
     });
+  });
+
+  it("reaches the frontend's attrs for a local context, and stays out of a Git context's", async () => {
+    const { root, commit } = checkout();
+    const attrs = async (given: { context: string; file?: string }) => {
+      const read = inputsOf({ dockerConfig: false, ...given }, { cwd: root });
+      const request = await withLocalVcs(prepareBuild(read, { cwd: root, env: {}, mask: () => {} }), {});
+      return solveRequest(request).frontendAttrs;
+    };
+    const local = await attrs({ context: "app", file: "docker/Dockerfile" });
+    assert.equal(local["vcs:source"], "https://example.test/o/r.git");
+    assert.equal(local["vcs:revision"], commit);
+    assert.equal(local["vcs:localdir:context"], "app");
+    assert.equal(local["vcs:localdir:dockerfile"], "docker");
+    const remote = await attrs({ context: "https://example.test/other/app.git#main" });
+    assert.equal(remote["vcs:source"], "https://example.test/other/app.git");
+    assert.equal(remote["vcs:localdir:context"], undefined);
   });
 });
