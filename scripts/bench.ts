@@ -110,6 +110,8 @@ interface Options {
   outputMiB: number;
   /** Extra arguments for our CLI's build (e.g. --upload-compression off). */
   oursArgs: string[];
+  /** The node that runs our CLI (e.g. Node 24, the action's runtime); default: this one. */
+  node: string;
 }
 
 interface Link {
@@ -127,6 +129,7 @@ function parseArgs(argv: string[]): Options {
     treeMiB: 75,
     outputMiB: 200,
     oursArgs: [],
+    node: process.execPath,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -144,6 +147,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === "--tree-mib") options.treeMiB = positive(flag, value());
     else if (flag === "--output-mib") options.outputMiB = positive(flag, value());
     else if (flag === "--ours-arg") options.oursArgs.push(value());
+    else if (flag === "--node") options.node = value();
     else usage(`unknown argument ${arg}`);
   }
   return options;
@@ -163,7 +167,7 @@ function parseLink(text: string): Link {
 
 function usage(message: string): never {
   console.error(
-    `bench: ${message}\nusage: npm run bench -- [--runs N] [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--link RTT_MS:MBIT,...] [--tree-mib M] [--output-mib M] [--ours-arg ARG]... [--json FILE] [--cli PATH]`,
+    `bench: ${message}\nusage: npm run bench -- [--runs N] [--only ${SCENARIOS.map((s) => s.name).join(",")}] [--link RTT_MS:MBIT,...] [--tree-mib M] [--output-mib M] [--ours-arg ARG]... [--json FILE] [--cli PATH] [--node PATH]`,
   );
   process.exit(2);
 }
@@ -392,15 +396,7 @@ function clientCommand(
     ...(outputDir !== undefined ? ["--output", `type=local,dest=${outputDir}`] : []),
   ];
   if (client === "ours") {
-    return [
-      process.execPath,
-      CLI,
-      "build",
-      ...connectionArgs(runner),
-      ...flags,
-      ...options.oursArgs,
-      context,
-    ];
+    return [options.node, CLI, "build", ...connectionArgs(runner), ...flags, ...options.oursArgs, context];
   }
   return [
     join(runner.binDir, "buildctl"),
@@ -636,6 +632,8 @@ try {
     "workers",
   ]);
   console.error(workers.stdout.trim());
+  const nodeVersion = spawnSync(options.node, ["--version"], { encoding: "utf8" }).stdout.trim();
+  console.error(`Our CLI runs on node ${nodeVersion || `(${options.node} gave no version)`}`);
   for (const link of options.links.length > 0 ? options.links : [undefined]) {
     if (link) {
       proxy = await startShapingProxy({
@@ -664,6 +662,7 @@ try {
           links: options.links,
           buildkit: `v${BUILDKIT_VERSION}`,
           cli: CLI,
+          node: nodeVersion,
           date: new Date().toISOString(),
           results,
         },
