@@ -18,6 +18,7 @@ import { describeConnectFailure, describeRpcFailure, type FailureContext } from 
 import { boundHandshakes, checkTlsHandshake } from "./handshake.js";
 import { SshDialer, type SshOptions } from "./ssh-dialer.js";
 import { gzipChannel } from "./gzip-channel.js";
+import { noteClientSockets } from "./reset-sockets.js";
 
 export interface ClientOptions {
   endpoint: Endpoint;
@@ -78,6 +79,8 @@ export class BuildkitClient {
   roundTripMs: number | undefined;
 
   constructor(options: ClientOptions) {
+    // Before any connection: a reset Node leaves unreported is found among them (liveness.ts).
+    noteClientSockets();
     this.endpoint = options.endpoint;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.usingTls = usesTls(options);

@@ -5,11 +5,13 @@
 // Status streams progress. When both have been quiet for QUIET_MS, one bounded call (ListWorkers)
 // asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
 // nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
-// A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY.
+// A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY;
+// within a second where Node failed to report the reset (reset-sockets.ts).
 import { RunnerUnresponsiveError, type RunnerGoneError } from "./errors.js";
 import type { BuildkitClient } from "./client.js";
 import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
 import { callUnary, isServiceError } from "./rpc.js";
+import { destroyResetSockets } from "./reset-sockets.js";
 import { connectivityState, status as GrpcStatus } from "@grpc/grpc-js";
 
 /** Quiet this long (no health check, no Status) and the runner is asked directly. */
@@ -115,6 +117,9 @@ export function watchLiveness(
       stalledSince = now;
     }
     lastTick = now;
+    // A reset Node left unreported (reset-sockets.ts): destroyed, grpc-js sees the loss, and the
+    // connection watch above says so.
+    destroyResetSockets();
     if (probing === undefined && now - lastHeard >= QUIET_MS) probe();
   }, TICK_MS);
   // The timer does not hold the process open, so that a process with nothing left to wait for
