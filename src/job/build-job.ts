@@ -55,11 +55,16 @@ export async function runBuildJob(
   // Every input is checked before anything starts on the runner.
   const runner = runnerOptions(read);
   const startConfig = startedRunnerConfig(read);
-  const request = await withLocalVcs(prepareBuild(read, platform), platform.env);
+  const request = prepareBuild(read, platform);
+  // Provenance's Git lookup (git processes) runs while the runner is being connected; the build
+  // waits for it. Awaited on every path that reaches the runner; a job that fails before must not
+  // leave it unhandled.
+  const withVcs = withLocalVcs(request, platform.env);
+  withVcs.catch(() => {});
   if (request.engineLoad) await pingEngine(request.engineLoad.engine, read.names.load, platform.signal);
   const call: CallMethod = inputs.check ? { name: "lint", format: "text", ignoreStatus: false } : inputs.call;
   if (call.name !== "build") {
-    await runCall(read, runner, platform, request, call, startConfig);
+    await runCall(read, runner, platform, request, withVcs, call, startConfig);
     return undefined;
   }
   // The deadline covers choosing the runner and every attempt; aborting the Solve cancels the
@@ -73,6 +78,7 @@ export async function runBuildJob(
     built = await buildWithRetries(read, runner, platform, request, signal, started, chosen, {
       setOutput,
       startConfig,
+      withVcs,
     });
   } catch (error) {
     if (!deadline || !timedOut(deadline.signal)) throw error;
@@ -144,6 +150,7 @@ async function runCall(
   runner: RunnerOptions,
   platform: JobPlatform,
   request: BuildRequest,
+  withVcs: Promise<BuildRequest>,
   call: Exclude<CallMethod, { name: "build" }>,
   startConfig: StartedRunnerConfig | undefined,
 ): Promise<void> {
@@ -160,8 +167,9 @@ async function runCall(
     for (const [name, value] of Object.entries(runnerOutputs(info))) {
       platform.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
     }
+    const complete = await withVcs;
     const answer = await reporter.group(call.name === "lint" ? "Check" : `Call ${call.name}`, () =>
-      runFrontendCall(acquired.client, request.plan, solveRequest(request), call.name, {
+      runFrontendCall(acquired.client, complete.plan, solveRequest(complete), call.name, {
         ...request.session,
         redactor: request.newRedactor(),
         writeLog: (text) => platform.writeLog(text),
@@ -196,7 +204,12 @@ async function buildWithRetries(
   started: number,
   /** The runner of the latest attempt, for the summary of a build that ran out of time. */
   chosen: Partial<Omit<Built, "result">>,
-  job: { setOutput: (name: StepOutput, value: string) => void; startConfig: StartedRunnerConfig | undefined },
+  job: {
+    setOutput: (name: StepOutput, value: string) => void;
+    startConfig: StartedRunnerConfig | undefined;
+    /** The request with provenance's vcs attrs, for the Solve. */
+    withVcs: Promise<BuildRequest>;
+  },
 ): Promise<Built> {
   const { values: inputs } = read;
   const { reporter } = platform;
@@ -235,10 +248,11 @@ async function buildWithRetries(
       for (const [name, value] of Object.entries(runnerOutputs(info))) {
         job.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
       }
+      const complete = await job.withVcs;
       const result = await reporter.group("Build", () =>
         buildOnAcquired(
           acquired,
-          request,
+          complete,
           {
             ...request.session,
             redactor: request.newRedactor(),

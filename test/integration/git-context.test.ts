@@ -4,6 +4,7 @@
 // GIT_AUTH_TOKEN.<host:port>; a wrong token fails with a sentence that does not contain it.
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -320,5 +321,50 @@ describe("the CLI with a Git context", () => {
     assert.equal(withToken.code, 2);
     assert.ok(isOneSentence(withToken.stderr), withToken.stderr);
     assert.ok(!withToken.stderr.includes(TOKEN));
+  });
+});
+
+describe("the CLI with a local context in a Git checkout", () => {
+  it("records the checkout's remote and commit in the provenance, as buildx does", async () => {
+    const root = makeContext({
+      Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("echo from-a-checkout")].join("\n"),
+    });
+    const gitEnv = {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.invalid",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.invalid",
+      GIT_CONFIG_NOSYSTEM: "1",
+    };
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: root, env: gitEnv }).toString().trim();
+    git("init", "-q", "-b", "main");
+    git("add", "-A");
+    git("commit", "-q", "-m", "c");
+    git("remote", "add", "origin", `https://x-access-token:${TOKEN}@example.test/o/r.git`);
+    const commit = git("rev-parse", "HEAD");
+    const out = tempDir("rb-checkout-provenance-");
+    const result = await runCli(
+      [
+        "build",
+        ...connectionFlags(runnerUnderTest()),
+        "--provenance",
+        "mode=max",
+        "-o",
+        `type=local,dest=${out}`,
+        root,
+      ],
+      cleanEnv({}),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const text = readFileSync(join(out, "provenance.json"), "utf8");
+    const provenance = JSON.parse(text) as {
+      predicate: { runDetails: { metadata: { buildkit_metadata?: { vcs?: Record<string, string> } } } };
+    };
+    const vcs = provenance.predicate.runDetails.metadata.buildkit_metadata?.vcs;
+    assert.equal(vcs?.source, "https://example.test/o/r.git");
+    assert.equal(vcs?.revision, commit);
+    assert.ok(!text.includes(TOKEN));
   });
 });
