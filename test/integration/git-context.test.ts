@@ -4,10 +4,10 @@
 // GIT_AUTH_TOKEN.<host:port>; a wrong token fails with a sentence that does not contain it.
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { git } from "../helpers/git.js";
 import { tempDir } from "../helpers/temp.js";
 import {
   describeGitFetchFailure,
@@ -329,21 +329,11 @@ describe("the CLI with a local context in a Git checkout", () => {
     const root = makeContext({
       Dockerfile: ["FROM scratch", "COPY busybox /bin/busybox", run("echo from-a-checkout")].join("\n"),
     });
-    const gitEnv = {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.invalid",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.invalid",
-      GIT_CONFIG_NOSYSTEM: "1",
-    };
-    const git = (...args: string[]) =>
-      execFileSync("git", args, { cwd: root, env: gitEnv }).toString().trim();
-    git("init", "-q", "-b", "main");
-    git("add", "-A");
-    git("commit", "-q", "-m", "c");
-    git("remote", "add", "origin", `https://x-access-token:${TOKEN}@example.test/o/r.git`);
-    const commit = git("rev-parse", "HEAD");
+    git(root, "init", "-q", "-b", "main");
+    git(root, "add", "-A");
+    git(root, "commit", "-q", "-m", "c");
+    git(root, "remote", "add", "origin", `https://x-access-token:${TOKEN}@example.test/o/r.git`);
+    const commit = git(root, "rev-parse", "HEAD");
     const out = tempDir("rb-checkout-provenance-");
     const result = await runCli(
       [

@@ -2,27 +2,14 @@
 // without credentials, HEAD's commit, and the local dirs relative to the work tree's root.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { localVcs } from "../../src/job/local-git.js";
 import { prepareBuild, withLocalVcs } from "../../src/job/request.js";
 import { solveRequest } from "../../src/job/solve-request.js";
 import { inputsOf } from "../helpers/inputs.js";
+import { git } from "../helpers/git.js";
 import { tempDir } from "../helpers/temp.js";
-
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "t",
-  GIT_AUTHOR_EMAIL: "t@example.invalid",
-  GIT_COMMITTER_NAME: "t",
-  GIT_COMMITTER_EMAIL: "t@example.invalid",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, env: GIT_ENV }).toString().trim();
-}
 
 /** A checkout with app/ and docker/Dockerfile, its origin given with a token in the URL. */
 function checkout(): { root: string; commit: string } {
