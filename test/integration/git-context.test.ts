@@ -107,6 +107,15 @@ function assertNothingUploaded(outcome: Outcome): void {
   assert.doesNotMatch(outcome.log, /transferring/);
 }
 
+/** A local output's provenance.json (SLSA provenance v1, as the runner writes it by default): its text and vcs. */
+function provenanceVcs(outputDir: string): { text: string; vcs?: Record<string, string> } {
+  const text = readFileSync(join(outputDir, "provenance.json"), "utf8");
+  const provenance = JSON.parse(text) as {
+    predicate: { runDetails: { metadata: { buildkit_metadata?: { vcs?: Record<string, string> } } } };
+  };
+  return { text, vcs: provenance.predicate.runDetails.metadata.buildkit_metadata?.vcs };
+}
+
 describe("Git context from git daemon", () => {
   it("builds app/ at main without uploading anything", async () => {
     const url = `${daemon.baseUrl}/repo.git#main:app`;
@@ -231,12 +240,7 @@ describe("the CLI with a Git context", () => {
       jobEnv(TOKEN),
     );
     assert.equal(result.code, 0, result.stderr);
-    const text = readFileSync(join(out, "provenance.json"), "utf8");
-    // SLSA provenance v1, as the runner writes it by default.
-    const provenance = JSON.parse(text) as {
-      predicate: { runDetails: { metadata: { buildkit_metadata?: { vcs?: Record<string, string> } } } };
-    };
-    const vcs = provenance.predicate.runDetails.metadata.buildkit_metadata?.vcs;
+    const { text, vcs } = provenanceVcs(out);
     assert.equal(vcs?.source, `${http.baseUrl}/owner/app.git`);
     assert.equal(vcs?.revision, jobCommit);
     assert.ok(!text.includes(TOKEN));
@@ -348,11 +352,7 @@ describe("the CLI with a local context in a Git checkout", () => {
       cleanEnv({}),
     );
     assert.equal(result.code, 0, result.stderr);
-    const text = readFileSync(join(out, "provenance.json"), "utf8");
-    const provenance = JSON.parse(text) as {
-      predicate: { runDetails: { metadata: { buildkit_metadata?: { vcs?: Record<string, string> } } } };
-    };
-    const vcs = provenance.predicate.runDetails.metadata.buildkit_metadata?.vcs;
+    const { text, vcs } = provenanceVcs(out);
     assert.equal(vcs?.source, "https://example.test/o/r.git");
     assert.equal(vcs?.revision, commit);
     assert.ok(!text.includes(TOKEN));
