@@ -4,8 +4,8 @@
 // vcs:localdir:context / vcs:localdir:dockerfile the directories relative to the work tree's root.
 // BUILDX_GIT_INFO=false turns it off, as for buildx. Without git, or outside a work tree: nothing.
 import { execFile } from "node:child_process";
-import { realpathSync } from "node:fs";
-import { isAbsolute, relative } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { parseBoolean } from "../values.js";
 
 /** Each git command's bound; they read local files only. */
@@ -29,6 +29,7 @@ export async function localVcs(
   if (env.BUILDX_GIT_INFO !== undefined && !parseBoolean(env.BUILDX_GIT_INFO, "BUILDX_GIT_INFO", true)) {
     return undefined;
   }
+  if (!mayBeInWorkTree(dirs.context, env)) return undefined;
   const git = (...args: string[]) => runGit(dirs.context, args);
   // The work tree's root, then HEAD's commit: git prints the root and fails when HEAD has no
   // commit yet, and prints nothing outside a work tree (also inside .git).
@@ -45,6 +46,27 @@ export async function localVcs(
     if (!path.startsWith("..")) localDirs[name] = path;
   }
   return { source: remoteUrl(branches, remotes), revision, localDirs };
+}
+
+/**
+ * False when git could not find a work tree for `dir`: no `.git` in it or any directory above, and
+ * no GIT_DIR. Spawning git costs a build outside a checkout a few ms of CPU (more with many builds
+ * at once on a small machine); where a `.git` is found, git itself decides.
+ */
+export function mayBeInWorkTree(dir: string, env: NodeJS.ProcessEnv): boolean {
+  if (env.GIT_DIR !== undefined || env.GIT_WORK_TREE !== undefined) return true;
+  let current: string;
+  try {
+    current = realpathSync(dir);
+  } catch {
+    return true;
+  }
+  for (;;) {
+    if (existsSync(join(current, ".git"))) return true;
+    const parent = dirname(current);
+    if (parent === current) return false;
+    current = parent;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { localVcs } from "../../src/job/local-git.js";
+import { localVcs, mayBeInWorkTree } from "../../src/job/local-git.js";
 import { prepareBuild, withLocalVcs } from "../../src/job/request.js";
 import { solveRequest } from "../../src/job/solve-request.js";
 import { inputsOf } from "../helpers/inputs.js";
@@ -26,6 +26,21 @@ function checkout(): { root: string; commit: string } {
 }
 
 describe("localVcs", () => {
+  it("runs git only where a .git is found above the context, or GIT_DIR is set", async () => {
+    const plain = tempDir("rb-local-git-plain-");
+    mkdirSync(join(plain, "a", "b"), { recursive: true });
+    assert.equal(mayBeInWorkTree(join(plain, "a", "b"), {}), false);
+    assert.equal(mayBeInWorkTree(join(plain, "a", "b"), { GIT_DIR: "/elsewhere/.git" }), true);
+    // A linked work tree has a .git file, not a directory: git is run, and finds HEAD's commit.
+    const { root, commit } = checkout();
+    const linked = join(tempDir("rb-local-git-linked-"), "wt");
+    git(root, "worktree", "add", "-q", linked);
+    mkdirSync(join(linked, "app", "deep"), { recursive: true });
+    assert.equal(mayBeInWorkTree(join(linked, "app", "deep"), {}), true);
+    const vcs = await localVcs({ context: join(linked, "app"), dockerfile: join(linked, "docker") }, {});
+    assert.equal(vcs?.revision, commit);
+  });
+
   it("gives the remote without credentials, HEAD's commit and the dirs relative to the root", async () => {
     const { root, commit } = checkout();
     const vcs = await localVcs({ context: join(root, "app"), dockerfile: join(root, "docker") }, {});
