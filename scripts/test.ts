@@ -62,10 +62,6 @@ async function runJest(project: string, files: string[], env: Record<string, str
       // Jest's ESM support runs on node's vm modules, still experimental in Node 24.
       "--experimental-vm-modules",
       "--disable-warning=ExperimentalWarning",
-      // Tests connect to 127.0.0.1 as the certificate's server name. silenceIpServerNameWarning()
-      // silences node's warning about it in our programs, but under jest it patches only the test
-      // file's own copy of `process`.
-      "--disable-warning=DEP0123",
       join(root, "node_modules", "jest", "bin", "jest.js"),
       "--selectProjects",
       project,

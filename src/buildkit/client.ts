@@ -1,7 +1,6 @@
-// The BuildKit client: one gRPC channel to one runner, and the Control calls we make on it.
-import * as grpc from "@grpc/grpc-js";
+// The BuildKit client: one HTTP/2 connection to one runner, and the Control calls we make on it.
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import { grpcTarget, type Endpoint } from "./endpoint.js";
+import type { Endpoint } from "./endpoint.js";
 import { CancelledError, ConnectionError, ConnectionLostError, RpcError, RunnerGoneError } from "./errors.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -10,15 +9,15 @@ import {
   Control,
 } from "./proto/moby/buildkit/v1/control_pb.js";
 import type { WorkerRecord } from "./proto/moby/buildkit/v1/types/worker_pb.js";
-import { CHANNEL_OPTIONS, callServerStream, callUnary, isServiceError } from "./rpc.js";
+import { callServerStream, callUnary, FLOW_CONTROL_WINDOW_BYTES, isServiceError } from "./rpc.js";
 import { sourceLocations } from "./error-details.js";
 import { hasTls, type TlsMaterial } from "./tls.js";
 import { formatPlatform } from "./platform.js";
-import { describeConnectFailure, describeRpcFailure, type FailureContext } from "./rpc-errors.js";
-import { boundHandshakes, checkTlsHandshake } from "./handshake.js";
+import { describeRpcFailure, type FailureContext } from "./rpc-errors.js";
 import { SshDialer, type SshOptions } from "./ssh-dialer.js";
-import { gzipChannel } from "./gzip-channel.js";
 import { noteClientSockets } from "./reset-sockets.js";
+import { GrpcConnection, type ConnectionTarget } from "./grpc/connection.js";
+import { Status } from "./grpc/status.js";
 
 export interface ClientOptions {
   endpoint: Endpoint;
@@ -61,20 +60,12 @@ export interface BuildInFlight {
 
 export class BuildkitClient {
   readonly endpoint: Endpoint;
-  readonly channel: grpc.Client;
+  /** The connection every call of this client goes on (the session's tunnel too). */
+  readonly connection: GrpcConnection;
   readonly usingTls: boolean;
-  private readonly tls: TlsMaterial;
   private readonly connectTimeoutMs: number;
-  /** For an ssh:// endpoint: the local socket that grpc-js dials, each connection an ssh. */
+  /** For an ssh:// endpoint: the local socket that we dial, each connection an ssh. */
   private readonly dialer: SshDialer | undefined;
-  private readonly target: string;
-  private readonly options: ClientOptions;
-  /** One object for every channel: grpc-js shares a connection only between equal credentials. */
-  private readonly credentials: grpc.ChannelCredentials;
-  /** Whether grpc-js's own TLS handshakes are bounded, so that the check may run alongside. */
-  private readonly handshakesBounded: boolean;
-  /** A second channel whose calls send gzip-compressed messages, for a compressed session. */
-  private gzipChannel: grpc.Client | undefined;
   /** The quickest unary call of the last probe, in ms: the link's round trip plus a little. */
   roundTripMs: number | undefined;
 
@@ -84,27 +75,15 @@ export class BuildkitClient {
     this.endpoint = options.endpoint;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.usingTls = usesTls(options);
-    this.tls = options.tls;
     this.dialer =
       options.endpoint.kind === "ssh"
         ? new SshDialer(options.endpoint, options.ssh ?? {}, options.connectTimeoutMs)
         : undefined;
-    this.options = options;
-    this.target = this.dialer ? `unix://${this.dialer.socketPath}` : grpcTarget(options.endpoint);
-    this.credentials = channelCredentials(options);
-    this.handshakesBounded = boundHandshakes(this.credentials, options.connectTimeoutMs);
-    this.channel = new grpc.Client(this.target, this.credentials, channelOptions(options));
-  }
-
-  /**
-   * The channel for a session: this one, or with `compress` a second one on the same connection
-   * that gzips every message it sends (gzip-channel.ts). The runner answers a compressed call in
-   * gzip too.
-   */
-  sessionChannel(compress: boolean): grpc.Client {
-    if (!compress) return this.channel;
-    this.gzipChannel ??= gzipChannel(this.target, this.credentials, channelOptions(this.options));
-    return this.gzipChannel;
+    this.connection = new GrpcConnection({
+      target: this.dialer ? { kind: "unix", path: this.dialer.socketPath } : connectionTarget(options),
+      connectTimeoutMs: options.connectTimeoutMs,
+      windowBytes: FLOW_CONTROL_WINDOW_BYTES,
+    });
   }
 
   /** The runner's version, or undefined when it is older than v0.11 and has no Info call. */
@@ -119,7 +98,7 @@ export class BuildkitClient {
         dockerfileVersion: v?.dockerfileVersion ?? "",
       };
     } catch (error) {
-      if (error instanceof RpcError && error.code === grpc.status.UNIMPLEMENTED) return undefined;
+      if (error instanceof RpcError && error.code === Status.UNIMPLEMENTED) return undefined;
       throw error;
     }
   }
@@ -137,7 +116,7 @@ export class BuildkitClient {
     const timeout = AbortSignal.timeout(this.connectTimeoutMs);
     const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const stream = callServerStream(
-      this.channel,
+      this.connection,
       Control.method.listenBuildHistory,
       { activeOnly: true, earlyExit: true },
       { signal: bounded },
@@ -155,7 +134,7 @@ export class BuildkitClient {
       }
       return builds;
     } catch (error) {
-      if (isServiceError(error) && error.code === grpc.status.UNIMPLEMENTED) return undefined;
+      if (isServiceError(error) && error.code === Status.UNIMPLEMENTED) return undefined;
       if (timeout.aborted && !signal?.aborted) {
         throw new ConnectionError(
           `The runner at ${this.endpoint.address} did not list its builds in flight within ${this.connectTimeoutMs / 1000} s.`,
@@ -175,43 +154,18 @@ export class BuildkitClient {
   }
 
   /**
-   * Health check: our own TLS handshake check (handshake.ts) alongside Info and ListWorkers, whose
-   * connection then needs no round trips of its own first. ListWorkers goes out as soon as the
-   * channel is connected, alongside Info rather than after it: one round trip less again, and
-   * its time, connecting left out, is the link's round trip.
+   * Health check: Info and ListWorkers. The connection's own dial bounds the TLS handshake and says
+   * what failed. ListWorkers goes out as soon as the connection is up, alongside Info rather than
+   * after it: one round trip less, and its time, connecting left out, is the link's round trip.
    */
   async probe(signal?: AbortSignal): Promise<RunnerInfo> {
-    if (!this.handshakesBounded) {
-      await this.checkHandshake(signal);
-      return this.infoAndWorkers(signal);
-    }
-    const handshakeFailed = new AbortController();
-    const handshake = this.checkHandshake(signal).catch((error: unknown) => {
-      handshakeFailed.abort();
-      throw error;
-    });
-    handshake.catch(() => undefined);
-    const calls = signal ? AbortSignal.any([signal, handshakeFailed.signal]) : handshakeFailed.signal;
-    let info: RunnerInfo;
-    try {
-      info = await this.infoAndWorkers(calls);
-    } catch (error) {
-      // A failed handshake check says more than the calls' failure (or their cancellation).
-      await handshake;
-      throw error;
-    }
-    await handshake;
-    return info;
-  }
-
-  private async infoAndWorkers(signal: AbortSignal | undefined): Promise<RunnerInfo> {
     const infoFailed = new AbortController();
     const timedWorkers = async () => {
       const started = performance.now();
       const workers = await this.workers(signal);
       return { workers, ms: performance.now() - started };
     };
-    const early = whenConnected(this.channel, infoFailed.signal).then((ready) =>
+    const early = whenConnected(this.connection, infoFailed.signal).then((ready) =>
       ready ? timedWorkers() : undefined,
     );
     // Info's failure is the one reported; ListWorkers' is then nobody's to see.
@@ -231,20 +185,9 @@ export class BuildkitClient {
     return { endpoint: this.endpoint.address, version, workers, platforms };
   }
 
-  /** Bounds the TLS handshake, which grpc-js does not (see handshake.ts). */
-  private async checkHandshake(signal: AbortSignal | undefined): Promise<void> {
-    if (this.endpoint.kind !== "tcp" || !this.usingTls) return;
-    const result = await checkTlsHandshake(this.endpoint, this.tls, this.connectTimeoutMs, signal);
-    if (result.ok) return;
-    if (signal?.aborted) throw new CancelledError(`The call to ${this.endpoint.address} was cancelled.`);
-    const failure = describeConnectFailure(result, this.failureContext());
-    throw new ConnectionError(failure, this.endpoint.address);
-  }
-
-  /** Closes the channel; for an ssh:// endpoint also ends every ssh and removes its socket. */
+  /** Closes the connection; for an ssh:// endpoint also ends every ssh and removes its socket. */
   close(): void {
-    this.channel.close();
-    this.gzipChannel?.close();
+    this.connection.close();
     this.dialer?.close();
   }
 
@@ -254,7 +197,7 @@ export class BuildkitClient {
     signal: AbortSignal | undefined,
   ): Promise<MessageShape<O>> {
     try {
-      return await callUnary(this.channel, method, request, {
+      return await callUnary(this.connection, method, request, {
         timeoutMs: this.connectTimeoutMs,
         signal,
       });
@@ -286,8 +229,8 @@ export class BuildkitClient {
    */
   translateBuildFailure(error: unknown, signal?: AbortSignal): Error {
     const translated = this.translate(error, signal);
-    // UNAVAILABLE is grpc-js's own word for a transport that closed or reset under the call.
-    const lost = isServiceError(error) && error.code === grpc.status.UNAVAILABLE;
+    // UNAVAILABLE is the word for a transport that closed or reset under the call.
+    const lost = isServiceError(error) && error.code === Status.UNAVAILABLE;
     if (!lost || !(translated instanceof ConnectionError) || translated instanceof RunnerGoneError) {
       return translated;
     }
@@ -308,21 +251,18 @@ export class BuildkitClient {
   }
 }
 
-/** True once the channel is connected; false if it shuts down or `stop` aborts first. */
-function whenConnected(client: grpc.Client, stop: AbortSignal): Promise<boolean> {
-  const channel = client.getChannel();
+/**
+ * True once the connection is up; false if `stop` aborts first. The calls waiting on the
+ * connection bound the wait: their failure aborts `stop`.
+ */
+function whenConnected(connection: GrpcConnection, stop: AbortSignal): Promise<boolean> {
+  if (connection.connected) return Promise.resolve(true);
   return new Promise((resolve) => {
     stop.addEventListener("abort", () => resolve(false), { once: true });
-    const check = () => {
-      if (stop.aborted) return resolve(false);
-      const state = channel.getConnectivityState(true);
-      if (state === grpc.connectivityState.READY) return resolve(true);
-      if (state === grpc.connectivityState.SHUTDOWN) return resolve(false);
-      // No deadline (no timer): the calls' own deadlines bound the probe, and closing the
-      // channel ends the watch.
-      channel.watchConnectivityState(state, Infinity, check);
-    };
-    check();
+    connection.session().then(
+      () => resolve(!stop.aborted),
+      () => resolve(false),
+    );
   });
 }
 
@@ -339,37 +279,15 @@ function usesTls(options: ClientOptions): boolean {
   return options.endpoint.kind === "tcp" && hasTls(options.tls);
 }
 
-function channelCredentials(options: ClientOptions): grpc.ChannelCredentials {
-  if (!usesTls(options)) return grpc.credentials.createInsecure();
-  const { ca, key, cert } = options.tls;
-  return grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
-}
-
-function channelOptions(options: ClientOptions): grpc.ChannelOptions {
-  const serverName = options.tls.serverName;
-  const extra: grpc.ChannelOptions = {
-    "grpc.initial_reconnect_backoff_ms": 200,
+/** Where the connection dials: TCP with the TLS material when there is some, or the socket. */
+function connectionTarget(options: ClientOptions): ConnectionTarget {
+  const { endpoint } = options;
+  if (endpoint.kind === "unix") return { kind: "unix", path: endpoint.path };
+  if (endpoint.kind === "ssh") throw new Error(`${endpoint.address} is dialled through an SshDialer.`);
+  return {
+    kind: "tcp",
+    host: endpoint.host,
+    port: endpoint.port,
+    tls: usesTls(options) ? options.tls : undefined,
   };
-  if (serverName && options.endpoint.kind === "tcp") {
-    extra["grpc.ssl_target_name_override"] = serverName;
-    extra["grpc.default_authority"] = serverName;
-  }
-  return { ...CHANNEL_OPTIONS, ...extra };
-}
-
-/**
- * grpc-js sets the TLS server name to the host it dials, so dialling tcp://127.0.0.1 makes Node
- * print a DEP0123 deprecation warning into the user's log. Called at start; once is enough.
- */
-let silenced = false;
-
-export function silenceIpServerNameWarning(): void {
-  if (silenced) return;
-  silenced = true;
-  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
-    const code = typeof rest[0] === "object" ? (rest[0] as { code?: string })?.code : rest[1];
-    if (code === "DEP0123") return;
-    emitWarning(warning, ...rest);
-  }) as typeof process.emitWarning;
 }

@@ -98,14 +98,6 @@ function redactUserinfo(address: string): string {
   return address.replace(/^(ssh:\/\/)[^@/]*@/i, "$1***@");
 }
 
-/** The target string that grpc-js dials; an ssh endpoint is dialled through its SshDialer's socket. */
-export function grpcTarget(endpoint: Endpoint): string {
-  if (endpoint.kind === "unix") return `unix://${endpoint.path}`;
-  if (endpoint.kind === "ssh") throw new Error(`${endpoint.address} is dialled through an SshDialer.`);
-  const host = isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host;
-  return `${host}:${endpoint.port}`;
-}
-
 /** True for 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
 export function isLoopbackHost(host: string): boolean {
   const name = host.toLowerCase();

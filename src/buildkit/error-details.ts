@@ -2,7 +2,6 @@
 // grpc-status-details-bin trailer. We read the Dockerfile locations (errdefs.Source), so that a
 // failure can be pointed at its file and line.
 import { fromBinary } from "@bufbuild/protobuf";
-import type { Metadata } from "@grpc/grpc-js";
 import { StatusSchema } from "./proto/google/rpc/status_pb.js";
 
 export interface SourceLocation {
@@ -27,7 +26,7 @@ const DETAILS_KEY = "grpc-status-details-bin";
 const SOURCE_TYPE = /(^|\/)errdefs\.Source\+json$/;
 
 /** The source locations in a gRPC error's trailer; empty when there are none or they do not parse. */
-export function sourceLocations(metadata: Metadata | undefined): SourceLocation[] {
+export function sourceLocations(metadata: { get(key: string): unknown[] } | undefined): SourceLocation[] {
   const locations: SourceLocation[] = [];
   for (const value of metadata?.get(DETAILS_KEY) ?? []) {
     if (!Buffer.isBuffer(value)) continue;

@@ -4,7 +4,7 @@
 // R, then LLBBridge.Solve with requestid=frontend.<name> and LLBBridge.Return, each carrying
 // R in the buildkit-controlapi-buildid header. Control.Solve waits for Return, so every path
 // ends in a Return (a result or an error) or in cancelling the whole call.
-import * as grpc from "@grpc/grpc-js";
+import { Metadata, Status } from "./grpc/status.js";
 import type { BuildkitClient } from "./client.js";
 import { BuildkitError, CancelledError } from "./errors.js";
 import { LLBBridge, type SolveResponse } from "./proto/moby/buildkit/v1/frontend/gateway_pb.js";
@@ -77,7 +77,7 @@ export async function callFrontend(
   const cancel = () => controller.abort();
   options.signal?.addEventListener("abort", cancel, { once: true });
   if (options.signal?.aborted) cancel();
-  const metadata = new grpc.Metadata();
+  const metadata = new Metadata();
   metadata.set("buildkit-controlapi-buildid", ref);
 
   const build = solve(client, {
@@ -107,7 +107,7 @@ export async function callFrontend(
     let bridgeError: unknown;
     try {
       response = await callUnary(
-        client.channel,
+        client.connection,
         LLBBridge.method.solve,
         {
           frontend: options.frontend,
@@ -143,7 +143,7 @@ export async function callFrontend(
 async function sendReturn(
   client: BuildkitClient,
   bridgeError: unknown,
-  metadata: grpc.Metadata,
+  metadata: Metadata,
   signal: AbortSignal,
 ): Promise<boolean> {
   const request =
@@ -151,14 +151,14 @@ async function sendReturn(
       ? { result: {} }
       : {
           error: {
-            code: isServiceError(bridgeError) ? bridgeError.code : grpc.status.UNKNOWN,
+            code: isServiceError(bridgeError) ? bridgeError.code : Status.UNKNOWN,
             message: isServiceError(bridgeError)
               ? bridgeError.details
               : String((bridgeError as Error)?.message),
           },
         };
   try {
-    await callUnary(client.channel, LLBBridge.method.return, request, {
+    await callUnary(client.connection, LLBBridge.method.return, request, {
       timeoutMs: RETURN_TIMEOUT_MS,
       signal,
       metadata,

@@ -5,14 +5,14 @@
 // Status streams progress. When both have been quiet for QUIET_MS, one bounded call (ListWorkers)
 // asks the runner directly; no answer within PROBE_TIMEOUT_MS means it is gone. A RUN that prints
 // nothing for an hour on a healthy runner is never mistaken for this: the health checks go on.
-// A connection that closes (reset, the runner killed) is noticed at once: the channel leaves READY;
-// within a second where Node failed to report the reset (reset-sockets.ts).
+// A connection that closes (reset, the runner killed) is noticed at once; within a second where
+// Node failed to report the reset (reset-sockets.ts).
 import { RunnerUnresponsiveError, type RunnerGoneError } from "./errors.js";
 import type { BuildkitClient } from "./client.js";
 import { Control } from "./proto/moby/buildkit/v1/control_pb.js";
 import { callUnary, isServiceError } from "./rpc.js";
 import { destroyResetSockets } from "./reset-sockets.js";
-import { connectivityState, status as GrpcStatus } from "@grpc/grpc-js";
+import { Status as GrpcStatus } from "./grpc/status.js";
 
 /** Quiet this long (no health check, no Status) and the runner is asked directly. */
 export const QUIET_MS = 12_000;
@@ -52,7 +52,7 @@ export function watchLiveness(
     const startedAt = Date.now();
     const quietSeconds = Math.round((Date.now() - lastHeard) / 1000);
     callUnary(
-      client.channel,
+      client.connection,
       Control.method.listWorkers,
       {},
       { timeoutMs: PROBE_TIMEOUT_MS, signal: probing.signal },
@@ -83,27 +83,11 @@ export function watchLiveness(
       .finally(() => (probing = undefined));
   };
 
-  // Every call of the build shares the channel's one connection: when it closes, the build is lost,
-  // whatever the calls still waiting say (a reset mid-upload could leave one pending).
-  const channel = client.channel.getChannel();
-  const watchConnection = (last: connectivityState) => {
-    if (stopped) return;
-    const now = channel.getConnectivityState(false);
-    // SHUTDOWN is our own close of the channel, not a loss.
-    if (
-      last === connectivityState.READY &&
-      now !== connectivityState.READY &&
-      now !== connectivityState.SHUTDOWN
-    ) {
-      gone(client.lostMidBuild("it closed"));
-      return;
-    }
-    // No deadline: grpc-js would hold the process open with a timer for it. A closed channel
-    // (SHUTDOWN) calls back once more, when stopped.
-    if (now !== connectivityState.SHUTDOWN)
-      channel.watchConnectivityState(now, Infinity, () => watchConnection(now));
-  };
-  watchConnection(channel.getConnectivityState(false));
+  // Every call of the build shares the client's one connection: when it closes, the build is
+  // lost, whatever the calls still waiting say (a reset mid-upload could leave one pending).
+  const stopWatchingConnection = client.connection.onLost((detail) =>
+    gone(client.lostMidBuild(detail === "it closed" ? detail : `it closed: ${detail}`)),
+  );
 
   // When this process itself was too busy to run the timer (its event loop blocked, or the
   // machine starved of CPU), the runner's signs of life went unread: the quiet is ours, not the
@@ -117,13 +101,13 @@ export function watchLiveness(
       stalledSince = now;
     }
     lastTick = now;
-    // A reset Node left unreported (reset-sockets.ts): destroyed, grpc-js sees the loss, and the
-    // connection watch above says so.
+    // A reset Node left unreported (reset-sockets.ts): destroyed, the connection sees the loss,
+    // and the watch above says so.
     destroyResetSockets();
     if (probing === undefined && now - lastHeard >= QUIET_MS) probe();
   }, TICK_MS);
   // The timer does not hold the process open, so that a process with nothing left to wait for
-  // says why: a connection can die without grpc-js failing the calls on it (seen once in twenty
+  // says why: a connection can die without the calls on it failing (grpc-js did, once in twenty
   // resets mid-upload), and then nothing is left that could ever answer. Node would exit with 13
   // and no word (an await that never settles); the build ends with the sentence instead.
   timer.unref();
@@ -132,6 +116,7 @@ export function watchLiveness(
 
   function stop() {
     stopped = true;
+    stopWatchingConnection();
     process.off("beforeExit", onIdle);
     clearInterval(timer);
     probing?.abort();

@@ -6,7 +6,7 @@
 // resets of the link mid-upload (faults.test.ts), where the build then ended 23 s later as a
 // runner that "stopped answering" instead of at once as a connection lost. getpeername fails on a
 // socket the peer reset, so a look at each of this process's TCP client sockets finds it, and
-// destroying it lets grpc-js see the loss at once.
+// destroying it lets the connection (grpc/connection.ts) see the loss at once.
 import { channel } from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 
@@ -14,7 +14,7 @@ import type { Socket } from "node:net";
 const connected = new Set<Socket>();
 let subscribed = false;
 
-/** net.connect publishes every client socket it creates here (grpc-js's too). */
+/** net.connect and tls.connect publish every client socket they create here. */
 const CLIENT_SOCKETS = "net.client.socket";
 
 function track({ socket }: { socket: Socket }): void {

@@ -1,6 +1,13 @@
 // Sentences for gRPC failures, so a person reads "nothing is listening at tcp://…" rather than
 // "14 UNAVAILABLE: No connection established".
-import { status as Status, type ServiceError } from "@grpc/grpc-js";
+import { Status } from "./grpc/status.js";
+
+/** What a failed call says: its status code and details (ours, or grpc-js's ServiceError). */
+export interface ServiceError {
+  code: number;
+  details?: string;
+  message: string;
+}
 
 export interface RpcFailure {
   message: string;
@@ -26,17 +33,6 @@ export function describeRpcFailure(error: ServiceError, context: FailureContext)
     return connection(describeUnavailable(details, context));
   }
   return { message: `The runner at ${endpoint} answered: ${details}`, connection: false };
-}
-
-/** The sentence for a failed handshake check (see handshake.ts). */
-export function describeConnectFailure(
-  result: { timedOut: boolean; detail: string },
-  context: FailureContext,
-): string {
-  if (result.timedOut) {
-    return `The runner at ${context.endpoint} did not answer within ${formatSeconds(context.timeoutMs)}.`;
-  }
-  return describeUnavailable(result.detail, context);
 }
 
 function describeUnavailable(details: string, { endpoint, usingTls }: FailureContext): string {
@@ -69,7 +65,7 @@ function describeUnavailable(details: string, { endpoint, usingTls }: FailureCon
   if (has("wrong version number", "WRONG_VERSION_NUMBER", "packet length too long")) {
     return `The runner at ${endpoint} does not speak TLS; connect without TLS material.`;
   }
-  if (!usingTls && has("Failed to connect", "Connection dropped")) {
+  if (!usingTls && has("the connection closed", "ECONNRESET")) {
     return `The runner at ${endpoint} closed the connection; if it serves TLS, give its CA, a client certificate and key.`;
   }
   return `The runner at ${endpoint} is unavailable: ${details}`;

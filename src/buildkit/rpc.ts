@@ -1,7 +1,6 @@
-// A small typed layer over @grpc/grpc-js for the protobuf-es service descriptors in ./proto.
-// Every unary call takes a deadline and every stream an AbortSignal, so nothing can hang forever.
-// Messages are encoded by encoder.ts.
-import * as grpc from "@grpc/grpc-js";
+// A small typed layer over our gRPC calls (grpc/) for the protobuf-es service descriptors in
+// ./proto. Every unary call takes a deadline and every stream an AbortSignal, so nothing can hang
+// forever. Messages are encoded by encoder.ts.
 import {
   fromBinary,
   create,
@@ -14,12 +13,12 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { serializer } from "./encoder.js";
+import { ClientCall } from "./grpc/call.js";
+import type { GrpcConnection } from "./grpc/connection.js";
+import { GrpcError, type Metadata } from "./grpc/status.js";
 
-/** BuildKit's client and server both allow 16 MiB messages; grpc-js defaults to 4 MiB. */
+/** BuildKit's client and server both allow 16 MiB messages. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
-/** grpc-go closes connections that ping more often than every 5 minutes without streams. */
-export const MIN_KEEPALIVE_MS = 5 * 60 * 1000;
 
 /**
  * HTTP/2 receive window per stream and for the connection. Node's default of 64 KiB makes the
@@ -27,22 +26,6 @@ export const MIN_KEEPALIVE_MS = 5 * 60 * 1000;
  * data; grpc-go grows its windows by bandwidth estimation instead, up to 16 MiB.
  */
 export const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
-
-export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-  "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
-  "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-  "grpc.keepalive_time_ms": MIN_KEEPALIVE_MS,
-  "grpc.keepalive_permit_without_calls": 0,
-  // One attempt per call: the runner resolver decides about retries and failover.
-  "grpc.enable_retries": 0,
-  // Even without retries, grpc-js keeps each message of up to 1 MiB in a retry buffer and reports
-  // its write done on the next tick, before the message has left. Without that buffer a write's
-  // callback means the connection has taken it: the session tunnel relies on it to bound its
-  // memory and to reuse its buffers.
-  "grpc.retry_buffer_size": 0,
-  "grpc.per_rpc_retry_buffer_size": 0,
-};
 
 export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
@@ -59,13 +42,17 @@ export interface UnaryCallOptions {
    */
   timeoutMs: number | "none";
   signal?: AbortSignal;
-  metadata?: grpc.Metadata;
+  metadata?: Metadata;
 }
 
 export interface StreamCallOptions {
   signal?: AbortSignal;
-  metadata?: grpc.Metadata;
+  metadata?: Metadata;
+  /** Gzip what this call sends (the session tunnel, upload-compression.ts). */
+  compress?: boolean;
 }
+
+export type Call<I extends DescMessage, O extends DescMessage> = ClientCall<MessageShape<I>, MessageShape<O>>;
 
 /** Cancels `call` when `signal` aborts; returns the function that stops listening. */
 function cancelOnAbort(call: { cancel(): void }, signal: AbortSignal | undefined): () => void {
@@ -79,65 +66,66 @@ function cancelOnAbort(call: { cancel(): void }, signal: AbortSignal | undefined
   return () => signal.removeEventListener("abort", onAbort);
 }
 
+function startCall<I extends DescMessage, O extends DescMessage>(
+  connection: GrpcConnection,
+  method: DescMethod & { input: I; output: O },
+  options: { timeoutMs?: number; metadata?: Metadata; compress?: boolean; signal?: AbortSignal },
+): Call<I, O> {
+  const call = new ClientCall<MessageShape<I>, MessageShape<O>>(
+    connection,
+    methodPath(method),
+    serializer(method.input),
+    deserializer(method.output),
+    { ...options, maxReceiveBytes: MAX_MESSAGE_BYTES },
+  );
+  const stopListening = cancelOnAbort(call, options.signal);
+  call.once("close", stopListening);
+  return call;
+}
+
 export function callUnary<I extends DescMessage, O extends DescMessage>(
-  client: grpc.Client,
+  connection: GrpcConnection,
   method: DescMethodUnary<I, O>,
   request: MessageInitShape<I>,
   options: UnaryCallOptions,
 ): Promise<MessageShape<O>> {
   return new Promise((resolve, reject) => {
-    let stopListening = () => {};
-    const call = client.makeUnaryRequest(
-      methodPath(method),
-      serializer(method.input),
-      deserializer(method.output),
-      create(method.input, request),
-      options.metadata ?? new grpc.Metadata(),
-      options.timeoutMs === "none" ? {} : { deadline: Date.now() + options.timeoutMs },
-      (error, response) => {
-        stopListening();
-        if (error) reject(error);
-        else resolve(response!);
-      },
+    const call = startCall(connection, method, {
+      ...options,
+      timeoutMs: options.timeoutMs === "none" ? undefined : options.timeoutMs,
+    });
+    let response: MessageShape<O> | undefined;
+    call.on("data", (message: MessageShape<O>) => (response ??= message));
+    call.on("error", reject);
+    call.on("end", () =>
+      response === undefined
+        ? reject(new GrpcError(13, "the runner sent no response to a unary call"))
+        : resolve(response),
     );
-    stopListening = cancelOnAbort(call, options.signal);
+    call.end(create(method.input, request));
   });
 }
 
 export function callServerStream<I extends DescMessage, O extends DescMessage>(
-  client: grpc.Client,
+  connection: GrpcConnection,
   method: DescMethodServerStreaming<I, O>,
   request: MessageInitShape<I>,
   options: StreamCallOptions,
-): grpc.ClientReadableStream<MessageShape<O>> {
-  const call = client.makeServerStreamRequest(
-    methodPath(method),
-    serializer(method.input),
-    deserializer(method.output),
-    create(method.input, request),
-    options.metadata ?? new grpc.Metadata(),
-  );
-  const stopListening = cancelOnAbort(call, options.signal);
-  call.once("close", stopListening);
+): Call<I, O> {
+  const call = startCall(connection, method, options);
+  call.end(create(method.input, request));
   return call;
 }
 
 export function callBidiStream<I extends DescMessage, O extends DescMessage>(
-  client: grpc.Client,
+  connection: GrpcConnection,
   method: DescMethodBiDiStreaming<I, O>,
   options: StreamCallOptions,
-): grpc.ClientDuplexStream<MessageShape<I>, MessageShape<O>> {
-  const call = client.makeBidiStreamRequest(
-    methodPath(method),
-    serializer(method.input),
-    deserializer(method.output),
-    options.metadata ?? new grpc.Metadata(),
-  );
-  const stopListening = cancelOnAbort(call, options.signal);
-  call.once("close", stopListening);
-  return call;
+): Call<I, O> {
+  return startCall(connection, method, options);
 }
 
-export function isServiceError(error: unknown): error is grpc.ServiceError {
-  return error instanceof Error && typeof (error as grpc.ServiceError).code === "number";
+/** A gRPC failure with its status code (ours, or grpc-js's from a test double). */
+export function isServiceError(error: unknown): error is GrpcError {
+  return error instanceof Error && typeof (error as GrpcError).code === "number";
 }

@@ -56,7 +56,7 @@ export async function solve(client: BuildkitClient, options: SolveOptions): Prom
     cache: { imports: options.cacheImports ?? [], exports: options.cacheExports ?? [] },
   };
   try {
-    const response = await callUnary(client.channel, Control.method.solve, request, {
+    const response = await callUnary(client.connection, Control.method.solve, request, {
       timeoutMs: "none",
       signal: options.signal,
     });
@@ -74,7 +74,7 @@ function followStatus(client: BuildkitClient, ref: string, options: SolveOptions
   const abort = () => controller.abort();
   options.signal?.addEventListener("abort", abort, { once: true });
   const stream = callServerStream(
-    client.channel,
+    client.connection,
     Control.method.status,
     { ref },
     { signal: controller.signal },

@@ -1,7 +1,7 @@
 // ssh:// endpoints, reached as BuildKit's ssh connection helper (buildctl, buildx's remote driver)
 // reaches them: the system's ssh runs `buildctl [--addr unix://SOCKET] dial-stdio` on the far side,
-// and gRPC goes over its stdin and stdout. grpc-js has no custom transport, so it dials a unix
-// socket in a private directory of ours; each connection to it gets its own ssh. A key given as
+// and gRPC goes over its stdin and stdout. The client dials a unix socket in a private directory of
+// ours, as for a unix:// runner; each connection to it gets its own ssh. A key given as
 // text is held by a private ssh-agent of ours, in memory: it is never written to disk.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -79,7 +79,7 @@ export function sshArguments(
 }
 
 export class SshDialer {
-  /** The unix socket grpc-js dials: unix://<socketPath>. */
+  /** The unix socket the client dials. */
   readonly socketPath: string;
   private readonly dir: string;
   private readonly server: Server;
@@ -118,7 +118,7 @@ export class SshDialer {
       this.args.catch(() => undefined);
       this.command = options.command ?? "ssh";
       this.server = createServer((socket) => this.relay(socket));
-      // Binding a path happens at once; grpc-js dials only at the first call.
+      // Binding a path happens at once; the client dials only at the first call.
       this.server.listen(this.socketPath);
       this.server.on(
         "error",

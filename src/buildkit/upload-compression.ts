@@ -1,7 +1,7 @@
 // Whether the session's upload is gzip-compressed. buildkitd accepts gzip (not deflate) on its
 // gRPC server; buildctl never compresses. Compression pays when the link is slower than one core
-// compresses: grpc-js gzips at zlib's default level, about 60 MB/s (near 500 Mbit/s) per core for a
-// source tree, which shrinks about 4×. Loopback, a unix socket and a local network are faster than
+// compresses: gzip at zlib's default level does about 60 MB/s (near 500 Mbit/s) per core for a
+// source tree, which shrinks about 4× (grpc/gzip-level.ts picks a faster level when that is short). Loopback, a unix socket and a local network are faster than
 // that, so there it only costs CPU (and makes the runner gzip its replies on the session too).
 // "auto" never compresses for a unix socket or loopback, and otherwise tells a local network from a
 // wide-area link by the round trip of the quickest call while probing the runner: a LAN answers

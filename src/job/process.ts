@@ -1,13 +1,9 @@
 // What every entry (the action's main step, the CLI) sets up once for the process.
-import { silenceIpServerNameWarning } from "../buildkit/index.js";
-
 /**
- * Silences Node's DEP0123 warning (see silenceIpServerNameWarning), and makes SIGINT and SIGTERM
- * abort the returned signal: the job cancels the build on the runner, closes what it opened, and
- * the process exits with its code. end() stops listening.
+ * Makes SIGINT and SIGTERM abort the returned signal: the job cancels the build on the runner,
+ * closes what it opened, and the process exits with its code. end() stops listening.
  */
 export function startProcess(): { signal: AbortSignal; end(): void } {
-  silenceIpServerNameWarning();
   const controller = new AbortController();
   const handlers = (["SIGINT", "SIGTERM"] as const).map((name) => {
     const handler = () => controller.abort(new Error(`received ${name}`));

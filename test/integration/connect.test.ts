@@ -12,7 +12,6 @@ import {
   ConnectionError,
   loadTlsMaterial,
   parseEndpoint,
-  silenceIpServerNameWarning,
 } from "../../src/buildkit/index.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 import { testRunnerClient } from "../helpers/client.js";
@@ -32,7 +31,6 @@ async function buildctl(...args: string[]): Promise<string> {
 
 beforeAll(() => {
   // The library is used directly here, so silence Node's warning as the CLI and action do.
-  silenceIpServerNameWarning();
   runner = runnerUnderTest();
   tlsFlags = connectionFlags(runner);
 });

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { silenceIpServerNameWarning, type BuildkitClient } from "../../src/buildkit/index.js";
+import { type BuildkitClient } from "../../src/buildkit/index.js";
 import { fileSendService, type FileSendTarget } from "../../src/buildkit/session/filesend.js";
 import { fileSyncService } from "../../src/buildkit/session/filesync.js";
 import { healthService } from "../../src/buildkit/session/health.js";
@@ -28,7 +28,6 @@ let runner: RunnerUnderTest;
 let client: BuildkitClient;
 
 beforeAll(() => {
-  silenceIpServerNameWarning();
   runner = runnerUnderTest();
   client = testRunnerClient(runner);
 });

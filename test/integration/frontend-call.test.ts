@@ -12,7 +12,6 @@ import {
   loadTlsMaterial,
   parseEndpoint,
   RpcError,
-  silenceIpServerNameWarning,
 } from "../../src/buildkit/index.js";
 import {
   callFrontend,
@@ -32,7 +31,6 @@ let runner: RunnerUnderTest;
 let defaultClient: BuildkitClient;
 
 beforeAll(() => {
-  silenceIpServerNameWarning();
   runner = runnerUnderTest();
   defaultClient = testRunnerClient(runner);
 });

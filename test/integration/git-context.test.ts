@@ -14,7 +14,6 @@ import {
   gitAuthSecretIds,
   gitContextAttrs,
   RpcError,
-  silenceIpServerNameWarning,
   type BuildkitClient,
 } from "../../src/buildkit/index.js";
 import { healthService } from "../../src/buildkit/session/health.js";
@@ -49,7 +48,6 @@ function repositoryFiles(marker: string): Record<string, string | Buffer> {
 }
 
 beforeAll(async () => {
-  silenceIpServerNameWarning();
   client = testRunnerClient(runnerUnderTest());
   daemon = await startGitDaemon();
   http = await startGitHttpServer(TOKEN);

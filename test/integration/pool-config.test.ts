@@ -3,7 +3,7 @@
 // CLI (--runners-file, BUILDKIT_RUNNER_<i>_*, --builder) for a build across both.
 import { afterAll, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
-import { formatPlatform, parsePlatform, silenceIpServerNameWarning } from "../../src/buildkit/index.js";
+import { formatPlatform, parsePlatform } from "../../src/buildkit/index.js";
 import { runnerInputNames } from "../../src/job/request.js";
 import { inputsOf } from "../helpers/inputs.js";
 import { resolvePool } from "../../src/runner/pool.js";
@@ -32,7 +32,6 @@ let second: TestRunner;
 let registry: RegistryUnderTest;
 
 beforeAll(async () => {
-  silenceIpServerNameWarning();
   first = runnerUnderTest();
   registry = registryUnderTest();
   // Its own CA, server and client certificates (test/harness/certs.ts makes a set per runner);

@@ -10,7 +10,6 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { silenceIpServerNameWarning } from "../../src/buildkit/client.js";
 import { PolicyError } from "../../src/errors.js";
 import { resolvePool, type RunnerCandidate } from "../../src/runner/pool.js";
 import { startBuildkitd, type StartedRunner } from "../../src/runner/daemon/start.js";
@@ -47,7 +46,6 @@ let scratch: string;
 const started: StartedRunner[] = [];
 
 beforeAll(async () => {
-  silenceIpServerNameWarning();
   binDir = await ensureBuildkitBinaries();
   scratch = tempDir("rb-lifecycle-");
 });

@@ -7,7 +7,7 @@ import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
-import { silenceIpServerNameWarning, type BuildkitClient } from "../../src/buildkit/index.js";
+import { type BuildkitClient } from "../../src/buildkit/index.js";
 import { authService } from "../../src/buildkit/session/auth.js";
 import { fileSyncService } from "../../src/buildkit/session/filesync.js";
 import { healthService } from "../../src/buildkit/session/health.js";
@@ -39,7 +39,6 @@ let registry: RegistryUnderTest;
 let client: BuildkitClient;
 
 beforeAll(() => {
-  silenceIpServerNameWarning();
   runner = runnerUnderTest();
   registry = registryUnderTest();
   client = testRunnerClient(runner);

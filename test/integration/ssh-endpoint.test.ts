@@ -12,7 +12,6 @@ import {
   CancelledError,
   ConnectionError,
   parseEndpoint,
-  silenceIpServerNameWarning,
   type SshOptions,
 } from "../../src/buildkit/index.js";
 import { fileSyncService } from "../../src/buildkit/session/filesync.js";
@@ -35,7 +34,6 @@ let sshd: TestSshd;
 let runnerSocket: string;
 
 beforeAll(async () => {
-  silenceIpServerNameWarning();
   runner = runnerUnderTest();
   runnerSocket = runner.unixAddress.slice("unix://".length);
   sshd = await startTestSshd(runner.binDir);

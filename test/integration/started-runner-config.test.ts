@@ -7,7 +7,6 @@ import { beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { silenceIpServerNameWarning } from "../../src/buildkit/client.js";
 import { startLocalRunner } from "../../src/runner/local.js";
 import { DirToolStore } from "../../src/runner/release/tool-store.js";
 import { InPlaceStateStore } from "../../src/runner/state.js";
@@ -27,7 +26,6 @@ let binDir: string;
 let registry: RegistryUnderTest;
 
 beforeAll(() => {
-  silenceIpServerNameWarning();
   binDir = runnerUnderTest().binDir;
   registry = registryUnderTest();
 });

@@ -1,5 +1,5 @@
 // The FileSend service against a hostile peer: a grpc-js client on a local socket plays the
-// daemon and sends crafted fsutil packets. Each unsafe path must fail the transfer with an error
+// daemon and sends crafted fsutil packets to our session server (grpc/server.ts). Each unsafe path must fail the transfer with an error
 // naming it, and nothing may be written outside the destination.
 import { beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
@@ -25,6 +25,9 @@ import {
 import { BytesMessageSchema } from "../../src/buildkit/proto/moby/filesync/v1/filesync_pb.js";
 import { FileSendError, UnsafeOutputPathError } from "../../src/buildkit/errors.js";
 import { fileSendService, type FileSendTarget } from "../../src/buildkit/session/filesend.js";
+import { GrpcServer } from "../../src/buildkit/grpc/server.js";
+import { FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from "../../src/buildkit/rpc.js";
+import { createServer } from "node:net";
 import { tempDir } from "../helpers/temp.js";
 
 const identity = (bytes: Buffer) => bytes;
@@ -64,14 +67,18 @@ async function withDiffCopyCall<T>(
   exporterId: string | undefined,
   use: (call: grpc.ClientDuplexStream<Buffer, Buffer>, status: Promise<grpc.StatusObject>) => Promise<T>,
 ): Promise<T> {
-  const server = new grpc.Server();
+  const server = new GrpcServer({
+    maxReceiveBytes: MAX_MESSAGE_BYTES,
+    windowBytes: FLOW_CONTROL_WINDOW_BYTES,
+    maxHeaderListBytes: 1024 * 1024,
+  });
   server.addService(service.definition!, service.implementation);
+  const listener = createServer((connection) => server.serve(connection));
   const socket = join(mkdtempSync(join(work, "sock-")), "s.sock");
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (error) =>
-      error ? reject(error) : resolve(),
-    ),
-  );
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(socket, resolve);
+  });
   const client = new grpc.Client(`unix:${socket}`, grpc.credentials.createInsecure());
   try {
     const metadata = new grpc.Metadata();
@@ -83,7 +90,8 @@ async function withDiffCopyCall<T>(
     return await use(call, status);
   } finally {
     client.close();
-    server.forceShutdown();
+    server.close();
+    listener.close();
   }
 }
 

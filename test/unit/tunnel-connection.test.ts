@@ -8,14 +8,14 @@ import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   BytesMessageSchema,
   Control,
   type BytesMessage,
 } from "../../src/buildkit/proto/moby/buildkit/v1/control_pb.js";
-import { callBidiStream, CHANNEL_OPTIONS } from "../../src/buildkit/rpc.js";
-import { serviceDefinition } from "../../src/buildkit/session/services.js";
+import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES } from "../../src/buildkit/rpc.js";
+import { GrpcConnection } from "../../src/buildkit/grpc/connection.js";
 import { connectTunnel, type TunnelConnectionKind } from "../../src/buildkit/session/tunnel-connection.js";
 import { TUNNEL_MESSAGE_BYTES } from "../../src/buildkit/session/tunnel-writer.js";
 import { tempDir } from "../helpers/temp.js";
@@ -26,14 +26,24 @@ const KINDS: TunnelConnectionKind[] = ["socket", "stream"];
 
 describe("the session tunnel's connection", () => {
   let server: grpc.Server;
-  let client: grpc.Client;
+  let client: GrpcConnection;
   /** What the next Session call does on the daemon's side. */
   let daemon: (call: DaemonEnd) => void = (call) => call.end();
 
   beforeAll(async () => {
     server = new grpc.Server();
     server.addService(
-      { session: serviceDefinition(Control).session! },
+      {
+        session: {
+          path: `/${Control.typeName}/${Control.method.session.name}`,
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: (message: BytesMessage) => Buffer.from(toBinary(BytesMessageSchema, message)),
+          requestDeserialize: (bytes: Buffer) => fromBinary(BytesMessageSchema, bytes),
+          responseSerialize: (message: BytesMessage) => Buffer.from(toBinary(BytesMessageSchema, message)),
+          responseDeserialize: (bytes: Buffer) => fromBinary(BytesMessageSchema, bytes),
+        },
+      },
       { session: (call: DaemonEnd) => daemon(call) },
     );
     const port = await new Promise<number>((resolve, reject) =>
@@ -41,7 +51,11 @@ describe("the session tunnel's connection", () => {
         error ? reject(error) : resolve(bound),
       ),
     );
-    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    client = new GrpcConnection({
+      target: { kind: "tcp", host: "127.0.0.1", port },
+      connectTimeoutMs: 5000,
+      windowBytes: FLOW_CONTROL_WINDOW_BYTES,
+    });
   });
 
   afterAll(() => {

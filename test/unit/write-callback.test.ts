@@ -1,12 +1,14 @@
-// With our channel options, a client stream's write callback means the message has left: the
-// session tunnel reuses a message's buffer from then on. Its messages are framed in place
-// (framing.ts), so grpc-js sends their own memory; its default retry buffer reported a write done
-// on the next tick, before sending it, and this test then received later messages' bytes.
+// A client call's write callback means the message has left: the session tunnel reuses a
+// message's buffer from then on. Its messages are framed in place (framing.ts), so the call sends
+// their own memory; grpc-js's default retry buffer once reported a write done on the next tick,
+// before sending it, and this test then received later messages' bytes.
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { CHANNEL_OPTIONS } from "../../src/buildkit/rpc.js";
-import { FRAME_HEADER_BYTES, frameInPlace, markRoomInFront } from "../../src/buildkit/framing.js";
+import { FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from "../../src/buildkit/rpc.js";
+import { FRAME_HEADER_BYTES, markRoomInFront } from "../../src/buildkit/framing.js";
+import { GrpcConnection } from "../../src/buildkit/grpc/connection.js";
+import { ClientCall } from "../../src/buildkit/grpc/call.js";
 
 const METHOD = "/test.Echo/Collect";
 const MESSAGES = 40;
@@ -35,7 +37,6 @@ describe("a client stream's write callback", () => {
   const received: Buffer[] = [];
 
   beforeAll(async () => {
-    assert.ok(frameInPlace(), "frames are built in place with the bundled grpc-js");
     server = new grpc.Server();
     server.addService(
       { Collect: raw },
@@ -56,9 +57,21 @@ describe("a client stream's write callback", () => {
   afterAll(() => server.forceShutdown());
 
   it("comes once the message has left, so its buffer can be reused", async () => {
-    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const connection = new GrpcConnection({
+      target: { kind: "tcp", host: "127.0.0.1", port },
+      connectTimeoutMs: 5000,
+      windowBytes: FLOW_CONTROL_WINDOW_BYTES,
+    });
     try {
-      const call = client.makeBidiStreamRequest(METHOD, raw.requestSerialize, raw.responseDeserialize);
+      const call = new ClientCall<Buffer, Buffer>(
+        connection,
+        METHOD,
+        raw.requestSerialize,
+        raw.responseDeserialize,
+        {
+          maxReceiveBytes: MAX_MESSAGE_BYTES,
+        },
+      );
       const ended = new Promise<void>((resolve, reject) => {
         call.on("data", () => {});
         call.on("end", resolve);
@@ -81,7 +94,7 @@ describe("a client stream's write callback", () => {
         );
       });
     } finally {
-      client.close();
+      connection.close();
     }
   });
 });

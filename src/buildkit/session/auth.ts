@@ -3,7 +3,8 @@
 // authority methods with UNIMPLEMENTED: that is what makes the daemon (v0.32.2,
 // util/resolver/authorizer.go) fall back to Credentials and fetch tokens from the registry itself.
 // Any other error code on GetTokenAuthority would fail the pull or push.
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall, UnaryCallback } from "../grpc/server.js";
+import { Status } from "../grpc/status.js";
 import { create } from "@bufbuild/protobuf";
 import {
   Auth,
@@ -41,27 +42,25 @@ export interface AuthServiceOptions {
 /** The daemon waits 60 s for a session's credentials; give up a little earlier, with our reason. */
 const LOOKUP_TIMEOUT_MS = 55_000;
 
-type CredentialsCall = grpc.ServerUnaryCall<CredentialsRequest, unknown>;
+type CredentialsCall = ServerCall<CredentialsRequest, unknown>;
 
 export function authService(lookup: CredentialLookup, options: AuthServiceOptions = {}): SessionService {
-  const unimplemented =
-    (name: string) =>
-    (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-      callback({
-        code: grpc.status.UNIMPLEMENTED,
-        details: `${name} is not offered by this client; the runner fetches registry tokens itself`,
-      });
+  const unimplemented = (name: string) => (_call: ServerCall<unknown, unknown>, callback: UnaryCallback) =>
+    callback({
+      code: Status.UNIMPLEMENTED,
+      details: `${name} is not offered by this client; the runner fetches registry tokens itself`,
+    });
   return {
     service: Auth,
     // The daemon calls Auth without looking at the advertised method list.
     advertise: false,
     implementation: {
-      credentials: (call: CredentialsCall, callback: grpc.sendUnaryData<unknown>) => {
+      credentials: (call: CredentialsCall, callback: UnaryCallback) => {
         answerCredentials(call, lookup, options).then(
           (credential) => callback(null, create(CredentialsResponseSchema, credential ?? {})),
           (error: unknown) => {
             options.onError?.(error);
-            callback({ code: grpc.status.FAILED_PRECONDITION, details: messageOf(error) });
+            callback({ code: Status.FAILED_PRECONDITION, details: messageOf(error) });
           },
         );
       },

@@ -11,7 +11,8 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, rmdir, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall, UnaryCallback } from "../grpc/server.js";
+import { Status, type StatusCode, type Metadata } from "../grpc/status.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -33,22 +34,22 @@ const STORE_ID_HEADER = "buildkit-attachable-store-id";
 const READ_CHUNK_BYTES = 1024 * 1024;
 const DIGEST = /^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$/;
 
-type Callback = grpc.sendUnaryData<unknown>;
-type Failure = { code: grpc.status; details: string };
+type Callback = UnaryCallback;
+type Failure = { code: StatusCode; details: string };
 
 /** The Content service for a session; `stores` maps each store id the daemon may ask for to its directory. */
 export function contentStoreService(stores: Readonly<Record<string, string>>): SessionService {
-  const storeDir = (metadata: grpc.Metadata): string => {
+  const storeDir = (metadata: Metadata): string => {
     const id = metadata.get(STORE_ID_HEADER).map(String)[0];
     if (id === undefined)
-      throw failure(grpc.status.INVALID_ARGUMENT, `request lacks metadata "${STORE_ID_HEADER}"`);
+      throw failure(Status.INVALID_ARGUMENT, `request lacks metadata "${STORE_ID_HEADER}"`);
     const dir = stores[id];
-    if (dir === undefined) throw failure(grpc.status.NOT_FOUND, `unknown store ${id}`);
+    if (dir === undefined) throw failure(Status.NOT_FOUND, `unknown store ${id}`);
     return dir;
   };
   const unary =
     <T>(handle: (request: T, dir: string) => Promise<unknown>) =>
-    (call: grpc.ServerUnaryCall<T, unknown>, callback: Callback) => {
+    (call: ServerCall<T, unknown>, callback: Callback) => {
       Promise.resolve()
         .then(() => handle(call.request, storeDir(call.metadata)))
         .then(
@@ -70,20 +71,20 @@ export function contentStoreService(stores: Readonly<Record<string, string>>): S
         return create(UpdateResponseSchema, { info: { ...blob, labels: request.info?.labels ?? {} } });
       }),
       delete: unary(() =>
-        Promise.reject(failure(grpc.status.PERMISSION_DENIED, "deleting from a local cache is not allowed")),
+        Promise.reject(failure(Status.PERMISSION_DENIED, "deleting from a local cache is not allowed")),
       ),
       status: unary((request: { ref: string }) =>
-        Promise.reject(failure(grpc.status.NOT_FOUND, `no write in progress for ref ${request.ref}`)),
+        Promise.reject(failure(Status.NOT_FOUND, `no write in progress for ref ${request.ref}`)),
       ),
       listStatuses: unary(() => Promise.resolve(create(ListStatusesResponseSchema, { statuses: [] }))),
       abort: unary(async (request: { ref: string }, dir) => {
         await rm(ingestDir(dir, request.ref), { recursive: true, force: true });
         return {};
       }),
-      read: (call: grpc.ServerWritableStream<ReadContentRequest, unknown>) => {
+      read: (call: ServerCall<ReadContentRequest, unknown>) => {
         readBlob(call).catch((error: unknown) => call.emit("error", asFailure(error)));
       },
-      write: (call: grpc.ServerDuplexStream<WriteContentRequest, unknown>) => {
+      write: (call: ServerCall<WriteContentRequest, unknown>) => {
         writeBlob(call, () => storeDir(call.metadata)).catch((error: unknown) => {
           if (!call.cancelled) call.emit("error", asFailure(error));
         });
@@ -91,13 +92,12 @@ export function contentStoreService(stores: Readonly<Record<string, string>>): S
     },
   };
 
-  async function readBlob(call: grpc.ServerWritableStream<ReadContentRequest, unknown>): Promise<void> {
+  async function readBlob(call: ServerCall<ReadContentRequest, unknown>): Promise<void> {
     const dir = storeDir(call.metadata);
     const { digest, offset, size } = call.request;
     const info = await blobStat(dir, digest);
     const start = offset < 0n ? 0n : offset;
-    if (start > info.size)
-      throw failure(grpc.status.OUT_OF_RANGE, `read past object length ${info.size} bytes`);
+    if (start > info.size) throw failure(Status.OUT_OF_RANGE, `read past object length ${info.size} bytes`);
     const length = size <= 0n || start + size > info.size ? info.size - start : size;
     let position = start;
     if (length > 0n) {
@@ -135,15 +135,14 @@ interface Ingest {
 }
 
 async function writeBlob(
-  call: grpc.ServerDuplexStream<WriteContentRequest, unknown>,
+  call: ServerCall<WriteContentRequest, unknown>,
   storeDirOf: () => string,
 ): Promise<void> {
   let ingest: Ingest | undefined;
   try {
     for await (const request of call as AsyncIterable<WriteContentRequest>) {
       if (ingest === undefined) {
-        if (request.ref === "")
-          throw failure(grpc.status.INVALID_ARGUMENT, "first message must have a reference");
+        if (request.ref === "") throw failure(Status.INVALID_ARGUMENT, "first message must have a reference");
         const store = storeDirOf();
         const dir = ingestDir(store, request.ref);
         await rm(dir, { recursive: true, force: true });
@@ -165,7 +164,7 @@ async function writeBlob(
       if (request.expected !== "") {
         ingest.expected = request.expected;
         if (await exists(blobPath(store, request.expected))) {
-          throw failure(grpc.status.ALREADY_EXISTS, `blob with expected digest ${request.expected} exists`);
+          throw failure(Status.ALREADY_EXISTS, `blob with expected digest ${request.expected} exists`);
         }
       }
       if (request.total > 0n) ingest.total = request.total;
@@ -178,7 +177,7 @@ async function writeBlob(
       } else {
         if (request.offset > 0n && request.offset !== ingest.offset) {
           throw failure(
-            grpc.status.OUT_OF_RANGE,
+            Status.OUT_OF_RANGE,
             `write @${request.offset} must occur at current offset ${ingest.offset}`,
           );
         }
@@ -214,13 +213,13 @@ async function commit(ingest: Ingest, store: string, digest: string): Promise<vo
   try {
     if (ingest.total > 0n && ingest.total !== ingest.offset) {
       throw failure(
-        grpc.status.FAILED_PRECONDITION,
+        Status.FAILED_PRECONDITION,
         `unexpected commit size ${ingest.offset}, expected ${ingest.total}`,
       );
     }
     if (ingest.expected !== "" && ingest.expected !== digest) {
       throw failure(
-        grpc.status.FAILED_PRECONDITION,
+        Status.FAILED_PRECONDITION,
         `unexpected commit digest ${digest}, expected ${ingest.expected}`,
       );
     }
@@ -241,7 +240,7 @@ async function blobStat(dir: string, digest: string) {
   try {
     stats = await stat(blobPath(dir, digest));
   } catch {
-    throw failure(grpc.status.NOT_FOUND, `content digest ${digest}: not found`);
+    throw failure(Status.NOT_FOUND, `content digest ${digest}: not found`);
   }
   return {
     digest,
@@ -255,7 +254,7 @@ async function blobStat(dir: string, digest: string) {
 /** blobs/<algorithm>/<hex>; anything but a well-formed digest is refused, so no path leaves the store. */
 function blobPath(dir: string, digest: string): string {
   const match = DIGEST.exec(digest);
-  if (!match) throw failure(grpc.status.INVALID_ARGUMENT, `invalid digest ${digest}`);
+  if (!match) throw failure(Status.INVALID_ARGUMENT, `invalid digest ${digest}`);
   return join(dir, "blobs", match[1]!, match[2]!);
 }
 
@@ -273,7 +272,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function failure(code: grpc.status, details: string): Failure {
+function failure(code: StatusCode, details: string): Failure {
   return Object.assign(new Error(details), { code, details });
 }
 
@@ -281,5 +280,5 @@ function asFailure(error: unknown): Failure {
   if (error && typeof error === "object" && "code" in error && typeof error.code === "number")
     return error as Failure;
   const message = error instanceof Error ? error.message : String(error);
-  return failure(grpc.status.UNKNOWN, message);
+  return failure(Status.UNKNOWN, message);
 }

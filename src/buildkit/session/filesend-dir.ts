@@ -4,7 +4,7 @@
 import { constants, type Stats } from "node:fs";
 import { link, lutimes, mkdir, open, realpath, rm, symlink, unlink, type FileHandle } from "node:fs/promises";
 import { fromBinary } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
+import type { ServerCall } from "../grpc/server.js";
 import { MODE_DIR, MODE_SYMLINK, MODE_TYPE, hasMode } from "../context/stat.js";
 import { FileSendError, UnsafeOutputPathError } from "../errors.js";
 import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
@@ -38,7 +38,7 @@ interface OpenFile extends WantedFile {
 }
 
 export async function receiveDir(
-  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  call: ServerCall<Buffer, Buffer>,
   destination: string,
   context: DirContext,
 ): Promise<void> {
@@ -71,7 +71,7 @@ class DirReceiver {
   private readonly concurrency: number;
 
   constructor(
-    private readonly call: grpc.ServerDuplexStream<Buffer, Buffer>,
+    private readonly call: ServerCall<Buffer, Buffer>,
     private readonly root: string,
     private readonly display: string,
     private readonly context: DirContext,

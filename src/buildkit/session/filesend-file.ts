@@ -3,7 +3,7 @@
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
+import type { ServerCall } from "../grpc/server.js";
 import { BytesMessageSchema } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { consume } from "./filesend-stream.js";
 
@@ -11,7 +11,7 @@ import { consume } from "./filesend-stream.js";
 const WRITE_BYTES = 1024 * 1024;
 
 export async function receiveFile(
-  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  call: ServerCall<Buffer, Buffer>,
   path: string,
   signal: AbortSignal,
 ): Promise<void> {
@@ -42,7 +42,7 @@ export interface FileSendSink {
 
 /** The bytes of a file output into a sink, in order, as they come (with the call's backpressure). */
 export async function receiveStream(
-  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  call: ServerCall<Buffer, Buffer>,
   sink: FileSendSink,
   signal: AbortSignal,
 ): Promise<void> {

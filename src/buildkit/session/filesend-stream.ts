@@ -1,7 +1,7 @@
 // The FileSend call's packets in and out: fsutil packets encoded for the daemon, and the call's
 // messages handed to a receiver one at a time, with backpressure.
 import { create, toBinary } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
+import type { ServerCall } from "../grpc/server.js";
 import { FileSendError } from "../errors.js";
 import { PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
 
@@ -18,7 +18,7 @@ export function encodePacket(init: Partial<Pick<Packet, "type" | "id" | "data">>
  * many wait. Resolves when `handle` returns true, or at the end of the stream if `endIsDone`.
  */
 export function consume(
-  call: grpc.ServerDuplexStream<Buffer, Buffer>,
+  call: ServerCall<Buffer, Buffer>,
   handle: (message: Buffer) => Promise<boolean>,
   endIsDone: boolean,
   signal: AbortSignal,

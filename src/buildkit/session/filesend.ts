@@ -10,7 +10,8 @@
 // relative, every parent must be a real directory (checked with lstat, never through a symlink),
 // hardlinks may only point at files received earlier in the same transfer, and files are
 // created with O_EXCL | O_NOFOLLOW, so nothing outside the destination is ever written.
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall } from "../grpc/server.js";
+import { Status, type Metadata } from "../grpc/status.js";
 import { FileSendError, UnsafeOutputPathError } from "../errors.js";
 import { Packet_PacketType } from "../proto/fsutil/types/wire_pb.js";
 import { FileSend } from "../proto/moby/filesync/v1/filesync_pb.js";
@@ -60,7 +61,7 @@ export function fileSendService(
   // one destination (platform-split=false) must never replace one of them with a symlink.
   const knownDirs = new Set<string>();
 
-  const diffCopy = (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+  const diffCopy = (call: ServerCall<Buffer, Buffer>) => {
     const index = exporterIndex(call.metadata);
     const target = targets[index];
     const controller = new AbortController();
@@ -95,9 +96,8 @@ export function fileSendService(
             encodePacket({ type: Packet_PacketType.PACKET_ERR, data: Buffer.from(failure.message) }),
           );
         }
-        const code =
-          failure instanceof UnsafeOutputPathError ? grpc.status.PERMISSION_DENIED : grpc.status.UNKNOWN;
-        // grpc-js sends an 'error' emitted on a server stream as the call's status.
+        const code = failure instanceof UnsafeOutputPathError ? Status.PERMISSION_DENIED : Status.UNKNOWN;
+        // An 'error' emitted on a server call is sent as the call's status (grpc/server.ts).
         call.emit("error", Object.assign(new Error(failure.message), { code, details: failure.message }));
       },
     );
@@ -116,11 +116,8 @@ export function fileSendService(
         path: `/${FileSend.typeName}/${FileSend.method.diffCopy.name}`,
         requestStream: true,
         responseStream: true,
-        requestSerialize: identity,
         requestDeserialize: identity,
         responseSerialize: identity,
-        responseDeserialize: identity,
-        originalName: FileSend.method.diffCopy.name,
       },
     },
     implementation: { diffCopy },
@@ -132,7 +129,7 @@ export function fileSendService(
 }
 
 /** The Solve exporter index the call is for; 0 when absent, as daemons before v0.13 send it. */
-export function exporterIndex(metadata: grpc.Metadata): number {
+export function exporterIndex(metadata: Metadata): number {
   const value = headerValues(metadata, EXPORTER_ID_HEADER)[0];
   if (value === undefined || !/^\d+$/.test(value.trim())) return 0;
   return Number(value.trim());

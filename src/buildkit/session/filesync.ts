@@ -4,7 +4,8 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall } from "../grpc/server.js";
+import { Status, type Metadata } from "../grpc/status.js";
 import { ContextReadError, walkContext, type WalkFilter } from "../context/walk.js";
 import { FileSync } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
@@ -23,7 +24,7 @@ export interface SyncedDirs {
   [name: string]: string;
 }
 
-type DiffCopyCall = grpc.ServerDuplexStream<Packet, Packet>;
+type DiffCopyCall = ServerCall<Packet, Packet>;
 
 interface FileToSend {
   path: string;
@@ -46,7 +47,6 @@ export function fileSyncService(dirs: SyncedDirs): FileSyncService {
     failure: () => firstFailure,
     implementation: {
       diffCopy: (call: DiffCopyCall) => {
-        sendQueuedTogether(call);
         sendDir(call, dirs).catch((error: Error) => {
           firstFailure ??= error;
           // ERR tells fsutil's receiver why; the error status ends the call (a destroy does not
@@ -57,22 +57,20 @@ export function fileSyncService(dirs: SyncedDirs): FileSyncService {
           call.emit(
             "error",
             Object.assign(new Error(error.message), {
-              code: grpc.status.FAILED_PRECONDITION,
+              code: Status.FAILED_PRECONDITION,
               details: error.message,
             }),
           );
         });
       },
       tarStream: (call: DiffCopyCall) =>
-        call.destroy(
-          Object.assign(new Error("tar stream is not supported"), { code: grpc.status.UNIMPLEMENTED }),
-        ),
+        call.destroy(Object.assign(new Error("tar stream is not supported"), { code: Status.UNIMPLEMENTED })),
     },
   };
 }
 
 /** Values of a request header; repeated headers arrive joined by ", " through Node's HTTP/2. */
-export function headerValues(metadata: grpc.Metadata, key: string): string[] {
+export function headerValues(metadata: Metadata, key: string): string[] {
   const encoded = metadata.get(`${key}-encoded`).map(String).includes("1");
   const values = metadata.get(key).map(String);
   if (encoded) {
@@ -87,9 +85,7 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
   const name = headerValues(call.metadata, "dir-name")[0] ?? "";
   const root = dirs[name];
   if (root === undefined) {
-    call.destroy(
-      Object.assign(new Error(`no local directory named "${name}"`), { code: grpc.status.NOT_FOUND }),
-    );
+    call.destroy(Object.assign(new Error(`no local directory named "${name}"`), { code: Status.NOT_FOUND }));
     return;
   }
   const filter: WalkFilter = {
@@ -187,15 +183,15 @@ async function sendFile(call: DiffCopyCall, id: number, files: Map<number, FileT
 
 /**
  * Read buffers for large files, with HEADER_ROOM in front: reused once their packet is sent, that
- * is once grpc-js calls the write back. The packet goes framed where it lies (framing.ts), and the
- * session's HTTP/2 runs over the tunnel's duplex, whose writes Node copies: then it is free.
+ * is once the session server's call reports the write done: the packet goes framed where it lies
+ * (framing.ts), and Node's HTTP/2 has written it to the tunnel's socket by then.
  */
 const freeBuffers: Buffer[] = [];
 const KEPT_BUFFERS = 20;
 
 /**
  * Data packets of a large file handed to the stream and not yet sent, beyond which the reader
- * waits. grpc-js's stream takes 16 before it says "full": 16 MiB held per large file.
+ * waits. The call's stream takes 16 before it says "full": 16 MiB held per large file.
  */
 const LARGE_PACKETS_UNSENT = 4;
 
@@ -346,36 +342,4 @@ class CallClosedError extends Error {
   constructor() {
     super("the runner ended the file transfer");
   }
-}
-
-type WriteCallback = (error?: Error | null) => void;
-
-/**
- * grpc-js's server stream hands its HTTP/2 stream one message at a time and takes the next only
- * when that write has reached the connection: a full turn of the event loop (two through the
- * tunnel) per packet, which made uploads of many small files take several times longer than
- * buildctl's. Given a `_writev`, the stream passes every queued packet at once: they are sent
- * one after the other without waiting, in order, and the batch completes when all have.
- */
-function sendQueuedTogether(call: DiffCopyCall): void {
-  const writable = call as unknown as {
-    _write?: (chunk: unknown, encoding: BufferEncoding, callback: WriteCallback) => void;
-    _writev?:
-      null | ((chunks: { chunk: unknown; encoding: BufferEncoding }[], callback: WriteCallback) => void);
-  };
-  const writeOne = writable._write;
-  if (typeof writeOne !== "function" || writable._writev != null) return;
-  writable._writev = function (chunks, callback) {
-    let remaining = chunks.length;
-    let failed = false;
-    for (const { chunk, encoding } of chunks) {
-      writeOne.call(this, chunk, encoding, (error) => {
-        if (failed) return;
-        if (error) {
-          failed = true;
-          callback(error);
-        } else if (--remaining === 0) callback();
-      });
-    }
-  };
 }

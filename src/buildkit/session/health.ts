@@ -1,6 +1,6 @@
 // grpc.health.v1.Health for the session: the daemon checks it every few seconds and closes the
 // session after two failures, so it must always answer SERVING while the session is open.
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall, UnaryCallback } from "../grpc/server.js";
 import { create } from "@bufbuild/protobuf";
 import {
   Health,
@@ -15,7 +15,7 @@ export function healthService(onCheck?: () => void): SessionService {
     service: Health,
     advertise: true,
     implementation: {
-      check: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      check: (_call: ServerCall<unknown, unknown>, callback: UnaryCallback) => {
         onCheck?.();
         callback(
           null,

@@ -3,7 +3,8 @@
 // answered NOT_FOUND: the daemon (v0.32.2, session/secrets/secrets.go) turns NOT_FOUND and
 // UNIMPLEMENTED into its ErrNotFound, which an optional mount skips and a required one reports
 // as "secret <id>: not found". Any other code fails even an optional mount.
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall, UnaryCallback } from "../grpc/server.js";
+import { Status } from "../grpc/status.js";
 import { create } from "@bufbuild/protobuf";
 import {
   GetSecretResponseSchema,
@@ -29,15 +30,12 @@ export function secretsService(
     // The daemon calls Secrets without looking at the advertised method list.
     advertise: false,
     implementation: {
-      getSecret: (
-        call: grpc.ServerUnaryCall<GetSecretRequest, unknown>,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
+      getSecret: (call: ServerCall<GetSecretRequest, unknown>, callback: UnaryCallback) => {
         const id = call.request.id;
         const data = secrets.get(id);
         options.onRequest?.(id, data !== undefined);
         if (data === undefined) {
-          callback({ code: grpc.status.NOT_FOUND, details: `secret ${id} was not given to the build` });
+          callback({ code: Status.NOT_FOUND, details: `secret ${id} was not given to the build` });
           return;
         }
         callback(null, create(GetSecretResponseSchema, { data }));

@@ -4,7 +4,8 @@
 // request header buildkit.ssh.id (absent or empty means "default"). We pipe each stream's bytes
 // to a new connection to the local agent's unix socket, raw: the agent protocol is not parsed.
 import { createConnection, type Socket } from "node:net";
-import * as grpc from "@grpc/grpc-js";
+import type { ServerCall, UnaryCallback } from "../grpc/server.js";
+import { Status, type StatusCode } from "../grpc/status.js";
 import { create } from "@bufbuild/protobuf";
 import {
   BytesMessageSchema,
@@ -28,7 +29,7 @@ export interface SshServiceOptions {
   onError?: (id: string, error: Error) => void;
 }
 
-type ForwardCall = grpc.ServerDuplexStream<BytesMessage, BytesMessage>;
+type ForwardCall = ServerCall<BytesMessage, BytesMessage>;
 
 /** `agents` maps an ssh id (`default`, or the id of `--ssh id=path`) to a unix socket path. */
 export function sshService(
@@ -40,15 +41,12 @@ export function sshService(
     // The daemon calls SSH without looking at the advertised method list.
     advertise: false,
     implementation: {
-      checkAgent: (
-        call: grpc.ServerUnaryCall<CheckAgentRequest, unknown>,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
+      checkAgent: (call: ServerCall<CheckAgentRequest, unknown>, callback: UnaryCallback) => {
         const id = call.request.id || DEFAULT_SSH_ID;
         if (!agents.has(id)) {
           // The daemon shows this message as the build error of a required ssh mount.
           callback({
-            code: grpc.status.NOT_FOUND,
+            code: Status.NOT_FOUND,
             details: `no SSH agent "${id}" was forwarded by the client`,
           });
           return;
@@ -59,7 +57,7 @@ export function sshService(
         const id = String(call.metadata.get(SSH_ID_HEADER)[0] ?? "") || DEFAULT_SSH_ID;
         const path = agents.get(id);
         if (path === undefined) {
-          failCall(call, grpc.status.NOT_FOUND, `no SSH agent "${id}" was forwarded by the client`);
+          failCall(call, Status.NOT_FOUND, `no SSH agent "${id}" was forwarded by the client`);
           return;
         }
         forward(call, id, path, options);
@@ -76,7 +74,7 @@ function forward(call: ForwardCall, id: string, path: string, options: SshServic
     finished = true;
     options.onError?.(id, error);
     socket.destroy();
-    failCall(call, grpc.status.UNAVAILABLE, `the SSH agent "${id}" at ${path} failed: ${error.message}`);
+    failCall(call, Status.UNAVAILABLE, `the SSH agent "${id}" at ${path} failed: ${error.message}`);
   };
   const connectTimer = setTimeout(
     () => fail(new Error(`it did not accept a connection within ${CONNECT_TIMEOUT_MS / 1000} s`)),
@@ -124,7 +122,7 @@ function forward(call: ForwardCall, id: string, path: string, options: SshServic
   socket.on("close", () => clearTimeout(connectTimer));
 }
 
-/** Ends the stream with an error status: grpc-js sends the status of an emitted 'error'. */
-function failCall(call: ForwardCall, code: grpc.status, details: string): void {
+/** Ends the stream with an error status: the server sends the status of an emitted 'error'. */
+function failCall(call: ForwardCall, code: StatusCode, details: string): void {
   call.emit("error", Object.assign(new Error(details), { code, details }));
 }

@@ -11,11 +11,8 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duplex } from "node:stream";
-import type * as grpc from "@grpc/grpc-js";
 import type { BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
-import { TunnelWriter } from "./tunnel-writer.js";
-
-type TunnelCall = grpc.ClientDuplexStream<BytesMessage, BytesMessage>;
+import { TunnelWriter, type TunnelCall } from "./tunnel-writer.js";
 
 /** How the server is connected: through a socket pair, or a JS stream. */
 export type TunnelConnectionKind = "socket" | "stream";
@@ -30,8 +27,8 @@ export interface TunnelConnectionOptions {
 const MAX_SOCKET_PATH_BYTES = 100;
 
 /**
- * Connects the call to the server: `accept` gets the server's end (the grpc-js connection
- * injector), now or once the socket pair is made. Returns what closes everything it opened.
+ * Connects the call to the server: `accept` gets the server's end (for GrpcServer.serve), now
+ * or once the socket pair is made. Returns what closes everything it opened.
  */
 export function connectTunnel(
   call: TunnelCall,

@@ -1,8 +1,11 @@
 // The outgoing half of the session tunnel: the bytes our HTTP/2 server writes, sent up the
 // Control.Session call as BytesMessages.
-import type * as grpc from "@grpc/grpc-js";
-import { BytesMessageSchema, type BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
+import { BytesMessageSchema } from "../proto/moby/buildkit/v1/control_pb.js";
 import { createInPlace, HEADER_ROOM } from "../encoder.js";
+import type { Call } from "../rpc.js";
+
+/** The Control.Session call that carries the tunnel. */
+export type TunnelCall = Call<typeof BytesMessageSchema, typeof BytesMessageSchema>;
 
 /** Tunnel messages carry at most this much; HTTP/2 frames written together are joined up to it. */
 export const TUNNEL_MESSAGE_BYTES = 1024 * 1024;
@@ -16,10 +19,10 @@ const REUSED_BUFFER_MIN_BYTES = 64 * 1024;
 
 /**
  * Bytes handed to the tunnel call that have not reached the connection yet, beyond which the
- * writer says it is blocked. grpc-js's own limit counts messages (16), which for a large upload
+ * writer says it is blocked. The call's own limit counts messages (16), which for a large upload
  * held 16 MiB here. Several round trips' worth of a fast link, and still a bounded peak memory.
- * (It bounds because a write's callback comes once the connection has taken the message: our
- * channel options, rpc.ts.)
+ * (It bounds because a write's callback comes once the connection has taken the message:
+ * grpc/call.ts.)
  */
 const TUNNEL_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
@@ -56,7 +59,7 @@ export class TunnelWriter {
   private readonly maxSpare: number;
 
   constructor(
-    private readonly call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>,
+    private readonly call: TunnelCall,
     compressed: boolean,
   ) {
     this.inFlightLimit = compressed ? COMPRESSED_TUNNEL_IN_FLIGHT_BYTES : TUNNEL_IN_FLIGHT_BYTES;

@@ -1,30 +1,29 @@
 // The session: an HTTP/2 gRPC server of ours, carried inside the Control.Session stream. The
 // daemon is the HTTP/2 client on that byte tunnel and calls the services we register (health,
 // file sync, auth, secrets, ssh and file send).
-import * as grpc from "@grpc/grpc-js";
-import type * as http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { BuildkitClient } from "../client.js";
-import { Control, type BytesMessage } from "../proto/moby/buildkit/v1/control_pb.js";
-import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from "../rpc.js";
-import { frameInPlace } from "../framing.js";
+import { Control, type BytesMessageSchema } from "../proto/moby/buildkit/v1/control_pb.js";
+import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES, type Call } from "../rpc.js";
+import { Metadata } from "../grpc/status.js";
+import { GrpcServer, type ServiceDefinition, type ServiceImplementation } from "../grpc/server.js";
 import { connectTunnel, type TunnelConnectionKind } from "./tunnel-connection.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
 export interface SessionService {
   service: DescService;
-  implementation: grpc.UntypedServiceImplementation;
+  implementation: ServiceImplementation;
   /**
    * Whether to list the methods in x-docker-expose-session-grpc-method. The daemon only uses
    * FileSync and FileSend when listed; it calls the others regardless.
    */
   advertise: boolean;
   /**
-   * A grpc-js definition to register instead of the one built from `service`: FileSend carries
-   * two wire formats on one method, so it takes raw bytes and decodes them itself.
+   * A definition to register instead of the one built from `service`: FileSend carries two wire
+   * formats on one method, so it takes raw bytes and decodes them itself.
    */
-  definition?: grpc.ServiceDefinition;
+  definition?: ServiceDefinition;
 }
 
 export interface SessionOptions {
@@ -47,19 +46,18 @@ export function newIdentifier(): string {
 
 export class Session {
   readonly id = newIdentifier();
-  private readonly server: grpc.Server;
-  private readonly call: grpc.ClientDuplexStream<BytesMessage, BytesMessage>;
+  private readonly server: GrpcServer;
+  private readonly call: Call<typeof BytesMessageSchema, typeof BytesMessageSchema>;
   private readonly disconnect: () => void;
   private closed = false;
 
   constructor(client: BuildkitClient, options: SessionOptions) {
-    // The tunnel's messages and FileSync's data packets go without a copy into a gRPC frame.
-    frameInPlace();
-    this.server = new grpc.Server({
-      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    this.server = new GrpcServer({
+      maxReceiveBytes: MAX_MESSAGE_BYTES,
+      windowBytes: FLOW_CONTROL_WINDOW_BYTES,
+      maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
     });
-    const metadata = new grpc.Metadata();
+    const metadata = new Metadata();
     metadata.set("x-docker-expose-session-uuid", this.id);
     metadata.set("x-docker-expose-session-name", options.name ?? "remote-buildkit");
     metadata.set("x-docker-expose-session-sharedkey", options.sharedKey);
@@ -69,21 +67,19 @@ export class Session {
         for (const path of methodPaths(service)) metadata.add("x-docker-expose-session-grpc-method", path);
       }
     }
-    this.call = callBidiStream(client.sessionChannel(options.compress ?? false), Control.method.session, {
+    this.call = callBidiStream(client.connection, Control.method.session, {
       metadata,
       signal: options.signal,
+      compress: options.compress ?? false,
     });
-    acceptLargeHeaders(this.server);
-    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     const server = this.server;
     this.disconnect = connectTunnel(
       this.call,
       options.compress ?? false,
-      (connection) => {
-        injector.injectConnection(connection);
-        widenReceiveWindows(server);
+      (connection) => server.serve(connection),
+      {
+        kind: options.connection,
       },
-      { kind: options.connection },
     );
   }
 
@@ -92,43 +88,15 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.call.end();
-    this.server.forceShutdown();
+    this.server.close();
     this.disconnect();
     // The daemon answers the half-close by ending the stream; cancel if it does not.
     setTimeout(() => this.call.cancel(), 2000).unref();
   }
 }
 
-/** What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl. */
+/**
+ * What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl:
+ * the daemon sends a directory's .dockerignore patterns to our FileSync as headers, one each.
+ */
 const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
-
-/**
- * The daemon sends a directory's .dockerignore patterns and followpaths to our FileSync as request
- * headers, one header each. Node's HTTP/2 refuses a request of more than 128 headers (or 64 KiB of
- * them) with ENHANCE_YOUR_CALM, so a .dockerignore of more than about 115 lines failed every
- * build. grpc-js has no option for it; the options it creates its HTTP/2 server with (a private
- * field, present in the grpc-js version we bundle) get grpc-go's limits. Must run before the
- * connection injector creates that server.
- */
-function acceptLargeHeaders(server: grpc.Server): void {
-  const options = (server as unknown as { commonServerOptions?: http2.ServerOptions }).commonServerOptions;
-  if (options === undefined) return;
-  options.maxHeaderListPairs = Number.MAX_SAFE_INTEGER;
-  options.maxSessionMemory = Number.MAX_SAFE_INTEGER;
-  options.settings = { ...options.settings, maxHeaderListSize: MAX_HEADER_LIST_BYTES };
-}
-
-/**
- * The runner sends outputs to our server (FileSend), and Node's HTTP/2 grants the sender 64 KiB
- * per stream before a WINDOW_UPDATE, which here makes a round trip through the tunnel: that caps
- * a transfer at about 70 MB/s. grpc-js offers no server option for it, so the session it made
- * for the injected connection (a private field, present in the grpc-js version we bundle) gets
- * the window the client side already has. Without the field, nothing changes but the speed.
- */
-function widenReceiveWindows(server: grpc.Server): void {
-  const sessions = (server as unknown as { sessions?: Map<http2.Http2Session, unknown> }).sessions;
-  for (const session of sessions?.keys() ?? []) {
-    session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
-    session.settings({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
-  }
-}

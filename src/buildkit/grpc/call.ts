@@ -1,0 +1,380 @@
+// One gRPC call on an HTTP/2 stream of a GrpcConnection: messages framed out and parsed in,
+// gzip when asked, a deadline, cancellation, and the status from the trailers. A Duplex in object
+// mode, like grpc-js's calls: write requests (the callback once the stream has taken the bytes),
+// read responses ('data'); 'error' with a GrpcError when the status is not OK, then 'status'.
+import * as http2 from "node:http2";
+import { Duplex } from "node:stream";
+import { gunzip, gzip } from "node:zlib";
+import { DialError, type GrpcConnection } from "./connection.js";
+import { GrpcError, Metadata, Status, statusOfHttp, type StatusCode } from "./status.js";
+import { FRAME_HEADER_BYTES, frame } from "../framing.js";
+import { AdaptiveGzipLevel } from "./gzip-level.js";
+
+export interface CallOptions {
+  /** Milliseconds until the call ends with DEADLINE_EXCEEDED; none when undefined. */
+  timeoutMs?: number;
+  metadata?: Metadata;
+  /** Gzip every message this call sends (the runner then answers in gzip too). */
+  compress?: boolean;
+  /** The largest message accepted from the runner. */
+  maxReceiveBytes: number;
+}
+
+export interface CallStatus {
+  code: StatusCode;
+  details: string;
+  metadata: Metadata;
+}
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** One level chooser for the process's compressed calls (gzip-level.ts). */
+const gzipLevel = new AdaptiveGzipLevel();
+
+export class ClientCall<Request, Response> extends Duplex {
+  private stream: http2.ClientHttp2Stream | undefined;
+  /** Writes wait for the stream; a call that ended first takes them without sending. */
+  private readonly opened: Promise<http2.ClientHttp2Stream | undefined>;
+  private finished = false;
+  private cancelledBy: "client" | "deadline" | undefined;
+  private responseEncoding = "identity";
+  private readonly reader: FrameReader;
+  /** Decompression is asynchronous; messages and the status wait their turn on this chain. */
+  private decoded: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private connectionCounted = false;
+
+  constructor(
+    private readonly connection: GrpcConnection,
+    path: string,
+    private readonly serialize: (message: Request) => Buffer,
+    private readonly deserialize: (bytes: Buffer) => Response,
+    private readonly options: CallOptions,
+  ) {
+    super({ objectMode: true });
+    this.reader = new FrameReader(options.maxReceiveBytes);
+    if (options.timeoutMs !== undefined) {
+      this.timer = setTimeout(() => this.cancelWith("deadline"), options.timeoutMs);
+      this.timer.unref();
+    }
+    this.opened = this.open(path).catch((error: unknown) => {
+      const detail = error instanceof Error ? error.message : String(error);
+      const code =
+        error instanceof DialError && error.timedOut ? Status.DEADLINE_EXCEEDED : Status.UNAVAILABLE;
+      this.finish(code, detail, new Metadata());
+      return undefined;
+    });
+  }
+
+  /** Ends the call with CANCELLED, resetting its stream. */
+  cancel(): void {
+    this.cancelWith("client");
+  }
+
+  private cancelWith(reason: "client" | "deadline"): void {
+    if (this.finished) return;
+    this.cancelledBy = reason;
+    this.stream?.close(NGHTTP2_CANCEL);
+    if (reason === "deadline") this.finish(Status.DEADLINE_EXCEEDED, "Deadline exceeded", new Metadata());
+    else this.finish(Status.CANCELLED, "Cancelled on client", new Metadata());
+  }
+
+  private async open(path: string): Promise<http2.ClientHttp2Stream | undefined> {
+    const session = await this.connection.session();
+    if (this.finished) return undefined;
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": path,
+      ":authority": this.connection.authority,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-accept-encoding": "identity,gzip",
+    };
+    if (this.options.compress) headers["grpc-encoding"] = "gzip";
+    if (this.options.timeoutMs !== undefined)
+      headers["grpc-timeout"] = `${Math.max(1, this.options.timeoutMs)}m`;
+    for (const [key, values] of this.options.metadata?.entries() ?? []) {
+      const text = values.map((value) => (Buffer.isBuffer(value) ? value.toString("base64") : value));
+      headers[key] = text.length === 1 ? text[0] : text;
+    }
+    const stream = session.request(headers);
+    this.stream = stream;
+    this.connection.callStarted();
+    this.connectionCounted = true;
+    stream.on("response", (responseHeaders) => this.onResponse(responseHeaders));
+    stream.on("trailers", (trailers) => this.onTrailers(trailers));
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.on("error", (error: Error) => (this.streamFailure ??= error.message));
+    stream.on("close", () => this.onStreamClose(session));
+    return stream;
+  }
+
+  private streamFailure: string | undefined;
+  private httpStatus = 0;
+  private statusFromHeaders: CallStatus | undefined;
+
+  private onResponse(headers: http2.IncomingHttpHeaders): void {
+    this.httpStatus = Number(headers[":status"] ?? 0);
+    const encoding = headers["grpc-encoding"];
+    if (typeof encoding === "string") this.responseEncoding = encoding;
+    // A trailers-only response: the status comes with the headers.
+    if (headers["grpc-status"] !== undefined) this.statusFromHeaders = statusOf(headers);
+  }
+
+  private onTrailers(trailers: http2.IncomingHttpHeaders): void {
+    this.statusFromHeaders = statusOf(trailers);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    let messages: Array<{ compressed: boolean; bytes: Buffer }>;
+    try {
+      messages = this.reader.push(chunk);
+    } catch (error) {
+      this.stream?.close(NGHTTP2_CANCEL);
+      this.finish(Status.RESOURCE_EXHAUSTED, (error as Error).message, new Metadata());
+      return;
+    }
+    for (const message of messages) {
+      if (!message.compressed) {
+        this.decoded = this.decoded.then(() => this.deliver(message.bytes));
+        continue;
+      }
+      if (this.responseEncoding !== "gzip") {
+        this.finish(
+          Status.INTERNAL,
+          `a compressed message in encoding "${this.responseEncoding}"`,
+          new Metadata(),
+        );
+        this.stream?.close(NGHTTP2_CANCEL);
+        return;
+      }
+      const inflated = new Promise<Buffer>((resolve, reject) =>
+        gunzip(message.bytes, { maxOutputLength: this.options.maxReceiveBytes }, (error, output) =>
+          error ? reject(error) : resolve(output),
+        ),
+      );
+      this.decoded = this.decoded.then(() =>
+        inflated.then(
+          (bytes) => this.deliver(bytes),
+          (error: Error) => {
+            this.stream?.close(NGHTTP2_CANCEL);
+            this.finish(Status.INTERNAL, `a message failed to decompress: ${error.message}`, new Metadata());
+          },
+        ),
+      );
+    }
+  }
+
+  private deliver(bytes: Buffer): void {
+    if (this.finished) return;
+    let message: Response;
+    try {
+      message = this.deserialize(bytes);
+    } catch (error) {
+      this.stream?.close(NGHTTP2_CANCEL);
+      this.finish(Status.INTERNAL, `a response failed to parse: ${(error as Error).message}`, new Metadata());
+      return;
+    }
+    if (!this.push(message)) this.stream?.pause();
+  }
+
+  override _read(): void {
+    this.stream?.resume();
+  }
+
+  private onStreamClose(session: http2.ClientHttp2Session): void {
+    void this.decoded.then(() => {
+      if (this.finished) return;
+      if (this.statusFromHeaders) {
+        const { code, details, metadata } = this.statusFromHeaders;
+        this.finish(code, details, metadata);
+        return;
+      }
+      const rstCode = this.stream?.rstCode ?? NGHTTP2_NO_ERROR;
+      const lost = session.destroyed || session.closed;
+      const fail = (code: StatusCode, details: string) => this.finish(code, details, new Metadata());
+      if (this.httpStatus !== 0 && this.httpStatus !== 200) {
+        fail(statusOfHttp(this.httpStatus), `the runner answered HTTP ${this.httpStatus}`);
+      } else if (lost) {
+        // Node resets every stream of a connection that closed with CANCEL: the loss is what counts.
+        fail(
+          Status.UNAVAILABLE,
+          this.connection.lastFailure(session) ?? this.streamFailure ?? "the connection closed",
+        );
+      } else if (rstCode === NGHTTP2_REFUSED_STREAM) {
+        fail(Status.UNAVAILABLE, "the runner refused the stream");
+      } else if (rstCode === NGHTTP2_CANCEL) {
+        fail(Status.CANCELLED, "the runner cancelled the call");
+      } else if (this.streamFailure !== undefined) {
+        fail(Status.UNAVAILABLE, this.streamFailure);
+      } else if (rstCode !== NGHTTP2_NO_ERROR) {
+        fail(Status.INTERNAL, `the runner reset the stream (HTTP/2 error ${rstCode})`);
+      } else {
+        fail(Status.UNKNOWN, "the call ended without a status");
+      }
+    });
+  }
+
+  /** Ends the call once: OK ends the readable side, any other status is the 'error'. */
+  private finish(code: StatusCode, details: string, metadata: Metadata): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    if (this.connectionCounted) this.connection.callEnded();
+    this.stream?.resume();
+    const status: CallStatus = { code, details, metadata };
+    if (code === Status.OK) {
+      this.push(null);
+      this.emit("status", status);
+      return;
+    }
+    this.emit("status", status);
+    this.destroy(new GrpcError(code, details, metadata));
+  }
+
+  override _write(
+    message: Request,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    let bytes: Buffer;
+    try {
+      bytes = this.serialize(message);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    void this.opened.then(async (stream) => {
+      if (!stream || this.finished) return callback();
+      const framed = this.options.compress ? await compressedFrame(bytes) : frame(bytes);
+      if (this.finished || stream.destroyed) return callback();
+      stream.write(framed, () => callback());
+    }, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    void this.opened.then((stream) => {
+      if (stream && !stream.destroyed) stream.end();
+      callback();
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.finished) {
+      this.finished = true;
+      clearTimeout(this.timer);
+      if (this.connectionCounted) this.connection.callEnded();
+      this.stream?.close(NGHTTP2_CANCEL);
+    }
+    callback(error);
+  }
+}
+
+/** A gzip-compressed frame of `message`, at the level AdaptiveGzipLevel chooses. */
+function compressedFrame(message: Buffer): Promise<Buffer> {
+  const started = performance.now();
+  return new Promise((resolve, reject) =>
+    gzip(message, { level: gzipLevel.start(message.length, started) }, (error, output) => {
+      gzipLevel.end(message.length, started, performance.now());
+      if (error) return reject(error);
+      const framed = Buffer.allocUnsafe(output.length + FRAME_HEADER_BYTES);
+      framed.writeUInt8(1, 0);
+      framed.writeUInt32BE(output.length, 1);
+      output.copy(framed, FRAME_HEADER_BYTES);
+      resolve(framed);
+    }),
+  );
+}
+
+function statusOf(headers: http2.IncomingHttpHeaders): CallStatus {
+  const code = Number(headers["grpc-status"] ?? Status.UNKNOWN);
+  const raw = headers["grpc-message"];
+  const details = typeof raw === "string" ? percentDecoded(raw) : "";
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.startsWith(":") || value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    for (const text of values) {
+      if (key.endsWith("-bin")) {
+        // Node joins repeated headers with ", "; base64 never contains either.
+        for (const part of text.split(/,\s*/)) metadata.add(key, Buffer.from(part, "base64"));
+      } else metadata.add(key, text);
+    }
+  }
+  return {
+    code: (Number.isInteger(code) && code >= 0 && code <= 16 ? code : Status.UNKNOWN) as StatusCode,
+    details,
+    metadata,
+  };
+}
+
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Splits the stream's bytes into gRPC messages: a flag byte, a 32-bit length, the message. */
+export class FrameReader {
+  private header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerBytes = 0;
+  private message: Buffer | undefined;
+  private messageBytes = 0;
+  private compressed = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The messages `chunk` completes, in order; views into `chunk` where a message lies within it. */
+  push(chunk: Buffer): Array<{ compressed: boolean; bytes: Buffer }> {
+    const messages: Array<{ compressed: boolean; bytes: Buffer }> = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.message === undefined) {
+        // A whole header and message within the chunk: a view, no copy.
+        if (this.headerBytes === 0 && chunk.length - offset >= FRAME_HEADER_BYTES) {
+          const length = chunk.readUInt32BE(offset + 1);
+          this.check(length);
+          if (chunk.length - offset - FRAME_HEADER_BYTES >= length) {
+            const start = offset + FRAME_HEADER_BYTES;
+            messages.push({ compressed: chunk[offset] === 1, bytes: chunk.subarray(start, start + length) });
+            offset = start + length;
+            continue;
+          }
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+        chunk.copy(this.header, this.headerBytes, offset, offset + take);
+        this.headerBytes += take;
+        offset += take;
+        if (this.headerBytes < FRAME_HEADER_BYTES) break;
+        const length = this.header.readUInt32BE(1);
+        this.check(length);
+        this.compressed = this.header[0] === 1;
+        this.headerBytes = 0;
+        if (length === 0) {
+          messages.push({ compressed: this.compressed, bytes: Buffer.alloc(0) });
+          continue;
+        }
+        this.message = Buffer.allocUnsafe(length);
+        this.messageBytes = 0;
+      }
+      const take = Math.min(this.message.length - this.messageBytes, chunk.length - offset);
+      chunk.copy(this.message, this.messageBytes, offset, offset + take);
+      this.messageBytes += take;
+      offset += take;
+      if (this.messageBytes === this.message.length) {
+        messages.push({ compressed: this.compressed, bytes: this.message });
+        this.message = undefined;
+      }
+    }
+    return messages;
+  }
+
+  private check(length: number): void {
+    if (length > this.maxBytes) {
+      throw new Error(`a message of ${length} bytes is larger than the limit of ${this.maxBytes}`);
+    }
+  }
+}
