@@ -20251,23 +20251,32 @@ class GrpcServer {
         const call = new ServerCall(stream, metadataOf(headers), definition, this.options);
         this.calls.add(call);
         call.once("close", () => this.calls.delete(call));
+        // A handler that throws ends its call with UNKNOWN, as grpc-js does, not the process.
+        const run = (start) => {
+            try {
+                start();
+            }
+            catch (error) {
+                call.emit("error", { code: Status.UNKNOWN, details: error?.message ?? String(error) });
+            }
+        };
         if (definition.requestStream) {
-            handler(call);
+            run(() => handler(call));
             return;
         }
         // Unary and server-streaming calls: the handler starts with the one request.
         call.readRequest((request) => {
             call.request = request;
             if (definition.responseStream) {
-                handler(call);
+                run(() => handler(call));
                 return;
             }
-            handler(call, (failure, response) => {
+            run(() => handler(call, (failure, response) => {
                 if (failure)
                     call.emit("error", failure);
                 else
                     call.end(response);
-            });
+            }));
         });
     }
 }

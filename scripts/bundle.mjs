@@ -27,8 +27,7 @@ for (const name of readdirSync(join(root, "dist"))) {
     rmSync(join(root, "dist", name), { recursive: true, force: true });
 }
 for (const entry of ENTRIES) {
-  // Assets (grpc-js's channelz and xds protos) are only loaded by features we never use, so
-  // each entry stays one file that runs on its own (the CLI's entry with its program beside it).
+  // Each entry is one file that runs on its own (the CLI's entry with its program beside it).
   let code;
   try {
     ({ code } = await ncc(join(root, entry.source), {
@@ -37,9 +36,6 @@ for (const entry of ENTRIES) {
       sourceMap: false,
       quiet: true,
       cache: false,
-      // grpc-js loads proto-loader (and protobufjs, ~350 KiB) only to serve channelz and ORCA,
-      // which we never do: left out, so that starting does not compile them.
-      externals: ["@grpc/proto-loader"],
     }));
   } catch (error) {
     // ncc's errors carry its own minified source in the stack; the message is what matters.

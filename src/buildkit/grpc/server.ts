@@ -105,21 +105,31 @@ export class GrpcServer {
     const call = new ServerCall<unknown, unknown>(stream, metadataOf(headers), definition, this.options);
     this.calls.add(call);
     call.once("close", () => this.calls.delete(call));
+    // A handler that throws ends its call with UNKNOWN, as grpc-js does, not the process.
+    const run = (start: () => void) => {
+      try {
+        start();
+      } catch (error) {
+        call.emit("error", { code: Status.UNKNOWN, details: (error as Error)?.message ?? String(error) });
+      }
+    };
     if (definition.requestStream) {
-      (handler as StreamHandler)(call);
+      run(() => (handler as StreamHandler)(call));
       return;
     }
     // Unary and server-streaming calls: the handler starts with the one request.
     call.readRequest((request) => {
       call.request = request;
       if (definition.responseStream) {
-        (handler as StreamHandler)(call);
+        run(() => (handler as StreamHandler)(call));
         return;
       }
-      (handler as UnaryHandler)(call, (failure, response) => {
-        if (failure) call.emit("error", failure);
-        else call.end(response);
-      });
+      run(() =>
+        (handler as UnaryHandler)(call, (failure, response) => {
+          if (failure) call.emit("error", failure);
+          else call.end(response);
+        }),
+      );
     });
   }
 }
