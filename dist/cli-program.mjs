@@ -19157,6 +19157,8 @@ function percentDecoded(text) {
         return text;
     }
 }
+const SLAB_BYTES = 1024 * 1024;
+const SLAB_MESSAGE_MAX_BYTES = 128 * 1024;
 /** Splits the stream's bytes into gRPC messages: a flag byte, a 32-bit length, the message. */
 class FrameReader {
     maxBytes;
@@ -19165,8 +19167,28 @@ class FrameReader {
     message;
     messageBytes = 0;
     compressed = false;
+    /** Memory for messages split across chunks, handed out once each and never written again. */
+    slab;
+    slabUsed = 0;
     constructor(maxBytes) {
         this.maxBytes = maxBytes;
+    }
+    /**
+     * Room for a message split across chunks: most are, as HTTP/2 frames carry 16 KiB and a tunnel
+     * message as much plus its header. One buffer each made the garbage collector a sixth of a
+     * 1 GiB output's time; carved from a shared slab they cost one allocation per MiB.
+     */
+    allocate(length) {
+        if (length > SLAB_MESSAGE_MAX_BYTES)
+            return Buffer.allocUnsafe(length);
+        if (this.slab === undefined || this.slabUsed + length > SLAB_BYTES) {
+            this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+            this.slabUsed = 0;
+        }
+        const message = this.slab.subarray(this.slabUsed, this.slabUsed + length);
+        // Aligned, so that a message's view starts on an 8-byte boundary as a buffer of its own would.
+        this.slabUsed += (length + 7) & ~7;
+        return message;
     }
     /** The messages `chunk` completes, in order; views into `chunk` where a message lies within it. */
     push(chunk) {
@@ -19199,7 +19221,7 @@ class FrameReader {
                     messages.push({ compressed: this.compressed, bytes: Buffer.alloc(0) });
                     continue;
                 }
-                this.message = Buffer.allocUnsafe(length);
+                this.message = this.allocate(length);
                 this.messageBytes = 0;
             }
             const take = Math.min(this.message.length - this.messageBytes, chunk.length - offset);
