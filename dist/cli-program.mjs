@@ -18585,7 +18585,10 @@ class DialError extends Error {
         this.name = "DialError";
     }
 }
-/** What grpc-go accepts in a request's headers (its default MaxHeaderListSize). */
+/**
+ * What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so we, both
+ * ways: the daemon sends a directory's .dockerignore patterns to our FileSync as headers.
+ */
 const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
 class GrpcConnection {
     options;
@@ -18888,13 +18891,21 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
     /** Writes wait for the stream; a call that ended first takes them without sending. */
     opened;
     finished = false;
-    cancelledBy;
     responseEncoding = "identity";
     reader;
-    /** Decompression is asynchronous; messages and the status wait their turn on this chain. */
+    /**
+     * Decompression is asynchronous: while a message is being inflated, the messages after it and
+     * the status wait their turn on this chain. Otherwise messages are delivered as they come.
+     */
     decoded = Promise.resolve();
+    inflating = 0;
     timer;
     connectionCounted = false;
+    /** Why the stream failed, when it did: the stream's or its connection's error message. */
+    streamFailure;
+    httpStatus = 0;
+    /** The status from the trailers (or from the headers of a trailers-only response). */
+    status;
     constructor(connection, path, serialize, deserialize, options) {
         super({ objectMode: true });
         this.connection = connection;
@@ -18920,7 +18931,6 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
     cancelWith(reason) {
         if (this.finished)
             return;
-        this.cancelledBy = reason;
         this.stream?.close(NGHTTP2_CANCEL);
         if (reason === "deadline")
             this.finish(Status.DEADLINE_EXCEEDED, "Deadline exceeded", new Metadata());
@@ -18942,7 +18952,7 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         if (this.options.compress)
             headers["grpc-encoding"] = "gzip";
         if (this.options.timeoutMs !== undefined)
-            headers["grpc-timeout"] = `${Math.max(1, this.options.timeoutMs)}m`;
+            headers["grpc-timeout"] = grpcTimeout(this.options.timeoutMs);
         for (const [key, values] of this.options.metadata?.entries() ?? []) {
             const text = values.map((value) => (Buffer.isBuffer(value) ? value.toString("base64") : value));
             headers[key] = text.length === 1 ? text[0] : text;
@@ -18958,9 +18968,6 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         stream.on("close", () => this.onStreamClose(session));
         return stream;
     }
-    streamFailure;
-    httpStatus = 0;
-    statusFromHeaders;
     onResponse(headers) {
         this.httpStatus = Number(headers[":status"] ?? 0);
         const encoding = headers["grpc-encoding"];
@@ -18968,10 +18975,10 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
             this.responseEncoding = encoding;
         // A trailers-only response: the status comes with the headers.
         if (headers["grpc-status"] !== undefined)
-            this.statusFromHeaders = statusOf(headers);
+            this.status = statusOf(headers);
     }
     onTrailers(trailers) {
-        this.statusFromHeaders = statusOf(trailers);
+        this.status = statusOf(trailers);
     }
     onData(chunk) {
         if (this.finished)
@@ -18987,7 +18994,10 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         }
         for (const message of messages) {
             if (!message.compressed) {
-                this.decoded = this.decoded.then(() => this.deliver(message.bytes));
+                if (this.inflating === 0)
+                    this.deliver(message.bytes);
+                else
+                    this.decoded = this.decoded.then(() => this.deliver(message.bytes));
                 continue;
             }
             if (this.responseEncoding !== "gzip") {
@@ -18995,11 +19005,14 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
                 this.stream?.close(NGHTTP2_CANCEL);
                 return;
             }
+            this.inflating++;
             const inflated = new Promise((resolve, reject) => (0,external_node_zlib_namespaceObject.gunzip)(message.bytes, { maxOutputLength: this.options.maxReceiveBytes }, (error, output) => error ? reject(error) : resolve(output)));
-            this.decoded = this.decoded.then(() => inflated.then((bytes) => this.deliver(bytes), (error) => {
+            this.decoded = this.decoded.then(() => inflated
+                .then((bytes) => this.deliver(bytes), (error) => {
                 this.stream?.close(NGHTTP2_CANCEL);
                 this.finish(Status.INTERNAL, `a message failed to decompress: ${error.message}`, new Metadata());
-            }));
+            })
+                .finally(() => this.inflating--));
         }
     }
     deliver(bytes) {
@@ -19024,8 +19037,8 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         void this.decoded.then(() => {
             if (this.finished)
                 return;
-            if (this.statusFromHeaders) {
-                const { code, details, metadata } = this.statusFromHeaders;
+            if (this.status) {
+                const { code, details, metadata } = this.status;
                 this.finish(code, details, metadata);
                 return;
             }
@@ -19083,14 +19096,29 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
             callback(error);
             return;
         }
+        // Once the stream is open, an uncompressed message goes at once: no turn of the event loop.
+        if (this.stream && !this.options.compress) {
+            this.send(this.stream, framing_frame(bytes), callback);
+            return;
+        }
         void this.opened.then(async (stream) => {
-            if (!stream || this.finished)
+            if (!stream)
                 return callback();
-            const framed = this.options.compress ? await compressedFrame(bytes) : framing_frame(bytes);
-            if (this.finished || stream.destroyed)
-                return callback();
-            stream.write(framed, () => callback());
-        }, callback);
+            let framed;
+            try {
+                framed = this.options.compress ? await compressedFrame(bytes) : framing_frame(bytes);
+            }
+            catch (error) {
+                return callback(error);
+            }
+            this.send(stream, framed, callback);
+        });
+    }
+    /** Writes a frame; the callback comes once the connection has taken it (or the call ended). */
+    send(stream, framed, callback) {
+        if (this.finished || stream.destroyed)
+            return callback();
+        stream.write(framed, () => callback());
     }
     _final(callback) {
         void this.opened.then((stream) => {
@@ -19109,6 +19137,21 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         }
         callback(error);
     }
+}
+/** gRPC's timeout header: at most 8 digits, so a long timeout goes in seconds, minutes or hours. */
+function grpcTimeout(ms) {
+    const units = [
+        ["m", 1],
+        ["S", 1000],
+        ["M", 60_000],
+        ["H", 3_600_000],
+    ];
+    for (const [unit, size] of units) {
+        const value = Math.max(1, Math.ceil(ms / size));
+        if (value <= 99_999_999)
+            return `${value}${unit}`;
+    }
+    return "99999999H";
 }
 /** A gzip-compressed frame of `message`, at the level AdaptiveGzipLevel chooses. */
 function compressedFrame(message) {
@@ -20217,6 +20260,7 @@ function isLoopbackHost(host) {
 
 
 
+
 class GrpcServer {
     options;
     methods = new Map();
@@ -20226,7 +20270,7 @@ class GrpcServer {
     constructor(options) {
         this.options = options;
         this.server = external_node_http2_namespaceObject.createServer({
-            settings: { initialWindowSize: options.windowBytes, maxHeaderListSize: options.maxHeaderListBytes },
+            settings: { initialWindowSize: options.windowBytes, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
             // Node refuses more than 128 headers (or 64 KiB of them) with ENHANCE_YOUR_CALM: a
             // .dockerignore of more than about 115 lines would fail the build.
             maxHeaderListPairs: Number.MAX_SAFE_INTEGER,
@@ -20355,6 +20399,8 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
         this.destroy();
     }
     onData(chunk) {
+        if (this.statusSent)
+            return;
         let messages;
         try {
             messages = this.reader.push(chunk);
@@ -20843,7 +20889,6 @@ class Session {
         this.server = new GrpcServer({
             maxReceiveBytes: MAX_MESSAGE_BYTES,
             windowBytes: FLOW_CONTROL_WINDOW_BYTES,
-            maxHeaderListBytes: tunnel_MAX_HEADER_LIST_BYTES,
         });
         const metadata = new Metadata();
         metadata.set("x-docker-expose-session-uuid", this.id);
@@ -20878,11 +20923,6 @@ class Session {
         setTimeout(() => this.call.cancel(), 2000).unref();
     }
 }
-/**
- * What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl:
- * the daemon sends a directory's .dockerignore patterns to our FileSync as headers, one each.
- */
-const tunnel_MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
 
 ;// CONCATENATED MODULE: ./src/buildkit/solve.ts
 

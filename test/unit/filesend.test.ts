@@ -70,7 +70,6 @@ async function withDiffCopyCall<T>(
   const server = new GrpcServer({
     maxReceiveBytes: MAX_MESSAGE_BYTES,
     windowBytes: FLOW_CONTROL_WINDOW_BYTES,
-    maxHeaderListBytes: 1024 * 1024,
   });
   server.addService(service.definition!, service.implementation);
   const listener = createServer((connection) => server.serve(connection));

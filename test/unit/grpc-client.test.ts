@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { connect as dialTcp, createServer, type Server as NetServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcConnection } from "../../src/buildkit/grpc/connection.js";
-import { ClientCall, FrameReader } from "../../src/buildkit/grpc/call.js";
+import { ClientCall, FrameReader, grpcTimeout } from "../../src/buildkit/grpc/call.js";
 import { GrpcError, Metadata, Status } from "../../src/buildkit/grpc/status.js";
 
 const identity = (bytes: Buffer) => bytes;
@@ -261,6 +261,16 @@ async function countingRelay(port: number) {
     },
   };
 }
+
+describe("grpcTimeout", () => {
+  it("says a timeout in at most 8 digits, in the finest unit that holds it", () => {
+    assert.equal(grpcTimeout(0), "1m");
+    assert.equal(grpcTimeout(30_000), "30000m");
+    assert.equal(grpcTimeout(99_999_999), "99999999m");
+    assert.equal(grpcTimeout(100_000_000), "100000S");
+    assert.equal(grpcTimeout(Number.MAX_SAFE_INTEGER), "99999999H");
+  });
+});
 
 describe("FrameReader", () => {
   it("finds the same messages however the bytes are split", () => {

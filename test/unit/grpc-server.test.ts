@@ -28,7 +28,6 @@ describe("our session server against grpc-js's client", () => {
     server = new GrpcServer({
       maxReceiveBytes: 1024 * 1024,
       windowBytes: 16 * 1024 * 1024,
-      maxHeaderListBytes: 16 * 1024 * 1024,
     });
     server.addService(
       {

@@ -36,13 +36,21 @@ export class ClientCall<Request, Response> extends Duplex {
   /** Writes wait for the stream; a call that ended first takes them without sending. */
   private readonly opened: Promise<http2.ClientHttp2Stream | undefined>;
   private finished = false;
-  private cancelledBy: "client" | "deadline" | undefined;
   private responseEncoding = "identity";
   private readonly reader: FrameReader;
-  /** Decompression is asynchronous; messages and the status wait their turn on this chain. */
+  /**
+   * Decompression is asynchronous: while a message is being inflated, the messages after it and
+   * the status wait their turn on this chain. Otherwise messages are delivered as they come.
+   */
   private decoded: Promise<void> = Promise.resolve();
+  private inflating = 0;
   private readonly timer: NodeJS.Timeout | undefined;
   private connectionCounted = false;
+  /** Why the stream failed, when it did: the stream's or its connection's error message. */
+  private streamFailure: string | undefined;
+  private httpStatus = 0;
+  /** The status from the trailers (or from the headers of a trailers-only response). */
+  private status: CallStatus | undefined;
 
   constructor(
     private readonly connection: GrpcConnection,
@@ -73,7 +81,6 @@ export class ClientCall<Request, Response> extends Duplex {
 
   private cancelWith(reason: "client" | "deadline"): void {
     if (this.finished) return;
-    this.cancelledBy = reason;
     this.stream?.close(NGHTTP2_CANCEL);
     if (reason === "deadline") this.finish(Status.DEADLINE_EXCEEDED, "Deadline exceeded", new Metadata());
     else this.finish(Status.CANCELLED, "Cancelled on client", new Metadata());
@@ -91,8 +98,7 @@ export class ClientCall<Request, Response> extends Duplex {
       "grpc-accept-encoding": "identity,gzip",
     };
     if (this.options.compress) headers["grpc-encoding"] = "gzip";
-    if (this.options.timeoutMs !== undefined)
-      headers["grpc-timeout"] = `${Math.max(1, this.options.timeoutMs)}m`;
+    if (this.options.timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(this.options.timeoutMs);
     for (const [key, values] of this.options.metadata?.entries() ?? []) {
       const text = values.map((value) => (Buffer.isBuffer(value) ? value.toString("base64") : value));
       headers[key] = text.length === 1 ? text[0] : text;
@@ -109,20 +115,16 @@ export class ClientCall<Request, Response> extends Duplex {
     return stream;
   }
 
-  private streamFailure: string | undefined;
-  private httpStatus = 0;
-  private statusFromHeaders: CallStatus | undefined;
-
   private onResponse(headers: http2.IncomingHttpHeaders): void {
     this.httpStatus = Number(headers[":status"] ?? 0);
     const encoding = headers["grpc-encoding"];
     if (typeof encoding === "string") this.responseEncoding = encoding;
     // A trailers-only response: the status comes with the headers.
-    if (headers["grpc-status"] !== undefined) this.statusFromHeaders = statusOf(headers);
+    if (headers["grpc-status"] !== undefined) this.status = statusOf(headers);
   }
 
   private onTrailers(trailers: http2.IncomingHttpHeaders): void {
-    this.statusFromHeaders = statusOf(trailers);
+    this.status = statusOf(trailers);
   }
 
   private onData(chunk: Buffer): void {
@@ -137,7 +139,8 @@ export class ClientCall<Request, Response> extends Duplex {
     }
     for (const message of messages) {
       if (!message.compressed) {
-        this.decoded = this.decoded.then(() => this.deliver(message.bytes));
+        if (this.inflating === 0) this.deliver(message.bytes);
+        else this.decoded = this.decoded.then(() => this.deliver(message.bytes));
         continue;
       }
       if (this.responseEncoding !== "gzip") {
@@ -149,19 +152,26 @@ export class ClientCall<Request, Response> extends Duplex {
         this.stream?.close(NGHTTP2_CANCEL);
         return;
       }
+      this.inflating++;
       const inflated = new Promise<Buffer>((resolve, reject) =>
         gunzip(message.bytes, { maxOutputLength: this.options.maxReceiveBytes }, (error, output) =>
           error ? reject(error) : resolve(output),
         ),
       );
       this.decoded = this.decoded.then(() =>
-        inflated.then(
-          (bytes) => this.deliver(bytes),
-          (error: Error) => {
-            this.stream?.close(NGHTTP2_CANCEL);
-            this.finish(Status.INTERNAL, `a message failed to decompress: ${error.message}`, new Metadata());
-          },
-        ),
+        inflated
+          .then(
+            (bytes) => this.deliver(bytes),
+            (error: Error) => {
+              this.stream?.close(NGHTTP2_CANCEL);
+              this.finish(
+                Status.INTERNAL,
+                `a message failed to decompress: ${error.message}`,
+                new Metadata(),
+              );
+            },
+          )
+          .finally(() => this.inflating--),
       );
     }
   }
@@ -186,8 +196,8 @@ export class ClientCall<Request, Response> extends Duplex {
   private onStreamClose(session: http2.ClientHttp2Session): void {
     void this.decoded.then(() => {
       if (this.finished) return;
-      if (this.statusFromHeaders) {
-        const { code, details, metadata } = this.statusFromHeaders;
+      if (this.status) {
+        const { code, details, metadata } = this.status;
         this.finish(code, details, metadata);
         return;
       }
@@ -245,12 +255,31 @@ export class ClientCall<Request, Response> extends Duplex {
       callback(error as Error);
       return;
     }
+    // Once the stream is open, an uncompressed message goes at once: no turn of the event loop.
+    if (this.stream && !this.options.compress) {
+      this.send(this.stream, frame(bytes), callback);
+      return;
+    }
     void this.opened.then(async (stream) => {
-      if (!stream || this.finished) return callback();
-      const framed = this.options.compress ? await compressedFrame(bytes) : frame(bytes);
-      if (this.finished || stream.destroyed) return callback();
-      stream.write(framed, () => callback());
-    }, callback);
+      if (!stream) return callback();
+      let framed: Buffer;
+      try {
+        framed = this.options.compress ? await compressedFrame(bytes) : frame(bytes);
+      } catch (error) {
+        return callback(error as Error);
+      }
+      this.send(stream, framed, callback);
+    });
+  }
+
+  /** Writes a frame; the callback comes once the connection has taken it (or the call ended). */
+  private send(
+    stream: http2.ClientHttp2Stream,
+    framed: Buffer,
+    callback: (error?: Error | null) => void,
+  ): void {
+    if (this.finished || stream.destroyed) return callback();
+    stream.write(framed, () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -269,6 +298,21 @@ export class ClientCall<Request, Response> extends Duplex {
     }
     callback(error);
   }
+}
+
+/** gRPC's timeout header: at most 8 digits, so a long timeout goes in seconds, minutes or hours. */
+export function grpcTimeout(ms: number): string {
+  const units: Array<[string, number]> = [
+    ["m", 1],
+    ["S", 1000],
+    ["M", 60_000],
+    ["H", 3_600_000],
+  ];
+  for (const [unit, size] of units) {
+    const value = Math.max(1, Math.ceil(ms / size));
+    if (value <= 99_999_999) return `${value}${unit}`;
+  }
+  return "99999999H";
 }
 
 /** A gzip-compressed frame of `message`, at the level AdaptiveGzipLevel chooses. */

@@ -35,8 +35,11 @@ export class DialError extends Error {
   }
 }
 
-/** What grpc-go accepts in a request's headers (its default MaxHeaderListSize). */
-const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
+/**
+ * What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so we, both
+ * ways: the daemon sends a directory's .dockerignore patterns to our FileSync as headers.
+ */
+export const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
 
 export class GrpcConnection {
   private dialling: Promise<http2.ClientHttp2Session> | undefined;

@@ -5,6 +5,7 @@
 import * as http2 from "node:http2";
 import { Duplex } from "node:stream";
 import { FrameReader } from "./call.js";
+import { MAX_HEADER_LIST_BYTES } from "./connection.js";
 import { frame } from "../framing.js";
 import { Metadata, Status, type StatusCode } from "./status.js";
 
@@ -40,8 +41,6 @@ export interface ServerOptions {
   maxReceiveBytes: number;
   /** HTTP/2 receive window, per stream and for the connection. */
   windowBytes: number;
-  /** What grpc-go accepts in a request's headers: the daemon sends .dockerignore's patterns there. */
-  maxHeaderListBytes: number;
 }
 
 interface Registered {
@@ -57,7 +56,7 @@ export class GrpcServer {
 
   constructor(private readonly options: ServerOptions) {
     this.server = http2.createServer({
-      settings: { initialWindowSize: options.windowBytes, maxHeaderListSize: options.maxHeaderListBytes },
+      settings: { initialWindowSize: options.windowBytes, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
       // Node refuses more than 128 headers (or 64 KiB of them) with ENHANCE_YOUR_CALM: a
       // .dockerignore of more than about 115 lines would fail the build.
       maxHeaderListPairs: Number.MAX_SAFE_INTEGER,
@@ -187,6 +186,7 @@ export class ServerCall<Request, Response> extends Duplex {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.statusSent) return;
     let messages: Array<{ compressed: boolean; bytes: Buffer }>;
     try {
       messages = this.reader.push(chunk);

@@ -55,7 +55,6 @@ export class Session {
     this.server = new GrpcServer({
       maxReceiveBytes: MAX_MESSAGE_BYTES,
       windowBytes: FLOW_CONTROL_WINDOW_BYTES,
-      maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
     });
     const metadata = new Metadata();
     metadata.set("x-docker-expose-session-uuid", this.id);
@@ -94,9 +93,3 @@ export class Session {
     setTimeout(() => this.call.cancel(), 2000).unref();
   }
 }
-
-/**
- * What grpc-go accepts in a request's headers (its default MaxHeaderListSize), and so buildctl:
- * the daemon sends a directory's .dockerignore patterns to our FileSync as headers, one each.
- */
-const MAX_HEADER_LIST_BYTES = 16 * 1024 * 1024;
