@@ -18595,6 +18595,7 @@ class GrpcConnection {
     dialling;
     /** The connection that is up, if any. */
     live;
+    /** The socket being dialled, for close() to end. */
     dialSocket;
     closed = false;
     activeCalls = 0;
@@ -18698,16 +18699,22 @@ class GrpcConnection {
         const { target, connectTimeoutMs } = this.options;
         return new Promise((resolve, reject) => {
             let socket;
+            /** The TCP socket under a TLS one: its failures before TLS takes it over are the dial's. */
+            let tcp;
             let connectEvent;
             if (target.kind === "unix") {
                 socket = external_node_net_namespaceObject.connect({ path: target.path });
                 connectEvent = "connect";
             }
             else if (target.tls) {
+                // TCP first, then TLS on it, as grpc-js did: net.connect announces the socket to the watch
+                // for resets Node leaves unreported (reset-sockets.ts); tls.connect's own socket it does not.
+                tcp = external_node_net_namespaceObject.connect({ host: target.host, port: target.port });
+                // Its later errors reach the TLS socket and the HTTP/2 session above it.
+                tcp.on("error", () => undefined);
                 const expectedName = target.tls.serverName ?? target.host;
                 socket = external_node_tls_namespaceObject.connect({
-                    host: target.host,
-                    port: target.port,
+                    socket: tcp,
                     ca: target.tls.ca,
                     cert: target.tls.cert,
                     key: target.tls.key,
@@ -18728,9 +18735,12 @@ class GrpcConnection {
                 socket.off("error", onError);
                 socket.off(connectEvent, onConnect);
                 socket.off("close", onClose);
+                tcp?.off("error", onError);
+                tcp?.off("close", onClose);
                 this.dialSocket = undefined;
                 if (error) {
                     socket.destroy();
+                    tcp?.destroy();
                     reject(error);
                 }
                 else
@@ -18742,6 +18752,8 @@ class GrpcConnection {
             socket.once("error", onError);
             socket.once(connectEvent, onConnect);
             socket.once("close", onClose);
+            tcp?.once("error", onError);
+            tcp?.once("close", onClose);
             const timer = setTimeout(() => finish(new DialError(`no connection within ${connectTimeoutMs} ms`, true)), connectTimeoutMs);
         });
     }
@@ -18774,6 +18786,26 @@ const NAMES = new Map(Object.entries(Status).map(([name, code]) => [code, name])
 /** A call's headers or trailers: keys lower-case, values of `-bin` keys as bytes. */
 class Metadata {
     values = new Map();
+    /**
+     * Received headers as grpc-js reads them: pseudo-headers left out, `-bin` values decoded. Node
+     * joins repeated headers with ", ": split again for `-bin` keys (base64 has neither), kept
+     * joined for the others (FileSync's headerValues splits those).
+     */
+    static fromHeaders(headers) {
+        const metadata = new Metadata();
+        for (const [key, value] of Object.entries(headers)) {
+            if (key.startsWith(":") || value === undefined)
+                continue;
+            for (const text of Array.isArray(value) ? value : [String(value)]) {
+                if (!key.endsWith("-bin"))
+                    metadata.add(key, text);
+                else
+                    for (const part of text.split(","))
+                        metadata.add(key, Buffer.from(part.trim(), "base64"));
+            }
+        }
+        return metadata;
+    }
     get(key) {
         return this.values.get(key.toLowerCase()) ?? [];
     }
@@ -19171,25 +19203,10 @@ function statusOf(headers) {
     const code = Number(headers["grpc-status"] ?? Status.UNKNOWN);
     const raw = headers["grpc-message"];
     const details = typeof raw === "string" ? percentDecoded(raw) : "";
-    const metadata = new Metadata();
-    for (const [key, value] of Object.entries(headers)) {
-        if (key.startsWith(":") || value === undefined)
-            continue;
-        const values = Array.isArray(value) ? value : [value];
-        for (const text of values) {
-            if (key.endsWith("-bin")) {
-                // Node joins repeated headers with ", "; base64 never contains either.
-                for (const part of text.split(/,\s*/))
-                    metadata.add(key, Buffer.from(part, "base64"));
-            }
-            else
-                metadata.add(key, text);
-        }
-    }
     return {
         code: (Number.isInteger(code) && code >= 0 && code <= 16 ? code : Status.UNKNOWN),
         details,
-        metadata,
+        metadata: Metadata.fromHeaders(headers),
     };
 }
 function percentDecoded(text) {
@@ -19905,7 +19922,10 @@ const external_node_diagnostics_channel_namespaceObject = __WEBPACK_EXTERNAL_cre
 /** The TCP client sockets opened since the first watch began, while they are connected. */
 const connected = new Set();
 let subscribed = false;
-/** net.connect and tls.connect publish every client socket they create here. */
+/**
+ * net.connect publishes every client socket it creates here (tls.connect does not: our TLS
+ * connections dial TCP with net.connect first, grpc/connection.ts).
+ */
 const CLIENT_SOCKETS = "net.client.socket";
 function track({ socket }) {
     socket.once("connect", () => {
@@ -19914,6 +19934,10 @@ function track({ socket }) {
         connected.add(socket);
         socket.once("close", () => connected.delete(socket));
     });
+}
+/** How many TCP client sockets are watched now (for tests). */
+function watchedSocketCount() {
+    return connected.size;
 }
 /** Starts noting TCP client sockets (once per process); call before connecting. */
 function noteClientSockets() {
@@ -20314,7 +20338,7 @@ class GrpcServer {
             return;
         }
         const { definition, handler } = registered;
-        const call = new ServerCall(stream, metadataOf(headers), definition, this.options);
+        const call = new ServerCall(stream, Metadata.fromHeaders(headers), definition, this.options);
         this.calls.add(call);
         call.once("close", () => this.calls.delete(call));
         // A handler that throws ends its call with UNKNOWN, as grpc-js does, not the process.
@@ -20533,23 +20557,6 @@ function statusOfFailure(failure) {
         ? failure.code
         : Status.UNKNOWN;
     return { code: code, details: failure?.details ?? failure?.message ?? "Unknown error" };
-}
-/** A request's metadata as grpc-js reads it: `-bin` values decoded, Node's joined values split. */
-function metadataOf(headers) {
-    const metadata = new Metadata();
-    for (const [key, value] of Object.entries(headers)) {
-        if (key.startsWith(":") || value === undefined)
-            continue;
-        for (const text of Array.isArray(value) ? value : [value]) {
-            if (key.endsWith("-bin")) {
-                for (const part of text.split(","))
-                    metadata.add(key, Buffer.from(part.trim(), "base64"));
-            }
-            else
-                metadata.add(key, text);
-        }
-    }
-    return metadata;
 }
 
 ;// CONCATENATED MODULE: ./src/buildkit/session/tunnel-writer.ts

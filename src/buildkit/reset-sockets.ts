@@ -14,7 +14,10 @@ import type { Socket } from "node:net";
 const connected = new Set<Socket>();
 let subscribed = false;
 
-/** net.connect and tls.connect publish every client socket they create here. */
+/**
+ * net.connect publishes every client socket it creates here (tls.connect does not: our TLS
+ * connections dial TCP with net.connect first, grpc/connection.ts).
+ */
 const CLIENT_SOCKETS = "net.client.socket";
 
 function track({ socket }: { socket: Socket }): void {
@@ -23,6 +26,11 @@ function track({ socket }: { socket: Socket }): void {
     connected.add(socket);
     socket.once("close", () => connected.delete(socket));
   });
+}
+
+/** How many TCP client sockets are watched now (for tests). */
+export function watchedSocketCount(): number {
+  return connected.size;
 }
 
 /** Starts noting TCP client sockets (once per process); call before connecting. */

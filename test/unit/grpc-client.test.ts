@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { GrpcConnection } from "../../src/buildkit/grpc/connection.js";
 import { ClientCall, FrameReader, grpcTimeout } from "../../src/buildkit/grpc/call.js";
 import { GrpcError, Metadata, Status } from "../../src/buildkit/grpc/status.js";
+import { noteClientSockets, watchedSocketCount } from "../../src/buildkit/reset-sockets.js";
 
 const identity = (bytes: Buffer) => bytes;
 const raw = (path: string, requestStream: boolean, responseStream: boolean) => ({
@@ -197,13 +198,21 @@ describe("our gRPC client against grpc-js's server", () => {
     });
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const { port: silentPort } = silent.address() as { port: number };
+    noteClientSockets();
+    const watchedBefore = watchedSocketCount();
     const connection = new GrpcConnection({
       target: { kind: "tcp", host: "127.0.0.1", port: silentPort, tls: { serverName: "runner" } },
       connectTimeoutMs: 300,
       windowBytes: 65535,
     });
     try {
-      const { error: silentError } = await run(call(connection, ECHO.path), []);
+      const silentCall = run(call(connection, ECHO.path), []);
+      // The TCP socket under TLS is watched for resets Node leaves unreported (reset-sockets.ts).
+      for (let i = 0; i < 50 && watchedSocketCount() === watchedBefore; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(watchedSocketCount(), watchedBefore + 1, "the TLS connection's socket is watched");
+      const { error: silentError } = await silentCall;
       assert.equal(silentError?.code, Status.DEADLINE_EXCEEDED);
       assert.match(silentError?.details ?? "", /no connection within 300 ms/);
       assert.equal(sockets.length, 1);

@@ -335,21 +335,10 @@ function statusOf(headers: http2.IncomingHttpHeaders): CallStatus {
   const code = Number(headers["grpc-status"] ?? Status.UNKNOWN);
   const raw = headers["grpc-message"];
   const details = typeof raw === "string" ? percentDecoded(raw) : "";
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.startsWith(":") || value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    for (const text of values) {
-      if (key.endsWith("-bin")) {
-        // Node joins repeated headers with ", "; base64 never contains either.
-        for (const part of text.split(/,\s*/)) metadata.add(key, Buffer.from(part, "base64"));
-      } else metadata.add(key, text);
-    }
-  }
   return {
     code: (Number.isInteger(code) && code >= 0 && code <= 16 ? code : Status.UNKNOWN) as StatusCode,
     details,
-    metadata,
+    metadata: Metadata.fromHeaders(headers),
   };
 }
 

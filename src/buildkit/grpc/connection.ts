@@ -45,6 +45,7 @@ export class GrpcConnection {
   private dialling: Promise<http2.ClientHttp2Session> | undefined;
   /** The connection that is up, if any. */
   private live: http2.ClientHttp2Session | undefined;
+  /** The socket being dialled, for close() to end. */
   private dialSocket: net.Socket | undefined;
   private closed = false;
   private activeCalls = 0;
@@ -146,15 +147,21 @@ export class GrpcConnection {
     const { target, connectTimeoutMs } = this.options;
     return new Promise((resolve, reject) => {
       let socket: net.Socket;
+      /** The TCP socket under a TLS one: its failures before TLS takes it over are the dial's. */
+      let tcp: net.Socket | undefined;
       let connectEvent: string;
       if (target.kind === "unix") {
         socket = net.connect({ path: target.path });
         connectEvent = "connect";
       } else if (target.tls) {
+        // TCP first, then TLS on it, as grpc-js did: net.connect announces the socket to the watch
+        // for resets Node leaves unreported (reset-sockets.ts); tls.connect's own socket it does not.
+        tcp = net.connect({ host: target.host, port: target.port });
+        // Its later errors reach the TLS socket and the HTTP/2 session above it.
+        tcp.on("error", () => undefined);
         const expectedName = target.tls.serverName ?? target.host;
         socket = tls.connect({
-          host: target.host,
-          port: target.port,
+          socket: tcp,
           ca: target.tls.ca,
           cert: target.tls.cert,
           key: target.tls.key,
@@ -174,9 +181,12 @@ export class GrpcConnection {
         socket.off("error", onError);
         socket.off(connectEvent, onConnect);
         socket.off("close", onClose);
+        tcp?.off("error", onError);
+        tcp?.off("close", onClose);
         this.dialSocket = undefined;
         if (error) {
           socket.destroy();
+          tcp?.destroy();
           reject(error);
         } else resolve(socket);
       };
@@ -186,6 +196,8 @@ export class GrpcConnection {
       socket.once("error", onError);
       socket.once(connectEvent, onConnect);
       socket.once("close", onClose);
+      tcp?.once("error", onError);
+      tcp?.once("close", onClose);
       const timer = setTimeout(
         () => finish(new DialError(`no connection within ${connectTimeoutMs} ms`, true)),
         connectTimeoutMs,

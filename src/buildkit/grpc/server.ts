@@ -101,7 +101,12 @@ export class GrpcServer {
       return;
     }
     const { definition, handler } = registered;
-    const call = new ServerCall<unknown, unknown>(stream, metadataOf(headers), definition, this.options);
+    const call = new ServerCall<unknown, unknown>(
+      stream,
+      Metadata.fromHeaders(headers),
+      definition,
+      this.options,
+    );
     this.calls.add(call);
     call.once("close", () => this.calls.delete(call));
     // A handler that throws ends its call with UNKNOWN, as grpc-js does, not the process.
@@ -335,18 +340,4 @@ function statusOfFailure(failure: Failure): { code: StatusCode; details: string 
       ? failure.code!
       : Status.UNKNOWN;
   return { code: code as StatusCode, details: failure?.details ?? failure?.message ?? "Unknown error" };
-}
-
-/** A request's metadata as grpc-js reads it: `-bin` values decoded, Node's joined values split. */
-function metadataOf(headers: http2.IncomingHttpHeaders): Metadata {
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.startsWith(":") || value === undefined) continue;
-    for (const text of Array.isArray(value) ? value : [value]) {
-      if (key.endsWith("-bin")) {
-        for (const part of text.split(",")) metadata.add(key, Buffer.from(part.trim(), "base64"));
-      } else metadata.add(key, text);
-    }
-  }
-  return metadata;
 }

@@ -32,6 +32,23 @@ export type MetadataValue = string | Buffer;
 export class Metadata {
   private readonly values = new Map<string, MetadataValue[]>();
 
+  /**
+   * Received headers as grpc-js reads them: pseudo-headers left out, `-bin` values decoded. Node
+   * joins repeated headers with ", ": split again for `-bin` keys (base64 has neither), kept
+   * joined for the others (FileSync's headerValues splits those).
+   */
+  static fromHeaders(headers: Record<string, string | string[] | number | undefined>): Metadata {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(headers)) {
+      if (key.startsWith(":") || value === undefined) continue;
+      for (const text of Array.isArray(value) ? value : [String(value)]) {
+        if (!key.endsWith("-bin")) metadata.add(key, text);
+        else for (const part of text.split(",")) metadata.add(key, Buffer.from(part.trim(), "base64"));
+      }
+    }
+    return metadata;
+  }
+
   get(key: string): MetadataValue[] {
     return this.values.get(key.toLowerCase()) ?? [];
   }
