@@ -18628,7 +18628,8 @@ class GrpcConnection {
     }
     /**
      * Calls `listener` when a connection that was up closes, unless closed by us: the calls on it
-     * are lost, whatever they say. Returns the function that stops listening.
+     * are lost, whatever they say. `failure` is the socket's or HTTP/2's error, when there was one.
+     * Returns the function that stops listening.
      */
     onLost(listener) {
         this.lostListeners.add(listener);
@@ -18685,9 +18686,9 @@ class GrpcConnection {
                 this.live = undefined;
             if (this.closed)
                 return;
-            const detail = this.failures.get(session) ?? "it closed";
+            const failure = this.failures.get(session);
             for (const listener of [...this.lostListeners])
-                listener(detail);
+                listener(failure);
         });
         if (this.activeCalls === 0)
             session.unref();
@@ -18932,7 +18933,6 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
     decoded = Promise.resolve();
     inflating = 0;
     timer;
-    connectionCounted = false;
     /** Why the stream failed, when it did: the stream's or its connection's error message. */
     streamFailure;
     httpStatus = 0;
@@ -18992,7 +18992,6 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         const stream = session.request(headers);
         this.stream = stream;
         this.connection.callStarted();
-        this.connectionCounted = true;
         stream.on("response", (responseHeaders) => this.onResponse(responseHeaders));
         stream.on("trailers", (trailers) => this.onTrailers(trailers));
         stream.on("data", (chunk) => this.onData(chunk));
@@ -19103,12 +19102,8 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
     }
     /** Ends the call once: OK ends the readable side, any other status is the 'error'. */
     finish(code, details, metadata) {
-        if (this.finished)
+        if (!this.settle())
             return;
-        this.finished = true;
-        clearTimeout(this.timer);
-        if (this.connectionCounted)
-            this.connection.callEnded();
         this.stream?.resume();
         const status = { code, details, metadata };
         if (code === Status.OK) {
@@ -19160,14 +19155,19 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
         });
     }
     _destroy(error, callback) {
-        if (!this.finished) {
-            this.finished = true;
-            clearTimeout(this.timer);
-            if (this.connectionCounted)
-                this.connection.callEnded();
+        if (this.settle())
             this.stream?.close(NGHTTP2_CANCEL);
-        }
         callback(error);
+    }
+    /** Marks the call ended, once: its deadline and its hold on the connection go. False if it had. */
+    settle() {
+        if (this.finished)
+            return false;
+        this.finished = true;
+        clearTimeout(this.timer);
+        if (this.stream !== undefined)
+            this.connection.callEnded();
+        return true;
     }
 }
 /** gRPC's timeout header: at most 8 digits, so a long timeout goes in seconds, minutes or hours. */
@@ -20383,6 +20383,8 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
     onRequest;
     statusSent = false;
     headersSent = false;
+    /** The status, for Node to send once the last response has gone (waitForTrailers). */
+    trailers = {};
     constructor(stream, metadata, definition, options) {
         super({ objectMode: true });
         this.stream = stream;
@@ -20465,19 +20467,8 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
     _read() {
         this.stream.resume();
     }
-    _write(message, _encoding, callback) {
-        if (this.statusSent || this.stream.destroyed)
-            return callback();
-        let bytes;
-        try {
-            bytes = this.definition.responseSerialize(message);
-        }
-        catch (error) {
-            callback(error);
-            return;
-        }
-        this.sendHeaders();
-        this.stream.write(framing_frame(bytes), () => callback());
+    _write(message, encoding, callback) {
+        this._writev([{ chunk: message, encoding }], callback);
     }
     /**
      * Every queued response at once, in one write to the connection: a context is mostly small
@@ -20523,7 +20514,6 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
         this.trailers = statusHeaders(code, details);
         this.stream.end();
     }
-    trailers = {};
     sendHeaders() {
         if (this.headersSent)
             return;
@@ -21526,7 +21516,7 @@ function watchLiveness(client, onGone) {
     };
     // Every call of the build shares the client's one connection: when it closes, the build is
     // lost, whatever the calls still waiting say (a reset mid-upload could leave one pending).
-    const stopWatchingConnection = client.connection.onLost((detail) => gone(client.lostMidBuild(detail === "it closed" ? detail : `it closed: ${detail}`)));
+    const stopWatchingConnection = client.connection.onLost((failure) => gone(client.lostMidBuild(failure === undefined ? "it closed" : `it closed: ${failure}`)));
     // When this process itself was too busy to run the timer (its event loop blocked, or the
     // machine starved of CPU), the runner's signs of life went unread: the quiet is ours, not the
     // runner's, and a probe that timed out meanwhile proves nothing.

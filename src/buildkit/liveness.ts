@@ -85,8 +85,8 @@ export function watchLiveness(
 
   // Every call of the build shares the client's one connection: when it closes, the build is
   // lost, whatever the calls still waiting say (a reset mid-upload could leave one pending).
-  const stopWatchingConnection = client.connection.onLost((detail) =>
-    gone(client.lostMidBuild(detail === "it closed" ? detail : `it closed: ${detail}`)),
+  const stopWatchingConnection = client.connection.onLost((failure) =>
+    gone(client.lostMidBuild(failure === undefined ? "it closed" : `it closed: ${failure}`)),
   );
 
   // When this process itself was too busy to run the timer (its event loop blocked, or the

@@ -228,8 +228,8 @@ describe("our gRPC client against grpc-js's server", () => {
   it("reports a lost connection, fails its calls, and dials again for the next", async () => {
     const relay = await countingRelay(port);
     const connection = connect(relay.port);
-    const lost: string[] = [];
-    connection.onLost((detail) => lost.push(detail));
+    const lost: Array<string | undefined> = [];
+    connection.onLost((failure) => lost.push(failure));
     try {
       const hanging = run(call(connection, HANG.path), [Buffer.alloc(0)]);
       await new Promise((r) => setTimeout(r, 100));

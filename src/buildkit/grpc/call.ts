@@ -45,7 +45,6 @@ export class ClientCall<Request, Response> extends Duplex {
   private decoded: Promise<void> = Promise.resolve();
   private inflating = 0;
   private readonly timer: NodeJS.Timeout | undefined;
-  private connectionCounted = false;
   /** Why the stream failed, when it did: the stream's or its connection's error message. */
   private streamFailure: string | undefined;
   private httpStatus = 0;
@@ -106,7 +105,6 @@ export class ClientCall<Request, Response> extends Duplex {
     const stream = session.request(headers);
     this.stream = stream;
     this.connection.callStarted();
-    this.connectionCounted = true;
     stream.on("response", (responseHeaders) => this.onResponse(responseHeaders));
     stream.on("trailers", (trailers) => this.onTrailers(trailers));
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -228,10 +226,7 @@ export class ClientCall<Request, Response> extends Duplex {
 
   /** Ends the call once: OK ends the readable side, any other status is the 'error'. */
   private finish(code: StatusCode, details: string, metadata: Metadata): void {
-    if (this.finished) return;
-    this.finished = true;
-    clearTimeout(this.timer);
-    if (this.connectionCounted) this.connection.callEnded();
+    if (!this.settle()) return;
     this.stream?.resume();
     const status: CallStatus = { code, details, metadata };
     if (code === Status.OK) {
@@ -290,13 +285,17 @@ export class ClientCall<Request, Response> extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.finished) {
-      this.finished = true;
-      clearTimeout(this.timer);
-      if (this.connectionCounted) this.connection.callEnded();
-      this.stream?.close(NGHTTP2_CANCEL);
-    }
+    if (this.settle()) this.stream?.close(NGHTTP2_CANCEL);
     callback(error);
+  }
+
+  /** Marks the call ended, once: its deadline and its hold on the connection go. False if it had. */
+  private settle(): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    clearTimeout(this.timer);
+    if (this.stream !== undefined) this.connection.callEnded();
+    return true;
   }
 }
 

@@ -49,7 +49,7 @@ export class GrpcConnection {
   private dialSocket: net.Socket | undefined;
   private closed = false;
   private activeCalls = 0;
-  private readonly lostListeners = new Set<(detail: string) => void>();
+  private readonly lostListeners = new Set<(failure: string | undefined) => void>();
   /** Why each connection failed: the socket's or HTTP/2's first error message. */
   private readonly failures = new WeakMap<http2.ClientHttp2Session, string>();
 
@@ -78,9 +78,10 @@ export class GrpcConnection {
 
   /**
    * Calls `listener` when a connection that was up closes, unless closed by us: the calls on it
-   * are lost, whatever they say. Returns the function that stops listening.
+   * are lost, whatever they say. `failure` is the socket's or HTTP/2's error, when there was one.
+   * Returns the function that stops listening.
    */
-  onLost(listener: (detail: string) => void): () => void {
+  onLost(listener: (failure: string | undefined) => void): () => void {
     this.lostListeners.add(listener);
     return () => this.lostListeners.delete(listener);
   }
@@ -134,8 +135,8 @@ export class GrpcConnection {
     session.on("close", () => {
       if (this.live === session) this.live = undefined;
       if (this.closed) return;
-      const detail = this.failures.get(session) ?? "it closed";
-      for (const listener of [...this.lostListeners]) listener(detail);
+      const failure = this.failures.get(session);
+      for (const listener of [...this.lostListeners]) listener(failure);
     });
     if (this.activeCalls === 0) session.unref();
     this.live = session;

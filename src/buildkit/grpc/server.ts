@@ -149,6 +149,8 @@ export class ServerCall<Request, Response> extends Duplex {
   private onRequest: ((request: Request) => void) | undefined;
   private statusSent = false;
   private headersSent = false;
+  /** The status, for Node to send once the last response has gone (waitForTrailers). */
+  private trailers: http2.OutgoingHttpHeaders = {};
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -232,19 +234,10 @@ export class ServerCall<Request, Response> extends Duplex {
 
   override _write(
     message: Response,
-    _encoding: BufferEncoding,
+    encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    if (this.statusSent || this.stream.destroyed) return callback();
-    let bytes: Buffer;
-    try {
-      bytes = this.definition.responseSerialize(message as never);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    this.sendHeaders();
-    this.stream.write(frame(bytes), () => callback());
+    this._writev([{ chunk: message, encoding }], callback);
   }
 
   /**
@@ -295,8 +288,6 @@ export class ServerCall<Request, Response> extends Duplex {
     this.trailers = statusHeaders(code, details);
     this.stream.end();
   }
-
-  private trailers: http2.OutgoingHttpHeaders = {};
 
   private sendHeaders(): void {
     if (this.headersSent) return;
