@@ -18788,9 +18788,9 @@ const NAMES = new Map(Object.entries(Status).map(([name, code]) => [code, name])
 class Metadata {
     values = new Map();
     /**
-     * Received headers as grpc-js reads them: pseudo-headers left out, `-bin` values decoded. Node
-     * joins repeated headers with ", ": split again for `-bin` keys (base64 has neither), kept
-     * joined for the others (FileSync's headerValues splits those).
+     * Received headers as grpc-js reads them: pseudo-headers left out, `-bin` values decoded. A
+     * repeated header is an array (our session server), or joined with ", " (Node's HTTP/2 client,
+     * for the runner's trailers): split again for `-bin` keys, as base64 has neither.
      */
     static fromHeaders(headers) {
         const metadata = new Metadata();
@@ -20274,11 +20274,946 @@ function isLoopbackHost(host) {
     return name === "::1" || name === "0:0:0:0:0:0:0:1";
 }
 
+;// CONCATENATED MODULE: ./src/buildkit/grpc/hpack.ts
+// HPACK (RFC 7541), the header compression of HTTP/2, for the session's server (server-connection.ts):
+// a decoder for the daemon's request headers (grpc-go uses the dynamic table and Huffman coding),
+// and an encoder for our few response headers, which sends them as literals and never indexes.
+/** RFC 7541 Appendix A: the static table, from index 1. */
+const STATIC_TABLE = [
+    [":authority", ""],
+    [":method", "GET"],
+    [":method", "POST"],
+    [":path", "/"],
+    [":path", "/index.html"],
+    [":scheme", "http"],
+    [":scheme", "https"],
+    [":status", "200"],
+    [":status", "204"],
+    [":status", "206"],
+    [":status", "304"],
+    [":status", "400"],
+    [":status", "404"],
+    [":status", "500"],
+    ["accept-charset", ""],
+    ["accept-encoding", "gzip, deflate"],
+    ["accept-language", ""],
+    ["accept-ranges", ""],
+    ["accept", ""],
+    ["access-control-allow-origin", ""],
+    ["age", ""],
+    ["allow", ""],
+    ["authorization", ""],
+    ["cache-control", ""],
+    ["content-disposition", ""],
+    ["content-encoding", ""],
+    ["content-language", ""],
+    ["content-length", ""],
+    ["content-location", ""],
+    ["content-range", ""],
+    ["content-type", ""],
+    ["cookie", ""],
+    ["date", ""],
+    ["etag", ""],
+    ["expect", ""],
+    ["expires", ""],
+    ["from", ""],
+    ["host", ""],
+    ["if-match", ""],
+    ["if-modified-since", ""],
+    ["if-none-match", ""],
+    ["if-range", ""],
+    ["if-unmodified-since", ""],
+    ["last-modified", ""],
+    ["link", ""],
+    ["location", ""],
+    ["max-forwards", ""],
+    ["proxy-authenticate", ""],
+    ["proxy-authorization", ""],
+    ["range", ""],
+    ["referer", ""],
+    ["refresh", ""],
+    ["retry-after", ""],
+    ["server", ""],
+    ["set-cookie", ""],
+    ["strict-transport-security", ""],
+    ["transfer-encoding", ""],
+    ["user-agent", ""],
+    ["vary", ""],
+    ["via", ""],
+    ["www-authenticate", ""],
+];
+/**
+ * RFC 7541 Appendix B: the bit length of each symbol's Huffman code, 0-255 and EOS (256). The code
+ * is canonical (codes of one length are consecutive, in symbol order), so the lengths define it.
+ */
+const HUFFMAN_CODE_LENGTHS = [
+    13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28,
+    28, 28, 28, 28, 28, 6, 10, 10, 12, 13, 6, 8, 11, 10, 10, 8, 11, 8, 6, 6, 6, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7,
+    8, 15, 6, 12, 10, 13, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 8, 13, 19,
+    13, 14, 6, 15, 5, 6, 5, 6, 5, 6, 6, 6, 5, 7, 7, 6, 6, 6, 5, 6, 7, 6, 5, 5, 6, 7, 7, 7, 7, 7, 15, 11, 14, 13,
+    28, 20, 22, 20, 20, 22, 22, 22, 23, 22, 23, 23, 23, 23, 23, 24, 23, 24, 24, 22, 23, 24, 23, 23, 23, 23, 21,
+    22, 23, 22, 23, 23, 24, 22, 21, 20, 22, 22, 23, 23, 21, 23, 22, 22, 24, 21, 22, 23, 23, 21, 21, 22, 21, 23,
+    22, 23, 23, 20, 22, 22, 22, 23, 22, 22, 23, 26, 26, 20, 19, 22, 23, 22, 25, 26, 26, 26, 27, 27, 26, 24, 25,
+    19, 21, 26, 27, 27, 26, 27, 24, 21, 21, 26, 26, 28, 27, 27, 27, 20, 24, 20, 21, 22, 21, 21, 23, 22, 22, 25,
+    25, 24, 24, 26, 23, 26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27, 27, 26, 30,
+];
+/** Each entry of the dynamic table counts its name and value plus this much (RFC 7541 4.1). */
+const ENTRY_OVERHEAD = 32;
+/** The header table size HTTP/2 starts with, which we never change. */
+const DEFAULT_HEADER_TABLE_BYTES = 4096;
+class HpackError extends Error {
+}
+/** Decodes header blocks in order, keeping the dynamic table between them. */
+class HpackDecoder {
+    /** Newest first. */
+    dynamic = [];
+    dynamicBytes = 0;
+    maxBytes = DEFAULT_HEADER_TABLE_BYTES;
+    /** The fields of one whole block (a HEADERS frame and its CONTINUATIONs), in order. */
+    decode(block) {
+        const reader = new BlockReader(block);
+        const fields = [];
+        while (!reader.done()) {
+            const first = block[reader.offset];
+            if (first & 0x80) {
+                // An indexed field.
+                const [name, value] = this.entry(reader.integer(7));
+                fields.push([name, value]);
+            }
+            else if (first & 0x40) {
+                // A literal that joins the dynamic table.
+                const name = this.literalName(reader, 6);
+                const value = reader.string();
+                this.add(name, value);
+                fields.push([name, value]);
+            }
+            else if (first & 0x20) {
+                // A new size for the dynamic table, at most what HTTP/2's settings allow.
+                const size = reader.integer(5);
+                if (size > DEFAULT_HEADER_TABLE_BYTES) {
+                    throw new HpackError(`a header table size of ${size} bytes was never allowed`);
+                }
+                this.maxBytes = size;
+                this.evict(0);
+            }
+            else {
+                // A literal kept out of the table (without indexing, or never indexed).
+                const name = this.literalName(reader, 4);
+                fields.push([name, reader.string()]);
+            }
+        }
+        return fields;
+    }
+    literalName(reader, prefixBits) {
+        const index = reader.integer(prefixBits);
+        return index === 0 ? reader.string() : this.entry(index)[0];
+    }
+    entry(index) {
+        const entry = index === 0
+            ? undefined
+            : index <= STATIC_TABLE.length
+                ? STATIC_TABLE[index - 1]
+                : this.dynamic[index - STATIC_TABLE.length - 1];
+        if (entry === undefined)
+            throw new HpackError(`no header table entry ${index}`);
+        return entry;
+    }
+    add(name, value) {
+        const size = Buffer.byteLength(name, "latin1") + Buffer.byteLength(value, "latin1") + ENTRY_OVERHEAD;
+        this.evict(size);
+        // An entry larger than the table empties it and is not kept (RFC 7541 4.4).
+        if (size > this.maxBytes)
+            return;
+        this.dynamic.unshift([name, value]);
+        this.dynamicBytes += size;
+    }
+    /** Drops the oldest entries until `room` more bytes fit. */
+    evict(room) {
+        while (this.dynamic.length > 0 && this.dynamicBytes + room > this.maxBytes) {
+            const [name, value] = this.dynamic.pop();
+            this.dynamicBytes -=
+                Buffer.byteLength(name, "latin1") + Buffer.byteLength(value, "latin1") + ENTRY_OVERHEAD;
+        }
+    }
+}
+class BlockReader {
+    block;
+    offset = 0;
+    constructor(block) {
+        this.block = block;
+    }
+    done() {
+        return this.offset >= this.block.length;
+    }
+    byte() {
+        if (this.offset >= this.block.length)
+            throw new HpackError("a header block ends inside a field");
+        return this.block[this.offset++];
+    }
+    /** RFC 7541 5.1: an integer in the low `prefixBits` of the current byte and what follows. */
+    integer(prefixBits) {
+        const mask = (1 << prefixBits) - 1;
+        let value = this.byte() & mask;
+        if (value < mask)
+            return value;
+        for (let shift = 0;; shift += 7) {
+            if (shift > 28)
+                throw new HpackError("a header block has an integer too large");
+            const next = this.byte();
+            value += (next & 0x7f) * 2 ** shift;
+            if (!(next & 0x80))
+                return value;
+        }
+    }
+    /** RFC 7541 5.2: a string literal, raw or Huffman-coded. */
+    string() {
+        const huffman = (this.block[this.offset] & 0x80) !== 0;
+        const length = this.integer(7);
+        if (this.offset + length > this.block.length)
+            throw new HpackError("a header string runs past its block");
+        const bytes = this.block.subarray(this.offset, this.offset + length);
+        this.offset += length;
+        return huffman ? huffmanDecode(bytes) : bytes.toString("latin1");
+    }
+}
+let huffmanTable;
+function buildHuffmanTable() {
+    const maxLength = Math.max(...HUFFMAN_CODE_LENGTHS);
+    const count = new Array(maxLength + 1).fill(0);
+    for (const length of HUFFMAN_CODE_LENGTHS)
+        count[length]++;
+    const symbols = HUFFMAN_CODE_LENGTHS.map((length, symbol) => ({ length, symbol }))
+        .sort((a, b) => a.length - b.length || a.symbol - b.symbol)
+        .map(({ symbol }) => symbol);
+    const firstCode = new Array(maxLength + 1).fill(0);
+    const firstIndex = new Array(maxLength + 1).fill(0);
+    let code = 0;
+    let index = 0;
+    for (let length = 1; length <= maxLength; length++) {
+        firstCode[length] = code;
+        firstIndex[length] = index;
+        code = (code + count[length]) * 2;
+        index += count[length];
+    }
+    return { firstCode, firstIndex, count, symbols };
+}
+const EOS = 256;
+/** RFC 7541 5.2 and Appendix B: a Huffman-coded string, read bit by bit along the canonical code. */
+function huffmanDecode(bytes) {
+    const { firstCode, firstIndex, count, symbols } = (huffmanTable ??= buildHuffmanTable());
+    // The shortest code is 5 bits.
+    const out = Buffer.allocUnsafe(Math.ceil((bytes.length * 8) / 5));
+    let written = 0;
+    let code = 0;
+    let length = 0;
+    for (const byte of bytes) {
+        for (let bit = 7; bit >= 0; bit--) {
+            code = code * 2 + ((byte >> bit) & 1);
+            length++;
+            const offset = code - firstCode[length];
+            if (offset >= 0 && offset < count[length]) {
+                const symbol = symbols[firstIndex[length] + offset];
+                if (symbol === EOS)
+                    throw new HpackError("a header string contains the end-of-string code");
+                out[written++] = symbol;
+                code = 0;
+                length = 0;
+            }
+            else if (length >= 30) {
+                throw new HpackError("a header string has an invalid Huffman code");
+            }
+        }
+    }
+    // What is left is padding: fewer than 8 bits, all ones (the start of EOS).
+    if (length > 7 || code !== 2 ** length - 1)
+        throw new HpackError("a header string has invalid Huffman padding");
+    return out.toString("latin1", 0, written);
+}
+/**
+ * A header block of `fields`: ":status: 200" by its static index, every other field as a literal
+ * without indexing (raw, so the daemon keeps nothing of ours in its table).
+ */
+function encodeHeaders(fields) {
+    const parts = [];
+    for (const [name, value] of fields) {
+        if (name === ":status" && value === "200") {
+            parts.push(Buffer.of(0x88));
+            continue;
+        }
+        parts.push(Buffer.of(0x00), encodeString(name), encodeString(value));
+    }
+    return Buffer.concat(parts);
+}
+function encodeString(text) {
+    const bytes = Buffer.from(text, "latin1");
+    return Buffer.concat([encodeInteger(bytes.length, 7, 0x00), bytes]);
+}
+/** RFC 7541 5.1, with `flags` in the bits above the prefix. */
+function encodeInteger(value, prefixBits, flags) {
+    const mask = (1 << prefixBits) - 1;
+    if (value < mask)
+        return Buffer.of(flags | value);
+    const bytes = [flags | mask];
+    let rest = value - mask;
+    while (rest >= 0x80) {
+        bytes.push((rest % 0x80) | 0x80);
+        rest = Math.floor(rest / 0x80);
+    }
+    bytes.push(rest);
+    return Buffer.from(bytes);
+}
+
+;// CONCATENATED MODULE: ./src/buildkit/grpc/server-connection.ts
+// The server's side of one HTTP/2 connection (RFC 9113), read from bytes and written as bytes: the
+// daemon's connection to our session server, which arrives inside the Control.Session call.
+//
+// Node's HTTP/2 server needs a socket (or a JS stream, which it copies twice over), so the tunnel
+// went through a Unix socket pair, and Node handed each 16 KiB DATA frame to us as a new buffer:
+// a 1 GiB output crossed the kernel twice and spent a fifth of its time in the garbage collector.
+// Here the frames are read where the tunnel's bytes lie, DATA is passed on as views of them, and
+// what we send is written straight into the tunnel's next message (`FrameSink`).
+//
+// Only what a gRPC server needs: streams the client opens, flow control both ways, SETTINGS, PING,
+// RST_STREAM and GOAWAY. No server push, no priorities, and no dynamic table for what we send.
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+const server_connection_FRAME_HEADER_BYTES = 9;
+/** The frame size HTTP/2 starts with; we never ask for more. */
+const DEFAULT_MAX_FRAME_BYTES = 16_384;
+const DEFAULT_WINDOW_BYTES = 65_535;
+const MAX_WINDOW_BYTES = 2 ** 31 - 1;
+const FrameType = {
+    DATA: 0x0,
+    HEADERS: 0x1,
+    RST_STREAM: 0x3,
+    SETTINGS: 0x4,
+    PUSH_PROMISE: 0x5,
+    PING: 0x6,
+    GOAWAY: 0x7,
+    WINDOW_UPDATE: 0x8,
+    CONTINUATION: 0x9,
+};
+const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 };
+const Setting = { INITIAL_WINDOW_SIZE: 0x4, MAX_FRAME_SIZE: 0x5, MAX_HEADER_LIST_SIZE: 0x6 };
+const ErrorCode = {
+    NO_ERROR: 0x0,
+    PROTOCOL_ERROR: 0x1,
+    FLOW_CONTROL_ERROR: 0x3,
+    FRAME_SIZE_ERROR: 0x6,
+    CANCEL: 0x8,
+    COMPRESSION_ERROR: 0x9,
+};
+/** A connection error: the connection goes away with this code. */
+class server_connection_ConnectionError extends Error {
+    code;
+    constructor(code, message) {
+        super(message);
+        this.code = code;
+    }
+}
+class ServerConnection {
+    sink;
+    options;
+    onStream;
+    onClose;
+    streams = new Map();
+    /** Streams with something queued to send, in the order they queued it. */
+    sending = new Set();
+    decoder = new HpackDecoder();
+    prefaceBytes = 0;
+    header = Buffer.alloc(server_connection_FRAME_HEADER_BYTES);
+    headerBytes = 0;
+    /** The frame being read; DATA is passed on as it comes, any other frame collected whole. */
+    frame;
+    payload;
+    payloadBytes = 0;
+    dataLeft = 0;
+    /** A HEADERS frame waiting for its CONTINUATIONs. */
+    headerBlock;
+    lastStreamId = 0;
+    /** The client's settings that bound what we send. */
+    peerInitialWindow = DEFAULT_WINDOW_BYTES;
+    peerMaxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+    sendWindow = DEFAULT_WINDOW_BYTES;
+    /** DATA received on the connection since our last WINDOW_UPDATE for it. */
+    unacknowledged = 0;
+    flushing = false;
+    closed = false;
+    constructor(sink, options, onStream, onClose = () => { }) {
+        this.sink = sink;
+        this.options = options;
+        this.onStream = onStream;
+        this.onClose = onClose;
+        sink.onUnblocked = () => this.flush();
+        // Our preface: the settings, then the connection's window as large as each stream's.
+        const settings = Buffer.alloc(12);
+        settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 0);
+        settings.writeUInt32BE(options.windowBytes, 2);
+        settings.writeUInt16BE(Setting.MAX_HEADER_LIST_SIZE, 6);
+        settings.writeUInt32BE(options.maxHeaderListBytes, 8);
+        this.writeFrame(FrameType.SETTINGS, 0, 0, settings);
+        if (options.windowBytes > DEFAULT_WINDOW_BYTES) {
+            this.writeWindowUpdate(0, options.windowBytes - DEFAULT_WINDOW_BYTES);
+        }
+    }
+    /** Reads the client's bytes; views of them are passed on as request data. */
+    receive(chunk) {
+        if (this.closed)
+            return;
+        try {
+            this.read(chunk);
+        }
+        catch (error) {
+            const code = error instanceof server_connection_ConnectionError
+                ? error.code
+                : error instanceof HpackError
+                    ? ErrorCode.COMPRESSION_ERROR
+                    : ErrorCode.PROTOCOL_ERROR;
+            this.goAway(code, error.message);
+        }
+    }
+    /** The client's bytes ended, or the tunnel went: every open stream closes. */
+    destroy() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        const streams = [...this.streams.values()];
+        this.streams.clear();
+        this.sending.clear();
+        for (const stream of streams)
+            stream.closeFromConnection();
+        this.onClose();
+    }
+    /** Ends the connection with a GOAWAY, as for an error of the client's. */
+    goAway(code, message) {
+        if (this.closed)
+            return;
+        const payload = Buffer.alloc(8 + Buffer.byteLength(message));
+        payload.writeUInt32BE(this.lastStreamId, 0);
+        payload.writeUInt32BE(code, 4);
+        payload.write(message, 8);
+        this.writeFrame(FrameType.GOAWAY, 0, 0, payload);
+        this.sink.end();
+        this.destroy();
+    }
+    read(chunk) {
+        let offset = 0;
+        while (this.prefaceBytes < PREFACE.length && offset < chunk.length) {
+            if (chunk[offset++] !== PREFACE[this.prefaceBytes++]) {
+                throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "the client did not start with HTTP/2's preface");
+            }
+        }
+        while (offset < chunk.length && !this.closed) {
+            const frame = this.frame;
+            if (frame === undefined) {
+                const take = Math.min(server_connection_FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+                chunk.copy(this.header, this.headerBytes, offset, offset + take);
+                this.headerBytes += take;
+                offset += take;
+                if (this.headerBytes === server_connection_FRAME_HEADER_BYTES) {
+                    this.headerBytes = 0;
+                    this.startFrame();
+                }
+            }
+            else if (this.dataLeft > 0) {
+                const take = Math.min(this.dataLeft, chunk.length - offset);
+                const data = chunk.subarray(offset, offset + take);
+                offset += take;
+                this.dataLeft -= take;
+                this.streams.get(frame.streamId)?.receiveData(data);
+                if (this.dataLeft === 0)
+                    this.endData(frame);
+            }
+            else {
+                const payload = this.payload;
+                const take = Math.min(payload.length - this.payloadBytes, chunk.length - offset);
+                // A frame whole within the chunk is read where it lies.
+                if (this.payloadBytes === 0 && take === payload.length) {
+                    this.payload = chunk.subarray(offset, offset + take);
+                }
+                else {
+                    chunk.copy(payload, this.payloadBytes, offset, offset + take);
+                }
+                this.payloadBytes += take;
+                offset += take;
+                if (this.payloadBytes === payload.length)
+                    this.endFrame(frame, this.payload);
+            }
+        }
+    }
+    startFrame() {
+        const frame = {
+            length: this.header.readUIntBE(0, 3),
+            type: this.header[3],
+            flags: this.header[4],
+            streamId: this.header.readUInt32BE(5) & 0x7fffffff,
+        };
+        if (frame.length > DEFAULT_MAX_FRAME_BYTES) {
+            throw new server_connection_ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `a frame of ${frame.length} bytes is too large`);
+        }
+        if (this.headerBlock !== undefined && frame.type !== FrameType.CONTINUATION) {
+            throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "a header block was interrupted");
+        }
+        this.frame = frame;
+        if (frame.type === FrameType.DATA) {
+            if (frame.streamId === 0)
+                throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+            this.countReceived(frame.length);
+            // Unpadded DATA is passed on piece by piece, as it comes.
+            if (!(frame.flags & Flag.PADDED)) {
+                this.dataLeft = frame.length;
+                if (frame.length === 0)
+                    this.endData(frame);
+                return;
+            }
+        }
+        this.payload = Buffer.allocUnsafe(frame.length);
+        this.payloadBytes = 0;
+        if (frame.length === 0)
+            this.endFrame(frame, this.payload);
+    }
+    endData(frame) {
+        this.frame = undefined;
+        const stream = this.streams.get(frame.streamId);
+        if (stream === undefined)
+            return;
+        stream.consumed(frame.length);
+        if (frame.flags & Flag.END_STREAM)
+            stream.receiveEnd();
+    }
+    endFrame(frame, payload) {
+        this.frame = undefined;
+        this.payload = undefined;
+        switch (frame.type) {
+            case FrameType.DATA: {
+                const data = unpadded(payload);
+                const stream = this.streams.get(frame.streamId);
+                if (stream === undefined)
+                    return;
+                if (data.length > 0)
+                    stream.receiveData(data);
+                stream.consumed(frame.length);
+                if (frame.flags & Flag.END_STREAM)
+                    stream.receiveEnd();
+                return;
+            }
+            case FrameType.HEADERS:
+                return this.receiveHeaders(frame, payload);
+            case FrameType.CONTINUATION:
+                return this.receiveContinuation(frame, payload);
+            case FrameType.RST_STREAM:
+                return this.streams.get(frame.streamId)?.closeFromPeer();
+            case FrameType.SETTINGS:
+                return this.receiveSettings(frame, payload);
+            case FrameType.PING:
+                if (!(frame.flags & Flag.ACK))
+                    this.writeFrame(FrameType.PING, Flag.ACK, 0, payload);
+                return;
+            case FrameType.GOAWAY:
+                // The client opens no more streams; those open run to their end.
+                return;
+            case FrameType.WINDOW_UPDATE:
+                return this.receiveWindowUpdate(frame, payload);
+            case FrameType.PUSH_PROMISE:
+                throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "a client sent PUSH_PROMISE");
+            default:
+            // PRIORITY, and frame types we do not know, are ignored (RFC 9113 4.1, 5.3.2).
+        }
+    }
+    receiveHeaders(frame, payload) {
+        if (frame.streamId === 0)
+            throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+        let block = unpadded(payload, frame.flags);
+        if (frame.flags & Flag.PRIORITY)
+            block = block.subarray(5);
+        this.headerBlock = {
+            streamId: frame.streamId,
+            endStream: (frame.flags & Flag.END_STREAM) !== 0,
+            parts: [Buffer.from(block)],
+            bytes: block.length,
+        };
+        if (frame.flags & Flag.END_HEADERS)
+            this.endHeaderBlock();
+    }
+    receiveContinuation(frame, payload) {
+        const block = this.headerBlock;
+        if (block === undefined || block.streamId !== frame.streamId) {
+            throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "a CONTINUATION without its HEADERS");
+        }
+        block.parts.push(Buffer.from(payload));
+        block.bytes += payload.length;
+        if (block.bytes > this.options.maxHeaderListBytes) {
+            throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "a request's headers are larger than allowed");
+        }
+        if (frame.flags & Flag.END_HEADERS)
+            this.endHeaderBlock();
+    }
+    endHeaderBlock() {
+        const { streamId, endStream, parts } = this.headerBlock;
+        this.headerBlock = undefined;
+        // Decoded even for a stream we do not keep: the dynamic table must see every block.
+        const fields = this.decoder.decode(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+        const existing = this.streams.get(streamId);
+        if (existing !== undefined) {
+            // Trailers from the client: gRPC sends none, but they would end the request.
+            if (endStream)
+                existing.receiveEnd();
+            return;
+        }
+        if (streamId % 2 === 0 || streamId <= this.lastStreamId) {
+            // A stream that ended already (its RST_STREAM may have crossed this), or not a client's.
+            if (streamId % 2 === 0 || streamId > this.lastStreamId) {
+                throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, `the client opened stream ${streamId}`);
+            }
+            return;
+        }
+        this.lastStreamId = streamId;
+        const headers = {};
+        for (const [name, value] of fields) {
+            const previous = headers[name];
+            if (previous === undefined)
+                headers[name] = value;
+            else if (Array.isArray(previous))
+                previous.push(value);
+            else
+                headers[name] = [previous, value];
+        }
+        const stream = new ServerStream(this, streamId, this.options.windowBytes, this.peerInitialWindow);
+        this.streams.set(streamId, stream);
+        this.onStream(stream, headers);
+        if (endStream)
+            stream.receiveEnd();
+    }
+    receiveSettings(frame, payload) {
+        if (frame.flags & Flag.ACK)
+            return;
+        if (frame.streamId !== 0 || payload.length % 6 !== 0) {
+            throw new server_connection_ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "a malformed SETTINGS frame");
+        }
+        for (let offset = 0; offset < payload.length; offset += 6) {
+            const id = payload.readUInt16BE(offset);
+            const value = payload.readUInt32BE(offset + 2);
+            if (id === Setting.INITIAL_WINDOW_SIZE) {
+                if (value > MAX_WINDOW_BYTES) {
+                    throw new server_connection_ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "an initial window beyond 2^31-1");
+                }
+                // Every stream's window moves by the change (RFC 9113 6.9.2).
+                const change = value - this.peerInitialWindow;
+                this.peerInitialWindow = value;
+                for (const stream of this.streams.values())
+                    stream.sendWindow += change;
+            }
+            else if (id === Setting.MAX_FRAME_SIZE) {
+                if (value < DEFAULT_MAX_FRAME_BYTES || value > 2 ** 24 - 1) {
+                    throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, `a maximum frame size of ${value}`);
+                }
+                this.peerMaxFrameBytes = value;
+            }
+            // The header table size only bounds a table our encoder never uses.
+        }
+        this.writeFrame(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(0));
+        this.flush();
+    }
+    receiveWindowUpdate(frame, payload) {
+        if (payload.length !== 4)
+            throw new server_connection_ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "a malformed WINDOW_UPDATE");
+        const increment = payload.readUInt32BE(0) & 0x7fffffff;
+        if (frame.streamId === 0) {
+            this.sendWindow += increment;
+            if (this.sendWindow > MAX_WINDOW_BYTES) {
+                throw new server_connection_ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "the connection's window overflowed");
+            }
+        }
+        else {
+            const stream = this.streams.get(frame.streamId);
+            if (stream === undefined)
+                return;
+            stream.sendWindow += increment;
+        }
+        this.flush();
+    }
+    /** Counts DATA against the connection's window, given back once a quarter of it is used. */
+    countReceived(bytes) {
+        this.unacknowledged += bytes;
+        if (this.unacknowledged >= this.options.windowBytes / 4) {
+            this.writeWindowUpdate(0, this.unacknowledged);
+            this.unacknowledged = 0;
+        }
+    }
+    /** @internal The stream's parts of the connection. */
+    writeWindowUpdate(streamId, increment) {
+        const payload = Buffer.alloc(4);
+        payload.writeUInt32BE(increment, 0);
+        this.writeFrame(FrameType.WINDOW_UPDATE, 0, streamId, payload);
+    }
+    /** @internal */
+    writeHeaders(streamId, fields, endStream) {
+        this.writeHeaderBlock(streamId, encodeHeaders(fields), endStream);
+    }
+    /** @internal A header block in one HEADERS frame, with CONTINUATIONs if it does not fit. */
+    writeHeaderBlock(streamId, block, endStream) {
+        const max = this.peerMaxFrameBytes;
+        const first = block.subarray(0, max);
+        const flags = (endStream ? Flag.END_STREAM : 0) | (block.length <= max ? Flag.END_HEADERS : 0);
+        this.writeFrame(FrameType.HEADERS, flags, streamId, first);
+        for (let offset = max; offset < block.length; offset += max) {
+            const part = block.subarray(offset, offset + max);
+            const last = offset + max >= block.length;
+            this.writeFrame(FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, streamId, part);
+        }
+    }
+    /** @internal */
+    writeReset(streamId, code) {
+        const payload = Buffer.alloc(4);
+        payload.writeUInt32BE(code, 0);
+        this.writeFrame(FrameType.RST_STREAM, 0, streamId, payload);
+    }
+    /** @internal The stream has something queued. */
+    queued(stream) {
+        this.sending.add(stream);
+        this.flush();
+    }
+    /** @internal The stream is done with: both sides ended, or it was reset. */
+    forget(stream) {
+        this.streams.delete(stream.id);
+        this.sending.delete(stream);
+    }
+    /**
+     * Sends what the streams have queued, as far as the client's windows and the sink allow; the
+     * callbacks of writes that went whole run after, and what they queue goes in the same turn.
+     */
+    flush() {
+        if (this.flushing || this.closed)
+            return;
+        this.flushing = true;
+        try {
+            for (;;) {
+                const done = [];
+                for (const stream of this.sending) {
+                    this.sendQueued(stream, done);
+                    if (stream.queue.length === 0)
+                        this.sending.delete(stream);
+                    if (this.sink.blocked)
+                        break;
+                }
+                if (done.length === 0)
+                    return;
+                for (const callback of done)
+                    callback();
+            }
+        }
+        finally {
+            this.flushing = false;
+        }
+    }
+    sendQueued(stream, done) {
+        const queue = stream.queue;
+        while (queue.length > 0 && !this.sink.blocked && !this.closed) {
+            const next = queue[0];
+            if ("trailers" in next) {
+                queue.shift();
+                this.writeHeaderBlock(stream.id, next.trailers, true);
+                stream.sentEnd();
+                continue;
+            }
+            const room = Math.min(this.peerMaxFrameBytes, stream.sendWindow, this.sendWindow);
+            if (room <= 0)
+                return;
+            // One DATA frame of as many queued writes as fit: a FileSync upload is mostly small packets.
+            const pieces = [];
+            let bytes = 0;
+            while (bytes < room && queue.length > 0 && !("trailers" in queue[0])) {
+                const data = queue[0];
+                const chunk = data.chunks[data.index];
+                const take = Math.min(chunk.length - data.offset, room - bytes);
+                pieces.push(chunk.subarray(data.offset, data.offset + take));
+                bytes += take;
+                data.offset += take;
+                if (data.offset === chunk.length) {
+                    data.index++;
+                    data.offset = 0;
+                }
+                if (data.index === data.chunks.length) {
+                    queue.shift();
+                    if (data.callback)
+                        done.push(data.callback);
+                }
+            }
+            if (bytes === 0)
+                continue;
+            this.writeFrameHeader(bytes, FrameType.DATA, 0, stream.id);
+            for (const piece of pieces)
+                this.sink.append(piece);
+            stream.sendWindow -= bytes;
+            this.sendWindow -= bytes;
+        }
+    }
+    writeFrame(type, flags, streamId, payload) {
+        if (this.closed)
+            return;
+        this.writeFrameHeader(payload.length, type, flags, streamId);
+        if (payload.length > 0)
+            this.sink.append(payload);
+    }
+    writeFrameHeader(length, type, flags, streamId) {
+        const header = Buffer.allocUnsafe(server_connection_FRAME_HEADER_BYTES);
+        header.writeUIntBE(length, 0, 3);
+        header[3] = type;
+        header[4] = flags;
+        header.writeUInt32BE(streamId, 5);
+        this.sink.append(header);
+    }
+}
+/** DATA or HEADERS without their padding (RFC 9113 6.1, 6.2). */
+function unpadded(payload, flags = Flag.PADDED) {
+    if (!(flags & Flag.PADDED))
+        return payload;
+    const padding = payload[0] ?? 0;
+    if (payload.length === 0 || padding >= payload.length) {
+        throw new server_connection_ConnectionError(ErrorCode.PROTOCOL_ERROR, "a frame's padding is longer than the frame");
+    }
+    return payload.subarray(1, payload.length - padding);
+}
+/**
+ * One request: its data as it comes (`onData`, `onEnd`), and our response: headers, data with a
+ * callback once it has gone, and trailers that end it. `onClose` comes once, when the stream is
+ * gone: both sides ended, the client reset it, or the connection went.
+ */
+class ServerStream {
+    connection;
+    id;
+    windowBytes;
+    onData = () => { };
+    onEnd = () => { };
+    onClose = () => { };
+    /** @internal What we send, in order. */
+    queue = [];
+    /** @internal */
+    sendWindow;
+    headersSent = false;
+    localEnded = false;
+    remoteEnded = false;
+    isClosed = false;
+    paused = false;
+    /** DATA taken in since our last WINDOW_UPDATE for this stream. */
+    unacknowledged = 0;
+    constructor(connection, id, windowBytes, sendWindow) {
+        this.connection = connection;
+        this.id = id;
+        this.windowBytes = windowBytes;
+        this.sendWindow = sendWindow;
+    }
+    /** True once the stream is gone, or our side of it has ended. */
+    get closed() {
+        return this.isClosed || this.localEnded;
+    }
+    get respondedAlready() {
+        return this.headersSent;
+    }
+    /** The response's headers; with `endStream`, a trailers-only response that ends the stream. */
+    respond(fields, endStream) {
+        if (this.closed || this.headersSent)
+            return;
+        this.headersSent = true;
+        this.connection.writeHeaders(this.id, fields, endStream);
+        if (endStream)
+            this.sentEnd();
+    }
+    /** Queues `chunks` as DATA; `callback` once they have all gone to the connection's sink. */
+    write(chunks, callback) {
+        if (this.closed) {
+            callback?.();
+            return;
+        }
+        this.queue.push({ chunks, index: 0, offset: 0, callback });
+        this.connection.queued(this);
+    }
+    /** Ends the response with `fields` as its trailers, after the data queued before them. */
+    end(fields) {
+        if (this.closed)
+            return;
+        this.queue.push({ trailers: encodeHeaders(fields) });
+        this.connection.queued(this);
+    }
+    /** Gives up on the stream: RST_STREAM with `code`. */
+    reset(code = ErrorCode.CANCEL) {
+        if (this.isClosed)
+            return;
+        this.connection.writeReset(this.id, code);
+        this.close();
+    }
+    /** Stops giving the client room for more: what it has room for still comes. */
+    pause() {
+        this.paused = true;
+    }
+    resume() {
+        if (!this.paused)
+            return;
+        this.paused = false;
+        this.acknowledge();
+    }
+    /** @internal */
+    receiveData(chunk) {
+        if (!this.isClosed && !this.remoteEnded)
+            this.onData(chunk);
+    }
+    /** @internal A DATA frame of `bytes` has been passed on: room for as much again, unless paused. */
+    consumed(bytes) {
+        this.unacknowledged += bytes;
+        if (!this.paused)
+            this.acknowledge();
+    }
+    acknowledge() {
+        if (this.isClosed || this.remoteEnded || this.unacknowledged < this.windowBytes / 4)
+            return;
+        this.connection.writeWindowUpdate(this.id, this.unacknowledged);
+        this.unacknowledged = 0;
+    }
+    /** @internal */
+    receiveEnd() {
+        if (this.remoteEnded || this.isClosed)
+            return;
+        this.remoteEnded = true;
+        this.onEnd();
+        if (this.localEnded)
+            this.close();
+    }
+    /** @internal Our END_STREAM has gone. */
+    sentEnd() {
+        this.localEnded = true;
+        if (this.remoteEnded)
+            this.close();
+    }
+    /** @internal The client reset the stream. */
+    closeFromPeer() {
+        this.close();
+    }
+    /** @internal The connection went. */
+    closeFromConnection() {
+        if (this.isClosed)
+            return;
+        this.isClosed = true;
+        this.dropQueue();
+        this.onClose();
+    }
+    close() {
+        if (this.isClosed)
+            return;
+        this.isClosed = true;
+        this.connection.forget(this);
+        this.dropQueue();
+        this.onClose();
+    }
+    /** What was queued will never go: its writers are told it is done with, as for a closed stream. */
+    dropQueue() {
+        const dropped = this.queue.splice(0);
+        for (const item of dropped)
+            if ("callback" in item)
+                item.callback?.();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/grpc/server.ts
-// The session's gRPC server: Node's HTTP/2 server on the one connection the daemon makes through
-// the session tunnel, dispatching each call to our service handlers. The handlers see grpc-js's
-// server call API (the part we use): `request` and `metadata`, write/end, an 'error' emitted to end
-// the call with that status, 'cancelled' and `cancelled` when the daemon gives up on a call.
 
 
 
@@ -20289,26 +21224,9 @@ class GrpcServer {
     options;
     methods = new Map();
     calls = new Set();
-    sessions = new Set();
-    server;
+    connections = new Set();
     constructor(options) {
         this.options = options;
-        this.server = external_node_http2_namespaceObject.createServer({
-            settings: { initialWindowSize: options.windowBytes, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
-            // Node refuses more than 128 headers (or 64 KiB of them) with ENHANCE_YOUR_CALM: a
-            // .dockerignore of more than about 115 lines would fail the build.
-            maxHeaderListPairs: Number.MAX_SAFE_INTEGER,
-            maxSessionMemory: Number.MAX_SAFE_INTEGER,
-        });
-        this.server.on("session", (session) => {
-            this.sessions.add(session);
-            session.on("close", () => this.sessions.delete(session));
-            // The daemon sends outputs to us: Node's 64 KiB window would make it wait for a
-            // WINDOW_UPDATE, a round trip through the tunnel, after every 64 KiB.
-            session.on("connect", () => session.setLocalWindowSize(options.windowBytes));
-            session.on("error", () => undefined);
-        });
-        this.server.on("stream", (stream, headers) => this.dispatch(stream, headers));
     }
     addService(definition, implementation) {
         for (const [name, method] of Object.entries(definition)) {
@@ -20317,21 +21235,36 @@ class GrpcServer {
                 this.methods.set(method.path, { definition: method, handler });
         }
     }
-    /** Serves the HTTP/2 connection on `connection` (the daemon's, through the tunnel). */
-    serve(connection) {
-        this.server.emit("connection", connection);
+    /**
+     * Serves an HTTP/2 connection whose bytes go to `sink`: give it the client's bytes with
+     * `receive`, and `destroy` it when they end.
+     */
+    connect(sink) {
+        const connection = new ServerConnection(sink, { windowBytes: this.options.windowBytes, maxHeaderListBytes: MAX_HEADER_LIST_BYTES }, (stream, headers) => this.dispatch(stream, headers), () => this.connections.delete(connection));
+        this.connections.add(connection);
+        return connection;
+    }
+    /** Serves the HTTP/2 connection on a socket (or any byte stream). */
+    serve(socket) {
+        const connection = this.connect(socketSink(socket));
+        socket.on("data", (chunk) => connection.receive(chunk));
+        socket.on("end", () => {
+            connection.destroy();
+            socket.end();
+        });
+        socket.on("error", () => connection.destroy());
+        socket.on("close", () => connection.destroy());
     }
     /** Ends every call and connection at once. */
     close() {
         for (const call of this.calls)
             call.cancelFromServer();
-        for (const session of this.sessions)
-            session.destroy();
-        this.server.close();
+        for (const connection of this.connections)
+            connection.destroy();
     }
     dispatch(stream, headers) {
-        stream.on("error", () => undefined);
-        const path = headers[":path"] ?? "";
+        const rawPath = headers[":path"];
+        const path = (Array.isArray(rawPath) ? rawPath[0] : rawPath) ?? "";
         const registered = this.methods.get(path);
         if (registered === undefined) {
             respondStatus(stream, Status.UNIMPLEMENTED, `unknown method ${path}`);
@@ -20370,6 +21303,34 @@ class GrpcServer {
         });
     }
 }
+/**
+ * A socket as a connection's sink: the frames of one turn of the event loop in one write, sent
+ * at once (no Nagle: a frame's tail would wait on the peer's delayed ACK, as Node's HTTP/2 knows).
+ */
+function socketSink(socket) {
+    socket.setNoDelay?.(true);
+    let corked = false;
+    const sink = {
+        append: (bytes) => {
+            if (!corked) {
+                corked = true;
+                socket.cork();
+                process.nextTick(() => {
+                    corked = false;
+                    socket.uncork();
+                });
+            }
+            socket.write(Buffer.from(bytes));
+        },
+        get blocked() {
+            return socket.writableNeedDrain;
+        },
+        onUnblocked: () => { },
+        end: () => socket.end(),
+    };
+    socket.on("drain", () => sink.onUnblocked());
+    return sink;
+}
 class ServerCall extends external_node_stream_namespaceObject.Duplex {
     stream;
     definition;
@@ -20383,8 +21344,6 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
     onRequest;
     statusSent = false;
     headersSent = false;
-    /** The status, for Node to send once the last response has gone (waitForTrailers). */
-    trailers = {};
     constructor(stream, metadata, definition, options) {
         super({ objectMode: true });
         this.stream = stream;
@@ -20396,17 +21355,17 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
             this.status = statusOfFailure(failure);
             this.end();
         });
-        stream.on("data", (chunk) => this.onData(chunk));
-        stream.on("end", () => {
+        stream.onData = (chunk) => this.onData(chunk);
+        stream.onEnd = () => {
             if (this.onRequest)
                 this.failWith(Status.INTERNAL, "the request ended without a message");
             else
                 this.push(null);
-        });
-        stream.on("close", () => {
+        };
+        stream.onClose = () => {
             if (!this.statusSent)
                 this.cancelFromServer();
-        });
+        };
     }
     /** For a unary request: `use` gets the one message; nothing else is read. */
     readRequest(use) {
@@ -20420,8 +21379,7 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
         this.cancelled = true;
         this.statusSent = true;
         this.emit("cancelled", "cancelled");
-        if (!this.stream.destroyed)
-            this.stream.close(external_node_http2_namespaceObject.constants.NGHTTP2_CANCEL);
+        this.stream.reset(ErrorCode.CANCEL);
         this.destroy();
     }
     onData(chunk) {
@@ -20476,7 +21434,7 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
      * the event loop made an upload of many small files take several times longer than buildctl's.
      */
     _writev(chunks, callback) {
-        if (this.statusSent || this.stream.destroyed)
+        if (this.statusSent || this.stream.closed)
             return callback();
         let frames;
         try {
@@ -20487,9 +21445,7 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
             return;
         }
         this.sendHeaders();
-        this.stream.cork();
-        frames.forEach((framed, i) => i === frames.length - 1 ? this.stream.write(framed, () => callback()) : this.stream.write(framed));
-        this.stream.uncork();
+        this.stream.write(frames, () => callback());
     }
     _final(callback) {
         callback();
@@ -20503,7 +21459,7 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
         callback(error);
     }
     sendStatus() {
-        if (this.statusSent || this.stream.destroyed)
+        if (this.statusSent || this.stream.closed)
             return;
         this.statusSent = true;
         const { code, details } = this.status;
@@ -20511,25 +21467,30 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
             respondStatus(this.stream, code, details);
             return;
         }
-        this.trailers = statusHeaders(code, details);
-        this.stream.end();
+        this.stream.end(statusFields(code, details));
     }
     sendHeaders() {
         if (this.headersSent)
             return;
         this.headersSent = true;
-        this.stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" }, { waitForTrailers: true });
-        this.stream.on("wantTrailers", () => this.stream.sendTrailers(this.trailers));
+        this.stream.respond([
+            [":status", "200"],
+            ["content-type", "application/grpc"],
+            ["grpc-accept-encoding", "identity"],
+        ], false);
     }
 }
 /** A trailers-only response: the status in the headers, and no message. */
 function respondStatus(stream, code, details) {
-    if (stream.destroyed || stream.headersSent)
+    if (stream.closed || stream.respondedAlready)
         return;
-    stream.respond({ ":status": 200, "content-type": "application/grpc", ...statusHeaders(code, details) }, { endStream: true });
+    stream.respond([[":status", "200"], ["content-type", "application/grpc"], ...statusFields(code, details)], true);
 }
-function statusHeaders(code, details) {
-    return { "grpc-status": String(code), "grpc-message": percentEncoded(details) };
+function statusFields(code, details) {
+    return [
+        ["grpc-status", String(code)],
+        ["grpc-message", percentEncoded(details)],
+    ];
 }
 /** grpc-message's encoding: bytes outside printable ASCII, and '%', percent-encoded. */
 function percentEncoded(text) {
@@ -20682,166 +21643,6 @@ class TunnelWriter {
     }
 }
 
-;// CONCATENATED MODULE: ./src/buildkit/session/tunnel-connection.ts
-// How our session's HTTP/2 server is connected to the Control.Session call that tunnels it.
-//
-// Node's HTTP/2 runs natively on a socket, but on any other stream (a JS Duplex) through its
-// JSStream wrapper, which copies every frame into a new Buffer in both directions and calls into
-// JS for each. So the server gets one end of a Unix socket pair, and the other end feeds the
-// call: a cold 10,000-file upload took 18% less of our CPU, and a 1 GiB upload's peak RSS went
-// from 123 to 91 MiB (3-5 runs each, alternating). Where no Unix socket can be made (Windows, a
-// temp dir whose path is too long for one), the server gets a Duplex instead.
-
-
-
-
-
-
-/** The longest Unix socket path every platform takes (macOS: 104 bytes with the terminator). */
-const MAX_SOCKET_PATH_BYTES = 100;
-/**
- * Connects the call to the server: `accept` gets the server's end (for GrpcServer.serve), now
- * or once the socket pair is made. Returns what closes everything it opened.
- */
-function connectTunnel(call, compressed, accept, options = {}) {
-    const kind = options.kind ?? (process.platform === "win32" ? "stream" : "socket");
-    if (kind === "stream") {
-        accept(tunnelStream(call, compressed));
-        return () => { };
-    }
-    return connectThroughSocket(call, compressed, accept, options.parentDir ?? (0,external_node_os_namespaceObject.tmpdir)());
-}
-/**
- * A Unix socket in a directory only we can enter, so no other user can connect in between (a
- * connection there would reach our secrets). The directory goes as soon as the pair is made.
- */
-function connectThroughSocket(call, compressed, accept, parentDir) {
-    let directory;
-    const removeDirectory = () => {
-        if (directory !== undefined)
-            (0,external_node_fs_namespaceObject.rmSync)(directory, { recursive: true, force: true });
-        directory = undefined;
-    };
-    let callClosed = false;
-    call.on("close", () => (callClosed = true));
-    let ours;
-    let accepted = false;
-    const listener = external_node_net_namespaceObject.createServer((theirs) => {
-        // Only our own connect can reach the directory; anything else is refused all the same.
-        if (accepted)
-            return theirs.destroy();
-        accepted = true;
-        listener.close();
-        removeDirectory();
-        accept(theirs);
-    });
-    const fallBack = () => {
-        listener.close();
-        removeDirectory();
-        if (!callClosed)
-            accept(tunnelStream(call, compressed));
-    };
-    try {
-        directory = (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(parentDir, "remote-buildkit-session-"));
-    }
-    catch {
-        fallBack();
-        return () => { };
-    }
-    const path = (0,external_node_path_namespaceObject.join)(directory, "s");
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-        fallBack();
-        return () => { };
-    }
-    listener.once("error", fallBack);
-    listener.listen(path, () => {
-        listener.off("error", fallBack);
-        if (callClosed)
-            return fallBack();
-        ours = socketEnd(call, compressed, path);
-    });
-    return () => {
-        listener.close();
-        removeDirectory();
-        ours?.destroy();
-    };
-}
-/** Our end of the socket pair: what the server writes goes up the call, what comes down to it. */
-function socketEnd(call, compressed, path) {
-    const writer = new TunnelWriter(call, compressed);
-    let paused = false;
-    // Reads land in one reused buffer, and the writer copies them into the message being built.
-    const socket = external_node_net_namespaceObject.connect({
-        path,
-        onread: {
-            buffer: Buffer.allocUnsafeSlow(256 * 1024),
-            callback: (length, buffer) => {
-                writer.append(buffer.subarray(0, length));
-                paused = writer.blocked;
-                return !paused;
-            },
-        },
-    });
-    writer.onUnblocked = () => {
-        if (!paused)
-            return;
-        paused = false;
-        socket.resume();
-    };
-    socket.on("end", () => writer.end());
-    // The server's end is gone (the session was shut down) or the socket failed: so is the call.
-    socket.on("error", () => call.cancel());
-    socket.on("drain", () => call.resume());
-    call.on("data", (message) => {
-        if (!socket.write(message.data))
-            call.pause();
-    });
-    call.on("end", () => socket.end());
-    // Cancellation at close is expected; the HTTP/2 session on top ends with the tunnel either way.
-    call.on("error", () => socket.destroy());
-    call.on("close", () => socket.destroy());
-    return socket;
-}
-/** The server's end as a JS stream: bytes written go up the call, the call's bytes are read. */
-function tunnelStream(call, compressed) {
-    const writer = new TunnelWriter(call, compressed);
-    let waiting = [];
-    writer.onUnblocked = () => {
-        const callbacks = waiting;
-        waiting = [];
-        for (const callback of callbacks)
-            callback();
-    };
-    const duplex = new external_node_stream_namespaceObject.Duplex({
-        write(chunk, _encoding, callback) {
-            writer.append(chunk);
-            if (writer.blocked)
-                waiting.push(callback);
-            else
-                callback();
-        },
-        final(callback) {
-            writer.end();
-            callback();
-        },
-        read() {
-            call.resume();
-        },
-        destroy(error, callback) {
-            call.cancel();
-            callback(error);
-        },
-    });
-    call.on("data", (message) => {
-        if (!duplex.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength))) {
-            call.pause();
-        }
-    });
-    call.on("end", () => duplex.push(null));
-    call.on("error", () => duplex.destroy());
-    return duplex;
-}
-
 ;// CONCATENATED MODULE: ./src/buildkit/session/services.ts
 
 
@@ -20880,7 +21681,6 @@ class Session {
     id = newIdentifier();
     server;
     call;
-    disconnect;
     closed = false;
     constructor(client, options) {
         this.server = new GrpcServer({
@@ -20903,10 +21703,19 @@ class Session {
             signal: options.signal,
             compress: options.compress ?? false,
         });
-        const server = this.server;
-        this.disconnect = connectTunnel(this.call, options.compress ?? false, (connection) => server.serve(connection), {
-            kind: options.connection,
+        // The daemon's HTTP/2 connection to our server: its bytes come in the call's messages, and
+        // what the server sends goes out in ours.
+        const writer = new TunnelWriter(this.call, options.compress ?? false);
+        const connection = this.server.connect(writer);
+        this.call.on("data", (message) => connection.receive(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)));
+        // The daemon half-closed the tunnel: so do we, once what is on its way has gone.
+        this.call.on("end", () => {
+            connection.destroy();
+            writer.end();
         });
+        // Cancellation at close is expected; the connection ends with the tunnel either way.
+        this.call.on("error", () => connection.destroy());
+        this.call.on("close", () => connection.destroy());
     }
     /** Ends the session: half-closes the tunnel, which the daemon takes as the end. */
     close() {
@@ -20915,7 +21724,6 @@ class Session {
         this.closed = true;
         this.call.end();
         this.server.close();
-        this.disconnect();
         // The daemon answers the half-close by ending the stream; cancel if it does not.
         setTimeout(() => this.call.cancel(), 2000).unref();
     }
@@ -21727,7 +22535,7 @@ function fileSyncService(dirs) {
         },
     };
 }
-/** Values of a request header; repeated headers arrive joined by ", " through Node's HTTP/2. */
+/** Values of a request header: one per header field, URL-decoded where the daemon encoded them. */
 function headerValues(metadata, key) {
     const encoded = metadata.get(`${key}-encoded`).map(String).includes("1");
     const values = metadata.get(key).map(String);
@@ -21736,7 +22544,7 @@ function headerValues(metadata, key) {
             .flatMap((value) => value.split(","))
             .map((value) => decodeURIComponent(value.trim().replace(/\+/g, " ")));
     }
-    return values.flatMap((value) => value.split(", ")).filter((value) => value !== "");
+    return values.filter((value) => value !== "");
 }
 async function sendDir(call, dirs) {
     const name = headerValues(call.metadata, "dir-name")[0] ?? "";

@@ -1,11 +1,19 @@
-// The session's gRPC server: Node's HTTP/2 server on the one connection the daemon makes through
-// the session tunnel, dispatching each call to our service handlers. The handlers see grpc-js's
-// server call API (the part we use): `request` and `metadata`, write/end, an 'error' emitted to end
-// the call with that status, 'cancelled' and `cancelled` when the daemon gives up on a call.
-import * as http2 from "node:http2";
+// The session's gRPC server: our own HTTP/2 (server-connection.ts) on the one connection the
+// daemon makes through the session tunnel, dispatching each call to our service handlers. The
+// handlers see grpc-js's server call API (the part we use): `request` and `metadata`, write/end,
+// an 'error' emitted to end the call with that status, 'cancelled' and `cancelled` when the daemon
+// gives up on a call.
+import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { FrameReader } from "./call.js";
 import { MAX_HEADER_LIST_BYTES } from "./connection.js";
+import {
+  ErrorCode,
+  ServerConnection,
+  type FrameSink,
+  type RequestHeaders,
+  type ServerStream,
+} from "./server-connection.js";
 import { frame } from "../framing.js";
 import { Metadata, Status, type StatusCode } from "./status.js";
 
@@ -51,27 +59,9 @@ interface Registered {
 export class GrpcServer {
   private readonly methods = new Map<string, Registered>();
   private readonly calls = new Set<ServerCall<unknown, unknown>>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private readonly server: http2.Http2Server;
+  private readonly connections = new Set<ServerConnection>();
 
-  constructor(private readonly options: ServerOptions) {
-    this.server = http2.createServer({
-      settings: { initialWindowSize: options.windowBytes, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
-      // Node refuses more than 128 headers (or 64 KiB of them) with ENHANCE_YOUR_CALM: a
-      // .dockerignore of more than about 115 lines would fail the build.
-      maxHeaderListPairs: Number.MAX_SAFE_INTEGER,
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    });
-    this.server.on("session", (session: http2.ServerHttp2Session) => {
-      this.sessions.add(session);
-      session.on("close", () => this.sessions.delete(session));
-      // The daemon sends outputs to us: Node's 64 KiB window would make it wait for a
-      // WINDOW_UPDATE, a round trip through the tunnel, after every 64 KiB.
-      session.on("connect", () => session.setLocalWindowSize(options.windowBytes));
-      session.on("error", () => undefined);
-    });
-    this.server.on("stream", (stream, headers) => this.dispatch(stream, headers));
-  }
+  constructor(private readonly options: ServerOptions) {}
 
   addService(definition: ServiceDefinition, implementation: ServiceImplementation): void {
     for (const [name, method] of Object.entries(definition)) {
@@ -80,21 +70,42 @@ export class GrpcServer {
     }
   }
 
-  /** Serves the HTTP/2 connection on `connection` (the daemon's, through the tunnel). */
-  serve(connection: Duplex): void {
-    this.server.emit("connection", connection);
+  /**
+   * Serves an HTTP/2 connection whose bytes go to `sink`: give it the client's bytes with
+   * `receive`, and `destroy` it when they end.
+   */
+  connect(sink: FrameSink): ServerConnection {
+    const connection = new ServerConnection(
+      sink,
+      { windowBytes: this.options.windowBytes, maxHeaderListBytes: MAX_HEADER_LIST_BYTES },
+      (stream, headers) => this.dispatch(stream, headers),
+      () => this.connections.delete(connection),
+    );
+    this.connections.add(connection);
+    return connection;
+  }
+
+  /** Serves the HTTP/2 connection on a socket (or any byte stream). */
+  serve(socket: Duplex): void {
+    const connection = this.connect(socketSink(socket));
+    socket.on("data", (chunk: Buffer) => connection.receive(chunk));
+    socket.on("end", () => {
+      connection.destroy();
+      socket.end();
+    });
+    socket.on("error", () => connection.destroy());
+    socket.on("close", () => connection.destroy());
   }
 
   /** Ends every call and connection at once. */
   close(): void {
     for (const call of this.calls) call.cancelFromServer();
-    for (const session of this.sessions) session.destroy();
-    this.server.close();
+    for (const connection of this.connections) connection.destroy();
   }
 
-  private dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on("error", () => undefined);
-    const path = headers[":path"] ?? "";
+  private dispatch(stream: ServerStream, headers: RequestHeaders): void {
+    const rawPath = headers[":path"];
+    const path = (Array.isArray(rawPath) ? rawPath[0] : rawPath) ?? "";
     const registered = this.methods.get(path);
     if (registered === undefined) {
       respondStatus(stream, Status.UNIMPLEMENTED, `unknown method ${path}`);
@@ -138,6 +149,35 @@ export class GrpcServer {
   }
 }
 
+/**
+ * A socket as a connection's sink: the frames of one turn of the event loop in one write, sent
+ * at once (no Nagle: a frame's tail would wait on the peer's delayed ACK, as Node's HTTP/2 knows).
+ */
+function socketSink(socket: Duplex): FrameSink {
+  (socket as Partial<Socket>).setNoDelay?.(true);
+  let corked = false;
+  const sink: FrameSink = {
+    append: (bytes) => {
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
+      socket.write(Buffer.from(bytes));
+    },
+    get blocked() {
+      return socket.writableNeedDrain;
+    },
+    onUnblocked: () => {},
+    end: () => socket.end(),
+  };
+  socket.on("drain", () => sink.onUnblocked());
+  return sink;
+}
+
 export class ServerCall<Request, Response> extends Duplex {
   readonly metadata: Metadata;
   /** The request of a unary or server-streaming call. */
@@ -149,11 +189,9 @@ export class ServerCall<Request, Response> extends Duplex {
   private onRequest: ((request: Request) => void) | undefined;
   private statusSent = false;
   private headersSent = false;
-  /** The status, for Node to send once the last response has gone (waitForTrailers). */
-  private trailers: http2.OutgoingHttpHeaders = {};
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: ServerStream,
     metadata: Metadata,
     private readonly definition: MethodDefinition,
     options: ServerOptions,
@@ -166,14 +204,14 @@ export class ServerCall<Request, Response> extends Duplex {
       this.status = statusOfFailure(failure);
       this.end();
     });
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("end", () => {
+    stream.onData = (chunk) => this.onData(chunk);
+    stream.onEnd = () => {
       if (this.onRequest) this.failWith(Status.INTERNAL, "the request ended without a message");
       else this.push(null);
-    });
-    stream.on("close", () => {
+    };
+    stream.onClose = () => {
       if (!this.statusSent) this.cancelFromServer();
-    });
+    };
   }
 
   /** For a unary request: `use` gets the one message; nothing else is read. */
@@ -188,7 +226,7 @@ export class ServerCall<Request, Response> extends Duplex {
     this.cancelled = true;
     this.statusSent = true;
     this.emit("cancelled", "cancelled");
-    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    this.stream.reset(ErrorCode.CANCEL);
     this.destroy();
   }
 
@@ -249,7 +287,7 @@ export class ServerCall<Request, Response> extends Duplex {
     chunks: Array<{ chunk: Response; encoding: BufferEncoding }>,
     callback: (error?: Error | null) => void,
   ): void {
-    if (this.statusSent || this.stream.destroyed) return callback();
+    if (this.statusSent || this.stream.closed) return callback();
     let frames: Buffer[];
     try {
       frames = chunks.map(({ chunk }) => frame(this.definition.responseSerialize(chunk as never)));
@@ -258,11 +296,7 @@ export class ServerCall<Request, Response> extends Duplex {
       return;
     }
     this.sendHeaders();
-    this.stream.cork();
-    frames.forEach((framed, i) =>
-      i === frames.length - 1 ? this.stream.write(framed, () => callback()) : this.stream.write(framed),
-    );
-    this.stream.uncork();
+    this.stream.write(frames, () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -278,39 +312,44 @@ export class ServerCall<Request, Response> extends Duplex {
   }
 
   private sendStatus(): void {
-    if (this.statusSent || this.stream.destroyed) return;
+    if (this.statusSent || this.stream.closed) return;
     this.statusSent = true;
     const { code, details } = this.status;
     if (!this.headersSent) {
       respondStatus(this.stream, code, details);
       return;
     }
-    this.trailers = statusHeaders(code, details);
-    this.stream.end();
+    this.stream.end(statusFields(code, details));
   }
 
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
     this.stream.respond(
-      { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" },
-      { waitForTrailers: true },
+      [
+        [":status", "200"],
+        ["content-type", "application/grpc"],
+        ["grpc-accept-encoding", "identity"],
+      ],
+      false,
     );
-    this.stream.on("wantTrailers", () => this.stream.sendTrailers(this.trailers));
   }
 }
 
 /** A trailers-only response: the status in the headers, and no message. */
-function respondStatus(stream: http2.ServerHttp2Stream, code: StatusCode, details: string): void {
-  if (stream.destroyed || stream.headersSent) return;
+function respondStatus(stream: ServerStream, code: StatusCode, details: string): void {
+  if (stream.closed || stream.respondedAlready) return;
   stream.respond(
-    { ":status": 200, "content-type": "application/grpc", ...statusHeaders(code, details) },
-    { endStream: true },
+    [[":status", "200"], ["content-type", "application/grpc"], ...statusFields(code, details)],
+    true,
   );
 }
 
-function statusHeaders(code: StatusCode, details: string): http2.OutgoingHttpHeaders {
-  return { "grpc-status": String(code), "grpc-message": percentEncoded(details) };
+function statusFields(code: StatusCode, details: string): Array<[string, string]> {
+  return [
+    ["grpc-status", String(code)],
+    ["grpc-message", percentEncoded(details)],
+  ];
 }
 
 /** grpc-message's encoding: bytes outside printable ASCII, and '%', percent-encoded. */

@@ -33,9 +33,9 @@ export class Metadata {
   private readonly values = new Map<string, MetadataValue[]>();
 
   /**
-   * Received headers as grpc-js reads them: pseudo-headers left out, `-bin` values decoded. Node
-   * joins repeated headers with ", ": split again for `-bin` keys (base64 has neither), kept
-   * joined for the others (FileSync's headerValues splits those).
+   * Received headers as grpc-js reads them: pseudo-headers left out, `-bin` values decoded. A
+   * repeated header is an array (our session server), or joined with ", " (Node's HTTP/2 client,
+   * for the runner's trailers): split again for `-bin` keys, as base64 has neither.
    */
   static fromHeaders(headers: Record<string, string | string[] | number | undefined>): Metadata {
     const metadata = new Metadata();

@@ -69,7 +69,7 @@ export function fileSyncService(dirs: SyncedDirs): FileSyncService {
   };
 }
 
-/** Values of a request header; repeated headers arrive joined by ", " through Node's HTTP/2. */
+/** Values of a request header: one per header field, URL-decoded where the daemon encoded them. */
 export function headerValues(metadata: Metadata, key: string): string[] {
   const encoded = metadata.get(`${key}-encoded`).map(String).includes("1");
   const values = metadata.get(key).map(String);
@@ -78,7 +78,7 @@ export function headerValues(metadata: Metadata, key: string): string[] {
       .flatMap((value) => value.split(","))
       .map((value) => decodeURIComponent(value.trim().replace(/\+/g, " ")));
   }
-  return values.flatMap((value) => value.split(", ")).filter((value) => value !== "");
+  return values.filter((value) => value !== "");
 }
 
 async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {

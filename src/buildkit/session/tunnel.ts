@@ -4,11 +4,11 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { BuildkitClient } from "../client.js";
-import { Control, type BytesMessageSchema } from "../proto/moby/buildkit/v1/control_pb.js";
+import { Control, type BytesMessage, type BytesMessageSchema } from "../proto/moby/buildkit/v1/control_pb.js";
 import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES, type Call } from "../rpc.js";
 import { Metadata } from "../grpc/status.js";
 import { GrpcServer, type ServiceDefinition, type ServiceImplementation } from "../grpc/server.js";
-import { connectTunnel, type TunnelConnectionKind } from "./tunnel-connection.js";
+import { TunnelWriter } from "./tunnel-writer.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
 export interface SessionService {
@@ -34,8 +34,6 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Whether the messages we send on the tunnel are gzip-compressed (upload-compression.ts). */
   compress?: boolean;
-  /** How our server meets the tunnel; by default a socket pair where the platform has one. */
-  connection?: TunnelConnectionKind;
 }
 
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
@@ -48,7 +46,6 @@ export class Session {
   readonly id = newIdentifier();
   private readonly server: GrpcServer;
   private readonly call: Call<typeof BytesMessageSchema, typeof BytesMessageSchema>;
-  private readonly disconnect: () => void;
   private closed = false;
 
   constructor(client: BuildkitClient, options: SessionOptions) {
@@ -71,15 +68,21 @@ export class Session {
       signal: options.signal,
       compress: options.compress ?? false,
     });
-    const server = this.server;
-    this.disconnect = connectTunnel(
-      this.call,
-      options.compress ?? false,
-      (connection) => server.serve(connection),
-      {
-        kind: options.connection,
-      },
+    // The daemon's HTTP/2 connection to our server: its bytes come in the call's messages, and
+    // what the server sends goes out in ours.
+    const writer = new TunnelWriter(this.call, options.compress ?? false);
+    const connection = this.server.connect(writer);
+    this.call.on("data", (message: BytesMessage) =>
+      connection.receive(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)),
     );
+    // The daemon half-closed the tunnel: so do we, once what is on its way has gone.
+    this.call.on("end", () => {
+      connection.destroy();
+      writer.end();
+    });
+    // Cancellation at close is expected; the connection ends with the tunnel either way.
+    this.call.on("error", () => connection.destroy());
+    this.call.on("close", () => connection.destroy());
   }
 
   /** Ends the session: half-closes the tunnel, which the daemon takes as the end. */
@@ -88,7 +91,6 @@ export class Session {
     this.closed = true;
     this.call.end();
     this.server.close();
-    this.disconnect();
     // The daemon answers the half-close by ending the stream; cancel if it does not.
     setTimeout(() => this.call.cancel(), 2000).unref();
   }
