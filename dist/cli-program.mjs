@@ -18979,7 +18979,7 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
             ":authority": this.connection.authority,
             "content-type": "application/grpc",
             te: "trailers",
-            "grpc-accept-encoding": "identity,gzip",
+            "grpc-accept-encoding": this.options.pieces ? "identity" : "identity,gzip",
         };
         if (this.options.compress)
             headers["grpc-encoding"] = "gzip";
@@ -19014,6 +19014,16 @@ class ClientCall extends external_node_stream_namespaceObject.Duplex {
     onData(chunk) {
         if (this.finished)
             return;
+        if (this.options.pieces) {
+            try {
+                this.reader.pushPieces(chunk, this.options.pieces);
+            }
+            catch (error) {
+                this.stream?.close(NGHTTP2_CANCEL);
+                this.finish(Status.INTERNAL, error.message, new Metadata());
+            }
+            return;
+        }
         let messages;
         try {
             messages = this.reader.push(chunk);
@@ -19230,6 +19240,8 @@ class FrameReader {
     /** Memory for messages split across chunks, handed out once each and never written again. */
     slab;
     slabUsed = 0;
+    /** What is left of the message `pushPieces` is handing over. */
+    pieceBytesLeft = 0;
     constructor(maxBytes) {
         this.maxBytes = maxBytes;
     }
@@ -19294,6 +19306,39 @@ class FrameReader {
             }
         }
         return messages;
+    }
+    /**
+     * Hands each message to `pieces` as its bytes come, views of `chunk`: nothing is copied but a
+     * header split across chunks.
+     */
+    pushPieces(chunk, pieces) {
+        let offset = 0;
+        while (offset < chunk.length) {
+            if (this.pieceBytesLeft > 0) {
+                const take = Math.min(this.pieceBytesLeft, chunk.length - offset);
+                pieces.piece(chunk.subarray(offset, offset + take));
+                offset += take;
+                this.pieceBytesLeft -= take;
+                if (this.pieceBytesLeft === 0)
+                    pieces.end();
+                continue;
+            }
+            const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+            chunk.copy(this.header, this.headerBytes, offset, offset + take);
+            this.headerBytes += take;
+            offset += take;
+            if (this.headerBytes < FRAME_HEADER_BYTES)
+                break;
+            this.headerBytes = 0;
+            if (this.header[0] !== 0)
+                throw new Error("a compressed message on a call that asked for none");
+            const length = this.header.readUInt32BE(1);
+            this.check(length);
+            pieces.start(length);
+            this.pieceBytesLeft = length;
+            if (length === 0)
+                pieces.end();
+        }
     }
     check(length) {
         if (length > this.maxBytes) {
@@ -21510,6 +21555,99 @@ function statusOfFailure(failure) {
     return { code: code, details: failure?.details ?? failure?.message ?? "Unknown error" };
 }
 
+;// CONCATENATED MODULE: ./src/buildkit/session/tunnel-reader.ts
+/** BytesMessage's one field: `bytes data = 1`, length-delimited (wire type 2). */
+const DATA_TAG = (1 << 3) | 2;
+/** Where in a message the reader is. */
+const Part = {
+    Tag: 0,
+    Length: 1,
+    Data: 2,
+    /** The bytes of a field other than `data` (BytesMessage has none today), skipped. */
+    Skip: 3,
+    SkipVarint: 4,
+};
+class TunnelReader {
+    /** Where the data goes. */
+    receive = () => { };
+    part = Part.Tag;
+    varint = 0;
+    varintShift = 0;
+    left = 0;
+    field = 0;
+    start() {
+        this.part = Part.Tag;
+        this.varint = 0;
+        this.varintShift = 0;
+    }
+    piece(bytes) {
+        let offset = 0;
+        while (offset < bytes.length) {
+            if (this.part === Part.Data || this.part === Part.Skip) {
+                const take = Math.min(this.left, bytes.length - offset);
+                if (this.part === Part.Data)
+                    this.receive(bytes.subarray(offset, offset + take));
+                offset += take;
+                this.left -= take;
+                if (this.left === 0)
+                    this.part = Part.Tag;
+                continue;
+            }
+            const byte = bytes[offset++];
+            this.varint += (byte & 0x7f) * 2 ** this.varintShift;
+            this.varintShift += 7;
+            if (byte & 0x80) {
+                if (this.varintShift > 63)
+                    throw new Error("a tunnel message has a malformed varint");
+                continue;
+            }
+            const value = this.varint;
+            this.varint = 0;
+            this.varintShift = 0;
+            this.onVarint(value);
+        }
+    }
+    end() {
+        if (this.part !== Part.Tag || this.varintShift !== 0) {
+            throw new Error("a tunnel message ended inside a field");
+        }
+    }
+    onVarint(value) {
+        switch (this.part) {
+            case Part.Tag: {
+                this.field = value;
+                const wireType = value & 7;
+                if (wireType === 2)
+                    this.part = Part.Length;
+                else if (wireType === 0)
+                    this.part = Part.SkipVarint;
+                else if (wireType === 1 || wireType === 5)
+                    this.skip(wireType === 1 ? 8 : 4);
+                else
+                    throw new Error(`a tunnel message has a field of wire type ${wireType}`);
+                return;
+            }
+            case Part.Length:
+                if (this.field === DATA_TAG) {
+                    this.part = value > 0 ? Part.Data : Part.Tag;
+                    this.left = value;
+                }
+                else {
+                    this.skip(value);
+                }
+                return;
+            case Part.SkipVarint:
+                this.part = Part.Tag;
+                return;
+            default:
+        }
+    }
+    skip(bytes) {
+        this.part = bytes > 0 ? Part.Skip : Part.Tag;
+        this.left = bytes;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/buildkit/session/tunnel-writer.ts
 // The outgoing half of the session tunnel: the bytes our HTTP/2 server writes, sent up the
 // Control.Session call as BytesMessages.
@@ -21672,6 +21810,7 @@ function methodPaths(service) {
 
 
 
+
 /** A random 25-character base36 id, like buildctl's; never contains ':'. */
 function newIdentifier() {
     const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -21698,15 +21837,21 @@ class Session {
                     metadata.add("x-docker-expose-session-grpc-method", path);
             }
         }
+        // The daemon's HTTP/2 connection to our server: its bytes come in the call's messages, and
+        // what the server sends goes out in ours. Uncompressed, the messages are read as their bytes
+        // arrive (tunnel-reader.ts); a compressed message comes whole, once inflated.
+        const compress = options.compress ?? false;
+        const reader = compress ? undefined : new TunnelReader();
         this.call = callBidiStream(client.connection, Control.method.session, {
             metadata,
             signal: options.signal,
-            compress: options.compress ?? false,
+            compress,
+            pieces: reader,
         });
-        // The daemon's HTTP/2 connection to our server: its bytes come in the call's messages, and
-        // what the server sends goes out in ours.
-        const writer = new TunnelWriter(this.call, options.compress ?? false);
+        const writer = new TunnelWriter(this.call, compress);
         const connection = this.server.connect(writer);
+        if (reader)
+            reader.receive = (bytes) => connection.receive(bytes);
         this.call.on("data", (message) => connection.receive(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)));
         // The daemon half-closed the tunnel: so do we, once what is on its way has gone.
         this.call.on("end", () => {

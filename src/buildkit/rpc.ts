@@ -13,7 +13,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { serializer } from "./encoder.js";
-import { ClientCall } from "./grpc/call.js";
+import { ClientCall, type MessagePieces } from "./grpc/call.js";
 import type { GrpcConnection } from "./grpc/connection.js";
 import { GrpcError, type Metadata } from "./grpc/status.js";
 
@@ -50,6 +50,8 @@ export interface StreamCallOptions {
   metadata?: Metadata;
   /** Gzip what this call sends (the session tunnel, upload-compression.ts). */
   compress?: boolean;
+  /** Responses as their bytes arrive, not as messages (the session tunnel: grpc/call.ts). */
+  pieces?: MessagePieces;
 }
 
 export type Call<I extends DescMessage, O extends DescMessage> = ClientCall<MessageShape<I>, MessageShape<O>>;
@@ -69,7 +71,7 @@ function cancelOnAbort(call: { cancel(): void }, signal: AbortSignal | undefined
 function startCall<I extends DescMessage, O extends DescMessage>(
   connection: GrpcConnection,
   method: DescMethod & { input: I; output: O },
-  options: { timeoutMs?: number; metadata?: Metadata; compress?: boolean; signal?: AbortSignal },
+  options: StreamCallOptions & { timeoutMs?: number },
 ): Call<I, O> {
   const call = new ClientCall<MessageShape<I>, MessageShape<O>>(
     connection,

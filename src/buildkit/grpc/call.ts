@@ -18,6 +18,21 @@ export interface CallOptions {
   compress?: boolean;
   /** The largest message accepted from the runner. */
   maxReceiveBytes: number;
+  /**
+   * Each response's bytes to this as they arrive, in place of whole messages on the readable
+   * side (which then only ends): a message split across frames is never copied together. For
+   * an uncompressed call; the runner is told to answer uncompressed.
+   */
+  pieces?: MessagePieces;
+}
+
+/** A reader of each message's bytes as they arrive: views of the stream's chunks, in order. */
+export interface MessagePieces {
+  /** A message of `length` bytes begins. */
+  start(length: number): void;
+  piece(bytes: Buffer): void;
+  /** The message is whole. */
+  end(): void;
 }
 
 export interface CallStatus {
@@ -94,7 +109,7 @@ export class ClientCall<Request, Response> extends Duplex {
       ":authority": this.connection.authority,
       "content-type": "application/grpc",
       te: "trailers",
-      "grpc-accept-encoding": "identity,gzip",
+      "grpc-accept-encoding": this.options.pieces ? "identity" : "identity,gzip",
     };
     if (this.options.compress) headers["grpc-encoding"] = "gzip";
     if (this.options.timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(this.options.timeoutMs);
@@ -127,6 +142,15 @@ export class ClientCall<Request, Response> extends Duplex {
 
   private onData(chunk: Buffer): void {
     if (this.finished) return;
+    if (this.options.pieces) {
+      try {
+        this.reader.pushPieces(chunk, this.options.pieces);
+      } catch (error) {
+        this.stream?.close(NGHTTP2_CANCEL);
+        this.finish(Status.INTERNAL, (error as Error).message, new Metadata());
+      }
+      return;
+    }
     let messages: Array<{ compressed: boolean; bytes: Buffer }>;
     try {
       messages = this.reader.push(chunk);
@@ -362,6 +386,8 @@ export class FrameReader {
   /** Memory for messages split across chunks, handed out once each and never written again. */
   private slab: Buffer | undefined;
   private slabUsed = 0;
+  /** What is left of the message `pushPieces` is handing over. */
+  private pieceBytesLeft = 0;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -425,6 +451,36 @@ export class FrameReader {
       }
     }
     return messages;
+  }
+
+  /**
+   * Hands each message to `pieces` as its bytes come, views of `chunk`: nothing is copied but a
+   * header split across chunks.
+   */
+  pushPieces(chunk: Buffer, pieces: MessagePieces): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.pieceBytesLeft > 0) {
+        const take = Math.min(this.pieceBytesLeft, chunk.length - offset);
+        pieces.piece(chunk.subarray(offset, offset + take));
+        offset += take;
+        this.pieceBytesLeft -= take;
+        if (this.pieceBytesLeft === 0) pieces.end();
+        continue;
+      }
+      const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+      chunk.copy(this.header, this.headerBytes, offset, offset + take);
+      this.headerBytes += take;
+      offset += take;
+      if (this.headerBytes < FRAME_HEADER_BYTES) break;
+      this.headerBytes = 0;
+      if (this.header[0] !== 0) throw new Error("a compressed message on a call that asked for none");
+      const length = this.header.readUInt32BE(1);
+      this.check(length);
+      pieces.start(length);
+      this.pieceBytesLeft = length;
+      if (length === 0) pieces.end();
+    }
   }
 
   private check(length: number): void {

@@ -8,6 +8,7 @@ import { Control, type BytesMessage, type BytesMessageSchema } from "../proto/mo
 import { callBidiStream, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES, type Call } from "../rpc.js";
 import { Metadata } from "../grpc/status.js";
 import { GrpcServer, type ServiceDefinition, type ServiceImplementation } from "../grpc/server.js";
+import { TunnelReader } from "./tunnel-reader.js";
 import { TunnelWriter } from "./tunnel-writer.js";
 import { methodPaths, serviceDefinition } from "./services.js";
 
@@ -63,15 +64,20 @@ export class Session {
         for (const path of methodPaths(service)) metadata.add("x-docker-expose-session-grpc-method", path);
       }
     }
+    // The daemon's HTTP/2 connection to our server: its bytes come in the call's messages, and
+    // what the server sends goes out in ours. Uncompressed, the messages are read as their bytes
+    // arrive (tunnel-reader.ts); a compressed message comes whole, once inflated.
+    const compress = options.compress ?? false;
+    const reader = compress ? undefined : new TunnelReader();
     this.call = callBidiStream(client.connection, Control.method.session, {
       metadata,
       signal: options.signal,
-      compress: options.compress ?? false,
+      compress,
+      pieces: reader,
     });
-    // The daemon's HTTP/2 connection to our server: its bytes come in the call's messages, and
-    // what the server sends goes out in ours.
-    const writer = new TunnelWriter(this.call, options.compress ?? false);
+    const writer = new TunnelWriter(this.call, compress);
     const connection = this.server.connect(writer);
+    if (reader) reader.receive = (bytes) => connection.receive(bytes);
     this.call.on("data", (message: BytesMessage) =>
       connection.receive(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)),
     );
