@@ -1,8 +1,9 @@
 // Our HTTP/2 server connection (src/buildkit/grpc/server-connection.ts) frame by frame, as a
 // client would write them: what it sends first, PING and SETTINGS answered, padded and continued
-// headers, DATA split at every byte, flow control both ways (a paused stream gives no room, a
-// write waits for the client's window, trailers wait for the data before them), and a client
-// that breaks the protocol. grpc-server.test.ts runs the same server against grpc-js's client.
+// headers, DATA split at every byte, a reset told after the work of the data before it, flow
+// control both ways (a paused stream gives no room, a write waits for the client's window,
+// trailers wait for the data before them), and a client that breaks the protocol.
+// grpc-server.test.ts runs the same server against grpc-js's client.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { encodeHeaders } from "../../src/buildkit/grpc/hpack.js";
@@ -12,6 +13,8 @@ import {
   type RequestHeaders,
   type ServerStream,
 } from "../../src/buildkit/grpc/server-connection.js";
+
+const nextTick = () => new Promise((resolve) => process.nextTick(resolve));
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -190,7 +193,7 @@ describe("the session server's HTTP/2 connection", () => {
     assert.equal(update?.payload.readUInt32BE(0), 32_768);
   });
 
-  it("sends within the client's windows, calls back once a write has gone whole, and ends after the data", () => {
+  it("sends within the client's windows, calls back once a write has gone whole, and ends after the data", async () => {
     const { connection, streams, frames, sink } = connect();
     // The client gives each stream 10 bytes of room.
     connection.receive(Buffer.concat([PREFACE, settings([[0x4, 10]]), frame(0x1, 0x4, 1, requestHeaders)]));
@@ -200,13 +203,16 @@ describe("the session server's HTTP/2 connection", () => {
     stream.respond([[":status", "200"]], false);
     stream.write([Buffer.alloc(15, 1), Buffer.alloc(10, 2)], () => (written = true));
     stream.end([["grpc-status", "0"]]);
+    // What is queued goes once the code that queued it has run: nothing yet.
+    assert.deepEqual(
+      frames().map((f) => f.type),
+      [0x1],
+    );
+    await nextTick();
     let sent = frames();
     assert.deepEqual(
       sent.map((f) => [f.type, f.payload.length]),
-      [
-        [0x1, 1],
-        [0x0, 10],
-      ],
+      [[0x0, 10]],
     );
     assert.equal(written, false);
     connection.receive(windowUpdate(1, 100));
@@ -229,6 +235,7 @@ describe("the session server's HTTP/2 connection", () => {
     sink.blockedNow = true;
     let secondWritten = false;
     second.write([Buffer.alloc(5)], () => (secondWritten = true));
+    await nextTick();
     assert.deepEqual(frames(), []);
     sink.blockedNow = false;
     sink.onUnblocked();
@@ -236,7 +243,25 @@ describe("the session server's HTTP/2 connection", () => {
     assert.equal(secondWritten, true);
   });
 
-  it("goes away on a client that breaks the protocol, and closes its streams", () => {
+  it("tells a stream the client reset it only after the work its last data started", async () => {
+    const { connection, streams, frames } = connect();
+    connection.receive(Buffer.concat([PREFACE, settings([]), frame(0x1, 0x4, 1, requestHeaders)]));
+    frames();
+    const order: string[] = [];
+    const { stream } = streams[0]!;
+    // What a handler does with its last packet: a few promise jobs.
+    stream.onData = () =>
+      void Promise.resolve().then(() => Promise.resolve().then(() => order.push("last packet handled")));
+    stream.onClose = () => order.push("closed");
+    const reset = Buffer.alloc(4);
+    reset.writeUInt32BE(0x8);
+    // The last DATA and the reset in one read, as the daemon's often arrive.
+    connection.receive(Buffer.concat([frame(0x0, 0, 1, Buffer.from("FIN")), frame(0x3, 0, 1, reset)]));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ["last packet handled", "closed"]);
+  });
+
+  it("goes away on a client that breaks the protocol, and closes its streams", async () => {
     const { connection, streams, frames, isEnded, isClosed } = connect();
     let closed = false;
     connection.receive(Buffer.concat([PREFACE, settings([]), frame(0x1, 0x4, 1, requestHeaders)]));
@@ -249,6 +274,7 @@ describe("the session server's HTTP/2 connection", () => {
     assert.equal(goAway?.payload.readUInt32BE(4), 0x1);
     assert.equal(isEnded(), true);
     assert.equal(isClosed(), true);
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(closed, true);
 
     const second = connect();

@@ -61,6 +61,7 @@ const Setting = { INITIAL_WINDOW_SIZE: 0x4, MAX_FRAME_SIZE: 0x5, MAX_HEADER_LIST
 export const ErrorCode = {
   NO_ERROR: 0x0,
   PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
   FLOW_CONTROL_ERROR: 0x3,
   FRAME_SIZE_ERROR: 0x6,
   CANCEL: 0x8,
@@ -121,6 +122,7 @@ export class ServerConnection {
   /** DATA received on the connection since our last WINDOW_UPDATE for it. */
   private unacknowledged = 0;
   private flushing = false;
+  private flushScheduled = false;
   private closed = false;
 
   constructor(
@@ -148,12 +150,13 @@ export class ServerConnection {
     try {
       this.read(chunk);
     } catch (error) {
+      // The client's mistake, or (INTERNAL_ERROR) a failure of ours while handling its frames.
       const code =
         error instanceof ConnectionError
           ? error.code
           : error instanceof HpackError
             ? ErrorCode.COMPRESSION_ERROR
-            : ErrorCode.PROTOCOL_ERROR;
+            : ErrorCode.INTERNAL_ERROR;
       this.goAway(code, (error as Error).message);
     }
   }
@@ -439,10 +442,19 @@ export class ServerConnection {
     this.writeFrame(FrameType.RST_STREAM, 0, streamId, payload);
   }
 
-  /** @internal The stream has something queued. */
+  /**
+   * @internal The stream has something queued. It goes once the code that queued it has run: a
+   * FileSync walk queues a STAT packet per entry, and these then go many to a DATA frame, their
+   * writes' callbacks come together, and the call hands over what queued meanwhile in one batch.
+   */
   queued(stream: ServerStream): void {
     this.sending.add(stream);
-    this.flush();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
   }
 
   /** @internal The stream is done with: both sides ended, or it was reset. */
@@ -654,7 +666,7 @@ export class ServerStream {
 
   /** @internal The client reset the stream. */
   closeFromPeer(): void {
-    this.close();
+    this.close(true);
   }
 
   /** @internal The connection went. */
@@ -662,15 +674,26 @@ export class ServerStream {
     if (this.isClosed) return;
     this.isClosed = true;
     this.dropQueue();
-    this.onClose();
+    this.tellClosed(true);
   }
 
-  private close(): void {
+  private close(afterWorkInHand = false): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.connection.forget(this);
     this.dropQueue();
-    this.onClose();
+    this.tellClosed(afterWorkInHand);
+  }
+
+  /**
+   * `onClose`, at once or once the work the data before it started has had its turn: the daemon
+   * resets a local output's stream right after its last packet, often in the same read, and that
+   * packet must be handled as the end it is, not lost to a cancellation. (Node's HTTP/2 reported
+   * a reset in a callback of its own, after the promise jobs of the data before it.)
+   */
+  private tellClosed(afterWorkInHand: boolean): void {
+    if (afterWorkInHand) setImmediate(() => this.onClose());
+    else this.onClose();
   }
 
   /** What was queued will never go: its writers are told it is done with, as for a closed stream. */
