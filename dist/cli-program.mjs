@@ -19279,10 +19279,7 @@ class FrameReader {
                         continue;
                     }
                 }
-                const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
-                chunk.copy(this.header, this.headerBytes, offset, offset + take);
-                this.headerBytes += take;
-                offset += take;
+                offset = this.takeHeader(chunk, offset);
                 if (this.headerBytes < FRAME_HEADER_BYTES)
                     break;
                 const length = this.header.readUInt32BE(1);
@@ -19323,10 +19320,7 @@ class FrameReader {
                     pieces.end();
                 continue;
             }
-            const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
-            chunk.copy(this.header, this.headerBytes, offset, offset + take);
-            this.headerBytes += take;
-            offset += take;
+            offset = this.takeHeader(chunk, offset);
             if (this.headerBytes < FRAME_HEADER_BYTES)
                 break;
             this.headerBytes = 0;
@@ -19339,6 +19333,13 @@ class FrameReader {
             if (length === 0)
                 pieces.end();
         }
+    }
+    /** Copies what `chunk` has of a frame header from `offset`; returns the offset after it. */
+    takeHeader(chunk, offset) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+        chunk.copy(this.header, this.headerBytes, offset, offset + take);
+        this.headerBytes += take;
+        return offset + take;
     }
     check(length) {
         if (length > this.maxBytes) {

@@ -425,10 +425,7 @@ export class FrameReader {
             continue;
           }
         }
-        const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
-        chunk.copy(this.header, this.headerBytes, offset, offset + take);
-        this.headerBytes += take;
-        offset += take;
+        offset = this.takeHeader(chunk, offset);
         if (this.headerBytes < FRAME_HEADER_BYTES) break;
         const length = this.header.readUInt32BE(1);
         this.check(length);
@@ -468,10 +465,7 @@ export class FrameReader {
         if (this.pieceBytesLeft === 0) pieces.end();
         continue;
       }
-      const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
-      chunk.copy(this.header, this.headerBytes, offset, offset + take);
-      this.headerBytes += take;
-      offset += take;
+      offset = this.takeHeader(chunk, offset);
       if (this.headerBytes < FRAME_HEADER_BYTES) break;
       this.headerBytes = 0;
       if (this.header[0] !== 0) throw new Error("a compressed message on a call that asked for none");
@@ -481,6 +475,14 @@ export class FrameReader {
       this.pieceBytesLeft = length;
       if (length === 0) pieces.end();
     }
+  }
+
+  /** Copies what `chunk` has of a frame header from `offset`; returns the offset after it. */
+  private takeHeader(chunk: Buffer, offset: number): number {
+    const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+    chunk.copy(this.header, this.headerBytes, offset, offset + take);
+    this.headerBytes += take;
+    return offset + take;
   }
 
   private check(length: number): void {
