@@ -20835,16 +20835,11 @@ class ServerConnection {
         this.payload = undefined;
         switch (frame.type) {
             case FrameType.DATA: {
-                const data = unpadded(payload);
-                const stream = this.streams.get(frame.streamId);
-                if (stream === undefined)
-                    return;
+                // Padded DATA, collected whole; the padding counts against the window all the same.
+                const data = unpadded(payload, frame.flags);
                 if (data.length > 0)
-                    stream.receiveData(data);
-                stream.consumed(frame.length);
-                if (frame.flags & Flag.END_STREAM)
-                    stream.receiveEnd();
-                return;
+                    this.streams.get(frame.streamId)?.receiveData(data);
+                return this.endData(frame);
             }
             case FrameType.HEADERS:
                 return this.receiveHeaders(frame, payload);
@@ -21124,7 +21119,7 @@ class ServerConnection {
     }
 }
 /** DATA or HEADERS without their padding (RFC 9113 6.1, 6.2). */
-function unpadded(payload, flags = Flag.PADDED) {
+function unpadded(payload, flags) {
     if (!(flags & Flag.PADDED))
         return payload;
     const padding = payload[0] ?? 0;
@@ -21414,7 +21409,6 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
     reader;
     onRequest;
     statusSent = false;
-    headersSent = false;
     constructor(stream, metadata, definition, options) {
         super({ objectMode: true });
         this.stream = stream;
@@ -21534,16 +21528,15 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
             return;
         this.statusSent = true;
         const { code, details } = this.status;
-        if (!this.headersSent) {
+        if (!this.stream.respondedAlready) {
             respondStatus(this.stream, code, details);
             return;
         }
         this.stream.end(statusFields(code, details));
     }
     sendHeaders() {
-        if (this.headersSent)
+        if (this.stream.respondedAlready)
             return;
-        this.headersSent = true;
         this.stream.respond([
             [":status", "200"],
             ["content-type", "application/grpc"],
@@ -21553,8 +21546,6 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
 }
 /** A trailers-only response: the status in the headers, and no message. */
 function respondStatus(stream, code, details) {
-    if (stream.closed || stream.respondedAlready)
-        return;
     stream.respond([[":status", "200"], ["content-type", "application/grpc"], ...statusFields(code, details)], true);
 }
 function statusFields(code, details) {
@@ -22710,11 +22701,10 @@ function fileSyncService(dirs) {
 function headerValues(metadata, key) {
     const encoded = metadata.get(`${key}-encoded`).map(String).includes("1");
     const values = metadata.get(key).map(String);
-    if (encoded) {
-        return values
-            .flatMap((value) => value.split(","))
-            .map((value) => decodeURIComponent(value.trim().replace(/\+/g, " ")));
-    }
+    // The daemon query-escapes every value when any has a non-ASCII character (fsutil's
+    // encodeStringForHeader): '+' is a space there.
+    if (encoded)
+        return values.map((value) => decodeURIComponent(value.replace(/\+/g, " ")));
     return values.filter((value) => value !== "");
 }
 async function sendDir(call, dirs) {

@@ -267,13 +267,10 @@ export class ServerConnection {
     this.payload = undefined;
     switch (frame.type) {
       case FrameType.DATA: {
-        const data = unpadded(payload);
-        const stream = this.streams.get(frame.streamId);
-        if (stream === undefined) return;
-        if (data.length > 0) stream.receiveData(data);
-        stream.consumed(frame.length);
-        if (frame.flags & Flag.END_STREAM) stream.receiveEnd();
-        return;
+        // Padded DATA, collected whole; the padding counts against the window all the same.
+        const data = unpadded(payload, frame.flags);
+        if (data.length > 0) this.streams.get(frame.streamId)?.receiveData(data);
+        return this.endData(frame);
       }
       case FrameType.HEADERS:
         return this.receiveHeaders(frame, payload);
@@ -542,7 +539,7 @@ export class ServerConnection {
 }
 
 /** DATA or HEADERS without their padding (RFC 9113 6.1, 6.2). */
-function unpadded(payload: Buffer, flags = Flag.PADDED as number): Buffer {
+function unpadded(payload: Buffer, flags: number): Buffer {
   if (!(flags & Flag.PADDED)) return payload;
   const padding = payload[0] ?? 0;
   if (payload.length === 0 || padding >= payload.length) {

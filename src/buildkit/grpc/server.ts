@@ -188,7 +188,6 @@ export class ServerCall<Request, Response> extends Duplex {
   private readonly reader: FrameReader;
   private onRequest: ((request: Request) => void) | undefined;
   private statusSent = false;
-  private headersSent = false;
 
   constructor(
     private readonly stream: ServerStream,
@@ -315,7 +314,7 @@ export class ServerCall<Request, Response> extends Duplex {
     if (this.statusSent || this.stream.closed) return;
     this.statusSent = true;
     const { code, details } = this.status;
-    if (!this.headersSent) {
+    if (!this.stream.respondedAlready) {
       respondStatus(this.stream, code, details);
       return;
     }
@@ -323,8 +322,7 @@ export class ServerCall<Request, Response> extends Duplex {
   }
 
   private sendHeaders(): void {
-    if (this.headersSent) return;
-    this.headersSent = true;
+    if (this.stream.respondedAlready) return;
     this.stream.respond(
       [
         [":status", "200"],
@@ -338,7 +336,6 @@ export class ServerCall<Request, Response> extends Duplex {
 
 /** A trailers-only response: the status in the headers, and no message. */
 function respondStatus(stream: ServerStream, code: StatusCode, details: string): void {
-  if (stream.closed || stream.respondedAlready) return;
   stream.respond(
     [[":status", "200"], ["content-type", "application/grpc"], ...statusFields(code, details)],
     true,

@@ -73,11 +73,9 @@ export function fileSyncService(dirs: SyncedDirs): FileSyncService {
 export function headerValues(metadata: Metadata, key: string): string[] {
   const encoded = metadata.get(`${key}-encoded`).map(String).includes("1");
   const values = metadata.get(key).map(String);
-  if (encoded) {
-    return values
-      .flatMap((value) => value.split(","))
-      .map((value) => decodeURIComponent(value.trim().replace(/\+/g, " ")));
-  }
+  // The daemon query-escapes every value when any has a non-ASCII character (fsutil's
+  // encodeStringForHeader): '+' is a space there.
+  if (encoded) return values.map((value) => decodeURIComponent(value.replace(/\+/g, " ")));
   return values.filter((value) => value !== "");
 }
 
