@@ -3,7 +3,10 @@
 // gzip, the receive limit, dial failures in one bound, and a lost connection noticed and redialled.
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
+import * as http2 from "node:http2";
+import { gzipSync } from "node:zlib";
 import { connect as dialTcp, createServer, type Server as NetServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcConnection } from "../../src/buildkit/grpc/connection.js";
@@ -117,6 +120,71 @@ describe("our gRPC client against grpc-js's server", () => {
       assert.ok(Buffer.from([9, 8, 7]).equals(seen.metadata?.get("token-bin")[0] as Buffer));
     } finally {
       connection.close();
+    }
+  });
+
+  it("gzips small messages here and large ones in zlib's pool, and keeps them in order both ways", async () => {
+    const relay = await countingRelay(port);
+    const connection = connect(relay.port);
+    try {
+      // Small ones (compressed in this thread) before, between and after large ones (in the pool).
+      const line = (i: number) => `message ${i}: a compressible line\n`;
+      const sizes = [10, 300_000, 20, 65_536, 65_537, 5, 900_000, 1, 40_000, 700_000, 3];
+      const requests = sizes.map((size, i) =>
+        Buffer.from(line(i).repeat(Math.ceil(size / line(i).length))).subarray(0, size),
+      );
+      const { messages, error } = await run(call(connection, ECHO.path, { compress: true }), requests);
+      assert.equal(error, undefined);
+      assert.equal(messages.length, requests.length);
+      messages.forEach((message, i) => assert.ok(message.equals(requests[i]!), `message ${i}`));
+      const total = sizes.reduce((sum, size) => sum + size, 0);
+      assert.ok(relay.bytesUp() < total / 10, `${relay.bytesUp()} bytes went up for ${total}`);
+    } finally {
+      connection.close();
+      relay.close();
+    }
+  });
+
+  it("reads gzipped answers in order, small ones inflated here and large ones in zlib's pool", async () => {
+    // grpc-js's server never compresses what it sends; grpc-go's (the daemon's) answers in the
+    // encoding it was sent. A server that answers every call with these messages, gzipped.
+    const text = (size: number) =>
+      Buffer.from("a compressible line\n".repeat(Math.ceil(size / 20))).subarray(0, size);
+    const answers = [
+      text(10),
+      randomBytes(200_000),
+      text(1),
+      randomBytes(70_000),
+      text(500_000),
+      randomBytes(100),
+      text(3),
+    ];
+    const server = http2.createServer();
+    server.on("stream", (stream) => {
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-encoding": "gzip" },
+        { waitForTrailers: true },
+      );
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      for (const answer of answers) {
+        const compressed = gzipSync(answer);
+        const header = Buffer.alloc(5);
+        header.writeUInt8(1, 0);
+        header.writeUInt32BE(compressed.length, 1);
+        stream.write(Buffer.concat([header, compressed]));
+      }
+      stream.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const connection = connect((server.address() as { port: number }).port);
+    try {
+      const { messages, error } = await run(call(connection, ECHO.path), []);
+      assert.equal(error, undefined);
+      assert.equal(messages.length, answers.length);
+      messages.forEach((message, i) => assert.ok(message.equals(answers[i]!), `message ${i}`));
+    } finally {
+      connection.close();
+      server.close();
     }
   });
 
