@@ -13,6 +13,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -25,6 +27,7 @@ import {
 import { BytesMessageSchema } from "../../src/buildkit/proto/moby/filesync/v1/filesync_pb.js";
 import { FileSendError, UnsafeOutputPathError } from "../../src/buildkit/errors.js";
 import { fileSendService, type FileSendTarget } from "../../src/buildkit/session/filesend.js";
+import { BufferedWriter } from "../../src/buildkit/session/filesend-file.js";
 import { GrpcServer } from "../../src/buildkit/grpc/server.js";
 import { FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from "../../src/buildkit/rpc.js";
 import { createServer } from "node:net";
@@ -311,5 +314,41 @@ describe("FileSend local receiver", () => {
     assert.notEqual(unknown.code, grpc.status.OK);
     assert.match(unknown.details, /output 3/);
     assert.ok(unknown.service.failure() instanceof FileSendError);
+  });
+});
+
+describe("BufferedWriter", () => {
+  it("writes every byte in order while the next chunks collect behind a write on its way", async () => {
+    const path = join(work, "buffered");
+    const handle = await open(path, "w");
+    const expected: Buffer[] = [];
+    try {
+      const writer = new BufferedWriter(handle);
+      // Chunk sizes that cross the 1 MiB write size at every offset, some larger than it.
+      for (const size of [1, 32_768, 1_048_575, 2, 3_000_000, 16_384, 700_000, 500_000, 7]) {
+        const chunk = randomBytes(size);
+        expected.push(chunk);
+        await writer.write(chunk);
+      }
+      await writer.flush();
+      assert.equal(writer.written, Buffer.concat(expected).length);
+    } finally {
+      await handle.close();
+    }
+    assert.ok(readFileSync(path).equals(Buffer.concat(expected)));
+  });
+
+  it("fails the next write or flush when a write on its way failed", async () => {
+    const path = join(work, "read-only");
+    writeFileSync(path, "");
+    const handle = await open(path, "r");
+    try {
+      const writer = new BufferedWriter(handle);
+      // Starts a write (of a file opened read-only: EBADF) and returns while it is on its way.
+      await writer.write(randomBytes(2 * 1024 * 1024));
+      await assert.rejects(writer.flush(), { code: "EBADF" });
+    } finally {
+      await handle.close();
+    }
   });
 });

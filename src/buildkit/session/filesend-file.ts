@@ -59,10 +59,16 @@ export async function receiveStream(
   await sink.end();
 }
 
-/** Collects chunks up to WRITE_BYTES and writes them with one call. */
+/**
+ * Collects chunks up to WRITE_BYTES and writes them with one call. One write is on its way while
+ * the next chunks collect: awaiting each write before taking more data held the transfer up for
+ * every write's trip through the thread pool.
+ */
 export class BufferedWriter {
   private chunks: Uint8Array[] = [];
   private bytes = 0;
+  /** The write on its way; its failure reaches the next write, flush or the caller of either. */
+  private writing: Promise<void> = Promise.resolve();
   written = 0;
 
   constructor(private readonly file: FileHandle) {}
@@ -71,13 +77,27 @@ export class BufferedWriter {
     if (data.byteLength === 0) return;
     this.chunks.push(data);
     this.bytes += data.byteLength;
-    if (this.bytes >= WRITE_BYTES) await this.flush();
+    if (this.bytes >= WRITE_BYTES) await this.startWrite();
   }
 
+  /** Resolves once every byte given so far is written. */
   async flush(): Promise<void> {
-    let chunks = this.chunks;
+    await this.startWrite();
+    await this.writing;
+  }
+
+  /** Waits for the write on its way, then starts one of what has collected. */
+  private async startWrite(): Promise<void> {
+    await this.writing;
+    const chunks = this.chunks;
     this.chunks = [];
     this.bytes = 0;
+    this.writing = this.writeAll(chunks);
+    // Seen by whoever awaits it next; never an unhandled rejection meanwhile.
+    this.writing.catch(() => undefined);
+  }
+
+  private async writeAll(chunks: Uint8Array[]): Promise<void> {
     while (chunks.length > 0) {
       const { bytesWritten } = await this.file.writev(chunks);
       this.written += bytesWritten;
