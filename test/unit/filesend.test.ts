@@ -106,6 +106,7 @@ async function transfer(
   stats: Buffer[],
   contents: Record<number, Buffer> = {},
   exporterId?: string,
+  packetBytes = 7,
 ): Promise<Outcome> {
   const service = fileSendService(targets, { concurrency: 2 });
   return withDiffCopyCall(service, exporterId, async (call, status) => {
@@ -114,12 +115,12 @@ async function transfer(
       const packet: Packet = fromBinary(PacketSchema, raw);
       if (packet.type === Packet_PacketType.PACKET_REQ) {
         const data = contents[packet.id] ?? Buffer.alloc(0);
-        for (let offset = 0; offset < data.length; offset += 7) {
+        for (let offset = 0; offset < data.length; offset += packetBytes) {
           call.write(
             encode({
               type: Packet_PacketType.PACKET_DATA,
               id: packet.id,
-              data: data.subarray(offset, offset + 7),
+              data: data.subarray(offset, offset + packetBytes),
             }),
           );
         }
@@ -200,23 +201,39 @@ describe("FileSend local receiver", () => {
     }
   });
 
+  it("receives packets split across HTTP/2 frames whole, as fsutil's 32 KiB packets are", async () => {
+    const { dest } = places("split");
+    const first = randomBytes(1_500_000);
+    const second = randomBytes(40_000);
+    const outcome = await transfer(
+      [{ kind: "dir", dir: dest }],
+      [stat("a", 0o644, { size: first.length }), stat("b", 0o644, { size: second.length })],
+      { 0: first, 1: second },
+      undefined,
+      32 * 1024 + 3,
+    );
+    assert.equal(outcome.code, grpc.status.OK, outcome.details);
+    assert.ok(readFileSync(join(dest, "a")).equals(first));
+    assert.ok(readFileSync(join(dest, "b")).equals(second));
+  });
+
   it("routes by exporter id and writes a stream target's bytes", async () => {
     const { dest, outside } = places("stream");
     const service = fileSendService([
       { kind: "dir", dir: dest },
       { kind: "file", path: join(outside, "out.tar") },
     ]);
+    // The large part is split across HTTP/2 frames.
+    const parts = [Buffer.from("abc"), Buffer.alloc(0), Buffer.from("defg"), randomBytes(100_000)];
     await withDiffCopyCall(service, "1", async (call, status) => {
       call.on("data", () => {});
-      for (const part of ["abc", "", "defg"]) {
-        call.write(
-          Buffer.from(toBinary(BytesMessageSchema, create(BytesMessageSchema, { data: Buffer.from(part) }))),
-        );
+      for (const part of parts) {
+        call.write(Buffer.from(toBinary(BytesMessageSchema, create(BytesMessageSchema, { data: part }))));
       }
       call.end();
       assert.equal((await status).code, grpc.status.OK);
       await service.idle();
-      assert.equal(readFileSync(join(outside, "out.tar"), "utf8"), "abcdefg");
+      assert.ok(readFileSync(join(outside, "out.tar")).equals(Buffer.concat(parts)));
     });
   });
 

@@ -5,7 +5,7 @@
 // gives up on a call.
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { FrameReader } from "./call.js";
+import { FrameReader, type MessagePieces } from "./call.js";
 import { MAX_HEADER_LIST_BYTES } from "./connection.js";
 import {
   ErrorCode,
@@ -22,6 +22,12 @@ export interface MethodDefinition {
   requestStream: boolean;
   responseStream: boolean;
   requestDeserialize: (bytes: Buffer) => unknown;
+  /**
+   * When set, used in place of requestDeserialize with each request as the views of the frames it
+   * came in: a message split across HTTP/2 frames (a 32 KiB fsutil packet always is) is never
+   * copied together. For the methods that carry data (FileSend). No compressed requests then.
+   */
+  requestDeserializePieces?: (pieces: Buffer[]) => unknown;
   responseSerialize: (message: never) => Buffer;
 }
 
@@ -186,8 +192,12 @@ export class ServerCall<Request, Response> extends Duplex {
   cancelled = false;
   private status: { code: StatusCode; details: string } = { code: Status.OK, details: "OK" };
   private readonly reader: FrameReader;
+  /** The collector of each request's pieces, for a method that takes them. */
+  private readonly pieces: MessagePieces | undefined;
   private onRequest: ((request: Request) => void) | undefined;
   private statusSent = false;
+  /** The call failed a request of the daemon's: no more of its requests are delivered. */
+  private refused = false;
 
   constructor(
     private readonly stream: ServerStream,
@@ -198,6 +208,19 @@ export class ServerCall<Request, Response> extends Duplex {
     super({ objectMode: true });
     this.metadata = metadata;
     this.reader = new FrameReader(options.maxReceiveBytes);
+    const deserializePieces = definition.requestDeserializePieces;
+    if (deserializePieces) {
+      let collected: Buffer[] = [];
+      this.pieces = {
+        start: () => (collected = []),
+        piece: (bytes) => collected.push(bytes),
+        end: () => {
+          const message = collected;
+          collected = [];
+          this.deliver(() => deserializePieces(message) as Request);
+        },
+      };
+    }
     // grpc-js's convention: an 'error' emitted by the handler is the call's status.
     this.on("error", (failure: Failure) => {
       this.status = statusOfFailure(failure);
@@ -230,7 +253,15 @@ export class ServerCall<Request, Response> extends Duplex {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.statusSent) return;
+    if (this.statusSent || this.refused) return;
+    if (this.pieces) {
+      try {
+        this.reader.pushPieces(chunk, this.pieces);
+      } catch (error) {
+        this.failWith(Status.RESOURCE_EXHAUSTED, (error as Error).message);
+      }
+      return;
+    }
     let messages: Array<{ compressed: boolean; bytes: Buffer }>;
     try {
       messages = this.reader.push(chunk);
@@ -243,23 +274,34 @@ export class ServerCall<Request, Response> extends Duplex {
         this.failWith(Status.UNIMPLEMENTED, "compressed requests are not accepted");
         return;
       }
-      let message: Request;
-      try {
-        message = this.definition.requestDeserialize(bytes) as Request;
-      } catch (error) {
-        this.failWith(Status.INTERNAL, `a request failed to parse: ${(error as Error).message}`);
-        return;
-      }
-      if (this.onRequest) {
-        const use = this.onRequest;
-        this.onRequest = undefined;
-        use(message);
-      } else if (!this.push(message)) this.stream.pause();
+      if (!this.deliver(() => this.definition.requestDeserialize(bytes) as Request)) return;
     }
+  }
+
+  /**
+   * Parses a request and hands it to the handler. A request that does not parse ends the call, and
+   * the requests after it are dropped: false then.
+   */
+  private deliver(deserialize: () => Request): boolean {
+    if (this.refused || this.statusSent) return false;
+    let message: Request;
+    try {
+      message = deserialize();
+    } catch (error) {
+      this.failWith(Status.INTERNAL, `a request failed to parse: ${(error as Error).message}`);
+      return false;
+    }
+    if (this.onRequest) {
+      const use = this.onRequest;
+      this.onRequest = undefined;
+      use(message);
+    } else if (!this.push(message)) this.stream.pause();
+    return true;
   }
 
   private failWith(code: StatusCode, details: string): void {
     if (this.statusSent) return;
+    this.refused = true;
     this.onRequest = undefined;
     this.status = { code, details };
     this.end();

@@ -3,14 +3,18 @@
 // our FIN and its FIN. Every path is checked before anything is created (see filesend.ts).
 import { constants, type Stats } from "node:fs";
 import { link, lutimes, mkdir, open, realpath, rm, symlink, unlink, type FileHandle } from "node:fs/promises";
-import { fromBinary } from "@bufbuild/protobuf";
-import type { ServerCall } from "../grpc/server.js";
 import { MODE_DIR, MODE_SYMLINK, MODE_TYPE, hasMode } from "../context/stat.js";
 import { FileSendError, UnsafeOutputPathError } from "../errors.js";
-import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
+import { Packet_PacketType } from "../proto/fsutil/types/wire_pb.js";
 import type { Stat } from "../proto/fsutil/types/stat_pb.js";
 import { BufferedWriter } from "./filesend-file.js";
-import { consume, encodePacket } from "./filesend-stream.js";
+import {
+  consume,
+  decodePacket,
+  encodePacket,
+  type FileSendCall,
+  type ReceivedPacket,
+} from "./filesend-stream.js";
 import { createFile, finishFileMetadata, lstatOrUndefined, makeDir, seconds } from "./safe-fs.js";
 
 export interface DirContext {
@@ -38,19 +42,14 @@ interface OpenFile extends WantedFile {
 }
 
 export async function receiveDir(
-  call: ServerCall<Buffer, Buffer>,
+  call: FileSendCall,
   destination: string,
   context: DirContext,
 ): Promise<void> {
   await mkdir(destination, { recursive: true });
   const receiver = new DirReceiver(call, await realpath(destination), destination, context);
   try {
-    await consume(
-      call,
-      (message) => receiver.handle(fromBinary(PacketSchema, message)),
-      false,
-      context.signal,
-    );
+    await consume(call, (message) => receiver.handle(decodePacket(message)), false, context.signal);
   } finally {
     await receiver.closeAll();
   }
@@ -71,7 +70,7 @@ class DirReceiver {
   private readonly concurrency: number;
 
   constructor(
-    private readonly call: ServerCall<Buffer, Buffer>,
+    private readonly call: FileSendCall,
     private readonly root: string,
     private readonly display: string,
     private readonly context: DirContext,
@@ -80,7 +79,7 @@ class DirReceiver {
   }
 
   /** Handles one packet; true once the transfer is complete (the daemon's FIN after ours). */
-  async handle(packet: Packet): Promise<boolean> {
+  async handle(packet: ReceivedPacket): Promise<boolean> {
     switch (packet.type) {
       case Packet_PacketType.PACKET_STAT:
         if (this.statsDone) throw new FileSendError("The runner sent a file after the end of the output.");
@@ -98,8 +97,8 @@ class DirReceiver {
         if (file === undefined) {
           throw new FileSendError(`The runner sent data for file id ${packet.id}, which was not requested.`);
         }
-        if (packet.data.byteLength > 0) {
-          await file.writer.write(packet.data);
+        if (packet.dataBytes > 0) {
+          for (const data of packet.data) await file.writer.write(data);
           return false;
         }
         this.open.delete(packet.id);
@@ -113,7 +112,7 @@ class DirReceiver {
         return true;
       case Packet_PacketType.PACKET_ERR:
         throw new FileSendError(
-          `The runner failed to send the output: ${Buffer.from(packet.data).toString()}`,
+          `The runner failed to send the output: ${Buffer.concat(packet.data).toString()}`,
         );
       default:
         throw new FileSendError(`The runner sent an unexpected packet of type ${packet.type}.`);

@@ -2,19 +2,12 @@
 // the daemon's half-close.
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { fromBinary } from "@bufbuild/protobuf";
-import type { ServerCall } from "../grpc/server.js";
-import { BytesMessageSchema } from "../proto/moby/filesync/v1/filesync_pb.js";
-import { consume } from "./filesend-stream.js";
+import { bytesMessageData, consume, type FileSendCall } from "./filesend-stream.js";
 
 /** Received bytes are collected up to this much per file before one write. */
 const WRITE_BYTES = 1024 * 1024;
 
-export async function receiveFile(
-  call: ServerCall<Buffer, Buffer>,
-  path: string,
-  signal: AbortSignal,
-): Promise<void> {
+export async function receiveFile(call: FileSendCall, path: string, signal: AbortSignal): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const file = await open(path, "w");
   try {
@@ -22,7 +15,7 @@ export async function receiveFile(
     await consume(
       call,
       async (message) => {
-        await writer.write(fromBinary(BytesMessageSchema, message).data);
+        for (const data of bytesMessageData(message)) await writer.write(data);
         return false;
       },
       true,
@@ -42,15 +35,16 @@ export interface FileSendSink {
 
 /** The bytes of a file output into a sink, in order, as they come (with the call's backpressure). */
 export async function receiveStream(
-  call: ServerCall<Buffer, Buffer>,
+  call: FileSendCall,
   sink: FileSendSink,
   signal: AbortSignal,
 ): Promise<void> {
   await consume(
     call,
     async (message) => {
-      const { data } = fromBinary(BytesMessageSchema, message);
-      if (data.byteLength > 0) await sink.write(data);
+      for (const data of bytesMessageData(message)) {
+        if (data.byteLength > 0) await sink.write(data);
+      }
       return false;
     },
     true,

@@ -1,9 +1,61 @@
 // The FileSend call's packets in and out: fsutil packets encoded for the daemon, and the call's
 // messages handed to a receiver one at a time, with backpressure.
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ServerCall } from "../grpc/server.js";
 import { FileSendError } from "../errors.js";
-import { PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
+import { ScatteredReader, WireType } from "../scattered-reader.js";
+import { StatSchema, type Stat } from "../proto/fsutil/types/stat_pb.js";
+import { PacketSchema, type Packet, type Packet_PacketType } from "../proto/fsutil/types/wire_pb.js";
+
+/** A FileSend request: the views of the HTTP/2 frames it came in (grpc/server.ts). */
+export type FileSendCall = ServerCall<Buffer[], Buffer>;
+
+/** An fsutil packet as received: its data as the views it came in, never copied together. */
+export interface ReceivedPacket {
+  type: Packet_PacketType;
+  id: number;
+  stat: Stat | undefined;
+  data: Buffer[];
+  dataBytes: number;
+}
+
+/** fsutil's Packet: `type = 1` (enum), `stat = 2`, `id = 3` (uint32), `data = 4`. */
+export function decodePacket(pieces: readonly Buffer[]): ReceivedPacket {
+  const packet: ReceivedPacket = { type: 0, id: 0, stat: undefined, data: [], dataBytes: 0 };
+  const stat: Buffer[] = [];
+  const reader = new ScatteredReader(pieces);
+  while (!reader.done) {
+    const { field, wireType } = reader.tag();
+    if (field === 1 && wireType === WireType.Varint) {
+      packet.type = reader.varint() as Packet_PacketType;
+    } else if (field === 3 && wireType === WireType.Varint) {
+      packet.id = reader.varint() % 2 ** 32;
+    } else if (field === 2 && wireType === WireType.LengthDelimited) {
+      // A message field seen twice merges: its encodings concatenated.
+      stat.push(...reader.views(reader.varint()));
+    } else if (field === 4 && wireType === WireType.LengthDelimited) {
+      // A bytes field seen twice: the last one counts.
+      packet.dataBytes = reader.varint();
+      packet.data = reader.views(packet.dataBytes);
+    } else {
+      reader.skip(wireType);
+    }
+  }
+  if (stat.length > 0) packet.stat = fromBinary(StatSchema, Buffer.concat(stat));
+  return packet;
+}
+
+/** BytesMessage's data (`bytes data = 1`) as the views it came in. */
+export function bytesMessageData(pieces: readonly Buffer[]): Buffer[] {
+  let data: Buffer[] = [];
+  const reader = new ScatteredReader(pieces);
+  while (!reader.done) {
+    const { field, wireType } = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) data = reader.views(reader.varint());
+    else reader.skip(wireType);
+  }
+  return data;
+}
 
 /** Packets waiting to be handled before the call is paused (backpressure to the daemon). */
 const HIGH_WATER_PACKETS = 64;
@@ -18,8 +70,8 @@ export function encodePacket(init: Partial<Pick<Packet, "type" | "id" | "data">>
  * many wait. Resolves when `handle` returns true, or at the end of the stream if `endIsDone`.
  */
 export function consume(
-  call: ServerCall<Buffer, Buffer>,
-  handle: (message: Buffer) => Promise<boolean>,
+  call: FileSendCall,
+  handle: (message: Buffer[]) => Promise<boolean>,
   endIsDone: boolean,
   signal: AbortSignal,
 ): Promise<void> {
@@ -44,7 +96,7 @@ export function consume(
       cleanup();
       resolve();
     };
-    const onData = (message: Buffer) => {
+    const onData = (message: Buffer[]) => {
       waiting++;
       if (waiting >= HIGH_WATER_PACKETS) call.pause();
       chain = chain

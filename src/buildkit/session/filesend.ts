@@ -10,7 +10,6 @@
 // relative, every parent must be a real directory (checked with lstat, never through a symlink),
 // hardlinks may only point at files received earlier in the same transfer, and files are
 // created with O_EXCL | O_NOFOLLOW, so nothing outside the destination is ever written.
-import type { ServerCall } from "../grpc/server.js";
 import { Status, type Metadata } from "../grpc/status.js";
 import { FileSendError, UnsafeOutputPathError } from "../errors.js";
 import { Packet_PacketType } from "../proto/fsutil/types/wire_pb.js";
@@ -19,7 +18,7 @@ import { receiveDir } from "./filesend-dir.js";
 import { receiveFile, receiveStream, type FileSendSink } from "./filesend-file.js";
 
 export type { FileSendSink } from "./filesend-file.js";
-import { encodePacket } from "./filesend-stream.js";
+import { encodePacket, type FileSendCall } from "./filesend-stream.js";
 import { headerValues } from "./filesync.js";
 import type { SessionService } from "./tunnel.js";
 
@@ -61,7 +60,7 @@ export function fileSendService(
   // one destination (platform-split=false) must never replace one of them with a symlink.
   const knownDirs = new Set<string>();
 
-  const diffCopy = (call: ServerCall<Buffer, Buffer>) => {
+  const diffCopy = (call: FileSendCall) => {
     const index = exporterIndex(call.metadata);
     const target = targets[index];
     const controller = new AbortController();
@@ -116,7 +115,8 @@ export function fileSendService(
         path: `/${FileSend.typeName}/${FileSend.method.diffCopy.name}`,
         requestStream: true,
         responseStream: true,
-        requestDeserialize: identity,
+        requestDeserialize: (bytes: Buffer) => [bytes],
+        requestDeserializePieces: (pieces: Buffer[]) => pieces,
         responseSerialize: identity,
       },
     },
