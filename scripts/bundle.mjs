@@ -12,6 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ENTRIES = [
   { source: "src/github/main.ts", output: "dist/main.mjs" },
   { source: "src/github/post.ts", output: "dist/post.mjs" },
+  // GitHub's artifact client and caches, which most runs never use: loaded on first use
+  // (src/github/load-toolkit.ts), so that the steps do not compile them at every start.
+  { source: "src/github/toolkit.ts", output: "dist/github-toolkit.mjs" },
   // The CLI's entry answers --help and --version itself and imports the program only for a
   // command (src/cli/main.ts): two files, so that a quick answer does not compile the program.
   { source: "src/cli/main.ts", output: "dist/cli.mjs", executable: true },

@@ -2,9 +2,9 @@
 // service of GitHub Actions: CreateArtifact, a signed blob upload, FinalizeArtifact).
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { DefaultArtifactClient } from "@actions/artifact";
 import { InputError, UserError } from "../errors.js";
 import type { OutputToUpload, UploadedArtifact } from "../job/platform.js";
+import { loadToolkit } from "./load-toolkit.js";
 
 /** Outputs could not become a workflow artifact: no artifact service, a refused name, a failed upload. */
 export class ArtifactError extends UserError {
@@ -79,6 +79,7 @@ export async function uploadOutputArtifacts(
   for (const file of files) checkPath(relative(root, file));
 
   options.signal?.throwIfAborted();
+  const { DefaultArtifactClient } = await loadToolkit();
   const client = new DefaultArtifactClient();
   const upload = client.uploadArtifact(options.name, files, root, {
     retentionDays: options.retentionDays,

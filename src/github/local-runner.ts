@@ -2,9 +2,7 @@
 // has no buildkitd on the default socket: the pinned buildkitd in the tool cache (else downloaded,
 // its sha256 checked, and cached), its state (the build cache) in GitHub's cache. The main step
 // starts it detached; the post step stops it and saves the state, so that the next run builds warm.
-import * as cache from "@actions/cache";
 import * as core from "@actions/core";
-import * as toolCache from "@actions/tool-cache";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +11,7 @@ import { stopDetachedRunner, type DetachedRunner, type LocalRunnerPlace } from "
 import { DownloadError } from "../runner/release/download.js";
 import type { ToolStore } from "../runner/release/tool-store.js";
 import { FileStateStore, StateError, type StateStore } from "../runner/state.js";
+import { loadToolkit } from "./load-toolkit.js";
 
 const TOOL_NAME = "buildkit";
 const STATE = {
@@ -25,7 +24,8 @@ const STATE = {
 /** @actions/tool-cache: RUNNER_TOOL_CACHE/buildkit/VERSION/ARCH, shared by the jobs of a machine. */
 class ToolCacheStore implements ToolStore {
   async find(version: string, arch: string): Promise<string | undefined> {
-    return toolCache.find(TOOL_NAME, version.replace(/^v/, ""), arch) || undefined;
+    const { find } = await loadToolkit();
+    return find(TOOL_NAME, version.replace(/^v/, ""), arch) || undefined;
   }
   async download(url: string, signal: AbortSignal): Promise<string> {
     // downloadTool takes no signal: stop waiting on abort, and its own retries end it.
@@ -38,8 +38,9 @@ class ToolCacheStore implements ToolStore {
         },
       ),
     );
+    const { downloadTool } = await loadToolkit();
     try {
-      return await Promise.race([toolCache.downloadTool(url), aborted]);
+      return await Promise.race([downloadTool(url), aborted]);
     } catch (error) {
       if (error instanceof DownloadError) throw error;
       const status = (error as { httpStatusCode?: number }).httpStatusCode;
@@ -53,7 +54,8 @@ class ToolCacheStore implements ToolStore {
     return mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), "buildkit-extract-"));
   }
   async keep(extracted: string, version: string, arch: string): Promise<string> {
-    return toolCache.cacheDir(extracted, TOOL_NAME, version.replace(/^v/, ""), arch);
+    const { cacheDir } = await loadToolkit();
+    return cacheDir(extracted, TOOL_NAME, version.replace(/^v/, ""), arch);
   }
 }
 
@@ -72,7 +74,8 @@ class ActionsCacheStateStore implements StateStore {
   );
   async restore(key: string, dir: string): Promise<boolean> {
     const tarball = this.tarballs.file(key);
-    if ((await cache.restoreCache([tarball], runKey(key), [`${key}-`])) === undefined) return false;
+    const { restoreCache } = await loadToolkit();
+    if ((await restoreCache([tarball], runKey(key), [`${key}-`])) === undefined) return false;
     try {
       return await this.tarballs.restore(key, dir);
     } finally {
@@ -84,7 +87,8 @@ class ActionsCacheStateStore implements StateStore {
     const tarball = this.tarballs.file(key);
     try {
       // saveCache warns and answers -1 on most failures rather than throwing.
-      if ((await cache.saveCache([tarball], runKey(key))) === -1) {
+      const { saveCache } = await loadToolkit();
+      if ((await saveCache([tarball], runKey(key))) === -1) {
         throw new StateError("GitHub's cache service did not take it (see the warning above).");
       }
     } finally {

@@ -53,6 +53,8 @@ describe("artifacts through act's artifact server", () => {
     mkdirSync(action);
     cpSync(join(FIXTURES, "upload-outputs", "action.yml"), join(action, "action.yml"));
     await bundle(join(FIXTURES, "upload-outputs", "main.ts"), join(action, "main.mjs"));
+    // The artifact client is loaded from beside the bundle (src/github/load-toolkit.ts).
+    cpSync(join(REPO_ROOT, "dist", "github-toolkit.mjs"), join(action, "github-toolkit.mjs"));
 
     const { log, store } = await runWorkflow(act, join(FIXTURES, "upload-workflow.yml"), workspace);
 

@@ -50,7 +50,7 @@ beforeAll(() => {
   shared = tempDir("rb-sudo-");
   chmodSync(shared, 0o755);
   // The user cannot read the repo or root's cache dir (mode 0700): copies of what it runs.
-  for (const bundle of ["cli.mjs", "cli-program.mjs", "main.mjs", "post.mjs"]) {
+  for (const bundle of ["cli.mjs", "cli-program.mjs", "main.mjs", "post.mjs", "github-toolkit.mjs"]) {
     copyFileSync(join(REPO_ROOT, "dist", bundle), join(shared, bundle));
   }
   binDir = join(shared, "bin");
