@@ -19270,6 +19270,12 @@ function percentDecoded(text) {
         return text;
     }
 }
+/** A compressed message on a call read in pieces, which takes uncompressed ones only. */
+class CompressedMessageError extends Error {
+    constructor() {
+        super("a compressed message on a call that asked for none");
+    }
+}
 const SLAB_BYTES = 1024 * 1024;
 const SLAB_MESSAGE_MAX_BYTES = 128 * 1024;
 /** Splits the stream's bytes into gRPC messages: a flag byte, a 32-bit length, the message. */
@@ -19368,7 +19374,7 @@ class FrameReader {
                 break;
             this.headerBytes = 0;
             if (this.header[0] !== 0)
-                throw new Error("a compressed message on a call that asked for none");
+                throw new CompressedMessageError();
             const length = this.header.readUInt32BE(1);
             this.check(length);
             pieces.start(length);
@@ -21329,6 +21335,8 @@ class ServerStream {
 
 
 
+/** The status details for a compressed request: we advertise no compression to the daemon. */
+const COMPRESSED_REFUSED = "compressed requests are not accepted";
 class GrpcServer {
     options;
     methods = new Map();
@@ -21468,11 +21476,7 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
             this.pieces = {
                 start: () => (collected = []),
                 piece: (bytes) => collected.push(bytes),
-                end: () => {
-                    const message = collected;
-                    collected = [];
-                    this.deliver(() => deserializePieces(message));
-                },
+                end: () => this.deliver(() => deserializePieces(collected)),
             };
         }
         // grpc-js's convention: an 'error' emitted by the handler is the call's status.
@@ -21515,7 +21519,10 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
                 this.reader.pushPieces(chunk, this.pieces);
             }
             catch (error) {
-                this.failWith(Status.RESOURCE_EXHAUSTED, error.message);
+                if (error instanceof CompressedMessageError)
+                    this.failWith(Status.UNIMPLEMENTED, COMPRESSED_REFUSED);
+                else
+                    this.failWith(Status.RESOURCE_EXHAUSTED, error.message);
             }
             return;
         }
@@ -21529,7 +21536,7 @@ class ServerCall extends external_node_stream_namespaceObject.Duplex {
         }
         for (const { compressed, bytes } of messages) {
             if (compressed) {
-                this.failWith(Status.UNIMPLEMENTED, "compressed requests are not accepted");
+                this.failWith(Status.UNIMPLEMENTED, COMPRESSED_REFUSED);
                 return;
             }
             if (!this.deliver(() => this.definition.requestDeserialize(bytes)))
@@ -23125,7 +23132,7 @@ class ScatteredReader {
 
 /** fsutil's Packet: `type = 1` (enum), `stat = 2`, `id = 3` (uint32), `data = 4`. */
 function decodePacket(pieces) {
-    const packet = { type: 0, id: 0, stat: undefined, data: [], dataBytes: 0 };
+    const packet = { type: 0, id: 0, stat: undefined, data: [] };
     const stat = [];
     const reader = new ScatteredReader(pieces);
     while (!reader.done) {
@@ -23142,8 +23149,7 @@ function decodePacket(pieces) {
         }
         else if (field === 4 && wireType === scattered_reader_WireType.LengthDelimited) {
             // A bytes field seen twice: the last one counts.
-            packet.dataBytes = reader.varint();
-            packet.data = reader.views(packet.dataBytes);
+            packet.data = reader.views(reader.varint());
         }
         else {
             reader.skip(wireType);
@@ -23464,7 +23470,8 @@ class DirReceiver {
                 if (file === undefined) {
                     throw new FileSendError(`The runner sent data for file id ${packet.id}, which was not requested.`);
                 }
-                if (packet.dataBytes > 0) {
+                // Empty data (no views) ends the file.
+                if (packet.data.length > 0) {
                     for (const data of packet.data)
                         await file.writer.write(data);
                     return false;

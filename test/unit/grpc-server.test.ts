@@ -39,6 +39,10 @@ describe("our session server against grpc-js's client", () => {
         wait: method("/t.S/Wait", false, true),
         headers: method("/t.S/Headers", false, false),
         mirror: method("/t.S/Mirror", true, true),
+        pieces: {
+          ...method("/t.S/Pieces", false, false),
+          requestDeserializePieces: (pieces: Buffer[]) => pieces,
+        },
       },
       {
         echo: (call: ServerCall<Buffer, Buffer>) => {
@@ -58,6 +62,9 @@ describe("our session server against grpc-js's client", () => {
         },
         headers: (call: ServerCall<Buffer, Buffer>, callback: UnaryCallback<Buffer>) =>
           callback(null, Buffer.from(call.metadata.get("exclude-patterns").map(String).join("|"))),
+        // How many pieces the request came in, and its bytes.
+        pieces: (call: ServerCall<Buffer[], Buffer>, callback: UnaryCallback<Buffer>) =>
+          callback(null, Buffer.concat([Buffer.from(`${call.request.length}:`), ...call.request])),
         // Every message back, reading on only as fast as the client takes the answers.
         mirror: (call: ServerCall<Buffer, Buffer>) => {
           call.on("data", (message: Buffer) => {
@@ -88,6 +95,35 @@ describe("our session server against grpc-js's client", () => {
         resolve(error ? { error } : { response }),
       ),
     );
+
+  it("hands a method that takes pieces each request as the views of its frames, whole", async () => {
+    const request = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i % 251));
+    const { response } = await unary("/t.S/Pieces", request);
+    const colon = response!.indexOf(":");
+    // grpc-js sends at most 16 KiB per DATA frame: 100,005 framed bytes come in 7 or more.
+    assert.ok(Number(String(response!.subarray(0, colon))) >= 7, String(response!.subarray(0, colon)));
+    assert.ok(response!.subarray(colon + 1).equals(request));
+  });
+
+  it("refuses a compressed request the same way whether the method takes pieces or not", async () => {
+    const { port } = listener.address() as { port: number };
+    const gzipClient = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      "grpc.default_compression_algorithm": 2,
+    });
+    try {
+      for (const path of ["/t.S/Upper", "/t.S/Pieces"]) {
+        const error = await new Promise<grpc.ServiceError | null>((resolve) =>
+          gzipClient.makeUnaryRequest(path, identity, identity, Buffer.alloc(1000, 97), (failure) =>
+            resolve(failure),
+          ),
+        );
+        assert.equal(error?.code, grpc.status.UNIMPLEMENTED, `${path}: ${error?.message}`);
+        assert.equal(error?.details, "compressed requests are not accepted", path);
+      }
+    } finally {
+      gzipClient.close();
+    }
+  });
 
   it("answers unary and streaming calls", async () => {
     assert.equal(String((await unary("/t.S/Upper", Buffer.from("abc"))).response), "ABC");

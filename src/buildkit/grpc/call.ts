@@ -415,6 +415,13 @@ function percentDecoded(text: string): string {
   }
 }
 
+/** A compressed message on a call read in pieces, which takes uncompressed ones only. */
+export class CompressedMessageError extends Error {
+  constructor() {
+    super("a compressed message on a call that asked for none");
+  }
+}
+
 const SLAB_BYTES = 1024 * 1024;
 const SLAB_MESSAGE_MAX_BYTES = 128 * 1024;
 
@@ -510,7 +517,7 @@ export class FrameReader {
       offset = this.takeHeader(chunk, offset);
       if (this.headerBytes < FRAME_HEADER_BYTES) break;
       this.headerBytes = 0;
-      if (this.header[0] !== 0) throw new Error("a compressed message on a call that asked for none");
+      if (this.header[0] !== 0) throw new CompressedMessageError();
       const length = this.header.readUInt32BE(1);
       this.check(length);
       pieces.start(length);

@@ -5,7 +5,7 @@
 // gives up on a call.
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { FrameReader, type MessagePieces } from "./call.js";
+import { CompressedMessageError, FrameReader, type MessagePieces } from "./call.js";
 import { MAX_HEADER_LIST_BYTES } from "./connection.js";
 import {
   ErrorCode,
@@ -32,6 +32,9 @@ export interface MethodDefinition {
 }
 
 export type ServiceDefinition = Record<string, MethodDefinition>;
+
+/** The status details for a compressed request: we advertise no compression to the daemon. */
+const COMPRESSED_REFUSED = "compressed requests are not accepted";
 
 /** The status a handler ends a call with: a code and its details (or an Error's message). */
 export interface Failure {
@@ -214,11 +217,7 @@ export class ServerCall<Request, Response> extends Duplex {
       this.pieces = {
         start: () => (collected = []),
         piece: (bytes) => collected.push(bytes),
-        end: () => {
-          const message = collected;
-          collected = [];
-          this.deliver(() => deserializePieces(message) as Request);
-        },
+        end: () => this.deliver(() => deserializePieces(collected) as Request),
       };
     }
     // grpc-js's convention: an 'error' emitted by the handler is the call's status.
@@ -258,7 +257,8 @@ export class ServerCall<Request, Response> extends Duplex {
       try {
         this.reader.pushPieces(chunk, this.pieces);
       } catch (error) {
-        this.failWith(Status.RESOURCE_EXHAUSTED, (error as Error).message);
+        if (error instanceof CompressedMessageError) this.failWith(Status.UNIMPLEMENTED, COMPRESSED_REFUSED);
+        else this.failWith(Status.RESOURCE_EXHAUSTED, (error as Error).message);
       }
       return;
     }
@@ -271,7 +271,7 @@ export class ServerCall<Request, Response> extends Duplex {
     }
     for (const { compressed, bytes } of messages) {
       if (compressed) {
-        this.failWith(Status.UNIMPLEMENTED, "compressed requests are not accepted");
+        this.failWith(Status.UNIMPLEMENTED, COMPRESSED_REFUSED);
         return;
       }
       if (!this.deliver(() => this.definition.requestDeserialize(bytes) as Request)) return;

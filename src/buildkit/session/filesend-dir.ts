@@ -97,7 +97,8 @@ class DirReceiver {
         if (file === undefined) {
           throw new FileSendError(`The runner sent data for file id ${packet.id}, which was not requested.`);
         }
-        if (packet.dataBytes > 0) {
+        // Empty data (no views) ends the file.
+        if (packet.data.length > 0) {
           for (const data of packet.data) await file.writer.write(data);
           return false;
         }

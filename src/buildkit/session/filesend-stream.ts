@@ -16,12 +16,11 @@ export interface ReceivedPacket {
   id: number;
   stat: Stat | undefined;
   data: Buffer[];
-  dataBytes: number;
 }
 
 /** fsutil's Packet: `type = 1` (enum), `stat = 2`, `id = 3` (uint32), `data = 4`. */
 export function decodePacket(pieces: readonly Buffer[]): ReceivedPacket {
-  const packet: ReceivedPacket = { type: 0, id: 0, stat: undefined, data: [], dataBytes: 0 };
+  const packet: ReceivedPacket = { type: 0, id: 0, stat: undefined, data: [] };
   const stat: Buffer[] = [];
   const reader = new ScatteredReader(pieces);
   while (!reader.done) {
@@ -35,8 +34,7 @@ export function decodePacket(pieces: readonly Buffer[]): ReceivedPacket {
       stat.push(...reader.views(reader.varint()));
     } else if (field === 4 && wireType === WireType.LengthDelimited) {
       // A bytes field seen twice: the last one counts.
-      packet.dataBytes = reader.varint();
-      packet.data = reader.views(packet.dataBytes);
+      packet.data = reader.views(reader.varint());
     } else {
       reader.skip(wireType);
     }
