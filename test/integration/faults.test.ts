@@ -1,9 +1,10 @@
 // A runner that falters mid-build, through the CLI users run: the connection reset at random
 // points of an upload, the link black-holed (a loopback proxy of ours that stops passing bytes),
 // the runner frozen (SIGSTOP) or killed, in every phase (upload, a RUN that prints nothing,
-// export, push). Every case ends with one sentence and exit 1, never a hang; the bounds below are
-// on detection, not benchmarks. Each test gets a runner of its own, so that freezing or killing
-// it touches no other test.
+// export, push), and the connection reset during a compressed upload and a local output. Every
+// case ends with one sentence and exit 1, never a hang; the bounds below are on detection, not
+// benchmarks. Each test gets a runner of its own, so that freezing or killing it touches no other
+// test.
 import { afterEach, beforeAll, describe, it, jest } from "@jest/globals";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -176,6 +177,65 @@ describe("a connection reset", () => {
   });
 });
 
+describe("a connection reset in what the session carries", () => {
+  // The compressed upload (gzip in this thread and in zlib's pool) and the local output's receipt
+  // (packets read as the views of their frames, one file write on its way) have paths of their own.
+  it("during a compressed upload ends the build with a sentence within 5 s", async () => {
+    const { runner, proxy } = await startRunnerBehindProxy();
+    let resetAt = 0;
+    proxy.afterUpstream(20_000_000, () => {
+      resetAt = Date.now();
+      proxy.reset();
+    });
+    const args = ["build", ...connection(runner, proxy), "--upload-compression", "on", bigContext(300)];
+    const result = await startCli(args).done;
+    assert.ok(resetAt > 0, "the connection was reset during the upload");
+    assert.match(result.stderr, /Upload compression: gzip/);
+    assertLostWithin(result, resetAt, "reset during a compressed upload");
+  });
+
+  it("during the export of a local output ends the build with a sentence within 5 s", async () => {
+    const { runner, proxy } = await startRunnerBehindProxy();
+    const context = makeContext({
+      Dockerfile: `FROM scratch AS build\nCOPY busybox /bin/busybox\n${run("head -c 300000000 /dev/urandom > /out.bin")}\nFROM scratch\nCOPY --from=build /out.bin /\n`,
+    });
+    const output = join(makeContext({}), "out");
+    const cli = startCli([
+      "build",
+      ...connection(runner, proxy),
+      "--output",
+      `type=local,dest=${output}`,
+      context,
+    ]);
+    await cli.waitFor(/#\d+ exporting to client directory/);
+    let resetAt = 0;
+    proxy.afterDownstream(20_000_000, () => {
+      resetAt = Date.now();
+      proxy.reset();
+    });
+    const result = await cli.done;
+    assert.ok(resetAt > 0, "the connection was reset during the export");
+    assertLostWithin(result, resetAt, "reset during a local output's export");
+  });
+});
+
+/** Exit 1 within RESET_BOUND_MS of the cut, the last line saying the connection was lost. */
+function assertLostWithin(
+  result: { code: number | null; stderr: string; endedAt: number },
+  cutAt: number,
+  phase: string,
+): void {
+  assert.equal(result.code, 1, `${phase}: exit code\n${result.stderr.slice(-3000)}`);
+  assert.match(
+    lastLine(result.stderr),
+    /^error: The connection to the runner at tcp:\/\/127\.0\.0\.1:\d+ was lost mid-build \(.+\)\.$/,
+  );
+  assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
+  const ended = result.endedAt - cutAt;
+  assert.ok(ended < RESET_BOUND_MS, `${phase}: ended ${ended} ms after`);
+  console.log(`${phase}: ended ${ended} ms after`);
+}
+
 describe("a runner that stops answering", () => {
   it("is noticed during the upload when the link is black-holed", async () => {
     const { runner, proxy } = await startRunnerBehindProxy();
@@ -187,6 +247,20 @@ describe("a runner that stops answering", () => {
     const result = await startCli(["build", ...connection(runner, proxy), bigContext(300)]).done;
     assert.ok(faultAt > 0, "the link was black-holed during the upload");
     assertStoppedAnswering(result, faultAt, "black-hole during the upload");
+  });
+
+  it("is noticed during a compressed upload when the runner is frozen", async () => {
+    const { runner, proxy } = await startRunnerBehindProxy();
+    let faultAt = 0;
+    proxy.afterUpstream(20_000_000, () => {
+      faultAt = Date.now();
+      process.kill(runner.pid, "SIGSTOP");
+    });
+    const args = ["build", ...connection(runner, proxy), "--upload-compression", "on", bigContext(300)];
+    const result = await startCli(args).done;
+    assert.ok(faultAt > 0, "the runner was frozen during the upload");
+    assert.match(result.stderr, /Upload compression: gzip/);
+    assertStoppedAnswering(result, faultAt, "SIGSTOP during a compressed upload");
   });
 
   it("is noticed during the upload when the runner is frozen", async () => {
