@@ -196,18 +196,7 @@ describe("a connection reset in what the session carries", () => {
 
   it("during the export of a local output ends the build with a sentence within 5 s", async () => {
     const { runner, proxy } = await startRunnerBehindProxy();
-    const context = makeContext({
-      Dockerfile: `FROM scratch AS build\nCOPY busybox /bin/busybox\n${run("head -c 300000000 /dev/urandom > /out.bin")}\nFROM scratch\nCOPY --from=build /out.bin /\n`,
-    });
-    const output = join(makeContext({}), "out");
-    const cli = startCli([
-      "build",
-      ...connection(runner, proxy),
-      "--output",
-      `type=local,dest=${output}`,
-      context,
-    ]);
-    await cli.waitFor(/#\d+ exporting to client directory/);
+    const cli = await startLocalExport(runner, proxy);
     let resetAt = 0;
     proxy.afterDownstream(20_000_000, () => {
       resetAt = Date.now();
@@ -218,6 +207,23 @@ describe("a connection reset in what the session carries", () => {
     assertLostWithin(result, resetAt, "reset during a local output's export");
   });
 });
+
+/** A build of a 300 MB local output, resolved once the runner has begun exporting it. */
+async function startLocalExport(runner: TestRunner, proxy: FaultProxy): Promise<RunningCli> {
+  const context = makeContext({
+    Dockerfile: `FROM scratch AS build\nCOPY busybox /bin/busybox\n${run("head -c 300000000 /dev/urandom > /out.bin")}\nFROM scratch\nCOPY --from=build /out.bin /\n`,
+  });
+  const output = join(makeContext({}), "out");
+  const cli = startCli([
+    "build",
+    ...connection(runner, proxy),
+    "--output",
+    `type=local,dest=${output}`,
+    context,
+  ]);
+  await cli.waitFor(/#\d+ exporting to client directory/);
+  return cli;
+}
 
 /** Exit 1 within RESET_BOUND_MS of the cut, the last line saying the connection was lost. */
 function assertLostWithin(
@@ -249,31 +255,22 @@ describe("a runner that stops answering", () => {
     assertStoppedAnswering(result, faultAt, "black-hole during the upload");
   });
 
-  it("is noticed during a compressed upload when the runner is frozen", async () => {
-    const { runner, proxy } = await startRunnerBehindProxy();
-    let faultAt = 0;
-    proxy.afterUpstream(20_000_000, () => {
-      faultAt = Date.now();
-      process.kill(runner.pid, "SIGSTOP");
+  for (const compressed of [true, false]) {
+    it(`is noticed during ${compressed ? "a compressed" : "the"} upload when the runner is frozen`, async () => {
+      const { runner, proxy } = await startRunnerBehindProxy();
+      let faultAt = 0;
+      proxy.afterUpstream(50_000_000, () => {
+        faultAt = Date.now();
+        process.kill(runner.pid, "SIGSTOP");
+      });
+      const compression = compressed ? ["--upload-compression", "on"] : [];
+      const args = ["build", ...connection(runner, proxy), ...compression, bigContext(300)];
+      const result = await startCli(args).done;
+      assert.ok(faultAt > 0, "the runner was frozen during the upload");
+      if (compressed) assert.match(result.stderr, /Upload compression: gzip/);
+      assertStoppedAnswering(result, faultAt, `SIGSTOP during ${compressed ? "a compressed" : "the"} upload`);
     });
-    const args = ["build", ...connection(runner, proxy), "--upload-compression", "on", bigContext(300)];
-    const result = await startCli(args).done;
-    assert.ok(faultAt > 0, "the runner was frozen during the upload");
-    assert.match(result.stderr, /Upload compression: gzip/);
-    assertStoppedAnswering(result, faultAt, "SIGSTOP during a compressed upload");
-  });
-
-  it("is noticed during the upload when the runner is frozen", async () => {
-    const { runner, proxy } = await startRunnerBehindProxy();
-    let faultAt = 0;
-    proxy.afterUpstream(50_000_000, () => {
-      faultAt = Date.now();
-      process.kill(runner.pid, "SIGSTOP");
-    });
-    const result = await startCli(["build", ...connection(runner, proxy), bigContext(300)]).done;
-    assert.ok(faultAt > 0, "the runner was frozen during the upload");
-    assertStoppedAnswering(result, faultAt, "SIGSTOP during the upload");
-  });
+  }
 
   for (const fault of ["SIGSTOP", "black-hole"] as const) {
     it(`is noticed during a RUN that prints nothing (${fault})`, async () => {
@@ -293,18 +290,7 @@ describe("a runner that stops answering", () => {
 
   it("is noticed while the result is exported to this machine (black-hole)", async () => {
     const { runner, proxy } = await startRunnerBehindProxy();
-    const context = makeContext({
-      Dockerfile: `FROM scratch AS build\nCOPY busybox /bin/busybox\n${run("head -c 300000000 /dev/urandom > /out.bin")}\nFROM scratch\nCOPY --from=build /out.bin /\n`,
-    });
-    const output = join(makeContext({}), "out");
-    const cli = startCli([
-      "build",
-      ...connection(runner, proxy),
-      "--output",
-      `type=local,dest=${output}`,
-      context,
-    ]);
-    await cli.waitFor(/#\d+ exporting to client directory/);
+    const cli = await startLocalExport(runner, proxy);
     let faultAt = 0;
     proxy.afterDownstream(20_000_000, () => {
       faultAt = Date.now();
