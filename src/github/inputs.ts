@@ -1,6 +1,7 @@
-// The action's inputs, read through the input table with @actions/core: list inputs one item per
-// line (docker/build-push-action's syntax), switches strictly true or false.
-import * as core from "@actions/core";
+// The action's inputs, read through the input table from the environment (workflow-commands.ts):
+// list inputs one item per line (docker/build-push-action's syntax), switches strictly true or
+// false.
+import * as core from "./workflow-commands.js";
 import { InputError } from "../errors.js";
 import { BUILD_PUSH_ACTION_INPUTS, refusedBuildPushActionInput } from "../job/inputs/build-push-action.js";
 import { readInputs, type InputSource, type ReadInputs } from "../job/inputs/read.js";

@@ -2,7 +2,7 @@
 // has no buildkitd on the default socket: the pinned buildkitd in the tool cache (else downloaded,
 // its sha256 checked, and cached), its state (the build cache) in GitHub's cache. The main step
 // starts it detached; the post step stops it and saves the state, so that the next run builds warm.
-import * as core from "@actions/core";
+import * as core from "./workflow-commands.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 // The action's main step: the inputs through the input table, then the build job; a failure is one
 // error annotation (on the Dockerfile line BuildKit names, for a failed build) and a failed step.
-import * as core from "@actions/core";
+import * as core from "./workflow-commands.js";
 import { describeError, EXIT_FAILED } from "../errors.js";
 import { runBuildJob } from "../job/build-job.js";
 import { BuildFailedError } from "../job/errors.js";

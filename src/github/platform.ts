@@ -1,7 +1,7 @@
-// The job's platform on GitHub Actions: @actions/core for the log, masking, step outputs and the
+// The job's platform on GitHub Actions: workflow commands for the log, masking, step outputs and the
 // job summary, the artifact service for outputs, the tool cache and GitHub's cache for a runner
 // started for the job.
-import * as core from "@actions/core";
+import * as core from "./workflow-commands.js";
 import type { JobPlatform } from "../job/platform.js";
 import { secretPieces } from "../report/redact.js";
 import { uploadOutputArtifacts } from "./artifacts.js";
@@ -20,7 +20,7 @@ export function githubPlatform(signal: AbortSignal): JobPlatform {
       // Only where GitHub gives a summary file; a failure to write it must not fail the build.
       if (!process.env.GITHUB_STEP_SUMMARY) return;
       try {
-        await core.summary.addRaw(markdown).write();
+        await core.appendSummary(markdown);
       } catch (error) {
         reporter.warning(`The job summary could not be written: ${(error as Error).message}`);
       }

@@ -1,5 +1,6 @@
-// The Reporter on @actions/core: log groups, warnings and errors as annotations, debug lines.
-import * as core from "@actions/core";
+// The Reporter on workflow commands (workflow-commands.ts): log groups, warnings and errors as
+// annotations, debug lines.
+import * as core from "./workflow-commands.js";
 import { annotationFile } from "../report/build-summary.js";
 import { escapeControlCharacters as visible } from "../report/control-characters.js";
 import type { Annotation, Reporter } from "../report/reporter.js";

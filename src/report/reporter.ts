@@ -1,5 +1,6 @@
 // How the program speaks to the person watching the job. The GitHub adapter implements it with
-// @actions/core; the CLI with plain lines (and collapsible sections in GitLab CI).
+// workflow commands (src/github/workflow-commands.ts); the CLI with plain lines (and collapsible
+// sections in GitLab CI).
 import type { LocalSourceLocation } from "./build-model.js";
 
 /** A warning's or an error's place in a file, for the platforms that annotate files (GitHub). */
