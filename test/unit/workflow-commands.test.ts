@@ -119,6 +119,11 @@ describe("workflow commands, as @actions/core writes them", () => {
       await ours.appendSummary(markdown);
     });
     assert.deepEqual(mine, theirs);
+    // Where the runner gives no summary file, nothing is written and nothing fails.
+    assert.deepEqual(await capture(false, () => ours.appendSummary(markdown)), {
+      stdout: "",
+      files: ["(none)", "(none)", "(none)"],
+    });
   });
 
   it("inputs and state read alike: trimmed, lists without empty lines", () => {
