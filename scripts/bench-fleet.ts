@@ -82,7 +82,7 @@ async function benchmark(
       tls: {},
       maxParallelism: MAX_PARALLELISM,
     }));
-    const names = runnerInputNames(inputsOf({}, { adapter: "cli", command: "build" }));
+    const names = runnerInputNames(await inputsOf({}, { adapter: "cli", command: "build" }));
     const builds: BuildRecord[] = [];
     const started = performance.now();
     for (let wave = 0; wave < WAVES; wave++) {

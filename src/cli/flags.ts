@@ -109,7 +109,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Every input of the command, checked through the table; the CLI has no masking service. */
-export function readFlags(flags: ParsedFlags, env: NodeJS.ProcessEnv): ReadInputs {
+export function readFlags(flags: ParsedFlags, env: NodeJS.ProcessEnv): Promise<ReadInputs> {
   const value = (row: Row) => (isFlag(row.cli) ? flags.values[row.cli.flag] : flags.positionals[0]);
   const source: InputSource = {
     adapter: "cli",

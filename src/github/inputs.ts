@@ -14,7 +14,7 @@ const actionSource: InputSource = {
 };
 
 /** Every input, checked; `mask` hides secret values in the job's log the moment they are read. */
-export function readActionInputs(mask: (value: string) => void): ReadInputs {
+export function readActionInputs(mask: (value: string) => void): Promise<ReadInputs> {
   refuseForeignInputs(process.env);
   return readInputs(actionSource, { env: process.env, cwd: process.cwd(), mask });
 }

@@ -13,7 +13,7 @@ export async function runMainStep(): Promise<void> {
   const { signal, end } = startProcess();
   const platform = githubPlatform(signal);
   try {
-    const outcome = await runBuildJob(readActionInputs(maskSecret), platform);
+    const outcome = await runBuildJob(await readActionInputs(maskSecret), platform);
     if (outcome) for (const line of buildClosingLines(outcome)) platform.reporter.info(line);
   } catch (error) {
     const described = describeError(error);

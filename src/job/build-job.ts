@@ -244,7 +244,7 @@ async function buildWithRetries(
     reporter.debug(`Runner chosen: ${reason}`);
     job.setOutput("runner-reason", reason);
     try {
-      checkExporterCount(request.exporters.length, info);
+      await checkExporterCount(request.exporters.length, info);
       for (const [name, value] of Object.entries(runnerOutputs(info))) {
         job.setOutput(name as keyof ReturnType<typeof runnerOutputs>, value);
       }

@@ -4,9 +4,9 @@
 // stays on our side: the runner streams the result back through the session.
 import { mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import semver from "semver";
 import type { ExporterRequest, FileSendTarget, RunnerInfo } from "../buildkit/index.js";
 import { InputError, PolicyError } from "../errors.js";
+import { loadSemver } from "../libraries.js";
 import { splitKeyValue } from "../values.js";
 import { startLoad, type DockerEngine, type LoadedImage } from "./docker-engine.js";
 
@@ -154,8 +154,9 @@ export function prepareDestinations(exporters: Exporter[], name: string): void {
  * Daemons before v0.13 read one exporter per build (the older request fields) and would drop the
  * rest without a word; refuse instead. A runner with no Info call is older than v0.11.
  */
-export function checkExporterCount(count: number, runner: RunnerInfo): void {
+export async function checkExporterCount(count: number, runner: RunnerInfo): Promise<void> {
   if (count <= 1) return;
+  const semver = await loadSemver();
   const version = semver.coerce(runner.version?.version ?? "0.10.0");
   if (version && semver.lt(version, "0.13.0")) {
     throw new PolicyError(

@@ -5,7 +5,6 @@
 // and never repeats key material (PEM text is never quoted; a path is).
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import {
   BuildkitError,
   isPemText,
@@ -14,6 +13,7 @@ import {
   type TlsInputs,
 } from "../buildkit/index.js";
 import { InputError } from "../errors.js";
+import { loadYaml } from "../libraries.js";
 import { listItems, parsePlatforms } from "../values.js";
 import type { RunnerCandidate } from "./pool.js";
 
@@ -55,7 +55,8 @@ const DRIVER_OPTS: Record<string, keyof RunnerSpec> = {
 const NODE_KEYS = ["name", "endpoint", "platforms", "max-parallelism", "driver-opts"];
 
 /** A YAML list of runners (setup-buildx's `append` schema), each checked and loaded. */
-export function parseRunnerList(text: string, source: RunnerListSource): ConfiguredRunner[] {
+export async function parseRunnerList(text: string, source: RunnerListSource): Promise<ConfiguredRunner[]> {
+  const { parse: parseYaml } = await loadYaml();
   let document: unknown;
   try {
     document = parseYaml(text);
@@ -80,7 +81,10 @@ export function parseRunnerList(text: string, source: RunnerListSource): Configu
 }
 
 /** --runners-file: the same YAML in a file; relative certificate paths are from the file's directory. */
-export function readRunnerListFile(path: string, flagName = "--runners-file"): ConfiguredRunner[] {
+export async function readRunnerListFile(
+  path: string,
+  flagName = "--runners-file",
+): Promise<ConfiguredRunner[]> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -235,7 +239,9 @@ export interface PoolConfigSources {
  * The CLI's per-runner pool, from exactly one of --runners-file, BUILDKIT_RUNNERS (the same YAML)
  * or BUILDKIT_RUNNER_<i>_* variables; undefined when none is given (the simple inputs apply).
  */
-export function runnerPoolFromSources(sources: PoolConfigSources): ConfiguredRunner[] | undefined {
+export async function runnerPoolFromSources(
+  sources: PoolConfigSources,
+): Promise<ConfiguredRunner[] | undefined> {
   const fileName = sources.runnersFileName ?? "--runners-file";
   const text = sources.env.BUILDKIT_RUNNERS?.trim() ? sources.env.BUILDKIT_RUNNERS : undefined;
   const indexed = Object.keys(sources.env).some((name) => INDEXED.test(name) && sources.env[name]?.trim());

@@ -41,7 +41,7 @@ export async function connectRunner(
   const client = new BuildkitClient(options);
   try {
     const info = await client.probe(signal);
-    checkVersionPin(options, info, reporter);
+    await checkVersionPin(options, info, reporter);
     return { client, info };
   } catch (error) {
     client.close();
@@ -63,9 +63,13 @@ export function refuseUnsafePlaintext(
   );
 }
 
-function checkVersionPin(options: SingleRunnerOptions, info: RunnerInfo, reporter: Reporter): void {
+async function checkVersionPin(
+  options: SingleRunnerOptions,
+  info: RunnerInfo,
+  reporter: Reporter,
+): Promise<void> {
   if (!options.versionPin) return;
-  const mismatch = versionPinMismatch(options.versionPin, info.version?.version, info.endpoint);
+  const mismatch = await versionPinMismatch(options.versionPin, info.version?.version, info.endpoint);
   if (mismatch === undefined) {
     reporter.info(`BuildKit version pin ${options.versionPin.text} is met.`);
     return;

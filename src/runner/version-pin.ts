@@ -1,26 +1,37 @@
 // The maintainers' pin on the runner's BuildKit version: an exact version or a semver range.
-import semver from "semver";
 import { InputError } from "../errors.js";
+import { loadSemver, type Semver } from "../libraries.js";
 import { BUILDKIT_VERSION } from "../version.js";
 
 export interface VersionPin {
   /** As the user wrote it, for messages. */
   text: string;
   range: string;
+  /** The version itself when the pin is one exact version. */
+  exact?: string;
+  /** Whether the range takes the BuildKit version this program pins (src/version.ts). */
+  takesPinned: boolean;
 }
 
-export function parseVersionPin(text: string, name: string): VersionPin {
+export async function parseVersionPin(text: string, name: string): Promise<VersionPin> {
+  const semver = await loadSemver();
   const range = semver.validRange(text.trim(), { loose: true });
   if (range === null) {
     throw new InputError(
       `${name} is "${text}", which is neither a version (v${BUILDKIT_VERSION}) nor a semver range (>=0.30 <0.33).`,
     );
   }
-  return { text: text.trim(), range };
+  const exact = semver.valid(semver.clean(text, { loose: true }) ?? "", { loose: true }) ?? undefined;
+  const takesPinned = semver.satisfies(BUILDKIT_VERSION, range, { includePrerelease: true });
+  return { text: text.trim(), range, exact, takesPinned };
 }
 
 /** A version the runner reports, or undefined when it reports none we can compare. */
-export function comparableVersion(reported: string | undefined): string | undefined {
+export async function comparableVersion(reported: string | undefined): Promise<string | undefined> {
+  return comparable(reported, await loadSemver());
+}
+
+function comparable(reported: string | undefined, semver: Semver): string | undefined {
   if (!reported || reported.startsWith("v0.0.0+unknown")) return undefined;
   return semver.parse(reported, { loose: true })?.version ?? semver.coerce(reported)?.version;
 }
@@ -29,15 +40,16 @@ export function comparableVersion(reported: string | undefined): string | undefi
  * The sentence that says why the pin is not met, or undefined when it is.
  * `reported` is undefined for daemons too old to report a version (before v0.11).
  */
-export function versionPinMismatch(
+export async function versionPinMismatch(
   pin: VersionPin,
   reported: string | undefined,
   endpoint: string,
-): string | undefined {
+): Promise<string | undefined> {
   if (reported === undefined) {
     return `The runner at ${endpoint} is older than BuildKit v0.11 and reports no version, so the pin "${pin.text}" cannot be met.`;
   }
-  const version = comparableVersion(reported);
+  const semver = await loadSemver();
+  const version = comparable(reported, semver);
   if (version === undefined) {
     return `The runner at ${endpoint} reports BuildKit version "${reported}", which is not a release version, so the pin "${pin.text}" cannot be checked.`;
   }

@@ -14,7 +14,7 @@ export interface ReadOptions {
   mask?: (value: string) => void;
 }
 
-export function inputsOf(given: GivenInputs, options: ReadOptions = {}): ReadInputs {
+export function inputsOf(given: GivenInputs, options: ReadOptions = {}): Promise<ReadInputs> {
   const value = (field: InputField) => given[field];
   return readInputs(
     {

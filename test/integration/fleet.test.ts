@@ -27,6 +27,8 @@ import { tempDir } from "../helpers/temp.js";
 jest.setTimeout(5 * 60_000);
 
 const NAMES = ["runner-a", "runner-b", "runner-c"];
+/** The runner inputs' names as the CLI's sentences say them. */
+const INPUT_NAMES = runnerInputNames(await inputsOf({}, { adapter: "cli", command: "build" }));
 let runners: TestRunner[] = [];
 
 beforeAll(async () => {
@@ -51,7 +53,7 @@ function poolOptions(extra: Partial<PoolOptions> = {}): PoolOptions {
     connectTimeoutMs: 10_000,
     allowPlaintext: false,
     onVersionMismatch: "error",
-    names: runnerInputNames(inputsOf({}, { adapter: "cli", command: "build" })),
+    names: INPUT_NAMES,
     reporter: recorder(),
     signal: AbortSignal.timeout(120_000),
     ...extra,

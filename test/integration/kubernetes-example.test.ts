@@ -108,7 +108,7 @@ describe("examples/kubernetes", () => {
     );
   });
 
-  it("comes with a pool configuration that matches it: one runner per pod, the same max-parallelism", () => {
+  it("comes with a pool configuration that matches it: one runner per pod, the same max-parallelism", async () => {
     const all = manifests();
     const statefulSet = all.find((manifest) => manifest.kind === "StatefulSet")!;
     const replicas = statefulSet.spec!.replicas as number;
@@ -129,7 +129,7 @@ describe("examples/kubernetes", () => {
     const dir = tempDir("rb-k8s-runners-");
     makeCertificates(join(dir, "certs"));
     copyFileSync(join(EXAMPLE, "runners.yml"), join(dir, "runners.yml"));
-    const runners = parseRunnerList(readFileSync(join(dir, "runners.yml"), "utf8"), {
+    const runners = await parseRunnerList(readFileSync(join(dir, "runners.yml"), "utf8"), {
       label: "examples/kubernetes/runners.yml",
       baseDir: dir,
     });

@@ -27,6 +27,8 @@ import { recorder } from "../helpers/reporter.js";
 
 jest.setTimeout(5 * 60_000);
 
+/** The runner inputs' names as the CLI's sentences say them. */
+const NAMES = runnerInputNames(await inputsOf({}, { adapter: "cli", command: "info" }));
 let first: RunnerUnderTest;
 let second: TestRunner;
 let registry: RegistryUnderTest;
@@ -69,7 +71,7 @@ function poolOptions(reporter = recorder()) {
     connectTimeoutMs: 10_000,
     allowPlaintext: false,
     onVersionMismatch: "error" as const,
-    names: runnerInputNames(inputsOf({}, { adapter: "cli", command: "info" })),
+    names: NAMES,
     reporter,
     signal: AbortSignal.timeout(60_000),
   };
@@ -78,7 +80,7 @@ function poolOptions(reporter = recorder()) {
 describe("a pool of runners with different CAs", () => {
   it("reaches each runner with its own CA and client certificate", async () => {
     assert.notEqual(first.certs.caCert, second.certs.caCert);
-    const candidates = parseRunnerList(runnersYaml(first.certs, second.certs), {
+    const candidates = await parseRunnerList(runnersYaml(first.certs, second.certs), {
       label: "BUILDKIT_RUNNERS",
       baseDir: "/",
     });
@@ -108,7 +110,7 @@ describe("a pool of runners with different CAs", () => {
 
   it("skips a runner given another runner's CA, naming why", async () => {
     const swapped = { ...second.certs, caCert: first.certs.caCert };
-    const candidates = parseRunnerList(runnersYaml(first.certs, swapped), {
+    const candidates = await parseRunnerList(runnersYaml(first.certs, swapped), {
       label: "BUILDKIT_RUNNERS",
       baseDir: "/",
     });

@@ -35,7 +35,7 @@ import { tempDir } from "../helpers/temp.js";
 
 const execFileAsync = promisify(execFile);
 /** The runner inputs' names as the CLI's sentences say them. */
-const NAMES = runnerInputNames(inputsOf({}, { adapter: "cli", command: "info" }));
+const NAMES = runnerInputNames(await inputsOf({}, { adapter: "cli", command: "info" }));
 const MINUTE = 60_000;
 const VERSION = PINNED_BUILDKIT_VERSION.replace(/^v/, "");
 const ARCH = "amd64";
@@ -387,13 +387,18 @@ describe("a pool of two runners", () => {
     tls: {},
     platforms: platforms && parsePlatforms(platforms, "platforms"),
   });
-  const pool = (candidates: RunnerCandidate[], platforms: string[], strict = false, reporter = recorder()) =>
+  const pool = async (
+    candidates: RunnerCandidate[],
+    platforms: string[],
+    strict = false,
+    reporter = recorder(),
+  ) =>
     resolvePool(candidates, {
       platforms: parsePlatforms(platforms, "platforms"),
       strict,
       connectTimeoutMs: 3_000,
       allowPlaintext: false,
-      versionPin: parseVersionPin(PINNED_BUILDKIT_VERSION, "--buildkit-version"),
+      versionPin: await parseVersionPin(PINNED_BUILDKIT_VERSION, "--buildkit-version"),
       onVersionMismatch: "error",
       names: NAMES,
       reporter,
@@ -513,7 +518,7 @@ describe("a pool of two runners", () => {
       resolvePool([candidate(arm64)], {
         connectTimeoutMs: 3_000,
         allowPlaintext: false,
-        versionPin: parseVersionPin("<0.30", "--buildkit-version"),
+        versionPin: await parseVersionPin("<0.30", "--buildkit-version"),
         onVersionMismatch: "error",
         names: NAMES,
         reporter: recorder(),

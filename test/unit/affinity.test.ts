@@ -112,8 +112,8 @@ describe("the default affinity key", () => {
 describe("max-parallelism in the pool configuration", () => {
   const source = { label: "BUILDKIT_RUNNERS", baseDir: "/" };
 
-  it("reads it from the list and from BUILDKIT_RUNNER_<i>_MAX_PARALLELISM", () => {
-    const [a, b] = parseRunnerList(
+  it("reads it from the list and from BUILDKIT_RUNNER_<i>_MAX_PARALLELISM", async () => {
+    const [a, b] = await parseRunnerList(
       "- name: a\n  endpoint: tcp://a:1\n  max-parallelism: 4\n- endpoint: tcp://b:1\n",
       source,
     );
@@ -126,9 +126,9 @@ describe("max-parallelism in the pool configuration", () => {
     assert.equal(c!.maxParallelism, 2);
   });
 
-  it("refuses what is not a whole number of builds, naming the runner and the field", () => {
+  it("refuses what is not a whole number of builds, naming the runner and the field", async () => {
     for (const value of ["0", "-1", "1.5", "many"]) {
-      assert.throws(
+      await assert.rejects(
         () => parseRunnerList(`- name: a\n  endpoint: tcp://a:1\n  max-parallelism: ${value}\n`, source),
         (error: unknown) =>
           error instanceof InputError &&
@@ -151,15 +151,17 @@ describe("max-parallelism in the pool configuration", () => {
 });
 
 describe("the fleet's inputs", () => {
-  it("default to affinity routing, a 5-minute wait and no fallback", () => {
-    const { values } = inputsOf({});
+  it("default to affinity routing, a 5-minute wait and no fallback", async () => {
+    const { values } = await inputsOf({});
     assert.equal(values.routing, "affinity");
     assert.equal(values.affinityKey, undefined);
     assert.equal(values.busyTimeoutMs, 300_000);
     assert.equal(values.fallback, "none");
-    const cli = inputsOf(
-      { routing: "Ordered", affinityKey: " team/app ", busyTimeoutMs: "90s", fallback: "local" },
-      { adapter: "cli" },
+    const cli = (
+      await inputsOf(
+        { routing: "Ordered", affinityKey: " team/app ", busyTimeoutMs: "90s", fallback: "local" },
+        { adapter: "cli" },
+      )
     ).values;
     assert.deepEqual(
       [cli.routing, cli.affinityKey, cli.busyTimeoutMs, cli.fallback],
@@ -167,16 +169,16 @@ describe("the fleet's inputs", () => {
     );
   });
 
-  it("refuse a value they do not take, in one sentence naming the input", () => {
+  it("refuse a value they do not take, in one sentence naming the input", async () => {
     const refused = (given: Parameters<typeof inputsOf>[0], adapter: "action" | "cli", message: string) =>
-      assert.throws(
+      assert.rejects(
         () => inputsOf(given, { adapter }),
         (error: unknown) => error instanceof InputError && error.message === message,
       );
-    refused({ routing: "random" }, "action", 'input routing is "random"; use affinity or ordered.');
-    refused({ routing: "random" }, "cli", '--routing is "random"; use affinity or ordered.');
-    refused({ fallback: "remote" }, "action", 'input fallback is "remote"; use none or local.');
-    refused(
+    await refused({ routing: "random" }, "action", 'input routing is "random"; use affinity or ordered.');
+    await refused({ routing: "random" }, "cli", '--routing is "random"; use affinity or ordered.');
+    await refused({ fallback: "remote" }, "action", 'input fallback is "remote"; use none or local.');
+    await refused(
       { busyTimeoutMs: "soon" },
       "cli",
       '--busy-timeout is "soon"; give a positive duration such as 30s, 1500ms, 2m or 1h.',

@@ -10,12 +10,12 @@ import { splitShellWords } from "../../src/runner/daemon/config.js";
 import { inputsOf, type GivenInputs, type ReadOptions } from "../helpers/inputs.js";
 import { tempDir } from "../helpers/temp.js";
 
-function config(given: GivenInputs, options: ReadOptions = {}) {
-  return startedRunnerConfig(inputsOf(given, options));
+async function config(given: GivenInputs, options: ReadOptions = {}) {
+  return startedRunnerConfig(await inputsOf(given, options));
 }
 
-function refused(given: GivenInputs, pattern: RegExp, options: ReadOptions = {}): void {
-  assert.throws(
+async function refused(given: GivenInputs, pattern: RegExp, options: ReadOptions = {}): Promise<void> {
+  await assert.rejects(
     () => config(given, options),
     (error: Error) => {
       assert.ok(error instanceof InputError, `${error.name}: ${error.message}`);
@@ -27,8 +27,8 @@ function refused(given: GivenInputs, pattern: RegExp, options: ReadOptions = {})
 }
 
 describe("buildkitd-flags", () => {
-  it("defaults to setup-buildx's flags, which are not a custom configuration", () => {
-    const started = config({});
+  it("defaults to setup-buildx's flags, which are not a custom configuration", async () => {
+    const started = await config({});
     assert.deepEqual(started.flags, [
       "--allow-insecure-entitlement",
       "security.insecure",
@@ -54,26 +54,26 @@ describe("buildkitd-flags", () => {
     );
   });
 
-  it("takes other flags as given, and counts as a configuration", () => {
-    const started = config({ buildkitdFlags: "--debug --oci-worker-gc-keepstorage=2000" });
+  it("takes other flags as given, and counts as a configuration", async () => {
+    const started = await config({ buildkitdFlags: "--debug --oci-worker-gc-keepstorage=2000" });
     assert.deepEqual(started.flags, ["--debug", "--oci-worker-gc-keepstorage=2000"]);
     assert.equal(started.custom, true);
     assert.match(started.inputs, /input buildkitd-flags/);
   });
 
-  it("refuses the flags that are ours to set, in any of their spellings", () => {
-    refused(
+  it("refuses the flags that are ours to set, in any of their spellings", async () => {
+    await refused(
       { buildkitdFlags: "--addr tcp://0.0.0.0:1234" },
       /^input buildkitd-flags gives --addr, which is ours to set for the runner we start \(the socket we connect to\)\.$/,
     );
-    refused({ buildkitdFlags: "--root=/var/lib/x" }, /gives --root, .*state dir/);
-    refused({ buildkitdFlags: "-otel-socket-path /tmp/x" }, /gives --otel-socket-path/);
-    refused({ buildkitdFlags: "--containerd-worker=true" }, /gives --containerd-worker/);
-    refused(
+    await refused({ buildkitdFlags: "--root=/var/lib/x" }, /gives --root, .*state dir/);
+    await refused({ buildkitdFlags: "-otel-socket-path /tmp/x" }, /gives --otel-socket-path/);
+    await refused({ buildkitdFlags: "--containerd-worker=true" }, /gives --containerd-worker/);
+    await refused(
       { buildkitdFlags: "--config /etc/buildkitd.toml" },
       /^input buildkitd-flags gives --config; give the file as input buildkitd-config instead\.$/,
     );
-    refused(
+    await refused(
       { buildkitdFlags: "--config=/x" },
       /^--buildkitd-flags gives --config; give the file as --buildkitd-config instead\.$/,
       { adapter: "cli" },
@@ -82,61 +82,61 @@ describe("buildkitd-flags", () => {
 });
 
 describe("buildkitd-config and buildkitd-config-inline", () => {
-  it("reads the file now (relative to the working directory) and checks its TOML", () => {
+  it("reads the file now (relative to the working directory) and checks its TOML", async () => {
     const dir = tempDir("rb-daemon-config-");
     const toml = '[registry."docker.io"]\n  mirrors = ["mirror.example:5000"]\n';
     writeFileSync(join(dir, "buildkitd.toml"), toml);
-    const started = config({ buildkitdConfig: "buildkitd.toml" }, { cwd: dir });
+    const started = await config({ buildkitdConfig: "buildkitd.toml" }, { cwd: dir });
     assert.equal(started.toml, toml);
     assert.equal(started.custom, true);
     assert.match(started.inputs, /^input buildkitd-config and input buildkitd-flags \(default\)$/);
   });
 
-  it("refuses a file that cannot be read, and TOML that does not parse, saying where", () => {
+  it("refuses a file that cannot be read, and TOML that does not parse, saying where", async () => {
     const dir = tempDir("rb-daemon-config-");
-    refused(
+    await refused(
       { buildkitdConfig: "missing.toml" },
       /^input buildkitd-config "missing\.toml" cannot be read \(ENOENT\)\.$/,
       { cwd: dir },
     );
     writeFileSync(join(dir, "bad.toml"), "[worker.oci]\nmax-parallelism = [\n");
-    refused(
+    await refused(
       { buildkitdConfig: "bad.toml" },
       /^input buildkitd-config "bad\.toml" is not valid TOML: .* \(line 3, column \d+\)\.$/,
       { cwd: dir },
     );
-    refused(
+    await refused(
       { buildkitdConfigInline: "[a]\nb = 1\n[a]\n" },
       /^input buildkitd-config-inline is not valid TOML: .*redefine.* \(line \d+, column \d+\)\.$/,
     );
   });
 
-  it("takes inline TOML", () => {
-    const started = config({ buildkitdConfigInline: "[worker.oci]\n  max-parallelism = 1\n" });
+  it("takes inline TOML", async () => {
+    const started = await config({ buildkitdConfigInline: "[worker.oci]\n  max-parallelism = 1\n" });
     assert.equal(started.toml?.trim(), "[worker.oci]\n  max-parallelism = 1");
     assert.equal(started.custom, true);
   });
 
-  it("refuses both at once", () => {
-    refused(
+  it("refuses both at once", async () => {
+    await refused(
       { buildkitdConfig: "x.toml", buildkitdConfigInline: "debug = true" },
       /^--buildkitd-config and --buildkitd-config-inline are both given; give one of them\.$/,
       { adapter: "cli", cwd: writeConfigDir() },
     );
   });
 
-  it("refuses a configuration beside an endpoint, whose runner is running already", () => {
-    refused(
+  it("refuses a configuration beside an endpoint, whose runner is running already", async () => {
+    await refused(
       { endpoint: "tcp://127.0.0.1:1234", buildkitdConfigInline: "debug = true" },
       /^input buildkitd-config-inline configures the runner started when no endpoint is given, and input endpoint is given; leave it out or the endpoint\.$/,
     );
-    refused(
+    await refused(
       { buildkitdFlags: "--debug" },
       /^--buildkitd-flags configures .* and BUILDKIT_HOST is set; leave it out or the endpoint\.$/,
       { adapter: "cli", env: { BUILDKIT_HOST: "tcp://127.0.0.1:1234" } },
     );
     // The default flags beside an endpoint are no configuration: nothing to refuse.
-    assert.equal(config({ endpoint: "tcp://127.0.0.1:1234" }).custom, false);
+    assert.equal((await config({ endpoint: "tcp://127.0.0.1:1234" })).custom, false);
   });
 });
 

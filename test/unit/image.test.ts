@@ -14,10 +14,10 @@ import { tempDir } from "../helpers/temp.js";
  * The action's image inputs, as given, through the request to the Solve request: the image
  * exporter's attributes (when there is an image) and the frontend's attest:* attributes.
  */
-function plan(overrides: GivenInputs) {
+async function plan(overrides: GivenInputs) {
   const dir = tempDir("rb-image-");
   writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
-  const read = inputsOf({ context: dir, dockerConfig: false, ...overrides }, { cwd: dir });
+  const read = await inputsOf({ context: dir, dockerConfig: false, ...overrides }, { cwd: dir });
   const request = solveRequest(prepareBuild(read, { cwd: dir, env: {}, mask: () => {} }));
   const image = request.exporters.find((exporter) => exporter.type === "image");
   const attestationAttrs = Object.fromEntries(
@@ -26,20 +26,20 @@ function plan(overrides: GivenInputs) {
   return image ? { exporterAttrs: image.attrs, attestationAttrs } : { attestationAttrs };
 }
 
-function rejects(overrides: GivenInputs, message: RegExp): void {
-  assert.throws(
+async function rejects(overrides: GivenInputs, message: RegExp): Promise<void> {
+  await assert.rejects(
     () => plan(overrides),
     (error: unknown) => error instanceof InputError && message.test(error.message),
   );
 }
 
 describe("image plan", () => {
-  it("exports no image without a name", () => {
-    assert.deepEqual(plan({}), { attestationAttrs: {} });
+  it("exports no image without a name", async () => {
+    assert.deepEqual(await plan({}), { attestationAttrs: {} });
   });
 
-  it("maps names, push and the image options to the image exporter's attributes", () => {
-    const built = plan({
+  it("maps names, push and the image options to the image exporter's attributes", async () => {
+    const built = await plan({
       tags: ["127.0.0.1:5000/team/app:1.2,127.0.0.1:5000/team/app:latest", "ghcr.io/org/app"],
       push: true,
       pushByDigest: true,
@@ -60,12 +60,14 @@ describe("image plan", () => {
       "annotation-index.org.example.note": "x=y",
     });
     assert.deepEqual(built.attestationAttrs, { "attest:provenance": "mode=max", "attest:sbom": "" });
-    assert.deepEqual(plan({ provenance: "true" }).attestationAttrs, { "attest:provenance": "mode=min" });
-    assert.deepEqual(plan({ provenance: "false", sbom: "false" }).attestationAttrs, {});
+    assert.deepEqual((await plan({ provenance: "true" })).attestationAttrs, {
+      "attest:provenance": "mode=min",
+    });
+    assert.deepEqual((await plan({ provenance: "false", sbom: "false" })).attestationAttrs, {});
   });
 
-  it("reads buildx's annotation types, several at once, each with an optional platform", () => {
-    const built = plan({
+  it("reads buildx's annotation types, several at once, each with an optional platform", async () => {
+    const built = await plan({
       tags: ["app"],
       annotations: [
         "manifest,index[linux/amd64]:org.example.both=1",
@@ -85,21 +87,30 @@ describe("image plan", () => {
     });
   });
 
-  it("rejects each bad input with a sentence that names it", () => {
-    rejects({ tags: ["Not A Name"] }, /^input tags "Not A Name" is not an image name/);
-    rejects({ push: true }, /^Pushing needs at least one name in input tags\.$/);
-    rejects({ tags: ["app"], pushByDigest: true }, /^input push-by-digest needs push\.$/);
-    rejects({ tags: ["app"], compression: "lz4" }, /^input compression is "lz4"; use gzip, zstd/);
-    rejects({ tags: ["app"], ociMediatypes: "yes" }, /^input oci-mediatypes is "yes"; use true or false\.$/);
-    rejects({ tags: ["app"], annotations: ["novalue"] }, /^input annotations "novalue" is not KEY=VALUE\.$/);
-    rejects({ tags: ["app"], annotations: ["layer:k=v"] }, /has the type "layer"/);
-    rejects({ tags: ["app"], annotations: ["manifest,bogus:k=v"] }, /has the type "bogus"/);
-    rejects({ tags: ["app"], annotations: ["manifest:=v"] }, /^input annotations "manifest:=v" has no key/);
-    rejects(
+  it("rejects each bad input with a sentence that names it", async () => {
+    await rejects({ tags: ["Not A Name"] }, /^input tags "Not A Name" is not an image name/);
+    await rejects({ push: true }, /^Pushing needs at least one name in input tags\.$/);
+    await rejects({ tags: ["app"], pushByDigest: true }, /^input push-by-digest needs push\.$/);
+    await rejects({ tags: ["app"], compression: "lz4" }, /^input compression is "lz4"; use gzip, zstd/);
+    await rejects(
+      { tags: ["app"], ociMediatypes: "yes" },
+      /^input oci-mediatypes is "yes"; use true or false\.$/,
+    );
+    await rejects(
+      { tags: ["app"], annotations: ["novalue"] },
+      /^input annotations "novalue" is not KEY=VALUE\.$/,
+    );
+    await rejects({ tags: ["app"], annotations: ["layer:k=v"] }, /has the type "layer"/);
+    await rejects({ tags: ["app"], annotations: ["manifest,bogus:k=v"] }, /has the type "bogus"/);
+    await rejects(
+      { tags: ["app"], annotations: ["manifest:=v"] },
+      /^input annotations "manifest:=v" has no key/,
+    );
+    await rejects(
       { tags: ["app"], annotations: ["manifest[mars/x]:k=v"] },
       /^The platform in input annotations "manifest\[mars\/x\]:k=v" "mars\/x" names an unknown operating system "mars"\.$/,
     );
-    rejects({ provenance: "maximum" }, /^input provenance "maximum" is not true, false or KEY=VALUE/);
+    await rejects({ provenance: "maximum" }, /^input provenance "maximum" is not true, false or KEY=VALUE/);
   });
 
   it("decodes the exporter response as buildx's metadata file does", () => {

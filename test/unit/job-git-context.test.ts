@@ -22,8 +22,8 @@ const GITLAB = {
   CI_JOB_TOKEN: "job-token-value",
 };
 
-function planned(given: GivenInputs, env: NodeJS.ProcessEnv) {
-  const read = inputsOf(given, { env });
+async function planned(given: GivenInputs, env: NodeJS.ProcessEnv) {
+  const read = await inputsOf(given, { env });
   return planBuild(read.values, read.names, process.cwd());
 }
 
@@ -88,8 +88,8 @@ describe("the token for the job's Git host", () => {
 });
 
 describe("the Solve request of a Git context", () => {
-  it("sends the URL, the Dockerfile's path in it and vcs attrs, and no local directory", () => {
-    const plan = planned({ context: "{{defaultContext}}:app", file: "./docker/Dockerfile" }, GITHUB);
+  it("sends the URL, the Dockerfile's path in it and vcs attrs, and no local directory", async () => {
+    const plan = await planned({ context: "{{defaultContext}}:app", file: "./docker/Dockerfile" }, GITHUB);
     const request = solveRequest({
       plan,
       exporters: [],
@@ -103,8 +103,8 @@ describe("the Solve request of a Git context", () => {
     assert.equal(request.frontendAttrs["vcs:revision"], SHA);
   });
 
-  it("has no vcs:revision for a branch, and never a token in an attr", () => {
-    const plan = planned({ context: "https://example.test/o/r.git#main" }, GITHUB);
+  it("has no vcs:revision for a branch, and never a token in an attr", async () => {
+    const plan = await planned({ context: "https://example.test/o/r.git#main" }, GITHUB);
     const attrs = solveRequest({
       plan,
       exporters: [],
@@ -115,12 +115,12 @@ describe("the Solve request of a Git context", () => {
     assert.equal(attrs["vcs:revision"], undefined);
   });
 
-  it("refuses a Dockerfile outside the repository and a URL with credentials", () => {
-    assert.throws(
+  it("refuses a Dockerfile outside the repository and a URL with credentials", async () => {
+    await assert.rejects(
       () => planned({ context: "git", file: "../Dockerfile" }, GITHUB),
       /must be a path inside the Git context/,
     );
-    assert.throws(
+    await assert.rejects(
       () => planned({ context: "https://user:secret-pass@example.test/o/r.git" }, GITHUB),
       (error: Error) => error instanceof InputError && !error.message.includes("secret-pass"),
     );

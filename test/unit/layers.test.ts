@@ -1,6 +1,6 @@
 // The imports of src/ point one way: adapters (src/github, src/cli) → job (src/job) → runner,
-// outputs, report, credentials → the shared modules (errors, values, deadline, version) → the
-// client library (src/buildkit). Read from the import statements themselves, so that it stays so.
+// outputs, report, credentials → the shared modules (errors, values, deadline, version,
+// libraries) → the client library (src/buildkit). Read from the import statements themselves, so that it stays so.
 import { describe, it } from "@jest/globals";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
@@ -12,7 +12,7 @@ const SRC = join(ROOT, "src");
 /** Each unit of the layering and its layer: a unit may import its own layer's units and lower ones. */
 const LAYERS: Array<[layer: number, units: string[]]> = [
   [0, ["buildkit"]],
-  [1, ["errors.ts", "values.ts", "deadline.ts", "version.ts"]],
+  [1, ["errors.ts", "values.ts", "deadline.ts", "version.ts", "libraries.ts"]],
   [2, ["runner", "outputs", "report", "credentials"]],
   [3, ["job"]],
   [4, ["github", "cli"]],

@@ -95,7 +95,7 @@ describe("localVcs", () => {
   it("reaches the frontend's attrs for a local context, and stays out of a Git context's", async () => {
     const { root, commit } = checkout();
     const attrs = async (given: { context: string; file?: string }) => {
-      const read = inputsOf({ dockerConfig: false, ...given }, { cwd: root });
+      const read = await inputsOf({ dockerConfig: false, ...given }, { cwd: root });
       const request = await withLocalVcs(prepareBuild(read, { cwd: root, env: {}, mask: () => {} }), {});
       return solveRequest(request).frontendAttrs;
     };

@@ -7,32 +7,32 @@ import { formatDuration, parseBoolean, parseCount, parseDuration } from "../../s
 import { inputsOf, type GivenInputs } from "../helpers/inputs.js";
 
 /** The CLI's connection flags, as given, with the environment: how to reach the runner. */
-function options(given: GivenInputs, env: NodeJS.ProcessEnv) {
-  return runnerOptions(inputsOf(given, { adapter: "cli", command: "info", env }));
+async function options(given: GivenInputs, env: NodeJS.ProcessEnv) {
+  return runnerOptions(await inputsOf(given, { adapter: "cli", command: "info", env }));
 }
 
 describe("runnerOptions", () => {
-  it("takes the endpoint input first, then BUILDKIT_HOST, then buildctl's default socket", () => {
+  it("takes the endpoint input first, then BUILDKIT_HOST, then buildctl's default socket", async () => {
     const base = {};
     assert.equal(
-      options({ ...base, endpoint: "tcp://a:1" }, { BUILDKIT_HOST: "tcp://b:2" }).endpoint.address,
+      (await options({ ...base, endpoint: "tcp://a:1" }, { BUILDKIT_HOST: "tcp://b:2" })).endpoint.address,
       "tcp://a:1",
     );
-    assert.equal(options(base, { BUILDKIT_HOST: "tcp://b:2" }).endpoint.address, "tcp://b:2");
-    assert.equal(options(base, {}).endpoint.address, "unix:///run/buildkit/buildkitd.sock");
+    assert.equal((await options(base, { BUILDKIT_HOST: "tcp://b:2" })).endpoint.address, "tcp://b:2");
+    assert.equal((await options(base, {})).endpoint.address, "unix:///run/buildkit/buildkitd.sock");
   });
 
-  it("has defaults for the timeout and the mismatch policy", () => {
-    const defaults = options({}, {});
+  it("has defaults for the timeout and the mismatch policy", async () => {
+    const defaults = await options({}, {});
     assert.equal(defaults.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     assert.equal(defaults.onVersionMismatch, "error");
     assert.equal(defaults.versionPin, undefined);
   });
 
-  it("reads warning as the mismatch policy and refuses other words", () => {
-    const warning = options({ versionMismatch: "warning" }, {});
+  it("reads warning as the mismatch policy and refuses other words", async () => {
+    const warning = await options({ versionMismatch: "warning" }, {});
     assert.equal(warning.onVersionMismatch, "warning");
-    assert.throws(
+    await assert.rejects(
       () => options({ versionMismatch: "maybe" }, {}),
       /--version-mismatch is "maybe"; use error or warning\./,
     );

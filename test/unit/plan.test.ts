@@ -25,13 +25,13 @@ function contextDir(): string {
 }
 
 /** The action's build inputs, as given, planned in `cwd`. */
-function plan(overrides: GivenInputs, cwd = contextDir()) {
-  const read = inputsOf({ context: ".", ...overrides }, { cwd, env: { FROM_ENV: "env value" } });
+async function plan(overrides: GivenInputs, cwd = contextDir()) {
+  const read = await inputsOf({ context: ".", ...overrides }, { cwd, env: { FROM_ENV: "env value" } });
   return planBuild(read.values, read.names, cwd);
 }
 
-function rejects(overrides: GivenInputs, message: RegExp): void {
-  assert.throws(
+async function rejects(overrides: GivenInputs, message: RegExp): Promise<void> {
+  await assert.rejects(
     () => plan(overrides),
     (error: unknown) => {
       assert.ok(error instanceof InputError);
@@ -42,9 +42,9 @@ function rejects(overrides: GivenInputs, message: RegExp): void {
 }
 
 describe("build plan", () => {
-  it("maps every input to the dockerfile frontend's attribute", () => {
+  it("maps every input to the dockerfile frontend's attribute", async () => {
     const dir = contextDir();
-    const built = plan(
+    const built = await plan(
       {
         target: "final",
         buildArgs: ["A=1", "B=x=y", "FROM_ENV"],
@@ -86,70 +86,73 @@ describe("build plan", () => {
     assert.deepEqual(entitlements(built), []);
   });
 
-  it("keeps a named context called context apart from the main one", () => {
+  it("keeps a named context called context apart from the main one", async () => {
     const dir = contextDir();
-    const built = plan({ buildContexts: ["context=./extra"] }, dir);
+    const built = await plan({ buildContexts: ["context=./extra"] }, dir);
     assert.equal(frontendAttrs(built)["context:context"], "local:_context");
     assert.equal(localDirs(built)._context, join(dir, "extra"));
     assert.equal(localDirs(built).context, dir);
   });
 
-  it("asks for the network.host entitlement only for host networking", () => {
-    assert.deepEqual(entitlements(plan({ network: "host" })), ["network.host"]);
-    assert.equal(frontendAttrs(plan({ network: "default" }))["force-network-mode"], undefined);
+  it("asks for the network.host entitlement only for host networking", async () => {
+    assert.deepEqual(entitlements(await plan({ network: "host" })), ["network.host"]);
+    assert.equal(frontendAttrs(await plan({ network: "default" }))["force-network-mode"], undefined);
   });
 
-  it("asks the runner for the entitlements allowed, and gives the frontend the cgroup parent", () => {
-    const built = plan({ allow: ["network.host,security.insecure", "network.host"], cgroupParent: "/ci" });
+  it("asks the runner for the entitlements allowed, and gives the frontend the cgroup parent", async () => {
+    const built = await plan({
+      allow: ["network.host,security.insecure", "network.host"],
+      cgroupParent: "/ci",
+    });
     assert.deepEqual(entitlements(built), ["network.host", "security.insecure"]);
     assert.equal(frontendAttrs(built)["cgroup-parent"], "/ci");
-    assert.deepEqual(entitlements(plan({ network: "host" })), ["network.host"]);
-    rejects(
+    assert.deepEqual(entitlements(await plan({ network: "host" })), ["network.host"]);
+    await rejects(
       { allow: ["device"] },
       /^input allow "device" is not an entitlement BuildKit grants; use network\.host or security\.insecure\.$/,
     );
   });
 
-  it("takes attests as buildx's --attest, over the provenance and sbom inputs", () => {
-    const attestations = (given: GivenInputs) => {
-      const read = inputsOf({ context: ".", ...given }, { cwd: contextDir() });
+  it("takes attests as buildx's --attest, over the provenance and sbom inputs", async () => {
+    const attestations = async (given: GivenInputs) => {
+      const read = await inputsOf({ context: ".", ...given }, { cwd: contextDir() });
       return prepareBuild(read, { cwd: contextDir(), env: {}, mask: () => {} }).attestations;
     };
-    assert.deepEqual(attestations({ attests: ["type=provenance,mode=max", "type=sbom"] }), {
+    assert.deepEqual(await attestations({ attests: ["type=provenance,mode=max", "type=sbom"] }), {
       provenance: "mode=max",
       sbom: "",
     });
-    assert.deepEqual(attestations({ attests: ["type=provenance,disabled=true"], provenance: "true" }), {
+    assert.deepEqual(await attestations({ attests: ["type=provenance,disabled=true"], provenance: "true" }), {
       provenance: undefined,
       sbom: undefined,
     });
-    assert.deepEqual(attestations({ provenance: "true" }), { provenance: "mode=min", sbom: undefined });
-    rejects({ attests: ["type=vex"] }, /^input attests "type=vex" needs type=provenance or type=sbom/);
+    assert.deepEqual(await attestations({ provenance: "true" }), { provenance: "mode=min", sbom: undefined });
+    await rejects({ attests: ["type=vex"] }, /^input attests "type=vex" needs type=provenance or type=sbom/);
   });
 
-  it("reads sizes as docker does", () => {
-    assert.equal(plan({ shmSizeBytes: "1g" }).shmSizeBytes, 1024 ** 3);
-    assert.equal(plan({ shmSizeBytes: "512MiB" }).shmSizeBytes, 512 * 1024 ** 2);
-    assert.equal(plan({ shmSizeBytes: "4096" }).shmSizeBytes, 4096);
+  it("reads sizes as docker does", async () => {
+    assert.equal((await plan({ shmSizeBytes: "1g" })).shmSizeBytes, 1024 ** 3);
+    assert.equal((await plan({ shmSizeBytes: "512MiB" })).shmSizeBytes, 512 * 1024 ** 2);
+    assert.equal((await plan({ shmSizeBytes: "4096" })).shmSizeBytes, 4096);
   });
 
-  it("rejects each bad input with a sentence that names it", () => {
-    rejects({ context: "missing" }, /^input context "missing" does not exist\.$/);
-    rejects({ file: "nope/Dockerfile" }, /^input file "nope\/Dockerfile" does not exist\.$/);
-    rejects({ buildArgs: ["=x"] }, /^input build-args "=x" has no name/);
-    rejects({ buildArgs: ["UNSET_ARG"] }, /no environment variable UNSET_ARG is set/);
-    rejects({ labels: ["bare"] }, /^input labels "bare" has no "="/);
-    rejects({ platforms: ["linux"] }, /^input platforms "linux" is not a platform/);
-    rejects({ platforms: ["linux/foo"] }, /unknown architecture "foo"/);
-    rejects({ platforms: ["beos/amd64"] }, /unknown operating system "beos"/);
-    rejects({ buildContexts: ["noequals"] }, /^input build-contexts "noequals" is not NAME=VALUE/);
-    rejects({ buildContexts: ["x=./missing"] }, /the directory "\.\/missing" does not exist/);
-    rejects({ buildContexts: ["x=oci-layout:///tmp/layout"] }, /form we do not support yet/);
-    rejects({ addHosts: ["example.test"] }, /^input add-hosts "example.test" is not HOST:IP/);
-    rejects({ addHosts: ["example.test:not-an-ip"] }, /is not HOST:IP/);
-    rejects({ network: "bridge" }, /^input network "bridge" is not a network mode/);
-    rejects({ shmSizeBytes: "lots" }, /^input shm-size "lots" is not a size/);
-    rejects({ ulimits: ["nofile"] }, /^input ulimit "nofile" is not a ulimit/);
-    rejects({ ulimits: ["nofile=10:5"] }, /soft limit above its hard limit/);
+  it("rejects each bad input with a sentence that names it", async () => {
+    await rejects({ context: "missing" }, /^input context "missing" does not exist\.$/);
+    await rejects({ file: "nope/Dockerfile" }, /^input file "nope\/Dockerfile" does not exist\.$/);
+    await rejects({ buildArgs: ["=x"] }, /^input build-args "=x" has no name/);
+    await rejects({ buildArgs: ["UNSET_ARG"] }, /no environment variable UNSET_ARG is set/);
+    await rejects({ labels: ["bare"] }, /^input labels "bare" has no "="/);
+    await rejects({ platforms: ["linux"] }, /^input platforms "linux" is not a platform/);
+    await rejects({ platforms: ["linux/foo"] }, /unknown architecture "foo"/);
+    await rejects({ platforms: ["beos/amd64"] }, /unknown operating system "beos"/);
+    await rejects({ buildContexts: ["noequals"] }, /^input build-contexts "noequals" is not NAME=VALUE/);
+    await rejects({ buildContexts: ["x=./missing"] }, /the directory "\.\/missing" does not exist/);
+    await rejects({ buildContexts: ["x=oci-layout:///tmp/layout"] }, /form we do not support yet/);
+    await rejects({ addHosts: ["example.test"] }, /^input add-hosts "example.test" is not HOST:IP/);
+    await rejects({ addHosts: ["example.test:not-an-ip"] }, /is not HOST:IP/);
+    await rejects({ network: "bridge" }, /^input network "bridge" is not a network mode/);
+    await rejects({ shmSizeBytes: "lots" }, /^input shm-size "lots" is not a size/);
+    await rejects({ ulimits: ["nofile"] }, /^input ulimit "nofile" is not a ulimit/);
+    await rejects({ ulimits: ["nofile=10:5"] }, /soft limit above its hard limit/);
   });
 });

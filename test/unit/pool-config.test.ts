@@ -29,14 +29,17 @@ beforeAll(() => {
 });
 
 /** Asserts an InputError whose message matches, is one sentence and holds no PEM. */
-function assertRefused(run: () => unknown, message: RegExp): void {
-  assert.throws(run, (error: Error) => {
-    assert.ok(error instanceof InputError, `${error.name}: ${error.message}`);
-    assert.match(error.message, message);
-    assert.doesNotMatch(error.message, /\n|BEGIN|PRIVATE KEY/);
-    assert.match(error.message, /^([A-Z]|--).*\.$/);
-    return true;
-  });
+async function assertRefused(run: () => unknown, message: RegExp): Promise<void> {
+  await assert.rejects(
+    async () => run(),
+    (error: Error) => {
+      assert.ok(error instanceof InputError, `${error.name}: ${error.message}`);
+      assert.match(error.message, message);
+      assert.doesNotMatch(error.message, /\n|BEGIN|PRIVATE KEY/);
+      assert.match(error.message, /^([A-Z]|--).*\.$/);
+      return true;
+    },
+  );
 }
 
 const indent = (text: string, spaces: number) =>
@@ -47,8 +50,8 @@ const indent = (text: string, spaces: number) =>
     .join("\n");
 
 describe("parseRunnerList (setup-buildx's append schema)", () => {
-  it("reads each runner's endpoint, driver-opts paths, server name and platforms", () => {
-    const runners = parseRunnerList(
+  it("reads each runner's endpoint, driver-opts paths, server name and platforms", async () => {
+    const runners = await parseRunnerList(
       [
         "- name: amd64",
         "  endpoint: tcp://amd64.example:1234",
@@ -79,8 +82,8 @@ describe("parseRunnerList (setup-buildx's append schema)", () => {
     assert.equal(arm64!.tls.serverName, "buildkitd-arm64");
   });
 
-  it("takes driver-opts as a mapping with PEM text, and unix and ssh endpoints", () => {
-    const runners = parseRunnerList(
+  it("takes driver-opts as a mapping with PEM text, and unix and ssh endpoints", async () => {
+    const runners = await parseRunnerList(
       [
         "- endpoint: tcp://a.example:1234",
         "  driver-opts:",
@@ -100,7 +103,7 @@ describe("parseRunnerList (setup-buildx's append schema)", () => {
     assert.equal(runners[2]!.endpoint.kind, "ssh");
   });
 
-  it("reads a runners file, with certificate paths relative to the file", () => {
+  it("reads a runners file, with certificate paths relative to the file", async () => {
     const dir = tempDir("rb-runners-file-");
     mkdirSync(join(dir, "tls"));
     writeFileSync(join(dir, "tls", "ca.pem"), pem.ca);
@@ -108,9 +111,9 @@ describe("parseRunnerList (setup-buildx's append schema)", () => {
       join(dir, "runners.yml"),
       "- endpoint: tcp://a.example:1\n  driver-opts: [cacert=tls/ca.pem]\n",
     );
-    const [runner] = readRunnerListFile(join(dir, "runners.yml"));
+    const [runner] = await readRunnerListFile(join(dir, "runners.yml"));
     assert.equal(runner!.tls.ca?.toString(), pem.ca);
-    assertRefused(
+    await assertRefused(
       () => readRunnerListFile(join(dir, "missing.yml")),
       /^--runners-file ".*missing\.yml" cannot be read: no such file\.$/,
     );
@@ -162,12 +165,12 @@ describe("parseRunnerList (setup-buildx's append schema)", () => {
     ],
   ];
   for (const [what, text, message] of refusals) {
-    it(`refuses ${what} with one sentence naming the runner and field`, () => {
-      assertRefused(() => parseRunnerList(text, source), message);
+    it(`refuses ${what} with one sentence naming the runner and field`, async () => {
+      await assertRefused(() => parseRunnerList(text, source), message);
     });
   }
 
-  it("refuses a key that does not match its certificate without repeating either", () => {
+  it("refuses a key that does not match its certificate without repeating either", async () => {
     const text = [
       "- name: second",
       "  endpoint: tcp://a.example:1",
@@ -177,7 +180,7 @@ describe("parseRunnerList (setup-buildx's append schema)", () => {
       "    key: |",
       indent(pem.otherKey, 6),
     ].join("\n");
-    assertRefused(
+    await assertRefused(
       () => parseRunnerList(`- endpoint: unix:///x.sock\n${text}`, source),
       /^Runner 2 \("second"\) in BUILDKIT_RUNNERS, key does not belong to the certificate in runner 2 \("second"\) in BUILDKIT_RUNNERS, cert\.$/,
     );
@@ -207,8 +210,8 @@ describe("runnersFromIndexedEnv (BUILDKIT_RUNNER_<i>_*)", () => {
     assert.deepEqual(runnersFromIndexedEnv({}), []);
   });
 
-  it("names the variable in each refusal, never its value", () => {
-    assertRefused(
+  it("names the variable in each refusal, never its value", async () => {
+    await assertRefused(
       () =>
         runnersFromIndexedEnv({
           BUILDKIT_RUNNER_1_ENDPOINT: "tcp://a:1",
@@ -216,16 +219,16 @@ describe("runnersFromIndexedEnv (BUILDKIT_RUNNER_<i>_*)", () => {
         }),
       /^BUILDKIT_RUNNER_1_TLS_KEY is given without BUILDKIT_RUNNER_1_TLS_CERT: give both or neither\.$/,
     );
-    assertRefused(
+    await assertRefused(
       () => runnersFromIndexedEnv({ BUILDKIT_RUNNER_3_TLS_CACERT: pem.ca }),
       /^BUILDKIT_RUNNER_3_ENDPOINT is missing; every runner needs one\.$/,
     );
-    assertRefused(
+    await assertRefused(
       () =>
         runnersFromIndexedEnv({ BUILDKIT_RUNNER_1_ENDPOINT: "tcp://a:1", BUILDKIT_RUNNER_1_TLS_CA: pem.ca }),
       /^BUILDKIT_RUNNER_1_TLS_CA is not a runner setting; use BUILDKIT_RUNNER_1_ with NAME, ENDPOINT, TLS_CACERT/,
     );
-    assertRefused(
+    await assertRefused(
       () =>
         runnersFromIndexedEnv({
           BUILDKIT_RUNNER_1_ENDPOINT: "tcp://a:1",
@@ -237,13 +240,17 @@ describe("runnersFromIndexedEnv (BUILDKIT_RUNNER_<i>_*)", () => {
 });
 
 describe("runnerPoolFromSources", () => {
-  it("takes one of --runners-file, BUILDKIT_RUNNERS and the indexed variables", () => {
-    assert.equal(runnerPoolFromSources({ env: {} }), undefined);
-    const fromText = runnerPoolFromSources({ env: { BUILDKIT_RUNNERS: "- endpoint: tcp://a.example:1\n" } });
+  it("takes one of --runners-file, BUILDKIT_RUNNERS and the indexed variables", async () => {
+    assert.equal(await runnerPoolFromSources({ env: {} }), undefined);
+    const fromText = await runnerPoolFromSources({
+      env: { BUILDKIT_RUNNERS: "- endpoint: tcp://a.example:1\n" },
+    });
     assert.equal(fromText?.[0]?.endpoint.address, "tcp://a.example:1");
-    const fromIndexed = runnerPoolFromSources({ env: { BUILDKIT_RUNNER_0_ENDPOINT: "tcp://b.example:1" } });
+    const fromIndexed = await runnerPoolFromSources({
+      env: { BUILDKIT_RUNNER_0_ENDPOINT: "tcp://b.example:1" },
+    });
     assert.equal(fromIndexed?.[0]?.endpoint.address, "tcp://b.example:1");
-    assertRefused(
+    await assertRefused(
       () =>
         runnerPoolFromSources({
           env: { BUILDKIT_RUNNERS: "- endpoint: tcp://a:1", BUILDKIT_RUNNER_0_ENDPOINT: "tcp://b:1" },

@@ -16,12 +16,12 @@ const KEY = [
   "-----END OPENSSH PRIVATE KEY-----",
 ].join("\n");
 
-function ssh(given: GivenInputs, options: ReadOptions = {}) {
-  return runnerOptions(inputsOf(given, options)).ssh;
+async function ssh(given: GivenInputs, options: ReadOptions = {}) {
+  return runnerOptions(await inputsOf(given, options)).ssh;
 }
 
-function refused(given: GivenInputs, pattern: RegExp, options: ReadOptions = {}): void {
-  assert.throws(
+async function refused(given: GivenInputs, pattern: RegExp, options: ReadOptions = {}): Promise<void> {
+  await assert.rejects(
     () => ssh(given, options),
     (error: Error) => {
       assert.ok(error instanceof InputError, `${error.name}: ${error.message}`);
@@ -33,43 +33,47 @@ function refused(given: GivenInputs, pattern: RegExp, options: ReadOptions = {})
 }
 
 describe("ssh-key and ssh-known-hosts", () => {
-  it("keep key text in memory, masked before anything can print it", () => {
+  it("keep key text in memory, masked before anything can print it", async () => {
     const masked: string[] = [];
-    const options = ssh({ endpoint: SSH, sshKey: KEY }, { mask: (value) => masked.push(value) });
+    const options = await ssh({ endpoint: SSH, sshKey: KEY }, { mask: (value) => masked.push(value) });
     assert.equal(options?.identityKey, KEY);
     assert.equal(options?.identityFile, undefined);
     assert.deepEqual(masked, [KEY]);
   });
 
-  it("take a key file's path, checked now", () => {
+  it("take a key file's path, checked now", async () => {
     const dir = tempDir("rb-ssh-inputs-");
     writeFileSync(join(dir, "id_ed25519"), KEY, { mode: 0o600 });
     assert.equal(
-      ssh({ endpoint: SSH, sshKey: "id_ed25519" }, { cwd: dir })?.identityFile,
+      (await ssh({ endpoint: SSH, sshKey: "id_ed25519" }, { cwd: dir }))?.identityFile,
       join(dir, "id_ed25519"),
     );
-    refused({ endpoint: SSH, sshKey: "missing" }, /^input ssh-key "missing" cannot be read \(ENOENT\)\.$/, {
-      cwd: dir,
-    });
-    refused(
+    await refused(
+      { endpoint: SSH, sshKey: "missing" },
+      /^input ssh-key "missing" cannot be read \(ENOENT\)\.$/,
+      {
+        cwd: dir,
+      },
+    );
+    await refused(
       { endpoint: SSH, sshKey: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" },
       /^input ssh-key is not a private key\.$/,
     );
   });
 
-  it("take known_hosts lines as text and a single word as a file", () => {
+  it("take known_hosts lines as text and a single word as a file", async () => {
     const line = "[runner.example]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample";
-    assert.equal(ssh({ endpoint: SSH, sshKnownHosts: line })?.knownHosts, line);
+    assert.equal((await ssh({ endpoint: SSH, sshKnownHosts: line }))?.knownHosts, line);
     const dir = tempDir("rb-ssh-inputs-");
     writeFileSync(join(dir, "known_hosts"), `${line}\n`);
     assert.equal(
-      ssh({ endpoint: SSH, sshKnownHosts: "known_hosts" }, { cwd: dir })?.knownHostsFile,
+      (await ssh({ endpoint: SSH, sshKnownHosts: "known_hosts" }, { cwd: dir }))?.knownHostsFile,
       join(dir, "known_hosts"),
     );
   });
 
-  it("come from BUILDKIT_SSH_KEY and BUILDKIT_SSH_KNOWN_HOSTS for the CLI", () => {
-    const options = ssh(
+  it("come from BUILDKIT_SSH_KEY and BUILDKIT_SSH_KNOWN_HOSTS for the CLI", async () => {
+    const options = await ssh(
       {},
       {
         adapter: "cli",
@@ -81,12 +85,15 @@ describe("ssh-key and ssh-known-hosts", () => {
     assert.equal(options?.knownHosts, "a ssh-ed25519 AAAA");
   });
 
-  it("are refused when no endpoint is an ssh:// one, without printing the key", () => {
-    refused(
+  it("are refused when no endpoint is an ssh:// one, without printing the key", async () => {
+    await refused(
       { endpoint: "tcp://127.0.0.1:1234", sshKey: KEY },
       /^input ssh-key is for ssh:\/\/ endpoints, and input endpoint names none\.$/,
     );
-    refused({ sshKnownHosts: "a ssh-ed25519 AAAA" }, /^input ssh-known-hosts is for ssh:\/\/ endpoints/);
-    assert.equal(ssh({ endpoint: SSH }), undefined);
+    await refused(
+      { sshKnownHosts: "a ssh-ed25519 AAAA" },
+      /^input ssh-known-hosts is for ssh:\/\/ endpoints/,
+    );
+    assert.equal(await ssh({ endpoint: SSH }), undefined);
   });
 });

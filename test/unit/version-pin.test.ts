@@ -7,41 +7,59 @@ import { BUILDKIT_VERSION } from "../../src/version.js";
 const ENDPOINT = "tcp://runner:1234";
 
 describe("version pin", () => {
-  it("meets an exact pin with or without the v", () => {
-    assert.equal(versionPinMismatch(parseVersionPin("v0.32.2", "pin"), "v0.32.2", ENDPOINT), undefined);
-    assert.equal(versionPinMismatch(parseVersionPin("0.32.2", "pin"), "v0.32.2", ENDPOINT), undefined);
-  });
-
-  it("meets ranges", () => {
-    assert.equal(versionPinMismatch(parseVersionPin(">=0.30 <0.33", "pin"), "v0.32.2", ENDPOINT), undefined);
-    assert.equal(versionPinMismatch(parseVersionPin("^0.32", "pin"), "v0.32.9", ENDPOINT), undefined);
-    assert.equal(versionPinMismatch(parseVersionPin("0.32", "pin"), "v0.32.0", ENDPOINT), undefined);
-  });
-
-  it("counts a release candidate inside a range", () => {
-    assert.equal(versionPinMismatch(parseVersionPin(">=0.32", "pin"), "v0.33.0-rc1", ENDPOINT), undefined);
-  });
-
-  it("names both versions when the pin is missed", () => {
+  it("meets an exact pin with or without the v", async () => {
     assert.equal(
-      versionPinMismatch(parseVersionPin("v0.31.0", "pin"), "v0.32.2", ENDPOINT),
+      await versionPinMismatch(await parseVersionPin("v0.32.2", "pin"), "v0.32.2", ENDPOINT),
+      undefined,
+    );
+    assert.equal(
+      await versionPinMismatch(await parseVersionPin("0.32.2", "pin"), "v0.32.2", ENDPOINT),
+      undefined,
+    );
+  });
+
+  it("meets ranges", async () => {
+    assert.equal(
+      await versionPinMismatch(await parseVersionPin(">=0.30 <0.33", "pin"), "v0.32.2", ENDPOINT),
+      undefined,
+    );
+    assert.equal(
+      await versionPinMismatch(await parseVersionPin("^0.32", "pin"), "v0.32.9", ENDPOINT),
+      undefined,
+    );
+    assert.equal(
+      await versionPinMismatch(await parseVersionPin("0.32", "pin"), "v0.32.0", ENDPOINT),
+      undefined,
+    );
+  });
+
+  it("counts a release candidate inside a range", async () => {
+    assert.equal(
+      await versionPinMismatch(await parseVersionPin(">=0.32", "pin"), "v0.33.0-rc1", ENDPOINT),
+      undefined,
+    );
+  });
+
+  it("names both versions when the pin is missed", async () => {
+    assert.equal(
+      await versionPinMismatch(await parseVersionPin("v0.31.0", "pin"), "v0.32.2", ENDPOINT),
       "The runner at tcp://runner:1234 runs BuildKit v0.32.2, but the pin requires v0.31.0.",
     );
   });
 
-  it("cannot meet a pin when the runner reports no release version", () => {
+  it("cannot meet a pin when the runner reports no release version", async () => {
     assert.match(
-      versionPinMismatch(parseVersionPin(">=0.1", "pin"), "v0.0.0+unknown", ENDPOINT)!,
+      (await versionPinMismatch(await parseVersionPin(">=0.1", "pin"), "v0.0.0+unknown", ENDPOINT))!,
       /reports BuildKit version "v0\.0\.0\+unknown", which is not a release version/,
     );
     assert.match(
-      versionPinMismatch(parseVersionPin(">=0.1", "pin"), undefined, ENDPOINT)!,
+      (await versionPinMismatch(await parseVersionPin(">=0.1", "pin"), undefined, ENDPOINT))!,
       /older than BuildKit v0\.11 and reports no version/,
     );
   });
 
-  it("refuses a pin that is neither a version nor a range", () => {
-    assert.throws(
+  it("refuses a pin that is neither a version nor a range", async () => {
+    await assert.rejects(
       () => parseVersionPin("latest-ish", "--buildkit-version"),
       (error: unknown) =>
         error instanceof InputError &&
@@ -50,9 +68,9 @@ describe("version pin", () => {
     );
   });
 
-  it("reads the versions runners report", () => {
-    assert.equal(comparableVersion("v0.32.2"), "0.32.2");
-    assert.equal(comparableVersion("v0.13.0-beta.1"), "0.13.0-beta.1");
-    assert.equal(comparableVersion("v0.0.0+unknown"), undefined);
+  it("reads the versions runners report", async () => {
+    assert.equal(await comparableVersion("v0.32.2"), "0.32.2");
+    assert.equal(await comparableVersion("v0.13.0-beta.1"), "0.13.0-beta.1");
+    assert.equal(await comparableVersion("v0.0.0+unknown"), undefined);
   });
 });

@@ -38,7 +38,7 @@ export async function buildCommand(args: string[], context: CommandContext): Pro
         : `build takes one CONTEXT, but got ${flags.positionals.length}: ${flags.positionals.join(" ")}.`,
     );
   }
-  const read = readFlags(flags, context.env);
+  const read = await readFlags(flags, context.env);
   const outcome = await runBuildJob(read, cliPlatform(context, read.values.debug));
   if (outcome) context.stderr(`${buildClosingLines(outcome).join("\n")}\n`);
   return 0;

@@ -29,7 +29,7 @@ export async function infoCommand(args: string[], context: CommandContext): Prom
   if (flags.positionals.length > 0) {
     throw new InputError(`info takes no arguments, but got "${flags.positionals.join(" ")}".`);
   }
-  const read = readFlags(flags, context.env);
+  const read = await readFlags(flags, context.env);
   const { info, pool, release } = await connectToRunner(read, cliPlatform(context, read.values.debug));
   await release();
   const text =

@@ -18,7 +18,7 @@ import { INPUTS } from "./table.js";
 export type InputField = keyof typeof INPUTS;
 
 /** Every input of a job, typed: one field per row of the table. */
-export type JobInputs = { [K in InputField]: ValueOf<(typeof INPUTS)[K]> };
+export type JobInputs = { [K in InputField]: Awaited<ValueOf<(typeof INPUTS)[K]>> };
 
 /** Each input as the adapter's sentences name it: `input build-args`, `--build-arg`. */
 export type InputNames = Record<InputField, string>;
@@ -50,7 +50,11 @@ export interface ReadContext {
   mask: (value: string) => void;
 }
 
-export function readInputs(source: InputSource, context: ReadContext): ReadInputs {
+/**
+ * Reads and parses every input, in the table's order. A parser may return a promise: those that
+ * need a library few runs use (src/libraries.ts) load it first.
+ */
+export async function readInputs(source: InputSource, context: ReadContext): Promise<ReadInputs> {
   const values = {} as Record<InputField, unknown>;
   const names = {} as InputNames;
   const sources = {} as Record<InputField, Source>;
@@ -68,7 +72,7 @@ export function readInputs(source: InputSource, context: ReadContext): ReadInput
       mask: context.mask,
     };
     const parse = parserFor(row.parse as Parameters<typeof parserFor<unknown, unknown>>[0], source.adapter);
-    values[field] = parse(read.raw, parseContext);
+    values[field] = await parse(read.raw, parseContext);
   }
   return { values: values as JobInputs, names, sources };
 }

@@ -4,8 +4,8 @@
 // what we set ourselves (the socket we connect to, the state dir kept as the cache).
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parse as parseToml, TomlError } from "smol-toml";
 import { InputError } from "../../errors.js";
+import { loadToml } from "../../libraries.js";
 
 /** What the runner we start is given beyond our own flags. */
 export interface DaemonConfig {
@@ -38,7 +38,8 @@ const OURS: Record<string, string> = {
 };
 
 /** TOML text that parses; the sentence names the input and where the TOML goes wrong. */
-export function checkBuildkitdToml(text: string, name: string): string {
+export async function checkBuildkitdToml(text: string, name: string): Promise<string> {
+  const { parse: parseToml, TomlError } = await loadToml();
   try {
     parseToml(text);
   } catch (error) {
@@ -56,7 +57,7 @@ export function checkBuildkitdToml(text: string, name: string): string {
 }
 
 /** A buildkitd.toml named by a path (relative to cwd): read now, and its TOML checked. */
-export function readBuildkitdToml(path: string, name: string, cwd: string): string {
+export async function readBuildkitdToml(path: string, name: string, cwd: string): Promise<string> {
   let text: string;
   try {
     text = readFileSync(resolve(cwd, path), "utf8");

@@ -1,5 +1,4 @@
 // Which BuildKit release a started runner runs, and where BuildKit publishes it.
-import semver from "semver";
 import { InputError } from "../../errors.js";
 import { BUILDKIT_VERSION } from "../../version.js";
 import { RunnerStartError } from "../errors.js";
@@ -31,11 +30,8 @@ export function releaseArch(nodeArch: string = process.arch): string {
  */
 export function versionToStart(pin: VersionPin | undefined, name: string): string {
   if (!pin) return BUILDKIT_VERSION;
-  const exact = semver.valid(semver.clean(pin.text, { loose: true }) ?? "", { loose: true });
-  if (exact) return exact;
-  if (semver.satisfies(BUILDKIT_VERSION, pin.range, { includePrerelease: true })) {
-    return BUILDKIT_VERSION;
-  }
+  if (pin.exact) return pin.exact;
+  if (pin.takesPinned) return BUILDKIT_VERSION;
   throw new InputError(
     `${name} is the range "${pin.text}", which excludes v${BUILDKIT_VERSION}; give one exact version to start a runner.`,
   );

@@ -66,10 +66,10 @@ export const RUNNER_INPUTS = {
       ],
     },
     parse: {
-      action: (value, { name, cwd, mask }) =>
-        nonEmpty(value) ? masked(parseRunnerList(value!, { label: name, baseDir: cwd }), mask) : undefined,
-      cli: (value, { name, env, mask }) => {
-        const runners = runnerPoolFromSources({ env, runnersFile: nonEmpty(value), runnersFileName: name });
+      action: async (value, { name, cwd, mask }) =>
+        nonEmpty(value) ? masked(await parseRunnerList(value!, { label: name, baseDir: cwd }), mask) : undefined,
+      cli: async (value, { name, env, mask }) => {
+        const runners = await runnerPoolFromSources({ env, runnersFile: nonEmpty(value), runnersFileName: name });
         return runners && masked(runners, mask);
       },
     },
