@@ -31986,9 +31986,15 @@ const RUNNER_INPUTS = {
             ],
         },
         parse: {
-            action: async (value, { name, cwd, mask }) => nonEmpty(value) ? masked(await parseRunnerList(value, { label: name, baseDir: cwd }), mask) : undefined,
+            action: async (value, { name, cwd, mask }) => nonEmpty(value)
+                ? masked(await parseRunnerList(value, { label: name, baseDir: cwd }), mask)
+                : undefined,
             cli: async (value, { name, env, mask }) => {
-                const runners = await runnerPoolFromSources({ env, runnersFile: nonEmpty(value), runnersFileName: name });
+                const runners = await runnerPoolFromSources({
+                    env,
+                    runnersFile: nonEmpty(value),
+                    runnersFileName: name,
+                });
                 return runners && masked(runners, mask);
             },
         },
