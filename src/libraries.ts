@@ -2,13 +2,11 @@
 // version pin's semver range, a started runner's buildkitd.toml. Evaluating them at start cost
 // every build about 7 ms (yaml and semver together; a cached build takes 0.2 s). `webpackMode:
 // "eager"` keeps each in the bundle that asks for it; only its evaluation waits.
-export type Semver = typeof import("semver");
-
 export function loadYaml(): Promise<typeof import("yaml")> {
   return import(/* webpackMode: "eager" */ "yaml");
 }
 
-export async function loadSemver(): Promise<Semver> {
+export async function loadSemver(): Promise<typeof import("semver")> {
   return (await import(/* webpackMode: "eager" */ "semver")).default;
 }
 

@@ -1,6 +1,6 @@
 // The maintainers' pin on the runner's BuildKit version: an exact version or a semver range.
 import { InputError } from "../errors.js";
-import { loadSemver, type Semver } from "../libraries.js";
+import { loadSemver } from "../libraries.js";
 import { BUILDKIT_VERSION } from "../version.js";
 
 export interface VersionPin {
@@ -28,11 +28,8 @@ export async function parseVersionPin(text: string, name: string): Promise<Versi
 
 /** A version the runner reports, or undefined when it reports none we can compare. */
 export async function comparableVersion(reported: string | undefined): Promise<string | undefined> {
-  return comparable(reported, await loadSemver());
-}
-
-function comparable(reported: string | undefined, semver: Semver): string | undefined {
   if (!reported || reported.startsWith("v0.0.0+unknown")) return undefined;
+  const semver = await loadSemver();
   return semver.parse(reported, { loose: true })?.version ?? semver.coerce(reported)?.version;
 }
 
@@ -48,11 +45,11 @@ export async function versionPinMismatch(
   if (reported === undefined) {
     return `The runner at ${endpoint} is older than BuildKit v0.11 and reports no version, so the pin "${pin.text}" cannot be met.`;
   }
-  const semver = await loadSemver();
-  const version = comparable(reported, semver);
+  const version = await comparableVersion(reported);
   if (version === undefined) {
     return `The runner at ${endpoint} reports BuildKit version "${reported}", which is not a release version, so the pin "${pin.text}" cannot be checked.`;
   }
+  const semver = await loadSemver();
   if (semver.satisfies(version, pin.range, { includePrerelease: true, loose: true })) return undefined;
   return `The runner at ${endpoint} runs BuildKit ${reported}, but the pin requires ${pin.text}.`;
 }
