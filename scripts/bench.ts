@@ -43,7 +43,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { startTestRunner, type TestRunner } from "../test/harness/runner.js";
-import { nonLoopbackAddress, startShapingProxy, type ShapingProxy } from "../test/harness/shaping-proxy.js";
+import {
+  buildctlArgsThrough,
+  nonLoopbackAddress,
+  startShapingProxy,
+  type ShapingProxy,
+} from "../test/harness/shaping-proxy.js";
 import { makeContext, run } from "../test/helpers/contexts.js";
 import { BUILDKIT_VERSION } from "../src/version.js";
 
@@ -379,13 +384,9 @@ const children = new Set<ChildProcess>();
 /** The address both clients dial: the runner's, or the shaping proxy's in front of it. */
 let address: string | undefined;
 
-/** The runner's connection flags, with --addr pointing at `address` when a proxy is in between. */
+/** The runner's connection flags, through the proxy when one is in between. */
 function connectionArgs(runner: TestRunner): string[] {
-  const args = runner.buildctlArgs();
-  if (address === undefined) return args;
-  args[args.indexOf("--addr") + 1] = address;
-  // The proxy listens on a non-loopback address; the runner's certificate names 127.0.0.1.
-  return [...args, "--tlsservername", "127.0.0.1"];
+  return address === undefined ? runner.buildctlArgs() : buildctlArgsThrough(runner, address);
 }
 
 function clientCommand(

@@ -9,6 +9,7 @@
 // loss). Bytes are delivered in order and never reordered or dropped.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
+import type { TestRunner } from "./runner.js";
 
 /**
  * This machine's first IPv4 address that is not loopback: a proxy listening there is still local,
@@ -21,6 +22,16 @@ export function nonLoopbackAddress(): string {
     }
   }
   throw new Error("This machine has no IPv4 address besides loopback for the shaping proxy to listen on.");
+}
+
+/**
+ * buildctl's connection flags for `runner` (our CLI takes the same), dialling `address` instead: a
+ * proxy on the non-loopback address, while the runner's certificate names 127.0.0.1.
+ */
+export function buildctlArgsThrough(runner: TestRunner, address: string): string[] {
+  const args = runner.buildctlArgs();
+  args[args.indexOf("--addr") + 1] = address;
+  return [...args, "--tlsservername", "127.0.0.1"];
 }
 
 export interface ShapingOptions {
