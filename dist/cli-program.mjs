@@ -23663,6 +23663,7 @@ function prefixCompatible(patternSegments, dirSegments) {
 // Walks a local directory the way fsutil's sender does: depth-first, names sorted bytewise in
 // each directory, a directory before its contents, filtered by include and exclude patterns,
 // with parents of kept entries sent before them. Symlinks are sent as links, never followed.
+// A stand-in file may be walked at the top as if it were there (see StandInFile).
 
 
 
@@ -23679,7 +23680,7 @@ function byteOrder(a, b) {
 function sortNames(names) {
     return names.some((name) => /[\ud800-\uffff]/.test(name)) ? names.sort(byteOrder) : names.sort();
 }
-async function* walkContext(root, filter) {
+async function* walkContext(root, filter, standIn) {
     const include = new PatternMatcher([
         ...filter.includePatterns,
         ...(await followTargets(root, filter.followPaths)),
@@ -23693,7 +23694,12 @@ async function* walkContext(root, filter) {
     function* visit(dir, relativeDir) {
         // Synchronous calls: one lstat costs microseconds, a trip through the thread pool and back
         // costs more than that per entry, and entries are sent one after the other anyway.
-        const names = sortNames((0,external_node_fs_namespaceObject.readdirSync)(dir));
+        let names = sortNames((0,external_node_fs_namespaceObject.readdirSync)(dir));
+        const standInEntry = relativeDir === "" && standIn !== undefined && !names.includes(standIn.name)
+            ? standInFileEntry(standIn)
+            : undefined;
+        if (standInEntry)
+            names = sortNames([...names, standInEntry.path]);
         // A name has no slash: the file system takes `dir/name` as it is, with no path.join (and its
         // normalizing) for each of a context's files.
         const prefix = dir.endsWith("/") ? dir : `${dir}/`;
@@ -23704,6 +23710,13 @@ async function* walkContext(root, filter) {
             // no lstat, so an entry we could not read does not matter here.
             if (!include.empty && !include.matches(path) && !include.couldMatchInside(path))
                 continue;
+            if (standInEntry?.path === path) {
+                if ((include.empty || include.matches(path)) && !exclude.matches(path)) {
+                    yield* flushPending();
+                    yield standInEntry;
+                }
+                continue;
+            }
             const stats = statEntry(absolutePath, path, dir);
             const mode = goFileMode(Number(stats.mode));
             if (hasMode(mode, MODE_SOCKET))
@@ -23770,6 +23783,29 @@ function toEntry(path, absolutePath, stats, mode, hardlinks, kept) {
         devminor: device.minor,
         hasContent,
     };
+}
+function standInFileEntry({ name, source }) {
+    let stats;
+    try {
+        stats = (0,external_node_fs_namespaceObject.lstatSync)(source, { bigint: true });
+    }
+    catch (error) {
+        if (error.code !== "ENOENT")
+            return undefined;
+        const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, noFile: true };
+        return {
+            ...empty,
+            path: name,
+            absolutePath: "",
+            linkname: "",
+            devmajor: 0n,
+            devminor: 0n,
+            hasContent: true,
+        };
+    }
+    if (!stats.isFile())
+        return undefined;
+    return toEntry(name, source, stats, goFileMode(Number(stats.mode)), new Map(), true);
 }
 /** followpaths are included along with the targets of those that are symlinks inside the root. */
 async function followTargets(root, followPaths) {
@@ -24123,7 +24159,7 @@ function writeInt64Field(out, pos, tag, value) {
 const YIELD_AFTER_MS = 50;
 /** Data packets carry at most this much; the session's gRPC limit is 16 MiB. */
 const CHUNK_BYTES = 1024 * 1024;
-function fileSyncService(dirs) {
+function fileSyncService(dirs, standIns = {}) {
     let firstFailure;
     return {
         service: FileSync,
@@ -24131,7 +24167,7 @@ function fileSyncService(dirs) {
         failure: () => firstFailure,
         implementation: {
             diffCopy: (call) => {
-                sendDir(call, dirs).catch((error) => {
+                sendDir(call, dirs, standIns).catch((error) => {
                     firstFailure ??= error;
                     // ERR tells fsutil's receiver why; the error status ends the call (a destroy does not
                     // always send one, and the runner would wait).
@@ -24156,7 +24192,7 @@ function headerValues(metadata, key) {
         return values.map((value) => decodeURIComponent(value.replace(/\+/g, " ")));
     return values.filter((value) => value !== "");
 }
-async function sendDir(call, dirs) {
+async function sendDir(call, dirs, standIns) {
     const name = headerValues(call.metadata, "dir-name")[0] ?? "";
     const root = dirs[name];
     if (root === undefined) {
@@ -24174,7 +24210,7 @@ async function sendDir(call, dirs) {
     requests.catch(() => undefined);
     let id = 0;
     let turn = Date.now();
-    for await (const entry of walkContext(root, filter)) {
+    for await (const entry of walkContext(root, filter, standIns[name])) {
         // A walk whose writes never wait would keep the event loop to itself: the session's health
         // checks (and everything else of this process) would go unanswered until it ends.
         if (Date.now() - turn > YIELD_AFTER_MS) {
@@ -24182,7 +24218,12 @@ async function sendDir(call, dirs) {
             turn = Date.now();
         }
         if (entry.hasContent) {
-            files.set(id, { path: entry.absolutePath, relativePath: entry.path, size: entry.size });
+            files.set(id, {
+                path: entry.absolutePath,
+                relativePath: entry.path,
+                size: entry.size,
+                noFile: entry.noFile,
+            });
         }
         id++;
         const stat = encodeStatPacket(entry);
@@ -24226,6 +24267,10 @@ async function sendFile(call, id, files) {
     if (file === undefined)
         throw new Error(`the runner requested unknown file id ${id}`);
     files.delete(id);
+    if (file.noFile) {
+        await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+        return;
+    }
     try {
         if (file.size <= BigInt(CHUNK_BYTES)) {
             // Small files (most of a context) in one synchronous read: a stream costs several trips
@@ -29734,7 +29779,7 @@ function openSession(client, plan, request, options, writeLog) {
         stopOnGone.abort();
     });
     const signal = options.signal ? AbortSignal.any([options.signal, stopOnGone.signal]) : stopOnGone.signal;
-    const fileSync = fileSyncService(request.localDirs);
+    const fileSync = fileSyncService(request.localDirs, request.standIns);
     const services = [healthService(liveness.heard), fileSync];
     if (options.credentials) {
         services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
@@ -29792,6 +29837,7 @@ async function runFrontendCall(client, plan, request, call, options) {
     const progress = new PlainProgress(writeLog);
     const { session, fileSync, credentialError, liveness, signal, wentAway } = openSession(client, plan, {
         localDirs: request.localDirs,
+        standIns: request.standIns,
         outputTargets: [],
         cacheStores: request.cacheStores,
         skippedCacheImports: request.skippedCacheImports,
@@ -30114,6 +30160,7 @@ function localDirName(name) {
 
 
 
+
 function solveRequest(build) {
     const skippedCacheImports = [];
     const cacheImports = build.cache.imports.flatMap((entry) => {
@@ -30137,6 +30184,7 @@ function solveRequest(build) {
         outputTargets: build.exporters.map(outputTarget),
         entitlements: entitlements(build.plan),
         localDirs: localDirs(build.plan),
+        standIns: dockerignoreStandIn(build.plan),
         cacheImports,
         cacheExports: build.cache.exports,
         cacheStores: cacheStores([...cacheImports, ...build.cache.exports]),
@@ -30231,6 +30279,25 @@ function localDirs(plan) {
             dirs[localDirName(context.name)] = context.dir;
     }
     return dirs;
+}
+/**
+ * The context's .dockerignore, served beside the Dockerfile as `<Dockerfile>.dockerignore`. The
+ * frontend fetches the Dockerfile together with a `<Dockerfile>.dockerignore` beside it, and when
+ * there is one it takes that file's patterns for the context's instead of fetching .dockerignore
+ * in a transfer of its own: two or three round trips to the runner fewer on every build. The
+ * patterns are the same, so is the build; an empty file stands in where the context has none.
+ * A real `<Dockerfile>.dockerignore` wins, as it does for the frontend, and a .dockerignore that is
+ * not a regular file is left to the frontend's own transfer. A Git context has no local files.
+ */
+function dockerignoreStandIn(plan) {
+    if (plan.git)
+        return {};
+    return {
+        dockerfile: {
+            name: `${plan.dockerfileName}.dockerignore`,
+            source: (0,external_node_path_namespaceObject.join)(plan.contextDir, ".dockerignore"),
+        },
+    };
 }
 /** Entitlements the plan asks of the runner: those allowed, and host networking when it is the mode. */
 function entitlements(plan) {

@@ -11,7 +11,12 @@ export { ContextReadError } from "./context/walk.js";
 export { Session, type SessionOptions, type SessionService } from "./session/tunnel.js";
 export { healthService } from "./session/health.js";
 export { watchLiveness, type LivenessWatch } from "./liveness.js";
-export { fileSyncService, type FileSyncService, type SyncedDirs } from "./session/filesync.js";
+export {
+  fileSyncService,
+  type FileSyncService,
+  type StandInFiles,
+  type SyncedDirs,
+} from "./session/filesync.js";
 export {
   fileSendService,
   type FileSendOptions,

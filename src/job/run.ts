@@ -163,7 +163,10 @@ export async function runBuild(
 function openSession(
   client: BuildkitClient,
   plan: BuildPlan,
-  request: Pick<SolveRequest, "localDirs" | "outputTargets" | "cacheStores" | "skippedCacheImports">,
+  request: Pick<
+    SolveRequest,
+    "localDirs" | "standIns" | "outputTargets" | "cacheStores" | "skippedCacheImports"
+  >,
   options: BuildOptions,
   writeLog: (text: string) => void,
 ) {
@@ -177,7 +180,7 @@ function openSession(
     stopOnGone.abort();
   });
   const signal = options.signal ? AbortSignal.any([options.signal, stopOnGone.signal]) : stopOnGone.signal;
-  const fileSync = fileSyncService(request.localDirs);
+  const fileSync = fileSyncService(request.localDirs, request.standIns);
   const services: SessionService[] = [healthService(liveness.heard), fileSync];
   if (options.credentials) {
     services.push(authService(options.credentials, { onError: (error) => (credentialError ??= error) }));
@@ -245,6 +248,7 @@ export async function runFrontendCall(
     plan,
     {
       localDirs: request.localDirs,
+      standIns: request.standIns,
       outputTargets: [],
       cacheStores: request.cacheStores,
       skippedCacheImports: request.skippedCacheImports,

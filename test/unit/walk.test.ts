@@ -3,14 +3,23 @@ import assert from "node:assert/strict";
 import { chmodSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MODE_DIR, MODE_SYMLINK } from "../../src/buildkit/context/stat.js";
-import { walkContext, type WalkEntry, type WalkFilter } from "../../src/buildkit/context/walk.js";
+import {
+  walkContext,
+  type StandInFile,
+  type WalkEntry,
+  type WalkFilter,
+} from "../../src/buildkit/context/walk.js";
 import { tempDir } from "../helpers/temp.js";
 
 const NO_FILTER: WalkFilter = { includePatterns: [], excludePatterns: [], followPaths: [] };
 
-async function walk(root: string, filter: WalkFilter = NO_FILTER): Promise<WalkEntry[]> {
+async function walk(
+  root: string,
+  filter: WalkFilter = NO_FILTER,
+  standIn?: StandInFile,
+): Promise<WalkEntry[]> {
   const entries: WalkEntry[] = [];
-  for await (const entry of walkContext(root, filter)) entries.push(entry);
+  for await (const entry of walkContext(root, filter, standIn)) entries.push(entry);
   return entries;
 }
 
@@ -60,5 +69,78 @@ describe("walkContext", () => {
     const root = tree();
     const paths = (await walk(root, { ...NO_FILTER, followPaths: ["a/x"] })).map((e) => e.path);
     assert.deepEqual(paths, ["a", "a/x"]);
+  });
+
+  describe("a stand-in file", () => {
+    function source(content: string): string {
+      const dir = tempDir("rb-walk-source-");
+      writeFileSync(join(dir, ".dockerignore"), content);
+      chmodSync(join(dir, ".dockerignore"), 0o600);
+      utimesSync(join(dir, ".dockerignore"), 1_000, 1_600_000_000.25);
+      return join(dir, ".dockerignore");
+    }
+
+    it("is walked at the top in name order, with its source's metadata", async () => {
+      const standIn = { name: "Dockerfile.dockerignore", source: source("*.log\n") };
+      const entries = await walk(tree(), NO_FILTER, standIn);
+      assert.deepEqual(
+        entries.map((entry) => entry.path),
+        ["B", "Dockerfile.dockerignore", "a", "a/x", "a.txt", "empty", "link", "z-hardlink"],
+      );
+      const entry = entries[1]!;
+      assert.equal(entry.absolutePath, standIn.source);
+      assert.equal(entry.mode, 0o600);
+      assert.equal(entry.size, 6n);
+      assert.equal(entry.modTimeNs, 1_600_000_000_250_000_000n);
+      assert.equal(entry.hasContent, true);
+      assert.equal(entry.noFile, undefined);
+    });
+
+    it("is kept or left out by the walk's patterns, as a file there would be", async () => {
+      const standIn = { name: "Dockerfile.dockerignore", source: source("") };
+      const followed = await walk(tree(), { ...NO_FILTER, followPaths: ["a.txt", standIn.name] }, standIn);
+      assert.deepEqual(
+        followed.map((entry) => entry.path),
+        ["Dockerfile.dockerignore", "a.txt"],
+      );
+      const other = await walk(tree(), { ...NO_FILTER, followPaths: ["a.txt"] }, standIn);
+      assert.deepEqual(
+        other.map((entry) => entry.path),
+        ["a.txt"],
+      );
+      const excluded = await walk(tree(), { ...NO_FILTER, excludePatterns: ["*.dockerignore"] }, standIn);
+      assert.ok(!excluded.some((entry) => entry.path === standIn.name));
+    });
+
+    it("is an empty file with nothing behind it when its source does not exist", async () => {
+      const missing = join(tempDir("rb-walk-none-"), ".dockerignore");
+      const entries = await walk(tree(), NO_FILTER, { name: "app.Dockerfile.dockerignore", source: missing });
+      const entry = entries.find((candidate) => candidate.path === "app.Dockerfile.dockerignore")!;
+      assert.equal(entry.noFile, true);
+      assert.equal(entry.absolutePath, "");
+      assert.equal(entry.mode, 0o644);
+      assert.equal(entry.size, 0n);
+      assert.equal(entry.hasContent, true);
+    });
+
+    it("gives way to an entry of its name in the directory", async () => {
+      const root = tree();
+      writeFileSync(join(root, "Dockerfile.dockerignore"), "the user's own\n");
+      const entries = await walk(root, NO_FILTER, { name: "Dockerfile.dockerignore", source: source("x\n") });
+      const named = entries.filter((entry) => entry.path === "Dockerfile.dockerignore");
+      assert.equal(named.length, 1);
+      assert.equal(named[0]!.absolutePath, join(root, "Dockerfile.dockerignore"));
+    });
+
+    it("is not there when its source is a symlink or a directory", async () => {
+      const dir = tempDir("rb-walk-link-");
+      writeFileSync(join(dir, "target"), "*.log\n");
+      symlinkSync("target", join(dir, ".dockerignore"));
+      mkdirSync(join(dir, "a-dir"));
+      for (const source of [join(dir, ".dockerignore"), join(dir, "a-dir")]) {
+        const entries = await walk(tree(), NO_FILTER, { name: "Dockerfile.dockerignore", source });
+        assert.ok(!entries.some((entry) => entry.path === "Dockerfile.dockerignore"), source);
+      }
+    });
   });
 });

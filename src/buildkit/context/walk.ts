@@ -1,6 +1,7 @@
 // Walks a local directory the way fsutil's sender does: depth-first, names sorted bytewise in
 // each directory, a directory before its contents, filtered by include and exclude patterns,
 // with parents of kept entries sent before them. Symlinks are sent as links, never followed.
+// A stand-in file may be walked at the top as if it were there (see StandInFile).
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
 import { BuildkitError } from "../errors.js";
 import { readlink } from "node:fs/promises";
@@ -20,6 +21,18 @@ export interface WalkEntry {
   devminor: bigint;
   /** True for a regular file whose content the receiver will request (not a hard link). */
   hasContent: boolean;
+  /** A stand-in with no file behind it: an empty file, and absolutePath is empty. */
+  noFile?: true;
+}
+
+/**
+ * A regular file walked at the top of the directory under `name`, unless the directory has an
+ * entry of that name: `source`'s metadata and content, or an empty file when `source` does not
+ * exist. Where `source` is anything but a regular file, or cannot be read, there is no stand-in.
+ */
+export interface StandInFile {
+  name: string;
+  source: string;
 }
 
 export interface WalkFilter {
@@ -40,7 +53,11 @@ function sortNames(names: string[]): string[] {
   return names.some((name) => /[\ud800-\uffff]/.test(name)) ? names.sort(byteOrder) : names.sort();
 }
 
-export async function* walkContext(root: string, filter: WalkFilter): AsyncGenerator<WalkEntry> {
+export async function* walkContext(
+  root: string,
+  filter: WalkFilter,
+  standIn?: StandInFile,
+): AsyncGenerator<WalkEntry> {
   const include = new PatternMatcher([
     ...filter.includePatterns,
     ...(await followTargets(root, filter.followPaths)),
@@ -55,7 +72,12 @@ export async function* walkContext(root: string, filter: WalkFilter): AsyncGener
   function* visit(dir: string, relativeDir: string): Generator<WalkEntry> {
     // Synchronous calls: one lstat costs microseconds, a trip through the thread pool and back
     // costs more than that per entry, and entries are sent one after the other anyway.
-    const names = sortNames(readdirSync(dir));
+    let names = sortNames(readdirSync(dir));
+    const standInEntry =
+      relativeDir === "" && standIn !== undefined && !names.includes(standIn.name)
+        ? standInFileEntry(standIn)
+        : undefined;
+    if (standInEntry) names = sortNames([...names, standInEntry.path]);
     // A name has no slash: the file system takes `dir/name` as it is, with no path.join (and its
     // normalizing) for each of a context's files.
     const prefix = dir.endsWith("/") ? dir : `${dir}/`;
@@ -65,6 +87,13 @@ export async function* walkContext(root: string, filter: WalkFilter): AsyncGener
       // Neither sent nor entered whatever it is (the Dockerfile's dir is walked for one name):
       // no lstat, so an entry we could not read does not matter here.
       if (!include.empty && !include.matches(path) && !include.couldMatchInside(path)) continue;
+      if (standInEntry?.path === path) {
+        if ((include.empty || include.matches(path)) && !exclude.matches(path)) {
+          yield* flushPending();
+          yield standInEntry;
+        }
+        continue;
+      }
       const stats = statEntry(absolutePath, path, dir);
       const mode = goFileMode(Number(stats.mode));
       if (hasMode(mode, MODE_SOCKET)) continue;
@@ -134,6 +163,27 @@ function toEntry(
     devminor: device.minor,
     hasContent,
   };
+}
+
+function standInFileEntry({ name, source }: StandInFile): WalkEntry | undefined {
+  let stats: BigIntStats;
+  try {
+    stats = lstatSync(source, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
+    const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, noFile: true as const };
+    return {
+      ...empty,
+      path: name,
+      absolutePath: "",
+      linkname: "",
+      devmajor: 0n,
+      devminor: 0n,
+      hasContent: true,
+    };
+  }
+  if (!stats.isFile()) return undefined;
+  return toEntry(name, source, stats, goFileMode(Number(stats.mode)), new Map(), true);
 }
 
 /** followpaths are included along with the targets of those that are symlinks inside the root. */

@@ -6,7 +6,7 @@ import { open } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import type { ServerCall } from "../grpc/server.js";
 import { Status, type Metadata } from "../grpc/status.js";
-import { ContextReadError, walkContext, type WalkFilter } from "../context/walk.js";
+import { ContextReadError, walkContext, type StandInFile, type WalkFilter } from "../context/walk.js";
 import { FileSync } from "../proto/moby/filesync/v1/filesync_pb.js";
 import { Packet_PacketType, PacketSchema, type Packet } from "../proto/fsutil/types/wire_pb.js";
 import type { SessionService } from "./tunnel.js";
@@ -24,6 +24,9 @@ export interface SyncedDirs {
   [name: string]: string;
 }
 
+/** A file walked in a synced directory as if it were there, by the directory's local name. */
+export type StandInFiles = Record<string, StandInFile>;
+
 type DiffCopyCall = ServerCall<Packet, Packet>;
 
 interface FileToSend {
@@ -32,6 +35,8 @@ interface FileToSend {
   relativePath: string;
   /** The size the walk saw: files up to CHUNK_BYTES are read in one go. */
   size: bigint;
+  /** A stand-in with no file behind it: empty. */
+  noFile?: true;
 }
 
 export interface FileSyncService extends SessionService {
@@ -39,7 +44,7 @@ export interface FileSyncService extends SessionService {
   failure(): Error | undefined;
 }
 
-export function fileSyncService(dirs: SyncedDirs): FileSyncService {
+export function fileSyncService(dirs: SyncedDirs, standIns: StandInFiles = {}): FileSyncService {
   let firstFailure: Error | undefined;
   return {
     service: FileSync,
@@ -47,7 +52,7 @@ export function fileSyncService(dirs: SyncedDirs): FileSyncService {
     failure: () => firstFailure,
     implementation: {
       diffCopy: (call: DiffCopyCall) => {
-        sendDir(call, dirs).catch((error: Error) => {
+        sendDir(call, dirs, standIns).catch((error: Error) => {
           firstFailure ??= error;
           // ERR tells fsutil's receiver why; the error status ends the call (a destroy does not
           // always send one, and the runner would wait).
@@ -79,7 +84,7 @@ export function headerValues(metadata: Metadata, key: string): string[] {
   return values.filter((value) => value !== "");
 }
 
-async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
+async function sendDir(call: DiffCopyCall, dirs: SyncedDirs, standIns: StandInFiles): Promise<void> {
   const name = headerValues(call.metadata, "dir-name")[0] ?? "";
   const root = dirs[name];
   if (root === undefined) {
@@ -97,7 +102,7 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
   requests.catch(() => undefined);
   let id = 0;
   let turn = Date.now();
-  for await (const entry of walkContext(root, filter)) {
+  for await (const entry of walkContext(root, filter, standIns[name])) {
     // A walk whose writes never wait would keep the event loop to itself: the session's health
     // checks (and everything else of this process) would go unanswered until it ends.
     if (Date.now() - turn > YIELD_AFTER_MS) {
@@ -105,7 +110,12 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs): Promise<void> {
       turn = Date.now();
     }
     if (entry.hasContent) {
-      files.set(id, { path: entry.absolutePath, relativePath: entry.path, size: entry.size });
+      files.set(id, {
+        path: entry.absolutePath,
+        relativePath: entry.path,
+        size: entry.size,
+        noFile: entry.noFile,
+      });
     }
     id++;
     const stat = encodeStatPacket(entry);
@@ -150,6 +160,10 @@ async function sendFile(call: DiffCopyCall, id: number, files: Map<number, FileT
   const file = files.get(id);
   if (file === undefined) throw new Error(`the runner requested unknown file id ${id}`);
   files.delete(id);
+  if (file.noFile) {
+    await write(call, create(PacketSchema, { type: Packet_PacketType.PACKET_DATA, id }));
+    return;
+  }
   try {
     if (file.size <= BigInt(CHUNK_BYTES)) {
       // Small files (most of a context) in one synchronous read: a stream costs several trips
