@@ -23792,7 +23792,7 @@ function standInFileEntry({ name, source }) {
     catch (error) {
         if (error.code !== "ENOENT")
             return undefined;
-        const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, noFile: true };
+        const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, standIn: "empty" };
         return {
             ...empty,
             path: name,
@@ -23805,7 +23805,10 @@ function standInFileEntry({ name, source }) {
     }
     if (!stats.isFile())
         return undefined;
-    return toEntry(name, source, stats, goFileMode(Number(stats.mode)), new Map(), true);
+    return {
+        ...toEntry(name, source, stats, goFileMode(Number(stats.mode)), new Map(), true),
+        standIn: "source",
+    };
 }
 /** followpaths are included along with the targets of those that are symlinks inside the root. */
 async function followTargets(root, followPaths) {
@@ -24220,9 +24223,10 @@ async function sendDir(call, dirs, standIns) {
         if (entry.hasContent) {
             files.set(id, {
                 path: entry.absolutePath,
-                relativePath: entry.path,
+                // A stand-in's content is its source's, which the file named in an error is.
+                relativePath: entry.standIn === "source" ? entry.absolutePath : entry.path,
                 size: entry.size,
-                noFile: entry.noFile,
+                noFile: entry.standIn === "empty",
             });
         }
         id++;

@@ -93,7 +93,7 @@ describe("walkContext", () => {
       assert.equal(entry.size, 6n);
       assert.equal(entry.modTimeNs, 1_600_000_000_250_000_000n);
       assert.equal(entry.hasContent, true);
-      assert.equal(entry.noFile, undefined);
+      assert.equal(entry.standIn, "source");
     });
 
     it("is kept or left out by the walk's patterns, as a file there would be", async () => {
@@ -116,7 +116,7 @@ describe("walkContext", () => {
       const missing = join(tempDir("rb-walk-none-"), ".dockerignore");
       const entries = await walk(tree(), NO_FILTER, { name: "app.Dockerfile.dockerignore", source: missing });
       const entry = entries.find((candidate) => candidate.path === "app.Dockerfile.dockerignore")!;
-      assert.equal(entry.noFile, true);
+      assert.equal(entry.standIn, "empty");
       assert.equal(entry.absolutePath, "");
       assert.equal(entry.mode, 0o644);
       assert.equal(entry.size, 0n);

@@ -21,8 +21,11 @@ export interface WalkEntry {
   devminor: bigint;
   /** True for a regular file whose content the receiver will request (not a hard link). */
   hasContent: boolean;
-  /** A stand-in with no file behind it: an empty file, and absolutePath is empty. */
-  noFile?: true;
+  /**
+   * Set for a stand-in (StandInFile): "source" when its content is its source's (absolutePath),
+   * "empty" when there is no file behind it (absolutePath is then empty).
+   */
+  standIn?: "source" | "empty";
 }
 
 /**
@@ -171,7 +174,7 @@ function standInFileEntry({ name, source }: StandInFile): WalkEntry | undefined 
     stats = lstatSync(source, { bigint: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
-    const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, noFile: true as const };
+    const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, standIn: "empty" as const };
     return {
       ...empty,
       path: name,
@@ -183,7 +186,10 @@ function standInFileEntry({ name, source }: StandInFile): WalkEntry | undefined 
     };
   }
   if (!stats.isFile()) return undefined;
-  return toEntry(name, source, stats, goFileMode(Number(stats.mode)), new Map(), true);
+  return {
+    ...toEntry(name, source, stats, goFileMode(Number(stats.mode)), new Map(), true),
+    standIn: "source",
+  };
 }
 
 /** followpaths are included along with the targets of those that are symlinks inside the root. */

@@ -31,12 +31,12 @@ type DiffCopyCall = ServerCall<Packet, Packet>;
 
 interface FileToSend {
   path: string;
-  /** The path relative to the directory, to name it in an error. */
+  /** How an error names it: the path relative to the directory, or a stand-in's source. */
   relativePath: string;
   /** The size the walk saw: files up to CHUNK_BYTES are read in one go. */
   size: bigint;
   /** A stand-in with no file behind it: empty. */
-  noFile?: true;
+  noFile: boolean;
 }
 
 export interface FileSyncService extends SessionService {
@@ -112,9 +112,10 @@ async function sendDir(call: DiffCopyCall, dirs: SyncedDirs, standIns: StandInFi
     if (entry.hasContent) {
       files.set(id, {
         path: entry.absolutePath,
-        relativePath: entry.path,
+        // A stand-in's content is its source's, which the file named in an error is.
+        relativePath: entry.standIn === "source" ? entry.absolutePath : entry.path,
         size: entry.size,
-        noFile: entry.noFile,
+        noFile: entry.standIn === "empty",
       });
     }
     id++;
