@@ -6,6 +6,11 @@ import { runProcess, type ProcessResult } from "./cli.js";
 
 /** buildctl's arguments for a dockerfile.v0 build of `context` (Dockerfile at its root), then `args`. */
 export function dockerfileBuildArgs(context: string, ...args: string[]): string[] {
+  return dockerfileBuildArgsFrom(context, context, ...args);
+}
+
+/** The same with the Dockerfile's directory elsewhere: `dockerfileDir`. */
+export function dockerfileBuildArgsFrom(context: string, dockerfileDir: string, ...args: string[]): string[] {
   return [
     "build",
     "--frontend",
@@ -13,21 +18,27 @@ export function dockerfileBuildArgs(context: string, ...args: string[]): string[
     "--local",
     `context=${context}`,
     "--local",
-    `dockerfile=${context}`,
+    `dockerfile=${dockerfileDir}`,
     ...args,
   ];
 }
 
-/** Runs buildctl's dockerfile.v0 build of `context` on the test runner over mTLS; never rejects on a failed build. */
+/**
+ * Runs buildctl's dockerfile.v0 build of `context` (its Dockerfile in `options.dockerfileDir`, or
+ * at its root) on the test runner over mTLS; never rejects on a failed build.
+ */
 export function buildctlBuild(
   runner: RunnerUnderTest,
   context: string,
   args: string[] = [],
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; dockerfileDir?: string } = {},
 ): Promise<ProcessResult> {
   return runProcess(
     join(runner.binDir, "buildctl"),
-    [...connectionFlags(runner), ...dockerfileBuildArgs(context, ...args)],
+    [
+      ...connectionFlags(runner),
+      ...dockerfileBuildArgsFrom(context, options.dockerfileDir ?? context, ...args),
+    ],
     { timeoutMs: options.timeoutMs ?? 3 * 60_000, env: options.env },
   );
 }

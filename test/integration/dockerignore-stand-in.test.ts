@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { connectionFlags, runnerUnderTest, type RunnerUnderTest } from "../harness/env.js";
+import { buildctlBuild } from "../helpers/buildctl.js";
 import { CLI_BUNDLE, runProcess, type ProcessResult } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -74,25 +75,11 @@ async function ours(context: string, dockerfileDir: string, file: string): Promi
 /** buildctl's build of the same, the reference. */
 async function reference(context: string, dockerfileDir: string, file: string): Promise<Exported> {
   const out = tempDir("rb-stand-in-buildctl-");
-  const result = await runProcess(
-    join(runner.binDir, "buildctl"),
-    [
-      ...connectionFlags(runner),
-      "build",
-      "--frontend",
-      "dockerfile.v0",
-      "--local",
-      `context=${context}`,
-      "--local",
-      `dockerfile=${dockerfileDir}`,
-      "--opt",
-      `filename=${file}`,
-      "--progress",
-      "plain",
-      "--output",
-      `type=local,dest=${out}`,
-    ],
-    { timeoutMs: 3 * MINUTE },
+  const result = await buildctlBuild(
+    runner,
+    context,
+    ["--opt", `filename=${file}`, "--progress", "plain", "--output", `type=local,dest=${out}`],
+    { dockerfileDir, timeoutMs: 3 * MINUTE },
   );
   return { log: logOf(result, "buildctl"), files: filesIn(out) };
 }
