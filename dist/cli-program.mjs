@@ -23710,8 +23710,10 @@ async function* walkContext(root, filter, standIn) {
             // no lstat, so an entry we could not read does not matter here.
             if (!include.empty && !include.matches(path) && !include.couldMatchInside(path))
                 continue;
+            const included = include.empty || include.matches(path);
+            const excluded = exclude.matches(path);
             if (standInEntry?.path === path) {
-                if ((include.empty || include.matches(path)) && !exclude.matches(path)) {
+                if (included && !excluded) {
                     yield* flushPending();
                     yield standInEntry;
                 }
@@ -23721,8 +23723,6 @@ async function* walkContext(root, filter, standIn) {
             const mode = goFileMode(Number(stats.mode));
             if (hasMode(mode, MODE_SOCKET))
                 continue;
-            const included = include.empty || include.matches(path);
-            const excluded = exclude.matches(path);
             const entry = toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
             if (stats.isDirectory()) {
                 const mayHoldKept = (included || include.couldMatchInside(path)) && (!excluded || exclude.hasExclusions);
@@ -23792,15 +23792,17 @@ function standInFileEntry({ name, source }) {
     catch (error) {
         if (error.code !== "ENOENT")
             return undefined;
-        const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, standIn: "empty" };
         return {
-            ...empty,
             path: name,
             absolutePath: "",
+            mode: 0o644,
+            size: 0n,
+            modTimeNs: 0n,
             linkname: "",
             devmajor: 0n,
             devminor: 0n,
             hasContent: true,
+            standIn: "empty",
         };
     }
     if (!stats.isFile())

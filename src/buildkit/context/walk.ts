@@ -90,8 +90,10 @@ export async function* walkContext(
       // Neither sent nor entered whatever it is (the Dockerfile's dir is walked for one name):
       // no lstat, so an entry we could not read does not matter here.
       if (!include.empty && !include.matches(path) && !include.couldMatchInside(path)) continue;
+      const included = include.empty || include.matches(path);
+      const excluded = exclude.matches(path);
       if (standInEntry?.path === path) {
-        if ((include.empty || include.matches(path)) && !exclude.matches(path)) {
+        if (included && !excluded) {
           yield* flushPending();
           yield standInEntry;
         }
@@ -100,8 +102,6 @@ export async function* walkContext(
       const stats = statEntry(absolutePath, path, dir);
       const mode = goFileMode(Number(stats.mode));
       if (hasMode(mode, MODE_SOCKET)) continue;
-      const included = include.empty || include.matches(path);
-      const excluded = exclude.matches(path);
       const entry = toEntry(path, absolutePath, stats, mode, hardlinks, included && !excluded);
       if (stats.isDirectory()) {
         const mayHoldKept =
@@ -174,15 +174,17 @@ function standInFileEntry({ name, source }: StandInFile): WalkEntry | undefined 
     stats = lstatSync(source, { bigint: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
-    const empty = { mode: 0o644, size: 0n, modTimeNs: 0n, standIn: "empty" as const };
     return {
-      ...empty,
       path: name,
       absolutePath: "",
+      mode: 0o644,
+      size: 0n,
+      modTimeNs: 0n,
       linkname: "",
       devmajor: 0n,
       devminor: 0n,
       hasContent: true,
+      standIn: "empty",
     };
   }
   if (!stats.isFile()) return undefined;
