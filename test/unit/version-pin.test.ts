@@ -6,56 +6,40 @@ import { BUILDKIT_VERSION } from "../../src/version.js";
 
 const ENDPOINT = "tcp://runner:1234";
 
+/** Whether `pin` (as a user writes it) is met by a runner reporting `reported`: the sentence, or undefined. */
+async function mismatch(pin: string, reported: string | undefined): Promise<string | undefined> {
+  return versionPinMismatch(await parseVersionPin(pin, "pin"), reported, ENDPOINT);
+}
+
 describe("version pin", () => {
   it("meets an exact pin with or without the v", async () => {
-    assert.equal(
-      await versionPinMismatch(await parseVersionPin("v0.32.2", "pin"), "v0.32.2", ENDPOINT),
-      undefined,
-    );
-    assert.equal(
-      await versionPinMismatch(await parseVersionPin("0.32.2", "pin"), "v0.32.2", ENDPOINT),
-      undefined,
-    );
+    assert.equal(await mismatch("v0.32.2", "v0.32.2"), undefined);
+    assert.equal(await mismatch("0.32.2", "v0.32.2"), undefined);
   });
 
   it("meets ranges", async () => {
-    assert.equal(
-      await versionPinMismatch(await parseVersionPin(">=0.30 <0.33", "pin"), "v0.32.2", ENDPOINT),
-      undefined,
-    );
-    assert.equal(
-      await versionPinMismatch(await parseVersionPin("^0.32", "pin"), "v0.32.9", ENDPOINT),
-      undefined,
-    );
-    assert.equal(
-      await versionPinMismatch(await parseVersionPin("0.32", "pin"), "v0.32.0", ENDPOINT),
-      undefined,
-    );
+    assert.equal(await mismatch(">=0.30 <0.33", "v0.32.2"), undefined);
+    assert.equal(await mismatch("^0.32", "v0.32.9"), undefined);
+    assert.equal(await mismatch("0.32", "v0.32.0"), undefined);
   });
 
   it("counts a release candidate inside a range", async () => {
-    assert.equal(
-      await versionPinMismatch(await parseVersionPin(">=0.32", "pin"), "v0.33.0-rc1", ENDPOINT),
-      undefined,
-    );
+    assert.equal(await mismatch(">=0.32", "v0.33.0-rc1"), undefined);
   });
 
   it("names both versions when the pin is missed", async () => {
     assert.equal(
-      await versionPinMismatch(await parseVersionPin("v0.31.0", "pin"), "v0.32.2", ENDPOINT),
+      await mismatch("v0.31.0", "v0.32.2"),
       "The runner at tcp://runner:1234 runs BuildKit v0.32.2, but the pin requires v0.31.0.",
     );
   });
 
   it("cannot meet a pin when the runner reports no release version", async () => {
     assert.match(
-      (await versionPinMismatch(await parseVersionPin(">=0.1", "pin"), "v0.0.0+unknown", ENDPOINT))!,
+      (await mismatch(">=0.1", "v0.0.0+unknown"))!,
       /reports BuildKit version "v0\.0\.0\+unknown", which is not a release version/,
     );
-    assert.match(
-      (await versionPinMismatch(await parseVersionPin(">=0.1", "pin"), undefined, ENDPOINT))!,
-      /older than BuildKit v0\.11 and reports no version/,
-    );
+    assert.match((await mismatch(">=0.1", undefined))!, /older than BuildKit v0\.11 and reports no version/);
   });
 
   it("refuses a pin that is neither a version nor a range", async () => {
